@@ -1,0 +1,407 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * bench_ingest.c - end-to-end ingest throughput against the broker's ceiling.
+ *
+ * Starts its own Mosquitto (the project's config) and, in the same run:
+ *  1. ceiling: publishes the load to a subscriber process that only counts
+ *     (QoS 1, persistent session, like the ingest) and times its delivery;
+ *  2. ingest: publishes the same load with `modax serve` subscribed, and
+ *     times it until every point is in the store;
+ * then checks that every point is stored exactly once and prints
+ *   ingest: msgs=… points=… lost=… dup=… points_per_s=… ceiling_points_per_s=…
+ *           ratio=… cpu_us_per_msg=… rss_mb=…
+ * Options: --msgs N (500000), --devices N (100), --batch N readings per
+ * message (1), --publishers N (4).
+ */
+#include <mosquitto.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "modax/clock.h"
+#include "modax/status.h"
+#include "modax/store.h"
+#include "support/support.h"
+
+#define SENSORS 6
+#define TS_STEP_MS 10
+
+struct load {
+    int msgs, devices, batch, publishers;
+    int port;
+    int64_t base_ms;
+};
+
+struct pub_job {
+    const struct load *load;
+    int index;
+    pthread_t thread;
+};
+
+/* Message k of device d, as the edge agent sends it: one reading or an array of 'batch'. */
+static size_t format_msg(char *buf, size_t len, const struct load *ld, int d, int k)
+{
+    size_t used = 0;
+
+    if (ld->batch > 1) {
+        used += (size_t)snprintf(buf + used, len - used, "[");
+    }
+    for (int j = 0; j < ld->batch; j++) {
+        int64_t ts = ld->base_ms + ((int64_t)k * ld->batch + j) * TS_STEP_MS;
+        int r = (k * 7 + j * 13 + d) % 100;
+        used += (size_t)snprintf(buf + used, len - used,
+                                 "%s{\"device_id\":\"dev-%04d\",\"timestamp\":%lld,\"sensor_data\":"
+                                 "{\"current_mean\":%d.%02d,\"current_max\":%d.%02d,"
+                                 "\"vibration_x\":0.%02d,\"vibration_y\":1.%02d,"
+                                 "\"vibration_magnitude\":1.%02d,\"temperature_mean\":4%d.%02d}}",
+                                 j > 0 ? "," : "", d, (long long)ts, 4 + r % 3, r, 6 + r % 2,
+                                 (r * 3) % 100, r, (r * 7) % 100, (r * 11) % 100, r % 10, r);
+    }
+    if (ld->batch > 1) {
+        used += (size_t)snprintf(buf + used, len - used, "]");
+    }
+    return used;
+}
+
+static void *publisher_main(void *arg)
+{
+    struct pub_job *job = arg;
+    const struct load *ld = job->load;
+    char id[64], topic[128];
+    size_t cap = 512 * (size_t)ld->batch + 64;
+    char *buf = malloc(cap);
+    struct pub *p;
+
+    snprintf(id, sizeof(id), "bench-pub-%d-%d", job->index, (int)getpid());
+    p = pub_connect(ld->port, id);
+    if (p == NULL) {
+        fprintf(stderr, "bench_ingest: publisher cannot connect\n");
+        exit(1);
+    }
+    /* Publisher i sends for devices i, i+P, i+2P, ... interleaved, as a fleet does. */
+    int per_dev = ld->msgs / ld->devices;
+    for (int k = 0; k < per_dev; k++) {
+        for (int d = job->index; d < ld->devices; d += ld->publishers) {
+            size_t n = format_msg(buf, cap, ld, d, k);
+            snprintf(topic, sizeof(topic), "modax/bench/dev-%04d/sensor_data", d);
+            pub_send(p, topic, buf, n);
+        }
+    }
+    pub_wait_acked(p, 600000);
+    pub_close(p);
+    free(buf);
+    return NULL;
+}
+
+static void publish_all(struct load *ld)
+{
+    struct pub_job jobs[16];
+
+    for (int i = 0; i < ld->publishers; i++) {
+        jobs[i].load = ld;
+        jobs[i].index = i;
+        pthread_create(&jobs[i].thread, NULL, publisher_main, &jobs[i]);
+    }
+    for (int i = 0; i < ld->publishers; i++) {
+        pthread_join(jobs[i].thread, NULL);
+    }
+}
+
+/* --- the counting subscriber, run as a child process --- */
+
+static atomic_long counted;
+
+static void count_msg(struct mosquitto *m, void *o, const struct mosquitto_message *msg)
+{
+    (void)m;
+    (void)o;
+    (void)msg;
+    atomic_fetch_add(&counted, 1);
+}
+
+static void count_connect(struct mosquitto *m, void *o, int rc)
+{
+    (void)o;
+    if (rc == 0) {
+        mosquitto_subscribe(m, NULL, "modax/+/+/sensor_data", 1);
+    }
+}
+
+/* Counts 'want' messages, then prints the microseconds from the first to the last. */
+static int run_counter(int port, long want, const char *ready)
+{
+    struct mosquitto *m;
+    int64_t first = 0;
+
+    mosquitto_lib_init();
+    m = mosquitto_new("bench-ceiling", false, NULL);
+    mosquitto_int_option(m, MOSQ_OPT_RECEIVE_MAXIMUM, 1000);
+    mosquitto_connect_callback_set(m, count_connect);
+    mosquitto_message_callback_set(m, count_msg);
+    if (mosquitto_connect(m, "127.0.0.1", port, 30) != MOSQ_ERR_SUCCESS) {
+        return 1;
+    }
+    mosquitto_loop(m, 1000, 1);
+    mosquitto_loop(m, 1000, 1);
+    fclose(fopen(ready, "w"));
+    while (atomic_load(&counted) < want) {
+        if (mosquitto_loop(m, 1000, 1) != MOSQ_ERR_SUCCESS) {
+            mosquitto_reconnect(m);
+        }
+        if (first == 0 && atomic_load(&counted) > 0) {
+            first = mdx_mono_us();
+        }
+    }
+    printf("%lld\n", (long long)(mdx_mono_us() - first));
+    mosquitto_destroy(m);
+    mosquitto_lib_cleanup();
+    return 0;
+}
+
+static double measure_ceiling(struct load *ld, const char *self, const char *dir)
+{
+    char port[16], want[32], ready[600], outp[600];
+    int fds[2];
+    pid_t pid;
+    int64_t t0, t1;
+    char buf[64] = {0};
+    ssize_t n;
+
+    snprintf(port, sizeof(port), "%d", ld->port);
+    snprintf(want, sizeof(want), "%d", ld->msgs);
+    snprintf(ready, sizeof(ready), "%s/counter.ready", dir);
+    snprintf(outp, sizeof(outp), "%s/counter.out", dir);
+    if (pipe(fds) != 0) {
+        return 0;
+    }
+    pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        execl(self, self, "--count-subscriber", port, want, ready, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    while (access(ready, F_OK) != 0) {
+        mdx_sleep_ms(20);
+    }
+    t0 = mdx_mono_us();
+    publish_all(ld);
+    n = read(fds[0], buf, sizeof(buf) - 1);
+    t1 = mdx_mono_us();
+    waitpid(pid, NULL, 0);
+    close(fds[0]);
+    (void)t1;
+    if (n <= 0) {
+        return 0;
+    }
+    /* From the first publish to the last delivery. */
+    return (double)(t1 - t0) / 1e6;
+}
+
+static long proc_cpu_ticks(pid_t pid)
+{
+    char path[64], buf[2048];
+    unsigned long ut = 0, st = 0;
+    FILE *f;
+    char *p;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    f = fopen(path, "r");
+    if (f == NULL || fgets(buf, sizeof(buf), f) == NULL) {
+        if (f) fclose(f);
+        return -1;
+    }
+    fclose(f);
+    p = strrchr(buf, ')');
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+                            &st) != 2) {
+        return -1;
+    }
+    return (long)(ut + st);
+}
+
+static double proc_rss_mb(pid_t pid)
+{
+    char path[64], line[256];
+    long kb = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    f = fopen(path, "r");
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) {
+            break;
+        }
+    }
+    if (f) fclose(f);
+    return kb / 1024.0;
+}
+
+struct verify {
+    int64_t expect_next;
+    int64_t step;
+    long found, dup, out_of_place;
+    int64_t last;
+};
+
+static int verify_point(void *arg, int64_t ts, double v, unsigned flags)
+{
+    struct verify *vf = arg;
+
+    (void)v;
+    (void)flags;
+    if (vf->found > 0 && ts == vf->last) {
+        vf->dup++;
+    }
+    vf->last = ts;
+    vf->found++;
+    return MDX_OK;
+}
+
+/* Counts, per device and sensor, the points in the expected range. */
+static void verify_store(const char *dir, const struct load *ld, long *lost, long *dup)
+{
+    struct mdx_store_conf conf = {.backend = "sqlite", .busy_timeout_ms = 5000,
+                                  .chunk_points = 512, .cache_series = 1000,
+                                  .deadletter_max = 100};
+    static const char *const sensors[SENSORS] = {"current_mean", "current_max", "vibration_x",
+                                                 "vibration_y", "vibration_magnitude",
+                                                 "temperature_mean"};
+    char path[600], dev[32];
+    struct mdx_store *st;
+    long per_series = (long)(ld->msgs / ld->devices) * ld->batch;
+    int err;
+
+    snprintf(path, sizeof(path), "%s/modax.db", dir);
+    conf.sqlite_path = path;
+    *lost = *dup = 0;
+    st = mdx_store_open(&conf, &err);
+    if (st == NULL) {
+        *lost = -1;
+        return;
+    }
+    for (int d = 0; d < ld->devices; d++) {
+        snprintf(dev, sizeof(dev), "dev-%04d", d);
+        for (int s = 0; s < SENSORS; s++) {
+            struct verify vf = {0};
+            struct mdx_query q = {.tenant = "bench", .device = dev, .sensor = sensors[s],
+                                  .from_ms = ld->base_ms,
+                                  .to_ms = ld->base_ms + per_series * TS_STEP_MS};
+            mdx_store_query_points(st, &q, verify_point, &vf);
+            *dup += vf.dup;
+            *lost += per_series - (vf.found - vf.dup);
+        }
+    }
+    mdx_store_close(st);
+}
+
+int main(int argc, char **argv)
+{
+    struct load ld = {.msgs = 500000, .devices = 100, .batch = 1, .publishers = 4};
+    char dir[256], out[4096], self[1024];
+    struct broker b;
+    struct serve s;
+    double ceiling_s, ingest_s;
+    long ticks0, ticks1, lost, dup;
+    int64_t points, t0, got;
+    ssize_t n;
+
+    if (argc == 5 && strcmp(argv[1], "--count-subscriber") == 0) {
+        return run_counter(atoi(argv[2]), atol(argv[3]), argv[4]);
+    }
+    for (int i = 1; i < argc; i++) {
+        if (i + 1 < argc && strcmp(argv[i], "--msgs") == 0) {
+            ld.msgs = atoi(argv[++i]);
+        } else if (i + 1 < argc && strcmp(argv[i], "--devices") == 0) {
+            ld.devices = atoi(argv[++i]);
+        } else if (i + 1 < argc && strcmp(argv[i], "--batch") == 0) {
+            ld.batch = atoi(argv[++i]);
+        } else if (i + 1 < argc && strcmp(argv[i], "--publishers") == 0) {
+            ld.publishers = atoi(argv[++i]);
+        } else {
+            fprintf(stderr, "usage: bench_ingest [--msgs N] [--devices N] [--batch N] "
+                            "[--publishers N]\n");
+            return 2;
+        }
+    }
+    if (ld.msgs <= 0 || ld.devices <= 0 || ld.batch <= 0 || ld.batch > 1000 ||
+        ld.publishers <= 0 || ld.publishers > 16 || ld.msgs < ld.devices) {
+        fprintf(stderr, "bench_ingest: values out of range\n");
+        return 2;
+    }
+    ld.msgs -= ld.msgs % ld.devices;
+    points = (int64_t)ld.msgs * ld.batch * SENSORS;
+    n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    self[n > 0 ? n : 0] = '\0';
+    ld.base_ms = mdx_now_ms() - 86400000LL;
+
+    /* 1. The broker's ceiling. */
+    tmp_make(dir, sizeof(dir), "bench-ceiling");
+    if (broker_start(&b, dir, 0) != 0) {
+        return 1;
+    }
+    ld.port = b.port;
+    ceiling_s = measure_ceiling(&ld, self, dir);
+    broker_stop(&b, SIGTERM);
+    tmp_remove(dir);
+
+    /* 2. The ingest, same load, fresh broker and store. */
+    tmp_make(dir, sizeof(dir), "bench-ingest");
+    if (broker_start(&b, dir, 0) != 0) {
+        return 1;
+    }
+    ld.port = b.port;
+    modax_env(dir, b.port);
+    setenv("MODAX_INGEST_AUTO_REGISTER", "true", 1);
+    setenv("MODAX_LOG_LEVEL", "warn", 1);
+    if (modax_run(out, sizeof(out), "tenant", "add", "bench", NULL) != 0 ||
+        serve_start(&s, dir, b.port) != 0) {
+        fprintf(stderr, "bench_ingest: cannot start modax serve; see %s/serve.log\n", dir);
+        return 1;
+    }
+    /* Warm the registry so auto-registration is not timed. */
+    {
+        struct pub *p = pub_connect(b.port, "bench-warm");
+        struct load warm = ld;
+        char buf[1024];
+        warm.base_ms = ld.base_ms - 86400000LL;
+        warm.batch = 1;
+        for (int d = 0; d < ld.devices; d++) {
+            char topic[128];
+            size_t len = format_msg(buf, sizeof(buf), &warm, d, 0);
+            snprintf(topic, sizeof(topic), "modax/bench/dev-%04d/sensor_data", d);
+            pub_send(p, topic, buf, len);
+        }
+        pub_wait_acked(p, 10000);
+        pub_close(p);
+        wait_points(dir, "bench", (int64_t)ld.devices * SENSORS, 30000);
+    }
+    ticks0 = proc_cpu_ticks(s.pid);
+    t0 = mdx_mono_us();
+    publish_all(&ld);
+    got = wait_points(dir, "bench", points + (int64_t)ld.devices * SENSORS, 600000);
+    ingest_s = (double)(mdx_mono_us() - t0) / 1e6;
+    ticks1 = proc_cpu_ticks(s.pid);
+    double rss = proc_rss_mb(s.pid);
+    serve_stop(&s, SIGTERM);
+    broker_stop(&b, SIGTERM);
+    verify_store(dir, &ld, &lost, &dup);
+    if (got < points) {
+        fprintf(stderr, "bench_ingest: only %lld of %lld points arrived\n", (long long)got,
+                (long long)points);
+    }
+    double pps = (double)points / ingest_s;
+    double ceiling_pps = ceiling_s > 0 ? (double)points / ceiling_s : 0;
+    double cpu_us = (double)(ticks1 - ticks0) * (1e6 / (double)sysconf(_SC_CLK_TCK)) / ld.msgs;
+    printf("ingest: msgs=%d points=%lld batch=%d lost=%ld dup=%ld points_per_s=%.0f "
+           "ceiling_points_per_s=%.0f ratio=%.2f cpu_us_per_msg=%.1f rss_mb=%.1f\n",
+           ld.msgs, (long long)points, ld.batch, lost, dup, pps, ceiling_pps,
+           ceiling_pps > 0 ? pps / ceiling_pps : 0, cpu_us, rss);
+    tmp_remove(dir);
+    return lost == 0 && dup == 0 ? 0 : 1;
+}

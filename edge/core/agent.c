@@ -1,0 +1,454 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * agent.c - the edge agent loop; see agent.h.
+ *
+ * The simulated clock is the wall clock at start plus the elapsed
+ * monotonic time times conf.time_scale. Reading k of a machine (k from 0)
+ * closes the window ending at start + (k + 1) * interval and is made once
+ * the simulated clock passes that point, so timestamps are exact and the
+ * same for a seed whatever the host's speed.
+ */
+#include "agent.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "modax/status.h"
+
+static void say(struct mdx_edge_agent *a, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void say(struct mdx_edge_agent *a, int level, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(a->line, sizeof(a->line), fmt, ap);
+    va_end(ap);
+    a->port->log(a->port->ctx, level, a->line);
+}
+
+void mdx_edge_conf_defaults(struct mdx_edge_conf *conf)
+{
+    memset(conf, 0, sizeof(*conf));
+    conf->tenant = "demo";
+    conf->prefix = "m-";
+    conf->first = 1;
+    conf->machines = 20;
+    conf->rate_hz = 1.0;
+    conf->time_scale = 1.0;
+    conf->batch = 1;
+    conf->form = MDX_EDGE_FORM_CLOUD;
+    conf->seed = 1;
+    conf->life_s = 30.0 * 24 * 3600;
+    conf->safety = 1;
+    conf->ring_cap = 3600;
+}
+
+uint32_t mdx_edge_chunk(const struct mdx_edge_conf *conf)
+{
+    return conf->batch > 1 ? conf->batch : MDX_EDGE_FLUSH_CHUNK;
+}
+
+size_t mdx_edge_agent_buf_size(const struct mdx_edge_conf *conf)
+{
+    return (size_t)mdx_edge_chunk(conf) * MDX_PAYLOAD_READING_MAX + 16;
+}
+
+/* Non-zero when 's' is a usable topic level: [A-Za-z0-9_.-], 'max' chars at most. */
+static int topic_safe(const char *s, size_t max, int may_be_empty)
+{
+    size_t n = 0;
+
+    for (; s[n] != '\0'; n++) {
+        char c = s[n];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '_' || c == '-' || c == '.';
+        if (!ok || n >= max) {
+            return 0;
+        }
+    }
+    return n > 0 || may_be_empty;
+}
+
+static int check_conf(struct mdx_edge_agent *a, const struct mdx_edge_conf *c)
+{
+    if (c->tenant == NULL || !topic_safe(c->tenant, MDX_EDGE_TENANT_MAX, 0)) {
+        say(a, MDX_EDGE_LOG_ERROR, "tenant must be 1-%d characters of [A-Za-z0-9_.-]",
+            MDX_EDGE_TENANT_MAX);
+        return MDX_EINVAL;
+    }
+    if (c->prefix == NULL || !topic_safe(c->prefix, MDX_EDGE_PREFIX_MAX, 1)) {
+        say(a, MDX_EDGE_LOG_ERROR, "device prefix must be 0-%d characters of [A-Za-z0-9_.-]",
+            MDX_EDGE_PREFIX_MAX);
+        return MDX_EINVAL;
+    }
+    if (c->machines < 1 || c->machines > MDX_EDGE_MAX_MACHINES ||
+        c->first > UINT32_MAX - c->machines) {
+        say(a, MDX_EDGE_LOG_ERROR, "machines must be 1-%d", MDX_EDGE_MAX_MACHINES);
+        return MDX_EINVAL;
+    }
+    if (!(c->rate_hz > 0 && c->rate_hz <= 1000) || !(c->time_scale > 0 && c->time_scale <= 1e6)) {
+        say(a, MDX_EDGE_LOG_ERROR, "rate must be in (0, 1000] Hz, time scale in (0, 1e6]");
+        return MDX_EINVAL;
+    }
+    if (c->batch < 1 || c->batch > MDX_EDGE_MAX_BATCH || c->ring_cap < 1) {
+        say(a, MDX_EDGE_LOG_ERROR, "batch must be 1-%d and the buffer at least 1 reading",
+            MDX_EDGE_MAX_BATCH);
+        return MDX_EINVAL;
+    }
+    if (!(c->life_s > 0) || !(c->duration_s >= 0) || c->nfaults > MDX_EDGE_MAX_FAULTS) {
+        say(a, MDX_EDGE_LOG_ERROR, "life must be > 0, duration >= 0, at most %d faults",
+            MDX_EDGE_MAX_FAULTS);
+        return MDX_EINVAL;
+    }
+    return MDX_OK;
+}
+
+static int inject_faults(struct mdx_edge_agent *a)
+{
+    uint32_t i, k;
+
+    for (i = 0; i < a->conf.nfaults; i++) {
+        const struct mdx_edge_fault_spec *f = &a->conf.faults[i];
+
+        if (f->kind < 0 || f->kind >= MDX_SIM_FAULT_COUNT || !(f->at_s >= 0)) {
+            say(a, MDX_EDGE_LOG_ERROR, "fault %u: bad kind or start time", i + 1);
+            return MDX_EINVAL;
+        }
+        for (k = 0; k < a->conf.machines; k++) {
+            if (strcmp(a->units[k].device_id, f->device) == 0) {
+                break;
+            }
+        }
+        if (k == a->conf.machines) {
+            say(a, MDX_EDGE_LOG_ERROR, "fault for unknown device %s: this run has %s%04u to %s%04u",
+                f->device, a->conf.prefix, a->conf.first, a->conf.prefix,
+                a->conf.first + a->conf.machines - 1);
+            return MDX_EINVAL;
+        }
+        mdx_sim_inject(&a->units[k].sim, (enum mdx_sim_fault)f->kind, f->at_s);
+        say(a, MDX_EDGE_LOG_INFO, "fault %s on %s from simulated second %.0f",
+            mdx_sim_fault_name((enum mdx_sim_fault)f->kind), f->device, f->at_s);
+    }
+    return MDX_OK;
+}
+
+int mdx_edge_agent_init(struct mdx_edge_agent *a, const struct mdx_edge_conf *conf,
+                        const struct mdx_edge_port *port, struct mdx_edge_unit *units,
+                        struct mdx_edge_reading *slots, char *buf, size_t buf_cap)
+{
+    uint32_t i;
+    int rc;
+
+    memset(a, 0, sizeof(*a));
+    a->port = port;
+    rc = check_conf(a, conf);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    if (buf_cap < mdx_edge_agent_buf_size(conf)) {
+        say(a, MDX_EDGE_LOG_ERROR, "payload buffer too small");
+        return MDX_EINVAL;
+    }
+    a->conf = *conf;
+    a->units = units;
+    a->buf = buf;
+    a->buf_cap = buf_cap;
+    a->chunk = mdx_edge_chunk(conf);
+    a->interval_ms = 1000.0 / conf->rate_hz;
+    a->done_at_ms = -1;
+    for (i = 0; i < conf->machines; i++) {
+        struct mdx_edge_unit *u = &units[i];
+
+        memset(u, 0, sizeof(*u));
+        snprintf(u->device_id, sizeof(u->device_id), "%s%04u", conf->prefix, conf->first + i);
+        mdx_sim_init(&u->sim, conf->seed, conf->first + i, conf->life_s);
+        mdx_edge_ring_init(&u->ring, slots + (size_t)i * conf->ring_cap, conf->ring_cap);
+        u->safety.door_closed = 1;
+        u->safety.temperature_ok = 1;
+        u->safety_sent = u->safety;
+    }
+    rc = inject_faults(a);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    a->start_mono_ms = port->now_ms(port->ctx);
+    a->start_wall_ms = port->wall_ms(port->ctx);
+    return MDX_OK;
+}
+
+/* Timestamp of reading 'k' (from 0) of any machine. */
+static int64_t reading_ts(const struct mdx_edge_agent *a, uint64_t k)
+{
+    return a->start_wall_ms + (int64_t)llround((double)(k + 1) * a->interval_ms);
+}
+
+static void update_safety(struct mdx_edge_unit *u, const struct mdx_edge_reading *r)
+{
+    struct mdx_safety_state s = u->safety;
+
+    if (r->present & MDX_EDGE_HAS_TEMPERATURE) {
+        if (r->temperature > MDX_EDGE_TEMP_TRIP_C) {
+            s.temperature_ok = 0;
+        } else if (r->temperature < MDX_EDGE_TEMP_CLEAR_C) {
+            s.temperature_ok = 1;
+        }
+    }
+    if (r->present & MDX_EDGE_HAS_CURRENT) {
+        s.overload_detected = r->current_max > MDX_EDGE_OVERLOAD_A;
+    }
+    if (memcmp(&s, &u->safety, sizeof(s)) != 0) {
+        u->safety = s;
+        u->safety_ts_ms = r->ts_ms;
+    }
+}
+
+static void make_reading(struct mdx_edge_agent *a, uint32_t idx)
+{
+    struct mdx_edge_unit *u = &a->units[idx];
+    struct mdx_edge_reading r;
+
+    memset(&r, 0, sizeof(r));
+    if (mdx_sim_step(&u->sim, a->interval_ms / 1000.0, &r)) {
+        a->stats.failures++;
+        say(a, MDX_EDGE_LOG_INFO, "%s ran to failure and was replaced (failure %u)", u->device_id,
+            u->sim.failures);
+    }
+    r.ts_ms = reading_ts(a, u->generated);
+    r.machine = idx;
+    u->generated++;
+    a->stats.generated++;
+    update_safety(u, &r);
+    if (mdx_edge_ring_push(&u->ring, &r)) {
+        a->stats.dropped++;
+    }
+}
+
+static int publish(struct mdx_edge_agent *a, const struct mdx_edge_unit *u, const char *leaf,
+                   const char *payload, size_t len, int retain)
+{
+    int rc;
+
+    snprintf(a->topic, sizeof(a->topic), "modax/%s/%s/%s", a->conf.tenant, u->device_id, leaf);
+    rc = a->port->publish(a->port->ctx, a->topic, payload, len, 1, retain);
+    if (rc != MDX_OK && rc != MDX_ECONN && rc != MDX_EBUSY) {
+        a->stats.publish_errors++;
+        say(a, MDX_EDGE_LOG_WARN, "publish to %s failed (status %d)", a->topic, rc);
+    }
+    return rc;
+}
+
+/* Encodes the 'n' oldest readings of 'u' (an object if 'single', else an array). */
+static int encode(struct mdx_edge_agent *a, const struct mdx_edge_unit *u, uint32_t n, int single)
+{
+    struct mdx_payload pl;
+    uint32_t i;
+
+    mdx_payload_init(&pl, a->buf, a->buf_cap);
+    if (single) {
+        mdx_payload_reading(&pl, a->conf.form, u->device_id, mdx_edge_ring_peek(&u->ring, 0));
+    } else {
+        mdx_payload_text(&pl, "[");
+        for (i = 0; i < n; i++) {
+            if (i > 0) {
+                mdx_payload_text(&pl, ",");
+            }
+            mdx_payload_reading(&pl, a->conf.form, u->device_id, mdx_edge_ring_peek(&u->ring, i));
+        }
+        mdx_payload_text(&pl, "]");
+    }
+    return pl.status == MDX_OK ? (int)pl.len : pl.status;
+}
+
+/*
+ * Sends what 'u' has pending: status, safety, then readings. 'final'
+ * allows a short last batch. Returns MDX_OK, or the port's refusal
+ * (everything not sent stays pending).
+ */
+static int flush_unit(struct mdx_edge_agent *a, struct mdx_edge_unit *u, int final)
+{
+    int rc, len;
+
+    if (u->need_online) {
+        rc = publish(a, u, "status", "online", 6, 1);
+        if (rc != MDX_OK) {
+            return rc;
+        }
+        u->need_online = 0;
+    }
+    if (a->conf.safety &&
+        (u->need_safety || memcmp(&u->safety, &u->safety_sent, sizeof(u->safety)) != 0)) {
+        int64_t ts = u->safety_ts_ms != 0 ? u->safety_ts_ms : a->start_wall_ms;
+
+        len = mdx_payload_encode_safety(&u->safety, ts, a->buf, a->buf_cap);
+        if (len > 0) {
+            rc = publish(a, u, "safety", a->buf, (size_t)len, 0);
+            if (rc != MDX_OK) {
+                return rc;
+            }
+        }
+        u->safety_sent = u->safety;
+        u->need_safety = 0;
+    }
+    while (u->ring.count > 0) {
+        uint32_t n;
+        int single = 0;
+
+        if (a->conf.batch == 1) {
+            single = u->ring.count == 1;
+            n = u->ring.count < a->chunk ? u->ring.count : a->chunk;
+        } else {
+            if (u->ring.count < a->conf.batch && !final) {
+                break;
+            }
+            n = u->ring.count < a->conf.batch ? u->ring.count : a->conf.batch;
+        }
+        len = encode(a, u, n, single);
+        if (len < 0) {
+            /* Only a bug gets here (non-finite value): drop, never loop. */
+            say(a, MDX_EDGE_LOG_ERROR, "%s: %u readings could not be encoded (status %d)",
+                u->device_id, n, len);
+            mdx_edge_ring_pop(&u->ring, n);
+            a->stats.dropped += n;
+            continue;
+        }
+        rc = publish(a, u, "sensor_data", a->buf, (size_t)len, 0);
+        if (rc != MDX_OK) {
+            return rc;
+        }
+        mdx_edge_ring_pop(&u->ring, n);
+        a->stats.published_msgs++;
+        a->stats.published_readings += n;
+    }
+    return MDX_OK;
+}
+
+uint64_t mdx_edge_agent_buffered(const struct mdx_edge_agent *a)
+{
+    uint64_t n = 0;
+    uint32_t i;
+
+    for (i = 0; i < a->conf.machines; i++) {
+        n += a->units[i].ring.count;
+    }
+    return n;
+}
+
+static void track_connection(struct mdx_edge_agent *a)
+{
+    int conn = a->port->connected(a->port->ctx) != 0;
+    uint32_t i;
+
+    if (conn && !a->connected) {
+        say(a, MDX_EDGE_LOG_INFO, "connected; %llu readings buffered",
+            (unsigned long long)mdx_edge_agent_buffered(a));
+        for (i = 0; i < a->conf.machines; i++) {
+            a->units[i].need_online = 1;
+            a->units[i].need_safety = (uint8_t)(a->conf.safety != 0);
+        }
+    } else if (!conn && a->connected) {
+        say(a, MDX_EDGE_LOG_WARN, "connection lost; buffering up to %u readings per machine",
+            a->conf.ring_cap);
+    }
+    a->connected = conn;
+}
+
+int mdx_edge_agent_step(struct mdx_edge_agent *a, uint32_t *sleep_ms)
+{
+    int64_t now = a->port->now_ms(a->port->ctx);
+    int64_t sim_now;
+    uint32_t step_max = a->conf.ring_cap < MDX_EDGE_STEP_MAX ? a->conf.ring_cap : MDX_EDGE_STEP_MAX;
+    double wait_ms = 100.0;
+    int behind = 0, blocked = 0, all_counted = a->conf.count > 0;
+    uint32_t i;
+
+    track_connection(a);
+    if (!a->gen_done && a->conf.duration_s > 0 &&
+        (double)(now - a->start_mono_ms) >= a->conf.duration_s * 1000.0) {
+        a->gen_done = 1;
+    }
+    sim_now = a->start_wall_ms + (int64_t)((double)(now - a->start_mono_ms) * a->conf.time_scale);
+
+    for (i = 0; i < a->conf.machines; i++) {
+        struct mdx_edge_unit *u = &a->units[i];
+        uint32_t made = 0;
+
+        while (!a->gen_done && (a->conf.count == 0 || u->generated < a->conf.count)) {
+            int64_t ts = reading_ts(a, u->generated);
+
+            if (ts > sim_now) {
+                double w = (double)(ts - sim_now) / a->conf.time_scale;
+                wait_ms = w < wait_ms ? w : wait_ms;
+                break;
+            }
+            if (made == step_max) {
+                behind = 1;
+                break;
+            }
+            make_reading(a, i);
+            made++;
+        }
+        if (a->conf.count > 0 && u->generated < a->conf.count) {
+            all_counted = 0;
+        }
+        if (a->connected && !blocked) {
+            int rc = flush_unit(a, u, a->gen_done);
+            blocked = rc != MDX_OK;
+        }
+    }
+    if (all_counted) {
+        a->gen_done = 1;
+    }
+
+    *sleep_ms = behind ? 0 : (uint32_t)(wait_ms + 0.999);
+    if (!a->gen_done) {
+        return MDX_OK;
+    }
+    if (a->done_at_ms < 0) {
+        a->done_at_ms = now;
+        /* Short last batches go out now that no more readings come. */
+        for (i = 0; i < a->conf.machines && a->connected && !blocked; i++) {
+            blocked = flush_unit(a, &a->units[i], 1) != MDX_OK;
+        }
+    }
+    if (mdx_edge_agent_buffered(a) == 0) {
+        return MDX_ESTOPPED;
+    }
+    if (now - a->done_at_ms > MDX_EDGE_DRAIN_MS) {
+        say(a, MDX_EDGE_LOG_WARN, "giving up: %llu readings could not be delivered",
+            (unsigned long long)mdx_edge_agent_buffered(a));
+        return MDX_ESTOPPED;
+    }
+    *sleep_ms = 50;
+    return MDX_OK;
+}
+
+int mdx_edge_agent_run(struct mdx_edge_agent *a)
+{
+    uint32_t sleep_ms = 0;
+
+    while (!a->port->stop_requested(a->port->ctx)) {
+        if (mdx_edge_agent_step(a, &sleep_ms) == MDX_ESTOPPED) {
+            break;
+        }
+        a->port->sleep_ms(a->port->ctx, sleep_ms);
+    }
+    return MDX_OK;
+}
+
+void mdx_edge_agent_fini(struct mdx_edge_agent *a)
+{
+    uint32_t i;
+
+    if (a->port == NULL || a->units == NULL || !a->port->connected(a->port->ctx)) {
+        return;
+    }
+    for (i = 0; i < a->conf.machines; i++) {
+        if (publish(a, &a->units[i], "status", "offline", 7, 1) != MDX_OK) {
+            break;
+        }
+    }
+}

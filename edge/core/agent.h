@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * agent.h - the edge agent loop: sample machines, buffer, publish.
+ *
+ * One agent runs N machines (one on a real gateway; many in the fleet
+ * simulator). Each step it produces the readings that are due on the
+ * simulated clock, keeps them in a per-machine store-and-forward ring and,
+ * while the broker is reachable, publishes them:
+ *   modax/{tenant}/{device}/sensor_data  QoS 1, one reading, or a JSON
+ *                                        array (--batch, or a backlog)
+ *   modax/{tenant}/{device}/status       QoS 1 retained "online" after
+ *                                        each connect, "offline" at the end
+ *   modax/{tenant}/{device}/safety       QoS 1 on a change of safety state
+ * Readings are removed from the ring only once the port took them, so an
+ * outage costs nothing until the ring is full; then the oldest go, counted.
+ *
+ * No heap: the caller hands over all memory at init, sized from the conf
+ * (mdx_edge_agent_buf_size()). Everything outside goes through the port.
+ */
+#ifndef MODAX_EDGE_AGENT_H
+#define MODAX_EDGE_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "payload.h"
+#include "port.h"
+#include "reading.h"
+#include "ring.h"
+#include "sim_machine.h"
+
+#define MDX_EDGE_MAX_FAULTS 64 /* --fault options per process */
+#define MDX_EDGE_MAX_MACHINES 10000
+#define MDX_EDGE_MAX_BATCH 1000
+#define MDX_EDGE_TOPIC_MAX 160     /* modax/{tenant}/{device}/sensor_data + NUL */
+#define MDX_EDGE_TENANT_MAX 64     /* longest tenant id, without NUL */
+#define MDX_EDGE_PREFIX_MAX 24     /* longest device id prefix, without NUL */
+#define MDX_EDGE_FLUSH_CHUNK 50    /* readings per array when a backlog is flushed, batch 1 */
+#define MDX_EDGE_STEP_MAX 500      /* readings made per machine per step, to keep flushing */
+#define MDX_EDGE_DRAIN_MS 10000    /* after the last reading, wait this long to deliver */
+#define MDX_EDGE_OVERLOAD_A 10.0   /* safety: overload above this motor current */
+#define MDX_EDGE_TEMP_TRIP_C 85.0  /* safety: temperature_ok goes false above */
+#define MDX_EDGE_TEMP_CLEAR_C 80.0 /* ... and true again below */
+
+struct mdx_edge_fault_spec {
+    char device[MDX_EDGE_DEVICE_ID_MAX]; /* e.g. "m-0002" */
+    int kind;                            /* enum mdx_sim_fault */
+    double at_s;                         /* simulated seconds after start */
+};
+
+struct mdx_edge_conf {
+    const char *tenant; /* borrowed; [A-Za-z0-9_.-]+ */
+    const char *prefix; /* borrowed; device id = prefix + 4-digit number */
+    uint32_t first;     /* number of the first machine (1: m-0001) */
+    uint32_t machines;  /* machines in this agent */
+    double rate_hz;     /* readings per machine per simulated second */
+    double time_scale;  /* simulated seconds per real second */
+    uint32_t batch;     /* readings per message; 1: one object per message */
+    enum mdx_edge_form form;
+    uint64_t seed;
+    double duration_s; /* real seconds to run; 0: until stopped */
+    uint64_t count;    /* readings per machine; 0: unlimited */
+    double life_s;     /* simulated machine life, wear 0 to failure */
+    int safety;        /* publish safety messages */
+    uint32_t ring_cap; /* readings buffered per machine */
+    uint32_t nfaults;
+    struct mdx_edge_fault_spec faults[MDX_EDGE_MAX_FAULTS];
+};
+
+/* One machine of the agent. */
+struct mdx_edge_unit {
+    char device_id[MDX_EDGE_DEVICE_ID_MAX];
+    struct mdx_sim_machine sim;
+    struct mdx_edge_ring ring;
+    uint64_t generated; /* readings made so far */
+    struct mdx_safety_state safety;
+    struct mdx_safety_state safety_sent;
+    int64_t safety_ts_ms; /* time of the last safety change */
+    uint8_t need_online;  /* status "online" not yet sent on this connection */
+    uint8_t need_safety;  /* safety state not yet sent on this connection */
+};
+
+struct mdx_edge_stats {
+    uint64_t generated;          /* readings made */
+    uint64_t published_msgs;     /* sensor_data messages handed to the port */
+    uint64_t published_readings; /* readings in those messages */
+    uint64_t dropped;            /* readings lost: ring overflow or unencodable */
+    uint64_t failures;           /* machines run to failure and replaced */
+    uint64_t publish_errors;     /* refusals other than "not connected" / "busy" */
+};
+
+struct mdx_edge_agent {
+    struct mdx_edge_conf conf;
+    const struct mdx_edge_port *port;
+    struct mdx_edge_unit *units; /* borrowed, conf.machines long */
+    char *buf;                   /* borrowed payload buffer */
+    size_t buf_cap;
+    uint32_t chunk;     /* most readings in one message */
+    double interval_ms; /* simulated ms between readings */
+    int64_t start_mono_ms;
+    int64_t start_wall_ms;
+    int64_t done_at_ms; /* when the last reading was made; -1 before */
+    int connected;
+    int gen_done;
+    struct mdx_edge_stats stats;
+    char topic[MDX_EDGE_TOPIC_MAX];
+    char line[256];
+};
+
+/* Fills 'conf' with the defaults of modax-edge (20 machines, 1 Hz, tenant "demo"...). */
+void mdx_edge_conf_defaults(struct mdx_edge_conf *conf);
+
+/* Most readings one message of 'conf' can carry. */
+uint32_t mdx_edge_chunk(const struct mdx_edge_conf *conf);
+
+/* Bytes of payload buffer an agent of 'conf' needs. */
+size_t mdx_edge_agent_buf_size(const struct mdx_edge_conf *conf);
+
+/*
+ * Sets up 'a' over caller memory: 'units' (conf->machines of them),
+ * 'slots' (conf->machines * conf->ring_cap readings) and 'buf'
+ * (mdx_edge_agent_buf_size() bytes). All three and the strings of 'conf'
+ * are borrowed and must outlive the agent; 'port' too. Returns MDX_OK, or
+ * MDX_EINVAL after logging through the port what is wrong with 'conf'
+ * (e.g. a fault for an unknown device).
+ */
+int mdx_edge_agent_init(struct mdx_edge_agent *a, const struct mdx_edge_conf *conf,
+                        const struct mdx_edge_port *port, struct mdx_edge_unit *units,
+                        struct mdx_edge_reading *slots, char *buf, size_t buf_cap);
+
+/*
+ * One pass: makes due readings, publishes what it can. Sets *sleep_ms to
+ * how long the caller may wait before the next step. Returns MDX_OK to go
+ * on, MDX_ESTOPPED when the run is complete (count or duration reached and
+ * the buffer delivered, or the drain time over).
+ */
+int mdx_edge_agent_step(struct mdx_edge_agent *a, uint32_t *sleep_ms);
+
+/* Steps and sleeps until complete or the port asks to stop. Returns MDX_OK. */
+int mdx_edge_agent_run(struct mdx_edge_agent *a);
+
+/* Publishes "offline" for every machine if connected. The agent may then be discarded. */
+void mdx_edge_agent_fini(struct mdx_edge_agent *a);
+
+/* Readings still waiting in the rings. */
+uint64_t mdx_edge_agent_buffered(const struct mdx_edge_agent *a);
+
+#endif

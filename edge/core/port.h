@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * port.h - what the edge core needs from the platform it runs on.
+ *
+ * The core (sampling, store-and-forward, payloads, the agent loop) never
+ * calls the OS: clocks, MQTT, sleeping and logging come through this
+ * table. edge/port/posix implements it with libmosquitto for Linux
+ * gateways and the fleet simulator; an ESP-IDF port can implement the
+ * same table. Tests implement it with a fake clock and a capture buffer.
+ */
+#ifndef MODAX_EDGE_PORT_H
+#define MODAX_EDGE_PORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum mdx_edge_log_level {
+    MDX_EDGE_LOG_ERROR = 0, /* an operator must act */
+    MDX_EDGE_LOG_WARN = 1,  /* degraded but running */
+    MDX_EDGE_LOG_INFO = 2,  /* lifecycle: start, connect, stop */
+    MDX_EDGE_LOG_DEBUG = 3  /* per flush */
+};
+
+struct mdx_edge_port {
+    void *ctx; /* passed back to every function; owned by the port */
+
+    /* Monotonic milliseconds, for scheduling only. */
+    int64_t (*now_ms)(void *ctx);
+
+    /*
+     * Wall-clock milliseconds since the Unix epoch, for timestamps. A
+     * device without a real-time clock returns milliseconds since boot;
+     * the ingest recognises and restamps those.
+     */
+    int64_t (*wall_ms)(void *ctx);
+
+    /*
+     * Hands one message to the transport. The port copies 'topic' and
+     * 'payload' before it returns. Returns MDX_OK when the message is
+     * queued, MDX_ECONN when not connected, MDX_EBUSY when the port's
+     * own bounded queue is full (the core keeps the data and retries
+     * later), or another negative MDX_E* code.
+     */
+    int (*publish)(void *ctx, const char *topic, const void *payload, size_t len, int qos,
+                   int retain);
+
+    /* Non-zero while the broker session is up. */
+    int (*connected)(void *ctx);
+
+    /* Waits up to 'ms' (0: just a poll), servicing the network meanwhile. */
+    void (*sleep_ms)(void *ctx, uint32_t ms);
+
+    /* Non-zero once the platform wants the agent to stop (signal, fatal error). */
+    int (*stop_requested)(void *ctx);
+
+    /* One log line (no newline), at 'level'; the port filters and prints. */
+    void (*log)(void *ctx, int level, const char *line);
+};
+
+#endif

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sim_machine.h - a simulated press with motor, vibration and temperature
+ * sensors, for the fleet simulator and for tests downstream.
+ *
+ * Deterministic for a (seed, machine number): its own PRNG (splitmix64 /
+ * xorshift64*), Gaussian noise by Box-Muller, no global state. Each
+ * machine gets a personality (nominal current, load cycle, ambient
+ * temperature) from its seed, then:
+ *   - current: ~4-6 A, a press loading/unloading on a ~30 s cycle;
+ *   - vibration x/y/z: ~1 mm/s RMS with noise, higher under load;
+ *   - temperature: ~40-50 deg C, first-order thermal response to load;
+ *   - wear: grows from its initial value to 1.0 over 'life_s'; vibration
+ *     and temperature creep up with it. At 1.0 the machine fails and is
+ *     replaced by a new one (wear 0), so run-to-failure histories exist.
+ * Faults can be injected from a simulated time on: overheat, current
+ * spikes, bearing wear, sensor dropout.
+ *
+ * Portable C: no heap, no OS; the same rules as edge/core.
+ */
+#ifndef MODAX_EDGE_SIM_MACHINE_H
+#define MODAX_EDGE_SIM_MACHINE_H
+
+#include <stdint.h>
+
+#include "reading.h"
+
+/* Samples per reading window; the reading is their mean/max. */
+#define MDX_SIM_SUBSTEPS 10
+
+enum mdx_sim_fault {
+    MDX_SIM_FAULT_OVERHEAT, /* cooling lost: temperature ramps past 85 C */
+    MDX_SIM_FAULT_SPIKE,    /* short current spikes above 10 A, every ~15 s */
+    MDX_SIM_FAULT_BEARING,  /* bearing damage: vibration grows fast */
+    MDX_SIM_FAULT_DROPOUT,  /* the temperature sensor stops reporting */
+    MDX_SIM_FAULT_COUNT
+};
+
+struct mdx_sim_rng {
+    uint64_t s;
+    int has_spare;
+    double spare;
+};
+
+struct mdx_sim_machine {
+    struct mdx_sim_rng rng;
+
+    /* Personality, fixed by the seed. */
+    double current_base;  /* A, motor 0 unloaded */
+    double current_load;  /* A added at full load */
+    double motor_b_ratio; /* motor 1 current / motor 0 current */
+    double cycle_s;       /* load cycle period */
+    double duty;          /* loaded fraction of the cycle */
+    double phase_s;       /* offset into the cycle at t = 0 */
+    double vib_base[3];   /* mm/s RMS per axis, new machine, no load */
+    double ambient_c;     /* deg C, daily mean */
+    double heat_per_load; /* deg C steady-state rise at full load */
+    double tau_s;         /* thermal time constant */
+    double life_s;        /* simulated seconds from new (wear 0) to failure */
+
+    /* State. */
+    double t_s;                             /* simulated seconds since start */
+    double load;                            /* 0..1, lagging the load cycle */
+    double temp_c;                          /* thermal state, without sensor effects */
+    double wear;                            /* 0 new .. 1 failed */
+    double spike_left_s;                    /* remaining length of the current spike */
+    double spike_a;                         /* amplitude of the current spike */
+    uint32_t failures;                      /* replacements so far */
+    double fault_at_s[MDX_SIM_FAULT_COUNT]; /* onset, simulated seconds; < 0: never */
+};
+
+/*
+ * Sets up machine number 'number' (e.g. 1 for m-0001) of the fleet of
+ * 'seed'. The same pair always yields the same machine. 'life_s' > 0 is
+ * the simulated lifetime; the machine starts part-worn (0..0.5 of it).
+ */
+void mdx_sim_init(struct mdx_sim_machine *m, uint64_t seed, uint32_t number, double life_s);
+
+/* Schedules fault 'kind' from simulated second 'at_s' (>= 0) on. */
+void mdx_sim_inject(struct mdx_sim_machine *m, enum mdx_sim_fault kind, double at_s);
+
+/*
+ * Advances the machine by 'dt_s' simulated seconds (> 0) and writes the
+ * reading of that window to 'out' (ts_ms and machine are left to the
+ * caller). Returns 1 if the machine failed and was replaced during the
+ * window, else 0.
+ */
+int mdx_sim_step(struct mdx_sim_machine *m, double dt_s, struct mdx_edge_reading *out);
+
+/* Name of 'kind' ("overheat", "spike", "bearing", "dropout"). */
+const char *mdx_sim_fault_name(enum mdx_sim_fault kind);
+
+/* Kind named 'name', or -1. */
+int mdx_sim_fault_parse(const char *name);
+
+#endif

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cli.h - what the `modax` subcommands share: configuration, store, exit codes.
+ */
+#ifndef MODAX_CLI_H
+#define MODAX_CLI_H
+
+#include <stdio.h>
+
+#include "modax/engine.h"
+#include "modax/source.h"
+#include "modax/store.h"
+
+/* Exit codes of every command. */
+enum cli_exit {
+    CLI_OK = 0,
+    CLI_FAIL = 1,      /* runtime failure: store, broker, I/O */
+    CLI_USAGE = 2,     /* bad command line or configuration */
+    CLI_NOTFOUND = 3,  /* the named tenant/device does not exist */
+    CLI_EXISTS = 4     /* it exists already */
+};
+
+struct cli_log_conf {
+    char *level;
+    char *format;
+    int64_t suppress_ms;
+};
+
+/* Every module's configuration, loaded once per command. */
+struct cli_conf {
+    struct cli_log_conf log;
+    struct mdx_store_conf store;
+    struct mdx_engine_conf ingest;
+    struct mdx_mqtt_conf mqtt;
+};
+
+/* Config file named by --config, else $MODAX_CONFIG, else none (NULL). */
+extern const char *cli_config_path;
+
+/* Loads the configuration and sets up logging; prints the error and returns CLI_USAGE on failure. */
+int cli_conf_load(struct cli_conf *c);
+void cli_conf_fini(struct cli_conf *c);
+/* Writes the configuration reference (markdown when md) to 'out'. */
+void cli_conf_describe(FILE *out, int md);
+/* Opens the configured store; prints what to do and returns NULL on failure. */
+struct mdx_store *cli_store_open(struct cli_conf *c);
+/* Maps a status to an exit code. */
+int cli_exit_for(int status);
+
+/* Subcommands: argv[0] is the subcommand's name. */
+int cmd_serve(int argc, char **argv);
+int cmd_tenant(int argc, char **argv);
+int cmd_device(int argc, char **argv);
+int cmd_query(int argc, char **argv);
+int cmd_deadletters(int argc, char **argv);
+int cmd_config(int argc, char **argv);
+
+#endif

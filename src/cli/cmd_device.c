@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cmd_device.c - `modax device add|list|show`.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "modax/clock.h"
+#include "modax/status.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: modax device add TENANT DEVICE\n"
+                 "       modax device list TENANT\n"
+                 "       modax device show TENANT DEVICE\n\n"
+                 "A device publishes on modax/TENANT/DEVICE/...; the ingest accepts only\n"
+                 "registered devices (unless ingest.auto_register is on).\n");
+}
+
+static void print_time(const char *label, int64_t ms)
+{
+    char iso[40];
+
+    if (ms <= 0) {
+        printf("%s-\n", label);
+        return;
+    }
+    mdx_format_iso_ms(ms, iso, sizeof(iso));
+    printf("%s%s\n", label, iso);
+}
+
+static int print_device(void *arg, const struct mdx_device_info *d)
+{
+    char seen[40] = "never";
+
+    (void)arg;
+    if (d->last_seen_ms > 0) {
+        mdx_format_iso_ms(d->last_seen_ms, seen, sizeof(seen));
+    }
+    printf("%-24s last_seen=%s%s\n", d->device, seen, d->auto_registered ? " (auto)" : "");
+    return MDX_OK;
+}
+
+static int print_sensor(void *arg, const char *name)
+{
+    (void)arg;
+    printf("  sensor %s\n", name);
+    return MDX_OK;
+}
+
+static int print_event(void *arg, const struct mdx_event *ev)
+{
+    char iso[40];
+
+    (void)arg;
+    mdx_format_iso_ms(ev->ts_ms, iso, sizeof(iso));
+    printf("  event %s %s %s\n", iso, mdx_msg_kind_name(ev->kind), ev->body);
+    return MDX_OK;
+}
+
+static int show(struct mdx_store *st, const char *tenant, const char *device)
+{
+    struct mdx_device_info d;
+    int rc = mdx_store_device_get(st, tenant, device, &d);
+
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    printf("tenant:     %s\ndevice:     %s\n", d.tenant, d.device);
+    print_time("created:    ", d.created_ms);
+    print_time("last seen:  ", d.last_seen_ms);
+    printf("registered: %s\n", d.auto_registered ? "automatically (first message)" : "by operator");
+    rc = mdx_store_sensor_list(st, tenant, device, print_sensor, NULL);
+    if (rc == MDX_OK) {
+        rc = mdx_store_event_list(st, tenant, device, 10, print_event, NULL);
+    }
+    return rc;
+}
+
+int cmd_device(int argc, char **argv)
+{
+    struct cli_conf conf;
+    struct mdx_store *st;
+    int rc, status;
+
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (!((argc == 4 && strcmp(argv[1], "add") == 0) ||
+          (argc == 3 && strcmp(argv[1], "list") == 0) ||
+          (argc == 4 && strcmp(argv[1], "show") == 0))) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    if (cli_conf_load(&conf) != CLI_OK) {
+        return CLI_USAGE;
+    }
+    st = cli_store_open(&conf);
+    if (st == NULL) {
+        cli_conf_fini(&conf);
+        return CLI_FAIL;
+    }
+    if (strcmp(argv[1], "add") == 0) {
+        rc = mdx_store_device_add(st, argv[2], argv[3], 0);
+        if (rc == MDX_OK) {
+            printf("device %s/%s added; it publishes on modax/%s/%s/sensor_data\n", argv[2],
+                   argv[3], argv[2], argv[3]);
+        }
+    } else if (strcmp(argv[1], "list") == 0) {
+        rc = mdx_store_tenant_exists(st, argv[2]);
+        if (rc == MDX_OK) {
+            rc = mdx_store_device_list(st, argv[2], print_device, NULL);
+        }
+    } else {
+        rc = show(st, argv[2], argv[3]);
+    }
+    switch (rc) {
+    case MDX_OK: break;
+    case MDX_ENOTFOUND:
+        fprintf(stderr, "modax device %s: no such %s; see 'modax tenant list' and 'modax device "
+                        "list TENANT'\n", argv[1], strcmp(argv[1], "add") == 0 ? "tenant" : "tenant or device");
+        break;
+    case MDX_EEXIST:
+        fprintf(stderr, "modax device add: device '%s' exists already in tenant '%s'\n", argv[3],
+                argv[2]);
+        break;
+    case MDX_EINVAL:
+        fprintf(stderr, "modax device %s: invalid name; use [A-Za-z0-9_-]{1,64}\n", argv[1]);
+        break;
+    default:
+        fprintf(stderr, "modax device %s: %s\n", argv[1], mdx_strerror(rc));
+    }
+    status = cli_exit_for(rc);
+    mdx_store_close(st);
+    cli_conf_fini(&conf);
+    return status;
+}

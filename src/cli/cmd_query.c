@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cmd_query.c - `modax query`: points of one sensor in a time range, as CSV or JSON.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "modax/clock.h"
+#include "modax/status.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: modax query --tenant T --device D --sensor S [--from TIME] [--to TIME]\n"
+            "                   [--format csv|json] [--limit N]\n\n"
+            "Prints the stored points of one sensor, oldest first.\n"
+            "TIME is 'YYYY-MM-DD HH:MM:SS' (UTC), an ISO 8601 time with T and Z, epoch\n"
+            "milliseconds, or 'now' / '-10m' / '-2h' / '-7d' relative to now.\n"
+            "Defaults: the last hour, CSV, no limit.\n"
+            "CSV columns: time,ts_ms,value,ts_substituted (1 when the device's clock was\n"
+            "implausible and the receive time was stored).\n");
+}
+
+static int parse_when(const char *s, int64_t now, int64_t *out)
+{
+    char *end;
+    double n;
+
+    if (strcmp(s, "now") == 0) {
+        *out = now;
+        return MDX_OK;
+    }
+    if (s[0] == '-') {
+        n = strtod(s + 1, &end);
+        if (end == s + 1 || !isfinite(n) || n < 0 || end[0] == '\0' || end[1] != '\0') {
+            return MDX_EINVAL;
+        }
+        switch (*end) {
+        case 's': *out = now - (int64_t)(n * 1e3); return MDX_OK;
+        case 'm': *out = now - (int64_t)(n * 60e3); return MDX_OK;
+        case 'h': *out = now - (int64_t)(n * 3600e3); return MDX_OK;
+        case 'd': *out = now - (int64_t)(n * 86400e3); return MDX_OK;
+        default: return MDX_EINVAL;
+        }
+    }
+    return mdx_parse_time_ms(s, out);
+}
+
+struct printer {
+    int json;
+    int64_t n;
+};
+
+static int print_point(void *arg, int64_t ts_ms, double value, unsigned flags)
+{
+    struct printer *p = arg;
+    char iso[40];
+
+    mdx_format_iso_ms(ts_ms, iso, sizeof(iso));
+    if (p->json) {
+        printf("%s{\"time\":\"%s\",\"ts_ms\":%lld,\"value\":%.17g,\"ts_substituted\":%s}",
+               p->n > 0 ? ",\n " : "", iso, (long long)ts_ms, value,
+               (flags & MDX_POINT_TS_SUBSTITUTED) ? "true" : "false");
+    } else {
+        printf("%s,%lld,%.17g,%d\n", iso, (long long)ts_ms, value,
+               (flags & MDX_POINT_TS_SUBSTITUTED) ? 1 : 0);
+    }
+    p->n++;
+    return MDX_OK;
+}
+
+int cmd_query(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"tenant", required_argument, NULL, 't'}, {"device", required_argument, NULL, 'd'},
+        {"sensor", required_argument, NULL, 's'}, {"from", required_argument, NULL, 'f'},
+        {"to", required_argument, NULL, 'u'},     {"format", required_argument, NULL, 'o'},
+        {"limit", required_argument, NULL, 'l'},  {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *from_s = "-1h", *to_s = "now", *format = "csv";
+    struct mdx_query q = {0};
+    struct printer p = {0, 0};
+    struct cli_conf conf;
+    struct mdx_store *st;
+    int64_t now = mdx_now_ms();
+    char *end;
+    int c, rc;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 't': q.tenant = optarg; break;
+        case 'd': q.device = optarg; break;
+        case 's': q.sensor = optarg; break;
+        case 'f': from_s = optarg; break;
+        case 'u': to_s = optarg; break;
+        case 'o': format = optarg; break;
+        case 'l':
+            q.limit = strtoll(optarg, &end, 10);
+            if (*end != '\0' || q.limit < 0) {
+                fprintf(stderr, "modax query: --limit needs a whole number >= 0\n");
+                return CLI_USAGE;
+            }
+            break;
+        case 'h': usage(stdout); return CLI_OK;
+        default: usage(stderr); return CLI_USAGE;
+        }
+    }
+    if (optind != argc || q.tenant == NULL || q.device == NULL || q.sensor == NULL) {
+        fprintf(stderr, "modax query: --tenant, --device and --sensor are required\n");
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    if (parse_when(from_s, now, &q.from_ms) != MDX_OK || parse_when(to_s, now, &q.to_ms) != MDX_OK) {
+        fprintf(stderr, "modax query: cannot read the time '%s'; use 'YYYY-MM-DD HH:MM:SS', "
+                        "epoch ms or -1h\n", parse_when(from_s, now, &q.from_ms) ? from_s : to_s);
+        return CLI_USAGE;
+    }
+    if (q.from_ms > q.to_ms) {
+        fprintf(stderr, "modax query: --from is after --to\n");
+        return CLI_USAGE;
+    }
+    if (strcmp(format, "json") == 0) {
+        p.json = 1;
+    } else if (strcmp(format, "csv") != 0) {
+        fprintf(stderr, "modax query: --format must be csv or json\n");
+        return CLI_USAGE;
+    }
+    if (cli_conf_load(&conf) != CLI_OK) {
+        return CLI_USAGE;
+    }
+    st = cli_store_open(&conf);
+    if (st == NULL) {
+        cli_conf_fini(&conf);
+        return CLI_FAIL;
+    }
+    rc = mdx_store_device_get(st, q.tenant, q.device, &(struct mdx_device_info){0});
+    if (rc == MDX_OK) {
+        printf(p.json ? "[" : "time,ts_ms,value,ts_substituted\n");
+        rc = mdx_store_query_points(st, &q, print_point, &p);
+        if (p.json) {
+            printf("]\n");
+        }
+    }
+    if (rc == MDX_ENOTFOUND) {
+        fprintf(stderr, "modax query: no device '%s' in tenant '%s'; see 'modax device list %s'\n",
+                q.device, q.tenant, q.tenant);
+    } else if (rc != MDX_OK) {
+        fprintf(stderr, "modax query: %s\n", mdx_strerror(rc));
+    }
+    mdx_store_close(st);
+    cli_conf_fini(&conf);
+    return cli_exit_for(rc);
+}

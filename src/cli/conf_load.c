@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * conf_load.c - the configuration sections every command loads, and the store opener.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "modax/log.h"
+#include "modax/status.h"
+
+static const struct mdx_conf_key log_keys[] = {
+    MDX_CONF_STR("log.level", "info", struct cli_log_conf, level,
+                 "trace, debug, info, warn, error or off"),
+    MDX_CONF_STR("log.format", "auto", struct cli_log_conf, format,
+                 "auto (text on a terminal, else JSON lines), text or json"),
+    MDX_CONF_INT("log.suppress_ms", "10000", 0, 3600000, struct cli_log_conf, suppress_ms,
+                 "Repeats of one message within this time are counted, not printed"),
+    MDX_CONF_END,
+};
+
+static void sections(struct cli_conf *c, struct mdx_conf_section out[4])
+{
+    out[0] = (struct mdx_conf_section){"log", log_keys, c ? &c->log : NULL};
+    out[1] = (struct mdx_conf_section){"store", mdx_store_conf_keys, c ? &c->store : NULL};
+    out[2] = (struct mdx_conf_section){"ingest", mdx_engine_conf_keys, c ? &c->ingest : NULL};
+    out[3] = (struct mdx_conf_section){"mqtt", mdx_mqtt_conf_keys, c ? &c->mqtt : NULL};
+}
+
+int cli_conf_load(struct cli_conf *c)
+{
+    struct mdx_conf_section s[4];
+    char err[512];
+    int level;
+    enum mdx_log_format format = MDX_LOG_AUTO;
+
+    memset(c, 0, sizeof(*c));
+    sections(c, s);
+    if (mdx_conf_load(s, 4, cli_config_path, err, sizeof(err)) != MDX_OK) {
+        fprintf(stderr, "modax: %s\n", err);
+        cli_conf_fini(c);
+        return CLI_USAGE;
+    }
+    level = mdx_log_level_parse(c->log.level);
+    if (level < 0) {
+        fprintf(stderr, "modax: log.level '%s' is not one of trace, debug, info, warn, error, off\n",
+                c->log.level);
+        cli_conf_fini(c);
+        return CLI_USAGE;
+    }
+    if (strcmp(c->log.format, "text") == 0) {
+        format = MDX_LOG_TEXT;
+    } else if (strcmp(c->log.format, "json") == 0) {
+        format = MDX_LOG_JSON;
+    } else if (strcmp(c->log.format, "auto") != 0) {
+        fprintf(stderr, "modax: log.format '%s' is not one of auto, text, json\n", c->log.format);
+        cli_conf_fini(c);
+        return CLI_USAGE;
+    }
+    mdx_log_setup((enum mdx_log_level)level, format, (int)c->log.suppress_ms);
+    return CLI_OK;
+}
+
+void cli_conf_fini(struct cli_conf *c)
+{
+    struct mdx_conf_section s[4];
+
+    sections(c, s);
+    for (int i = 0; i < 4; i++) {
+        mdx_conf_fini(&s[i]);
+    }
+}
+
+void cli_conf_describe(FILE *out, int md)
+{
+    struct mdx_conf_section s[4];
+
+    sections(NULL, s);
+    mdx_conf_describe(s, 4, md, out);
+}
+
+struct mdx_store *cli_store_open(struct cli_conf *c)
+{
+    int err = MDX_OK;
+    struct mdx_store *st = mdx_store_open(&c->store, &err);
+
+    if (st == NULL) {
+        fprintf(stderr,
+                "modax: cannot open the %s store at '%s': %s; check store.sqlite.path "
+                "(MODAX_STORE_SQLITE_PATH) and that its directory exists and is writable\n",
+                c->store.backend, c->store.sqlite_path, mdx_strerror(err));
+    }
+    return st;
+}
+
+int cli_exit_for(int status)
+{
+    switch (status) {
+    case MDX_OK: return CLI_OK;
+    case MDX_ENOTFOUND: return CLI_NOTFOUND;
+    case MDX_EEXIST: return CLI_EXISTS;
+    case MDX_EINVAL: return CLI_USAGE;
+    default: return CLI_FAIL;
+    }
+}

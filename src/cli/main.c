@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * main.c - the `modax` command: global options and the table of subcommands.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+const char *cli_config_path;
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"serve", cmd_serve, "run the service (role ingest: MQTT -> store)"},
+    {"tenant", cmd_tenant, "add or list tenants"},
+    {"device", cmd_device, "add, list or show devices"},
+    {"query", cmd_query, "print points of a device's sensor in a time range (CSV or JSON)"},
+    {"deadletters", cmd_deadletters, "list refused messages and counts per reason"},
+    {"config", cmd_config, "print the configuration reference or an example file"},
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: modax [--config FILE] COMMAND [ARGS]\n\n"
+                 "MODAX Cloud: industrial telemetry ingest, storage and monitoring.\n\n"
+                 "Commands:\n");
+    for (const struct command *c = commands; c->name != NULL; c++) {
+        fprintf(out, "  %-12s %s\n", c->name, c->summary);
+    }
+    fprintf(out, "\n'modax COMMAND --help' describes a command. The configuration file is\n"
+                 "--config FILE or $MODAX_CONFIG; every key can be set as MODAX_<KEY>\n"
+                 "(see 'modax config').\n\n"
+                 "Exit codes: 0 ok, 1 failure, 2 usage or configuration error,\n"
+                 "3 not found, 4 exists already.\n");
+}
+
+int main(int argc, char **argv)
+{
+    int i = 1;
+
+    cli_config_path = getenv("MODAX_CONFIG");
+    while (i < argc && argv[i][0] == '-') {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            cli_config_path = argv[i + 1];
+            i += 2;
+        } else if (strncmp(argv[i], "--config=", 9) == 0) {
+            cli_config_path = argv[i] + 9;
+            i++;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return CLI_OK;
+        } else {
+            fprintf(stderr, "modax: unknown option '%s'; see 'modax --help'\n", argv[i]);
+            return CLI_USAGE;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    for (const struct command *c = commands; c->name != NULL; c++) {
+        if (strcmp(c->name, argv[i]) == 0) {
+            return c->run(argc - i, argv + i);
+        }
+    }
+    fprintf(stderr, "modax: unknown command '%s'; see 'modax --help'\n", argv[i]);
+    return CLI_USAGE;
+}

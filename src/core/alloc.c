@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * alloc.c - allocation wrappers with a failure hook for tests.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "modax/alloc.h"
+
+static atomic_long fail_after = -1; /* allocations left before failing; -1 = never fail */
+
+static int should_fail(void)
+{
+    long left = atomic_load(&fail_after);
+
+    while (left >= 0) {
+        if (left == 0) {
+            return 1;
+        }
+        if (atomic_compare_exchange_weak(&fail_after, &left, left - 1)) {
+            return 0;
+        }
+    }
+    return 0;
+}
+
+void mdx_alloc_fail_after(long n)
+{
+    atomic_store(&fail_after, n);
+}
+
+void *mdx_malloc(size_t size)
+{
+    return should_fail() ? NULL : malloc(size == 0 ? 1 : size);
+}
+
+void *mdx_calloc(size_t n, size_t size)
+{
+    return should_fail() ? NULL : calloc(n == 0 ? 1 : n, size == 0 ? 1 : size);
+}
+
+void *mdx_realloc(void *p, size_t size)
+{
+    return should_fail() ? NULL : realloc(p, size == 0 ? 1 : size);
+}
+
+void mdx_free(void *p)
+{
+    free(p);
+}
+
+char *mdx_strndup(const char *s, size_t n)
+{
+    char *copy;
+
+    if (s == NULL) {
+        return NULL;
+    }
+    copy = mdx_malloc(n + 1);
+    if (copy != NULL) {
+        memcpy(copy, s, n);
+        copy[n] = '\0';
+    }
+    return copy;
+}
+
+char *mdx_strdup(const char *s)
+{
+    return s == NULL ? NULL : mdx_strndup(s, strlen(s));
+}
+
+void mdx_memzero(void *p, size_t n)
+{
+    volatile unsigned char *v = p;
+
+    while (n-- > 0) {
+        *v++ = 0;
+    }
+}

@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * source_mqtt.c - MQTT source: QoS 1 subscriptions on a persistent session.
+ *
+ * libmosquitto 2.0.11 sends PUBACK before on_message runs, so on_message
+ * hands the message to the engine's spool before returning: a crash can
+ * lose at most the one message being handled. The fixed client id with
+ * clean session off makes the broker queue what arrives while we are down.
+ */
+#include <mosquitto.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "modax/alloc.h"
+#include "modax/clock.h"
+#include "modax/log.h"
+#include "modax/source.h"
+#include "modax/status.h"
+
+#define MOD "mqtt"
+
+const struct mdx_conf_key mdx_mqtt_conf_keys[] = {
+    MDX_CONF_STR("mqtt.host", "127.0.0.1", struct mdx_mqtt_conf, host, "Broker host"),
+    MDX_CONF_INT("mqtt.port", "1883", 1, 65535, struct mdx_mqtt_conf, port, "Broker port"),
+    MDX_CONF_STR("mqtt.client_id", "modax-ingest", struct mdx_mqtt_conf, client_id,
+                 "Fixed client id; the broker keeps this session's queue while the ingest is down"),
+    MDX_CONF_STR("mqtt.username", "", struct mdx_mqtt_conf, username, "Username (empty: none)"),
+    MDX_CONF_SECRET("mqtt.password", struct mdx_mqtt_conf, password,
+                    "Password; environment or *_file only"),
+    MDX_CONF_INT("mqtt.keepalive_s", "30", 5, 3600, struct mdx_mqtt_conf, keepalive_s,
+                 "MQTT keep-alive (s)"),
+    MDX_CONF_BOOL("mqtt.clean_session", "false", struct mdx_mqtt_conf, clean_session,
+                  "Start a clean session (loses what the broker queued while away)"),
+    MDX_CONF_STR("mqtt.shared_group", "", struct mdx_mqtt_conf, shared_group,
+                 "Shared-subscription group so several ingest workers split the load"),
+    MDX_CONF_INT("mqtt.protocol", "4", 4, 5, struct mdx_mqtt_conf, protocol,
+                 "MQTT protocol: 4 = 3.1.1, 5 = MQTT 5"),
+    MDX_CONF_END,
+};
+
+static const char *const subscriptions[] = {
+    "modax/+/+/sensor_data",
+    "modax/+/+/safety",
+    "modax/+/+/status",
+};
+
+struct source_mqtt {
+    const struct mdx_mqtt_conf *conf; /* borrowed */
+    struct mosquitto *mosq;
+    mdx_deliver_fn deliver;
+    void *arg;
+    atomic_int subscribed;
+    atomic_int stopping;
+    int loop_started;
+};
+
+static void on_connect(struct mosquitto *mosq, void *obj, int rc)
+{
+    struct source_mqtt *s = obj;
+    char filter[256];
+
+    if (rc != 0) {
+        mdx_log_error(MOD, "broker refused the connection; check mqtt.username and password",
+                      MDX_F_STR("reason", mosquitto_connack_string(rc)));
+        return;
+    }
+    for (size_t i = 0; i < sizeof(subscriptions) / sizeof(subscriptions[0]); i++) {
+        if (s->conf->shared_group[0] != '\0') {
+            snprintf(filter, sizeof(filter), "$share/%s/%s", s->conf->shared_group,
+                     subscriptions[i]);
+        } else {
+            snprintf(filter, sizeof(filter), "%s", subscriptions[i]);
+        }
+        rc = mosquitto_subscribe(mosq, NULL, filter, 1);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            mdx_log_error(MOD, "subscribe failed", MDX_F_STR("filter", filter),
+                          MDX_F_STR("error", mosquitto_strerror(rc)));
+        }
+    }
+    atomic_store(&s->subscribed, 1);
+    mdx_log_info(MOD, "connected", MDX_F_STR("host", s->conf->host),
+                 MDX_F_INT("port", s->conf->port), MDX_F_STR("client_id", s->conf->client_id));
+}
+
+static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
+{
+    struct source_mqtt *s = obj;
+
+    (void)mosq;
+    atomic_store(&s->subscribed, 0);
+    if (!atomic_load(&s->stopping)) {
+        mdx_log_warn(MOD, "disconnected from the broker; reconnecting",
+                     MDX_F_STR("reason", mosquitto_strerror(rc)));
+    }
+}
+
+static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *m)
+{
+    struct source_mqtt *s = obj;
+
+    (void)mosq;
+    if (atomic_load(&s->stopping)) {
+        return;
+    }
+    /* Returns once the message is durable in the spool. */
+    s->deliver(s->arg, m->topic, m->payload, (size_t)(m->payloadlen > 0 ? m->payloadlen : 0),
+               mdx_now_ms());
+}
+
+static void *mqtt_create(const void *conf_arg, mdx_deliver_fn deliver, void *arg, int *err)
+{
+    const struct mdx_mqtt_conf *conf = conf_arg;
+    struct source_mqtt *s = mdx_calloc(1, sizeof(*s));
+    int rc = MDX_ENOMEM;
+
+    if (s == NULL) {
+        goto fail;
+    }
+    s->conf = conf;
+    s->deliver = deliver;
+    s->arg = arg;
+    mosquitto_lib_init();
+    s->mosq = mosquitto_new(conf->client_id, conf->clean_session, s);
+    if (s->mosq == NULL) {
+        rc = MDX_EINVAL;
+        goto fail;
+    }
+    mosquitto_int_option(s->mosq, MOSQ_OPT_PROTOCOL_VERSION,
+                         conf->protocol == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
+    /* Receive window: how many QoS 1 messages the broker may have in flight to us. */
+    mosquitto_int_option(s->mosq, MOSQ_OPT_RECEIVE_MAXIMUM, 1000);
+    if (conf->username[0] != '\0' &&
+        mosquitto_username_pw_set(s->mosq, conf->username, conf->password) != MOSQ_ERR_SUCCESS) {
+        rc = MDX_EINVAL;
+        goto fail;
+    }
+    mosquitto_reconnect_delay_set(s->mosq, 1, 10, true);
+    mosquitto_connect_callback_set(s->mosq, on_connect);
+    mosquitto_disconnect_callback_set(s->mosq, on_disconnect);
+    mosquitto_message_callback_set(s->mosq, on_message);
+    return s;
+
+fail:
+    if (err != NULL) {
+        *err = rc;
+    }
+    if (s != NULL) {
+        mosquitto_destroy(s->mosq);
+        mdx_free(s);
+    }
+    return NULL;
+}
+
+static int mqtt_start(void *src)
+{
+    struct source_mqtt *s = src;
+    int rc;
+
+    /* connect_async: a broker that is down at start is retried by the loop. */
+    rc = mosquitto_connect_async(s->mosq, s->conf->host, (int)s->conf->port,
+                                 (int)s->conf->keepalive_s);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        mdx_log_warn(MOD, "broker not reachable yet; retrying",
+                     MDX_F_STR("error", mosquitto_strerror(rc)));
+    }
+    rc = mosquitto_loop_start(s->mosq);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        return MDX_ECONN;
+    }
+    s->loop_started = 1;
+    return MDX_OK;
+}
+
+static int mqtt_ready(void *src)
+{
+    return atomic_load(&((struct source_mqtt *)src)->subscribed);
+}
+
+static void mqtt_stop(void *src)
+{
+    struct source_mqtt *s = src;
+
+    atomic_store(&s->stopping, 1);
+    if (s->loop_started) {
+        mosquitto_disconnect(s->mosq);
+        mosquitto_loop_stop(s->mosq, false);
+        s->loop_started = 0;
+    }
+}
+
+static void mqtt_destroy(void *src)
+{
+    struct source_mqtt *s = src;
+
+    if (s == NULL) {
+        return;
+    }
+    mqtt_stop(s);
+    mosquitto_destroy(s->mosq);
+    mosquitto_lib_cleanup();
+    mdx_free(s);
+}
+
+const struct mdx_source_ops mdx_source_mqtt = {
+    .name = "mqtt",
+    .create = mqtt_create,
+    .start = mqtt_start,
+    .ready = mqtt_ready,
+    .stop = mqtt_stop,
+    .destroy = mqtt_destroy,
+};

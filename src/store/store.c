@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store.c - the store interface: picks a back end by name and forwards.
+ *
+ * A new back end is one file implementing struct mdx_store_ops plus one
+ * line in the table below. The store's config keys live here too.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "modax/alloc.h"
+#include "modax/status.h"
+#include "modax/store.h"
+
+static const struct mdx_store_ops *const backends[] = {
+    &mdx_store_sqlite, /* embedded, one file, WAL */
+};
+
+const struct mdx_conf_key mdx_store_conf_keys[] = {
+    MDX_CONF_STR("store.backend", "sqlite", struct mdx_store_conf, backend,
+                 "Store back end: sqlite"),
+    MDX_CONF_STR("store.sqlite.path", "var/modax.db", struct mdx_store_conf, sqlite_path,
+                 "SQLite database file (its folder must exist)"),
+    MDX_CONF_INT("store.busy_timeout_ms", "5000", 0, 600000, struct mdx_store_conf,
+                 busy_timeout_ms, "How long one statement waits for a database lock (ms)"),
+    MDX_CONF_INT("store.chunk_points", "512", 16, 8192, struct mdx_store_conf, chunk_points,
+                 "Points per stored chunk of a series"),
+    MDX_CONF_INT("store.cache_series", "100000", 16, 10000000, struct mdx_store_conf,
+                 cache_series, "Series whose newest chunk stays in memory (~3 KiB each at 512 points)"),
+    MDX_CONF_INT("store.deadletter_max", "10000", 10, 10000000, struct mdx_store_conf,
+                 deadletter_max, "Dead letters kept; the oldest are evicted"),
+    MDX_CONF_BOOL("store.synchronous_full", "false", struct mdx_store_conf, synchronous_full,
+                  "fsync every commit (else only at WAL checkpoints; a crash may lose the "
+                  "last batches, which the spool replays)"),
+    MDX_CONF_END};
+
+struct mdx_store *mdx_store_open(const struct mdx_store_conf *conf, int *err)
+{
+    const char *name = conf->backend != NULL ? conf->backend : "sqlite";
+    const struct mdx_store_ops *ops = NULL;
+    struct mdx_store *st;
+    int rc;
+
+    for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+        if (strcmp(backends[i]->name, name) == 0) {
+            ops = backends[i];
+        }
+    }
+    if (ops == NULL) {
+        *err = MDX_ECONF;
+        return NULL;
+    }
+    st = mdx_calloc(1, sizeof(*st));
+    if (st == NULL) {
+        *err = MDX_ENOMEM;
+        return NULL;
+    }
+    st->ops = ops;
+    rc = ops->open(conf, &st->impl);
+    if (rc != MDX_OK) {
+        mdx_free(st);
+        *err = rc;
+        return NULL;
+    }
+    *err = MDX_OK;
+    return st;
+}
+
+void mdx_store_close(struct mdx_store *st)
+{
+    if (st == NULL) {
+        return;
+    }
+    st->ops->close(st->impl);
+    mdx_free(st);
+}
+
+int mdx_store_tenant_add(struct mdx_store *st, const char *tenant)
+{
+    return st->ops->tenant_add(st->impl, tenant);
+}
+
+int mdx_store_tenant_list(struct mdx_store *st, mdx_name_fn fn, void *arg)
+{
+    return st->ops->tenant_list(st->impl, fn, arg);
+}
+
+int mdx_store_tenant_exists(struct mdx_store *st, const char *tenant)
+{
+    return st->ops->tenant_exists(st->impl, tenant);
+}
+
+int mdx_store_device_add(struct mdx_store *st, const char *tenant, const char *device,
+                         int auto_registered)
+{
+    return st->ops->device_add(st->impl, tenant, device, auto_registered);
+}
+
+int mdx_store_device_get(struct mdx_store *st, const char *tenant, const char *device,
+                         struct mdx_device_info *out)
+{
+    return st->ops->device_get(st->impl, tenant, device, out);
+}
+
+int mdx_store_device_list(struct mdx_store *st, const char *tenant, mdx_device_fn fn, void *arg)
+{
+    return st->ops->device_list(st->impl, tenant, fn, arg);
+}
+
+int mdx_store_sensor_list(struct mdx_store *st, const char *tenant, const char *device,
+                          mdx_name_fn fn, void *arg)
+{
+    return st->ops->sensor_list(st->impl, tenant, device, fn, arg);
+}
+
+int mdx_store_write(struct mdx_store *st, const struct mdx_batch *batch,
+                    struct mdx_batch_result *res)
+{
+    return st->ops->write(st->impl, batch, res);
+}
+
+int mdx_store_checkpoint_get(struct mdx_store *st, struct mdx_spool_pos *pos)
+{
+    return st->ops->checkpoint_get(st->impl, pos);
+}
+
+int mdx_store_query_points(struct mdx_store *st, const struct mdx_query *q, mdx_point_fn fn,
+                           void *arg)
+{
+    return st->ops->query_points(st->impl, q, fn, arg);
+}
+
+int mdx_store_point_count(struct mdx_store *st, const char *tenant, int64_t *count)
+{
+    return st->ops->point_count(st->impl, tenant, count);
+}
+
+int mdx_store_deadletter_list(struct mdx_store *st, int64_t limit, mdx_deadletter_fn fn,
+                              void *arg)
+{
+    return st->ops->deadletter_list(st->impl, limit, fn, arg);
+}
+
+int mdx_store_deadletter_counts(struct mdx_store *st, mdx_count_fn fn, void *arg)
+{
+    return st->ops->deadletter_counts(st->impl, fn, arg);
+}
+
+int mdx_store_event_list(struct mdx_store *st, const char *tenant, const char *device,
+                         int64_t limit, int (*fn)(void *arg, const struct mdx_event *ev),
+                         void *arg)
+{
+    return st->ops->event_list(st->impl, tenant, device, limit, fn, arg);
+}

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store_sqlite_int.h - the SQLite store's handle, shared by store_sqlite.c
+ * (open, registry, queries) and store_sqlite_write.c (the batch writer and
+ * its caches). Internal to src/store.
+ */
+#ifndef MODAX_STORE_SQLITE_INT_H
+#define MODAX_STORE_SQLITE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "chunk.h"
+#include "modax/store.h"
+
+/* Prepared statements, prepared once at open and reset after each use. */
+enum sq_stmt {
+    SQ_BEGIN,
+    SQ_COMMIT,
+    SQ_ROLLBACK,
+    SQ_TENANT_ADD,
+    SQ_TENANT_ID,
+    SQ_TENANT_LIST,
+    SQ_DEVICE_ADD,
+    SQ_DEVICE_GET,
+    SQ_DEVICE_LIST,
+    SQ_DEVICE_IDS,
+    SQ_SENSOR_LIST,
+    SQ_SERIES_GET,
+    SQ_SERIES_ADD,
+    SQ_SERIES_FIND,
+    SQ_CHUNK_HEAD,
+    SQ_CHUNK_AT,
+    SQ_CHUNK_NEXT,
+    SQ_CHUNK_PUT,
+    SQ_CHUNK_RANGE,
+    SQ_DEVICE_SEEN,
+    SQ_TENANT_POINTS_ADD,
+    SQ_POINTS_TENANT,
+    SQ_POINTS_ALL,
+    SQ_EVENT_ADD,
+    SQ_EVENT_LIST,
+    SQ_DL_ADD,
+    SQ_DL_EVICT,
+    SQ_DL_COUNT_BUMP,
+    SQ_DL_LIST,
+    SQ_DL_COUNTS,
+    SQ_CKPT_SET,
+    SQ_CKPT_GET,
+    SQ_STMT_COUNT
+};
+
+/* Intrusive chained hash table; the node is the first member of an entry. */
+struct sq_hnode {
+    struct sq_hnode *next;
+    uint64_t hash;
+};
+
+struct sq_htab {
+    struct sq_hnode **b;
+    size_t mask;              /* buckets - 1 (a power of two) */
+    size_t count;
+};
+
+/* A device seen by the writer. Cached until the cache is full or a batch fails. */
+struct sq_device {
+    struct sq_hnode node;
+    int64_t id;
+    int64_t tenant_id;
+    uint64_t batch;           /* sequence number of the batch that last touched it */
+    struct sq_device *batch_next;
+    int64_t seen_ms;          /* newest point ts or event receive time in the batch */
+    int64_t written;          /* points written in the batch */
+    size_t key_len;
+    char key[];               /* "tenant\0device" */
+};
+
+/* A series and its newest ("head") chunk, kept in an LRU of cache_series entries. */
+struct sq_series {
+    struct sq_hnode node;
+    struct sq_series *lru_prev;
+    struct sq_series *lru_next;
+    int64_t id;
+    int64_t device_id;
+    struct mdx_chunk head;    /* newest chunk of the series (n == 0: no chunk yet) */
+    int head_loaded;          /* 'head' matches the database (plus this batch) */
+    int dirty;                /* 'head' changed in this batch, not yet written */
+    uint64_t batch;
+    struct sq_series *batch_next;
+    struct sq_device *dev;    /* valid during a batch only */
+    uint32_t first;           /* this batch's points: list through sq->links */
+    uint32_t last;
+    uint8_t sensor_len;
+    char sensor[];            /* NUL-terminated */
+};
+
+/* A point of the batch that is not an append, for sorting. */
+struct sq_slow {
+    int64_t ts_ms;
+    uint32_t idx;             /* index into sq->refs: arrival order */
+};
+
+/* A growable array of decoded points. */
+struct sq_pts {
+    struct mdx_chunk_point *v;
+    size_t n;
+    size_t cap;
+};
+
+struct sq {
+    sqlite3 *db;
+    sqlite3_stmt *st[SQ_STMT_COUNT];
+    uint32_t chunk_points;
+    size_t cache_series;
+    int64_t deadletter_max;
+
+    struct sq_htab devices;
+    struct sq_htab series;
+    struct sq_series lru;     /* sentinel: lru.lru_next is the most recent */
+    uint64_t batch_seq;
+    struct sq_series *batch_series;
+    struct sq_series **batch_series_tail;
+    struct sq_device *batch_devices;
+
+    /* Scratch space of the writer, reused between batches. */
+    const struct mdx_point **refs; /* the batch's points in arrival order */
+    uint32_t *links;          /* next point of the same series, per point */
+    struct sq_slow *slow;     /* points of one series that are not appends */
+    size_t batch_cap;
+    struct sq_pts old;        /* decoded stored chunk */
+    struct sq_pts in;         /* incoming points, sorted */
+    struct sq_pts merged;
+    struct mdx_chunk tmp;     /* encoder for chunks other than heads */
+};
+
+/* MDX_* status for an SQLite result code. */
+int mdx_sq_status(int rc);
+
+/* Writer (store_sqlite_write.c). */
+int mdx_sq_cache_init(struct sq *h);
+/* Drops every cached device and series (after a failed batch). */
+void mdx_sq_cache_clear(struct sq *h);
+void mdx_sq_cache_fini(struct sq *h);
+int mdx_sq_write(void *impl, const struct mdx_batch *batch, struct mdx_batch_result *res);
+/* Bytes held by the series cache: entries plus chunk buffers. */
+size_t mdx_sq_cache_bytes(const struct sq *h, size_t *n_series);
+
+#endif

@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * support_proc.c - real services for integration tests: Mosquitto on a free
+ * loopback port, `modax serve` and `modax` commands as child processes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "support/support.h"
+#include "modax/clock.h"
+#include "modax/status.h"
+#include "modax/store.h"
+
+/* The build directory: $MODAX_BIN_DIR, else the parent of this program's directory. */
+static const char *bin_dir(void)
+{
+    static char dir[1024];
+    const char *d = getenv("MODAX_BIN_DIR");
+    ssize_t n;
+
+    if (d != NULL) {
+        return d;
+    }
+    n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+    if (n <= 0) {
+        return "build";
+    }
+    dir[n] = '\0';
+    for (int up = 0; up < 2; up++) {
+        char *slash = strrchr(dir, '/');
+        if (slash != NULL) {
+            *slash = '\0';
+        }
+    }
+    return dir;
+}
+
+static const char *source_dir(void)
+{
+    const char *d = getenv("MODAX_SOURCE_DIR");
+    return d != NULL ? d : MODAX_SOURCE_DIR_DEFAULT;
+}
+
+void tmp_make(char *out, size_t len, const char *name)
+{
+    snprintf(out, len, "/tmp/modax-test-%s-XXXXXX", name);
+    if (mkdtemp(out) == NULL) {
+        perror("mkdtemp");
+        exit(1);
+    }
+}
+
+void tmp_remove(const char *dir)
+{
+    pid_t pid;
+
+    if (getenv("MODAX_TEST_KEEP") != NULL) {
+        fprintf(stderr, "  kept %s\n", dir);
+        return;
+    }
+    pid = fork();
+
+    if (pid == 0) {
+        execlp("rm", "rm", "-rf", dir, (char *)NULL);
+        _exit(127);
+    }
+    if (pid > 0) {
+        waitpid(pid, NULL, 0);
+    }
+}
+
+int free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0) {
+        port = ntohs(a.sin_port);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return port;
+}
+
+static int port_open(int port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+
+    if (fd >= 0) {
+        close(fd);
+    }
+    return ok;
+}
+
+static pid_t spawn(char *const argv[], const char *log_path)
+{
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        execvp(argv[0], argv);
+        fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    return pid;
+}
+
+/* The project's broker config with this test's listener and persistence directory. */
+static int write_broker_conf(const char *dir, int port, char *path, size_t len)
+{
+    char src[1024], line[1024];
+    FILE *in, *out;
+
+    snprintf(src, sizeof(src), "%s/conf/mosquitto.conf", source_dir());
+    snprintf(path, len, "%s/mosquitto.conf", dir);
+    in = fopen(src, "r");
+    out = fopen(path, "w");
+    if (in == NULL || out == NULL) {
+        fprintf(stderr, "broker config: cannot read %s or write %s\n", src, path);
+        if (in) fclose(in);
+        if (out) fclose(out);
+        return -1;
+    }
+    while (fgets(line, sizeof(line), in) != NULL) {
+        if (strncmp(line, "listener", 8) != 0 && strncmp(line, "persistence_location", 20) != 0) {
+            fputs(line, out);
+        }
+    }
+    fprintf(out, "listener %d 127.0.0.1\npersistence_location %s/\n", port, dir);
+    if (geteuid() == 0) {
+        fprintf(out, "user root\n"); /* else it drops to 'mosquitto', who can't write here */
+    }
+    fclose(in);
+    fclose(out);
+    return 0;
+}
+
+int broker_start(struct broker *b, const char *dir, int port)
+{
+    char conf[700], log[700];
+
+    snprintf(b->dir, sizeof(b->dir), "%s", dir);
+    b->port = port > 0 ? port : free_port();
+    if (write_broker_conf(dir, b->port, conf, sizeof(conf)) != 0) {
+        return -1;
+    }
+    snprintf(log, sizeof(log), "%s/mosquitto.log", dir);
+    char *argv[] = {"mosquitto", "-c", conf, NULL};
+    b->pid = spawn(argv, log);
+    for (int i = 0; i < 100; i++) {
+        if (port_open(b->port)) {
+            return 0;
+        }
+        mdx_sleep_ms(50);
+    }
+    fprintf(stderr, "mosquitto did not start on port %d; see %s\n", b->port, log);
+    return -1;
+}
+
+void broker_stop(struct broker *b, int sig)
+{
+    if (b->pid > 0) {
+        kill(b->pid, sig);
+        waitpid(b->pid, NULL, 0);
+        b->pid = 0;
+    }
+}
+
+void modax_env(const char *dir, int port)
+{
+    char buf[700];
+
+    snprintf(buf, sizeof(buf), "%s/modax.db", dir);
+    setenv("MODAX_STORE_SQLITE_PATH", buf, 1);
+    snprintf(buf, sizeof(buf), "%s/spool", dir);
+    setenv("MODAX_INGEST_SPOOL_DIR", buf, 1);
+    snprintf(buf, sizeof(buf), "%d", port);
+    setenv("MODAX_MQTT_PORT", buf, 1);
+    setenv("MODAX_MQTT_HOST", "127.0.0.1", 1);
+    setenv("MODAX_LOG_FORMAT", "json", 1);
+    unsetenv("MODAX_CONFIG");
+}
+
+int serve_start(struct serve *s, const char *dir, int port)
+{
+    char exe[700], log[700];
+
+    snprintf(s->dir, sizeof(s->dir), "%s", dir);
+    s->port = port;
+    snprintf(s->ready, sizeof(s->ready), "%s/serve.ready", dir);
+    unlink(s->ready);
+    snprintf(exe, sizeof(exe), "%s/modax", bin_dir());
+    snprintf(log, sizeof(log), "%s/serve.log", dir);
+    modax_env(dir, port);
+    char *argv[] = {exe, "serve", "--ready-file", s->ready, NULL};
+    s->pid = spawn(argv, log);
+    for (int i = 0; i < 300; i++) {
+        struct stat st;
+        int status;
+        if (stat(s->ready, &st) == 0) {
+            return 0;
+        }
+        if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+            fprintf(stderr, "modax serve exited early; see %s\n", log);
+            s->pid = 0;
+            return -1;
+        }
+        mdx_sleep_ms(20);
+    }
+    fprintf(stderr, "modax serve did not become ready; see %s\n", log);
+    return -1;
+}
+
+int serve_stop(struct serve *s, int sig)
+{
+    int status = 0;
+
+    if (s->pid <= 0) {
+        return -1;
+    }
+    kill(s->pid, sig);
+    waitpid(s->pid, &status, 0);
+    s->pid = 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int modax_run(char *out, size_t outlen, const char *arg0, ...)
+{
+    char exe[700];
+    char *argv[32];
+    int argc = 0, pipefd[2], status;
+    va_list ap;
+    pid_t pid;
+    size_t used = 0;
+
+    snprintf(exe, sizeof(exe), "%s/modax", bin_dir());
+    argv[argc++] = exe;
+    va_start(ap, arg0);
+    for (const char *a = arg0; a != NULL && argc < 31; a = va_arg(ap, const char *)) {
+        argv[argc++] = (char *)a;
+    }
+    va_end(ap);
+    argv[argc] = NULL;
+    if (pipe(pipefd) != 0) {
+        return -1;
+    }
+    pid = fork();
+    if (pid == 0) {
+        dup2(pipefd[1], 1);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        execv(exe, argv);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    for (;;) {
+        char tmp[4096];
+        ssize_t n = read(pipefd[0], tmp, sizeof(tmp));
+        if (n <= 0) {
+            break;
+        }
+        if (out != NULL && used + 1 < outlen) {
+            size_t take = (size_t)n < outlen - 1 - used ? (size_t)n : outlen - 1 - used;
+            memcpy(out + used, tmp, take);
+            used += take;
+        }
+    }
+    if (out != NULL && outlen > 0) {
+        out[used] = '\0';
+    }
+    close(pipefd[0]);
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int64_t store_points(const char *dir, const char *tenant)
+{
+    struct mdx_store_conf conf = {0};
+    char path[700];
+    struct mdx_store *st;
+    int64_t n = -1;
+    int err;
+
+    snprintf(path, sizeof(path), "%s/modax.db", dir);
+    conf.backend = "sqlite";
+    conf.sqlite_path = path;
+    conf.busy_timeout_ms = 5000;
+    conf.chunk_points = 512;
+    conf.cache_series = 1000;
+    conf.deadletter_max = 10000;
+    st = mdx_store_open(&conf, &err);
+    if (st == NULL) {
+        return -1;
+    }
+    if (mdx_store_point_count(st, tenant, &n) != MDX_OK) {
+        n = -1;
+    }
+    mdx_store_close(st);
+    return n;
+}
+
+int64_t wait_points(const char *dir, const char *tenant, int64_t want, int timeout_ms)
+{
+    int64_t deadline = mdx_mono_us() + (int64_t)timeout_ms * 1000, n = -1;
+
+    do {
+        n = store_points(dir, tenant);
+        if (n >= want) {
+            return n;
+        }
+        mdx_sleep_ms(100);
+    } while (mdx_mono_us() < deadline);
+    return n;
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * support.h - helpers for integration tests: a real Mosquitto on a free
+ * loopback port, `modax serve` as a child process, a QoS 1 publisher,
+ * and running `modax` commands.
+ */
+#ifndef MODAX_TEST_SUPPORT_H
+#define MODAX_TEST_SUPPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* A scratch directory for one test, removed by tmp_remove(). */
+void tmp_make(char *out, size_t len, const char *name);
+void tmp_remove(const char *dir);
+
+int free_port(void);
+
+struct broker {
+    pid_t pid;
+    int port;
+    char dir[512];
+};
+/* Starts Mosquitto with the project's conf/mosquitto.conf on a free port in 'dir'. 0 on success. */
+int broker_start(struct broker *b, const char *dir, int port);
+/* Stops it with 'sig' and waits. */
+void broker_stop(struct broker *b, int sig);
+
+struct serve {
+    pid_t pid;
+    char dir[512];
+    int port;
+    char ready[600];
+};
+/* Environment for modax processes of a test: store, spool and broker port under 'dir'. */
+void modax_env(const char *dir, int port);
+/* Starts `modax serve`, waits until it is subscribed (ready file). 0 on success. */
+int serve_start(struct serve *s, const char *dir, int port);
+/* Stops it with 'sig' and waits; returns the exit status (or 128+signal). */
+int serve_stop(struct serve *s, int sig);
+
+/* Runs `modax ARGS...` (NULL-terminated) with the test's environment; output into out. */
+int modax_run(char *out, size_t outlen, const char *arg0, ...);
+
+struct pub;
+/* A QoS 1 publisher with a persistent session that reconnects by itself. */
+struct pub *pub_connect(int port, const char *client_id);
+/* Queues one QoS 1 message; keeps at most 'window' unacknowledged. 0 on success. */
+int pub_send(struct pub *p, const char *topic, const void *payload, size_t len);
+/* Waits until every message sent is acknowledged; 0 if so within timeout_ms. */
+int pub_wait_acked(struct pub *p, int timeout_ms);
+uint64_t pub_acked(struct pub *p);
+void pub_close(struct pub *p);
+
+/* Points stored under 'tenant' in the test's SQLite store (opened read-only per call). */
+int64_t store_points(const char *dir, const char *tenant);
+/* Waits until store_points() >= want or timeout; returns the last count. */
+int64_t wait_points(const char *dir, const char *tenant, int64_t want, int timeout_ms);
+
+#endif
