@@ -7,6 +7,7 @@
 BUILD      ?= build
 BUILD_SAN  ?= build-asan
 JOBS       ?= $(shell nproc)
+MAKEFLAGS  += --no-print-directory
 CTEST_ARGS ?=
 
 .PHONY: all deps build build-san test test-normal test-san run bench clean check-src

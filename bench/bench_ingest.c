@@ -300,6 +300,15 @@ static void verify_store(const char *dir, const struct load *ld, long *lost, lon
     mdx_store_close(st);
 }
 
+/* Whole number in [lo, hi] from 's', or -1. */
+static long parse_num(const char *s, long lo, long hi)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+
+    return (end == s || *end != '\0' || v < lo || v > hi) ? -1 : v;
+}
+
 int main(int argc, char **argv)
 {
     struct load ld = {.msgs = 500000, .devices = 100, .batch = 1, .publishers = 4};
@@ -312,17 +321,18 @@ int main(int argc, char **argv)
     ssize_t n;
 
     if (argc == 5 && strcmp(argv[1], "--count-subscriber") == 0) {
-        return run_counter(atoi(argv[2]), atol(argv[3]), argv[4]);
+        return run_counter((int)parse_num(argv[2], 1, 65535), parse_num(argv[3], 1, 1L << 40),
+                           argv[4]);
     }
     for (int i = 1; i < argc; i++) {
         if (i + 1 < argc && strcmp(argv[i], "--msgs") == 0) {
-            ld.msgs = atoi(argv[++i]);
+            ld.msgs = (int)parse_num(argv[++i], 1, 100000000);
         } else if (i + 1 < argc && strcmp(argv[i], "--devices") == 0) {
-            ld.devices = atoi(argv[++i]);
+            ld.devices = (int)parse_num(argv[++i], 1, 100000000);
         } else if (i + 1 < argc && strcmp(argv[i], "--batch") == 0) {
-            ld.batch = atoi(argv[++i]);
+            ld.batch = (int)parse_num(argv[++i], 1, 100000000);
         } else if (i + 1 < argc && strcmp(argv[i], "--publishers") == 0) {
-            ld.publishers = atoi(argv[++i]);
+            ld.publishers = (int)parse_num(argv[++i], 1, 100000000);
         } else {
             fprintf(stderr, "usage: bench_ingest [--msgs N] [--devices N] [--batch N] "
                             "[--publishers N]\n");

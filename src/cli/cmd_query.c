@@ -55,18 +55,28 @@ struct printer {
     int64_t n;
 };
 
+/* Shortest of %.15g and %.17g that reads back as the same double. */
+static void format_value(double v, char *buf, size_t len)
+{
+    snprintf(buf, len, "%.15g", v);
+    if (strtod(buf, NULL) != v) {
+        snprintf(buf, len, "%.17g", v);
+    }
+}
+
 static int print_point(void *arg, int64_t ts_ms, double value, unsigned flags)
 {
     struct printer *p = arg;
-    char iso[40];
+    char iso[40], num[40];
 
     mdx_format_iso_ms(ts_ms, iso, sizeof(iso));
+    format_value(value, num, sizeof(num));
     if (p->json) {
-        printf("%s{\"time\":\"%s\",\"ts_ms\":%lld,\"value\":%.17g,\"ts_substituted\":%s}",
-               p->n > 0 ? ",\n " : "", iso, (long long)ts_ms, value,
+        printf("%s{\"time\":\"%s\",\"ts_ms\":%lld,\"value\":%s,\"ts_substituted\":%s}",
+               p->n > 0 ? ",\n " : "", iso, (long long)ts_ms, num,
                (flags & MDX_POINT_TS_SUBSTITUTED) ? "true" : "false");
     } else {
-        printf("%s,%lld,%.17g,%d\n", iso, (long long)ts_ms, value,
+        printf("%s,%lld,%s,%d\n", iso, (long long)ts_ms, num,
                (flags & MDX_POINT_TS_SUBSTITUTED) ? 1 : 0);
     }
     p->n++;

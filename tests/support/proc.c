@@ -329,7 +329,7 @@ int64_t wait_points(const char *dir, const char *tenant, int64_t want, int timeo
         if (n >= want) {
             return n;
         }
-        mdx_sleep_ms(100);
+        mdx_sleep_ms(20);
     } while (mdx_mono_us() < deadline);
     return n;
 }
