@@ -32,6 +32,8 @@ struct mdx_engine_conf {
     int64_t registry_cache;       /* (tenant, device) pairs remembered */
     int64_t retry_max_ms;         /* longest back-off between store retries */
     int64_t stats_interval_s;     /* period of the stats log line; 0 = off */
+    const char *worker;           /* not a key: this worker's name (its MQTT client id), which
+                                     keys its spool checkpoint in a store shared by workers */
 };
 
 extern const struct mdx_conf_key mdx_engine_conf_keys[];

@@ -74,6 +74,7 @@ struct mdx_batch {
     const struct mdx_deadletter *dead;
     size_t n_dead;
     int has_checkpoint;
+    const char *checkpoint_owner; /* the ingest worker whose spool this is */
     struct mdx_spool_pos checkpoint;
 };
 
@@ -121,7 +122,7 @@ struct mdx_store_ops {
     int (*sensor_list)(void *impl, const char *tenant, const char *device, mdx_name_fn fn,
                        void *arg);
     int (*write)(void *impl, const struct mdx_batch *batch, struct mdx_batch_result *res);
-    int (*checkpoint_get)(void *impl, struct mdx_spool_pos *pos);
+    int (*checkpoint_get)(void *impl, const char *owner, struct mdx_spool_pos *pos);
     int (*query_points)(void *impl, const struct mdx_query *q, mdx_point_fn fn, void *arg);
     int (*point_count)(void *impl, const char *tenant, int64_t *count);
     int (*deadletter_list)(void *impl, int64_t limit, mdx_deadletter_fn fn, void *arg);
@@ -165,8 +166,8 @@ int mdx_store_sensor_list(struct mdx_store *st, const char *tenant, const char *
  */
 int mdx_store_write(struct mdx_store *st, const struct mdx_batch *batch,
                     struct mdx_batch_result *res);
-/* Spool position of the last batch written; {0,0} if none. */
-int mdx_store_checkpoint_get(struct mdx_store *st, struct mdx_spool_pos *pos);
+/* Spool position of the last batch 'owner' (an ingest worker) wrote; {0,0} if none. */
+int mdx_store_checkpoint_get(struct mdx_store *st, const char *owner, struct mdx_spool_pos *pos);
 /* Calls fn for each point of q, in time order. */
 int mdx_store_query_points(struct mdx_store *st, const struct mdx_query *q, mdx_point_fn fn,
                            void *arg);

@@ -99,6 +99,7 @@ int cmd_serve(int argc, char **argv)
     if (store == NULL) {
         goto out;
     }
+    conf.ingest.worker = conf.mqtt.client_id;
     engine = mdx_engine_create(&conf.ingest, store, &rc);
     if (engine == NULL) {
         mdx_log_error(MOD, "cannot start the ingest; check ingest.spool_dir", MDX_F_ERR(rc),

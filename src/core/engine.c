@@ -285,7 +285,7 @@ static int commit_batch(struct mdx_engine *e)
     struct mdx_batch sb = {
         .groups = b->groups, .n_groups = b->n_groups, .events = b->event_recs,
         .n_events = b->n_events, .dead = b->dead, .n_dead = b->n_dead, .has_checkpoint = 1,
-        .checkpoint = b->end,
+        .checkpoint_owner = e->conf.worker, .checkpoint = b->end,
     };
     struct mdx_batch_result res = {0, 0};
     int64_t backoff = 10;
@@ -444,7 +444,11 @@ struct mdx_engine *mdx_engine_create(const struct mdx_engine_conf *conf, struct 
         rc = MDX_ENOMEM;
         goto fail;
     }
-    rc = mdx_store_checkpoint_get(store, &start);
+    if (conf->worker == NULL || conf->worker[0] == '\0') {
+        rc = MDX_ECONF;
+        goto fail;
+    }
+    rc = mdx_store_checkpoint_get(store, conf->worker, &start);
     if (rc != MDX_OK) {
         goto fail;
     }

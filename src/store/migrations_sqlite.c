@@ -75,9 +75,9 @@ static const struct migration migrations[] = {
      "CREATE TABLE dead_letter_counts ("
      " reason TEXT PRIMARY KEY,"
      " count INTEGER NOT NULL) WITHOUT ROWID;"
-     /* Spool position of the last stored batch (one row). */
+     /* Spool position of the last stored batch, per ingest worker (its MQTT client id). */
      "CREATE TABLE spool_checkpoint ("
-     " id INTEGER PRIMARY KEY CHECK (id = 1),"
+     " owner TEXT PRIMARY KEY,"
      " segment INTEGER NOT NULL,"
      " offset INTEGER NOT NULL);"},
 };

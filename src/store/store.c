@@ -119,9 +119,9 @@ int mdx_store_write(struct mdx_store *st, const struct mdx_batch *batch,
     return st->ops->write(st->impl, batch, res);
 }
 
-int mdx_store_checkpoint_get(struct mdx_store *st, struct mdx_spool_pos *pos)
+int mdx_store_checkpoint_get(struct mdx_store *st, const char *owner, struct mdx_spool_pos *pos)
 {
-    return st->ops->checkpoint_get(st->impl, pos);
+    return st->ops->checkpoint_get(st->impl, owner, pos);
 }
 
 int mdx_store_query_points(struct mdx_store *st, const struct mdx_query *q, mdx_point_fn fn,

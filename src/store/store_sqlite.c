@@ -77,10 +77,10 @@ static const char *const sql_text[SQ_STMT_COUNT] = {
     [SQ_DL_LIST] = "SELECT id, recv_ms, reason, topic, payload, orig_len FROM dead_letters"
                    " ORDER BY id DESC LIMIT ?1",
     [SQ_DL_COUNTS] = "SELECT reason, count FROM dead_letter_counts ORDER BY reason",
-    [SQ_CKPT_SET] = "INSERT INTO spool_checkpoint (id, segment, offset) VALUES (1, ?1, ?2)"
-                    " ON CONFLICT (id) DO UPDATE SET segment = excluded.segment,"
+    [SQ_CKPT_SET] = "INSERT INTO spool_checkpoint (owner, segment, offset) VALUES (?3, ?1, ?2)"
+                    " ON CONFLICT (owner) DO UPDATE SET segment = excluded.segment,"
                     " offset = excluded.offset",
-    [SQ_CKPT_GET] = "SELECT segment, offset FROM spool_checkpoint WHERE id = 1",
+    [SQ_CKPT_GET] = "SELECT segment, offset FROM spool_checkpoint WHERE owner = ?1",
 };
 
 int mdx_sq_status(int rc)
@@ -388,7 +388,7 @@ static int sq_sensor_list(void *impl, const char *tenant, const char *device, md
 
 /* ---- points, events, dead letters, checkpoint ---- */
 
-static int sq_checkpoint_get(void *impl, struct mdx_spool_pos *pos)
+static int sq_checkpoint_get(void *impl, const char *owner, struct mdx_spool_pos *pos)
 {
     struct sq *h = impl;
     sqlite3_stmt *st = h->st[SQ_CKPT_GET];
@@ -396,6 +396,7 @@ static int sq_checkpoint_get(void *impl, struct mdx_spool_pos *pos)
 
     pos->segment = 0;
     pos->offset = 0;
+    sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         pos->segment = (uint64_t)sqlite3_column_int64(st, 0);

@@ -819,6 +819,7 @@ static int write_checkpoint(struct sq *h, const struct mdx_batch *b)
     }
     sqlite3_bind_int64(st, 1, (int64_t)b->checkpoint.segment);
     sqlite3_bind_int64(st, 2, (int64_t)b->checkpoint.offset);
+    sqlite3_bind_text(st, 3, b->checkpoint_owner, -1, SQLITE_STATIC);
     return step_done(st, sqlite3_step(st));
 }
 

@@ -191,7 +191,59 @@ static void bad_input_over_mqtt_becomes_dead_letters(void)
     tmp_remove(dir);
 }
 
+/* Two workers in one shared-subscription group split the stream; all of it is stored once. */
+static void shared_subscription_workers_split_the_load(void)
+{
+    char dir[256], msg[512], log[600], line[4096];
+    struct broker b;
+    struct serve w1, w2;
+    struct pub *p;
+    int64_t base = mdx_now_ms() - 3600 * 1000;
+    int64_t received[2] = {0, 0};
+
+    CHECK(setup(&b, dir, sizeof(dir), "shared") == 0);
+    setenv("MODAX_MQTT_SHARED_GROUP", "ingest", 1);
+    setenv("MODAX_MQTT_PROTOCOL", "5", 1);
+    CHECK(serve_start_worker(&w1, dir, b.port, "w1") == 0);
+    CHECK(serve_start_worker(&w2, dir, b.port, "w2") == 0);
+    p = pub_connect(b.port, "test-pub-shared");
+    for (int i = 0; i < 2000; i++) {
+        cloud_msg(msg, sizeof(msg), "press-1", base + i, i);
+        pub_send(p, "modax/acme/press-1/sensor_data", msg, strlen(msg));
+    }
+    CHECK(pub_wait_acked(p, 20000) == 0);
+    CHECK_EQ_INT(wait_points(dir, "acme", 12000, 20000), 12000);
+    CHECK_EQ_INT(serve_stop(&w1, SIGTERM), 0);
+    CHECK_EQ_INT(serve_stop(&w2, SIGTERM), 0);
+    CHECK_EQ_INT(store_points(dir, "acme"), 12000);
+    for (int w = 0; w < 2; w++) {
+        FILE *f;
+        snprintf(log, sizeof(log), "%s/w%d.log", dir, w + 1);
+        f = fopen(log, "r");
+        while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+            char *r = strstr(line, "\"received\":");
+            if (r != NULL && strstr(line, "statistics") != NULL) {
+                received[w] = strtoll(r + 11, NULL, 10);
+            }
+        }
+        if (f != NULL) {
+            fclose(f);
+        }
+    }
+    printf("  shared: worker1=%lld worker2=%lld\n", (long long)received[0],
+           (long long)received[1]);
+    CHECK(received[0] > 0 && received[1] > 0);
+    CHECK_EQ_INT(received[0] + received[1], 2000);
+    unsetenv("MODAX_MQTT_SHARED_GROUP");
+    unsetenv("MODAX_MQTT_PROTOCOL");
+    pub_close(p);
+    broker_stop(&b, SIGTERM);
+    tmp_remove(dir);
+}
+
 static const struct mdx_test tests[] = {
+    {"shared-subscription workers split the load, each point stored once",
+     shared_subscription_workers_split_the_load},
     {"stream over MQTT is stored and queryable", stream_is_stored_and_queryable},
     {"persistent session delivers what arrived while the service was down",
      persistent_session_delivers_what_arrived_while_down},

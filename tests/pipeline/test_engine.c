@@ -61,7 +61,8 @@ static void rig_init(struct rig *r, const char *name, int auto_register)
                                         .max_payload_bytes = 262144, .max_points_per_msg = 4096,
                                         .batch_msgs = 100, .batch_ms = 20,
                                         .auto_register = auto_register, .registry_cache = 100,
-                                        .retry_max_ms = 100, .stats_interval_s = 0};
+                                        .retry_max_ms = 100, .stats_interval_s = 0,
+                                        .worker = "test-worker"};
     mdx_log_setup(MDX_LOG_ERROR, MDX_LOG_TEXT, 0);
     rig_start(r);
     CHECK_EQ_INT(mdx_store_tenant_add(r->store, "acme"), MDX_OK);

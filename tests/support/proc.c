@@ -204,15 +204,29 @@ void modax_env(const char *dir, int port)
 
 int serve_start(struct serve *s, const char *dir, int port)
 {
-    char exe[700], log[700];
+    return serve_start_worker(s, dir, port, NULL);
+}
+
+int serve_start_worker(struct serve *s, const char *dir, int port, const char *worker)
+{
+    char exe[700], log[700], buf[700];
+    const char *name = worker != NULL ? worker : "serve";
 
     snprintf(s->dir, sizeof(s->dir), "%s", dir);
     s->port = port;
-    snprintf(s->ready, sizeof(s->ready), "%s/serve.ready", dir);
+    snprintf(s->ready, sizeof(s->ready), "%s/%s.ready", dir, name);
     unlink(s->ready);
     snprintf(exe, sizeof(exe), "%s/modax", bin_dir());
-    snprintf(log, sizeof(log), "%s/serve.log", dir);
+    snprintf(log, sizeof(log), "%s/%s.log", dir, name);
     modax_env(dir, port);
+    if (worker != NULL) {
+        snprintf(buf, sizeof(buf), "%s/spool-%s", dir, worker);
+        setenv("MODAX_INGEST_SPOOL_DIR", buf, 1);
+        snprintf(buf, sizeof(buf), "modax-ingest-%s", worker);
+        setenv("MODAX_MQTT_CLIENT_ID", buf, 1);
+    } else {
+        unsetenv("MODAX_MQTT_CLIENT_ID");
+    }
     char *argv[] = {exe, "serve", "--ready-file", s->ready, NULL};
     s->pid = spawn(argv, log);
     for (int i = 0; i < 300; i++) {
@@ -245,32 +259,22 @@ int serve_stop(struct serve *s, int sig)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-int modax_run(char *out, size_t outlen, const char *arg0, ...)
+/* Runs argv (argv[0] a path), capturing file descriptor 'fd' (1 or 2) into out. */
+static int run_capture(char *const argv[], int fd, char *out, size_t outlen)
 {
-    char exe[700];
-    char *argv[32];
-    int argc = 0, pipefd[2], status;
-    va_list ap;
-    pid_t pid;
+    int pipefd[2], status;
     size_t used = 0;
+    pid_t pid;
 
-    snprintf(exe, sizeof(exe), "%s/modax", bin_dir());
-    argv[argc++] = exe;
-    va_start(ap, arg0);
-    for (const char *a = arg0; a != NULL && argc < 31; a = va_arg(ap, const char *)) {
-        argv[argc++] = (char *)a;
-    }
-    va_end(ap);
-    argv[argc] = NULL;
     if (pipe(pipefd) != 0) {
         return -1;
     }
     pid = fork();
     if (pid == 0) {
-        dup2(pipefd[1], 1);
+        dup2(pipefd[1], fd);
         close(pipefd[0]);
         close(pipefd[1]);
-        execv(exe, argv);
+        execv(argv[0], argv);
         _exit(127);
     }
     close(pipefd[1]);
@@ -292,6 +296,45 @@ int modax_run(char *out, size_t outlen, const char *arg0, ...)
     close(pipefd[0]);
     waitpid(pid, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* argv for bin_dir()/tool followed by the NULL-terminated arguments. */
+static int run_tool(const char *tool, int fd, char *out, size_t outlen, const char *arg0,
+                    va_list ap)
+{
+    char exe[700];
+    char *argv[64];
+    int argc = 0;
+
+    snprintf(exe, sizeof(exe), "%s/%s", bin_dir(), tool);
+    argv[argc++] = exe;
+    for (const char *a = arg0; a != NULL && argc < 63; a = va_arg(ap, const char *)) {
+        argv[argc++] = (char *)a;
+    }
+    argv[argc] = NULL;
+    return run_capture(argv, fd, out, outlen);
+}
+
+int modax_run(char *out, size_t outlen, const char *arg0, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, arg0);
+    rc = run_tool("modax", 1, out, outlen, arg0, ap);
+    va_end(ap);
+    return rc;
+}
+
+int edge_run(char *err, size_t errlen, const char *arg0, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, arg0);
+    rc = run_tool("edge/modax-edge", 2, err, errlen, arg0, ap);
+    va_end(ap);
+    return rc;
 }
 
 int64_t store_points(const char *dir, const char *tenant)

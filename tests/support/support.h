@@ -37,11 +37,16 @@ struct serve {
 void modax_env(const char *dir, int port);
 /* Starts `modax serve`, waits until it is subscribed (ready file). 0 on success. */
 int serve_start(struct serve *s, const char *dir, int port);
+/* The same for one of several workers: its own spool, client id, log and ready file. */
+int serve_start_worker(struct serve *s, const char *dir, int port, const char *worker);
 /* Stops it with 'sig' and waits; returns the exit status (or 128+signal). */
 int serve_stop(struct serve *s, int sig);
 
 /* Runs `modax ARGS...` (NULL-terminated) with the test's environment; output into out. */
 int modax_run(char *out, size_t outlen, const char *arg0, ...);
+
+/* Runs `modax-edge ARGS...` (NULL-terminated); its stderr (the summary line) into err. */
+int edge_run(char *err, size_t errlen, const char *arg0, ...);
 
 struct pub;
 /* A QoS 1 publisher with a persistent session that reconnects by itself. */

@@ -561,11 +561,12 @@ static void store_retried_batch_after_failure_is_exactly_once(void)
     b.dead = &dl;
     b.n_dead = 1;
     b.has_checkpoint = 1;
+    b.checkpoint_owner = "worker-a";
     b.checkpoint.segment = 3;
     b.checkpoint.offset = 4096;
     CHECK_EQ_INT(mdx_store_write(st, &b, &res), MDX_ESTORE);
     CHECK_EQ_INT(count_all(st), 100);
-    CHECK_EQ_INT(mdx_store_checkpoint_get(st, &pos), MDX_OK);
+    CHECK_EQ_INT(mdx_store_checkpoint_get(st, "worker-a", &pos), MDX_OK);
     CHECK(pos.segment == 0 && pos.offset == 0);
 
     /* Allocation failures anywhere in the batch also leave nothing behind. */
@@ -587,7 +588,7 @@ static void store_retried_batch_after_failure_is_exactly_once(void)
     CHECK_EQ_INT(res.points_written, 80); /* the 20 old and 20 repeated "temp" are not new */
     CHECK_EQ_INT(res.points_duplicate, 40);
     CHECK_EQ_INT(count_all(st), 180);
-    CHECK_EQ_INT(mdx_store_checkpoint_get(st, &pos), MDX_OK);
+    CHECK_EQ_INT(mdx_store_checkpoint_get(st, "worker-a", &pos), MDX_OK);
     CHECK(pos.segment == 3 && pos.offset == 4096);
 
     CHECK_EQ_INT(mdx_store_write(st, &b, &res), MDX_OK);
@@ -618,28 +619,29 @@ static void store_saves_checkpoint_with_the_batch(void)
         return;
     }
     add_tenant_device(st, "acme", "press-1");
-    CHECK_EQ_INT(mdx_store_checkpoint_get(st, &pos), MDX_OK);
+    CHECK_EQ_INT(mdx_store_checkpoint_get(st, "worker-a", &pos), MDX_OK);
     CHECK(pos.segment == 0 && pos.offset == 0);
     set_point(&p, "temp", T0, 1.0, 0);
     b.groups = &g;
     b.n_groups = 1;
     b.has_checkpoint = 1;
+    b.checkpoint_owner = "worker-a";
     b.checkpoint.segment = 1;
     b.checkpoint.offset = 100;
     CHECK_EQ_INT(mdx_store_write(st, &b, &res), MDX_OK);
-    CHECK_EQ_INT(mdx_store_checkpoint_get(st, &pos), MDX_OK);
+    CHECK_EQ_INT(mdx_store_checkpoint_get(st, "worker-a", &pos), MDX_OK);
     CHECK(pos.segment == 1 && pos.offset == 100);
     /* A batch for an unregistered device fails as a whole. */
     g.device = "ghost";
     b.checkpoint.offset = 200;
     CHECK_EQ_INT(mdx_store_write(st, &b, &res), MDX_ENOTFOUND);
-    CHECK_EQ_INT(mdx_store_checkpoint_get(st, &pos), MDX_OK);
+    CHECK_EQ_INT(mdx_store_checkpoint_get(st, "worker-a", &pos), MDX_OK);
     CHECK(pos.segment == 1 && pos.offset == 100);
     /* A batch with only a checkpoint. */
     b.n_groups = 0;
     b.checkpoint.segment = UINT64_MAX;
     CHECK_EQ_INT(mdx_store_write(st, &b, &res), MDX_OK);
-    CHECK_EQ_INT(mdx_store_checkpoint_get(st, &pos), MDX_OK);
+    CHECK_EQ_INT(mdx_store_checkpoint_get(st, "worker-a", &pos), MDX_OK);
     CHECK(pos.segment == UINT64_MAX && pos.offset == 200);
     mdx_store_close(st);
 }
