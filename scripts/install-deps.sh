@@ -3,9 +3,11 @@
 # Installs the Debian 12 packages MODAX Cloud builds, runs and tests with,
 # when any is missing. Safe to run again: it does nothing when all are there.
 set -eu
+cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential cmake pkg-config mosquitto mosquitto-clients libmosquitto-dev \
-libsqlite3-dev sqlite3 libcjson-dev zlib1g-dev"
+libsqlite3-dev sqlite3 libcjson-dev zlib1g-dev libpq-dev postgresql libcurl4-openssl-dev \
+libssl-dev"
 
 missing=""
 for p in $PACKAGES; do
@@ -13,12 +15,24 @@ for p in $PACKAGES; do
         missing="$missing $p"
     fi
 done
-[ -z "$missing" ] && exit 0
+# Node.js runs the test stand-ins for object storage (s3rver, Azurite) and the
+# AWS and Azure SDKs that read archives back. A machine may have Node.js from
+# another source, whose npm conflicts with Debian's: only the commands matter.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 
-echo "install-deps: installing$missing"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-# shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing
+if [ -n "$missing" ]; then
+    echo "install-deps: installing$missing"
+    $SUDO apt-get update -qq
+    # shellcheck disable=SC2086
+    $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
+
+# npm packages of the tests (versions pinned in tests/js/package-lock.json).
+if [ -f tests/js/package-lock.json ] && [ ! -d tests/js/node_modules ]; then
+    echo "install-deps: npm ci in tests/js"
+    (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -23,7 +23,8 @@ enum mdx_status {
     MDX_ECONN = -11,   /* network connection failed */
     MDX_ERANGE = -12,  /* value out of range */
     MDX_ECORRUPT = -13,/* stored data failed its check */
-    MDX_ESTOPPED = -14 /* the component is shutting down */
+    MDX_ESTOPPED = -14,/* the component is shutting down */
+    MDX_EDENIED = -15  /* refused by a peer: credentials, permissions, clock skew */
 };
 
 /* Name of 'status', e.g. "busy". Static string; never NULL. */

@@ -100,11 +100,57 @@ struct mdx_query {
     int64_t limit;            /* 0 = no limit */
 };
 
+/* Aggregates of a time bucket. Rollups keep min, max, sum and count per series. */
+enum mdx_agg { MDX_AGG_AVG = 0, MDX_AGG_MIN, MDX_AGG_MAX, MDX_AGG_COUNT };
+
+#define MDX_ROLLUP_MINUTE_MS 60000LL
+#define MDX_ROLLUP_HOUR_MS 3600000LL
+#define MDX_DAY_MS 86400000LL
+
+struct mdx_bucket {
+    int64_t start_ms;         /* floor(ts / step) * step */
+    double min, max, sum;
+    int64_t count;
+};
+
+/* Retention of a tenant's raw points (days); the store keeps per-tenant overrides. */
+struct mdx_retention {
+    int64_t archive_after_days; /* raw points older than this move to object storage */
+    int64_t expire_after_days;  /* archived objects older than this are deleted */
+};
+
+enum mdx_archive_state {
+    MDX_ARCHIVE_PENDING = 0,  /* key chosen, upload may or may not have happened */
+    MDX_ARCHIVE_VERIFIED,     /* read back and checked; raw rows may now be deleted */
+    MDX_ARCHIVE_DONE          /* raw rows deleted */
+};
+
+/* One archived object: the points of one device for one UTC day (one of possibly several). */
+struct mdx_archive_obj {
+    char tenant[MDX_NAME_MAX + 1];
+    char device[MDX_NAME_MAX + 1];
+    int64_t day_ms;           /* start of the UTC day */
+    int64_t seq;              /* 1, 2, ... for later objects of the same day */
+    char key[512];            /* object key */
+    int64_t size;             /* bytes */
+    char sha256[65];          /* hex */
+    int64_t points;
+    int state;                /* enum mdx_archive_state */
+    int64_t created_ms;
+};
+
 typedef int (*mdx_name_fn)(void *arg, const char *name);
 typedef int (*mdx_device_fn)(void *arg, const struct mdx_device_info *dev);
 typedef int (*mdx_point_fn)(void *arg, int64_t ts_ms, double value, unsigned flags);
 typedef int (*mdx_deadletter_fn)(void *arg, const struct mdx_deadletter *dl);
 typedef int (*mdx_count_fn)(void *arg, const char *name, int64_t count);
+typedef int (*mdx_bucket_fn)(void *arg, const struct mdx_bucket *b);
+/* A point with its sensor: latest values, exports. */
+typedef int (*mdx_sensor_point_fn)(void *arg, const char *sensor, int64_t ts_ms, double value,
+                                   unsigned flags);
+/* A (tenant, device, UTC day) partition of raw points. */
+typedef int (*mdx_partition_fn)(void *arg, const char *tenant, const char *device, int64_t day_ms);
+typedef int (*mdx_archive_obj_fn)(void *arg, const struct mdx_archive_obj *obj);
 /* Callbacks return MDX_OK to go on, anything else stops the walk and is returned. */
 
 /* What each back end implements. 'impl' is the back end's own handle. */
@@ -129,6 +175,24 @@ struct mdx_store_ops {
     int (*deadletter_counts)(void *impl, mdx_count_fn fn, void *arg);
     int (*event_list)(void *impl, const char *tenant, const char *device, int64_t limit,
                       int (*fn)(void *arg, const struct mdx_event *ev), void *arg);
+    /* Rollups and latest values (issue 3). */
+    int (*query_buckets)(void *impl, const struct mdx_query *q, int64_t step_ms, mdx_bucket_fn fn,
+                         void *arg);
+    int (*latest)(void *impl, const char *tenant, const char *device, mdx_sensor_point_fn fn,
+                  void *arg);
+    /* Retention and archive (issue 3). */
+    int (*retention_get)(void *impl, const char *tenant, struct mdx_retention *out);
+    int (*retention_set)(void *impl, const char *tenant, const struct mdx_retention *r);
+    int (*archive_partitions)(void *impl, const char *tenant, int64_t before_ms,
+                              mdx_partition_fn fn, void *arg);
+    int (*export_points)(void *impl, const char *tenant, const char *device, int64_t from_ms,
+                         int64_t to_ms, mdx_sensor_point_fn fn, void *arg);
+    int (*delete_points)(void *impl, const char *tenant, const char *device, int64_t from_ms,
+                         int64_t to_ms, int64_t *deleted);
+    int (*archive_obj_put)(void *impl, const struct mdx_archive_obj *obj);
+    int (*archive_obj_list)(void *impl, const char *tenant, int state, int64_t before_day_ms,
+                            mdx_archive_obj_fn fn, void *arg);
+    int (*archive_obj_delete)(void *impl, const char *key);
 };
 
 struct mdx_store {
@@ -183,6 +247,51 @@ int mdx_store_event_list(struct mdx_store *st, const char *tenant, const char *d
                          int64_t limit, int (*fn)(void *arg, const struct mdx_event *ev),
                          void *arg);
 
+/*
+ * Aggregates of q's series in buckets of 'step_ms' aligned to the epoch,
+ * oldest first, only buckets that have points. Served from the hour rollup
+ * when step_ms is a multiple of an hour, from the minute rollup when it is
+ * a multiple of a minute, else from raw points. q->limit bounds buckets.
+ * MDX_EINVAL for step_ms <= 0.
+ */
+int mdx_store_query_buckets(struct mdx_store *st, const struct mdx_query *q, int64_t step_ms,
+                            mdx_bucket_fn fn, void *arg);
+/* The newest point of each sensor of a device, sensors in name order. */
+int mdx_store_latest(struct mdx_store *st, const char *tenant, const char *device,
+                     mdx_sensor_point_fn fn, void *arg);
+/* The tenant's override, MDX_ENOTFOUND if it has none (the archiver then uses its config). */
+int mdx_store_retention_get(struct mdx_store *st, const char *tenant, struct mdx_retention *out);
+/* Sets the tenant's override; MDX_ENOTFOUND for an unknown tenant. */
+int mdx_store_retention_set(struct mdx_store *st, const char *tenant,
+                            const struct mdx_retention *r);
+/*
+ * Calls fn for each (device, UTC day) of 'tenant' that holds raw points
+ * and ends at or before 'before_ms', oldest day first.
+ */
+int mdx_store_archive_partitions(struct mdx_store *st, const char *tenant, int64_t before_ms,
+                                 mdx_partition_fn fn, void *arg);
+/* Raw points of a device in [from_ms, to_ms), ordered by sensor name, then time. */
+int mdx_store_export_points(struct mdx_store *st, const char *tenant, const char *device,
+                            int64_t from_ms, int64_t to_ms, mdx_sensor_point_fn fn, void *arg);
+/* Deletes raw points of a device in [from_ms, to_ms) (rollups stay); *deleted counts them. */
+int mdx_store_delete_points(struct mdx_store *st, const char *tenant, const char *device,
+                            int64_t from_ms, int64_t to_ms, int64_t *deleted);
+/* Inserts or replaces the record of obj->key. */
+int mdx_store_archive_obj_put(struct mdx_store *st, const struct mdx_archive_obj *obj);
+/*
+ * Archive records of 'tenant' (NULL: all) in 'state' (-1: any) whose day is
+ * before 'before_day_ms' (<= 0: any), oldest day first, then seq.
+ */
+int mdx_store_archive_obj_list(struct mdx_store *st, const char *tenant, int state,
+                               int64_t before_day_ms, mdx_archive_obj_fn fn, void *arg);
+int mdx_store_archive_obj_delete(struct mdx_store *st, const char *key);
+
+/* Parses "avg", "min", "max", "count"; MDX_EINVAL otherwise. */
+int mdx_agg_parse(const char *name, enum mdx_agg *out);
+/* The value of 'agg' for bucket 'b'. */
+double mdx_bucket_value(const struct mdx_bucket *b, enum mdx_agg agg);
+
 extern const struct mdx_store_ops mdx_store_sqlite;
+extern const struct mdx_store_ops mdx_store_pgsql;
 
 #endif

@@ -22,6 +22,7 @@ const char *mdx_strerror(int status)
     case MDX_ERANGE: return "out of range";
     case MDX_ECORRUPT: return "corrupt data";
     case MDX_ESTOPPED: return "stopped";
+    case MDX_EDENIED: return "denied";
     default: return "unknown error";
     }
 }

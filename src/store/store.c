@@ -152,3 +152,92 @@ int mdx_store_event_list(struct mdx_store *st, const char *tenant, const char *d
 {
     return st->ops->event_list(st->impl, tenant, device, limit, fn, arg);
 }
+
+/*
+ * Forwarders for the issue-3 operations. A back end that lacks one (NULL)
+ * answers MDX_EINVAL, so a half-built back end fails loudly, not silently.
+ */
+#define FORWARD(op, ...) (st->ops->op != NULL ? st->ops->op(st->impl, __VA_ARGS__) : MDX_EINVAL)
+
+int mdx_store_query_buckets(struct mdx_store *st, const struct mdx_query *q, int64_t step_ms,
+                            mdx_bucket_fn fn, void *arg)
+{
+    if (step_ms <= 0) {
+        return MDX_EINVAL;
+    }
+    return FORWARD(query_buckets, q, step_ms, fn, arg);
+}
+
+int mdx_store_latest(struct mdx_store *st, const char *tenant, const char *device,
+                     mdx_sensor_point_fn fn, void *arg)
+{
+    return FORWARD(latest, tenant, device, fn, arg);
+}
+
+int mdx_store_retention_get(struct mdx_store *st, const char *tenant, struct mdx_retention *out)
+{
+    return FORWARD(retention_get, tenant, out);
+}
+
+int mdx_store_retention_set(struct mdx_store *st, const char *tenant,
+                            const struct mdx_retention *r)
+{
+    return FORWARD(retention_set, tenant, r);
+}
+
+int mdx_store_archive_partitions(struct mdx_store *st, const char *tenant, int64_t before_ms,
+                                 mdx_partition_fn fn, void *arg)
+{
+    return FORWARD(archive_partitions, tenant, before_ms, fn, arg);
+}
+
+int mdx_store_export_points(struct mdx_store *st, const char *tenant, const char *device,
+                            int64_t from_ms, int64_t to_ms, mdx_sensor_point_fn fn, void *arg)
+{
+    return FORWARD(export_points, tenant, device, from_ms, to_ms, fn, arg);
+}
+
+int mdx_store_delete_points(struct mdx_store *st, const char *tenant, const char *device,
+                            int64_t from_ms, int64_t to_ms, int64_t *deleted)
+{
+    return FORWARD(delete_points, tenant, device, from_ms, to_ms, deleted);
+}
+
+int mdx_store_archive_obj_put(struct mdx_store *st, const struct mdx_archive_obj *obj)
+{
+    return FORWARD(archive_obj_put, obj);
+}
+
+int mdx_store_archive_obj_list(struct mdx_store *st, const char *tenant, int state,
+                               int64_t before_day_ms, mdx_archive_obj_fn fn, void *arg)
+{
+    return FORWARD(archive_obj_list, tenant, state, before_day_ms, fn, arg);
+}
+
+int mdx_store_archive_obj_delete(struct mdx_store *st, const char *key)
+{
+    return FORWARD(archive_obj_delete, key);
+}
+
+int mdx_agg_parse(const char *name, enum mdx_agg *out)
+{
+    static const char *const names[] = {"avg", "min", "max", "count"};
+
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(name, names[i]) == 0) {
+            *out = (enum mdx_agg)i;
+            return MDX_OK;
+        }
+    }
+    return MDX_EINVAL;
+}
+
+double mdx_bucket_value(const struct mdx_bucket *b, enum mdx_agg agg)
+{
+    switch (agg) {
+    case MDX_AGG_MIN: return b->min;
+    case MDX_AGG_MAX: return b->max;
+    case MDX_AGG_COUNT: return (double)b->count;
+    default: return b->count > 0 ? b->sum / (double)b->count : 0.0;
+    }
+}
