@@ -58,7 +58,7 @@ while [ ! -f var/serve.ready ]; do
     fi
 done
 
-"$BUILD/edge/modax-edge" --port "$PORT" --tenant demo --machines 20 --persistent \
+"$BUILD/edge/modax-edge" --port "$PORT" --tenant demo --machines 20 \
     --client-id modax-edge-demo --quiet 2> var/fleet.log &
 FLEET=$!
 

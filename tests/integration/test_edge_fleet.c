@@ -38,7 +38,7 @@ static void fleet_run(const char *form, const char *batch, int sensors_per_readi
     CHECK(serve_start(&s, dir, b.port) == 0);
     CHECK_EQ_INT(edge_run(out, sizeof(out), "--port", port, "--tenant", "plant", "--machines", "5",
                           "--count", "120", "--time-scale", "600", "--form", form, "--batch",
-                          batch, "--persistent", "--no-safety", "--seed", "7", NULL),
+                          batch, "--no-safety", "--seed", "7", NULL),
                  0);
     n = published(out);
     CHECK_EQ_INT(n, 5 * 120);

@@ -57,7 +57,9 @@ static void usage(FILE *f)
           "  --client-id ID         MQTT client id (modax-edge-sim-<seed>-<first>)\n"
           "  --username USER        user name\n"
           "  --password-file FILE   file holding the password (first line)\n"
-          "  --persistent           persistent session (clean_session false)\n"
+          "  --clean-session        start a clean session each time: what the broker and this\n"
+          "                         client had in flight when the connection broke is lost\n"
+          "                         (default: persistent session, nothing lost)\n"
           "Fleet:\n"
           "  --tenant T             tenant (demo)\n"
           "  --prefix P             device id prefix (m-): devices m-0001, m-0002, ...\n"
@@ -179,7 +181,7 @@ enum {
     OPT_CLIENT_ID,
     OPT_USERNAME,
     OPT_PASSWORD_FILE,
-    OPT_PERSISTENT,
+    OPT_CLEAN_SESSION,
     OPT_TENANT,
     OPT_PREFIX,
     OPT_MACHINES,
@@ -206,7 +208,7 @@ static const struct option long_options[] = {
     {"client-id", required_argument, NULL, OPT_CLIENT_ID},
     {"username", required_argument, NULL, OPT_USERNAME},
     {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
-    {"persistent", no_argument, NULL, OPT_PERSISTENT},
+    {"clean-session", no_argument, NULL, OPT_CLEAN_SESSION},
     {"tenant", required_argument, NULL, OPT_TENANT},
     {"prefix", required_argument, NULL, OPT_PREFIX},
     {"machines", required_argument, NULL, OPT_MACHINES},
@@ -259,8 +261,8 @@ static int parse_options(int argc, char **argv, struct options *o)
         case OPT_PASSWORD_FILE:
             o->password_file = optarg;
             break;
-        case OPT_PERSISTENT:
-            o->persistent = 1;
+        case OPT_CLEAN_SESSION:
+            o->persistent = 0;
             break;
         case OPT_TENANT:
             c->tenant = optarg;
@@ -380,6 +382,7 @@ int main(int argc, char **argv)
     struct sigaction sa;
     int rc, status = 1, port_closed = 0;
 
+    o.persistent = 1; /* unacknowledged readings are resent after a reconnect */
     rc = parse_options(argc, argv, &o);
     if (rc != 0) {
         if (rc > 0) {
