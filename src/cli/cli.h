@@ -54,5 +54,6 @@ int cmd_device(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_deadletters(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_detect(int argc, char **argv);
 
 #endif

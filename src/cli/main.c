@@ -22,6 +22,7 @@ static const struct command commands[] = {
     {"device", cmd_device, "add, list or show devices"},
     {"query", cmd_query, "print points of a device's sensor in a time range (CSV or JSON)"},
     {"deadletters", cmd_deadletters, "list refused messages and counts per reason"},
+    {"detect", cmd_detect, "score a timestamp,value CSV with the anomaly detector"},
     {"config", cmd_config, "print the configuration reference or an example file"},
     {NULL, NULL, NULL},
 };

@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_detect.c - the streaming anomaly detector on constructed series:
+ * what it must catch (spikes, level shifts, variance changes, slow drifts,
+ * a spike riding on a cycle, a stuck sensor), what it must not flag
+ * (noise, regular cycles, a constant series), and the bad inputs of issue
+ * 4 (NaN and infinities, gaps, timestamps going backwards, one point).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "check.h"
+#include "modax/detect.h"
+
+#define ALERT 0.9          /* the score an alert rule would use */
+#define T0 1700000000000LL /* epoch ms of the first point */
+#define ONSET 6000         /* anomalies start here, after a long normal stretch */
+
+/* Deterministic noise: xorshift64 and Box-Muller. */
+static uint64_t rng_state;
+
+static double urand(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (double)(rng_state >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static double gauss(void)
+{
+    double u = urand() + 1e-12, v = urand();
+    return sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v);
+}
+
+typedef double (*series_fn)(int i);
+
+struct outcome {
+    double max_before;   /* highest score before ONSET (after the first 500 points) */
+    int first_alert;     /* points after ONSET until the score reached ALERT; -1 never */
+    int alerts_before;   /* points at or above ALERT before ONSET */
+};
+
+static struct outcome run(series_fn f, int n)
+{
+    struct mdx_detector d;
+    struct outcome o = {0.0, -1, 0};
+
+    rng_state = 0x9E3779B97F4A7C15ULL;
+    mdx_detector_init(&d);
+    for (int i = 0; i < n; i++) {
+        double s = mdx_detector_push(&d, T0 + (int64_t)i * 1000, f(i));
+        CHECK(s >= 0.0 && s <= 1.0);
+        if (i < ONSET && i >= 500) {
+            o.max_before = s > o.max_before ? s : o.max_before;
+            o.alerts_before += s >= ALERT;
+        } else if (i >= ONSET && o.first_alert < 0 && s >= ALERT) {
+            o.first_alert = i - ONSET;
+        }
+    }
+    return o;
+}
+
+static double noise(int i) { (void)i; return 20.0 + gauss(); }
+static double press_cycle(int i) { return ((i / 15) % 2 ? 8.0 : 4.0) + 0.2 * gauss(); }
+static double daily_wave(int i) { return 50.0 + 10.0 * sin(2.0 * M_PI * i / 300.0) + gauss(); }
+static double spike(int i) { return 20.0 + gauss() + (i == ONSET ? 8.0 : 0.0); }
+static double shift(int i) { return 20.0 + gauss() + (i >= ONSET ? 3.0 : 0.0); }
+static double variance_up(int i) { return 20.0 + gauss() * (i >= ONSET ? 3.0 : 1.0); }
+static double drift(int i) { return 20.0 + gauss() + (i >= ONSET ? (i - ONSET) * 0.002 : 0.0); }
+static double wave_spike(int i)
+{
+    return 50.0 + 10.0 * sin(2.0 * M_PI * i / 300.0) + gauss() + (i == ONSET ? -15.0 : 0.0);
+}
+static double stuck(int i) { return i >= ONSET ? 21.3 : 20.0 + gauss(); }
+static double constant(int i) { (void)i; return 42.0; }
+
+static void quiet_on_noise_cycles_waves_and_constants(void)
+{
+    series_fn normal[] = {noise, press_cycle, daily_wave, constant};
+
+    for (size_t k = 0; k < sizeof(normal) / sizeof(normal[0]); k++) {
+        struct outcome o = run(normal[k], 12000);
+        CHECK_EQ_INT(o.alerts_before, 0);
+        CHECK_EQ_INT(o.first_alert, -1); /* nothing after the 'onset' either */
+        CHECK(o.max_before < 0.8);
+    }
+}
+
+static void catches_a_spike_at_once(void)
+{
+    struct outcome o = run(spike, ONSET + 100);
+    CHECK_EQ_INT(o.alerts_before, 0);
+    CHECK_EQ_INT(o.first_alert, 0);
+}
+
+static void catches_a_spike_riding_on_a_wave(void)
+{
+    struct outcome o = run(wave_spike, ONSET + 100);
+    CHECK_EQ_INT(o.alerts_before, 0);
+    CHECK_EQ_INT(o.first_alert, 0);
+}
+
+static void catches_a_level_shift_within_thirty_points(void)
+{
+    struct outcome o = run(shift, ONSET + 500);
+    CHECK_EQ_INT(o.alerts_before, 0);
+    CHECK(o.first_alert >= 0 && o.first_alert <= 30);
+}
+
+static void catches_a_variance_rise_within_sixty_points(void)
+{
+    struct outcome o = run(variance_up, ONSET + 500);
+    CHECK_EQ_INT(o.alerts_before, 0);
+    CHECK(o.first_alert >= 0 && o.first_alert <= 60);
+}
+
+static void catches_a_slow_drift(void)
+{
+    /* 0.002 sd per point: 6 sd after 3,000 points. */
+    struct outcome o = run(drift, ONSET + 4000);
+    CHECK_EQ_INT(o.alerts_before, 0);
+    CHECK(o.first_alert >= 0 && o.first_alert <= 3500);
+}
+
+static void catches_a_stuck_sensor(void)
+{
+    struct outcome o = run(stuck, ONSET + 1000);
+    CHECK_EQ_INT(o.alerts_before, 0);
+    CHECK(o.first_alert >= 0 && o.first_alert <= 300);
+}
+
+static void adapts_to_a_new_normal_after_a_shift(void)
+{
+    struct mdx_detector d;
+    double last_max = 0.0;
+
+    rng_state = 42;
+    mdx_detector_init(&d);
+    for (int i = 0; i < 20000; i++) {
+        double s = mdx_detector_push(&d, T0 + (int64_t)i * 1000, shift(i));
+        if (i >= ONSET + 8000) {
+            last_max = s > last_max ? s : last_max;
+        }
+    }
+    CHECK(last_max < ALERT); /* maintenance done: the new level is normal again */
+}
+
+static void nan_and_infinities_are_ignored(void)
+{
+    struct mdx_detector d, copy;
+
+    mdx_detector_init(&d);
+    for (int i = 0; i < 100; i++) {
+        mdx_detector_push(&d, T0 + i * 1000, 10.0 + (i % 3));
+    }
+    memcpy(&copy, &d, sizeof(d));
+    CHECK(mdx_detector_push(&d, T0 + 100000, NAN) == 0.0);
+    CHECK(mdx_detector_push(&d, T0 + 101000, INFINITY) == 0.0);
+    CHECK(mdx_detector_push(&d, T0 + 102000, -INFINITY) == 0.0);
+    CHECK(memcmp(&copy, &d, sizeof(d)) == 0);
+}
+
+static void constant_series_has_no_division_by_zero(void)
+{
+    struct mdx_detector d;
+
+    mdx_detector_init(&d);
+    for (int i = 0; i < 5000; i++) {
+        double s = mdx_detector_push(&d, T0 + i * 1000, 0.0);
+        CHECK(isfinite(s) && s == 0.0);
+    }
+    CHECK(isfinite(mdx_detector_push(&d, T0 + 5000 * 1000, 1.0)));
+}
+
+static void gaps_of_hours_do_not_alert(void)
+{
+    struct mdx_detector d;
+    int alerts = 0;
+
+    rng_state = 7;
+    mdx_detector_init(&d);
+    for (int i = 0; i < 6000; i++) {
+        /* a three-hour pause every 1,000 points */
+        int64_t ts = T0 + (int64_t)i * 1000 + (int64_t)(i / 1000) * 3 * 3600 * 1000;
+        alerts += mdx_detector_push(&d, ts, noise(i)) >= ALERT;
+    }
+    CHECK_EQ_INT(alerts, 0);
+}
+
+static void timestamps_going_backwards_are_scored(void)
+{
+    struct mdx_detector d;
+    int alerts = 0;
+
+    rng_state = 9;
+    mdx_detector_init(&d);
+    for (int i = 0; i < 3000; i++) {
+        int64_t ts = T0 + (int64_t)(i % 2 ? i - 5 : i) * 1000; /* every other point back in time */
+        double s = mdx_detector_push(&d, ts, noise(i));
+        CHECK(s >= 0.0 && s <= 1.0);
+        alerts += s >= ALERT;
+    }
+    CHECK_EQ_INT(alerts, 0);
+}
+
+static void a_sensor_seen_once_scores_zero(void)
+{
+    struct mdx_detector d;
+
+    mdx_detector_init(&d);
+    CHECK(mdx_detector_push(&d, T0, 1e9) == 0.0);
+}
+
+static void deterministic_and_bounded_state(void)
+{
+    struct mdx_detector a, b;
+
+    CHECK(sizeof(struct mdx_detector) <= 512);
+    {
+        size_t used = 0;
+        const struct mdx_estimator *const *est = mdx_estimators();
+        for (int i = 0; i < MDX_ESTIMATORS; i++) {
+            CHECK(est[i]->state_size <= MDX_ESTIMATOR_STATE_MAX);
+            used += (est[i]->state_size + 7) & ~(size_t)7;
+        }
+        CHECK(used <= MDX_DETECTOR_EST_BYTES);
+    }
+    mdx_detector_init(&a);
+    mdx_detector_init(&b);
+    rng_state = 11;
+    for (int i = 0; i < 2000; i++) {
+        double x = shift(i + ONSET - 1000);
+        CHECK(mdx_detector_push(&a, T0 + i * 1000, x) == mdx_detector_push(&b, T0 + i * 1000, x));
+    }
+}
+
+static const struct mdx_test tests[] = {
+    {"quiet on noise, regular cycles, waves and constants",
+     quiet_on_noise_cycles_waves_and_constants},
+    {"catches a spike at once", catches_a_spike_at_once},
+    {"catches a spike riding on a wave", catches_a_spike_riding_on_a_wave},
+    {"catches a level shift within 30 points", catches_a_level_shift_within_thirty_points},
+    {"catches a variance rise within 60 points", catches_a_variance_rise_within_sixty_points},
+    {"catches a slow drift", catches_a_slow_drift},
+    {"catches a stuck sensor", catches_a_stuck_sensor},
+    {"adapts to a new normal after a shift", adapts_to_a_new_normal_after_a_shift},
+    {"bad input: NaN and infinities are ignored", nan_and_infinities_are_ignored},
+    {"bad input: constant series, no division by zero", constant_series_has_no_division_by_zero},
+    {"bad input: gaps of hours do not alert", gaps_of_hours_do_not_alert},
+    {"bad input: timestamps going backwards are scored", timestamps_going_backwards_are_scored},
+    {"bad input: a sensor seen once scores zero", a_sensor_seen_once_scores_zero},
+    {"deterministic, state within 512 bytes", deterministic_and_bounded_state},
+    {NULL, NULL},
+};
+
+MDX_TEST_MAIN(tests)
