@@ -17,7 +17,12 @@
 #include "chunk.h"
 
 #define CTRL_FLAG 0x80u
+#define CTRL_DECIMAL 9u
+#define DECIMALS_MAX 7
 #define VARINT_MAX 10
+#define EXACT_INT_LIMIT 9007199254740992.0 /* 2^53: integers below are exact doubles */
+
+static const double pow10_table[DECIMALS_MAX + 1] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7};
 
 void mdx_chunk_init(struct mdx_chunk *c)
 {
@@ -142,6 +147,72 @@ static const uint8_t *get_xor(const uint8_t *p, const uint8_t *end, uint8_t ctrl
     return p + m;
 }
 
+/*
+ * If 'v' is exactly n / 10^k (n below 2^53 in magnitude), sets *n and
+ * returns 1. Exactly means the division gives back the same bits, which
+ * the decoder repeats. Division by a power of ten is correctly rounded,
+ * so a decimal parsed from JSON ("45.27") qualifies at its own k.
+ */
+static int decimal_at(double v, int k, int64_t *n)
+{
+    double scaled = v * pow10_table[k];
+    double r;
+
+    if (!(scaled > -EXACT_INT_LIMIT && scaled < EXACT_INT_LIMIT)) {
+        return 0; /* also false for NaN */
+    }
+    r = (double)(int64_t)(scaled < 0 ? scaled - 0.5 : scaled + 0.5);
+    if (double_bits(r / pow10_table[k]) != double_bits(v)) {
+        return 0;
+    }
+    *n = (int64_t)r;
+    return 1;
+}
+
+/* Decimal encoding of 'bits' after 'prev_bits', or NULL when the XOR one must be used. */
+static uint8_t *put_decimal(uint8_t *p, uint64_t bits, uint64_t prev_bits, unsigned flags)
+{
+    double v = bits_double(bits), prev = bits_double(prev_bits);
+    int64_t n, pn;
+
+    /* A value with more decimals than any k allows (most non-decimal doubles) stops here. */
+    if (!decimal_at(v, DECIMALS_MAX, &n) || !decimal_at(prev, DECIMALS_MAX, &pn)) {
+        return NULL;
+    }
+    /* The fewest decimals at which both are exact (44.9 after 44.78: two). */
+    for (int k = 0; k <= DECIMALS_MAX; k++) {
+        if (decimal_at(v, k, &n) && decimal_at(prev, k, &pn)) {
+            *p++ = (uint8_t)(((flags & MDX_POINT_TS_SUBSTITUTED) ? CTRL_FLAG : 0) |
+                             ((unsigned)k << 4) | CTRL_DECIMAL);
+            return put_varint(p, zigzag((uint64_t)n - (uint64_t)pn));
+        }
+    }
+    return NULL;
+}
+
+/* Reads a decimal value after 'prev_bits' into *bits; NULL if invalid or truncated. */
+static const uint8_t *get_decimal(const uint8_t *p, const uint8_t *end, uint8_t ctrl,
+                                  uint64_t prev_bits, uint64_t *bits)
+{
+    int k = (ctrl >> 4) & 0x07;
+    int64_t pn, n;
+    uint64_t z;
+
+    if (!decimal_at(bits_double(prev_bits), k, &pn)) {
+        return NULL;
+    }
+    p = get_varint(p, end, &z);
+    if (p == NULL) {
+        return NULL;
+    }
+    n = (int64_t)((uint64_t)pn + unzigzag(z));
+    if ((double)n <= -EXACT_INT_LIMIT || (double)n >= EXACT_INT_LIMIT) {
+        return NULL;
+    }
+    *bits = double_bits((double)n / pow10_table[k]);
+    return p;
+}
+
 static int reserve(struct mdx_chunk *c, size_t extra)
 {
     size_t want = c->len + extra;
@@ -201,9 +272,18 @@ int mdx_chunk_append(struct mdx_chunk *c, int64_t ts_ms, double value, unsigned 
         c->prev_delta = 0;
     } else {
         uint64_t delta = (uint64_t)ts_ms - (uint64_t)c->t_end;
+        uint8_t dec[1 + VARINT_MAX], *dec_end;
+        uint8_t *xor_end;
 
         p = put_varint(p, zigzag(delta - c->prev_delta));
-        p = put_xor(p, bits ^ c->prev_bits, flags);
+        /* Whichever value encoding is shorter; XOR when they tie (cheaper to decode). */
+        dec_end = put_decimal(dec, bits, c->prev_bits, flags);
+        xor_end = put_xor(p, bits ^ c->prev_bits, flags);
+        if (dec_end != NULL && dec_end - dec < xor_end - p) {
+            memcpy(p, dec, (size_t)(dec_end - dec));
+            xor_end = p + (dec_end - dec);
+        }
+        p = xor_end;
         c->prev_delta = delta;
     }
     c->len = (size_t)(p - c->data);
@@ -222,9 +302,10 @@ int mdx_chunk_iter_init(struct mdx_chunk_iter *it, const uint8_t *data, size_t l
         it->p = it->end = NULL;
         return MDX_OK;
     }
-    if (data[0] != MDX_CHUNK_FORMAT) {
+    if (data[0] != MDX_CHUNK_FORMAT && data[0] != 1) {
         return MDX_ECORRUPT;
     }
+    it->decimals = data[0] >= 2;
     it->p = data + 1;
     it->end = data + len;
     return MDX_OK;
@@ -260,11 +341,19 @@ int mdx_chunk_iter_next(struct mdx_chunk_iter *it, struct mdx_chunk_point *pt)
             return MDX_ECORRUPT;
         }
     }
-    p = get_xor(p, it->end, ctrl, &x);
-    if (p == NULL) {
-        return MDX_ECORRUPT;
+    if ((ctrl & 0x0fu) == CTRL_DECIMAL && it->decimals && it->i > 0) {
+        p = get_decimal(p, it->end, ctrl, it->bits, &x);
+        if (p == NULL) {
+            return MDX_ECORRUPT;
+        }
+        it->bits = x;
+    } else {
+        p = get_xor(p, it->end, ctrl, &x);
+        if (p == NULL) {
+            return MDX_ECORRUPT;
+        }
+        it->bits ^= x;
     }
-    it->bits ^= x;
     it->ts = ts;
     it->p = p;
     it->i++;

@@ -11,11 +11,19 @@
  *   first point:  control byte, zigzag varint (ts - t_start), 8 raw value bytes
  *   each next:    zigzag varint delta-of-delta of ts, control byte, value bytes
  *
- * The control byte is bit 7: MDX_POINT_TS_SUBSTITUTED; bits 6..4: leading
- * zero bytes of (value bits XOR previous value bits); bits 3..0: number of
- * meaningful bytes that follow (0..8, least significant first). Trailing
- * zero bytes are dropped. The first point is XORed with 0 and always has 8
- * meaningful bytes.
+ * The control byte is bit 7: MDX_POINT_TS_SUBSTITUTED; then one of two
+ * value encodings, told apart by bits 3..0:
+ *   0..8  XOR: bits 6..4 are the leading zero bytes of (value bits XOR
+ *         previous value bits), bits 3..0 the number of meaningful bytes
+ *         that follow (least significant first); trailing zero bytes are
+ *         dropped.
+ *   9     decimal (format 2): both the value and the previous value are
+ *         exactly n / 10^k for integers n below 2^53, with k = bits 6..4;
+ *         a zigzag varint of the difference of the two n follows. Sensor
+ *         readings such as 45.27 cost one or two bytes instead of six to
+ *         eight. The encoder uses it only when decoding gives back the
+ *         very same bits.
+ * The first point is XORed with 0 and always has 8 meaningful bytes.
  *
  * An appender (struct mdx_chunk) keeps the encoder state, so adding a
  * point newer than every point in it costs O(1).
@@ -26,7 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MDX_CHUNK_FORMAT 1
+#define MDX_CHUNK_FORMAT 2 /* 1 = XOR values only; still read */
 /* Worst case bytes of one encoded point: varint 10 + control 1 + value 8. */
 #define MDX_CHUNK_POINT_MAX 19
 
@@ -56,6 +64,7 @@ struct mdx_chunk_iter {
     uint64_t delta;
     uint64_t bits;
     uint32_t i;               /* points returned so far */
+    int decimals;             /* format 2: decimal values may appear */
 };
 
 /* An empty chunk with no buffer. */

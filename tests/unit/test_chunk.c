@@ -5,6 +5,7 @@
  * past the end: run under ASan).
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,7 +322,44 @@ static void chunk_append_failure_leaves_chunk_unchanged(void)
     mdx_chunk_fini(&c);
 }
 
+/* Decimal readings as devices send them ("45.27") take the decimal encoding, exactly. */
+static void chunk_stores_decimal_readings_compactly_and_exactly(void)
+{
+    static struct mdx_chunk_point pts[1000];
+    static const char *const odd[] = {"-0.0", "0.1", "1e-300", "123456.7", "-3.001",
+                                      "1e22", "9007199254740993", "0.30000000000000004"};
+    struct mdx_chunk c;
+    double level = 45.0;
+
+    for (int i = 0; i < 1000; i++) {
+        char text[32];
+        level += (double)((int)(rnd() % 21) - 10) / 100.0;
+        snprintf(text, sizeof(text), "%.2f", level);
+        pts[i].ts_ms = 1700000000000LL + i * 1000;
+        pts[i].value = strtod(text, NULL); /* exactly what a JSON parser gives */
+        pts[i].flags = (i % 97 == 0) ? MDX_POINT_TS_SUBSTITUTED : 0;
+    }
+    CHECK(round_trip(pts, 1000));
+    mdx_chunk_init(&c);
+    for (int i = 0; i < 1000; i++) {
+        CHECK_EQ_INT(mdx_chunk_append(&c, pts[i].ts_ms, pts[i].value, pts[i].flags), MDX_OK);
+    }
+    CHECK(c.len < 3 * 1000 + 16); /* ts 1 byte, control 1, difference 1 */
+    mdx_chunk_fini(&c);
+    /* Values that are not short decimals, mixed in, still round-trip bit for bit. */
+    for (int i = 0; i < 1000; i++) {
+        if (i % 3 == 0) {
+            pts[i].value = strtod(odd[(i / 3) % 8], NULL);
+        } else if (i % 7 == 0) {
+            pts[i].value = rnd_double();
+        }
+    }
+    CHECK(round_trip(pts, 1000));
+}
+
 static const struct mdx_test tests[] = {
+    {"chunk stores decimal readings compactly and exactly",
+     chunk_stores_decimal_readings_compactly_and_exactly},
     {"chunk round-trips a realistic 1 Hz series", chunk_round_trips_realistic_series},
     {"chunk round-trips random bits and gaps", chunk_round_trips_random_bits_and_gaps},
     {"chunk stores constant values compactly", chunk_round_trips_constant_values_compactly},
