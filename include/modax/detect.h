@@ -61,6 +61,8 @@ struct mdx_detector {
     double raw_mean, raw_var; /* what the strongest severity usually is */
     double raw_short;         /* and what it has been lately */
     double cusum;             /* accumulated excess of raw severity (sustained anomalies) */
+    double peak;              /* highest score of the current episode (0: none) */
+    uint32_t quiet;           /* calm points since the episode's last high score */
     double est[MDX_DETECTOR_EST_BYTES / sizeof(double)]; /* estimator states */
 };
 

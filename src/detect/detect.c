@@ -9,8 +9,11 @@
  * severity. The score compares a short average of raw severities with
  * their long-run mean and spread for this series: a series whose raw
  * severities are routinely high (noisy but healthy) needs a much larger
- * excursion to score high than a quiet one. The mapping to [0, 1] is
- * monotonic, so any alert threshold works on it.
+ * excursion to score high than a quiet one. A CUSUM of the raw severity
+ * catches small sustained excesses (drifts). Finally the score emphasises
+ * onsets: within an episode of high scores only a clearly stronger reading
+ * scores high again, so one anomaly reads as one alert, not hundreds of
+ * points while the statistics settle.
  */
 #include <math.h>
 #include <pthread.h>
@@ -27,10 +30,15 @@
 #define A_RAW 0.0005         /* long-run raw severity statistics: about 2,000 points */
 #define A_SHORT 0.5          /* short average of raw severities */
 #define RAW_VAR_FLOOR 0.0025
+#define RAW_MAX 8.0          /* raw severities are capped here */
 #define SCORE_HALF 3.0       /* excess of this many raw sd scores 0.5 */
 #define CUSUM_ALLOW 0.15     /* raw severity above the usual by less than this does not add up */
 #define CUSUM_MAX 50.0
 #define CUSUM_HALF 6.0       /* accumulated excess that scores 0.5 */
+#define EPISODE_AT 0.5       /* a score from here on opens an episode */
+#define EPISODE_QUIET 12     /* points below EPISODE_AT that close it */
+#define EPISODE_GAIN 0.5     /* within an episode a new peak must halve the distance to 1 */
+#define EPISODE_DAMP 0.5     /* other scores within an episode are scaled by this */
 
 enum { EST_SPIKE, EST_SHIFT, EST_VARIANCE, EST_DRIFT, EST_RARITY };
 
@@ -96,12 +104,17 @@ static double step_time(struct mdx_detector *d, int64_t ts_ms)
     return dt;
 }
 
-static void update_baseline(struct mdx_detector *d, double x, double sd)
+static void update_baseline(struct mdx_detector *d, double x, double sd, double sd_raw)
 {
     double a = d->n < WARMUP ? 1.0 / (d->n + 1.0) : A_BASE;
     double diff;
 
-    if (d->n >= WARMUP) { /* an outlier must not drag the baseline along */
+    /*
+     * An outlier must not drag the baseline along. A series that has been
+     * constant has no spread to clip with: its first change is learned as is,
+     * or the baseline would never leave the old value.
+     */
+    if (d->n >= WARMUP && sd_raw > 0.5 * sd) {
         if (x > d->mean + CLIP_SD * sd) {
             x = d->mean + CLIP_SD * sd;
         } else if (x < d->mean - CLIP_SD * sd) {
@@ -113,10 +126,43 @@ static void update_baseline(struct mdx_detector *d, double x, double sd)
     d->var = (1.0 - a) * (d->var + a * diff * diff);
 }
 
+/*
+ * Onset emphasis. An anomaly is news when it starts, not for as long as the
+ * statistics take to settle: once a score reaches EPISODE_AT, the episode's
+ * later scores are damped below it unless the evidence clearly grows (a new
+ * peak closer to 1). The episode ends after EPISODE_QUIET calm points.
+ */
+static double episode(struct mdx_detector *d, double score, double short_score, int growing)
+{
+    if (d->peak <= 0.0) {
+        if (score >= EPISODE_AT) {
+            d->peak = score;
+            d->quiet = 0;
+        }
+        return score;
+    }
+    /*
+     * Calm: the short view is low and the accumulated excess no longer grows
+     * (it lingers by design after an excursion, and must not reopen one).
+     */
+    d->quiet = short_score < EPISODE_AT && !growing ? d->quiet + 1 : 0;
+    if (d->quiet >= EPISODE_QUIET) {
+        d->peak = 0.0;
+        d->cusum = 0.0; /* what it had accumulated was reported in the episode */
+        return score * EPISODE_DAMP;
+    }
+    if (score > d->peak + EPISODE_GAIN * (1.0 - d->peak)) {
+        d->peak = score;
+        return score;
+    }
+    return score * EPISODE_DAMP;
+}
+
 double mdx_detector_push(struct mdx_detector *d, int64_t ts_ms, double x)
 {
     struct mdx_detect_input in;
-    double sev[MDX_ESTIMATORS], core, raw, z, excess, score = 0.0;
+    double sev[MDX_ESTIMATORS], core, raw, z, excess, score = 0.0, short_score = 0.0;
+    double cusum_before = d->cusum;
 
     if (!isfinite(x)) {
         return 0.0;
@@ -134,7 +180,7 @@ double mdx_detector_push(struct mdx_detector *d, int64_t ts_ms, double x)
     for (int i = 0; i < MDX_ESTIMATORS; i++) {
         sev[i] = estimators[i]->update(est_state(d, i), &in);
     }
-    update_baseline(d, x, in.sd);
+    update_baseline(d, x, in.sd, in.sd_raw);
 
     core = sev[EST_SPIKE];
     for (int i = EST_SHIFT; i <= EST_DRIFT; i++) {
@@ -142,6 +188,7 @@ double mdx_detector_push(struct mdx_detector *d, int64_t ts_ms, double x)
     }
     raw = core * (0.6 + 0.4 * (sev[EST_RARITY] < 1.0 ? sev[EST_RARITY] : 1.0)) +
           0.25 * sev[EST_RARITY];
+    raw = raw < RAW_MAX ? raw : RAW_MAX; /* a jump of 1e10 sd is no more news than one of 30 */
     d->raw_short += A_SHORT * (raw - d->raw_short);
     excess = d->raw_short - d->raw_mean;
     /* Squared z of the short view against the usual; its sign is the excess's. */
@@ -152,9 +199,9 @@ double mdx_detector_push(struct mdx_detector *d, int64_t ts_ms, double x)
         d->cusum = d->cusum < 0.0 ? 0.0 : (d->cusum > CUSUM_MAX ? CUSUM_MAX : d->cusum);
         double c = d->cusum * d->cusum / (d->cusum * d->cusum + CUSUM_HALF * CUSUM_HALF);
         if (excess > 0.0) {
-            score = z / (z + SCORE_HALF * SCORE_HALF);
+            short_score = z / (z + SCORE_HALF * SCORE_HALF);
         }
-        score = c > score ? c : score;
+        score = c > short_score ? c : short_score;
     }
     /*
      * Long-run statistics of the raw severity, learned from the points
@@ -167,6 +214,7 @@ double mdx_detector_push(struct mdx_detector *d, int64_t ts_ms, double x)
     }
     d->raw_mean += A_RAW * excess;
     d->raw_var = (1.0 - A_RAW) * (d->raw_var + A_RAW * excess * excess);
+    score = episode(d, score, short_score, d->cusum > cusum_before);
     d->n++;
     if (d->gap_points < AFTER_GAP) {
         d->gap_points++;

@@ -15,6 +15,7 @@
 #define A_PREDICT 0.5    /* the prediction follows the last few points */
 #define A_ERROR 0.01     /* error variance: about 100 points */
 #define CLIP 5.0         /* an error feeds the variance clipped to CLIP sd */
+#define LOCAL_GAIN 3.0   /* the local z counts up to this many times the global z */
 
 struct spike_state {
     double predict;
@@ -53,7 +54,15 @@ static double spike_update(void *state, const struct mdx_detect_input *in)
         s->err_var += A_ERROR * (err2 - s->err_var);
         s->predict += A_PREDICT * (in->x - s->predict);
     }
-    if (in->n >= 50 && z2_local > z2) { /* before 50 points the error variance is forming */
+    /*
+     * Before 50 points the error variance is forming. The local view may
+     * sharpen the global one, not replace it: a sudden step that stays within
+     * the series' usual range (a square wave) is not a spike.
+     */
+    if (z2_local > LOCAL_GAIN * LOCAL_GAIN * z2) {
+        z2_local = LOCAL_GAIN * LOCAL_GAIN * z2;
+    }
+    if (in->n >= 50 && z2_local > z2) {
         z2 = z2_local;
     }
     return z2 > Z_NORMAL * Z_NORMAL ? (sqrt(z2) - Z_NORMAL) / Z_SPAN : 0.0;
