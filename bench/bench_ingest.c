@@ -11,7 +11,9 @@
  *   ingest: msgs=… points=… lost=… dup=… points_per_s=… ceiling_points_per_s=…
  *           ratio=… cpu_us_per_msg=… rss_mb=…
  * Options: --msgs N (500000), --devices N (100), --batch N readings per
- * message (1), --publishers N (4).
+ * message (1), --publishers N (4), --store sqlite|postgresql (sqlite; for
+ * postgresql it starts its own throwaway PostgreSQL 15 cluster, fsync on,
+ * removed at the end).
  */
 #include <mosquitto.h>
 #include <pthread.h>
@@ -266,21 +268,15 @@ static int verify_point(void *arg, int64_t ts, double v, unsigned flags)
 /* Counts, per device and sensor, the points in the expected range. */
 static void verify_store(const char *dir, const struct load *ld, long *lost, long *dup)
 {
-    struct mdx_store_conf conf = {.backend = "sqlite", .busy_timeout_ms = 5000,
-                                  .chunk_points = 512, .cache_series = 1000,
-                                  .deadletter_max = 100};
     static const char *const sensors[SENSORS] = {"current_mean", "current_max", "vibration_x",
                                                  "vibration_y", "vibration_magnitude",
                                                  "temperature_mean"};
-    char path[600], dev[32];
+    char dev[32];
     struct mdx_store *st;
     long per_series = (long)(ld->msgs / ld->devices) * ld->batch;
-    int err;
 
-    snprintf(path, sizeof(path), "%s/modax.db", dir);
-    conf.sqlite_path = path;
     *lost = *dup = 0;
-    st = mdx_store_open(&conf, &err);
+    st = test_store_open(dir); /* the back end modax serve used */
     if (st == NULL) {
         *lost = -1;
         return;
@@ -333,9 +329,19 @@ int main(int argc, char **argv)
             ld.batch = (int)parse_num(argv[++i], 1, 100000000);
         } else if (i + 1 < argc && strcmp(argv[i], "--publishers") == 0) {
             ld.publishers = (int)parse_num(argv[++i], 1, 100000000);
+        } else if (i + 1 < argc && strcmp(argv[i], "--store") == 0 &&
+                   (strcmp(argv[i + 1], "sqlite") == 0 ||
+                    strcmp(argv[i + 1], "postgresql") == 0)) {
+            /* The support helpers then start a durable throwaway cluster for the run. */
+            if (strcmp(argv[++i], "postgresql") == 0) {
+                setenv("MODAX_TEST_STORE", "postgresql", 1);
+                pg_shared_durable(1);
+            } else {
+                unsetenv("MODAX_TEST_STORE");
+            }
         } else {
             fprintf(stderr, "usage: bench_ingest [--msgs N] [--devices N] [--batch N] "
-                            "[--publishers N]\n");
+                            "[--publishers N] [--store sqlite|postgresql]\n");
             return 2;
         }
     }

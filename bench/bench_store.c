@@ -91,7 +91,9 @@ int main(int argc, char **argv)
     int64_t points = argc > 1 ? strtoll(argv[1], NULL, 10) : 6000000;
     int64_t chunk_points = argc > 2 ? strtoll(argv[2], NULL, 10) : 512;
     char dir[] = "/tmp/mdx-bench-XXXXXX", path[64], wal[80];
-    struct mdx_store_conf conf = {"sqlite", path, 5000, chunk_points, 100000, 10000, 0};
+    struct mdx_store_conf conf = {.backend = "sqlite", .sqlite_path = path,
+                                  .busy_timeout_ms = 5000, .chunk_points = chunk_points,
+                                  .cache_series = 100000, .deadletter_max = 10000};
     struct gen *g = calloc(1, sizeof(*g));
     struct mdx_batch b;
     struct mdx_batch_result res;

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential cmake pkg-config mosquitto mosquitto-clients libmosquitto-dev \
 libsqlite3-dev sqlite3 libcjson-dev zlib1g-dev libpq-dev postgresql libcurl4-openssl-dev \
-libssl-dev"
+libssl-dev prometheus-alertmanager"
 
 missing=""
 for p in $PACKAGES; do

@@ -22,13 +22,18 @@
 #include "modax/msg.h"
 
 struct mdx_store_conf {
-    char *backend;            /* "sqlite" */
+    char *backend;            /* "sqlite" or "postgresql" */
     char *sqlite_path;        /* database file */
     int64_t busy_timeout_ms;  /* how long one statement waits for a lock */
     int64_t chunk_points;     /* points per stored chunk */
     int64_t cache_series;     /* series whose open chunk stays in memory */
     int64_t deadletter_max;   /* dead letters kept; oldest evicted */
     int synchronous_full;     /* fsync every commit (else at WAL checkpoints) */
+    char *pgsql_url;          /* libpq conninfo, without the password */
+    char *pgsql_password;     /* secret: environment or *_FILE only */
+    char *pgsql_sslmode;      /* libpq sslmode: disable ... verify-full */
+    int64_t pgsql_partition_days_ahead; /* daily partitions created ahead of today */
+    int64_t pgsql_connect_timeout_s;    /* libpq connect_timeout */
 };
 
 /* Config keys of the store ("store.*"). */
@@ -188,7 +193,7 @@ struct mdx_store_ops {
     int (*export_points)(void *impl, const char *tenant, const char *device, int64_t from_ms,
                          int64_t to_ms, mdx_sensor_point_fn fn, void *arg);
     int (*delete_points)(void *impl, const char *tenant, const char *device, int64_t from_ms,
-                         int64_t to_ms, int64_t *deleted);
+                         int64_t to_ms, int64_t expect, int64_t *deleted);
     int (*archive_obj_put)(void *impl, const struct mdx_archive_obj *obj);
     int (*archive_obj_list)(void *impl, const char *tenant, int state, int64_t before_day_ms,
                             mdx_archive_obj_fn fn, void *arg);
@@ -273,9 +278,14 @@ int mdx_store_archive_partitions(struct mdx_store *st, const char *tenant, int64
 /* Raw points of a device in [from_ms, to_ms), ordered by sensor name, then time. */
 int mdx_store_export_points(struct mdx_store *st, const char *tenant, const char *device,
                             int64_t from_ms, int64_t to_ms, mdx_sensor_point_fn fn, void *arg);
-/* Deletes raw points of a device in [from_ms, to_ms) (rollups stay); *deleted counts them. */
+/*
+ * Deletes raw points of a device in [from_ms, to_ms) (rollups stay); *deleted
+ * counts them. With expect >= 0 the delete happens only if the range holds
+ * exactly 'expect' points at that moment (atomically); otherwise nothing is
+ * deleted and MDX_EAGAIN returned: a point arrived after they were counted.
+ */
 int mdx_store_delete_points(struct mdx_store *st, const char *tenant, const char *device,
-                            int64_t from_ms, int64_t to_ms, int64_t *deleted);
+                            int64_t from_ms, int64_t to_ms, int64_t expect, int64_t *deleted);
 /* Inserts or replaces the record of obj->key. */
 int mdx_store_archive_obj_put(struct mdx_store *st, const struct mdx_archive_obj *obj);
 /*

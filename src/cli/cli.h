@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 
+#include "modax/archive.h"
 #include "modax/engine.h"
 #include "modax/source.h"
 #include "modax/store.h"
@@ -32,6 +33,8 @@ struct cli_conf {
     struct mdx_store_conf store;
     struct mdx_engine_conf ingest;
     struct mdx_mqtt_conf mqtt;
+    struct mdx_archive_conf archive;
+    struct mdx_objstore_conf objstore;
 };
 
 /* Config file named by --config, else $MODAX_CONFIG, else none (NULL). */
@@ -54,6 +57,7 @@ int cmd_device(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_deadletters(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_archive(int argc, char **argv);
 int cmd_detect(int argc, char **argv);
 
 #endif

@@ -5,6 +5,11 @@
  * Role ingest: MQTT source -> engine (spool, decode, validate, store).
  * On SIGINT/SIGTERM the source disconnects first, then the engine drains
  * the spool into the store, so a clean stop leaves nothing behind.
+ *
+ * Role archiver: a thread with its own store handle and object store runs
+ * an archive pass (archive.h) every archive.interval_s, the first one at
+ * start. A pass that fails is retried at the next interval with a warning;
+ * SIGINT/SIGTERM stop it between two objects.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -15,12 +20,26 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "modax/archive.h"
 #include "modax/clock.h"
 #include "modax/log.h"
 #include "modax/status.h"
 
 #define MOD "serve"
 #define DRAIN_MS 30000
+
+enum { ROLE_INGEST = 1, ROLE_ARCHIVER = 2 };
+
+/* The archiver role's thread and what it shares with the main thread. */
+struct archiver_role {
+    struct cli_conf *conf;    /* read-only while the thread runs */
+    pthread_t thread;
+    int started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stopping;             /* under mu */
+    struct mdx_archiver *ar;  /* under mu: the pass to stop, if one runs */
+};
 
 static int deliver(void *arg, const char *topic, const void *payload, size_t len, int64_t recv_ms)
 {
@@ -30,30 +49,153 @@ static int deliver(void *arg, const char *topic, const void *payload, size_t len
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: modax serve [--roles ingest] [--ready-file PATH]\n\n"
+            "usage: modax serve [--roles ingest,archiver] [--ready-file PATH]\n\n"
             "Runs the service until SIGINT or SIGTERM.\n"
-            "  --roles LIST       comma-separated roles; 'ingest' (MQTT -> store) is the one\n"
-            "                     this version has (default: ingest)\n"
-            "  --ready-file PATH  create PATH once subscribed to the broker, remove it on exit\n"
-            "                     (for scripts and supervisors)\n");
+            "  --roles LIST       comma-separated roles (default: all):\n"
+            "                       ingest    MQTT -> store\n"
+            "                       archiver  old raw points -> object store, every\n"
+            "                                 archive.interval_s (see `modax archive`)\n"
+            "  --ready-file PATH  create PATH once running (with ingest: subscribed to the\n"
+            "                     broker), remove it on exit (for scripts and supervisors)\n");
 }
 
+/* The ROLE_* bits of a comma-separated list; -1 if a name is unknown or the list empty. */
 static int parse_roles(const char *roles)
 {
     char buf[256];
     char *save = NULL;
+    int bits = 0;
 
     if (strlen(roles) >= sizeof(buf)) {
         return -1;
     }
     memcpy(buf, roles, strlen(roles) + 1);
     for (char *r = strtok_r(buf, ",", &save); r != NULL; r = strtok_r(NULL, ",", &save)) {
-        if (strcmp(r, "ingest") != 0) {
-            fprintf(stderr, "modax serve: unknown role '%s'; this version has: ingest\n", r);
+        if (strcmp(r, "ingest") == 0) {
+            bits |= ROLE_INGEST;
+        } else if (strcmp(r, "archiver") == 0) {
+            bits |= ROLE_ARCHIVER;
+        } else {
+            fprintf(stderr, "modax serve: unknown role '%s'; this version has: ingest, archiver\n",
+                    r);
             return -1;
         }
     }
-    return 0;
+    return bits != 0 ? bits : -1;
+}
+
+/* Waits up to 'ms' or until stopping; returns 1 when stopping. */
+static int role_wait(struct archiver_role *a, int64_t ms)
+{
+    struct timespec until;
+    int stop;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)(ms / 1000);
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&a->mu);
+    while (!a->stopping && pthread_cond_timedwait(&a->cv, &a->mu, &until) == 0) {
+    }
+    stop = a->stopping;
+    pthread_mutex_unlock(&a->mu);
+    return stop;
+}
+
+/* One pass with fresh handles, so a store or object store that was down is reopened. */
+static void archiver_pass(struct archiver_role *a)
+{
+    struct cli_conf *conf = a->conf;
+    struct mdx_store *st = NULL;
+    struct mdx_objstore *os = NULL;
+    struct mdx_archiver *ar = NULL;
+    struct mdx_archive_stats s;
+    int rc = MDX_OK;
+    int64_t t0 = mdx_mono_us();
+
+    st = mdx_store_open(&conf->store, &rc);
+    if (st == NULL) {
+        mdx_log_warn(MOD, "archiver cannot open the store; retrying next interval", MDX_F_ERR(rc));
+        return;
+    }
+    os = mdx_objstore_open(&conf->objstore, &rc);
+    if (os == NULL) {
+        mdx_log_error(MOD, "archiver cannot open the object store; check archive.store.*",
+                      MDX_F_STR("kind", conf->objstore.kind), MDX_F_ERR(rc));
+        goto out;
+    }
+    ar = mdx_archiver_create(&conf->archive, st, os);
+    if (ar == NULL) {
+        goto out;
+    }
+    pthread_mutex_lock(&a->mu);
+    a->ar = a->stopping ? NULL : ar;
+    pthread_mutex_unlock(&a->mu);
+    if (a->ar == NULL) {
+        goto out;
+    }
+    rc = mdx_archiver_run(ar, NULL, 0, mdx_now_ms(), &s);
+    pthread_mutex_lock(&a->mu);
+    a->ar = NULL;
+    pthread_mutex_unlock(&a->mu);
+    if (rc == MDX_OK) {
+        mdx_log_info(MOD, "archive pass done", MDX_F_INT("objects", s.objects),
+                     MDX_F_INT("points", s.points), MDX_F_INT("bytes", s.bytes),
+                     MDX_F_INT("deleted", s.deleted), MDX_F_INT("expired", s.expired),
+                     MDX_F_INT("skipped", s.skipped),
+                     MDX_F_INT("ms", (mdx_mono_us() - t0) / 1000));
+    } else if (rc == MDX_ESTOPPED) {
+        mdx_log_info(MOD, "archive pass stopped; the next one finishes it",
+                     MDX_F_INT("objects", s.objects));
+    } else {
+        mdx_log_warn(MOD, "archive pass incomplete; retrying next interval", MDX_F_ERR(rc),
+                     MDX_F_INT("objects", s.objects), MDX_F_INT("skipped", s.skipped));
+    }
+
+out:
+    mdx_archiver_destroy(ar);
+    mdx_objstore_close(os);
+    mdx_store_close(st);
+}
+
+static void *archiver_main(void *arg)
+{
+    struct archiver_role *a = arg;
+
+    do {
+        archiver_pass(a);
+    } while (!role_wait(a, a->conf->archive.interval_s * 1000));
+    return NULL;
+}
+
+static int archiver_start(struct archiver_role *a, struct cli_conf *conf)
+{
+    a->conf = conf;
+    conf->archive.tier = conf->objstore.archive_tier;
+    if (pthread_create(&a->thread, NULL, archiver_main, a) != 0) {
+        return MDX_ENOMEM;
+    }
+    a->started = 1;
+    return MDX_OK;
+}
+
+static void archiver_stop(struct archiver_role *a)
+{
+    if (!a->started) {
+        return;
+    }
+    pthread_mutex_lock(&a->mu);
+    a->stopping = 1;
+    if (a->ar != NULL) {
+        mdx_archiver_stop(a->ar);
+    }
+    pthread_cond_signal(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    pthread_join(a->thread, NULL);
+    a->started = 0;
 }
 
 int cmd_serve(int argc, char **argv)
@@ -64,13 +206,14 @@ int cmd_serve(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *roles = "ingest", *ready_file = NULL;
+    const char *roles = "ingest,archiver", *ready_file = NULL;
+    struct archiver_role arch = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
     struct cli_conf conf;
     struct mdx_store *store = NULL;
     struct mdx_engine *engine = NULL;
     void *source = NULL;
     sigset_t sigs;
-    int rc, sig, ready = 0, status = CLI_FAIL;
+    int rc, sig, ready = 0, status = CLI_FAIL, role_bits;
 
     optind = 1;
     while ((rc = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -81,7 +224,8 @@ int cmd_serve(int argc, char **argv)
         default: usage(stderr); return CLI_USAGE;
         }
     }
-    if (optind != argc || parse_roles(roles) != 0) {
+    role_bits = optind == argc ? parse_roles(roles) : -1;
+    if (role_bits < 0) {
         usage(stderr);
         return CLI_USAGE;
     }
@@ -95,6 +239,15 @@ int cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (role_bits & ROLE_ARCHIVER) {
+        if (archiver_start(&arch, &conf) != MDX_OK) {
+            mdx_log_error(MOD, "cannot start the archiver thread");
+            goto out;
+        }
+    }
+    if (!(role_bits & ROLE_INGEST)) {
+        goto running;
+    }
     store = cli_store_open(&conf);
     if (store == NULL) {
         goto out;
@@ -115,6 +268,8 @@ int cmd_serve(int argc, char **argv)
         mdx_log_error(MOD, "cannot start threads");
         goto out;
     }
+
+running:
     mdx_log_info(MOD, "started", MDX_F_STR("roles", roles), MDX_F_STR("store", conf.store.backend),
                  MDX_F_STR("broker", conf.mqtt.host), MDX_F_INT("port", conf.mqtt.port));
     for (;;) {
@@ -124,7 +279,7 @@ int cmd_serve(int argc, char **argv)
         if (sig == SIGINT || sig == SIGTERM) {
             break;
         }
-        if (!ready && ready_file != NULL && mdx_source_mqtt.ready(source)) {
+        if (!ready && ready_file != NULL && (source == NULL || mdx_source_mqtt.ready(source))) {
             int fd = open(ready_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
             if (fd >= 0) {
                 close(fd);
@@ -136,6 +291,7 @@ int cmd_serve(int argc, char **argv)
     status = CLI_OK;
 
 out:
+    archiver_stop(&arch);
     if (source != NULL) {
         mdx_source_mqtt.stop(source);
     }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * cmd_tenant.c - `modax tenant add|list`.
+ * cmd_tenant.c - `modax tenant add|list|retention`.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -11,9 +13,66 @@
 static void usage(FILE *out)
 {
     fprintf(out, "usage: modax tenant add NAME\n"
-                 "       modax tenant list\n\n"
+                 "       modax tenant list\n"
+                 "       modax tenant retention NAME [--archive-days N --expire-days M]\n\n"
                  "Tenants are the customers sharing this installation; names are\n"
-                 "[A-Za-z0-9_-]{1,64}. Devices belong to one tenant.\n");
+                 "[A-Za-z0-9_-]{1,64}. Devices belong to one tenant.\n"
+                 "retention shows or sets the tenant's archive age (raw points older than N\n"
+                 "days move to the object store) and expiry age (archive objects older than\n"
+                 "M days are deleted), 1 <= N <= M <= 36500; without an override the\n"
+                 "archive.after_days and archive.expire_days settings apply.\n");
+}
+
+/* Parses a whole decimal number of days; -1 if it is not one. */
+static int64_t parse_days(const char *s)
+{
+    char *end = NULL;
+    long long v;
+
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < 1 || v > 36500) {
+        return -1;
+    }
+    return v;
+}
+
+/* `tenant retention NAME [--archive-days N --expire-days M]`; argv[2] is the name. */
+static int retention(struct mdx_store *st, const struct cli_conf *conf, int argc, char **argv)
+{
+    struct mdx_retention r;
+    int rc;
+
+    if (argc == 3) {
+        rc = mdx_store_retention_get(st, argv[2], &r);
+        if (rc == MDX_ENOTFOUND && mdx_store_tenant_exists(st, argv[2]) == MDX_OK) {
+            printf("tenant %s: archive after %lld days, expire after %lld days (defaults)\n",
+                   argv[2], (long long)conf->archive.after_days,
+                   (long long)conf->archive.expire_days);
+            return MDX_OK;
+        }
+        if (rc == MDX_OK) {
+            printf("tenant %s: archive after %lld days, expire after %lld days\n", argv[2],
+                   (long long)r.archive_after_days, (long long)r.expire_after_days);
+        }
+    } else {
+        r.archive_after_days = parse_days(argv[4]);
+        r.expire_after_days = parse_days(argv[6]);
+        rc = mdx_store_retention_set(st, argv[2], &r);
+        if (rc == MDX_OK) {
+            printf("tenant %s: archive after %lld days, expire after %lld days\n", argv[2],
+                   (long long)r.archive_after_days, (long long)r.expire_after_days);
+        } else if (rc == MDX_EINVAL) {
+            fprintf(stderr, "modax tenant retention: days must be whole numbers with "
+                            "1 <= archive-days <= expire-days <= 36500\n");
+        }
+    }
+    if (rc == MDX_ENOTFOUND) {
+        fprintf(stderr, "modax tenant retention: tenant '%s' does not exist\n", argv[2]);
+    } else if (rc != MDX_OK && rc != MDX_EINVAL) {
+        fprintf(stderr, "modax tenant retention: %s\n", mdx_strerror(rc));
+    }
+    return rc;
 }
 
 static int print_name(void *arg, const char *name)
@@ -33,8 +92,19 @@ int cmd_tenant(int argc, char **argv)
         usage(stdout);
         return CLI_OK;
     }
+    if (argc == 7 && strcmp(argv[1], "retention") == 0 && strcmp(argv[3], "--expire-days") == 0 &&
+        strcmp(argv[5], "--archive-days") == 0) {
+        char *t = argv[3], *v = argv[4]; /* accept the two options in either order */
+        argv[3] = argv[5];
+        argv[4] = argv[6];
+        argv[5] = t;
+        argv[6] = v;
+    }
     if (!((argc == 3 && strcmp(argv[1], "add") == 0) ||
-          (argc == 2 && strcmp(argv[1], "list") == 0))) {
+          (argc == 2 && strcmp(argv[1], "list") == 0) ||
+          (argc == 3 && strcmp(argv[1], "retention") == 0) ||
+          (argc == 7 && strcmp(argv[1], "retention") == 0 &&
+           strcmp(argv[3], "--archive-days") == 0 && strcmp(argv[5], "--expire-days") == 0))) {
         usage(stderr);
         return CLI_USAGE;
     }
@@ -58,6 +128,8 @@ int cmd_tenant(int argc, char **argv)
         } else {
             printf("tenant %s added\n", argv[2]);
         }
+    } else if (strcmp(argv[1], "retention") == 0) {
+        rc = retention(st, &conf, argc, argv);
     } else {
         rc = mdx_store_tenant_list(st, print_name, NULL);
         if (rc != MDX_OK) {

@@ -19,24 +19,29 @@ static const struct mdx_conf_key log_keys[] = {
     MDX_CONF_END,
 };
 
-static void sections(struct cli_conf *c, struct mdx_conf_section out[4])
+#define N_SECTIONS 6
+
+static void sections(struct cli_conf *c, struct mdx_conf_section out[N_SECTIONS])
 {
     out[0] = (struct mdx_conf_section){"log", log_keys, c ? &c->log : NULL};
     out[1] = (struct mdx_conf_section){"store", mdx_store_conf_keys, c ? &c->store : NULL};
     out[2] = (struct mdx_conf_section){"ingest", mdx_engine_conf_keys, c ? &c->ingest : NULL};
     out[3] = (struct mdx_conf_section){"mqtt", mdx_mqtt_conf_keys, c ? &c->mqtt : NULL};
+    out[4] = (struct mdx_conf_section){"archive", mdx_archive_conf_keys, c ? &c->archive : NULL};
+    out[5] = (struct mdx_conf_section){"archive.store", mdx_objstore_conf_keys,
+                                       c ? &c->objstore : NULL};
 }
 
 int cli_conf_load(struct cli_conf *c)
 {
-    struct mdx_conf_section s[4];
+    struct mdx_conf_section s[N_SECTIONS];
     char err[512];
     int level;
     enum mdx_log_format format = MDX_LOG_AUTO;
 
     memset(c, 0, sizeof(*c));
     sections(c, s);
-    if (mdx_conf_load(s, 4, cli_config_path, err, sizeof(err)) != MDX_OK) {
+    if (mdx_conf_load(s, N_SECTIONS, cli_config_path, err, sizeof(err)) != MDX_OK) {
         fprintf(stderr, "modax: %s\n", err);
         cli_conf_fini(c);
         return CLI_USAGE;
@@ -63,20 +68,20 @@ int cli_conf_load(struct cli_conf *c)
 
 void cli_conf_fini(struct cli_conf *c)
 {
-    struct mdx_conf_section s[4];
+    struct mdx_conf_section s[N_SECTIONS];
 
     sections(c, s);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < N_SECTIONS; i++) {
         mdx_conf_fini(&s[i]);
     }
 }
 
 void cli_conf_describe(FILE *out, int md)
 {
-    struct mdx_conf_section s[4];
+    struct mdx_conf_section s[N_SECTIONS];
 
     sections(NULL, s);
-    mdx_conf_describe(s, 4, md, out);
+    mdx_conf_describe(s, N_SECTIONS, md, out);
 }
 
 struct mdx_store *cli_store_open(struct cli_conf *c)
@@ -84,7 +89,13 @@ struct mdx_store *cli_store_open(struct cli_conf *c)
     int err = MDX_OK;
     struct mdx_store *st = mdx_store_open(&c->store, &err);
 
-    if (st == NULL) {
+    if (st == NULL && c->store.backend != NULL && strcmp(c->store.backend, "postgresql") == 0) {
+        fprintf(stderr,
+                "modax: cannot open the postgresql store: %s; see the store's message above "
+                "and check store.pgsql.url, MODAX_STORE_PGSQL_PASSWORD(_FILE) and "
+                "store.pgsql.sslmode\n",
+                mdx_strerror(err));
+    } else if (st == NULL) {
         fprintf(stderr,
                 "modax: cannot open the %s store at '%s': %s; check store.sqlite.path "
                 "(MODAX_STORE_SQLITE_PATH) and that its directory exists and is writable\n",

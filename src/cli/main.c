@@ -23,6 +23,7 @@ static const struct command commands[] = {
     {"query", cmd_query, "print points of a device's sensor in a time range (CSV or JSON)"},
     {"deadletters", cmd_deadletters, "list refused messages and counts per reason"},
     {"detect", cmd_detect, "score a timestamp,value CSV with the anomaly detector"},
+    {"archive", cmd_archive, "archive old raw points to object storage now, or list archives"},
     {"config", cmd_config, "print the configuration reference or an example file"},
     {NULL, NULL, NULL},
 };

@@ -91,6 +91,7 @@ struct mdx_engine {
     atomic_int stopping;
     int64_t drain_deadline_ms;
     struct mdx_spool_pos committed; /* spool position the store has */
+    int checkpoint_pending;       /* the store was down at create: the writer finds it */
 
     atomic_uint_fast64_t msgs_received, msgs_stored, msgs_refused, points_written,
         points_duplicate, points_ts_substituted, events_written, batches, store_retries;
@@ -339,11 +340,59 @@ static void log_stats(struct mdx_engine *e)
                  MDX_F_INT("spool_bytes", s.spool_pending_bytes));
 }
 
+/*
+ * The store was unreachable when the engine was created (a PostgreSQL that
+ * is not up yet), so the spool was opened at its first segment and the
+ * sources could start. Waits with back-off until the store answers, then
+ * skips what it already has. MDX_ESTOPPED if the engine stops first.
+ */
+static int resume_at_checkpoint(struct mdx_engine *e)
+{
+    struct mdx_spool_pos ck = {0, 0}, first;
+    struct mdx_spool_rec rec;
+    int64_t backoff = 10;
+    int rc;
+
+    while ((rc = mdx_store_checkpoint_get(e->store, e->conf.worker, &ck)) != MDX_OK) {
+        if (atomic_load(&e->stopping)) {
+            return MDX_ESTOPPED;
+        }
+        atomic_fetch_add(&e->store_retries, 1);
+        mdx_log_warn(MOD, "store unavailable; ingesting into the spool until it is back",
+                     MDX_F_ERR(rc), MDX_F_INT("backoff_ms", backoff));
+        mdx_sleep_ms(backoff);
+        backoff = backoff * 2 > e->conf.retry_max_ms ? e->conf.retry_max_ms : backoff * 2;
+    }
+    e->checkpoint_pending = 0;
+    mdx_spool_read_pos(e->spool, &first);
+    if (ck.segment < first.segment || (ck.segment == first.segment && ck.offset <= first.offset)) {
+        return MDX_OK; /* the store has none of what is on disk */
+    }
+    /* A checkpoint beyond the spool (its folder was replaced) is ignored. */
+    mdx_spool_seek(e->spool, &ck);
+    rc = mdx_spool_read(e->spool, &rec, 0);
+    mdx_spool_read_reset(e->spool);
+    if (rc == MDX_EIO) {
+        mdx_spool_seek(e->spool, &first);
+        return MDX_OK;
+    }
+    mdx_spool_seek(e->spool, &ck);
+    mdx_spool_release(e->spool, &ck);
+    e->committed = ck;
+    mdx_log_info(MOD, "store reachable; resuming from its checkpoint",
+                 MDX_F_INT("segment", ck.segment), MDX_F_INT("offset", ck.offset));
+    return MDX_OK;
+}
+
 static void *writer_main(void *arg)
 {
     struct mdx_engine *e = arg;
     struct batch *b = &e->batch;
     int64_t next_stats = mdx_mono_us() + e->conf.stats_interval_s * 1000000;
+
+    if (e->checkpoint_pending && resume_at_checkpoint(e) != MDX_OK) {
+        return NULL; /* stopped before the store came back: everything stays in the spool */
+    }
 
     for (;;) {
         int64_t first_us = 0;
@@ -449,7 +498,13 @@ struct mdx_engine *mdx_engine_create(const struct mdx_engine_conf *conf, struct 
         goto fail;
     }
     rc = mdx_store_checkpoint_get(store, conf->worker, &start);
-    if (rc != MDX_OK) {
+    if (rc != MDX_OK && mdx_status_is_transient(rc)) {
+        /* Start anyway, keeping the whole spool; the writer skips what the store has. */
+        mdx_log_warn(MOD, "store unavailable at start; the writer retries it", MDX_F_ERR(rc));
+        start.segment = 0;
+        start.offset = 0;
+        e->checkpoint_pending = 1;
+    } else if (rc != MDX_OK) {
         goto fail;
     }
     sc.dir = conf->spool_dir;

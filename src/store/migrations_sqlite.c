@@ -80,6 +80,58 @@ static const struct migration migrations[] = {
      " owner TEXT PRIMARY KEY,"
      " segment INTEGER NOT NULL,"
      " offset INTEGER NOT NULL);"},
+    {2,
+     /* Rollups (issue 3): min, max, sum and count of a series per minute
+      * and per hour, bucket_ms = floor(ts / length) * length. Kept by each
+      * write batch in its transaction (store_sqlite_rollup.c); raw points
+      * deleted by the archiver leave them in place. Points stored before
+      * this migration are rolled up when the store opens. Rows are small,
+      * so WITHOUT ROWID keeps them in the primary key's b-tree only. */
+     "CREATE TABLE rollup_1m ("
+     " series_id INTEGER NOT NULL REFERENCES series(id),"
+     " bucket_ms INTEGER NOT NULL,"
+     " min REAL NOT NULL,"
+     " max REAL NOT NULL,"
+     " sum REAL NOT NULL,"
+     " count INTEGER NOT NULL,"
+     " PRIMARY KEY (series_id, bucket_ms)) WITHOUT ROWID;"
+     "CREATE TABLE rollup_1h ("
+     " series_id INTEGER NOT NULL REFERENCES series(id),"
+     " bucket_ms INTEGER NOT NULL,"
+     " min REAL NOT NULL,"
+     " max REAL NOT NULL,"
+     " sum REAL NOT NULL,"
+     " count INTEGER NOT NULL,"
+     " PRIMARY KEY (series_id, bucket_ms)) WITHOUT ROWID;"},
+    {3,
+     /* Retention and archive (issue 3). Per-tenant overrides of the
+      * archive and expiry ages; tenants without a row use the config. */
+     "CREATE TABLE retention ("
+     " tenant_id INTEGER PRIMARY KEY REFERENCES tenants(id),"
+     " archive_after_days INTEGER NOT NULL,"
+     " expire_after_days INTEGER NOT NULL);"
+     /* One row per archive object, written before the upload (state
+      * pending), then verified, then done once the raw points are gone.
+      * Names, not ids: a record outlives its device's points. */
+     "CREATE TABLE archive_objects ("
+     " key TEXT PRIMARY KEY,"
+     " tenant TEXT NOT NULL,"
+     " device TEXT NOT NULL,"
+     " day_ms INTEGER NOT NULL,"
+     " seq INTEGER NOT NULL,"
+     " size INTEGER NOT NULL,"
+     " sha256 TEXT NOT NULL,"
+     " points INTEGER NOT NULL,"
+     " state INTEGER NOT NULL,"
+     " created_ms INTEGER NOT NULL);"
+     "CREATE INDEX archive_objects_day ON archive_objects (tenant, day_ms, device, seq);"
+     /* Bumped by every delete of raw points, in its transaction: a writer
+      * on another connection sees the change and reloads its cached head
+      * chunks before it appends (store_sqlite_write.c). */
+     "CREATE TABLE delete_epoch ("
+     " id INTEGER PRIMARY KEY CHECK (id = 1),"
+     " n INTEGER NOT NULL);"
+     "INSERT INTO delete_epoch (id, n) VALUES (1, 0);"},
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

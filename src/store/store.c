@@ -14,11 +14,12 @@
 
 static const struct mdx_store_ops *const backends[] = {
     &mdx_store_sqlite, /* embedded, one file, WAL */
+    &mdx_store_pgsql,  /* libpq, COPY, daily partitions (TimescaleDB when present) */
 };
 
 const struct mdx_conf_key mdx_store_conf_keys[] = {
     MDX_CONF_STR("store.backend", "sqlite", struct mdx_store_conf, backend,
-                 "Store back end: sqlite"),
+                 "Store back end: sqlite or postgresql"),
     MDX_CONF_STR("store.sqlite.path", "var/modax.db", struct mdx_store_conf, sqlite_path,
                  "SQLite database file (its folder must exist)"),
     MDX_CONF_INT("store.busy_timeout_ms", "5000", 0, 600000, struct mdx_store_conf,
@@ -30,8 +31,19 @@ const struct mdx_conf_key mdx_store_conf_keys[] = {
     MDX_CONF_INT("store.deadletter_max", "10000", 10, 10000000, struct mdx_store_conf,
                  deadletter_max, "Dead letters kept; the oldest are evicted"),
     MDX_CONF_BOOL("store.synchronous_full", "false", struct mdx_store_conf, synchronous_full,
-                  "fsync every commit (else only at WAL checkpoints; a crash may lose the "
-                  "last batches, which the spool replays)"),
+                  "fsync every commit (else at WAL checkpoints: a power loss, not a process "
+                  "crash, may lose the last commits)"),
+    MDX_CONF_STR("store.pgsql.url", "host=127.0.0.1 port=5432 dbname=modax user=modax",
+                 struct mdx_store_conf, pgsql_url,
+                 "PostgreSQL libpq connection string, without the password"),
+    MDX_CONF_SECRET("store.pgsql.password", struct mdx_store_conf, pgsql_password,
+                    "PostgreSQL password; environment or *_FILE only, refused in the config file"),
+    MDX_CONF_STR("store.pgsql.sslmode", "prefer", struct mdx_store_conf, pgsql_sslmode,
+                 "libpq sslmode: disable, allow, prefer, require, verify-ca or verify-full"),
+    MDX_CONF_INT("store.pgsql.partition_days_ahead", "7", 1, 366, struct mdx_store_conf,
+                 pgsql_partition_days_ahead, "Daily partitions of raw points created ahead"),
+    MDX_CONF_INT("store.pgsql.connect_timeout_s", "5", 1, 300, struct mdx_store_conf,
+                 pgsql_connect_timeout_s, "Seconds one attempt to connect to PostgreSQL may take"),
     MDX_CONF_END};
 
 struct mdx_store *mdx_store_open(const struct mdx_store_conf *conf, int *err)
@@ -198,9 +210,9 @@ int mdx_store_export_points(struct mdx_store *st, const char *tenant, const char
 }
 
 int mdx_store_delete_points(struct mdx_store *st, const char *tenant, const char *device,
-                            int64_t from_ms, int64_t to_ms, int64_t *deleted)
+                            int64_t from_ms, int64_t to_ms, int64_t expect, int64_t *deleted)
 {
-    return FORWARD(delete_points, tenant, device, from_ms, to_ms, deleted);
+    return FORWARD(delete_points, tenant, device, from_ms, to_ms, expect, deleted);
 }
 
 int mdx_store_archive_obj_put(struct mdx_store *st, const struct mdx_archive_obj *obj)

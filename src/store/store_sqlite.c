@@ -150,6 +150,7 @@ static void sq_close(void *impl)
         sqlite3_finalize(h->st[i]);
     }
     mdx_sq_cache_fini(h);
+    mdx_sq_rollup_close(h);
     sqlite3_close_v2(h->db);
     mdx_free(h);
 }
@@ -216,6 +217,10 @@ static int sq_open(const struct mdx_store_conf *conf, void **impl)
     }
     if (rc != SQLITE_OK) {
         rc = rc == SQLITE_MISMATCH ? MDX_ESTORE : mdx_sq_status(rc);
+        goto fail;
+    }
+    rc = mdx_sq_rollup_open(h);
+    if (rc != MDX_OK) {
         goto fail;
     }
     *impl = h;
@@ -589,4 +594,14 @@ const struct mdx_store_ops mdx_store_sqlite = {
     .deadletter_list = sq_deadletter_list,
     .deadletter_counts = sq_deadletter_counts,
     .event_list = sq_event_list,
+    .query_buckets = mdx_sq_query_buckets, /* store_sqlite_rollup.c */
+    .latest = mdx_sq_latest,
+    .retention_get = mdx_sq_retention_get, /* store_sqlite_archive.c */
+    .retention_set = mdx_sq_retention_set,
+    .archive_partitions = mdx_sq_archive_partitions,
+    .export_points = mdx_sq_export_points,
+    .delete_points = mdx_sq_delete_points,
+    .archive_obj_put = mdx_sq_archive_obj_put,
+    .archive_obj_list = mdx_sq_archive_obj_list,
+    .archive_obj_delete = mdx_sq_archive_obj_delete,
 };

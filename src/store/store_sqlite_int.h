@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "chunk.h"
+#include "modax/status.h"
 #include "modax/store.h"
 
 /* Prepared statements, prepared once at open and reset after each use. */
@@ -109,6 +110,16 @@ struct sq_pts {
     size_t cap;
 };
 
+/* The rollup delta of one series and minute, accumulated while a batch is applied. */
+struct sq_racc {
+    int64_t series_id;
+    int64_t bucket_ms;        /* start of the minute */
+    double min, max, sum;
+    int64_t count;            /* 0: nothing accumulated */
+};
+
+struct sq_rollup;             /* store_sqlite_rollup.c */
+
 struct sq {
     sqlite3 *db;
     sqlite3_stmt *st[SQ_STMT_COUNT];
@@ -133,6 +144,14 @@ struct sq {
     struct sq_pts in;         /* incoming points, sorted */
     struct sq_pts merged;
     struct mdx_chunk tmp;     /* encoder for chunks other than heads */
+
+    /* delete_epoch row the cached heads match (see mdx_sq_heads_sync). */
+    int64_t delete_epoch;
+    sqlite3_stmt *epoch_get;  /* prepared on first use */
+
+    /* Rollups: the batch's deltas, flushed before its commit. */
+    struct sq_racc racc;      /* the minute being accumulated */
+    struct sq_rollup *rollup;
 };
 
 /* MDX_* status for an SQLite result code. */
@@ -146,5 +165,78 @@ void mdx_sq_cache_fini(struct sq *h);
 int mdx_sq_write(void *impl, const struct mdx_batch *batch, struct mdx_batch_result *res);
 /* Bytes held by the series cache: entries plus chunk buffers. */
 size_t mdx_sq_cache_bytes(const struct sq *h, size_t *n_series);
+/*
+ * Raw points deleted by the archiver (store_sqlite_archive.c) make cached
+ * heads stale, also those of another connection. Inside a write
+ * transaction, mdx_sq_heads_sync() reads the delete_epoch row and, if it
+ * moved, drops every cached head so that it is reloaded from the database.
+ */
+int mdx_sq_heads_sync(struct sq *h);
+/* Drops the cached head of series (device_id, sensor), if cached. */
+void mdx_sq_head_forget(struct sq *h, int64_t device_id, const char *sensor);
+/* Drops every cached head (the series ids stay cached). */
+void mdx_sq_heads_forget(struct sq *h);
+
+/* Retention and archive (store_sqlite_archive.c). */
+int mdx_sq_retention_get(void *impl, const char *tenant, struct mdx_retention *out);
+int mdx_sq_retention_set(void *impl, const char *tenant, const struct mdx_retention *r);
+int mdx_sq_archive_partitions(void *impl, const char *tenant, int64_t before_ms,
+                              mdx_partition_fn fn, void *arg);
+int mdx_sq_export_points(void *impl, const char *tenant, const char *device, int64_t from_ms,
+                         int64_t to_ms, mdx_sensor_point_fn fn, void *arg);
+int mdx_sq_delete_points(void *impl, const char *tenant, const char *device, int64_t from_ms,
+                         int64_t to_ms, int64_t expect, int64_t *deleted);
+int mdx_sq_archive_obj_put(void *impl, const struct mdx_archive_obj *obj);
+int mdx_sq_archive_obj_list(void *impl, const char *tenant, int state, int64_t before_day_ms,
+                            mdx_archive_obj_fn fn, void *arg);
+int mdx_sq_archive_obj_delete(void *impl, const char *key);
+
+/*
+ * Rollups (store_sqlite_rollup.c). Every point the writer stores (not a
+ * duplicate) goes through mdx_sq_rollup_add() inside the batch's
+ * transaction; mdx_sq_rollup_flush() upserts the batch's deltas into
+ * rollup_1m and rollup_1h before the commit.
+ */
+/* Prepares the rollup statements and rolls up points stored before migration 2. */
+int mdx_sq_rollup_open(struct sq *h);
+/* Accepts a half-opened handle. */
+void mdx_sq_rollup_close(struct sq *h);
+/* Forgets the deltas of a batch (at its start, and after a failure). */
+void mdx_sq_rollup_reset(struct sq *h);
+/* Moves h->racc into the batch's deltas; writes them out when the buffer is full. */
+int mdx_sq_rollup_push(struct sq *h);
+/* Writes the batch's deltas into the rollup tables (inside the transaction). */
+int mdx_sq_rollup_flush(struct sq *h);
+int mdx_sq_query_buckets(void *impl, const struct mdx_query *q, int64_t step_ms,
+                         mdx_bucket_fn fn, void *arg);
+int mdx_sq_latest(void *impl, const char *tenant, const char *device, mdx_sensor_point_fn fn,
+                  void *arg);
+
+/* Adds one stored point to the rollup deltas: O(1) while the minute stays the same. */
+static inline int mdx_sq_rollup_add(struct sq *h, int64_t series_id, int64_t ts_ms, double v)
+{
+    struct sq_racc *a = &h->racc;
+    int64_t r = ts_ms % MDX_ROLLUP_MINUTE_MS;
+    int64_t bucket = ts_ms - (r < 0 ? r + MDX_ROLLUP_MINUTE_MS : r);
+
+    if (a->count == 0 || a->bucket_ms != bucket || a->series_id != series_id) {
+        if (a->count > 0) {
+            int rc = mdx_sq_rollup_push(h);
+            if (rc != MDX_OK) {
+                return rc;
+            }
+        }
+        a->series_id = series_id;
+        a->bucket_ms = bucket;
+        a->min = a->max = a->sum = v;
+        a->count = 1;
+        return MDX_OK;
+    }
+    a->min = v < a->min ? v : a->min;
+    a->max = v > a->max ? v : a->max;
+    a->sum += v;
+    a->count++;
+    return MDX_OK;
+}
 
 #endif

@@ -182,6 +182,57 @@ void mdx_sq_cache_fini(struct sq *h)
     MDX_FREE(h->in.v);
     MDX_FREE(h->merged.v);
     mdx_chunk_fini(&h->tmp);
+    sqlite3_finalize(h->epoch_get);
+    h->epoch_get = NULL;
+}
+
+void mdx_sq_heads_forget(struct sq *h)
+{
+    for (struct sq_series *s = h->lru.lru_next; s != NULL && s != &h->lru; s = s->lru_next) {
+        mdx_chunk_reset(&s->head);
+        s->head_loaded = 0;
+    }
+}
+
+void mdx_sq_head_forget(struct sq *h, int64_t device_id, const char *sensor)
+{
+    size_t len = strnlen(sensor, MDX_NAME_MAX + 1);
+    uint64_t hash = hash_bytes((uint64_t)device_id * 0x9e3779b97f4a7c15ull, sensor, len);
+
+    for (struct sq_hnode *n = htab_bucket(&h->series, hash); n != NULL; n = n->next) {
+        struct sq_series *s = (struct sq_series *)n;
+
+        if (n->hash == hash && s->device_id == device_id && s->sensor_len == len &&
+            memcmp(s->sensor, sensor, len) == 0) {
+            mdx_chunk_reset(&s->head);
+            s->head_loaded = 0;
+        }
+    }
+}
+
+int mdx_sq_heads_sync(struct sq *h)
+{
+    int64_t n = 0;
+    int rc;
+
+    if (h->epoch_get == NULL) {
+        rc = sqlite3_prepare_v3(h->db, "SELECT n FROM delete_epoch WHERE id = 1", -1,
+                                SQLITE_PREPARE_PERSISTENT, &h->epoch_get, NULL);
+        if (rc != SQLITE_OK) {
+            return mdx_sq_status(rc);
+        }
+    }
+    rc = sqlite3_step(h->epoch_get);
+    if (rc == SQLITE_ROW) {
+        n = sqlite3_column_int64(h->epoch_get, 0);
+    }
+    sqlite3_reset(h->epoch_get);
+    rc = rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ESTORE : mdx_sq_status(rc);
+    if (rc == MDX_OK && n != h->delete_epoch) {
+        mdx_sq_heads_forget(h);
+        h->delete_epoch = n;
+    }
+    return rc;
 }
 
 size_t mdx_sq_cache_bytes(const struct sq *h, size_t *n_series)
@@ -471,29 +522,35 @@ static int decode_into(struct sq_pts *out, int64_t t_start, int64_t t_end, int64
 }
 
 /*
- * Merges the sorted, distinct points b[0..nb) and h->old into h->merged
- * (room for both). A ts present in h->old keeps the stored point. Returns
- * the points added.
+ * Merges the sorted, distinct points b[0..nb) of 's' and h->old into
+ * h->merged (room for both). A ts present in h->old keeps the stored
+ * point. *added gets the points added, which also go to the rollups.
  */
-static size_t merge_in(struct sq *h, const struct mdx_chunk_point *b, size_t nb)
+static int merge_in(struct sq *h, const struct sq_series *s, const struct mdx_chunk_point *b,
+                    size_t nb, size_t *added)
 {
     const struct mdx_chunk_point *a = h->old.v;
-    size_t na = h->old.n, i = 0, j = 0, k = 0, added = 0;
+    size_t na = h->old.n, i = 0, j = 0, k = 0;
     struct mdx_chunk_point *m = h->merged.v;
+    int rc = MDX_OK;
 
+    *added = 0;
     while (i < na || j < nb) {
         if (j == nb || (i < na && a[i].ts_ms < b[j].ts_ms)) {
             m[k++] = a[i++];
         } else if (i == na || b[j].ts_ms < a[i].ts_ms) {
+            if (rc == MDX_OK) {
+                rc = mdx_sq_rollup_add(h, s->id, b[j].ts_ms, b[j].value);
+            }
             m[k++] = b[j++];
-            added++;
+            (*added)++;
         } else {
             m[k++] = a[i++];
             j++;
         }
     }
     h->merged.n = k;
-    return added;
+    return rc;
 }
 
 static int encode(struct mdx_chunk *c, const struct mdx_chunk_point *p, size_t n)
@@ -584,7 +641,9 @@ static int merge_old(struct sq *h, struct sq_series *s, struct mdx_batch_result 
         }
         rc = grow_pts(&h->merged, h->old.n + (j - i));
         if (rc == MDX_OK) {
-            added = merge_in(h, all + i, j - i);
+            rc = merge_in(h, s, all + i, j - i, &added);
+        }
+        if (rc == MDX_OK) {
             res->points_written += added;
             res->points_duplicate += (j - i) - added;
             s->dev->written += (int64_t)added;
@@ -658,10 +717,12 @@ static int apply_slow(struct sq *h, struct sq_series *s, size_t n, struct mdx_ba
     if (rc == MDX_OK) {
         rc = grow_pts(&h->merged, h->old.n + in->n);
     }
+    if (rc == MDX_OK) {
+        rc = merge_in(h, s, in->v, in->n, &added);
+    }
     if (rc != MDX_OK) {
         return rc;
     }
-    added = merge_in(h, in->v, in->n);
     res->points_written += added;
     res->points_duplicate += in->n - added;
     s->dev->written += (int64_t)added;
@@ -704,6 +765,9 @@ static int series_apply(struct sq *h, struct sq_series *s, struct mdx_batch_resu
             mdx_chunk_reset(head);
         }
         rc = mdx_chunk_append(head, p->ts_ms, p->value, p->flags & MDX_POINT_TS_SUBSTITUTED);
+        if (rc == MDX_OK) {
+            rc = mdx_sq_rollup_add(h, s->id, p->ts_ms, p->value);
+        }
         if (rc != MDX_OK) {
             return rc;
         }
@@ -898,8 +962,12 @@ int mdx_sq_write(void *impl, const struct mdx_batch *b, struct mdx_batch_result 
     h->batch_series = NULL;
     h->batch_series_tail = &h->batch_series;
     h->batch_devices = NULL;
+    mdx_sq_rollup_reset(h);
 
-    rc = collect_points(h, b);
+    rc = mdx_sq_heads_sync(h);
+    if (rc == MDX_OK) {
+        rc = collect_points(h, b);
+    }
     for (struct sq_series *s = h->batch_series; s != NULL && rc == MDX_OK; s = s->batch_next) {
         rc = series_apply(h, s, &r);
     }
@@ -907,6 +975,9 @@ int mdx_sq_write(void *impl, const struct mdx_batch *b, struct mdx_batch_result 
         if (s->dirty) {
             rc = chunk_put(h, s->id, &s->head);
         }
+    }
+    if (rc == MDX_OK) {
+        rc = mdx_sq_rollup_flush(h);
     }
     if (rc == MDX_OK) {
         rc = write_events(h, b);
@@ -926,6 +997,7 @@ int mdx_sq_write(void *impl, const struct mdx_batch *b, struct mdx_batch_result 
     if (rc != MDX_OK) {
         exec_stmt(h, SQ_ROLLBACK);
         mdx_sq_cache_clear(h);
+        mdx_sq_rollup_reset(h);
         return rc;
     }
     for (struct sq_series *s = h->batch_series; s != NULL; s = s->batch_next) {

@@ -7,6 +7,7 @@
  */
 #include <pthread.h>
 #include <signal.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,6 +197,27 @@ static pid_t lock_database(const char *dir, int ms, int ready_pipe)
 {
     pid_t pid = fork();
 
+    if (pid == 0 && test_store_pgsql()) {
+        /* PostgreSQL: a transaction holds points in EXCLUSIVE mode (reads go on). */
+        char url[512];
+        const char *k[] = {"dbname", "password", NULL};
+        const char *v[] = {url, pg_shared()->password, NULL};
+        PGconn *c;
+        PGresult *r;
+        if (pg_test_db(dir, url, sizeof(url)) != 0) {
+            _exit(1);
+        }
+        c = PQconnectdbParams(k, v, 1);
+        r = PQexec(c, "BEGIN; LOCK TABLE points IN EXCLUSIVE MODE");
+        if (PQresultStatus(r) != PGRES_COMMAND_OK || write(ready_pipe, "x", 1) != 1) {
+            _exit(1);
+        }
+        PQclear(r);
+        mdx_sleep_ms(ms);
+        PQclear(PQexec(c, "COMMIT"));
+        PQfinish(c);
+        _exit(0);
+    }
     if (pid == 0) {
         char path[512];
         sqlite3 *db;
@@ -271,7 +293,8 @@ static const struct mdx_test tests[] = {
     {"serve SIGKILLed 20 times: no duplicate, at most one message lost per kill",
      sigkill_twenty_times_no_duplicate_at_most_one_lost_per_kill},
     {"SIGTERM drains the spool into the store", sigterm_drains_the_spool},
-    {"SQLite locked by another process for 10 s: the ingest waits and catches up",
+    {"store (SQLite file, PostgreSQL table) locked by another process for 10 s: the ingest "
+     "waits and catches up",
      sqlite_locked_ten_seconds_ingest_waits_and_catches_up},
     {NULL, NULL},
 };

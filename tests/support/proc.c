@@ -193,6 +193,17 @@ void modax_env(const char *dir, int port)
 
     snprintf(buf, sizeof(buf), "%s/modax.db", dir);
     setenv("MODAX_STORE_SQLITE_PATH", buf, 1);
+    if (test_store_pgsql()) {
+        /* One database per test folder in the program's shared cluster. */
+        if (pg_test_db(dir, buf, sizeof(buf)) != 0) {
+            fprintf(stderr, "MODAX_TEST_STORE=postgresql: no PostgreSQL cluster\n");
+            exit(1);
+        }
+        setenv("MODAX_STORE_BACKEND", "postgresql", 1);
+        setenv("MODAX_STORE_PGSQL_URL", buf, 1);
+        setenv("MODAX_STORE_PGSQL_PASSWORD", pg_shared()->password, 1);
+        setenv("MODAX_STORE_PGSQL_SSLMODE", "disable", 1);
+    }
     snprintf(buf, sizeof(buf), "%s/spool", dir);
     setenv("MODAX_INGEST_SPOOL_DIR", buf, 1);
     snprintf(buf, sizeof(buf), "%d", port);
@@ -337,14 +348,19 @@ int edge_run(char *err, size_t errlen, const char *arg0, ...)
     return rc;
 }
 
-int64_t store_points(const char *dir, const char *tenant)
+struct mdx_store *test_store_open(const char *dir)
 {
     struct mdx_store_conf conf = {0};
     char path[700];
-    struct mdx_store *st;
-    int64_t n = -1;
     int err;
 
+    if (test_store_pgsql()) {
+        if (pg_test_db(dir, path, sizeof(path)) != 0) {
+            return NULL;
+        }
+        pg_store_conf(&conf, pg_shared(), path);
+        return mdx_store_open(&conf, &err);
+    }
     snprintf(path, sizeof(path), "%s/modax.db", dir);
     conf.backend = "sqlite";
     conf.sqlite_path = path;
@@ -352,14 +368,40 @@ int64_t store_points(const char *dir, const char *tenant)
     conf.chunk_points = 512;
     conf.cache_series = 1000;
     conf.deadletter_max = 10000;
-    st = mdx_store_open(&conf, &err);
+    return mdx_store_open(&conf, &err);
+}
+
+int64_t store_points(const char *dir, const char *tenant)
+{
+    /* PostgreSQL: one connection per folder, kept, so polling does not load the server. */
+    static struct mdx_store *kept;
+    static char kept_dir[512];
+    static pid_t kept_pid;
+    struct mdx_store *st;
+    int64_t n = -1;
+
+    if (test_store_pgsql() && kept != NULL && kept_pid == getpid() &&
+        strcmp(kept_dir, dir) == 0) {
+        st = kept;
+    } else {
+        st = test_store_open(dir);
+    }
     if (st == NULL) {
         return -1;
     }
     if (mdx_store_point_count(st, tenant, &n) != MDX_OK) {
         n = -1;
     }
-    mdx_store_close(st);
+    if (test_store_pgsql() && st != kept) {
+        if (kept != NULL && kept_pid == getpid()) {
+            mdx_store_close(kept);
+        }
+        kept = st;
+        kept_pid = getpid();
+        snprintf(kept_dir, sizeof(kept_dir), "%s", dir);
+    } else if (st != kept) {
+        mdx_store_close(st);
+    }
     return n;
 }
 

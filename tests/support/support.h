@@ -58,9 +58,50 @@ int pub_wait_acked(struct pub *p, int timeout_ms);
 uint64_t pub_acked(struct pub *p);
 void pub_close(struct pub *p);
 
-/* Points stored under 'tenant' in the test's SQLite store (opened read-only per call). */
+/* The test folder's store: dir/modax.db, or its PostgreSQL database (see below). */
+struct mdx_store *test_store_open(const char *dir);
+/* Points stored under 'tenant' in the test's store (SQLite, or PostgreSQL: see below). */
 int64_t store_points(const char *dir, const char *tenant);
 /* Waits until store_points() >= want or timeout; returns the last count. */
 int64_t wait_points(const char *dir, const char *tenant, int64_t want, int timeout_ms);
+
+/* ---- PostgreSQL (pg.c) ---- */
+
+struct mdx_store_conf;
+
+/* A throwaway PostgreSQL 15 cluster: initdb + pg_ctl as 'postgres', loopback, SCRAM password. */
+struct pg_cluster {
+    char dir[256];            /* data, socket and logs; removed by pg_cluster_destroy() */
+    int port;
+    char password[40];        /* of superuser "modax" */
+    int durable;              /* fsync on (benchmarks); tests run with fsync off */
+    int initialised;
+    int running;
+};
+/* initdb and start on a free port. 0 on success; a missing PostgreSQL is an error. */
+int pg_cluster_init(struct pg_cluster *c, int durable);
+/* Starts it again (same port). 0 on success. */
+int pg_cluster_start(struct pg_cluster *c);
+/* pg_ctl stop -m 'mode' ("fast", "immediate"). */
+int pg_cluster_stop(struct pg_cluster *c, const char *mode);
+/* Stops it and removes its folder. */
+void pg_cluster_destroy(struct pg_cluster *c);
+/* CREATE DATABASE 'db' (createdb). 0 on success. */
+int pg_cluster_create_db(struct pg_cluster *c, const char *db);
+/* libpq connection string for 'db', without the password. */
+void pg_cluster_url(const struct pg_cluster *c, const char *db, char *buf, size_t len);
+/* A store config for 'url' of cluster 'c' (borrows both). */
+void pg_store_conf(struct mdx_store_conf *conf, struct pg_cluster *c, const char *url);
+
+/* Non-zero when MODAX_TEST_STORE=postgresql: the helpers above then use PostgreSQL. */
+int test_store_pgsql(void);
+/* The test program's shared cluster, started on first use, removed at exit; NULL if it failed. */
+struct pg_cluster *pg_shared(void);
+/* Makes the shared cluster durable (fsync on), for benchmarks; call before its first use. */
+void pg_shared_durable(int on);
+/* The database name of a test folder. */
+void pg_db_name(const char *dir, char *buf, size_t len);
+/* Creates the test folder's database in the shared cluster; its url into 'url'. 0 on success. */
+int pg_test_db(const char *dir, char *url, size_t len);
 
 #endif

@@ -18,6 +18,7 @@
 #include "modax/alloc.h"
 #include "modax/status.h"
 #include "modax/store.h"
+#include "store/migrations_sqlite.h"
 
 #define T0 1760000000000LL
 
@@ -260,7 +261,9 @@ static void store_registry_adds_lists_and_refuses(void)
 
 static void store_refuses_bad_open(void)
 {
-    struct mdx_store_conf conf = {"nosuch", ":memory:", 100, 64, 100, 100, 0};
+    struct mdx_store_conf conf = {.backend = "nosuch", .sqlite_path = ":memory:",
+                                  .busy_timeout_ms = 100, .chunk_points = 64,
+                                  .cache_series = 100, .deadletter_max = 100};
     int err = 0;
 
     CHECK(mdx_store_open(&conf, &err) == NULL);
@@ -911,8 +914,8 @@ static void store_migrates_once_and_reopens(void)
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
     sqlite3_prepare_v2(db, "SELECT COUNT(*), MAX(version) FROM schema_migrations", -1, &s, NULL);
     CHECK_EQ_INT(sqlite3_step(s), SQLITE_ROW);
-    CHECK_EQ_INT(sqlite3_column_int(s, 0), 1);
-    CHECK_EQ_INT(sqlite3_column_int(s, 1), 1);
+    CHECK_EQ_INT(sqlite3_column_int(s, 0), mdx_sqlite_schema_version());
+    CHECK_EQ_INT(sqlite3_column_int(s, 1), mdx_sqlite_schema_version());
     sqlite3_finalize(s);
     /* A database from a newer program is refused. */
     sqlite3_exec(db, "INSERT INTO schema_migrations VALUES (99, 0)", NULL, NULL, NULL);

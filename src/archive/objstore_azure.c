@@ -1,0 +1,594 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * objstore_azure.c - the Azure Blob object store: Put Blob (BlockBlob),
+ * Put Block + Put Block List above multipart_mb, Get/Head/Delete Blob and
+ * List Blobs over libcurl, authorized with SharedKey (cloud_sign.c) or a
+ * SAS token appended to every URL.
+ *
+ * conf: endpoint is the blob service URL (https://ACCOUNT.blob.core.windows.net,
+ * or Azurite's http://127.0.0.1:10000/devstoreaccount1), bucket the
+ * container, access_key the account name, secret_key the base64 account
+ * key, or sas_token a SAS query string ("sv=...&sig=...") instead of the key.
+ * A tier (Hot, Cool, Cold, Archive) is sent as x-ms-access-tier with the
+ * blob; Archive blobs are offline, so reading one fails (409 BlobArchived,
+ * MDX_EINVAL) until it is rehydrated.
+ *
+ * The canonicalized resource is "/" + account + the URL path as sent, so
+ * with Azurite's path-style URLs the account appears twice
+ * (/devstoreaccount1/devstoreaccount1/container/blob), as Azurite expects.
+ * A failed block upload is not aborted: Azure discards uncommitted blocks
+ * after seven days by itself.
+ *
+ * Thread-safety: one curl handle per store object; one store per thread.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "archive/cloud_sign.h"
+#include "archive/http_util.h"
+#include "archive/objstore_cloud.h"
+#include "modax/alloc.h"
+#include "modax/clock.h"
+#include "modax/objstore.h"
+#include "modax/status.h"
+
+/* 2021-12-02 is the first version with the Cold tier; Azurite 3.35 accepts up to 2025-11-05. */
+#define AZ_VERSION "2021-12-02"
+#define MIB ((size_t)1024 * 1024)
+#define AZ_MAX_BLOCK (4000 * MIB) /* Put Block limit */
+#define AZ_MAX_BLOCKS 50000
+#define AZ_SMALL_RESP (1 * MIB)
+#define AZ_LIST_RESP (32 * MIB) /* one List Blobs page of up to 5000 names */
+#define AZ_URL_MAX (64 * 1024)
+#define AZ_DEFAULT_PAGE 5000
+#define AZ_MAX_HEADERS 6
+
+struct az {
+    struct mdx_http http;
+    char *origin;           /* "scheme://authority" */
+    char *base;             /* encoded path of the container, e.g. "/devstoreaccount1/modax" */
+    char *account;
+    unsigned char *key;     /* secret: decoded account key; NULL with a SAS */
+    size_t keylen;
+    char *sas;              /* secret: SAS query without '?'; NULL with a key */
+    size_t block_size;
+    size_t multipart_above; /* blobs larger than this go up in blocks */
+    int64_t clock_offset_ms; /* test hook: x-ms-date shift */
+    int page_keys;
+    char err[256];          /* last failure; never a secret */
+};
+
+static void az_destroy(void *os)
+{
+    struct az *a = os;
+
+    if (a == NULL) {
+        return;
+    }
+    mdx_http_fini(&a->http);
+    mdx_free(a->origin);
+    mdx_free(a->base);
+    mdx_free(a->account);
+    if (a->key != NULL) {
+        mdx_memzero(a->key, a->keylen);
+        mdx_free(a->key);
+    }
+    if (a->sas != NULL) {
+        mdx_memzero(a->sas, strlen(a->sas));
+        mdx_free(a->sas);
+    }
+    mdx_free(a);
+}
+
+static void *az_create(const struct mdx_objstore_conf *conf, int *err)
+{
+    struct mdx_sbuf b;
+    const char *ep = conf->endpoint, *auth, *path;
+    struct az *a;
+    int64_t mb;
+    int rc;
+
+    *err = MDX_ECONF;
+    if (ep == NULL || conf->bucket == NULL || conf->bucket[0] == '\0' ||
+        conf->access_key == NULL || conf->access_key[0] == '\0') {
+        return NULL; /* endpoint, container and account are required */
+    }
+    if ((conf->secret_key == NULL || conf->secret_key[0] == '\0') &&
+        (conf->sas_token == NULL || conf->sas_token[0] == '\0')) {
+        return NULL; /* an account key or a SAS */
+    }
+    if (strncmp(ep, "http://", 7) == 0) {
+        auth = ep + 7;
+    } else if (strncmp(ep, "https://", 8) == 0) {
+        auth = ep + 8;
+    } else {
+        return NULL;
+    }
+    path = strchr(auth, '/');
+    if (path == NULL) {
+        path = auth + strlen(auth);
+    }
+    if (path == auth) {
+        return NULL;
+    }
+    a = mdx_calloc(1, sizeof(*a));
+    if (a == NULL) {
+        *err = MDX_ENOMEM;
+        return NULL;
+    }
+    a->origin = mdx_strndup(ep, (size_t)(path - ep));
+    mdx_sbuf_init(&b, AZ_URL_MAX);
+    {
+        size_t plen = strlen(path);
+        while (plen > 0 && path[plen - 1] == '/') {
+            plen--;
+        }
+        mdx_sbuf_add(&b, path, plen);
+    }
+    mdx_sbuf_adds(&b, "/");
+    mdx_uri_encode(&b, conf->bucket, 0);
+    a->base = mdx_sbuf_take(&b);
+    a->account = mdx_strdup(conf->access_key);
+    if (a->origin == NULL || a->base == NULL || a->account == NULL) {
+        *err = MDX_ENOMEM;
+        goto fail;
+    }
+    if (conf->secret_key != NULL && conf->secret_key[0] != '\0') {
+        rc = mdx_base64_decode(conf->secret_key, &a->key, &a->keylen);
+        if (rc != MDX_OK) {
+            *err = rc == MDX_EINVAL ? MDX_ECONF : rc; /* not base64; the key is not logged */
+            goto fail;
+        }
+    } else {
+        const char *sas = conf->sas_token[0] == '?' ? conf->sas_token + 1 : conf->sas_token;
+        a->sas = mdx_strdup(sas);
+        if (a->sas == NULL) {
+            *err = MDX_ENOMEM;
+            goto fail;
+        }
+    }
+    mb = conf->multipart_mb > 0 ? conf->multipart_mb : 8;
+    a->multipart_above = (size_t)mb * MIB;
+    a->block_size = a->multipart_above < AZ_MAX_BLOCK ? a->multipart_above : AZ_MAX_BLOCK;
+    a->page_keys = AZ_DEFAULT_PAGE;
+    rc = mdx_http_init(&a->http, conf->timeout_ms);
+    if (rc != MDX_OK) {
+        *err = rc;
+        goto fail;
+    }
+    *err = MDX_OK;
+    return a;
+
+fail:
+    az_destroy(a);
+    return NULL;
+}
+
+static void build_path(const struct az *a, const char *key, struct mdx_sbuf *b)
+{
+    mdx_sbuf_adds(b, a->base);
+    if (key != NULL) {
+        mdx_sbuf_adds(b, "/");
+        mdx_uri_encode(b, key, 1);
+    }
+}
+
+/* Does an AuthenticationErrorDetail name the request time? Then the cause is the clock. */
+static int time_detail(const char *detail)
+{
+    static const char *const marks[] = {"Request date header", "time frame", "x-ms-date"};
+
+    for (size_t i = 0; detail != NULL && i < sizeof(marks) / sizeof(marks[0]); i++) {
+        if (strstr(detail, marks[i]) != NULL) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Sets a->err from a failed answer; returns the status to report. */
+static int az_fail(struct az *a, const char *method, const struct mdx_http_resp *rs, int rc)
+{
+    char *code, *detail;
+
+    if (rc != MDX_OK || rs->status == 0) {
+        snprintf(a->err, sizeof(a->err), "Azure %s: %s (%s)", method, mdx_strerror(rc),
+                 rs->curl_err);
+        return rc;
+    }
+    rc = mdx_http_status_err(rs->status);
+    code = mdx_xml_get(rs->body.p, rs->body.len, "Code");
+    detail = mdx_xml_get(rs->body.p, rs->body.len, "AuthenticationErrorDetail");
+    if (code == NULL && rs->ms_error[0] != '\0') {
+        code = mdx_strdup(rs->ms_error);
+    }
+    if (rc == MDX_EDENIED && time_detail(detail)) {
+        snprintf(a->err, sizeof(a->err),
+                 "Azure %s: HTTP %ld %s: clock skew, the server refused the request time "
+                 "(check the host clock)",
+                 method, rs->status, code != NULL ? code : "");
+    } else {
+        snprintf(a->err, sizeof(a->err), "Azure %s: HTTP %ld%s%s", method, rs->status,
+                 code != NULL ? " " : "", code != NULL ? code : "");
+    }
+    mdx_free(code);
+    mdx_free(detail);
+    return rc;
+}
+
+struct az_call {
+    const char *method;
+    const char *key;            /* NULL: the container */
+    const struct mdx_kv *query; /* unencoded values, lower-case names */
+    size_t nquery;
+    const struct mdx_kv *hdrs;  /* extra x-ms-* headers, lower-case names */
+    size_t nhdrs;
+    const char *content_type;   /* NULL: none */
+    const void *body;
+    size_t len;
+    size_t max_resp;
+};
+
+/* Authorizes and performs one request; MDX_OK on a 2xx answer, else a->err says why. */
+static int az_do(struct az *a, const struct az_call *c, struct mdx_http_resp *rs)
+{
+    struct mdx_sbuf path, query, url, sts;
+    struct mdx_kv hs[AZ_MAX_HEADERS + 2];
+    struct curl_slist *list = NULL;
+    char date[30], clen[24], *auth = NULL;
+    size_t nh = 0;
+    int rc = MDX_ENOMEM;
+
+    memset(rs, 0, sizeof(*rs));
+    mdx_sbuf_init(&rs->body, 1);
+    mdx_sbuf_init(&path, AZ_URL_MAX);
+    mdx_sbuf_init(&query, AZ_URL_MAX);
+    mdx_sbuf_init(&url, AZ_URL_MAX);
+    mdx_sbuf_init(&sts, AZ_URL_MAX);
+    if (c->nhdrs > AZ_MAX_HEADERS) {
+        rc = MDX_EINVAL;
+        goto cleanup;
+    }
+    build_path(a, c->key, &path);
+    mdx_sigv4_query(c->query, c->nquery, &query); /* any order does; this one is sorted */
+    if (a->sas != NULL) {
+        mdx_sbuf_addf(&query, "%s%s", query.len > 0 ? "&" : "", a->sas);
+    }
+    mdx_sbuf_addf(&url, "%s%s%s%s", a->origin, mdx_sbuf_str(&path), query.len > 0 ? "?" : "",
+                  mdx_sbuf_str(&query));
+    if (path.err != MDX_OK || query.err != MDX_OK || url.err != MDX_OK) {
+        rc = MDX_EINVAL;
+        snprintf(a->err, sizeof(a->err), "Azure %s: cannot build the URL", c->method);
+        goto cleanup;
+    }
+    mdx_fmt_http_date(mdx_now_ms() + a->clock_offset_ms, date);
+    hs[nh++] = (struct mdx_kv){"x-ms-date", date};
+    hs[nh++] = (struct mdx_kv){"x-ms-version", AZ_VERSION};
+    for (size_t i = 0; i < c->nhdrs; i++) {
+        hs[nh++] = c->hdrs[i];
+    }
+    if (a->key != NULL) {
+        /* curl sends Content-Length for PUT uploads only; a zero length is signed as "". */
+        int upload = strcmp(c->method, "PUT") == 0 || strcmp(c->method, "POST") == 0;
+        snprintf(clen, sizeof(clen), "%zu", c->len);
+        struct mdx_azure_sign sg = {
+            .method = c->method,
+            .content_length = upload && c->len > 0 ? clen : "",
+            .content_type = c->content_type != NULL ? c->content_type : "",
+            .xms = hs,
+            .nxms = nh,
+            .account = a->account,
+            .path = mdx_sbuf_str(&path),
+            .query = c->query,
+            .nquery = c->nquery,
+        };
+        if (mdx_azure_string_to_sign(&sg, &sts) != MDX_OK ||
+            mdx_azure_sharedkey(a->account, a->key, a->keylen, sts.p, &auth) != MDX_OK) {
+            snprintf(a->err, sizeof(a->err), "Azure %s: cannot sign", c->method);
+            rc = MDX_ENOMEM;
+            goto cleanup;
+        }
+    }
+    rc = MDX_OK;
+    for (size_t i = 0; i < nh && rc == MDX_OK; i++) {
+        rc = mdx_http_header(&list, hs[i].k, hs[i].v);
+    }
+    if (rc == MDX_OK && auth != NULL) {
+        rc = mdx_http_header(&list, "Authorization", auth);
+    }
+    /* An explicit empty Content-Type keeps curl from adding one that was not signed. */
+    if (rc == MDX_OK && c->content_type != NULL) {
+        rc = mdx_http_header(&list, "Content-Type", c->content_type);
+    }
+    for (int i = 0; i < 2 && rc == MDX_OK; i++) {
+        struct curl_slist *l = curl_slist_append(list, i == 0 ? "Expect:" : "Content-Type:");
+        rc = l != NULL ? MDX_OK : MDX_ENOMEM;
+        list = l != NULL ? l : list;
+        if (c->content_type != NULL) {
+            break; /* Content-Type: with no value would drop the one just set */
+        }
+    }
+    if (rc != MDX_OK) {
+        snprintf(a->err, sizeof(a->err), "Azure %s: out of memory", c->method);
+        goto cleanup;
+    }
+
+    struct mdx_http_req rq = {
+        .method = c->method,
+        .url = url.p,
+        .headers = list,
+        .body = c->body,
+        .body_len = c->len,
+        .max_resp = c->max_resp,
+    };
+    mdx_http_resp_fini(rs);
+    rc = mdx_http_do(&a->http, &rq, rs);
+    if (rc == MDX_ERANGE) {
+        snprintf(a->err, sizeof(a->err), "Azure %s: answer larger than %zu bytes", c->method,
+                 c->max_resp);
+    } else if (rc != MDX_OK || rs->status < 200 || rs->status > 299) {
+        rc = az_fail(a, c->method, rs, rc);
+    }
+
+cleanup:
+    mdx_free(auth);
+    mdx_http_headers_free(list);
+    if (url.p != NULL) {
+        mdx_memzero(url.p, url.len); /* holds the SAS */
+    }
+    if (query.p != NULL) {
+        mdx_memzero(query.p, query.len);
+    }
+    mdx_sbuf_fini(&path);
+    mdx_sbuf_fini(&query);
+    mdx_sbuf_fini(&url);
+    mdx_sbuf_fini(&sts);
+    return rc;
+}
+
+static int az_put_blocks(struct az *a, const char *key, const char *data, size_t len,
+                         const char *tier)
+{
+    struct mdx_http_resp rs;
+    struct mdx_sbuf xml;
+    struct mdx_kv hdrs[2];
+    size_t block = a->block_size, nblocks, nh = 0;
+    int rc = MDX_OK;
+
+    if ((len + block - 1) / block > AZ_MAX_BLOCKS) {
+        block = (len + AZ_MAX_BLOCKS - 1) / AZ_MAX_BLOCKS;
+    }
+    nblocks = (len + block - 1) / block;
+    mdx_sbuf_init(&xml, (size_t)AZ_MAX_BLOCKS * 64);
+    mdx_sbuf_adds(&xml, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
+    for (size_t i = 0; i < nblocks && rc == MDX_OK; i++) {
+        char raw[32], *id;
+        size_t off = i * block, n = len - off < block ? len - off : block;
+
+        /* Block ids must all have the same length: "modax-" and six digits. */
+        snprintf(raw, sizeof(raw), "modax-%06u", (unsigned)(i % 1000000));
+        id = mdx_base64_encode(raw, strlen(raw));
+        if (id == NULL) {
+            snprintf(a->err, sizeof(a->err), "Azure PUT block: out of memory");
+            rc = MDX_ENOMEM;
+            break;
+        }
+        struct mdx_kv q[] = {{"blockid", id}, {"comp", "block"}};
+        struct az_call c = {"PUT", key, q, 2, NULL, 0, NULL, data + off, n, AZ_SMALL_RESP};
+        rc = az_do(a, &c, &rs);
+        mdx_http_resp_fini(&rs);
+        mdx_sbuf_addf(&xml, "<Latest>%s</Latest>", id);
+        mdx_free(id);
+    }
+    mdx_sbuf_adds(&xml, "</BlockList>");
+    if (rc == MDX_OK && xml.err != MDX_OK) {
+        snprintf(a->err, sizeof(a->err), "Azure PUT block list: out of memory");
+        rc = MDX_ENOMEM;
+    }
+    if (rc == MDX_OK) {
+        struct mdx_kv q[] = {{"comp", "blocklist"}};
+
+        hdrs[nh++] = (struct mdx_kv){"x-ms-blob-content-type", "application/octet-stream"};
+        if (tier != NULL && tier[0] != '\0') {
+            hdrs[nh++] = (struct mdx_kv){"x-ms-access-tier", tier};
+        }
+        struct az_call c = {"PUT", key, q, 1, hdrs, nh, "application/xml", xml.p, xml.len,
+                            AZ_SMALL_RESP};
+        rc = az_do(a, &c, &rs);
+        mdx_http_resp_fini(&rs);
+    }
+    mdx_sbuf_fini(&xml);
+    return rc;
+}
+
+static int az_put(void *os, const char *key, const void *data, size_t len, const char *tier)
+{
+    struct az *a = os;
+    struct mdx_kv hdrs[2];
+    struct mdx_http_resp rs;
+    size_t nh = 0;
+    int rc;
+
+    if (key == NULL || key[0] == '\0' || (data == NULL && len > 0)) {
+        snprintf(a->err, sizeof(a->err), "Azure PUT: empty key");
+        return MDX_EINVAL;
+    }
+    if (len > a->multipart_above) {
+        return az_put_blocks(a, key, data, len, tier);
+    }
+    hdrs[nh++] = (struct mdx_kv){"x-ms-blob-type", "BlockBlob"};
+    if (tier != NULL && tier[0] != '\0') {
+        hdrs[nh++] = (struct mdx_kv){"x-ms-access-tier", tier};
+    }
+    struct az_call c = {"PUT", key, NULL, 0, hdrs, nh, "application/octet-stream",
+                        data != NULL ? data : "", len, AZ_SMALL_RESP};
+    rc = az_do(a, &c, &rs);
+    mdx_http_resp_fini(&rs);
+    return rc;
+}
+
+static int az_get(void *os, const char *key, void **data, size_t *len, size_t max)
+{
+    struct az *a = os;
+    struct az_call c = {"GET", key, NULL, 0, NULL, 0, NULL, NULL, 0, max};
+    struct mdx_http_resp rs;
+    int rc;
+
+    *data = NULL;
+    *len = 0;
+    rc = az_do(a, &c, &rs);
+    if (rc == MDX_OK) {
+        *len = rs.body.len;
+        *data = mdx_sbuf_take(&rs.body);
+        if (*data == NULL) {
+            snprintf(a->err, sizeof(a->err), "Azure GET: out of memory");
+            rc = MDX_ENOMEM;
+        }
+    }
+    mdx_http_resp_fini(&rs);
+    return rc;
+}
+
+static int az_head(void *os, const char *key, struct mdx_obj_info *info)
+{
+    struct az *a = os;
+    struct az_call c = {"HEAD", key, NULL, 0, NULL, 0, NULL, NULL, 0, AZ_SMALL_RESP};
+    struct mdx_http_resp rs;
+    int rc;
+
+    rc = az_do(a, &c, &rs);
+    if (rc == MDX_OK) {
+        info->size = rs.content_length;
+        info->mtime_ms = rs.mtime_ms;
+        if (rs.content_length < 0) {
+            snprintf(a->err, sizeof(a->err), "Azure HEAD: no Content-Length in the answer");
+            rc = MDX_EIO;
+        }
+    }
+    mdx_http_resp_fini(&rs);
+    return rc;
+}
+
+static int az_del(void *os, const char *key)
+{
+    struct az *a = os;
+    struct az_call c = {"DELETE", key, NULL, 0, NULL, 0, NULL, NULL, 0, AZ_SMALL_RESP};
+    struct mdx_http_resp rs;
+    int rc;
+
+    rc = az_do(a, &c, &rs);
+    mdx_http_resp_fini(&rs);
+    return rc == MDX_ENOTFOUND ? MDX_OK : rc;
+}
+
+static int list_page(struct az *a, const char *xml, size_t len,
+                     int (*fn)(void *arg, const char *key, const struct mdx_obj_info *info),
+                     void *arg)
+{
+    const char *item;
+    size_t pos = 0, ilen;
+
+    while (mdx_xml_next(xml, len, &pos, "Blob", &item, &ilen)) {
+        struct mdx_obj_info info = {-1, 0};
+        char *name = mdx_xml_get(item, ilen, "Name");
+        char *size = mdx_xml_get(item, ilen, "Content-Length");
+        char *mtime = mdx_xml_get(item, ilen, "Last-Modified");
+        int rc = MDX_OK;
+
+        if (name == NULL || size == NULL) {
+            snprintf(a->err, sizeof(a->err), "Azure list: an entry without Name or size");
+            rc = MDX_EIO;
+        } else {
+            char *end;
+            long long v = strtoll(size, &end, 10);
+            time_t t = mtime != NULL ? curl_getdate(mtime, NULL) : -1;
+            info.size = (end != size && *end == '\0') ? v : -1;
+            info.mtime_ms = t > 0 ? (int64_t)t * 1000 : 0;
+            rc = fn(arg, name, &info);
+        }
+        mdx_free(name);
+        mdx_free(size);
+        mdx_free(mtime);
+        if (rc != MDX_OK) {
+            return rc;
+        }
+    }
+    return MDX_OK;
+}
+
+/* List Blobs, page by page with markers. fn's non-zero return stops it and is returned. */
+static int az_list(void *os, const char *prefix,
+                   int (*fn)(void *arg, const char *key, const struct mdx_obj_info *info),
+                   void *arg)
+{
+    struct az *a = os;
+    char *marker = NULL, maxres[16];
+    int rc;
+
+    snprintf(maxres, sizeof(maxres), "%d", a->page_keys);
+    for (;;) {
+        struct mdx_kv q[5] = {{"comp", "list"}, {"maxresults", maxres}, {"restype", "container"}};
+        size_t nq = 3;
+        struct mdx_http_resp rs;
+
+        if (prefix != NULL && prefix[0] != '\0') {
+            q[nq++] = (struct mdx_kv){"prefix", prefix};
+        }
+        if (marker != NULL) {
+            q[nq++] = (struct mdx_kv){"marker", marker};
+        }
+        struct az_call c = {"GET", NULL, q, nq, NULL, 0, NULL, NULL, 0, AZ_LIST_RESP};
+        rc = az_do(a, &c, &rs);
+        if (rc == MDX_OK) {
+            rc = list_page(a, rs.body.p, rs.body.len, fn, arg);
+        }
+        MDX_FREE(marker);
+        if (rc == MDX_OK) {
+            marker = mdx_xml_get(rs.body.p, rs.body.len, "NextMarker");
+        }
+        mdx_http_resp_fini(&rs);
+        if (rc != MDX_OK || marker == NULL || marker[0] == '\0') {
+            break;
+        }
+    }
+    mdx_free(marker);
+    return rc;
+}
+
+static const char *az_last_error(void *os)
+{
+    struct az *a = os;
+
+    return a->err[0] != '\0' ? a->err : "no error";
+}
+
+void mdx_azure_test_hooks(void *os, int64_t clock_offset_ms, int page_keys)
+{
+    struct az *a = os;
+
+    a->clock_offset_ms = clock_offset_ms;
+    a->page_keys = page_keys > 0 ? page_keys : AZ_DEFAULT_PAGE;
+}
+
+char *mdx_azure_test_url(void *os, const char *key)
+{
+    struct az *a = os;
+    struct mdx_sbuf b;
+
+    mdx_sbuf_init(&b, AZ_URL_MAX);
+    mdx_sbuf_adds(&b, a->origin);
+    build_path(a, key, &b);
+    return mdx_sbuf_take(&b);
+}
+
+const struct mdx_objstore_ops mdx_objstore_azure = {
+    .name = "azure",
+    .create = az_create,
+    .destroy = az_destroy,
+    .put = az_put,
+    .get = az_get,
+    .head = az_head,
+    .del = az_del,
+    .list = az_list,
+    .last_error = az_last_error,
+};

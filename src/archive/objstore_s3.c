@@ -1,0 +1,705 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * objstore_s3.c - the S3 object store: PUT/GET/HEAD/DELETE, ListObjectsV2
+ * and multipart upload over libcurl, signed with SigV4 (cloud_sign.c;
+ * why not libcurl's CURLOPT_AWS_SIGV4 is explained there).
+ *
+ * Addressing: path style (https://host/bucket/key; stand-ins and IP
+ * endpoints need it) or virtual-host style (https://bucket.host/key).
+ * Keys are percent-encoded per path segment, once, exactly as signed.
+ * Every request carries x-amz-content-sha256 (the body's SHA-256) and
+ * x-amz-date; a session token goes in x-amz-security-token; a tier becomes
+ * x-amz-storage-class and conf->sse x-amz-server-side-encryption. Objects
+ * larger than multipart_mb MiB go up in parts of that size (at least
+ * 5 MiB, at most 10,000 parts); a failed multipart upload is aborted so no
+ * orphaned parts accrue cost.
+ *
+ * GCS: the same code serves Google Cloud Storage through its S3
+ * interoperability endpoint (endpoint https://storage.googleapis.com, HMAC
+ * key id and secret as access and secret key). What differs there: region
+ * "auto" (or the bucket location) in the credential scope; storage
+ * classes take GCS names (NEARLINE, COLDLINE, ARCHIVE); only x-amz-*
+ * headers with an x-goog-* equivalent are honoured (SSE-S3 "AES256" is
+ * not one: leave sse empty, GCS encrypts at rest anyway); multi-object
+ * delete is not implemented there, which is why del() deletes one by one.
+ * Path style works with any bucket name and is the safer choice.
+ *
+ * Thread-safety: a store object holds one curl handle and must be used by
+ * one thread at a time; make one store per thread.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archive/cloud_sign.h"
+#include "archive/http_util.h"
+#include "archive/objstore_cloud.h"
+#include "modax/alloc.h"
+#include "modax/clock.h"
+#include "modax/objstore.h"
+#include "modax/status.h"
+
+#define MIB ((size_t)1024 * 1024)
+#define S3_MIN_PART (5 * MIB)          /* S3's smallest part, except the last */
+#define S3_MAX_PARTS 10000
+#define S3_SMALL_RESP (1 * MIB)        /* error, initiate and complete answers */
+#define S3_LIST_RESP (16 * MIB)        /* one ListObjectsV2 page of up to 1000 keys */
+#define S3_URL_MAX (64 * 1024)
+#define S3_DEFAULT_PAGE 1000
+#define S3_MAX_HEADERS 8
+
+struct s3 {
+    struct mdx_http http;
+    char *origin;        /* "scheme://authority" the URLs start with */
+    char *host;          /* Host header value (the authority) */
+    char *prefix;        /* encoded path before "/key": "/bucket" (path style) or "" */
+    char *region;
+    char *access_key;
+    char *secret_key;    /* secret */
+    char *session_token; /* secret; NULL when none */
+    char *sse;           /* NULL when none */
+    size_t part_size;    /* multipart part size */
+    size_t multipart_above; /* objects larger than this go in parts */
+    int64_t clock_offset_ms; /* test hook: signing time shift */
+    int page_keys;
+    char err[256];       /* last failure; never a secret */
+};
+
+/* A copy of 's', or NULL when 's' is NULL or empty. *fail is set when the copy failed. */
+static char *dup_opt(const char *s, int *fail)
+{
+    char *c;
+
+    if (s == NULL || s[0] == '\0') {
+        return NULL;
+    }
+    c = mdx_strdup(s);
+    if (c == NULL) {
+        *fail = 1;
+    }
+    return c;
+}
+
+static void free_secret(char *s)
+{
+    if (s != NULL) {
+        mdx_memzero(s, strlen(s));
+        mdx_free(s);
+    }
+}
+
+static void s3_destroy(void *os)
+{
+    struct s3 *s = os;
+
+    if (s == NULL) {
+        return;
+    }
+    mdx_http_fini(&s->http);
+    mdx_free(s->origin);
+    mdx_free(s->host);
+    mdx_free(s->prefix);
+    mdx_free(s->region);
+    mdx_free(s->access_key);
+    free_secret(s->secret_key);
+    free_secret(s->session_token);
+    mdx_free(s->sse);
+    mdx_free(s);
+}
+
+/* Splits "scheme://authority[/path]" into its parts (new strings). MDX_OK or MDX_ECONF. */
+static int split_endpoint(const char *ep, struct mdx_sbuf *scheme, struct mdx_sbuf *auth,
+                          struct mdx_sbuf *path)
+{
+    const char *a, *p;
+    size_t plen;
+
+    if (strncmp(ep, "http://", 7) == 0) {
+        a = ep + 7;
+    } else if (strncmp(ep, "https://", 8) == 0) {
+        a = ep + 8;
+    } else {
+        return MDX_ECONF;
+    }
+    p = strchr(a, '/');
+    if (p == NULL) {
+        p = a + strlen(a);
+    }
+    if (p == a) {
+        return MDX_ECONF;
+    }
+    mdx_sbuf_add(scheme, ep, (size_t)(a - ep));
+    mdx_sbuf_add(auth, a, (size_t)(p - a));
+    plen = strlen(p);
+    while (plen > 0 && p[plen - 1] == '/') {
+        plen--;
+    }
+    mdx_sbuf_add(path, p, plen);
+    return scheme->err != MDX_OK || auth->err != MDX_OK || path->err != MDX_OK ? MDX_ENOMEM
+                                                                              : MDX_OK;
+}
+
+static void *s3_create(const struct mdx_objstore_conf *conf, int *err)
+{
+    struct mdx_sbuf scheme, auth, path, b;
+    struct s3 *s;
+    int fail = 0, rc;
+    int64_t mb;
+
+    *err = MDX_ECONF;
+    if (conf->endpoint == NULL || conf->endpoint[0] == '\0' || conf->bucket == NULL ||
+        conf->bucket[0] == '\0' || conf->access_key == NULL || conf->access_key[0] == '\0' ||
+        conf->secret_key == NULL || conf->secret_key[0] == '\0') {
+        return NULL; /* endpoint, bucket and credentials are required */
+    }
+    s = mdx_calloc(1, sizeof(*s));
+    if (s == NULL) {
+        *err = MDX_ENOMEM;
+        return NULL;
+    }
+    mdx_sbuf_init(&scheme, S3_URL_MAX);
+    mdx_sbuf_init(&auth, S3_URL_MAX);
+    mdx_sbuf_init(&path, S3_URL_MAX);
+    mdx_sbuf_init(&b, S3_URL_MAX);
+    rc = split_endpoint(conf->endpoint, &scheme, &auth, &path);
+    if (rc != MDX_OK) {
+        *err = rc;
+        goto fail;
+    }
+    if (conf->path_style) {
+        mdx_sbuf_addf(&b, "%s%s", mdx_sbuf_str(&scheme), mdx_sbuf_str(&auth));
+        s->origin = mdx_sbuf_take(&b);
+        s->host = mdx_strdup(mdx_sbuf_str(&auth));
+        mdx_sbuf_init(&b, S3_URL_MAX);
+        mdx_sbuf_addf(&b, "%s/", mdx_sbuf_str(&path));
+        mdx_uri_encode(&b, conf->bucket, 0);
+        s->prefix = mdx_sbuf_take(&b);
+    } else {
+        mdx_sbuf_addf(&b, "%s.%s", conf->bucket, mdx_sbuf_str(&auth));
+        s->host = mdx_sbuf_take(&b);
+        mdx_sbuf_init(&b, S3_URL_MAX);
+        mdx_sbuf_addf(&b, "%s%s", mdx_sbuf_str(&scheme), s->host != NULL ? s->host : "");
+        s->origin = mdx_sbuf_take(&b);
+        s->prefix = mdx_strdup(mdx_sbuf_str(&path));
+    }
+    s->region = mdx_strdup(conf->region != NULL && conf->region[0] != '\0' ? conf->region
+                                                                          : "us-east-1");
+    s->access_key = mdx_strdup(conf->access_key);
+    s->secret_key = mdx_strdup(conf->secret_key);
+    s->session_token = dup_opt(conf->session_token, &fail);
+    s->sse = dup_opt(conf->sse, &fail);
+    if (fail || s->origin == NULL || s->host == NULL || s->prefix == NULL || s->region == NULL ||
+        s->access_key == NULL || s->secret_key == NULL) {
+        *err = MDX_ENOMEM;
+        goto fail;
+    }
+    mb = conf->multipart_mb > 0 ? conf->multipart_mb : 8;
+    if (mb > 5 * 1024) {
+        mb = 5 * 1024; /* S3's largest part */
+    }
+    s->multipart_above = (size_t)mb * MIB;
+    s->part_size = s->multipart_above < S3_MIN_PART ? S3_MIN_PART : s->multipart_above;
+    s->page_keys = S3_DEFAULT_PAGE;
+    rc = mdx_http_init(&s->http, conf->timeout_ms);
+    if (rc != MDX_OK) {
+        *err = rc;
+        goto fail;
+    }
+    mdx_sbuf_fini(&scheme);
+    mdx_sbuf_fini(&auth);
+    mdx_sbuf_fini(&path);
+    *err = MDX_OK;
+    return s;
+
+fail:
+    mdx_sbuf_fini(&scheme);
+    mdx_sbuf_fini(&auth);
+    mdx_sbuf_fini(&path);
+    mdx_sbuf_fini(&b);
+    s3_destroy(s);
+    return NULL;
+}
+
+/* Appends the encoded request path for 'key' (NULL: the bucket) to 'b'. */
+static void build_path(const struct s3 *s, const char *key, struct mdx_sbuf *b)
+{
+    mdx_sbuf_adds(b, s->prefix);
+    if (key != NULL) {
+        mdx_sbuf_adds(b, "/");
+        mdx_uri_encode(b, key, 1);
+    } else if (s->prefix[0] == '\0') {
+        mdx_sbuf_adds(b, "/");
+    }
+}
+
+/*
+ * Sets s->err from a failed answer and returns the status to report.
+ * S3 puts an XML <Error><Code> in every failed answer that has a body.
+ */
+static int s3_fail(struct s3 *s, const char *method, const struct mdx_http_resp *rs, int rc)
+{
+    char *code;
+
+    if (rc != MDX_OK || rs->status == 0) { /* no answer: refused, timed out, cut */
+        snprintf(s->err, sizeof(s->err), "S3 %s: %s (%s)", method, mdx_strerror(rc),
+                 rs->curl_err);
+        return rc;
+    }
+    code = mdx_xml_get(rs->body.p, rs->body.len, "Code");
+    rc = mdx_http_status_err(rs->status);
+    if (code != NULL && strcmp(code, "RequestTimeTooSkewed") == 0) {
+        snprintf(s->err, sizeof(s->err),
+                 "S3 %s: HTTP %ld RequestTimeTooSkewed: clock skew, the host clock differs from "
+                 "the server's by more than 15 minutes",
+                 method, rs->status);
+        rc = MDX_EDENIED;
+    } else {
+        snprintf(s->err, sizeof(s->err), "S3 %s: HTTP %ld%s%s", method, rs->status,
+                 code != NULL ? " " : "", code != NULL ? code : "");
+    }
+    mdx_free(code);
+    return rc;
+}
+
+struct s3_call {
+    const char *method;
+    const char *key;            /* NULL: the bucket */
+    const struct mdx_kv *query; /* unencoded */
+    size_t nquery;
+    const struct mdx_kv *hdrs;  /* extra signed headers, lower-case names */
+    size_t nhdrs;
+    const char *content_type;   /* NULL: none */
+    const void *body;
+    size_t len;
+    size_t max_resp;
+};
+
+/*
+ * Signs and performs one request. On MDX_OK (a 2xx answer) 'rs' holds the
+ * answer; otherwise s->err says why. The caller fini()s 'rs' in every case.
+ */
+static int s3_do(struct s3 *s, const struct s3_call *c, struct mdx_http_resp *rs)
+{
+    struct mdx_sbuf path, query, url;
+    struct mdx_kv hs[S3_MAX_HEADERS + 4];
+    struct curl_slist *list = NULL;
+    struct mdx_sigv4 sig;
+    char payload[65], amz_date[17], *auth = NULL;
+    size_t nh = 0;
+    int rc;
+
+    memset(rs, 0, sizeof(*rs));
+    mdx_sbuf_init(&rs->body, 1);
+    mdx_sbuf_init(&path, S3_URL_MAX);
+    mdx_sbuf_init(&query, S3_URL_MAX);
+    mdx_sbuf_init(&url, S3_URL_MAX);
+    if (c->nhdrs > S3_MAX_HEADERS) {
+        rc = MDX_EINVAL;
+        goto cleanup;
+    }
+    build_path(s, c->key, &path);
+    mdx_sigv4_query(c->query, c->nquery, &query);
+    mdx_sbuf_addf(&url, "%s%s%s%s", s->origin, mdx_sbuf_str(&path), query.len > 0 ? "?" : "",
+                  mdx_sbuf_str(&query));
+    if (path.err != MDX_OK || query.err != MDX_OK || url.err != MDX_OK) {
+        rc = path.err == MDX_EFULL || query.err == MDX_EFULL || url.err == MDX_EFULL ? MDX_EINVAL
+                                                                                   : MDX_ENOMEM;
+        snprintf(s->err, sizeof(s->err), "S3 %s: cannot build the URL (%s)", c->method,
+                 mdx_strerror(rc));
+        goto cleanup;
+    }
+    mdx_sha256_hex(c->body != NULL ? c->body : "", c->body != NULL ? c->len : 0, payload);
+    mdx_fmt_amz_date(mdx_now_ms() + s->clock_offset_ms, amz_date);
+
+    hs[nh++] = (struct mdx_kv){"host", s->host};
+    hs[nh++] = (struct mdx_kv){"x-amz-content-sha256", payload};
+    hs[nh++] = (struct mdx_kv){"x-amz-date", amz_date};
+    if (s->session_token != NULL) {
+        hs[nh++] = (struct mdx_kv){"x-amz-security-token", s->session_token};
+    }
+    for (size_t i = 0; i < c->nhdrs; i++) {
+        hs[nh++] = c->hdrs[i];
+    }
+    sig = (struct mdx_sigv4){
+        .method = c->method,
+        .canonical_uri = mdx_sbuf_str(&path),
+        .canonical_query = mdx_sbuf_str(&query),
+        .headers = hs,
+        .nheaders = nh,
+        .payload_hash = payload,
+        .amz_date = amz_date,
+        .region = s->region,
+        .service = "s3",
+        .access_key = s->access_key,
+        .secret_key = s->secret_key,
+    };
+    rc = mdx_sigv4_authorization(&sig, &auth, NULL);
+    if (rc != MDX_OK) {
+        snprintf(s->err, sizeof(s->err), "S3 %s: cannot sign (%s)", c->method, mdx_strerror(rc));
+        goto cleanup;
+    }
+    /* Host is given explicitly so that what curl sends is what was signed. */
+    rc = mdx_http_header(&list, "Host", s->host);
+    for (size_t i = 1; i < nh && rc == MDX_OK; i++) {
+        rc = mdx_http_header(&list, hs[i].k, hs[i].v);
+    }
+    if (rc == MDX_OK) {
+        rc = mdx_http_header(&list, "Authorization", auth);
+    }
+    if (rc == MDX_OK && c->content_type != NULL) {
+        rc = mdx_http_header(&list, "Content-Type", c->content_type);
+    }
+    if (rc == MDX_OK) {
+        struct curl_slist *l = curl_slist_append(list, "Expect:"); /* no 100-continue wait */
+        rc = l != NULL ? MDX_OK : MDX_ENOMEM;
+        list = l != NULL ? l : list;
+    }
+    if (rc != MDX_OK) {
+        snprintf(s->err, sizeof(s->err), "S3 %s: out of memory", c->method);
+        goto cleanup;
+    }
+
+    struct mdx_http_req rq = {
+        .method = c->method,
+        .url = url.p,
+        .headers = list,
+        .body = c->body,
+        .body_len = c->len,
+        .max_resp = c->max_resp,
+    };
+    mdx_http_resp_fini(rs);
+    rc = mdx_http_do(&s->http, &rq, rs);
+    if (rc == MDX_ERANGE) {
+        snprintf(s->err, sizeof(s->err), "S3 %s: answer larger than %zu bytes", c->method,
+                 c->max_resp);
+    } else if (rc != MDX_OK) {
+        rc = s3_fail(s, c->method, rs, rc);
+    } else if (rs->status < 200 || rs->status > 299) {
+        rc = s3_fail(s, c->method, rs, rc);
+    }
+
+cleanup:
+    if (auth != NULL) {
+        mdx_free(auth);
+    }
+    mdx_http_headers_free(list);
+    mdx_sbuf_fini(&path);
+    mdx_sbuf_fini(&query);
+    mdx_sbuf_fini(&url);
+    return rc;
+}
+
+/* Signed headers for an object's creation: storage class and SSE. Returns their count. */
+static size_t create_headers(const struct s3 *s, const char *tier, struct mdx_kv *h)
+{
+    size_t n = 0;
+
+    if (s->sse != NULL) {
+        h[n++] = (struct mdx_kv){"x-amz-server-side-encryption", s->sse};
+    }
+    if (tier != NULL && tier[0] != '\0') {
+        h[n++] = (struct mdx_kv){"x-amz-storage-class", tier};
+    }
+    return n;
+}
+
+static int s3_abort(struct s3 *s, const char *key, const char *upload_id)
+{
+    struct mdx_kv q[] = {{"uploadId", upload_id}};
+    struct s3_call c = {"DELETE", key, q, 1, NULL, 0, NULL, NULL, 0, S3_SMALL_RESP};
+    struct mdx_http_resp rs;
+    char keep[sizeof(s->err)];
+    int rc;
+
+    memcpy(keep, s->err, sizeof(keep)); /* report the failure that made us abort */
+    rc = s3_do(s, &c, &rs);
+    mdx_http_resp_fini(&rs);
+    memcpy(s->err, keep, sizeof(keep));
+    return rc;
+}
+
+static int s3_put_multipart(struct s3 *s, const char *key, const char *data, size_t len,
+                            const char *tier)
+{
+    struct mdx_kv hdrs[2];
+    struct mdx_http_resp rs;
+    struct mdx_sbuf xml;
+    size_t part = s->part_size, nparts;
+    char *upload_id = NULL;
+    int rc;
+
+    if ((len + part - 1) / part > S3_MAX_PARTS) {
+        part = (len + S3_MAX_PARTS - 1) / S3_MAX_PARTS;
+    }
+    nparts = (len + part - 1) / part;
+    mdx_sbuf_init(&xml, (size_t)S3_MAX_PARTS * 256);
+
+    /* Initiate: POST ?uploads= (with '=': the valueless form, signed as "uploads="). */
+    struct mdx_kv qi[] = {{"uploads", ""}};
+    struct s3_call ci = {"POST", key, qi, 1, hdrs, create_headers(s, tier, hdrs),
+                         "application/octet-stream", NULL, 0, S3_SMALL_RESP};
+    rc = s3_do(s, &ci, &rs);
+    if (rc == MDX_OK) {
+        upload_id = mdx_xml_get(rs.body.p, rs.body.len, "UploadId");
+        if (upload_id == NULL || upload_id[0] == '\0') {
+            snprintf(s->err, sizeof(s->err), "S3 POST uploads: no UploadId in the answer");
+            rc = MDX_EIO;
+        }
+    }
+    mdx_http_resp_fini(&rs);
+    if (rc != MDX_OK) {
+        goto cleanup;
+    }
+
+    mdx_sbuf_adds(&xml, "<CompleteMultipartUpload>");
+    for (size_t i = 0; i < nparts; i++) {
+        char num[24];
+        size_t off = i * part, n = len - off < part ? len - off : part;
+
+        snprintf(num, sizeof(num), "%zu", i + 1);
+        struct mdx_kv qp[] = {{"partNumber", num}, {"uploadId", upload_id}};
+        struct s3_call cp = {"PUT", key, qp, 2, NULL, 0, NULL, data + off, n, S3_SMALL_RESP};
+        rc = s3_do(s, &cp, &rs);
+        if (rc == MDX_OK && rs.etag[0] == '\0') {
+            snprintf(s->err, sizeof(s->err), "S3 PUT part %zu: no ETag in the answer", i + 1);
+            rc = MDX_EIO;
+        }
+        if (rc == MDX_OK) {
+            mdx_sbuf_addf(&xml, "<Part><PartNumber>%zu</PartNumber><ETag>", i + 1);
+            mdx_xml_escape(&xml, rs.etag);
+            mdx_sbuf_adds(&xml, "</ETag></Part>");
+        }
+        mdx_http_resp_fini(&rs);
+        if (rc != MDX_OK) {
+            goto abort;
+        }
+    }
+    mdx_sbuf_adds(&xml, "</CompleteMultipartUpload>");
+    if (xml.err != MDX_OK) {
+        rc = MDX_ENOMEM;
+        snprintf(s->err, sizeof(s->err), "S3 multipart: out of memory");
+        goto abort;
+    }
+
+    struct mdx_kv qc[] = {{"uploadId", upload_id}};
+    struct s3_call cc = {"POST", key, qc, 1, NULL, 0, "application/xml", xml.p, xml.len,
+                         S3_SMALL_RESP};
+    rc = s3_do(s, &cc, &rs);
+    /* Complete may answer 200 and still fail: the error is then in the body. */
+    if (rc == MDX_OK && rs.body.p != NULL && strstr(rs.body.p, "<Error>") != NULL) {
+        char *code = mdx_xml_get(rs.body.p, rs.body.len, "Code");
+        snprintf(s->err, sizeof(s->err), "S3 POST complete: %s", code != NULL ? code : "error");
+        mdx_free(code);
+        rc = MDX_EAGAIN;
+    }
+    mdx_http_resp_fini(&rs);
+    if (rc == MDX_OK) {
+        goto cleanup;
+    }
+
+abort:
+    s3_abort(s, key, upload_id);
+cleanup:
+    mdx_free(upload_id);
+    mdx_sbuf_fini(&xml);
+    return rc;
+}
+
+static int s3_put(void *os, const char *key, const void *data, size_t len, const char *tier)
+{
+    struct s3 *s = os;
+    struct mdx_kv hdrs[2];
+    struct mdx_http_resp rs;
+    int rc;
+
+    if (key == NULL || key[0] == '\0' || (data == NULL && len > 0)) {
+        snprintf(s->err, sizeof(s->err), "S3 PUT: empty key");
+        return MDX_EINVAL;
+    }
+    if (len > s->multipart_above) {
+        return s3_put_multipart(s, key, data, len, tier);
+    }
+    struct s3_call c = {"PUT", key, NULL, 0, hdrs, create_headers(s, tier, hdrs),
+                        "application/octet-stream", data != NULL ? data : "", len,
+                        S3_SMALL_RESP};
+    rc = s3_do(s, &c, &rs);
+    mdx_http_resp_fini(&rs);
+    return rc;
+}
+
+static int s3_get(void *os, const char *key, void **data, size_t *len, size_t max)
+{
+    struct s3 *s = os;
+    struct s3_call c = {"GET", key, NULL, 0, NULL, 0, NULL, NULL, 0, max};
+    struct mdx_http_resp rs;
+    int rc;
+
+    *data = NULL;
+    *len = 0;
+    rc = s3_do(s, &c, &rs);
+    if (rc == MDX_OK) {
+        *len = rs.body.len;
+        *data = mdx_sbuf_take(&rs.body);
+        if (*data == NULL) {
+            snprintf(s->err, sizeof(s->err), "S3 GET: out of memory");
+            rc = MDX_ENOMEM;
+        }
+    }
+    mdx_http_resp_fini(&rs);
+    return rc;
+}
+
+static int s3_head(void *os, const char *key, struct mdx_obj_info *info)
+{
+    struct s3 *s = os;
+    struct s3_call c = {"HEAD", key, NULL, 0, NULL, 0, NULL, NULL, 0, S3_SMALL_RESP};
+    struct mdx_http_resp rs;
+    int rc;
+
+    rc = s3_do(s, &c, &rs);
+    if (rc == MDX_OK) {
+        info->size = rs.content_length;
+        info->mtime_ms = rs.mtime_ms;
+        if (rs.content_length < 0) {
+            snprintf(s->err, sizeof(s->err), "S3 HEAD: no Content-Length in the answer");
+            rc = MDX_EIO;
+        }
+    }
+    mdx_http_resp_fini(&rs);
+    return rc;
+}
+
+static int s3_del(void *os, const char *key)
+{
+    struct s3 *s = os;
+    struct s3_call c = {"DELETE", key, NULL, 0, NULL, 0, NULL, NULL, 0, S3_SMALL_RESP};
+    struct mdx_http_resp rs;
+    int rc;
+
+    rc = s3_do(s, &c, &rs);
+    mdx_http_resp_fini(&rs);
+    return rc == MDX_ENOTFOUND ? MDX_OK : rc;
+}
+
+/* Calls fn for each <Contents> of one ListObjectsV2 page. */
+static int list_page(struct s3 *s, const char *xml, size_t len,
+                     int (*fn)(void *arg, const char *key, const struct mdx_obj_info *info),
+                     void *arg)
+{
+    const char *item;
+    size_t pos = 0, ilen;
+
+    while (mdx_xml_next(xml, len, &pos, "Contents", &item, &ilen)) {
+        struct mdx_obj_info info = {-1, 0};
+        char *key = mdx_xml_get(item, ilen, "Key");
+        char *size = mdx_xml_get(item, ilen, "Size");
+        char *mtime = mdx_xml_get(item, ilen, "LastModified");
+        int rc = MDX_OK;
+
+        if (key == NULL || size == NULL) {
+            snprintf(s->err, sizeof(s->err), "S3 list: an entry without Key or Size");
+            rc = MDX_EIO;
+        } else {
+            char *end;
+            long long v = strtoll(size, &end, 10);
+            info.size = (end != size && *end == '\0') ? v : -1;
+            if (mtime == NULL || mdx_parse_time_ms(mtime, &info.mtime_ms) != MDX_OK) {
+                info.mtime_ms = 0;
+            }
+            rc = fn(arg, key, &info);
+        }
+        mdx_free(key);
+        mdx_free(size);
+        mdx_free(mtime);
+        if (rc != MDX_OK) {
+            return rc;
+        }
+    }
+    return MDX_OK;
+}
+
+/*
+ * ListObjectsV2, page by page with continuation tokens. fn's non-zero
+ * return stops the listing and is returned.
+ */
+static int s3_list(void *os, const char *prefix,
+                   int (*fn)(void *arg, const char *key, const struct mdx_obj_info *info),
+                   void *arg)
+{
+    struct s3 *s = os;
+    char *token = NULL, *trunc = NULL, maxkeys[16];
+    int rc;
+
+    snprintf(maxkeys, sizeof(maxkeys), "%d", s->page_keys);
+    for (;;) {
+        struct mdx_kv q[4] = {{"list-type", "2"}, {"max-keys", maxkeys},
+                              {"prefix", prefix != NULL ? prefix : ""}};
+        size_t nq = 3;
+        struct mdx_http_resp rs;
+
+        if (token != NULL) {
+            q[nq++] = (struct mdx_kv){"continuation-token", token};
+        }
+        struct s3_call c = {"GET", NULL, q, nq, NULL, 0, NULL, NULL, 0, S3_LIST_RESP};
+        rc = s3_do(s, &c, &rs);
+        if (rc == MDX_OK) {
+            rc = list_page(s, rs.body.p, rs.body.len, fn, arg);
+        }
+        MDX_FREE(token);
+        if (rc == MDX_OK) {
+            trunc = mdx_xml_get(rs.body.p, rs.body.len, "IsTruncated");
+            token = mdx_xml_get(rs.body.p, rs.body.len, "NextContinuationToken");
+        }
+        mdx_http_resp_fini(&rs);
+        if (rc != MDX_OK || trunc == NULL || strcmp(trunc, "true") != 0) {
+            break;
+        }
+        MDX_FREE(trunc);
+        if (token == NULL || token[0] == '\0') {
+            snprintf(s->err, sizeof(s->err), "S3 list: truncated page without a token");
+            rc = MDX_EIO;
+            break;
+        }
+    }
+    mdx_free(trunc);
+    mdx_free(token);
+    return rc;
+}
+
+static const char *s3_last_error(void *os)
+{
+    struct s3 *s = os;
+
+    return s->err[0] != '\0' ? s->err : "no error";
+}
+
+void mdx_s3_test_hooks(void *os, int64_t clock_offset_ms, int page_keys)
+{
+    struct s3 *s = os;
+
+    s->clock_offset_ms = clock_offset_ms;
+    s->page_keys = page_keys > 0 ? page_keys : S3_DEFAULT_PAGE;
+}
+
+char *mdx_s3_test_url(void *os, const char *key)
+{
+    struct s3 *s = os;
+    struct mdx_sbuf b;
+
+    mdx_sbuf_init(&b, S3_URL_MAX);
+    mdx_sbuf_adds(&b, s->origin);
+    build_path(s, key, &b);
+    return mdx_sbuf_take(&b);
+}
+
+const struct mdx_objstore_ops mdx_objstore_s3 = {
+    .name = "s3",
+    .create = s3_create,
+    .destroy = s3_destroy,
+    .put = s3_put,
+    .get = s3_get,
+    .head = s3_head,
+    .del = s3_del,
+    .list = s3_list,
+    .last_error = s3_last_error,
+};

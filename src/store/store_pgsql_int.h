@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store_pgsql_int.h - the PostgreSQL store's handle, shared by
+ * store_pgsql.c (connection, registry, queries), store_pgsql_write.c (the
+ * batch writer and its caches) and store_pgsql_archive.c (rollups,
+ * retention, archive records). Internal to src/store.
+ */
+#ifndef MODAX_STORE_PGSQL_INT_H
+#define MODAX_STORE_PGSQL_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "modax/store.h"
+
+/* Prepared statements, prepared on every new connection. */
+enum pg_stmt {
+    PG_TENANT_ADD,
+    PG_TENANT_ID,
+    PG_TENANT_LIST,
+    PG_DEVICE_ADD,
+    PG_DEVICE_GET,
+    PG_DEVICE_LIST,
+    PG_DEVICE_IDS,
+    PG_SENSOR_LIST,
+    PG_SERIES_ADD,
+    PG_SERIES_GET,
+    PG_SERIES_FIND,
+    PG_ENSURE_PARTITION,
+    PG_APPLY,
+    PG_DEVICES_SEEN,
+    PG_POINTS_RANGE,
+    PG_POINTS_TENANT,
+    PG_POINTS_ALL,
+    PG_EVENT_ADD,
+    PG_EVENT_LIST,
+    PG_DL_ADD,
+    PG_DL_EVICT,
+    PG_DL_COUNT_BUMP,
+    PG_DL_LIST,
+    PG_DL_COUNTS,
+    PG_CKPT_SET,
+    PG_CKPT_GET,
+    PG_BUCKETS_RAW,
+    PG_BUCKETS_1M,
+    PG_BUCKETS_1H,
+    PG_LATEST,
+    PG_RETENTION_GET,
+    PG_RETENTION_SET,
+    PG_PARTITIONS,
+    PG_SERIES_OF_DEVICE,
+    PG_DELETE,
+    PG_ARCHIVE_PUT,
+    PG_ARCHIVE_LIST,
+    PG_ARCHIVE_DELETE,
+    PG_STMT_COUNT
+};
+
+/* A cache entry: key bytes -> (id, parent id). */
+struct pg_entry {
+    struct pg_entry *next;
+    uint64_t hash;
+    int64_t id;
+    int64_t parent;           /* device: tenant id; series: device id */
+    size_t key_len;
+    char key[];
+};
+
+/* A bounded map; cleared as a whole when it reaches 'max'. */
+struct pg_map {
+    struct pg_entry **b;
+    size_t mask;              /* buckets - 1 (a power of two) */
+    size_t count;
+    size_t max;
+};
+
+/* A point of the batch, resolved to its series, for sorting and COPY. */
+struct pg_row {
+    int64_t ts_ms;
+    double value;
+    int32_t series_id;
+    uint32_t idx;             /* arrival order: the first of equal (series, ts) wins */
+    int32_t device;           /* index into pg->batch_dev */
+    uint8_t flags;
+};
+
+/* A device touched by the batch. */
+struct pg_batch_dev {
+    int64_t id;
+    int64_t tenant_id;
+    int64_t seen_ms;
+};
+
+struct pg {
+    PGconn *conn;
+    int ready;                /* connected, migrated, statements prepared */
+    int timescale;            /* points is a TimescaleDB hypertable */
+    char where[400];          /* "host=.. port=.. dbname=.. user=..", for messages */
+
+    /* Connection parameters (PQconnectdbParams), owned. */
+    char *url;
+    char *password;           /* wiped at close */
+    char *sslmode;
+    char timeout[24];         /* connect_timeout, s */
+    char lock_timeout[24];    /* store.busy_timeout_ms */
+    int64_t days_ahead;
+    int64_t deadletter_max;
+    size_t cache_max;
+
+    struct pg_map devices;    /* "tenant\0device" -> device id, tenant id */
+    struct pg_map series;     /* device id (8 bytes) + sensor -> series id */
+    int64_t *days;            /* UTC days known to have a partition, unsorted */
+    size_t n_days, cap_days;
+    int64_t ahead_day;        /* partitions exist up to this day (ahead) */
+
+    /* Writer scratch, reused between batches. */
+    struct pg_row *rows;
+    size_t cap_rows;
+    struct pg_batch_dev *dev;
+    size_t n_dev, cap_dev;
+    uint8_t *copy;            /* binary COPY buffer */
+    size_t copy_len, copy_cap;
+    char *arr[2];             /* text arrays for the devices update */
+    size_t arr_cap[2];
+};
+
+/* Connects if needed (lazily, after a lost connection too). MDX_ECONN while down. */
+int mdx_pg_ensure(struct pg *h);
+/*
+ * Runs prepared statement 'id' with text parameters; *out is the result
+ * on MDX_OK (the caller PQclear()s it). A lost connection marks the
+ * handle for reconnection and gives MDX_ECONN; a SQL error its status.
+ */
+int mdx_pg_exec(struct pg *h, enum pg_stmt id, int n, const char *const *vals, PGresult **out);
+/* Like mdx_pg_exec() with per-parameter lengths and formats (binary bytea). */
+int mdx_pg_exec_bin(struct pg *h, enum pg_stmt id, int n, const char *const *vals,
+                    const int *lens, const int *fmts, PGresult **out);
+/* Runs plain SQL (BEGIN, COMMIT, ...). */
+int mdx_pg_simple(struct pg *h, const char *sql);
+/* MDX_* status of a failed result (SQLSTATE), marking a lost connection. */
+int mdx_pg_status(struct pg *h, const PGresult *res);
+/* Parses column text as int64 / double (0 for NULL or garbage). */
+int64_t mdx_pg_i64(const PGresult *res, int row, int col);
+double mdx_pg_dbl(const PGresult *res, int row, int col);
+/* Formats v into buf (at least 24 bytes) and returns buf. */
+const char *mdx_pg_fmt(char *buf, int64_t v);
+/* Tenant and device names: [A-Za-z0-9_-]{1,64}. */
+int mdx_pg_valid_name(const char *s);
+/* Device id of (tenant, device): MDX_ENOTFOUND if unknown. */
+int mdx_pg_device_id(struct pg *h, const char *tenant, const char *device, int64_t *id);
+
+/* Writer (store_pgsql_write.c). */
+int mdx_pg_cache_init(struct pg *h);
+void mdx_pg_cache_clear(struct pg *h);
+void mdx_pg_cache_fini(struct pg *h);
+/* Creates the partitions of [today, today + days_ahead]. */
+int mdx_pg_partitions_ahead(struct pg *h);
+int mdx_pg_write(void *impl, const struct mdx_batch *batch, struct mdx_batch_result *res);
+
+/* Rollups, latest values, retention, archive (store_pgsql_archive.c). */
+int mdx_pg_query_buckets(void *impl, const struct mdx_query *q, int64_t step_ms,
+                         mdx_bucket_fn fn, void *arg);
+int mdx_pg_latest(void *impl, const char *tenant, const char *device, mdx_sensor_point_fn fn,
+                  void *arg);
+int mdx_pg_retention_get(void *impl, const char *tenant, struct mdx_retention *out);
+int mdx_pg_retention_set(void *impl, const char *tenant, const struct mdx_retention *r);
+int mdx_pg_archive_partitions(void *impl, const char *tenant, int64_t before_ms,
+                              mdx_partition_fn fn, void *arg);
+int mdx_pg_export_points(void *impl, const char *tenant, const char *device, int64_t from_ms,
+                         int64_t to_ms, mdx_sensor_point_fn fn, void *arg);
+int mdx_pg_delete_points(void *impl, const char *tenant, const char *device, int64_t from_ms,
+                         int64_t to_ms, int64_t expect, int64_t *deleted);
+int mdx_pg_archive_obj_put(void *impl, const struct mdx_archive_obj *obj);
+int mdx_pg_archive_obj_list(void *impl, const char *tenant, int state, int64_t before_day_ms,
+                            mdx_archive_obj_fn fn, void *arg);
+int mdx_pg_archive_obj_delete(void *impl, const char *key);
+
+#endif

@@ -1,0 +1,738 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store_pgsql_write.c - the PostgreSQL store's batch writer and its caches.
+ *
+ * A batch: its series are resolved to ids (bounded in-memory maps; a new
+ * series is inserted on its own, outside the batch, so a rolled-back batch
+ * never leaves the cache pointing at a missing row); the points are sorted
+ * by (series, ts) and repeats inside the batch dropped (the first arrival
+ * wins); a partition is created for each day that lacks one (its own short
+ * statement, idempotent). Then one transaction: binary COPY into a
+ * temporary staging table, one statement that inserts the new points and
+ * from exactly those updates the rollups, the latest values and the
+ * tenants' counters (PG_APPLY), the devices' last-seen times, events, dead
+ * letters and the spool checkpoint. Any failure rolls it all back; a lost
+ * connection gives MDX_ECONN and the next call reconnects. A retried batch
+ * gives the same content: (series, ts) is unique, events are unique, and
+ * the checkpoint is an upsert.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "modax/alloc.h"
+#include "modax/clock.h"
+#include "modax/log.h"
+#include "modax/status.h"
+#include "store_pgsql_int.h"
+
+#define MOD "store"
+#define MAP_MIN_BUCKETS 1024
+#define DAYS_MAX 4096 /* partition days remembered; forgotten ones are re-checked */
+
+/* ---- bounded maps ---- */
+
+static uint64_t hash_bytes(const void *p, size_t n)
+{
+    const uint8_t *s = p;
+    uint64_t h = 0xcbf29ce484222325ull;
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 0x100000001b3ull;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+}
+
+static int map_init(struct pg_map *m, size_t max)
+{
+    m->b = mdx_calloc(MAP_MIN_BUCKETS, sizeof(*m->b));
+    if (m->b == NULL) {
+        return MDX_ENOMEM;
+    }
+    m->mask = MAP_MIN_BUCKETS - 1;
+    m->count = 0;
+    m->max = max;
+    return MDX_OK;
+}
+
+static void map_clear(struct pg_map *m)
+{
+    if (m->b == NULL) {
+        return;
+    }
+    for (size_t i = 0; i <= m->mask; i++) {
+        struct pg_entry *e = m->b[i];
+        while (e != NULL) {
+            struct pg_entry *next = e->next;
+            mdx_free(e);
+            e = next;
+        }
+        m->b[i] = NULL;
+    }
+    m->count = 0;
+}
+
+static struct pg_entry *map_find(const struct pg_map *m, const void *key, size_t len,
+                                 uint64_t hash)
+{
+    for (struct pg_entry *e = m->b[hash & m->mask]; e != NULL; e = e->next) {
+        if (e->hash == hash && e->key_len == len && memcmp(e->key, key, len) == 0) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* Doubles the buckets; on allocation failure the map just keeps longer chains. */
+static void map_grow(struct pg_map *m)
+{
+    size_t nb = (m->mask + 1) * 2;
+    struct pg_entry **b = mdx_calloc(nb, sizeof(*b));
+
+    if (b == NULL) {
+        return;
+    }
+    for (size_t i = 0; i <= m->mask; i++) {
+        struct pg_entry *e = m->b[i];
+        while (e != NULL) {
+            struct pg_entry *next = e->next;
+            e->next = b[e->hash & (nb - 1)];
+            b[e->hash & (nb - 1)] = e;
+            e = next;
+        }
+    }
+    mdx_free(m->b);
+    m->b = b;
+    m->mask = nb - 1;
+}
+
+/* Adds key -> (id, parent). A full map is emptied first: entries are only a cache. */
+static int map_add(struct pg_map *m, const void *key, size_t len, uint64_t hash, int64_t id,
+                   int64_t parent)
+{
+    struct pg_entry *e;
+
+    if (m->count >= m->max) {
+        map_clear(m);
+    }
+    e = mdx_malloc(sizeof(*e) + len);
+    if (e == NULL) {
+        return MDX_ENOMEM;
+    }
+    e->hash = hash;
+    e->id = id;
+    e->parent = parent;
+    e->key_len = len;
+    memcpy(e->key, key, len);
+    if (m->count >= m->mask + 1) {
+        map_grow(m);
+    }
+    e->next = m->b[hash & m->mask];
+    m->b[hash & m->mask] = e;
+    m->count++;
+    return MDX_OK;
+}
+
+int mdx_pg_cache_init(struct pg *h)
+{
+    if (map_init(&h->devices, h->cache_max > 0 ? h->cache_max : 100000) != MDX_OK ||
+        map_init(&h->series, h->cache_max > 0 ? h->cache_max : 100000) != MDX_OK) {
+        return MDX_ENOMEM;
+    }
+    return MDX_OK;
+}
+
+void mdx_pg_cache_clear(struct pg *h)
+{
+    map_clear(&h->devices);
+    map_clear(&h->series);
+    h->n_days = 0;
+}
+
+void mdx_pg_cache_fini(struct pg *h)
+{
+    mdx_pg_cache_clear(h);
+    MDX_FREE(h->devices.b);
+    MDX_FREE(h->series.b);
+    MDX_FREE(h->days);
+    MDX_FREE(h->rows);
+    MDX_FREE(h->dev);
+    MDX_FREE(h->copy);
+    MDX_FREE(h->arr[0]);
+    MDX_FREE(h->arr[1]);
+}
+
+/* ---- partitions ---- */
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+static int day_known(const struct pg *h, int64_t day)
+{
+    for (size_t i = 0; i < h->n_days; i++) {
+        if (h->days[i] == day) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Makes sure the partition of UTC day 'day' (ms) exists; remembered once done. */
+static int partition_ensure(struct pg *h, int64_t day)
+{
+    char buf[24];
+    const char *v[1] = {mdx_pg_fmt(buf, day)};
+    PGresult *res;
+    int rc;
+
+    if (day_known(h, day)) {
+        return MDX_OK;
+    }
+    rc = mdx_pg_exec(h, PG_ENSURE_PARTITION, 1, v, &res);
+    PQclear(res);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    if (h->n_days >= DAYS_MAX) {
+        h->n_days = 0;
+    }
+    if (h->n_days >= h->cap_days) {
+        size_t cap = h->cap_days != 0 ? h->cap_days * 2 : 64;
+        int64_t *d = mdx_realloc(h->days, cap * sizeof(*d));
+        if (d == NULL) {
+            return MDX_OK; /* it exists; we just don't remember it */
+        }
+        h->days = d;
+        h->cap_days = cap;
+    }
+    h->days[h->n_days++] = day;
+    return MDX_OK;
+}
+
+int mdx_pg_partitions_ahead(struct pg *h)
+{
+    int64_t today = floor_div(mdx_now_ms(), MDX_DAY_MS);
+    int rc = MDX_OK;
+
+    if (h->ahead_day == today + h->days_ahead) {
+        return MDX_OK;
+    }
+    for (int64_t d = today; d <= today + h->days_ahead && rc == MDX_OK; d++) {
+        rc = partition_ensure(h, d * MDX_DAY_MS);
+    }
+    if (rc == MDX_OK) {
+        h->ahead_day = today + h->days_ahead;
+    }
+    return rc;
+}
+
+/* ---- resolving devices and series ---- */
+
+static int device_resolve(struct pg *h, const char *tenant, const char *device, int64_t *id,
+                          int64_t *tenant_id)
+{
+    size_t tl = strnlen(tenant, MDX_NAME_MAX + 1), dl = strnlen(device, MDX_NAME_MAX + 1);
+    char key[2 * MDX_NAME_MAX + 2];
+    const char *v[2] = {tenant, device};
+    struct pg_entry *e;
+    PGresult *res;
+    uint64_t hash;
+    int rc;
+
+    if (tl > MDX_NAME_MAX || dl > MDX_NAME_MAX) {
+        return MDX_EINVAL;
+    }
+    memcpy(key, tenant, tl);
+    key[tl] = '\0';
+    memcpy(key + tl + 1, device, dl);
+    hash = hash_bytes(key, tl + 1 + dl);
+    e = map_find(&h->devices, key, tl + 1 + dl, hash);
+    if (e != NULL) {
+        *id = e->id;
+        *tenant_id = e->parent;
+        return MDX_OK;
+    }
+    rc = mdx_pg_exec(h, PG_DEVICE_IDS, 2, v, &res);
+    if (rc == MDX_OK && PQntuples(res) == 0) {
+        rc = MDX_ENOTFOUND;
+    }
+    if (rc == MDX_OK) {
+        *id = mdx_pg_i64(res, 0, 0);
+        *tenant_id = mdx_pg_i64(res, 0, 1);
+        rc = map_add(&h->devices, key, tl + 1 + dl, hash, *id, *tenant_id);
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* Finds or creates the series (device, sensor), committed on its own. */
+static int series_resolve(struct pg *h, int64_t device_id, const char *sensor, size_t len,
+                          int32_t *out)
+{
+    char key[8 + MDX_NAME_MAX], ids[24], name[MDX_NAME_MAX + 1];
+    const char *v[2] = {mdx_pg_fmt(ids, device_id), name};
+    struct pg_entry *e;
+    PGresult *res;
+    uint64_t hash;
+    int rc;
+
+    if (len == 0 || len > MDX_NAME_MAX) {
+        return MDX_EINVAL;
+    }
+    memcpy(key, &device_id, 8);
+    memcpy(key + 8, sensor, len);
+    hash = hash_bytes(key, 8 + len);
+    e = map_find(&h->series, key, 8 + len, hash);
+    if (e != NULL) {
+        *out = (int32_t)e->id;
+        return MDX_OK;
+    }
+    memcpy(name, sensor, len);
+    name[len] = '\0';
+    rc = mdx_pg_exec(h, PG_SERIES_ADD, 2, v, &res);
+    if (rc == MDX_OK && PQntuples(res) == 0) {
+        PQclear(res); /* it exists already (another writer, or a cache eviction) */
+        rc = mdx_pg_exec(h, PG_SERIES_GET, 2, v, &res);
+        if (rc == MDX_OK && PQntuples(res) == 0) {
+            rc = MDX_ESTORE;
+        }
+    }
+    if (rc == MDX_OK) {
+        *out = (int32_t)mdx_pg_i64(res, 0, 0);
+        rc = map_add(&h->series, key, 8 + len, hash, *out, device_id);
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int grow(void **p, size_t *cap, size_t want, size_t size)
+{
+    size_t c = *cap != 0 ? *cap : 256;
+    void *n;
+
+    if (want <= *cap) {
+        return MDX_OK;
+    }
+    while (c < want) {
+        c *= 2;
+    }
+    n = mdx_realloc(*p, c * size);
+    if (n == NULL) {
+        return MDX_ENOMEM;
+    }
+    *p = n;
+    *cap = c;
+    return MDX_OK;
+}
+
+/* Index of the batch device 'id' in h->dev, adding it. */
+static int batch_device(struct pg *h, int64_t id, int64_t tenant_id, int32_t *idx)
+{
+    for (size_t i = h->n_dev; i > 0; i--) {
+        if (h->dev[i - 1].id == id) {
+            *idx = (int32_t)(i - 1);
+            return MDX_OK;
+        }
+    }
+    if (grow((void **)&h->dev, &h->cap_dev, h->n_dev + 1, sizeof(*h->dev)) != MDX_OK) {
+        return MDX_ENOMEM;
+    }
+    h->dev[h->n_dev].id = id;
+    h->dev[h->n_dev].tenant_id = tenant_id;
+    h->dev[h->n_dev].seen_ms = 0;
+    *idx = (int32_t)h->n_dev++;
+    return MDX_OK;
+}
+
+static int cmp_row(const void *a, const void *b)
+{
+    const struct pg_row *x = a, *y = b;
+
+    if (x->series_id != y->series_id) {
+        return x->series_id < y->series_id ? -1 : 1;
+    }
+    if (x->ts_ms != y->ts_ms) {
+        return x->ts_ms < y->ts_ms ? -1 : 1;
+    }
+    return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* Resolves, sorts and de-duplicates the batch's points into h->rows; *n_rows kept. */
+static int collect(struct pg *h, const struct mdx_batch *b, size_t total, size_t *n_rows)
+{
+    size_t k = 0, out = 0;
+    int rc;
+
+    rc = grow((void **)&h->rows, &h->cap_rows, total, sizeof(*h->rows));
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    for (size_t g = 0; g < b->n_groups; g++) {
+        const struct mdx_point_group *grp = &b->groups[g];
+        int64_t dev, tid;
+        int32_t di;
+
+        rc = device_resolve(h, grp->tenant, grp->device, &dev, &tid);
+        if (rc == MDX_OK) {
+            rc = batch_device(h, dev, tid, &di);
+        }
+        for (size_t i = 0; i < grp->n && rc == MDX_OK; i++) {
+            const struct mdx_point *p = &grp->points[i];
+            struct pg_row *r = &h->rows[k];
+
+            rc = series_resolve(h, dev, p->sensor, strnlen(p->sensor, MDX_NAME_MAX + 1),
+                                &r->series_id);
+            r->ts_ms = p->ts_ms;
+            r->value = p->value;
+            r->flags = p->flags & MDX_POINT_TS_SUBSTITUTED;
+            r->idx = (uint32_t)k;
+            r->device = di;
+            if (p->ts_ms > h->dev[di].seen_ms) {
+                h->dev[di].seen_ms = p->ts_ms;
+            }
+            k++;
+        }
+        if (rc != MDX_OK) {
+            return rc;
+        }
+    }
+    if (k > 1) {
+        qsort(h->rows, k, sizeof(*h->rows), cmp_row);
+    }
+    for (size_t i = 0; i < k; i++) {
+        if (out > 0 && h->rows[out - 1].series_id == h->rows[i].series_id &&
+            h->rows[out - 1].ts_ms == h->rows[i].ts_ms) {
+            continue;
+        }
+        h->rows[out++] = h->rows[i];
+    }
+    *n_rows = out;
+    return MDX_OK;
+}
+
+/* Partitions for every day of the batch (and ahead of today), before the transaction. */
+static int batch_partitions(struct pg *h, size_t n_rows)
+{
+    int64_t last = INT64_MIN;
+    int rc = mdx_pg_partitions_ahead(h);
+
+    for (size_t i = 0; i < n_rows && rc == MDX_OK; i++) {
+        int64_t day = floor_div(h->rows[i].ts_ms, MDX_DAY_MS) * MDX_DAY_MS;
+        if (day != last) {
+            rc = partition_ensure(h, day);
+            last = day;
+        }
+    }
+    return rc;
+}
+
+/* ---- binary COPY ---- */
+
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) {
+        p[i] = (uint8_t)(v >> (24 - 8 * i));
+    }
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        p[i] = (uint8_t)(v >> (56 - 8 * i));
+    }
+}
+
+#define COPY_HEADER 19 /* signature, flags, extension length */
+#define COPY_ROW 40    /* 4 fields with their lengths */
+
+static int copy_rows(struct pg *h, size_t n_rows)
+{
+    static const uint8_t sig[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0};
+    size_t len = COPY_HEADER + n_rows * COPY_ROW + 2;
+    PGresult *res;
+    uint8_t *p;
+    int rc;
+
+    rc = grow((void **)&h->copy, &h->copy_cap, len, 1);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    p = h->copy;
+    memcpy(p, sig, sizeof(sig));
+    put32(p + 11, 0);
+    put32(p + 15, 0);
+    p += COPY_HEADER;
+    for (size_t i = 0; i < n_rows; i++) {
+        const struct pg_row *r = &h->rows[i];
+        uint64_t bits;
+
+        memcpy(&bits, &r->value, 8);
+        put16(p, 4);
+        put32(p + 2, 4);
+        put32(p + 6, (uint32_t)r->series_id);
+        put32(p + 10, 8);
+        put64(p + 14, (uint64_t)r->ts_ms);
+        put32(p + 22, 8);
+        put64(p + 26, bits);
+        put32(p + 34, 2);
+        put16(p + 38, r->flags);
+        p += COPY_ROW;
+    }
+    put16(p, 0xffff);
+
+    res = PQexec(h->conn, "COPY mdx_staging (series_id, ts_ms, value, flags) FROM STDIN"
+                          " (FORMAT binary)");
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        rc = mdx_pg_status(h, res);
+        PQclear(res);
+        return rc;
+    }
+    PQclear(res);
+    if (PQputCopyData(h->conn, (const char *)h->copy, (int)len) != 1 ||
+        PQputCopyEnd(h->conn, NULL) != 1) {
+        h->ready = 0;
+        return MDX_ECONN;
+    }
+    rc = MDX_OK;
+    while ((res = PQgetResult(h->conn)) != NULL) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == MDX_OK) {
+            rc = mdx_pg_status(h, res);
+        }
+        PQclear(res);
+    }
+    return rc;
+}
+
+/* ---- the rest of a batch ---- */
+
+/* Appends the decimal text of v to a growing "{a,b,...}" array in h->arr[which]. */
+static int arr_build(struct pg *h, int which, int field)
+{
+    size_t need = 2 + h->n_dev * 22 + 1, used = 0;
+    char *s;
+
+    if (grow((void **)&h->arr[which], &h->arr_cap[which], need, 1) != MDX_OK) {
+        return MDX_ENOMEM;
+    }
+    s = h->arr[which];
+    s[used++] = '{';
+    for (size_t i = 0; i < h->n_dev; i++) {
+        int64_t v = field == 0 ? h->dev[i].id : h->dev[i].seen_ms;
+        int n = snprintf(s + used, need - used, "%s%lld", i > 0 ? "," : "", (long long)v);
+        used += n > 0 ? (size_t)n : 0;
+    }
+    snprintf(s + used, need - used, "}");
+    return MDX_OK;
+}
+
+static int write_events(struct pg *h, const struct mdx_batch *b)
+{
+    for (size_t i = 0; i < b->n_events; i++) {
+        const struct mdx_event_rec *er = &b->events[i];
+        const struct mdx_event *ev = er->event;
+        char s[5][24], body[MDX_EVENT_BODY_MAX + 1];
+        const char *v[6] = {s[0], s[1], s[2], s[3], s[4], body};
+        int64_t dev, tid;
+        int32_t di;
+        PGresult *res;
+        int rc = device_resolve(h, er->tenant, er->device, &dev, &tid);
+
+        if (rc == MDX_OK) {
+            rc = batch_device(h, dev, tid, &di);
+        }
+        if (rc != MDX_OK) {
+            return rc;
+        }
+        if (er->recv_ms > h->dev[di].seen_ms) {
+            h->dev[di].seen_ms = er->recv_ms;
+        }
+        mdx_pg_fmt(s[0], dev);
+        mdx_pg_fmt(s[1], (int64_t)ev->kind);
+        mdx_pg_fmt(s[2], ev->ts_ms);
+        mdx_pg_fmt(s[3], er->recv_ms);
+        mdx_pg_fmt(s[4], ev->flags);
+        snprintf(body, sizeof(body), "%.*s", (int)strnlen(ev->body, MDX_EVENT_BODY_MAX),
+                 ev->body);
+        rc = mdx_pg_exec(h, PG_EVENT_ADD, 6, v, &res);
+        PQclear(res);
+        if (rc != MDX_OK) {
+            return rc;
+        }
+    }
+    return MDX_OK;
+}
+
+static int write_devices(struct pg *h)
+{
+    const char *v[2];
+    PGresult *res;
+    int rc;
+
+    if (h->n_dev == 0) {
+        return MDX_OK;
+    }
+    if (arr_build(h, 0, 0) != MDX_OK || arr_build(h, 1, 1) != MDX_OK) {
+        return MDX_ENOMEM;
+    }
+    v[0] = h->arr[0];
+    v[1] = h->arr[1];
+    rc = mdx_pg_exec(h, PG_DEVICES_SEEN, 2, v, &res);
+    PQclear(res);
+    return rc;
+}
+
+static int write_dead(struct pg *h, const struct mdx_batch *b)
+{
+    char max[24];
+    const char *ev[1] = {mdx_pg_fmt(max, h->deadletter_max)};
+    PGresult *res;
+    int rc;
+
+    for (size_t i = 0; i < b->n_dead; i++) {
+        const struct mdx_deadletter *dl = &b->dead[i];
+        const char *reason = dl->reason != NULL ? dl->reason : "";
+        size_t len = dl->payload_len;
+        char recv[24], orig[24];
+        const char *v[5] = {mdx_pg_fmt(recv, dl->recv_ms), reason,
+                            dl->topic != NULL ? dl->topic : "",
+                            dl->payload != NULL ? (const char *)dl->payload : "",
+                            mdx_pg_fmt(orig, (int64_t)dl->orig_len)};
+        int lens[5] = {0, 0, 0, 0, 0};
+        int fmts[5] = {0, 0, 0, 1, 0};
+        const char *cv[2] = {reason, "1"};
+
+        if (len > MDX_DEADLETTER_PAYLOAD_MAX) {
+            len = MDX_DEADLETTER_PAYLOAD_MAX;
+        }
+        lens[3] = dl->payload != NULL ? (int)len : 0;
+        rc = mdx_pg_exec_bin(h, PG_DL_ADD, 5, v, lens, fmts, &res);
+        PQclear(res);
+        if (rc == MDX_OK) {
+            rc = mdx_pg_exec(h, PG_DL_COUNT_BUMP, 2, cv, &res);
+            PQclear(res);
+        }
+        if (rc != MDX_OK) {
+            return rc;
+        }
+    }
+    if (b->n_dead == 0) {
+        return MDX_OK;
+    }
+    rc = mdx_pg_exec(h, PG_DL_EVICT, 1, ev, &res);
+    PQclear(res);
+    return rc;
+}
+
+static int write_checkpoint(struct pg *h, const struct mdx_batch *b)
+{
+    char seg[24], off[24];
+    const char *v[3] = {mdx_pg_fmt(seg, (int64_t)b->checkpoint.segment),
+                        mdx_pg_fmt(off, (int64_t)b->checkpoint.offset), b->checkpoint_owner};
+    PGresult *res;
+    int rc;
+
+    if (!b->has_checkpoint) {
+        return MDX_OK;
+    }
+    rc = mdx_pg_exec(h, PG_CKPT_SET, 3, v, &res);
+    PQclear(res);
+    return rc;
+}
+
+/* The transaction of a batch whose rows are collected. */
+static int apply(struct pg *h, const struct mdx_batch *b, size_t n_rows, int64_t *written)
+{
+    PGresult *res;
+    int rc;
+
+    rc = mdx_pg_simple(h, "BEGIN");
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    if (n_rows > 0) {
+        rc = copy_rows(h, n_rows);
+        if (rc == MDX_OK) {
+            rc = mdx_pg_exec(h, PG_APPLY, 0, NULL, &res);
+            if (rc == MDX_OK) {
+                *written = PQntuples(res) > 0 ? mdx_pg_i64(res, 0, 0) : 0;
+            }
+            PQclear(res);
+        }
+    }
+    if (rc == MDX_OK) {
+        rc = write_events(h, b);
+    }
+    if (rc == MDX_OK) {
+        rc = write_devices(h);
+    }
+    if (rc == MDX_OK) {
+        rc = write_dead(h, b);
+    }
+    if (rc == MDX_OK) {
+        rc = write_checkpoint(h, b);
+    }
+    if (rc == MDX_OK) {
+        rc = mdx_pg_simple(h, "COMMIT");
+    }
+    if (rc != MDX_OK && h->conn != NULL && PQstatus(h->conn) == CONNECTION_OK) {
+        PQclear(PQexec(h->conn, "ROLLBACK"));
+    }
+    return rc;
+}
+
+int mdx_pg_write(void *impl, const struct mdx_batch *b, struct mdx_batch_result *res)
+{
+    struct pg *h = impl;
+    size_t total = 0, n_rows = 0;
+    int64_t written = 0;
+    int rc;
+
+    if (res != NULL) {
+        res->points_written = 0;
+        res->points_duplicate = 0;
+    }
+    for (size_t g = 0; g < b->n_groups; g++) {
+        total += b->groups[g].n;
+    }
+    if (total >= UINT32_MAX / 2) {
+        return MDX_EINVAL;
+    }
+    rc = mdx_pg_ensure(h);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    h->n_dev = 0;
+    rc = collect(h, b, total, &n_rows);
+    if (rc == MDX_OK) {
+        rc = batch_partitions(h, n_rows);
+    }
+    if (rc == MDX_OK) {
+        rc = apply(h, b, n_rows, &written);
+    }
+    if (rc != MDX_OK) {
+        if (rc == MDX_ECONN) {
+            mdx_log_warn(MOD, "PostgreSQL connection lost during a batch; it will be retried",
+                         MDX_F_STR("server", h->where));
+        }
+        return rc;
+    }
+    if (res != NULL) {
+        res->points_written = (uint64_t)written;
+        res->points_duplicate = (uint64_t)(total - (size_t)written);
+    }
+    return MDX_OK;
+}
