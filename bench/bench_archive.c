@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "modax/archive.h"
 #include "modax/log.h"
 #include "modax/objstore.h"
@@ -41,29 +42,13 @@ static const struct {
     {"vibration_y", 0.70, 0.02, 0.05, 1000},
 };
 
-static uint64_t rng = 88172645463325252ull;
-
 static double gauss(void)
 {
     double u, v;
 
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    u = ((double)(rng >> 11) + 1.0) / 9007199254740993.0;
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    v = (double)(rng >> 11) / 9007199254740992.0;
+    u = ((double)(rnd() >> 11) + 1.0) / 9007199254740993.0;
+    v = rnd_unit();
     return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static int load(struct mdx_store *st, int days)

@@ -4,7 +4,7 @@
  *
  * Loads 30 days of 10 devices x 6 sensors at 1 Hz (155.5 M points; the
  * issue's "15.5 M" is that with --interval-ms 10000) through
- * mdx_store_write() in batches the size the engine makes (5,000 messages
+ * mdx_store_write() in batches the size the engine makes (10,000 messages
  * of one reading of a device each), then measures p50 and p99
  * over many repetitions, each on a random device or sensor, of:
  *   latest   the newest value of every sensor of a device
@@ -13,11 +13,13 @@
  * Prints one line. load_s times the write calls only.
  *
  * The store comes from the "store.*" config keys, so the config file
- * ($MODAX_CONFIG) and MODAX_STORE_* environment variables apply (e.g.
- * MODAX_STORE_PGSQL_URL); --store picks the back end. For sqlite the
- * database is always a fresh temp file. Any other back end must point at
- * an empty database: the bench adds tenant "benchq" and refuses to run if
- * it exists.
+ * ($MODAX_CONFIG) and MODAX_STORE_* environment variables apply; --store
+ * picks the back end. For sqlite the database is always a fresh temp
+ * file. For postgresql the bench starts its own throwaway PostgreSQL 15
+ * cluster (fsync on, as bench_ingest; see tests/support/pg.c), removed at
+ * the end, unless MODAX_STORE_PGSQL_URL names a server: that database must
+ * be empty, as the bench adds tenant "benchq" and refuses to run if it
+ * exists.
  *
  * Usage: bench_query [--store sqlite|postgresql] [--days N] [--interval-ms N]
  *                    [--reps N]
@@ -30,14 +32,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "modax/alloc.h"
 #include "modax/conf.h"
 #include "modax/status.h"
 #include "modax/store.h"
+#include "support/support.h"
 
 #define DEVICES 10
 #define SENSORS 6
-#define STEPS_PER_BATCH 500   /* x 10 devices = 5,000 messages, 30,000 points */
+#define STEPS_PER_BATCH 1000  /* x 10 devices = 10,000 messages, 60,000 points */
 #define BATCH_POINTS (STEPS_PER_BATCH * DEVICES * SENSORS)
 #define T0 1760054400000LL    /* 2025-10-10T00:00:00Z */
 #define TENANT "benchq"
@@ -45,29 +49,6 @@
 static const char *const sensor_names[SENSORS] = {
     "current_1", "current_2", "temperature_motor", "temperature_bearing",
     "vibration_x", "vibration_y"};
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t rng = 88172645463325252ull;
-
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
-static double rnd_unit(void)
-{
-    return (double)(rnd() >> 11) / 9007199254740992.0;
-}
 
 struct gen {
     char devices[DEVICES][16];
@@ -217,6 +198,28 @@ static int measure(struct mdx_store *st, struct gen *g, enum query_kind kind, in
     return seen > 0 ? MDX_OK : MDX_ENOTFOUND;
 }
 
+/* Points the PostgreSQL config at database "benchq" of a new throwaway cluster 'c'. */
+static int own_cluster(struct mdx_store_conf *conf, struct pg_cluster *c)
+{
+    char url[256];
+
+    if (pg_cluster_init(c, 1) != 0 || pg_cluster_create_db(c, "benchq") != 0) {
+        fprintf(stderr, "bench_query: cannot start a PostgreSQL cluster\n");
+        return MDX_ESTORE;
+    }
+    pg_cluster_url(c, "benchq", url, sizeof(url));
+    mdx_free(conf->pgsql_url);
+    mdx_free(conf->pgsql_password);
+    mdx_free(conf->pgsql_sslmode);
+    conf->pgsql_url = mdx_strdup(url);
+    conf->pgsql_password = mdx_strdup(c->password);
+    conf->pgsql_sslmode = mdx_strdup("disable");
+    return conf->pgsql_url != NULL && conf->pgsql_password != NULL &&
+                   conf->pgsql_sslmode != NULL
+               ? MDX_OK
+               : MDX_ENOMEM;
+}
+
 /* The store's config from its key table (file, environment), then the command line. */
 static int load_conf(struct mdx_store_conf *conf, const char *backend, const char *sqlite_path)
 {
@@ -255,6 +258,7 @@ int main(int argc, char **argv)
     int64_t days = 30, reps = 2000, interval_ms = 1000;
     char dir[] = "/tmp/mdx-bench-query-XXXXXX", path[80], wal[96], shm[96];
     struct mdx_store_conf conf;
+    struct pg_cluster cluster = {0};
     struct mdx_store *st = NULL;
     struct gen *g = NULL;
     struct mdx_batch b;
@@ -289,6 +293,10 @@ int main(int argc, char **argv)
     snprintf(wal, sizeof(wal), "%s-wal", path);
     snprintf(shm, sizeof(shm), "%s-shm", path);
     if (load_conf(&conf, backend, path) != MDX_OK) {
+        goto done;
+    }
+    if (strcmp(backend, "postgresql") == 0 && getenv("MODAX_STORE_PGSQL_URL") == NULL &&
+        own_cluster(&conf, &cluster) != MDX_OK) {
         goto done;
     }
     g = calloc(1, sizeof(*g));
@@ -342,6 +350,7 @@ int main(int argc, char **argv)
 
 done:
     mdx_store_close(st);
+    pg_cluster_destroy(&cluster);
     mdx_conf_fini(&(struct mdx_conf_section){"store", mdx_store_conf_keys, &conf});
     free(g);
     unlink(path);

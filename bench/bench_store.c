@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "modax/status.h"
 #include "modax/store.h"
 #include "store/store_sqlite_int.h"
@@ -27,24 +28,6 @@
 #define STEPS_PER_BATCH 100
 #define BATCH_POINTS (SERIES * STEPS_PER_BATCH)
 #define T0 1760000000000LL
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t rng = 88172645463325252ull;
-
-static double rnd_unit(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (double)(rng >> 11) / 9007199254740992.0;
-}
 
 struct gen {
     char devices[DEVICES][16];

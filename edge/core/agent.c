@@ -130,8 +130,12 @@ static int inject_faults(struct mdx_edge_agent *a)
             return MDX_EINVAL;
         }
         mdx_sim_inject(&a->units[k].sim, (enum mdx_sim_fault)f->kind, f->at_s);
-        say(a, MDX_EDGE_LOG_INFO, "fault %s on %s from simulated second %.0f",
-            mdx_sim_fault_name((enum mdx_sim_fault)f->kind), f->device, f->at_s);
+        if (f->until_s > f->at_s) {
+            mdx_sim_repair(&a->units[k].sim, (enum mdx_sim_fault)f->kind, f->until_s);
+        }
+        say(a, MDX_EDGE_LOG_INFO, "fault %s on %s from simulated second %.0f to %.0f",
+            mdx_sim_fault_name((enum mdx_sim_fault)f->kind), f->device, f->at_s,
+            f->until_s > f->at_s ? f->until_s : -1.0);
     }
     return MDX_OK;
 }
@@ -176,7 +180,7 @@ int mdx_edge_agent_init(struct mdx_edge_agent *a, const struct mdx_edge_conf *co
         return rc;
     }
     a->start_mono_ms = port->now_ms(port->ctx);
-    a->start_wall_ms = port->wall_ms(port->ctx);
+    a->start_wall_ms = port->wall_ms(port->ctx) - (int64_t)(conf->start_ago_s * 1000.0);
     return MDX_OK;
 }
 

@@ -46,6 +46,7 @@ struct mdx_edge_fault_spec {
     char device[MDX_EDGE_DEVICE_ID_MAX]; /* e.g. "m-0002" */
     int kind;                            /* enum mdx_sim_fault */
     double at_s;                         /* simulated seconds after start */
+    double until_s;                      /* ... until this one (repaired); <= at_s: never */
 };
 
 struct mdx_edge_conf {
@@ -61,6 +62,7 @@ struct mdx_edge_conf {
     double duration_s; /* real seconds to run; 0: until stopped */
     uint64_t count;    /* readings per machine; 0: unlimited */
     double life_s;     /* simulated machine life, wear 0 to failure */
+    double start_ago_s; /* the simulated clock starts this long before now (replays) */
     int safety;        /* publish safety messages */
     uint32_t ring_cap; /* readings buffered per machine */
     uint32_t nfaults;

@@ -112,6 +112,14 @@ void mdx_sim_init(struct mdx_sim_machine *m, uint64_t seed, uint32_t number, dou
     m->load = fmod(m->phase_s, m->cycle_s) < m->duty * m->cycle_s ? 1.0 : UNLOADED;
     for (i = 0; i < MDX_SIM_FAULT_COUNT; i++) {
         m->fault_at_s[i] = -1.0;
+        m->fault_end_s[i] = -1.0;
+    }
+}
+
+void mdx_sim_repair(struct mdx_sim_machine *m, enum mdx_sim_fault kind, double at_s)
+{
+    if ((int)kind >= 0 && kind < MDX_SIM_FAULT_COUNT) {
+        m->fault_end_s[kind] = at_s < 0 ? 0 : at_s;
     }
 }
 
@@ -129,6 +137,9 @@ static double fault_age(const struct mdx_sim_machine *m, enum mdx_sim_fault kind
 
     if (at < 0 || m->t_s < at) {
         return -1.0;
+    }
+    if (m->fault_end_s[kind] >= 0 && m->t_s >= m->fault_end_s[kind]) {
+        return -1.0; /* repaired */
     }
     return m->t_s - at;
 }

@@ -67,6 +67,7 @@ struct mdx_sim_machine {
     double spike_a;                         /* amplitude of the current spike */
     uint32_t failures;                      /* replacements so far */
     double fault_at_s[MDX_SIM_FAULT_COUNT]; /* onset, simulated seconds; < 0: never */
+    double fault_end_s[MDX_SIM_FAULT_COUNT]; /* repaired at, simulated seconds; < 0: never */
 };
 
 /*
@@ -78,6 +79,9 @@ void mdx_sim_init(struct mdx_sim_machine *m, uint64_t seed, uint32_t number, dou
 
 /* Schedules fault 'kind' from simulated second 'at_s' (>= 0) on. */
 void mdx_sim_inject(struct mdx_sim_machine *m, enum mdx_sim_fault kind, double at_s);
+
+/* Ends fault 'kind' at simulated second 'at_s' (repaired: the sensors read normal again). */
+void mdx_sim_repair(struct mdx_sim_machine *m, enum mdx_sim_fault kind, double at_s);
 
 /*
  * Advances the machine by 'dt_s' simulated seconds (> 0) and writes the

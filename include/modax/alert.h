@@ -46,6 +46,47 @@ const char *mdx_severity_name(int severity);
 /* Parses a severity name; MDX_EINVAL if unknown. */
 int mdx_severity_parse(const char *name, int *out);
 
+/* Comparison of a threshold rule. */
+enum mdx_cmp { MDX_CMP_GT = 0, MDX_CMP_GE, MDX_CMP_LT, MDX_CMP_LE };
+
+/*
+ * A threshold rule of a tenant. The most specific rule of a given name
+ * applies to a device: one for the device itself, else one for its device
+ * type, else the tenant-wide one. Each tenant starts with the platform's
+ * defaults: "overcurrent" (current_mean > 10.0 A) and "overtemperature"
+ * (temperature_mean > 80.0 degC), editable like any rule.
+ */
+struct mdx_rule {
+    int64_t id;                       /* store id; 0 until stored */
+    char tenant[MDX_NAME_MAX + 1];
+    char name[MDX_NAME_MAX + 1];      /* [A-Za-z0-9_-]{1,64} */
+    char device_type[MDX_NAME_MAX + 1]; /* "" = any type */
+    char device[MDX_NAME_MAX + 1];    /* "" = any device */
+    char sensor[MDX_NAME_MAX + 1];
+    int cmp;                          /* enum mdx_cmp */
+    double threshold;
+    double hysteresis;                /* >= 0: the alert clears once the value is back past
+                                         threshold -/+ hysteresis */
+    int64_t min_duration_ms;          /* the condition must hold this long to open an alert */
+    int severity;                     /* enum mdx_severity */
+    int enabled;
+};
+
+/* Filter for listing alerts; NULL / -1 / 0 mean "any". */
+struct mdx_alert_filter {
+    const char *tenant;               /* NULL: every tenant (platform operators only) */
+    const char *device;
+    int state;                        /* enum mdx_alert_state, -1 any; MDX_ALERT_ACTIVE: open or acked */
+    int severity;                     /* minimum severity, -1 any */
+    int64_t limit;                    /* 0: no limit; newest first */
+};
+
+#define MDX_ALERT_ACTIVE 100
+
+/* "gt", "ge", "lt", "le" and ">", ">=", "<", "<="; MDX_EINVAL otherwise. */
+int mdx_cmp_parse(const char *s, int *out);
+const char *mdx_cmp_symbol(int cmp);
+
 enum mdx_sink_verdict {
     MDX_SINK_DONE = 0,  /* delivered (or nothing to deliver) */
     MDX_SINK_RETRY,     /* failed for now (down, timeout, 5xx): try again later */

@@ -63,6 +63,13 @@ struct mdx_engine;
  */
 struct mdx_engine *mdx_engine_create(const struct mdx_engine_conf *conf, struct mdx_store *store,
                                      int *err);
+struct mdx_alerting;
+/*
+ * Runs the alerting stage (alerting.h; borrowed, NULL for none) on the
+ * writer thread: every stored point and event goes through it, and its
+ * alert changes commit with the batch. Call before mdx_engine_start().
+ */
+void mdx_engine_set_alerting(struct mdx_engine *e, struct mdx_alerting *alerting);
 /* Starts the writer thread. */
 int mdx_engine_start(struct mdx_engine *e);
 

@@ -38,6 +38,13 @@ struct mdx_source_ops {
     int (*start)(void *src);
     /* Non-zero while connected and subscribed. */
     int (*ready)(void *src);
+    /*
+     * Publishes one message from any thread without blocking: MDX_OK once
+     * queued, MDX_ECONN when not connected, MDX_EFULL when too many are in
+     * flight; the caller counts and drops. NULL if the source cannot publish.
+     */
+    int (*publish)(void *src, const char *topic, const void *payload, size_t len, int qos,
+                   int retain);
     /* Stops receiving; after it returns, deliver is not called again. */
     void (*stop)(void *src);
     void (*destroy)(void *src);

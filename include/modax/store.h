@@ -78,6 +78,9 @@ struct mdx_batch {
     size_t n_events;
     const struct mdx_deadletter *dead;
     size_t n_dead;
+    struct mdx_alert *alerts;       /* alert changes of this batch: id 0 = new (the store sets
+                                       the id), else an update of that alert */
+    size_t n_alerts;
     int has_checkpoint;
     const char *checkpoint_owner; /* the ingest worker whose spool this is */
     struct mdx_spool_pos checkpoint;
@@ -91,6 +94,7 @@ struct mdx_batch_result {
 struct mdx_device_info {
     char tenant[MDX_NAME_MAX + 1];
     char device[MDX_NAME_MAX + 1];
+    char type[MDX_NAME_MAX + 1];   /* device type, "" if none (rules can target types) */
     int64_t created_ms;
     int64_t last_seen_ms;     /* 0 if never seen */
     int auto_registered;
@@ -156,6 +160,12 @@ typedef int (*mdx_sensor_point_fn)(void *arg, const char *sensor, int64_t ts_ms,
 /* A (tenant, device, UTC day) partition of raw points. */
 typedef int (*mdx_partition_fn)(void *arg, const char *tenant, const char *device, int64_t day_ms);
 typedef int (*mdx_archive_obj_fn)(void *arg, const struct mdx_archive_obj *obj);
+
+struct mdx_rule;
+struct mdx_alert;
+struct mdx_alert_filter;
+typedef int (*mdx_rule_fn)(void *arg, const struct mdx_rule *rule);
+typedef int (*mdx_alert_fn)(void *arg, const struct mdx_alert *alert);
 /* Callbacks return MDX_OK to go on, anything else stops the walk and is returned. */
 
 /* What each back end implements. 'impl' is the back end's own handle. */
@@ -198,6 +208,14 @@ struct mdx_store_ops {
     int (*archive_obj_list)(void *impl, const char *tenant, int state, int64_t before_day_ms,
                             mdx_archive_obj_fn fn, void *arg);
     int (*archive_obj_delete)(void *impl, const char *key);
+    /* Devices' types, rules and alerts (issue 4). */
+    int (*device_set_type)(void *impl, const char *tenant, const char *device, const char *type);
+    int (*rule_put)(void *impl, struct mdx_rule *rule);
+    int (*rule_list)(void *impl, const char *tenant, mdx_rule_fn fn, void *arg);
+    int (*rule_delete)(void *impl, const char *tenant, int64_t id);
+    int (*alert_put)(void *impl, struct mdx_alert *alert);
+    int (*alert_get)(void *impl, const char *tenant, int64_t id, struct mdx_alert *out);
+    int (*alert_list)(void *impl, const struct mdx_alert_filter *f, mdx_alert_fn fn, void *arg);
 };
 
 struct mdx_store {
@@ -295,6 +313,32 @@ int mdx_store_archive_obj_put(struct mdx_store *st, const struct mdx_archive_obj
 int mdx_store_archive_obj_list(struct mdx_store *st, const char *tenant, int state,
                                int64_t before_day_ms, mdx_archive_obj_fn fn, void *arg);
 int mdx_store_archive_obj_delete(struct mdx_store *st, const char *key);
+
+/* Sets a device's type ("" clears it); MDX_ENOTFOUND for an unknown device. */
+int mdx_store_device_set_type(struct mdx_store *st, const char *tenant, const char *device,
+                              const char *type);
+/*
+ * Stores a rule: inserts it (rule->id set) or, when the tenant already has a
+ * rule with the same (name, device_type, device), replaces that one (its id
+ * is kept and set). MDX_ENOTFOUND for an unknown tenant, MDX_EINVAL for bad
+ * names. A new tenant gets the default rules (see struct mdx_rule).
+ */
+int mdx_store_rule_put(struct mdx_store *st, struct mdx_rule *rule);
+/* The tenant's rules (NULL: all tenants), by name then specificity. */
+int mdx_store_rule_list(struct mdx_store *st, const char *tenant, mdx_rule_fn fn, void *arg);
+/* MDX_ENOTFOUND if the tenant has no rule 'id'. */
+int mdx_store_rule_delete(struct mdx_store *st, const char *tenant, int64_t id);
+/*
+ * Inserts (alert->id == 0; the id is set) or updates an alert (state,
+ * updated/resolved times, value, score, summary). Outside a batch: for
+ * operators' acknowledge and resolve. MDX_ENOTFOUND for an unknown id.
+ */
+int mdx_store_alert_put(struct mdx_store *st, struct mdx_alert *alert);
+/* Alert 'id' of 'tenant' (NULL: any tenant); MDX_ENOTFOUND otherwise, also for another tenant's. */
+int mdx_store_alert_get(struct mdx_store *st, const char *tenant, int64_t id,
+                        struct mdx_alert *out);
+int mdx_store_alert_list(struct mdx_store *st, const struct mdx_alert_filter *f, mdx_alert_fn fn,
+                         void *arg);
 
 /* Parses "avg", "min", "max", "count"; MDX_EINVAL otherwise. */
 int mdx_agg_parse(const char *name, enum mdx_agg *out);

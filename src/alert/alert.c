@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * alert.c - names of alert states and severities, and the helpers the
+ * alert.c - names of alert states, severities and comparisons, and the helpers the
  * sinks share (HTTP verdicts, alert identity, Alertmanager alert names).
  */
 #include <stdio.h>
@@ -40,6 +40,31 @@ int mdx_severity_parse(const char *name, int *out)
         }
     }
     return MDX_EINVAL;
+}
+
+static const char *const cmp_names[] = {"gt", "ge", "lt", "le"};
+static const char *const cmp_symbols[] = {">", ">=", "<", "<="};
+
+int mdx_cmp_parse(const char *s, int *out)
+{
+    if (s == NULL) {
+        return MDX_EINVAL;
+    }
+    for (int i = 0; i <= MDX_CMP_LE; i++) {
+        if (strcmp(s, cmp_names[i]) == 0 || strcmp(s, cmp_symbols[i]) == 0) {
+            *out = i;
+            return MDX_OK;
+        }
+    }
+    return MDX_EINVAL;
+}
+
+const char *mdx_cmp_symbol(int cmp)
+{
+    if (cmp < 0 || cmp > MDX_CMP_LE) {
+        return "?";
+    }
+    return cmp_symbols[cmp];
 }
 
 enum mdx_sink_verdict mdx_alert_http_verdict(int rc, long status, const char **why)

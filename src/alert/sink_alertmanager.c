@@ -26,11 +26,11 @@
 #include <cjson/cJSON.h>
 
 #include "alert/alert_int.h"
-#include "archive/http_util.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
 #include "modax/log.h"
 #include "modax/status.h"
+#include "net/http_client.h"
 
 #define RESP_MAX 4096
 

@@ -32,11 +32,11 @@
 #include <cjson/cJSON.h>
 
 #include "alert/alert_int.h"
-#include "archive/http_util.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
 #include "modax/log.h"
 #include "modax/status.h"
+#include "net/http_client.h"
 
 #define RESP_MAX 4096 /* answers are not read; keep little of them */
 
@@ -100,61 +100,6 @@ fail:
     return NULL;
 }
 
-/* Adds "<name>": ISO time and "<name>_ms": epoch ms; null and 0 when ms is 0. */
-static int add_time(cJSON *o, const char *name, int64_t ms)
-{
-    char iso[32], key[32];
-
-    snprintf(key, sizeof(key), "%s_ms", name);
-    if (ms == 0 && strcmp(name, "resolved") == 0) {
-        if (cJSON_AddNullToObject(o, name) == NULL) {
-            return MDX_ENOMEM;
-        }
-    } else {
-        mdx_format_iso_ms(ms, iso, sizeof(iso));
-        if (cJSON_AddStringToObject(o, name, iso) == NULL) {
-            return MDX_ENOMEM;
-        }
-    }
-    return cJSON_AddNumberToObject(o, key, (double)ms) != NULL ? MDX_OK : MDX_ENOMEM;
-}
-
-/* The JSON body for 'a'; a new string the caller frees with cJSON_free(), or NULL. */
-static char *webhook_body(const struct mdx_alert *a)
-{
-    cJSON *o = cJSON_CreateObject();
-    char *out = NULL;
-
-    if (o == NULL) {
-        return NULL;
-    }
-    if (cJSON_AddNumberToObject(o, "id", (double)a->id) == NULL ||
-        cJSON_AddStringToObject(o, "tenant", a->tenant) == NULL ||
-        cJSON_AddStringToObject(o, "device", a->device) == NULL ||
-        cJSON_AddStringToObject(o, "source", a->source) == NULL ||
-        cJSON_AddStringToObject(o, "sensor", a->sensor) == NULL ||
-        cJSON_AddStringToObject(o, "severity", mdx_severity_name(a->severity)) == NULL ||
-        cJSON_AddStringToObject(o, "state", mdx_alert_state_name(a->state)) == NULL) {
-        goto cleanup;
-    }
-    if (add_time(o, "opened", a->opened_ms) != MDX_OK ||
-        add_time(o, "updated", a->updated_ms) != MDX_OK ||
-        add_time(o, "resolved", a->resolved_ms) != MDX_OK) {
-        goto cleanup;
-    }
-    /* cJSON writes NaN and infinities as null, which keeps the body valid JSON. */
-    if (cJSON_AddNumberToObject(o, "value", a->value) == NULL ||
-        cJSON_AddNumberToObject(o, "score", a->score) == NULL ||
-        cJSON_AddStringToObject(o, "summary", a->summary) == NULL) {
-        goto cleanup;
-    }
-    out = cJSON_PrintUnformatted(o);
-
-cleanup:
-    cJSON_Delete(o);
-    return out;
-}
-
 /* Adds the timestamp and signature headers for 'body'. */
 static int sign(const struct webhook *w, const char *body, size_t len, struct curl_slist **hdrs)
 {
@@ -196,7 +141,7 @@ static enum mdx_sink_verdict webhook_deliver(void *sink, const struct mdx_alert 
     char *body;
     int rc;
 
-    body = webhook_body(alert);
+    body = mdx_alert_json(alert);
     if (body == NULL) {
         *why = "out of memory";
         return MDX_SINK_RETRY;

@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "archive/http_util.h"
+#include "net/http_client.h"
 
 /*
  * The canonical query string of SigV4 (also used verbatim in the URL, so

@@ -25,12 +25,13 @@
 #include <string.h>
 
 #include "archive/cloud_sign.h"
-#include "archive/http_util.h"
 #include "archive/objstore_cloud.h"
+#include "archive/objstore_rest.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
 #include "modax/objstore.h"
 #include "modax/status.h"
+#include "net/http_client.h"
 
 /* 2021-12-02 is the first version with the Cold tier; Azurite 3.35 accepts up to 2025-11-05. */
 #define AZ_VERSION "2021-12-02"
@@ -216,22 +217,14 @@ static int az_fail(struct az *a, const char *method, const struct mdx_http_resp 
     return rc;
 }
 
-struct az_call {
-    const char *method;
-    const char *key;            /* NULL: the container */
-    const struct mdx_kv *query; /* unencoded values, lower-case names */
-    size_t nquery;
-    const struct mdx_kv *hdrs;  /* extra x-ms-* headers, lower-case names */
-    size_t nhdrs;
-    const char *content_type;   /* NULL: none */
-    const void *body;
-    size_t len;
-    size_t max_resp;
-};
-
-/* Authorizes and performs one request; MDX_OK on a 2xx answer, else a->err says why. */
-static int az_do(struct az *a, const struct az_call *c, struct mdx_http_resp *rs)
+/*
+ * Authorizes and performs one request of store 'os' (query names
+ * lower-case, extra headers x-ms-*); MDX_OK on a 2xx answer, else a->err
+ * says why. An mdx_rest_do_fn.
+ */
+static int az_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *rs)
 {
+    struct az *a = os;
     struct mdx_sbuf path, query, url, sts;
     struct mdx_kv hs[AZ_MAX_HEADERS + 2];
     struct curl_slist *list = NULL;
@@ -355,10 +348,7 @@ static int az_put_blocks(struct az *a, const char *key, const char *data, size_t
     size_t block = a->block_size, nblocks, nh = 0;
     int rc = MDX_OK;
 
-    if ((len + block - 1) / block > AZ_MAX_BLOCKS) {
-        block = (len + AZ_MAX_BLOCKS - 1) / AZ_MAX_BLOCKS;
-    }
-    nblocks = (len + block - 1) / block;
+    nblocks = mdx_rest_parts(len, &block, AZ_MAX_BLOCKS);
     mdx_sbuf_init(&xml, (size_t)AZ_MAX_BLOCKS * 64);
     mdx_sbuf_adds(&xml, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
     for (size_t i = 0; i < nblocks && rc == MDX_OK; i++) {
@@ -374,7 +364,7 @@ static int az_put_blocks(struct az *a, const char *key, const char *data, size_t
             break;
         }
         struct mdx_kv q[] = {{"blockid", id}, {"comp", "block"}};
-        struct az_call c = {"PUT", key, q, 2, NULL, 0, NULL, data + off, n, AZ_SMALL_RESP};
+        struct mdx_rest_call c = {"PUT", key, q, 2, NULL, 0, NULL, data + off, n, AZ_SMALL_RESP};
         rc = az_do(a, &c, &rs);
         mdx_http_resp_fini(&rs);
         mdx_sbuf_addf(&xml, "<Latest>%s</Latest>", id);
@@ -392,7 +382,7 @@ static int az_put_blocks(struct az *a, const char *key, const char *data, size_t
         if (tier != NULL && tier[0] != '\0') {
             hdrs[nh++] = (struct mdx_kv){"x-ms-access-tier", tier};
         }
-        struct az_call c = {"PUT", key, q, 1, hdrs, nh, "application/xml", xml.p, xml.len,
+        struct mdx_rest_call c = {"PUT", key, q, 1, hdrs, nh, "application/xml", xml.p, xml.len,
                             AZ_SMALL_RESP};
         rc = az_do(a, &c, &rs);
         mdx_http_resp_fini(&rs);
@@ -420,100 +410,38 @@ static int az_put(void *os, const char *key, const void *data, size_t len, const
     if (tier != NULL && tier[0] != '\0') {
         hdrs[nh++] = (struct mdx_kv){"x-ms-access-tier", tier};
     }
-    struct az_call c = {"PUT", key, NULL, 0, hdrs, nh, "application/octet-stream",
+    struct mdx_rest_call c = {"PUT", key, NULL, 0, hdrs, nh, "application/octet-stream",
                         data != NULL ? data : "", len, AZ_SMALL_RESP};
     rc = az_do(a, &c, &rs);
     mdx_http_resp_fini(&rs);
     return rc;
 }
 
+/* The store as the shared REST helpers see it. */
+static struct mdx_rest rest_of(struct az *a)
+{
+    return (struct mdx_rest){"Azure", a, az_do, a->err, sizeof(a->err), AZ_SMALL_RESP};
+}
+
 static int az_get(void *os, const char *key, void **data, size_t *len, size_t max)
 {
-    struct az *a = os;
-    struct az_call c = {"GET", key, NULL, 0, NULL, 0, NULL, NULL, 0, max};
-    struct mdx_http_resp rs;
-    int rc;
+    struct mdx_rest r = rest_of(os);
 
-    *data = NULL;
-    *len = 0;
-    rc = az_do(a, &c, &rs);
-    if (rc == MDX_OK) {
-        *len = rs.body.len;
-        *data = mdx_sbuf_take(&rs.body);
-        if (*data == NULL) {
-            snprintf(a->err, sizeof(a->err), "Azure GET: out of memory");
-            rc = MDX_ENOMEM;
-        }
-    }
-    mdx_http_resp_fini(&rs);
-    return rc;
+    return mdx_rest_get(&r, key, data, len, max);
 }
 
 static int az_head(void *os, const char *key, struct mdx_obj_info *info)
 {
-    struct az *a = os;
-    struct az_call c = {"HEAD", key, NULL, 0, NULL, 0, NULL, NULL, 0, AZ_SMALL_RESP};
-    struct mdx_http_resp rs;
-    int rc;
+    struct mdx_rest r = rest_of(os);
 
-    rc = az_do(a, &c, &rs);
-    if (rc == MDX_OK) {
-        info->size = rs.content_length;
-        info->mtime_ms = rs.mtime_ms;
-        if (rs.content_length < 0) {
-            snprintf(a->err, sizeof(a->err), "Azure HEAD: no Content-Length in the answer");
-            rc = MDX_EIO;
-        }
-    }
-    mdx_http_resp_fini(&rs);
-    return rc;
+    return mdx_rest_head(&r, key, info);
 }
 
 static int az_del(void *os, const char *key)
 {
-    struct az *a = os;
-    struct az_call c = {"DELETE", key, NULL, 0, NULL, 0, NULL, NULL, 0, AZ_SMALL_RESP};
-    struct mdx_http_resp rs;
-    int rc;
+    struct mdx_rest r = rest_of(os);
 
-    rc = az_do(a, &c, &rs);
-    mdx_http_resp_fini(&rs);
-    return rc == MDX_ENOTFOUND ? MDX_OK : rc;
-}
-
-static int list_page(struct az *a, const char *xml, size_t len,
-                     int (*fn)(void *arg, const char *key, const struct mdx_obj_info *info),
-                     void *arg)
-{
-    const char *item;
-    size_t pos = 0, ilen;
-
-    while (mdx_xml_next(xml, len, &pos, "Blob", &item, &ilen)) {
-        struct mdx_obj_info info = {-1, 0};
-        char *name = mdx_xml_get(item, ilen, "Name");
-        char *size = mdx_xml_get(item, ilen, "Content-Length");
-        char *mtime = mdx_xml_get(item, ilen, "Last-Modified");
-        int rc = MDX_OK;
-
-        if (name == NULL || size == NULL) {
-            snprintf(a->err, sizeof(a->err), "Azure list: an entry without Name or size");
-            rc = MDX_EIO;
-        } else {
-            char *end;
-            long long v = strtoll(size, &end, 10);
-            time_t t = mtime != NULL ? curl_getdate(mtime, NULL) : -1;
-            info.size = (end != size && *end == '\0') ? v : -1;
-            info.mtime_ms = t > 0 ? (int64_t)t * 1000 : 0;
-            rc = fn(arg, name, &info);
-        }
-        mdx_free(name);
-        mdx_free(size);
-        mdx_free(mtime);
-        if (rc != MDX_OK) {
-            return rc;
-        }
-    }
-    return MDX_OK;
+    return mdx_rest_del(&r, key);
 }
 
 /* List Blobs, page by page with markers. fn's non-zero return stops it and is returned. */
@@ -537,10 +465,14 @@ static int az_list(void *os, const char *prefix,
         if (marker != NULL) {
             q[nq++] = (struct mdx_kv){"marker", marker};
         }
-        struct az_call c = {"GET", NULL, q, nq, NULL, 0, NULL, NULL, 0, AZ_LIST_RESP};
+        struct mdx_rest_call c = {"GET", NULL, q, nq, NULL, 0, NULL, NULL, 0, AZ_LIST_RESP};
         rc = az_do(a, &c, &rs);
         if (rc == MDX_OK) {
-            rc = list_page(a, rs.body.p, rs.body.len, fn, arg);
+            static const struct mdx_rest_list_names names = {"Blob", "Name", "Content-Length",
+                                                             "Last-Modified"};
+            struct mdx_rest r = rest_of(a);
+
+            rc = mdx_rest_list_page(&r, &names, rs.body.p, rs.body.len, fn, arg);
         }
         MDX_FREE(marker);
         if (rc == MDX_OK) {

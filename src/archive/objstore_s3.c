@@ -32,12 +32,13 @@
 #include <string.h>
 
 #include "archive/cloud_sign.h"
-#include "archive/http_util.h"
 #include "archive/objstore_cloud.h"
+#include "archive/objstore_rest.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
 #include "modax/objstore.h"
 #include "modax/status.h"
+#include "net/http_client.h"
 
 #define MIB ((size_t)1024 * 1024)
 #define S3_MIN_PART (5 * MIB)          /* S3's smallest part, except the last */
@@ -261,25 +262,14 @@ static int s3_fail(struct s3 *s, const char *method, const struct mdx_http_resp 
     return rc;
 }
 
-struct s3_call {
-    const char *method;
-    const char *key;            /* NULL: the bucket */
-    const struct mdx_kv *query; /* unencoded */
-    size_t nquery;
-    const struct mdx_kv *hdrs;  /* extra signed headers, lower-case names */
-    size_t nhdrs;
-    const char *content_type;   /* NULL: none */
-    const void *body;
-    size_t len;
-    size_t max_resp;
-};
-
 /*
- * Signs and performs one request. On MDX_OK (a 2xx answer) 'rs' holds the
- * answer; otherwise s->err says why. The caller fini()s 'rs' in every case.
+ * Signs and performs one request of store 'os'. On MDX_OK (a 2xx answer)
+ * 'rs' holds the answer; otherwise s->err says why. The caller fini()s
+ * 'rs' in every case. An mdx_rest_do_fn.
  */
-static int s3_do(struct s3 *s, const struct s3_call *c, struct mdx_http_resp *rs)
+static int s3_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *rs)
 {
+    struct s3 *s = os;
     struct mdx_sbuf path, query, url;
     struct mdx_kv hs[S3_MAX_HEADERS + 4];
     struct curl_slist *list = NULL;
@@ -406,7 +396,7 @@ static size_t create_headers(const struct s3 *s, const char *tier, struct mdx_kv
 static int s3_abort(struct s3 *s, const char *key, const char *upload_id)
 {
     struct mdx_kv q[] = {{"uploadId", upload_id}};
-    struct s3_call c = {"DELETE", key, q, 1, NULL, 0, NULL, NULL, 0, S3_SMALL_RESP};
+    struct mdx_rest_call c = {"DELETE", key, q, 1, NULL, 0, NULL, NULL, 0, S3_SMALL_RESP};
     struct mdx_http_resp rs;
     char keep[sizeof(s->err)];
     int rc;
@@ -428,15 +418,12 @@ static int s3_put_multipart(struct s3 *s, const char *key, const char *data, siz
     char *upload_id = NULL;
     int rc;
 
-    if ((len + part - 1) / part > S3_MAX_PARTS) {
-        part = (len + S3_MAX_PARTS - 1) / S3_MAX_PARTS;
-    }
-    nparts = (len + part - 1) / part;
+    nparts = mdx_rest_parts(len, &part, S3_MAX_PARTS);
     mdx_sbuf_init(&xml, (size_t)S3_MAX_PARTS * 256);
 
     /* Initiate: POST ?uploads= (with '=': the valueless form, signed as "uploads="). */
     struct mdx_kv qi[] = {{"uploads", ""}};
-    struct s3_call ci = {"POST", key, qi, 1, hdrs, create_headers(s, tier, hdrs),
+    struct mdx_rest_call ci = {"POST", key, qi, 1, hdrs, create_headers(s, tier, hdrs),
                          "application/octet-stream", NULL, 0, S3_SMALL_RESP};
     rc = s3_do(s, &ci, &rs);
     if (rc == MDX_OK) {
@@ -458,7 +445,7 @@ static int s3_put_multipart(struct s3 *s, const char *key, const char *data, siz
 
         snprintf(num, sizeof(num), "%zu", i + 1);
         struct mdx_kv qp[] = {{"partNumber", num}, {"uploadId", upload_id}};
-        struct s3_call cp = {"PUT", key, qp, 2, NULL, 0, NULL, data + off, n, S3_SMALL_RESP};
+        struct mdx_rest_call cp = {"PUT", key, qp, 2, NULL, 0, NULL, data + off, n, S3_SMALL_RESP};
         rc = s3_do(s, &cp, &rs);
         if (rc == MDX_OK && rs.etag[0] == '\0') {
             snprintf(s->err, sizeof(s->err), "S3 PUT part %zu: no ETag in the answer", i + 1);
@@ -482,7 +469,7 @@ static int s3_put_multipart(struct s3 *s, const char *key, const char *data, siz
     }
 
     struct mdx_kv qc[] = {{"uploadId", upload_id}};
-    struct s3_call cc = {"POST", key, qc, 1, NULL, 0, "application/xml", xml.p, xml.len,
+    struct mdx_rest_call cc = {"POST", key, qc, 1, NULL, 0, "application/xml", xml.p, xml.len,
                          S3_SMALL_RESP};
     rc = s3_do(s, &cc, &rs);
     /* Complete may answer 200 and still fail: the error is then in the body. */
@@ -519,7 +506,7 @@ static int s3_put(void *os, const char *key, const void *data, size_t len, const
     if (len > s->multipart_above) {
         return s3_put_multipart(s, key, data, len, tier);
     }
-    struct s3_call c = {"PUT", key, NULL, 0, hdrs, create_headers(s, tier, hdrs),
+    struct mdx_rest_call c = {"PUT", key, NULL, 0, hdrs, create_headers(s, tier, hdrs),
                         "application/octet-stream", data != NULL ? data : "", len,
                         S3_SMALL_RESP};
     rc = s3_do(s, &c, &rs);
@@ -527,95 +514,31 @@ static int s3_put(void *os, const char *key, const void *data, size_t len, const
     return rc;
 }
 
+/* The store as the shared REST helpers see it. */
+static struct mdx_rest rest_of(struct s3 *s)
+{
+    return (struct mdx_rest){"S3", s, s3_do, s->err, sizeof(s->err), S3_SMALL_RESP};
+}
+
 static int s3_get(void *os, const char *key, void **data, size_t *len, size_t max)
 {
-    struct s3 *s = os;
-    struct s3_call c = {"GET", key, NULL, 0, NULL, 0, NULL, NULL, 0, max};
-    struct mdx_http_resp rs;
-    int rc;
+    struct mdx_rest r = rest_of(os);
 
-    *data = NULL;
-    *len = 0;
-    rc = s3_do(s, &c, &rs);
-    if (rc == MDX_OK) {
-        *len = rs.body.len;
-        *data = mdx_sbuf_take(&rs.body);
-        if (*data == NULL) {
-            snprintf(s->err, sizeof(s->err), "S3 GET: out of memory");
-            rc = MDX_ENOMEM;
-        }
-    }
-    mdx_http_resp_fini(&rs);
-    return rc;
+    return mdx_rest_get(&r, key, data, len, max);
 }
 
 static int s3_head(void *os, const char *key, struct mdx_obj_info *info)
 {
-    struct s3 *s = os;
-    struct s3_call c = {"HEAD", key, NULL, 0, NULL, 0, NULL, NULL, 0, S3_SMALL_RESP};
-    struct mdx_http_resp rs;
-    int rc;
+    struct mdx_rest r = rest_of(os);
 
-    rc = s3_do(s, &c, &rs);
-    if (rc == MDX_OK) {
-        info->size = rs.content_length;
-        info->mtime_ms = rs.mtime_ms;
-        if (rs.content_length < 0) {
-            snprintf(s->err, sizeof(s->err), "S3 HEAD: no Content-Length in the answer");
-            rc = MDX_EIO;
-        }
-    }
-    mdx_http_resp_fini(&rs);
-    return rc;
+    return mdx_rest_head(&r, key, info);
 }
 
 static int s3_del(void *os, const char *key)
 {
-    struct s3 *s = os;
-    struct s3_call c = {"DELETE", key, NULL, 0, NULL, 0, NULL, NULL, 0, S3_SMALL_RESP};
-    struct mdx_http_resp rs;
-    int rc;
+    struct mdx_rest r = rest_of(os);
 
-    rc = s3_do(s, &c, &rs);
-    mdx_http_resp_fini(&rs);
-    return rc == MDX_ENOTFOUND ? MDX_OK : rc;
-}
-
-/* Calls fn for each <Contents> of one ListObjectsV2 page. */
-static int list_page(struct s3 *s, const char *xml, size_t len,
-                     int (*fn)(void *arg, const char *key, const struct mdx_obj_info *info),
-                     void *arg)
-{
-    const char *item;
-    size_t pos = 0, ilen;
-
-    while (mdx_xml_next(xml, len, &pos, "Contents", &item, &ilen)) {
-        struct mdx_obj_info info = {-1, 0};
-        char *key = mdx_xml_get(item, ilen, "Key");
-        char *size = mdx_xml_get(item, ilen, "Size");
-        char *mtime = mdx_xml_get(item, ilen, "LastModified");
-        int rc = MDX_OK;
-
-        if (key == NULL || size == NULL) {
-            snprintf(s->err, sizeof(s->err), "S3 list: an entry without Key or Size");
-            rc = MDX_EIO;
-        } else {
-            char *end;
-            long long v = strtoll(size, &end, 10);
-            info.size = (end != size && *end == '\0') ? v : -1;
-            if (mtime == NULL || mdx_parse_time_ms(mtime, &info.mtime_ms) != MDX_OK) {
-                info.mtime_ms = 0;
-            }
-            rc = fn(arg, key, &info);
-        }
-        mdx_free(key);
-        mdx_free(size);
-        mdx_free(mtime);
-        if (rc != MDX_OK) {
-            return rc;
-        }
-    }
-    return MDX_OK;
+    return mdx_rest_del(&r, key);
 }
 
 /*
@@ -640,10 +563,14 @@ static int s3_list(void *os, const char *prefix,
         if (token != NULL) {
             q[nq++] = (struct mdx_kv){"continuation-token", token};
         }
-        struct s3_call c = {"GET", NULL, q, nq, NULL, 0, NULL, NULL, 0, S3_LIST_RESP};
+        struct mdx_rest_call c = {"GET", NULL, q, nq, NULL, 0, NULL, NULL, 0, S3_LIST_RESP};
         rc = s3_do(s, &c, &rs);
         if (rc == MDX_OK) {
-            rc = list_page(s, rs.body.p, rs.body.len, fn, arg);
+            static const struct mdx_rest_list_names names = {"Contents", "Key", "Size",
+                                                             "LastModified"};
+            struct mdx_rest r = rest_of(s);
+
+            rc = mdx_rest_list_page(&r, &names, rs.body.p, rs.body.len, fn, arg);
         }
         MDX_FREE(token);
         if (rc == MDX_OK) {

@@ -7,6 +7,8 @@
 
 #include <stdio.h>
 
+#include "modax/alert.h"
+#include "modax/alerting.h"
 #include "modax/archive.h"
 #include "modax/engine.h"
 #include "modax/source.h"
@@ -35,6 +37,8 @@ struct cli_conf {
     struct mdx_mqtt_conf mqtt;
     struct mdx_archive_conf archive;
     struct mdx_objstore_conf objstore;
+    struct mdx_alerting_conf alerting;
+    struct mdx_sink_conf sinks;
 };
 
 /* Config file named by --config, else $MODAX_CONFIG, else none (NULL). */
@@ -59,5 +63,7 @@ int cmd_deadletters(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_archive(int argc, char **argv);
 int cmd_detect(int argc, char **argv);
+int cmd_rule(int argc, char **argv);
+int cmd_alert(int argc, char **argv);
 
 #endif

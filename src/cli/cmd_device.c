@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * cmd_device.c - `modax device add|list|show`.
+ * cmd_device.c - `modax device add|list|show|set-type`.
  */
 #include <stdio.h>
 #include <string.h>
@@ -8,14 +8,18 @@
 #include "cli/cli.h"
 #include "modax/clock.h"
 #include "modax/status.h"
+#include "modax/validate.h"
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: modax device add TENANT DEVICE\n"
+    fprintf(out, "usage: modax device add TENANT DEVICE [--type TYPE]\n"
                  "       modax device list TENANT\n"
-                 "       modax device show TENANT DEVICE\n\n"
+                 "       modax device show TENANT DEVICE\n"
+                 "       modax device set-type TENANT DEVICE TYPE\n\n"
                  "A device publishes on modax/TENANT/DEVICE/...; the ingest accepts only\n"
-                 "registered devices (unless ingest.auto_register is on).\n");
+                 "registered devices (unless ingest.auto_register is on).\n"
+                 "A device's type (e.g. press; [A-Za-z0-9_-]{1,64}) lets rules target every\n"
+                 "device of that type (see 'modax rule --help'); set-type with \"\" clears it.\n");
 }
 
 static void print_time(const char *label, int64_t ms)
@@ -38,7 +42,8 @@ static int print_device(void *arg, const struct mdx_device_info *d)
     if (d->last_seen_ms > 0) {
         mdx_format_iso_ms(d->last_seen_ms, seen, sizeof(seen));
     }
-    printf("%-24s last_seen=%s%s\n", d->device, seen, d->auto_registered ? " (auto)" : "");
+    printf("%-24s type=%-16s last_seen=%s%s\n", d->device, d->type[0] != '\0' ? d->type : "-",
+           seen, d->auto_registered ? " (auto)" : "");
     return MDX_OK;
 }
 
@@ -67,7 +72,8 @@ static int show(struct mdx_store *st, const char *tenant, const char *device)
     if (rc != MDX_OK) {
         return rc;
     }
-    printf("tenant:     %s\ndevice:     %s\n", d.tenant, d.device);
+    printf("tenant:     %s\ndevice:     %s\ntype:       %s\n", d.tenant, d.device,
+           d.type[0] != '\0' ? d.type : "-");
     print_time("created:    ", d.created_ms);
     print_time("last seen:  ", d.last_seen_ms);
     printf("registered: %s\n", d.auto_registered ? "automatically (first message)" : "by operator");
@@ -82,6 +88,7 @@ int cmd_device(int argc, char **argv)
 {
     struct cli_conf conf;
     struct mdx_store *st;
+    const char *type;
     int rc, status;
 
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -89,9 +96,17 @@ int cmd_device(int argc, char **argv)
         return CLI_OK;
     }
     if (!((argc == 4 && strcmp(argv[1], "add") == 0) ||
+          (argc == 6 && strcmp(argv[1], "add") == 0 && strcmp(argv[4], "--type") == 0) ||
           (argc == 3 && strcmp(argv[1], "list") == 0) ||
-          (argc == 4 && strcmp(argv[1], "show") == 0))) {
+          (argc == 4 && strcmp(argv[1], "show") == 0) ||
+          (argc == 5 && strcmp(argv[1], "set-type") == 0))) {
         usage(stderr);
+        return CLI_USAGE;
+    }
+    type = argc == 6 ? argv[5] : argc == 5 ? argv[4] : NULL;
+    if (type != NULL && type[0] != '\0' && !mdx_valid_segment(type, strlen(type))) {
+        fprintf(stderr, "modax device %s: type '%s' is not a valid name; use "
+                        "[A-Za-z0-9_-]{1,64}\n", argv[1], type);
         return CLI_USAGE;
     }
     if (cli_conf_load(&conf) != CLI_OK) {
@@ -104,9 +119,18 @@ int cmd_device(int argc, char **argv)
     }
     if (strcmp(argv[1], "add") == 0) {
         rc = mdx_store_device_add(st, argv[2], argv[3], 0);
+        if (rc == MDX_OK && type != NULL) {
+            rc = mdx_store_device_set_type(st, argv[2], argv[3], type);
+        }
         if (rc == MDX_OK) {
             printf("device %s/%s added; it publishes on modax/%s/%s/sensor_data\n", argv[2],
                    argv[3], argv[2], argv[3]);
+        }
+    } else if (strcmp(argv[1], "set-type") == 0) {
+        rc = mdx_store_device_set_type(st, argv[2], argv[3], type);
+        if (rc == MDX_OK) {
+            printf("device %s/%s: type %s\n", argv[2], argv[3],
+                   type[0] != '\0' ? type : "cleared");
         }
     } else if (strcmp(argv[1], "list") == 0) {
         rc = mdx_store_tenant_exists(st, argv[2]);

@@ -2,7 +2,11 @@
 /*
  * cmd_serve.c - `modax serve`: runs the service roles until SIGINT/SIGTERM.
  *
- * Role ingest: MQTT source -> engine (spool, decode, validate, store).
+ * Role ingest: MQTT source -> engine (spool, decode, validate, store), with
+ * the alerting stage on the engine's writer thread (detector, rules, safety
+ * events, alert lifecycle; alerting.h) when alert.detect or alert.rules is
+ * on, its alert changes going to the sinks (alert dispatcher) and to
+ * modax/{tenant}/{device}/alerts.
  * On SIGINT/SIGTERM the source disconnects first, then the engine drains
  * the spool into the store, so a clean stop leaves nothing behind.
  *
@@ -27,6 +31,7 @@
 
 #define MOD "serve"
 #define DRAIN_MS 30000
+#define SINK_DRAIN_MS 5000 /* pending deliveries to alert sinks at stop */
 
 enum { ROLE_INGEST = 1, ROLE_ARCHIVER = 2 };
 
@@ -44,6 +49,12 @@ struct archiver_role {
 static int deliver(void *arg, const char *topic, const void *payload, size_t len, int64_t recv_ms)
 {
     return mdx_engine_submit(arg, topic, payload, len, recv_ms);
+}
+
+static int publish(void *arg, const char *topic, const void *payload, size_t len, int qos,
+                   int retain)
+{
+    return mdx_source_mqtt.publish(arg, topic, payload, len, qos, retain);
 }
 
 static void usage(FILE *out)
@@ -211,6 +222,8 @@ int cmd_serve(int argc, char **argv)
     struct cli_conf conf;
     struct mdx_store *store = NULL;
     struct mdx_engine *engine = NULL;
+    struct mdx_dispatch *dispatch = NULL;
+    struct mdx_alerting *alerting = NULL;
     void *source = NULL;
     sigset_t sigs;
     int rc, sig, ready = 0, status = CLI_FAIL, role_bits;
@@ -264,6 +277,20 @@ int cmd_serve(int argc, char **argv)
         mdx_log_error(MOD, "cannot create the MQTT client; check mqtt.*", MDX_F_ERR(rc));
         goto out;
     }
+    if (conf.alerting.detect || conf.alerting.rules) {
+        dispatch = mdx_dispatch_create(&conf.sinks, &rc);
+        if (dispatch == NULL) {
+            mdx_log_error(MOD, "cannot start the alert sinks; check alert.webhook.* and "
+                               "alert.alertmanager.*", MDX_F_ERR(rc));
+            goto out;
+        }
+        alerting = mdx_alerting_create(&conf.alerting, store, dispatch, publish, source, &rc);
+        if (alerting == NULL) {
+            mdx_log_error(MOD, "cannot start alerting; check alert.*", MDX_F_ERR(rc));
+            goto out;
+        }
+        mdx_engine_set_alerting(engine, alerting);
+    }
     if (mdx_engine_start(engine) != MDX_OK || mdx_source_mqtt.start(source) != MDX_OK) {
         mdx_log_error(MOD, "cannot start threads");
         goto out;
@@ -302,6 +329,18 @@ out:
         mdx_source_mqtt.destroy(source);
     }
     mdx_engine_destroy(engine);
+    if (alerting != NULL) {
+        struct mdx_alerting_stats as;
+        mdx_alerting_stats(alerting, &as);
+        mdx_log_info(MOD, "alerting statistics", MDX_F_INT("series", as.series),
+                     MDX_F_INT("active", as.alerts_active), MDX_F_INT("opened", as.opened),
+                     MDX_F_INT("resolved", as.resolved), MDX_F_INT("reopened", as.reopened),
+                     MDX_F_INT("overflow", as.alerts_overflow),
+                     MDX_F_INT("published", as.published),
+                     MDX_F_INT("publish_dropped", as.publish_dropped));
+    }
+    mdx_alerting_destroy(alerting);
+    mdx_dispatch_destroy(dispatch, SINK_DRAIN_MS);
     mdx_store_close(store);
     if (ready_file != NULL) {
         unlink(ready_file);

@@ -19,7 +19,7 @@ static const struct mdx_conf_key log_keys[] = {
     MDX_CONF_END,
 };
 
-#define N_SECTIONS 6
+#define N_SECTIONS 8
 
 static void sections(struct cli_conf *c, struct mdx_conf_section out[N_SECTIONS])
 {
@@ -30,6 +30,8 @@ static void sections(struct cli_conf *c, struct mdx_conf_section out[N_SECTIONS]
     out[4] = (struct mdx_conf_section){"archive", mdx_archive_conf_keys, c ? &c->archive : NULL};
     out[5] = (struct mdx_conf_section){"archive.store", mdx_objstore_conf_keys,
                                        c ? &c->objstore : NULL};
+    out[6] = (struct mdx_conf_section){"alert", mdx_alerting_conf_keys, c ? &c->alerting : NULL};
+    out[7] = (struct mdx_conf_section){"alert sinks", mdx_sink_conf_keys, c ? &c->sinks : NULL};
 }
 
 int cli_conf_load(struct cli_conf *c)

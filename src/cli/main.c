@@ -23,6 +23,8 @@ static const struct command commands[] = {
     {"query", cmd_query, "print points of a device's sensor in a time range (CSV or JSON)"},
     {"deadletters", cmd_deadletters, "list refused messages and counts per reason"},
     {"detect", cmd_detect, "score a timestamp,value CSV with the anomaly detector"},
+    {"rule", cmd_rule, "add, list or remove a tenant's threshold rules"},
+    {"alert", cmd_alert, "list, acknowledge or resolve alerts"},
     {"archive", cmd_archive, "archive old raw points to object storage now, or list archives"},
     {"config", cmd_config, "print the configuration reference or an example file"},
     {NULL, NULL, NULL},
@@ -40,7 +42,7 @@ static void usage(FILE *out)
                  "--config FILE or $MODAX_CONFIG; every key can be set as MODAX_<KEY>\n"
                  "(see 'modax config').\n\n"
                  "Exit codes: 0 ok, 1 failure, 2 usage or configuration error,\n"
-                 "3 not found, 4 exists already.\n");
+                 "3 not found, 4 exists already (or already done).\n");
 }
 
 int main(int argc, char **argv)

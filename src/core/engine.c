@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/registry.h"
+#include "modax/alerting.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
 #include "modax/decode.h"
@@ -38,7 +39,7 @@ const struct mdx_conf_key mdx_engine_conf_keys[] = {
                  max_payload_bytes, "Larger payloads become dead letters"),
     MDX_CONF_INT("ingest.max_points_per_msg", "4096", 1, 65536, struct mdx_engine_conf,
                  max_points_per_msg, "Points one message may carry (all readings of a batch)"),
-    MDX_CONF_INT("ingest.batch_msgs", "5000", 1, 1000000, struct mdx_engine_conf, batch_msgs,
+    MDX_CONF_INT("ingest.batch_msgs", "10000", 1, 1000000, struct mdx_engine_conf, batch_msgs,
                  "Messages per store transaction, at most"),
     MDX_CONF_INT("ingest.batch_ms", "100", 1, 60000, struct mdx_engine_conf, batch_ms,
                  "How long a store batch may wait to fill (ms)"),
@@ -85,6 +86,7 @@ struct mdx_engine {
     struct mdx_store *store;
     struct mdx_spool *spool;
     struct mdx_registry *registry;
+    struct mdx_alerting *alerting; /* NULL: no detection, rules or alerts */
     struct batch batch;
     pthread_t writer;
     int started;
@@ -256,6 +258,9 @@ static int process_record(struct mdx_engine *e, const struct mdx_spool_rec *rec)
         g->n = pts.n;
         b->n_groups++;
         b->n_points += pts.n;
+        if (e->alerting != NULL) {
+            mdx_alerting_on_points(e->alerting, g);
+        }
         return MDX_OK;
     }
     if (msg.kind == MDX_MSG_SAFETY || msg.kind == MDX_MSG_STATUS) {
@@ -273,6 +278,9 @@ static int process_record(struct mdx_engine *e, const struct mdx_spool_rec *rec)
         er->event = ev;
         er->recv_ms = msg.recv_ms;
         b->n_events++;
+        if (e->alerting != NULL) {
+            mdx_alerting_on_event(e->alerting, er);
+        }
         return MDX_OK;
     }
     refuse(e, rec, &msg, "unexpected topic kind");
@@ -293,6 +301,10 @@ static int commit_batch(struct mdx_engine *e)
     int64_t t0 = mdx_mono_us();
     int rc;
 
+    if (e->alerting != NULL) {
+        /* Alert changes commit with the points that caused them. */
+        sb.n_alerts = mdx_alerting_batch(e->alerting, &sb.alerts);
+    }
     for (;;) {
         rc = mdx_store_write(e->store, &sb, &res);
         if (rc == MDX_OK) {
@@ -314,6 +326,9 @@ static int commit_batch(struct mdx_engine *e)
     }
     mdx_spool_release(e->spool, &b->end);
     e->committed = b->end;
+    if (e->alerting != NULL) {
+        mdx_alerting_after_commit(e->alerting); /* to the sinks and MQTT, now that it is stored */
+    }
     atomic_fetch_add(&e->batches, 1);
     atomic_fetch_add(&e->msgs_stored, b->n_groups + b->n_events);
     atomic_fetch_add(&e->msgs_refused, b->n_dead);
@@ -443,7 +458,11 @@ static void *writer_main(void *arg)
             b->end = rec.end;
             b->n_records++;
         }
-        if (b->n_records > 0 && commit_batch(e) != MDX_OK) {
+        if (e->alerting != NULL) {
+            mdx_alerting_tick(e->alerting);
+        }
+        if ((b->n_records > 0 || (e->alerting != NULL && mdx_alerting_pending(e->alerting))) &&
+            commit_batch(e) != MDX_OK) {
             mdx_log_warn(MOD, "stopping with records left in the spool",
                          MDX_F_INT("spool_bytes", mdx_spool_pending_bytes(e->spool)));
             break;
@@ -529,6 +548,11 @@ fail:
     }
     mdx_engine_destroy(e);
     return NULL;
+}
+
+void mdx_engine_set_alerting(struct mdx_engine *e, struct mdx_alerting *alerting)
+{
+    e->alerting = alerting;
 }
 
 int mdx_engine_start(struct mdx_engine *e)

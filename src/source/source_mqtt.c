@@ -19,6 +19,7 @@
 #include "modax/status.h"
 
 #define MOD "mqtt"
+#define PUBLISH_INFLIGHT_MAX 10000 /* our publishes not yet acknowledged; more are refused */
 
 const struct mdx_conf_key mdx_mqtt_conf_keys[] = {
     MDX_CONF_STR("mqtt.host", "127.0.0.1", struct mdx_mqtt_conf, host, "Broker host"),
@@ -52,6 +53,7 @@ struct source_mqtt {
     void *arg;
     atomic_int subscribed;
     atomic_int stopping;
+    atomic_int inflight;      /* publishes queued in libmosquitto, not yet acknowledged */
     int loop_started;
 };
 
@@ -108,6 +110,46 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
                mdx_now_ms());
 }
 
+static void on_publish(struct mosquitto *mosq, void *obj, int mid)
+{
+    struct source_mqtt *s = obj;
+
+    (void)mosq;
+    (void)mid;
+    if (atomic_load(&s->inflight) > 0) {
+        atomic_fetch_sub(&s->inflight, 1);
+    }
+}
+
+/*
+ * libmosquitto queues the message for its network thread; while the
+ * connection is down (or that thread waits for a full spool) the queue
+ * would grow without bound, so the number in flight is capped.
+ */
+static int mqtt_publish(void *src, const char *topic, const void *payload, size_t len, int qos,
+                        int retain)
+{
+    struct source_mqtt *s = src;
+    int rc;
+
+    if (!atomic_load(&s->subscribed) || atomic_load(&s->stopping)) {
+        return MDX_ECONN;
+    }
+    if (atomic_load(&s->inflight) >= PUBLISH_INFLIGHT_MAX) {
+        return MDX_EFULL;
+    }
+    if (len > INT32_MAX) {
+        return MDX_EINVAL;
+    }
+    atomic_fetch_add(&s->inflight, 1);
+    rc = mosquitto_publish(s->mosq, NULL, topic, (int)len, payload, qos, retain != 0);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        atomic_fetch_sub(&s->inflight, 1);
+        return rc == MOSQ_ERR_NO_CONN ? MDX_ECONN : MDX_EIO;
+    }
+    return MDX_OK;
+}
+
 static void *mqtt_create(const void *conf_arg, mdx_deliver_fn deliver, void *arg, int *err)
 {
     const struct mdx_mqtt_conf *conf = conf_arg;
@@ -139,6 +181,7 @@ static void *mqtt_create(const void *conf_arg, mdx_deliver_fn deliver, void *arg
     mosquitto_connect_callback_set(s->mosq, on_connect);
     mosquitto_disconnect_callback_set(s->mosq, on_disconnect);
     mosquitto_message_callback_set(s->mosq, on_message);
+    mosquitto_publish_callback_set(s->mosq, on_publish);
     return s;
 
 fail:
@@ -207,6 +250,7 @@ const struct mdx_source_ops mdx_source_mqtt = {
     .create = mqtt_create,
     .start = mqtt_start,
     .ready = mqtt_ready,
+    .publish = mqtt_publish,
     .stop = mqtt_stop,
     .destroy = mqtt_destroy,
 };

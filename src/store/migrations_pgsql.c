@@ -148,11 +148,12 @@ static const struct migration migrations[] = {
      NULL},
     {2,
      /* Raw points, one row each, partitioned by UTC day; partitions are
-      * created ahead and on demand by mdx_ensure_partition(). */
+      * created ahead and on demand by mdx_ensure_partition(). The 8-byte
+      * columns come first: no alignment padding, 48 bytes a row. */
      "CREATE TABLE points ("
-     " series_id integer NOT NULL,"
      " ts_ms bigint NOT NULL,"
      " value double precision NOT NULL,"
+     " series_id integer NOT NULL,"
      " flags smallint NOT NULL,"
      " PRIMARY KEY (series_id, ts_ms)) PARTITION BY RANGE (ts_ms);" ENSURE_PARTITION_NATIVE
      "INSERT INTO store_meta VALUES ('points_layout', 'native');",
@@ -160,9 +161,9 @@ static const struct migration migrations[] = {
       * No retention policy: the archiver deletes raw rows only after their
       * object is verified. */
      "CREATE TABLE points ("
-     " series_id integer NOT NULL,"
      " ts_ms bigint NOT NULL,"
      " value double precision NOT NULL,"
+     " series_id integer NOT NULL,"
      " flags smallint NOT NULL,"
      " PRIMARY KEY (series_id, ts_ms));"
      "SELECT create_hypertable('points', 'ts_ms', chunk_time_interval => 86400000);"
@@ -175,6 +176,68 @@ static const struct migration migrations[] = {
      "CREATE FUNCTION mdx_ensure_partition(day bigint) RETURNS void LANGUAGE sql AS"
      " $f$ INSERT INTO point_days (day_ms) VALUES (day) ON CONFLICT DO NOTHING $f$;"
      "INSERT INTO store_meta VALUES ('points_layout', 'timescale');"},
+    {3,
+     /* Rules and alerts (issue 4); the same as SQLite's migration 4. A
+      * device may have a type ('' none) that rules can target. */
+     "ALTER TABLE devices ADD COLUMN type text NOT NULL DEFAULT '';"
+     /* Threshold rules: one per (tenant, name, scope); the scope is the
+      * whole tenant (both ''), a device type or one device. cmp and
+      * severity are enum mdx_cmp and enum mdx_severity. */
+     "CREATE TABLE rules ("
+     " id serial PRIMARY KEY,"
+     " tenant_id integer NOT NULL REFERENCES tenants(id),"
+     " name text NOT NULL,"
+     " device_type text NOT NULL DEFAULT '',"
+     " device text NOT NULL DEFAULT '',"
+     " sensor text NOT NULL,"
+     " cmp smallint NOT NULL,"
+     " threshold double precision NOT NULL,"
+     " hysteresis double precision NOT NULL,"
+     " min_duration_ms bigint NOT NULL,"
+     " severity smallint NOT NULL,"
+     " enabled smallint NOT NULL,"
+     " UNIQUE (tenant_id, name, device_type, device));"
+     /* Every tenant starts with the platform's long-standing thresholds:
+      * existing ones here, new ones through the trigger (in tenant_add's
+      * statement, so a tenant never exists without them). */
+     "CREATE FUNCTION mdx_default_rules() RETURNS trigger LANGUAGE plpgsql AS $f$"
+     " BEGIN"
+     "  INSERT INTO rules (tenant_id, name, sensor, cmp, threshold, hysteresis,"
+     "   min_duration_ms, severity, enabled) VALUES"
+     "   (NEW.id, 'overcurrent', 'current_mean', 0, 10.0, 0.5, 0, 1, 1),"
+     "   (NEW.id, 'overtemperature', 'temperature_mean', 0, 80.0, 2.0, 0, 1, 1);"
+     "  RETURN NULL;"
+     " END $f$;"
+     "CREATE TRIGGER tenants_default_rules AFTER INSERT ON tenants"
+     " FOR EACH ROW EXECUTE FUNCTION mdx_default_rules();"
+     "INSERT INTO rules (tenant_id, name, sensor, cmp, threshold, hysteresis, min_duration_ms,"
+     " severity, enabled)"
+     " SELECT id, 'overcurrent', 'current_mean', 0, 10.0, 0.5, 0, 1, 1 FROM tenants"
+     " UNION ALL"
+     " SELECT id, 'overtemperature', 'temperature_mean', 0, 80.0, 2.0, 0, 1, 1 FROM tenants;"
+     /* Alerts: state and severity are enum mdx_alert_state and enum
+      * mdx_severity. The device is a name, like the archive records: an
+      * alert outlives its points. */
+     "CREATE TABLE alerts ("
+     " id bigserial PRIMARY KEY,"
+     " tenant_id integer NOT NULL REFERENCES tenants(id),"
+     " device text NOT NULL,"
+     " source text NOT NULL,"
+     " sensor text NOT NULL,"
+     " severity smallint NOT NULL,"
+     " state smallint NOT NULL,"
+     " opened_ms bigint NOT NULL,"
+     " updated_ms bigint NOT NULL,"
+     " resolved_ms bigint NOT NULL,"
+     " value double precision NOT NULL,"
+     " score double precision NOT NULL,"
+     " summary text NOT NULL);"
+     "CREATE INDEX alerts_tenant_time ON alerts (tenant_id, opened_ms);"
+     "CREATE INDEX alerts_tenant_device_time ON alerts (tenant_id, device, opened_ms);"
+     "CREATE INDEX alerts_time ON alerts (opened_ms);"
+     /* Alerts not resolved: what the alert manager reloads at start. */
+     "CREATE INDEX alerts_active ON alerts (tenant_id, device) WHERE state < 2;",
+     NULL},
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

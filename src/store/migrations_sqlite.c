@@ -132,6 +132,63 @@ static const struct migration migrations[] = {
      " id INTEGER PRIMARY KEY CHECK (id = 1),"
      " n INTEGER NOT NULL);"
      "INSERT INTO delete_epoch (id, n) VALUES (1, 0);"},
+    {4,
+     /* Rules and alerts (issue 4). A device may have a type ('' none) that
+      * rules can target. */
+     "ALTER TABLE devices ADD COLUMN type TEXT NOT NULL DEFAULT '';"
+     /* Threshold rules: one per (tenant, name, scope); the scope is the
+      * whole tenant (both ''), a device type or one device. cmp and
+      * severity are enum mdx_cmp and enum mdx_severity. */
+     "CREATE TABLE rules ("
+     " id INTEGER PRIMARY KEY,"
+     " tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
+     " name TEXT NOT NULL,"
+     " device_type TEXT NOT NULL DEFAULT '',"
+     " device TEXT NOT NULL DEFAULT '',"
+     " sensor TEXT NOT NULL,"
+     " cmp INTEGER NOT NULL,"
+     " threshold REAL NOT NULL,"
+     " hysteresis REAL NOT NULL,"
+     " min_duration_ms INTEGER NOT NULL,"
+     " severity INTEGER NOT NULL,"
+     " enabled INTEGER NOT NULL,"
+     " UNIQUE (tenant_id, name, device_type, device));"
+     /* Every tenant starts with the platform's long-standing thresholds:
+      * existing ones here, new ones through the trigger (in tenant_add's
+      * statement, so a tenant never exists without them). */
+     "CREATE TRIGGER tenants_default_rules AFTER INSERT ON tenants BEGIN"
+     " INSERT INTO rules (tenant_id, name, sensor, cmp, threshold, hysteresis,"
+     "  min_duration_ms, severity, enabled) VALUES"
+     "  (NEW.id, 'overcurrent', 'current_mean', 0, 10.0, 0.5, 0, 1, 1),"
+     "  (NEW.id, 'overtemperature', 'temperature_mean', 0, 80.0, 2.0, 0, 1, 1);"
+     " END;"
+     "INSERT INTO rules (tenant_id, name, sensor, cmp, threshold, hysteresis, min_duration_ms,"
+     " severity, enabled)"
+     " SELECT id, 'overcurrent', 'current_mean', 0, 10.0, 0.5, 0, 1, 1 FROM tenants"
+     " UNION ALL"
+     " SELECT id, 'overtemperature', 'temperature_mean', 0, 80.0, 2.0, 0, 1, 1 FROM tenants;"
+     /* Alerts: state and severity are enum mdx_alert_state and enum
+      * mdx_severity; value and score NULL stand for NaN. The device is a
+      * name, like the archive records: an alert outlives its points. */
+     "CREATE TABLE alerts ("
+     " id INTEGER PRIMARY KEY,"
+     " tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
+     " device TEXT NOT NULL,"
+     " source TEXT NOT NULL,"
+     " sensor TEXT NOT NULL,"
+     " severity INTEGER NOT NULL,"
+     " state INTEGER NOT NULL,"
+     " opened_ms INTEGER NOT NULL,"
+     " updated_ms INTEGER NOT NULL,"
+     " resolved_ms INTEGER NOT NULL,"
+     " value REAL,"
+     " score REAL,"
+     " summary TEXT NOT NULL);"
+     "CREATE INDEX alerts_tenant_time ON alerts (tenant_id, opened_ms);"
+     "CREATE INDEX alerts_tenant_device_time ON alerts (tenant_id, device, opened_ms);"
+     "CREATE INDEX alerts_time ON alerts (opened_ms);"
+     /* Alerts not resolved: what the alert manager reloads at start. */
+     "CREATE INDEX alerts_active ON alerts (tenant_id, device) WHERE state < 2;"},
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -231,6 +231,44 @@ int mdx_store_archive_obj_delete(struct mdx_store *st, const char *key)
     return FORWARD(archive_obj_delete, key);
 }
 
+int mdx_store_device_set_type(struct mdx_store *st, const char *tenant, const char *device,
+                              const char *type)
+{
+    return FORWARD(device_set_type, tenant, device, type);
+}
+
+int mdx_store_rule_put(struct mdx_store *st, struct mdx_rule *rule)
+{
+    return FORWARD(rule_put, rule);
+}
+
+int mdx_store_rule_list(struct mdx_store *st, const char *tenant, mdx_rule_fn fn, void *arg)
+{
+    return FORWARD(rule_list, tenant, fn, arg);
+}
+
+int mdx_store_rule_delete(struct mdx_store *st, const char *tenant, int64_t id)
+{
+    return FORWARD(rule_delete, tenant, id);
+}
+
+int mdx_store_alert_put(struct mdx_store *st, struct mdx_alert *alert)
+{
+    return FORWARD(alert_put, alert);
+}
+
+int mdx_store_alert_get(struct mdx_store *st, const char *tenant, int64_t id,
+                        struct mdx_alert *out)
+{
+    return FORWARD(alert_get, tenant, id, out);
+}
+
+int mdx_store_alert_list(struct mdx_store *st, const struct mdx_alert_filter *f, mdx_alert_fn fn,
+                         void *arg)
+{
+    return FORWARD(alert_list, f, fn, arg);
+}
+
 int mdx_agg_parse(const char *name, enum mdx_agg *out)
 {
     static const char *const names[] = {"avg", "min", "max", "count"};

@@ -40,11 +40,11 @@ static const char *const sql_text[PG_STMT_COUNT] = {
     [PG_TENANT_LIST] = "SELECT name FROM tenants ORDER BY name COLLATE \"C\"",
     [PG_DEVICE_ADD] = "INSERT INTO devices (tenant_id, name, created_ms, auto_registered)"
                       " VALUES ($1, $2, $3, $4)",
-    [PG_DEVICE_GET] = "SELECT d.created_ms, d.last_seen_ms, d.auto_registered"
+    [PG_DEVICE_GET] = "SELECT d.created_ms, d.last_seen_ms, d.auto_registered, d.type"
                       " FROM devices d JOIN tenants t ON t.id = d.tenant_id"
                       " WHERE t.name = $1 AND d.name = $2",
-    [PG_DEVICE_LIST] = "SELECT t.name, d.name, d.created_ms, d.last_seen_ms, d.auto_registered"
-                       " FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+    [PG_DEVICE_LIST] = "SELECT t.name, d.name, d.created_ms, d.last_seen_ms, d.auto_registered,"
+                       " d.type FROM devices d JOIN tenants t ON t.id = d.tenant_id"
                        " WHERE $1::text IS NULL OR t.name = $1"
                        " ORDER BY t.name COLLATE \"C\", d.name COLLATE \"C\"",
     [PG_DEVICE_IDS] = "SELECT d.id, d.tenant_id FROM devices d JOIN tenants t"
@@ -60,10 +60,10 @@ static const char *const sql_text[PG_STMT_COUNT] = {
                        " WHERE t.name = $1 AND d.name = $2 AND s.sensor = $3",
     [PG_ENSURE_PARTITION] = "SELECT mdx_ensure_partition($1)",
     /*
-     * The heart of a batch: the staged points that are new go into points;
-     * exactly those (RETURNING) feed the rollups, the latest values and the
-     * tenants' point counters. A duplicate adds nothing anywhere; a late
-     * point corrects its buckets.
+     * A batch that may hold stored points: the staged points that are new
+     * go into points; exactly those (RETURNING) feed the rollups, the
+     * latest values and the tenants' point counters. A duplicate adds
+     * nothing anywhere; a late point corrects its buckets.
      */
     [PG_APPLY] =
         "WITH ins AS ("
@@ -93,6 +93,44 @@ static const char *const sql_text[PG_STMT_COUNT] = {
         "per_tenant AS ("
         " SELECT d.tenant_id, sum(g.n)::bigint AS n FROM"
         " (SELECT series_id, count(*) AS n FROM ins GROUP BY series_id) g"
+        " JOIN series s ON s.id = g.series_id JOIN devices d ON d.id = s.device_id"
+        " GROUP BY d.tenant_id),"
+        "t AS ("
+        " UPDATE tenants SET points = tenants.points + p.n FROM per_tenant p"
+        " WHERE tenants.id = p.tenant_id)"
+        "SELECT COALESCE(sum(n), 0) FROM per_tenant",
+    /*
+     * The rest of PG_APPLY for a batch whose points were all new, which is
+     * the usual case: the writer copied them straight into points (had one
+     * been stored already, the primary key would have refused the COPY and
+     * the batch would be redone with PG_APPLY), summed them per minute
+     * ($1..$6) and found each series' last point ($7..$10) itself.
+     */
+    [PG_APPLY_NEW] =
+        "WITH mi AS MATERIALIZED ("
+        " SELECT * FROM unnest($1::integer[], $2::bigint[], $3::float8[], $4::float8[],"
+        " $5::float8[], $6::bigint[]) AS v(series_id, bucket_ms, min, max, sum, count)),"
+        "m AS ("
+        " INSERT INTO rollup_1m AS r (series_id, bucket_ms, min, max, sum, count)"
+        " SELECT series_id, bucket_ms, min, max, sum, count FROM mi"
+        " ON CONFLICT (series_id, bucket_ms) DO UPDATE SET min = LEAST(r.min, excluded.min),"
+        " max = GREATEST(r.max, excluded.max), sum = r.sum + excluded.sum,"
+        " count = r.count + excluded.count),"
+        "h AS ("
+        " INSERT INTO rollup_1h AS r (series_id, bucket_ms, min, max, sum, count)"
+        " SELECT series_id, bucket_ms - ((bucket_ms % 3600000) + 3600000) % 3600000,"
+        " min(min), max(max), sum(sum), sum(count) FROM mi GROUP BY 1, 2"
+        " ON CONFLICT (series_id, bucket_ms) DO UPDATE SET min = LEAST(r.min, excluded.min),"
+        " max = GREATEST(r.max, excluded.max), sum = r.sum + excluded.sum,"
+        " count = r.count + excluded.count),"
+        "l AS ("
+        " INSERT INTO series_latest AS l (series_id, ts_ms, value, flags)"
+        " SELECT * FROM unnest($7::integer[], $8::bigint[], $9::float8[], $10::smallint[])"
+        " ON CONFLICT (series_id) DO UPDATE SET ts_ms = excluded.ts_ms,"
+        " value = excluded.value, flags = excluded.flags WHERE l.ts_ms < excluded.ts_ms),"
+        "per_tenant AS ("
+        " SELECT d.tenant_id, sum(g.n)::bigint AS n FROM"
+        " (SELECT series_id, sum(count) AS n FROM mi GROUP BY series_id) g"
         " JOIN series s ON s.id = g.series_id JOIN devices d ON d.id = s.device_id"
         " GROUP BY d.tenant_id),"
         "t AS ("
@@ -690,6 +728,7 @@ static void device_row(const PGresult *res, int row, int first, struct mdx_devic
     out->created_ms = mdx_pg_i64(res, row, first);
     out->last_seen_ms = mdx_pg_i64(res, row, first + 1);
     out->auto_registered = (int)mdx_pg_i64(res, row, first + 2);
+    snprintf(out->type, sizeof(out->type), "%s", PQgetvalue(res, row, first + 3));
 }
 
 static int pg_device_get(void *impl, const char *tenant, const char *device,
@@ -988,4 +1027,11 @@ const struct mdx_store_ops mdx_store_pgsql = {
     .archive_obj_put = mdx_pg_archive_obj_put,
     .archive_obj_list = mdx_pg_archive_obj_list,
     .archive_obj_delete = mdx_pg_archive_obj_delete,
+    .device_set_type = mdx_pg_device_set_type, /* store_pgsql_alert.c */
+    .rule_put = mdx_pg_rule_put,
+    .rule_list = mdx_pg_rule_list,
+    .rule_delete = mdx_pg_rule_delete,
+    .alert_put = mdx_pg_alert_put,
+    .alert_get = mdx_pg_alert_get,
+    .alert_list = mdx_pg_alert_list,
 };

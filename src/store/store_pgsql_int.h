@@ -30,6 +30,7 @@ enum pg_stmt {
     PG_SERIES_FIND,
     PG_ENSURE_PARTITION,
     PG_APPLY,
+    PG_APPLY_NEW,
     PG_DEVICES_SEEN,
     PG_POINTS_RANGE,
     PG_POINTS_TENANT,
@@ -124,6 +125,9 @@ struct pg {
     size_t copy_len, copy_cap;
     char *arr[2];             /* text arrays for the devices update */
     size_t arr_cap[2];
+    char *agg;                /* text arrays of PG_APPLY_NEW, NUL-separated */
+    size_t agg_cap;
+    int general_left;         /* batches left on PG_APPLY after a redelivered point */
 };
 
 /* Connects if needed (lazily, after a lost connection too). MDX_ECONN while down. */
@@ -158,6 +162,22 @@ void mdx_pg_cache_fini(struct pg *h);
 /* Creates the partitions of [today, today + days_ahead]. */
 int mdx_pg_partitions_ahead(struct pg *h);
 int mdx_pg_write(void *impl, const struct mdx_batch *batch, struct mdx_batch_result *res);
+
+/* Device types, rules and alerts (store_pgsql_alert.c). */
+int mdx_pg_device_set_type(void *impl, const char *tenant, const char *device, const char *type);
+int mdx_pg_rule_put(void *impl, struct mdx_rule *rule);
+int mdx_pg_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *arg);
+int mdx_pg_rule_delete(void *impl, const char *tenant, int64_t id);
+int mdx_pg_alert_put(void *impl, struct mdx_alert *alert);
+int mdx_pg_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_alert *out);
+int mdx_pg_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert_fn fn, void *arg);
+/*
+ * Writes the batch's alert changes inside its transaction: inserts the new
+ * ones (their ids negated until mdx_store_alerts_settle(), see
+ * store_alert_int.h) and updates the others; MDX_ENOTFOUND for an update
+ * of an unknown alert or an unknown tenant.
+ */
+int mdx_pg_alerts_write(struct pg *h, const struct mdx_batch *b);
 
 /* Rollups, latest values, retention, archive (store_pgsql_archive.c). */
 int mdx_pg_query_buckets(void *impl, const struct mdx_query *q, int64_t step_ms,

@@ -28,11 +28,11 @@ static const char *const sql_text[SQ_STMT_COUNT] = {
     [SQ_TENANT_LIST] = "SELECT name FROM tenants ORDER BY name",
     [SQ_DEVICE_ADD] = "INSERT INTO devices (tenant_id, name, created_ms, auto_registered)"
                       " VALUES (?1, ?2, ?3, ?4)",
-    [SQ_DEVICE_GET] = "SELECT d.created_ms, d.last_seen_ms, d.auto_registered"
+    [SQ_DEVICE_GET] = "SELECT d.created_ms, d.last_seen_ms, d.auto_registered, d.type"
                       " FROM devices d JOIN tenants t ON t.id = d.tenant_id"
                       " WHERE t.name = ?1 AND d.name = ?2",
-    [SQ_DEVICE_LIST] = "SELECT t.name, d.name, d.created_ms, d.last_seen_ms, d.auto_registered"
-                       " FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+    [SQ_DEVICE_LIST] = "SELECT t.name, d.name, d.created_ms, d.last_seen_ms, d.auto_registered,"
+                       " d.type FROM devices d JOIN tenants t ON t.id = d.tenant_id"
                        " WHERE ?1 IS NULL OR t.name = ?1 ORDER BY t.name, d.name",
     [SQ_DEVICE_IDS] = "SELECT d.id, d.tenant_id FROM devices d JOIN tenants t"
                       " ON t.id = d.tenant_id WHERE t.name = ?1 AND d.name = ?2",
@@ -317,6 +317,7 @@ static void device_row(sqlite3_stmt *st, int first, struct mdx_device_info *out)
     out->created_ms = sqlite3_column_int64(st, first);
     out->last_seen_ms = sqlite3_column_int64(st, first + 1);
     out->auto_registered = sqlite3_column_int(st, first + 2);
+    column_copy(st, first + 3, out->type, sizeof(out->type));
 }
 
 static int sq_device_get(void *impl, const char *tenant, const char *device,
@@ -604,4 +605,11 @@ const struct mdx_store_ops mdx_store_sqlite = {
     .archive_obj_put = mdx_sq_archive_obj_put,
     .archive_obj_list = mdx_sq_archive_obj_list,
     .archive_obj_delete = mdx_sq_archive_obj_delete,
+    .device_set_type = mdx_sq_device_set_type, /* store_sqlite_alert.c */
+    .rule_put = mdx_sq_rule_put,
+    .rule_list = mdx_sq_rule_list,
+    .rule_delete = mdx_sq_rule_delete,
+    .alert_put = mdx_sq_alert_put,
+    .alert_get = mdx_sq_alert_get,
+    .alert_list = mdx_sq_alert_list,
 };

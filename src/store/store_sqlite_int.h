@@ -191,6 +191,22 @@ int mdx_sq_archive_obj_list(void *impl, const char *tenant, int state, int64_t b
                             mdx_archive_obj_fn fn, void *arg);
 int mdx_sq_archive_obj_delete(void *impl, const char *key);
 
+/* Device types, rules and alerts (store_sqlite_alert.c). */
+int mdx_sq_device_set_type(void *impl, const char *tenant, const char *device, const char *type);
+int mdx_sq_rule_put(void *impl, struct mdx_rule *rule);
+int mdx_sq_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *arg);
+int mdx_sq_rule_delete(void *impl, const char *tenant, int64_t id);
+int mdx_sq_alert_put(void *impl, struct mdx_alert *alert);
+int mdx_sq_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_alert *out);
+int mdx_sq_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert_fn fn, void *arg);
+/*
+ * Writes the batch's alert changes inside its transaction: inserts the new
+ * ones (their ids negated until mdx_store_alerts_settle(), see
+ * store_alert_int.h) and updates the others; MDX_ENOTFOUND for an update
+ * of an unknown alert or an unknown tenant.
+ */
+int mdx_sq_alerts_write(struct sq *h, const struct mdx_batch *b);
+
 /*
  * Rollups (store_sqlite_rollup.c). Every point the writer stores (not a
  * duplicate) goes through mdx_sq_rollup_add() inside the batch's

@@ -19,6 +19,7 @@
 
 #include "modax/alloc.h"
 #include "modax/status.h"
+#include "store_alert_int.h"
 #include "store_sqlite_int.h"
 
 #define NO_LINK UINT32_MAX
@@ -989,11 +990,15 @@ int mdx_sq_write(void *impl, const struct mdx_batch *b, struct mdx_batch_result 
         rc = write_dead(h, b);
     }
     if (rc == MDX_OK) {
+        rc = mdx_sq_alerts_write(h, b); /* store_sqlite_alert.c */
+    }
+    if (rc == MDX_OK) {
         rc = write_checkpoint(h, b);
     }
     if (rc == MDX_OK) {
         rc = exec_stmt(h, SQ_COMMIT);
     }
+    mdx_store_alerts_settle(b, rc == MDX_OK);
     if (rc != MDX_OK) {
         exec_stmt(h, SQ_ROLLBACK);
         mdx_sq_cache_clear(h);

@@ -21,12 +21,12 @@
 #include <cjson/cJSON.h>
 
 #include "check.h"
-#include "archive/http_util.h"
 #include "modax/alert.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
 #include "modax/log.h"
 #include "modax/status.h"
+#include "net/http_client.h"
 #include "support/support.h"
 
 struct am {

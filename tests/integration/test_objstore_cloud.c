@@ -28,12 +28,12 @@
 
 #include "check.h"
 #include "support/support.h"
-#include "archive/http_util.h"
 #include "archive/objstore_cloud.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
 #include "modax/objstore.h"
 #include "modax/status.h"
+#include "net/http_client.h"
 
 #define S3_BUCKET "modax-archive"
 #define AZ_CONTAINER "modax"

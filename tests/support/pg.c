@@ -23,6 +23,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "modax/store.h"
 #include "support/support.h"
 
@@ -281,4 +283,42 @@ int pg_test_db(const char *dir, char *url, size_t len)
     }
     pg_cluster_url(c, db, url, len);
     return 0;
+}
+
+struct pg_conn *pg_raw_conn(const struct pg_cluster *c, const char *url)
+{
+    const char *k[] = {"dbname", "password", NULL};
+    const char *v[] = {url, c->password, NULL};
+    PGconn *conn = PQconnectdbParams(k, v, 1);
+
+    if (PQstatus(conn) != CONNECTION_OK) {
+        fprintf(stderr, "  raw connection: %s", PQerrorMessage(conn));
+    }
+    return conn;
+}
+
+int64_t pg_raw_int(struct pg_conn *conn, const char *sql)
+{
+    PGresult *r = PQexec(conn, sql);
+    int64_t v = -1;
+
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0) {
+        v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    } else {
+        fprintf(stderr, "  %s: %s", sql, PQresultErrorMessage(r));
+    }
+    PQclear(r);
+    return v;
+}
+
+int pg_raw_exec(struct pg_conn *conn, const char *sql)
+{
+    PGresult *r = PQexec(conn, sql);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+
+    if (!ok) {
+        fprintf(stderr, "  %s: %s", sql, PQresultErrorMessage(r));
+    }
+    PQclear(r);
+    return ok;
 }

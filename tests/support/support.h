@@ -104,4 +104,12 @@ void pg_db_name(const char *dir, char *buf, size_t len);
 /* Creates the test folder's database in the shared cluster; its url into 'url'. 0 on success. */
 int pg_test_db(const char *dir, char *url, size_t len);
 
+struct pg_conn; /* libpq's PGconn */
+/* A plain libpq connection to database 'url' of cluster 'c'; PQfinish() it. Errors on stderr. */
+struct pg_conn *pg_raw_conn(const struct pg_cluster *c, const char *url);
+/* The first column of the first row of 'sql', or -1 (the error on stderr). */
+int64_t pg_raw_int(struct pg_conn *conn, const char *sql);
+/* Runs 'sql': 1 on success, else 0 (the error on stderr). */
+int pg_raw_exec(struct pg_conn *conn, const char *sql);
+
 #endif

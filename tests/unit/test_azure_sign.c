@@ -10,11 +10,11 @@
 
 #include "check.h"
 #include "archive/cloud_sign.h"
-#include "archive/http_util.h"
 #include "archive/objstore_cloud.h"
 #include "modax/alloc.h"
 #include "modax/objstore.h"
 #include "modax/status.h"
+#include "net/http_client.h"
 
 #define ACCOUNT "devstoreaccount1"
 #define DEV_KEY                                                                            \

@@ -11,11 +11,11 @@
 
 #include "check.h"
 #include "archive/cloud_sign.h"
-#include "archive/http_util.h"
 #include "archive/objstore_cloud.h"
 #include "modax/alloc.h"
 #include "modax/objstore.h"
 #include "modax/status.h"
+#include "net/http_client.h"
 
 #define AKID "AKIAIOSFODNN7EXAMPLE"
 #define SECRET "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

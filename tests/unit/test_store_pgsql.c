@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_store_pgsql.c - the PostgreSQL store through the store interface,
- * against a real PostgreSQL 15 started by the test (a missing PostgreSQL
- * fails it): what test_store_sqlite.c checks (registry, batches with
- * duplicates and late points, events, dead letters, the checkpoint, a
- * failed batch, migrations), plus partitions made on demand, rollups,
- * latest values, retention and archive records, and the faults of issue 3:
- * PostgreSQL down at start, a restart mid-stream, a wrong password.
+ * test_store_pgsql.c - what only the PostgreSQL store has, against a real
+ * PostgreSQL 15 started by the test (a missing PostgreSQL fails it):
+ * partitions made on demand, migrations under concurrency, rollups,
+ * latest values, retention and archive records, and the faults of issue
+ * 3: PostgreSQL down at start, a restart mid-stream, a wrong password.
+ * What every back end does (registry, batches, duplicates, late points,
+ * events, dead letters, the checkpoint, a failed batch) is checked on
+ * both in test_store.c.
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -21,10 +22,11 @@
 #include <libpq-fe.h>
 
 #include "check.h"
-#include "modax/alloc.h"
+#include "store_util.h"
 #include "modax/log.h"
 #include "modax/status.h"
 #include "modax/store.h"
+#include "store/migrations_pgsql.h"
 #include "support/support.h"
 
 #define T0 1760000000000LL
@@ -88,201 +90,6 @@ static struct mdx_store *open_fresh(void)
 
     CHECK(st != NULL);
     return st;
-}
-
-/* A second, plain libpq connection to the test database. */
-static PGconn *raw_conn(void)
-{
-    const char *k[] = {"dbname", "password", NULL};
-    const char *v[] = {url, cl.password, NULL};
-    PGconn *c = PQconnectdbParams(k, v, 1);
-
-    if (PQstatus(c) != CONNECTION_OK) {
-        fprintf(stderr, "  raw connection: %s", PQerrorMessage(c));
-    }
-    return c;
-}
-
-static int64_t raw_int(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    int64_t v = -1;
-
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0) {
-        v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    } else {
-        fprintf(stderr, "  %s: %s", sql, PQresultErrorMessage(r));
-    }
-    PQclear(r);
-    return v;
-}
-
-static int raw_exec(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-
-    if (!ok) {
-        fprintf(stderr, "  %s: %s", sql, PQresultErrorMessage(r));
-    }
-    PQclear(r);
-    return ok;
-}
-
-static void set_point(struct mdx_point *p, const char *sensor, int64_t ts, double v, unsigned fl)
-{
-    memset(p, 0, sizeof(*p));
-    snprintf(p->sensor, sizeof(p->sensor), "%s", sensor);
-    p->sensor_len = (uint8_t)strlen(p->sensor);
-    p->ts_ms = ts;
-    p->value = v;
-    p->flags = (uint8_t)fl;
-}
-
-static void add_tenant_device(struct mdx_store *st, const char *tenant, const char *device)
-{
-    int rc = mdx_store_tenant_add(st, tenant);
-
-    CHECK(rc == MDX_OK || rc == MDX_EEXIST);
-    rc = mdx_store_device_add(st, tenant, device, 0);
-    CHECK(rc == MDX_OK || rc == MDX_EEXIST);
-}
-
-static int write_points(struct mdx_store *st, const char *tenant, const char *device,
-                        const struct mdx_point *pts, size_t n, struct mdx_batch_result *res)
-{
-    struct mdx_point_group g = {tenant, device, pts, n};
-    struct mdx_batch b = {0};
-    struct mdx_batch_result dummy;
-
-    b.groups = &g;
-    b.n_groups = 1;
-    return mdx_store_write(st, &b, res != NULL ? res : &dummy);
-}
-
-struct got {
-    int64_t ts[8192];
-    double v[8192];
-    unsigned flags[8192];
-    size_t n;
-};
-
-static int collect(void *arg, int64_t ts, double v, unsigned flags)
-{
-    struct got *g = arg;
-
-    if (g->n < 8192) {
-        g->ts[g->n] = ts;
-        g->v[g->n] = v;
-        g->flags[g->n] = flags;
-    }
-    g->n++;
-    return MDX_OK;
-}
-
-static int query(struct mdx_store *st, const char *device, const char *sensor, int64_t from,
-                 int64_t to, int64_t limit, struct got *g)
-{
-    struct mdx_query q = {"acme", device, sensor, from, to, limit};
-
-    g->n = 0;
-    return mdx_store_query_points(st, &q, collect, g);
-}
-
-static int sorted_unique(const struct got *g)
-{
-    for (size_t i = 1; i < g->n && i < 8192; i++) {
-        if (g->ts[i] <= g->ts[i - 1]) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-static int64_t count_all(struct mdx_store *st)
-{
-    int64_t n = -1;
-
-    CHECK_EQ_INT(mdx_store_point_count(st, NULL, &n), MDX_OK);
-    return n;
-}
-
-static int count_names(void *arg, const char *name)
-{
-    (void)name;
-    (*(int *)arg)++;
-    return MDX_OK;
-}
-
-static int count_devices(void *arg, const struct mdx_device_info *d)
-{
-    (void)d;
-    (*(int *)arg)++;
-    return MDX_OK;
-}
-
-static int stop_early(void *arg, const char *name)
-{
-    (void)name;
-    (*(int *)arg)++;
-    return MDX_EAGAIN;
-}
-
-/* ---- what test_store_sqlite.c checks ---- */
-
-static void pg_registry_adds_lists_and_refuses(void)
-{
-    struct mdx_store *st = open_fresh();
-    struct mdx_device_info info;
-    char long_name[80];
-    int n = 0;
-
-    if (st == NULL) {
-        return;
-    }
-    memset(long_name, 'a', 65);
-    long_name[65] = '\0';
-    CHECK_EQ_INT(mdx_store_tenant_add(st, "acme"), MDX_OK);
-    CHECK_EQ_INT(mdx_store_tenant_add(st, "beta-2_x"), MDX_OK);
-    CHECK_EQ_INT(mdx_store_tenant_add(st, "acme"), MDX_EEXIST);
-    CHECK_EQ_INT(mdx_store_tenant_add(st, "a/b"), MDX_EINVAL);
-    CHECK_EQ_INT(mdx_store_tenant_add(st, ""), MDX_EINVAL);
-    CHECK_EQ_INT(mdx_store_tenant_add(st, long_name), MDX_EINVAL);
-    long_name[64] = '\0';
-    CHECK_EQ_INT(mdx_store_tenant_add(st, long_name), MDX_OK);
-    CHECK_EQ_INT(mdx_store_tenant_exists(st, "acme"), MDX_OK);
-    CHECK_EQ_INT(mdx_store_tenant_exists(st, "nope"), MDX_ENOTFOUND);
-    CHECK_EQ_INT(mdx_store_tenant_exists(st, "a'b"), MDX_ENOTFOUND);
-    CHECK_EQ_INT(mdx_store_tenant_list(st, count_names, &n), MDX_OK);
-    CHECK_EQ_INT(n, 3);
-    n = 0;
-    CHECK_EQ_INT(mdx_store_tenant_list(st, stop_early, &n), MDX_EAGAIN);
-    CHECK_EQ_INT(n, 1);
-
-    CHECK_EQ_INT(mdx_store_device_add(st, "acme", "press-1", 0), MDX_OK);
-    CHECK_EQ_INT(mdx_store_device_add(st, "acme", "press-2", 1), MDX_OK);
-    CHECK_EQ_INT(mdx_store_device_add(st, "beta-2_x", "press-1", 0), MDX_OK);
-    CHECK_EQ_INT(mdx_store_device_add(st, "acme", "press-1", 0), MDX_EEXIST);
-    CHECK_EQ_INT(mdx_store_device_add(st, "nope", "press-1", 0), MDX_ENOTFOUND);
-    CHECK_EQ_INT(mdx_store_device_add(st, "acme", "bad device", 0), MDX_EINVAL);
-
-    CHECK_EQ_INT(mdx_store_device_get(st, "acme", "press-2", &info), MDX_OK);
-    CHECK_STR(info.tenant, "acme");
-    CHECK_STR(info.device, "press-2");
-    CHECK_EQ_INT(info.auto_registered, 1);
-    CHECK_EQ_INT(info.last_seen_ms, 0);
-    CHECK(info.created_ms > T0);
-    CHECK_EQ_INT(mdx_store_device_get(st, "acme", "press-9", &info), MDX_ENOTFOUND);
-    CHECK_EQ_INT(mdx_store_device_get(st, "nope", "press-1", &info), MDX_ENOTFOUND);
-
-    n = 0;
-    CHECK_EQ_INT(mdx_store_device_list(st, "acme", count_devices, &n), MDX_OK);
-    CHECK_EQ_INT(n, 2);
-    n = 0;
-    CHECK_EQ_INT(mdx_store_device_list(st, NULL, count_devices, &n), MDX_OK);
-    CHECK_EQ_INT(n, 3);
-    CHECK_EQ_INT(mdx_store_device_list(st, "nope", count_devices, &n), MDX_ENOTFOUND);
-    mdx_store_close(st);
 }
 
 /* Runs fn with stderr going to a file, and returns what was written (static buffer). */
@@ -370,132 +177,11 @@ static void pg_refuses_bad_open_and_wrong_password_without_leaking_it(void)
     mdx_log_setup(MDX_LOG_ERROR, MDX_LOG_TEXT, 0);
 }
 
-/* 600 series: 60 devices x 10 sensors, interleaved as the engine sends them. */
-static void pg_round_trips_600_interleaved_series(void)
-{
-    enum { DEVICES = 60, SENSORS = 10, STEPS = 300, PER_BATCH = 50 };
-    struct mdx_store *st = open_fresh();
-    struct mdx_point_group groups[DEVICES];
-    struct mdx_point *pts = calloc((size_t)DEVICES * SENSORS * PER_BATCH, sizeof(*pts));
-    char names[DEVICES][16];
-    static struct got g;
-    uint64_t written = 0;
-
-    if (st == NULL || pts == NULL) {
-        free(pts);
-        mdx_store_close(st);
-        return;
-    }
-    CHECK_EQ_INT(mdx_store_tenant_add(st, "acme"), MDX_OK);
-    for (int d = 0; d < DEVICES; d++) {
-        snprintf(names[d], sizeof(names[d]), "dev-%02d", d);
-        CHECK_EQ_INT(mdx_store_device_add(st, "acme", names[d], 0), MDX_OK);
-    }
-    for (int step = 0; step < STEPS; step += PER_BATCH) {
-        struct mdx_batch b = {0};
-        struct mdx_batch_result res;
-        size_t k = 0;
-
-        for (int d = 0; d < DEVICES; d++) {
-            groups[d].tenant = "acme";
-            groups[d].device = names[d];
-            groups[d].points = pts + k;
-            for (int i = step; i < step + PER_BATCH; i++) {
-                for (int s = 0; s < SENSORS; s++) {
-                    char sensor[16];
-                    snprintf(sensor, sizeof(sensor), "s%d", s);
-                    set_point(&pts[k++], sensor, T0 + i * 1000 + d, d * 100 + s + i * 0.25, 0);
-                }
-            }
-            groups[d].n = (size_t)PER_BATCH * SENSORS;
-        }
-        b.groups = groups;
-        b.n_groups = DEVICES;
-        CHECK_EQ_INT(mdx_store_write(st, &b, &res), MDX_OK);
-        CHECK_EQ_INT(res.points_duplicate, 0);
-        written += res.points_written;
-    }
-    CHECK_EQ_INT(written, DEVICES * SENSORS * STEPS);
-    CHECK_EQ_INT(count_all(st), DEVICES * SENSORS * STEPS);
-    for (int d = 0; d < DEVICES; d += 7) {
-        for (int s = 0; s < SENSORS; s += 3) {
-            char sensor[16];
-            int bad = 0;
-            snprintf(sensor, sizeof(sensor), "s%d", s);
-            CHECK_EQ_INT(query(st, names[d], sensor, INT64_MIN, INT64_MAX, 0, &g), MDX_OK);
-            CHECK_EQ_INT(g.n, STEPS);
-            for (int i = 0; i < STEPS && i < (int)g.n; i++) {
-                if (g.ts[i] != T0 + i * 1000 + d || g.v[i] != d * 100 + s + i * 0.25) {
-                    bad++;
-                }
-            }
-            CHECK_EQ_INT(bad, 0);
-        }
-    }
-    CHECK_EQ_INT(query(st, "dev-05", "s1", T0 + 100000, T0 + 199999, 0, &g), MDX_OK);
-    CHECK_EQ_INT(g.n, 100);
-    CHECK_EQ_INT(g.ts[0], T0 + 100005);
-    CHECK_EQ_INT(query(st, "dev-05", "s1", T0 + 100000, T0 + 199999, 7, &g), MDX_OK);
-    CHECK_EQ_INT(g.n, 7);
-    CHECK_EQ_INT(query(st, "dev-05", "nosensor", INT64_MIN, INT64_MAX, 0, &g), MDX_OK);
-    CHECK_EQ_INT(g.n, 0);
-    {
-        int n = 0;
-        CHECK_EQ_INT(mdx_store_sensor_list(st, "acme", "dev-05", count_names, &n), MDX_OK);
-        CHECK_EQ_INT(n, SENSORS);
-    }
-    mdx_store_close(st);
-    free(pts);
-}
-
-static void pg_counts_duplicates_in_batch_next_batch_and_after_reopen(void)
+/* Days get partitions as points arrive: a week of them, a day years ago, one before 1970. */
+static void pg_old_days_get_partitions_on_demand(void)
 {
     struct mdx_store *st = open_fresh();
-    struct mdx_point p[6];
-    struct mdx_batch_result res;
-    static struct got g;
-
-    if (st == NULL) {
-        return;
-    }
-    add_tenant_device(st, "acme", "press-1");
-    set_point(&p[0], "temp", T0, 1.0, 0);
-    set_point(&p[1], "temp", T0 + 1000, 2.0, 0);
-    set_point(&p[2], "temp", T0 + 1000, 9.0, 0); /* same ts in the same batch */
-    set_point(&p[3], "temp", T0, 9.0, 0);
-    set_point(&p[4], "temp", T0 + 2000, 3.0, 0);
-    CHECK_EQ_INT(write_points(st, "acme", "press-1", p, 5, &res), MDX_OK);
-    CHECK_EQ_INT(res.points_written, 3);
-    CHECK_EQ_INT(res.points_duplicate, 2);
-    CHECK_EQ_INT(write_points(st, "acme", "press-1", p, 5, &res), MDX_OK);
-    CHECK_EQ_INT(res.points_written, 0);
-    CHECK_EQ_INT(res.points_duplicate, 5);
-    mdx_store_close(st);
-
-    st = open_with(1000, 100); /* cold cache */
-    if (st == NULL) {
-        CHECK(0);
-        return;
-    }
-    set_point(&p[5], "temp", T0 + 3000, 4.0, 0);
-    CHECK_EQ_INT(write_points(st, "acme", "press-1", p, 6, &res), MDX_OK);
-    CHECK_EQ_INT(res.points_written, 1);
-    CHECK_EQ_INT(res.points_duplicate, 5);
-    CHECK_EQ_INT(query(st, "press-1", "temp", INT64_MIN, INT64_MAX, 0, &g), MDX_OK);
-    CHECK_EQ_INT(g.n, 4);
-    CHECK(g.v[0] == 1.0 && g.v[1] == 2.0 && g.v[2] == 3.0 && g.v[3] == 4.0);
-    CHECK_EQ_INT(count_all(st), 4);
-    mdx_store_close(st);
-}
-
-/* Even seconds first, then the odd ones newest first, across three days. */
-static void pg_takes_late_points_and_old_days_on_demand(void)
-{
-    struct mdx_store *st = open_fresh();
-    static struct mdx_point p[1000];
-    struct mdx_batch_result res;
-    static struct got g;
-    int bad = 0;
+    static struct mdx_point p[500];
     PGconn *c;
 
     if (st == NULL) {
@@ -505,381 +191,18 @@ static void pg_takes_late_points_and_old_days_on_demand(void)
     for (int i = 0; i < 500; i++) {
         set_point(&p[i], "temp", T0 + i * 2 * 600000LL, i * 2, 0);
     }
-    CHECK_EQ_INT(write_points(st, "acme", "press-1", p, 500, &res), MDX_OK);
-    CHECK_EQ_INT(res.points_written, 500);
-    for (int i = 0; i < 500; i++) {
-        set_point(&p[i], "temp", T0 + ((499 - i) * 2 + 1) * 600000LL, (499 - i) * 2 + 1, 0);
-    }
-    CHECK_EQ_INT(write_points(st, "acme", "press-1", p, 250, &res), MDX_OK);
-    CHECK_EQ_INT(res.points_written, 250);
-    for (int i = 500; i < 600; i++) {
-        set_point(&p[i], "temp", T0 + (i - 500) * 2 * 600000LL, -1.0, 0);
-    }
-    CHECK_EQ_INT(write_points(st, "acme", "press-1", p, 600, &res), MDX_OK);
-    CHECK_EQ_INT(res.points_written, 250);
-    CHECK_EQ_INT(res.points_duplicate, 350);
-    CHECK_EQ_INT(query(st, "press-1", "temp", INT64_MIN, INT64_MAX, 0, &g), MDX_OK);
-    CHECK_EQ_INT(g.n, 1000);
-    for (size_t i = 0; i < g.n && i < 1000; i++) {
-        if (g.ts[i] != T0 + (int64_t)i * 600000LL || g.v[i] != (double)i) {
-            bad++;
-        }
-    }
-    CHECK_EQ_INT(bad, 0);
-    /* A day years ago, and one before 1970, get their partitions when they arrive. */
+    CHECK_EQ_INT(write_points(st, "acme", "press-1", p, 500, NULL), MDX_OK);
     set_point(&p[0], "temp", 978307200000LL + 5000, 7.0, MDX_POINT_TS_SUBSTITUTED);
     set_point(&p[1], "temp", -DAY - 1, 8.0, 0);
-    CHECK_EQ_INT(write_points(st, "acme", "press-1", p, 2, &res), MDX_OK);
-    CHECK_EQ_INT(res.points_written, 2);
-    CHECK_EQ_INT(query(st, "press-1", "temp", INT64_MIN, T0 - 1, 0, &g), MDX_OK);
-    CHECK_EQ_INT(g.n, 2);
-    CHECK(sorted_unique(&g));
-    CHECK_EQ_INT(g.ts[0], -DAY - 1);
-    CHECK_EQ_INT(g.flags[1], MDX_POINT_TS_SUBSTITUTED);
-    CHECK_EQ_INT(count_all(st), 1002);
-    c = raw_conn();
+    CHECK_EQ_INT(write_points(st, "acme", "press-1", p, 2, NULL), MDX_OK);
+    CHECK_EQ_INT(count_all(st), 502);
+    c = pg_raw_conn(&cl, url);
     /* Each day has its own partition, with no rows outside it. */
-    CHECK(raw_int(c, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'points'::regclass") >=
+    CHECK(pg_raw_int(c, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'points'::regclass") >=
           8);
-    CHECK_EQ_INT(raw_int(c, "SELECT count(*) FROM ONLY points"), 0);
-    CHECK_EQ_INT(raw_int(c, "SELECT count(*) FROM points_20010101"), 1);
+    CHECK_EQ_INT(pg_raw_int(c, "SELECT count(*) FROM ONLY points"), 0);
+    CHECK_EQ_INT(pg_raw_int(c, "SELECT count(*) FROM points_20010101"), 1);
     PQfinish(c);
-    mdx_store_close(st);
-}
-
-/* A batch touching every path: new series, appends, late points, repeats. */
-static size_t mixed_batch(struct mdx_point *p, int round)
-{
-    size_t k = 0;
-
-    for (int i = 0; i < 40; i++) {
-        set_point(&p[k++], "temp", T0 + 100000 + round * 40000 + i * 1000, i, 0);
-        set_point(&p[k++], "new", T0 + round * 40000 + i * 1000, -i, 0);
-    }
-    for (int i = 0; i < 20; i++) {
-        set_point(&p[k++], "temp", T0 + i * 997, 7.5, 0);
-        set_point(&p[k++], "temp", T0 + 100000 + round * 40000 + i * 1000, 0.5, 0);
-    }
-    return k;
-}
-
-static void pg_retried_batch_after_failure_is_exactly_once(void)
-{
-    struct mdx_store *st = open_fresh();
-    static struct mdx_point p[200];
-    struct mdx_point_group g = {"acme", "press-1", p, 0};
-    struct mdx_deadletter dl = {0, T0, "boom", "modax/acme/press-1/sensor_data",
-                                (const uint8_t *)"x", 1, 1};
-    struct mdx_batch b = {0};
-    struct mdx_batch_result res;
-    struct mdx_spool_pos pos;
-    static struct got q;
-    PGconn *c;
-
-    if (st == NULL) {
-        return;
-    }
-    c = raw_conn();
-    add_tenant_device(st, "acme", "press-1");
-    g.n = mixed_batch(p, 0);
-    b.groups = &g;
-    b.n_groups = 1;
-    CHECK_EQ_INT(mdx_store_write(st, &b, &res), MDX_OK);
-    CHECK_EQ_INT(res.points_written, 100);
-    /* The next batch fails at its very end: nothing of it may stay. */
-    CHECK(raw_exec(c, "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$"
-                      " BEGIN IF NEW.reason = 'boom' THEN RAISE EXCEPTION 'boom'; END IF;"
-                      " RETURN NEW; END $$;"
-                      "CREATE TRIGGER boom BEFORE INSERT ON dead_letters"
-                      " FOR EACH ROW EXECUTE FUNCTION boom()"));
-    g.n = mixed_batch(p, 1);
-    b.dead = &dl;
-    b.n_dead = 1;
-    b.has_checkpoint = 1;
-    b.checkpoint_owner = "worker-a";
-    b.checkpoint.segment = 3;
-    b.checkpoint.offset = 4096;
-    mdx_log_setup(MDX_LOG_OFF, MDX_LOG_TEXT, 0);
-    CHECK_EQ_INT(mdx_store_write(st, &b, &res), MDX_ESTORE);
-    mdx_log_setup(MDX_LOG_ERROR, MDX_LOG_TEXT, 0);
-    CHECK_EQ_INT(count_all(st), 100);
-    CHECK_EQ_INT(raw_int(c, "SELECT count(*) FROM points"), 100);
-    CHECK_EQ_INT(raw_int(c, "SELECT COALESCE(sum(count), 0) FROM rollup_1m"), 100);
-    CHECK_EQ_INT(mdx_store_checkpoint_get(st, "worker-a", &pos), MDX_OK);
-    CHECK(pos.segment == 0 && pos.offset == 0);
-
-    /* Allocation failures anywhere in the batch also leave nothing behind. */
-    CHECK(raw_exec(c, "DROP TRIGGER boom ON dead_letters"));
-    for (long n = 0; n < 10000; n++) {
-        mdx_alloc_fail_after(n);
-        int rc = mdx_store_write(st, &b, &res);
-        mdx_alloc_fail_after(-1);
-        if (rc == MDX_OK) {
-            break;
-        }
-        CHECK_EQ_INT(rc, MDX_ENOMEM);
-        CHECK_EQ_INT(count_all(st), 100);
-        if (rc != MDX_ENOMEM) {
-            break;
-        }
-    }
-    CHECK_EQ_INT(res.points_written, 80);
-    CHECK_EQ_INT(res.points_duplicate, 40);
-    CHECK_EQ_INT(count_all(st), 180);
-    CHECK_EQ_INT(raw_int(c, "SELECT count(*) FROM points"), 180);
-    CHECK_EQ_INT(raw_int(c, "SELECT sum(count) FROM rollup_1m"), 180);
-    CHECK_EQ_INT(raw_int(c, "SELECT sum(count) FROM rollup_1h"), 180);
-    CHECK_EQ_INT(mdx_store_checkpoint_get(st, "worker-a", &pos), MDX_OK);
-    CHECK(pos.segment == 3 && pos.offset == 4096);
-    CHECK_EQ_INT(mdx_store_write(st, &b, &res), MDX_OK);
-    CHECK_EQ_INT(res.points_written, 0);
-    CHECK_EQ_INT(res.points_duplicate, g.n);
-    CHECK_EQ_INT(query(st, "press-1", "temp", INT64_MIN, INT64_MAX, 0, &q), MDX_OK);
-    CHECK_EQ_INT(q.n, 100);
-    CHECK(sorted_unique(&q));
-    CHECK_EQ_INT(query(st, "press-1", "new", INT64_MIN, INT64_MAX, 0, &q), MDX_OK);
-    CHECK_EQ_INT(q.n, 80);
-    PQfinish(c);
-    mdx_store_close(st);
-}
-
-static void pg_saves_checkpoint_with_the_batch(void)
-{
-    struct mdx_store *st = open_fresh();
-    struct mdx_point p;
-    struct mdx_point_group g = {"acme", "press-1", &p, 1};
-    struct mdx_batch b = {0};
-    struct mdx_batch_result res;
-    struct mdx_spool_pos pos = {9, 9};
-
-    if (st == NULL) {
-        return;
-    }
-    add_tenant_device(st, "acme", "press-1");
-    CHECK_EQ_INT(mdx_store_checkpoint_get(st, "worker-a", &pos), MDX_OK);
-    CHECK(pos.segment == 0 && pos.offset == 0);
-    set_point(&p, "temp", T0, 1.0, 0);
-    b.groups = &g;
-    b.n_groups = 1;
-    b.has_checkpoint = 1;
-    b.checkpoint_owner = "worker-a";
-    b.checkpoint.segment = 1;
-    b.checkpoint.offset = 100;
-    CHECK_EQ_INT(mdx_store_write(st, &b, &res), MDX_OK);
-    CHECK_EQ_INT(mdx_store_checkpoint_get(st, "worker-a", &pos), MDX_OK);
-    CHECK(pos.segment == 1 && pos.offset == 100);
-    g.device = "ghost";
-    b.checkpoint.offset = 200;
-    CHECK_EQ_INT(mdx_store_write(st, &b, &res), MDX_ENOTFOUND);
-    CHECK_EQ_INT(mdx_store_checkpoint_get(st, "worker-a", &pos), MDX_OK);
-    CHECK(pos.segment == 1 && pos.offset == 100);
-    b.n_groups = 0;
-    b.checkpoint.segment = UINT64_MAX;
-    CHECK_EQ_INT(mdx_store_write(st, &b, &res), MDX_OK);
-    CHECK_EQ_INT(mdx_store_checkpoint_get(st, "worker-a", &pos), MDX_OK);
-    CHECK(pos.segment == UINT64_MAX && pos.offset == 200);
-    CHECK_EQ_INT(mdx_store_checkpoint_get(st, "worker-b", &pos), MDX_OK);
-    CHECK(pos.segment == 0 && pos.offset == 0);
-    mdx_store_close(st);
-}
-
-struct dl_seen {
-    int n;
-    int64_t first_id, last_id, first_recv;
-    size_t first_len, first_orig;
-    int ordered, payload_ok;
-    int64_t a, b;
-};
-
-static int dl_collect(void *arg, const struct mdx_deadletter *dl)
-{
-    struct dl_seen *s = arg;
-
-    if (s->n == 0) {
-        s->first_id = dl->id;
-        s->first_recv = dl->recv_ms;
-        s->first_len = dl->payload_len;
-        s->first_orig = dl->orig_len;
-        s->payload_ok = dl->payload_len > 0 && dl->payload[0] == 'x' &&
-                        dl->payload[dl->payload_len - 1] == 'x';
-    } else if (dl->id >= s->last_id) {
-        s->ordered = 0;
-    }
-    s->last_id = dl->id;
-    s->n++;
-    return MDX_OK;
-}
-
-static int dl_counts(void *arg, const char *reason, int64_t count)
-{
-    struct dl_seen *s = arg;
-
-    if (strcmp(reason, "bad json") == 0) {
-        s->a = count;
-    } else if (strcmp(reason, "bad topic") == 0) {
-        s->b = count;
-    }
-    return MDX_OK;
-}
-
-static void pg_evicts_oldest_dead_letters_and_counts_reasons(void)
-{
-    struct mdx_store *st = fresh_db() == 0 ? open_with(1000, 10) : NULL;
-    static uint8_t big[6000];
-    struct mdx_deadletter dl[9];
-    struct mdx_batch b = {0};
-    struct mdx_batch_result res;
-    struct dl_seen s = {0};
-
-    if (st == NULL) {
-        CHECK(0);
-        return;
-    }
-    memset(big, 'x', sizeof(big));
-    big[10] = 0; /* binary payloads survive */
-    for (int round = 0; round < 3; round++) {
-        for (int i = 0; i < 9; i++) {
-            dl[i] = (struct mdx_deadletter){0, T0 + round * 9 + i,
-                                            i % 3 ? "bad json" : "bad topic", "modax/a/b/c",
-                                            big, (size_t)(i + 1) * 100, (size_t)(i + 1) * 100};
-        }
-        dl[8].payload_len = sizeof(big);
-        dl[8].orig_len = 100000;
-        b.dead = dl;
-        b.n_dead = 9;
-        CHECK_EQ_INT(mdx_store_write(st, &b, &res), MDX_OK);
-    }
-    s.ordered = 1;
-    CHECK_EQ_INT(mdx_store_deadletter_list(st, 0, dl_collect, &s), MDX_OK);
-    CHECK_EQ_INT(s.n, 10);
-    CHECK(s.ordered);
-    CHECK(s.payload_ok);
-    CHECK_EQ_INT(s.first_recv, T0 + 26);
-    CHECK_EQ_INT(s.first_len, MDX_DEADLETTER_PAYLOAD_MAX);
-    CHECK_EQ_INT(s.first_orig, 100000);
-    memset(&s, 0, sizeof(s));
-    CHECK_EQ_INT(mdx_store_deadletter_list(st, 3, dl_collect, &s), MDX_OK);
-    CHECK_EQ_INT(s.n, 3);
-    CHECK_EQ_INT(mdx_store_deadletter_counts(st, dl_counts, &s), MDX_OK);
-    CHECK_EQ_INT(s.a, 18);
-    CHECK_EQ_INT(s.b, 9);
-    mdx_store_close(st);
-}
-
-struct ev_seen {
-    int n;
-    int64_t ts[8];
-    char body0[MDX_EVENT_BODY_MAX];
-};
-
-static int ev_collect(void *arg, const struct mdx_event *ev)
-{
-    struct ev_seen *s = arg;
-
-    if (s->n == 0) {
-        snprintf(s->body0, sizeof(s->body0), "%s", ev->body);
-    }
-    if (s->n < 8) {
-        s->ts[s->n] = ev->ts_ms;
-    }
-    s->n++;
-    return MDX_OK;
-}
-
-static void pg_ignores_redelivered_events(void)
-{
-    struct mdx_store *st = open_fresh();
-    static struct mdx_event ev[3];
-    struct mdx_event_rec rec[4];
-    struct mdx_batch b = {0};
-    struct mdx_batch_result res;
-    struct mdx_device_info info;
-    struct ev_seen s = {0};
-
-    if (st == NULL) {
-        return;
-    }
-    add_tenant_device(st, "acme", "press-1");
-    ev[0] = (struct mdx_event){MDX_MSG_SAFETY, T0, 0, "{\"estop\":true}"};
-    ev[1] = (struct mdx_event){MDX_MSG_STATUS, T0 + 5000, 0, "{\"state\":\"run\"}"};
-    ev[2] = (struct mdx_event){MDX_MSG_SAFETY, T0, 0, "{\"estop\":false}"};
-    for (int i = 0; i < 4; i++) {
-        rec[i] = (struct mdx_event_rec){"acme", "press-1", &ev[i % 3], T0 + 9000 + i};
-    }
-    b.events = rec;
-    b.n_events = 4;
-    CHECK_EQ_INT(mdx_store_write(st, &b, &res), MDX_OK);
-    CHECK_EQ_INT(mdx_store_write(st, &b, &res), MDX_OK);
-    CHECK_EQ_INT(mdx_store_event_list(st, "acme", "press-1", 0, ev_collect, &s), MDX_OK);
-    CHECK_EQ_INT(s.n, 3);
-    CHECK_EQ_INT(s.ts[0], T0 + 5000);
-    CHECK_STR(s.body0, "{\"state\":\"run\"}");
-    memset(&s, 0, sizeof(s));
-    CHECK_EQ_INT(mdx_store_event_list(st, "acme", "press-1", 1, ev_collect, &s), MDX_OK);
-    CHECK_EQ_INT(s.n, 1);
-    CHECK_EQ_INT(mdx_store_device_get(st, "acme", "press-1", &info), MDX_OK);
-    CHECK_EQ_INT(info.last_seen_ms, T0 + 9003);
-    mdx_store_close(st);
-}
-
-static void pg_tracks_last_seen_and_point_counts_per_tenant(void)
-{
-    struct mdx_store *st = open_fresh();
-    struct mdx_point p[3];
-    struct mdx_device_info info;
-    int64_t n = -1;
-
-    if (st == NULL) {
-        return;
-    }
-    add_tenant_device(st, "acme", "press-1");
-    add_tenant_device(st, "beta", "press-1");
-    set_point(&p[0], "temp", T0 + 3000, 1.0, 0);
-    set_point(&p[1], "temp", T0 + 1000, 1.0, 0);
-    set_point(&p[2], "rpm", T0 + 2000, 1.0, 0);
-    CHECK_EQ_INT(write_points(st, "acme", "press-1", p, 3, NULL), MDX_OK);
-    CHECK_EQ_INT(write_points(st, "beta", "press-1", p, 1, NULL), MDX_OK);
-    CHECK_EQ_INT(write_points(st, "acme", "press-1", p + 1, 1, NULL), MDX_OK);
-    CHECK_EQ_INT(mdx_store_device_get(st, "acme", "press-1", &info), MDX_OK);
-    CHECK_EQ_INT(info.last_seen_ms, T0 + 3000);
-    CHECK_EQ_INT(mdx_store_point_count(st, "acme", &n), MDX_OK);
-    CHECK_EQ_INT(n, 3);
-    CHECK_EQ_INT(mdx_store_point_count(st, "beta", &n), MDX_OK);
-    CHECK_EQ_INT(n, 1);
-    CHECK_EQ_INT(mdx_store_point_count(st, "nope", &n), MDX_ENOTFOUND);
-    CHECK_EQ_INT(count_all(st), 4);
-    mdx_store_close(st);
-}
-
-static void pg_small_cache_evicts_and_reloads(void)
-{
-    struct mdx_store *st = fresh_db() == 0 ? open_with(16, 100) : NULL;
-    static struct mdx_point p[200];
-    struct mdx_batch_result res;
-    static struct got g;
-    uint64_t written = 0, dup = 0;
-
-    if (st == NULL) {
-        CHECK(0);
-        return;
-    }
-    add_tenant_device(st, "acme", "press-1");
-    for (int round = 0; round < 10; round++) {
-        for (int i = 0; i < 200; i++) {
-            char sensor[16];
-            snprintf(sensor, sizeof(sensor), "s%d", i % 50);
-            set_point(&p[i], sensor, T0 + (round * 4 + i / 50) * 1000 - (round % 2) * 2000, i, 0);
-        }
-        CHECK_EQ_INT(write_points(st, "acme", "press-1", p, 200, &res), MDX_OK);
-        written += res.points_written;
-        dup += res.points_duplicate;
-    }
-    CHECK_EQ_INT(written + dup, 2000);
-    CHECK_EQ_INT(dup, 5 * 100);
-    CHECK_EQ_INT(count_all(st), (int64_t)written);
-    CHECK_EQ_INT(query(st, "press-1", "s7", INT64_MIN, INT64_MAX, 0, &g), MDX_OK);
-    CHECK_EQ_INT(g.n, written / 50);
-    CHECK(sorted_unique(&g));
     mdx_store_close(st);
 }
 
@@ -914,10 +237,12 @@ static void pg_migrates_once_under_concurrency_and_refuses_newer(void)
         CHECK(o[i].st != NULL);
         mdx_store_close(o[i].st);
     }
-    c = raw_conn();
-    CHECK_EQ_INT(raw_int(c, "SELECT count(*) FROM schema_migrations"), 2);
-    CHECK_EQ_INT(raw_int(c, "SELECT max(version) FROM schema_migrations"), 2);
-    CHECK(raw_exec(c, "INSERT INTO schema_migrations VALUES (99, 0)"));
+    c = pg_raw_conn(&cl, url);
+    CHECK_EQ_INT(pg_raw_int(c, "SELECT count(*) FROM schema_migrations"),
+                 mdx_pgsql_schema_version());
+    CHECK_EQ_INT(pg_raw_int(c, "SELECT max(version) FROM schema_migrations"),
+                 mdx_pgsql_schema_version());
+    CHECK(pg_raw_exec(c, "INSERT INTO schema_migrations VALUES (99, 0)"));
     mdx_log_setup(MDX_LOG_OFF, MDX_LOG_TEXT, 0);
     st = open_with(1000, 100);
     mdx_log_setup(MDX_LOG_ERROR, MDX_LOG_TEXT, 0);
@@ -1322,23 +647,9 @@ static void pg_down_at_start_then_works_once_started(void)
 }
 
 static const struct mdx_test tests[] = {
-    {"pgsql registry adds, lists and refuses", pg_registry_adds_lists_and_refuses},
     {"issue 3: pgsql refuses a bad open; a wrong password is a clear error without the secret",
      pg_refuses_bad_open_and_wrong_password_without_leaking_it},
-    {"pgsql round-trips 600 interleaved series", pg_round_trips_600_interleaved_series},
-    {"pgsql counts duplicates in a batch, the next one and after reopen",
-     pg_counts_duplicates_in_batch_next_batch_and_after_reopen},
-    {"pgsql takes late points, and old days get partitions on demand",
-     pg_takes_late_points_and_old_days_on_demand},
-    {"pgsql retried batch after a failure is exactly-once",
-     pg_retried_batch_after_failure_is_exactly_once},
-    {"pgsql saves the checkpoint with the batch", pg_saves_checkpoint_with_the_batch},
-    {"pgsql evicts the oldest dead letters and counts reasons",
-     pg_evicts_oldest_dead_letters_and_counts_reasons},
-    {"pgsql ignores redelivered events", pg_ignores_redelivered_events},
-    {"pgsql tracks last seen and point counts per tenant",
-     pg_tracks_last_seen_and_point_counts_per_tenant},
-    {"pgsql small cache evicts and reloads", pg_small_cache_evicts_and_reloads},
+    {"pgsql old days get partitions on demand", pg_old_days_get_partitions_on_demand},
     {"pgsql migrates once under concurrency and refuses a newer schema",
      pg_migrates_once_under_concurrency_and_refuses_newer},
     {"issue 3: pgsql rollups follow late points and ignore duplicates",

@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "check.h"
+#include "store_util.h"
 #include "modax/alloc.h"
 #include "modax/status.h"
 #include "modax/store.h"
@@ -23,31 +24,6 @@
 #define T0 1760000400000LL /* a whole hour: 2025-10-09 09:00:00 UTC */
 #define MIN_MS MDX_ROLLUP_MINUTE_MS
 #define HOUR_MS MDX_ROLLUP_HOUR_MS
-
-static char tmp_dir[64];
-static char db_path[128];
-
-static const char *fresh_path(void)
-{
-    snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/mdx-rollup-XXXXXX");
-    if (mkdtemp(tmp_dir) == NULL) {
-        return NULL;
-    }
-    snprintf(db_path, sizeof(db_path), "%s/t.db", tmp_dir);
-    return db_path;
-}
-
-static void remove_path(void)
-{
-    char p[160];
-
-    unlink(db_path);
-    snprintf(p, sizeof(p), "%s-wal", db_path);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", db_path);
-    unlink(p);
-    rmdir(tmp_dir);
-}
 
 /* Small chunks, so late points go through the merge into stored chunks. */
 static struct mdx_store *open_store(const char *path)
@@ -69,15 +45,6 @@ static struct mdx_store *open_store(const char *path)
     return st;
 }
 
-static void set_point(struct mdx_point *p, const char *sensor, int64_t ts, double v)
-{
-    memset(p, 0, sizeof(*p));
-    snprintf(p->sensor, sizeof(p->sensor), "%s", sensor);
-    p->sensor_len = (uint8_t)strlen(p->sensor);
-    p->ts_ms = ts;
-    p->value = v;
-}
-
 static void add_device(struct mdx_store *st, const char *tenant, const char *device)
 {
     int rc = mdx_store_tenant_add(st, tenant);
@@ -86,16 +53,17 @@ static void add_device(struct mdx_store *st, const char *tenant, const char *dev
     CHECK_EQ_INT(mdx_store_device_add(st, tenant, device, 0), MDX_OK);
 }
 
-static int write_points(struct mdx_store *st, const char *device, const struct mdx_point *pts,
-                        size_t n, struct mdx_batch_result *res)
+/* A point without flags. */
+static void set_value(struct mdx_point *p, const char *sensor, int64_t ts, double v)
 {
-    struct mdx_point_group g = {"acme", device, pts, n};
-    struct mdx_batch b = {0};
-    struct mdx_batch_result dummy;
+    set_point(p, sensor, ts, v, 0);
+}
 
-    b.groups = &g;
-    b.n_groups = 1;
-    return mdx_store_write(st, &b, res != NULL ? res : &dummy);
+/* Writes one group of points of tenant "acme". */
+static int write_acme(struct mdx_store *st, const char *device, const struct mdx_point *pts,
+                      size_t n, struct mdx_batch_result *res)
+{
+    return write_points(st, "acme", device, pts, n, res);
 }
 
 #define MAX_BUCKETS 4096
@@ -242,7 +210,7 @@ static const char *const sensors[] = {"current", "temp", "vibration"};
 
 static void rollups_equal_brute_force_over_random_batches(void)
 {
-    const char *path = fresh_path();
+    const char *path = tmp_db_fresh();
     struct mdx_store *st = open_store(path);
     static struct model model[3];
     static struct mdx_point pts[3000];
@@ -275,10 +243,10 @@ static void rollups_equal_brute_force_over_random_batches(void)
             if (rnd() % 10 == 0) {
                 ts += (int64_t)(rnd() % 1000); /* off the second */
             }
-            set_point(&pts[i], sensors[s], ts, v);
+            set_value(&pts[i], sensors[s], ts, v);
             model[s].p[model[s].n++] = (struct sent){ts, v, order++};
         }
-        CHECK_EQ_INT(write_points(st, "press-1", pts, 3000, &res), MDX_OK);
+        CHECK_EQ_INT(write_acme(st, "press-1", pts, 3000, &res), MDX_OK);
         written += (int64_t)res.points_written;
         dup += (int64_t)res.points_duplicate;
     }
@@ -309,7 +277,7 @@ static void rollups_equal_brute_force_over_random_batches(void)
         }
     }
     mdx_store_close(st);
-    remove_path();
+    tmp_db_remove();
 }
 
 static void late_point_corrects_its_bucket(void)
@@ -324,15 +292,15 @@ static void late_point_corrects_its_bucket(void)
     }
     add_device(st, "acme", "press-1");
     for (int i = 0; i < 200; i++) {
-        set_point(&p[i], "temp", T0 + i * 1000LL, 20.0);
+        set_value(&p[i], "temp", T0 + i * 1000LL, 20.0);
     }
-    CHECK_EQ_INT(write_points(st, "press-1", p, 200, NULL), MDX_OK);
+    CHECK_EQ_INT(write_acme(st, "press-1", p, 200, NULL), MDX_OK);
     /* Much later data moves the head on; then one point arrives late for minute 1. */
-    set_point(&p[0], "temp", T0 + 5 * HOUR_MS, 21.0);
-    CHECK_EQ_INT(write_points(st, "press-1", p, 1, NULL), MDX_OK);
-    set_point(&p[0], "temp", T0 + MIN_MS + 500, 99.5);
-    set_point(&p[1], "temp", T0 + MIN_MS + 700, -4.0);
-    CHECK_EQ_INT(write_points(st, "press-1", p, 2, NULL), MDX_OK);
+    set_value(&p[0], "temp", T0 + 5 * HOUR_MS, 21.0);
+    CHECK_EQ_INT(write_acme(st, "press-1", p, 1, NULL), MDX_OK);
+    set_value(&p[0], "temp", T0 + MIN_MS + 500, 99.5);
+    set_value(&p[1], "temp", T0 + MIN_MS + 700, -4.0);
+    CHECK_EQ_INT(write_acme(st, "press-1", p, 2, NULL), MDX_OK);
 
     CHECK_EQ_INT(buckets(st, "press-1", "temp", T0, T0 + 5 * HOUR_MS, MIN_MS, 0, &m), MDX_OK);
     CHECK_EQ_INT(m.n, 5); /* minutes 0-3 and the one 5 h later */
@@ -366,18 +334,18 @@ static void duplicates_add_nothing(void)
     }
     add_device(st, "acme", "press-1");
     for (int i = 0; i < 150; i++) {
-        set_point(&p[i], "temp", T0 + i * 1000LL, i);
-        set_point(&p[150 + i], "temp", T0 + i * 1000LL, 1000.0 + i); /* same ts, in the batch */
+        set_value(&p[i], "temp", T0 + i * 1000LL, i);
+        set_value(&p[150 + i], "temp", T0 + i * 1000LL, 1000.0 + i); /* same ts, in the batch */
     }
-    CHECK_EQ_INT(write_points(st, "press-1", p, 300, &res), MDX_OK);
+    CHECK_EQ_INT(write_acme(st, "press-1", p, 300, &res), MDX_OK);
     CHECK_EQ_INT(res.points_written, 150);
     CHECK_EQ_INT(buckets(st, "press-1", "temp", T0, T0 + HOUR_MS, MIN_MS, 0, &before), MDX_OK);
     CHECK_EQ_INT(before.n, 3);
     CHECK(before.b[0].max == 59.0);
     /* Redelivered: the whole batch again, and again with other values. */
-    CHECK_EQ_INT(write_points(st, "press-1", p, 300, &res), MDX_OK);
+    CHECK_EQ_INT(write_acme(st, "press-1", p, 300, &res), MDX_OK);
     CHECK_EQ_INT(res.points_written, 0);
-    CHECK_EQ_INT(write_points(st, "press-1", p + 150, 150, &res), MDX_OK);
+    CHECK_EQ_INT(write_acme(st, "press-1", p + 150, 150, &res), MDX_OK);
     CHECK_EQ_INT(res.points_duplicate, 150);
     CHECK_EQ_INT(buckets(st, "press-1", "temp", T0, T0 + HOUR_MS, MIN_MS, 0, &after), MDX_OK);
     CHECK(same_buckets(&after, &before));
@@ -402,9 +370,9 @@ static void steps_and_aggregates(void)
     add_device(st, "acme", "press-1");
     /* Two hours at 1 Hz; the value is the second within its minute (0..59). */
     for (int i = 0; i < 7200; i++) {
-        set_point(&p[i], "temp", T0 + i * 1000LL, i % 60);
+        set_value(&p[i], "temp", T0 + i * 1000LL, i % 60);
     }
-    CHECK_EQ_INT(write_points(st, "press-1", p, 7200, NULL), MDX_OK);
+    CHECK_EQ_INT(write_acme(st, "press-1", p, 7200, NULL), MDX_OK);
 
     CHECK_EQ_INT(buckets(st, "press-1", "temp", T0, T0 + 2 * HOUR_MS, MIN_MS, 0, &b), MDX_OK);
     CHECK_EQ_INT(b.n, 120);
@@ -500,7 +468,7 @@ static int collect_latest(void *arg, const char *sensor, int64_t ts, double v, u
 
 static void latest_per_sensor(void)
 {
-    const char *path = fresh_path();
+    const char *path = tmp_db_fresh();
     struct mdx_store *st = open_store(path);
     static struct mdx_point p[100];
     struct latest l;
@@ -513,17 +481,17 @@ static void latest_per_sensor(void)
     add_device(st, "acme", "press-2");
     /* vibration: 40 points (several chunks); temp: newest point first, then older ones. */
     for (int i = 0; i < 40; i++) {
-        set_point(&p[i], "vibration", T0 + i * 1000LL, 0.5 + i);
+        set_value(&p[i], "vibration", T0 + i * 1000LL, 0.5 + i);
     }
-    set_point(&p[40], "temp", T0 + 90000, 71.25);
+    set_value(&p[40], "temp", T0 + 90000, 71.25);
     for (int i = 0; i < 20; i++) {
-        set_point(&p[41 + i], "temp", T0 + i * 1000LL, 20.0 + i);
+        set_value(&p[41 + i], "temp", T0 + i * 1000LL, 20.0 + i);
     }
-    set_point(&p[61], "current", T0 + 5000, 3.5);
+    set_value(&p[61], "current", T0 + 5000, 3.5);
     p[61].flags = MDX_POINT_TS_SUBSTITUTED;
-    CHECK_EQ_INT(write_points(st, "press-1", p, 62, NULL), MDX_OK);
-    set_point(&p[0], "vibration", T0 + 1500, 123.0); /* late: not the newest */
-    CHECK_EQ_INT(write_points(st, "press-1", p, 1, NULL), MDX_OK);
+    CHECK_EQ_INT(write_acme(st, "press-1", p, 62, NULL), MDX_OK);
+    set_value(&p[0], "vibration", T0 + 1500, 123.0); /* late: not the newest */
+    CHECK_EQ_INT(write_acme(st, "press-1", p, 1, NULL), MDX_OK);
 
     for (int round = 0; round < 2; round++) {
         memset(&l, 0, sizeof(l));
@@ -552,7 +520,7 @@ static void latest_per_sensor(void)
     CHECK_EQ_INT(mdx_store_latest(st, "acme", "ghost", collect_latest, &l), MDX_ENOTFOUND);
     CHECK_EQ_INT(mdx_store_latest(st, "nobody", "press-1", collect_latest, &l), MDX_ENOTFOUND);
     mdx_store_close(st);
-    remove_path();
+    tmp_db_remove();
 }
 
 /* Points of press-1's sensor in the first two hours, by the hour rollup. */
@@ -590,7 +558,7 @@ static int64_t raw_total(struct mdx_store *st, const char *sensor)
 
 static void failed_batch_leaves_rollups_unchanged(void)
 {
-    const char *path = fresh_path();
+    const char *path = tmp_db_fresh();
     struct mdx_store *st = open_store(path);
     static struct mdx_point p[400];
     static struct buckets m0, h0, m1, h1;
@@ -608,15 +576,15 @@ static void failed_batch_leaves_rollups_unchanged(void)
     }
     add_device(st, "acme", "press-1");
     for (int i = 0; i < 200; i++) {
-        set_point(&p[i], "temp", T0 + i * 1000LL, i);
+        set_value(&p[i], "temp", T0 + i * 1000LL, i);
     }
-    CHECK_EQ_INT(write_points(st, "press-1", p, 200, NULL), MDX_OK);
+    CHECK_EQ_INT(write_acme(st, "press-1", p, 200, NULL), MDX_OK);
     CHECK_EQ_INT(buckets(st, "press-1", "temp", T0, T0 + 2 * HOUR_MS, MIN_MS, 0, &m0), MDX_OK);
     CHECK_EQ_INT(buckets(st, "press-1", "temp", T0, T0 + 2 * HOUR_MS, HOUR_MS, 0, &h0), MDX_OK);
 
     /* New points, late points and repeats; the batch fails at its very end. */
     for (int i = 0; i < 400; i++) {
-        set_point(&p[i], i % 2 ? "temp" : "current", T0 + (int64_t)(rnd() % 7200) * 1000,
+        set_value(&p[i], i % 2 ? "temp" : "current", T0 + (int64_t)(rnd() % 7200) * 1000,
                   (double)(rnd() % 1000));
     }
     CHECK_EQ_INT(sqlite3_exec(db,
@@ -667,7 +635,7 @@ static void failed_batch_leaves_rollups_unchanged(void)
     CHECK_EQ_INT(hour_total(st, "current"), raw_total(st, "current"));
     sqlite3_close(db);
     mdx_store_close(st);
-    remove_path();
+    tmp_db_remove();
 }
 
 static void full_delta_buffer_is_written_early(void)
@@ -688,10 +656,10 @@ static void full_delta_buffer_is_written_early(void)
         int64_t ts = T0 + (int64_t)(rnd() % 18000) * MIN_MS + (int64_t)(rnd() % 60) * 1000;
         double v = (double)(rnd() % 500);
 
-        set_point(&p[i], "temp", ts, v);
+        set_value(&p[i], "temp", ts, v);
         model.p[model.n++] = (struct sent){ts, v, i};
     }
-    CHECK_EQ_INT(write_points(st, "press-1", p, 20000, NULL), MDX_OK);
+    CHECK_EQ_INT(write_acme(st, "press-1", p, 20000, NULL), MDX_OK);
     model_settle(&model);
     model_buckets(&model, T0, T0 + 18000 * MIN_MS, HOUR_MS, &want);
     CHECK_EQ_INT(buckets(st, "press-1", "temp", T0, T0 + 18000 * MIN_MS, HOUR_MS, 0, &got),
@@ -706,7 +674,7 @@ static void full_delta_buffer_is_written_early(void)
 
 static void database_from_before_rollups_is_rolled_up_at_open(void)
 {
-    const char *path = fresh_path();
+    const char *path = tmp_db_fresh();
     struct mdx_store *st = open_store(path);
     static struct mdx_point p[5000];
     static struct buckets before, after;
@@ -718,9 +686,9 @@ static void database_from_before_rollups_is_rolled_up_at_open(void)
     }
     add_device(st, "acme", "press-1");
     for (int i = 0; i < 5000; i++) {
-        set_point(&p[i], "temp", T0 + i * 1700LL, (double)(i % 77));
+        set_value(&p[i], "temp", T0 + i * 1700LL, (double)(i % 77));
     }
-    CHECK_EQ_INT(write_points(st, "press-1", p, 5000, NULL), MDX_OK);
+    CHECK_EQ_INT(write_acme(st, "press-1", p, 5000, NULL), MDX_OK);
     CHECK_EQ_INT(buckets(st, "press-1", "temp", T0, T0 + 3 * HOUR_MS, MIN_MS, 0, &before),
                  MDX_OK);
     mdx_store_close(st);
@@ -743,7 +711,7 @@ static void database_from_before_rollups_is_rolled_up_at_open(void)
     CHECK_EQ_INT(after.n, 3);
     CHECK_EQ_INT(after.b[0].count + after.b[1].count + after.b[2].count, 5000);
     mdx_store_close(st);
-    remove_path();
+    tmp_db_remove();
 }
 
 static const struct mdx_test tests[] = {

@@ -68,10 +68,13 @@ static void usage(FILE *f)
           "  --seed S               simulation seed (1); same seed, same readings\n"
           "  --life HOURS           simulated machine life until failure (720)\n"
           "  --fault DEV:KIND@S     inject KIND (overheat|spike|bearing|dropout) into DEV\n"
-          "                         from simulated second S on; repeatable\n"
+          "                         from simulated second S on; repeatable; @S-E: repaired\n"
+          "                         at second E\n"
           "Readings:\n"
           "  --rate HZ              readings per machine per simulated second (1)\n"
           "  --time-scale X         simulated clock runs X times faster (1)\n"
+          "  --start-ago SECONDS    simulated clock starts this long before now (0), so a\n"
+          "                         compressed run's timestamps stay in the past\n"
           "  --form cloud|field     payload form (cloud)\n"
           "  --batch N              readings per message, as a JSON array (1: single)\n"
           "  --buffer N             readings kept per machine while offline (3600)\n"
@@ -168,8 +171,24 @@ static int parse_fault(const char *s, struct mdx_edge_conf *c)
         return bad("fault", s, "kind must be overheat, spike, bearing or dropout");
     }
     f->at_s = 0;
-    if (at != NULL && parse_double("fault", at + 1, 0, 1e9, &f->at_s) != 0) {
-        return -1;
+    f->until_s = -1.0;
+    if (at != NULL) {
+        /* S or S-E: from second S, repaired at second E. */
+        const char *dash = strchr(at + 1, '-');
+        char start[32];
+        size_t len = dash != NULL ? (size_t)(dash - at - 1) : strlen(at + 1);
+
+        if (len == 0 || len >= sizeof(start)) {
+            return bad("fault", s, "expected DEVICE:KIND@SECONDS or @START-END");
+        }
+        memcpy(start, at + 1, len);
+        start[len] = '\0';
+        if (parse_double("fault", start, 0, 1e9, &f->at_s) != 0) {
+            return -1;
+        }
+        if (dash != NULL && parse_double("fault", dash + 1, f->at_s, 1e9, &f->until_s) != 0) {
+            return -1;
+        }
     }
     c->nfaults++;
     return 0;
@@ -191,6 +210,7 @@ enum {
     OPT_FAULT,
     OPT_RATE,
     OPT_TIME_SCALE,
+    OPT_START_AGO,
     OPT_FORM,
     OPT_BATCH,
     OPT_BUFFER,
@@ -218,6 +238,7 @@ static const struct option long_options[] = {
     {"fault", required_argument, NULL, OPT_FAULT},
     {"rate", required_argument, NULL, OPT_RATE},
     {"time-scale", required_argument, NULL, OPT_TIME_SCALE},
+    {"start-ago", required_argument, NULL, OPT_START_AGO},
     {"form", required_argument, NULL, OPT_FORM},
     {"batch", required_argument, NULL, OPT_BATCH},
     {"buffer", required_argument, NULL, OPT_BUFFER},
@@ -291,6 +312,9 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case OPT_TIME_SCALE:
             rc = parse_double("time-scale", optarg, 0.001, 1e6, &c->time_scale);
+            break;
+        case OPT_START_AGO:
+            rc = parse_double("start-ago", optarg, 0, 1e9, &c->start_ago_s);
             break;
         case OPT_FORM:
             if (strcmp(optarg, "cloud") == 0) {

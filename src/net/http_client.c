@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * http_util.c - helpers shared by the S3 and Azure Blob object stores:
- * bounded strings, URI encoding, OpenSSL digests, HTTP dates, a minimal
- * XML reader and the libcurl request wrapper. See http_util.h.
+ * http_client.c - the HTTP client helpers of the object stores and the
+ * alert sinks: bounded strings, URI encoding, OpenSSL digests, HTTP dates,
+ * a minimal XML reader and the libcurl request wrapper. See
+ * http_client.h.
  *
  * curl_global_init() runs once (pthread_once) before the first handle,
  * and curl_global_cleanup() at exit, so LeakSanitizer sees nothing of
@@ -19,9 +20,9 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "archive/http_util.h"
 #include "modax/alloc.h"
 #include "modax/status.h"
+#include "net/http_client.h"
 
 /* ---- bounded string buffer ---- */
 

@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * http_util.h - what the cloud object stores (objstore_s3.c,
- * objstore_azure.c) share: a bounded string buffer, URI encoding,
+ * http_client.h - the HTTP client side shared by the cloud object stores
+ * (src/archive/objstore_s3.c, objstore_azure.c) and the alert sinks
+ * (src/alert/sink_*.c): a bounded string buffer, URI encoding,
  * SHA-256/HMAC/hex/base64 through OpenSSL, HTTP dates, a minimal XML
  * reader for S3 and Azure answers, and a libcurl request wrapper that
  * maps transport failures and HTTP statuses to MDX_E* codes.
  *
- * Internal to src/archive; not part of the public interface.
+ * Internal to src; not part of the public interface.
  */
-#ifndef MODAX_ARCHIVE_HTTP_UTIL_H
-#define MODAX_ARCHIVE_HTTP_UTIL_H
+#ifndef MODAX_NET_HTTP_CLIENT_H
+#define MODAX_NET_HTTP_CLIENT_H
 
 #include <stddef.h>
 #include <stdint.h>

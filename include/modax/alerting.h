@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * alerting.h - the alerting stage of the ingest: detector, threshold
+ * rules, safety events and the alert lifecycle, run by the store writer.
+ *
+ * The engine's writer thread feeds it every point it has validated and
+ * every safety event (mdx_alerting_on_points/on_event), asks it for the
+ * alert changes to commit with the batch (mdx_alerting_batch), and tells it
+ * when the batch is stored (mdx_alerting_after_commit): only then are the
+ * changes handed to the sinks and published on modax/{tenant}/{device}/alerts.
+ * Everything runs on the writer thread; the store handle is the writer's.
+ *
+ * Time is the points' time: auto-resolve, minimum durations, flap
+ * suppression and staleness are measured on the timestamps the devices
+ * send, so a replay or a compressed clock behaves like the real one.
+ * Every table has a maximum set at creation; what does not fit is counted.
+ */
+#ifndef MODAX_ALERTING_H
+#define MODAX_ALERTING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "modax/conf.h"
+#include "modax/store.h"
+
+struct mdx_alerting_conf {
+    int detect;                   /* run the anomaly detector on every point */
+    int rules;                    /* evaluate the tenants' threshold rules */
+    double detector_threshold;    /* a score from here on opens a "detector" alert */
+    double detector_min_change;   /* ... if the value is this far (relative) from the learned level */
+    int64_t detector_warmup;      /* points of a series before its scores may alert */
+    int64_t series_max;           /* (tenant, device, sensor) states kept; full: cleared */
+    int64_t alerts_max;           /* alerts tracked (active and recently resolved) */
+    int64_t auto_resolve_s;       /* normal this long (point time): resolved */
+    int64_t flap_s;               /* re-raised within this of its resolve: the same alert */
+    int64_t stale_intervals;      /* sensor silent this many usual intervals: "stale"; 0 off */
+    int64_t reload_s;             /* rules and operators' acks/resolves re-read this often */
+};
+
+extern const struct mdx_conf_key mdx_alerting_conf_keys[];
+
+/* Publishes one message (the source's publish op); returns MDX_OK or an error. */
+typedef int (*mdx_publish_fn)(void *arg, const char *topic, const void *payload, size_t len,
+                              int qos, int retain);
+
+struct mdx_dispatch;
+
+/* Counters; read with mdx_alerting_stats(). */
+struct mdx_alerting_stats {
+    uint64_t series;              /* series tracked now */
+    uint64_t series_cleared;      /* times the series table was full and emptied */
+    uint64_t points_scored;       /* points through the detector */
+    uint64_t alerts_active;       /* open or acknowledged now */
+    uint64_t opened, resolved, reopened; /* reopened: flap suppression */
+    uint64_t alerts_overflow;     /* not raised: the alert table was full */
+    uint64_t rules_overflow;      /* rules not evaluated: too many on one series */
+    uint64_t published;           /* alert changes published on MQTT */
+    uint64_t publish_dropped;     /* not published: not connected or too many in flight */
+    uint64_t store_errors;        /* failed rule or alert reloads */
+};
+
+struct mdx_alerting;
+
+/*
+ * Creates the stage. 'store' (the writer's handle), 'dispatch' (may be
+ * NULL: no sinks) and 'publish' (may be NULL) are borrowed. Reads the
+ * rules and the active alerts from the store once; a store that is down
+ * is retried later. NULL on failure (*err set).
+ */
+struct mdx_alerting *mdx_alerting_create(const struct mdx_alerting_conf *conf,
+                                         struct mdx_store *store, struct mdx_dispatch *dispatch,
+                                         mdx_publish_fn publish, void *publish_arg, int *err);
+void mdx_alerting_destroy(struct mdx_alerting *a);
+
+/* The validated points of one message; O(1) per point. */
+void mdx_alerting_on_points(struct mdx_alerting *a, const struct mdx_point_group *g);
+/* One event; safety flags out of normal raise critical alerts at once. */
+void mdx_alerting_on_event(struct mdx_alerting *a, const struct mdx_event_rec *ev);
+/*
+ * Periodic work between batches: reloads rules and picks up operators'
+ * acks and resolves when alert.reload_s has passed. Cheap otherwise.
+ */
+void mdx_alerting_tick(struct mdx_alerting *a);
+/* Non-zero when alert changes wait to be stored (the engine commits them without points). */
+int mdx_alerting_pending(const struct mdx_alerting *a);
+/*
+ * The alert changes to write with the batch being committed (at most a
+ * few thousand; the rest go with the next). Owned by the stage; the store
+ * sets the ids of new ones. Valid until mdx_alerting_after_commit().
+ */
+size_t mdx_alerting_batch(struct mdx_alerting *a, struct mdx_alert **alerts);
+/* The batch is stored: hands its alert changes to the sinks and publishes them. */
+void mdx_alerting_after_commit(struct mdx_alerting *a);
+
+void mdx_alerting_stats(const struct mdx_alerting *a, struct mdx_alerting_stats *out);
+
+#endif

@@ -1,0 +1,715 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * alerting.c - the alerting stage of the ingest (alerting.h): per series
+ * state, the detector and the rules on every point, safety events, silent
+ * sensors, and handing stored alert changes to the sinks and to MQTT.
+ *
+ * State per (tenant, device, sensor): a detector (MDX_DETECTOR_BYTES), the
+ * states of the rules that apply to it (only when some do), its newest
+ * point time and usual interval. Series hang off a device entry, so a
+ * message costs one hash lookup and then a short scan of the device's
+ * sensors (starting where the previous message left off). Both tables
+ * are bounded by alert.series_max; when full they are emptied and refilled
+ * (like the registry): the detectors then learn again, active alerts stay.
+ *
+ * Sources of alerts (the alert key's "source"):
+ *   rule:<name>    a threshold rule fired (rules.c)
+ *   detector       a detector score >= alert.detector_threshold after warm-up
+ *   stale          a sensor silent for alert.stale_intervals of its usual
+ *                  interval while its device goes on sending others
+ *   safety:<flag>  the device reported emergency_stop, overload_detected,
+ *                  temperature_ok false or door_closed false: critical at once,
+ *                  resolved when the device reports the flag normal again
+ * Rule, detector and stale alerts resolve after alert.auto_resolve_s of
+ * normal points (point time). A detector alert is normal once the
+ * detector's episode is over (its score has calmed down). A detector score
+ * alerts only if the value is also alert.detector_min_change (relative)
+ * away from the detector's slow baseline: statistically unusual and large
+ * enough to matter.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "alert/alert_int.h"
+#include "alert/alerting_int.h"
+#include "modax/alerting.h"
+#include "modax/alloc.h"
+#include "modax/clock.h"
+#include "modax/detect.h"
+#include "modax/log.h"
+#include "modax/status.h"
+
+#define MOD "alert"
+#define RULES_PER_SERIES 8     /* rules evaluated per series; more are counted */
+#define SENSORS_PER_DEVICE 1024
+#define BATCH_ALERTS 2048      /* alert changes per store batch */
+#define STALE_MIN_POINTS 10    /* a series needs this many points before it can go stale */
+#define TYPES_REFRESH_MS 60000 /* device types re-read at least this often */
+
+const struct mdx_conf_key mdx_alerting_conf_keys[] = {
+    MDX_CONF_BOOL("alert.detect", "true", struct mdx_alerting_conf, detect,
+                  "Run the anomaly detector on every stored point"),
+    MDX_CONF_BOOL("alert.rules", "true", struct mdx_alerting_conf, rules,
+                  "Evaluate the tenants' threshold rules (modax rule) on every stored point"),
+    MDX_CONF_DBL("alert.detector_threshold", "0.9", 0.5, 1.0, struct mdx_alerting_conf,
+                 detector_threshold, "Detector score from which an anomaly alert opens"),
+    MDX_CONF_DBL("alert.detector_min_change", "0.02", 0.0, 10.0, struct mdx_alerting_conf,
+                 detector_min_change,
+                 "Detector alerts need the value this far from the learned level (0.02 = 2 %)"),
+    MDX_CONF_INT("alert.detector_warmup", "300", 30, 1000000, struct mdx_alerting_conf,
+                 detector_warmup, "Points a series needs before its detector may raise alerts"),
+    MDX_CONF_INT("alert.series_max", "100000", 16, 10000000, struct mdx_alerting_conf, series_max,
+                 "(tenant, device, sensor) series with detector state (~560 bytes each)"),
+    MDX_CONF_INT("alert.alerts_max", "50000", 16, 10000000, struct mdx_alerting_conf, alerts_max,
+                 "Alerts tracked, active or recently resolved; more are counted and logged"),
+    MDX_CONF_INT("alert.auto_resolve_s", "300", 0, 604800, struct mdx_alerting_conf,
+                 auto_resolve_s, "A series normal this long (point time) resolves its alert"),
+    MDX_CONF_INT("alert.flap_s", "600", 0, 604800, struct mdx_alerting_conf, flap_s,
+                 "An alert raised again within this of its resolve re-opens (flap suppression)"),
+    MDX_CONF_INT("alert.stale_intervals", "30", 0, 1000000, struct mdx_alerting_conf,
+                 stale_intervals,
+                 "A sensor silent this many of its usual intervals while its device sends: alert"),
+    MDX_CONF_INT("alert.reload_s", "5", 1, 3600, struct mdx_alerting_conf, reload_s,
+                 "Re-read rules and operators' acks/resolves from the store this often"),
+    MDX_CONF_END,
+};
+
+struct rule_slot {
+    const struct mdx_rule *rule;  /* in a->rules */
+    char name[MDX_NAME_MAX + 1];
+    struct mdx_rule_state st;
+    int alerting;                 /* an alert of this rule is active, as far as we know */
+};
+
+struct dev;
+
+struct series {
+    struct dev *dev;
+    struct rule_slot *slots;      /* n_slots of them; NULL when no rule applies */
+    uint32_t rules_gen;           /* generation of the rule set the slots are for */
+    uint8_t n_slots;
+    uint8_t det_alert, stale_alert;
+    uint8_t sensor_len;
+    uint32_t n;                   /* points seen (saturates) */
+    int64_t last_ts;              /* newest point time */
+    double interval_ms;           /* usual time between points */
+    char sensor[MDX_NAME_MAX + 1];
+    struct mdx_detector det;
+};
+
+struct dev {
+    struct dev *hnext;
+    uint64_t hash;
+    char tenant[MDX_NAME_MAX + 1];
+    char device[MDX_NAME_MAX + 1];
+    char type[MDX_NAME_MAX + 1];
+    uint32_t type_gen;            /* rules generation the type was read for; 0: never */
+    int64_t clock_ms;             /* newest point time of any of its sensors */
+    struct series **series;
+    uint32_t n, cap, cursor;
+};
+
+struct mdx_alerting {
+    struct mdx_alerting_conf conf;
+    struct mdx_store *store;
+    struct mdx_dispatch *dispatch;
+    mdx_publish_fn publish;
+    void *publish_arg;
+    struct mdx_alert_mgr *mgr;
+    struct mdx_rules *rules;
+    uint32_t rules_gen;
+    int64_t next_reload_us, next_types_us;
+    struct dev **buckets;
+    size_t mask;
+    struct series **all;          /* every series */
+    size_t n_series, n_devs;
+    struct mdx_alert *batch;      /* changes in the batch being committed */
+    size_t n_batch;
+    struct mdx_alerting_stats st;
+};
+
+static uint64_t fnv(uint64_t h, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    }
+    return (h ^ 0xff) * 1099511628211ULL;
+}
+
+static void clear_series(struct mdx_alerting *a)
+{
+    for (size_t i = 0; i < a->n_series; i++) {
+        mdx_free(a->all[i]->slots);
+        mdx_free(a->all[i]);
+    }
+    for (size_t i = 0; i <= a->mask; i++) {
+        struct dev *d = a->buckets[i], *next;
+        for (; d != NULL; d = next) {
+            next = d->hnext;
+            mdx_free(d->series);
+            mdx_free(d);
+        }
+        a->buckets[i] = NULL;
+    }
+    a->n_series = a->n_devs = 0;
+}
+
+/* ---- publishing ---- */
+
+/* Hands one stored alert change to the sinks and publishes it. */
+static void notify(void *arg, const struct mdx_alert *al)
+{
+    struct mdx_alerting *a = arg;
+    char topic[16 + 2 * MDX_NAME_MAX];
+    char *json;
+
+    if (a->dispatch != NULL) {
+        mdx_dispatch_submit(a->dispatch, al);
+    }
+    if (a->publish == NULL) {
+        return;
+    }
+    json = mdx_alert_json(al);
+    if (json == NULL) {
+        a->st.publish_dropped++;
+        return;
+    }
+    snprintf(topic, sizeof(topic), "modax/%s/%s/alerts", al->tenant, al->device);
+    if (a->publish(a->publish_arg, topic, json, strlen(json), 1, 0) == MDX_OK) {
+        a->st.published++;
+    } else {
+        /* Not connected, or too much in flight: the store and the sinks still have it. */
+        a->st.publish_dropped++;
+        mdx_log_warn(MOD, "alert not published on MQTT (not connected or backlog full)",
+                     MDX_F_STR("tenant", al->tenant), MDX_F_STR("device", al->device),
+                     MDX_F_STR("topic", topic));
+    }
+    cJSON_free(json);
+}
+
+/* ---- rules and the store ---- */
+
+static void reload(struct mdx_alerting *a)
+{
+    int rc = MDX_OK;
+
+    if (a->conf.rules) {
+        struct mdx_rules *r = mdx_rules_load(a->store, &rc);
+        if (r == NULL) {
+            a->st.store_errors++;
+            mdx_log_warn(MOD, "cannot read the rules; keeping the ones loaded", MDX_F_ERR(rc));
+        } else if (a->rules != NULL && mdx_rules_equal(r, a->rules)) {
+            mdx_rules_free(r);
+        } else {
+            /* Slots point into the old set; the new generation makes each series rebuild them. */
+            struct mdx_rules *old = a->rules;
+            a->rules = r;
+            a->rules_gen++;
+            for (size_t i = 0; i < a->n_series; i++) {
+                for (uint8_t k = 0; k < a->all[i]->n_slots; k++) {
+                    a->all[i]->slots[k].rule = NULL;
+                }
+            }
+            mdx_rules_free(old);
+            mdx_log_debug(MOD, "rules loaded", MDX_F_INT("generation", a->rules_gen));
+        }
+    }
+    rc = mdx_alert_mgr_sync(a->mgr, a->store, notify, a);
+    if (rc != MDX_OK) {
+        a->st.store_errors++;
+        mdx_log_warn(MOD, "cannot read the active alerts; retrying", MDX_F_ERR(rc));
+    }
+}
+
+static void rule_source(char *buf, size_t len, const char *name)
+{
+    snprintf(buf, len, "rule:%s", name);
+}
+
+/* Rebuilds the rule slots of 's' for the current rule set, keeping states by rule name. */
+static void rebuild_slots(struct mdx_alerting *a, struct series *s)
+{
+    const struct mdx_rule *found[RULES_PER_SERIES];
+    struct rule_slot *slots = NULL;
+    struct dev *d = s->dev;
+    char src[96];
+    size_t n;
+
+    if (mdx_rules_uses_types(a->rules, d->tenant) && d->type_gen != a->rules_gen) {
+        struct mdx_device_info info;
+        if (mdx_store_device_get(a->store, d->tenant, d->device, &info) == MDX_OK) {
+            memcpy(d->type, info.type, sizeof(d->type));
+        }
+        d->type_gen = a->rules_gen;
+    }
+    n = mdx_rules_for(a->rules, d->tenant, d->device, d->type, s->sensor, found,
+                      RULES_PER_SERIES);
+    if (n > RULES_PER_SERIES) {
+        a->st.rules_overflow += n - RULES_PER_SERIES;
+        mdx_log_warn(MOD, "too many rules on one sensor; some are not evaluated",
+                     MDX_F_STR("tenant", d->tenant), MDX_F_STR("device", d->device),
+                     MDX_F_STR("sensor", s->sensor), MDX_F_INT("rules", n));
+        n = RULES_PER_SERIES;
+    }
+    if (n > 0) {
+        slots = mdx_calloc(n, sizeof(*slots));
+        if (slots == NULL) {
+            return; /* keep the old ones; tried again next point */
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct rule_slot *sl = &slots[i];
+        uint8_t k;
+
+        sl->rule = found[i];
+        memcpy(sl->name, found[i]->name, sizeof(sl->name));
+        for (k = 0; k < s->n_slots && strcmp(s->slots[k].name, sl->name) != 0; k++) {
+        }
+        if (k < s->n_slots) {
+            sl->st = s->slots[k].st;
+            sl->alerting = s->slots[k].alerting;
+            s->slots[k].name[0] = '\0'; /* taken over */
+        } else {
+            struct mdx_alert_key key = {d->tenant, d->device, src, s->sensor};
+            rule_source(src, sizeof(src), sl->name);
+            mdx_rule_state_init(&sl->st);
+            sl->alerting = mdx_alert_mgr_active(a->mgr, &key);
+        }
+    }
+    /* A rule that no longer applies takes its alert with it. */
+    for (uint8_t k = 0; k < s->n_slots; k++) {
+        if (s->slots[k].name[0] != '\0' && s->slots[k].alerting) {
+            struct mdx_alert_key key = {d->tenant, d->device, src, s->sensor};
+            rule_source(src, sizeof(src), s->slots[k].name);
+            mdx_alert_mgr_resolve(a->mgr, &key, s->last_ts, "rule removed or changed");
+        }
+    }
+    mdx_free(s->slots);
+    s->slots = slots;
+    s->n_slots = (uint8_t)n;
+    s->rules_gen = a->rules_gen;
+}
+
+/* ---- series ---- */
+
+static struct dev *dev_get(struct mdx_alerting *a, const char *tenant, const char *device)
+{
+    uint64_t h = fnv(fnv(14695981039346656037ULL, tenant), device);
+    struct dev *d = a->buckets[h & a->mask];
+
+    for (; d != NULL; d = d->hnext) {
+        if (d->hash == h && strcmp(d->device, device) == 0 && strcmp(d->tenant, tenant) == 0) {
+            return d;
+        }
+    }
+    if (a->n_devs >= (size_t)a->conf.series_max) {
+        return NULL; /* the caller empties the tables */
+    }
+    d = mdx_calloc(1, sizeof(*d));
+    if (d == NULL) {
+        return NULL;
+    }
+    d->hash = h;
+    snprintf(d->tenant, sizeof(d->tenant), "%s", tenant);
+    snprintf(d->device, sizeof(d->device), "%s", device);
+    d->clock_ms = INT64_MIN;
+    d->hnext = a->buckets[h & a->mask];
+    a->buckets[h & a->mask] = d;
+    a->n_devs++;
+    return d;
+}
+
+static struct series *series_find(struct dev *d, const struct mdx_point *p)
+{
+    for (uint32_t i = 0; i < d->n; i++) {
+        uint32_t at = d->cursor + i < d->n ? d->cursor + i : d->cursor + i - d->n;
+        struct series *s = d->series[at];
+
+        if (s->sensor_len == p->sensor_len && memcmp(s->sensor, p->sensor, p->sensor_len) == 0) {
+            d->cursor = at + 1 < d->n ? at + 1 : 0;
+            return s;
+        }
+    }
+    return NULL;
+}
+
+static struct series *series_new(struct mdx_alerting *a, struct dev *d, const struct mdx_point *p)
+{
+    struct series *s;
+    char src[16];
+
+    if (d->n == d->cap) {
+        uint32_t cap = d->cap == 0 ? 8 : d->cap * 2;
+        struct series **v;
+        if (d->cap >= SENSORS_PER_DEVICE) {
+            return NULL;
+        }
+        v = mdx_realloc(d->series, cap * sizeof(*v));
+        if (v == NULL) {
+            return NULL;
+        }
+        d->series = v;
+        d->cap = cap;
+    }
+    s = mdx_calloc(1, sizeof(*s));
+    if (s == NULL) {
+        return NULL;
+    }
+    s->dev = d;
+    s->sensor_len = p->sensor_len;
+    memcpy(s->sensor, p->sensor, p->sensor_len);
+    s->last_ts = INT64_MIN;
+    mdx_detector_init(&s->det);
+    /* After the tables were emptied, alerts of this series may still be active. */
+    {
+        struct mdx_alert_key key = {d->tenant, d->device, src, s->sensor};
+        snprintf(src, sizeof(src), "detector");
+        s->det_alert = (uint8_t)mdx_alert_mgr_active(a->mgr, &key);
+        snprintf(src, sizeof(src), "stale");
+        s->stale_alert = (uint8_t)mdx_alert_mgr_active(a->mgr, &key);
+    }
+    d->series[d->n++] = s;
+    a->all[a->n_series++] = s;
+    a->st.series = a->n_series;
+    return s;
+}
+
+/* The series of point 'p' of device '*dp', created if new; may empty the tables (and *dp). */
+static struct series *series_get(struct mdx_alerting *a, struct dev **dp,
+                                 const struct mdx_point_group *g, const struct mdx_point *p)
+{
+    struct series *s;
+
+    if (*dp != NULL && (s = series_find(*dp, p)) != NULL) {
+        return s;
+    }
+    if (*dp == NULL || a->n_series >= (size_t)a->conf.series_max) {
+        if (a->n_series >= (size_t)a->conf.series_max || a->n_devs >= (size_t)a->conf.series_max) {
+            a->st.series_cleared++;
+            mdx_log_warn(MOD, "series table full; emptied, detectors learn again "
+                              "(raise alert.series_max)",
+                         MDX_F_INT("series", a->n_series), MDX_F_INT("max", a->conf.series_max));
+            clear_series(a);
+        }
+        *dp = dev_get(a, g->tenant, g->device);
+        if (*dp == NULL) {
+            return NULL;
+        }
+    }
+    return series_new(a, *dp, p);
+}
+
+/* ---- per point ---- */
+
+static void eval_rules(struct mdx_alerting *a, struct series *s, const struct mdx_point *p)
+{
+    struct dev *d = s->dev;
+    char src[96];
+    struct mdx_alert_key key = {d->tenant, d->device, src, s->sensor};
+
+    if (s->rules_gen != a->rules_gen) {
+        rebuild_slots(a, s);
+    }
+    for (uint8_t i = 0; i < s->n_slots; i++) {
+        struct rule_slot *sl = &s->slots[i];
+        enum mdx_rule_verdict v;
+
+        if (sl->rule == NULL) {
+            continue;
+        }
+        v = mdx_rule_eval(sl->rule, &sl->st, p->ts_ms, p->value);
+        if (v == MDX_RULE_FIRE) {
+            char summary[256];
+            const struct mdx_rule *r = sl->rule;
+
+            rule_source(src, sizeof(src), sl->name);
+            snprintf(summary, sizeof(summary), "%s %g %s %g for %lld s", s->sensor, p->value,
+                     mdx_cmp_symbol(r->cmp), r->threshold,
+                     (long long)((p->ts_ms - sl->st.since_ms) / 1000));
+            sl->alerting = mdx_alert_mgr_raise(a->mgr, &key, r->severity, p->ts_ms, p->value,
+                                               0.0, summary);
+        } else if (!sl->alerting) {
+            if (v == MDX_RULE_FIRING) {
+                /* Its alert was resolved (by an operator) while still firing: count again. */
+                mdx_rule_state_init(&sl->st);
+            }
+        } else {
+            rule_source(src, sizeof(src), sl->name);
+            if (v == MDX_RULE_FIRING || v == MDX_RULE_PENDING) {
+                sl->alerting = mdx_alert_mgr_hold(a->mgr, &key, p->ts_ms);
+                if (!sl->alerting) {
+                    mdx_rule_state_init(&sl->st);
+                }
+            } else {
+                sl->alerting = mdx_alert_mgr_normal(a->mgr, &key, p->ts_ms);
+            }
+        }
+    }
+}
+
+static void eval_detector(struct mdx_alerting *a, struct series *s, const struct mdx_point *p)
+{
+    struct dev *d = s->dev;
+    struct mdx_alert_key key = {d->tenant, d->device, "detector", s->sensor};
+    double score = mdx_detector_push(&s->det, p->ts_ms, p->value);
+
+    a->st.points_scored++;
+    /*
+     * A high score on a very smooth series can mean a change too small to
+     * matter (a machine's temperature following the day by a degree): the
+     * value must also stand apart from the series' learned level.
+     */
+    if (score >= a->conf.detector_threshold && s->n > (uint32_t)a->conf.detector_warmup &&
+        fabs(p->value - s->det.mean) >= a->conf.detector_min_change * fabs(s->det.mean)) {
+        char summary[256];
+
+        snprintf(summary, sizeof(summary), "anomaly on %s: score %.3f at value %g", s->sensor,
+                 score, p->value);
+        s->det_alert = (uint8_t)mdx_alert_mgr_raise(a->mgr, &key, MDX_SEVERITY_WARNING, p->ts_ms,
+                                                    p->value, score, summary);
+    } else if (s->det_alert) {
+        /* Abnormal while the detector's episode lasts; normal once it has calmed down. */
+        if (s->det.peak > 0.0) {
+            s->det_alert = (uint8_t)mdx_alert_mgr_hold(a->mgr, &key, p->ts_ms);
+        } else {
+            s->det_alert = (uint8_t)mdx_alert_mgr_normal(a->mgr, &key, p->ts_ms);
+        }
+    }
+}
+
+static void track_time(struct series *s, const struct mdx_point *p)
+{
+    if (s->last_ts != INT64_MIN && p->ts_ms > s->last_ts) {
+        double dt = (double)(p->ts_ms - s->last_ts);
+
+        if (s->interval_ms <= 0.0) {
+            s->interval_ms = dt;
+        } else if (dt < 4.0 * s->interval_ms) {
+            s->interval_ms += 0.1 * (dt - s->interval_ms);
+        } else {
+            /* A gap is not an interval; a lasting slower rate is still learned, slowly. */
+            double capped = dt < 10.0 * s->interval_ms ? dt : 10.0 * s->interval_ms;
+            s->interval_ms += 0.02 * (capped - s->interval_ms);
+        }
+    }
+    if (p->ts_ms > s->last_ts) {
+        s->last_ts = p->ts_ms;
+    }
+    if (p->ts_ms > s->dev->clock_ms) {
+        s->dev->clock_ms = p->ts_ms;
+    }
+    if (s->n < UINT32_MAX) {
+        s->n++;
+    }
+}
+
+/*
+ * Checks the other sensors of a device that just sent: one silent for
+ * alert.stale_intervals of its usual interval, by the device's own clock,
+ * raises "stale". O(sensors of the device) per message, so O(1) per point
+ * when a message carries most of them.
+ */
+static void check_silent(struct mdx_alerting *a, struct dev *d)
+{
+    for (uint32_t i = 0; i < d->n; i++) {
+        struct series *s = d->series[i];
+        double silent;
+
+        if (s->stale_alert || s->n < STALE_MIN_POINTS || s->interval_ms <= 0.0) {
+            continue;
+        }
+        silent = (double)(d->clock_ms - s->last_ts);
+        if (silent > (double)a->conf.stale_intervals * s->interval_ms) {
+            struct mdx_alert_key key = {d->tenant, d->device, "stale", s->sensor};
+            char summary[256];
+
+            snprintf(summary, sizeof(summary),
+                     "%s silent for %.0f s while the device sends (usual interval %.1f s)",
+                     s->sensor, silent / 1000.0, s->interval_ms / 1000.0);
+            s->stale_alert = (uint8_t)mdx_alert_mgr_raise(a->mgr, &key, MDX_SEVERITY_WARNING,
+                                                          d->clock_ms, NAN, 0.0, summary);
+        }
+    }
+}
+
+void mdx_alerting_on_points(struct mdx_alerting *a, const struct mdx_point_group *g)
+{
+    struct dev *d = dev_get(a, g->tenant, g->device);
+
+    for (size_t i = 0; i < g->n; i++) {
+        const struct mdx_point *p = &g->points[i];
+        struct series *s = series_get(a, &d, g, p);
+
+        if (s == NULL) {
+            continue;
+        }
+        track_time(s, p);
+        if (s->stale_alert) {
+            struct mdx_alert_key key = {d->tenant, d->device, "stale", s->sensor};
+            s->stale_alert = (uint8_t)mdx_alert_mgr_normal(a->mgr, &key, p->ts_ms);
+        }
+        if (a->conf.detect) {
+            eval_detector(a, s, p);
+        }
+        if (a->conf.rules && a->rules != NULL) {
+            eval_rules(a, s, p);
+        }
+    }
+    if (d != NULL && a->conf.stale_intervals > 0) {
+        check_silent(a, d);
+    }
+}
+
+/* Safety flags and the value that is out of normal. */
+static const struct {
+    const char *flag;
+    int bad;
+} safety_flags[] = {
+    {"emergency_stop", 1},
+    {"overload_detected", 1},
+    {"temperature_ok", 0},
+    {"door_closed", 0},
+};
+
+void mdx_alerting_on_event(struct mdx_alerting *a, const struct mdx_event_rec *ev)
+{
+    const struct mdx_event *e = ev->event;
+    cJSON *root;
+
+    if (e->kind != MDX_MSG_SAFETY) {
+        return;
+    }
+    root = cJSON_Parse(e->body);
+    if (root == NULL) {
+        return; /* the decoder checked it; only out of memory gets here */
+    }
+    for (size_t i = 0; i < sizeof(safety_flags) / sizeof(safety_flags[0]); i++) {
+        const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, safety_flags[i].flag);
+        char src[64], summary[160];
+        struct mdx_alert_key key = {ev->tenant, ev->device, src, ""};
+
+        if (!cJSON_IsBool(item)) {
+            continue;
+        }
+        snprintf(src, sizeof(src), "safety:%s", safety_flags[i].flag);
+        if (cJSON_IsTrue(item) == safety_flags[i].bad) {
+            snprintf(summary, sizeof(summary), "device reports %s %s", safety_flags[i].flag,
+                     safety_flags[i].bad ? "true" : "false");
+            mdx_alert_mgr_raise(a->mgr, &key, MDX_SEVERITY_CRITICAL, e->ts_ms,
+                                safety_flags[i].bad ? 1.0 : 0.0, 0.0, summary);
+        } else {
+            snprintf(summary, sizeof(summary), "device reports %s %s again", safety_flags[i].flag,
+                     safety_flags[i].bad ? "false" : "true");
+            mdx_alert_mgr_resolve(a->mgr, &key, e->ts_ms, summary);
+        }
+    }
+    cJSON_Delete(root);
+}
+
+void mdx_alerting_tick(struct mdx_alerting *a)
+{
+    int64_t now = mdx_mono_us();
+
+    if (now >= a->next_types_us) {
+        /* Device types may have changed (modax device): slots are rebuilt as points come. */
+        a->rules_gen++;
+        a->next_types_us = now + TYPES_REFRESH_MS * 1000LL;
+    }
+    if (now >= a->next_reload_us) {
+        reload(a);
+        a->next_reload_us = now + a->conf.reload_s * 1000000LL;
+    }
+}
+
+int mdx_alerting_pending(const struct mdx_alerting *a)
+{
+    return mdx_alert_mgr_pending(a->mgr) > 0;
+}
+
+size_t mdx_alerting_batch(struct mdx_alerting *a, struct mdx_alert **alerts)
+{
+    if (a->n_batch == 0) {
+        a->n_batch = mdx_alert_mgr_take(a->mgr, a->batch, BATCH_ALERTS);
+    }
+    *alerts = a->batch;
+    return a->n_batch;
+}
+
+void mdx_alerting_after_commit(struct mdx_alerting *a)
+{
+    mdx_alert_mgr_stored(a->mgr, a->batch, a->n_batch);
+    for (size_t i = 0; i < a->n_batch; i++) {
+        notify(a, &a->batch[i]);
+    }
+    a->n_batch = 0;
+}
+
+struct mdx_alerting *mdx_alerting_create(const struct mdx_alerting_conf *conf,
+                                         struct mdx_store *store, struct mdx_dispatch *dispatch,
+                                         mdx_publish_fn publish, void *publish_arg, int *err)
+{
+    struct mdx_alerting *a = mdx_calloc(1, sizeof(*a));
+    size_t nb = 16;
+
+    *err = MDX_ENOMEM;
+    if (a == NULL) {
+        return NULL;
+    }
+    a->conf = *conf;
+    a->store = store;
+    a->dispatch = dispatch;
+    a->publish = publish;
+    a->publish_arg = publish_arg;
+    a->rules_gen = 1;
+    while (nb < (size_t)conf->series_max && nb < ((size_t)1 << 22)) {
+        nb <<= 1;
+    }
+    a->buckets = mdx_calloc(nb, sizeof(*a->buckets));
+    a->mask = nb - 1;
+    a->all = mdx_calloc((size_t)conf->series_max, sizeof(*a->all));
+    a->batch = mdx_calloc(BATCH_ALERTS, sizeof(*a->batch));
+    a->mgr = mdx_alert_mgr_create((size_t)conf->alerts_max, conf->auto_resolve_s * 1000,
+                                  conf->flap_s * 1000);
+    if (a->buckets == NULL || a->all == NULL || a->batch == NULL || a->mgr == NULL) {
+        mdx_alerting_destroy(a);
+        return NULL;
+    }
+    reload(a);
+    a->next_reload_us = mdx_mono_us() + conf->reload_s * 1000000LL;
+    a->next_types_us = mdx_mono_us() + TYPES_REFRESH_MS * 1000LL;
+    *err = MDX_OK;
+    return a;
+}
+
+void mdx_alerting_destroy(struct mdx_alerting *a)
+{
+    if (a == NULL) {
+        return;
+    }
+    if (a->buckets != NULL && a->all != NULL) {
+        clear_series(a);
+    }
+    mdx_free(a->buckets);
+    mdx_free(a->all);
+    mdx_free(a->batch);
+    mdx_alert_mgr_destroy(a->mgr);
+    mdx_rules_free(a->rules);
+    mdx_free(a);
+}
+
+void mdx_alerting_stats(const struct mdx_alerting *a, struct mdx_alerting_stats *out)
+{
+    struct mdx_alert_mgr_stats ms;
+
+    *out = a->st;
+    mdx_alert_mgr_stats(a->mgr, &ms);
+    out->series = a->n_series;
+    out->alerts_active = ms.active;
+    out->opened = ms.opened;
+    out->resolved = ms.resolved;
+    out->reopened = ms.reopened;
+    out->alerts_overflow = ms.overflow;
+}
