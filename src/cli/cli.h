@@ -51,6 +51,14 @@ void cli_conf_fini(struct cli_conf *c);
 void cli_conf_describe(FILE *out, int md);
 /* Opens the configured store; prints what to do and returns NULL on failure. */
 struct mdx_store *cli_store_open(struct cli_conf *c);
+/*
+ * Loads the configuration into 'c' and opens the configured store into '*st', printing
+ * what went wrong. Returns CLI_OK, after which the caller calls cli_close(), or the exit
+ * code to return (CLI_USAGE: bad configuration, CLI_FAIL: no store) with nothing to close.
+ */
+int cli_open(struct cli_conf *c, struct mdx_store **st);
+/* Closes the store and frees the configuration from a successful cli_open(). */
+void cli_close(struct cli_conf *c, struct mdx_store *st);
 /* Maps a status to an exit code. */
 int cli_exit_for(int status);
 

@@ -210,13 +210,9 @@ static int list(int argc, char **argv)
                 argv[optind]);
         return CLI_USAGE;
     }
-    if (cli_conf_load(&conf) != CLI_OK) {
-        return CLI_USAGE;
-    }
-    st = cli_store_open(&conf);
-    if (st == NULL) {
-        cli_conf_fini(&conf);
-        return CLI_FAIL;
+    rc = cli_open(&conf, &st);
+    if (rc != CLI_OK) {
+        return rc;
     }
     rc = f.tenant != NULL ? mdx_store_tenant_exists(st, f.tenant) : MDX_OK;
     if (rc == MDX_OK) {
@@ -238,8 +234,7 @@ static int list(int argc, char **argv)
     } else if (rc != MDX_OK) {
         fprintf(stderr, "modax alert list: %s\n", mdx_strerror(rc));
     }
-    mdx_store_close(st);
-    cli_conf_fini(&conf);
+    cli_close(&conf, st);
     return cli_exit_for(rc);
 }
 
@@ -322,16 +317,11 @@ int cmd_alert(int argc, char **argv)
                         "'modax alert list --tenant %s'\n", argv[1], argv[3], argv[2]);
         return CLI_USAGE;
     }
-    if (cli_conf_load(&conf) != CLI_OK) {
-        return CLI_USAGE;
-    }
-    st = cli_store_open(&conf);
-    if (st == NULL) {
-        cli_conf_fini(&conf);
-        return CLI_FAIL;
+    status = cli_open(&conf, &st);
+    if (status != CLI_OK) {
+        return status;
     }
     status = change(st, argv[1], argv[2], id);
-    mdx_store_close(st);
-    cli_conf_fini(&conf);
+    cli_close(&conf, st);
     return status;
 }

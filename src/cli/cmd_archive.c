@@ -175,13 +175,9 @@ int cmd_archive(int argc, char **argv)
         usage(stderr);
         return CLI_USAGE;
     }
-    if (cli_conf_load(&conf) != CLI_OK) {
-        return CLI_USAGE;
-    }
-    st = cli_store_open(&conf);
-    if (st == NULL) {
-        cli_conf_fini(&conf);
-        return CLI_FAIL;
+    status = cli_open(&conf, &st);
+    if (status != CLI_OK) {
+        return status;
     }
     if (strcmp(sub, "run") == 0) {
         rc = run(&conf, st, tenant, dry_run);
@@ -193,7 +189,6 @@ int cmd_archive(int argc, char **argv)
         }
     }
     status = cli_exit_for(rc);
-    mdx_store_close(st);
-    cli_conf_fini(&conf);
+    cli_close(&conf, st);
     return status;
 }

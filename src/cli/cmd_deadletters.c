@@ -74,20 +74,15 @@ int cmd_deadletters(int argc, char **argv)
         usage(stderr);
         return CLI_USAGE;
     }
-    if (cli_conf_load(&conf) != CLI_OK) {
-        return CLI_USAGE;
-    }
-    st = cli_store_open(&conf);
-    if (st == NULL) {
-        cli_conf_fini(&conf);
-        return CLI_FAIL;
+    rc = cli_open(&conf, &st);
+    if (rc != CLI_OK) {
+        return rc;
     }
     rc = counts ? mdx_store_deadletter_counts(st, print_count, NULL)
                 : mdx_store_deadletter_list(st, limit, print_dead, NULL);
     if (rc != MDX_OK) {
         fprintf(stderr, "modax deadletters: %s\n", mdx_strerror(rc));
     }
-    mdx_store_close(st);
-    cli_conf_fini(&conf);
+    cli_close(&conf, st);
     return cli_exit_for(rc);
 }

@@ -109,13 +109,9 @@ int cmd_device(int argc, char **argv)
                         "[A-Za-z0-9_-]{1,64}\n", argv[1], type);
         return CLI_USAGE;
     }
-    if (cli_conf_load(&conf) != CLI_OK) {
-        return CLI_USAGE;
-    }
-    st = cli_store_open(&conf);
-    if (st == NULL) {
-        cli_conf_fini(&conf);
-        return CLI_FAIL;
+    status = cli_open(&conf, &st);
+    if (status != CLI_OK) {
+        return status;
     }
     if (strcmp(argv[1], "add") == 0) {
         rc = mdx_store_device_add(st, argv[2], argv[3], 0);
@@ -157,7 +153,6 @@ int cmd_device(int argc, char **argv)
         fprintf(stderr, "modax device %s: %s\n", argv[1], mdx_strerror(rc));
     }
     status = cli_exit_for(rc);
-    mdx_store_close(st);
-    cli_conf_fini(&conf);
+    cli_close(&conf, st);
     return status;
 }

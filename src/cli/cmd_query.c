@@ -219,13 +219,9 @@ int cmd_query(int argc, char **argv)
         fprintf(stderr, "modax query: --format must be csv or json\n");
         return CLI_USAGE;
     }
-    if (cli_conf_load(&conf) != CLI_OK) {
-        return CLI_USAGE;
-    }
-    st = cli_store_open(&conf);
-    if (st == NULL) {
-        cli_conf_fini(&conf);
-        return CLI_FAIL;
+    rc = cli_open(&conf, &st);
+    if (rc != CLI_OK) {
+        return rc;
     }
     rc = mdx_store_device_get(st, q.tenant, q.device, &(struct mdx_device_info){0});
     if (rc == MDX_OK && step_ms > 0) {
@@ -247,7 +243,6 @@ int cmd_query(int argc, char **argv)
     } else if (rc != MDX_OK) {
         fprintf(stderr, "modax query: %s\n", mdx_strerror(rc));
     }
-    mdx_store_close(st);
-    cli_conf_fini(&conf);
+    cli_close(&conf, st);
     return cli_exit_for(rc);
 }

@@ -356,16 +356,11 @@ int cmd_rule(int argc, char **argv)
         usage(stderr);
         return CLI_USAGE;
     }
-    if (cli_conf_load(&conf) != CLI_OK) {
-        return CLI_USAGE;
-    }
-    st = cli_store_open(&conf);
-    if (st == NULL) {
-        cli_conf_fini(&conf);
-        return CLI_FAIL;
+    status = cli_open(&conf, &st);
+    if (status != CLI_OK) {
+        return status;
     }
     status = is_add ? add(st, &r) : list_or_rm(st, argv);
-    mdx_store_close(st);
-    cli_conf_fini(&conf);
+    cli_close(&conf, st);
     return status;
 }

@@ -108,13 +108,9 @@ int cmd_tenant(int argc, char **argv)
         usage(stderr);
         return CLI_USAGE;
     }
-    if (cli_conf_load(&conf) != CLI_OK) {
-        return CLI_USAGE;
-    }
-    st = cli_store_open(&conf);
-    if (st == NULL) {
-        cli_conf_fini(&conf);
-        return CLI_FAIL;
+    status = cli_open(&conf, &st);
+    if (status != CLI_OK) {
+        return status;
     }
     if (strcmp(argv[1], "add") == 0) {
         rc = mdx_store_tenant_add(st, argv[2]);
@@ -137,7 +133,6 @@ int cmd_tenant(int argc, char **argv)
         }
     }
     status = cli_exit_for(rc);
-    mdx_store_close(st);
-    cli_conf_fini(&conf);
+    cli_close(&conf, st);
     return status;
 }

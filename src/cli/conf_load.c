@@ -106,6 +106,26 @@ struct mdx_store *cli_store_open(struct cli_conf *c)
     return st;
 }
 
+int cli_open(struct cli_conf *c, struct mdx_store **st)
+{
+    *st = NULL;
+    if (cli_conf_load(c) != CLI_OK) {
+        return CLI_USAGE;
+    }
+    *st = cli_store_open(c);
+    if (*st == NULL) {
+        cli_conf_fini(c);
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
+void cli_close(struct cli_conf *c, struct mdx_store *st)
+{
+    mdx_store_close(st);
+    cli_conf_fini(c);
+}
+
 int cli_exit_for(int status)
 {
     switch (status) {

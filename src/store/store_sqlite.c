@@ -121,8 +121,7 @@ static int finish(sqlite3_stmt *st, int rc)
     return mdx_sq_status(rc);
 }
 
-/* Copies column 'col' as text into 'buf' (size 'len'), truncating. */
-static void column_copy(sqlite3_stmt *st, int col, char *buf, size_t len)
+void mdx_sq_column_copy(sqlite3_stmt *st, int col, char *buf, size_t len)
 {
     const unsigned char *t = sqlite3_column_text(st, col);
     size_t n = (size_t)sqlite3_column_bytes(st, col);
@@ -137,6 +136,24 @@ static void column_copy(sqlite3_stmt *st, int col, char *buf, size_t len)
         memcpy(buf, t, n);
     }
     buf[n] = '\0';
+}
+
+int mdx_sq_tenant_id(struct sq *h, const char *tenant, int64_t *id)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    rc = sqlite3_prepare_v2(h->db, "SELECT id FROM tenants WHERE name = ?1", -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        return mdx_sq_status(rc);
+    }
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
 }
 
 static void sq_close(void *impl)
@@ -317,7 +334,7 @@ static void device_row(sqlite3_stmt *st, int first, struct mdx_device_info *out)
     out->created_ms = sqlite3_column_int64(st, first);
     out->last_seen_ms = sqlite3_column_int64(st, first + 1);
     out->auto_registered = sqlite3_column_int(st, first + 2);
-    column_copy(st, first + 3, out->type, sizeof(out->type));
+    mdx_sq_column_copy(st, first + 3, out->type, sizeof(out->type));
 }
 
 static int sq_device_get(void *impl, const char *tenant, const char *device,
@@ -361,8 +378,8 @@ static int sq_device_list(void *impl, const char *tenant, mdx_device_fn fn, void
         sqlite3_bind_null(st, 1);
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        column_copy(st, 0, info.tenant, sizeof(info.tenant));
-        column_copy(st, 1, info.device, sizeof(info.device));
+        mdx_sq_column_copy(st, 0, info.tenant, sizeof(info.tenant));
+        mdx_sq_column_copy(st, 1, info.device, sizeof(info.device));
         device_row(st, 2, &info);
         ret = fn(arg, &info);
         if (ret != MDX_OK) {
@@ -563,7 +580,7 @@ static int sq_event_list(void *impl, const char *tenant, const char *device, int
         ev->kind = (enum mdx_msg_kind)sqlite3_column_int(st, 0);
         ev->ts_ms = sqlite3_column_int64(st, 1);
         ev->flags = (uint8_t)sqlite3_column_int(st, 2);
-        column_copy(st, 3, ev->body, sizeof(ev->body));
+        mdx_sq_column_copy(st, 3, ev->body, sizeof(ev->body));
         ret = fn(arg, ev);
         if (ret != MDX_OK) {
             break;

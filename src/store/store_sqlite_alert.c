@@ -60,24 +60,6 @@ static int prep(struct sq *h, const char *sql, sqlite3_stmt **st)
     return MDX_OK;
 }
 
-/* Copies column 'col' as text into 'buf' (size 'len'), truncating. */
-static void column_copy(sqlite3_stmt *st, int col, char *buf, size_t len)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    size_t n = (size_t)sqlite3_column_bytes(st, col);
-
-    if (t == NULL) {
-        n = 0;
-    }
-    if (n >= len) {
-        n = len - 1;
-    }
-    if (n > 0) {
-        memcpy(buf, t, n);
-    }
-    buf[n] = '\0';
-}
-
 /* A REAL column that may hold NULL for NaN. */
 static double column_real(sqlite3_stmt *st, int col)
 {
@@ -96,23 +78,10 @@ static void bind_real(sqlite3_stmt *st, int col, double v)
 
 static int tenant_lookup(struct sq *h, const char *tenant, int64_t *id)
 {
-    sqlite3_stmt *st;
-    int rc;
-
     if (tenant == NULL || !mdx_valid_segment(tenant, strnlen(tenant, MDX_NAME_MAX + 1))) {
         return MDX_ENOTFOUND;
     }
-    rc = prep(h, "SELECT id FROM tenants WHERE name = ?1", &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *id = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
+    return mdx_sq_tenant_id(h, tenant, id);
 }
 
 /* Runs a statement that changes rows; finalizes it. MDX_ENOTFOUND if none changed. */
@@ -229,11 +198,11 @@ int mdx_sq_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *arg)
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         memset(&r, 0, sizeof(r));
         r.id = sqlite3_column_int64(st, 0);
-        column_copy(st, 1, r.tenant, sizeof(r.tenant));
-        column_copy(st, 2, r.name, sizeof(r.name));
-        column_copy(st, 3, r.device_type, sizeof(r.device_type));
-        column_copy(st, 4, r.device, sizeof(r.device));
-        column_copy(st, 5, r.sensor, sizeof(r.sensor));
+        mdx_sq_column_copy(st, 1, r.tenant, sizeof(r.tenant));
+        mdx_sq_column_copy(st, 2, r.name, sizeof(r.name));
+        mdx_sq_column_copy(st, 3, r.device_type, sizeof(r.device_type));
+        mdx_sq_column_copy(st, 4, r.device, sizeof(r.device));
+        mdx_sq_column_copy(st, 5, r.sensor, sizeof(r.sensor));
         r.cmp = sqlite3_column_int(st, 6);
         r.threshold = sqlite3_column_double(st, 7);
         r.hysteresis = sqlite3_column_double(st, 8);
@@ -387,10 +356,10 @@ static void alert_row(sqlite3_stmt *st, struct mdx_alert *a)
 {
     memset(a, 0, sizeof(*a));
     a->id = sqlite3_column_int64(st, 0);
-    column_copy(st, 1, a->tenant, sizeof(a->tenant));
-    column_copy(st, 2, a->device, sizeof(a->device));
-    column_copy(st, 3, a->source, sizeof(a->source));
-    column_copy(st, 4, a->sensor, sizeof(a->sensor));
+    mdx_sq_column_copy(st, 1, a->tenant, sizeof(a->tenant));
+    mdx_sq_column_copy(st, 2, a->device, sizeof(a->device));
+    mdx_sq_column_copy(st, 3, a->source, sizeof(a->source));
+    mdx_sq_column_copy(st, 4, a->sensor, sizeof(a->sensor));
     a->severity = sqlite3_column_int(st, 5);
     a->state = sqlite3_column_int(st, 6);
     a->opened_ms = sqlite3_column_int64(st, 7);
@@ -398,7 +367,7 @@ static void alert_row(sqlite3_stmt *st, struct mdx_alert *a)
     a->resolved_ms = sqlite3_column_int64(st, 9);
     a->value = column_real(st, 10);
     a->score = column_real(st, 11);
-    column_copy(st, 12, a->summary, sizeof(a->summary));
+    mdx_sq_column_copy(st, 12, a->summary, sizeof(a->summary));
 }
 
 int mdx_sq_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_alert *out)

@@ -55,23 +55,10 @@ static int run(sqlite3_stmt *st)
 
 static int tenant_lookup(struct sq *h, const char *tenant, int64_t *id)
 {
-    sqlite3_stmt *st;
-    int rc;
-
     if (tenant == NULL) {
         return MDX_EINVAL;
     }
-    rc = prep(h, "SELECT id FROM tenants WHERE name = ?1", &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *id = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
+    return mdx_sq_tenant_id(h, tenant, id);
 }
 
 /* ---- retention ---- */

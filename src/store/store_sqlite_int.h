@@ -156,6 +156,10 @@ struct sq {
 
 /* MDX_* status for an SQLite result code. */
 int mdx_sq_status(int rc);
+/* Copies column 'col' as text into 'buf' (size 'len'), truncating. */
+void mdx_sq_column_copy(sqlite3_stmt *st, int col, char *buf, size_t len);
+/* Id of tenant 'tenant' into *id: MDX_OK, MDX_ENOTFOUND or an error. The caller checks the name. */
+int mdx_sq_tenant_id(struct sq *h, const char *tenant, int64_t *id);
 
 /* Writer (store_sqlite_write.c). */
 int mdx_sq_cache_init(struct sq *h);

@@ -407,7 +407,9 @@ static void alertmanager_hung_then_back(void)
     mdx_sleep_ms(6000);
     struct mdx_sink_stats st = stats_of(d);
     CHECK(st.retries >= 3);
-    CHECK_EQ_INT(st.queued, 2);
+    /* Both changes wait (one may be in an attempt at this moment); none is lost. */
+    CHECK(st.queued >= 1 && st.queued <= 2);
+    CHECK_EQ_INT(st.overflow, 0);
     kill(am_long.pid, SIGCONT);
 
     /* Back: the queued resolve and the new alert arrive after the back-off (<= 1 s). */

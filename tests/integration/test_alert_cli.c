@@ -11,13 +11,9 @@
  * own throwaway cluster, see tests/support/pg.c): the test switches
  * MODAX_TEST_STORE itself, so it is not listed for a second run.
  */
-#include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -29,59 +25,6 @@
 #include "support/support.h"
 
 #define T0 1760000400000LL /* 2025-10-09T09:00:00Z */
-
-/* Runs `modax ARGS...` (NULL-terminated); stderr into err; returns the exit status. */
-static int modax_stderr(char *err, size_t errlen, const char *arg0, ...)
-{
-    const char *bin = getenv("MODAX_BIN_DIR");
-    char exe[1024];
-    char *argv[32];
-    int argc = 0, fds[2], status = 0;
-    size_t used = 0;
-    va_list ap;
-    pid_t pid;
-
-    snprintf(exe, sizeof(exe), "%s/modax", bin != NULL ? bin : ".");
-    argv[argc++] = exe;
-    va_start(ap, arg0);
-    for (const char *a = arg0; a != NULL && argc < 31; a = va_arg(ap, const char *)) {
-        argv[argc++] = (char *)a;
-    }
-    va_end(ap);
-    argv[argc] = NULL;
-    if (pipe(fds) != 0) {
-        return -1;
-    }
-    fflush(NULL);
-    pid = fork();
-    if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-
-        dup2(fds[1], 2);
-        if (null >= 0) {
-            dup2(null, 1);
-        }
-        close(fds[0]);
-        close(fds[1]);
-        execv(exe, argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    for (;;) {
-        ssize_t n = read(fds[0], err + used, errlen - 1 - used);
-        if (n <= 0) {
-            break;
-        }
-        used += (size_t)n;
-        if (used + 1 >= errlen) {
-            break;
-        }
-    }
-    err[used] = '\0';
-    close(fds[0]);
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
 
 /* The back end of the running check: 0 SQLite, 1 PostgreSQL. */
 static void use_store(int pgsql, char *dir, size_t len, const char *name)

@@ -337,6 +337,17 @@ int modax_run(char *out, size_t outlen, const char *arg0, ...)
     return rc;
 }
 
+int modax_stderr(char *err, size_t errlen, const char *arg0, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, arg0);
+    rc = run_tool("modax", 2, err, errlen, arg0, ap);
+    va_end(ap);
+    return rc;
+}
+
 int edge_run(char *err, size_t errlen, const char *arg0, ...)
 {
     va_list ap;

@@ -44,6 +44,8 @@ int serve_stop(struct serve *s, int sig);
 
 /* Runs `modax ARGS...` (NULL-terminated) with the test's environment; output into out. */
 int modax_run(char *out, size_t outlen, const char *arg0, ...);
+/* The same, but its stderr (what the command says went wrong) into err. */
+int modax_stderr(char *err, size_t errlen, const char *arg0, ...);
 
 /* Runs `modax-edge ARGS...` (NULL-terminated); its stderr (the summary line) into err. */
 int edge_run(char *err, size_t errlen, const char *arg0, ...);

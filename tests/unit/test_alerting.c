@@ -33,6 +33,16 @@ static struct mdx_store *open_store(void)
     return st;
 }
 
+/* An in-memory store with tenant "acme" and its device "m-1". */
+static struct mdx_store *open_acme_store(void)
+{
+    struct mdx_store *st = open_store();
+
+    CHECK_EQ_INT(mdx_store_tenant_add(st, "acme"), MDX_OK);
+    CHECK_EQ_INT(mdx_store_device_add(st, "acme", "m-1", 0), MDX_OK);
+    return st;
+}
+
 static struct mdx_alerting_conf default_conf(void)
 {
     return (struct mdx_alerting_conf){.detect = 1, .rules = 1, .detector_threshold = 0.9,
@@ -350,7 +360,7 @@ static void manager_table_full_counts_overflow(void)
 
 static void stage_rule_opens_and_auto_resolves_on_point_time(void)
 {
-    struct mdx_store *st = open_store();
+    struct mdx_store *st = open_acme_store();
     struct mdx_alerting_conf conf = default_conf();
     struct mdx_alerting *a;
     struct mdx_alerting_stats s;
@@ -358,8 +368,6 @@ static void stage_rule_opens_and_auto_resolves_on_point_time(void)
     int err = 0;
     int64_t ts = T0;
 
-    CHECK_EQ_INT(mdx_store_tenant_add(st, "acme"), MDX_OK);
-    CHECK_EQ_INT(mdx_store_device_add(st, "acme", "m-1", 0), MDX_OK);
     conf.detect = 0;
     a = mdx_alerting_create(&conf, st, NULL, NULL, NULL, &err);
     CHECK(a != NULL);
@@ -399,15 +407,13 @@ static void stage_rule_opens_and_auto_resolves_on_point_time(void)
 
 static void stage_rule_added_is_picked_up_by_reload(void)
 {
-    struct mdx_store *st = open_store();
+    struct mdx_store *st = open_acme_store();
     struct mdx_alerting_conf conf = default_conf();
     struct mdx_alerting *a;
     struct mdx_rule r;
     int err = 0;
     int64_t ts = T0;
 
-    CHECK_EQ_INT(mdx_store_tenant_add(st, "acme"), MDX_OK);
-    CHECK_EQ_INT(mdx_store_device_add(st, "acme", "m-1", 0), MDX_OK);
     conf.detect = 0;
     a = mdx_alerting_create(&conf, st, NULL, NULL, NULL, &err);
     feed(a, "acme", "m-1", "pressure", ts++, 7.0);
@@ -436,14 +442,12 @@ static void stage_rule_added_is_picked_up_by_reload(void)
 
 static void stage_device_type_rule_applies(void)
 {
-    struct mdx_store *st = open_store();
+    struct mdx_store *st = open_acme_store();
     struct mdx_alerting_conf conf = default_conf();
     struct mdx_alerting *a;
     struct mdx_rule r;
     int err = 0;
 
-    CHECK_EQ_INT(mdx_store_tenant_add(st, "acme"), MDX_OK);
-    CHECK_EQ_INT(mdx_store_device_add(st, "acme", "m-1", 0), MDX_OK);
     CHECK_EQ_INT(mdx_store_device_add(st, "acme", "m-2", 0), MDX_OK);
     CHECK_EQ_INT(mdx_store_device_set_type(st, "acme", "m-2", "oven"), MDX_OK);
     r = make_rule("acme", "overtemperature", "oven", "", "temperature_mean", MDX_CMP_GT, 250, 0,
@@ -462,7 +466,7 @@ static void stage_device_type_rule_applies(void)
 
 static void stage_safety_is_critical_at_once_and_resolves_on_clear(void)
 {
-    struct mdx_store *st = open_store();
+    struct mdx_store *st = open_acme_store();
     struct mdx_alerting_conf conf = default_conf();
     struct mdx_alerting *a;
     struct mdx_event ev;
@@ -470,8 +474,6 @@ static void stage_safety_is_critical_at_once_and_resolves_on_clear(void)
     struct found f;
     int err = 0;
 
-    CHECK_EQ_INT(mdx_store_tenant_add(st, "acme"), MDX_OK);
-    CHECK_EQ_INT(mdx_store_device_add(st, "acme", "m-1", 0), MDX_OK);
     a = mdx_alerting_create(&conf, st, NULL, NULL, NULL, &err);
     memset(&ev, 0, sizeof(ev));
     ev.kind = MDX_MSG_SAFETY;
@@ -507,7 +509,7 @@ static void stage_safety_is_critical_at_once_and_resolves_on_clear(void)
 
 static void stage_takes_over_operator_ack_and_resolve(void)
 {
-    struct mdx_store *st = open_store();
+    struct mdx_store *st = open_acme_store();
     struct mdx_alerting_conf conf = default_conf();
     struct mdx_alerting *a, *b;
     struct mdx_alerting_stats s;
@@ -516,8 +518,6 @@ static void stage_takes_over_operator_ack_and_resolve(void)
     int err = 0;
     int64_t ts = T0;
 
-    CHECK_EQ_INT(mdx_store_tenant_add(st, "acme"), MDX_OK);
-    CHECK_EQ_INT(mdx_store_device_add(st, "acme", "m-1", 0), MDX_OK);
     conf.detect = 0;
     a = mdx_alerting_create(&conf, st, NULL, NULL, NULL, &err);
     feed(a, "acme", "m-1", "current_mean", ts++, 12.0);
@@ -554,15 +554,13 @@ static void stage_takes_over_operator_ack_and_resolve(void)
 
 static void stage_silent_sensor_raises_stale(void)
 {
-    struct mdx_store *st = open_store();
+    struct mdx_store *st = open_acme_store();
     struct mdx_alerting_conf conf = default_conf();
     struct mdx_alerting *a;
     struct found f;
     int err = 0;
     int64_t ts = T0;
 
-    CHECK_EQ_INT(mdx_store_tenant_add(st, "acme"), MDX_OK);
-    CHECK_EQ_INT(mdx_store_device_add(st, "acme", "m-1", 0), MDX_OK);
     conf.stale_intervals = 10;
     conf.detect = 0;
     a = mdx_alerting_create(&conf, st, NULL, NULL, NULL, &err);
@@ -645,15 +643,13 @@ static void issue4_bad_inputs_raise_no_alerts(void)
 
 static void stage_detector_alert_on_step_then_resolves(void)
 {
-    struct mdx_store *st = open_store();
+    struct mdx_store *st = open_acme_store();
     struct mdx_alerting_conf conf = default_conf();
     struct mdx_alerting *a;
     struct found f;
     int err = 0;
     int64_t ts = T0;
 
-    CHECK_EQ_INT(mdx_store_tenant_add(st, "acme"), MDX_OK);
-    CHECK_EQ_INT(mdx_store_device_add(st, "acme", "m-1", 0), MDX_OK);
     conf.rules = 0;
     a = mdx_alerting_create(&conf, st, NULL, NULL, NULL, &err);
     for (int i = 0; i < 2000; i++, ts += 1000) {

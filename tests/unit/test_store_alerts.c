@@ -24,6 +24,7 @@
 #include "modax/log.h"
 #include "modax/status.h"
 #include "modax/store.h"
+#include "store_util.h"
 #include "support/support.h"
 
 #define T0 1760000000000LL
@@ -32,29 +33,10 @@
 
 enum backend { SQLITE, PGSQL };
 
-static char tmp_dir[64];
-static char db_path[128];
-static struct pg_cluster cl;
-static int cl_ok = -1;
+static const char *db_path;   /* SQLite: from tmp_db_fresh() */
+static struct pg_cluster *cl; /* PostgreSQL: the program's shared cluster */
 static int db_seq;
 static char url[256];
-
-static void cluster_cleanup(void)
-{
-    pg_cluster_destroy(&cl);
-}
-
-static void remove_sqlite(void)
-{
-    char p[160];
-
-    unlink(db_path);
-    snprintf(p, sizeof(p), "%s-wal", db_path);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", db_path);
-    unlink(p);
-    rmdir(tmp_dir);
-}
 
 /* A fresh, empty database of 'be': a temp file or a new database in the program's cluster. */
 static int fresh(enum backend be)
@@ -62,27 +44,20 @@ static int fresh(enum backend be)
     char db[32];
 
     if (be == SQLITE) {
-        snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/mdx-alerts-XXXXXX");
-        if (mkdtemp(tmp_dir) == NULL) {
-            return -1;
-        }
-        snprintf(db_path, sizeof(db_path), "%s/t.db", tmp_dir);
-        return 0;
+        db_path = tmp_db_fresh();
+        return db_path != NULL ? 0 : -1;
     }
-    if (cl_ok < 0) {
-        cl_ok = pg_cluster_init(&cl, 0) == 0;
-        atexit(cluster_cleanup);
-    }
-    if (!cl_ok || (!cl.running && pg_cluster_start(&cl) != 0)) {
+    cl = pg_shared();
+    if (cl == NULL) {
         fprintf(stderr, "  no PostgreSQL cluster\n");
         return -1;
     }
     snprintf(db, sizeof(db), "a%d", ++db_seq);
-    if (pg_cluster_create_db(&cl, db) != 0) {
+    if (pg_cluster_create_db(cl, db) != 0) {
         fprintf(stderr, "  createdb %s failed\n", db);
         return -1;
     }
-    pg_cluster_url(&cl, db, url, sizeof(url));
+    pg_cluster_url(cl, db, url, sizeof(url));
     return 0;
 }
 
@@ -96,13 +71,13 @@ static struct mdx_store *reopen(enum backend be)
     if (be == SQLITE) {
         memset(&conf, 0, sizeof(conf));
         conf.backend = "sqlite";
-        conf.sqlite_path = db_path;
+        conf.sqlite_path = (char *)db_path;
         conf.busy_timeout_ms = 1000;
         conf.chunk_points = 64;
         conf.cache_series = 1000;
         conf.deadletter_max = 100;
     } else {
-        pg_store_conf(&conf, &cl, url);
+        pg_store_conf(&conf, cl, url);
     }
     st = mdx_store_open(&conf, &err);
     if (st == NULL) {
@@ -129,7 +104,7 @@ static int raw_sql(enum backend be, const char *sql)
         sqlite3_close(db);
     } else {
         const char *k[] = {"dbname", "password", NULL};
-        const char *v[] = {url, cl.password, NULL};
+        const char *v[] = {url, cl->password, NULL};
         PGconn *c = PQconnectdbParams(k, v, 1);
         PGresult *r = PQexec(c, sql);
 
@@ -155,7 +130,7 @@ static void run_on(enum backend be, check_fn fn)
         mdx_store_close(st);
     }
     if (be == SQLITE) {
-        remove_sqlite();
+        tmp_db_remove();
     }
 }
 
@@ -351,7 +326,7 @@ static void migration_gives_existing_tenants_default_rules(enum backend be)
     check_defaults(&rs, "initech");
     mdx_store_close(st);
     if (be == SQLITE) {
-        remove_sqlite();
+        tmp_db_remove();
     }
 }
 
