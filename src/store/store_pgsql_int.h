@@ -13,6 +13,7 @@
 
 #include <libpq-fe.h>
 
+#include "htab.h"
 #include "modax/store.h"
 
 /* Prepared statements, prepared on every new connection. */
@@ -61,8 +62,7 @@ enum pg_stmt {
 
 /* A cache entry: key bytes -> (id, parent id). */
 struct pg_entry {
-    struct pg_entry *next;
-    uint64_t hash;
+    struct mdx_hnode node;    /* first: a node pointer is the entry */
     int64_t id;
     int64_t parent;           /* device: tenant id; series: device id */
     size_t key_len;
@@ -71,10 +71,8 @@ struct pg_entry {
 
 /* A bounded map; cleared as a whole when it reaches 'max'. */
 struct pg_map {
-    struct pg_entry **b;
-    size_t mask;              /* buckets - 1 (a power of two) */
-    size_t count;
-    size_t max;
+    struct mdx_htab t;
+    size_t max;               /* entries before it is emptied */
 };
 
 /* A point of the batch, resolved to its series, for sorting and COPY. */

@@ -34,82 +34,38 @@
 
 /* ---- bounded maps ---- */
 
-static uint64_t hash_bytes(const void *p, size_t n)
-{
-    const uint8_t *s = p;
-    uint64_t h = 0xcbf29ce484222325ull;
-
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 0x100000001b3ull;
-    }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return h;
-}
-
 static int map_init(struct pg_map *m, size_t max)
 {
-    m->b = mdx_calloc(MAP_MIN_BUCKETS, sizeof(*m->b));
-    if (m->b == NULL) {
-        return MDX_ENOMEM;
-    }
-    m->mask = MAP_MIN_BUCKETS - 1;
-    m->count = 0;
     m->max = max;
-    return MDX_OK;
+    return mdx_htab_init(&m->t, MAP_MIN_BUCKETS);
 }
 
 static void map_clear(struct pg_map *m)
 {
-    if (m->b == NULL) {
+    if (m->t.b == NULL) {
         return;
     }
-    for (size_t i = 0; i <= m->mask; i++) {
-        struct pg_entry *e = m->b[i];
-        while (e != NULL) {
-            struct pg_entry *next = e->next;
-            mdx_free(e);
-            e = next;
+    for (size_t i = 0; i <= m->t.mask; i++) {
+        struct mdx_hnode *n = m->t.b[i];
+        while (n != NULL) {
+            struct mdx_hnode *next = n->next;
+            mdx_free(n);
+            n = next;
         }
-        m->b[i] = NULL;
     }
-    m->count = 0;
+    mdx_htab_clear(&m->t);
 }
 
 static struct pg_entry *map_find(const struct pg_map *m, const void *key, size_t len,
                                  uint64_t hash)
 {
-    for (struct pg_entry *e = m->b[hash & m->mask]; e != NULL; e = e->next) {
-        if (e->hash == hash && e->key_len == len && memcmp(e->key, key, len) == 0) {
+    for (struct mdx_hnode *n = mdx_htab_bucket(&m->t, hash); n != NULL; n = n->next) {
+        struct pg_entry *e = (struct pg_entry *)n;
+        if (n->hash == hash && e->key_len == len && memcmp(e->key, key, len) == 0) {
             return e;
         }
     }
     return NULL;
-}
-
-/* Doubles the buckets; on allocation failure the map just keeps longer chains. */
-static void map_grow(struct pg_map *m)
-{
-    size_t nb = (m->mask + 1) * 2;
-    struct pg_entry **b = mdx_calloc(nb, sizeof(*b));
-
-    if (b == NULL) {
-        return;
-    }
-    for (size_t i = 0; i <= m->mask; i++) {
-        struct pg_entry *e = m->b[i];
-        while (e != NULL) {
-            struct pg_entry *next = e->next;
-            e->next = b[e->hash & (nb - 1)];
-            b[e->hash & (nb - 1)] = e;
-            e = next;
-        }
-    }
-    mdx_free(m->b);
-    m->b = b;
-    m->mask = nb - 1;
 }
 
 /* Adds key -> (id, parent). A full map is emptied first: entries are only a cache. */
@@ -118,24 +74,19 @@ static int map_add(struct pg_map *m, const void *key, size_t len, uint64_t hash,
 {
     struct pg_entry *e;
 
-    if (m->count >= m->max) {
+    if (m->t.count >= m->max) {
         map_clear(m);
     }
     e = mdx_malloc(sizeof(*e) + len);
     if (e == NULL) {
         return MDX_ENOMEM;
     }
-    e->hash = hash;
+    e->node.hash = hash;
     e->id = id;
     e->parent = parent;
     e->key_len = len;
     memcpy(e->key, key, len);
-    if (m->count >= m->mask + 1) {
-        map_grow(m);
-    }
-    e->next = m->b[hash & m->mask];
-    m->b[hash & m->mask] = e;
-    m->count++;
+    mdx_htab_insert(&m->t, &e->node);
     return MDX_OK;
 }
 
@@ -158,8 +109,8 @@ void mdx_pg_cache_clear(struct pg *h)
 void mdx_pg_cache_fini(struct pg *h)
 {
     mdx_pg_cache_clear(h);
-    MDX_FREE(h->devices.b);
-    MDX_FREE(h->series.b);
+    mdx_htab_fini(&h->devices.t);
+    mdx_htab_fini(&h->series.t);
     MDX_FREE(h->days);
     MDX_FREE(h->rows);
     MDX_FREE(h->dev);
@@ -256,7 +207,7 @@ static int device_resolve(struct pg *h, const char *tenant, const char *device, 
     memcpy(key, tenant, tl);
     key[tl] = '\0';
     memcpy(key + tl + 1, device, dl);
-    hash = hash_bytes(key, tl + 1 + dl);
+    hash = mdx_hash_bytes(0, key, tl + 1 + dl);
     e = map_find(&h->devices, key, tl + 1 + dl, hash);
     if (e != NULL) {
         *id = e->id;
@@ -292,7 +243,7 @@ static int series_resolve(struct pg *h, int64_t device_id, const char *sensor, s
     }
     memcpy(key, &device_id, 8);
     memcpy(key + 8, sensor, len);
-    hash = hash_bytes(key, 8 + len);
+    hash = mdx_hash_bytes(0, key, 8 + len);
     e = map_find(&h->series, key, 8 + len, hash);
     if (e != NULL) {
         *out = (int32_t)e->id;

@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "chunk.h"
+#include "htab.h"
 #include "modax/status.h"
 #include "modax/store.h"
 
@@ -53,21 +54,9 @@ enum sq_stmt {
     SQ_STMT_COUNT
 };
 
-/* Intrusive chained hash table; the node is the first member of an entry. */
-struct sq_hnode {
-    struct sq_hnode *next;
-    uint64_t hash;
-};
-
-struct sq_htab {
-    struct sq_hnode **b;
-    size_t mask;              /* buckets - 1 (a power of two) */
-    size_t count;
-};
-
 /* A device seen by the writer. Cached until the cache is full or a batch fails. */
 struct sq_device {
-    struct sq_hnode node;
+    struct mdx_hnode node;
     int64_t id;
     int64_t tenant_id;
     uint64_t batch;           /* sequence number of the batch that last touched it */
@@ -80,7 +69,7 @@ struct sq_device {
 
 /* A series and its newest ("head") chunk, kept in an LRU of cache_series entries. */
 struct sq_series {
-    struct sq_hnode node;
+    struct mdx_hnode node;
     struct sq_series *lru_prev;
     struct sq_series *lru_next;
     int64_t id;
@@ -127,8 +116,8 @@ struct sq {
     size_t cache_series;
     int64_t deadletter_max;
 
-    struct sq_htab devices;
-    struct sq_htab series;
+    struct mdx_htab devices;
+    struct mdx_htab series;
     struct sq_series lru;     /* sentinel: lru.lru_next is the most recent */
     uint64_t batch_seq;
     struct sq_series *batch_series;

@@ -23,88 +23,9 @@
 #include "store_sqlite_int.h"
 
 #define NO_LINK UINT32_MAX
-#define HTAB_MIN_BUCKETS 1024
+#define HTAB_BUCKETS 1024 /* to start with; the tables grow */
 /* Room kept after a head between batches: about 32 appends without realloc. */
 #define HEAD_SLACK (32 * 8)
-
-/* ---- hash table ---- */
-
-static uint64_t hash_bytes(uint64_t seed, const void *p, size_t n)
-{
-    const uint8_t *s = p;
-    uint64_t h = 0xcbf29ce484222325ull ^ seed;
-
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 0x100000001b3ull;
-    }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return h;
-}
-
-static int htab_init(struct sq_htab *t)
-{
-    t->b = mdx_calloc(HTAB_MIN_BUCKETS, sizeof(*t->b));
-    if (t->b == NULL) {
-        return MDX_ENOMEM;
-    }
-    t->mask = HTAB_MIN_BUCKETS - 1;
-    t->count = 0;
-    return MDX_OK;
-}
-
-static struct sq_hnode *htab_bucket(const struct sq_htab *t, uint64_t hash)
-{
-    return t->b[hash & t->mask];
-}
-
-/* Doubles the buckets; on allocation failure the table just keeps longer chains. */
-static void htab_grow(struct sq_htab *t)
-{
-    size_t nb = (t->mask + 1) * 2;
-    struct sq_hnode **b = mdx_calloc(nb, sizeof(*b));
-
-    if (b == NULL) {
-        return;
-    }
-    for (size_t i = 0; i <= t->mask; i++) {
-        struct sq_hnode *n = t->b[i];
-        while (n != NULL) {
-            struct sq_hnode *next = n->next;
-            n->next = b[n->hash & (nb - 1)];
-            b[n->hash & (nb - 1)] = n;
-            n = next;
-        }
-    }
-    mdx_free(t->b);
-    t->b = b;
-    t->mask = nb - 1;
-}
-
-static void htab_insert(struct sq_htab *t, struct sq_hnode *n)
-{
-    if (t->count >= t->mask + 1) {
-        htab_grow(t);
-    }
-    n->next = t->b[n->hash & t->mask];
-    t->b[n->hash & t->mask] = n;
-    t->count++;
-}
-
-static void htab_remove(struct sq_htab *t, struct sq_hnode *n)
-{
-    struct sq_hnode **pp = &t->b[n->hash & t->mask];
-
-    while (*pp != NULL && *pp != n) {
-        pp = &(*pp)->next;
-    }
-    if (*pp == n) {
-        *pp = n->next;
-        t->count--;
-    }
-}
 
 /* ---- caches ---- */
 
@@ -132,7 +53,8 @@ int mdx_sq_cache_init(struct sq *h)
 {
     h->lru.lru_next = h->lru.lru_prev = &h->lru;
     mdx_chunk_init(&h->tmp);
-    if (htab_init(&h->devices) != MDX_OK || htab_init(&h->series) != MDX_OK) {
+    if (mdx_htab_init(&h->devices, HTAB_BUCKETS) != MDX_OK ||
+        mdx_htab_init(&h->series, HTAB_BUCKETS) != MDX_OK) {
         return MDX_ENOMEM;
     }
     return MDX_OK;
@@ -144,15 +66,14 @@ static void devices_clear(struct sq *h)
         return;
     }
     for (size_t i = 0; i <= h->devices.mask; i++) {
-        struct sq_hnode *n = h->devices.b[i];
+        struct mdx_hnode *n = h->devices.b[i];
         while (n != NULL) {
-            struct sq_hnode *next = n->next;
+            struct mdx_hnode *next = n->next;
             mdx_free(n);
             n = next;
         }
-        h->devices.b[i] = NULL;
     }
-    h->devices.count = 0;
+    mdx_htab_clear(&h->devices);
 }
 
 void mdx_sq_cache_clear(struct sq *h)
@@ -164,7 +85,7 @@ void mdx_sq_cache_clear(struct sq *h)
     while (h->lru.lru_next != &h->lru) {
         struct sq_series *s = h->lru.lru_next;
         lru_unlink(s);
-        htab_remove(&h->series, &s->node);
+        mdx_htab_remove(&h->series, &s->node);
         series_free(s);
     }
     h->batch_series = NULL;
@@ -174,8 +95,8 @@ void mdx_sq_cache_clear(struct sq *h)
 void mdx_sq_cache_fini(struct sq *h)
 {
     mdx_sq_cache_clear(h);
-    MDX_FREE(h->devices.b);
-    MDX_FREE(h->series.b);
+    mdx_htab_fini(&h->devices);
+    mdx_htab_fini(&h->series);
     MDX_FREE(h->refs);
     MDX_FREE(h->links);
     MDX_FREE(h->slow);
@@ -198,9 +119,9 @@ void mdx_sq_heads_forget(struct sq *h)
 void mdx_sq_head_forget(struct sq *h, int64_t device_id, const char *sensor)
 {
     size_t len = strnlen(sensor, MDX_NAME_MAX + 1);
-    uint64_t hash = hash_bytes((uint64_t)device_id * 0x9e3779b97f4a7c15ull, sensor, len);
+    uint64_t hash = mdx_hash_bytes((uint64_t)device_id * 0x9e3779b97f4a7c15ull, sensor, len);
 
-    for (struct sq_hnode *n = htab_bucket(&h->series, hash); n != NULL; n = n->next) {
+    for (struct mdx_hnode *n = mdx_htab_bucket(&h->series, hash); n != NULL; n = n->next) {
         struct sq_series *s = (struct sq_series *)n;
 
         if (n->hash == hash && s->device_id == device_id && s->sensor_len == len &&
@@ -257,7 +178,7 @@ static void series_evict(struct sq *h)
     while (h->series.count > h->cache_series && h->lru.lru_prev != &h->lru) {
         struct sq_series *s = h->lru.lru_prev;
         lru_unlink(s);
-        htab_remove(&h->series, &s->node);
+        mdx_htab_remove(&h->series, &s->node);
         series_free(s);
     }
 }
@@ -351,8 +272,8 @@ static int device_resolve(struct sq *h, const char *tenant, const char *device,
     memcpy(key, tenant, tl);
     key[tl] = '\0';
     memcpy(key + tl + 1, device, dl);
-    hash = hash_bytes(0, key, klen);
-    for (struct sq_hnode *n = htab_bucket(&h->devices, hash); n != NULL; n = n->next) {
+    hash = mdx_hash_bytes(0, key, klen);
+    for (struct mdx_hnode *n = mdx_htab_bucket(&h->devices, hash); n != NULL; n = n->next) {
         d = (struct sq_device *)n;
         if (n->hash == hash && d->key_len == klen && memcmp(d->key, key, klen) == 0) {
             *out = d;
@@ -378,7 +299,7 @@ static int device_resolve(struct sq *h, const char *tenant, const char *device,
     d->node.hash = hash;
     d->key_len = klen;
     memcpy(d->key, key, klen);
-    htab_insert(&h->devices, &d->node);
+    mdx_htab_insert(&h->devices, &d->node);
     *out = d;
     return MDX_OK;
 }
@@ -407,8 +328,8 @@ static int series_resolve(struct sq *h, const struct sq_device *dev, const char 
     if (len == 0 || len > MDX_NAME_MAX) {
         return MDX_EINVAL;
     }
-    hash = hash_bytes((uint64_t)dev->id * 0x9e3779b97f4a7c15ull, sensor, len);
-    for (struct sq_hnode *n = htab_bucket(&h->series, hash); n != NULL; n = n->next) {
+    hash = mdx_hash_bytes((uint64_t)dev->id * 0x9e3779b97f4a7c15ull, sensor, len);
+    for (struct mdx_hnode *n = mdx_htab_bucket(&h->series, hash); n != NULL; n = n->next) {
         s = (struct sq_series *)n;
         if (n->hash == hash && s->device_id == dev->id && s->sensor_len == len &&
             memcmp(s->sensor, sensor, len) == 0) {
@@ -450,7 +371,7 @@ static int series_resolve(struct sq *h, const struct sq_device *dev, const char 
         return mdx_sq_status(rc);
     }
     s->node.hash = hash;
-    htab_insert(&h->series, &s->node);
+    mdx_htab_insert(&h->series, &s->node);
     lru_push_front(h, s);
     *out = s;
     return MDX_OK;
