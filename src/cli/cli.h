@@ -59,6 +59,8 @@ struct mdx_store *cli_store_open(struct cli_conf *c);
 int cli_open(struct cli_conf *c, struct mdx_store **st);
 /* Closes the store and frees the configuration from a successful cli_open(). */
 void cli_close(struct cli_conf *c, struct mdx_store *st);
+/* 's' as a whole number > 0 (all of it, e.g. an id); -1 if it is not one. */
+int64_t cli_parse_positive(const char *s);
 /* Maps a status to an exit code. */
 int cli_exit_for(int status);
 

@@ -39,23 +39,6 @@ static void usage(FILE *out)
             DEFAULT_LIMIT);
 }
 
-/* A whole number > 0, the whole string; -1 if it is not one. */
-static int64_t parse_pos(const char *s)
-{
-    char *end = NULL;
-    long long v;
-
-    if (s[0] < '0' || s[0] > '9') {
-        return -1;
-    }
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < 1) {
-        return -1;
-    }
-    return v;
-}
-
 static int parse_state(const char *s, int *out)
 {
     static const char *const names[] = {"open", "acknowledged", "resolved"};
@@ -191,7 +174,7 @@ static int list(int argc, char **argv)
             }
             break;
         case 'l':
-            f.limit = parse_pos(optarg);
+            f.limit = cli_parse_positive(optarg);
             if (f.limit < 0) {
                 fprintf(stderr, "modax alert list: --limit needs a whole number > 0\n");
                 return CLI_USAGE;
@@ -311,7 +294,7 @@ int cmd_alert(int argc, char **argv)
         usage(stderr);
         return CLI_USAGE;
     }
-    id = parse_pos(argv[3]);
+    id = cli_parse_positive(argv[3]);
     if (id < 0) {
         fprintf(stderr, "modax alert %s: ID '%s' is not an alert id (a whole number > 0); see "
                         "'modax alert list --tenant %s'\n", argv[1], argv[3], argv[2]);

@@ -94,23 +94,6 @@ static int parse_number(const char *s, double *out)
     return MDX_OK;
 }
 
-/* A whole number > 0, the whole string; -1 if it is not one. */
-static int64_t parse_id(const char *s)
-{
-    char *end = NULL;
-    long long v;
-
-    if (s[0] < '0' || s[0] > '9') {
-        return -1;
-    }
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < 1) {
-        return -1;
-    }
-    return v;
-}
-
 /* "30s", "5m", "0s": the largest unit that divides 'ms'. */
 static void format_duration(int64_t ms, char *buf, size_t len)
 {
@@ -301,7 +284,7 @@ static int list_or_rm(struct mdx_store *st, char **argv)
     int rc;
 
     if (strcmp(cmd, "rm") == 0) {
-        id = parse_id(argv[3]);
+        id = cli_parse_positive(argv[3]);
         if (id < 0) {
             fprintf(stderr, "modax rule rm: ID '%s' is not a rule id (a whole number > 0); see "
                             "'modax rule list %s'\n", argv[3], tenant);

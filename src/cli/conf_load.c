@@ -2,7 +2,9 @@
 /*
  * conf_load.c - the configuration sections every command loads, and the store opener.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -135,4 +137,21 @@ int cli_exit_for(int status)
     case MDX_EINVAL: return CLI_USAGE;
     default: return CLI_FAIL;
     }
+}
+
+/* A whole number > 0, the whole string; -1 if it is not one. */
+int64_t cli_parse_positive(const char *s)
+{
+    char *end = NULL;
+    long long v;
+
+    if (s[0] < '0' || s[0] > '9') {
+        return -1;
+    }
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < 1) {
+        return -1;
+    }
+    return v;
 }
