@@ -13,16 +13,9 @@
 #include <string.h>
 
 #include "modax/alloc.h"
+#include "bench_util.h"
 #include "modax/clock.h"
 #include "modax/detect.h"
-
-static long parse_num(const char *s, long lo, long hi)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-
-    return (end == s || *end != '\0' || v < lo || v > hi) ? -1 : v;
-}
 
 int main(int argc, char **argv)
 {
@@ -34,9 +27,9 @@ int main(int argc, char **argv)
 
     for (int i = 1; i < argc; i++) {
         if (i + 1 < argc && strcmp(argv[i], "--series") == 0) {
-            series = parse_num(argv[++i], 1, 10000000);
+            series = bench_parse_num(argv[++i], 1, 10000000);
         } else if (i + 1 < argc && strcmp(argv[i], "--points") == 0) {
-            points = parse_num(argv[++i], 1, 100000000);
+            points = bench_parse_num(argv[++i], 1, 100000000);
         } else {
             series = -1;
         }

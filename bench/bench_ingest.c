@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "modax/clock.h"
 #include "modax/status.h"
 #include "modax/store.h"
@@ -298,15 +299,6 @@ static void verify_store(const char *dir, const struct load *ld, long *lost, lon
     mdx_store_close(st);
 }
 
-/* Whole number in [lo, hi] from 's', or -1. */
-static long parse_num(const char *s, long lo, long hi)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-
-    return (end == s || *end != '\0' || v < lo || v > hi) ? -1 : v;
-}
-
 int main(int argc, char **argv)
 {
     struct load ld = {.msgs = 500000, .devices = 100, .batch = 1, .publishers = 4};
@@ -320,18 +312,19 @@ int main(int argc, char **argv)
     int alerting = 0;
 
     if (argc == 5 && strcmp(argv[1], "--count-subscriber") == 0) {
-        return run_counter((int)parse_num(argv[2], 1, 65535), parse_num(argv[3], 1, 1L << 40),
+        return run_counter((int)bench_parse_num(argv[2], 1, 65535),
+                           bench_parse_num(argv[3], 1, 1L << 40),
                            argv[4]);
     }
     for (int i = 1; i < argc; i++) {
         if (i + 1 < argc && strcmp(argv[i], "--msgs") == 0) {
-            ld.msgs = (int)parse_num(argv[++i], 1, 100000000);
+            ld.msgs = (int)bench_parse_num(argv[++i], 1, 100000000);
         } else if (i + 1 < argc && strcmp(argv[i], "--devices") == 0) {
-            ld.devices = (int)parse_num(argv[++i], 1, 100000000);
+            ld.devices = (int)bench_parse_num(argv[++i], 1, 100000000);
         } else if (i + 1 < argc && strcmp(argv[i], "--batch") == 0) {
-            ld.batch = (int)parse_num(argv[++i], 1, 100000000);
+            ld.batch = (int)bench_parse_num(argv[++i], 1, 100000000);
         } else if (i + 1 < argc && strcmp(argv[i], "--publishers") == 0) {
-            ld.publishers = (int)parse_num(argv[++i], 1, 100000000);
+            ld.publishers = (int)bench_parse_num(argv[++i], 1, 100000000);
         } else if (strcmp(argv[i], "--alerting") == 0) {
             alerting = 1;
         } else if (i + 1 < argc && strcmp(argv[i], "--store") == 0 &&
