@@ -10,7 +10,7 @@ JOBS       ?= $(shell nproc)
 MAKEFLAGS  += --no-print-directory
 CTEST_ARGS ?=
 
-.PHONY: all deps build build-san test test-normal test-san run bench clean check-src
+.PHONY: all deps web build build-san test test-normal test-san run bench clean check-src
 
 all: build
 
@@ -23,10 +23,14 @@ $(BUILD)/CMakeCache.txt:
 $(BUILD_SAN)/CMakeCache.txt:
 	cmake -S . -B $(BUILD_SAN) -DMODAX_SANITIZE=ON
 
-build: deps $(BUILD)/CMakeCache.txt
+# The dashboard (web/dist, served by `modax serve`): plain files, rebuilt in a moment.
+web: deps
+	@scripts/build-web.sh
+
+build: deps web $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-build-san: deps $(BUILD_SAN)/CMakeCache.txt
+build-san: deps web $(BUILD_SAN)/CMakeCache.txt
 	cmake --build $(BUILD_SAN) -j $(JOBS)
 
 test-normal: build
