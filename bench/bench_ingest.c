@@ -16,6 +16,15 @@
  * removed at the end), --alerting (the detector and the tenants' default
  * rules on every point, as `modax serve` runs by default; without it both
  * are off, alert.detect = alert.rules = false).
+ *
+ * --broker-plugin runs all of it twice in the same invocation, first
+ * without and then with the auth plugin (modax_auth.so): every device
+ * publishes over its own connection (client id = device id; with the
+ * plugin, user name = device id and its secret from `modax device add
+ * --secret`), `modax serve` and the counting subscriber as the service
+ * identity. Both runs use the same connections, so the difference is the
+ * plugin's. It prints the usual line of the plugged run, with conns= and
+ * plugin_ratio= (plugged points/s over unplugged).
  */
 #include <mosquitto.h>
 #include <pthread.h>
@@ -28,6 +37,7 @@
 #include <unistd.h>
 
 #include "bench_util.h"
+#include "support/broker_auth.h"
 #include "modax/clock.h"
 #include "modax/status.h"
 #include "modax/store.h"
@@ -36,16 +46,33 @@
 #define SENSORS 6
 #define TS_STEP_MS 10
 
+#define DEV_WINDOW 100 /* unacknowledged messages per device connection */
+#define SVC_NAME "modax-ingest" /* serve's default mqtt.client_id; the service identity */
+
+/* One device's own connection (--broker-plugin), driven by one thread at a time. */
+struct dev_conn {
+    struct mosquitto *m;
+    long sent, acked;
+    int connack; /* -1 before the CONNACK, else its code */
+};
+
 struct load {
     int msgs, devices, batch, publishers;
     int port;
     int64_t base_ms;
+    struct dev_conn *conns;       /* devices long with per-device connections; else NULL */
+    char (*secrets)[64];          /* the devices' secrets with the plugin; else NULL */
 };
 
 struct pub_job {
     const struct load *load;
     int index;
     pthread_t thread;
+};
+
+struct result {
+    double pps, ceiling_pps, cpu_us, rss;
+    long lost, dup;
 };
 
 /* Message k of device d, as the edge agent sends it: one reading or an array of 'batch'. */
@@ -103,6 +130,111 @@ static void *publisher_main(void *arg)
     return NULL;
 }
 
+static void dev_on_publish(struct mosquitto *m, void *obj, int mid)
+{
+    (void)m;
+    (void)mid;
+    ((struct dev_conn *)obj)->acked++;
+}
+
+static void dev_on_connect(struct mosquitto *m, void *obj, int rc)
+{
+    (void)m;
+    ((struct dev_conn *)obj)->connack = rc;
+}
+
+/* Opens one connection per device, as the device (with its secret if 'auth'); 0 or -1. */
+static int conns_open(struct load *ld, int auth)
+{
+    ld->conns = calloc((size_t)ld->devices, sizeof(*ld->conns));
+    mosquitto_lib_init();
+    for (int d = 0; d < ld->devices; d++) {
+        struct dev_conn *c = &ld->conns[d];
+        char id[32];
+
+        snprintf(id, sizeof(id), "dev-%04d", d);
+        c->connack = -1;
+        c->m = mosquitto_new(id, true, c);
+        mosquitto_publish_callback_set(c->m, dev_on_publish);
+        mosquitto_connect_callback_set(c->m, dev_on_connect);
+        mosquitto_max_inflight_messages_set(c->m, DEV_WINDOW);
+        if (auth) {
+            mosquitto_username_pw_set(c->m, id, ld->secrets[d]);
+        }
+        if (mosquitto_connect(c->m, "127.0.0.1", ld->port, 60) != MOSQ_ERR_SUCCESS) {
+            fprintf(stderr, "bench_ingest: %s cannot connect\n", id);
+            return -1;
+        }
+    }
+    for (int d = 0; d < ld->devices; d++) {
+        struct dev_conn *c = &ld->conns[d];
+        int64_t deadline = mdx_mono_us() + 30000000;
+
+        while (c->connack < 0 && mdx_mono_us() < deadline) {
+            mosquitto_loop(c->m, 50, 1);
+        }
+        if (c->connack != 0) {
+            fprintf(stderr, "bench_ingest: dev-%04d refused by the broker (CONNACK %d)\n", d,
+                    c->connack);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void conns_close(struct load *ld)
+{
+    for (int d = 0; ld->conns != NULL && d < ld->devices; d++) {
+        if (ld->conns[d].m != NULL) {
+            mosquitto_disconnect(ld->conns[d].m);
+            mosquitto_loop(ld->conns[d].m, 0, 1);
+            mosquitto_destroy(ld->conns[d].m);
+        }
+    }
+    free(ld->conns);
+    ld->conns = NULL;
+}
+
+/* Publisher i drives the connections of devices i, i+P, ... and sends their messages. */
+static void *conn_publisher_main(void *arg)
+{
+    struct pub_job *job = arg;
+    const struct load *ld = job->load;
+    char topic[128];
+    size_t cap = 512 * (size_t)ld->batch + 64;
+    char *buf = malloc(cap);
+    int per_dev = ld->msgs / ld->devices, open = 1;
+
+    for (int k = 0; k < per_dev; k++) {
+        for (int d = job->index; d < ld->devices; d += ld->publishers) {
+            struct dev_conn *c = &ld->conns[d];
+            size_t n = format_msg(buf, cap, ld, d, k);
+
+            while (c->sent - c->acked >= DEV_WINDOW) {
+                mosquitto_loop(c->m, 10, 1);
+            }
+            snprintf(topic, sizeof(topic), "modax/bench/dev-%04d/sensor_data", d);
+            if (mosquitto_publish(c->m, NULL, topic, (int)n, buf, 1, false) == MOSQ_ERR_SUCCESS) {
+                c->sent++;
+            }
+            mosquitto_loop(c->m, 0, 1);
+        }
+    }
+    while (open) {
+        open = 0;
+        for (int d = job->index; d < ld->devices; d += ld->publishers) {
+            struct dev_conn *c = &ld->conns[d];
+
+            if (c->acked < c->sent) {
+                open = 1;
+                mosquitto_loop(c->m, 5, 1);
+            }
+        }
+    }
+    free(buf);
+    return NULL;
+}
+
 static void publish_all(struct load *ld)
 {
     struct pub_job jobs[16];
@@ -110,7 +242,8 @@ static void publish_all(struct load *ld)
     for (int i = 0; i < ld->publishers; i++) {
         jobs[i].load = ld;
         jobs[i].index = i;
-        pthread_create(&jobs[i].thread, NULL, publisher_main, &jobs[i]);
+        pthread_create(&jobs[i].thread, NULL,
+                       ld->conns != NULL ? conn_publisher_main : publisher_main, &jobs[i]);
     }
     for (int i = 0; i < ld->publishers; i++) {
         pthread_join(jobs[i].thread, NULL);
@@ -144,8 +277,14 @@ static int run_counter(int port, long want, const char *ready)
     int64_t first = 0;
 
     mosquitto_lib_init();
-    m = mosquitto_new("bench-ceiling", false, NULL);
+    m = mosquitto_new(getenv("MODAX_MQTT_USERNAME") != NULL ? SVC_NAME "-ceiling"
+                                                            : "bench-ceiling",
+                      false, NULL);
     mosquitto_int_option(m, MOSQ_OPT_RECEIVE_MAXIMUM, 1000);
+    if (getenv("MODAX_MQTT_USERNAME") != NULL) {
+        mosquitto_username_pw_set(m, getenv("MODAX_MQTT_USERNAME"),
+                                  getenv("MODAX_MQTT_PASSWORD"));
+    }
     mosquitto_connect_callback_set(m, count_connect);
     mosquitto_message_callback_set(m, count_msg);
     if (mosquitto_connect(m, "127.0.0.1", port, 30) != MOSQ_ERR_SUCCESS) {
@@ -299,17 +438,173 @@ static void verify_store(const char *dir, const struct load *ld, long *lost, lon
     mdx_store_close(st);
 }
 
-int main(int argc, char **argv)
+/* First line of 'out' (a secret printed alone on it) into 'dst'. */
+static void first_line(const char *out, char *dst, size_t cap)
 {
-    struct load ld = {.msgs = 500000, .devices = 100, .batch = 1, .publishers = 4};
-    char dir[256], out[4096], self[1024];
+    size_t n = strcspn(out, "\n");
+
+    snprintf(dst, cap, "%.*s", (int)(n < cap ? n : cap - 1), out);
+}
+
+/*
+ * With the plugin: the tenant, every device with a secret and the service
+ * identity, in the store of 'dir' (modax_env() already pointed there).
+ */
+static int provision(struct load *ld, char *svc_secret, size_t cap)
+{
+    char out[4096], dev[32];
+
+    if (modax_run(out, sizeof(out), "tenant", "add", "bench", NULL) != 0 ||
+        modax_run(out, sizeof(out), "identity", "add", "--service", SVC_NAME, NULL) != 0) {
+        fprintf(stderr, "bench_ingest: cannot provision the tenant or the service identity\n");
+        return -1;
+    }
+    first_line(out, svc_secret, cap);
+    for (int d = 0; d < ld->devices; d++) {
+        snprintf(dev, sizeof(dev), "dev-%04d", d);
+        /* A failed add (a busy machine) is retried; if it got in, a new secret is issued. */
+        int rc = modax_run(out, sizeof(out), "device", "add", "bench", dev, "--secret", NULL);
+        for (int attempt = 0; rc != 0 && attempt < 3; attempt++) {
+            mdx_sleep_ms(200);
+            rc = modax_run(out, sizeof(out), "device", "rotate-secret", "bench", dev, NULL);
+            if (rc != 0) {
+                rc = modax_run(out, sizeof(out), "device", "add", "bench", dev, "--secret", NULL);
+            }
+        }
+        if (rc != 0) {
+            char err[1024] = "";
+            modax_stderr(err, sizeof(err), "device", "show", "bench", dev, NULL);
+            fprintf(stderr, "bench_ingest: cannot add %s with a secret (exit %d) %s\n", dev, rc,
+                    err);
+            return -1;
+        }
+        first_line(out, ld->secrets[d], sizeof(ld->secrets[d]));
+    }
+    setenv("MODAX_MQTT_USERNAME", SVC_NAME, 1);
+    setenv("MODAX_MQTT_PASSWORD", svc_secret, 1);
+    return 0;
+}
+
+/* Starts the broker for one phase in 'dir': plain, or with the plugin and provisioned. */
+static int phase_broker(struct broker *b, struct load *ld, const char *dir, int plugin)
+{
+    char svc[128];
+
+    unsetenv("MODAX_MQTT_USERNAME");
+    unsetenv("MODAX_MQTT_PASSWORD");
+    if (!plugin) {
+        if (broker_start(b, dir, 0) != 0) {
+            return -1;
+        }
+        ld->port = b->port;
+        modax_env(dir, b->port);
+        return 0;
+    }
+    b->port = free_port();
+    ld->port = b->port;
+    modax_env(dir, b->port);
+    if (provision(ld, svc, sizeof(svc)) != 0 || broker_start_auth(b, dir, b->port, NULL) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* One whole benchmark (ceiling, then ingest) into *r; 'plugin' loads the auth plugin. */
+static int run_pass(struct load *ld, const char *self, int alerting, int per_device, int plugin,
+                    struct result *r)
+{
+    char dir[256], out[4096];
     struct broker b;
     struct serve s;
     double ceiling_s, ingest_s;
-    long ticks0, ticks1, lost, dup;
-    int64_t points, t0, got;
+    long ticks0, ticks1;
+    int64_t points = (int64_t)ld->msgs * ld->batch * SENSORS, t0, got;
+
+    /* 1. The broker's ceiling. */
+    tmp_make(dir, sizeof(dir), "bench-ceiling");
+    if (phase_broker(&b, ld, dir, plugin) != 0 || (per_device && conns_open(ld, plugin) != 0)) {
+        return -1;
+    }
+    ceiling_s = measure_ceiling(ld, self, dir);
+    conns_close(ld);
+    broker_stop(&b, SIGTERM);
+    tmp_remove(dir);
+
+    /* 2. The ingest, same load, fresh broker and store. */
+    tmp_make(dir, sizeof(dir), "bench-ingest");
+    if (phase_broker(&b, ld, dir, plugin) != 0) {
+        return -1;
+    }
+    setenv("MODAX_INGEST_AUTO_REGISTER", "true", 1);
+    setenv("MODAX_ALERT_DETECT", alerting ? "true" : "false", 1);
+    setenv("MODAX_ALERT_RULES", alerting ? "true" : "false", 1);
+    setenv("MODAX_LOG_LEVEL", "warn", 0); /* MODAX_LOG_LEVEL=debug shows batch timings */
+    if ((!plugin && modax_run(out, sizeof(out), "tenant", "add", "bench", NULL) != 0) ||
+        serve_start(&s, dir, b.port) != 0) {
+        fprintf(stderr, "bench_ingest: cannot start modax serve; see %s/serve.log\n", dir);
+        return -1;
+    }
+    if (per_device && conns_open(ld, plugin) != 0) {
+        return -1;
+    }
+    /* Warm the registry so auto-registration is not timed. */
+    if (per_device) {
+        struct load warm = *ld;
+        warm.base_ms = ld->base_ms - 86400000LL;
+        warm.batch = 1;
+        warm.msgs = ld->devices;
+        publish_all(&warm);
+        wait_points(dir, "bench", (int64_t)ld->devices * SENSORS, 30000);
+    } else {
+        struct pub *p = pub_connect(b.port, "bench-warm");
+        struct load warm = *ld;
+        char buf[1024];
+        warm.base_ms = ld->base_ms - 86400000LL;
+        warm.batch = 1;
+        for (int d = 0; d < ld->devices; d++) {
+            char topic[128];
+            size_t len = format_msg(buf, sizeof(buf), &warm, d, 0);
+            snprintf(topic, sizeof(topic), "modax/bench/dev-%04d/sensor_data", d);
+            pub_send(p, topic, buf, len);
+        }
+        pub_wait_acked(p, 10000);
+        pub_close(p);
+        wait_points(dir, "bench", (int64_t)ld->devices * SENSORS, 30000);
+    }
+    /* What setting up wrote (a new PostgreSQL cluster is written unsynced) goes to disk
+     * now, not into the timed run's fsyncs. */
+    sync();
+    ticks0 = proc_cpu_ticks(s.pid);
+    t0 = mdx_mono_us();
+    publish_all(ld);
+    got = wait_points(dir, "bench", points + (int64_t)ld->devices * SENSORS, 600000);
+    ingest_s = (double)(mdx_mono_us() - t0) / 1e6;
+    ticks1 = proc_cpu_ticks(s.pid);
+    r->rss = proc_rss_mb(s.pid);
+    conns_close(ld);
+    serve_stop(&s, SIGTERM);
+    broker_stop(&b, SIGTERM);
+    verify_store(dir, ld, &r->lost, &r->dup);
+    if (got < points) {
+        fprintf(stderr, "bench_ingest: only %lld of %lld points arrived\n", (long long)got,
+                (long long)points);
+    }
+    r->pps = (double)points / ingest_s;
+    r->ceiling_pps = ceiling_s > 0 ? (double)points / ceiling_s : 0;
+    r->cpu_us = (double)(ticks1 - ticks0) * (1e6 / (double)sysconf(_SC_CLK_TCK)) / ld->msgs;
+    tmp_remove(dir);
+    unsetenv("MODAX_MQTT_USERNAME");
+    unsetenv("MODAX_MQTT_PASSWORD");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct load ld = {.msgs = 500000, .devices = 100, .batch = 1, .publishers = 4};
+    char self[1024];
+    struct result plain = {0}, r = {0};
     ssize_t n;
-    int alerting = 0;
+    int alerting = 0, plugin = 0;
 
     if (argc == 5 && strcmp(argv[1], "--count-subscriber") == 0) {
         return run_counter((int)bench_parse_num(argv[2], 1, 65535),
@@ -327,6 +622,8 @@ int main(int argc, char **argv)
             ld.publishers = (int)bench_parse_num(argv[++i], 1, 100000000);
         } else if (strcmp(argv[i], "--alerting") == 0) {
             alerting = 1;
+        } else if (strcmp(argv[i], "--broker-plugin") == 0) {
+            plugin = 1;
         } else if (i + 1 < argc && strcmp(argv[i], "--store") == 0 &&
                    (strcmp(argv[i + 1], "sqlite") == 0 ||
                     strcmp(argv[i + 1], "postgresql") == 0)) {
@@ -339,88 +636,57 @@ int main(int argc, char **argv)
             }
         } else {
             fprintf(stderr, "usage: bench_ingest [--msgs N] [--devices N] [--batch N] "
-                            "[--publishers N] [--store sqlite|postgresql] [--alerting]\n");
+                            "[--publishers N] [--store sqlite|postgresql] [--alerting] "
+                            "[--broker-plugin]\n");
             return 2;
         }
     }
     if (ld.msgs <= 0 || ld.devices <= 0 || ld.batch <= 0 || ld.batch > 1000 ||
-        ld.publishers <= 0 || ld.publishers > 16 || ld.msgs < ld.devices) {
+        ld.publishers <= 0 || ld.publishers > 16 || ld.msgs < ld.devices ||
+        (plugin && ld.devices > 900)) {
         fprintf(stderr, "bench_ingest: values out of range\n");
         return 2;
     }
     ld.msgs -= ld.msgs % ld.devices;
-    points = (int64_t)ld.msgs * ld.batch * SENSORS;
     n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     self[n > 0 ? n : 0] = '\0';
     ld.base_ms = mdx_now_ms() - 86400000LL;
-
-    /* 1. The broker's ceiling. */
-    tmp_make(dir, sizeof(dir), "bench-ceiling");
-    if (broker_start(&b, dir, 0) != 0) {
-        return 1;
-    }
-    ld.port = b.port;
-    ceiling_s = measure_ceiling(&ld, self, dir);
-    broker_stop(&b, SIGTERM);
-    tmp_remove(dir);
-
-    /* 2. The ingest, same load, fresh broker and store. */
-    tmp_make(dir, sizeof(dir), "bench-ingest");
-    if (broker_start(&b, dir, 0) != 0) {
-        return 1;
-    }
-    ld.port = b.port;
-    modax_env(dir, b.port);
-    setenv("MODAX_INGEST_AUTO_REGISTER", "true", 1);
-    setenv("MODAX_ALERT_DETECT", alerting ? "true" : "false", 1);
-    setenv("MODAX_ALERT_RULES", alerting ? "true" : "false", 1);
-    setenv("MODAX_LOG_LEVEL", "warn", 0); /* MODAX_LOG_LEVEL=debug shows batch timings */
-    if (modax_run(out, sizeof(out), "tenant", "add", "bench", NULL) != 0 ||
-        serve_start(&s, dir, b.port) != 0) {
-        fprintf(stderr, "bench_ingest: cannot start modax serve; see %s/serve.log\n", dir);
-        return 1;
-    }
-    /* Warm the registry so auto-registration is not timed. */
-    {
-        struct pub *p = pub_connect(b.port, "bench-warm");
-        struct load warm = ld;
-        char buf[1024];
-        warm.base_ms = ld.base_ms - 86400000LL;
-        warm.batch = 1;
-        for (int d = 0; d < ld.devices; d++) {
-            char topic[128];
-            size_t len = format_msg(buf, sizeof(buf), &warm, d, 0);
-            snprintf(topic, sizeof(topic), "modax/bench/dev-%04d/sensor_data", d);
-            pub_send(p, topic, buf, len);
+    if (plugin && getenv("MODAX_BIN_DIR") == NULL) {
+        /* The build directory (the plugin is broker/modax_auth.so in it): ../ of bench/. */
+        char bin[1024];
+        snprintf(bin, sizeof(bin), "%s", self);
+        for (int up = 0; up < 2; up++) {
+            char *slash = strrchr(bin, '/');
+            if (slash != NULL) {
+                *slash = '\0';
+            }
         }
-        pub_wait_acked(p, 10000);
-        pub_close(p);
-        wait_points(dir, "bench", (int64_t)ld.devices * SENSORS, 30000);
+        setenv("MODAX_BIN_DIR", bin, 1);
     }
-    /* What setting up wrote (a new PostgreSQL cluster is written unsynced) goes to disk
-     * now, not into the timed run's fsyncs. */
-    sync();
-    ticks0 = proc_cpu_ticks(s.pid);
-    t0 = mdx_mono_us();
-    publish_all(&ld);
-    got = wait_points(dir, "bench", points + (int64_t)ld.devices * SENSORS, 600000);
-    ingest_s = (double)(mdx_mono_us() - t0) / 1e6;
-    ticks1 = proc_cpu_ticks(s.pid);
-    double rss = proc_rss_mb(s.pid);
-    serve_stop(&s, SIGTERM);
-    broker_stop(&b, SIGTERM);
-    verify_store(dir, &ld, &lost, &dup);
-    if (got < points) {
-        fprintf(stderr, "bench_ingest: only %lld of %lld points arrived\n", (long long)got,
-                (long long)points);
+
+    if (plugin) {
+        ld.secrets = calloc((size_t)ld.devices, sizeof(*ld.secrets));
+        if (run_pass(&ld, self, alerting, 1, 0, &plain) != 0) {
+            return 1;
+        }
     }
-    double pps = (double)points / ingest_s;
-    double ceiling_pps = ceiling_s > 0 ? (double)points / ceiling_s : 0;
-    double cpu_us = (double)(ticks1 - ticks0) * (1e6 / (double)sysconf(_SC_CLK_TCK)) / ld.msgs;
+    if (run_pass(&ld, self, alerting, plugin, plugin, &r) != 0) {
+        return 1;
+    }
     printf("ingest: msgs=%d points=%lld batch=%d lost=%ld dup=%ld points_per_s=%.0f "
-           "ceiling_points_per_s=%.0f ratio=%.2f cpu_us_per_msg=%.1f rss_mb=%.1f alerting=%s\n",
-           ld.msgs, (long long)points, ld.batch, lost, dup, pps, ceiling_pps,
-           ceiling_pps > 0 ? pps / ceiling_pps : 0, cpu_us, rss, alerting ? "on" : "off");
-    tmp_remove(dir);
-    return lost == 0 && dup == 0 ? 0 : 1;
+           "ceiling_points_per_s=%.0f ratio=%.2f cpu_us_per_msg=%.1f rss_mb=%.1f alerting=%s",
+           ld.msgs, (long long)ld.msgs * ld.batch * SENSORS, ld.batch, r.lost, r.dup, r.pps,
+           r.ceiling_pps, r.ceiling_pps > 0 ? r.pps / r.ceiling_pps : 0, r.cpu_us, r.rss,
+           alerting ? "on" : "off");
+    if (plugin) {
+        printf(" broker_plugin=on conns=%d unplugged_points_per_s=%.0f "
+               "unplugged_ceiling_points_per_s=%.0f plugin_ratio=%.2f",
+               ld.devices, plain.pps, plain.ceiling_pps, plain.pps > 0 ? r.pps / plain.pps : 0);
+    }
+    printf("\n");
+    if (plugin) {
+        explicit_bzero(ld.secrets, (size_t)ld.devices * sizeof(*ld.secrets));
+        free(ld.secrets);
+    }
+    return r.lost == 0 && r.dup == 0 && plain.lost == 0 && plain.dup == 0 ? 0 : 1;
 }

@@ -5,9 +5,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PACKAGES="build-essential cmake pkg-config mosquitto mosquitto-clients libmosquitto-dev \
+PACKAGES="build-essential cmake pkg-config mosquitto mosquitto-clients libmosquitto-dev mosquitto-dev \
 libsqlite3-dev sqlite3 libcjson-dev zlib1g-dev libpq-dev postgresql libcurl4-openssl-dev \
-libssl-dev prometheus-alertmanager"
+libssl-dev libargon2-dev prometheus-alertmanager libmicrohttpd-dev prometheus wrk chromium libxgboost-dev"
 
 missing=""
 for p in $PACKAGES; do
@@ -31,8 +31,16 @@ if [ -n "$missing" ]; then
     $SUDO apt-get install -y -qq --no-install-recommends $missing
 fi
 
-# npm packages of the tests (versions pinned in tests/js/package-lock.json).
-if [ -f tests/js/package-lock.json ] && [ ! -d tests/js/node_modules ]; then
+# npm packages of the tests (versions pinned in tests/js/package-lock.json), again
+# when the lock file changed since the last install. Never a downloaded browser.
+if [ -f tests/js/package-lock.json ] && \
+   [ tests/js/package-lock.json -nt tests/js/node_modules/.package-lock.json ]; then
     echo "install-deps: npm ci in tests/js"
-    (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+    (cd tests/js && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 fi
+# The dashboard's npm packages (uPlot, pinned in web/package-lock.json) and its build.
+if [ -f web/package-lock.json ] && [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+    echo "install-deps: npm ci in web"
+    (cd web && npm ci --no-audit --no-fund --loglevel=error)
+fi
+[ -f web/dist/index.html ] || scripts/build-web.sh

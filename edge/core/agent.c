@@ -204,6 +204,7 @@ static void update_safety(struct mdx_edge_unit *u, const struct mdx_edge_reading
     if (r->present & MDX_EDGE_HAS_CURRENT) {
         s.overload_detected = r->current_max > MDX_EDGE_OVERLOAD_A;
     }
+    s.emergency_stop = (uint8_t)(mdx_sim_fault_active(&u->sim, MDX_SIM_FAULT_ESTOP) != 0);
     if (memcmp(&s, &u->safety, sizeof(s)) != 0) {
         u->safety = s;
         u->safety_ts_ms = r->ts_ms;
@@ -220,6 +221,10 @@ static void make_reading(struct mdx_edge_agent *a, uint32_t idx)
         a->stats.failures++;
         say(a, MDX_EDGE_LOG_INFO, "%s ran to failure and was replaced (failure %u)", u->device_id,
             u->sim.failures);
+        /* A marker that is still waiting is replaced: only the newest life boundary survives. */
+        u->fail_pending = 1;
+        u->fail_ts_ms = reading_ts(a, u->generated);
+        u->fail_life = u->sim.failures;
     }
     r.ts_ms = reading_ts(a, u->generated);
     r.machine = idx;
@@ -231,13 +236,24 @@ static void make_reading(struct mdx_edge_agent *a, uint32_t idx)
     }
 }
 
+/* Non-zero when the port gives each machine its own connection. */
+static int per_unit(const struct mdx_edge_agent *a)
+{
+    return a->port->unit_session != NULL && a->port->unit_publish != NULL;
+}
+
 static int publish(struct mdx_edge_agent *a, const struct mdx_edge_unit *u, const char *leaf,
                    const char *payload, size_t len, int retain)
 {
     int rc;
 
     snprintf(a->topic, sizeof(a->topic), "modax/%s/%s/%s", a->conf.tenant, u->device_id, leaf);
-    rc = a->port->publish(a->port->ctx, a->topic, payload, len, 1, retain);
+    if (per_unit(a)) {
+        rc = a->port->unit_publish(a->port->ctx, (uint32_t)(u - a->units), a->topic, payload, len,
+                                   1, retain);
+    } else {
+        rc = a->port->publish(a->port->ctx, a->topic, payload, len, 1, retain);
+    }
     if (rc != MDX_OK && rc != MDX_ECONN && rc != MDX_EBUSY) {
         a->stats.publish_errors++;
         say(a, MDX_EDGE_LOG_WARN, "publish to %s failed (status %d)", a->topic, rc);
@@ -267,8 +283,35 @@ static int encode(struct mdx_edge_agent *a, const struct mdx_edge_unit *u, uint3
     return pl.status == MDX_OK ? (int)pl.len : pl.status;
 }
 
+/* Publishes the answer waiting in 'u', if any. MDX_OK, or the port's refusal (it stays). */
+static int send_ack(struct mdx_edge_agent *a, struct mdx_edge_unit *u)
+{
+    int rc, len;
+
+    if (!u->ack_pending) {
+        return MDX_OK;
+    }
+    len = mdx_payload_encode_ack(u->device_id, u->ack.command_id,
+                                 u->ack.rejected ? u->ack.detail : NULL, a->ack_buf,
+                                 sizeof(a->ack_buf));
+    if (len < 0) {
+        /* Only a bug gets here (the buffer fits the longest answer): drop, never loop. */
+        say(a, MDX_EDGE_LOG_ERROR, "%s: answer to command %lld could not be encoded",
+            u->device_id, (long long)u->ack.command_id);
+        u->ack_pending = 0;
+        a->stats.acks_dropped++;
+        return MDX_OK;
+    }
+    rc = publish(a, u, "command_ack", a->ack_buf, (size_t)len, 0);
+    if (rc == MDX_OK) {
+        u->ack_pending = 0;
+    }
+    return rc;
+}
+
 /*
- * Sends what 'u' has pending: status, safety, then readings. 'final'
+ * Sends what 'u' has pending: status, safety, a command's answer, then
+ * readings. 'final'
  * allows a short last batch. Returns MDX_OK, or the port's refusal
  * (everything not sent stays pending).
  */
@@ -276,6 +319,21 @@ static int flush_unit(struct mdx_edge_agent *a, struct mdx_edge_unit *u, int fin
 {
     int rc, len;
 
+    if (u->fail_pending) {
+        /* Before the readings still buffered: the new life's come after it. */
+        len = snprintf(a->ack_buf, sizeof(a->ack_buf),
+                       "{\"device_id\":\"%s\",\"state\":\"failed\",\"timestamp\":%lld,"
+                       "\"failures\":%u}",
+                       u->device_id, (long long)u->fail_ts_ms, (unsigned)u->fail_life);
+        if (len > 0 && (size_t)len < sizeof(a->ack_buf)) {
+            rc = publish(a, u, "status", a->ack_buf, (size_t)len, 0);
+            if (rc != MDX_OK) {
+                return rc;
+            }
+        }
+        u->fail_pending = 0;
+        u->need_online = 1; /* the replacement machine is online */
+    }
     if (u->need_online) {
         rc = publish(a, u, "status", "online", 6, 1);
         if (rc != MDX_OK) {
@@ -296,6 +354,10 @@ static int flush_unit(struct mdx_edge_agent *a, struct mdx_edge_unit *u, int fin
         }
         u->safety_sent = u->safety;
         u->need_safety = 0;
+    }
+    rc = send_ack(a, u);
+    if (rc != MDX_OK) {
+        return rc;
     }
     while (u->ring.count > 0) {
         uint32_t n;
@@ -330,6 +392,120 @@ static int flush_unit(struct mdx_edge_agent *a, struct mdx_edge_unit *u, int fin
     return MDX_OK;
 }
 
+int mdx_edge_agent_command_topic(const struct mdx_edge_agent *a, uint32_t i, char *buf,
+                                 size_t cap)
+{
+    int n;
+
+    if (i >= a->conf.machines) {
+        return -1;
+    }
+    n = snprintf(buf, cap, "modax/%s/%s/commands", a->conf.tenant, a->units[i].device_id);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+/* The machine whose commands topic 'topic' is, or NULL. */
+static struct mdx_edge_unit *unit_of_topic(struct mdx_edge_agent *a, const char *topic)
+{
+    size_t lt = strlen(a->conf.tenant), lp = strlen(a->conf.prefix);
+    const char *dev, *slash;
+    uint64_t num = 0;
+    const char *d;
+
+    if (strncmp(topic, "modax/", 6) != 0 || strncmp(topic + 6, a->conf.tenant, lt) != 0 ||
+        topic[6 + lt] != '/') {
+        return NULL;
+    }
+    dev = topic + 7 + lt;
+    slash = strchr(dev, '/');
+    if (slash == NULL || strcmp(slash, "/commands") != 0 || strncmp(dev, a->conf.prefix, lp) != 0) {
+        return NULL;
+    }
+    /* device id = prefix + number: find the machine by its number, then compare. */
+    for (d = dev + lp; d < slash; d++) {
+        if (*d < '0' || *d > '9' || num > UINT32_MAX) {
+            return NULL;
+        }
+        num = num * 10 + (uint64_t)(*d - '0');
+    }
+    if (d == dev + lp || num < a->conf.first || num - a->conf.first >= a->conf.machines) {
+        return NULL;
+    }
+    {
+        struct mdx_edge_unit *u = &a->units[num - a->conf.first];
+        size_t n = (size_t)(slash - dev);
+
+        return strlen(u->device_id) == n && strncmp(u->device_id, dev, n) == 0 ? u : NULL;
+    }
+}
+
+/* Queues the answer to command 'id' of 'u' ('detail' NULL: ok) and tries to send it. */
+static void answer(struct mdx_edge_agent *a, struct mdx_edge_unit *u, int64_t id,
+                   const char *detail)
+{
+    if (u->ack_pending) {
+        a->stats.acks_dropped++;
+        say(a, MDX_EDGE_LOG_WARN, "%s: answer to command %lld replaced before it was sent",
+            u->device_id, (long long)u->ack.command_id);
+    }
+    u->ack.command_id = id;
+    u->ack.rejected = (uint8_t)(detail != NULL);
+    snprintf(u->ack.detail, sizeof(u->ack.detail), "%s", detail != NULL ? detail : "");
+    u->ack_pending = 1;
+    if (detail != NULL) {
+        a->stats.commands_rejected++;
+    } else {
+        a->stats.commands_applied++;
+    }
+    if (a->port->connected(a->port->ctx)) {
+        send_ack(a, u);
+    }
+}
+
+void mdx_edge_agent_command(struct mdx_edge_agent *a, const char *topic, const void *payload,
+                            size_t len)
+{
+    struct mdx_edge_command cmd;
+    struct mdx_edge_unit *u;
+    const char *why = NULL;
+    char detail[MDX_EDGE_CMD_DETAIL_MAX];
+
+    a->stats.commands++;
+    u = unit_of_topic(a, topic);
+    if (u == NULL) {
+        a->stats.commands_ignored++;
+        say(a, MDX_EDGE_LOG_WARN, "message on %.100s ignored: not a commands topic of this agent",
+            topic);
+        return;
+    }
+    if (mdx_edge_command_parse(payload, len, &cmd, &why) != MDX_OK) {
+        if (!cmd.has_id) {
+            a->stats.commands_ignored++;
+            say(a, MDX_EDGE_LOG_WARN, "%s: malformed command ignored (no readable id): %s",
+                u->device_id, why);
+            return;
+        }
+        snprintf(detail, sizeof(detail), "malformed command: %s", why);
+        say(a, MDX_EDGE_LOG_WARN, "%s: command %lld rejected: %s", u->device_id,
+            (long long)cmd.id, detail);
+        answer(a, u, cmd.id, detail);
+        return;
+    }
+    if (u->safety.emergency_stop) {
+        why = "emergency stop active: commands are refused until it is released";
+    } else if (mdx_sim_command(&u->sim, cmd.name, cmd.value, &why) == 0) {
+        why = NULL;
+    }
+    if (why != NULL) {
+        say(a, MDX_EDGE_LOG_WARN, "%s: command %lld (%s = %g) rejected: %s", u->device_id,
+            (long long)cmd.id, cmd.name, cmd.value, why);
+    } else {
+        say(a, MDX_EDGE_LOG_INFO, "%s: command %lld applied: %s = %g", u->device_id,
+            (long long)cmd.id, cmd.name, cmd.value);
+    }
+    answer(a, u, cmd.id, why);
+}
+
 uint64_t mdx_edge_agent_buffered(const struct mdx_edge_agent *a)
 {
     uint64_t n = 0;
@@ -341,15 +517,35 @@ uint64_t mdx_edge_agent_buffered(const struct mdx_edge_agent *a)
     return n;
 }
 
+/* Per-machine connections: re-announces each machine whose connection is new. */
+static void track_units(struct mdx_edge_agent *a)
+{
+    uint32_t i;
+
+    for (i = 0; i < a->conf.machines; i++) {
+        struct mdx_edge_unit *u = &a->units[i];
+        uint32_t s = a->port->unit_session(a->port->ctx, i);
+
+        if (s != 0 && s != u->session) {
+            u->need_online = 1;
+            u->need_safety = (uint8_t)(a->conf.safety != 0);
+        }
+        u->session = s;
+    }
+}
+
 static void track_connection(struct mdx_edge_agent *a)
 {
     int conn = a->port->connected(a->port->ctx) != 0;
     uint32_t i;
 
+    if (per_unit(a)) {
+        track_units(a);
+    }
     if (conn && !a->connected) {
         say(a, MDX_EDGE_LOG_INFO, "connected; %llu readings buffered",
             (unsigned long long)mdx_edge_agent_buffered(a));
-        for (i = 0; i < a->conf.machines; i++) {
+        for (i = 0; i < a->conf.machines && !per_unit(a); i++) {
             a->units[i].need_online = 1;
             a->units[i].need_safety = (uint8_t)(a->conf.safety != 0);
         }
@@ -358,6 +554,21 @@ static void track_connection(struct mdx_edge_agent *a)
             a->conf.ring_cap);
     }
     a->connected = conn;
+}
+
+/*
+ * Flushes machine 'i' if its connection is up. One connection: a refusal
+ * (*blocked) stops the pass for every machine; per machine: only for 'i'.
+ */
+static void flush_if_up(struct mdx_edge_agent *a, uint32_t i, int final, int *blocked)
+{
+    if (per_unit(a)) {
+        if (a->units[i].session != 0) {
+            flush_unit(a, &a->units[i], final);
+        }
+    } else if (a->connected && !*blocked) {
+        *blocked = flush_unit(a, &a->units[i], final) != MDX_OK;
+    }
 }
 
 int mdx_edge_agent_step(struct mdx_edge_agent *a, uint32_t *sleep_ms)
@@ -398,10 +609,7 @@ int mdx_edge_agent_step(struct mdx_edge_agent *a, uint32_t *sleep_ms)
         if (a->conf.count > 0 && u->generated < a->conf.count) {
             all_counted = 0;
         }
-        if (a->connected && !blocked) {
-            int rc = flush_unit(a, u, a->gen_done);
-            blocked = rc != MDX_OK;
-        }
+        flush_if_up(a, i, a->gen_done, &blocked);
     }
     if (all_counted) {
         a->gen_done = 1;
@@ -414,8 +622,8 @@ int mdx_edge_agent_step(struct mdx_edge_agent *a, uint32_t *sleep_ms)
     if (a->done_at_ms < 0) {
         a->done_at_ms = now;
         /* Short last batches go out now that no more readings come. */
-        for (i = 0; i < a->conf.machines && a->connected && !blocked; i++) {
-            blocked = flush_unit(a, &a->units[i], 1) != MDX_OK;
+        for (i = 0; i < a->conf.machines; i++) {
+            flush_if_up(a, i, 1, &blocked);
         }
     }
     if (mdx_edge_agent_buffered(a) == 0) {
@@ -451,7 +659,8 @@ void mdx_edge_agent_fini(struct mdx_edge_agent *a)
         return;
     }
     for (i = 0; i < a->conf.machines; i++) {
-        if (publish(a, &a->units[i], "status", "offline", 7, 1) != MDX_OK) {
+        /* One connection refusing ends it; per machine, the others still go. */
+        if (publish(a, &a->units[i], "status", "offline", 7, 1) != MDX_OK && !per_unit(a)) {
             break;
         }
     }

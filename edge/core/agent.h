@@ -9,10 +9,25 @@
  *   modax/{tenant}/{device}/sensor_data  QoS 1, one reading, or a JSON
  *                                        array (--batch, or a backlog)
  *   modax/{tenant}/{device}/status       QoS 1 retained "online" after
- *                                        each connect, "offline" at the end
+ *                                        each connect, "offline" at the end;
+ *                                        when the machine runs to failure
+ *                                        {"state":"failed","timestamp":T,
+ *                                        "failures":N} (not retained), then
+ *                                        "online" again: it was replaced, a
+ *                                        new life starts after T
  *   modax/{tenant}/{device}/safety       QoS 1 on a change of safety state
+ *   modax/{tenant}/{device}/command_ack  QoS 1, the answer to each command
+ * Commands arrive from the port (mdx_edge_agent_command()) on
+ * modax/{tenant}/{device}/commands; the device's local interlock refuses
+ * any while its emergency stop is active, the machine refuses unknown
+ * names and values out of range, and every command with a readable id is
+ * answered "ok" or "rejected" with a detail. One answer per machine waits
+ * while the broker is unreachable; a newer one replaces it (counted).
  * Readings are removed from the ring only once the port took them, so an
  * outage costs nothing until the ring is full; then the oldest go, counted.
+ * With a port that gives each machine its own connection (port.h
+ * unit_session/unit_publish), each machine is announced, flushed and
+ * blocked on its own; otherwise one refusal pauses the whole pass.
  *
  * No heap: the caller hands over all memory at init, sized from the conf
  * (mdx_edge_agent_buf_size()). Everything outside goes through the port.
@@ -23,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "command.h"
 #include "payload.h"
 #include "port.h"
 #include "reading.h"
@@ -69,6 +85,13 @@ struct mdx_edge_conf {
     struct mdx_edge_fault_spec faults[MDX_EDGE_MAX_FAULTS];
 };
 
+/* An answer to a command, waiting to be published. */
+struct mdx_edge_ack {
+    int64_t command_id;
+    char detail[MDX_EDGE_CMD_DETAIL_MAX]; /* "" for "ok" */
+    uint8_t rejected;
+};
+
 /* One machine of the agent. */
 struct mdx_edge_unit {
     char device_id[MDX_EDGE_DEVICE_ID_MAX];
@@ -80,6 +103,12 @@ struct mdx_edge_unit {
     int64_t safety_ts_ms; /* time of the last safety change */
     uint8_t need_online;  /* status "online" not yet sent on this connection */
     uint8_t need_safety;  /* safety state not yet sent on this connection */
+    uint8_t ack_pending;  /* 'ack' waits to be published */
+    uint8_t fail_pending; /* a failure marker (status "failed") waits to be published */
+    int64_t fail_ts_ms;   /* its time: the reading in whose window the machine failed */
+    uint32_t fail_life;   /* its life number (sim.failures at that failure) */
+    uint32_t session;     /* port's unit_session() last seen; 0: down */
+    struct mdx_edge_ack ack;
 };
 
 struct mdx_edge_stats {
@@ -89,6 +118,11 @@ struct mdx_edge_stats {
     uint64_t dropped;            /* readings lost: ring overflow or unencodable */
     uint64_t failures;           /* machines run to failure and replaced */
     uint64_t publish_errors;     /* refusals other than "not connected" / "busy" */
+    uint64_t commands;           /* messages received on commands topics */
+    uint64_t commands_applied;   /* ... answered "ok" */
+    uint64_t commands_rejected;  /* ... answered "rejected" */
+    uint64_t commands_ignored;   /* ... unanswerable: unknown device, no readable id */
+    uint64_t acks_dropped;       /* answers replaced by a newer one before they went out */
 };
 
 struct mdx_edge_agent {
@@ -107,6 +141,7 @@ struct mdx_edge_agent {
     struct mdx_edge_stats stats;
     char topic[MDX_EDGE_TOPIC_MAX];
     char line[256];
+    char ack_buf[256]; /* a command_ack payload */
 };
 
 /* Fills 'conf' with the defaults of modax-edge (20 machines, 1 Hz, tenant "demo"...). */
@@ -143,6 +178,25 @@ int mdx_edge_agent_run(struct mdx_edge_agent *a);
 
 /* Publishes "offline" for every machine if connected. The agent may then be discarded. */
 void mdx_edge_agent_fini(struct mdx_edge_agent *a);
+
+/*
+ * The topic machine 'i' of the agent receives commands on
+ * (modax/{tenant}/{device}/commands) into 'buf'. Returns 0, or -1 when
+ * 'i' is past the last machine (or 'buf' too small). The port subscribes
+ * to these after each connect.
+ */
+int mdx_edge_agent_command_topic(const struct mdx_edge_agent *a, uint32_t i, char *buf,
+                                 size_t cap);
+
+/*
+ * Handles one message received on 'topic' (NUL-terminated): a command
+ * for one of the agent's machines, 'len' bytes of 'payload' (no NUL
+ * needed). Applies it or refuses it and publishes the answer (or keeps
+ * it until the broker takes it). Malformed input is logged and counted,
+ * never fatal. Call from the agent's thread.
+ */
+void mdx_edge_agent_command(struct mdx_edge_agent *a, const char *topic, const void *payload,
+                            size_t len);
 
 /* Readings still waiting in the rings. */
 uint64_t mdx_edge_agent_buffered(const struct mdx_edge_agent *a);

@@ -199,3 +199,37 @@ int mdx_payload_encode_safety(const struct mdx_safety_state *s, int64_t ts_ms, c
            boolean(s->temperature_ok), (long long)ts_ms);
     return finish(&pl);
 }
+
+/* Appends 's' as a JSON string, quotes included, escaping what JSON requires. */
+static void string(struct mdx_payload *pl, const char *s)
+{
+    append(pl, "\"");
+    for (; *s != '\0' && pl->status == MDX_OK; s++) {
+        unsigned char ch = (unsigned char)*s;
+
+        if (ch == '"' || ch == '\\') {
+            append(pl, "\\%c", ch);
+        } else if (ch < 0x20) {
+            append(pl, "\\u%04x", ch);
+        } else {
+            append(pl, "%c", ch);
+        }
+    }
+    append(pl, "\"");
+}
+
+int mdx_payload_encode_ack(const char *device_id, int64_t command_id, const char *detail,
+                           char *buf, size_t cap)
+{
+    struct mdx_payload pl;
+
+    mdx_payload_init(&pl, buf, cap);
+    append(&pl, "{\"device_id\":\"%s\",\"command_id\":%lld,\"status\":\"%s\"", device_id,
+           (long long)command_id, detail == NULL ? "ok" : "rejected");
+    if (detail != NULL) {
+        append(&pl, ",\"detail\":");
+        string(&pl, detail);
+    }
+    append(&pl, "}");
+    return finish(&pl);
+}

@@ -6,7 +6,8 @@
  *   cloud: {"device_id":"m-0001","timestamp":<ms>,"sensor_data":{"current_mean":..,..}}
  *   field: {"timestamp":<ms>,"device_id":..,"motor_currents":[a,b],
  *           "vibration":{"x":..,"y":..,"z":..,"magnitude":..},"temperatures":[t]}
- * and a batch: a JSON array of readings of one form. A sensor group that
+ * and a batch: a JSON array of readings of one form; also the safety
+ * message and the answer to a command (command_ack). A sensor group that
  * was not read (dropout) is left out. Numbers are printed with %.3f; a
  * non-finite value is refused rather than printed.
  *
@@ -72,5 +73,14 @@ int mdx_payload_encode_batch(enum mdx_edge_form form, const char *device_id,
  */
 int mdx_payload_encode_safety(const struct mdx_safety_state *s, int64_t ts_ms, char *buf,
                               size_t cap);
+
+/*
+ * Writes a device's answer to command 'command_id':
+ *   {"device_id":..,"command_id":42,"status":"ok"} when 'detail' is NULL,
+ *   {"device_id":..,"command_id":42,"status":"rejected","detail":"..."} else
+ * ('detail' escaped as a JSON string). Returns as mdx_payload_encode().
+ */
+int mdx_payload_encode_ack(const char *device_id, int64_t command_id, const char *detail,
+                           char *buf, size_t cap);
 
 #endif

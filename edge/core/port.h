@@ -5,7 +5,8 @@
  * The core (sampling, store-and-forward, payloads, the agent loop) never
  * calls the OS: clocks, MQTT, sleeping and logging come through this
  * table. edge/port/posix implements it with libmosquitto for Linux
- * gateways and the fleet simulator; an ESP-IDF port can implement the
+ * gateways and the fleet simulator (one connection for all machines, or
+ * one per machine); an ESP-IDF port can implement the
  * same table. Tests implement it with a fake clock and a capture buffer.
  */
 #ifndef MODAX_EDGE_PORT_H
@@ -55,6 +56,21 @@ struct mdx_edge_port {
 
     /* One log line (no newline), at 'level'; the port filters and prints. */
     void (*log)(void *ctx, int level, const char *line);
+
+    /*
+     * Optional, both or neither: a port with one connection per machine
+     * (each device its own broker identity). NULL: one connection carries
+     * every machine and the functions above apply.
+     *
+     * unit_session: 0 while the connection of machine 'unit' (its index
+     * in the agent) is down, else a non-zero number that changes at each
+     * (re)connect, so the agent re-announces that machine.
+     * unit_publish: publish() on that machine's connection.
+     * connected() then means "at least one machine connected".
+     */
+    uint32_t (*unit_session)(void *ctx, uint32_t unit);
+    int (*unit_publish)(void *ctx, uint32_t unit, const char *topic, const void *payload,
+                        size_t len, int qos, int retain);
 };
 
 #endif

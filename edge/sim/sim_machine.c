@@ -29,6 +29,7 @@ static const char *const fault_names[MDX_SIM_FAULT_COUNT] = {
     [MDX_SIM_FAULT_SPIKE] = "spike",
     [MDX_SIM_FAULT_BEARING] = "bearing",
     [MDX_SIM_FAULT_DROPOUT] = "dropout",
+    [MDX_SIM_FAULT_ESTOP] = "estop",
 };
 
 static uint64_t splitmix64(uint64_t *x)
@@ -104,6 +105,7 @@ void mdx_sim_init(struct mdx_sim_machine *m, uint64_t seed, uint32_t number, dou
     m->heat_per_load = 5.0 + 3.0 * uniform(r);
     m->tau_s = 240.0 + 120.0 * uniform(r);
     m->life_s = life_s > 0 ? life_s : 1.0;
+    m->speed = 1.0;
     m->wear = 0.5 * uniform(r);
 
     /* Start warm, at the mean of the load cycle, not with a cold transient. */
@@ -142,6 +144,25 @@ static double fault_age(const struct mdx_sim_machine *m, enum mdx_sim_fault kind
         return -1.0; /* repaired */
     }
     return m->t_s - at;
+}
+
+int mdx_sim_fault_active(const struct mdx_sim_machine *m, enum mdx_sim_fault kind)
+{
+    return (int)kind >= 0 && kind < MDX_SIM_FAULT_COUNT && fault_age(m, kind) >= 0;
+}
+
+int mdx_sim_command(struct mdx_sim_machine *m, const char *name, double value, const char **why)
+{
+    if (strcmp(name, "speed_pct") != 0) {
+        *why = "unknown command";
+        return -1;
+    }
+    if (!(value >= 0.0 && value <= 100.0)) { /* NaN fails too */
+        *why = "speed_pct must be from 0 to 100";
+        return -1;
+    }
+    m->speed = value / 100.0;
+    return 0;
 }
 
 static double vibration_factor(const struct mdx_sim_machine *m)
@@ -197,7 +218,10 @@ int mdx_sim_step(struct mdx_sim_machine *m, double dt_s, struct mdx_edge_reading
         }
 
         pos = fmod(m->t_s + m->phase_s, m->cycle_s);
-        target = pos < m->duty * m->cycle_s ? 1.0 : UNLOADED;
+        target = (pos < m->duty * m->cycle_s ? 1.0 : UNLOADED) * m->speed;
+        if (fault_age(m, MDX_SIM_FAULT_ESTOP) >= 0) {
+            target = 0.0; /* stopped: the motor idles */
+        }
         m->load += (target - m->load) * (1.0 - exp(-h / LOAD_LAG_S));
 
         ia = motor_current(m, h);

@@ -14,7 +14,10 @@
  *     and temperature creep up with it. At 1.0 the machine fails and is
  *     replaced by a new one (wear 0), so run-to-failure histories exist.
  * Faults can be injected from a simulated time on: overheat, current
- * spikes, bearing wear, sensor dropout.
+ * spikes, bearing wear, sensor dropout, and an emergency stop (the
+ * operator's button: the press stands still until it is released).
+ * Commands set the speed (0..100 % of the press cycle's load), so
+ * currents, vibration and temperature follow it.
  *
  * Portable C: no heap, no OS; the same rules as edge/core.
  */
@@ -33,6 +36,7 @@ enum mdx_sim_fault {
     MDX_SIM_FAULT_SPIKE,    /* short current spikes above 10 A, every ~15 s */
     MDX_SIM_FAULT_BEARING,  /* bearing damage: vibration grows fast */
     MDX_SIM_FAULT_DROPOUT,  /* the temperature sensor stops reporting */
+    MDX_SIM_FAULT_ESTOP,    /* emergency stop pressed: no load, commands refused */
     MDX_SIM_FAULT_COUNT
 };
 
@@ -57,6 +61,7 @@ struct mdx_sim_machine {
     double heat_per_load; /* deg C steady-state rise at full load */
     double tau_s;         /* thermal time constant */
     double life_s;        /* simulated seconds from new (wear 0) to failure */
+    double speed;         /* 0..1, set by the speed_pct command; 1 at start */
 
     /* State. */
     double t_s;                             /* simulated seconds since start */
@@ -91,7 +96,18 @@ void mdx_sim_repair(struct mdx_sim_machine *m, enum mdx_sim_fault kind, double a
  */
 int mdx_sim_step(struct mdx_sim_machine *m, double dt_s, struct mdx_edge_reading *out);
 
-/* Name of 'kind' ("overheat", "spike", "bearing", "dropout"). */
+/* Non-zero while fault 'kind' is active (started, not yet repaired). */
+int mdx_sim_fault_active(const struct mdx_sim_machine *m, enum mdx_sim_fault kind);
+
+/*
+ * Applies command 'name' = 'value' to the machine. Knows "speed_pct"
+ * (0..100: the share of the press cycle's load). Returns 0, or -1 with
+ * the reason for the device's rejection in *why (a static string):
+ * "unknown command", a value out of range.
+ */
+int mdx_sim_command(struct mdx_sim_machine *m, const char *name, double value, const char **why);
+
+/* Name of 'kind' ("overheat", "spike", "bearing", "dropout", "estop"). */
 const char *mdx_sim_fault_name(enum mdx_sim_fault kind);
 
 /* Kind named 'name', or -1. */

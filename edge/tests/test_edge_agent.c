@@ -3,7 +3,8 @@
  * test_edge_agent.c - the agent loop over a fake port: a hand-driven
  * clock, a connection switch and a capture of what was published.
  * Covers statuses, timing, store-and-forward over an outage, --batch,
- * --count, ring overflow and safety messages.
+ * --count, ring overflow and safety messages, and a port with one
+ * connection per machine.
  */
 #include <cJSON.h>
 #include <string.h>
@@ -91,8 +92,8 @@ static void f_log(void *ctx, int level, const char *line)
     (void)line;
 }
 
-static const struct mdx_edge_port port = {&fk,         f_now,   f_wall, f_publish,
-                                          f_connected, f_sleep, f_stop, f_log};
+static const struct mdx_edge_port port = {&fk,     f_now,  f_wall, f_publish, f_connected,
+                                          f_sleep, f_stop, f_log,  NULL,      NULL};
 
 static struct mdx_edge_agent agent;
 static struct mdx_edge_unit units[4];
@@ -384,6 +385,97 @@ static void bad_conf_is_refused(void)
     CHECK_EQ_INT(mdx_edge_agent_init(&agent, &c, &port, units, slots, buf, 100), MDX_EINVAL);
 }
 
+/* --- one connection per machine: the port's unit_session/unit_publish --- */
+
+static uint32_t unit_sess[4]; /* 0: that machine's connection is down */
+static int wrong_connection;  /* publishes whose topic is not the connection's device */
+
+static uint32_t f_unit_session(void *ctx, uint32_t unit)
+{
+    (void)ctx;
+    return unit < 4 ? unit_sess[unit] : 0;
+}
+
+static int f_unit_publish(void *ctx, uint32_t unit, const char *topic, const void *payload,
+                          size_t len, int qos, int retain)
+{
+    char dev[32];
+
+    if (unit >= 4 || unit_sess[unit] == 0) {
+        return MDX_ECONN;
+    }
+    snprintf(dev, sizeof(dev), "/m-%04u/", unit + 1);
+    wrong_connection += strstr(topic, dev) == NULL;
+    return f_publish(ctx, topic, payload, len, qos, retain);
+}
+
+static int f_any_connected(void *ctx)
+{
+    (void)ctx;
+    return unit_sess[0] != 0 || unit_sess[1] != 0 || unit_sess[2] != 0 || unit_sess[3] != 0;
+}
+
+static const struct mdx_edge_port unit_port = {
+    &fk,    f_now, f_wall, f_publish, f_any_connected, f_sleep,
+    f_stop, f_log, f_unit_session, f_unit_publish};
+
+/* Statuses "online"/"offline" of 'device' in the capture. */
+static int statuses_of(const char *device, const char *what)
+{
+    char topic[MDX_EDGE_TOPIC_MAX];
+    int i, n = 0;
+
+    snprintf(topic, sizeof(topic), "modax/demo/%s/status", device);
+    for (i = 0; i < fk.nmsgs; i++) {
+        n += strcmp(fk.msgs[i].topic, topic) == 0 && strcmp(fk.msgs[i].payload, what) == 0;
+    }
+    return n;
+}
+
+static void per_machine_connections_are_independent(void)
+{
+    struct mdx_edge_conf c = conf_of(2);
+    int64_t first = 0, last = 0;
+    int n0;
+
+    reset(1);
+    wrong_connection = 0;
+    unit_sess[0] = 1;
+    unit_sess[1] = 0; /* m-0002 not connected yet */
+    CHECK_EQ_INT(mdx_edge_agent_init(&agent, &c, &unit_port, units, slots, buf, sizeof(buf)),
+                 MDX_OK);
+    run_for(10000);
+    /* m-0001 flows although m-0002 is down; m-0002 keeps its readings. */
+    CHECK_EQ_INT(readings_of("m-0001", &first, &last, NULL), 10);
+    CHECK_EQ_INT(readings_of("m-0002", &first, &last, NULL), 0);
+    CHECK_EQ_INT(units[1].ring.count, 10);
+    CHECK_EQ_INT(statuses_of("m-0001", "online"), 1);
+    CHECK_EQ_INT(statuses_of("m-0002", "online"), 0);
+    /* m-0002 connects: it alone announces itself and delivers its backlog. */
+    unit_sess[1] = 7;
+    run_for(1000);
+    CHECK_EQ_INT(statuses_of("m-0002", "online"), 1);
+    CHECK_EQ_INT(statuses_of("m-0001", "online"), 1);
+    CHECK_EQ_INT(readings_of("m-0002", &first, &last, NULL), 11);
+    CHECK_EQ_INT(first, WALL0 + 5000 + 1000);
+    /* m-0001 reconnects (new session): it alone says "online" again. */
+    unit_sess[0] = 2;
+    run_for(1000);
+    CHECK_EQ_INT(statuses_of("m-0001", "online"), 2);
+    CHECK_EQ_INT(statuses_of("m-0002", "online"), 1);
+    /* At the end only the connected machine can say "offline"; the other isn't skipped by it. */
+    unit_sess[0] = 0;
+    n0 = readings_of("m-0001", &first, &last, NULL);
+    run_for(3000);
+    CHECK_EQ_INT(readings_of("m-0001", &first, &last, NULL), n0);
+    CHECK_EQ_INT(units[0].ring.count, 3);
+    mdx_edge_agent_fini(&agent);
+    CHECK_EQ_INT(statuses_of("m-0001", "offline"), 0);
+    CHECK_EQ_INT(statuses_of("m-0002", "offline"), 1);
+    CHECK_EQ_INT(wrong_connection, 0);
+    CHECK_EQ_INT(agent.stats.publish_errors, 0);
+}
+
 static const struct mdx_test tests[] = {
     {"online status, then one reading per second", online_then_one_reading_per_second},
     {"outage is buffered and flushed as arrays", outage_is_buffered_and_flushed_as_arrays},
@@ -395,6 +487,8 @@ static const struct mdx_test tests[] = {
      undeliverable_run_gives_up_after_the_drain_time},
     {"overheat sends a safety change", overheat_sends_a_safety_change},
     {"bad configuration is refused", bad_conf_is_refused},
+    {"per-machine connections come and go independently",
+     per_machine_connections_are_independent},
     {NULL, NULL}};
 
 MDX_TEST_MAIN(tests)

@@ -83,6 +83,22 @@ struct mdx_alert_filter {
 
 #define MDX_ALERT_ACTIVE 100
 
+/* "open", "acknowledged", "resolved", or "active" (MDX_ALERT_ACTIVE); MDX_EINVAL otherwise. */
+int mdx_alert_state_parse(const char *s, int *out);
+
+struct mdx_store;
+/*
+ * An operator's acknowledge (want MDX_ALERT_ACKNOWLEDGED) or resolve
+ * (MDX_ALERT_RESOLVED) of alert 'id' of 'tenant' (alert_change.c), stored
+ * at 'now_ms'. MDX_OK with the changed alert in *out; MDX_EEXIST when
+ * nothing would change (acknowledged already, or resolved already: a
+ * resolved alert cannot be acknowledged) with the alert as it is in *out;
+ * MDX_ENOTFOUND for no such alert (also another tenant's); else the
+ * store's error.
+ */
+int mdx_alert_change(struct mdx_store *st, const char *tenant, int64_t id, int want,
+                     int64_t now_ms, struct mdx_alert *out);
+
 /* "gt", "ge", "lt", "le" and ">", ">=", "<", "<="; MDX_EINVAL otherwise. */
 int mdx_cmp_parse(const char *s, int *out);
 const char *mdx_cmp_symbol(int cmp);

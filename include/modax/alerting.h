@@ -95,4 +95,14 @@ void mdx_alerting_after_commit(struct mdx_alerting *a);
 
 void mdx_alerting_stats(const struct mdx_alerting *a, struct mdx_alerting_stats *out);
 
+/*
+ * A condition found by another stage on the writer thread (the RUL stage,
+ * rul_live.h, source "rul"): 'bad' non-zero raises (or holds) the alert of
+ * (tenant, device, source), zero resolves an active one at once. Stored
+ * with the next batch and handed to the sinks like the stage's own.
+ */
+void mdx_alerting_external(struct mdx_alerting *a, const char *tenant, const char *device,
+                           const char *source, int severity, int64_t ts_ms, double value, int bad,
+                           const char *summary);
+
 #endif

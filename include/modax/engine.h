@@ -38,6 +38,10 @@ struct mdx_engine_conf {
 
 extern const struct mdx_conf_key mdx_engine_conf_keys[];
 
+/* Upper bounds (milliseconds) of the store batch latency histogram's buckets. */
+#define MDX_COMMIT_BUCKETS 11
+extern const int64_t mdx_engine_commit_bounds_ms[MDX_COMMIT_BUCKETS];
+
 /* Counters; read with mdx_engine_stats(). */
 struct mdx_engine_stats {
     uint64_t msgs_received;       /* submitted by sources */
@@ -50,6 +54,11 @@ struct mdx_engine_stats {
     uint64_t batches;
     uint64_t store_retries;
     uint64_t spool_pending_bytes;
+    /* Store batch latency: the time from a batch's first write attempt until it is stored
+       (retries included). Counts per bucket, not cumulative: [i] for latencies <= bound i
+       and above bound i-1, [MDX_COMMIT_BUCKETS] beyond the last bound. */
+    uint64_t commit_buckets[MDX_COMMIT_BUCKETS + 1];
+    uint64_t commit_us_sum;       /* total of those latencies, microseconds */
 };
 
 #define MDX_REASONS_MAX 32
@@ -70,6 +79,14 @@ struct mdx_alerting;
  * alert changes commit with the batch. Call before mdx_engine_start().
  */
 void mdx_engine_set_alerting(struct mdx_engine *e, struct mdx_alerting *alerting);
+
+struct mdx_rul_live;
+/*
+ * Runs the live RUL stage (rul_live.h; borrowed, NULL for none) on the
+ * writer thread: every validated point, and its tick between batches.
+ * Call before mdx_engine_start().
+ */
+void mdx_engine_set_rul(struct mdx_engine *e, struct mdx_rul_live *rul);
 /* Starts the writer thread. */
 int mdx_engine_start(struct mdx_engine *e);
 

@@ -59,6 +59,9 @@ struct mdx_event {
     int64_t ts_ms;                  /* from the payload, or receive time */
     uint8_t flags;                  /* MDX_POINT_TS_SUBSTITUTED when receive time was used */
     char body[MDX_EVENT_BODY_MAX];  /* compact JSON of the event, NUL-terminated */
+    /* command_ack only (issue 5): which command, and what the device said. */
+    int64_t command_id;             /* > 0 */
+    int command_ok;                 /* 1 "ok", 0 "rejected" */
 };
 
 #endif

@@ -98,6 +98,87 @@ struct mdx_device_info {
     int64_t created_ms;
     int64_t last_seen_ms;     /* 0 if never seen */
     int auto_registered;
+    /* Kept by mdx_store_write() from the device's status and safety events (issue 5): */
+    char status[16];          /* "online", "offline", "" if it never reported */
+    int64_t status_ms;        /* time of that status event, 0 if none */
+    int emergency_stop;       /* 1 while the newest safety event says emergency_stop: true */
+    int64_t safety_ms;        /* time of that safety event, 0 if none */
+};
+
+#define MDX_DEVICE_JSON_MAX 4096  /* bytes of a device's metadata or limits JSON, with NUL */
+
+/*
+ * What operators set on a device (issue 5): free metadata, and the safety
+ * limits commands are checked against (command.h), both compact JSON objects.
+ */
+struct mdx_device_config {
+    char meta[MDX_DEVICE_JSON_MAX];    /* e.g. {"line":"L2","model":"P-400"}; "{}" if none */
+    char limits[MDX_DEVICE_JSON_MAX];  /* {"speed_pct":{"min":0,"max":100},...}; "{}" if none */
+};
+
+/* An API key (issue 5). The secret is never stored, only its SHA-256. */
+enum mdx_role { MDX_ROLE_VIEWER = 0, MDX_ROLE_OPERATOR, MDX_ROLE_ADMIN, MDX_ROLE_PLATFORM };
+#define MDX_APIKEY_ID_LEN 16      /* hex characters of the public key id */
+struct mdx_apikey {
+    char id[MDX_APIKEY_ID_LEN + 1];
+    char tenant[MDX_NAME_MAX + 1];  /* "" for a platform admin key (role MDX_ROLE_PLATFORM) */
+    int role;                       /* enum mdx_role */
+    uint8_t hash[32];               /* SHA-256 of the secret part */
+    char label[MDX_NAME_MAX + 1];   /* free text for people, may be "" */
+    int64_t created_ms;
+    int64_t revoked_ms;             /* 0 while valid */
+};
+
+/* An operator's command to a device (issue 5; see command.h). */
+enum mdx_command_state {
+    MDX_COMMAND_SENT = 0,     /* published to modax/{tenant}/{device}/commands */
+    MDX_COMMAND_ACKED,        /* the device answered ok on command_ack */
+    MDX_COMMAND_REJECTED,     /* the device answered rejected (its own interlocks) */
+    MDX_COMMAND_FAILED        /* could not be published */
+};
+/*
+ * A device's broker credentials (issue 6). The broker knows a device by its
+ * id alone (MQTT username = client id = device id), so a device id that has
+ * credentials is unique across tenants.
+ */
+#define MDX_SECRET_HASH_MAX 192   /* an argon2id encoded hash, with NUL */
+struct mdx_device_cred {
+    char tenant[MDX_NAME_MAX + 1];
+    char device[MDX_NAME_MAX + 1];
+    char secret_hash[MDX_SECRET_HASH_MAX]; /* "$argon2id$v=19$m=...,t=...,p=...$salt$hash"; "" if none */
+    char cert_fingerprint[65];    /* hex SHA-256 of the DER client certificate issued; "" if none */
+    int64_t revoked_ms;           /* 0 while the device may connect */
+    int64_t updated_ms;
+};
+
+/*
+ * A broker identity that is not a device (issue 6): the service (`modax
+ * serve`: all tenants' telemetry in, commands and alerts out) or an
+ * operator/HMI of one tenant (its alerts and status only). Identity names
+ * and device ids share the broker's username space: neither may take a
+ * name the other has.
+ */
+enum mdx_identity_kind { MDX_IDENTITY_SERVICE = 1, MDX_IDENTITY_OPERATOR = 2 };
+struct mdx_broker_identity {
+    char name[MDX_NAME_MAX + 1];
+    int kind;                     /* enum mdx_identity_kind */
+    char tenant[MDX_NAME_MAX + 1]; /* operator's tenant; "" for the service */
+    char secret_hash[MDX_SECRET_HASH_MAX];
+    int64_t created_ms;
+    int64_t revoked_ms;           /* 0 while valid */
+};
+
+struct mdx_command {
+    int64_t id;                     /* store id; 0 until stored */
+    char tenant[MDX_NAME_MAX + 1];
+    char device[MDX_NAME_MAX + 1];
+    char name[MDX_NAME_MAX + 1];    /* the parameter, e.g. "speed_pct" */
+    double value;
+    int state;                      /* enum mdx_command_state */
+    char detail[128];               /* the device's reason when rejected, else "" */
+    char issued_by[MDX_APIKEY_ID_LEN + 1]; /* key id, "" from the CLI */
+    int64_t created_ms;
+    int64_t updated_ms;
 };
 
 struct mdx_query {
@@ -166,6 +247,10 @@ struct mdx_alert;
 struct mdx_alert_filter;
 typedef int (*mdx_rule_fn)(void *arg, const struct mdx_rule *rule);
 typedef int (*mdx_alert_fn)(void *arg, const struct mdx_alert *alert);
+typedef int (*mdx_apikey_fn)(void *arg, const struct mdx_apikey *key);
+typedef int (*mdx_command_fn)(void *arg, const struct mdx_command *cmd);
+struct mdx_broker_identity;
+typedef int (*mdx_identity_fn)(void *arg, const struct mdx_broker_identity *id);
 /* Callbacks return MDX_OK to go on, anything else stops the walk and is returned. */
 
 /* What each back end implements. 'impl' is the back end's own handle. */
@@ -216,6 +301,31 @@ struct mdx_store_ops {
     int (*alert_put)(void *impl, struct mdx_alert *alert);
     int (*alert_get)(void *impl, const char *tenant, int64_t id, struct mdx_alert *out);
     int (*alert_list)(void *impl, const struct mdx_alert_filter *f, mdx_alert_fn fn, void *arg);
+    /* Device configuration, API keys and commands (issue 5). */
+    int (*device_config_get)(void *impl, const char *tenant, const char *device,
+                             struct mdx_device_config *out);
+    int (*device_config_set)(void *impl, const char *tenant, const char *device,
+                             const char *meta, const char *limits);
+    int (*device_delete)(void *impl, const char *tenant, const char *device);
+    int (*apikey_add)(void *impl, const struct mdx_apikey *key);
+    int (*apikey_get)(void *impl, const char *id, struct mdx_apikey *out);
+    int (*apikey_list)(void *impl, const char *tenant, mdx_apikey_fn fn, void *arg);
+    int (*apikey_revoke)(void *impl, const char *id, int64_t now_ms);
+    int (*command_put)(void *impl, struct mdx_command *cmd);
+    int (*command_get)(void *impl, const char *tenant, int64_t id, struct mdx_command *out);
+    int (*command_list)(void *impl, const char *tenant, const char *device, int64_t limit,
+                        mdx_command_fn fn, void *arg);
+    /* Broker credentials (issue 6). */
+    int (*device_cred_set)(void *impl, const char *tenant, const char *device,
+                           const char *secret_hash, const char *cert_fingerprint, int64_t now_ms);
+    int (*device_cred_get)(void *impl, const char *device, struct mdx_device_cred *out);
+    int (*device_revoke)(void *impl, const char *tenant, const char *device, int64_t now_ms);
+    int (*identity_add)(void *impl, const struct mdx_broker_identity *id);
+    int (*identity_get)(void *impl, const char *name, struct mdx_broker_identity *out);
+    int (*identity_list)(void *impl, mdx_identity_fn fn, void *arg);
+    int (*identity_revoke)(void *impl, const char *name, int64_t now_ms);
+    /* RUL models and predictions (issue 7; see the end of this file). */
+    const struct mdx_store_rul_ops *rul;
 };
 
 struct mdx_store {
@@ -340,6 +450,70 @@ int mdx_store_alert_get(struct mdx_store *st, const char *tenant, int64_t id,
 int mdx_store_alert_list(struct mdx_store *st, const struct mdx_alert_filter *f, mdx_alert_fn fn,
                          void *arg);
 
+/*
+ * A device's metadata and limits; MDX_ENOTFOUND for an unknown device. A
+ * device that never had them set reads "{}" for both.
+ */
+int mdx_store_device_config_get(struct mdx_store *st, const char *tenant, const char *device,
+                                struct mdx_device_config *out);
+/*
+ * Sets a device's metadata and/or limits (NULL keeps the stored one); the
+ * caller has checked they are JSON objects under MDX_DEVICE_JSON_MAX bytes.
+ * MDX_ENOTFOUND for an unknown device.
+ */
+int mdx_store_device_config_set(struct mdx_store *st, const char *tenant, const char *device,
+                                const char *meta, const char *limits);
+/*
+ * Deletes a device with its points, rollups, events, alerts and commands.
+ * MDX_ENOTFOUND for an unknown device. (Its dead letters stay: they are
+ * the record of what was refused.)
+ */
+int mdx_store_device_delete(struct mdx_store *st, const char *tenant, const char *device);
+/* MDX_EEXIST for a taken id; MDX_ENOTFOUND for an unknown tenant (tenant "" = platform key). */
+int mdx_store_apikey_add(struct mdx_store *st, const struct mdx_apikey *key);
+/* The key with this id, revoked or not; MDX_ENOTFOUND if none. */
+int mdx_store_apikey_get(struct mdx_store *st, const char *id, struct mdx_apikey *out);
+/* Keys of 'tenant' ("" = platform keys, NULL = all), oldest first. */
+int mdx_store_apikey_list(struct mdx_store *st, const char *tenant, mdx_apikey_fn fn, void *arg);
+/* Marks a key revoked at now_ms; MDX_ENOTFOUND if none, MDX_EEXIST if revoked already. */
+int mdx_store_apikey_revoke(struct mdx_store *st, const char *id, int64_t now_ms);
+/*
+ * Inserts (cmd->id == 0; the id is set) or updates a command's state,
+ * detail and updated time. MDX_ENOTFOUND for an unknown device or id.
+ * The device's command_ack events update it too, inside mdx_store_write().
+ */
+int mdx_store_command_put(struct mdx_store *st, struct mdx_command *cmd);
+/* Command 'id' of 'tenant'; MDX_ENOTFOUND otherwise, also for another tenant's. */
+int mdx_store_command_get(struct mdx_store *st, const char *tenant, int64_t id,
+                          struct mdx_command *out);
+/* Newest first; device NULL = the whole tenant; limit 0 = all. */
+int mdx_store_command_list(struct mdx_store *st, const char *tenant, const char *device,
+                           int64_t limit, mdx_command_fn fn, void *arg);
+
+/*
+ * Sets a device's broker credentials (NULL keeps the stored value, "" clears
+ * it) and clears a revocation. MDX_ENOTFOUND for an unknown device;
+ * MDX_EEXIST if another tenant's device with the same id, or a broker
+ * identity of that name, exists.
+ */
+int mdx_store_device_cred_set(struct mdx_store *st, const char *tenant, const char *device,
+                              const char *secret_hash, const char *cert_fingerprint,
+                              int64_t now_ms);
+/* The credentials of device id 'device' (any tenant); MDX_ENOTFOUND if it has none. */
+int mdx_store_device_cred_get(struct mdx_store *st, const char *device,
+                              struct mdx_device_cred *out);
+/* Revokes a device's broker access at now_ms; MDX_ENOTFOUND for an unknown device. */
+int mdx_store_device_revoke(struct mdx_store *st, const char *tenant, const char *device,
+                            int64_t now_ms);
+/* MDX_EEXIST if the name is taken (by an identity or a device id); MDX_ENOTFOUND unknown tenant. */
+int mdx_store_identity_add(struct mdx_store *st, const struct mdx_broker_identity *id);
+/* MDX_ENOTFOUND if none. */
+int mdx_store_identity_get(struct mdx_store *st, const char *name,
+                           struct mdx_broker_identity *out);
+int mdx_store_identity_list(struct mdx_store *st, mdx_identity_fn fn, void *arg);
+/* MDX_ENOTFOUND if none, MDX_EEXIST if revoked already. */
+int mdx_store_identity_revoke(struct mdx_store *st, const char *name, int64_t now_ms);
+
 /* Parses "avg", "min", "max", "count"; MDX_EINVAL otherwise. */
 int mdx_agg_parse(const char *name, enum mdx_agg *out);
 /* The value of 'agg' for bucket 'b'. */
@@ -347,5 +521,104 @@ double mdx_bucket_value(const struct mdx_bucket *b, enum mdx_agg agg);
 
 extern const struct mdx_store_ops mdx_store_sqlite;
 extern const struct mdx_store_ops mdx_store_pgsql;
+
+/*
+ * Remaining-useful-life models and predictions (issue 7). A model version
+ * is registered once (its file and manifest); each tenant may activate one
+ * version, tenant "" being the platform default used by tenants without
+ * their own. The live stage (rul_live.h) writes predictions: the latest
+ * per device, and a bounded history.
+ */
+#define MDX_RUL_VERSION_MAX 64      /* bytes of a model version, with NUL */
+#define MDX_RUL_PATH_MAX 1024       /* bytes of a model file path, with NUL */
+#define MDX_RUL_MANIFEST_JSON_MAX 16384 /* bytes of a manifest's JSON, with NUL */
+#define MDX_RUL_REASON_MAX 128      /* bytes of a "no prediction" reason, with NUL */
+
+struct mdx_rul_model_rec {
+    char version[MDX_RUL_VERSION_MAX];   /* [A-Za-z0-9_.:-]{1,63} */
+    char path[MDX_RUL_PATH_MAX];         /* the XGBoost JSON file (manifest next to it) */
+    char manifest[MDX_RUL_MANIFEST_JSON_MAX]; /* the manifest, as registered */
+    int64_t created_ms;
+};
+
+struct mdx_rul_prediction {
+    char tenant[MDX_NAME_MAX + 1];
+    char device[MDX_NAME_MAX + 1];
+    int64_t ts_ms;            /* point time of the newest row the prediction is for */
+    double rul;               /* cycles (rows); NaN: no prediction, 'reason' says why */
+    char model_version[MDX_RUL_VERSION_MAX];
+    char reason[MDX_RUL_REASON_MAX]; /* e.g. "needs 12 more rows"; "" with a prediction */
+    int64_t reason_ms;        /* when 'reason' was set (latest only) */
+};
+
+typedef int (*mdx_rul_model_fn)(void *arg, const struct mdx_rul_model_rec *m);
+/* tenant "" = the platform default. */
+typedef int (*mdx_rul_active_fn)(void *arg, const char *tenant, const char *version);
+typedef int (*mdx_rul_prediction_fn)(void *arg, const struct mdx_rul_prediction *p);
+
+/* What each back end implements for RUL (store_sqlite_rul.c, store_pgsql_rul.c). */
+struct mdx_store_rul_ops {
+    int (*model_put)(void *impl, const struct mdx_rul_model_rec *m);
+    int (*model_get)(void *impl, const char *version, struct mdx_rul_model_rec *out);
+    int (*model_list)(void *impl, mdx_rul_model_fn fn, void *arg);
+    int (*model_activate)(void *impl, const char *tenant, const char *version, int64_t now_ms);
+    int (*model_active)(void *impl, const char *tenant, char *version, size_t len);
+    int (*active_list)(void *impl, mdx_rul_active_fn fn, void *arg);
+    int (*threshold_get)(void *impl, const char *tenant, double *cycles);
+    int (*threshold_set)(void *impl, const char *tenant, double cycles);
+    int (*prediction_put)(void *impl, const struct mdx_rul_prediction *p, size_t n, int64_t keep);
+    int (*prediction_latest)(void *impl, const char *tenant, const char *device,
+                             struct mdx_rul_prediction *out);
+    int (*prediction_list)(void *impl, const char *tenant, const char *device, int64_t limit,
+                           mdx_rul_prediction_fn fn, void *arg);
+};
+extern const struct mdx_store_rul_ops mdx_store_sqlite_rul;
+extern const struct mdx_store_rul_ops mdx_store_pgsql_rul;
+
+/* Registers a model version; MDX_EEXIST if the version exists, MDX_EINVAL for a bad version. */
+int mdx_store_rul_model_put(struct mdx_store *st, const struct mdx_rul_model_rec *m);
+/* MDX_ENOTFOUND if unknown. */
+int mdx_store_rul_model_get(struct mdx_store *st, const char *version,
+                            struct mdx_rul_model_rec *out);
+/* Oldest first. */
+int mdx_store_rul_model_list(struct mdx_store *st, mdx_rul_model_fn fn, void *arg);
+/*
+ * Makes 'version' the active model of 'tenant' ("" = the platform default).
+ * MDX_ENOTFOUND for an unknown version or tenant.
+ */
+int mdx_store_rul_model_activate(struct mdx_store *st, const char *tenant, const char *version,
+                                 int64_t now_ms);
+/*
+ * The version that serves 'tenant': its own, else the platform default
+ * (tenant "" asks for the default only). MDX_ENOTFOUND if none.
+ */
+int mdx_store_rul_model_active(struct mdx_store *st, const char *tenant, char *version,
+                               size_t len);
+/* Every activation (tenant "" first, then by tenant name). */
+int mdx_store_rul_active_list(struct mdx_store *st, mdx_rul_active_fn fn, void *arg);
+/* A tenant's alert threshold (cycles); MDX_ENOTFOUND if it has none (the config's applies). */
+int mdx_store_rul_threshold_get(struct mdx_store *st, const char *tenant, double *cycles);
+/* Sets it (NaN clears it); MDX_ENOTFOUND for an unknown tenant, MDX_EINVAL for cycles < 0. */
+int mdx_store_rul_threshold_set(struct mdx_store *st, const char *tenant, double cycles);
+/*
+ * Stores n predictions in one transaction. One with a finite rul becomes
+ * its device's latest and joins its history (which keeps the newest 'keep'
+ * per device); one with rul NaN only sets the latest's reason (a previous
+ * prediction stays readable). Unknown devices are skipped.
+ */
+int mdx_store_rul_prediction_put(struct mdx_store *st, const struct mdx_rul_prediction *p,
+                                 size_t n, int64_t keep);
+/*
+ * A device's latest: its newest prediction (rul NaN if it never had one)
+ * and the current reason. MDX_ENOTFOUND when nothing was ever stored for it.
+ */
+int mdx_store_rul_prediction_latest(struct mdx_store *st, const char *tenant,
+                                    const char *device, struct mdx_rul_prediction *out);
+/*
+ * device NULL: the latest of each device of 'tenant', by device name;
+ * else the device's history, newest first. limit 0 = all.
+ */
+int mdx_store_rul_prediction_list(struct mdx_store *st, const char *tenant, const char *device,
+                                  int64_t limit, mdx_rul_prediction_fn fn, void *arg);
 
 #endif

@@ -713,3 +713,16 @@ void mdx_alerting_stats(const struct mdx_alerting *a, struct mdx_alerting_stats 
     out->reopened = ms.reopened;
     out->alerts_overflow = ms.overflow;
 }
+
+void mdx_alerting_external(struct mdx_alerting *a, const char *tenant, const char *device,
+                           const char *source, int severity, int64_t ts_ms, double value, int bad,
+                           const char *summary)
+{
+    struct mdx_alert_key key = {tenant, device, source, ""};
+
+    if (bad) {
+        mdx_alert_mgr_raise(a->mgr, &key, severity, ts_ms, value, 0.0, summary);
+    } else {
+        mdx_alert_mgr_resolve(a->mgr, &key, ts_ms, summary);
+    }
+}

@@ -9,8 +9,11 @@
 
 #include "modax/alert.h"
 #include "modax/alerting.h"
+#include "modax/api.h"
 #include "modax/archive.h"
+#include "modax/auth.h"
 #include "modax/engine.h"
+#include "modax/rul_live.h"
 #include "modax/source.h"
 #include "modax/store.h"
 
@@ -39,6 +42,9 @@ struct cli_conf {
     struct mdx_objstore_conf objstore;
     struct mdx_alerting_conf alerting;
     struct mdx_sink_conf sinks;
+    struct mdx_api_conf api;
+    struct mdx_auth_conf auth;
+    struct mdx_rul_live_conf rul;
 };
 
 /* Config file named by --config, else $MODAX_CONFIG, else none (NULL). */
@@ -75,5 +81,16 @@ int cmd_archive(int argc, char **argv);
 int cmd_detect(int argc, char **argv);
 int cmd_rule(int argc, char **argv);
 int cmd_alert(int argc, char **argv);
+int cmd_key(int argc, char **argv);
+int cmd_ca(int argc, char **argv);
+/* Whether `modax device` argv is about broker credentials (cmd_device_cred.c), which then runs it. */
+int cli_device_cred_handles(int argc, char **argv);
+int cmd_device_cred(int argc, char **argv);
+int cmd_identity(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_model(int argc, char **argv);
+int cmd_rul(int argc, char **argv);
 
 #endif

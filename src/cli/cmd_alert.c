@@ -39,23 +39,6 @@ static void usage(FILE *out)
             DEFAULT_LIMIT);
 }
 
-static int parse_state(const char *s, int *out)
-{
-    static const char *const names[] = {"open", "acknowledged", "resolved"};
-
-    if (strcmp(s, "active") == 0) {
-        *out = MDX_ALERT_ACTIVE;
-        return MDX_OK;
-    }
-    for (int i = 0; i <= MDX_ALERT_RESOLVED; i++) {
-        if (strcmp(s, names[i]) == 0) {
-            *out = i;
-            return MDX_OK;
-        }
-    }
-    return MDX_EINVAL;
-}
-
 struct printer {
     int json;
     size_t n;
@@ -160,7 +143,7 @@ static int list(int argc, char **argv)
         case 't': f.tenant = optarg; break;
         case 'd': f.device = optarg; break;
         case 's':
-            if (parse_state(optarg, &f.state) != MDX_OK) {
+            if (mdx_alert_state_parse(optarg, &f.state) != MDX_OK) {
                 fprintf(stderr, "modax alert list: --state '%s' is unknown; use open, "
                                 "acknowledged, resolved or active\n", optarg);
                 return CLI_USAGE;
@@ -226,7 +209,6 @@ static int change(struct mdx_store *st, const char *cmd, const char *tenant, int
 {
     int want = strcmp(cmd, "ack") == 0 ? MDX_ALERT_ACKNOWLEDGED : MDX_ALERT_RESOLVED;
     struct mdx_alert a;
-    int64_t now = mdx_now_ms();
     int rc;
 
     rc = mdx_store_tenant_exists(st, tenant);
@@ -236,34 +218,24 @@ static int change(struct mdx_store *st, const char *cmd, const char *tenant, int
         return CLI_NOTFOUND;
     }
     if (rc == MDX_OK) {
-        rc = mdx_store_alert_get(st, tenant, id, &a);
+        rc = mdx_alert_change(st, tenant, id, want, mdx_now_ms(), &a);
     }
     if (rc == MDX_ENOTFOUND) {
         fprintf(stderr, "modax alert %s: tenant '%s' has no alert %lld; see 'modax alert list "
                         "--tenant %s'\n", cmd, tenant, (long long)id, tenant);
         return CLI_NOTFOUND;
     }
-    if (rc != MDX_OK) {
-        fprintf(stderr, "modax alert %s: %s\n", cmd, mdx_strerror(rc));
-        return cli_exit_for(rc);
-    }
-    if (a.state == MDX_ALERT_RESOLVED) {
+    if (rc == MDX_EEXIST && a.state == MDX_ALERT_RESOLVED) {
         fprintf(stderr, "modax alert %s: alert %lld is resolved already%s; nothing changed\n",
                 cmd, (long long)id,
                 want == MDX_ALERT_ACKNOWLEDGED ? " and cannot be acknowledged" : "");
         return CLI_EXISTS;
     }
-    if (a.state == want) {
+    if (rc == MDX_EEXIST) {
         fprintf(stderr, "modax alert %s: alert %lld is acknowledged already; nothing changed\n",
                 cmd, (long long)id);
         return CLI_EXISTS;
     }
-    a.state = want;
-    a.updated_ms = now > a.updated_ms ? now : a.updated_ms;
-    if (want == MDX_ALERT_RESOLVED) {
-        a.resolved_ms = a.updated_ms;
-    }
-    rc = mdx_store_alert_put(st, &a);
     if (rc != MDX_OK) {
         fprintf(stderr, "modax alert %s: %s\n", cmd, mdx_strerror(rc));
         return cli_exit_for(rc);

@@ -10,6 +10,10 @@
  * On SIGINT/SIGTERM the source disconnects first, then the engine drains
  * the spool into the store, so a clean stop leaves nothing behind.
  *
+ * Role api: the HTTP API, live stream, dashboard and /metrics (api.h) on
+ * api.listen:api.port, with its own store handles and MQTT connection; it
+ * is stopped first, before the ingest it reads counters from.
+ *
  * Role archiver: a thread with its own store handle and object store runs
  * an archive pass (archive.h) every archive.interval_s, the first one at
  * start. A pass that fails is retried at the next interval with a warning;
@@ -33,7 +37,7 @@
 #define DRAIN_MS 30000
 #define SINK_DRAIN_MS 5000 /* pending deliveries to alert sinks at stop */
 
-enum { ROLE_INGEST = 1, ROLE_ARCHIVER = 2 };
+enum { ROLE_INGEST = 1, ROLE_ARCHIVER = 2, ROLE_API = 4 };
 
 /* The archiver role's thread and what it shares with the main thread. */
 struct archiver_role {
@@ -60,14 +64,17 @@ static int publish(void *arg, const char *topic, const void *payload, size_t len
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: modax serve [--roles ingest,archiver] [--ready-file PATH]\n\n"
+            "usage: modax serve [--roles ingest,api,archiver] [--ready-file PATH]\n\n"
             "Runs the service until SIGINT or SIGTERM.\n"
             "  --roles LIST       comma-separated roles (default: all):\n"
             "                       ingest    MQTT -> store\n"
+            "                       api       HTTP API, live stream, dashboard and /metrics\n"
+            "                                 on api.listen:api.port\n"
             "                       archiver  old raw points -> object store, every\n"
             "                                 archive.interval_s (see `modax archive`)\n"
             "  --ready-file PATH  create PATH once running (with ingest: subscribed to the\n"
-            "                     broker), remove it on exit (for scripts and supervisors)\n");
+            "                     broker; with api: listening), remove it on exit (for\n"
+            "                     scripts and supervisors)\n");
 }
 
 /* The ROLE_* bits of a comma-separated list; -1 if a name is unknown or the list empty. */
@@ -86,9 +93,11 @@ static int parse_roles(const char *roles)
             bits |= ROLE_INGEST;
         } else if (strcmp(r, "archiver") == 0) {
             bits |= ROLE_ARCHIVER;
+        } else if (strcmp(r, "api") == 0) {
+            bits |= ROLE_API;
         } else {
-            fprintf(stderr, "modax serve: unknown role '%s'; this version has: ingest, archiver\n",
-                    r);
+            fprintf(stderr,
+                    "modax serve: unknown role '%s'; this version has: ingest, api, archiver\n", r);
             return -1;
         }
     }
@@ -217,13 +226,15 @@ int cmd_serve(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *roles = "ingest,archiver", *ready_file = NULL;
+    const char *roles = "ingest,api,archiver", *ready_file = NULL;
     struct archiver_role arch = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
     struct cli_conf conf;
     struct mdx_store *store = NULL;
     struct mdx_engine *engine = NULL;
     struct mdx_dispatch *dispatch = NULL;
     struct mdx_alerting *alerting = NULL;
+    struct mdx_rul_live *rul = NULL;
+    struct mdx_api *api = NULL;
     void *source = NULL;
     sigset_t sigs;
     int rc, sig, ready = 0, status = CLI_FAIL, role_bits;
@@ -291,12 +302,29 @@ int cmd_serve(int argc, char **argv)
         }
         mdx_engine_set_alerting(engine, alerting);
     }
+    if (conf.rul.enabled) {
+        rul = mdx_rul_live_create(&conf.rul, store, alerting, &rc); /* alerts need alerting */
+        if (rul == NULL) {
+            mdx_log_error(MOD, "cannot start live RUL predictions; check rul.*", MDX_F_ERR(rc));
+            goto out;
+        }
+        mdx_engine_set_rul(engine, rul);
+    }
     if (mdx_engine_start(engine) != MDX_OK || mdx_source_mqtt.start(source) != MDX_OK) {
         mdx_log_error(MOD, "cannot start threads");
         goto out;
     }
 
 running:
+    if (role_bits & ROLE_API) {
+        struct mdx_api_deps deps = {.store = &conf.store, .mqtt = &conf.mqtt, .engine = engine,
+                                    .alerting = alerting, .dispatch = dispatch};
+        api = mdx_api_start(&conf.api, &deps, &rc);
+        if (api == NULL) {
+            mdx_log_error(MOD, "cannot start the api; check api.*", MDX_F_ERR(rc));
+            goto out;
+        }
+    }
     mdx_log_info(MOD, "started", MDX_F_STR("roles", roles), MDX_F_STR("store", conf.store.backend),
                  MDX_F_STR("broker", conf.mqtt.host), MDX_F_INT("port", conf.mqtt.port));
     for (;;) {
@@ -319,6 +347,7 @@ running:
 
 out:
     archiver_stop(&arch);
+    mdx_api_stop(api); /* first: it reads the engine's and alerting's counters */
     if (source != NULL) {
         mdx_source_mqtt.stop(source);
     }
@@ -329,6 +358,7 @@ out:
         mdx_source_mqtt.destroy(source);
     }
     mdx_engine_destroy(engine);
+    mdx_rul_live_destroy(rul);
     if (alerting != NULL) {
         struct mdx_alerting_stats as;
         mdx_alerting_stats(alerting, &as);

@@ -21,7 +21,7 @@ static const struct mdx_conf_key log_keys[] = {
     MDX_CONF_END,
 };
 
-#define N_SECTIONS 8
+#define N_SECTIONS 11
 
 static void sections(struct cli_conf *c, struct mdx_conf_section out[N_SECTIONS])
 {
@@ -34,6 +34,9 @@ static void sections(struct cli_conf *c, struct mdx_conf_section out[N_SECTIONS]
                                        c ? &c->objstore : NULL};
     out[6] = (struct mdx_conf_section){"alert", mdx_alerting_conf_keys, c ? &c->alerting : NULL};
     out[7] = (struct mdx_conf_section){"alert sinks", mdx_sink_conf_keys, c ? &c->sinks : NULL};
+    out[8] = (struct mdx_conf_section){"api", mdx_api_conf_keys, c ? &c->api : NULL};
+    out[9] = (struct mdx_conf_section){"auth", mdx_auth_conf_keys, c ? &c->auth : NULL};
+    out[10] = (struct mdx_conf_section){"rul", mdx_rul_live_conf_keys, c ? &c->rul : NULL};
 }
 
 int cli_conf_load(struct cli_conf *c)

@@ -17,7 +17,7 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"serve", cmd_serve, "run the service (role ingest: MQTT -> store)"},
+    {"serve", cmd_serve, "run the service (roles ingest, api, archiver)"},
     {"tenant", cmd_tenant, "add or list tenants"},
     {"device", cmd_device, "add, list or show devices"},
     {"query", cmd_query, "print points of a device's sensor in a time range (CSV or JSON)"},
@@ -25,7 +25,15 @@ static const struct command commands[] = {
     {"detect", cmd_detect, "score a timestamp,value CSV with the anomaly detector"},
     {"rule", cmd_rule, "add, list or remove a tenant's threshold rules"},
     {"alert", cmd_alert, "list, acknowledge or resolve alerts"},
+    {"key", cmd_key, "add, list or revoke API keys"},
+    {"ca", cmd_ca, "create the device CA, issue the broker's server certificate"},
+    {"identity", cmd_identity, "add, list or revoke broker identities (service, operators)"},
     {"archive", cmd_archive, "archive old raw points to object storage now, or list archives"},
+    {"policy", cmd_policy, "render or check the broker topic rules (AWS IoT, Azure IoT Hub)"},
+    {"train", cmd_train, "learn a remaining-useful-life model from run-to-failure histories"},
+    {"predict", cmd_predict, "predict remaining useful life per asset with a trained model"},
+    {"model", cmd_model, "list, register or activate RUL models; set tenants' RUL thresholds"},
+    {"rul", cmd_rul, "print the latest live RUL predictions of a tenant or device"},
     {"config", cmd_config, "print the configuration reference or an example file"},
     {NULL, NULL, NULL},
 };

@@ -14,6 +14,7 @@
 
 #include "core/registry.h"
 #include "modax/alerting.h"
+#include "modax/rul_live.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
 #include "modax/decode.h"
@@ -87,6 +88,7 @@ struct mdx_engine {
     struct mdx_spool *spool;
     struct mdx_registry *registry;
     struct mdx_alerting *alerting; /* NULL: no detection, rules or alerts */
+    struct mdx_rul_live *rul;      /* NULL: no live RUL predictions (issue 7) */
     struct batch batch;
     pthread_t writer;
     int started;
@@ -97,6 +99,7 @@ struct mdx_engine {
 
     atomic_uint_fast64_t msgs_received, msgs_stored, msgs_refused, points_written,
         points_duplicate, points_ts_substituted, events_written, batches, store_retries;
+    atomic_uint_fast64_t commit_buckets[MDX_COMMIT_BUCKETS + 1], commit_us_sum;
     struct reason_count reasons[MDX_REASONS_MAX];
     atomic_int n_reasons;
 };
@@ -261,9 +264,14 @@ static int process_record(struct mdx_engine *e, const struct mdx_spool_rec *rec)
         if (e->alerting != NULL) {
             mdx_alerting_on_points(e->alerting, g);
         }
+        if (e->rul != NULL) {
+            mdx_rul_live_on_points(e->rul, g);
+        }
         return MDX_OK;
     }
-    if (msg.kind == MDX_MSG_SAFETY || msg.kind == MDX_MSG_STATUS) {
+    /* Events; a command_ack also updates its command in the store's batch (issue 5). */
+    if (msg.kind == MDX_MSG_SAFETY || msg.kind == MDX_MSG_STATUS ||
+        msg.kind == MDX_MSG_COMMAND_ACK) {
         struct mdx_event *ev = &b->events[b->n_events];
         struct mdx_event_rec *er = &b->event_recs[b->n_events];
 
@@ -281,10 +289,28 @@ static int process_record(struct mdx_engine *e, const struct mdx_spool_rec *rec)
         if (e->alerting != NULL) {
             mdx_alerting_on_event(e->alerting, er);
         }
+        if (e->rul != NULL) {
+            mdx_rul_live_on_event(e->rul, er); /* a failure starts the device's history again */
+        }
         return MDX_OK;
     }
     refuse(e, rec, &msg, "unexpected topic kind");
     return MDX_OK;
+}
+
+const int64_t mdx_engine_commit_bounds_ms[MDX_COMMIT_BUCKETS] = {1,  2,   5,   10,   25,  50,
+                                                                  100, 250, 500, 1000, 2500};
+
+/* Counts one stored batch's latency in its histogram bucket. */
+static void count_commit_latency(struct mdx_engine *e, int64_t us)
+{
+    size_t i = 0;
+
+    while (i < MDX_COMMIT_BUCKETS && us > mdx_engine_commit_bounds_ms[i] * 1000) {
+        i++;
+    }
+    atomic_fetch_add(&e->commit_buckets[i], 1);
+    atomic_fetch_add(&e->commit_us_sum, (uint64_t)(us > 0 ? us : 0));
 }
 
 /* Commits the batch, retrying transient failures. MDX_ESTOPPED if the drain time ran out. */
@@ -335,10 +361,11 @@ static int commit_batch(struct mdx_engine *e)
     atomic_fetch_add(&e->points_written, res.points_written);
     atomic_fetch_add(&e->points_duplicate, res.points_duplicate);
     atomic_fetch_add(&e->events_written, b->n_events);
+    int64_t us = mdx_mono_us() - t0;
+    count_commit_latency(e, us);
     mdx_log_debug(MOD, "batch committed", MDX_F_INT("records", b->n_records),
                   MDX_F_INT("points", res.points_written),
-                  MDX_F_INT("duplicates", res.points_duplicate),
-                  MDX_F_INT("us", mdx_mono_us() - t0));
+                  MDX_F_INT("duplicates", res.points_duplicate), MDX_F_INT("us", us));
     return MDX_OK;
 }
 
@@ -458,6 +485,9 @@ static void *writer_main(void *arg)
             b->end = rec.end;
             b->n_records++;
         }
+        if (e->rul != NULL) {
+            mdx_rul_live_tick(e->rul); /* before the alerting's: its alerts go with this batch */
+        }
         if (e->alerting != NULL) {
             mdx_alerting_tick(e->alerting);
         }
@@ -555,6 +585,11 @@ void mdx_engine_set_alerting(struct mdx_engine *e, struct mdx_alerting *alerting
     e->alerting = alerting;
 }
 
+void mdx_engine_set_rul(struct mdx_engine *e, struct mdx_rul_live *rul)
+{
+    e->rul = rul;
+}
+
 int mdx_engine_start(struct mdx_engine *e)
 {
     if (pthread_create(&e->writer, NULL, writer_main, e) != 0) {
@@ -629,6 +664,10 @@ void mdx_engine_stats(struct mdx_engine *e, struct mdx_engine_stats *out)
     out->batches = atomic_load(&e->batches);
     out->store_retries = atomic_load(&e->store_retries);
     out->spool_pending_bytes = mdx_spool_pending_bytes(e->spool);
+    for (size_t i = 0; i <= MDX_COMMIT_BUCKETS; i++) {
+        out->commit_buckets[i] = atomic_load(&e->commit_buckets[i]);
+    }
+    out->commit_us_sum = atomic_load(&e->commit_us_sum);
 }
 
 void mdx_engine_reason_counts(struct mdx_engine *e, void (*fn)(void *arg, const char *reason,

@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * decode_event.c - safety and status payloads to events.
+ * decode_event.c - safety, status and command_ack payloads to events.
  *
  * Safety: a JSON object with the booleans emergency_stop, door_closed,
  * overload_detected, temperature_ok (at least one of them), and an
  * optional "timestamp". Status: a JSON object such as {"state":"online"},
- * or the bare words online/offline that a Last Will carries. The event
+ * or the bare words online/offline that a Last Will carries. Command_ack
+ * (issue 5, see command.h): {"command_id":42,"status":"ok"|"rejected"}
+ * with an optional string "detail", optional "device_id" and "timestamp";
+ * the command id and outcome also go into the event's fields. The event
  * body is the payload as compact JSON, bounded by MDX_EVENT_BODY_MAX.
  * Events are stored, never acted on here.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -62,6 +66,40 @@ static int check_safety(const cJSON *root, const char **why)
     return MDX_OK;
 }
 
+/* The largest command id taken: integers up to 2^53 are exact in a JSON number. */
+#define COMMAND_ID_MAX 9007199254740992.0
+
+/* Checks a command_ack object and fills the event's command fields. */
+static int check_ack(const cJSON *root, struct mdx_event *ev, const char **why)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "command_id");
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "status");
+    const cJSON *detail = cJSON_GetObjectItemCaseSensitive(root, "detail");
+    double v;
+
+    if (!cJSON_IsNumber(id)) {
+        *why = "bad command_id";
+        return MDX_EINVAL;
+    }
+    v = id->valuedouble;
+    if (!isfinite(v) || v < 1.0 || v > COMMAND_ID_MAX || floor(v) != v) {
+        *why = "bad command_id";
+        return MDX_EINVAL;
+    }
+    if (!cJSON_IsString(st) ||
+        (strcmp(st->valuestring, "ok") != 0 && strcmp(st->valuestring, "rejected") != 0)) {
+        *why = "bad ack status";
+        return MDX_EINVAL;
+    }
+    if (detail != NULL && !cJSON_IsString(detail)) {
+        *why = "wrong type";
+        return MDX_EINVAL;
+    }
+    ev->command_id = (int64_t)v;
+    ev->command_ok = strcmp(st->valuestring, "ok") == 0;
+    return MDX_OK;
+}
+
 int mdx_decode_event(const struct mdx_msg *msg, struct mdx_event *ev, const char **why)
 {
     const char *word;
@@ -73,7 +111,10 @@ int mdx_decode_event(const struct mdx_msg *msg, struct mdx_event *ev, const char
     ev->ts_ms = msg->recv_ms;
     ev->flags = 0;
     ev->body[0] = '\0';
-    if (msg->kind != MDX_MSG_SAFETY && msg->kind != MDX_MSG_STATUS) {
+    ev->command_id = 0;
+    ev->command_ok = 0;
+    if (msg->kind != MDX_MSG_SAFETY && msg->kind != MDX_MSG_STATUS &&
+        msg->kind != MDX_MSG_COMMAND_ACK) {
         *why = "unknown form";
         return MDX_EINVAL;
     }
@@ -99,6 +140,12 @@ int mdx_decode_event(const struct mdx_msg *msg, struct mdx_event *ev, const char
     }
     if (msg->kind == MDX_MSG_SAFETY) {
         rc = check_safety(root, why);
+        if (rc != MDX_OK) {
+            goto cleanup;
+        }
+    }
+    if (msg->kind == MDX_MSG_COMMAND_ACK) {
+        rc = check_ack(root, ev, why);
         if (rc != MDX_OK) {
             goto cleanup;
         }

@@ -44,6 +44,7 @@ static const char *const subscriptions[] = {
     "modax/+/+/sensor_data",
     "modax/+/+/safety",
     "modax/+/+/status",
+    "modax/+/+/command_ack", /* devices' answers to commands (issue 5) */
 };
 
 struct source_mqtt {

@@ -238,6 +238,96 @@ static const struct migration migrations[] = {
      /* Alerts not resolved: what the alert manager reloads at start. */
      "CREATE INDEX alerts_active ON alerts (tenant_id, device) WHERE state < 2;",
      NULL},
+    {4,
+     /* Issue 5; the same as SQLite's migration 5. A device's newest status
+      * and emergency stop, kept by the write batches from its status and
+      * safety events, and what operators set on it: free metadata and the
+      * limits commands are checked against, JSON objects as text. */
+     "ALTER TABLE devices ADD COLUMN status text NOT NULL DEFAULT '',"
+     " ADD COLUMN status_ms bigint NOT NULL DEFAULT 0,"
+     " ADD COLUMN emergency_stop smallint NOT NULL DEFAULT 0,"
+     " ADD COLUMN safety_ms bigint NOT NULL DEFAULT 0,"
+     " ADD COLUMN meta text NOT NULL DEFAULT '{}',"
+     " ADD COLUMN limits text NOT NULL DEFAULT '{}';"
+     /* API keys: the public id and the SHA-256 of the secret. tenant_id
+      * NULL is a platform key. role is enum mdx_role. */
+     "CREATE TABLE api_keys ("
+     " id text PRIMARY KEY,"
+     " tenant_id integer REFERENCES tenants(id),"
+     " role smallint NOT NULL,"
+     " hash bytea NOT NULL,"
+     " label text NOT NULL,"
+     " created_ms bigint NOT NULL,"
+     " revoked_ms bigint NOT NULL DEFAULT 0);"
+     "CREATE INDEX api_keys_tenant ON api_keys (tenant_id, created_ms);"
+     /* Operators' commands to devices; state is enum mdx_command_state. */
+     "CREATE TABLE commands ("
+     " id bigserial PRIMARY KEY,"
+     " device_id integer NOT NULL REFERENCES devices(id),"
+     " name text NOT NULL,"
+     " value double precision NOT NULL,"
+     " state smallint NOT NULL,"
+     " detail text NOT NULL,"
+     " issued_by text NOT NULL,"
+     " created_ms bigint NOT NULL,"
+     " updated_ms bigint NOT NULL);"
+     "CREATE INDEX commands_device ON commands (device_id, created_ms);"
+     /* Bumped by every device delete, in its transaction: a writer on
+      * another connection drops its cached device and series ids when it
+      * sees the change (store_pgsql_write.c). */
+     "CREATE TABLE device_epoch (id integer PRIMARY KEY CHECK (id = 1), n bigint NOT NULL);"
+     "INSERT INTO device_epoch (id, n) VALUES (1, 0);",
+     NULL},
+    {5,
+     /* Issue 6; the same as SQLite's migration 6. A device's broker
+      * credentials (argon2id hash of its secret, SHA-256 of its client
+      * certificate), name = device id unique across tenants, deleted with
+      * the device; and the broker identities that are not devices. */
+     "CREATE TABLE device_creds ("
+     " device_id integer PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,"
+     " name text NOT NULL UNIQUE,"
+     " secret_hash text NOT NULL DEFAULT '',"
+     " cert_fingerprint text NOT NULL DEFAULT '',"
+     " revoked_ms bigint NOT NULL DEFAULT 0,"
+     " updated_ms bigint NOT NULL);"
+     "CREATE TABLE broker_identities ("
+     " name text PRIMARY KEY,"
+     " kind smallint NOT NULL,"
+     " tenant_id integer REFERENCES tenants(id),"
+     " secret_hash text NOT NULL,"
+     " created_ms bigint NOT NULL,"
+     " revoked_ms bigint NOT NULL DEFAULT 0);",
+     NULL},
+    {6,
+     /* Issue 7; the same as SQLite's migration 7. RUL models, the version
+      * each tenant serves ('' = platform default), per-tenant thresholds,
+      * the latest prediction per device and a bounded history. */
+     "CREATE TABLE rul_models ("
+     " version text PRIMARY KEY,"
+     " path text NOT NULL,"
+     " manifest text NOT NULL,"
+     " created_ms bigint NOT NULL);"
+     "CREATE TABLE rul_active ("
+     " tenant text PRIMARY KEY,"
+     " version text NOT NULL REFERENCES rul_models(version),"
+     " updated_ms bigint NOT NULL);"
+     "CREATE TABLE rul_thresholds ("
+     " tenant_id integer PRIMARY KEY REFERENCES tenants(id),"
+     " cycles double precision NOT NULL);"
+     "CREATE TABLE rul_latest ("
+     " device_id integer PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,"
+     " ts_ms bigint NOT NULL DEFAULT 0,"
+     " rul double precision,"
+     " model_version text NOT NULL DEFAULT '',"
+     " reason text NOT NULL DEFAULT '',"
+     " reason_ms bigint NOT NULL DEFAULT 0);"
+     "CREATE TABLE rul_history ("
+     " device_id integer NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+     " ts_ms bigint NOT NULL,"
+     " rul double precision NOT NULL,"
+     " model_version text NOT NULL,"
+     " PRIMARY KEY (device_id, ts_ms));",
+     NULL},
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -189,6 +189,98 @@ static const struct migration migrations[] = {
      "CREATE INDEX alerts_time ON alerts (opened_ms);"
      /* Alerts not resolved: what the alert manager reloads at start. */
      "CREATE INDEX alerts_active ON alerts (tenant_id, device) WHERE state < 2;"},
+    {5,
+     /* Issue 5. A device's newest status and emergency stop, kept by the
+      * write batches from its status and safety events, and what operators
+      * set on it: free metadata and the limits commands are checked
+      * against, both JSON objects as text. */
+     "ALTER TABLE devices ADD COLUMN status TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE devices ADD COLUMN status_ms INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE devices ADD COLUMN emergency_stop INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE devices ADD COLUMN safety_ms INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE devices ADD COLUMN meta TEXT NOT NULL DEFAULT '{}';"
+     "ALTER TABLE devices ADD COLUMN limits TEXT NOT NULL DEFAULT '{}';"
+     /* API keys: the public id and the SHA-256 of the secret. tenant_id
+      * NULL is a platform key. role is enum mdx_role. */
+     "CREATE TABLE api_keys ("
+     " id TEXT PRIMARY KEY,"
+     " tenant_id INTEGER REFERENCES tenants(id),"
+     " role INTEGER NOT NULL,"
+     " hash BLOB NOT NULL,"
+     " label TEXT NOT NULL,"
+     " created_ms INTEGER NOT NULL,"
+     " revoked_ms INTEGER NOT NULL DEFAULT 0);"
+     "CREATE INDEX api_keys_tenant ON api_keys (tenant_id, created_ms);"
+     /* Operators' commands to devices; state is enum mdx_command_state. */
+     "CREATE TABLE commands ("
+     " id INTEGER PRIMARY KEY,"
+     " device_id INTEGER NOT NULL REFERENCES devices(id),"
+     " name TEXT NOT NULL,"
+     " value REAL NOT NULL,"
+     " state INTEGER NOT NULL,"
+     " detail TEXT NOT NULL,"
+     " issued_by TEXT NOT NULL,"
+     " created_ms INTEGER NOT NULL,"
+     " updated_ms INTEGER NOT NULL);"
+     "CREATE INDEX commands_device ON commands (device_id, created_ms);"
+     /* Bumped by every device delete, in its transaction: a writer on
+      * another connection sees the change and drops its cached device and
+      * series ids before it resolves the batch (store_sqlite_write.c). */
+     "CREATE TABLE device_epoch ("
+     " id INTEGER PRIMARY KEY CHECK (id = 1),"
+     " n INTEGER NOT NULL);"
+     "INSERT INTO device_epoch (id, n) VALUES (1, 0);"},
+    {6,
+     /* Issue 6. A device's broker credentials: the argon2id hash of its
+      * secret and/or the SHA-256 of its client certificate. The broker
+      * knows a device by its id alone, so name (the device id) is unique
+      * across tenants. Deleting the device deletes them. */
+     "CREATE TABLE device_creds ("
+     " device_id INTEGER PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,"
+     " name TEXT NOT NULL UNIQUE,"
+     " secret_hash TEXT NOT NULL DEFAULT '',"
+     " cert_fingerprint TEXT NOT NULL DEFAULT '',"
+     " revoked_ms INTEGER NOT NULL DEFAULT 0,"
+     " updated_ms INTEGER NOT NULL);"
+     /* Broker identities that are not devices: the service, operators.
+      * kind is enum mdx_identity_kind; tenant_id NULL for the service. */
+     "CREATE TABLE broker_identities ("
+     " name TEXT PRIMARY KEY,"
+     " kind INTEGER NOT NULL,"
+     " tenant_id INTEGER REFERENCES tenants(id),"
+     " secret_hash TEXT NOT NULL,"
+     " created_ms INTEGER NOT NULL,"
+     " revoked_ms INTEGER NOT NULL DEFAULT 0);"},
+    {7,
+     /* Issue 7. Registered RUL models (file and manifest), the version
+      * each tenant serves (tenant '' = the platform default), per-tenant
+      * alert thresholds, and predictions: the latest per device (with the
+      * reason when there is none) and a bounded history. */
+     "CREATE TABLE rul_models ("
+     " version TEXT PRIMARY KEY,"
+     " path TEXT NOT NULL,"
+     " manifest TEXT NOT NULL,"
+     " created_ms INTEGER NOT NULL);"
+     "CREATE TABLE rul_active ("
+     " tenant TEXT PRIMARY KEY,"
+     " version TEXT NOT NULL REFERENCES rul_models(version),"
+     " updated_ms INTEGER NOT NULL);"
+     "CREATE TABLE rul_thresholds ("
+     " tenant_id INTEGER PRIMARY KEY REFERENCES tenants(id),"
+     " cycles REAL NOT NULL);"
+     "CREATE TABLE rul_latest ("
+     " device_id INTEGER PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,"
+     " ts_ms INTEGER NOT NULL DEFAULT 0,"
+     " rul REAL,"
+     " model_version TEXT NOT NULL DEFAULT '',"
+     " reason TEXT NOT NULL DEFAULT '',"
+     " reason_ms INTEGER NOT NULL DEFAULT 0);"
+     "CREATE TABLE rul_history ("
+     " device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+     " ts_ms INTEGER NOT NULL,"
+     " rul REAL NOT NULL,"
+     " model_version TEXT NOT NULL,"
+     " PRIMARY KEY (device_id, ts_ms)) WITHOUT ROWID;"},
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

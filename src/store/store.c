@@ -166,7 +166,7 @@ int mdx_store_event_list(struct mdx_store *st, const char *tenant, const char *d
 }
 
 /*
- * Forwarders for the issue-3 operations. A back end that lacks one (NULL)
+ * Forwarders for the issue-3 and issue-5 operations. A back end that lacks one (NULL)
  * answers MDX_EINVAL, so a half-built back end fails loudly, not silently.
  */
 #define FORWARD(op, ...) (st->ops->op != NULL ? st->ops->op(st->impl, __VA_ARGS__) : MDX_EINVAL)
@@ -269,6 +269,100 @@ int mdx_store_alert_list(struct mdx_store *st, const struct mdx_alert_filter *f,
     return FORWARD(alert_list, f, fn, arg);
 }
 
+int mdx_store_device_config_get(struct mdx_store *st, const char *tenant, const char *device,
+                                struct mdx_device_config *out)
+{
+    return FORWARD(device_config_get, tenant, device, out);
+}
+
+int mdx_store_device_config_set(struct mdx_store *st, const char *tenant, const char *device,
+                                const char *meta, const char *limits)
+{
+    return FORWARD(device_config_set, tenant, device, meta, limits);
+}
+
+int mdx_store_device_delete(struct mdx_store *st, const char *tenant, const char *device)
+{
+    return FORWARD(device_delete, tenant, device);
+}
+
+int mdx_store_apikey_add(struct mdx_store *st, const struct mdx_apikey *key)
+{
+    return FORWARD(apikey_add, key);
+}
+
+int mdx_store_apikey_get(struct mdx_store *st, const char *id, struct mdx_apikey *out)
+{
+    return FORWARD(apikey_get, id, out);
+}
+
+int mdx_store_apikey_list(struct mdx_store *st, const char *tenant, mdx_apikey_fn fn, void *arg)
+{
+    return FORWARD(apikey_list, tenant, fn, arg);
+}
+
+int mdx_store_apikey_revoke(struct mdx_store *st, const char *id, int64_t now_ms)
+{
+    return FORWARD(apikey_revoke, id, now_ms);
+}
+
+int mdx_store_command_put(struct mdx_store *st, struct mdx_command *cmd)
+{
+    return FORWARD(command_put, cmd);
+}
+
+int mdx_store_command_get(struct mdx_store *st, const char *tenant, int64_t id,
+                          struct mdx_command *out)
+{
+    return FORWARD(command_get, tenant, id, out);
+}
+
+int mdx_store_command_list(struct mdx_store *st, const char *tenant, const char *device,
+                           int64_t limit, mdx_command_fn fn, void *arg)
+{
+    return FORWARD(command_list, tenant, device, limit, fn, arg);
+}
+
+int mdx_store_device_cred_set(struct mdx_store *st, const char *tenant, const char *device,
+                              const char *secret_hash, const char *cert_fingerprint,
+                              int64_t now_ms)
+{
+    return FORWARD(device_cred_set, tenant, device, secret_hash, cert_fingerprint, now_ms);
+}
+
+int mdx_store_device_cred_get(struct mdx_store *st, const char *device,
+                              struct mdx_device_cred *out)
+{
+    return FORWARD(device_cred_get, device, out);
+}
+
+int mdx_store_device_revoke(struct mdx_store *st, const char *tenant, const char *device,
+                            int64_t now_ms)
+{
+    return FORWARD(device_revoke, tenant, device, now_ms);
+}
+
+int mdx_store_identity_add(struct mdx_store *st, const struct mdx_broker_identity *id)
+{
+    return FORWARD(identity_add, id);
+}
+
+int mdx_store_identity_get(struct mdx_store *st, const char *name,
+                           struct mdx_broker_identity *out)
+{
+    return FORWARD(identity_get, name, out);
+}
+
+int mdx_store_identity_list(struct mdx_store *st, mdx_identity_fn fn, void *arg)
+{
+    return FORWARD(identity_list, fn, arg);
+}
+
+int mdx_store_identity_revoke(struct mdx_store *st, const char *name, int64_t now_ms)
+{
+    return FORWARD(identity_revoke, name, now_ms);
+}
+
 int mdx_agg_parse(const char *name, enum mdx_agg *out)
 {
     static const char *const names[] = {"avg", "min", "max", "count"};
@@ -290,4 +384,70 @@ double mdx_bucket_value(const struct mdx_bucket *b, enum mdx_agg agg)
     case MDX_AGG_COUNT: return (double)b->count;
     default: return b->count > 0 ? b->sum / (double)b->count : 0.0;
     }
+}
+
+/* RUL models and predictions (issue 7): forwarded to the back end's rul ops. */
+#define FORWARD_RUL(op, ...)                                                                       \
+    (st->ops->rul != NULL && st->ops->rul->op != NULL ? st->ops->rul->op(st->impl, __VA_ARGS__)    \
+                                                      : MDX_EINVAL)
+
+int mdx_store_rul_model_put(struct mdx_store *st, const struct mdx_rul_model_rec *m)
+{
+    return FORWARD_RUL(model_put, m);
+}
+
+int mdx_store_rul_model_get(struct mdx_store *st, const char *version,
+                            struct mdx_rul_model_rec *out)
+{
+    return FORWARD_RUL(model_get, version, out);
+}
+
+int mdx_store_rul_model_list(struct mdx_store *st, mdx_rul_model_fn fn, void *arg)
+{
+    return FORWARD_RUL(model_list, fn, arg);
+}
+
+int mdx_store_rul_model_activate(struct mdx_store *st, const char *tenant, const char *version,
+                                 int64_t now_ms)
+{
+    return FORWARD_RUL(model_activate, tenant, version, now_ms);
+}
+
+int mdx_store_rul_model_active(struct mdx_store *st, const char *tenant, char *version,
+                               size_t len)
+{
+    return FORWARD_RUL(model_active, tenant, version, len);
+}
+
+int mdx_store_rul_active_list(struct mdx_store *st, mdx_rul_active_fn fn, void *arg)
+{
+    return FORWARD_RUL(active_list, fn, arg);
+}
+
+int mdx_store_rul_threshold_get(struct mdx_store *st, const char *tenant, double *cycles)
+{
+    return FORWARD_RUL(threshold_get, tenant, cycles);
+}
+
+int mdx_store_rul_threshold_set(struct mdx_store *st, const char *tenant, double cycles)
+{
+    return FORWARD_RUL(threshold_set, tenant, cycles);
+}
+
+int mdx_store_rul_prediction_put(struct mdx_store *st, const struct mdx_rul_prediction *p,
+                                 size_t n, int64_t keep)
+{
+    return FORWARD_RUL(prediction_put, p, n, keep);
+}
+
+int mdx_store_rul_prediction_latest(struct mdx_store *st, const char *tenant,
+                                    const char *device, struct mdx_rul_prediction *out)
+{
+    return FORWARD_RUL(prediction_latest, tenant, device, out);
+}
+
+int mdx_store_rul_prediction_list(struct mdx_store *st, const char *tenant, const char *device,
+                                  int64_t limit, mdx_rul_prediction_fn fn, void *arg)
+{
+    return FORWARD_RUL(prediction_list, tenant, device, limit, fn, arg);
 }

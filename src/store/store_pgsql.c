@@ -40,11 +40,13 @@ static const char *const sql_text[PG_STMT_COUNT] = {
     [PG_TENANT_LIST] = "SELECT name FROM tenants ORDER BY name COLLATE \"C\"",
     [PG_DEVICE_ADD] = "INSERT INTO devices (tenant_id, name, created_ms, auto_registered)"
                       " VALUES ($1, $2, $3, $4)",
-    [PG_DEVICE_GET] = "SELECT d.created_ms, d.last_seen_ms, d.auto_registered, d.type"
+    [PG_DEVICE_GET] = "SELECT d.created_ms, d.last_seen_ms, d.auto_registered, d.type,"
+                      " d.status, d.status_ms, d.emergency_stop, d.safety_ms"
                       " FROM devices d JOIN tenants t ON t.id = d.tenant_id"
                       " WHERE t.name = $1 AND d.name = $2",
     [PG_DEVICE_LIST] = "SELECT t.name, d.name, d.created_ms, d.last_seen_ms, d.auto_registered,"
-                       " d.type FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+                       " d.type, d.status, d.status_ms, d.emergency_stop, d.safety_ms"
+                       " FROM devices d JOIN tenants t ON t.id = d.tenant_id"
                        " WHERE $1::text IS NULL OR t.name = $1"
                        " ORDER BY t.name COLLATE \"C\", d.name COLLATE \"C\"",
     [PG_DEVICE_IDS] = "SELECT d.id, d.tenant_id FROM devices d JOIN tenants t"
@@ -228,6 +230,14 @@ static const char *const sql_text[PG_STMT_COUNT] = {
                         " AND ($3::bigint <= 0 OR day_ms < $3)"
                         " ORDER BY day_ms, seq, key COLLATE \"C\"",
     [PG_ARCHIVE_DELETE] = "DELETE FROM archive_objects WHERE key = $1",
+    /* Effects of a batch's events (store_pgsql_device.c); an older event changes nothing. */
+    [PG_DEVICE_STATUS] = "UPDATE devices SET status = $1, status_ms = $2"
+                         " WHERE id = $3 AND status_ms <= $2",
+    [PG_DEVICE_SAFETY] = "UPDATE devices SET emergency_stop = $1, safety_ms = $2"
+                         " WHERE id = $3 AND safety_ms <= $2",
+    [PG_COMMAND_ACK] = "UPDATE commands SET state = $1, detail = $2, updated_ms = $3"
+                       " WHERE id = $4 AND device_id = $5",
+    [PG_DEVICE_EPOCH] = "SELECT n FROM device_epoch WHERE id = 1",
 };
 
 /* libpq's sslmode values. */
@@ -729,6 +739,10 @@ static void device_row(const PGresult *res, int row, int first, struct mdx_devic
     out->last_seen_ms = mdx_pg_i64(res, row, first + 1);
     out->auto_registered = (int)mdx_pg_i64(res, row, first + 2);
     snprintf(out->type, sizeof(out->type), "%s", PQgetvalue(res, row, first + 3));
+    snprintf(out->status, sizeof(out->status), "%s", PQgetvalue(res, row, first + 4));
+    out->status_ms = mdx_pg_i64(res, row, first + 5);
+    out->emergency_stop = (int)mdx_pg_i64(res, row, first + 6);
+    out->safety_ms = mdx_pg_i64(res, row, first + 7);
 }
 
 static int pg_device_get(void *impl, const char *tenant, const char *device,
@@ -1034,4 +1048,22 @@ const struct mdx_store_ops mdx_store_pgsql = {
     .alert_put = mdx_pg_alert_put,
     .alert_get = mdx_pg_alert_get,
     .alert_list = mdx_pg_alert_list,
+    .device_config_get = mdx_pg_device_config_get, /* store_pgsql_device.c */
+    .device_config_set = mdx_pg_device_config_set,
+    .device_delete = mdx_pg_device_delete,
+    .apikey_add = mdx_pg_apikey_add, /* store_pgsql_apikey.c */
+    .apikey_get = mdx_pg_apikey_get,
+    .apikey_list = mdx_pg_apikey_list,
+    .apikey_revoke = mdx_pg_apikey_revoke,
+    .command_put = mdx_pg_command_put, /* store_pgsql_command.c */
+    .command_get = mdx_pg_command_get,
+    .command_list = mdx_pg_command_list,
+    .device_cred_set = mdx_pg_device_cred_set, /* store_pgsql_cred.c */
+    .device_cred_get = mdx_pg_device_cred_get,
+    .device_revoke = mdx_pg_device_revoke,
+    .identity_add = mdx_pg_identity_add,
+    .identity_get = mdx_pg_identity_get,
+    .identity_list = mdx_pg_identity_list,
+    .identity_revoke = mdx_pg_identity_revoke,
+    .rul = &mdx_store_pgsql_rul,
 };

@@ -306,6 +306,19 @@ int mdx_pg_alerts_write(struct pg *h, const struct mdx_batch *b)
         int fresh = a->id == 0;
 
         rc = alert_write(h, 1, a);
+        if (rc == MDX_ENOTFOUND && !fresh) {
+            /* Its device was deleted with its alerts (issue 5): nothing left to update. */
+            const char *v[2] = {a->tenant, a->device};
+            PGresult *res;
+            rc = run(h, 1,
+                     "SELECT 1 FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+                     " WHERE t.name = $1 AND d.name = $2",
+                     2, v, &res);
+            if (rc == MDX_OK) {
+                rc = PQntuples(res) == 0 ? MDX_OK : MDX_ENOTFOUND;
+            }
+            PQclear(res);
+        }
         if (rc == MDX_OK && fresh) {
             a->id = -a->id; /* until the commit: see mdx_store_alerts_settle() */
         }

@@ -57,6 +57,10 @@ enum pg_stmt {
     PG_ARCHIVE_PUT,
     PG_ARCHIVE_LIST,
     PG_ARCHIVE_DELETE,
+    PG_DEVICE_STATUS,
+    PG_DEVICE_SAFETY,
+    PG_COMMAND_ACK,
+    PG_DEVICE_EPOCH,
     PG_STMT_COUNT
 };
 
@@ -126,6 +130,10 @@ struct pg {
     char *agg;                /* text arrays of PG_APPLY_NEW, NUL-separated */
     size_t agg_cap;
     int general_left;         /* batches left on PG_APPLY after a redelivered point */
+    int64_t device_epoch;     /* device_epoch row the cached ids match (store_pgsql_write.c) */
+    size_t *refused;          /* groups of the batch whose device is not registered */
+    size_t n_refused, cap_refused;
+    size_t n_refused_events;  /* events of the batch refused the same way */
 };
 
 /* Connects if needed (lazily, after a lost connection too). MDX_ECONN while down. */
@@ -176,6 +184,48 @@ int mdx_pg_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert_fn
  * of an unknown alert or an unknown tenant.
  */
 int mdx_pg_alerts_write(struct pg *h, const struct mdx_batch *b);
+
+/*
+ * Runs 'sql' with text parameters (PQexecParams); *out is the result on
+ * MDX_OK (the caller PQclear()s it). in_tx: inside the batch's
+ * transaction, where a reconnection would run the statement outside it.
+ */
+int mdx_pg_run(struct pg *h, int in_tx, const char *sql, int n, const char *const *vals,
+               PGresult **out);
+
+/*
+ * Device configuration and deletion, and the effect of a batch's events
+ * on their device or command (store_pgsql_device.c).
+ */
+int mdx_pg_device_config_get(void *impl, const char *tenant, const char *device,
+                             struct mdx_device_config *out);
+int mdx_pg_device_config_set(void *impl, const char *tenant, const char *device,
+                             const char *meta, const char *limits);
+int mdx_pg_device_delete(void *impl, const char *tenant, const char *device);
+/* Applies the effect of stored event 'ev' of device 'device_id' (inside the batch's transaction). */
+int mdx_pg_event_apply(struct pg *h, int64_t device_id, const struct mdx_event *ev);
+
+/* API keys (store_pgsql_apikey.c). */
+int mdx_pg_apikey_add(void *impl, const struct mdx_apikey *key);
+int mdx_pg_apikey_get(void *impl, const char *id, struct mdx_apikey *out);
+int mdx_pg_apikey_list(void *impl, const char *tenant, mdx_apikey_fn fn, void *arg);
+int mdx_pg_apikey_revoke(void *impl, const char *id, int64_t now_ms);
+
+/* Commands (store_pgsql_command.c). */
+int mdx_pg_command_put(void *impl, struct mdx_command *cmd);
+int mdx_pg_command_get(void *impl, const char *tenant, int64_t id, struct mdx_command *out);
+int mdx_pg_command_list(void *impl, const char *tenant, const char *device, int64_t limit,
+                        mdx_command_fn fn, void *arg);
+
+/* Broker credentials (store_pgsql_cred.c). */
+int mdx_pg_device_cred_set(void *impl, const char *tenant, const char *device,
+                           const char *secret_hash, const char *cert_fingerprint, int64_t now_ms);
+int mdx_pg_device_cred_get(void *impl, const char *device, struct mdx_device_cred *out);
+int mdx_pg_device_revoke(void *impl, const char *tenant, const char *device, int64_t now_ms);
+int mdx_pg_identity_add(void *impl, const struct mdx_broker_identity *id);
+int mdx_pg_identity_get(void *impl, const char *name, struct mdx_broker_identity *out);
+int mdx_pg_identity_list(void *impl, mdx_identity_fn fn, void *arg);
+int mdx_pg_identity_revoke(void *impl, const char *name, int64_t now_ms);
 
 /* Rollups, latest values, retention, archive (store_pgsql_archive.c). */
 int mdx_pg_query_buckets(void *impl, const struct mdx_query *q, int64_t step_ms,

@@ -16,6 +16,13 @@
  * Any failure rolls it all back; a lost connection gives MDX_ECONN and the
  * next call reconnects. A retried batch gives the same content: (series,
  * ts) is unique, events are unique, and the checkpoint is an upsert.
+ *
+ * A device deleted since the ingest checked it (store_pgsql_device.c) is
+ * not registered when its batch is written: its points and events are
+ * refused as dead letters "unknown device" (topic kept, payload not), and
+ * the rest of the batch is stored. Failing the batch instead would make
+ * the ingest retry it for ever. Every batch first reads device_epoch and
+ * drops the cached ids when a device was deleted since they were read.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +33,7 @@
 #include "modax/log.h"
 #include "modax/status.h"
 #include "store_alert_int.h"
+#include "store_event_int.h"
 #include "store_pgsql_int.h"
 
 #define MOD "store"
@@ -118,6 +126,7 @@ void mdx_pg_cache_fini(struct pg *h)
     MDX_FREE(h->arr[0]);
     MDX_FREE(h->arr[1]);
     MDX_FREE(h->agg);
+    MDX_FREE(h->refused);
 }
 
 /* ---- partitions ---- */
@@ -224,6 +233,51 @@ static int device_resolve(struct pg *h, const char *tenant, const char *device, 
         rc = map_add(&h->devices, key, tl + 1 + dl, hash, *id, *tenant_id);
     }
     PQclear(res);
+    return rc;
+}
+
+/* Drops every cached device and series id if a device was deleted since they were read. */
+static int devices_sync(struct pg *h)
+{
+    PGresult *res;
+    int rc = mdx_pg_exec(h, PG_DEVICE_EPOCH, 0, NULL, &res);
+
+    if (rc == MDX_OK) {
+        int64_t n = PQntuples(res) > 0 ? mdx_pg_i64(res, 0, 0) : -1;
+        if (n != h->device_epoch) {
+            mdx_pg_cache_clear(h);
+            h->device_epoch = n;
+        }
+    }
+    PQclear(res);
+    return rc;
+}
+
+/*
+ * Records a message of a device that is not registered (any more) as a
+ * dead letter "unknown device" (inside the batch's transaction). 'payload'
+ * may be NULL.
+ */
+static int refuse_unknown(struct pg *h, const char *tenant, const char *device, int kind,
+                          int64_t recv_ms, const char *payload)
+{
+    char topic[2 * MDX_NAME_MAX + 32], recv[24], orig[24];
+    size_t len = payload != NULL ? strnlen(payload, MDX_DEADLETTER_PAYLOAD_MAX) : 0;
+    const char *v[5] = {mdx_pg_fmt(recv, recv_ms), MDX_REASON_UNKNOWN_DEVICE, topic,
+                        payload != NULL ? payload : "", mdx_pg_fmt(orig, (int64_t)len)};
+    int lens[5] = {0, 0, 0, (int)len, 0};
+    int fmts[5] = {0, 0, 0, 1, 0};
+    const char *cv[2] = {MDX_REASON_UNKNOWN_DEVICE, "1"};
+    PGresult *res;
+    int rc;
+
+    mdx_store_event_topic(tenant, device, kind, topic, sizeof(topic));
+    rc = mdx_pg_exec_bin(h, PG_DL_ADD, 5, v, lens, fmts, &res);
+    PQclear(res);
+    if (rc == MDX_OK) {
+        rc = mdx_pg_exec(h, PG_DL_COUNT_BUMP, 2, cv, &res);
+        PQclear(res);
+    }
     return rc;
 }
 
@@ -335,6 +389,15 @@ static int collect(struct pg *h, const struct mdx_batch *b, size_t total, size_t
         int32_t di;
 
         rc = device_resolve(h, grp->tenant, grp->device, &dev, &tid);
+        if (rc == MDX_ENOTFOUND) {
+            /* Refused inside the transaction (write_refused()). */
+            if (grow((void **)&h->refused, &h->cap_refused, h->n_refused + 1,
+                     sizeof(*h->refused)) != MDX_OK) {
+                return MDX_ENOMEM;
+            }
+            h->refused[h->n_refused++] = g;
+            continue;
+        }
         if (rc == MDX_OK) {
             rc = batch_device(h, dev, tid, &di);
         }
@@ -691,6 +754,14 @@ static int write_events(struct pg *h, const struct mdx_batch *b)
         PGresult *res;
         int rc = device_resolve(h, er->tenant, er->device, &dev, &tid);
 
+        if (rc == MDX_ENOTFOUND) {
+            rc = refuse_unknown(h, er->tenant, er->device, (int)ev->kind, er->recv_ms, ev->body);
+            if (rc != MDX_OK) {
+                return rc;
+            }
+            h->n_refused_events++;
+            continue;
+        }
         if (rc == MDX_OK) {
             rc = batch_device(h, dev, tid, &di);
         }
@@ -709,6 +780,9 @@ static int write_events(struct pg *h, const struct mdx_batch *b)
                  ev->body);
         rc = mdx_pg_exec(h, PG_EVENT_ADD, 6, v, &res);
         PQclear(res);
+        if (rc == MDX_OK) {
+            rc = mdx_pg_event_apply(h, dev, ev); /* store_pgsql_device.c */
+        }
         if (rc != MDX_OK) {
             return rc;
         }
@@ -769,7 +843,15 @@ static int write_dead(struct pg *h, const struct mdx_batch *b)
             return rc;
         }
     }
-    if (b->n_dead == 0) {
+    for (size_t i = 0; i < h->n_refused; i++) {
+        const struct mdx_point_group *grp = &b->groups[h->refused[i]];
+
+        rc = refuse_unknown(h, grp->tenant, grp->device, MDX_MSG_SENSOR_DATA, mdx_now_ms(), NULL);
+        if (rc != MDX_OK) {
+            return rc;
+        }
+    }
+    if (b->n_dead == 0 && h->n_refused == 0 && h->n_refused_events == 0) {
         return MDX_OK;
     }
     rc = mdx_pg_exec(h, PG_DL_EVICT, 1, ev, &res);
@@ -855,7 +937,12 @@ int mdx_pg_write(void *impl, const struct mdx_batch *b, struct mdx_batch_result 
         return rc;
     }
     h->n_dev = 0;
-    rc = collect(h, b, total, &n_rows);
+    h->n_refused = 0;
+    h->n_refused_events = 0;
+    rc = devices_sync(h);
+    if (rc == MDX_OK) {
+        rc = collect(h, b, total, &n_rows);
+    }
     t1 = mdx_mono_us();
     if (rc == MDX_OK) {
         rc = batch_partitions(h, n_rows);

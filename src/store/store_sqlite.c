@@ -28,11 +28,13 @@ static const char *const sql_text[SQ_STMT_COUNT] = {
     [SQ_TENANT_LIST] = "SELECT name FROM tenants ORDER BY name",
     [SQ_DEVICE_ADD] = "INSERT INTO devices (tenant_id, name, created_ms, auto_registered)"
                       " VALUES (?1, ?2, ?3, ?4)",
-    [SQ_DEVICE_GET] = "SELECT d.created_ms, d.last_seen_ms, d.auto_registered, d.type"
+    [SQ_DEVICE_GET] = "SELECT d.created_ms, d.last_seen_ms, d.auto_registered, d.type,"
+                      " d.status, d.status_ms, d.emergency_stop, d.safety_ms"
                       " FROM devices d JOIN tenants t ON t.id = d.tenant_id"
                       " WHERE t.name = ?1 AND d.name = ?2",
     [SQ_DEVICE_LIST] = "SELECT t.name, d.name, d.created_ms, d.last_seen_ms, d.auto_registered,"
-                       " d.type FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+                       " d.type, d.status, d.status_ms, d.emergency_stop, d.safety_ms"
+                       " FROM devices d JOIN tenants t ON t.id = d.tenant_id"
                        " WHERE ?1 IS NULL OR t.name = ?1 ORDER BY t.name, d.name",
     [SQ_DEVICE_IDS] = "SELECT d.id, d.tenant_id FROM devices d JOIN tenants t"
                       " ON t.id = d.tenant_id WHERE t.name = ?1 AND d.name = ?2",
@@ -81,6 +83,14 @@ static const char *const sql_text[SQ_STMT_COUNT] = {
                     " ON CONFLICT (owner) DO UPDATE SET segment = excluded.segment,"
                     " offset = excluded.offset",
     [SQ_CKPT_GET] = "SELECT segment, offset FROM spool_checkpoint WHERE owner = ?1",
+    /* Effects of a batch's events (store_sqlite_device.c); an older event changes nothing. */
+    [SQ_DEVICE_STATUS] = "UPDATE devices SET status = ?1, status_ms = ?2"
+                         " WHERE id = ?3 AND status_ms <= ?2",
+    [SQ_DEVICE_SAFETY] = "UPDATE devices SET emergency_stop = ?1, safety_ms = ?2"
+                         " WHERE id = ?3 AND safety_ms <= ?2",
+    [SQ_COMMAND_ACK] = "UPDATE commands SET state = ?1, detail = ?2, updated_ms = ?3"
+                       " WHERE id = ?4 AND device_id = ?5",
+    [SQ_DEVICE_EPOCH] = "SELECT n FROM device_epoch WHERE id = 1",
 };
 
 int mdx_sq_status(int rc)
@@ -335,6 +345,10 @@ static void device_row(sqlite3_stmt *st, int first, struct mdx_device_info *out)
     out->last_seen_ms = sqlite3_column_int64(st, first + 1);
     out->auto_registered = sqlite3_column_int(st, first + 2);
     mdx_sq_column_copy(st, first + 3, out->type, sizeof(out->type));
+    mdx_sq_column_copy(st, first + 4, out->status, sizeof(out->status));
+    out->status_ms = sqlite3_column_int64(st, first + 5);
+    out->emergency_stop = sqlite3_column_int(st, first + 6);
+    out->safety_ms = sqlite3_column_int64(st, first + 7);
 }
 
 static int sq_device_get(void *impl, const char *tenant, const char *device,
@@ -629,4 +643,22 @@ const struct mdx_store_ops mdx_store_sqlite = {
     .alert_put = mdx_sq_alert_put,
     .alert_get = mdx_sq_alert_get,
     .alert_list = mdx_sq_alert_list,
+    .device_config_get = mdx_sq_device_config_get, /* store_sqlite_device.c */
+    .device_config_set = mdx_sq_device_config_set,
+    .device_delete = mdx_sq_device_delete,
+    .apikey_add = mdx_sq_apikey_add, /* store_sqlite_apikey.c */
+    .apikey_get = mdx_sq_apikey_get,
+    .apikey_list = mdx_sq_apikey_list,
+    .apikey_revoke = mdx_sq_apikey_revoke,
+    .command_put = mdx_sq_command_put, /* store_sqlite_command.c */
+    .command_get = mdx_sq_command_get,
+    .command_list = mdx_sq_command_list,
+    .device_cred_set = mdx_sq_device_cred_set, /* store_sqlite_cred.c */
+    .device_cred_get = mdx_sq_device_cred_get,
+    .device_revoke = mdx_sq_device_revoke,
+    .identity_add = mdx_sq_identity_add,
+    .identity_get = mdx_sq_identity_get,
+    .identity_list = mdx_sq_identity_list,
+    .identity_revoke = mdx_sq_identity_revoke,
+    .rul = &mdx_store_sqlite_rul,
 };

@@ -328,6 +328,13 @@ int mdx_sq_alerts_write(struct sq *h, const struct mdx_batch *b)
         int fresh = a->id == 0;
 
         rc = alert_write(h, ins, upd, a);
+        if (rc == MDX_ENOTFOUND && !fresh) {
+            struct mdx_device_info dev;
+            /* Its device was deleted with its alerts (issue 5): nothing left to update. */
+            if (mdx_store_sqlite.device_get(h, a->tenant, a->device, &dev) == MDX_ENOTFOUND) {
+                rc = MDX_OK;
+            }
+        }
         if (rc == MDX_OK && fresh) {
             a->id = -a->id; /* until the commit: see mdx_store_alerts_settle() */
         }

@@ -51,6 +51,10 @@ enum sq_stmt {
     SQ_DL_COUNTS,
     SQ_CKPT_SET,
     SQ_CKPT_GET,
+    SQ_DEVICE_STATUS,
+    SQ_DEVICE_SAFETY,
+    SQ_COMMAND_ACK,
+    SQ_DEVICE_EPOCH,
     SQ_STMT_COUNT
 };
 
@@ -138,6 +142,10 @@ struct sq {
     int64_t delete_epoch;
     sqlite3_stmt *epoch_get;  /* prepared on first use */
 
+    /* device_epoch row the cached device and series ids match (see mdx_sq_write). */
+    int64_t device_epoch;
+    size_t refused;           /* dead letters the batch's writer added for unknown devices */
+
     /* Rollups: the batch's deltas, flushed before its commit. */
     struct sq_racc racc;      /* the minute being accumulated */
     struct sq_rollup *rollup;
@@ -199,6 +207,40 @@ int mdx_sq_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert_fn
  * of an unknown alert or an unknown tenant.
  */
 int mdx_sq_alerts_write(struct sq *h, const struct mdx_batch *b);
+
+/*
+ * Device configuration and deletion, and the effect of a batch's events
+ * on their device or command (store_sqlite_device.c).
+ */
+int mdx_sq_device_config_get(void *impl, const char *tenant, const char *device,
+                             struct mdx_device_config *out);
+int mdx_sq_device_config_set(void *impl, const char *tenant, const char *device,
+                             const char *meta, const char *limits);
+int mdx_sq_device_delete(void *impl, const char *tenant, const char *device);
+/* Applies the effect of stored event 'ev' of device 'device_id' (inside the batch's transaction). */
+int mdx_sq_event_apply(struct sq *h, int64_t device_id, const struct mdx_event *ev);
+
+/* API keys (store_sqlite_apikey.c). */
+int mdx_sq_apikey_add(void *impl, const struct mdx_apikey *key);
+int mdx_sq_apikey_get(void *impl, const char *id, struct mdx_apikey *out);
+int mdx_sq_apikey_list(void *impl, const char *tenant, mdx_apikey_fn fn, void *arg);
+int mdx_sq_apikey_revoke(void *impl, const char *id, int64_t now_ms);
+
+/* Commands (store_sqlite_command.c). */
+int mdx_sq_command_put(void *impl, struct mdx_command *cmd);
+int mdx_sq_command_get(void *impl, const char *tenant, int64_t id, struct mdx_command *out);
+int mdx_sq_command_list(void *impl, const char *tenant, const char *device, int64_t limit,
+                        mdx_command_fn fn, void *arg);
+
+/* Broker credentials (store_sqlite_cred.c). */
+int mdx_sq_device_cred_set(void *impl, const char *tenant, const char *device,
+                           const char *secret_hash, const char *cert_fingerprint, int64_t now_ms);
+int mdx_sq_device_cred_get(void *impl, const char *device, struct mdx_device_cred *out);
+int mdx_sq_device_revoke(void *impl, const char *tenant, const char *device, int64_t now_ms);
+int mdx_sq_identity_add(void *impl, const struct mdx_broker_identity *id);
+int mdx_sq_identity_get(void *impl, const char *name, struct mdx_broker_identity *out);
+int mdx_sq_identity_list(void *impl, mdx_identity_fn fn, void *arg);
+int mdx_sq_identity_revoke(void *impl, const char *name, int64_t now_ms);
 
 /*
  * Rollups (store_sqlite_rollup.c). Every point the writer stores (not a

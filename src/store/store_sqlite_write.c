@@ -13,13 +13,22 @@
  * If anything fails the transaction is rolled back and every cache is
  * dropped, so memory never disagrees with the database: the retried batch
  * starts from what is stored and gives the same result.
+ *
+ * A device deleted since the ingest checked it (store_sqlite_device.c)
+ * is not registered when its batch is written: its points and events are
+ * refused as dead letters "unknown device" (topic kept, payload not),
+ * and the rest of the batch is stored. Failing the batch instead would
+ * make the ingest retry it for ever.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "modax/alloc.h"
+#include "modax/clock.h"
 #include "modax/status.h"
 #include "store_alert_int.h"
+#include "store_event_int.h"
 #include "store_sqlite_int.h"
 
 #define NO_LINK UINT32_MAX
@@ -252,6 +261,64 @@ static int exec_stmt(struct sq *h, enum sq_stmt id)
     sqlite3_stmt *st = h->st[id];
 
     return step_done(st, sqlite3_step(st));
+}
+
+/*
+ * Drops every cached device and series id if a device was deleted since
+ * they were read (device_epoch moved). Inside the write transaction, at
+ * its start.
+ */
+static int devices_sync(struct sq *h)
+{
+    sqlite3_stmt *st = h->st[SQ_DEVICE_EPOCH];
+    int64_t n = 0;
+    int rc = sqlite3_step(st);
+
+    if (rc == SQLITE_ROW) {
+        n = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    rc = rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ESTORE : mdx_sq_status(rc);
+    if (rc == MDX_OK && n != h->device_epoch) {
+        mdx_sq_cache_clear(h);
+        h->device_epoch = n;
+    }
+    return rc;
+}
+
+/*
+ * Records a message of a device that is not registered (any more) as a
+ * dead letter "unknown device" of the batch. 'payload' may be NULL.
+ */
+static int refuse_unknown(struct sq *h, const char *tenant, const char *device, int kind,
+                          int64_t recv_ms, const char *payload)
+{
+    sqlite3_stmt *st = h->st[SQ_DL_ADD];
+    size_t len = payload != NULL ? strnlen(payload, MDX_DEADLETTER_PAYLOAD_MAX) : 0;
+    char topic[2 * MDX_NAME_MAX + 32];
+    int rc;
+
+    mdx_store_event_topic(tenant, device, kind, topic, sizeof(topic));
+    sqlite3_bind_int64(st, 1, recv_ms);
+    sqlite3_bind_text(st, 2, MDX_REASON_UNKNOWN_DEVICE, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, topic, -1, SQLITE_TRANSIENT);
+    if (len > 0) {
+        sqlite3_bind_blob(st, 4, payload, (int)len, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_zeroblob(st, 4, 0);
+    }
+    sqlite3_bind_int64(st, 5, (int64_t)len);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        return mdx_sq_status(rc);
+    }
+    st = h->st[SQ_DL_COUNT_BUMP];
+    sqlite3_bind_text(st, 1, MDX_REASON_UNKNOWN_DEVICE, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    h->refused++;
+    return rc == SQLITE_DONE ? MDX_OK : mdx_sq_status(rc);
 }
 
 /* Resolves (tenant, device) to the cached device; MDX_ENOTFOUND if not registered. */
@@ -712,6 +779,13 @@ static int write_events(struct sq *h, const struct mdx_batch *b)
         struct sq_device *dev = NULL;
         int rc = device_resolve(h, er->tenant, er->device, &dev);
 
+        if (rc == MDX_ENOTFOUND) {
+            rc = refuse_unknown(h, er->tenant, er->device, (int)ev->kind, er->recv_ms, ev->body);
+            if (rc != MDX_OK) {
+                return rc;
+            }
+            continue;
+        }
         if (rc != MDX_OK) {
             return rc;
         }
@@ -727,6 +801,9 @@ static int write_events(struct sq *h, const struct mdx_batch *b)
         sqlite3_bind_text(st, 6, ev->body, (int)strnlen(ev->body, MDX_EVENT_BODY_MAX),
                           SQLITE_STATIC);
         rc = step_done(st, sqlite3_step(st));
+        if (rc == MDX_OK) {
+            rc = mdx_sq_event_apply(h, dev->id, ev); /* store_sqlite_device.c */
+        }
         if (rc != MDX_OK) {
             return rc;
         }
@@ -787,7 +864,7 @@ static int write_dead(struct sq *h, const struct mdx_batch *b)
             return rc;
         }
     }
-    if (b->n_dead > 0) {
+    if (b->n_dead > 0 || h->refused > 0) {
         sqlite3_stmt *st = h->st[SQ_DL_EVICT];
 
         sqlite3_bind_int64(st, 1, h->deadletter_max);
@@ -819,6 +896,14 @@ static int collect_points(struct sq *h, const struct mdx_batch *b)
         struct sq_device *dev = NULL;
         int rc = device_resolve(h, grp->tenant, grp->device, &dev);
 
+        if (rc == MDX_ENOTFOUND) {
+            rc = refuse_unknown(h, grp->tenant, grp->device, MDX_MSG_SENSOR_DATA, mdx_now_ms(),
+                                NULL);
+            if (rc != MDX_OK) {
+                return rc;
+            }
+            continue;
+        }
         if (rc != MDX_OK) {
             return rc;
         }
@@ -885,8 +970,12 @@ int mdx_sq_write(void *impl, const struct mdx_batch *b, struct mdx_batch_result 
     h->batch_series_tail = &h->batch_series;
     h->batch_devices = NULL;
     mdx_sq_rollup_reset(h);
+    h->refused = 0;
 
     rc = mdx_sq_heads_sync(h);
+    if (rc == MDX_OK) {
+        rc = devices_sync(h);
+    }
     if (rc == MDX_OK) {
         rc = collect_points(h, b);
     }

@@ -268,7 +268,7 @@ static void open_alert_is_listed_with_labels(void)
     mdx_dispatch_submit(d, &a);
     mdx_dispatch_submit(d, &s);
     mdx_dispatch_submit(d, &x);
-    CHECK_EQ_INT(wait_active(&am_short, "pump-7", 1, 5000), 1);
+    CHECK_EQ_INT(wait_active(&am_short, "pump-7", 1, 15000), 1);
     CHECK(am_active(&am_short, "pump-7", &got) == 1);
     CHECK_STR(label(got, "labels", "alertname"), "ModaxRule_overload");
     CHECK_STR(label(got, "labels", "tenant"), "acme");
@@ -284,13 +284,13 @@ static void open_alert_is_listed_with_labels(void)
     CHECK(strncmp(cJSON_GetStringValue(cJSON_GetObjectItem(got, "startsAt")), starts, 19) == 0);
     cJSON_Delete(got);
 
-    CHECK_EQ_INT(wait_active(&am_short, "press-9", 1, 5000), 1);
+    CHECK_EQ_INT(wait_active(&am_short, "press-9", 1, 15000), 1);
     am_active(&am_short, "press-9", &got);
     CHECK_STR(label(got, "labels", "alertname"), "ModaxSafety_emergency_stop");
     CHECK(label(got, "labels", "sensor") == NULL);
     cJSON_Delete(got);
 
-    CHECK_EQ_INT(wait_active(&am_short, "fan-3", 1, 5000), 1);
+    CHECK_EQ_INT(wait_active(&am_short, "fan-3", 1, 15000), 1);
     am_active(&am_short, "fan-3", &got);
     CHECK_STR(label(got, "labels", "alertname"), "ModaxAnomaly");
     CHECK_STR(label(got, "labels", "severity"), "warning");
@@ -308,7 +308,7 @@ static void open_alert_is_listed_with_labels(void)
     mdx_dispatch_submit(d, &s);
     mdx_dispatch_submit(d, &x);
     mdx_dispatch_destroy(d, 3000);
-    CHECK_EQ_INT(wait_active(&am_short, "pump-7", 0, 5000), 0);
+    CHECK_EQ_INT(wait_active(&am_short, "pump-7", 0, 15000), 0);
 }
 
 static void reposting_keeps_alert_past_resolve_timeout(void)
@@ -335,7 +335,7 @@ static void reposting_keeps_alert_past_resolve_timeout(void)
              "\"startsAt\":\"%s\"}]", starts);
     CHECK_EQ_INT(am_http(&am_short, "POST", "/api/v2/alerts", body, &ans), 200);
     mdx_free(ans);
-    CHECK_EQ_INT(wait_active(&am_short, "mill-2", 1, 5000), 1);
+    CHECK_EQ_INT(wait_active(&am_short, "mill-2", 1, 15000), 1);
     CHECK_EQ_INT(am_active(&am_short, "control-1", NULL), 1);
 
     mdx_sleep_ms(7500); /* past resolve_timeout (5 s) */
@@ -363,10 +363,10 @@ static void resolve_ends_alert(void)
     }
     struct mdx_alert a = alert_of("drill-4", "rule:overload", "current_mean", MDX_ALERT_OPEN);
     mdx_dispatch_submit(d, &a);
-    CHECK_EQ_INT(wait_active(&am_short, "drill-4", 1, 5000), 1);
+    CHECK_EQ_INT(wait_active(&am_short, "drill-4", 1, 15000), 1);
     a = resolved(a);
     mdx_dispatch_submit(d, &a);
-    CHECK_EQ_INT(wait_active(&am_short, "drill-4", 0, 3000), 0);
+    CHECK_EQ_INT(wait_active(&am_short, "drill-4", 0, 15000), 0);
     mdx_sleep_ms(2500); /* no refresh brings it back */
     CHECK_EQ_INT(am_active(&am_short, "drill-4", NULL), 0);
     mdx_dispatch_destroy(d, 1000);
@@ -397,8 +397,8 @@ static void alertmanager_hung_then_back(void)
     struct mdx_alert l3 = alert_of("line-3", "safety:door-open", "", MDX_ALERT_OPEN);
     mdx_dispatch_submit(d, &l1);
     mdx_dispatch_submit(d, &l2);
-    CHECK_EQ_INT(wait_active(&am_long, "line-1", 1, 5000), 1);
-    CHECK_EQ_INT(wait_active(&am_long, "line-2", 1, 5000), 1);
+    CHECK_EQ_INT(wait_active(&am_long, "line-1", 1, 15000), 1);
+    CHECK_EQ_INT(wait_active(&am_long, "line-2", 1, 15000), 1);
 
     kill(am_long.pid, SIGSTOP);
     l1 = resolved(l1);
@@ -413,8 +413,8 @@ static void alertmanager_hung_then_back(void)
     kill(am_long.pid, SIGCONT);
 
     /* Back: the queued resolve and the new alert arrive after the back-off (<= 1 s). */
-    CHECK_EQ_INT(wait_active(&am_long, "line-3", 1, 5000), 1);
-    CHECK_EQ_INT(wait_active(&am_long, "line-1", 0, 5000), 0);
+    CHECK_EQ_INT(wait_active(&am_long, "line-3", 1, 15000), 1);
+    CHECK_EQ_INT(wait_active(&am_long, "line-1", 0, 15000), 0);
     CHECK_EQ_INT(am_active(&am_long, "line-2", NULL), 1);
     st = stats_of(d);
     CHECK_EQ_INT(st.queued, 0);
@@ -425,7 +425,7 @@ static void alertmanager_hung_then_back(void)
     mdx_dispatch_submit(d, &l2);
     mdx_dispatch_submit(d, &l3);
     mdx_dispatch_destroy(d, 3000);
-    CHECK_EQ_INT(wait_active(&am_long, "line-2", 0, 3000), 0);
+    CHECK_EQ_INT(wait_active(&am_long, "line-2", 0, 15000), 0);
     CHECK_EQ_INT(am_active(&am_long, "line-3", NULL), 0);
 }
 
@@ -453,8 +453,8 @@ static void alertmanager_restarted_then_back(void)
     struct mdx_alert l7 = alert_of("line-7", "rule:overheat", "temperature_mean", MDX_ALERT_OPEN);
     mdx_dispatch_submit(d, &l5);
     mdx_dispatch_submit(d, &l6);
-    CHECK_EQ_INT(wait_active(&am_long, "line-5", 1, 5000), 1);
-    CHECK_EQ_INT(wait_active(&am_long, "line-6", 1, 5000), 1);
+    CHECK_EQ_INT(wait_active(&am_long, "line-5", 1, 15000), 1);
+    CHECK_EQ_INT(wait_active(&am_long, "line-6", 1, 15000), 1);
 
     am_kill(&am_long);
     l5 = resolved(l5);
@@ -464,8 +464,8 @@ static void alertmanager_restarted_then_back(void)
     CHECK(stats_of(d).retries >= 3);
     CHECK(am_get(&am_long) == 0);
 
-    CHECK_EQ_INT(wait_active(&am_long, "line-7", 1, 5000), 1);
-    CHECK_EQ_INT(wait_active(&am_long, "line-6", 1, 5000), 1); /* re-posted by the refresh */
+    CHECK_EQ_INT(wait_active(&am_long, "line-7", 1, 15000), 1);
+    CHECK_EQ_INT(wait_active(&am_long, "line-6", 1, 15000), 1); /* re-posted by the refresh */
     mdx_sleep_ms(1500); /* a refresh round later: the resolved one stays away */
     CHECK_EQ_INT(am_active(&am_long, "line-5", NULL), 0);
     struct mdx_sink_stats st = stats_of(d);

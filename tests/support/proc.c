@@ -218,10 +218,25 @@ int serve_start(struct serve *s, const char *dir, int port)
     return serve_start_worker(s, dir, port, NULL);
 }
 
+static int serve_spawn(struct serve *s, const char *dir, int port, const char *worker,
+                       const char *roles);
+
 int serve_start_worker(struct serve *s, const char *dir, int port, const char *worker)
+{
+    return serve_spawn(s, dir, port, worker, NULL);
+}
+
+int serve_start_roles(struct serve *s, const char *dir, int port, const char *roles)
+{
+    return serve_spawn(s, dir, port, NULL, roles);
+}
+
+static int serve_spawn(struct serve *s, const char *dir, int port, const char *worker,
+                       const char *roles)
 {
     char exe[700], log[700], buf[700];
     const char *name = worker != NULL ? worker : "serve";
+    const char *api_port = getenv("MODAX_TEST_API_PORT");
 
     snprintf(s->dir, sizeof(s->dir), "%s", dir);
     s->port = port;
@@ -238,7 +253,15 @@ int serve_start_worker(struct serve *s, const char *dir, int port, const char *w
     } else {
         unsetenv("MODAX_MQTT_CLIENT_ID");
     }
-    char *argv[] = {exe, "serve", "--ready-file", s->ready, NULL};
+    /* The api role listens on a free port, unless the test fixed one. */
+    s->api_port = api_port != NULL ? (int)strtol(api_port, NULL, 10) : free_port();
+    snprintf(buf, sizeof(buf), "%d", s->api_port);
+    setenv("MODAX_API_PORT", buf, 1);
+    char *argv[] = {exe, "serve", "--ready-file", s->ready, NULL, NULL, NULL};
+    if (roles != NULL) {
+        argv[4] = "--roles";
+        argv[5] = (char *)roles;
+    }
     s->pid = spawn(argv, log);
     for (int i = 0; i < 300; i++) {
         struct stat st;

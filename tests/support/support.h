@@ -32,6 +32,7 @@ struct serve {
     char dir[512];
     int port;
     char ready[600];
+    int api_port;             /* where its api role listens: $MODAX_TEST_API_PORT, else a free port */
 };
 /* Environment for modax processes of a test: store, spool and broker port under 'dir'. */
 void modax_env(const char *dir, int port);
@@ -39,6 +40,8 @@ void modax_env(const char *dir, int port);
 int serve_start(struct serve *s, const char *dir, int port);
 /* The same for one of several workers: its own spool, client id, log and ready file. */
 int serve_start_worker(struct serve *s, const char *dir, int port, const char *worker);
+/* Starts `modax serve --roles ROLES` (NULL: the default roles), as serve_start(). */
+int serve_start_roles(struct serve *s, const char *dir, int port, const char *roles);
 /* Stops it with 'sig' and waits; returns the exit status (or 128+signal). */
 int serve_stop(struct serve *s, int sig);
 

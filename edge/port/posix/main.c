@@ -2,7 +2,8 @@
 /*
  * main.c - modax-edge: the edge agent for Linux gateways, and the fleet
  * simulator: one process publishes simulated readings for N machines
- * over one MQTT connection.
+ * over one MQTT connection (or, with --secrets / --cert-dir, one per
+ * machine, each as its own device), and answers the commands sent to them.
  *
  * Reads options, allocates everything the agent needs once, runs it until
  * --count/--duration is reached or SIGINT/SIGTERM, then publishes the
@@ -18,6 +19,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "fleet_ids.h"
 #include "modax/status.h"
 #include "port_posix.h"
 
@@ -41,8 +43,14 @@ struct options {
     const char *client_id;
     const char *username;
     const char *password_file;
+    const char *secrets_file; /* per-machine connections with these secrets */
+    const char *cert_dir;     /* ... or with these client certificates */
+    const char *cafile;
+    const char *certfile;
+    const char *keyfile;
     int persistent;
     int log_level;
+    int commands; /* subscribe to the machines' commands topics */
 };
 
 static void usage(FILE *f)
@@ -50,6 +58,14 @@ static void usage(FILE *f)
     fputs("usage: modax-edge [options]\n"
           "Simulates machines and publishes their readings to MQTT:\n"
           "  modax/{tenant}/{device}/sensor_data (QoS 1), .../status (retained), .../safety\n"
+          "and answers commands sent to each machine (QoS 1) on\n"
+          "  modax/{tenant}/{device}/commands   {\"command_id\":42,\"name\":\"speed_pct\",\"value\":80}\n"
+          "with modax/{tenant}/{device}/command_ack (QoS 1):\n"
+          "  {\"device_id\":..,\"command_id\":42,\"status\":\"ok\"}, or \"rejected\" with a \"detail\"\n"
+          "Commands: speed_pct 0..100 (% of the press cycle's load; currents, vibration and\n"
+          "temperature follow). The machine's interlock rejects values out of range, unknown\n"
+          "names and every command while its emergency stop is active (--fault DEV:estop@S);\n"
+          "a malformed command is rejected if its command_id is readable, else ignored.\n"
           "\n"
           "Broker:\n"
           "  --host HOST            broker host (127.0.0.1)\n"
@@ -60,16 +76,32 @@ static void usage(FILE *f)
           "  --clean-session        start a clean session each time: what the broker and this\n"
           "                         client had in flight when the connection broke is lost\n"
           "                         (default: persistent session, nothing lost)\n"
+          "  --cafile FILE          TLS: verify the broker against this CA certificate\n"
+          "  --cert FILE --key FILE TLS: this client certificate and key (mutual TLS)\n"
+          "Per-machine connections (each machine its own device identity at the broker:\n"
+          "client id = user name = device id, as the MODAX auth plugin requires):\n"
+          "  --secrets FILE         lines \"DEVICE SECRET\" ('#' comments); the file must not\n"
+          "                         be readable by others; every machine needs a line\n"
+          "  --cert-dir DIR         client certificates DIR/DEVICE.crt and DIR/DEVICE.key\n"
+          "                         (modax device add ... --cert --out DIR); needs --cafile\n"
           "Fleet:\n"
           "  --tenant T             tenant (demo)\n"
           "  --prefix P             device id prefix (m-): devices m-0001, m-0002, ...\n"
           "  --machines N           machines in this process (20)\n"
           "  --first N              number of the first machine (1), to split a fleet\n"
           "  --seed S               simulation seed (1); same seed, same readings\n"
-          "  --life HOURS           simulated machine life until failure (720)\n"
-          "  --fault DEV:KIND@S     inject KIND (overheat|spike|bearing|dropout) into DEV\n"
+          "  --life HOURS           simulated machine life until failure (720): wear grows,\n"
+          "                         vibration and temperature creep up, then the machine\n"
+          "                         fails and publishes .../status {\"state\":\"failed\",\n"
+          "                         \"timestamp\":T,\"failures\":N} (the store keeps it as an\n"
+          "                         event), and a new machine replaces it (\"online\"; a new\n"
+          "                         life after T). Machines start part-worn (0-50%). With\n"
+          "                         --time-scale the lives are short, e.g. --life 0.5\n"
+          "                         --time-scale 600: a life every 3 real seconds or less\n"
+          "  --fault DEV:KIND@S     inject KIND (overheat|spike|bearing|dropout|estop) into DEV\n"
           "                         from simulated second S on; repeatable; @S-E: repaired\n"
-          "                         at second E\n"
+          "                         at second E (estop: the emergency stop is pressed, the\n"
+          "                         press stands still and refuses commands)\n"
           "Readings:\n"
           "  --rate HZ              readings per machine per simulated second (1)\n"
           "  --time-scale X         simulated clock runs X times faster (1)\n"
@@ -79,6 +111,7 @@ static void usage(FILE *f)
           "  --batch N              readings per message, as a JSON array (1: single)\n"
           "  --buffer N             readings kept per machine while offline (3600)\n"
           "  --no-safety            don't publish safety messages\n"
+          "  --no-commands          don't subscribe to commands\n"
           "Run:\n"
           "  --count N              stop after N readings per machine\n"
           "  --duration SECONDS     stop after this many real seconds (0: until signal)\n"
@@ -162,13 +195,13 @@ static int parse_fault(const char *s, struct mdx_edge_conf *c)
     at = strchr(colon + 1, '@');
     n = at != NULL ? (size_t)(at - colon - 1) : strlen(colon + 1);
     if (n == 0 || n >= sizeof(kind)) {
-        return bad("fault", s, "kind must be overheat, spike, bearing or dropout");
+        return bad("fault", s, "kind must be overheat, spike, bearing, dropout or estop");
     }
     memcpy(kind, colon + 1, n);
     kind[n] = '\0';
     f->kind = mdx_sim_fault_parse(kind);
     if (f->kind < 0) {
-        return bad("fault", s, "kind must be overheat, spike, bearing or dropout");
+        return bad("fault", s, "kind must be overheat, spike, bearing, dropout or estop");
     }
     f->at_s = 0;
     f->until_s = -1.0;
@@ -201,6 +234,11 @@ enum {
     OPT_USERNAME,
     OPT_PASSWORD_FILE,
     OPT_CLEAN_SESSION,
+    OPT_SECRETS,
+    OPT_CERT_DIR,
+    OPT_CAFILE,
+    OPT_CERT,
+    OPT_KEY,
     OPT_TENANT,
     OPT_PREFIX,
     OPT_MACHINES,
@@ -215,6 +253,7 @@ enum {
     OPT_BATCH,
     OPT_BUFFER,
     OPT_NO_SAFETY,
+    OPT_NO_COMMANDS,
     OPT_COUNT,
     OPT_DURATION,
     OPT_QUIET,
@@ -229,6 +268,11 @@ static const struct option long_options[] = {
     {"username", required_argument, NULL, OPT_USERNAME},
     {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
     {"clean-session", no_argument, NULL, OPT_CLEAN_SESSION},
+    {"secrets", required_argument, NULL, OPT_SECRETS},
+    {"cert-dir", required_argument, NULL, OPT_CERT_DIR},
+    {"cafile", required_argument, NULL, OPT_CAFILE},
+    {"cert", required_argument, NULL, OPT_CERT},
+    {"key", required_argument, NULL, OPT_KEY},
     {"tenant", required_argument, NULL, OPT_TENANT},
     {"prefix", required_argument, NULL, OPT_PREFIX},
     {"machines", required_argument, NULL, OPT_MACHINES},
@@ -243,6 +287,7 @@ static const struct option long_options[] = {
     {"batch", required_argument, NULL, OPT_BATCH},
     {"buffer", required_argument, NULL, OPT_BUFFER},
     {"no-safety", no_argument, NULL, OPT_NO_SAFETY},
+    {"no-commands", no_argument, NULL, OPT_NO_COMMANDS},
     {"count", required_argument, NULL, OPT_COUNT},
     {"duration", required_argument, NULL, OPT_DURATION},
     {"quiet", no_argument, NULL, OPT_QUIET},
@@ -250,6 +295,33 @@ static const struct option long_options[] = {
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
+
+/* The broker identity options go together. 0, or -1 with a message. */
+static int check_identity_options(const struct options *o)
+{
+    const char *why = NULL;
+
+    if (o->secrets_file != NULL && o->cert_dir != NULL) {
+        why = "--secrets and --cert-dir exclude each other";
+    } else if ((o->secrets_file != NULL || o->cert_dir != NULL) &&
+               (o->client_id != NULL || o->username != NULL || o->password_file != NULL ||
+                o->certfile != NULL || o->keyfile != NULL)) {
+        why = "--secrets/--cert-dir name each machine's identity: no --client-id, --username, "
+              "--password-file, --cert or --key";
+    } else if ((o->certfile != NULL) != (o->keyfile != NULL)) {
+        why = "--cert and --key go together";
+    } else if ((o->certfile != NULL || o->cert_dir != NULL) && o->cafile == NULL) {
+        why = "a client certificate needs --cafile (TLS)";
+    } else if ((o->secrets_file != NULL || o->cert_dir != NULL) &&
+               o->edge.machines > MDX_POSIX_MAX_CONNS) {
+        why = "at most 500 machines per process with one connection each; use --first to split";
+    }
+    if (why != NULL) {
+        fprintf(stderr, "modax-edge: %s (try --help)\n", why);
+        return -1;
+    }
+    return 0;
+}
 
 /* Returns 0 to run, 1 for --help, -1 on a usage error (already reported). */
 static int parse_options(int argc, char **argv, struct options *o)
@@ -263,6 +335,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     o->host = "127.0.0.1";
     o->port = 1883;
     o->log_level = MDX_EDGE_LOG_INFO;
+    o->commands = 1;
     opterr = 0;
     while (rc == 0 && (opt = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
         switch (opt) {
@@ -284,6 +357,21 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case OPT_CLEAN_SESSION:
             o->persistent = 0;
+            break;
+        case OPT_SECRETS:
+            o->secrets_file = optarg;
+            break;
+        case OPT_CERT_DIR:
+            o->cert_dir = optarg;
+            break;
+        case OPT_CAFILE:
+            o->cafile = optarg;
+            break;
+        case OPT_CERT:
+            o->certfile = optarg;
+            break;
+        case OPT_KEY:
+            o->keyfile = optarg;
             break;
         case OPT_TENANT:
             c->tenant = optarg;
@@ -334,6 +422,9 @@ static int parse_options(int argc, char **argv, struct options *o)
         case OPT_NO_SAFETY:
             c->safety = 0;
             break;
+        case OPT_NO_COMMANDS:
+            o->commands = 0;
+            break;
         case OPT_COUNT:
             rc = parse_u64("count", optarg, 1, UINT64_MAX, &c->count);
             break;
@@ -370,7 +461,18 @@ static int parse_options(int argc, char **argv, struct options *o)
         fprintf(stderr, "modax-edge: --password-file needs --username\n");
         return -1;
     }
-    return rc;
+    return rc == 0 ? check_identity_options(o) : rc;
+}
+
+/* The inbox of the port: the agent's commands topics, and messages to the agent. */
+static int inbox_topic(void *arg, uint32_t i, char *buf, size_t cap)
+{
+    return mdx_edge_agent_command_topic(arg, i, buf, cap);
+}
+
+static void inbox_deliver(void *arg, const char *topic, const void *payload, size_t len)
+{
+    mdx_edge_agent_command(arg, topic, payload, len);
 }
 
 /* Reads the first line of 'path' into 'pw'. Returns 0, or -1 with a message. */
@@ -395,6 +497,7 @@ int main(int argc, char **argv)
     static struct options o;
     static struct mdx_edge_agent agent;
     static struct mdx_posix_port pp;
+    static struct fleet_ids ids;
     struct mdx_posix_conf pc = {0};
     struct mdx_edge_unit *units = NULL;
     struct mdx_edge_reading *slots = NULL;
@@ -417,6 +520,11 @@ int main(int argc, char **argv)
     }
     password[0] = '\0';
     if (o.password_file != NULL && read_password(o.password_file, password, sizeof(password))) {
+        return 1;
+    }
+    if ((o.secrets_file != NULL || o.cert_dir != NULL) &&
+        fleet_ids_load(&ids, &o.edge, o.secrets_file, o.cert_dir) != 0) {
+        fleet_ids_free(&ids);
         return 1;
     }
 
@@ -454,6 +562,11 @@ int main(int argc, char **argv)
     pc.keepalive_s = 30;
     pc.log_level = o.log_level;
     pc.stop = &stop_flag;
+    pc.cafile = o.cafile;
+    pc.certfile = o.certfile;
+    pc.keyfile = o.keyfile;
+    pc.idents = ids.idents;
+    pc.nidents = ids.n;
     if (o.edge.machines == 1) {
         /* One device, one connection: the broker can say when it vanishes. */
         snprintf(will_topic, sizeof(will_topic), "modax/%s/%s%04u/status", o.edge.tenant,
@@ -463,6 +576,7 @@ int main(int argc, char **argv)
 
     rc = mdx_posix_port_open(&pp, &pc);
     explicit_bzero(password, sizeof(password));
+    fleet_ids_wipe(&ids); /* libmosquitto has its copies */
     if (rc != MDX_OK) {
         goto out;
     }
@@ -471,18 +585,27 @@ int main(int argc, char **argv)
         status = EXIT_USAGE;
         goto out;
     }
+    if (o.commands) {
+        struct mdx_posix_inbox inbox = {&agent, inbox_topic, inbox_deliver};
+
+        mdx_posix_port_inbox(&pp, &inbox);
+    }
     mdx_posix_log(&pp, MDX_EDGE_LOG_INFO, "started");
     mdx_edge_agent_run(&agent);
     mdx_edge_agent_fini(&agent);
     mdx_posix_port_close(&pp, CLOSE_WAIT_MS);
     fprintf(stderr,
             "modax-edge: published=%llu messages=%llu dropped=%llu buffered=%llu failures=%llu "
-            "errors=%llu\n",
+            "errors=%llu commands=%llu applied=%llu rejected=%llu ignored=%llu\n",
             (unsigned long long)agent.stats.published_readings,
             (unsigned long long)agent.stats.published_msgs, (unsigned long long)agent.stats.dropped,
             (unsigned long long)mdx_edge_agent_buffered(&agent),
             (unsigned long long)agent.stats.failures,
-            (unsigned long long)agent.stats.publish_errors);
+            (unsigned long long)agent.stats.publish_errors,
+            (unsigned long long)agent.stats.commands,
+            (unsigned long long)agent.stats.commands_applied,
+            (unsigned long long)agent.stats.commands_rejected,
+            (unsigned long long)agent.stats.commands_ignored);
     status = 0;
     if (pp.fatal) {
         status = 1;
@@ -500,5 +623,6 @@ out:
     free(units);
     free(slots);
     free(buf);
+    fleet_ids_free(&ids);
     return status;
 }

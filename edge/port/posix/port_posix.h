@@ -1,26 +1,56 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * port_posix.h - the edge port for Linux gateways and the fleet simulator:
- * one libmosquitto connection per process, driven from the agent's thread.
+ * libmosquitto connections driven from the agent's thread, either one
+ * connection for all machines, or one per machine, each with its own
+ * broker identity (client id = user name = device id, its own secret or
+ * client certificate), as the broker's auth plugin requires.
  *
  * Connects asynchronously and reconnects by itself with back-off (1 s
- * doubling to 30 s). While disconnected, publish() refuses with
- * MDX_ECONN so data waits in the agent's bounded ring, not in
+ * doubling to 30 s), per connection. While disconnected, publish() refuses
+ * with MDX_ECONN so data waits in the agent's bounded ring, not in
  * libmosquitto's unbounded queue; while connected, at most
- * MDX_POSIX_MAX_OUTSTANDING QoS 1 messages may be unacknowledged
- * (MDX_EBUSY beyond that).
+ * MDX_POSIX_MAX_OUTSTANDING QoS 1 messages may be unacknowledged per
+ * connection (MDX_EBUSY beyond that). With an inbox set, each connection
+ * subscribes (QoS 1) to its machines' topics of the inbox after each
+ * connect and hands every message received to it, on the agent's thread
+ * (from inside sleep_ms()). Optionally TLS, with a client certificate.
  */
 #ifndef MODAX_EDGE_PORT_POSIX_H
 #define MODAX_EDGE_PORT_POSIX_H
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "port.h"
 
 #define MDX_POSIX_MAX_OUTSTANDING 1000
 
+#define MDX_POSIX_SUB_CHUNK 64  /* topics per SUBSCRIBE packet */
+#define MDX_POSIX_TOPIC_MAX 160 /* longest topic subscribed to, with NUL */
+#define MDX_POSIX_MAX_CONNS 500 /* connections per process (select() limit in libmosquitto) */
+
 struct mosquitto;
+
+/* Where received messages go; all NULL: the port subscribes to nothing. */
+struct mdx_posix_inbox {
+    void *arg;
+    /* The i-th topic to subscribe to into 'buf'; 0, or -1 past the last. */
+    int (*topic)(void *arg, uint32_t i, char *buf, size_t cap);
+    /* One message received ('payload' 'len' bytes, not NUL-terminated). */
+    void (*deliver)(void *arg, const char *topic, const void *payload, size_t len);
+};
+
+/* The broker identity of one machine's connection. Strings borrowed. */
+struct mdx_posix_ident {
+    const char *client_id;  /* the device id */
+    const char *username;   /* NULL: none (a client certificate says who it is) */
+    const char *password;   /* NULL: none; copied by libmosquitto, caller wipes it */
+    const char *certfile;   /* NULL: the conf's */
+    const char *keyfile;
+    const char *will_topic; /* NULL: no Last Will; else retained "offline", QoS 1 */
+};
 
 struct mdx_posix_conf {
     const char *host;
@@ -31,19 +61,44 @@ struct mdx_posix_conf {
     int persistent;       /* clean_session false */
     int keepalive_s;
     const char *will_topic;      /* NULL: no Last Will; else retained "offline", QoS 1 */
+    const char *cafile;          /* NULL: plain TCP; else TLS, broker verified against it */
+    const char *certfile;        /* TLS client certificate and key; NULL: none */
+    const char *keyfile;
     int log_level;               /* highest enum mdx_edge_log_level printed */
     volatile sig_atomic_t *stop; /* set by the signal handler */
+    /*
+     * Per-machine connections: 'nidents' > 0 opens connection i for
+     * machine i (its index in the agent) with idents[i]; client_id,
+     * username, password and will_topic above are then unused.
+     */
+    const struct mdx_posix_ident *idents;
+    uint32_t nidents;
+};
+
+struct mdx_posix_port;
+
+/* One MQTT connection and its state. */
+struct mdx_posix_conn {
+    struct mdx_posix_port *pp;
+    struct mosquitto *mosq;
+    const char *client_id; /* borrowed */
+    uint32_t unit;         /* per-machine: its machine; else 0 */
+    int connected;
+    int ever_connected;
+    int refused;     /* the broker said "not authorised" / bad credentials */
+    int outstanding; /* QoS 1 messages sent, not yet acknowledged */
+    int64_t next_attempt_ms;
+    uint32_t backoff_ms;
+    uint32_t session; /* bumped at each connect */
 };
 
 struct mdx_posix_port {
     struct mdx_posix_conf conf;
-    struct mosquitto *mosq;
-    int connected;
-    int ever_connected;
-    int fatal;       /* the broker refused us for good: stop */
-    int outstanding; /* QoS 1 messages sent, not yet acknowledged */
-    int64_t next_attempt_ms;
-    uint32_t backoff_ms;
+    struct mdx_posix_conn *conns; /* owned; nconns long */
+    uint32_t nconns;
+    int per_machine;
+    int fatal; /* the broker refused us for good: stop */
+    struct mdx_posix_inbox inbox;
     struct mdx_edge_port port; /* the table the agent uses; ctx = this struct */
 };
 
@@ -55,9 +110,12 @@ struct mdx_posix_port {
  */
 int mdx_posix_port_open(struct mdx_posix_port *pp, const struct mdx_posix_conf *conf);
 
+/* Sets where received messages go (before the first sleep_ms(), or it applies from the next connect). */
+void mdx_posix_port_inbox(struct mdx_posix_port *pp, const struct mdx_posix_inbox *inbox);
+
 /*
  * Waits up to 'timeout_ms' for every queued message to be acknowledged,
- * disconnects and frees the client. Accepts a half-opened port.
+ * disconnects and frees the clients. Accepts a half-opened port.
  */
 void mdx_posix_port_close(struct mdx_posix_port *pp, uint32_t timeout_ms);
 

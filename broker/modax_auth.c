@@ -1,0 +1,471 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * modax_auth.c - the Mosquitto 2.0 auth plugin (API v5, modax_auth.so):
+ * authenticates every client against the MODAX registry and authorizes
+ * every publish, subscribe and delivery with the topic rules
+ * (topic_rules.h).
+ *
+ * - BASIC_AUTH: username = device id or identity name, password checked
+ *   with argon2id against the stored hash; a device's client id must be
+ *   its id, an identity's its name or "name-...". A verified (username,
+ *   SHA-256 of password) is trusted for plugin_opt_verify_cache_s so that
+ *   reconnects do not pay argon2 on the broker's thread; after
+ *   plugin_opt_fail_limit wrong secrets within fail_window_s a username is
+ *   refused without verification until the window ends (back-off).
+ * - ACL_CHECK: the user must still be valid (cache), then the topic rules.
+ *   With mTLS and use_identity_as_username BASIC_AUTH is not called, so a
+ *   client with a certificate is checked here: a device, not revoked, the
+ *   certificate's SHA-256 the one issued, client id = CN.
+ * - TICK (dispatched only with per_listener_settings false: one instance):
+ *   disconnects users the cache worker found revoked or deleted, writes
+ *   the counters to plugin_opt_stats_file.
+ *
+ * Callbacks run on the broker's single thread: they read the cache; a miss
+ * waits at most plugin_opt_lookup_timeout_ms for the worker (auth_cache.c),
+ * which refreshes every entry each plugin_opt_refresh_ms.
+ *
+ * Options: plugin_opt_config (a modax config file: its store.* keys),
+ * plugin_opt_store_<key with '_' for '.'> (e.g. store_sqlite_path),
+ * refresh_ms (1000), lookup_timeout_ms (2000), verify_cache_s (300),
+ * fail_limit (5), fail_window_s (10), stats_file. MODAX_STORE_* environment
+ * variables apply as for `modax`.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Order matters in 2.0.11: mosquitto_plugin.h needs mosquitto_broker.h's types. */
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+
+#include "auth_cache.h"
+#include "auth_stats.h"
+#include "modax/clock.h"
+#include "modax/conf.h"
+#include "modax/secret.h"
+#include "modax/status.h"
+#include "modax/store.h"
+#include "modax/topic_rules.h"
+
+#define KICK_IDS_MAX 64
+
+static struct {
+    mosquitto_plugin_id_t *id;
+    struct mdx_store_conf store;
+    struct auth_cache_conf cache;
+    char *stats_file;
+    /* Client ids to disconnect at the next tick (bad certificates). */
+    char kick_ids[KICK_IDS_MAX][MDX_NAME_MAX + 1];
+    int nkick_ids;
+} P;
+
+static struct mdx_conf_section store_section(void)
+{
+    return (struct mdx_conf_section){"store", mdx_store_conf_keys, &P.store};
+}
+
+/* Sets store key 'name' (dotted) to 'value'; MDX_EINVAL for an unknown key or bad value. */
+static int set_store_key(const char *name, const char *value)
+{
+    for (const struct mdx_conf_key *k = mdx_store_conf_keys; k->name != NULL; k++) {
+        char *field = (char *)&P.store + k->offset;
+        char *end;
+
+        if (strcmp(k->name, name) != 0) {
+            continue;
+        }
+        switch (k->type) {
+        case MDX_CONF_T_STR:
+        case MDX_CONF_T_SECRET: {
+            char *copy = strdup(value);
+            if (copy == NULL) {
+                return MDX_ENOMEM;
+            }
+            free(*(char **)field);
+            *(char **)field = copy;
+            return MDX_OK;
+        }
+        case MDX_CONF_T_INT: {
+            errno = 0;
+            long long v = strtoll(value, &end, 10);
+            if (errno != 0 || *end != '\0' || end == value || v < k->min || v > k->max) {
+                return MDX_EINVAL;
+            }
+            *(int64_t *)field = v;
+            return MDX_OK;
+        }
+        case MDX_CONF_T_BOOL:
+            *(int *)field = strcmp(value, "true") == 0 || strcmp(value, "1") == 0;
+            return MDX_OK;
+        case MDX_CONF_T_DBL:
+            *(double *)field = strtod(value, NULL);
+            return MDX_OK;
+        default:
+            return MDX_EINVAL;
+        }
+    }
+    return MDX_EINVAL;
+}
+
+/* Reads the store.* keys of a modax config file (other modules' keys are skipped). */
+static int read_config(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    int rc = MDX_OK;
+
+    if (f == NULL) {
+        mosquitto_log_printf(MOSQ_LOG_ERR, "modax_auth: cannot read config %s: %s", path,
+                             strerror(errno));
+        return MDX_EIO;
+    }
+    while (rc == MDX_OK && fgets(line, sizeof(line), f) != NULL) {
+        char *k = line, *eq, *v, *end;
+
+        k += strspn(k, " \t");
+        if (strncmp(k, "store.", 6) != 0 || (eq = strchr(k, '=')) == NULL) {
+            continue;
+        }
+        for (end = eq; end > k && (end[-1] == ' ' || end[-1] == '\t'); end--) {
+        }
+        *end = '\0';
+        v = eq + 1 + strspn(eq + 1, " \t");
+        v[strcspn(v, "\r\n#")] = '\0';
+        for (end = v + strlen(v); end > v && (end[-1] == ' ' || end[-1] == '\t'); end--) {
+        }
+        *end = '\0';
+        rc = set_store_key(k, v);
+        if (rc != MDX_OK) {
+            mosquitto_log_printf(MOSQ_LOG_ERR, "modax_auth: %s: bad value for %s", path, k);
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+static int int_opt(const char *value, int lo, int hi, int *out)
+{
+    char *end;
+    long v = strtol(value, &end, 10);
+
+    if (*end != '\0' || end == value || v < lo || v > hi) {
+        return MDX_EINVAL;
+    }
+    *out = (int)v;
+    return MDX_OK;
+}
+
+static int options(struct mosquitto_opt *opts, int n)
+{
+    struct mdx_conf_section s = store_section();
+    char err[256];
+    int rc = MDX_OK;
+    int verify_s = 300, window_s = 10;
+
+    P.cache = (struct auth_cache_conf){&P.store, 1000, 2000, 0, 5, 0};
+    if (mdx_conf_load(&s, 1, NULL, err, sizeof(err)) != MDX_OK) {
+        mosquitto_log_printf(MOSQ_LOG_ERR, "modax_auth: %s", err);
+        return MDX_ECONF;
+    }
+    for (int i = 0; i < n && rc == MDX_OK; i++) {
+        if (strcmp(opts[i].key, "config") == 0) {
+            rc = read_config(opts[i].value);
+        }
+    }
+    for (int i = 0; i < n && rc == MDX_OK; i++) {
+        const char *k = opts[i].key, *v = opts[i].value;
+
+        if (strcmp(k, "config") == 0) {
+            continue;
+        } else if (strncmp(k, "store_", 6) == 0) {
+            char dotted[128];
+            snprintf(dotted, sizeof(dotted), "store.%s", k + 6);
+            /* store_sqlite_path -> store.sqlite.path, but busy_timeout_ms keeps its '_'. */
+            rc = set_store_key(dotted, v);
+            for (char *p = dotted + 6; rc != MDX_OK && *p != '\0'; p++) {
+                if (*p == '_') {
+                    *p = '.';
+                    rc = set_store_key(dotted, v);
+                }
+            }
+        } else if (strcmp(k, "refresh_ms") == 0) {
+            rc = int_opt(v, 100, 60000, &P.cache.refresh_ms);
+        } else if (strcmp(k, "lookup_timeout_ms") == 0) {
+            rc = int_opt(v, 10, 30000, &P.cache.lookup_timeout_ms);
+        } else if (strcmp(k, "verify_cache_s") == 0) {
+            rc = int_opt(v, 0, 86400, &verify_s);
+        } else if (strcmp(k, "fail_limit") == 0) {
+            rc = int_opt(v, 1, 1000000, &P.cache.fail_limit);
+        } else if (strcmp(k, "fail_window_s") == 0) {
+            rc = int_opt(v, 1, 3600, &window_s);
+        } else if (strcmp(k, "stats_file") == 0) {
+            free(P.stats_file);
+            P.stats_file = strdup(v);
+            rc = P.stats_file != NULL ? MDX_OK : MDX_ENOMEM;
+        } else {
+            rc = MDX_EINVAL;
+        }
+        if (rc != MDX_OK) {
+            mosquitto_log_printf(MOSQ_LOG_ERR, "modax_auth: bad option plugin_opt_%s", k);
+        }
+    }
+    P.cache.verify_cache_ms = verify_s * 1000;
+    P.cache.fail_window_ms = window_s * 1000;
+    return rc;
+}
+
+/* A client id that belongs to 'w': a device's own id, an identity's name or "name-...". */
+static int client_id_ok(const struct auth_who *w, const char *cid)
+{
+    size_t n = strlen(w->name);
+
+    if (cid == NULL) {
+        return 0;
+    }
+    if (w->role == MDX_TOPIC_DEVICE) {
+        return strcmp(cid, w->name) == 0;
+    }
+    return strncmp(cid, w->name, n) == 0 && (cid[n] == '\0' || cid[n] == '-');
+}
+
+static int on_basic_auth(int event, void *data, void *userdata)
+{
+    struct mosquitto_evt_basic_auth *a = data;
+    struct auth_who w;
+    unsigned char sha[SHA256_DIGEST_LENGTH];
+    int64_t t0;
+    int rc;
+
+    (void)event;
+    (void)userdata;
+    if (a->username == NULL || a->password == NULL) {
+        auth_deny(C_AUTH_DENY_NO_USER, a->client, a->username, NULL, "no username or password");
+        return MOSQ_ERR_AUTH;
+    }
+    if (auth_cache_get(a->username, &w) != MDX_OK || w.state == AUTH_ABSENT) {
+        auth_deny(C_AUTH_DENY_UNKNOWN, a->client, a->username, NULL, "unknown device or identity");
+        return MOSQ_ERR_AUTH;
+    }
+    if (w.state != AUTH_DEVICE && w.state != AUTH_IDENTITY) {
+        auth_deny(C_AUTH_DENY_UNAVAILABLE, a->client, a->username, NULL,
+                  "registry not available in time");
+        return MOSQ_ERR_AUTH;
+    }
+    if (w.revoked) {
+        auth_deny(C_AUTH_DENY_REVOKED, a->client, a->username, NULL, "revoked");
+        return MOSQ_ERR_AUTH;
+    }
+    if (!client_id_ok(&w, mosquitto_client_id(a->client))) {
+        auth_deny(C_AUTH_DENY_CLIENT_ID, a->client, a->username, NULL,
+                  w.role == MDX_TOPIC_DEVICE ? "client id is not the device id"
+                                             : "client id is not the identity's name[-...]");
+        return MOSQ_ERR_AUTH;
+    }
+    if (w.secret_hash[0] == '\0') {
+        auth_deny(C_AUTH_DENY_NO_SECRET, a->client, a->username, NULL,
+                  "no secret registered (certificate only)");
+        return MOSQ_ERR_AUTH;
+    }
+    SHA256((const unsigned char *)a->password, strlen(a->password), sha);
+    if (auth_cache_verified(a->username, sha)) {
+        auth_stats_add(C_AUTH_OK, 1);
+        return MOSQ_ERR_SUCCESS;
+    }
+    if (auth_cache_backing_off(a->username)) {
+        auth_deny(C_AUTH_DENY_BACKOFF, a->client, a->username, NULL,
+                  "too many wrong secrets; backing off");
+        return MOSQ_ERR_AUTH;
+    }
+    t0 = mdx_mono_us();
+    rc = mdx_secret_verify(w.secret_hash, a->password);
+    auth_stats_add(C_ARGON2_US, (uint64_t)(mdx_mono_us() - t0));
+    auth_stats_add(C_ARGON2_CHECKS, 1);
+    if (rc != MDX_OK) {
+        auth_cache_failed(a->username);
+        auth_deny(C_AUTH_DENY_PASSWORD, a->client, a->username, NULL, "wrong secret");
+        return MOSQ_ERR_AUTH;
+    }
+    auth_cache_set_verified(a->username, sha);
+    auth_stats_add(C_AUTH_OK, 1);
+    return MOSQ_ERR_SUCCESS;
+}
+
+static void kick_later(const char *client_id)
+{
+    if (client_id != NULL && P.nkick_ids < KICK_IDS_MAX) {
+        snprintf(P.kick_ids[P.nkick_ids++], MDX_NAME_MAX + 1, "%s", client_id);
+    }
+}
+
+/* mTLS: the certificate must be the one issued to this device. 1 if so. */
+static int cert_ok(struct mosquitto *client, const struct auth_who *w, X509 *cert)
+{
+    unsigned char *der = NULL, md[SHA256_DIGEST_LENGTH];
+    char hex[2 * SHA256_DIGEST_LENGTH + 1];
+    int len = i2d_X509(cert, &der);
+
+    if (len <= 0) {
+        return 0;
+    }
+    SHA256(der, (size_t)len, md);
+    OPENSSL_free(der);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    }
+    (void)client;
+    return w->role == MDX_TOPIC_DEVICE && w->cert_fp[0] != '\0' &&
+           strcasecmp(hex, w->cert_fp) == 0;
+}
+
+static int on_acl(int event, void *data, void *userdata)
+{
+    struct mosquitto_evt_acl_check *a = data;
+    const char *user = mosquitto_client_username(a->client);
+    const char *cid = mosquitto_client_id(a->client);
+    struct auth_who w;
+    unsigned access;
+    X509 *cert;
+    enum mdx_topic_verdict v;
+
+    (void)event;
+    (void)userdata;
+    switch (a->access) {
+    case MOSQ_ACL_WRITE:
+        access = MDX_ACCESS_PUBLISH;
+        break;
+    case MOSQ_ACL_SUBSCRIBE:
+        access = MDX_ACCESS_SUBSCRIBE;
+        break;
+    case MOSQ_ACL_READ:
+        access = MDX_ACCESS_RECEIVE;
+        break;
+    default:
+        return MOSQ_ERR_SUCCESS; /* unsubscribing takes nothing */
+    }
+    if (user == NULL || auth_cache_get(user, &w) != MDX_OK || w.state == AUTH_ABSENT) {
+        auth_deny(C_ACL_DENY_UNKNOWN, a->client, user, a->topic, "unknown device or identity");
+        kick_later(cid);
+        return MOSQ_ERR_ACL_DENIED;
+    }
+    if (w.state != AUTH_DEVICE && w.state != AUTH_IDENTITY) {
+        auth_deny(C_ACL_DENY_UNAVAILABLE, a->client, user, a->topic,
+                  "registry not available in time");
+        return MOSQ_ERR_ACL_DENIED;
+    }
+    if (w.revoked) {
+        auth_deny(C_ACL_DENY_REVOKED, a->client, user, a->topic, "revoked");
+        kick_later(cid);
+        return MOSQ_ERR_ACL_DENIED;
+    }
+    cert = mosquitto_client_certificate(a->client);
+    if (cert != NULL) {
+        int ok = cert_ok(a->client, &w, cert);
+        X509_free(cert);
+        if (!ok) {
+            auth_deny(C_ACL_DENY_CERT, a->client, user, a->topic,
+                      "certificate is not the one issued to this device");
+            kick_later(cid);
+            return MOSQ_ERR_ACL_DENIED;
+        }
+        if (cid == NULL || strcmp(cid, user) != 0) {
+            auth_deny(C_ACL_DENY_CLIENT_ID, a->client, user, a->topic,
+                      "client id is not the certificate's CN");
+            kick_later(cid);
+            return MOSQ_ERR_ACL_DENIED;
+        }
+    }
+    struct mdx_topic_who who = {w.role, w.tenant, w.name};
+    v = mdx_topic_check(&who, access, a->topic, a->topic != NULL ? strlen(a->topic) : 0);
+    if (v != MDX_TOPIC_ALLOW) {
+        auth_deny(C_ACL_DENY_TOPIC, a->client, user, a->topic, mdx_topic_verdict_text(v));
+        return MOSQ_ERR_ACL_DENIED;
+    }
+    auth_stats_add(C_ACL_ALLOW, 1);
+    return MOSQ_ERR_SUCCESS;
+}
+
+static int on_tick(int event, void *data, void *userdata)
+{
+    char name[MDX_NAME_MAX + 1];
+
+    (void)event;
+    (void)data;
+    (void)userdata;
+    while (auth_cache_next_kick(name, sizeof(name))) {
+        if (mosquitto_kick_client_by_username(name, false) == MOSQ_ERR_SUCCESS) {
+            mosquitto_log_printf(MOSQ_LOG_NOTICE,
+                                 "modax_auth: disconnected user '%s': revoked or deleted", name);
+            auth_stats_add(C_KICKED, 1);
+        }
+    }
+    for (int i = 0; i < P.nkick_ids; i++) {
+        if (mosquitto_kick_client_by_clientid(P.kick_ids[i], false) == MOSQ_ERR_SUCCESS) {
+            auth_stats_add(C_KICKED, 1);
+        }
+    }
+    P.nkick_ids = 0;
+    auth_stats_tick(P.stats_file);
+    return MOSQ_ERR_SUCCESS;
+}
+
+int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
+{
+    for (int i = 0; i < supported_version_count; i++) {
+        if (supported_versions[i] == 5) {
+            return 5;
+        }
+    }
+    return -1;
+}
+
+int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
+                          struct mosquitto_opt *opts, int option_count)
+{
+    struct mdx_conf_section s;
+    int rc;
+
+    memset(&P, 0, sizeof(P));
+    P.id = identifier;
+    *userdata = NULL;
+    if (options(opts, option_count) != MDX_OK || auth_cache_start(&P.cache) != MDX_OK) {
+        s = store_section();
+        mdx_conf_fini(&s);
+        free(P.stats_file);
+        return MOSQ_ERR_INVAL;
+    }
+    rc = mosquitto_callback_register(P.id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL, NULL);
+    if (rc == MOSQ_ERR_SUCCESS) {
+        rc = mosquitto_callback_register(P.id, MOSQ_EVT_ACL_CHECK, on_acl, NULL, NULL);
+    }
+    if (rc == MOSQ_ERR_SUCCESS) {
+        rc = mosquitto_callback_register(P.id, MOSQ_EVT_TICK, on_tick, NULL, NULL);
+    }
+    mosquitto_log_printf(MOSQ_LOG_INFO, "modax_auth: loaded (store %s, refresh %d ms)",
+                         P.store.backend, P.cache.refresh_ms);
+    return rc;
+}
+
+int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *opts, int option_count)
+{
+    struct mdx_conf_section s = store_section();
+
+    (void)userdata;
+    (void)opts;
+    (void)option_count;
+    mosquitto_callback_unregister(P.id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL);
+    mosquitto_callback_unregister(P.id, MOSQ_EVT_ACL_CHECK, on_acl, NULL);
+    mosquitto_callback_unregister(P.id, MOSQ_EVT_TICK, on_tick, NULL);
+    auth_stats_tick(NULL);
+    if (P.stats_file != NULL) {
+        auth_stats_tick(P.stats_file);
+    }
+    auth_cache_stop();
+    mdx_conf_fini(&s);
+    free(P.stats_file);
+    return MOSQ_ERR_SUCCESS;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * api.h - role "api" of `modax serve`: the HTTP API under /api/v1 (JSON,
+ * described by api/openapi.json), the live stream (Server-Sent Events),
+ * the dashboard's static files and /metrics, on libmicrohttpd.
+ *
+ * The server reads the same store as the ingest (one store handle per
+ * server thread) and keeps its own MQTT connection: it subscribes to the
+ * fleet's topics for the live stream and publishes operators' commands.
+ * Every request but /healthz, /readyz, /metrics and the dashboard's files
+ * carries an API key (apikey.h) and is scoped to the key's tenant.
+ */
+#ifndef MODAX_API_H
+#define MODAX_API_H
+
+#include <stdint.h>
+
+#include "modax/conf.h"
+#include "modax/source.h"
+#include "modax/store.h"
+
+struct mdx_api_conf {
+    char *listen;                 /* address to bind, e.g. "127.0.0.1" or "0.0.0.0" */
+    int64_t port;
+    int64_t threads;              /* server threads (each with its own store handle) */
+    char *tls_cert_file;          /* PEM; with tls_key_file: HTTPS only */
+    char *tls_key_file;           /* PEM */
+    char *web_dir;                /* the dashboard's built files; "" = none served */
+    int64_t body_max_bytes;       /* larger request bodies: 413 */
+    int64_t rate_limit_rps;       /* requests per second per key (token bucket) */
+    int64_t rate_limit_burst;     /* bucket size */
+    int64_t key_cache_s;          /* how long a checked key is trusted before the store is asked again */
+    int64_t range_max_points;     /* a raw range query beyond this is refused (400) with advice */
+    int64_t range_max_buckets;    /* buckets returned by one downsampled query, at most */
+    int64_t stream_max_clients;   /* live-stream connections at once; more: 503 */
+    int64_t stream_queue;         /* events queued per stream client; a client that falls behind is dropped */
+    int64_t metrics_devices_max;  /* devices with per-device gauges in /metrics, at most */
+    int metrics_emf;              /* also write CloudWatch embedded-metric-format lines to stdout */
+    int64_t metrics_emf_interval_s;
+};
+
+extern const struct mdx_conf_key mdx_api_conf_keys[];
+
+struct mdx_engine;
+struct mdx_alerting;
+struct mdx_dispatch;
+
+/* What the api role uses; borrowed, must outlive the server. NULL: not in this process. */
+struct mdx_api_deps {
+    const struct mdx_store_conf *store;   /* required: each server thread opens its own handle */
+    const struct mdx_mqtt_conf *mqtt;     /* required: live stream and commands (client id + "-api") */
+    struct mdx_engine *engine;            /* ingest counters for /metrics */
+    struct mdx_alerting *alerting;
+    struct mdx_dispatch *dispatch;
+};
+
+struct mdx_api;
+
+/* Binds and starts serving. NULL on failure (*err set; the reason logged). */
+struct mdx_api *mdx_api_start(const struct mdx_api_conf *conf, const struct mdx_api_deps *deps,
+                              int *err);
+/* Non-zero while the broker connection is up and the store answers (what /readyz says). */
+int mdx_api_ready(struct mdx_api *api);
+/* Closes the listener and live streams, then waits for running requests. NULL is fine. */
+void mdx_api_stop(struct mdx_api *api);
+
+#endif

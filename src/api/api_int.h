@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * api_int.h - what the parts of the API server share: the request a route
+ * handler gets, the replies it can send, the route tables, and the
+ * interfaces of authentication (auth.c), the MQTT link (link.c), the live
+ * stream hub (hub.c) and the metrics (metrics.c).
+ *
+ * A route is one entry of a table (method, pattern, access, handler); each
+ * route_*.c file exports one table and routes.c lists the tables. The
+ * server (server.c) matches the route, authenticates, rate-limits, reads
+ * and parses the body, then calls the handler on a server thread with
+ * that thread's store handle. A handler sends exactly one reply.
+ */
+#ifndef MODAX_API_INT_H
+#define MODAX_API_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+
+#include "modax/api.h"
+#include "modax/store.h"
+
+#define API_PARAMS_MAX 3          /* {name} captures in a route pattern */
+
+/* Who may call a route. */
+enum api_access {
+    API_PUBLIC = 0,               /* no key: /healthz, /readyz, /metrics, dashboard files */
+    API_VIEWER,                   /* a tenant key of any role */
+    API_OPERATOR,                 /* a tenant key with role operator or admin */
+    API_ADMIN,                    /* a tenant key with role admin */
+    API_PLATFORM,                 /* the platform admin key only (tenant management) */
+    API_OPERATOR_OR_PLATFORM      /* operator/admin of a tenant (its own data) or platform (all) */
+};
+
+/* The caller, from its API key. */
+struct api_caller {
+    char tenant[MDX_NAME_MAX + 1];  /* "" for the platform key */
+    int role;                       /* enum mdx_role */
+    char key_id[MDX_APIKEY_ID_LEN + 1];
+};
+
+struct api;
+struct api_route;
+
+struct api_req {
+    struct api *api;
+    struct MHD_Connection *conn;
+    const struct api_route *route;
+    const char *method;
+    const char *url;                /* decoded path, without the query */
+    const char *params[API_PARAMS_MAX]; /* {name} captures, in pattern order (decoded) */
+    size_t n_params;
+    cJSON *body;                    /* parsed JSON body, NULL if none (owned by the server) */
+    struct mdx_store *store;        /* this thread's handle (NULL for API_PUBLIC routes if the store is down) */
+    struct api_caller caller;       /* zeroed for API_PUBLIC routes */
+    unsigned status;                /* set by the reply functions; 0 until replied */
+};
+
+typedef void (*api_handler_fn)(struct api_req *r);
+
+struct api_route {
+    const char *method;             /* "GET", "POST", "PUT", "PATCH", "DELETE" */
+    const char *pattern;            /* "/api/v1/devices/{id}"; also the metrics label */
+    int access;                     /* enum api_access */
+    api_handler_fn handler;
+};
+
+/* A route file's table, ended by {NULL}. */
+extern const struct api_route api_routes_system[];     /* route_system.c: healthz, readyz, metrics, openapi */
+extern const struct api_route api_routes_tenants[];    /* route_tenants.c */
+extern const struct api_route api_routes_devices[];    /* route_devices.c */
+extern const struct api_route api_routes_telemetry[];  /* route_telemetry.c: latest, range, export */
+extern const struct api_route api_routes_events[];     /* route_events.c: safety events */
+extern const struct api_route api_routes_alerts[];     /* route_alerts.c */
+extern const struct api_route api_routes_rules[];      /* route_rules.c */
+extern const struct api_route api_routes_commands[];   /* route_commands.c */
+extern const struct api_route api_routes_deadletters[];/* route_deadletters.c */
+extern const struct api_route api_routes_stream[];     /* hub.c: live stream (SSE) */
+extern const struct api_route api_routes_rul[];        /* route_rul.c: RUL predictions */
+
+/* The tables in order (routes.c). */
+extern const struct api_route *const api_route_tables[];
+extern const size_t api_route_tables_n;
+
+/* ---- replies (server.c); each sets r->status ---- */
+
+/* Sends 'body' (taken; freed here, NULL = out of memory: 500) as JSON. */
+void api_reply_json(struct api_req *r, unsigned status, cJSON *body);
+/* Sends {"error":{"code":code,"message":...}}; code is a short word ("not_found"). */
+void api_error(struct api_req *r, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* 204 No Content. */
+void api_reply_empty(struct api_req *r, unsigned status);
+/* Sends 'len' bytes of 'data' (copied) with 'content_type' (e.g. the /metrics page). */
+void api_reply_bytes(struct api_req *r, unsigned status, const char *content_type,
+                     const void *data, size_t len);
+/*
+ * Streams a body produced by 'reader' (MHD's content reader: returns bytes
+ * written, MHD_CONTENT_READER_END_OF_STREAM or _WITH_ERROR). 'cls' is
+ * freed by 'free_cls' when the response ends. 'filename' (may be NULL)
+ * sets Content-Disposition: attachment.
+ */
+void api_reply_stream(struct api_req *r, unsigned status, const char *content_type,
+                      MHD_ContentReaderCallback reader, void *cls,
+                      MHD_ContentReaderFreeCallback free_cls, const char *filename);
+
+/* ---- request parsing helpers (server.c); on failure they reply 400 and return -1 ---- */
+
+/* The query parameter's value, NULL if absent. */
+const char *api_query(struct api_req *r, const char *name);
+/* Refuses any query parameter not in 'names' (NULL-terminated): 400 naming it. */
+int api_query_allow(struct api_req *r, const char *const *names);
+/* Integer parameter in [min, max]; 'def' when absent. */
+int api_query_int(struct api_req *r, const char *name, int64_t def, int64_t min, int64_t max,
+                  int64_t *out);
+/* Time parameter: epoch ms or ISO 8601 (mdx_parse_time_ms); 'def' when absent. */
+int api_query_time(struct api_req *r, const char *name, int64_t def, int64_t *out);
+/* Refuses a body that is not an object, or has a member not in 'names': 400 naming it. */
+int api_body_allow(struct api_req *r, const char *const *names);
+/* Requires a body (400 "body required") that passes api_body_allow. */
+int api_body_require(struct api_req *r, const char *const *names);
+
+/* ---- tenancy (server.c) ---- */
+
+/*
+ * The caller's device 'device': MDX_OK with *out filled, else replies 404
+ * (another tenant's device answers exactly like one that does not exist)
+ * or 500 and returns -1.
+ */
+int api_device(struct api_req *r, const char *device, struct mdx_device_info *out);
+/* Replies for a store error: 404 for MDX_ENOTFOUND, 503 for transient ones, else 500. */
+void api_store_error(struct api_req *r, int rc);
+
+/* ---- JSON helpers (server.c) ---- */
+
+/* ISO 8601 UTC time string member, or null for ms <= 0. NULL on out of memory. */
+cJSON *api_add_time(cJSON *obj, const char *name, int64_t ms);
+
+/* ---- the server's parts ---- */
+
+/* auth.c: key checks through a cache, and a token bucket per key. */
+struct api_auth;
+struct api_auth *api_auth_create(const struct mdx_api_conf *conf);
+void api_auth_destroy(struct api_auth *a);
+/*
+ * Checks the presented key text ('Authorization: Bearer KEY' or 'X-API-Key'):
+ * 0 with *out filled; 401 for missing, malformed, unknown or revoked
+ * (*why says which, for the error message); 429 with *retry_after_s when
+ * the key is over its rate; 503 if the store cannot be asked.
+ */
+unsigned api_auth_check(struct api_auth *a, struct mdx_store *st, const char *key_text,
+                        int64_t now_ms, struct api_caller *out, const char **why,
+                        int *retry_after_s);
+
+/* hub.c: live-stream clients, each with a bounded queue. */
+struct api_hub;
+struct api_hub *api_hub_create(const struct mdx_api_conf *conf);
+/* Ends every stream (call before stopping the daemon) and frees. */
+void api_hub_destroy(struct api_hub *h);
+/*
+ * Offers one event to the streams of 'tenant' (those of all its devices,
+ * and those of 'device'). 'event' is the SSE event name ("point", "alert",
+ * "status", "safety", "command"), 'data' one line of JSON. Never blocks;
+ * a client whose queue is full is dropped and counted.
+ */
+void api_hub_publish(struct api_hub *h, const char *tenant, const char *device, const char *event,
+                     const char *data, size_t len);
+struct api_hub_stats {
+    uint64_t clients;             /* now */
+    uint64_t opened;
+    uint64_t dropped_slow;        /* dropped because their queue was full */
+    uint64_t refused_full;        /* refused: stream_max_clients reached */
+    uint64_t events;              /* events queued to clients */
+    uint64_t too_large;           /* events refused: over 8 KiB or not one line */
+};
+void api_hub_stats(struct api_hub *h, struct api_hub_stats *out);
+
+/* link.c: the API's own MQTT connection (clean session). */
+struct api_link;
+/* Connects (client id mqtt.client_id + "-api"), subscribes to the fleet's topics, feeds 'hub'. */
+struct api_link *api_link_start(const struct mdx_mqtt_conf *conf, struct api_hub *hub, int *err);
+/* Non-zero while connected. */
+int api_link_ready(struct api_link *l);
+/* Publishes at QoS 1 without blocking: MDX_OK once queued, MDX_EIO if not connected. */
+int api_link_publish(struct api_link *l, const char *topic, const void *payload, size_t len);
+void api_link_stop(struct api_link *l);
+
+/* metrics.c: HTTP counters and the /metrics page. */
+struct api_metrics;
+struct api_metrics *api_metrics_create(const struct mdx_api_conf *conf, size_t n_routes);
+void api_metrics_destroy(struct api_metrics *m);
+/* Counts one request: route index (n_routes for no route), status, time taken. Thread-safe. */
+void api_metrics_record(struct api_metrics *m, size_t route, unsigned status, int64_t us);
+/*
+ * Starts the CloudWatch EMF writer thread when api.metrics_emf is on; call
+ * once api's parts (hub, deps) are set. MDX_OK, or an error (logged).
+ */
+int api_metrics_start(struct api_metrics *m, struct api *api);
+/* Stops the EMF writer (it writes a last line); call before the hub goes. NULL is fine. */
+void api_metrics_stop(struct api_metrics *m);
+/* GET /metrics (registered in route_system.c). */
+void api_route_metrics(struct api_req *r);
+
+/* static_files.c: GET of a path outside /api/: the dashboard's file under api.web_dir. */
+void api_static_serve(struct api_req *r);
+
+/* The server: configuration, dependencies and parts (server.c). */
+struct api {
+    const struct mdx_api_conf *conf;
+    struct mdx_api_deps deps;
+    struct MHD_Daemon *daemon;
+    struct api_auth *auth;
+    struct api_hub *hub;
+    struct api_link *link;
+    struct api_metrics *metrics;
+    const struct api_route **routes; /* all tables flattened; index = metrics route index */
+    size_t n_routes;
+    int64_t started_ms;
+};
+
+#endif

@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * metrics_emf.c - the main figures as CloudWatch embedded-metric-format
+ * (EMF) lines on stdout, for AWS deployments (api.metrics_emf = true): a
+ * thread writes one line every api.metrics_emf_interval_s, and one last
+ * line when it stops. CloudWatch Logs (the awslogs driver or the agent)
+ * turns each line into metric data points.
+ *
+ * One line is one JSON object:
+ *
+ *   {"_aws":{"Timestamp":1764237600000,
+ *            "CloudWatchMetrics":[{"Namespace":"MODAX",
+ *                                  "Dimensions":[["Service"]],
+ *                                  "Metrics":[{"Name":"MessagesReceived","Unit":"Count"},
+ *                                             {"Name":"SpoolPendingBytes","Unit":"Bytes"},
+ *                                             ...]}]},
+ *    "Service":"modax","MessagesReceived":1200,"SpoolPendingBytes":0,...}
+ *
+ * Timestamp is epoch milliseconds; each metric named in "Metrics" is a
+ * number member of the root. Counters (Unit "Count": messages, points,
+ * batches, retries, alerts opened / resolved, sink deliveries / failures,
+ * HTTP requests / 5xx answers) are the change since the previous line, so
+ * CloudWatch's Sum over a period is what happened in it; gauges are the
+ * value now (SpoolPendingBytes, AlertsActive, StreamClients,
+ * ResidentMemoryBytes). StoreBatchLatency (Milliseconds) is the mean
+ * latency of the batches stored since the previous line, present only
+ * when there were some. Ingest, alerting and sink metrics appear only
+ * when those parts run in this process.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "modax/alloc.h"
+#include "modax/clock.h"
+#include "modax/log.h"
+#include "modax/status.h"
+
+#include "api/metrics_int.h"
+
+#define MOD "api"
+
+struct metrics_emf {
+    struct api *api;
+    int64_t interval_s;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
+    struct metrics_main prev;
+};
+
+static uint64_t delta(uint64_t now, uint64_t prev)
+{
+    return now >= prev ? now - prev : now; /* a reset counter starts over */
+}
+
+/* Adds {"Name","Unit"} to 'defs' and the value to 'root'; 0 on success. */
+static int add_metric(cJSON *defs, cJSON *root, const char *name, const char *unit, double v)
+{
+    cJSON *d = cJSON_CreateObject();
+
+    if (d == NULL || !cJSON_AddItemToArray(defs, d) ||
+        cJSON_AddStringToObject(d, "Name", name) == NULL ||
+        cJSON_AddStringToObject(d, "Unit", unit) == NULL ||
+        cJSON_AddNumberToObject(root, name, v) == NULL) {
+        return -1;
+    }
+    return 0;
+}
+
+/* A counter: its change since the previous line. */
+static int add_count(cJSON *defs, cJSON *root, const char *name, uint64_t now, uint64_t prev)
+{
+    return add_metric(defs, root, name, "Count", (double)delta(now, prev));
+}
+
+char *metrics_emf_line(const struct metrics_main *now, const struct metrics_main *prev,
+                       int64_t ts_ms)
+{
+    static const struct metrics_main zero;
+    cJSON *root = cJSON_CreateObject(), *aws, *directives, *dir, *dims, *dim, *defs;
+    char *text = NULL, *out = NULL;
+    int bad = 0;
+
+    if (prev == NULL) {
+        prev = &zero;
+    }
+    if (root == NULL) {
+        return NULL;
+    }
+    aws = cJSON_AddObjectToObject(root, "_aws");
+    directives = aws != NULL ? cJSON_AddArrayToObject(aws, "CloudWatchMetrics") : NULL;
+    dir = cJSON_CreateObject();
+    if (directives == NULL || dir == NULL || !cJSON_AddItemToArray(directives, dir) ||
+        cJSON_AddNumberToObject(aws, "Timestamp", (double)ts_ms) == NULL ||
+        cJSON_AddStringToObject(dir, "Namespace", "MODAX") == NULL ||
+        (dims = cJSON_AddArrayToObject(dir, "Dimensions")) == NULL ||
+        (dim = cJSON_CreateArray()) == NULL || !cJSON_AddItemToArray(dims, dim) ||
+        !cJSON_AddItemToArray(dim, cJSON_CreateString("Service")) ||
+        (defs = cJSON_AddArrayToObject(dir, "Metrics")) == NULL ||
+        cJSON_AddStringToObject(root, "Service", "modax") == NULL) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    if (now->has_ingest) {
+        bad |= add_count(defs, root, "MessagesReceived", now->msgs_received, prev->msgs_received);
+        bad |= add_count(defs, root, "MessagesStored", now->msgs_stored, prev->msgs_stored);
+        bad |= add_count(defs, root, "MessagesRefused", now->msgs_refused, prev->msgs_refused);
+        bad |= add_count(defs, root, "PointsWritten", now->points_written, prev->points_written);
+        bad |= add_count(defs, root, "PointsDuplicate", now->points_duplicate,
+                         prev->points_duplicate);
+        bad |= add_count(defs, root, "EventsWritten", now->events_written, prev->events_written);
+        bad |= add_count(defs, root, "StoreBatches", now->batches, prev->batches);
+        bad |= add_count(defs, root, "StoreRetries", now->store_retries, prev->store_retries);
+        bad |= add_metric(defs, root, "SpoolPendingBytes", "Bytes",
+                          (double)now->spool_pending_bytes);
+        uint64_t n = delta(now->commit_count, prev->commit_count);
+        if (n > 0) {
+            double ms = (double)delta(now->commit_us_sum, prev->commit_us_sum) / 1000.0 / (double)n;
+            bad |= add_metric(defs, root, "StoreBatchLatency", "Milliseconds", ms);
+        }
+    }
+    if (now->has_alerting) {
+        bad |= add_count(defs, root, "AlertsOpened", now->alerts_opened, prev->alerts_opened);
+        bad |= add_count(defs, root, "AlertsResolved", now->alerts_resolved, prev->alerts_resolved);
+        bad |= add_metric(defs, root, "AlertsActive", "Count", (double)now->alerts_active);
+        bad |= add_count(defs, root, "SinkDeliveries", now->sink_delivered, prev->sink_delivered);
+        bad |= add_count(defs, root, "SinkFailures", now->sink_failed, prev->sink_failed);
+    }
+    bad |= add_count(defs, root, "HttpRequests", now->http_requests, prev->http_requests);
+    bad |= add_count(defs, root, "HttpServerErrors", now->http_5xx, prev->http_5xx);
+    bad |= add_metric(defs, root, "StreamClients", "Count", (double)now->stream_clients);
+    bad |= add_metric(defs, root, "ResidentMemoryBytes", "Bytes", (double)now->resident_bytes);
+    if (!bad) {
+        text = cJSON_PrintUnformatted(root);
+    }
+    cJSON_Delete(root);
+    if (text != NULL) {
+        out = mdx_strdup(text); /* callers free with mdx_free() */
+        cJSON_free(text);
+    }
+    return out;
+}
+
+/* Collects the figures and writes one line; keeps them for the next line's changes. */
+static void write_line(struct metrics_emf *w)
+{
+    struct metrics_main now;
+    char *line;
+
+    metrics_main_collect(w->api, &now);
+    line = metrics_emf_line(&now, &w->prev, mdx_now_ms());
+    if (line == NULL) {
+        mdx_log_warn(MOD, "EMF metrics line skipped", MDX_F_ERR(MDX_ENOMEM));
+        return;
+    }
+    flockfile(stdout);
+    fputs(line, stdout);
+    fputc('\n', stdout);
+    fflush(stdout);
+    funlockfile(stdout);
+    mdx_free(line);
+    w->prev = now;
+}
+
+static void *emf_main(void *arg)
+{
+    struct metrics_emf *w = arg;
+    struct timespec until;
+
+    pthread_mutex_lock(&w->mu);
+    while (!w->stop) {
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += (time_t)w->interval_s;
+        while (!w->stop && pthread_cond_timedwait(&w->cv, &w->mu, &until) == 0) {
+        }
+        pthread_mutex_unlock(&w->mu);
+        write_line(w); /* every interval, and once more when stopping */
+        pthread_mutex_lock(&w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+struct metrics_emf *metrics_emf_start(struct api *api, int64_t interval_s, int *err)
+{
+    struct metrics_emf *w = mdx_calloc(1, sizeof(*w));
+    pthread_condattr_t ca;
+
+    if (w == NULL) {
+        *err = MDX_ENOMEM;
+        return NULL;
+    }
+    w->api = api;
+    w->interval_s = interval_s > 0 ? interval_s : 60;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&w->thread, NULL, emf_main, w) != 0) {
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+        mdx_free(w);
+        *err = MDX_ENOMEM;
+        return NULL;
+    }
+    return w;
+}
+
+void metrics_emf_stop(struct metrics_emf *w)
+{
+    if (w == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    w->stop = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    mdx_free(w);
+}

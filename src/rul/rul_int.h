@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * rul_int.h - what the RUL files share inside src/rul/: saving a trained
+ * booster with its manifest (rul_model.c, called by rul_train.c).
+ */
+#ifndef MODAX_RUL_INT_H
+#define MODAX_RUL_INT_H
+
+#include <stddef.h>
+
+#include "modax/rul.h"
+
+/* The manifest's format tag and version. */
+#define RUL_MANIFEST_FORMAT "modax-rul-manifest"
+#define RUL_MANIFEST_VERSION 1
+
+/*
+ * Writes BASE.json (the XGBoost booster 'booster', a BoosterHandle, in
+ * XGBoost's JSON format) and BASE.manifest.json. 'protocol' describes how
+ * the metrics were measured and 'dropped' the constant inputs left out
+ * (comma-separated), both kept in the manifest as text.
+ */
+int rul_model_save(void *booster, const struct mdx_rul_manifest *m, const char *protocol,
+                   const char *dropped, const char *base, char *why, size_t whylen);
+
+#endif

@@ -1,0 +1,686 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * rul_live.c - the live RUL stage (rul_live.h): rows per device from the
+ * validated points, rolling windows, batched predictions at a cadence,
+ * predictions and reasons to the store, alerts below the threshold, and
+ * hot swapping of the tenants' active model versions.
+ *
+ * Memory: per device a ring of the model's window rows (window x inputs
+ * doubles, e.g. 30 x 6 = 1.4 KiB), its EWMA state and the open row
+ * (struct mdx_rul_row, 0.4 KiB); at most rul.max_devices devices. Rows and
+ * the EWMA step are rul_rows.c's, the definitions the export of training
+ * histories (rul_export.c) and the feature window use too. Features are
+ * computed in one scratch struct mdx_rul_window by replaying the ring
+ * (window rows) and restoring the EWMA and age, which rul_features.c
+ * defines over the whole history.
+ * A device's status event {"state":"failed"} (the simulator's, or a real
+ * machine's maintenance record) ends its life: the window starts again
+ * and points up to the failure's time are ignored, so the replacement
+ * machine is not judged by its predecessor's rows.
+ * Models: at most MODELS_MAX versions loaded (one per distinct active
+ * version in use), each with its feature batch buffer of max_devices rows.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "modax/alert.h"
+#include "modax/alerting.h"
+#include "modax/alloc.h"
+#include "modax/clock.h"
+#include "modax/log.h"
+#include "modax/rul.h"
+#include "modax/rul_live.h"
+#include "modax/rul_rows.h"
+#include "modax/status.h"
+
+#define MOD "rul"
+#define MODELS_MAX 8
+#define TENANTS_MAX 4096       /* tenants whose active version is tracked */
+#define ALERT_SOURCE "rul"
+
+const struct mdx_conf_key mdx_rul_live_conf_keys[] = {
+    MDX_CONF_BOOL("rul.enabled", "false", struct mdx_rul_live_conf, enabled,
+                  "Predict the remaining useful life of devices live (needs an active model)"),
+    MDX_CONF_INT("rul.row_interval_s", "60", 1, 86400, struct mdx_rul_live_conf, row_interval_s,
+                 "Point time per row: a row is the mean of each input sensor over this"),
+    MDX_CONF_INT("rul.predict_interval_s", "60", 1, 86400, struct mdx_rul_live_conf,
+                 predict_interval_s, "Devices with a new row are predicted this often (batched)"),
+    MDX_CONF_DBL("rul.threshold_cycles", "20", 0, 1e9, struct mdx_rul_live_conf, threshold_cycles,
+                 "Alert when the predicted RUL falls below this (rows); a tenant's value wins"),
+    MDX_CONF_INT("rul.max_devices", "10000", 1, 1000000, struct mdx_rul_live_conf, max_devices,
+                 "Devices with a rolling window; more are counted and get no prediction"),
+    MDX_CONF_INT("rul.history_keep", "1000", 1, 1000000, struct mdx_rul_live_conf, history_keep,
+                 "Predictions kept per device in the store"),
+    MDX_CONF_INT("rul.model_poll_s", "5", 1, 3600, struct mdx_rul_live_conf, model_poll_s,
+                 "Active model versions are re-read from the store this often"),
+    MDX_CONF_END,
+};
+
+struct lmodel {
+    char version[MDX_RUL_VERSION_MAX];
+    struct mdx_rul_model *m;
+    const struct mdx_rul_manifest *man;
+    uint64_t spec_hash;
+    size_t nf;                /* features per row */
+    float *feat;              /* max_devices x nf */
+    float *out;               /* max_devices */
+    struct dev **due;         /* devices in the batch */
+    size_t n_due;
+    int used;                 /* some tenant serves it (mark at each poll) */
+};
+
+struct tenant {
+    char name[MDX_NAME_MAX + 1];
+    int model;                /* index into models, -1: no active model */
+    double threshold;
+};
+
+struct dev {
+    struct dev *hnext;
+    uint64_t hash;
+    char tenant[MDX_NAME_MAX + 1];
+    char device[MDX_NAME_MAX + 1];
+    int t;                    /* index into tenants */
+    uint64_t spec_hash;       /* of the model the ring is laid out for; 0: none yet */
+    int n_inputs, window;
+    double *ring;             /* window x n_inputs, carried values */
+    double *ewma;             /* n_inputs */
+    struct mdx_rul_row open;  /* the row being filled */
+    size_t head;
+    int64_t seen;             /* rows pushed */
+    int64_t last_row_ts;      /* newest point of the newest closed row */
+    int64_t life_from;        /* points at or before this (a failure) are ignored */
+    int fresh;                /* a row closed since the last evaluation */
+    int alert;                /* an RUL alert is active, as far as we know */
+};
+
+struct mdx_rul_live {
+    struct mdx_rul_live_conf conf;
+    struct mdx_store *store;
+    struct mdx_alerting *alerting;
+    struct lmodel models[MODELS_MAX];
+    struct tenant *tenants;
+    size_t n_tenants;
+    struct dev **buckets;
+    size_t mask;
+    struct dev **all;
+    size_t n_devs;
+    struct mdx_rul_window *scratch;
+    struct mdx_rul_prediction *preds; /* max_devices */
+    int64_t next_poll_us, next_predict_us;
+    struct mdx_rul_live_stats st;
+};
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ s[i]) * 1099511628211ULL;
+    }
+    return h;
+}
+
+static uint64_t spec_hash(const struct mdx_rul_spec *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (size_t i = 0; i < s->n_inputs; i++) {
+        h = fnv(h, s->inputs[i], strlen(s->inputs[i]) + 1);
+    }
+    h = fnv(h, &s->n_inputs, sizeof(s->n_inputs));
+    h = fnv(h, &s->window, sizeof(s->window));
+    h = fnv(h, &s->stats, sizeof(s->stats));
+    h = fnv(h, &s->ewma_alpha, sizeof(s->ewma_alpha));
+    h = fnv(h, &s->with_age, sizeof(s->with_age));
+    return h | 1; /* never 0 */
+}
+
+static void model_unload(struct lmodel *lm)
+{
+    mdx_rul_model_free(lm->m);
+    mdx_free(lm->feat);
+    mdx_free(lm->out);
+    mdx_free(lm->due);
+    memset(lm, 0, sizeof(*lm));
+}
+
+/* Index of the loaded model 'version', loading it if needed; -1 if it cannot be. */
+static int model_get(struct mdx_rul_live *r, const char *version)
+{
+    struct mdx_rul_model_rec *rec;
+    char why[256] = "";
+    int free_slot = -1, err = MDX_OK, rc;
+    struct lmodel *lm;
+
+    for (int i = 0; i < MODELS_MAX; i++) {
+        if (r->models[i].m != NULL && strcmp(r->models[i].version, version) == 0) {
+            return i;
+        }
+        if (r->models[i].m == NULL && free_slot < 0) {
+            free_slot = i;
+        }
+    }
+    if (free_slot < 0) {
+        r->st.model_errors++;
+        mdx_log_warn(MOD, "too many model versions in use at once; tenant left without",
+                     MDX_F_STR("version", version), MDX_F_INT("max", MODELS_MAX));
+        return -1;
+    }
+    rec = mdx_malloc(sizeof(*rec));
+    if (rec == NULL) {
+        return -1;
+    }
+    rc = mdx_store_rul_model_get(r->store, version, rec);
+    lm = &r->models[free_slot];
+    if (rc == MDX_OK) {
+        lm->m = mdx_rul_model_load(rec->path, why, sizeof(why), &err);
+    }
+    if (rc != MDX_OK || lm->m == NULL) {
+        r->st.model_errors++;
+        mdx_log_error(MOD, "cannot load the active model; its tenants get no predictions",
+                      MDX_F_STR("version", version), MDX_F_STR("path", rec->path),
+                      MDX_F_STR("why", rc != MDX_OK ? mdx_strerror(rc) : why));
+        mdx_free(rec);
+        memset(lm, 0, sizeof(*lm));
+        return -1;
+    }
+    snprintf(lm->version, sizeof(lm->version), "%s", version);
+    lm->man = mdx_rul_model_manifest(lm->m);
+    lm->nf = mdx_rul_n_features(&lm->man->spec);
+    lm->spec_hash = spec_hash(&lm->man->spec);
+    lm->feat = mdx_calloc((size_t)r->conf.max_devices * lm->nf, sizeof(float));
+    lm->out = mdx_calloc((size_t)r->conf.max_devices, sizeof(float));
+    lm->due = mdx_calloc((size_t)r->conf.max_devices, sizeof(*lm->due));
+    if (lm->feat == NULL || lm->out == NULL || lm->due == NULL) {
+        r->st.model_errors++;
+        mdx_log_error(MOD, "out of memory for the model's batch", MDX_F_STR("version", version));
+        model_unload(lm);
+        mdx_free(rec);
+        return -1;
+    }
+    r->st.model_loads++;
+    mdx_log_info(MOD, "model loaded", MDX_F_STR("version", version), MDX_F_STR("path", rec->path),
+                 MDX_F_INT("window", lm->man->spec.window), MDX_F_INT("features", lm->nf));
+    mdx_free(rec);
+    return free_slot;
+}
+
+/* Reads the tenant's active version and threshold; loads the model if new. */
+static void tenant_refresh(struct mdx_rul_live *r, struct tenant *t)
+{
+    char version[MDX_RUL_VERSION_MAX];
+    double c;
+    int rc;
+
+    rc = mdx_store_rul_model_active(r->store, t->name, version, sizeof(version));
+    if (rc == MDX_OK) {
+        t->model = model_get(r, version);
+    } else {
+        if (rc != MDX_ENOTFOUND) {
+            r->st.store_errors++;
+        }
+        t->model = -1;
+    }
+    rc = mdx_store_rul_threshold_get(r->store, t->name, &c);
+    t->threshold = rc == MDX_OK ? c : r->conf.threshold_cycles;
+    if (rc != MDX_OK && rc != MDX_ENOTFOUND) {
+        r->st.store_errors++;
+    }
+}
+
+/* Re-reads every tracked tenant and unloads versions no tenant serves any more. */
+static void poll_models(struct mdx_rul_live *r)
+{
+    for (int i = 0; i < MODELS_MAX; i++) {
+        r->models[i].used = 0;
+    }
+    for (size_t i = 0; i < r->n_tenants; i++) {
+        tenant_refresh(r, &r->tenants[i]);
+        if (r->tenants[i].model >= 0) {
+            r->models[r->tenants[i].model].used = 1;
+        }
+    }
+    for (int i = 0; i < MODELS_MAX; i++) {
+        if (r->models[i].m != NULL && !r->models[i].used) {
+            mdx_log_info(MOD, "model unloaded: no tenant serves it",
+                         MDX_F_STR("version", r->models[i].version));
+            model_unload(&r->models[i]);
+        }
+    }
+}
+
+static int tenant_index(struct mdx_rul_live *r, const char *name)
+{
+    struct tenant *t;
+
+    for (size_t i = 0; i < r->n_tenants; i++) {
+        if (strcmp(r->tenants[i].name, name) == 0) {
+            return (int)i;
+        }
+    }
+    if (r->n_tenants >= TENANTS_MAX) {
+        return -1;
+    }
+    t = &r->tenants[r->n_tenants];
+    snprintf(t->name, sizeof(t->name), "%s", name);
+    t->model = -1;
+    t->threshold = r->conf.threshold_cycles;
+    tenant_refresh(r, t);
+    return (int)r->n_tenants++;
+}
+
+static void dev_free_ring(struct dev *d)
+{
+    mdx_free(d->ring);
+    mdx_free(d->ewma);
+    d->ring = d->ewma = NULL;
+    d->spec_hash = 0;
+    d->n_inputs = d->window = 0;
+}
+
+/* Forgets the device's rows: its history starts again. */
+static void dev_restart(struct dev *d)
+{
+    for (int i = 0; i < d->n_inputs; i++) {
+        d->ewma[i] = NAN;
+    }
+    d->head = 0;
+    d->seen = 0;
+    mdx_rul_row_clear(&d->open);
+}
+
+/* Lays the device's ring out for 'lm' (its rows start again unless the spec is the same). */
+static int dev_bind(struct dev *d, const struct lmodel *lm)
+{
+    const struct mdx_rul_spec *s = &lm->man->spec;
+    size_t n = s->n_inputs;
+
+    if (d->spec_hash == lm->spec_hash) {
+        return MDX_OK;
+    }
+    dev_free_ring(d);
+    d->ring = mdx_calloc((size_t)s->window * n, sizeof(double));
+    d->ewma = mdx_calloc(n, sizeof(double));
+    if (d->ring == NULL || d->ewma == NULL) {
+        dev_free_ring(d);
+        return MDX_ENOMEM;
+    }
+    d->n_inputs = (int)n;
+    d->window = s->window;
+    d->spec_hash = lm->spec_hash;
+    dev_restart(d);
+    d->fresh = 0;
+    return MDX_OK;
+}
+
+static struct dev *dev_get(struct mdx_rul_live *r, const char *tenant, const char *device)
+{
+    uint64_t h = fnv(fnv(1469598103934665603ULL, tenant, strlen(tenant) + 1), device,
+                     strlen(device) + 1);
+    struct dev **b = &r->buckets[h & r->mask];
+    struct dev *d;
+    int t;
+
+    for (d = *b; d != NULL; d = d->hnext) {
+        if (d->hash == h && strcmp(d->device, device) == 0 && strcmp(d->tenant, tenant) == 0) {
+            return d;
+        }
+    }
+    if (r->n_devs >= (size_t)r->conf.max_devices) {
+        return NULL;
+    }
+    t = tenant_index(r, tenant);
+    if (t < 0) {
+        return NULL;
+    }
+    d = mdx_calloc(1, sizeof(*d));
+    if (d == NULL) {
+        return NULL;
+    }
+    d->hash = h;
+    snprintf(d->tenant, sizeof(d->tenant), "%s", tenant);
+    snprintf(d->device, sizeof(d->device), "%s", device);
+    d->t = t;
+    d->life_from = INT64_MIN;
+    mdx_rul_row_clear(&d->open);
+    d->hnext = *b;
+    *b = d;
+    r->all[r->n_devs++] = d;
+    return d;
+}
+
+/* Closes the open row into the ring (rul_rows.c: means, carried values, the EWMA step). */
+static void close_row(struct mdx_rul_live *r, struct dev *d, const struct mdx_rul_spec *s)
+{
+    size_t n = (size_t)d->n_inputs;
+    size_t prev = (d->head + (size_t)d->window - 1) % (size_t)d->window;
+    double *row = &d->ring[d->head * n];
+
+    mdx_rul_row_values(&d->open, n, d->seen > 0 ? &d->ring[prev * n] : NULL, row);
+    mdx_rul_ewma_step(s, d->ewma, row);
+    d->head = (d->head + 1) % (size_t)d->window;
+    d->seen++;
+    d->last_row_ts = d->open.last_ts;
+    mdx_rul_row_clear(&d->open);
+    d->fresh = 1;
+    r->st.rows++;
+}
+
+void mdx_rul_live_on_points(struct mdx_rul_live *r, const struct mdx_point_group *g)
+{
+    int64_t row_ms = r->conf.row_interval_s * 1000;
+    const struct lmodel *lm;
+    struct dev *d;
+
+    if (g->n == 0) {
+        return;
+    }
+    d = dev_get(r, g->tenant, g->device);
+    if (d == NULL) {
+        r->st.devices_overflow += g->n;
+        return;
+    }
+    if (r->tenants[d->t].model < 0) {
+        return; /* no model: nothing to build rows for (the evaluation says so) */
+    }
+    lm = &r->models[r->tenants[d->t].model];
+    if (dev_bind(d, lm) != MDX_OK) {
+        return;
+    }
+    for (size_t k = 0; k < g->n; k++) {
+        const struct mdx_point *p = &g->points[k];
+        int64_t start = mdx_rul_row_start(p->ts_ms, row_ms);
+        int idx = -1;
+
+        for (int i = 0; i < d->n_inputs; i++) {
+            if (strcmp(lm->man->spec.inputs[i], p->sensor) == 0) {
+                idx = i;
+                break;
+            }
+        }
+        if (idx < 0 || !isfinite(p->value)) {
+            continue;
+        }
+        if (p->ts_ms <= d->life_from) {
+            r->st.points_old_life++;
+            continue;
+        }
+        if (d->open.start == INT64_MIN) {
+            d->open.start = start;
+        } else if (start < d->open.start) {
+            r->st.points_late++;
+            continue;
+        } else if (start > d->open.start) {
+            close_row(r, d, &lm->man->spec);
+            d->open.start = start;
+        }
+        mdx_rul_row_add(&d->open, (size_t)idx, p->ts_ms, p->value);
+    }
+}
+
+/* Non-zero when 'ev' is a status event saying the machine failed. */
+static int is_failure(const struct mdx_event *ev)
+{
+    const cJSON *state;
+    cJSON *root;
+    int failed;
+
+    if (ev->kind != MDX_MSG_STATUS || strstr(ev->body, "failed") == NULL) {
+        return 0; /* the cheap test first: most status events are online/offline */
+    }
+    root = cJSON_ParseWithLength(ev->body, strnlen(ev->body, sizeof(ev->body)));
+    state = cJSON_GetObjectItemCaseSensitive(root, "state");
+    failed = cJSON_IsString(state) && strcmp(state->valuestring, "failed") == 0;
+    cJSON_Delete(root);
+    return failed;
+}
+
+void mdx_rul_live_on_event(struct mdx_rul_live *r, const struct mdx_event_rec *er)
+{
+    struct dev *d;
+
+    if (!is_failure(er->event)) {
+        return;
+    }
+    d = dev_get(r, er->tenant, er->device);
+    if (d == NULL) {
+        r->st.devices_overflow++;
+        return;
+    }
+    if (er->event->ts_ms > d->life_from) {
+        d->life_from = er->event->ts_ms;
+    }
+    if (d->ring != NULL) {
+        dev_restart(d);
+    }
+    d->last_row_ts = er->event->ts_ms;
+    d->fresh = 1; /* the next evaluation stores why there is no prediction yet */
+    r->st.lives++;
+    if (d->alert && r->alerting != NULL) {
+        mdx_alerting_external(r->alerting, d->tenant, d->device, ALERT_SOURCE,
+                              MDX_SEVERITY_WARNING, er->event->ts_ms, 0.0, 0,
+                              "the machine failed and was replaced: a new life starts");
+    }
+    d->alert = 0;
+    mdx_log_info(MOD, "device failed: its history starts again", MDX_F_STR("tenant", d->tenant),
+                 MDX_F_STR("device", d->device), MDX_F_INT("at_ms", er->event->ts_ms));
+}
+
+/* The device's features into 'out' via the scratch window; MDX_EAGAIN: too few rows. */
+static int dev_features(struct mdx_rul_live *r, const struct dev *d, const struct lmodel *lm,
+                        float *out)
+{
+    const struct mdx_rul_spec *s = &lm->man->spec;
+    size_t n = (size_t)d->n_inputs, w = (size_t)d->window;
+    size_t rows = d->seen < d->window ? (size_t)d->seen : w; /* a partial window: min_rows */
+
+    if (d->seen < mdx_rul_spec_min_rows(s)) {
+        return MDX_EAGAIN;
+    }
+    mdx_rul_window_init(r->scratch);
+    for (size_t k = 0; k < rows; k++) {
+        mdx_rul_window_push(r->scratch, s, &d->ring[((d->head + w - rows + k) % w) * n]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        r->scratch->ewma[i] = d->ewma[i];
+    }
+    r->scratch->seen = d->seen;
+    return mdx_rul_window_features(r->scratch, s, out);
+}
+
+static void alert_check(struct mdx_rul_live *r, struct dev *d, double rul, const char *version)
+{
+    double thr = r->tenants[d->t].threshold;
+    char summary[200];
+
+    if (r->alerting == NULL) {
+        return;
+    }
+    if (rul < thr) {
+        snprintf(summary, sizeof(summary),
+                 "predicted remaining useful life %.1f cycles is below %.1f (model %s)", rul, thr,
+                 version);
+        mdx_alerting_external(r->alerting, d->tenant, d->device, ALERT_SOURCE,
+                              MDX_SEVERITY_WARNING, d->last_row_ts, rul, 1, summary);
+        if (!d->alert) {
+            r->st.alerts_raised++;
+        }
+        d->alert = 1;
+    } else if (d->alert) {
+        snprintf(summary, sizeof(summary),
+                 "predicted remaining useful life %.1f cycles is back above %.1f", rul, thr);
+        mdx_alerting_external(r->alerting, d->tenant, d->device, ALERT_SOURCE,
+                              MDX_SEVERITY_WARNING, d->last_row_ts, rul, 0, summary);
+        d->alert = 0;
+    }
+}
+
+void mdx_rul_live_predict_now(struct mdx_rul_live *r)
+{
+    size_t n_preds = 0;
+    int rc;
+
+    for (int i = 0; i < MODELS_MAX; i++) {
+        r->models[i].n_due = 0;
+    }
+    /* Sort the devices with a new row into their model's batch. */
+    for (size_t i = 0; i < r->n_devs; i++) {
+        struct dev *d = r->all[i];
+        int mi = r->tenants[d->t].model;
+        struct mdx_rul_prediction *p;
+        struct lmodel *lm;
+
+        if (!d->fresh) {
+            continue;
+        }
+        d->fresh = 0;
+        p = &r->preds[n_preds];
+        memset(p, 0, sizeof(*p));
+        snprintf(p->tenant, sizeof(p->tenant), "%s", d->tenant);
+        snprintf(p->device, sizeof(p->device), "%s", d->device);
+        p->ts_ms = d->last_row_ts;
+        p->rul = NAN;
+        if (mi < 0) {
+            r->st.no_model++;
+            snprintf(p->reason, sizeof(p->reason), "no active model for tenant %s", d->tenant);
+            n_preds++;
+            continue;
+        }
+        lm = &r->models[mi];
+        if (d->spec_hash != lm->spec_hash) {
+            continue; /* rebinds with its next point */
+        }
+        rc = dev_features(r, d, lm, &lm->feat[lm->n_due * lm->nf]);
+        if (rc == MDX_EAGAIN) {
+            int need = mdx_rul_spec_min_rows(&lm->man->spec);
+
+            r->st.waiting++;
+            snprintf(p->reason, sizeof(p->reason), "needs %lld more rows (has %lld of %d)",
+                     (long long)(need - d->seen), (long long)d->seen, need);
+            n_preds++;
+            continue;
+        }
+        if (rc != MDX_OK) {
+            continue;
+        }
+        lm->due[lm->n_due++] = d;
+    }
+    /* One batch per model. */
+    for (int mi = 0; mi < MODELS_MAX; mi++) {
+        struct lmodel *lm = &r->models[mi];
+
+        if (lm->n_due == 0) {
+            continue;
+        }
+        rc = mdx_rul_predict(lm->m, lm->feat, lm->n_due, lm->out);
+        r->st.batches++;
+        if (rc != MDX_OK) {
+            mdx_log_error(MOD, "prediction failed", MDX_F_STR("version", lm->version),
+                          MDX_F_ERR(rc));
+            continue;
+        }
+        for (size_t k = 0; k < lm->n_due; k++) {
+            struct dev *d = lm->due[k];
+            struct mdx_rul_prediction *p = &r->preds[n_preds++];
+
+            memset(p, 0, sizeof(*p));
+            snprintf(p->tenant, sizeof(p->tenant), "%s", d->tenant);
+            snprintf(p->device, sizeof(p->device), "%s", d->device);
+            p->ts_ms = d->last_row_ts;
+            p->rul = lm->out[k];
+            snprintf(p->model_version, sizeof(p->model_version), "%s", lm->version);
+            r->st.predictions++;
+            alert_check(r, d, p->rul, lm->version);
+        }
+    }
+    if (n_preds > 0) {
+        rc = mdx_store_rul_prediction_put(r->store, r->preds, n_preds, r->conf.history_keep);
+        if (rc != MDX_OK) {
+            r->st.store_errors++;
+            mdx_log_warn(MOD, "predictions not stored", MDX_F_INT("n", n_preds), MDX_F_ERR(rc));
+        }
+    }
+}
+
+void mdx_rul_live_poll_now(struct mdx_rul_live *r)
+{
+    poll_models(r);
+}
+
+void mdx_rul_live_tick(struct mdx_rul_live *r)
+{
+    int64_t now = mdx_mono_us();
+
+    if (now >= r->next_poll_us) {
+        poll_models(r);
+        r->next_poll_us = now + r->conf.model_poll_s * 1000000LL;
+    }
+    if (now >= r->next_predict_us) {
+        mdx_rul_live_predict_now(r);
+        r->next_predict_us = now + r->conf.predict_interval_s * 1000000LL;
+    }
+}
+
+struct mdx_rul_live *mdx_rul_live_create(const struct mdx_rul_live_conf *conf,
+                                         struct mdx_store *store, struct mdx_alerting *alerting,
+                                         int *err)
+{
+    struct mdx_rul_live *r = mdx_calloc(1, sizeof(*r));
+    size_t nb = 16;
+
+    *err = MDX_ENOMEM;
+    if (r == NULL) {
+        return NULL;
+    }
+    r->conf = *conf;
+    r->store = store;
+    r->alerting = alerting;
+    while (nb < (size_t)conf->max_devices && nb < ((size_t)1 << 22)) {
+        nb <<= 1;
+    }
+    r->buckets = mdx_calloc(nb, sizeof(*r->buckets));
+    r->mask = nb - 1;
+    r->all = mdx_calloc((size_t)conf->max_devices, sizeof(*r->all));
+    r->tenants = mdx_calloc(TENANTS_MAX, sizeof(*r->tenants));
+    r->preds = mdx_calloc((size_t)conf->max_devices, sizeof(*r->preds));
+    r->scratch = mdx_malloc(sizeof(*r->scratch));
+    if (r->buckets == NULL || r->all == NULL || r->tenants == NULL || r->preds == NULL ||
+        r->scratch == NULL) {
+        mdx_rul_live_destroy(r);
+        return NULL;
+    }
+    r->next_poll_us = mdx_mono_us() + conf->model_poll_s * 1000000LL;
+    r->next_predict_us = mdx_mono_us() + conf->predict_interval_s * 1000000LL;
+    *err = MDX_OK;
+    return r;
+}
+
+void mdx_rul_live_destroy(struct mdx_rul_live *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    for (size_t i = 0; r->all != NULL && i < r->n_devs; i++) {
+        dev_free_ring(r->all[i]);
+        mdx_free(r->all[i]);
+    }
+    for (int i = 0; i < MODELS_MAX; i++) {
+        model_unload(&r->models[i]);
+    }
+    mdx_free(r->buckets);
+    mdx_free(r->all);
+    mdx_free(r->tenants);
+    mdx_free(r->preds);
+    mdx_free(r->scratch);
+    mdx_free(r);
+}
+
+void mdx_rul_live_stats(const struct mdx_rul_live *r, struct mdx_rul_live_stats *out)
+{
+    *out = r->st;
+    out->devices = r->n_devs;
+}

@@ -1,0 +1,678 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_api_stream.c - the live stream (GET /api/v1/stream, Server-Sent
+ * Events) against a real `modax serve` (ingest + api) and Mosquitto:
+ * a reading published on the broker reaches its tenant's streams and no
+ * other tenant's, the ?device= filter, refusals (404, 400, 401), 1,000
+ * streams at once all getting an event with the server's memory bounded,
+ * the client cap (503), and a client that never reads being dropped by
+ * the server (its connection closed) without the server's memory growing.
+ *
+ * Streams are read with libcurl's multi interface (chunked HTTP/1.1, as a
+ * browser's EventSource); the never-reading client is a raw socket.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+
+#include "check.h"
+#include "modax/clock.h"
+#include "support/api.h"
+
+#define MANY 1000              /* streams at once in the load test */
+#define QUEUE 16               /* api.stream_queue of the test's server */
+#define WAIT_MS 30000          /* bound of every wait for something to arrive */
+/*
+ * VmRSS bound of the serve process with MANY streams open. Per stream the
+ * server holds a libmicrohttpd connection (its 32 KiB memory pool, of which
+ * a few KiB are touched), the response (STREAM_BLOCK, 32 KiB) and the hub's
+ * client (QUEUE pointers): under 70 KiB, so 1,000 streams add < 70 MB to a
+ * base of ~30 MB. An unbounded per-client buffer would pass it quickly.
+ * Sanitizer builds carry shadow memory and redzones: their bound is larger.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_MAX_KB (400 * 1024)
+/* ASan's quarantine keeps freed memory: the server's is capped for the flood's bound. */
+#define ASAN_QUARANTINE ":quarantine_size_mb=16"
+#define FLOOD_GROWTH_KB (64 * 1024)
+#else
+#define RSS_MAX_KB (150 * 1024)
+#define FLOOD_GROWTH_KB (32 * 1024)
+#endif
+
+static struct api_fixture fx;
+static int fx_up;
+
+/* ---- SSE clients on a curl multi handle ---- */
+
+struct sse {
+    CURL *easy;
+    struct curl_slist *headers;
+    char buf[8192];
+    size_t len;
+    long status;
+    int done;                  /* the transfer ended */
+    CURLcode result;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+    struct sse *s = arg;
+    size_t len = size * n, room = sizeof(s->buf) - 1 - s->len;
+
+    if (len > room) {
+        len = room; /* the tests read a few events: the rest is not needed */
+    }
+    memcpy(s->buf + s->len, p, len);
+    s->len += len;
+    s->buf[s->len] = '\0';
+    return size * n;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+    struct sse *s = arg;
+    long code;
+
+    if (size * n > 9 && strncmp(p, "HTTP/", 5) == 0 && sscanf(p, "HTTP/%*s %ld", &code) == 1) {
+        s->status = code;
+    }
+    return size * n;
+}
+
+/* Adds a stream of 'path' with 'key' (NULL: none) to 'multi'. */
+static int sse_open(CURLM *multi, struct sse *s, const char *path, const char *key)
+{
+    char url[512], auth[128];
+
+    memset(s, 0, sizeof(*s));
+    s->easy = curl_easy_init();
+    if (s->easy == NULL) {
+        return -1;
+    }
+    api_url(&fx, path, url, sizeof(url));
+    if (key != NULL) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
+        s->headers = curl_slist_append(NULL, auth);
+    }
+    s->headers = curl_slist_append(s->headers, "Accept: text/event-stream");
+    curl_easy_setopt(s->easy, CURLOPT_URL, url);
+    curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->headers);
+    curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(s->easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(s->easy, CURLOPT_HEADERDATA, s);
+    curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
+    curl_easy_setopt(s->easy, CURLOPT_FORBID_REUSE, 1L);
+    curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
+    return curl_multi_add_handle(multi, s->easy) == CURLM_OK ? 0 : -1;
+}
+
+static void sse_close(CURLM *multi, struct sse *s)
+{
+    if (s->easy != NULL) {
+        curl_multi_remove_handle(multi, s->easy);
+        curl_easy_cleanup(s->easy);
+        s->easy = NULL;
+    }
+    curl_slist_free_all(s->headers);
+    s->headers = NULL;
+}
+
+/* Runs the transfers for up to 'ms'; records the ones that ended. */
+static void pump(CURLM *multi, int ms)
+{
+    int running = 0, left;
+    CURLMsg *m;
+
+    curl_multi_perform(multi, &running);
+    curl_multi_poll(multi, NULL, 0, ms, NULL);
+    curl_multi_perform(multi, &running);
+    while ((m = curl_multi_info_read(multi, &left)) != NULL) {
+        if (m->msg == CURLMSG_DONE) {
+            struct sse *s = NULL;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+            if (s != NULL) {
+                s->done = 1;
+                s->result = m->data.result;
+            }
+        }
+    }
+}
+
+/* Pumps until every stream of 'v' (n) holds 'text' or has ended; the number holding it. */
+static size_t wait_all(CURLM *multi, struct sse *v, size_t n, const char *text)
+{
+    int64_t until = mdx_now_ms() + WAIT_MS;
+    size_t have = 0;
+
+    while (mdx_now_ms() < until) {
+        size_t ended = 0;
+        have = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (strstr(v[i].buf, text) != NULL) {
+                have++;
+            } else if (v[i].done) {
+                ended++;
+            }
+        }
+        if (have + ended == n) {
+            break;
+        }
+        pump(multi, 100);
+    }
+    return have;
+}
+
+/* ---- the server ---- */
+
+static int fixture(void)
+{
+    char n[32];
+
+    if (fx_up) {
+        return 0;
+    }
+    snprintf(n, sizeof(n), "%d", QUEUE);
+    setenv("MODAX_API_STREAM_QUEUE", n, 1);
+    snprintf(n, sizeof(n), "%d", MANY);
+    setenv("MODAX_API_STREAM_MAX_CLIENTS", n, 1);
+    setenv("MODAX_API_RATE_LIMIT_RPS", "100000", 1);
+    setenv("MODAX_API_RATE_LIMIT_BURST", "100000", 1);
+#ifdef ASAN_QUARANTINE
+    {
+        const char *o = getenv("ASAN_OPTIONS");
+        char opts[1024];
+        snprintf(opts, sizeof(opts), "%s%s", o != NULL ? o : "", ASAN_QUARANTINE);
+        setenv("ASAN_OPTIONS", opts, 1);
+    }
+#endif
+    if (api_fixture_start(&fx, "api_stream", NULL) != 0) {
+        return -1;
+    }
+    fx_up = 1;
+    return 0;
+}
+
+/* VmRSS of the serve process in KiB, or -1. */
+static long serve_rss_kb(void)
+{
+    char path[64], line[256];
+    long kb = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)fx.serve.pid);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return -1;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) {
+            break;
+        }
+    }
+    fclose(f);
+    return kb;
+}
+
+/* The value of counter 'name' in GET /metrics, or -1. */
+static double metric(const char *name)
+{
+    struct http_resp r;
+    char url[256];
+    double v = -1;
+    size_t n = strlen(name);
+
+    if (http_call("GET", api_url(&fx, "/metrics", url, sizeof(url)), NULL, NULL, &r) != 0) {
+        return -1;
+    }
+    for (const char *p = r.body; r.status == 200 && p != NULL && *p != '\0';) {
+        if (strncmp(p, name, n) == 0 && p[n] == ' ') {
+            v = strtod(p + n + 1, NULL);
+            break;
+        }
+        p = strchr(p, '\n');
+        p = p != NULL ? p + 1 : NULL;
+    }
+    http_resp_free(&r);
+    return v;
+}
+
+/* Publishes 'payload' on 'topic' through the broker and waits for its acknowledgement. */
+static int publish(const char *topic, const char *payload)
+{
+    static struct pub *p;
+
+    if (p == NULL) {
+        p = pub_connect(fx.broker.port, "test-api-stream");
+        if (p == NULL) {
+            return -1;
+        }
+    }
+    if (pub_send(p, topic, payload, strlen(payload)) != 0) {
+        return -1;
+    }
+    return pub_wait_acked(p, WAIT_MS);
+}
+
+/* One reading of 'tenant'/'device' with temperature_mean = value, through the broker. */
+static int publish_reading(const char *tenant, const char *device, double value)
+{
+    char topic[160], payload[256];
+
+    snprintf(topic, sizeof(topic), "modax/%s/%s/sensor_data", tenant, device);
+    snprintf(payload, sizeof(payload),
+             "{\"device_id\":\"%s\",\"timestamp\":%lld,\"sensor_data\":{\"temperature_mean\":%g}}",
+             device, (long long)mdx_now_ms(), value);
+    return publish(topic, payload);
+}
+
+/* Opens one stream and waits until the server has registered it (its first comment came). */
+static int open_ready(CURLM *multi, struct sse *s, const char *path, const char *key)
+{
+    if (sse_open(multi, s, path, key) != 0) {
+        return -1;
+    }
+    return wait_all(multi, s, 1, ": stream open") == 1 ? 0 : -1;
+}
+
+/* ---- tests ---- */
+
+/* First, while no other stream is open: the cap is exactly MANY. */
+static void test_thousand_clients(void)
+{
+    struct rlimit rl;
+    struct sse *v = calloc(MANY + 1, sizeof(*v));
+    CURLM *multi = curl_multi_init();
+    long rss_before, rss_after;
+    size_t n200 = 0;
+
+    CHECK(fixture() == 0 && v != NULL && multi != NULL);
+    if (!fx_up || v == NULL || multi == NULL) {
+        free(v);
+        curl_multi_cleanup(multi);
+        return;
+    }
+    /* Two sockets a stream would not be needed, but curl keeps a few more. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4 * MANY) {
+        rl.rlim_cur = rl.rlim_max < 4 * MANY ? rl.rlim_max : 4 * MANY;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    rss_before = serve_rss_kb();
+    for (size_t i = 0; i < MANY; i++) {
+        CHECK(sse_open(multi, &v[i], "/api/v1/stream", fx.viewer) == 0);
+    }
+    /* Every stream is registered once its opening comment arrived. */
+    CHECK_EQ_INT(wait_all(multi, v, MANY, ": stream open"), MANY);
+    for (size_t i = 0; i < MANY; i++) {
+        n200 += v[i].status == 200;
+    }
+    CHECK_EQ_INT(n200, MANY);
+
+    CHECK(publish_reading("acme", "press-1", 77.25) == 0);
+    CHECK_EQ_INT(wait_all(multi, v, MANY, "\"sensor\":\"temperature_mean\""), MANY);
+    CHECK_EQ_INT(wait_all(multi, v, MANY, "\"value\":77.25"), MANY);
+    CHECK(strstr(v[0].buf, "event: point\ndata: {\"device\":\"press-1\",\"points\":[{") != NULL);
+    rss_after = serve_rss_kb();
+    fprintf(stderr, "  serve VmRSS: %ld kB before, %ld kB with %d streams\n", rss_before,
+            rss_after, MANY);
+    CHECK(rss_after > 0 && rss_after < RSS_MAX_KB);
+
+    /* One more than api.stream_max_clients: 503 with the JSON error, at once. */
+    CHECK(sse_open(multi, &v[MANY], "/api/v1/stream", fx.viewer) == 0);
+    for (int64_t until = mdx_now_ms() + WAIT_MS; !v[MANY].done && mdx_now_ms() < until;) {
+        pump(multi, 100);
+    }
+    CHECK_EQ_INT(v[MANY].status, 503);
+    CHECK(strstr(v[MANY].buf, "\"code\":\"unavailable\"") != NULL);
+    CHECK(metric("modax_stream_refused_full_total") >= 1);
+    CHECK(metric("modax_stream_clients") >= MANY);
+
+    for (size_t i = 0; i <= MANY; i++) {
+        sse_close(multi, &v[i]);
+    }
+    curl_multi_cleanup(multi);
+    free(v);
+    /* Wakes the parked streams so that the server sees them closed and frees their places. */
+    CHECK(publish_reading("acme", "press-1", 1.0) == 0);
+}
+
+/* After the load test the server may still be closing streams: retry a 503 for a while. */
+static int open_stream(CURLM *multi, struct sse *s, const char *path, const char *key)
+{
+    int64_t until = mdx_now_ms() + WAIT_MS;
+
+    for (;;) {
+        if (open_ready(multi, s, path, key) == 0) {
+            return 0;
+        }
+        if (s->status != 503 || mdx_now_ms() >= until) {
+            return -1;
+        }
+        sse_close(multi, s);
+        usleep(200 * 1000);
+    }
+}
+
+static void test_own_tenant_only(void)
+{
+    CURLM *multi = curl_multi_init();
+    static struct sse acme, globex;
+
+    CHECK(fixture() == 0);
+    if (!fx_up) {
+        curl_multi_cleanup(multi);
+        return;
+    }
+    CHECK(open_stream(multi, &acme, "/api/v1/stream", fx.viewer) == 0);
+    CHECK(open_stream(multi, &globex, "/api/v1/stream", fx.globex_admin) == 0);
+    CHECK_EQ_INT(acme.status, 200);
+    CHECK(publish_reading("globex", "mill-1", 22.5) == 0);
+    CHECK(publish_reading("acme", "press-1", 11.5) == 0);
+    CHECK_EQ_INT(wait_all(multi, &acme, 1, "\"value\":11.5"), 1);
+    CHECK_EQ_INT(wait_all(multi, &globex, 1, "\"value\":22.5"), 1);
+    CHECK(strstr(acme.buf, "event: point\ndata: {\"device\":\"press-1\"") != NULL);
+    CHECK(strstr(globex.buf, "event: point\ndata: {\"device\":\"mill-1\"") != NULL);
+    /* Each got its own reading; the other tenant's, published first, never came. */
+    CHECK(strstr(acme.buf, "mill-1") == NULL);
+    CHECK(strstr(acme.buf, "22.5") == NULL);
+    CHECK(strstr(globex.buf, "press-1") == NULL);
+    CHECK(strstr(globex.buf, "11.5") == NULL);
+    sse_close(multi, &acme);
+    sse_close(multi, &globex);
+    curl_multi_cleanup(multi);
+}
+
+static void test_device_filter(void)
+{
+    CURLM *multi = curl_multi_init();
+    static struct sse one;
+
+    CHECK(fixture() == 0);
+    if (!fx_up) {
+        curl_multi_cleanup(multi);
+        return;
+    }
+    CHECK(open_stream(multi, &one, "/api/v1/stream?device=press-2", fx.viewer) == 0);
+    CHECK(publish_reading("acme", "press-1", 31.5) == 0);
+    CHECK(publish_reading("acme", "press-2", 32.5) == 0);
+    CHECK_EQ_INT(wait_all(multi, &one, 1, "\"value\":32.5"), 1);
+    CHECK(strstr(one.buf, "{\"device\":\"press-2\"") != NULL);
+    CHECK(strstr(one.buf, "press-1") == NULL);
+    CHECK(strstr(one.buf, "31.5") == NULL);
+    sse_close(multi, &one);
+    curl_multi_cleanup(multi);
+}
+
+/* Status, safety, command acks and alerts become their events; bad messages are skipped. */
+static void test_other_events(void)
+{
+    CURLM *multi = curl_multi_init();
+    static struct sse s;
+
+    CHECK(fixture() == 0);
+    if (!fx_up) {
+        curl_multi_cleanup(multi);
+        return;
+    }
+    CHECK(open_stream(multi, &s, "/api/v1/stream?device=press-1", fx.viewer) == 0);
+    CHECK(publish("modax/acme/press-1/sensor_data", "{not json") == 0);
+    CHECK(publish("modax/acme/press-1/status", "online") == 0);
+    CHECK(publish("modax/acme/press-1/safety",
+                  "{\"device_id\":\"press-1\",\"emergency_stop\":false,"
+                  "\"door_closed\":true}") == 0);
+    CHECK(publish("modax/acme/press-1/command_ack",
+                  "{\"device_id\":\"press-1\",\"command_id\":42,\"status\":\"rejected\","
+                  "\"detail\":\"busy\"}") == 0);
+    CHECK(publish("modax/acme/press-1/command_ack", "{\"command_id\":\"x\"}") == 0); /* skipped */
+    CHECK(publish("modax/acme/press-1/alerts",
+                  "{\"id\": 5,\n \"device\": \"press-1\", \"severity\": \"warning\"}") == 0);
+    CHECK_EQ_INT(wait_all(multi, &s, 1, "event: alert\n"), 1);
+    CHECK(strstr(s.buf, "event: status\ndata: {\"device\":\"press-1\",\"state\":\"online\"}\n\n") !=
+          NULL);
+    CHECK(strstr(s.buf, "event: safety\ndata: {") != NULL);
+    CHECK(strstr(s.buf, "\"door_closed\":true") != NULL);
+    CHECK(strstr(s.buf, "event: command\ndata: {\"device\":\"press-1\",\"command_id\":42,"
+                        "\"status\":\"rejected\",\"detail\":\"busy\"}\n\n") != NULL);
+    /* The alert as published, on one line. */
+    CHECK(strstr(s.buf, "event: alert\ndata: {\"id\":5,\"device\":\"press-1\","
+                        "\"severity\":\"warning\"}\n\n") != NULL);
+    CHECK(strstr(s.buf, "\"command_id\":\"x\"") == NULL);
+    if (strstr(s.buf, "event: command") == NULL) {
+        fprintf(stderr, "  got: %s\n", s.buf);
+    }
+    sse_close(multi, &s);
+    curl_multi_cleanup(multi);
+}
+
+/* Refusals answer at once with the JSON error (a stream would keep the request open). */
+static void refused(const char *path, const char *key, long status, const char *code)
+{
+    CURLM *multi = curl_multi_init();
+    static struct sse s;
+
+    CHECK(sse_open(multi, &s, path, key) == 0);
+    for (int64_t until = mdx_now_ms() + WAIT_MS; !s.done && mdx_now_ms() < until;) {
+        pump(multi, 100);
+    }
+    CHECK(s.done);
+    CHECK_EQ_INT(s.status, status);
+    CHECK(strstr(s.buf, code) != NULL);
+    if (s.status != status || strstr(s.buf, code) == NULL) {
+        fprintf(stderr, "  %s: %ld %s\n", path, s.status, s.buf);
+    }
+    sse_close(multi, &s);
+    curl_multi_cleanup(multi);
+}
+
+static void test_refusals(void)
+{
+    CHECK(fixture() == 0);
+    if (!fx_up) {
+        return;
+    }
+    /* Another tenant's device answers exactly like one that does not exist. */
+    refused("/api/v1/stream?device=mill-1", fx.viewer, 404, "\"not_found\"");
+    refused("/api/v1/stream?device=nope", fx.viewer, 404, "\"not_found\"");
+    refused("/api/v1/stream?device=x%27%20OR%201%3D1--", fx.viewer, 404, "\"not_found\"");
+    refused("/api/v1/stream?sensor=a", fx.viewer, 400, "sensor");
+    refused("/api/v1/stream", NULL, 401, "\"unauthorized\"");
+    refused("/api/v1/stream", "mdx_nope_nope", 401, "\"unauthorized\"");
+}
+
+/* A connected socket to the server with a small receive buffer, the request sent. */
+static int raw_stream(const char *key)
+{
+    struct sockaddr_in a;
+    char req[512];
+    int fd = socket(AF_INET, SOCK_STREAM, 0), small = 4096;
+
+    if (fd < 0) {
+        return -1;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)fx.http_port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    snprintf(req, sizeof(req),
+             "GET /api/v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+             "Accept: text/event-stream\r\n\r\n",
+             key);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/*
+ * Reads what the server sent until it closes the connection (1), or
+ * nothing comes for WAIT_MS while it stays open (0). 'got' counts bytes.
+ */
+static int read_until_closed(int fd, size_t *got)
+{
+    char buf[65536];
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+
+    *got = 0;
+    for (;;) {
+        if (poll(&p, 1, WAIT_MS) <= 0) {
+            return 0;
+        }
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+            return 1;
+        }
+        if (n < 0 && errno != EINTR) {
+            return 1;
+        }
+        if (n > 0) {
+            *got += (size_t)n;
+        }
+    }
+}
+
+/* A big reading: 60 sensors, an SSE event of ~4 KB. */
+static int publish_big(struct pub *p, int i)
+{
+    char payload[4096];
+    size_t n;
+
+    n = (size_t)snprintf(payload, sizeof(payload),
+                         "{\"device_id\":\"press-2\",\"timestamp\":%lld,\"sensor_data\":{",
+                         (long long)mdx_now_ms());
+    for (int k = 0; k < 60; k++) {
+        n += (size_t)snprintf(payload + n, sizeof(payload) - n, "%s\"sensor_%02d\":%d.125",
+                              k ? "," : "", k, i);
+    }
+    n += (size_t)snprintf(payload + n, sizeof(payload) - n, "}}");
+    return pub_send(p, "modax/acme/press-2/sensor_data", payload, n);
+}
+
+static void test_slow_client_dropped(void)
+{
+    enum { EVENTS = 2000 }; /* ~8 MB of events: more than socket buffers hold */
+    CURLM *multi = curl_multi_init();
+    static struct sse fast;
+    struct pub *p;
+    long rss_before, rss_after;
+    double dropped_before;
+    size_t got = 0;
+    int fd;
+
+    CHECK(fixture() == 0);
+    if (!fx_up) {
+        curl_multi_cleanup(multi);
+        return;
+    }
+    CHECK(open_stream(multi, &fast, "/api/v1/stream?device=press-1", fx.viewer) == 0);
+    fd = raw_stream(fx.viewer);
+    CHECK(fd >= 0);
+    /* The slow client's stream is open once its first bytes came; then it stops reading. */
+    {
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        CHECK(poll(&pf, 1, WAIT_MS) == 1);
+    }
+    rss_before = serve_rss_kb();
+    dropped_before = metric("modax_stream_dropped_slow_total");
+    p = pub_connect(fx.broker.port, "test-api-stream-slow");
+    CHECK(p != NULL);
+    for (int i = 0; p != NULL && i < EVENTS; i++) {
+        CHECK(publish_big(p, i) == 0);
+    }
+    CHECK(p != NULL && pub_wait_acked(p, 120000) == 0);
+    pub_close(p);
+    /* The reading client (other device) keeps receiving after the flood. */
+    CHECK(publish_reading("acme", "press-1", 55.5) == 0);
+    CHECK_EQ_INT(wait_all(multi, &fast, 1, "\"value\":55.5"), 1);
+    rss_after = serve_rss_kb();
+    fprintf(stderr, "  serve VmRSS: %ld kB before the flood, %ld kB after\n", rss_before,
+            rss_after);
+    /* Its queue holds QUEUE events of ~4 KB at most, whatever was published. */
+    CHECK(rss_after > 0 && rss_after - rss_before < FLOOD_GROWTH_KB);
+
+    /* The server closed the slow one: reading now ends in EOF/reset, not in silence. */
+    CHECK(fd >= 0 && read_until_closed(fd, &got) == 1);
+    fprintf(stderr, "  slow client had %zu bytes waiting when closed\n", got);
+    /* It got far less than was published: it was dropped, not waited for. */
+    CHECK(got < (size_t)EVENTS * 4000 / 2);
+    /* ... and counted as such. */
+    CHECK(dropped_before >= 0);
+    CHECK(metric("modax_stream_dropped_slow_total") >= dropped_before + 1);
+    if (fd >= 0) {
+        close(fd);
+    }
+    sse_close(multi, &fast);
+    curl_multi_cleanup(multi);
+}
+
+/* Stopping the server with streams open (parked, waiting) ends them and exits cleanly. */
+static void test_stop_with_open_streams(void)
+{
+    CURLM *multi = curl_multi_init();
+    static struct sse idle;
+    size_t got = 0;
+    int fd;
+
+    CHECK(fixture() == 0);
+    if (!fx_up) {
+        curl_multi_cleanup(multi);
+        return;
+    }
+    CHECK(open_stream(multi, &idle, "/api/v1/stream", fx.viewer) == 0);
+    fd = raw_stream(fx.viewer);
+    CHECK(fd >= 0);
+    {
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        CHECK(poll(&pf, 1, WAIT_MS) == 1);
+    }
+    CHECK_EQ_INT(serve_stop(&fx.serve, 15), 0);
+    for (int64_t until = mdx_now_ms() + WAIT_MS; !idle.done && mdx_now_ms() < until;) {
+        pump(multi, 100);
+    }
+    CHECK(idle.done);
+    CHECK(fd >= 0 && read_until_closed(fd, &got) == 1);
+    if (fd >= 0) {
+        close(fd);
+    }
+    sse_close(multi, &idle);
+    curl_multi_cleanup(multi);
+    api_fixture_stop(&fx);
+    fx_up = 0;
+}
+
+static const struct mdx_test tests[] = {
+    {"thousand_clients_and_cap", test_thousand_clients},
+    {"own_tenant_only", test_own_tenant_only},
+    {"device_filter", test_device_filter},
+    {"other_events", test_other_events},
+    {"refusals", test_refusals},
+    {"slow_client_dropped", test_slow_client_dropped},
+    {"stop_with_open_streams", test_stop_with_open_streams},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+    int rc;
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    rc = mdx_test_run(tests, argc, argv);
+    if (fx_up) {
+        api_fixture_stop(&fx);
+    }
+    curl_global_cleanup();
+    return rc;
+}
