@@ -180,11 +180,24 @@ int broker_start(struct broker *b, const char *dir, int port)
 
 void broker_stop(struct broker *b, int sig)
 {
-    if (b->pid > 0) {
-        kill(b->pid, sig);
-        waitpid(b->pid, NULL, 0);
-        b->pid = 0;
+    if (b->pid <= 0) {
+        return;
     }
+    kill(b->pid, sig);
+    /* A broker that does not stop within 20 s is killed, so a hang in its shutdown is
+     * reported here instead of stalling the suite until CTest's timeout. */
+    for (int i = 0; i < 400; i++) {
+        if (waitpid(b->pid, NULL, WNOHANG) == b->pid) {
+            b->pid = 0;
+            return;
+        }
+        mdx_sleep_ms(50);
+    }
+    fprintf(stderr, "mosquitto (pid %d) did not stop within 20 s of signal %d; killed\n",
+            (int)b->pid, sig);
+    kill(b->pid, SIGKILL);
+    waitpid(b->pid, NULL, 0);
+    b->pid = 0;
 }
 
 void modax_env(const char *dir, int port)
