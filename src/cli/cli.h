@@ -69,6 +69,14 @@ void cli_close(struct cli_conf *c, struct mdx_store *st);
 int64_t cli_parse_positive(const char *s);
 /* Maps a status to an exit code. */
 int cli_exit_for(int status);
+/*
+ * Takes the subcommand of `modax CMD SUB [options]` (argv[1]) into *sub and readies
+ * getopt_long() for the options after it (on argc - 1, argv + 1). Returns 1 if there is one
+ * to run; else 0 with the exit code in *status: CLI_OK after -h/--help printed usage() to
+ * stdout, CLI_USAGE after none given printed it to stderr.
+ */
+int cli_subcommand(int argc, char **argv, void (*usage)(FILE *out), const char **sub,
+                   int *status);
 
 /* Subcommands: argv[0] is the subcommand's name. */
 int cmd_serve(int argc, char **argv);

@@ -102,18 +102,11 @@ int cmd_ca(int argc, char **argv)
     const char *dir = NULL, *out = NULL, *cn = NULL, *ip = NULL, *days_s = NULL, *sub;
     struct cli_conf conf;
     int64_t days = 825;
-    int rc;
+    int rc, status;
 
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        usage(stdout);
-        return CLI_OK;
+    if (!cli_subcommand(argc, argv, usage, &sub, &status)) {
+        return status;
     }
-    if (argc < 2) {
-        usage(stderr);
-        return CLI_USAGE;
-    }
-    sub = argv[1];
-    optind = 1;
     while ((rc = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
         switch (rc) {
         case 'd': dir = optarg; break;

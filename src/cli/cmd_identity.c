@@ -155,16 +155,9 @@ int cmd_identity(int argc, char **argv)
     struct mdx_store *st;
     int service = 0, operator = 0, rc, status;
 
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        usage(stdout);
-        return CLI_OK;
+    if (!cli_subcommand(argc, argv, usage, &sub, &status)) {
+        return status;
     }
-    if (argc < 2) {
-        usage(stderr);
-        return CLI_USAGE;
-    }
-    sub = argv[1];
-    optind = 1;
     while ((rc = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
         switch (rc) {
         case 's': service = 1; break;

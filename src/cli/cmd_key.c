@@ -141,16 +141,9 @@ int cmd_key(int argc, char **argv)
     struct mdx_store *st;
     int platform = 0, role = -1, rc, status;
 
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        usage(stdout);
-        return CLI_OK;
+    if (!cli_subcommand(argc, argv, usage, &sub, &status)) {
+        return status;
     }
-    if (argc < 2) {
-        usage(stderr);
-        return CLI_USAGE;
-    }
-    sub = argv[1];
-    optind = 1;
     while ((rc = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
         switch (rc) {
         case 't': tenant = optarg; break;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * conf_load.c - the configuration sections every command loads, and the store opener.
+ * conf_load.c - the configuration sections every command loads, the store opener and
+ * the subcommand entry every command with subcommands starts with.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,4 +159,22 @@ int64_t cli_parse_positive(const char *s)
         return -1;
     }
     return v;
+}
+
+int cli_subcommand(int argc, char **argv, void (*usage)(FILE *out), const char **sub,
+                   int *status)
+{
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage(stdout);
+        *status = CLI_OK;
+        return 0;
+    }
+    if (argc < 2) {
+        usage(stderr);
+        *status = CLI_USAGE;
+        return 0;
+    }
+    *sub = argv[1];
+    optind = 1;
+    return 1;
 }

@@ -57,10 +57,7 @@ static int tenant_lookup(struct pg *h, const char *tenant, char *buf)
     if (!mdx_pg_valid_name(tenant)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run(h, 0, "SELECT id FROM tenants WHERE name = $1", 1, v, &res);
-    if (rc == MDX_OK) {
-        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
-    }
+    rc = mdx_pg_run_row(h, 0, "SELECT id FROM tenants WHERE name = $1", 1, v, &res);
     if (rc == MDX_OK) {
         snprintf(buf, 24, "%s", PQgetvalue(res, 0, 0));
     }
@@ -118,10 +115,7 @@ int mdx_pg_apikey_get(void *impl, const char *id, struct mdx_apikey *out)
     if (!valid_id(id)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run(impl, 0, KEY_COLS " WHERE k.id = $1", 1, v, &res);
-    if (rc == MDX_OK) {
-        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
-    }
+    rc = mdx_pg_run_row(impl, 0, KEY_COLS " WHERE k.id = $1", 1, v, &res);
     if (rc == MDX_OK) {
         key_row(res, 0, out);
     }

@@ -57,16 +57,14 @@ int mdx_pg_command_put(void *impl, struct mdx_command *cmd)
         v[6] = value;
         v[7] = cmd->issued_by;
         v[8] = mdx_pg_fmt(created, cmd->created_ms);
-        rc = mdx_pg_run(impl, 0,
-                        "INSERT INTO commands (device_id, name, value, state, detail, issued_by,"
-                        " created_ms, updated_ms)"
-                        " SELECT d.id, $6, $7::double precision, $3::smallint, $4, $8,"
-                        " $9::bigint, $5::bigint FROM devices d JOIN tenants t"
-                        " ON t.id = d.tenant_id WHERE t.name = $1 AND d.name = $2 RETURNING id",
-                        9, v, &res);
-        if (rc == MDX_OK) {
-            rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
-        }
+        rc =
+            mdx_pg_run_row(impl, 0,
+                           "INSERT INTO commands (device_id, name, value, state, detail, issued_by,"
+                           " created_ms, updated_ms)"
+                           " SELECT d.id, $6, $7::double precision, $3::smallint, $4, $8,"
+                           " $9::bigint, $5::bigint FROM devices d JOIN tenants t"
+                           " ON t.id = d.tenant_id WHERE t.name = $1 AND d.name = $2 RETURNING id",
+                           9, v, &res);
         if (rc == MDX_OK) {
             cmd->id = mdx_pg_i64(res, 0, 0);
         }
@@ -97,11 +95,8 @@ int mdx_pg_command_get(void *impl, const char *tenant, int64_t id, struct mdx_co
     if (!mdx_pg_valid_name(tenant) || id <= 0) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run(impl, 0, COMMAND_COLS " WHERE c.id = $1::bigint AND t.name = $2", 2, v,
-                    &res);
-    if (rc == MDX_OK) {
-        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
-    }
+    rc = mdx_pg_run_row(impl, 0, COMMAND_COLS " WHERE c.id = $1::bigint AND t.name = $2", 2, v,
+                        &res);
     if (rc == MDX_OK) {
         command_row(res, 0, out);
     }

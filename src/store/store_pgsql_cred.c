@@ -55,11 +55,8 @@ static int one_row(struct pg *h, const char *sql, int n, const char *const *v, c
                    size_t len)
 {
     PGresult *res;
-    int rc = mdx_pg_run(h, 1, sql, n, v, &res);
+    int rc = mdx_pg_run_row(h, 1, sql, n, v, &res);
 
-    if (rc == MDX_OK) {
-        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
-    }
     if (rc == MDX_OK && buf != NULL) {
         snprintf(buf, len, "%s", PQgetvalue(res, 0, 0));
     }
@@ -160,10 +157,7 @@ int mdx_pg_device_cred_get(void *impl, const char *device, struct mdx_device_cre
     if (!mdx_pg_valid_name(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run(impl, 0, CRED_COLS " WHERE c.name = $1", 1, v, &res);
-    if (rc == MDX_OK) {
-        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
-    }
+    rc = mdx_pg_run_row(impl, 0, CRED_COLS " WHERE c.name = $1", 1, v, &res);
     if (rc == MDX_OK) {
         snprintf(out->tenant, sizeof(out->tenant), "%s", PQgetvalue(res, 0, 0));
         snprintf(out->device, sizeof(out->device), "%s", PQgetvalue(res, 0, 1));
@@ -279,10 +273,7 @@ int mdx_pg_identity_get(void *impl, const char *name, struct mdx_broker_identity
     if (!mdx_pg_valid_name(name)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run(impl, 0, IDENTITY_COLS " WHERE i.name = $1", 1, v, &res);
-    if (rc == MDX_OK) {
-        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
-    }
+    rc = mdx_pg_run_row(impl, 0, IDENTITY_COLS " WHERE i.name = $1", 1, v, &res);
     if (rc == MDX_OK) {
         identity_row(res, 0, out);
     }

@@ -46,6 +46,19 @@ int mdx_pg_run(struct pg *h, int in_tx, const char *sql, int n, const char *cons
     return rc;
 }
 
+int mdx_pg_run_row(struct pg *h, int in_tx, const char *sql, int n, const char *const *vals,
+                   PGresult **out)
+{
+    int rc = mdx_pg_run(h, in_tx, sql, n, vals, out);
+
+    if (rc == MDX_OK && PQntuples(*out) == 0) {
+        PQclear(*out);
+        *out = NULL;
+        rc = MDX_ENOTFOUND;
+    }
+    return rc;
+}
+
 int mdx_pg_device_config_get(void *impl, const char *tenant, const char *device,
                              struct mdx_device_config *out)
 {
@@ -58,13 +71,11 @@ int mdx_pg_device_config_get(void *impl, const char *tenant, const char *device,
     if (!mdx_pg_valid_name(tenant) || !mdx_pg_valid_name(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run(impl, 0,
-                    "SELECT d.meta, d.limits FROM devices d JOIN tenants t ON t.id = d.tenant_id"
-                    " WHERE t.name = $1 AND d.name = $2",
-                    2, v, &res);
-    if (rc == MDX_OK) {
-        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
-    }
+    rc =
+        mdx_pg_run_row(impl, 0,
+                       "SELECT d.meta, d.limits FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+                       " WHERE t.name = $1 AND d.name = $2",
+                       2, v, &res);
     if (rc == MDX_OK) {
         snprintf(out->meta, sizeof(out->meta), "%s", PQgetvalue(res, 0, 0));
         snprintf(out->limits, sizeof(out->limits), "%s", PQgetvalue(res, 0, 1));
@@ -139,13 +150,10 @@ int mdx_pg_device_delete(void *impl, const char *tenant, const char *device)
         return rc;
     }
     /* FOR UPDATE: a concurrent delete of the same device waits, then finds nothing. */
-    rc = mdx_pg_run(h, 1,
-                    "SELECT d.id, d.tenant_id FROM devices d JOIN tenants t"
-                    " ON t.id = d.tenant_id WHERE t.name = $1 AND d.name = $2 FOR UPDATE OF d",
-                    2, v, &res);
-    if (rc == MDX_OK) {
-        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
-    }
+    rc = mdx_pg_run_row(h, 1,
+                        "SELECT d.id, d.tenant_id FROM devices d JOIN tenants t"
+                        " ON t.id = d.tenant_id WHERE t.name = $1 AND d.name = $2 FOR UPDATE OF d",
+                        2, v, &res);
     if (rc == MDX_OK) {
         snprintf(ids[0], sizeof(ids[0]), "%s", PQgetvalue(res, 0, 0));
         snprintf(ids[1], sizeof(ids[1]), "%s", PQgetvalue(res, 0, 1));

@@ -192,6 +192,13 @@ int mdx_pg_alerts_write(struct pg *h, const struct mdx_batch *b);
  */
 int mdx_pg_run(struct pg *h, int in_tx, const char *sql, int n, const char *const *vals,
                PGresult **out);
+/*
+ * mdx_pg_run() of a statement whose first row is wanted: MDX_OK with the
+ * result in *out (the caller PQclear()s it), MDX_ENOTFOUND (*out NULL) if
+ * it returned no rows, else the error.
+ */
+int mdx_pg_run_row(struct pg *h, int in_tx, const char *sql, int n, const char *const *vals,
+                   PGresult **out);
 
 /*
  * Device configuration and deletion, and the effect of a batch's events

@@ -64,12 +64,9 @@ static int pg_model_get(void *impl, const char *version, struct mdx_rul_model_re
     if (!mdx_rul_version_valid(version)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run(impl, 0,
-                    "SELECT version, path, manifest, created_ms FROM rul_models WHERE version = $1",
-                    1, v, &res);
-    if (rc == MDX_OK) {
-        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
-    }
+    rc = mdx_pg_run_row(
+        impl, 0, "SELECT version, path, manifest, created_ms FROM rul_models WHERE version = $1", 1,
+        v, &res);
     if (rc == MDX_OK) {
         model_row(res, 0, out);
     }
@@ -145,13 +142,10 @@ static int pg_model_active(void *impl, const char *tenant, char *version, size_t
     if (!valid_tenant_or_default(tenant)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run(impl, 0,
-                    "SELECT version FROM rul_active WHERE tenant IN ($1, '')"
-                    " ORDER BY tenant = '' LIMIT 1",
-                    1, v, &res);
-    if (rc == MDX_OK) {
-        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
-    }
+    rc = mdx_pg_run_row(impl, 0,
+                        "SELECT version FROM rul_active WHERE tenant IN ($1, '')"
+                        " ORDER BY tenant = '' LIMIT 1",
+                        1, v, &res);
     if (rc == MDX_OK) {
         snprintf(version, len, "%s", PQgetvalue(res, 0, 0));
     }
@@ -182,13 +176,10 @@ static int pg_threshold_get(void *impl, const char *tenant, double *cycles)
     if (!mdx_pg_valid_name(tenant)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run(impl, 0,
-                    "SELECT r.cycles FROM rul_thresholds r JOIN tenants t ON t.id = r.tenant_id"
-                    " WHERE t.name = $1",
-                    1, v, &res);
-    if (rc == MDX_OK) {
-        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
-    }
+    rc = mdx_pg_run_row(impl, 0,
+                        "SELECT r.cycles FROM rul_thresholds r JOIN tenants t ON t.id = r.tenant_id"
+                        " WHERE t.name = $1",
+                        1, v, &res);
     if (rc == MDX_OK) {
         *cycles = mdx_pg_dbl(res, 0, 0);
     }
@@ -339,10 +330,7 @@ static int pg_prediction_latest(void *impl, const char *tenant, const char *devi
     if (!mdx_pg_valid_name(tenant) || !mdx_pg_valid_name(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run(impl, 0, LATEST_COLS " WHERE t.name = $1 AND d.name = $2", 2, v, &res);
-    if (rc == MDX_OK) {
-        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
-    }
+    rc = mdx_pg_run_row(impl, 0, LATEST_COLS " WHERE t.name = $1 AND d.name = $2", 2, v, &res);
     if (rc == MDX_OK) {
         prediction_row(res, 0, out);
     }

@@ -118,10 +118,35 @@ int mdx_sq_status(int rc)
     }
 }
 
-/* Tenant and device names: [A-Za-z0-9_-]{1,64}. */
-static int valid_name(const char *s)
+int mdx_sq_name_valid(const char *s)
 {
     return s != NULL && mdx_valid_segment(s, strnlen(s, MDX_NAME_MAX + 1));
+}
+
+int mdx_sq_prepare(struct sq *h, const char *sql, sqlite3_stmt **st)
+{
+    int rc = sqlite3_prepare_v2(h->db, sql, -1, st, NULL);
+
+    if (rc != SQLITE_OK) {
+        *st = NULL;
+        return mdx_sq_status(rc);
+    }
+    return MDX_OK;
+}
+
+int mdx_sq_step_row(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+
+    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
+}
+
+int mdx_sq_run_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? MDX_OK : mdx_sq_status(rc);
 }
 
 /* Resets 'st' and turns a step result into a status. */
@@ -265,7 +290,7 @@ static int tenant_id(struct sq *h, const char *tenant, int64_t *id)
     sqlite3_stmt *st = h->st[SQ_TENANT_ID];
     int rc;
 
-    if (!valid_name(tenant)) {
+    if (!mdx_sq_name_valid(tenant)) {
         return MDX_ENOTFOUND;
     }
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
@@ -283,7 +308,7 @@ static int sq_tenant_add(void *impl, const char *tenant)
     sqlite3_stmt *st = h->st[SQ_TENANT_ADD];
     int rc;
 
-    if (!valid_name(tenant)) {
+    if (!mdx_sq_name_valid(tenant)) {
         return MDX_EINVAL;
     }
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
@@ -323,7 +348,7 @@ static int sq_device_add(void *impl, const char *tenant, const char *device, int
     int64_t tid;
     int rc;
 
-    if (!valid_name(tenant) || !valid_name(device)) {
+    if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
         return MDX_EINVAL;
     }
     rc = tenant_id(h, tenant, &tid);
@@ -359,7 +384,7 @@ static int sq_device_get(void *impl, const char *tenant, const char *device,
     int rc;
 
     memset(out, 0, sizeof(*out));
-    if (!valid_name(tenant) || !valid_name(device)) {
+    if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
         return MDX_ENOTFOUND;
     }
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);

@@ -61,12 +61,12 @@ int mdx_sq_apikey_add(void *impl, const struct mdx_apikey *key)
             return rc;
         }
     }
-    rc = sqlite3_prepare_v2(h->db,
-                            "INSERT INTO api_keys (id, tenant_id, role, hash, label, created_ms,"
-                            " revoked_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                            -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        return mdx_sq_status(rc);
+    rc = mdx_sq_prepare(h,
+                        "INSERT INTO api_keys (id, tenant_id, role, hash, label, created_ms,"
+                        " revoked_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        &st);
+    if (rc != MDX_OK) {
+        return rc;
     }
     sqlite3_bind_text(st, 1, key->id, -1, SQLITE_STATIC);
     if (platform) {
@@ -97,17 +97,17 @@ int mdx_sq_apikey_get(void *impl, const char *id, struct mdx_apikey *out)
     if (!valid_id(id)) {
         return MDX_ENOTFOUND;
     }
-    rc = sqlite3_prepare_v2(h->db, KEY_COLS " WHERE k.id = ?1", -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        return mdx_sq_status(rc);
+    rc = mdx_sq_prepare(h, KEY_COLS " WHERE k.id = ?1", &st);
+    if (rc != MDX_OK) {
+        return rc;
     }
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    rc = mdx_sq_step_row(st);
+    if (rc == MDX_OK) {
         key_row(st, out);
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
+    return rc;
 }
 
 int mdx_sq_apikey_list(void *impl, const char *tenant, mdx_apikey_fn fn, void *arg)
@@ -134,9 +134,9 @@ int mdx_sq_apikey_list(void *impl, const char *tenant, mdx_apikey_fn fn, void *a
             return rc;
         }
     }
-    rc = sqlite3_prepare_v2(h->db, sql[which], -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        return mdx_sq_status(rc);
+    rc = mdx_sq_prepare(h, sql[which], &st);
+    if (rc != MDX_OK) {
+        return rc;
     }
     if (which == 2) {
         sqlite3_bind_int64(st, 1, tid);
@@ -165,11 +165,10 @@ int mdx_sq_apikey_revoke(void *impl, const char *id, int64_t now_ms)
     if (!valid_id(id)) {
         return MDX_ENOTFOUND;
     }
-    rc = sqlite3_prepare_v2(h->db,
-                            "UPDATE api_keys SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms = 0",
-                            -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        return mdx_sq_status(rc);
+    rc = mdx_sq_prepare(h, "UPDATE api_keys SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms = 0",
+                        &st);
+    if (rc != MDX_OK) {
+        return rc;
     }
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, now_ms);

@@ -18,11 +18,6 @@
     " c.created_ms, c.updated_ms FROM commands c JOIN devices d ON d.id = c.device_id"            \
     " JOIN tenants t ON t.id = d.tenant_id"
 
-static int valid_name(const char *s)
-{
-    return s != NULL && mdx_valid_segment(s, strnlen(s, MDX_NAME_MAX + 1));
-}
-
 static void command_row(sqlite3_stmt *st, struct mdx_command *out)
 {
     memset(out, 0, sizeof(*out));
@@ -49,15 +44,15 @@ int mdx_sq_command_put(void *impl, struct mdx_command *cmd)
         strnlen(cmd->detail, sizeof(cmd->detail)) >= sizeof(cmd->detail)) {
         return MDX_EINVAL;
     }
-    if (!valid_name(cmd->tenant) || !valid_name(cmd->device)) {
+    if (!mdx_sq_name_valid(cmd->tenant) || !mdx_sq_name_valid(cmd->device)) {
         return MDX_ENOTFOUND;
     }
-    if (insert && (!valid_name(cmd->name) || !isfinite(cmd->value) ||
+    if (insert && (!mdx_sq_name_valid(cmd->name) || !isfinite(cmd->value) ||
                    strnlen(cmd->issued_by, sizeof(cmd->issued_by)) >= sizeof(cmd->issued_by))) {
         return MDX_EINVAL;
     }
-    rc = sqlite3_prepare_v2(
-        h->db,
+    rc = mdx_sq_prepare(
+        h,
         insert ? "INSERT INTO commands (device_id, name, value, state, detail, issued_by,"
                  " created_ms, updated_ms)"
                  " SELECT d.id, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM devices d JOIN tenants t"
@@ -65,9 +60,9 @@ int mdx_sq_command_put(void *impl, struct mdx_command *cmd)
                : "UPDATE commands SET state = ?5, detail = ?6, updated_ms = ?9"
                  " WHERE id = ?10 AND device_id = (SELECT d.id FROM devices d JOIN tenants t"
                  " ON t.id = d.tenant_id WHERE t.name = ?1 AND d.name = ?2)",
-        -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        return mdx_sq_status(rc);
+        &st);
+    if (rc != MDX_OK) {
+        return rc;
     }
     sqlite3_bind_text(st, 1, cmd->tenant, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, cmd->device, -1, SQLITE_STATIC);
@@ -103,22 +98,21 @@ int mdx_sq_command_get(void *impl, const char *tenant, int64_t id, struct mdx_co
     int rc;
 
     memset(out, 0, sizeof(*out));
-    if (!valid_name(tenant) || id <= 0) {
+    if (!mdx_sq_name_valid(tenant) || id <= 0) {
         return MDX_ENOTFOUND;
     }
-    rc = sqlite3_prepare_v2(h->db, COMMAND_COLS " WHERE c.id = ?1 AND t.name = ?2", -1, &st,
-                            NULL);
-    if (rc != SQLITE_OK) {
-        return mdx_sq_status(rc);
+    rc = mdx_sq_prepare(h, COMMAND_COLS " WHERE c.id = ?1 AND t.name = ?2", &st);
+    if (rc != MDX_OK) {
+        return rc;
     }
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    rc = mdx_sq_step_row(st);
+    if (rc == MDX_OK) {
         command_row(st, out);
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
+    return rc;
 }
 
 int mdx_sq_command_list(void *impl, const char *tenant, const char *device, int64_t limit,
@@ -133,7 +127,7 @@ int mdx_sq_command_list(void *impl, const char *tenant, const char *device, int6
     if (limit < 0) {
         return MDX_EINVAL;
     }
-    if (!valid_name(tenant)) {
+    if (!mdx_sq_name_valid(tenant)) {
         return MDX_ENOTFOUND;
     }
     rc = mdx_sq_tenant_id(h, tenant, &tid);
@@ -147,15 +141,15 @@ int mdx_sq_command_list(void *impl, const char *tenant, const char *device, int6
             return rc;
         }
     }
-    rc = sqlite3_prepare_v2(h->db,
-                            device != NULL
-                                ? COMMAND_COLS " WHERE d.tenant_id = ?1 AND d.name = ?2"
-                                               " ORDER BY c.created_ms DESC, c.id DESC LIMIT ?3"
-                                : COMMAND_COLS " WHERE d.tenant_id = ?1"
-                                               " ORDER BY c.created_ms DESC, c.id DESC LIMIT ?3",
-                            -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        return mdx_sq_status(rc);
+    rc = mdx_sq_prepare(h,
+                        device != NULL
+                            ? COMMAND_COLS " WHERE d.tenant_id = ?1 AND d.name = ?2"
+                                           " ORDER BY c.created_ms DESC, c.id DESC LIMIT ?3"
+                            : COMMAND_COLS " WHERE d.tenant_id = ?1"
+                                           " ORDER BY c.created_ms DESC, c.id DESC LIMIT ?3",
+                        &st);
+    if (rc != MDX_OK) {
+        return rc;
     }
     sqlite3_bind_int64(st, 1, tid);
     if (device != NULL) {

@@ -24,11 +24,6 @@
     "SELECT i.name, i.kind, COALESCE(t.name, ''), i.secret_hash, i.created_ms, i.revoked_ms"      \
     " FROM broker_identities i LEFT JOIN tenants t ON t.id = i.tenant_id"
 
-static int valid_name(const char *s)
-{
-    return s != NULL && mdx_valid_segment(s, strnlen(s, MDX_NAME_MAX + 1));
-}
-
 /* NULL (keep), "" (clear) or an encoded argon2id hash that fits. */
 static int hash_ok(const char *s)
 {
@@ -60,29 +55,21 @@ static int exec_sql(struct sq *h, const char *sql)
     return mdx_sq_status(sqlite3_exec(h->db, sql, NULL, NULL, NULL));
 }
 
-/* Runs a statement that returns at most one row: MDX_OK if it did, MDX_ENOTFOUND if not. */
-static int row_exists(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-
-    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
-}
-
 /* Id of device (tenant, device) into *id; MDX_ENOTFOUND if unknown. */
 static int device_id(struct sq *h, const char *tenant, const char *device, int64_t *id)
 {
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(h->db,
-                                "SELECT d.id FROM devices d JOIN tenants t ON t.id = d.tenant_id"
-                                " WHERE t.name = ?1 AND d.name = ?2",
-                                -1, &st, NULL);
+    int rc = mdx_sq_prepare(h,
+                            "SELECT d.id FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+                            " WHERE t.name = ?1 AND d.name = ?2",
+                            &st);
 
-    if (rc != SQLITE_OK) {
-        return mdx_sq_status(rc);
+    if (rc != MDX_OK) {
+        return rc;
     }
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
-    rc = row_exists(st);
+    rc = mdx_sq_step_row(st);
     if (rc == MDX_OK) {
         *id = sqlite3_column_int64(st, 0);
     }
@@ -94,13 +81,13 @@ static int device_id(struct sq *h, const char *tenant, const char *device, int64
 static int name_used(struct sq *h, const char *sql, const char *name)
 {
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL);
+    int rc = mdx_sq_prepare(h, sql, &st);
 
-    if (rc != SQLITE_OK) {
-        return mdx_sq_status(rc);
+    if (rc != MDX_OK) {
+        return rc;
     }
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    rc = row_exists(st);
+    rc = mdx_sq_step_row(st);
     sqlite3_finalize(st);
     return rc;
 }
@@ -129,17 +116,17 @@ static int cred_upsert(struct sq *h, const char *tenant, const char *device,
     if (rc != MDX_ENOTFOUND) {
         return rc == MDX_OK ? MDX_EEXIST : rc;
     }
-    rc = sqlite3_prepare_v2(h->db,
-                            "INSERT INTO device_creds (device_id, name, secret_hash,"
-                            " cert_fingerprint, revoked_ms, updated_ms)"
-                            " VALUES (?1, ?2, COALESCE(?3, ''), COALESCE(?4, ''), 0, ?5)"
-                            " ON CONFLICT (device_id) DO UPDATE SET"
-                            " secret_hash = COALESCE(?3, secret_hash),"
-                            " cert_fingerprint = COALESCE(?4, cert_fingerprint),"
-                            " revoked_ms = 0, updated_ms = ?5",
-                            -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        return mdx_sq_status(rc);
+    rc = mdx_sq_prepare(h,
+                        "INSERT INTO device_creds (device_id, name, secret_hash,"
+                        " cert_fingerprint, revoked_ms, updated_ms)"
+                        " VALUES (?1, ?2, COALESCE(?3, ''), COALESCE(?4, ''), 0, ?5)"
+                        " ON CONFLICT (device_id) DO UPDATE SET"
+                        " secret_hash = COALESCE(?3, secret_hash),"
+                        " cert_fingerprint = COALESCE(?4, cert_fingerprint),"
+                        " revoked_ms = 0, updated_ms = ?5",
+                        &st);
+    if (rc != MDX_OK) {
+        return rc;
     }
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
@@ -160,7 +147,7 @@ int mdx_sq_device_cred_set(void *impl, const char *tenant, const char *device,
     struct sq *h = impl;
     int rc;
 
-    if (!valid_name(tenant) || !valid_name(device)) {
+    if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
         return MDX_ENOTFOUND;
     }
     if (!hash_ok(secret_hash) || !fingerprint_ok(cert_fingerprint)) {
@@ -187,15 +174,15 @@ int mdx_sq_device_cred_get(void *impl, const char *device, struct mdx_device_cre
     int rc;
 
     memset(out, 0, sizeof(*out));
-    if (!valid_name(device)) {
+    if (!mdx_sq_name_valid(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = sqlite3_prepare_v2(h->db, CRED_COLS " WHERE c.name = ?1", -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        return mdx_sq_status(rc);
+    rc = mdx_sq_prepare(h, CRED_COLS " WHERE c.name = ?1", &st);
+    if (rc != MDX_OK) {
+        return rc;
     }
     sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-    rc = row_exists(st);
+    rc = mdx_sq_step_row(st);
     if (rc == MDX_OK) {
         mdx_sq_column_copy(st, 0, out->tenant, sizeof(out->tenant));
         mdx_sq_column_copy(st, 1, out->device, sizeof(out->device));
@@ -218,7 +205,7 @@ int mdx_sq_device_revoke(void *impl, const char *tenant, const char *device, int
     if (now_ms <= 0) {
         return MDX_EINVAL; /* revoked_ms 0 means valid */
     }
-    if (!valid_name(tenant) || !valid_name(device)) {
+    if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
         return MDX_ENOTFOUND;
     }
     rc = device_id(h, tenant, device, &id);
@@ -226,12 +213,12 @@ int mdx_sq_device_revoke(void *impl, const char *tenant, const char *device, int
         return rc;
     }
     /* The first revocation time stays; a device without credentials has no access to revoke. */
-    rc = sqlite3_prepare_v2(h->db,
-                            "UPDATE device_creds SET revoked_ms = ?2, updated_ms = ?2"
-                            " WHERE device_id = ?1 AND revoked_ms = 0",
-                            -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        return mdx_sq_status(rc);
+    rc = mdx_sq_prepare(h,
+                        "UPDATE device_creds SET revoked_ms = ?2, updated_ms = ?2"
+                        " WHERE device_id = ?1 AND revoked_ms = 0",
+                        &st);
+    if (rc != MDX_OK) {
+        return rc;
     }
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, now_ms);
@@ -255,12 +242,12 @@ static int identity_insert(struct sq *h, const struct mdx_broker_identity *id)
             return rc;
         }
     }
-    rc = sqlite3_prepare_v2(h->db,
-                            "INSERT INTO broker_identities (name, kind, tenant_id, secret_hash,"
-                            " created_ms, revoked_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                            -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        return mdx_sq_status(rc);
+    rc = mdx_sq_prepare(h,
+                        "INSERT INTO broker_identities (name, kind, tenant_id, secret_hash,"
+                        " created_ms, revoked_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        &st);
+    if (rc != MDX_OK) {
+        return rc;
     }
     sqlite3_bind_text(st, 1, id->name, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, id->kind);
@@ -285,12 +272,12 @@ int mdx_sq_identity_add(void *impl, const struct mdx_broker_identity *id)
     struct sq *h = impl;
     int rc;
 
-    if (!valid_name(id->name) || id->secret_hash[0] == '\0' || !hash_ok(id->secret_hash)) {
+    if (!mdx_sq_name_valid(id->name) || id->secret_hash[0] == '\0' || !hash_ok(id->secret_hash)) {
         return MDX_EINVAL;
     }
-    if (id->kind == MDX_IDENTITY_SERVICE ? id->tenant[0] != '\0'
-        : id->kind == MDX_IDENTITY_OPERATOR ? !valid_name(id->tenant)
-                                             : 1) {
+    if (id->kind == MDX_IDENTITY_SERVICE    ? id->tenant[0] != '\0'
+        : id->kind == MDX_IDENTITY_OPERATOR ? !mdx_sq_name_valid(id->tenant)
+                                            : 1) {
         return MDX_EINVAL;
     }
     rc = exec_sql(h, "BEGIN IMMEDIATE");
@@ -325,15 +312,15 @@ int mdx_sq_identity_get(void *impl, const char *name, struct mdx_broker_identity
     int rc;
 
     memset(out, 0, sizeof(*out));
-    if (!valid_name(name)) {
+    if (!mdx_sq_name_valid(name)) {
         return MDX_ENOTFOUND;
     }
-    rc = sqlite3_prepare_v2(h->db, IDENTITY_COLS " WHERE i.name = ?1", -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        return mdx_sq_status(rc);
+    rc = mdx_sq_prepare(h, IDENTITY_COLS " WHERE i.name = ?1", &st);
+    if (rc != MDX_OK) {
+        return rc;
     }
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    rc = row_exists(st);
+    rc = mdx_sq_step_row(st);
     if (rc == MDX_OK) {
         identity_row(st, out);
     }
@@ -348,9 +335,9 @@ int mdx_sq_identity_list(void *impl, mdx_identity_fn fn, void *arg)
     sqlite3_stmt *st;
     int rc, ret = MDX_OK;
 
-    rc = sqlite3_prepare_v2(h->db, IDENTITY_COLS " ORDER BY i.name", -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        return mdx_sq_status(rc);
+    rc = mdx_sq_prepare(h, IDENTITY_COLS " ORDER BY i.name", &st);
+    if (rc != MDX_OK) {
+        return rc;
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         identity_row(st, &id);
@@ -373,15 +360,15 @@ int mdx_sq_identity_revoke(void *impl, const char *name, int64_t now_ms)
     if (now_ms <= 0) {
         return MDX_EINVAL;
     }
-    if (!valid_name(name)) {
+    if (!mdx_sq_name_valid(name)) {
         return MDX_ENOTFOUND;
     }
-    rc = sqlite3_prepare_v2(h->db,
-                            "UPDATE broker_identities SET revoked_ms = ?2"
-                            " WHERE name = ?1 AND revoked_ms = 0",
-                            -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        return mdx_sq_status(rc);
+    rc = mdx_sq_prepare(h,
+                        "UPDATE broker_identities SET revoked_ms = ?2"
+                        " WHERE name = ?1 AND revoked_ms = 0",
+                        &st);
+    if (rc != MDX_OK) {
+        return rc;
     }
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, now_ms);

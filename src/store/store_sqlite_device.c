@@ -23,27 +23,11 @@
     " WHERE id = (SELECT d.id FROM devices d JOIN tenants t ON t.id = d.tenant_id"                \
     " WHERE t.name = ?1 AND d.name = ?2)"
 
-static int valid_name(const char *s)
-{
-    return s != NULL && mdx_valid_segment(s, strnlen(s, MDX_NAME_MAX + 1));
-}
-
-static int prep(struct sq *h, const char *sql, sqlite3_stmt **st)
-{
-    int rc = sqlite3_prepare_v2(h->db, sql, -1, st, NULL);
-
-    if (rc != SQLITE_OK) {
-        *st = NULL;
-        return mdx_sq_status(rc);
-    }
-    return MDX_OK;
-}
-
 /* Runs 'sql' with ?1 = a, ?2 = b (either may be NULL: not bound); *changes: rows changed. */
 static int run2(struct sq *h, const char *sql, const char *a, const char *b, int64_t *changes)
 {
     sqlite3_stmt *st;
-    int rc = prep(h, sql, &st);
+    int rc = mdx_sq_prepare(h, sql, &st);
 
     if (rc != MDX_OK) {
         return rc;
@@ -71,45 +55,46 @@ int mdx_sq_device_config_get(void *impl, const char *tenant, const char *device,
 
     snprintf(out->meta, sizeof(out->meta), "{}");
     snprintf(out->limits, sizeof(out->limits), "{}");
-    if (!valid_name(tenant) || !valid_name(device)) {
+    if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = prep(h,
-              "SELECT d.meta, d.limits FROM devices d JOIN tenants t ON t.id = d.tenant_id"
-              " WHERE t.name = ?1 AND d.name = ?2",
-              &st);
+    rc =
+        mdx_sq_prepare(h,
+                       "SELECT d.meta, d.limits FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+                       " WHERE t.name = ?1 AND d.name = ?2",
+                       &st);
     if (rc != MDX_OK) {
         return rc;
     }
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    rc = mdx_sq_step_row(st);
+    if (rc == MDX_OK) {
         mdx_sq_column_copy(st, 0, out->meta, sizeof(out->meta));
         mdx_sq_column_copy(st, 1, out->limits, sizeof(out->limits));
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
+    return rc;
 }
 
-int mdx_sq_device_config_set(void *impl, const char *tenant, const char *device,
-                             const char *meta, const char *limits)
+int mdx_sq_device_config_set(void *impl, const char *tenant, const char *device, const char *meta,
+                             const char *limits)
 {
     struct sq *h = impl;
     sqlite3_stmt *st;
     int rc;
 
-    if (!valid_name(tenant) || !valid_name(device)) {
+    if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
         return MDX_ENOTFOUND;
     }
     if ((meta != NULL && strnlen(meta, MDX_DEVICE_JSON_MAX) >= MDX_DEVICE_JSON_MAX) ||
         (limits != NULL && strnlen(limits, MDX_DEVICE_JSON_MAX) >= MDX_DEVICE_JSON_MAX)) {
         return MDX_EINVAL;
     }
-    rc = prep(h,
-              "UPDATE devices SET meta = COALESCE(?3, meta), limits = COALESCE(?4, limits)"
-              DEVICE_WHERE,
-              &st);
+    rc = mdx_sq_prepare(
+        h,
+        "UPDATE devices SET meta = COALESCE(?3, meta), limits = COALESCE(?4, limits)" DEVICE_WHERE,
+        &st);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -157,7 +142,7 @@ int mdx_sq_device_delete(void *impl, const char *tenant, const char *device)
     int64_t changes = 0;
     int rc;
 
-    if (!valid_name(tenant) || !valid_name(device)) {
+    if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
         return MDX_ENOTFOUND;
     }
     rc = run2(h, "BEGIN IMMEDIATE", NULL, NULL, NULL);

@@ -155,6 +155,15 @@ struct sq {
 int mdx_sq_status(int rc);
 /* Copies column 'col' as text into 'buf' (size 'len'), truncating. */
 void mdx_sq_column_copy(sqlite3_stmt *st, int col, char *buf, size_t len);
+/* Tenant, device and identity names: [A-Za-z0-9_-]{1,64}. */
+int mdx_sq_name_valid(const char *s);
+/* Prepares 'sql' into *st: MDX_OK, or the error with *st NULL. */
+int mdx_sq_prepare(struct sq *h, const char *sql, sqlite3_stmt **st);
+/* Steps a statement that returns at most one row, leaving it on the row to read:
+ * MDX_OK if there was one, MDX_ENOTFOUND if not, else the error. The caller finalizes. */
+int mdx_sq_step_row(sqlite3_stmt *st);
+/* Steps a statement that returns no rows and finalizes it: MDX_OK or the error. */
+int mdx_sq_run_done(sqlite3_stmt *st);
 /* Id of tenant 'tenant' into *id: MDX_OK, MDX_ENOTFOUND or an error. The caller checks the name. */
 int mdx_sq_tenant_id(struct sq *h, const char *tenant, int64_t *id);
 

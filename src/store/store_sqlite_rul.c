@@ -16,27 +16,6 @@
     "SELECT t.name, d.name, l.ts_ms, l.rul, l.model_version, l.reason, l.reason_ms"                \
     " FROM rul_latest l JOIN devices d ON d.id = l.device_id JOIN tenants t ON t.id = d.tenant_id"
 
-static int valid_name(const char *s)
-{
-    return s != NULL && mdx_valid_segment(s, strnlen(s, MDX_NAME_MAX + 1));
-}
-
-static int prepare(struct sq *h, const char *sql, sqlite3_stmt **st)
-{
-    int rc = sqlite3_prepare_v2(h->db, sql, -1, st, NULL);
-
-    return rc == SQLITE_OK ? MDX_OK : mdx_sq_status(rc);
-}
-
-/* Steps a statement that returns no rows and finalizes it. */
-static int run_done(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? MDX_OK : mdx_sq_status(rc);
-}
-
 static void model_row(sqlite3_stmt *st, struct mdx_rul_model_rec *out)
 {
     memset(out, 0, sizeof(*out));
@@ -55,10 +34,11 @@ static int sq_model_put(void *impl, const struct mdx_rul_model_rec *m)
     if (!mdx_rul_model_rec_valid(m)) {
         return MDX_EINVAL;
     }
-    rc = prepare(h,
-                 "INSERT INTO rul_models (version, path, manifest, created_ms) VALUES (?1, ?2, ?3,"
-                 " ?4) ON CONFLICT (version) DO NOTHING",
-                 &st);
+    rc = mdx_sq_prepare(
+        h,
+        "INSERT INTO rul_models (version, path, manifest, created_ms) VALUES (?1, ?2, ?3,"
+        " ?4) ON CONFLICT (version) DO NOTHING",
+        &st);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -66,7 +46,7 @@ static int sq_model_put(void *impl, const struct mdx_rul_model_rec *m)
     sqlite3_bind_text(st, 2, m->path, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, m->manifest, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, m->created_ms);
-    rc = run_done(st);
+    rc = mdx_sq_run_done(st);
     if (rc == MDX_OK && sqlite3_changes(h->db) == 0) {
         rc = MDX_EEXIST;
     }
@@ -83,18 +63,18 @@ static int sq_model_get(void *impl, const char *version, struct mdx_rul_model_re
     if (!mdx_rul_version_valid(version)) {
         return MDX_ENOTFOUND;
     }
-    rc = prepare(h, "SELECT version, path, manifest, created_ms FROM rul_models WHERE version = ?1",
-                 &st);
+    rc = mdx_sq_prepare(
+        h, "SELECT version, path, manifest, created_ms FROM rul_models WHERE version = ?1", &st);
     if (rc != MDX_OK) {
         return rc;
     }
     sqlite3_bind_text(st, 1, version, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    rc = mdx_sq_step_row(st);
+    if (rc == MDX_OK) {
         model_row(st, out);
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
+    return rc;
 }
 
 static int sq_model_list(void *impl, mdx_rul_model_fn fn, void *arg)
@@ -104,10 +84,10 @@ static int sq_model_list(void *impl, mdx_rul_model_fn fn, void *arg)
     sqlite3_stmt *st;
     int rc, ret = MDX_OK;
 
-    rc = prepare(h,
-                 "SELECT version, path, manifest, created_ms FROM rul_models"
-                 " ORDER BY created_ms, version",
-                 &st);
+    rc = mdx_sq_prepare(h,
+                        "SELECT version, path, manifest, created_ms FROM rul_models"
+                        " ORDER BY created_ms, version",
+                        &st);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -135,7 +115,7 @@ static int sq_model_activate(void *impl, const char *tenant, const char *version
     int64_t tid;
     int rc;
 
-    if (tenant == NULL || (tenant[0] != '\0' && !valid_name(tenant)) ||
+    if (tenant == NULL || (tenant[0] != '\0' && !mdx_sq_name_valid(tenant)) ||
         !mdx_rul_version_valid(version)) {
         return MDX_ENOTFOUND;
     }
@@ -145,19 +125,19 @@ static int sq_model_activate(void *impl, const char *tenant, const char *version
             return rc;
         }
     }
-    rc = prepare(h,
-                 "INSERT INTO rul_active (tenant, version, updated_ms)"
-                 " SELECT ?1, version, ?3 FROM rul_models WHERE version = ?2"
-                 " ON CONFLICT (tenant) DO UPDATE SET version = excluded.version,"
-                 " updated_ms = excluded.updated_ms",
-                 &st);
+    rc = mdx_sq_prepare(h,
+                        "INSERT INTO rul_active (tenant, version, updated_ms)"
+                        " SELECT ?1, version, ?3 FROM rul_models WHERE version = ?2"
+                        " ON CONFLICT (tenant) DO UPDATE SET version = excluded.version,"
+                        " updated_ms = excluded.updated_ms",
+                        &st);
     if (rc != MDX_OK) {
         return rc;
     }
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, version, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, now_ms);
-    rc = run_done(st);
+    rc = mdx_sq_run_done(st);
     if (rc == MDX_OK && sqlite3_changes(h->db) == 0) {
         rc = MDX_ENOTFOUND; /* no such version */
     }
@@ -173,24 +153,24 @@ static int sq_model_active(void *impl, const char *tenant, char *version, size_t
     if (len > 0) {
         version[0] = '\0';
     }
-    if (tenant == NULL || (tenant[0] != '\0' && !valid_name(tenant))) {
+    if (tenant == NULL || (tenant[0] != '\0' && !mdx_sq_name_valid(tenant))) {
         return MDX_ENOTFOUND;
     }
     /* The tenant's own first (tenant = '' is 0 for it), else the default. */
-    rc = prepare(h,
-                 "SELECT version FROM rul_active WHERE tenant IN (?1, '')"
-                 " ORDER BY tenant = '' LIMIT 1",
-                 &st);
+    rc = mdx_sq_prepare(h,
+                        "SELECT version FROM rul_active WHERE tenant IN (?1, '')"
+                        " ORDER BY tenant = '' LIMIT 1",
+                        &st);
     if (rc != MDX_OK) {
         return rc;
     }
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    rc = mdx_sq_step_row(st);
+    if (rc == MDX_OK) {
         mdx_sq_column_copy(st, 0, version, len);
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
+    return rc;
 }
 
 static int sq_active_list(void *impl, mdx_rul_active_fn fn, void *arg)
@@ -200,7 +180,7 @@ static int sq_active_list(void *impl, mdx_rul_active_fn fn, void *arg)
     sqlite3_stmt *st;
     int rc, ret = MDX_OK;
 
-    rc = prepare(h, "SELECT tenant, version FROM rul_active ORDER BY tenant", &st);
+    rc = mdx_sq_prepare(h, "SELECT tenant, version FROM rul_active ORDER BY tenant", &st);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -222,23 +202,23 @@ static int sq_threshold_get(void *impl, const char *tenant, double *cycles)
     sqlite3_stmt *st;
     int rc;
 
-    if (!valid_name(tenant)) {
+    if (!mdx_sq_name_valid(tenant)) {
         return MDX_ENOTFOUND;
     }
-    rc = prepare(h,
-                 "SELECT r.cycles FROM rul_thresholds r JOIN tenants t ON t.id = r.tenant_id"
-                 " WHERE t.name = ?1",
-                 &st);
+    rc = mdx_sq_prepare(h,
+                        "SELECT r.cycles FROM rul_thresholds r JOIN tenants t ON t.id = r.tenant_id"
+                        " WHERE t.name = ?1",
+                        &st);
     if (rc != MDX_OK) {
         return rc;
     }
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    rc = mdx_sq_step_row(st);
+    if (rc == MDX_OK) {
         *cycles = sqlite3_column_double(st, 0);
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
+    return rc;
 }
 
 static int sq_threshold_set(void *impl, const char *tenant, double cycles)
@@ -251,18 +231,19 @@ static int sq_threshold_set(void *impl, const char *tenant, double cycles)
     if (!isnan(cycles) && (!isfinite(cycles) || cycles < 0)) {
         return MDX_EINVAL;
     }
-    if (!valid_name(tenant)) {
+    if (!mdx_sq_name_valid(tenant)) {
         return MDX_ENOTFOUND;
     }
     rc = mdx_sq_tenant_id(h, tenant, &tid);
     if (rc != MDX_OK) {
         return rc;
     }
-    rc = prepare(h,
-                 isnan(cycles) ? "DELETE FROM rul_thresholds WHERE tenant_id = ?1"
-                               : "INSERT INTO rul_thresholds (tenant_id, cycles) VALUES (?1, ?2)"
-                                 " ON CONFLICT (tenant_id) DO UPDATE SET cycles = excluded.cycles",
-                 &st);
+    rc = mdx_sq_prepare(h,
+                        isnan(cycles)
+                            ? "DELETE FROM rul_thresholds WHERE tenant_id = ?1"
+                            : "INSERT INTO rul_thresholds (tenant_id, cycles) VALUES (?1, ?2)"
+                              " ON CONFLICT (tenant_id) DO UPDATE SET cycles = excluded.cycles",
+                        &st);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -270,7 +251,7 @@ static int sq_threshold_set(void *impl, const char *tenant, double cycles)
     if (!isnan(cycles)) {
         sqlite3_bind_double(st, 2, cycles);
     }
-    return run_done(st);
+    return mdx_sq_run_done(st);
 }
 
 /* The statements of a prediction put, prepared once per call. */
@@ -307,7 +288,7 @@ static int put_one(sqlite3_stmt **s, const struct mdx_rul_prediction *p, int64_t
     int64_t dev;
     int rc;
 
-    if (!valid_name(p->tenant) || !valid_name(p->device)) {
+    if (!mdx_sq_name_valid(p->tenant) || !mdx_sq_name_valid(p->device)) {
         return MDX_OK; /* skipped like an unknown device */
     }
     sqlite3_bind_text(s[P_DEVICE], 1, p->tenant, -1, SQLITE_STATIC);
@@ -360,7 +341,7 @@ static int sq_prediction_put(void *impl, const struct mdx_rul_prediction *p, siz
         }
     }
     for (int i = 0; i < P_COUNT && rc == MDX_OK; i++) {
-        rc = prepare(h, put_sql[i], &s[i]);
+        rc = mdx_sq_prepare(h, put_sql[i], &s[i]);
     }
     if (rc == MDX_OK) {
         rc = mdx_sq_status(sqlite3_exec(h->db, "BEGIN IMMEDIATE", NULL, NULL, NULL));
@@ -403,21 +384,21 @@ static int sq_prediction_latest(void *impl, const char *tenant, const char *devi
 
     memset(out, 0, sizeof(*out));
     out->rul = NAN;
-    if (!valid_name(tenant) || !valid_name(device)) {
+    if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = prepare(h, LATEST_COLS " WHERE t.name = ?1 AND d.name = ?2", &st);
+    rc = mdx_sq_prepare(h, LATEST_COLS " WHERE t.name = ?1 AND d.name = ?2", &st);
     if (rc != MDX_OK) {
         return rc;
     }
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    rc = mdx_sq_step_row(st);
+    if (rc == MDX_OK) {
         prediction_row(st, out);
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
+    return rc;
 }
 
 static int sq_prediction_list(void *impl, const char *tenant, const char *device, int64_t limit,
@@ -432,7 +413,7 @@ static int sq_prediction_list(void *impl, const char *tenant, const char *device
     if (limit < 0) {
         return MDX_EINVAL;
     }
-    if (!valid_name(tenant)) {
+    if (!mdx_sq_name_valid(tenant)) {
         return MDX_ENOTFOUND;
     }
     rc = mdx_sq_tenant_id(h, tenant, &tid);
@@ -443,14 +424,14 @@ static int sq_prediction_list(void *impl, const char *tenant, const char *device
     if (rc != MDX_OK) {
         return rc;
     }
-    rc = prepare(h,
-                 device == NULL
-                     ? LATEST_COLS " WHERE d.tenant_id = ?1 ORDER BY d.name LIMIT ?3"
-                     : "SELECT t.name, d.name, r.ts_ms, r.rul, r.model_version, '', 0"
-                       " FROM rul_history r JOIN devices d ON d.id = r.device_id"
-                       " JOIN tenants t ON t.id = d.tenant_id"
-                       " WHERE d.tenant_id = ?1 AND d.name = ?2 ORDER BY r.ts_ms DESC LIMIT ?3",
-                 &st);
+    rc = mdx_sq_prepare(
+        h,
+        device == NULL ? LATEST_COLS " WHERE d.tenant_id = ?1 ORDER BY d.name LIMIT ?3"
+                       : "SELECT t.name, d.name, r.ts_ms, r.rul, r.model_version, '', 0"
+                         " FROM rul_history r JOIN devices d ON d.id = r.device_id"
+                         " JOIN tenants t ON t.id = d.tenant_id"
+                         " WHERE d.tenant_id = ?1 AND d.name = ?2 ORDER BY r.ts_ms DESC LIMIT ?3",
+        &st);
     if (rc != MDX_OK) {
         return rc;
     }

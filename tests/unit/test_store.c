@@ -163,35 +163,7 @@ static const struct backend sqlite_be = {
 
 /* ---- PostgreSQL ---- */
 
-static struct pg_cluster cl;
-static int cl_ok = -1;
-static int db_seq;
-static char url[256];
-
-static void cluster_cleanup(void)
-{
-    pg_cluster_destroy(&cl);
-}
-
-static int pg_fresh(void)
-{
-    char db[32];
-
-    if (cl_ok < 0) {
-        cl_ok = pg_cluster_init(&cl, 0) == 0;
-        atexit(cluster_cleanup);
-    }
-    if (!cl_ok) {
-        return -1;
-    }
-    snprintf(db, sizeof(db), "s%d", ++db_seq);
-    if (pg_cluster_create_db(&cl, db) != 0) {
-        fprintf(stderr, "  createdb %s failed\n", db);
-        return -1;
-    }
-    pg_cluster_url(&cl, db, url, sizeof(url));
-    return 0;
-}
+/* Its cluster and fresh databases: store_pg_fresh() in store_util.h. */
 
 static struct mdx_store *pg_open(const struct opts *o)
 {
@@ -199,12 +171,12 @@ static struct mdx_store *pg_open(const struct opts *o)
     int err = 0;
     struct mdx_store *st;
 
-    pg_store_conf(&conf, &cl, url);
+    pg_store_conf(&conf, &store_pg_cluster, store_pg_url);
     conf.cache_series = o->cache_series;
     conf.deadletter_max = o->deadletter_max;
     st = mdx_store_open(&conf, &err);
     if (st == NULL) {
-        fprintf(stderr, "  open %s: %s\n", url, mdx_strerror(err));
+        fprintf(stderr, "  open %s: %s\n", store_pg_url, mdx_strerror(err));
     }
     return st;
 }
@@ -216,7 +188,7 @@ static void pg_remove(void)
 
 static int64_t pgsql_int(const char *sql)
 {
-    PGconn *c = pg_raw_conn(&cl, url);
+    PGconn *c = pg_raw_conn(&store_pg_cluster, store_pg_url);
     int64_t v = pg_raw_int(c, sql);
 
     PQfinish(c);
@@ -225,7 +197,7 @@ static int64_t pgsql_int(const char *sql)
 
 static int pgsql_exec(const char *sql)
 {
-    PGconn *c = pg_raw_conn(&cl, url);
+    PGconn *c = pg_raw_conn(&store_pg_cluster, store_pg_url);
     int ok = pg_raw_exec(c, sql);
 
     PQfinish(c);
@@ -245,7 +217,7 @@ static int pg_layout_ok(void)
 
 static const struct backend pgsql_be = {
     .name = "pgsql",
-    .fresh = pg_fresh,
+    .fresh = store_pg_fresh,
     .open = pg_open,
     .remove = pg_remove,
     .raw_int = pgsql_int,

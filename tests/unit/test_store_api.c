@@ -23,111 +23,6 @@
 
 #define T0 1760000000000LL
 
-/* A back end under test: fresh() makes an empty database, open() a store on it. */
-struct backend {
-    int (*fresh)(void);
-    struct mdx_store *(*open)(void);
-};
-
-/* ---- SQLite ---- */
-
-static const char *db_path;
-
-static int sq_fresh(void)
-{
-    db_path = tmp_db_fresh();
-    return db_path != NULL ? 0 : -1;
-}
-
-static struct mdx_store *sq_open(void)
-{
-    struct mdx_store_conf conf = {
-        .backend = "sqlite",
-        .sqlite_path = (char *)db_path,
-        .busy_timeout_ms = 1000,
-        .chunk_points = 64,
-        .cache_series = 1000,
-        .deadletter_max = 100,
-    };
-    int err = 0;
-    struct mdx_store *st = mdx_store_open(&conf, &err);
-
-    if (st == NULL) {
-        fprintf(stderr, "  open %s: %s\n", db_path, mdx_strerror(err));
-    }
-    return st;
-}
-
-static const struct backend sqlite_be = {sq_fresh, sq_open};
-
-/* ---- PostgreSQL ---- */
-
-static struct pg_cluster cl;
-static int cl_ok = -1;
-static int db_seq;
-static char url[256];
-
-static void cluster_cleanup(void)
-{
-    pg_cluster_destroy(&cl);
-}
-
-static int pg_fresh(void)
-{
-    char db[32];
-
-    if (cl_ok < 0) {
-        cl_ok = pg_cluster_init(&cl, 0) == 0;
-        atexit(cluster_cleanup);
-    }
-    if (!cl_ok) {
-        return -1;
-    }
-    snprintf(db, sizeof(db), "a%d", ++db_seq);
-    if (pg_cluster_create_db(&cl, db) != 0) {
-        return -1;
-    }
-    pg_cluster_url(&cl, db, url, sizeof(url));
-    return 0;
-}
-
-static struct mdx_store *pg_open(void)
-{
-    struct mdx_store_conf conf;
-    int err = 0;
-    struct mdx_store *st;
-
-    pg_store_conf(&conf, &cl, url);
-    conf.cache_series = 1000;
-    conf.deadletter_max = 100;
-    st = mdx_store_open(&conf, &err);
-    if (st == NULL) {
-        fprintf(stderr, "  open %s: %s\n", url, mdx_strerror(err));
-    }
-    return st;
-}
-
-static const struct backend pgsql_be = {pg_fresh, pg_open};
-
-/* ---- helpers ---- */
-
-static struct mdx_store *open_fresh(const struct backend *be)
-{
-    struct mdx_store *st = be->fresh() == 0 ? be->open() : NULL;
-
-    CHECK(st != NULL);
-    return st;
-}
-
-static void close_store(struct mdx_store *st)
-{
-    mdx_store_close(st);
-    if (db_path != NULL) {
-        tmp_db_remove();
-        db_path = NULL;
-    }
-}
-
 static void set_event(struct mdx_event *ev, enum mdx_msg_kind kind, int64_t ts, const char *body)
 {
     memset(ev, 0, sizeof(*ev));
@@ -247,9 +142,9 @@ static int find_device(void *arg, const struct mdx_device_info *d)
 
 /* ---- cases ---- */
 
-static void keeps_status_and_emergency_stop(const struct backend *be)
+static void keeps_status_and_emergency_stop(const struct store_backend *be)
 {
-    struct mdx_store *st = open_fresh(be);
+    struct mdx_store *st = store_open_fresh(be);
     struct mdx_device_info info;
     struct mdx_event ev[4];
 
@@ -301,12 +196,12 @@ static void keeps_status_and_emergency_stop(const struct backend *be)
     CHECK_EQ_INT(find_info.status_ms, T0 + 60);
     CHECK_EQ_INT(find_info.emergency_stop, 0);
     CHECK_EQ_INT(find_info.safety_ms, T0 + 50);
-    close_store(st);
+    store_close_fresh(st);
 }
 
-static void sets_and_gets_device_config(const struct backend *be)
+static void sets_and_gets_device_config(const struct store_backend *be)
 {
-    struct mdx_store *st = open_fresh(be);
+    struct mdx_store *st = store_open_fresh(be);
     struct mdx_device_config cfg;
     static char big[MDX_DEVICE_JSON_MAX + 8];
 
@@ -341,12 +236,12 @@ static void sets_and_gets_device_config(const struct backend *be)
     CHECK_EQ_INT(mdx_store_device_config_set(st, "acme", "press-1", big, NULL), MDX_EINVAL);
     CHECK_EQ_INT(mdx_store_device_config_get(st, "acme", "press-1", &cfg), MDX_OK);
     CHECK_STR(cfg.meta, "{\"line\":\"L2\"}");
-    close_store(st);
+    store_close_fresh(st);
 }
 
-static void deletes_a_device_and_only_it(const struct backend *be)
+static void deletes_a_device_and_only_it(const struct store_backend *be)
 {
-    struct mdx_store *st = open_fresh(be);
+    struct mdx_store *st = store_open_fresh(be);
     struct mdx_store *writer;
     struct mdx_point p[3];
     struct mdx_event ev[1];
@@ -361,7 +256,7 @@ static void deletes_a_device_and_only_it(const struct backend *be)
 
     if (st == NULL || g == NULL) {
         free(g);
-        close_store(st);
+        store_close_fresh(st);
         return;
     }
     writer = be->open(); /* a second connection, as the ingest has */
@@ -458,12 +353,12 @@ static void deletes_a_device_and_only_it(const struct backend *be)
     CHECK_EQ_INT(dl.unknown_device, 2);
     mdx_store_close(writer);
     free(g);
-    close_store(st);
+    store_close_fresh(st);
 }
 
-static void batch_update_of_a_deleted_devices_alert_is_dropped(const struct backend *be)
+static void batch_update_of_a_deleted_devices_alert_is_dropped(const struct store_backend *be)
 {
-    struct mdx_store *st = open_fresh(be);
+    struct mdx_store *st = store_open_fresh(be);
     struct mdx_point p;
     struct mdx_point_group grp = {"acme", "press-2", &p, 1};
     struct mdx_alert a;
@@ -498,12 +393,12 @@ static void batch_update_of_a_deleted_devices_alert_is_dropped(const struct back
     snprintf(a.device, sizeof(a.device), "press-2");
     p.ts_ms += 1000;
     CHECK_EQ_INT(mdx_store_write(st, &b, NULL), MDX_ENOTFOUND);
-    close_store(st);
+    store_close_fresh(st);
 }
 
-static void adds_gets_lists_and_revokes_api_keys(const struct backend *be)
+static void adds_gets_lists_and_revokes_api_keys(const struct store_backend *be)
 {
-    struct mdx_store *st = open_fresh(be);
+    struct mdx_store *st = store_open_fresh(be);
     struct mdx_apikey k, got;
     struct keys l;
 
@@ -584,12 +479,12 @@ static void adds_gets_lists_and_revokes_api_keys(const struct backend *be)
     CHECK_EQ_INT(got.revoked_ms, T0 + 500);
     CHECK_EQ_INT(mdx_store_apikey_get(st, "00000000000000a1", &got), MDX_OK);
     CHECK_EQ_INT(got.revoked_ms, 0);
-    close_store(st);
+    store_close_fresh(st);
 }
 
-static void puts_gets_and_lists_commands(const struct backend *be)
+static void puts_gets_and_lists_commands(const struct store_backend *be)
 {
-    struct mdx_store *st = open_fresh(be);
+    struct mdx_store *st = store_open_fresh(be);
     struct mdx_command c[4], got, bad;
     struct cmds l;
 
@@ -668,12 +563,12 @@ static void puts_gets_and_lists_commands(const struct backend *be)
     CHECK_EQ_INT(l.id[0], c[2].id);
     CHECK_EQ_INT(mdx_store_command_list(st, "acme", "ghost", 0, collect_cmd, &l), MDX_ENOTFOUND);
     CHECK_EQ_INT(mdx_store_command_list(st, "nope", NULL, 0, collect_cmd, &l), MDX_ENOTFOUND);
-    close_store(st);
+    store_close_fresh(st);
 }
 
-static void command_acks_update_their_command(const struct backend *be)
+static void command_acks_update_their_command(const struct store_backend *be)
 {
-    struct mdx_store *st = open_fresh(be);
+    struct mdx_store *st = store_open_fresh(be);
     struct mdx_command c[2], got;
     struct mdx_event ev[4];
     char body[MDX_EVENT_BODY_MAX], detail[300];
@@ -728,33 +623,29 @@ static void command_acks_update_their_command(const struct backend *be)
     CHECK_EQ_INT(mdx_store_command_get(st, "acme", c[1].id, &got), MDX_OK);
     CHECK_EQ_INT(got.state, MDX_COMMAND_REJECTED);
     CHECK_EQ_INT(got.updated_ms, T0 + 200);
-    close_store(st);
+    store_close_fresh(st);
 }
 
-#define ON_BOTH(fn)                                                                                \
-    static void fn##_sqlite(void) { fn(&sqlite_be); }                                              \
-    static void fn##_pgsql(void) { fn(&pgsql_be); }
-
-ON_BOTH(keeps_status_and_emergency_stop)
-ON_BOTH(sets_and_gets_device_config)
-ON_BOTH(deletes_a_device_and_only_it)
-ON_BOTH(batch_update_of_a_deleted_devices_alert_is_dropped)
-ON_BOTH(adds_gets_lists_and_revokes_api_keys)
-ON_BOTH(puts_gets_and_lists_commands)
-ON_BOTH(command_acks_update_their_command)
-
-#define CASE(title, fn) {"sqlite: " title, fn##_sqlite}, {"pgsql: " title, fn##_pgsql}
+STORE_ON_BOTH(keeps_status_and_emergency_stop)
+STORE_ON_BOTH(sets_and_gets_device_config)
+STORE_ON_BOTH(deletes_a_device_and_only_it)
+STORE_ON_BOTH(batch_update_of_a_deleted_devices_alert_is_dropped)
+STORE_ON_BOTH(adds_gets_lists_and_revokes_api_keys)
+STORE_ON_BOTH(puts_gets_and_lists_commands)
+STORE_ON_BOTH(command_acks_update_their_command)
 
 static const struct mdx_test tests[] = {
-    CASE("store keeps status and emergency stop from events", keeps_status_and_emergency_stop),
-    CASE("store sets and gets device config", sets_and_gets_device_config),
-    CASE("store deletes a device and only it, also under another writer",
-         deletes_a_device_and_only_it),
-    CASE("store drops a batch update of a deleted device's alert",
-         batch_update_of_a_deleted_devices_alert_is_dropped),
-    CASE("store adds, gets, lists and revokes api keys", adds_gets_lists_and_revokes_api_keys),
-    CASE("store puts, gets and lists commands", puts_gets_and_lists_commands),
-    CASE("store command_ack events update their command", command_acks_update_their_command),
+    STORE_CASE("store keeps status and emergency stop from events",
+               keeps_status_and_emergency_stop),
+    STORE_CASE("store sets and gets device config", sets_and_gets_device_config),
+    STORE_CASE("store deletes a device and only it, also under another writer",
+               deletes_a_device_and_only_it),
+    STORE_CASE("store drops a batch update of a deleted device's alert",
+               batch_update_of_a_deleted_devices_alert_is_dropped),
+    STORE_CASE("store adds, gets, lists and revokes api keys",
+               adds_gets_lists_and_revokes_api_keys),
+    STORE_CASE("store puts, gets and lists commands", puts_gets_and_lists_commands),
+    STORE_CASE("store command_ack events update their command", command_acks_update_their_command),
     {NULL, NULL}};
 
 int main(int argc, char **argv)

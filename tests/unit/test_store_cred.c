@@ -27,99 +27,11 @@
 #define FP_A "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 #define FP_B "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
 
-/* A back end under test: fresh() makes an empty database, open() a store on it. */
-struct backend {
-    int (*fresh)(void);
-    struct mdx_store *(*open)(void);
-};
-
-/* ---- SQLite ---- */
-
-static const char *db_path;
-
-static int sq_fresh(void)
+/* A fresh store with the tenants and devices the cases use. */
+static struct mdx_store *open_fresh(const struct store_backend *be)
 {
-    db_path = tmp_db_fresh();
-    return db_path != NULL ? 0 : -1;
-}
+    struct mdx_store *st = store_open_fresh(be);
 
-static struct mdx_store *sq_open(void)
-{
-    struct mdx_store_conf conf = {
-        .backend = "sqlite",
-        .sqlite_path = (char *)db_path,
-        .busy_timeout_ms = 1000,
-        .chunk_points = 64,
-        .cache_series = 1000,
-        .deadletter_max = 100,
-    };
-    int err = 0;
-    struct mdx_store *st = mdx_store_open(&conf, &err);
-
-    if (st == NULL) {
-        fprintf(stderr, "  open %s: %s\n", db_path, mdx_strerror(err));
-    }
-    return st;
-}
-
-static const struct backend sqlite_be = {sq_fresh, sq_open};
-
-/* ---- PostgreSQL ---- */
-
-static struct pg_cluster cl;
-static int cl_ok = -1;
-static int db_seq;
-static char url[256];
-
-static void cluster_cleanup(void)
-{
-    pg_cluster_destroy(&cl);
-}
-
-static int pg_fresh(void)
-{
-    char db[32];
-
-    if (cl_ok < 0) {
-        cl_ok = pg_cluster_init(&cl, 0) == 0;
-        atexit(cluster_cleanup);
-    }
-    if (!cl_ok) {
-        return -1;
-    }
-    snprintf(db, sizeof(db), "c%d", ++db_seq);
-    if (pg_cluster_create_db(&cl, db) != 0) {
-        return -1;
-    }
-    pg_cluster_url(&cl, db, url, sizeof(url));
-    return 0;
-}
-
-static struct mdx_store *pg_open(void)
-{
-    struct mdx_store_conf conf;
-    int err = 0;
-    struct mdx_store *st;
-
-    pg_store_conf(&conf, &cl, url);
-    conf.cache_series = 1000;
-    conf.deadletter_max = 100;
-    st = mdx_store_open(&conf, &err);
-    if (st == NULL) {
-        fprintf(stderr, "  open %s: %s\n", url, mdx_strerror(err));
-    }
-    return st;
-}
-
-static const struct backend pgsql_be = {pg_fresh, pg_open};
-
-/* ---- helpers ---- */
-
-static struct mdx_store *open_fresh(const struct backend *be)
-{
-    struct mdx_store *st = be->fresh() == 0 ? be->open() : NULL;
-
-    CHECK(st != NULL);
     if (st != NULL) {
         add_tenant_device(st, "acme", "press-1");
         add_tenant_device(st, "acme", "press-2");
@@ -127,15 +39,6 @@ static struct mdx_store *open_fresh(const struct backend *be)
         add_tenant_device(st, "globex", "mill-9");
     }
     return st;
-}
-
-static void close_store(struct mdx_store *st)
-{
-    mdx_store_close(st);
-    if (db_path != NULL) {
-        tmp_db_remove();
-        db_path = NULL;
-    }
 }
 
 static struct mdx_broker_identity identity(const char *name, int kind, const char *tenant)
@@ -173,7 +76,7 @@ static int collect_identity(void *arg, const struct mdx_broker_identity *id)
 
 /* ---- cases ---- */
 
-static void sets_keeps_and_clears_device_credentials(const struct backend *be)
+static void sets_keeps_and_clears_device_credentials(const struct store_backend *be)
 {
     struct mdx_store *st = open_fresh(be);
     struct mdx_device_cred c;
@@ -222,10 +125,10 @@ static void sets_keeps_and_clears_device_credentials(const struct backend *be)
     CHECK_EQ_INT(mdx_store_device_cred_get(st, "bad/name", &c), MDX_ENOTFOUND);
     CHECK_EQ_INT(mdx_store_device_cred_get(st, "press-1", &c), MDX_OK);
     CHECK_STR(c.secret_hash, HASH_B); /* the refused calls changed nothing */
-    close_store(st);
+    store_close_fresh(st);
 }
 
-static void a_device_id_with_credentials_is_unique_across_tenants(const struct backend *be)
+static void a_device_id_with_credentials_is_unique_across_tenants(const struct store_backend *be)
 {
     struct mdx_store *st = open_fresh(be);
     struct mdx_device_cred c;
@@ -254,10 +157,10 @@ static void a_device_id_with_credentials_is_unique_across_tenants(const struct b
     CHECK_EQ_INT(mdx_store_device_cred_get(st, "press-1", &c), MDX_OK);
     CHECK_STR(c.tenant, "globex");
     CHECK_STR(c.secret_hash, HASH_B);
-    close_store(st);
+    store_close_fresh(st);
 }
 
-static void revokes_a_device_and_a_new_credential_lifts_it(const struct backend *be)
+static void revokes_a_device_and_a_new_credential_lifts_it(const struct store_backend *be)
 {
     struct mdx_store *st = open_fresh(be);
     struct mdx_device_cred c;
@@ -287,10 +190,10 @@ static void revokes_a_device_and_a_new_credential_lifts_it(const struct backend 
     CHECK_EQ_INT(c.revoked_ms, 0);
     CHECK_STR(c.secret_hash, HASH_B);
     CHECK_STR(c.cert_fingerprint, FP_A);
-    close_store(st);
+    store_close_fresh(st);
 }
 
-static void deleting_a_device_deletes_its_credentials(const struct backend *be)
+static void deleting_a_device_deletes_its_credentials(const struct store_backend *be)
 {
     struct mdx_store *st = open_fresh(be);
     struct mdx_device_cred c;
@@ -307,10 +210,10 @@ static void deleting_a_device_deletes_its_credentials(const struct backend *be)
     /* Registered again, it has no credentials until it is given some. */
     CHECK_EQ_INT(mdx_store_device_add(st, "acme", "press-1", 0), MDX_OK);
     CHECK_EQ_INT(mdx_store_device_cred_get(st, "press-1", &c), MDX_ENOTFOUND);
-    close_store(st);
+    store_close_fresh(st);
 }
 
-static void adds_gets_lists_and_revokes_identities(const struct backend *be)
+static void adds_gets_lists_and_revokes_identities(const struct store_backend *be)
 {
     struct mdx_store *st = open_fresh(be);
     struct mdx_broker_identity id, got;
@@ -369,10 +272,10 @@ static void adds_gets_lists_and_revokes_identities(const struct backend *be)
     CHECK_EQ_INT(l.n, 2);
     CHECK_EQ_INT(l.revoked[0], T0 + 50);
     CHECK_EQ_INT(l.revoked[1], 0);
-    close_store(st);
+    store_close_fresh(st);
 }
 
-static void identity_names_and_device_ids_stay_apart(const struct backend *be)
+static void identity_names_and_device_ids_stay_apart(const struct store_backend *be)
 {
     struct mdx_store *st = open_fresh(be);
     struct mdx_broker_identity id, got;
@@ -394,35 +297,29 @@ static void identity_names_and_device_ids_stay_apart(const struct backend *be)
     add_tenant_device(st, "acme", "gateway");
     CHECK_EQ_INT(mdx_store_device_cred_set(st, "acme", "gateway", HASH_A, NULL, T0), MDX_EEXIST);
     CHECK_EQ_INT(mdx_store_device_cred_get(st, "gateway", &c), MDX_ENOTFOUND);
-    close_store(st);
+    store_close_fresh(st);
 }
 
-#define ON_BOTH(fn)                                                                                \
-    static void fn##_sqlite(void) { fn(&sqlite_be); }                                              \
-    static void fn##_pgsql(void) { fn(&pgsql_be); }
-
-ON_BOTH(sets_keeps_and_clears_device_credentials)
-ON_BOTH(a_device_id_with_credentials_is_unique_across_tenants)
-ON_BOTH(revokes_a_device_and_a_new_credential_lifts_it)
-ON_BOTH(deleting_a_device_deletes_its_credentials)
-ON_BOTH(adds_gets_lists_and_revokes_identities)
-ON_BOTH(identity_names_and_device_ids_stay_apart)
-
-#define CASE(title, fn) {"sqlite: " title, fn##_sqlite}, {"pgsql: " title, fn##_pgsql}
+STORE_ON_BOTH(sets_keeps_and_clears_device_credentials)
+STORE_ON_BOTH(a_device_id_with_credentials_is_unique_across_tenants)
+STORE_ON_BOTH(revokes_a_device_and_a_new_credential_lifts_it)
+STORE_ON_BOTH(deleting_a_device_deletes_its_credentials)
+STORE_ON_BOTH(adds_gets_lists_and_revokes_identities)
+STORE_ON_BOTH(identity_names_and_device_ids_stay_apart)
 
 static const struct mdx_test tests[] = {
-    CASE("store sets, keeps and clears device credentials",
-         sets_keeps_and_clears_device_credentials),
-    CASE("store keeps a device id with credentials unique across tenants",
-         a_device_id_with_credentials_is_unique_across_tenants),
-    CASE("store revokes a device; new credentials lift it",
-         revokes_a_device_and_a_new_credential_lifts_it),
-    CASE("store deletes a device's credentials with the device",
-         deleting_a_device_deletes_its_credentials),
-    CASE("store adds, gets, lists and revokes broker identities",
-         adds_gets_lists_and_revokes_identities),
-    CASE("store keeps identity names and device ids apart",
-         identity_names_and_device_ids_stay_apart),
+    STORE_CASE("store sets, keeps and clears device credentials",
+               sets_keeps_and_clears_device_credentials),
+    STORE_CASE("store keeps a device id with credentials unique across tenants",
+               a_device_id_with_credentials_is_unique_across_tenants),
+    STORE_CASE("store revokes a device; new credentials lift it",
+               revokes_a_device_and_a_new_credential_lifts_it),
+    STORE_CASE("store deletes a device's credentials with the device",
+               deleting_a_device_deletes_its_credentials),
+    STORE_CASE("store adds, gets, lists and revokes broker identities",
+               adds_gets_lists_and_revokes_identities),
+    STORE_CASE("store keeps identity names and device ids apart",
+               identity_names_and_device_ids_stay_apart),
     {NULL, NULL}};
 
 int main(int argc, char **argv)

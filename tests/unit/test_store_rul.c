@@ -22,110 +22,6 @@
 
 #define T0 1760000000000LL
 
-struct backend {
-    int (*fresh)(void);
-    struct mdx_store *(*open)(void);
-};
-
-/* ---- SQLite ---- */
-
-static const char *db_path;
-
-static int sq_fresh(void)
-{
-    db_path = tmp_db_fresh();
-    return db_path != NULL ? 0 : -1;
-}
-
-static struct mdx_store *sq_open(void)
-{
-    struct mdx_store_conf conf = {
-        .backend = "sqlite",
-        .sqlite_path = (char *)db_path,
-        .busy_timeout_ms = 1000,
-        .chunk_points = 64,
-        .cache_series = 1000,
-        .deadletter_max = 100,
-    };
-    int err = 0;
-    struct mdx_store *st = mdx_store_open(&conf, &err);
-
-    if (st == NULL) {
-        fprintf(stderr, "  open %s: %s\n", db_path, mdx_strerror(err));
-    }
-    return st;
-}
-
-static const struct backend sqlite_be = {sq_fresh, sq_open};
-
-/* ---- PostgreSQL ---- */
-
-static struct pg_cluster cl;
-static int cl_ok = -1;
-static int db_seq;
-static char url[256];
-
-static void cluster_cleanup(void)
-{
-    pg_cluster_destroy(&cl);
-}
-
-static int pg_fresh(void)
-{
-    char db[32];
-
-    if (cl_ok < 0) {
-        cl_ok = pg_cluster_init(&cl, 0) == 0;
-        atexit(cluster_cleanup);
-    }
-    if (!cl_ok) {
-        return -1;
-    }
-    snprintf(db, sizeof(db), "r%d", ++db_seq);
-    if (pg_cluster_create_db(&cl, db) != 0) {
-        return -1;
-    }
-    pg_cluster_url(&cl, db, url, sizeof(url));
-    return 0;
-}
-
-static struct mdx_store *pg_open(void)
-{
-    struct mdx_store_conf conf;
-    int err = 0;
-    struct mdx_store *st;
-
-    pg_store_conf(&conf, &cl, url);
-    conf.cache_series = 1000;
-    conf.deadletter_max = 100;
-    st = mdx_store_open(&conf, &err);
-    if (st == NULL) {
-        fprintf(stderr, "  open %s: %s\n", url, mdx_strerror(err));
-    }
-    return st;
-}
-
-static const struct backend pgsql_be = {pg_fresh, pg_open};
-
-/* ---- helpers ---- */
-
-static struct mdx_store *open_fresh(const struct backend *be)
-{
-    struct mdx_store *st = be->fresh() == 0 ? be->open() : NULL;
-
-    CHECK(st != NULL);
-    return st;
-}
-
-static void close_store(struct mdx_store *st)
-{
-    mdx_store_close(st);
-    if (db_path != NULL) {
-        tmp_db_remove();
-        db_path = NULL;
-    }
-}
-
 static struct mdx_rul_model_rec *model(const char *version, int64_t created)
 {
     static struct mdx_rul_model_rec m;
@@ -199,9 +95,9 @@ static struct mdx_rul_prediction pred(const char *tenant, const char *device, in
 
 /* ---- cases ---- */
 
-static void registers_and_lists_models(const struct backend *be)
+static void registers_and_lists_models(const struct store_backend *be)
 {
-    struct mdx_store *st = open_fresh(be);
+    struct mdx_store *st = store_open_fresh(be);
     struct mdx_rul_model_rec *got;
     struct seen s = {0};
 
@@ -226,12 +122,12 @@ static void registers_and_lists_models(const struct backend *be)
     CHECK_STR(s.names[0], "sim-b.1"); /* oldest first */
     CHECK_STR(s.names[1], "fd001-a");
     free(got);
-    close_store(st);
+    store_close_fresh(st);
 }
 
-static void activates_per_tenant_with_a_default(const struct backend *be)
+static void activates_per_tenant_with_a_default(const struct store_backend *be)
 {
-    struct mdx_store *st = open_fresh(be);
+    struct mdx_store *st = store_open_fresh(be);
     char v[MDX_RUL_VERSION_MAX];
     struct seen s = {0};
 
@@ -264,12 +160,12 @@ static void activates_per_tenant_with_a_default(const struct backend *be)
     CHECK_EQ_INT(s.n, 2);
     CHECK_STR(s.names[0], "=m1");
     CHECK_STR(s.names[1], "acme=m1");
-    close_store(st);
+    store_close_fresh(st);
 }
 
-static void keeps_tenant_thresholds(const struct backend *be)
+static void keeps_tenant_thresholds(const struct store_backend *be)
 {
-    struct mdx_store *st = open_fresh(be);
+    struct mdx_store *st = store_open_fresh(be);
     double c = -1;
 
     if (st == NULL) {
@@ -288,12 +184,12 @@ static void keeps_tenant_thresholds(const struct backend *be)
     CHECK_EQ_INT(mdx_store_rul_threshold_set(st, "ghost", 10), MDX_ENOTFOUND);
     CHECK_EQ_INT(mdx_store_rul_threshold_set(st, "acme", NAN), MDX_OK);
     CHECK_EQ_INT(mdx_store_rul_threshold_get(st, "acme", &c), MDX_ENOTFOUND);
-    close_store(st);
+    store_close_fresh(st);
 }
 
-static void keeps_latest_predictions_and_bounded_history(const struct backend *be)
+static void keeps_latest_predictions_and_bounded_history(const struct store_backend *be)
 {
-    struct mdx_store *st = open_fresh(be);
+    struct mdx_store *st = store_open_fresh(be);
     struct mdx_rul_prediction p[4], got;
     struct seen s = {0};
 
@@ -368,27 +264,21 @@ static void keeps_latest_predictions_and_bounded_history(const struct backend *b
     memset(&s, 0, sizeof(s));
     CHECK_EQ_INT(mdx_store_rul_prediction_list(st, "acme", "press-1", 0, collect_pred, &s), MDX_OK);
     CHECK_EQ_INT(s.n, 0);
-    close_store(st);
+    store_close_fresh(st);
 }
 
-#define ON_BOTH(fn)                                                                                \
-    static void fn##_sqlite(void) { fn(&sqlite_be); }                                              \
-    static void fn##_pgsql(void) { fn(&pgsql_be); }
-
-ON_BOTH(registers_and_lists_models)
-ON_BOTH(activates_per_tenant_with_a_default)
-ON_BOTH(keeps_tenant_thresholds)
-ON_BOTH(keeps_latest_predictions_and_bounded_history)
-
-#define CASE(title, fn) {"sqlite: " title, fn##_sqlite}, {"pgsql: " title, fn##_pgsql}
+STORE_ON_BOTH(registers_and_lists_models)
+STORE_ON_BOTH(activates_per_tenant_with_a_default)
+STORE_ON_BOTH(keeps_tenant_thresholds)
+STORE_ON_BOTH(keeps_latest_predictions_and_bounded_history)
 
 static const struct mdx_test tests[] = {
-    CASE("store registers, gets and lists rul models", registers_and_lists_models),
-    CASE("store activates rul models per tenant with a platform default",
-         activates_per_tenant_with_a_default),
-    CASE("store keeps per-tenant rul thresholds", keeps_tenant_thresholds),
-    CASE("store keeps latest rul predictions, reasons and a bounded history",
-         keeps_latest_predictions_and_bounded_history),
+    STORE_CASE("store registers, gets and lists rul models", registers_and_lists_models),
+    STORE_CASE("store activates rul models per tenant with a platform default",
+               activates_per_tenant_with_a_default),
+    STORE_CASE("store keeps per-tenant rul thresholds", keeps_tenant_thresholds),
+    STORE_CASE("store keeps latest rul predictions, reasons and a bounded history",
+               keeps_latest_predictions_and_bounded_history),
     {NULL, NULL}};
 
 int main(int argc, char **argv)
