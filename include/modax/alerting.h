@@ -93,7 +93,13 @@ size_t mdx_alerting_batch(struct mdx_alerting *a, struct mdx_alert **alerts);
 /* The batch is stored: hands its alert changes to the sinks and publishes them. */
 void mdx_alerting_after_commit(struct mdx_alerting *a);
 
+/* The counters now; on the writer thread (or once it has stopped). */
 void mdx_alerting_stats(const struct mdx_alerting *a, struct mdx_alerting_stats *out);
+/*
+ * The counters as of the writer's last commit or tick, for other threads
+ * (/metrics): a copy the writer refreshes under a lock.
+ */
+void mdx_alerting_stats_shared(struct mdx_alerting *a, struct mdx_alerting_stats *out);
 
 /*
  * A condition found by another stage on the writer thread (the RUL stage,

@@ -28,6 +28,7 @@
  * enough to matter.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -129,7 +130,11 @@ struct mdx_alerting {
     struct mdx_alert *batch;      /* changes in the batch being committed */
     size_t n_batch;
     struct mdx_alerting_stats st;
+    pthread_mutex_t shared_mu;    /* guards 'shared' */
+    struct mdx_alerting_stats shared; /* copy of the counters for other threads */
 };
+
+static void share_stats(struct mdx_alerting *a);
 
 static uint64_t fnv(uint64_t h, const char *s)
 {
@@ -622,6 +627,7 @@ void mdx_alerting_tick(struct mdx_alerting *a)
         reload(a);
         a->next_reload_us = now + a->conf.reload_s * 1000000LL;
     }
+    share_stats(a);
 }
 
 int mdx_alerting_pending(const struct mdx_alerting *a)
@@ -645,6 +651,7 @@ void mdx_alerting_after_commit(struct mdx_alerting *a)
         notify(a, &a->batch[i]);
     }
     a->n_batch = 0;
+    share_stats(a);
 }
 
 struct mdx_alerting *mdx_alerting_create(const struct mdx_alerting_conf *conf,
@@ -659,6 +666,7 @@ struct mdx_alerting *mdx_alerting_create(const struct mdx_alerting_conf *conf,
         return NULL;
     }
     a->conf = *conf;
+    pthread_mutex_init(&a->shared_mu, NULL);
     a->store = store;
     a->dispatch = dispatch;
     a->publish = publish;
@@ -697,6 +705,7 @@ void mdx_alerting_destroy(struct mdx_alerting *a)
     mdx_free(a->batch);
     mdx_alert_mgr_destroy(a->mgr);
     mdx_rules_free(a->rules);
+    pthread_mutex_destroy(&a->shared_mu);
     mdx_free(a);
 }
 
@@ -712,6 +721,23 @@ void mdx_alerting_stats(const struct mdx_alerting *a, struct mdx_alerting_stats 
     out->resolved = ms.resolved;
     out->reopened = ms.reopened;
     out->alerts_overflow = ms.overflow;
+}
+
+static void share_stats(struct mdx_alerting *a)
+{
+    struct mdx_alerting_stats s;
+
+    mdx_alerting_stats(a, &s);
+    pthread_mutex_lock(&a->shared_mu);
+    a->shared = s;
+    pthread_mutex_unlock(&a->shared_mu);
+}
+
+void mdx_alerting_stats_shared(struct mdx_alerting *a, struct mdx_alerting_stats *out)
+{
+    pthread_mutex_lock(&a->shared_mu);
+    *out = a->shared;
+    pthread_mutex_unlock(&a->shared_mu);
 }
 
 void mdx_alerting_external(struct mdx_alerting *a, const char *tenant, const char *device,

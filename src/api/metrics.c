@@ -212,7 +212,7 @@ void metrics_main_collect(struct api *api, struct metrics_main *out)
     }
     if (api->deps.alerting != NULL) {
         struct mdx_alerting_stats s;
-        mdx_alerting_stats(api->deps.alerting, &s);
+        mdx_alerting_stats_shared(api->deps.alerting, &s);
         out->has_alerting = 1;
         out->alerts_opened = s.opened;
         out->alerts_resolved = s.resolved;
@@ -314,7 +314,7 @@ static void render_alerting(struct metrics_buf *b, struct mdx_alerting *a)
 {
     struct mdx_alerting_stats s;
 
-    mdx_alerting_stats(a, &s);
+    mdx_alerting_stats_shared(a, &s);
     counter(b, "modax_alerts_opened_total", "Alerts opened.", s.opened);
     counter(b, "modax_alerts_resolved_total", "Alerts resolved.", s.resolved);
     counter(b, "modax_alerts_reopened_total",
