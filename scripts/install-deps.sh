@@ -33,13 +33,17 @@ fi
 
 # npm packages of the tests (versions pinned in tests/js/package-lock.json), again
 # when the lock file changed since the last install. Never a downloaded browser.
-if [ -f tests/js/package-lock.json ] && \
-   [ tests/js/package-lock.json -nt tests/js/node_modules/.package-lock.json ]; then
+# (dash's -nt is false when the second file is missing: check that first.)
+stale() {
+    [ -f "$1/package-lock.json" ] && { [ ! -f "$1/node_modules/.package-lock.json" ] ||
+        [ "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]; }
+}
+if stale tests/js; then
     echo "install-deps: npm ci in tests/js"
     (cd tests/js && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 fi
 # The dashboard's npm packages (uPlot, pinned in web/package-lock.json) and its build.
-if [ -f web/package-lock.json ] && [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+if stale web; then
     echo "install-deps: npm ci in web"
     (cd web && npm ci --no-audit --no-fund --loglevel=error)
 fi
