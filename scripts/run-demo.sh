@@ -143,7 +143,13 @@ echo "run: broker 127.0.0.1:$PORT (TLS with client certificates: $TLS_PORT), aut
     "ingest -> var/modax.db, 20 simulated machines (m-0001..m-0020), each its own device"
 echo "run: dashboard http://127.0.0.1:$API_PORT/  admin key (shown once): $KEY"
 echo "run: logs in var/serve.log, var/fleet.log, var/mosquitto.log; Ctrl-C stops everything"
-sleep 3
+# The machines authenticate one by one (argon2id): wait for m-0001's first readings.
+i=0
+while [ $i -lt 30 ] && [ "$(MODAX_LOG_LEVEL=error "$MODAX" query --tenant demo --device m-0001 \
+        --sensor temperature_mean --from -10s 2>/dev/null | tail -n +2 | wc -l)" -lt 2 ]; do
+    sleep 0.5
+    i=$((i + 1))
+done
 echo "run: latest temperature of m-0001:"
 MODAX_LOG_LEVEL=error "$MODAX" query --tenant demo --device m-0001 --sensor temperature_mean \
     --from -10s | tail -n 3
