@@ -258,6 +258,7 @@ static void ingest_figures_reach_prometheus(void)
     /* The counters equal what the store holds. */
     CHECK(wait_sample(&f, "modax_messages_refused_total", 1) == 1);
     CHECK(wait_sample(&f, "modax_points_written_total", POINTS) == POINTS);
+    CHECK(wait_sample(&f, "modax_messages_stored_total", MSGS) >= MSGS);
     CHECK(get_metrics(&f, &r) == 0);
     if (r.body == NULL) {
         http_resp_free(&r);
@@ -267,8 +268,13 @@ static void ingest_figures_reach_prometheus(void)
     }
     CHECK(strncmp(r.content_type, "text/plain", 10) == 0);
     CHECK(sample(r.body, "modax_points_written_total") == POINTS);
-    CHECK(sample(r.body, "modax_messages_stored_total") == MSGS);
-    CHECK(sample(r.body, "modax_messages_received_total") == MSGS + 1);
+    /* A QoS 1 message the broker delivers again (after a reconnect under load) is
+     * received and stored twice, its points once: count messages as at least, and
+     * every received message as either stored or refused. */
+    CHECK(sample(r.body, "modax_messages_stored_total") >= MSGS);
+    CHECK(sample(r.body, "modax_messages_received_total") ==
+          sample(r.body, "modax_messages_stored_total") +
+              sample(r.body, "modax_messages_refused_total"));
     CHECK(strstr(r.body, "# TYPE modax_points_written_total counter\n") != NULL);
     /* The bad payload, by its reason. */
     const char *dl = strstr(r.body, "\nmodax_deadletters_total{reason=\"");
