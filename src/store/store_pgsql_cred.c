@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "modax/status.h"
+#include "store_cred_int.h"
 #include "store_pgsql_int.h"
 
 /* pg_advisory_xact_lock key of the broker's user name space: "MDXC" as a 32-bit number */
@@ -24,31 +25,6 @@
     "SELECT i.name, i.kind, COALESCE(t.name, ''), i.secret_hash, i.created_ms, i.revoked_ms"      \
     " FROM broker_identities i LEFT JOIN tenants t ON t.id = i.tenant_id"
 
-/* NULL (keep), "" (clear) or an encoded argon2id hash that fits. */
-static int hash_ok(const char *s)
-{
-    size_t n;
-
-    if (s == NULL || s[0] == '\0') {
-        return 1;
-    }
-    n = strnlen(s, MDX_SECRET_HASH_MAX);
-    return n < MDX_SECRET_HASH_MAX && strncmp(s, "$argon2id$", 10) == 0;
-}
-
-/* NULL (keep), "" (clear) or 64 lower-case hex digits. */
-static int fingerprint_ok(const char *s)
-{
-    if (s == NULL || s[0] == '\0') {
-        return 1;
-    }
-    for (int i = 0; i < 64; i++) {
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
-            return 0;
-        }
-    }
-    return s[64] == '\0';
-}
 
 /* Runs 'sql' inside the transaction; MDX_OK if it returned a row (first column into buf). */
 static int one_row(struct pg *h, const char *sql, int n, const char *const *v, char *buf,
@@ -137,7 +113,7 @@ int mdx_pg_device_cred_set(void *impl, const char *tenant, const char *device,
     if (!mdx_pg_valid_name(tenant) || !mdx_pg_valid_name(device)) {
         return MDX_ENOTFOUND;
     }
-    if (!hash_ok(secret_hash) || !fingerprint_ok(cert_fingerprint)) {
+    if (!mdx_store_cred_values_ok(secret_hash, cert_fingerprint)) {
         return MDX_EINVAL;
     }
     rc = begin_locked(h);
@@ -236,13 +212,7 @@ int mdx_pg_identity_add(void *impl, const struct mdx_broker_identity *id)
     struct pg *h = impl;
     int rc;
 
-    if (!mdx_pg_valid_name(id->name) || id->secret_hash[0] == '\0' ||
-        !hash_ok(id->secret_hash)) {
-        return MDX_EINVAL;
-    }
-    if (id->kind == MDX_IDENTITY_SERVICE ? id->tenant[0] != '\0'
-        : id->kind == MDX_IDENTITY_OPERATOR ? !mdx_pg_valid_name(id->tenant)
-                                             : 1) {
+    if (!mdx_store_identity_ok(id)) {
         return MDX_EINVAL;
     }
     rc = begin_locked(h);

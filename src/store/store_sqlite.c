@@ -141,6 +141,26 @@ int mdx_sq_step_row(sqlite3_stmt *st)
     return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
 }
 
+int mdx_sq_find(struct sq *h, const char *sql, const char *key1, const char *key2,
+                sqlite3_stmt **st)
+{
+    int rc = mdx_sq_prepare(h, sql, st);
+
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_text(*st, 1, key1, -1, SQLITE_STATIC);
+    if (key2 != NULL) {
+        sqlite3_bind_text(*st, 2, key2, -1, SQLITE_STATIC);
+    }
+    rc = mdx_sq_step_row(*st);
+    if (rc != MDX_OK) {
+        sqlite3_finalize(*st);
+        *st = NULL;
+    }
+    return rc;
+}
+
 int mdx_sq_run_done(sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);

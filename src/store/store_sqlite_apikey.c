@@ -97,16 +97,11 @@ int mdx_sq_apikey_get(void *impl, const char *id, struct mdx_apikey *out)
     if (!valid_id(id)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_sq_prepare(h, KEY_COLS " WHERE k.id = ?1", &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    rc = mdx_sq_step_row(st);
+    rc = mdx_sq_find(h, KEY_COLS " WHERE k.id = ?1", id, NULL, &st);
     if (rc == MDX_OK) {
         key_row(st, out);
+        sqlite3_finalize(st);
     }
-    sqlite3_finalize(st);
     return rc;
 }
 

@@ -13,6 +13,7 @@
 
 #include "modax/status.h"
 #include "modax/validate.h"
+#include "store_cred_int.h"
 #include "store_sqlite_int.h"
 
 #define CRED_COLS                                                                                  \
@@ -24,31 +25,6 @@
     "SELECT i.name, i.kind, COALESCE(t.name, ''), i.secret_hash, i.created_ms, i.revoked_ms"      \
     " FROM broker_identities i LEFT JOIN tenants t ON t.id = i.tenant_id"
 
-/* NULL (keep), "" (clear) or an encoded argon2id hash that fits. */
-static int hash_ok(const char *s)
-{
-    size_t n;
-
-    if (s == NULL || s[0] == '\0') {
-        return 1;
-    }
-    n = strnlen(s, MDX_SECRET_HASH_MAX);
-    return n < MDX_SECRET_HASH_MAX && strncmp(s, "$argon2id$", 10) == 0;
-}
-
-/* NULL (keep), "" (clear) or 64 lower-case hex digits. */
-static int fingerprint_ok(const char *s)
-{
-    if (s == NULL || s[0] == '\0') {
-        return 1;
-    }
-    for (int i = 0; i < 64; i++) {
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
-            return 0;
-        }
-    }
-    return s[64] == '\0';
-}
 
 static int exec_sql(struct sq *h, const char *sql)
 {
@@ -59,21 +35,15 @@ static int exec_sql(struct sq *h, const char *sql)
 static int device_id(struct sq *h, const char *tenant, const char *device, int64_t *id)
 {
     sqlite3_stmt *st;
-    int rc = mdx_sq_prepare(h,
-                            "SELECT d.id FROM devices d JOIN tenants t ON t.id = d.tenant_id"
-                            " WHERE t.name = ?1 AND d.name = ?2",
-                            &st);
+    int rc = mdx_sq_find(h,
+                         "SELECT d.id FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+                         " WHERE t.name = ?1 AND d.name = ?2",
+                         tenant, device, &st);
 
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
-    rc = mdx_sq_step_row(st);
     if (rc == MDX_OK) {
         *id = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
     }
-    sqlite3_finalize(st);
     return rc;
 }
 
@@ -150,7 +120,7 @@ int mdx_sq_device_cred_set(void *impl, const char *tenant, const char *device,
     if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
         return MDX_ENOTFOUND;
     }
-    if (!hash_ok(secret_hash) || !fingerprint_ok(cert_fingerprint)) {
+    if (!mdx_store_cred_values_ok(secret_hash, cert_fingerprint)) {
         return MDX_EINVAL;
     }
     rc = exec_sql(h, "BEGIN IMMEDIATE");
@@ -177,12 +147,7 @@ int mdx_sq_device_cred_get(void *impl, const char *device, struct mdx_device_cre
     if (!mdx_sq_name_valid(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_sq_prepare(h, CRED_COLS " WHERE c.name = ?1", &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-    rc = mdx_sq_step_row(st);
+    rc = mdx_sq_find(h, CRED_COLS " WHERE c.name = ?1", device, NULL, &st);
     if (rc == MDX_OK) {
         mdx_sq_column_copy(st, 0, out->tenant, sizeof(out->tenant));
         mdx_sq_column_copy(st, 1, out->device, sizeof(out->device));
@@ -190,8 +155,8 @@ int mdx_sq_device_cred_get(void *impl, const char *device, struct mdx_device_cre
         mdx_sq_column_copy(st, 3, out->cert_fingerprint, sizeof(out->cert_fingerprint));
         out->revoked_ms = sqlite3_column_int64(st, 4);
         out->updated_ms = sqlite3_column_int64(st, 5);
+        sqlite3_finalize(st);
     }
-    sqlite3_finalize(st);
     return rc;
 }
 
@@ -272,12 +237,7 @@ int mdx_sq_identity_add(void *impl, const struct mdx_broker_identity *id)
     struct sq *h = impl;
     int rc;
 
-    if (!mdx_sq_name_valid(id->name) || id->secret_hash[0] == '\0' || !hash_ok(id->secret_hash)) {
-        return MDX_EINVAL;
-    }
-    if (id->kind == MDX_IDENTITY_SERVICE    ? id->tenant[0] != '\0'
-        : id->kind == MDX_IDENTITY_OPERATOR ? !mdx_sq_name_valid(id->tenant)
-                                            : 1) {
+    if (!mdx_store_identity_ok(id)) {
         return MDX_EINVAL;
     }
     rc = exec_sql(h, "BEGIN IMMEDIATE");
@@ -315,16 +275,11 @@ int mdx_sq_identity_get(void *impl, const char *name, struct mdx_broker_identity
     if (!mdx_sq_name_valid(name)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_sq_prepare(h, IDENTITY_COLS " WHERE i.name = ?1", &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    rc = mdx_sq_step_row(st);
+    rc = mdx_sq_find(h, IDENTITY_COLS " WHERE i.name = ?1", name, NULL, &st);
     if (rc == MDX_OK) {
         identity_row(st, out);
+        sqlite3_finalize(st);
     }
-    sqlite3_finalize(st);
     return rc;
 }
 

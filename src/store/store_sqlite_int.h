@@ -162,6 +162,13 @@ int mdx_sq_prepare(struct sq *h, const char *sql, sqlite3_stmt **st);
 /* Steps a statement that returns at most one row, leaving it on the row to read:
  * MDX_OK if there was one, MDX_ENOTFOUND if not, else the error. The caller finalizes. */
 int mdx_sq_step_row(sqlite3_stmt *st);
+/*
+ * Runs 'sql' with ?1 = key1 (and ?2 = key2 unless NULL) for at most one row:
+ * MDX_OK with *st on the row (the caller reads it and finalizes *st),
+ * MDX_ENOTFOUND if none, else the error; without a row *st is finalized.
+ */
+int mdx_sq_find(struct sq *h, const char *sql, const char *key1, const char *key2,
+                sqlite3_stmt **st);
 /* Steps a statement that returns no rows and finalizes it: MDX_OK or the error. */
 int mdx_sq_run_done(sqlite3_stmt *st);
 /* Id of tenant 'tenant' into *id: MDX_OK, MDX_ENOTFOUND or an error. The caller checks the name. */

@@ -63,17 +63,14 @@ static int sq_model_get(void *impl, const char *version, struct mdx_rul_model_re
     if (!mdx_rul_version_valid(version)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_sq_prepare(
-        h, "SELECT version, path, manifest, created_ms FROM rul_models WHERE version = ?1", &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_text(st, 1, version, -1, SQLITE_STATIC);
-    rc = mdx_sq_step_row(st);
+    rc = mdx_sq_find(h,
+                     "SELECT version, path, manifest, created_ms FROM rul_models"
+                     " WHERE version = ?1",
+                     version, NULL, &st);
     if (rc == MDX_OK) {
         model_row(st, out);
+        sqlite3_finalize(st);
     }
-    sqlite3_finalize(st);
     return rc;
 }
 
@@ -157,19 +154,14 @@ static int sq_model_active(void *impl, const char *tenant, char *version, size_t
         return MDX_ENOTFOUND;
     }
     /* The tenant's own first (tenant = '' is 0 for it), else the default. */
-    rc = mdx_sq_prepare(h,
-                        "SELECT version FROM rul_active WHERE tenant IN (?1, '')"
-                        " ORDER BY tenant = '' LIMIT 1",
-                        &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    rc = mdx_sq_step_row(st);
+    rc = mdx_sq_find(h,
+                     "SELECT version FROM rul_active WHERE tenant IN (?1, '')"
+                     " ORDER BY tenant = '' LIMIT 1",
+                     tenant, NULL, &st);
     if (rc == MDX_OK) {
         mdx_sq_column_copy(st, 0, version, len);
+        sqlite3_finalize(st);
     }
-    sqlite3_finalize(st);
     return rc;
 }
 
@@ -205,19 +197,14 @@ static int sq_threshold_get(void *impl, const char *tenant, double *cycles)
     if (!mdx_sq_name_valid(tenant)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_sq_prepare(h,
-                        "SELECT r.cycles FROM rul_thresholds r JOIN tenants t ON t.id = r.tenant_id"
-                        " WHERE t.name = ?1",
-                        &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    rc = mdx_sq_step_row(st);
+    rc = mdx_sq_find(h,
+                     "SELECT r.cycles FROM rul_thresholds r JOIN tenants t ON t.id = r.tenant_id"
+                     " WHERE t.name = ?1",
+                     tenant, NULL, &st);
     if (rc == MDX_OK) {
         *cycles = sqlite3_column_double(st, 0);
+        sqlite3_finalize(st);
     }
-    sqlite3_finalize(st);
     return rc;
 }
 
@@ -387,17 +374,11 @@ static int sq_prediction_latest(void *impl, const char *tenant, const char *devi
     if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_sq_prepare(h, LATEST_COLS " WHERE t.name = ?1 AND d.name = ?2", &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
-    rc = mdx_sq_step_row(st);
+    rc = mdx_sq_find(h, LATEST_COLS " WHERE t.name = ?1 AND d.name = ?2", tenant, device, &st);
     if (rc == MDX_OK) {
         prediction_row(st, out);
+        sqlite3_finalize(st);
     }
-    sqlite3_finalize(st);
     return rc;
 }
 

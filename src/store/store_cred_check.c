@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store_cred_check.c - checks of broker credentials before either back end
+ * stores them (store_cred_int.h).
+ */
+#include <string.h>
+
+#include "modax/validate.h"
+#include "store_cred_int.h"
+
+static int name_ok(const char *s)
+{
+    return s != NULL && mdx_valid_segment(s, strnlen(s, MDX_NAME_MAX + 1));
+}
+
+/* An encoded argon2id hash that fits the stored column. */
+static int hash_ok(const char *s)
+{
+    return strnlen(s, MDX_SECRET_HASH_MAX) < MDX_SECRET_HASH_MAX &&
+           strncmp(s, "$argon2id$", 10) == 0;
+}
+
+/* 64 lower-case hex digits. */
+static int fingerprint_ok(const char *s)
+{
+    for (int i = 0; i < 64; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+            return 0;
+        }
+    }
+    return s[64] == '\0';
+}
+
+int mdx_store_cred_values_ok(const char *secret_hash, const char *cert_fingerprint)
+{
+    return (secret_hash == NULL || secret_hash[0] == '\0' || hash_ok(secret_hash)) &&
+           (cert_fingerprint == NULL || cert_fingerprint[0] == '\0' ||
+            fingerprint_ok(cert_fingerprint));
+}
+
+int mdx_store_identity_ok(const struct mdx_broker_identity *id)
+{
+    if (!name_ok(id->name) || id->secret_hash[0] == '\0' || !hash_ok(id->secret_hash)) {
+        return 0;
+    }
+    switch (id->kind) {
+    case MDX_IDENTITY_SERVICE: return id->tenant[0] == '\0';
+    case MDX_IDENTITY_OPERATOR: return name_ok(id->tenant);
+    default: return 0;
+    }
+}
