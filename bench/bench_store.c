@@ -20,7 +20,7 @@
 #include "bench_util.h"
 #include "modax/status.h"
 #include "modax/store.h"
-#include "store/store_sqlite_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 #define DEVICES 60
 #define SENSORS 10

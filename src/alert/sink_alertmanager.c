@@ -54,7 +54,7 @@ static void am_destroy(void *sink)
 static void *am_create(const struct mdx_sink_conf *conf, int *err)
 {
     const char *base = conf->alertmanager_url;
-    struct mdx_sbuf b;
+    struct mdx_buf b;
     struct am *s;
     size_t n;
 
@@ -75,10 +75,10 @@ static void *am_create(const struct mdx_sink_conf *conf, int *err)
     while (n > 0 && base[n - 1] == '/') {
         n--;
     }
-    mdx_sbuf_init(&b, n + 32);
-    mdx_sbuf_add(&b, base, n);
-    mdx_sbuf_adds(&b, "/api/v2/alerts");
-    s->url = mdx_sbuf_take(&b);
+    mdx_buf_init(&b, n + 32);
+    mdx_buf_add(&b, base, n);
+    mdx_buf_adds(&b, "/api/v2/alerts");
+    s->url = mdx_buf_take(&b);
     if (s->url == NULL) {
         *err = MDX_ENOMEM;
         goto fail;
@@ -218,7 +218,7 @@ static enum mdx_sink_verdict am_deliver(void *sink, const struct mdx_alert *aler
         mdx_log_debug("alert", "alertmanager delivery failed", MDX_F_STR("tenant", alert->tenant),
                       MDX_F_STR("device", alert->device), MDX_F_INT("status", rs.status),
                       MDX_F_STR("transport", rs.curl_err),
-                      MDX_F_STR("answer", mdx_sbuf_str(&rs.body)));
+                      MDX_F_STR("answer", mdx_buf_str(&rs.body)));
     }
     mdx_http_resp_fini(&rs);
 

@@ -36,6 +36,7 @@
 #include "modax/clock.h"
 #include "modax/log.h"
 #include "modax/status.h"
+#include "base/encode.h"
 #include "net/http_client.h"
 
 #define RESP_MAX 4096 /* answers are not read; keep little of them */
@@ -103,21 +104,21 @@ fail:
 /* Adds the timestamp and signature headers for 'body'. */
 static int sign(const struct webhook *w, const char *body, size_t len, struct curl_slist **hdrs)
 {
-    struct mdx_sbuf msg;
+    struct mdx_buf msg;
     unsigned char mac[32];
     char ts[24], sig[7 + 65];
     int rc;
 
     snprintf(ts, sizeof(ts), "%" PRId64, mdx_now_ms() / 1000);
-    mdx_sbuf_init(&msg, len + sizeof(ts) + 2);
-    mdx_sbuf_adds(&msg, ts);
-    mdx_sbuf_add(&msg, ".", 1);
-    mdx_sbuf_add(&msg, body, len);
+    mdx_buf_init(&msg, len + sizeof(ts) + 2);
+    mdx_buf_adds(&msg, ts);
+    mdx_buf_add(&msg, ".", 1);
+    mdx_buf_add(&msg, body, len);
     rc = msg.err;
     if (rc == MDX_OK) {
         rc = mdx_hmac_sha256(w->secret, w->secret_len, msg.p, msg.len, mac);
     }
-    mdx_sbuf_fini(&msg);
+    mdx_buf_fini(&msg);
     if (rc != MDX_OK) {
         return rc;
     }

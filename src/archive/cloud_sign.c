@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "archive/cloud_sign.h"
+#include "base/encode.h"
 #include "modax/alloc.h"
 #include "modax/status.h"
 
@@ -48,9 +49,9 @@ static struct mdx_kv *sorted_copy(const struct mdx_kv *kv, size_t n)
     return c;
 }
 
-int mdx_sigv4_query(const struct mdx_kv *q, size_t n, struct mdx_sbuf *out)
+int mdx_sigv4_query(const struct mdx_kv *q, size_t n, struct mdx_buf *out)
 {
-    struct mdx_sbuf *enc;
+    struct mdx_buf *enc;
     struct mdx_kv *pairs = NULL;
     int rc = MDX_ENOMEM;
 
@@ -61,26 +62,26 @@ int mdx_sigv4_query(const struct mdx_kv *q, size_t n, struct mdx_sbuf *out)
         goto cleanup;
     }
     for (size_t i = 0; i < n; i++) {
-        mdx_sbuf_init(&enc[2 * i], SIGN_MAX);
-        mdx_sbuf_init(&enc[2 * i + 1], SIGN_MAX);
+        mdx_buf_init(&enc[2 * i], SIGN_MAX);
+        mdx_buf_init(&enc[2 * i + 1], SIGN_MAX);
         mdx_uri_encode(&enc[2 * i], q[i].k, 0);
         mdx_uri_encode(&enc[2 * i + 1], q[i].v != NULL ? q[i].v : "", 0);
         if (enc[2 * i].err != MDX_OK || enc[2 * i + 1].err != MDX_OK) {
             goto cleanup;
         }
-        pairs[i].k = mdx_sbuf_str(&enc[2 * i]);
-        pairs[i].v = mdx_sbuf_str(&enc[2 * i + 1]);
+        pairs[i].k = mdx_buf_str(&enc[2 * i]);
+        pairs[i].v = mdx_buf_str(&enc[2 * i + 1]);
     }
     qsort(pairs, n, sizeof(*pairs), kv_cmp);
     for (size_t i = 0; i < n; i++) {
-        mdx_sbuf_addf(out, "%s%s=%s", i > 0 ? "&" : "", pairs[i].k, pairs[i].v);
+        mdx_buf_addf(out, "%s%s=%s", i > 0 ? "&" : "", pairs[i].k, pairs[i].v);
     }
     rc = out->err;
 
 cleanup:
     if (enc != NULL) {
         for (size_t i = 0; i < 2 * n; i++) {
-            mdx_sbuf_fini(&enc[i]);
+            mdx_buf_fini(&enc[i]);
         }
     }
     mdx_free(enc);
@@ -90,7 +91,7 @@ cleanup:
 
 int mdx_sigv4_authorization(const struct mdx_sigv4 *r, char **auth, char *canon_hash)
 {
-    struct mdx_sbuf creq, sts, out;
+    struct mdx_buf creq, sts, out;
     struct mdx_kv *hs = NULL;
     unsigned char k[32], k2[32];
     char hash[65], sig[65], date[9], *secret = NULL;
@@ -98,9 +99,9 @@ int mdx_sigv4_authorization(const struct mdx_sigv4 *r, char **auth, char *canon_
     int rc = MDX_ENOMEM;
 
     *auth = NULL;
-    mdx_sbuf_init(&creq, SIGN_MAX);
-    mdx_sbuf_init(&sts, SIGN_MAX);
-    mdx_sbuf_init(&out, SIGN_MAX);
+    mdx_buf_init(&creq, SIGN_MAX);
+    mdx_buf_init(&sts, SIGN_MAX);
+    mdx_buf_init(&out, SIGN_MAX);
     if (strlen(r->amz_date) != 16) {
         rc = MDX_EINVAL;
         goto cleanup;
@@ -113,15 +114,15 @@ int mdx_sigv4_authorization(const struct mdx_sigv4 *r, char **auth, char *canon_
     }
 
     /* CanonicalRequest */
-    mdx_sbuf_addf(&creq, "%s\n%s\n%s\n", r->method, r->canonical_uri, r->canonical_query);
+    mdx_buf_addf(&creq, "%s\n%s\n%s\n", r->method, r->canonical_uri, r->canonical_query);
     for (size_t i = 0; i < r->nheaders; i++) {
-        mdx_sbuf_addf(&creq, "%s:%s\n", hs[i].k, hs[i].v);
+        mdx_buf_addf(&creq, "%s:%s\n", hs[i].k, hs[i].v);
     }
-    mdx_sbuf_adds(&creq, "\n");
+    mdx_buf_adds(&creq, "\n");
     for (size_t i = 0; i < r->nheaders; i++) {
-        mdx_sbuf_addf(&creq, "%s%s", i > 0 ? ";" : "", hs[i].k);
+        mdx_buf_addf(&creq, "%s%s", i > 0 ? ";" : "", hs[i].k);
     }
-    mdx_sbuf_addf(&creq, "\n%s", r->payload_hash);
+    mdx_buf_addf(&creq, "\n%s", r->payload_hash);
     if (creq.err != MDX_OK) {
         rc = creq.err == MDX_EFULL ? MDX_EINVAL : MDX_ENOMEM;
         goto cleanup;
@@ -132,7 +133,7 @@ int mdx_sigv4_authorization(const struct mdx_sigv4 *r, char **auth, char *canon_
     }
 
     /* StringToSign */
-    mdx_sbuf_addf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", r->amz_date, date,
+    mdx_buf_addf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", r->amz_date, date,
                   r->region, r->service, hash);
     if (sts.err != MDX_OK) {
         rc = sts.err == MDX_EFULL ? MDX_EINVAL : MDX_ENOMEM;
@@ -157,15 +158,15 @@ int mdx_sigv4_authorization(const struct mdx_sigv4 *r, char **auth, char *canon_
     }
     mdx_hex(k, 32, sig);
 
-    mdx_sbuf_addf(&out, "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=",
+    mdx_buf_addf(&out, "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=",
                   r->access_key, date, r->region, r->service);
     for (size_t i = 0; i < r->nheaders; i++) {
-        mdx_sbuf_addf(&out, "%s%s", i > 0 ? ";" : "", hs[i].k);
+        mdx_buf_addf(&out, "%s%s", i > 0 ? ";" : "", hs[i].k);
     }
-    mdx_sbuf_addf(&out, ", Signature=%s", sig);
+    mdx_buf_addf(&out, ", Signature=%s", sig);
     rc = out.err == MDX_OK ? MDX_OK : MDX_ENOMEM;
     if (rc == MDX_OK) {
-        *auth = mdx_sbuf_take(&out);
+        *auth = mdx_buf_take(&out);
         rc = *auth != NULL ? MDX_OK : MDX_ENOMEM;
     }
 
@@ -177,13 +178,13 @@ cleanup:
     mdx_memzero(k, sizeof(k));
     mdx_memzero(k2, sizeof(k2));
     mdx_free(hs);
-    mdx_sbuf_fini(&creq);
-    mdx_sbuf_fini(&sts);
-    mdx_sbuf_fini(&out);
+    mdx_buf_fini(&creq);
+    mdx_buf_fini(&sts);
+    mdx_buf_fini(&out);
     return rc;
 }
 
-int mdx_azure_string_to_sign(const struct mdx_azure_sign *a, struct mdx_sbuf *out)
+int mdx_azure_string_to_sign(const struct mdx_azure_sign *a, struct mdx_buf *out)
 {
     struct mdx_kv *xms, *q;
 
@@ -197,14 +198,14 @@ int mdx_azure_string_to_sign(const struct mdx_azure_sign *a, struct mdx_sbuf *ou
     /* VERB, Content-Encoding, -Language, -Length, -MD5, -Type, Date, If-Modified-Since,
      * If-Match, If-None-Match, If-Unmodified-Since, Range: we send only length and type;
      * Date stays empty because x-ms-date is sent. */
-    mdx_sbuf_addf(out, "%s\n\n\n%s\n\n%s\n\n\n\n\n\n\n", a->method, a->content_length,
+    mdx_buf_addf(out, "%s\n\n\n%s\n\n%s\n\n\n\n\n\n\n", a->method, a->content_length,
                   a->content_type);
     for (size_t i = 0; i < a->nxms; i++) {
-        mdx_sbuf_addf(out, "%s:%s\n", xms[i].k, xms[i].v);
+        mdx_buf_addf(out, "%s:%s\n", xms[i].k, xms[i].v);
     }
-    mdx_sbuf_addf(out, "/%s%s", a->account, a->path);
+    mdx_buf_addf(out, "/%s%s", a->account, a->path);
     for (size_t i = 0; i < a->nquery; i++) {
-        mdx_sbuf_addf(out, "\n%s:%s", q[i].k, q[i].v != NULL ? q[i].v : "");
+        mdx_buf_addf(out, "\n%s:%s", q[i].k, q[i].v != NULL ? q[i].v : "");
     }
     mdx_free(xms);
     mdx_free(q);
@@ -216,7 +217,7 @@ int mdx_azure_sharedkey(const char *account, const unsigned char *key, size_t ke
 {
     unsigned char mac[32];
     char *sig;
-    struct mdx_sbuf b;
+    struct mdx_buf b;
 
     *auth = NULL;
     if (mdx_hmac_sha256(key, keylen, sts, strlen(sts), mac) != MDX_OK) {
@@ -227,9 +228,9 @@ int mdx_azure_sharedkey(const char *account, const unsigned char *key, size_t ke
     if (sig == NULL) {
         return MDX_ENOMEM;
     }
-    mdx_sbuf_init(&b, 4096);
-    mdx_sbuf_addf(&b, "SharedKey %s:%s", account, sig);
+    mdx_buf_init(&b, 4096);
+    mdx_buf_addf(&b, "SharedKey %s:%s", account, sig);
     mdx_free(sig);
-    *auth = mdx_sbuf_take(&b);
+    *auth = mdx_buf_take(&b);
     return *auth != NULL ? MDX_OK : MDX_ENOMEM;
 }

@@ -20,7 +20,7 @@
  * names and values percent-encoded; a parameter without a value is
  * "name=". 'q' holds unencoded values; 'out' is appended to.
  */
-int mdx_sigv4_query(const struct mdx_kv *q, size_t n, struct mdx_sbuf *out);
+int mdx_sigv4_query(const struct mdx_kv *q, size_t n, struct mdx_buf *out);
 
 struct mdx_sigv4 {
     const char *method;
@@ -58,7 +58,7 @@ struct mdx_azure_sign {
 };
 
 /* Appends the SharedKey string to sign for 'a' to 'out'. */
-int mdx_azure_string_to_sign(const struct mdx_azure_sign *a, struct mdx_sbuf *out);
+int mdx_azure_string_to_sign(const struct mdx_azure_sign *a, struct mdx_buf *out);
 
 /*
  * "SharedKey ACCOUNT:SIGNATURE" for 'sts' with the decoded account key

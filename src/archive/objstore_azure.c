@@ -31,6 +31,9 @@
 #include "modax/clock.h"
 #include "modax/objstore.h"
 #include "modax/status.h"
+#include "archive/xml.h"
+#include "base/encode.h"
+#include "base/httpdate.h"
 #include "net/http_client.h"
 
 /* 2021-12-02 is the first version with the Cold tier; Azurite 3.35 accepts up to 2025-11-05. */
@@ -83,7 +86,7 @@ static void az_destroy(void *os)
 
 static void *az_create(const struct mdx_objstore_conf *conf, int *err)
 {
-    struct mdx_sbuf b;
+    struct mdx_buf b;
     const char *ep = conf->endpoint, *auth, *path;
     struct az *a;
     int64_t mb;
@@ -118,17 +121,17 @@ static void *az_create(const struct mdx_objstore_conf *conf, int *err)
         return NULL;
     }
     a->origin = mdx_strndup(ep, (size_t)(path - ep));
-    mdx_sbuf_init(&b, AZ_URL_MAX);
+    mdx_buf_init(&b, AZ_URL_MAX);
     {
         size_t plen = strlen(path);
         while (plen > 0 && path[plen - 1] == '/') {
             plen--;
         }
-        mdx_sbuf_add(&b, path, plen);
+        mdx_buf_add(&b, path, plen);
     }
-    mdx_sbuf_adds(&b, "/");
+    mdx_buf_adds(&b, "/");
     mdx_uri_encode(&b, conf->bucket, 0);
-    a->base = mdx_sbuf_take(&b);
+    a->base = mdx_buf_take(&b);
     a->account = mdx_strdup(conf->access_key);
     if (a->origin == NULL || a->base == NULL || a->account == NULL) {
         *err = MDX_ENOMEM;
@@ -165,11 +168,11 @@ fail:
     return NULL;
 }
 
-static void build_path(const struct az *a, const char *key, struct mdx_sbuf *b)
+static void build_path(const struct az *a, const char *key, struct mdx_buf *b)
 {
-    mdx_sbuf_adds(b, a->base);
+    mdx_buf_adds(b, a->base);
     if (key != NULL) {
-        mdx_sbuf_adds(b, "/");
+        mdx_buf_adds(b, "/");
         mdx_uri_encode(b, key, 1);
     }
 }
@@ -225,7 +228,7 @@ static int az_fail(struct az *a, const char *method, const struct mdx_http_resp 
 static int az_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *rs)
 {
     struct az *a = os;
-    struct mdx_sbuf path, query, url, sts;
+    struct mdx_buf path, query, url, sts;
     struct mdx_kv hs[AZ_MAX_HEADERS + 2];
     struct curl_slist *list = NULL;
     char date[30], clen[24], *auth = NULL;
@@ -233,11 +236,11 @@ static int az_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *
     int rc = MDX_ENOMEM;
 
     memset(rs, 0, sizeof(*rs));
-    mdx_sbuf_init(&rs->body, 1);
-    mdx_sbuf_init(&path, AZ_URL_MAX);
-    mdx_sbuf_init(&query, AZ_URL_MAX);
-    mdx_sbuf_init(&url, AZ_URL_MAX);
-    mdx_sbuf_init(&sts, AZ_URL_MAX);
+    mdx_buf_init(&rs->body, 1);
+    mdx_buf_init(&path, AZ_URL_MAX);
+    mdx_buf_init(&query, AZ_URL_MAX);
+    mdx_buf_init(&url, AZ_URL_MAX);
+    mdx_buf_init(&sts, AZ_URL_MAX);
     if (c->nhdrs > AZ_MAX_HEADERS) {
         rc = MDX_EINVAL;
         goto cleanup;
@@ -245,10 +248,10 @@ static int az_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *
     build_path(a, c->key, &path);
     mdx_sigv4_query(c->query, c->nquery, &query); /* any order does; this one is sorted */
     if (a->sas != NULL) {
-        mdx_sbuf_addf(&query, "%s%s", query.len > 0 ? "&" : "", a->sas);
+        mdx_buf_addf(&query, "%s%s", query.len > 0 ? "&" : "", a->sas);
     }
-    mdx_sbuf_addf(&url, "%s%s%s%s", a->origin, mdx_sbuf_str(&path), query.len > 0 ? "?" : "",
-                  mdx_sbuf_str(&query));
+    mdx_buf_addf(&url, "%s%s%s%s", a->origin, mdx_buf_str(&path), query.len > 0 ? "?" : "",
+                  mdx_buf_str(&query));
     if (path.err != MDX_OK || query.err != MDX_OK || url.err != MDX_OK) {
         rc = MDX_EINVAL;
         snprintf(a->err, sizeof(a->err), "Azure %s: cannot build the URL", c->method);
@@ -271,7 +274,7 @@ static int az_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *
             .xms = hs,
             .nxms = nh,
             .account = a->account,
-            .path = mdx_sbuf_str(&path),
+            .path = mdx_buf_str(&path),
             .query = c->query,
             .nquery = c->nquery,
         };
@@ -332,10 +335,10 @@ cleanup:
     if (query.p != NULL) {
         mdx_memzero(query.p, query.len);
     }
-    mdx_sbuf_fini(&path);
-    mdx_sbuf_fini(&query);
-    mdx_sbuf_fini(&url);
-    mdx_sbuf_fini(&sts);
+    mdx_buf_fini(&path);
+    mdx_buf_fini(&query);
+    mdx_buf_fini(&url);
+    mdx_buf_fini(&sts);
     return rc;
 }
 
@@ -343,14 +346,14 @@ static int az_put_blocks(struct az *a, const char *key, const char *data, size_t
                          const char *tier)
 {
     struct mdx_http_resp rs;
-    struct mdx_sbuf xml;
+    struct mdx_buf xml;
     struct mdx_kv hdrs[2];
     size_t block = a->block_size, nblocks, nh = 0;
     int rc = MDX_OK;
 
     nblocks = mdx_rest_parts(len, &block, AZ_MAX_BLOCKS);
-    mdx_sbuf_init(&xml, (size_t)AZ_MAX_BLOCKS * 64);
-    mdx_sbuf_adds(&xml, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
+    mdx_buf_init(&xml, (size_t)AZ_MAX_BLOCKS * 64);
+    mdx_buf_adds(&xml, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
     for (size_t i = 0; i < nblocks && rc == MDX_OK; i++) {
         char raw[32], *id;
         size_t off = i * block, n = len - off < block ? len - off : block;
@@ -367,10 +370,10 @@ static int az_put_blocks(struct az *a, const char *key, const char *data, size_t
         struct mdx_rest_call c = {"PUT", key, q, 2, NULL, 0, NULL, data + off, n, AZ_SMALL_RESP};
         rc = az_do(a, &c, &rs);
         mdx_http_resp_fini(&rs);
-        mdx_sbuf_addf(&xml, "<Latest>%s</Latest>", id);
+        mdx_buf_addf(&xml, "<Latest>%s</Latest>", id);
         mdx_free(id);
     }
-    mdx_sbuf_adds(&xml, "</BlockList>");
+    mdx_buf_adds(&xml, "</BlockList>");
     if (rc == MDX_OK && xml.err != MDX_OK) {
         snprintf(a->err, sizeof(a->err), "Azure PUT block list: out of memory");
         rc = MDX_ENOMEM;
@@ -387,7 +390,7 @@ static int az_put_blocks(struct az *a, const char *key, const char *data, size_t
         rc = az_do(a, &c, &rs);
         mdx_http_resp_fini(&rs);
     }
-    mdx_sbuf_fini(&xml);
+    mdx_buf_fini(&xml);
     return rc;
 }
 
@@ -505,12 +508,12 @@ void mdx_azure_test_hooks(void *os, int64_t clock_offset_ms, int page_keys)
 char *mdx_azure_test_url(void *os, const char *key)
 {
     struct az *a = os;
-    struct mdx_sbuf b;
+    struct mdx_buf b;
 
-    mdx_sbuf_init(&b, AZ_URL_MAX);
-    mdx_sbuf_adds(&b, a->origin);
+    mdx_buf_init(&b, AZ_URL_MAX);
+    mdx_buf_adds(&b, a->origin);
     build_path(a, key, &b);
-    return mdx_sbuf_take(&b);
+    return mdx_buf_take(&b);
 }
 
 const struct mdx_objstore_ops mdx_objstore_azure = {

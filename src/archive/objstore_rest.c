@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "archive/objstore_rest.h"
+#include "archive/xml.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
 #include "modax/status.h"
@@ -24,7 +25,7 @@ int mdx_rest_get(const struct mdx_rest *r, const char *key, void **data, size_t 
     rc = r->call(r->store, &c, &rs);
     if (rc == MDX_OK) {
         *len = rs.body.len;
-        *data = mdx_sbuf_take(&rs.body);
+        *data = mdx_buf_take(&rs.body);
         if (*data == NULL) {
             snprintf(r->err, r->err_len, "%s GET: out of memory", r->name);
             rc = MDX_ENOMEM;

@@ -38,6 +38,9 @@
 #include "modax/clock.h"
 #include "modax/objstore.h"
 #include "modax/status.h"
+#include "archive/xml.h"
+#include "base/encode.h"
+#include "base/httpdate.h"
 #include "net/http_client.h"
 
 #define MIB ((size_t)1024 * 1024)
@@ -109,8 +112,8 @@ static void s3_destroy(void *os)
 }
 
 /* Splits "scheme://authority[/path]" into its parts (new strings). MDX_OK or MDX_ECONF. */
-static int split_endpoint(const char *ep, struct mdx_sbuf *scheme, struct mdx_sbuf *auth,
-                          struct mdx_sbuf *path)
+static int split_endpoint(const char *ep, struct mdx_buf *scheme, struct mdx_buf *auth,
+                          struct mdx_buf *path)
 {
     const char *a, *p;
     size_t plen;
@@ -129,20 +132,20 @@ static int split_endpoint(const char *ep, struct mdx_sbuf *scheme, struct mdx_sb
     if (p == a) {
         return MDX_ECONF;
     }
-    mdx_sbuf_add(scheme, ep, (size_t)(a - ep));
-    mdx_sbuf_add(auth, a, (size_t)(p - a));
+    mdx_buf_add(scheme, ep, (size_t)(a - ep));
+    mdx_buf_add(auth, a, (size_t)(p - a));
     plen = strlen(p);
     while (plen > 0 && p[plen - 1] == '/') {
         plen--;
     }
-    mdx_sbuf_add(path, p, plen);
+    mdx_buf_add(path, p, plen);
     return scheme->err != MDX_OK || auth->err != MDX_OK || path->err != MDX_OK ? MDX_ENOMEM
                                                                               : MDX_OK;
 }
 
 static void *s3_create(const struct mdx_objstore_conf *conf, int *err)
 {
-    struct mdx_sbuf scheme, auth, path, b;
+    struct mdx_buf scheme, auth, path, b;
     struct s3 *s;
     int fail = 0, rc;
     int64_t mb;
@@ -158,30 +161,30 @@ static void *s3_create(const struct mdx_objstore_conf *conf, int *err)
         *err = MDX_ENOMEM;
         return NULL;
     }
-    mdx_sbuf_init(&scheme, S3_URL_MAX);
-    mdx_sbuf_init(&auth, S3_URL_MAX);
-    mdx_sbuf_init(&path, S3_URL_MAX);
-    mdx_sbuf_init(&b, S3_URL_MAX);
+    mdx_buf_init(&scheme, S3_URL_MAX);
+    mdx_buf_init(&auth, S3_URL_MAX);
+    mdx_buf_init(&path, S3_URL_MAX);
+    mdx_buf_init(&b, S3_URL_MAX);
     rc = split_endpoint(conf->endpoint, &scheme, &auth, &path);
     if (rc != MDX_OK) {
         *err = rc;
         goto fail;
     }
     if (conf->path_style) {
-        mdx_sbuf_addf(&b, "%s%s", mdx_sbuf_str(&scheme), mdx_sbuf_str(&auth));
-        s->origin = mdx_sbuf_take(&b);
-        s->host = mdx_strdup(mdx_sbuf_str(&auth));
-        mdx_sbuf_init(&b, S3_URL_MAX);
-        mdx_sbuf_addf(&b, "%s/", mdx_sbuf_str(&path));
+        mdx_buf_addf(&b, "%s%s", mdx_buf_str(&scheme), mdx_buf_str(&auth));
+        s->origin = mdx_buf_take(&b);
+        s->host = mdx_strdup(mdx_buf_str(&auth));
+        mdx_buf_init(&b, S3_URL_MAX);
+        mdx_buf_addf(&b, "%s/", mdx_buf_str(&path));
         mdx_uri_encode(&b, conf->bucket, 0);
-        s->prefix = mdx_sbuf_take(&b);
+        s->prefix = mdx_buf_take(&b);
     } else {
-        mdx_sbuf_addf(&b, "%s.%s", conf->bucket, mdx_sbuf_str(&auth));
-        s->host = mdx_sbuf_take(&b);
-        mdx_sbuf_init(&b, S3_URL_MAX);
-        mdx_sbuf_addf(&b, "%s%s", mdx_sbuf_str(&scheme), s->host != NULL ? s->host : "");
-        s->origin = mdx_sbuf_take(&b);
-        s->prefix = mdx_strdup(mdx_sbuf_str(&path));
+        mdx_buf_addf(&b, "%s.%s", conf->bucket, mdx_buf_str(&auth));
+        s->host = mdx_buf_take(&b);
+        mdx_buf_init(&b, S3_URL_MAX);
+        mdx_buf_addf(&b, "%s%s", mdx_buf_str(&scheme), s->host != NULL ? s->host : "");
+        s->origin = mdx_buf_take(&b);
+        s->prefix = mdx_strdup(mdx_buf_str(&path));
     }
     s->region = mdx_strdup(conf->region != NULL && conf->region[0] != '\0' ? conf->region
                                                                           : "us-east-1");
@@ -206,30 +209,30 @@ static void *s3_create(const struct mdx_objstore_conf *conf, int *err)
         *err = rc;
         goto fail;
     }
-    mdx_sbuf_fini(&scheme);
-    mdx_sbuf_fini(&auth);
-    mdx_sbuf_fini(&path);
+    mdx_buf_fini(&scheme);
+    mdx_buf_fini(&auth);
+    mdx_buf_fini(&path);
     *err = MDX_OK;
     return s;
 
 fail:
-    mdx_sbuf_fini(&scheme);
-    mdx_sbuf_fini(&auth);
-    mdx_sbuf_fini(&path);
-    mdx_sbuf_fini(&b);
+    mdx_buf_fini(&scheme);
+    mdx_buf_fini(&auth);
+    mdx_buf_fini(&path);
+    mdx_buf_fini(&b);
     s3_destroy(s);
     return NULL;
 }
 
 /* Appends the encoded request path for 'key' (NULL: the bucket) to 'b'. */
-static void build_path(const struct s3 *s, const char *key, struct mdx_sbuf *b)
+static void build_path(const struct s3 *s, const char *key, struct mdx_buf *b)
 {
-    mdx_sbuf_adds(b, s->prefix);
+    mdx_buf_adds(b, s->prefix);
     if (key != NULL) {
-        mdx_sbuf_adds(b, "/");
+        mdx_buf_adds(b, "/");
         mdx_uri_encode(b, key, 1);
     } else if (s->prefix[0] == '\0') {
-        mdx_sbuf_adds(b, "/");
+        mdx_buf_adds(b, "/");
     }
 }
 
@@ -270,7 +273,7 @@ static int s3_fail(struct s3 *s, const char *method, const struct mdx_http_resp 
 static int s3_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *rs)
 {
     struct s3 *s = os;
-    struct mdx_sbuf path, query, url;
+    struct mdx_buf path, query, url;
     struct mdx_kv hs[S3_MAX_HEADERS + 4];
     struct curl_slist *list = NULL;
     struct mdx_sigv4 sig;
@@ -279,18 +282,18 @@ static int s3_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *
     int rc;
 
     memset(rs, 0, sizeof(*rs));
-    mdx_sbuf_init(&rs->body, 1);
-    mdx_sbuf_init(&path, S3_URL_MAX);
-    mdx_sbuf_init(&query, S3_URL_MAX);
-    mdx_sbuf_init(&url, S3_URL_MAX);
+    mdx_buf_init(&rs->body, 1);
+    mdx_buf_init(&path, S3_URL_MAX);
+    mdx_buf_init(&query, S3_URL_MAX);
+    mdx_buf_init(&url, S3_URL_MAX);
     if (c->nhdrs > S3_MAX_HEADERS) {
         rc = MDX_EINVAL;
         goto cleanup;
     }
     build_path(s, c->key, &path);
     mdx_sigv4_query(c->query, c->nquery, &query);
-    mdx_sbuf_addf(&url, "%s%s%s%s", s->origin, mdx_sbuf_str(&path), query.len > 0 ? "?" : "",
-                  mdx_sbuf_str(&query));
+    mdx_buf_addf(&url, "%s%s%s%s", s->origin, mdx_buf_str(&path), query.len > 0 ? "?" : "",
+                  mdx_buf_str(&query));
     if (path.err != MDX_OK || query.err != MDX_OK || url.err != MDX_OK) {
         rc = path.err == MDX_EFULL || query.err == MDX_EFULL || url.err == MDX_EFULL ? MDX_EINVAL
                                                                                    : MDX_ENOMEM;
@@ -312,8 +315,8 @@ static int s3_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *
     }
     sig = (struct mdx_sigv4){
         .method = c->method,
-        .canonical_uri = mdx_sbuf_str(&path),
-        .canonical_query = mdx_sbuf_str(&query),
+        .canonical_uri = mdx_buf_str(&path),
+        .canonical_query = mdx_buf_str(&query),
         .headers = hs,
         .nheaders = nh,
         .payload_hash = payload,
@@ -373,9 +376,9 @@ cleanup:
         mdx_free(auth);
     }
     mdx_http_headers_free(list);
-    mdx_sbuf_fini(&path);
-    mdx_sbuf_fini(&query);
-    mdx_sbuf_fini(&url);
+    mdx_buf_fini(&path);
+    mdx_buf_fini(&query);
+    mdx_buf_fini(&url);
     return rc;
 }
 
@@ -413,13 +416,13 @@ static int s3_put_multipart(struct s3 *s, const char *key, const char *data, siz
 {
     struct mdx_kv hdrs[2];
     struct mdx_http_resp rs;
-    struct mdx_sbuf xml;
+    struct mdx_buf xml;
     size_t part = s->part_size, nparts;
     char *upload_id = NULL;
     int rc;
 
     nparts = mdx_rest_parts(len, &part, S3_MAX_PARTS);
-    mdx_sbuf_init(&xml, (size_t)S3_MAX_PARTS * 256);
+    mdx_buf_init(&xml, (size_t)S3_MAX_PARTS * 256);
 
     /* Initiate: POST ?uploads= (with '=': the valueless form, signed as "uploads="). */
     struct mdx_kv qi[] = {{"uploads", ""}};
@@ -438,7 +441,7 @@ static int s3_put_multipart(struct s3 *s, const char *key, const char *data, siz
         goto cleanup;
     }
 
-    mdx_sbuf_adds(&xml, "<CompleteMultipartUpload>");
+    mdx_buf_adds(&xml, "<CompleteMultipartUpload>");
     for (size_t i = 0; i < nparts; i++) {
         char num[24];
         size_t off = i * part, n = len - off < part ? len - off : part;
@@ -452,16 +455,16 @@ static int s3_put_multipart(struct s3 *s, const char *key, const char *data, siz
             rc = MDX_EIO;
         }
         if (rc == MDX_OK) {
-            mdx_sbuf_addf(&xml, "<Part><PartNumber>%zu</PartNumber><ETag>", i + 1);
+            mdx_buf_addf(&xml, "<Part><PartNumber>%zu</PartNumber><ETag>", i + 1);
             mdx_xml_escape(&xml, rs.etag);
-            mdx_sbuf_adds(&xml, "</ETag></Part>");
+            mdx_buf_adds(&xml, "</ETag></Part>");
         }
         mdx_http_resp_fini(&rs);
         if (rc != MDX_OK) {
             goto abort;
         }
     }
-    mdx_sbuf_adds(&xml, "</CompleteMultipartUpload>");
+    mdx_buf_adds(&xml, "</CompleteMultipartUpload>");
     if (xml.err != MDX_OK) {
         rc = MDX_ENOMEM;
         snprintf(s->err, sizeof(s->err), "S3 multipart: out of memory");
@@ -488,7 +491,7 @@ abort:
     s3_abort(s, key, upload_id);
 cleanup:
     mdx_free(upload_id);
-    mdx_sbuf_fini(&xml);
+    mdx_buf_fini(&xml);
     return rc;
 }
 
@@ -611,12 +614,12 @@ void mdx_s3_test_hooks(void *os, int64_t clock_offset_ms, int page_keys)
 char *mdx_s3_test_url(void *os, const char *key)
 {
     struct s3 *s = os;
-    struct mdx_sbuf b;
+    struct mdx_buf b;
 
-    mdx_sbuf_init(&b, S3_URL_MAX);
-    mdx_sbuf_adds(&b, s->origin);
+    mdx_buf_init(&b, S3_URL_MAX);
+    mdx_buf_adds(&b, s->origin);
     build_path(s, key, &b);
-    return mdx_sbuf_take(&b);
+    return mdx_buf_take(&b);
 }
 
 const struct mdx_objstore_ops mdx_objstore_s3 = {

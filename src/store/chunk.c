@@ -14,7 +14,7 @@
 #include "modax/alloc.h"
 #include "modax/msg.h"
 #include "modax/status.h"
-#include "chunk.h"
+#include "store/chunk.h"
 
 #define CTRL_FLAG 0x80u
 #define CTRL_DECIMAL 9u

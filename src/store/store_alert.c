@@ -10,7 +10,7 @@
 
 #include "modax/status.h"
 #include "modax/validate.h"
-#include "store_alert_int.h"
+#include "store/store_alert_int.h"
 
 /* NUL-terminated within 'size' bytes. */
 static int terminated(const char *s, size_t size)

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "modax/validate.h"
-#include "store_cred_int.h"
+#include "store/store_cred_int.h"
 
 static int name_ok(const char *s)
 {

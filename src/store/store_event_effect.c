@@ -9,7 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "modax/status.h"
-#include "store_event_int.h"
+#include "store/store_event_int.h"
 
 /* Copies a JSON string into buf, truncating at a UTF-8 character boundary. */
 static void copy_truncated(char *buf, size_t len, const char *s)

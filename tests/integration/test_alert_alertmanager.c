@@ -59,7 +59,7 @@ static long am_http(const struct am *m, const char *method, const char *path, co
     struct mdx_http_req rq = {method, url, hdrs, body, body ? strlen(body) : 0, 1 << 20};
     mdx_http_do(&h, &rq, &rs);
     status = rs.status;
-    *out = mdx_sbuf_take(&rs.body);
+    *out = mdx_buf_take(&rs.body);
     mdx_http_resp_fini(&rs);
     mdx_http_headers_free(hdrs);
     mdx_http_fini(&h);

@@ -74,7 +74,7 @@ static long am_get_alerts(const struct am *m, char **out)
     struct mdx_http_req rq = {"GET", url, NULL, NULL, 0, 1 << 22};
     mdx_http_do(&h, &rq, &rs);
     status = rs.status;
-    *out = mdx_sbuf_take(&rs.body);
+    *out = mdx_buf_take(&rs.body);
     mdx_http_resp_fini(&rs);
     mdx_http_fini(&h);
     return status;

@@ -33,7 +33,7 @@
 #include "modax/clock.h"
 #include "modax/objstore.h"
 #include "modax/status.h"
-#include "net/http_client.h"
+#include "base/encode.h"
 
 #define S3_BUCKET "modax-archive"
 #define AZ_CONTAINER "modax"

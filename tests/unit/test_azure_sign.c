@@ -14,6 +14,7 @@
 #include "modax/alloc.h"
 #include "modax/objstore.h"
 #include "modax/status.h"
+#include "base/encode.h"
 #include "net/http_client.h"
 
 #define ACCOUNT "devstoreaccount1"
@@ -23,22 +24,22 @@
 
 static void sign(const struct mdx_azure_sign *a, const char *want_sts, const char *want_auth)
 {
-    struct mdx_sbuf sts;
+    struct mdx_buf sts;
     unsigned char *key = NULL;
     size_t keylen = 0;
     char *auth = NULL;
 
-    mdx_sbuf_init(&sts, 4096);
+    mdx_buf_init(&sts, 4096);
     CHECK_EQ_INT(mdx_azure_string_to_sign(a, &sts), MDX_OK);
-    CHECK_STR(mdx_sbuf_str(&sts), want_sts);
+    CHECK_STR(mdx_buf_str(&sts), want_sts);
     CHECK_EQ_INT(mdx_base64_decode(DEV_KEY, &key, &keylen), MDX_OK);
     CHECK_EQ_INT(keylen, 64);
-    CHECK_EQ_INT(mdx_azure_sharedkey(ACCOUNT, key, keylen, mdx_sbuf_str(&sts), &auth), MDX_OK);
+    CHECK_EQ_INT(mdx_azure_sharedkey(ACCOUNT, key, keylen, mdx_buf_str(&sts), &auth), MDX_OK);
     CHECK_STR(auth, want_auth);
     mdx_memzero(key, keylen);
     mdx_free(key);
     mdx_free(auth);
-    mdx_sbuf_fini(&sts);
+    mdx_buf_fini(&sts);
 }
 
 static void sharedkey_create_container_vector(void)
@@ -94,15 +95,15 @@ static void sharedkey_query_sorted_and_unencoded(void)
                          {"comp", "list"},
                          {"maxresults", "2"}};
     struct mdx_azure_sign a = {"GET", "", "", xms, 2, ACCOUNT, "/devstoreaccount1/modax", q, 4};
-    struct mdx_sbuf sts;
+    struct mdx_buf sts;
 
-    mdx_sbuf_init(&sts, 4096);
+    mdx_buf_init(&sts, 4096);
     CHECK_EQ_INT(mdx_azure_string_to_sign(&a, &sts), MDX_OK);
-    CHECK_STR(mdx_sbuf_str(&sts),
+    CHECK_STR(mdx_buf_str(&sts),
               "GET\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:Mon, 01 Jan 2024 00:00:00 GMT\n"
               "x-ms-version:2021-12-02\n/devstoreaccount1/devstoreaccount1/modax\n"
               "comp:list\nmaxresults:2\nprefix:tenant=acme/d 1\nrestype:container");
-    mdx_sbuf_fini(&sts);
+    mdx_buf_fini(&sts);
 }
 
 static void azure_urls_and_conf(void)

@@ -15,6 +15,9 @@
 #include "modax/alloc.h"
 #include "modax/objstore.h"
 #include "modax/status.h"
+#include "archive/xml.h"
+#include "base/encode.h"
+#include "base/httpdate.h"
 #include "net/http_client.h"
 
 #define AKID "AKIAIOSFODNN7EXAMPLE"
@@ -63,15 +66,15 @@ static void sigv4_list_objects_vector(void)
     struct mdx_kv q[] = {{"prefix", "J"}, {"max-keys", "2"}}; /* unsorted on purpose */
     struct mdx_kv h[] = {{"host", HOST}, {"x-amz-content-sha256", EMPTY_SHA}, {"x-amz-date", DATE}};
     struct mdx_sigv4 r = vector_base();
-    struct mdx_sbuf query;
+    struct mdx_buf query;
     char *auth = NULL;
 
-    mdx_sbuf_init(&query, 1024);
+    mdx_buf_init(&query, 1024);
     CHECK_EQ_INT(mdx_sigv4_query(q, 2, &query), MDX_OK);
-    CHECK_STR(mdx_sbuf_str(&query), "max-keys=2&prefix=J");
+    CHECK_STR(mdx_buf_str(&query), "max-keys=2&prefix=J");
     r.method = "GET";
     r.canonical_uri = "/";
-    r.canonical_query = mdx_sbuf_str(&query);
+    r.canonical_query = mdx_buf_str(&query);
     r.headers = h;
     r.nheaders = 3;
     r.payload_hash = EMPTY_SHA;
@@ -82,22 +85,22 @@ static void sigv4_list_objects_vector(void)
           strstr(auth, "Signature="
                        "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7") != NULL);
     mdx_free(auth);
-    mdx_sbuf_fini(&query);
+    mdx_buf_fini(&query);
 }
 
 static void sigv4_put_object_vector(void)
 {
     const char *body = "Welcome to Amazon S3.";
-    struct mdx_sbuf uri;
+    struct mdx_buf uri;
     char payload[65], *auth = NULL;
     struct mdx_sigv4 r = vector_base();
 
     mdx_sha256_hex(body, strlen(body), payload);
     CHECK_STR(payload, "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072");
-    mdx_sbuf_init(&uri, 1024);
-    mdx_sbuf_adds(&uri, "/");
+    mdx_buf_init(&uri, 1024);
+    mdx_buf_adds(&uri, "/");
     mdx_uri_encode(&uri, "test$file.text", 1);
-    CHECK_STR(mdx_sbuf_str(&uri), "/test%24file.text");
+    CHECK_STR(mdx_buf_str(&uri), "/test%24file.text");
 
     struct mdx_kv h[] = {{"date", "Fri, 24 May 2013 00:00:00 GMT"},
                          {"host", HOST},
@@ -105,7 +108,7 @@ static void sigv4_put_object_vector(void)
                          {"x-amz-date", DATE},
                          {"x-amz-storage-class", "REDUCED_REDUNDANCY"}};
     r.method = "PUT";
-    r.canonical_uri = mdx_sbuf_str(&uri);
+    r.canonical_uri = mdx_buf_str(&uri);
     r.headers = h;
     r.nheaders = 5;
     r.payload_hash = payload;
@@ -117,7 +120,7 @@ static void sigv4_put_object_vector(void)
           strstr(auth, "Signature="
                        "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd") != NULL);
     mdx_free(auth);
-    mdx_sbuf_fini(&uri);
+    mdx_buf_fini(&uri);
 }
 
 static void sigv4_wrong_secret_changes_signature(void)
@@ -150,18 +153,18 @@ static void sigv4_query_encoding(void)
                          {"prefix", "tenant=acme/device=pump 7/é+"},
                          {"continuation-token", "1ab/+cd=="},
                          {"list-type", "2"}};
-    struct mdx_sbuf b;
+    struct mdx_buf b;
 
-    mdx_sbuf_init(&b, 1024);
+    mdx_buf_init(&b, 1024);
     CHECK_EQ_INT(mdx_sigv4_query(q, 4, &b), MDX_OK);
-    CHECK_STR(mdx_sbuf_str(&b), "continuation-token=1ab%2F%2Bcd%3D%3D&list-type=2&"
+    CHECK_STR(mdx_buf_str(&b), "continuation-token=1ab%2F%2Bcd%3D%3D&list-type=2&"
                                 "prefix=tenant%3Dacme%2Fdevice%3Dpump%207%2F%C3%A9%2B&uploads=");
-    mdx_sbuf_fini(&b);
+    mdx_buf_fini(&b);
 
-    mdx_sbuf_init(&b, 1024);
+    mdx_buf_init(&b, 1024);
     mdx_uri_encode(&b, "a b/c~d_e.f-g/*h!'()", 1);
-    CHECK_STR(mdx_sbuf_str(&b), "a%20b/c~d_e.f-g/%2Ah%21%27%28%29");
-    mdx_sbuf_fini(&b);
+    CHECK_STR(mdx_buf_str(&b), "a%20b/c~d_e.f-g/%2Ah%21%27%28%29");
+    mdx_buf_fini(&b);
 }
 
 static struct mdx_objstore_conf s3_conf(const char *endpoint, int path_style)
@@ -255,7 +258,7 @@ static void xml_reader_and_escapes(void)
     size_t pos = 0, n;
     const char *t;
     char *s;
-    struct mdx_sbuf b;
+    struct mdx_buf b;
 
     CHECK(mdx_xml_next(xml, strlen(xml), &pos, "Contents", &t, &n) == 1);
     s = mdx_xml_get(t, n, "Key");
@@ -272,10 +275,10 @@ static void xml_reader_and_escapes(void)
     CHECK(mdx_xml_get(xml, strlen(xml), "Missing") == NULL);
     CHECK(mdx_xml_get(xml, strlen(xml), "Content") == NULL); /* not a prefix match */
 
-    mdx_sbuf_init(&b, 100);
+    mdx_buf_init(&b, 100);
     mdx_xml_escape(&b, "\"e\"&<x>'");
-    CHECK_STR(mdx_sbuf_str(&b), "&quot;e&quot;&amp;&lt;x&gt;&apos;");
-    mdx_sbuf_fini(&b);
+    CHECK_STR(mdx_buf_str(&b), "&quot;e&quot;&amp;&lt;x&gt;&apos;");
+    mdx_buf_fini(&b);
 }
 
 static void base64_and_dates(void)
@@ -304,14 +307,14 @@ static void base64_and_dates(void)
 
 static void sbuf_is_bounded(void)
 {
-    struct mdx_sbuf b;
+    struct mdx_buf b;
 
-    mdx_sbuf_init(&b, 8);
-    CHECK_EQ_INT(mdx_sbuf_adds(&b, "12345678"), MDX_OK);
-    CHECK_EQ_INT(mdx_sbuf_adds(&b, "9"), MDX_EFULL);
-    CHECK_EQ_INT(mdx_sbuf_adds(&b, ""), MDX_EFULL); /* sticky */
-    CHECK(mdx_sbuf_take(&b) == NULL);
-    mdx_sbuf_fini(&b);
+    mdx_buf_init(&b, 8);
+    CHECK_EQ_INT(mdx_buf_adds(&b, "12345678"), MDX_OK);
+    CHECK_EQ_INT(mdx_buf_adds(&b, "9"), MDX_EFULL);
+    CHECK_EQ_INT(mdx_buf_adds(&b, ""), MDX_EFULL); /* sticky */
+    CHECK(mdx_buf_take(&b) == NULL);
+    mdx_buf_fini(&b);
 }
 
 static void sigv4_survives_allocation_failures(void)
@@ -328,11 +331,11 @@ static void sigv4_survives_allocation_failures(void)
     r.nheaders = 3;
     r.payload_hash = EMPTY_SHA;
     for (long n = 0; n < 40; n++) {
-        struct mdx_sbuf b;
+        struct mdx_buf b;
         char *auth = NULL;
         int rc1, rc2;
 
-        mdx_sbuf_init(&b, 1024);
+        mdx_buf_init(&b, 1024);
         mdx_alloc_fail_after(n);
         rc1 = mdx_sigv4_query(q, 2, &b);
         rc2 = mdx_sigv4_authorization(&r, &auth, NULL);
@@ -342,7 +345,7 @@ static void sigv4_survives_allocation_failures(void)
         CHECK((rc2 == MDX_OK) == (auth != NULL));
         ok += rc1 == MDX_OK && rc2 == MDX_OK;
         mdx_free(auth);
-        mdx_sbuf_fini(&b);
+        mdx_buf_fini(&b);
     }
     CHECK(ok > 0);
 }

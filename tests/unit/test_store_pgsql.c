@@ -26,7 +26,7 @@
 #include "modax/log.h"
 #include "modax/status.h"
 #include "modax/store.h"
-#include "store/migrations_pgsql.h"
+#include "store/pgsql/migrations.h"
 #include "support/support.h"
 
 #define T0 1760000000000LL

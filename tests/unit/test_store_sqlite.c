@@ -19,7 +19,7 @@
 #include "store_util.h"
 #include "modax/status.h"
 #include "modax/store.h"
-#include "store/migrations_sqlite.h"
+#include "store/sqlite/migrations.h"
 
 #define T0 1760000000000LL
 

@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store_pgsql_alert.c - the PostgreSQL store's device types, threshold
+ * rules and alerts (issue 4); the same semantics as store_sqlite_alert.c.
+ *
+ * These run a few times per operator command or anomaly episode, so they
+ * are plain parameterised statements (PQexecParams) rather than prepared
+ * on every connection. mdx_pg_alerts_write() runs inside the batch's
+ * transaction (store_pgsql_write.c) and therefore never reconnects: a
+ * lost connection fails the batch, which is retried. The default rules of
+ * a new tenant are inserted by a trigger on tenants (migration 3).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "modax/status.h"
+#include "modax/validate.h"
+#include "store/store_alert_int.h"
+#include "store/pgsql/pgsql_int.h"
+
+#define ALERT_COLS                                                                                 \
+    "SELECT a.id, t.name, a.device, a.source, a.sensor, a.severity, a.state, a.opened_ms,"        \
+    " a.updated_ms, a.resolved_ms, a.value, a.score, a.summary"                                    \
+    " FROM alerts a JOIN tenants t ON t.id = a.tenant_id"
+
+/* The unnamed statement is planned with the values, so the NULL tests fold away. */
+static const char alert_list_sql[] =
+    ALERT_COLS " WHERE ($1::integer IS NULL OR a.tenant_id = $1)"
+               " AND ($2::text IS NULL OR a.device = $2)"
+               " AND ($3::integer < 0 OR a.state = $3) AND ($4::integer = 0 OR a.state < 2)"
+               " AND a.severity >= $5::integer"
+               " ORDER BY a.opened_ms DESC, a.id DESC LIMIT $6::bigint";
+
+/* By name, then from the tenant-wide rule to the most specific; names bytewise. */
+static const char rule_list_sql[] =
+    "SELECT r.id, t.name, r.name, r.device_type, r.device, r.sensor, r.cmp, r.threshold,"
+    " r.hysteresis, r.min_duration_ms, r.severity, r.enabled"
+    " FROM rules r JOIN tenants t ON t.id = r.tenant_id"
+    " WHERE $1::integer IS NULL OR r.tenant_id = $1"
+    " ORDER BY t.name COLLATE \"C\", r.name COLLATE \"C\", r.device <> '',"
+    " r.device_type COLLATE \"C\", r.device COLLATE \"C\"";
+
+static const char alert_insert_sql[] =
+    "INSERT INTO alerts (tenant_id, device, source, sensor, severity, state, opened_ms,"
+    " updated_ms, resolved_ms, value, score, summary)"
+    " SELECT id, $8::text, $9::text, $10::text, $11::smallint, $2::smallint, $12::bigint,"
+    " $3::bigint, $4::bigint, $5::double precision, $6::double precision, $7::text"
+    " FROM tenants WHERE name = $1 RETURNING id";
+
+static const char alert_update_sql[] =
+    "UPDATE alerts SET state = $2::smallint, updated_ms = $3::bigint, resolved_ms = $4::bigint,"
+    " value = $5::double precision, score = $6::double precision, summary = $7::text"
+    " WHERE id = $8::bigint AND tenant_id = (SELECT id FROM tenants WHERE name = $1)";
+
+/* A double as PostgreSQL reads it back exactly; buf has at least 32 bytes. */
+static const char *fmt_dbl(char *buf, double v)
+{
+    if (isnan(v)) {
+        return "NaN";
+    }
+    if (isinf(v)) {
+        return v > 0 ? "Infinity" : "-Infinity";
+    }
+    snprintf(buf, 32, "%.17g", v);
+    return buf;
+}
+
+/*
+ * Runs 'sql' with text parameters; *out is the result on MDX_OK (the
+ * caller PQclear()s it). in_tx: inside the batch's transaction, where a
+ * reconnection would run the statement outside it.
+ */
+static int run(struct pg *h, int in_tx, const char *sql, int n, const char *const *vals,
+               PGresult **out)
+{
+    PGresult *res;
+    ExecStatusType es;
+    int rc;
+
+    *out = NULL;
+    if (in_tx) {
+        rc = h->conn != NULL && PQstatus(h->conn) == CONNECTION_OK ? MDX_OK : MDX_ECONN;
+    } else {
+        rc = mdx_pg_ensure(h);
+    }
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    res = PQexecParams(h->conn, sql, n, NULL, vals, NULL, NULL, 0);
+    es = PQresultStatus(res);
+    if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
+        *out = res;
+        return MDX_OK;
+    }
+    rc = mdx_pg_status(h, res);
+    PQclear(res);
+    return rc;
+}
+
+/* Runs a statement that changes rows; MDX_ENOTFOUND if it changed none. */
+static int change(struct pg *h, const char *sql, int n, const char *const *vals)
+{
+    PGresult *res;
+    int rc = run(h, 0, sql, n, vals, &res);
+
+    if (rc == MDX_OK && strcmp(PQcmdTuples(res), "0") == 0) {
+        rc = MDX_ENOTFOUND;
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* Tenant id as text into buf (24 bytes). */
+static int tenant_lookup(struct pg *h, const char *tenant, char *buf)
+{
+    const char *v[1] = {tenant};
+    PGresult *res;
+    int rc;
+
+    if (!mdx_pg_valid_name(tenant)) {
+        return MDX_ENOTFOUND;
+    }
+    rc = run(h, 0, "SELECT id FROM tenants WHERE name = $1", 1, v, &res);
+    if (rc == MDX_OK) {
+        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
+        if (rc == MDX_OK) {
+            snprintf(buf, 24, "%s", PQgetvalue(res, 0, 0));
+        }
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* ---- device types ---- */
+
+int mdx_pg_device_set_type(void *impl, const char *tenant, const char *device, const char *type)
+{
+    const char *v[3] = {tenant, device, type};
+
+    if (!mdx_store_type_valid(type)) {
+        return MDX_EINVAL;
+    }
+    if (!mdx_pg_valid_name(tenant) || !mdx_pg_valid_name(device)) {
+        return MDX_ENOTFOUND;
+    }
+    return change(impl,
+                  "UPDATE devices SET type = $3 WHERE name = $2"
+                  " AND tenant_id = (SELECT id FROM tenants WHERE name = $1)",
+                  3, v);
+}
+
+/* ---- rules ---- */
+
+int mdx_pg_rule_put(void *impl, struct mdx_rule *rule)
+{
+    struct pg *h = impl;
+    char tid[24], cmp[24], thr[32], hys[32], dur[24], sev[24];
+    const char *v[11];
+    PGresult *res;
+    int rc;
+
+    rc = mdx_store_rule_check(rule);
+    if (rc == MDX_OK) {
+        rc = tenant_lookup(h, rule->tenant, tid);
+    }
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    v[0] = tid;
+    v[1] = rule->name;
+    v[2] = rule->device_type;
+    v[3] = rule->device;
+    v[4] = rule->sensor;
+    v[5] = mdx_pg_fmt(cmp, rule->cmp);
+    v[6] = fmt_dbl(thr, rule->threshold);
+    v[7] = fmt_dbl(hys, rule->hysteresis);
+    v[8] = mdx_pg_fmt(dur, rule->min_duration_ms);
+    v[9] = mdx_pg_fmt(sev, rule->severity);
+    v[10] = rule->enabled ? "1" : "0";
+    rc = run(h, 0,
+             "INSERT INTO rules (tenant_id, name, device_type, device, sensor, cmp, threshold,"
+             " hysteresis, min_duration_ms, severity, enabled)"
+             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+             " ON CONFLICT (tenant_id, name, device_type, device) DO UPDATE SET"
+             " sensor = excluded.sensor, cmp = excluded.cmp, threshold = excluded.threshold,"
+             " hysteresis = excluded.hysteresis, min_duration_ms = excluded.min_duration_ms,"
+             " severity = excluded.severity, enabled = excluded.enabled"
+             " RETURNING id",
+             11, v, &res);
+    if (rc == MDX_OK) {
+        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ESTORE;
+        if (rc == MDX_OK) {
+            rule->id = mdx_pg_i64(res, 0, 0);
+        }
+    }
+    PQclear(res);
+    return rc;
+}
+
+int mdx_pg_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *arg)
+{
+    struct pg *h = impl;
+    char tid[24];
+    const char *v[1] = {NULL};
+    struct mdx_rule r;
+    PGresult *res;
+    int rc;
+
+    if (tenant != NULL) {
+        rc = tenant_lookup(h, tenant, tid);
+        if (rc != MDX_OK) {
+            return rc;
+        }
+        v[0] = tid;
+    }
+    rc = run(h, 0, rule_list_sql, 1, v, &res);
+    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
+        memset(&r, 0, sizeof(r));
+        r.id = mdx_pg_i64(res, i, 0);
+        snprintf(r.tenant, sizeof(r.tenant), "%s", PQgetvalue(res, i, 1));
+        snprintf(r.name, sizeof(r.name), "%s", PQgetvalue(res, i, 2));
+        snprintf(r.device_type, sizeof(r.device_type), "%s", PQgetvalue(res, i, 3));
+        snprintf(r.device, sizeof(r.device), "%s", PQgetvalue(res, i, 4));
+        snprintf(r.sensor, sizeof(r.sensor), "%s", PQgetvalue(res, i, 5));
+        r.cmp = (int)mdx_pg_i64(res, i, 6);
+        r.threshold = mdx_pg_dbl(res, i, 7);
+        r.hysteresis = mdx_pg_dbl(res, i, 8);
+        r.min_duration_ms = mdx_pg_i64(res, i, 9);
+        r.severity = (int)mdx_pg_i64(res, i, 10);
+        r.enabled = (int)mdx_pg_i64(res, i, 11);
+        rc = fn(arg, &r);
+    }
+    PQclear(res);
+    return rc;
+}
+
+int mdx_pg_rule_delete(void *impl, const char *tenant, int64_t id)
+{
+    char tid[24], ids[24];
+    const char *v[2] = {mdx_pg_fmt(ids, id), tid};
+    int rc;
+
+    rc = tenant_lookup(impl, tenant, tid);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    return change(impl, "DELETE FROM rules WHERE id = $1::bigint AND tenant_id = $2", 2, v);
+}
+
+/* ---- alerts ---- */
+
+/* Inserts (a->id == 0; the id is set) or updates alert 'a'. */
+static int alert_write(struct pg *h, int in_tx, struct mdx_alert *a)
+{
+    char st[24], upd[24], resd[24], val[32], score[32], id[24], sev[24], opened[24];
+    const char *v[12];
+    PGresult *res;
+    int rc;
+
+    if (a->id < 0) {
+        return MDX_EINVAL;
+    }
+    rc = mdx_store_alert_check(a);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    v[0] = a->tenant;
+    v[1] = mdx_pg_fmt(st, a->state);
+    v[2] = mdx_pg_fmt(upd, a->updated_ms);
+    v[3] = mdx_pg_fmt(resd, a->resolved_ms);
+    v[4] = fmt_dbl(val, a->value);
+    v[5] = fmt_dbl(score, a->score);
+    v[6] = a->summary;
+    if (a->id != 0) {
+        v[7] = mdx_pg_fmt(id, a->id);
+        rc = run(h, in_tx, alert_update_sql, 8, v, &res);
+        if (rc == MDX_OK && strcmp(PQcmdTuples(res), "0") == 0) {
+            rc = MDX_ENOTFOUND;
+        }
+        PQclear(res);
+        return rc;
+    }
+    v[7] = a->device;
+    v[8] = a->source;
+    v[9] = a->sensor;
+    v[10] = mdx_pg_fmt(sev, a->severity);
+    v[11] = mdx_pg_fmt(opened, a->opened_ms);
+    rc = run(h, in_tx, alert_insert_sql, 12, v, &res);
+    if (rc == MDX_OK) {
+        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND; /* no row: no such tenant */
+        if (rc == MDX_OK) {
+            a->id = mdx_pg_i64(res, 0, 0);
+        }
+    }
+    PQclear(res);
+    return rc;
+}
+
+int mdx_pg_alerts_write(struct pg *h, const struct mdx_batch *b)
+{
+    int rc = MDX_OK;
+
+    for (size_t i = 0; i < b->n_alerts && rc == MDX_OK; i++) {
+        struct mdx_alert *a = &b->alerts[i];
+        int fresh = a->id == 0;
+
+        rc = alert_write(h, 1, a);
+        if (rc == MDX_ENOTFOUND && !fresh) {
+            /* Its device was deleted with its alerts (issue 5): nothing left to update. */
+            const char *v[2] = {a->tenant, a->device};
+            PGresult *res;
+            rc = run(h, 1,
+                     "SELECT 1 FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+                     " WHERE t.name = $1 AND d.name = $2",
+                     2, v, &res);
+            if (rc == MDX_OK) {
+                rc = PQntuples(res) == 0 ? MDX_OK : MDX_ENOTFOUND;
+            }
+            PQclear(res);
+        }
+        if (rc == MDX_OK && fresh) {
+            a->id = -a->id; /* until the commit: see mdx_store_alerts_settle() */
+        }
+    }
+    return rc;
+}
+
+int mdx_pg_alert_put(void *impl, struct mdx_alert *alert)
+{
+    return alert_write(impl, 0, alert);
+}
+
+static void alert_row(const PGresult *res, int i, struct mdx_alert *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->id = mdx_pg_i64(res, i, 0);
+    snprintf(a->tenant, sizeof(a->tenant), "%s", PQgetvalue(res, i, 1));
+    snprintf(a->device, sizeof(a->device), "%s", PQgetvalue(res, i, 2));
+    snprintf(a->source, sizeof(a->source), "%s", PQgetvalue(res, i, 3));
+    snprintf(a->sensor, sizeof(a->sensor), "%s", PQgetvalue(res, i, 4));
+    a->severity = (int)mdx_pg_i64(res, i, 5);
+    a->state = (int)mdx_pg_i64(res, i, 6);
+    a->opened_ms = mdx_pg_i64(res, i, 7);
+    a->updated_ms = mdx_pg_i64(res, i, 8);
+    a->resolved_ms = mdx_pg_i64(res, i, 9);
+    a->value = mdx_pg_dbl(res, i, 10);
+    a->score = mdx_pg_dbl(res, i, 11);
+    snprintf(a->summary, sizeof(a->summary), "%s", PQgetvalue(res, i, 12));
+}
+
+int mdx_pg_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_alert *out)
+{
+    char ids[24];
+    const char *v[2] = {mdx_pg_fmt(ids, id), tenant};
+    PGresult *res;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = run(impl, 0, ALERT_COLS " WHERE a.id = $1::bigint AND ($2::text IS NULL OR t.name = $2)",
+             2, v, &res);
+    if (rc == MDX_OK) {
+        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
+        if (rc == MDX_OK) {
+            alert_row(res, 0, out);
+        }
+    }
+    PQclear(res);
+    return rc;
+}
+
+int mdx_pg_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert_fn fn, void *arg)
+{
+    struct pg *h = impl;
+    char tid[24], state[24], sev[24], lim[24];
+    const char *v[6];
+    struct mdx_alert a;
+    PGresult *res;
+    int rc;
+
+    if ((f->state != -1 && f->state != MDX_ALERT_ACTIVE &&
+         (f->state < MDX_ALERT_OPEN || f->state > MDX_ALERT_RESOLVED)) ||
+        f->severity < -1 || f->severity > MDX_SEVERITY_CRITICAL || f->limit < 0) {
+        return MDX_EINVAL;
+    }
+    v[0] = NULL;
+    if (f->tenant != NULL) {
+        rc = tenant_lookup(h, f->tenant, tid);
+        if (rc != MDX_OK) {
+            return rc;
+        }
+        v[0] = tid;
+    }
+    v[1] = f->device;
+    v[2] = mdx_pg_fmt(state, f->state == MDX_ALERT_ACTIVE ? -1 : f->state);
+    v[3] = f->state == MDX_ALERT_ACTIVE ? "1" : "0";
+    v[4] = mdx_pg_fmt(sev, f->severity);
+    v[5] = f->limit > 0 ? mdx_pg_fmt(lim, f->limit) : NULL;
+    rc = run(h, 0, alert_list_sql, 6, v, &res);
+    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
+        alert_row(res, i, &a);
+        rc = fn(arg, &a);
+    }
+    PQclear(res);
+    return rc;
+}

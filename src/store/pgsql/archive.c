@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store_pgsql_archive.c - the PostgreSQL store's rollup queries, latest
+ * values, retention overrides and archive bookkeeping (issue 3).
+ *
+ * Buckets come from rollup_1h when the step is a multiple of an hour,
+ * from rollup_1m when it is a multiple of a minute, else from raw points;
+ * larger steps are aggregated from the rollup rows in SQL. A bucket is
+ * always whole: the range is widened to the step buckets that overlap
+ * [from, to], so the three sources give the same answer.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "modax/alloc.h"
+#include "modax/status.h"
+#include "store/pgsql/pgsql_int.h"
+
+/*
+ * As in the SQLite store: times clamped to +-2^62 ms and steps bounded, so
+ * bucket arithmetic cannot overflow; retention at most 100 years.
+ */
+#define TIME_BOUND (INT64_C(1) << 62)
+#define STEP_MAX (INT64_C(1) << 50)
+#define RETENTION_DAYS_MAX 36500
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+int mdx_pg_query_buckets(void *impl, const struct mdx_query *q, int64_t step_ms,
+                         mdx_bucket_fn fn, void *arg)
+{
+    struct pg *h = impl;
+    const char *sv[3] = {q->tenant, q->device, q->sensor};
+    char s[5][24];
+    const char *v[5] = {s[0], s[1], s[2], s[3], NULL};
+    enum pg_stmt id = PG_BUCKETS_RAW;
+    int64_t lo, hi, from, to;
+    struct mdx_bucket bk;
+    PGresult *res;
+    int rc;
+
+    if (step_ms <= 0 || step_ms > STEP_MAX || q->tenant == NULL || q->device == NULL ||
+        q->sensor == NULL) {
+        return MDX_EINVAL;
+    }
+    rc = mdx_pg_exec(h, PG_SERIES_FIND, 3, sv, &res);
+    if (rc != MDX_OK || PQntuples(res) == 0 || q->from_ms > q->to_ms) {
+        PQclear(res);
+        return rc;
+    }
+    mdx_pg_fmt(s[0], mdx_pg_i64(res, 0, 0));
+    PQclear(res);
+    if (step_ms % MDX_ROLLUP_HOUR_MS == 0) {
+        id = PG_BUCKETS_1H;
+    } else if (step_ms % MDX_ROLLUP_MINUTE_MS == 0) {
+        id = PG_BUCKETS_1M;
+    }
+    from = q->from_ms < -TIME_BOUND ? -TIME_BOUND : q->from_ms;
+    to = q->to_ms > TIME_BOUND ? TIME_BOUND : q->to_ms;
+    if (from > to) {
+        return MDX_OK;
+    }
+    lo = floor_div(from, step_ms) * step_ms;
+    hi = floor_div(to, step_ms) * step_ms + step_ms - 1;
+    mdx_pg_fmt(s[1], lo);
+    mdx_pg_fmt(s[2], hi);
+    mdx_pg_fmt(s[3], step_ms);
+    v[4] = q->limit > 0 ? mdx_pg_fmt(s[4], q->limit) : NULL;
+    rc = mdx_pg_exec(h, id, 5, v, &res);
+    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
+        bk.start_ms = mdx_pg_i64(res, i, 0);
+        bk.min = mdx_pg_dbl(res, i, 1);
+        bk.max = mdx_pg_dbl(res, i, 2);
+        bk.sum = mdx_pg_dbl(res, i, 3);
+        bk.count = mdx_pg_i64(res, i, 4);
+        rc = fn(arg, &bk);
+    }
+    PQclear(res);
+    return rc;
+}
+
+int mdx_pg_latest(void *impl, const char *tenant, const char *device, mdx_sensor_point_fn fn,
+                  void *arg)
+{
+    const char *v[2] = {tenant, device};
+    PGresult *res;
+    int rc;
+
+    int64_t dev;
+    int rows = 0;
+
+    if (tenant == NULL || device == NULL) {
+        return MDX_EINVAL;
+    }
+    rc = mdx_pg_exec(impl, PG_LATEST, 2, v, &res);
+    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
+        rc = fn(arg, PQgetvalue(res, i, 0), mdx_pg_i64(res, i, 1), mdx_pg_dbl(res, i, 2),
+                (unsigned)mdx_pg_i64(res, i, 3));
+        rows++;
+    }
+    PQclear(res);
+    if (rc == MDX_OK && rows == 0) {
+        /* No values: tell an unknown device from one that has sent nothing. */
+        rc = mdx_pg_device_id(impl, tenant, device, &dev);
+    }
+    return rc;
+}
+
+int mdx_pg_retention_get(void *impl, const char *tenant, struct mdx_retention *out)
+{
+    const char *v[1] = {tenant};
+    PGresult *res;
+    int rc;
+
+    if (!mdx_pg_valid_name(tenant)) {
+        return MDX_ENOTFOUND;
+    }
+    rc = mdx_pg_exec(impl, PG_RETENTION_GET, 1, v, &res);
+    if (rc == MDX_OK) {
+        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
+    }
+    if (rc == MDX_OK) {
+        out->archive_after_days = mdx_pg_i64(res, 0, 0);
+        out->expire_after_days = mdx_pg_i64(res, 0, 1);
+    }
+    PQclear(res);
+    return rc;
+}
+
+int mdx_pg_retention_set(void *impl, const char *tenant, const struct mdx_retention *r)
+{
+    char a[24], e[24];
+    const char *v[3] = {tenant, mdx_pg_fmt(a, r->archive_after_days),
+                        mdx_pg_fmt(e, r->expire_after_days)};
+    PGresult *res;
+    int rc;
+
+    if (!mdx_pg_valid_name(tenant)) {
+        return MDX_ENOTFOUND;
+    }
+    /* Objects must not expire before their points would have been archived. */
+    if (r->archive_after_days < 1 || r->archive_after_days > RETENTION_DAYS_MAX ||
+        r->expire_after_days < r->archive_after_days ||
+        r->expire_after_days > RETENTION_DAYS_MAX) {
+        return MDX_EINVAL;
+    }
+    rc = mdx_pg_exec(impl, PG_RETENTION_SET, 3, v, &res);
+    if (rc == MDX_OK && strcmp(PQcmdTuples(res), "0") == 0) {
+        rc = MDX_ENOTFOUND;
+    }
+    PQclear(res);
+    return rc;
+}
+
+int mdx_pg_archive_partitions(void *impl, const char *tenant, int64_t before_ms,
+                              mdx_partition_fn fn, void *arg)
+{
+    char b[24];
+    const char *v[2] = {tenant, mdx_pg_fmt(b, before_ms)};
+    PGresult *res;
+    int rc;
+
+    if (!mdx_pg_valid_name(tenant)) {
+        return MDX_ENOTFOUND;
+    }
+    rc = mdx_pg_exec(impl, PG_PARTITIONS, 2, v, &res);
+    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
+        rc = fn(arg, tenant, PQgetvalue(res, i, 0), mdx_pg_i64(res, i, 1));
+    }
+    PQclear(res);
+    return rc;
+}
+
+int mdx_pg_delete_points(void *impl, const char *tenant, const char *device, int64_t from_ms,
+                         int64_t to_ms, int64_t expect, int64_t *deleted)
+{
+    struct pg *h = impl;
+    char s[4][24];
+    const char *v[4] = {s[0], s[1], s[2], s[3]};
+    PGresult *res;
+    int64_t dev;
+    int rc;
+
+    *deleted = 0;
+    rc = mdx_pg_device_id(h, tenant, device, &dev);
+    if (rc != MDX_OK || from_ms >= to_ms) {
+        return rc;
+    }
+    mdx_pg_fmt(s[0], dev);
+    mdx_pg_fmt(s[1], from_ms);
+    mdx_pg_fmt(s[2], to_ms);
+    mdx_pg_fmt(s[3], expect);
+    rc = mdx_pg_exec(h, PG_DELETE, 4, v, &res);
+    if (rc == MDX_OK && PQntuples(res) > 0) {
+        *deleted = mdx_pg_i64(res, 0, 0);
+        if (expect >= 0 && mdx_pg_i64(res, 0, 1) != expect) {
+            rc = MDX_EAGAIN; /* the statement deleted nothing: a point arrived since the count */
+        }
+    }
+    PQclear(res);
+    return rc;
+}
+
+int mdx_pg_archive_obj_put(void *impl, const struct mdx_archive_obj *obj)
+{
+    char s[7][24];
+    const char *v[10] = {obj->key,  obj->tenant, obj->device, mdx_pg_fmt(s[0], obj->day_ms),
+                         mdx_pg_fmt(s[1], obj->seq), mdx_pg_fmt(s[2], obj->size), obj->sha256,
+                         mdx_pg_fmt(s[3], obj->points), mdx_pg_fmt(s[4], obj->state),
+                         mdx_pg_fmt(s[5], obj->created_ms)};
+    PGresult *res;
+    int rc;
+
+    if (obj->key[0] == '\0' || !mdx_pg_valid_name(obj->tenant) ||
+        !mdx_pg_valid_name(obj->device)) {
+        return MDX_EINVAL;
+    }
+    rc = mdx_pg_exec(impl, PG_ARCHIVE_PUT, 10, v, &res);
+    PQclear(res);
+    return rc;
+}
+
+int mdx_pg_archive_obj_list(void *impl, const char *tenant, int state, int64_t before_day_ms,
+                            mdx_archive_obj_fn fn, void *arg)
+{
+    char st[24], bd[24];
+    const char *v[3] = {tenant, mdx_pg_fmt(st, state < 0 ? -1 : state),
+                        mdx_pg_fmt(bd, before_day_ms)};
+    struct mdx_archive_obj *o;
+    PGresult *res;
+    int rc;
+
+    o = mdx_malloc(sizeof(*o));
+    if (o == NULL) {
+        return MDX_ENOMEM;
+    }
+    rc = mdx_pg_exec(impl, PG_ARCHIVE_LIST, 3, v, &res);
+    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
+        memset(o, 0, sizeof(*o));
+        snprintf(o->key, sizeof(o->key), "%s", PQgetvalue(res, i, 0));
+        snprintf(o->tenant, sizeof(o->tenant), "%s", PQgetvalue(res, i, 1));
+        snprintf(o->device, sizeof(o->device), "%s", PQgetvalue(res, i, 2));
+        o->day_ms = mdx_pg_i64(res, i, 3);
+        o->seq = mdx_pg_i64(res, i, 4);
+        o->size = mdx_pg_i64(res, i, 5);
+        snprintf(o->sha256, sizeof(o->sha256), "%s", PQgetvalue(res, i, 6));
+        o->points = mdx_pg_i64(res, i, 7);
+        o->state = (int)mdx_pg_i64(res, i, 8);
+        o->created_ms = mdx_pg_i64(res, i, 9);
+        rc = fn(arg, o);
+    }
+    PQclear(res);
+    mdx_free(o);
+    return rc;
+}
+
+int mdx_pg_archive_obj_delete(void *impl, const char *key)
+{
+    const char *v[1] = {key};
+    PGresult *res;
+    int rc = mdx_pg_exec(impl, PG_ARCHIVE_DELETE, 1, v, &res);
+
+    PQclear(res);
+    return rc;
+}

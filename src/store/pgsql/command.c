@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store_pgsql_command.c - the PostgreSQL store's record of operators'
+ * commands to devices (issue 5); the same semantics as
+ * store_sqlite_command.c.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "modax/status.h"
+#include "store/pgsql/pgsql_int.h"
+
+#define COMMAND_COLS                                                                               \
+    "SELECT c.id, t.name, d.name, c.name, c.value, c.state, c.detail, c.issued_by,"               \
+    " c.created_ms, c.updated_ms FROM commands c JOIN devices d ON d.id = c.device_id"            \
+    " JOIN tenants t ON t.id = d.tenant_id"
+
+static void command_row(const PGresult *res, int i, struct mdx_command *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->id = mdx_pg_i64(res, i, 0);
+    snprintf(out->tenant, sizeof(out->tenant), "%s", PQgetvalue(res, i, 1));
+    snprintf(out->device, sizeof(out->device), "%s", PQgetvalue(res, i, 2));
+    snprintf(out->name, sizeof(out->name), "%s", PQgetvalue(res, i, 3));
+    out->value = mdx_pg_dbl(res, i, 4);
+    out->state = (int)mdx_pg_i64(res, i, 5);
+    snprintf(out->detail, sizeof(out->detail), "%s", PQgetvalue(res, i, 6));
+    snprintf(out->issued_by, sizeof(out->issued_by), "%s", PQgetvalue(res, i, 7));
+    out->created_ms = mdx_pg_i64(res, i, 8);
+    out->updated_ms = mdx_pg_i64(res, i, 9);
+}
+
+int mdx_pg_command_put(void *impl, struct mdx_command *cmd)
+{
+    char value[32], state[24], created[24], updated[24], id[24];
+    const char *v[9] = {cmd->tenant, cmd->device, mdx_pg_fmt(state, cmd->state), cmd->detail,
+                        mdx_pg_fmt(updated, cmd->updated_ms), NULL, NULL, NULL, NULL};
+    int insert = cmd->id == 0;
+    PGresult *res;
+    int rc;
+
+    if (cmd->id < 0 || cmd->state < MDX_COMMAND_SENT || cmd->state > MDX_COMMAND_FAILED ||
+        strnlen(cmd->detail, sizeof(cmd->detail)) >= sizeof(cmd->detail)) {
+        return MDX_EINVAL;
+    }
+    if (!mdx_pg_valid_name(cmd->tenant) || !mdx_pg_valid_name(cmd->device)) {
+        return MDX_ENOTFOUND;
+    }
+    if (insert && (!mdx_pg_valid_name(cmd->name) || !isfinite(cmd->value) ||
+                   strnlen(cmd->issued_by, sizeof(cmd->issued_by)) >= sizeof(cmd->issued_by))) {
+        return MDX_EINVAL;
+    }
+    if (insert) {
+        snprintf(value, sizeof(value), "%.17g", cmd->value);
+        v[5] = cmd->name;
+        v[6] = value;
+        v[7] = cmd->issued_by;
+        v[8] = mdx_pg_fmt(created, cmd->created_ms);
+        rc =
+            mdx_pg_run_row(impl, 0,
+                           "INSERT INTO commands (device_id, name, value, state, detail, issued_by,"
+                           " created_ms, updated_ms)"
+                           " SELECT d.id, $6, $7::double precision, $3::smallint, $4, $8,"
+                           " $9::bigint, $5::bigint FROM devices d JOIN tenants t"
+                           " ON t.id = d.tenant_id WHERE t.name = $1 AND d.name = $2 RETURNING id",
+                           9, v, &res);
+        if (rc == MDX_OK) {
+            cmd->id = mdx_pg_i64(res, 0, 0);
+        }
+    } else {
+        v[5] = mdx_pg_fmt(id, cmd->id);
+        rc = mdx_pg_run(impl, 0,
+                        "UPDATE commands SET state = $3::smallint, detail = $4,"
+                        " updated_ms = $5::bigint WHERE id = $6::bigint AND device_id ="
+                        " (SELECT d.id FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+                        " WHERE t.name = $1 AND d.name = $2)",
+                        6, v, &res);
+        if (rc == MDX_OK && strcmp(PQcmdTuples(res), "0") == 0) {
+            rc = MDX_ENOTFOUND; /* no such device, or no such command of it */
+        }
+    }
+    PQclear(res);
+    return rc;
+}
+
+int mdx_pg_command_get(void *impl, const char *tenant, int64_t id, struct mdx_command *out)
+{
+    char ids[24];
+    const char *v[2] = {mdx_pg_fmt(ids, id), tenant};
+    PGresult *res;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!mdx_pg_valid_name(tenant) || id <= 0) {
+        return MDX_ENOTFOUND;
+    }
+    rc = mdx_pg_run_row(impl, 0, COMMAND_COLS " WHERE c.id = $1::bigint AND t.name = $2", 2, v,
+                        &res);
+    if (rc == MDX_OK) {
+        command_row(res, 0, out);
+    }
+    PQclear(res);
+    return rc;
+}
+
+int mdx_pg_command_list(void *impl, const char *tenant, const char *device, int64_t limit,
+                        mdx_command_fn fn, void *arg)
+{
+    struct mdx_command cmd;
+    char lim[24];
+    const char *v[3] = {tenant, mdx_pg_fmt(lim, limit), device};
+    PGresult *res;
+    int rc;
+
+    if (limit < 0) {
+        return MDX_EINVAL;
+    }
+    if (!mdx_pg_valid_name(tenant)) {
+        return MDX_ENOTFOUND;
+    }
+    rc = mdx_store_pgsql.tenant_exists(impl, tenant);
+    if (rc == MDX_OK && device != NULL) {
+        struct mdx_device_info info;
+        rc = mdx_store_pgsql.device_get(impl, tenant, device, &info); /* unknown: ENOTFOUND */
+    }
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    /* LIMIT NULL is no limit. */
+    if (limit == 0) {
+        v[1] = NULL;
+    }
+    rc = mdx_pg_run(impl, 0,
+                    device != NULL
+                        ? COMMAND_COLS " WHERE t.name = $1 AND d.name = $3"
+                                       " ORDER BY c.created_ms DESC, c.id DESC LIMIT $2::bigint"
+                        : COMMAND_COLS " WHERE t.name = $1"
+                                       " ORDER BY c.created_ms DESC, c.id DESC LIMIT $2::bigint",
+                    device != NULL ? 3 : 2, v, &res);
+    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
+        command_row(res, i, &cmd);
+        rc = fn(arg, &cmd);
+    }
+    PQclear(res);
+    return rc;
+}

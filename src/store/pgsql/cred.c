@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store_pgsql_cred.c - the PostgreSQL store's broker credentials (issue
+ * 6); the same semantics as store_sqlite_cred.c. The checks that keep
+ * identity names and device ids apart read one table and write the other,
+ * so they run in a transaction holding one advisory lock: two processes
+ * cannot both take a name.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "modax/status.h"
+#include "store/store_cred_int.h"
+#include "store/pgsql/pgsql_int.h"
+
+/* pg_advisory_xact_lock key of the broker's user name space: "MDXC" as a 32-bit number */
+#define NAMES_LOCK "SELECT pg_advisory_xact_lock(1296324675)"
+
+#define CRED_COLS                                                                                  \
+    "SELECT t.name, d.name, c.secret_hash, c.cert_fingerprint, c.revoked_ms, c.updated_ms"         \
+    " FROM device_creds c JOIN devices d ON d.id = c.device_id"                                    \
+    " JOIN tenants t ON t.id = d.tenant_id"
+
+#define IDENTITY_COLS                                                                              \
+    "SELECT i.name, i.kind, COALESCE(t.name, ''), i.secret_hash, i.created_ms, i.revoked_ms"      \
+    " FROM broker_identities i LEFT JOIN tenants t ON t.id = i.tenant_id"
+
+
+/* Runs 'sql' inside the transaction; MDX_OK if it returned a row (first column into buf). */
+static int one_row(struct pg *h, const char *sql, int n, const char *const *v, char *buf,
+                   size_t len)
+{
+    PGresult *res;
+    int rc = mdx_pg_run_row(h, 1, sql, n, v, &res);
+
+    if (rc == MDX_OK && buf != NULL) {
+        snprintf(buf, len, "%s", PQgetvalue(res, 0, 0));
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int begin_locked(struct pg *h)
+{
+    PGresult *res;
+    int rc = mdx_pg_ensure(h);
+
+    if (rc == MDX_OK) {
+        rc = mdx_pg_simple(h, "BEGIN");
+    }
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    rc = mdx_pg_run(h, 1, NAMES_LOCK, 0, NULL, &res);
+    PQclear(res);
+    return rc;
+}
+
+/* Commits after rc == MDX_OK, else rolls back; returns rc or the commit's failure. */
+static int end_tx(struct pg *h, int rc)
+{
+    if (rc == MDX_OK) {
+        rc = mdx_pg_simple(h, "COMMIT");
+    }
+    if (rc != MDX_OK && h->conn != NULL && PQstatus(h->conn) == CONNECTION_OK) {
+        PQclear(PQexec(h->conn, "ROLLBACK"));
+    }
+    return rc;
+}
+
+static int cred_upsert(struct pg *h, const char *tenant, const char *device,
+                       const char *secret_hash, const char *cert_fingerprint, int64_t now_ms)
+{
+    char id[24], now[24];
+    const char *dv[2] = {tenant, device};
+    const char *nv[1] = {device};
+    const char *v[5] = {id, device, secret_hash, cert_fingerprint, mdx_pg_fmt(now, now_ms)};
+    PGresult *res;
+    int rc;
+
+    rc = one_row(h,
+                 "SELECT d.id FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+                 " WHERE t.name = $1 AND d.name = $2",
+                 2, dv, id, sizeof(id));
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    rc = one_row(h, "SELECT 1 FROM broker_identities WHERE name = $1", 1, nv, NULL, 0);
+    if (rc != MDX_ENOTFOUND) {
+        return rc == MDX_OK ? MDX_EEXIST : rc;
+    }
+    /* A unique violation on name (another tenant's device) is MDX_EEXIST. */
+    rc = mdx_pg_run(h, 1,
+                    "INSERT INTO device_creds AS c (device_id, name, secret_hash,"
+                    " cert_fingerprint, revoked_ms, updated_ms)"
+                    " VALUES ($1::integer, $2, COALESCE($3::text, ''), COALESCE($4::text, ''),"
+                    " 0, $5::bigint)"
+                    " ON CONFLICT (device_id) DO UPDATE SET"
+                    " secret_hash = COALESCE($3::text, c.secret_hash),"
+                    " cert_fingerprint = COALESCE($4::text, c.cert_fingerprint),"
+                    " revoked_ms = 0, updated_ms = $5::bigint",
+                    5, v, &res);
+    PQclear(res);
+    return rc;
+}
+
+int mdx_pg_device_cred_set(void *impl, const char *tenant, const char *device,
+                           const char *secret_hash, const char *cert_fingerprint, int64_t now_ms)
+{
+    struct pg *h = impl;
+    int rc;
+
+    if (!mdx_pg_valid_name(tenant) || !mdx_pg_valid_name(device)) {
+        return MDX_ENOTFOUND;
+    }
+    if (!mdx_store_cred_values_ok(secret_hash, cert_fingerprint)) {
+        return MDX_EINVAL;
+    }
+    rc = begin_locked(h);
+    if (rc != MDX_OK) {
+        return end_tx(h, rc);
+    }
+    return end_tx(h, cred_upsert(h, tenant, device, secret_hash, cert_fingerprint, now_ms));
+}
+
+int mdx_pg_device_cred_get(void *impl, const char *device, struct mdx_device_cred *out)
+{
+    const char *v[1] = {device};
+    PGresult *res;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!mdx_pg_valid_name(device)) {
+        return MDX_ENOTFOUND;
+    }
+    rc = mdx_pg_run_row(impl, 0, CRED_COLS " WHERE c.name = $1", 1, v, &res);
+    if (rc == MDX_OK) {
+        snprintf(out->tenant, sizeof(out->tenant), "%s", PQgetvalue(res, 0, 0));
+        snprintf(out->device, sizeof(out->device), "%s", PQgetvalue(res, 0, 1));
+        snprintf(out->secret_hash, sizeof(out->secret_hash), "%s", PQgetvalue(res, 0, 2));
+        snprintf(out->cert_fingerprint, sizeof(out->cert_fingerprint), "%s",
+                 PQgetvalue(res, 0, 3));
+        out->revoked_ms = mdx_pg_i64(res, 0, 4);
+        out->updated_ms = mdx_pg_i64(res, 0, 5);
+    }
+    PQclear(res);
+    return rc;
+}
+
+int mdx_pg_device_revoke(void *impl, const char *tenant, const char *device, int64_t now_ms)
+{
+    char now[24];
+    const char *v[3] = {tenant, device, mdx_pg_fmt(now, now_ms)};
+    PGresult *res;
+    int rc;
+
+    if (now_ms <= 0) {
+        return MDX_EINVAL; /* revoked_ms 0 means valid */
+    }
+    if (!mdx_pg_valid_name(tenant) || !mdx_pg_valid_name(device)) {
+        return MDX_ENOTFOUND;
+    }
+    /* The first revocation time stays; a device without credentials has no access to revoke. */
+    rc = mdx_pg_run(impl, 0,
+                    "WITH dev AS (SELECT d.id FROM devices d JOIN tenants t"
+                    " ON t.id = d.tenant_id WHERE t.name = $1 AND d.name = $2),"
+                    " upd AS (UPDATE device_creds SET revoked_ms = $3::bigint,"
+                    " updated_ms = $3::bigint WHERE device_id IN (SELECT id FROM dev)"
+                    " AND revoked_ms = 0 RETURNING 1)"
+                    " SELECT (SELECT count(*) FROM dev), (SELECT count(*) FROM upd)",
+                    3, v, &res);
+    if (rc == MDX_OK) {
+        rc = mdx_pg_i64(res, 0, 0) > 0 ? MDX_OK : MDX_ENOTFOUND;
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int identity_insert(struct pg *h, const struct mdx_broker_identity *id)
+{
+    char tid[24], kind[24], created[24], revoked[24];
+    int op = id->kind == MDX_IDENTITY_OPERATOR;
+    const char *nv[1] = {id->name};
+    const char *tv[1] = {id->tenant};
+    const char *v[6] = {id->name,        mdx_pg_fmt(kind, id->kind),
+                        op ? tid : NULL, id->secret_hash,
+                        mdx_pg_fmt(created, id->created_ms), mdx_pg_fmt(revoked, id->revoked_ms)};
+    PGresult *res;
+    int rc;
+
+    rc = one_row(h, "SELECT 1 FROM devices WHERE name = $1 LIMIT 1", 1, nv, NULL, 0);
+    if (rc != MDX_ENOTFOUND) {
+        return rc == MDX_OK ? MDX_EEXIST : rc;
+    }
+    if (op) {
+        rc = one_row(h, "SELECT id FROM tenants WHERE name = $1", 1, tv, tid, sizeof(tid));
+        if (rc != MDX_OK) {
+            return rc;
+        }
+    }
+    rc = mdx_pg_run(h, 1,
+                    "INSERT INTO broker_identities (name, kind, tenant_id, secret_hash,"
+                    " created_ms, revoked_ms) VALUES ($1, $2::smallint, $3::integer, $4,"
+                    " $5::bigint, $6::bigint)",
+                    6, v, &res);
+    PQclear(res);
+    return rc; /* MDX_EEXIST for a taken name */
+}
+
+int mdx_pg_identity_add(void *impl, const struct mdx_broker_identity *id)
+{
+    struct pg *h = impl;
+    int rc;
+
+    if (!mdx_store_identity_ok(id)) {
+        return MDX_EINVAL;
+    }
+    rc = begin_locked(h);
+    if (rc != MDX_OK) {
+        return end_tx(h, rc);
+    }
+    return end_tx(h, identity_insert(h, id));
+}
+
+static void identity_row(const PGresult *res, int i, struct mdx_broker_identity *out)
+{
+    memset(out, 0, sizeof(*out));
+    snprintf(out->name, sizeof(out->name), "%s", PQgetvalue(res, i, 0));
+    out->kind = (int)mdx_pg_i64(res, i, 1);
+    snprintf(out->tenant, sizeof(out->tenant), "%s", PQgetvalue(res, i, 2));
+    snprintf(out->secret_hash, sizeof(out->secret_hash), "%s", PQgetvalue(res, i, 3));
+    out->created_ms = mdx_pg_i64(res, i, 4);
+    out->revoked_ms = mdx_pg_i64(res, i, 5);
+}
+
+int mdx_pg_identity_get(void *impl, const char *name, struct mdx_broker_identity *out)
+{
+    const char *v[1] = {name};
+    PGresult *res;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!mdx_pg_valid_name(name)) {
+        return MDX_ENOTFOUND;
+    }
+    rc = mdx_pg_run_row(impl, 0, IDENTITY_COLS " WHERE i.name = $1", 1, v, &res);
+    if (rc == MDX_OK) {
+        identity_row(res, 0, out);
+    }
+    PQclear(res);
+    return rc;
+}
+
+int mdx_pg_identity_list(void *impl, mdx_identity_fn fn, void *arg)
+{
+    struct mdx_broker_identity id;
+    PGresult *res;
+    int rc = mdx_pg_run(impl, 0, IDENTITY_COLS " ORDER BY i.name", 0, NULL, &res);
+
+    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
+        identity_row(res, i, &id);
+        rc = fn(arg, &id);
+    }
+    PQclear(res);
+    return rc;
+}
+
+int mdx_pg_identity_revoke(void *impl, const char *name, int64_t now_ms)
+{
+    char now[24];
+    const char *v[2] = {name, mdx_pg_fmt(now, now_ms)};
+    struct mdx_broker_identity id;
+    PGresult *res;
+    int rc, changed;
+
+    if (now_ms <= 0) {
+        return MDX_EINVAL;
+    }
+    if (!mdx_pg_valid_name(name)) {
+        return MDX_ENOTFOUND;
+    }
+    rc = mdx_pg_run(impl, 0,
+                    "UPDATE broker_identities SET revoked_ms = $2::bigint"
+                    " WHERE name = $1 AND revoked_ms = 0",
+                    2, v, &res);
+    changed = rc == MDX_OK && strcmp(PQcmdTuples(res), "0") != 0;
+    PQclear(res);
+    if (rc != MDX_OK || changed) {
+        return rc;
+    }
+    rc = mdx_pg_identity_get(impl, name, &id);
+    return rc == MDX_OK ? MDX_EEXIST : rc; /* revoked already, or no such identity */
+}

@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store_pgsql_device.c - the PostgreSQL store's device configuration
+ * (metadata, limits), device deletion, and the effect of a batch's status,
+ * safety and command_ack events on their device or command (issue 5); the
+ * same semantics as store_sqlite_device.c.
+ *
+ * A delete removes the device's points (series by series, from every
+ * partition), rollups, latest values, series, events, alerts and
+ * commands, then the device, in one transaction that also bumps
+ * device_epoch: every connection's writer then drops its cached device
+ * and series ids before its next batch (store_pgsql_write.c). Dead
+ * letters and archive records stay.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "modax/status.h"
+#include "store/store_event_int.h"
+#include "store/pgsql/pgsql_int.h"
+
+int mdx_pg_run(struct pg *h, int in_tx, const char *sql, int n, const char *const *vals,
+               PGresult **out)
+{
+    PGresult *res;
+    ExecStatusType es;
+    int rc;
+
+    *out = NULL;
+    if (in_tx) {
+        rc = h->conn != NULL && PQstatus(h->conn) == CONNECTION_OK ? MDX_OK : MDX_ECONN;
+    } else {
+        rc = mdx_pg_ensure(h);
+    }
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    res = PQexecParams(h->conn, sql, n, NULL, vals, NULL, NULL, 0);
+    es = PQresultStatus(res);
+    if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
+        *out = res;
+        return MDX_OK;
+    }
+    rc = mdx_pg_status(h, res);
+    PQclear(res);
+    return rc;
+}
+
+int mdx_pg_run_row(struct pg *h, int in_tx, const char *sql, int n, const char *const *vals,
+                   PGresult **out)
+{
+    int rc = mdx_pg_run(h, in_tx, sql, n, vals, out);
+
+    if (rc == MDX_OK && PQntuples(*out) == 0) {
+        PQclear(*out);
+        *out = NULL;
+        rc = MDX_ENOTFOUND;
+    }
+    return rc;
+}
+
+int mdx_pg_device_config_get(void *impl, const char *tenant, const char *device,
+                             struct mdx_device_config *out)
+{
+    const char *v[2] = {tenant, device};
+    PGresult *res;
+    int rc;
+
+    snprintf(out->meta, sizeof(out->meta), "{}");
+    snprintf(out->limits, sizeof(out->limits), "{}");
+    if (!mdx_pg_valid_name(tenant) || !mdx_pg_valid_name(device)) {
+        return MDX_ENOTFOUND;
+    }
+    rc =
+        mdx_pg_run_row(impl, 0,
+                       "SELECT d.meta, d.limits FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+                       " WHERE t.name = $1 AND d.name = $2",
+                       2, v, &res);
+    if (rc == MDX_OK) {
+        snprintf(out->meta, sizeof(out->meta), "%s", PQgetvalue(res, 0, 0));
+        snprintf(out->limits, sizeof(out->limits), "%s", PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+    return rc;
+}
+
+int mdx_pg_device_config_set(void *impl, const char *tenant, const char *device,
+                             const char *meta, const char *limits)
+{
+    const char *v[4] = {tenant, device, meta, limits};
+    PGresult *res;
+    int rc;
+
+    if (!mdx_pg_valid_name(tenant) || !mdx_pg_valid_name(device)) {
+        return MDX_ENOTFOUND;
+    }
+    if ((meta != NULL && strnlen(meta, MDX_DEVICE_JSON_MAX) >= MDX_DEVICE_JSON_MAX) ||
+        (limits != NULL && strnlen(limits, MDX_DEVICE_JSON_MAX) >= MDX_DEVICE_JSON_MAX)) {
+        return MDX_EINVAL;
+    }
+    rc = mdx_pg_run(impl, 0,
+                    "UPDATE devices SET meta = COALESCE($3::text, meta),"
+                    " limits = COALESCE($4::text, limits)"
+                    " WHERE id = (SELECT d.id FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+                    " WHERE t.name = $1 AND d.name = $2)",
+                    4, v, &res);
+    if (rc == MDX_OK && strcmp(PQcmdTuples(res), "0") == 0) {
+        rc = MDX_ENOTFOUND;
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* The statements of a delete, in order: $1 = the device id, $2 = the tenant id. */
+static const struct {
+    const char *sql;
+    int n_params;
+} delete_sql[] = {
+    {"DELETE FROM points WHERE series_id IN (SELECT id FROM series WHERE device_id = $1)", 1},
+    {"DELETE FROM rollup_1m WHERE series_id IN (SELECT id FROM series WHERE device_id = $1)", 1},
+    {"DELETE FROM rollup_1h WHERE series_id IN (SELECT id FROM series WHERE device_id = $1)", 1},
+    {"DELETE FROM series_latest WHERE series_id IN"
+     " (SELECT id FROM series WHERE device_id = $1)", 1},
+    {"DELETE FROM series WHERE device_id = $1", 1},
+    {"DELETE FROM events WHERE device_id = $1", 1},
+    {"DELETE FROM commands WHERE device_id = $1", 1},
+    {"DELETE FROM alerts WHERE device = (SELECT name FROM devices WHERE id = $1)"
+     " AND tenant_id = $2", 2},
+    {"DELETE FROM devices WHERE id = $1", 1},
+    {"UPDATE device_epoch SET n = n + 1 WHERE id = 1", 0},
+};
+
+int mdx_pg_device_delete(void *impl, const char *tenant, const char *device)
+{
+    struct pg *h = impl;
+    const char *v[2] = {tenant, device};
+    char ids[2][24];
+    const char *iv[2] = {ids[0], ids[1]};
+    PGresult *res;
+    int rc;
+
+    if (!mdx_pg_valid_name(tenant) || !mdx_pg_valid_name(device)) {
+        return MDX_ENOTFOUND;
+    }
+    rc = mdx_pg_ensure(h);
+    if (rc == MDX_OK) {
+        rc = mdx_pg_simple(h, "BEGIN");
+    }
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    /* FOR UPDATE: a concurrent delete of the same device waits, then finds nothing. */
+    rc = mdx_pg_run_row(h, 1,
+                        "SELECT d.id, d.tenant_id FROM devices d JOIN tenants t"
+                        " ON t.id = d.tenant_id WHERE t.name = $1 AND d.name = $2 FOR UPDATE OF d",
+                        2, v, &res);
+    if (rc == MDX_OK) {
+        snprintf(ids[0], sizeof(ids[0]), "%s", PQgetvalue(res, 0, 0));
+        snprintf(ids[1], sizeof(ids[1]), "%s", PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+    for (size_t i = 0; i < sizeof(delete_sql) / sizeof(delete_sql[0]) && rc == MDX_OK; i++) {
+        rc = mdx_pg_run(h, 1, delete_sql[i].sql, delete_sql[i].n_params, iv, &res);
+        PQclear(res);
+    }
+    if (rc == MDX_OK) {
+        rc = mdx_pg_simple(h, "COMMIT");
+    }
+    if (rc != MDX_OK && h->conn != NULL && PQstatus(h->conn) == CONNECTION_OK) {
+        PQclear(PQexec(h->conn, "ROLLBACK"));
+    }
+    return rc;
+}
+
+int mdx_pg_event_apply(struct pg *h, int64_t device_id, const struct mdx_event *ev)
+{
+    struct mdx_event_effect fx;
+    char a[24], ts[24], dev[24], id[24];
+    const char *v[5];
+    enum pg_stmt stmt;
+    PGresult *res;
+    int n, rc = mdx_store_event_effect(ev, &fx);
+
+    if (rc != MDX_OK || fx.kind == MDX_EFFECT_NONE) {
+        return rc;
+    }
+    mdx_pg_fmt(ts, fx.ts_ms);
+    mdx_pg_fmt(dev, device_id);
+    switch (fx.kind) {
+    case MDX_EFFECT_STATUS:
+        stmt = PG_DEVICE_STATUS;
+        v[0] = fx.status;
+        v[1] = ts;
+        v[2] = dev;
+        n = 3;
+        break;
+    case MDX_EFFECT_SAFETY:
+        stmt = PG_DEVICE_SAFETY;
+        v[0] = fx.emergency_stop ? "1" : "0";
+        v[1] = ts;
+        v[2] = dev;
+        n = 3;
+        break;
+    default:
+        /* An ack of a command this device does not have changes nothing. */
+        stmt = PG_COMMAND_ACK;
+        v[0] = mdx_pg_fmt(a, fx.command_state);
+        v[1] = fx.detail;
+        v[2] = ts;
+        v[3] = mdx_pg_fmt(id, fx.command_id);
+        v[4] = dev;
+        n = 5;
+        break;
+    }
+    rc = mdx_pg_exec(h, stmt, n, v, &res);
+    PQclear(res);
+    return rc;
+}

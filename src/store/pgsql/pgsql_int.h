@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store_pgsql_int.h - the PostgreSQL store's handle, shared by
+ * store_pgsql.c (connection, registry, queries), store_pgsql_write.c (the
+ * batch writer and its caches) and store_pgsql_archive.c (rollups,
+ * retention, archive records). Internal to src/store.
+ */
+#ifndef MODAX_STORE_PGSQL_INT_H
+#define MODAX_STORE_PGSQL_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "base/htab.h"
+#include "modax/store.h"
+
+/* Prepared statements, prepared on every new connection. */
+enum pg_stmt {
+    PG_TENANT_ADD,
+    PG_TENANT_ID,
+    PG_TENANT_LIST,
+    PG_DEVICE_ADD,
+    PG_DEVICE_GET,
+    PG_DEVICE_LIST,
+    PG_DEVICE_IDS,
+    PG_SENSOR_LIST,
+    PG_SERIES_ADD,
+    PG_SERIES_GET,
+    PG_SERIES_FIND,
+    PG_ENSURE_PARTITION,
+    PG_APPLY,
+    PG_APPLY_NEW,
+    PG_DEVICES_SEEN,
+    PG_POINTS_RANGE,
+    PG_POINTS_TENANT,
+    PG_POINTS_ALL,
+    PG_EVENT_ADD,
+    PG_EVENT_LIST,
+    PG_DL_ADD,
+    PG_DL_EVICT,
+    PG_DL_COUNT_BUMP,
+    PG_DL_LIST,
+    PG_DL_COUNTS,
+    PG_CKPT_SET,
+    PG_CKPT_GET,
+    PG_BUCKETS_RAW,
+    PG_BUCKETS_1M,
+    PG_BUCKETS_1H,
+    PG_LATEST,
+    PG_RETENTION_GET,
+    PG_RETENTION_SET,
+    PG_PARTITIONS,
+    PG_SERIES_OF_DEVICE,
+    PG_DELETE,
+    PG_ARCHIVE_PUT,
+    PG_ARCHIVE_LIST,
+    PG_ARCHIVE_DELETE,
+    PG_DEVICE_STATUS,
+    PG_DEVICE_SAFETY,
+    PG_COMMAND_ACK,
+    PG_DEVICE_EPOCH,
+    PG_STMT_COUNT
+};
+
+/* A cache entry: key bytes -> (id, parent id). */
+struct pg_entry {
+    struct mdx_hnode node;    /* first: a node pointer is the entry */
+    int64_t id;
+    int64_t parent;           /* device: tenant id; series: device id */
+    size_t key_len;
+    char key[];
+};
+
+/* A bounded map; cleared as a whole when it reaches 'max'. */
+struct pg_map {
+    struct mdx_htab t;
+    size_t max;               /* entries before it is emptied */
+};
+
+/* A point of the batch, resolved to its series, for sorting and COPY. */
+struct pg_row {
+    int64_t ts_ms;
+    double value;
+    int32_t series_id;
+    uint32_t idx;             /* arrival order: the first of equal (series, ts) wins */
+    int32_t device;           /* index into pg->batch_dev */
+    uint8_t flags;
+};
+
+/* A device touched by the batch. */
+struct pg_batch_dev {
+    int64_t id;
+    int64_t tenant_id;
+    int64_t seen_ms;
+};
+
+struct pg {
+    PGconn *conn;
+    int ready;                /* connected, migrated, statements prepared */
+    int timescale;            /* points is a TimescaleDB hypertable */
+    char where[400];          /* "host=.. port=.. dbname=.. user=..", for messages */
+
+    /* Connection parameters (PQconnectdbParams), owned. */
+    char *url;
+    char *password;           /* wiped at close */
+    char *sslmode;
+    char timeout[24];         /* connect_timeout, s */
+    char lock_timeout[24];    /* store.busy_timeout_ms */
+    int64_t days_ahead;
+    int64_t deadletter_max;
+    size_t cache_max;
+
+    struct pg_map devices;    /* "tenant\0device" -> device id, tenant id */
+    struct pg_map series;     /* device id (8 bytes) + sensor -> series id */
+    int64_t *days;            /* UTC days known to have a partition, unsorted */
+    size_t n_days, cap_days;
+    int64_t ahead_day;        /* partitions exist up to this day (ahead) */
+
+    /* Writer scratch, reused between batches. */
+    struct pg_row *rows;
+    size_t cap_rows;
+    struct pg_batch_dev *dev;
+    size_t n_dev, cap_dev;
+    uint8_t *copy;            /* binary COPY buffer */
+    size_t copy_len, copy_cap;
+    char *arr[2];             /* text arrays for the devices update */
+    size_t arr_cap[2];
+    char *agg;                /* text arrays of PG_APPLY_NEW, NUL-separated */
+    size_t agg_cap;
+    int general_left;         /* batches left on PG_APPLY after a redelivered point */
+    int64_t device_epoch;     /* device_epoch row the cached ids match (store_pgsql_write.c) */
+    size_t *refused;          /* groups of the batch whose device is not registered */
+    size_t n_refused, cap_refused;
+    size_t n_refused_events;  /* events of the batch refused the same way */
+};
+
+/* Connects if needed (lazily, after a lost connection too). MDX_ECONN while down. */
+int mdx_pg_ensure(struct pg *h);
+/*
+ * Runs prepared statement 'id' with text parameters; *out is the result
+ * on MDX_OK (the caller PQclear()s it). A lost connection marks the
+ * handle for reconnection and gives MDX_ECONN; a SQL error its status.
+ */
+int mdx_pg_exec(struct pg *h, enum pg_stmt id, int n, const char *const *vals, PGresult **out);
+/* Like mdx_pg_exec() with per-parameter lengths and formats (binary bytea). */
+int mdx_pg_exec_bin(struct pg *h, enum pg_stmt id, int n, const char *const *vals,
+                    const int *lens, const int *fmts, PGresult **out);
+/* Runs plain SQL (BEGIN, COMMIT, ...). */
+int mdx_pg_simple(struct pg *h, const char *sql);
+/* MDX_* status of a failed result (SQLSTATE), marking a lost connection. */
+int mdx_pg_status(struct pg *h, const PGresult *res);
+/* Parses column text as int64 / double (0 for NULL or garbage). */
+int64_t mdx_pg_i64(const PGresult *res, int row, int col);
+double mdx_pg_dbl(const PGresult *res, int row, int col);
+/* Formats v into buf (at least 24 bytes) and returns buf. */
+const char *mdx_pg_fmt(char *buf, int64_t v);
+/* Tenant and device names: [A-Za-z0-9_-]{1,64}. */
+int mdx_pg_valid_name(const char *s);
+/* Device id of (tenant, device): MDX_ENOTFOUND if unknown. */
+int mdx_pg_device_id(struct pg *h, const char *tenant, const char *device, int64_t *id);
+
+/* Writer (store_pgsql_write.c). */
+int mdx_pg_cache_init(struct pg *h);
+void mdx_pg_cache_clear(struct pg *h);
+void mdx_pg_cache_fini(struct pg *h);
+/* Creates the partitions of [today, today + days_ahead]. */
+int mdx_pg_partitions_ahead(struct pg *h);
+int mdx_pg_write(void *impl, const struct mdx_batch *batch, struct mdx_batch_result *res);
+
+/* Device types, rules and alerts (store_pgsql_alert.c). */
+int mdx_pg_device_set_type(void *impl, const char *tenant, const char *device, const char *type);
+int mdx_pg_rule_put(void *impl, struct mdx_rule *rule);
+int mdx_pg_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *arg);
+int mdx_pg_rule_delete(void *impl, const char *tenant, int64_t id);
+int mdx_pg_alert_put(void *impl, struct mdx_alert *alert);
+int mdx_pg_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_alert *out);
+int mdx_pg_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert_fn fn, void *arg);
+/*
+ * Writes the batch's alert changes inside its transaction: inserts the new
+ * ones (their ids negated until mdx_store_alerts_settle(), see
+ * store_alert_int.h) and updates the others; MDX_ENOTFOUND for an update
+ * of an unknown alert or an unknown tenant.
+ */
+int mdx_pg_alerts_write(struct pg *h, const struct mdx_batch *b);
+
+/*
+ * Runs 'sql' with text parameters (PQexecParams); *out is the result on
+ * MDX_OK (the caller PQclear()s it). in_tx: inside the batch's
+ * transaction, where a reconnection would run the statement outside it.
+ */
+int mdx_pg_run(struct pg *h, int in_tx, const char *sql, int n, const char *const *vals,
+               PGresult **out);
+/*
+ * mdx_pg_run() of a statement whose first row is wanted: MDX_OK with the
+ * result in *out (the caller PQclear()s it), MDX_ENOTFOUND (*out NULL) if
+ * it returned no rows, else the error.
+ */
+int mdx_pg_run_row(struct pg *h, int in_tx, const char *sql, int n, const char *const *vals,
+                   PGresult **out);
+
+/*
+ * Device configuration and deletion, and the effect of a batch's events
+ * on their device or command (store_pgsql_device.c).
+ */
+int mdx_pg_device_config_get(void *impl, const char *tenant, const char *device,
+                             struct mdx_device_config *out);
+int mdx_pg_device_config_set(void *impl, const char *tenant, const char *device,
+                             const char *meta, const char *limits);
+int mdx_pg_device_delete(void *impl, const char *tenant, const char *device);
+/* Applies the effect of stored event 'ev' of device 'device_id' (inside the batch's transaction). */
+int mdx_pg_event_apply(struct pg *h, int64_t device_id, const struct mdx_event *ev);
+
+/* API keys (store_pgsql_apikey.c). */
+int mdx_pg_apikey_add(void *impl, const struct mdx_apikey *key);
+int mdx_pg_apikey_get(void *impl, const char *id, struct mdx_apikey *out);
+int mdx_pg_apikey_list(void *impl, const char *tenant, mdx_apikey_fn fn, void *arg);
+int mdx_pg_apikey_revoke(void *impl, const char *id, int64_t now_ms);
+
+/* Commands (store_pgsql_command.c). */
+int mdx_pg_command_put(void *impl, struct mdx_command *cmd);
+int mdx_pg_command_get(void *impl, const char *tenant, int64_t id, struct mdx_command *out);
+int mdx_pg_command_list(void *impl, const char *tenant, const char *device, int64_t limit,
+                        mdx_command_fn fn, void *arg);
+
+/* Broker credentials (store_pgsql_cred.c). */
+int mdx_pg_device_cred_set(void *impl, const char *tenant, const char *device,
+                           const char *secret_hash, const char *cert_fingerprint, int64_t now_ms);
+int mdx_pg_device_cred_get(void *impl, const char *device, struct mdx_device_cred *out);
+int mdx_pg_device_revoke(void *impl, const char *tenant, const char *device, int64_t now_ms);
+int mdx_pg_identity_add(void *impl, const struct mdx_broker_identity *id);
+int mdx_pg_identity_get(void *impl, const char *name, struct mdx_broker_identity *out);
+int mdx_pg_identity_list(void *impl, mdx_identity_fn fn, void *arg);
+int mdx_pg_identity_revoke(void *impl, const char *name, int64_t now_ms);
+
+/* Rollups, latest values, retention, archive (store_pgsql_archive.c). */
+int mdx_pg_query_buckets(void *impl, const struct mdx_query *q, int64_t step_ms,
+                         mdx_bucket_fn fn, void *arg);
+int mdx_pg_latest(void *impl, const char *tenant, const char *device, mdx_sensor_point_fn fn,
+                  void *arg);
+int mdx_pg_retention_get(void *impl, const char *tenant, struct mdx_retention *out);
+int mdx_pg_retention_set(void *impl, const char *tenant, const struct mdx_retention *r);
+int mdx_pg_archive_partitions(void *impl, const char *tenant, int64_t before_ms,
+                              mdx_partition_fn fn, void *arg);
+int mdx_pg_export_points(void *impl, const char *tenant, const char *device, int64_t from_ms,
+                         int64_t to_ms, mdx_sensor_point_fn fn, void *arg);
+int mdx_pg_delete_points(void *impl, const char *tenant, const char *device, int64_t from_ms,
+                         int64_t to_ms, int64_t expect, int64_t *deleted);
+int mdx_pg_archive_obj_put(void *impl, const struct mdx_archive_obj *obj);
+int mdx_pg_archive_obj_list(void *impl, const char *tenant, int state, int64_t before_day_ms,
+                            mdx_archive_obj_fn fn, void *arg);
+int mdx_pg_archive_obj_delete(void *impl, const char *key);
+
+#endif

@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store_sqlite_alert.c - the SQLite store's device types, threshold rules
+ * and alerts (issue 4).
+ *
+ * Rules are few and change when an operator says so; alerts change a few
+ * times per anomaly episode. So, like the archive records, statements are
+ * prepared per call rather than kept in the handle. New alerts and alert
+ * updates of a batch are written by mdx_sq_alerts_write() inside the
+ * batch's transaction (store_sqlite_write.c); mdx_sq_alert_put() is the
+ * same outside a batch, for operators' acknowledge and resolve. The
+ * default rules of a new tenant are inserted by a trigger on tenants
+ * (migration 4), so tenant_add needs nothing here.
+ *
+ * SQLite stores a NaN as NULL: value and score read back NULL as NaN.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "modax/status.h"
+#include "modax/validate.h"
+#include "store/store_alert_int.h"
+#include "store/sqlite/sqlite_int.h"
+
+#define ALERT_COLS                                                                                 \
+    "SELECT a.id, t.name, a.device, a.source, a.sensor, a.severity, a.state, a.opened_ms,"        \
+    " a.updated_ms, a.resolved_ms, a.value, a.score, a.summary"                                    \
+    " FROM alerts a JOIN tenants t ON t.id = a.tenant_id"
+
+/* Filters after the tenant and device: ?3 state (-1 any), ?4 active only, ?5 min severity. */
+#define ALERT_FILTER                                                                               \
+    " AND (?3 < 0 OR a.state = ?3) AND (?4 = 0 OR a.state < 2) AND a.severity >= ?5"              \
+    " ORDER BY a.opened_ms DESC, a.id DESC LIMIT ?6"
+
+/* One statement per combination of tenant and device, so that each can use its index. */
+static const char *const alert_list_sql[4] = {
+    ALERT_COLS " WHERE 1" ALERT_FILTER,
+    ALERT_COLS " WHERE a.tenant_id = ?1" ALERT_FILTER,
+    ALERT_COLS " WHERE a.device = ?2" ALERT_FILTER,
+    ALERT_COLS " WHERE a.tenant_id = ?1 AND a.device = ?2" ALERT_FILTER,
+};
+
+#define RULE_COLS                                                                                  \
+    "SELECT r.id, t.name, r.name, r.device_type, r.device, r.sensor, r.cmp, r.threshold,"         \
+    " r.hysteresis, r.min_duration_ms, r.severity, r.enabled"                                      \
+    " FROM rules r JOIN tenants t ON t.id = r.tenant_id"
+
+/* By name, then from the tenant-wide rule to the most specific. */
+#define RULE_ORDER " ORDER BY t.name, r.name, r.device <> '', r.device_type, r.device"
+
+static int prep(struct sq *h, const char *sql, sqlite3_stmt **st)
+{
+    int rc = sqlite3_prepare_v2(h->db, sql, -1, st, NULL);
+
+    if (rc != SQLITE_OK) {
+        *st = NULL;
+        return mdx_sq_status(rc);
+    }
+    return MDX_OK;
+}
+
+/* A REAL column that may hold NULL for NaN. */
+static double column_real(sqlite3_stmt *st, int col)
+{
+    return sqlite3_column_type(st, col) == SQLITE_NULL ? NAN : sqlite3_column_double(st, col);
+}
+
+/* Binds a double; NaN becomes NULL (SQLite would do the same, said plainly here). */
+static void bind_real(sqlite3_stmt *st, int col, double v)
+{
+    if (isnan(v)) {
+        sqlite3_bind_null(st, col);
+    } else {
+        sqlite3_bind_double(st, col, v);
+    }
+}
+
+static int tenant_lookup(struct sq *h, const char *tenant, int64_t *id)
+{
+    if (tenant == NULL || !mdx_valid_segment(tenant, strnlen(tenant, MDX_NAME_MAX + 1))) {
+        return MDX_ENOTFOUND;
+    }
+    return mdx_sq_tenant_id(h, tenant, id);
+}
+
+/* Runs a statement that changes rows; finalizes it. MDX_ENOTFOUND if none changed. */
+static int change(struct sq *h, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        return mdx_sq_status(rc);
+    }
+    return sqlite3_changes(h->db) > 0 ? MDX_OK : MDX_ENOTFOUND;
+}
+
+/* ---- device types ---- */
+
+int mdx_sq_device_set_type(void *impl, const char *tenant, const char *device, const char *type)
+{
+    struct sq *h = impl;
+    sqlite3_stmt *st;
+    int64_t tid;
+    int rc;
+
+    if (!mdx_store_type_valid(type)) {
+        return MDX_EINVAL;
+    }
+    rc = tenant_lookup(h, tenant, &tid);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    rc = prep(h, "UPDATE devices SET type = ?3 WHERE tenant_id = ?1 AND name = ?2", &st);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, tid);
+    sqlite3_bind_text(st, 2, device != NULL ? device : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
+    return change(h, st);
+}
+
+/* ---- rules ---- */
+
+int mdx_sq_rule_put(void *impl, struct mdx_rule *rule)
+{
+    struct sq *h = impl;
+    sqlite3_stmt *st;
+    int64_t tid;
+    int rc;
+
+    rc = mdx_store_rule_check(rule);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    rc = tenant_lookup(h, rule->tenant, &tid);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    rc = prep(h,
+              "INSERT INTO rules (tenant_id, name, device_type, device, sensor, cmp, threshold,"
+              " hysteresis, min_duration_ms, severity, enabled)"
+              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+              " ON CONFLICT (tenant_id, name, device_type, device) DO UPDATE SET"
+              " sensor = excluded.sensor, cmp = excluded.cmp, threshold = excluded.threshold,"
+              " hysteresis = excluded.hysteresis, min_duration_ms = excluded.min_duration_ms,"
+              " severity = excluded.severity, enabled = excluded.enabled"
+              " RETURNING id",
+              &st);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, tid);
+    sqlite3_bind_text(st, 2, rule->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, rule->device_type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, rule->device, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, rule->sensor, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 6, rule->cmp);
+    sqlite3_bind_double(st, 7, rule->threshold);
+    sqlite3_bind_double(st, 8, rule->hysteresis);
+    sqlite3_bind_int64(st, 9, rule->min_duration_ms);
+    sqlite3_bind_int(st, 10, rule->severity);
+    sqlite3_bind_int(st, 11, rule->enabled ? 1 : 0);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        rule->id = sqlite3_column_int64(st, 0);
+        rc = sqlite3_step(st); /* finishes the statement: the row is written */
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? MDX_OK : mdx_sq_status(rc);
+}
+
+int mdx_sq_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *arg)
+{
+    struct sq *h = impl;
+    struct mdx_rule r;
+    sqlite3_stmt *st;
+    int64_t tid = 0;
+    int rc, ret = MDX_OK;
+
+    if (tenant != NULL) {
+        rc = tenant_lookup(h, tenant, &tid);
+        if (rc != MDX_OK) {
+            return rc;
+        }
+    }
+    rc = prep(h, tenant != NULL ? RULE_COLS " WHERE r.tenant_id = ?1" RULE_ORDER
+                                : RULE_COLS RULE_ORDER,
+              &st);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    if (tenant != NULL) {
+        sqlite3_bind_int64(st, 1, tid);
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        memset(&r, 0, sizeof(r));
+        r.id = sqlite3_column_int64(st, 0);
+        mdx_sq_column_copy(st, 1, r.tenant, sizeof(r.tenant));
+        mdx_sq_column_copy(st, 2, r.name, sizeof(r.name));
+        mdx_sq_column_copy(st, 3, r.device_type, sizeof(r.device_type));
+        mdx_sq_column_copy(st, 4, r.device, sizeof(r.device));
+        mdx_sq_column_copy(st, 5, r.sensor, sizeof(r.sensor));
+        r.cmp = sqlite3_column_int(st, 6);
+        r.threshold = sqlite3_column_double(st, 7);
+        r.hysteresis = sqlite3_column_double(st, 8);
+        r.min_duration_ms = sqlite3_column_int64(st, 9);
+        r.severity = sqlite3_column_int(st, 10);
+        r.enabled = sqlite3_column_int(st, 11);
+        ret = fn(arg, &r);
+        if (ret != MDX_OK) {
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return ret != MDX_OK ? ret : mdx_sq_status(rc);
+}
+
+int mdx_sq_rule_delete(void *impl, const char *tenant, int64_t id)
+{
+    struct sq *h = impl;
+    sqlite3_stmt *st;
+    int64_t tid;
+    int rc;
+
+    rc = tenant_lookup(h, tenant, &tid);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    rc = prep(h, "DELETE FROM rules WHERE id = ?1 AND tenant_id = ?2", &st);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, tid);
+    return change(h, st);
+}
+
+/* ---- alerts ---- */
+
+/*
+ * Inserts (a->id == 0) or updates alert 'a' with the statements 'ins' and
+ * 'upd' (prepared by the caller, reset here). A new alert's id is set.
+ */
+static int alert_write(struct sq *h, sqlite3_stmt *ins, sqlite3_stmt *upd, struct mdx_alert *a)
+{
+    sqlite3_stmt *st = a->id == 0 ? ins : upd;
+    int rc;
+
+    if (a->id < 0) {
+        return MDX_EINVAL;
+    }
+    rc = mdx_store_alert_check(a);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_text(st, 1, a->tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, a->state);
+    sqlite3_bind_int64(st, 3, a->updated_ms);
+    sqlite3_bind_int64(st, 4, a->resolved_ms);
+    bind_real(st, 5, a->value);
+    bind_real(st, 6, a->score);
+    sqlite3_bind_text(st, 7, a->summary, -1, SQLITE_STATIC);
+    if (st == upd) {
+        sqlite3_bind_int64(st, 8, a->id);
+    } else {
+        sqlite3_bind_text(st, 8, a->device, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 9, a->source, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 10, a->sensor, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 11, a->severity);
+        sqlite3_bind_int64(st, 12, a->opened_ms);
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE && st == upd) {
+        rc = sqlite3_changes(h->db) > 0 ? MDX_OK : MDX_ENOTFOUND;
+    } else if (rc == SQLITE_DONE) {
+        rc = MDX_ENOTFOUND; /* no such tenant: the SELECT gave no row */
+    } else if (rc == SQLITE_ROW) {
+        a->id = sqlite3_column_int64(st, 0);
+        rc = sqlite3_step(st) == SQLITE_DONE ? MDX_OK : MDX_ESTORE;
+    } else {
+        rc = mdx_sq_status(rc);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+/* Prepares the insert and update statements of alert_write(). */
+static int alert_prep(struct sq *h, sqlite3_stmt **ins, sqlite3_stmt **upd)
+{
+    int rc;
+
+    *upd = NULL;
+    rc = prep(h,
+              "INSERT INTO alerts (tenant_id, device, source, sensor, severity, state, opened_ms,"
+              " updated_ms, resolved_ms, value, score, summary)"
+              " SELECT id, ?8, ?9, ?10, ?11, ?2, ?12, ?3, ?4, ?5, ?6, ?7 FROM tenants"
+              " WHERE name = ?1 RETURNING id",
+              ins);
+    if (rc == MDX_OK) {
+        rc = prep(h,
+                  "UPDATE alerts SET state = ?2, updated_ms = ?3, resolved_ms = ?4, value = ?5,"
+                  " score = ?6, summary = ?7"
+                  " WHERE id = ?8 AND tenant_id = (SELECT id FROM tenants WHERE name = ?1)",
+                  upd);
+    }
+    if (rc != MDX_OK) {
+        sqlite3_finalize(*ins);
+        *ins = NULL;
+    }
+    return rc;
+}
+
+int mdx_sq_alerts_write(struct sq *h, const struct mdx_batch *b)
+{
+    sqlite3_stmt *ins, *upd;
+    int rc;
+
+    if (b->n_alerts == 0) {
+        return MDX_OK;
+    }
+    rc = alert_prep(h, &ins, &upd);
+    for (size_t i = 0; i < b->n_alerts && rc == MDX_OK; i++) {
+        struct mdx_alert *a = &b->alerts[i];
+        int fresh = a->id == 0;
+
+        rc = alert_write(h, ins, upd, a);
+        if (rc == MDX_ENOTFOUND && !fresh) {
+            struct mdx_device_info dev;
+            /* Its device was deleted with its alerts (issue 5): nothing left to update. */
+            if (mdx_store_sqlite.device_get(h, a->tenant, a->device, &dev) == MDX_ENOTFOUND) {
+                rc = MDX_OK;
+            }
+        }
+        if (rc == MDX_OK && fresh) {
+            a->id = -a->id; /* until the commit: see mdx_store_alerts_settle() */
+        }
+    }
+    sqlite3_finalize(ins);
+    sqlite3_finalize(upd);
+    return rc;
+}
+
+int mdx_sq_alert_put(void *impl, struct mdx_alert *alert)
+{
+    struct sq *h = impl;
+    sqlite3_stmt *ins, *upd;
+    int rc;
+
+    rc = alert_prep(h, &ins, &upd);
+    if (rc == MDX_OK) {
+        rc = alert_write(h, ins, upd, alert);
+    }
+    sqlite3_finalize(ins);
+    sqlite3_finalize(upd);
+    return rc;
+}
+
+static void alert_row(sqlite3_stmt *st, struct mdx_alert *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->id = sqlite3_column_int64(st, 0);
+    mdx_sq_column_copy(st, 1, a->tenant, sizeof(a->tenant));
+    mdx_sq_column_copy(st, 2, a->device, sizeof(a->device));
+    mdx_sq_column_copy(st, 3, a->source, sizeof(a->source));
+    mdx_sq_column_copy(st, 4, a->sensor, sizeof(a->sensor));
+    a->severity = sqlite3_column_int(st, 5);
+    a->state = sqlite3_column_int(st, 6);
+    a->opened_ms = sqlite3_column_int64(st, 7);
+    a->updated_ms = sqlite3_column_int64(st, 8);
+    a->resolved_ms = sqlite3_column_int64(st, 9);
+    a->value = column_real(st, 10);
+    a->score = column_real(st, 11);
+    mdx_sq_column_copy(st, 12, a->summary, sizeof(a->summary));
+}
+
+int mdx_sq_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_alert *out)
+{
+    struct sq *h = impl;
+    sqlite3_stmt *st;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = prep(h, ALERT_COLS " WHERE a.id = ?1 AND (?2 IS NULL OR t.name = ?2)", &st);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    if (tenant != NULL) {
+        sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        alert_row(st, out);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
+}
+
+int mdx_sq_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert_fn fn, void *arg)
+{
+    struct sq *h = impl;
+    struct mdx_alert a;
+    sqlite3_stmt *st;
+    int64_t tid = 0;
+    int rc, ret = MDX_OK;
+
+    if ((f->state != -1 && f->state != MDX_ALERT_ACTIVE &&
+         (f->state < MDX_ALERT_OPEN || f->state > MDX_ALERT_RESOLVED)) ||
+        f->severity < -1 || f->severity > MDX_SEVERITY_CRITICAL || f->limit < 0) {
+        return MDX_EINVAL;
+    }
+    if (f->tenant != NULL) {
+        rc = tenant_lookup(h, f->tenant, &tid);
+        if (rc != MDX_OK) {
+            return rc;
+        }
+    }
+    rc = prep(h, alert_list_sql[(f->tenant != NULL ? 1 : 0) + (f->device != NULL ? 2 : 0)], &st);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    if (f->tenant != NULL) {
+        sqlite3_bind_int64(st, 1, tid);
+    }
+    if (f->device != NULL) {
+        sqlite3_bind_text(st, 2, f->device, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int(st, 3, f->state == MDX_ALERT_ACTIVE ? -1 : f->state);
+    sqlite3_bind_int(st, 4, f->state == MDX_ALERT_ACTIVE);
+    sqlite3_bind_int(st, 5, f->severity);
+    sqlite3_bind_int64(st, 6, f->limit > 0 ? f->limit : -1);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        alert_row(st, &a);
+        ret = fn(arg, &a);
+        if (ret != MDX_OK) {
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return ret != MDX_OK ? ret : mdx_sq_status(rc);
+}

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store_sqlite_command.c - the SQLite store's record of operators'
+ * commands to devices (issue 5): inserted when sent, updated by the API
+ * (failed to publish) and by the device's command_ack events inside the
+ * write batches (store_sqlite_device.c).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "modax/status.h"
+#include "modax/validate.h"
+#include "store/sqlite/sqlite_int.h"
+
+#define COMMAND_COLS                                                                               \
+    "SELECT c.id, t.name, d.name, c.name, c.value, c.state, c.detail, c.issued_by,"               \
+    " c.created_ms, c.updated_ms FROM commands c JOIN devices d ON d.id = c.device_id"            \
+    " JOIN tenants t ON t.id = d.tenant_id"
+
+static void command_row(sqlite3_stmt *st, struct mdx_command *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->id = sqlite3_column_int64(st, 0);
+    mdx_sq_column_copy(st, 1, out->tenant, sizeof(out->tenant));
+    mdx_sq_column_copy(st, 2, out->device, sizeof(out->device));
+    mdx_sq_column_copy(st, 3, out->name, sizeof(out->name));
+    out->value = sqlite3_column_double(st, 4);
+    out->state = sqlite3_column_int(st, 5);
+    mdx_sq_column_copy(st, 6, out->detail, sizeof(out->detail));
+    mdx_sq_column_copy(st, 7, out->issued_by, sizeof(out->issued_by));
+    out->created_ms = sqlite3_column_int64(st, 8);
+    out->updated_ms = sqlite3_column_int64(st, 9);
+}
+
+int mdx_sq_command_put(void *impl, struct mdx_command *cmd)
+{
+    struct sq *h = impl;
+    sqlite3_stmt *st;
+    int insert = cmd->id == 0;
+    int rc;
+
+    if (cmd->id < 0 || cmd->state < MDX_COMMAND_SENT || cmd->state > MDX_COMMAND_FAILED ||
+        strnlen(cmd->detail, sizeof(cmd->detail)) >= sizeof(cmd->detail)) {
+        return MDX_EINVAL;
+    }
+    if (!mdx_sq_name_valid(cmd->tenant) || !mdx_sq_name_valid(cmd->device)) {
+        return MDX_ENOTFOUND;
+    }
+    if (insert && (!mdx_sq_name_valid(cmd->name) || !isfinite(cmd->value) ||
+                   strnlen(cmd->issued_by, sizeof(cmd->issued_by)) >= sizeof(cmd->issued_by))) {
+        return MDX_EINVAL;
+    }
+    rc = mdx_sq_prepare(
+        h,
+        insert ? "INSERT INTO commands (device_id, name, value, state, detail, issued_by,"
+                 " created_ms, updated_ms)"
+                 " SELECT d.id, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM devices d JOIN tenants t"
+                 " ON t.id = d.tenant_id WHERE t.name = ?1 AND d.name = ?2"
+               : "UPDATE commands SET state = ?5, detail = ?6, updated_ms = ?9"
+                 " WHERE id = ?10 AND device_id = (SELECT d.id FROM devices d JOIN tenants t"
+                 " ON t.id = d.tenant_id WHERE t.name = ?1 AND d.name = ?2)",
+        &st);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_text(st, 1, cmd->tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, cmd->device, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, cmd->state);
+    sqlite3_bind_text(st, 6, cmd->detail, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 9, cmd->updated_ms);
+    if (insert) {
+        sqlite3_bind_text(st, 3, cmd->name, -1, SQLITE_STATIC);
+        sqlite3_bind_double(st, 4, cmd->value);
+        sqlite3_bind_text(st, 7, cmd->issued_by, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 8, cmd->created_ms);
+    } else {
+        sqlite3_bind_int64(st, 10, cmd->id);
+    }
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        return mdx_sq_status(rc);
+    }
+    if (sqlite3_changes(h->db) == 0) {
+        return MDX_ENOTFOUND; /* no such device, or no such command of it */
+    }
+    if (insert) {
+        cmd->id = sqlite3_last_insert_rowid(h->db);
+    }
+    return MDX_OK;
+}
+
+int mdx_sq_command_get(void *impl, const char *tenant, int64_t id, struct mdx_command *out)
+{
+    struct sq *h = impl;
+    sqlite3_stmt *st;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!mdx_sq_name_valid(tenant) || id <= 0) {
+        return MDX_ENOTFOUND;
+    }
+    rc = mdx_sq_prepare(h, COMMAND_COLS " WHERE c.id = ?1 AND t.name = ?2", &st);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
+    rc = mdx_sq_step_row(st);
+    if (rc == MDX_OK) {
+        command_row(st, out);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int mdx_sq_command_list(void *impl, const char *tenant, const char *device, int64_t limit,
+                        mdx_command_fn fn, void *arg)
+{
+    struct sq *h = impl;
+    struct mdx_command cmd;
+    sqlite3_stmt *st;
+    int64_t tid = 0;
+    int rc, ret = MDX_OK;
+
+    if (limit < 0) {
+        return MDX_EINVAL;
+    }
+    if (!mdx_sq_name_valid(tenant)) {
+        return MDX_ENOTFOUND;
+    }
+    rc = mdx_sq_tenant_id(h, tenant, &tid);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    if (device != NULL) {
+        struct mdx_device_info info;
+        rc = mdx_store_sqlite.device_get(h, tenant, device, &info); /* unknown: ENOTFOUND */
+        if (rc != MDX_OK) {
+            return rc;
+        }
+    }
+    rc = mdx_sq_prepare(h,
+                        device != NULL
+                            ? COMMAND_COLS " WHERE d.tenant_id = ?1 AND d.name = ?2"
+                                           " ORDER BY c.created_ms DESC, c.id DESC LIMIT ?3"
+                            : COMMAND_COLS " WHERE d.tenant_id = ?1"
+                                           " ORDER BY c.created_ms DESC, c.id DESC LIMIT ?3",
+                        &st);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, tid);
+    if (device != NULL) {
+        sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        command_row(st, &cmd);
+        ret = fn(arg, &cmd);
+        if (ret != MDX_OK) {
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return ret != MDX_OK ? ret : mdx_sq_status(rc);
+}

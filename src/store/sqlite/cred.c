@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store_sqlite_cred.c - the SQLite store's broker credentials (issue 6):
+ * a device's secret hash and certificate fingerprint (device_creds, one
+ * row per device, its id unique across tenants) and the broker identities
+ * that are not devices (broker_identities). Identity names and device ids
+ * share the broker's user name space; the checks that keep them apart run
+ * inside one write transaction (BEGIN IMMEDIATE), so two processes cannot
+ * both take a name.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "modax/status.h"
+#include "modax/validate.h"
+#include "store/store_cred_int.h"
+#include "store/sqlite/sqlite_int.h"
+
+#define CRED_COLS                                                                                  \
+    "SELECT t.name, d.name, c.secret_hash, c.cert_fingerprint, c.revoked_ms, c.updated_ms"         \
+    " FROM device_creds c JOIN devices d ON d.id = c.device_id"                                    \
+    " JOIN tenants t ON t.id = d.tenant_id"
+
+#define IDENTITY_COLS                                                                              \
+    "SELECT i.name, i.kind, COALESCE(t.name, ''), i.secret_hash, i.created_ms, i.revoked_ms"      \
+    " FROM broker_identities i LEFT JOIN tenants t ON t.id = i.tenant_id"
+
+
+static int exec_sql(struct sq *h, const char *sql)
+{
+    return mdx_sq_status(sqlite3_exec(h->db, sql, NULL, NULL, NULL));
+}
+
+/* Id of device (tenant, device) into *id; MDX_ENOTFOUND if unknown. */
+static int device_id(struct sq *h, const char *tenant, const char *device, int64_t *id)
+{
+    sqlite3_stmt *st;
+    int rc = mdx_sq_find(h,
+                         "SELECT d.id FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+                         " WHERE t.name = ?1 AND d.name = ?2",
+                         tenant, device, &st);
+
+    if (rc == MDX_OK) {
+        *id = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    return rc;
+}
+
+/* MDX_OK if 'sql' with ?1 = name finds a row, MDX_ENOTFOUND if not. */
+static int name_used(struct sq *h, const char *sql, const char *name)
+{
+    sqlite3_stmt *st;
+    int rc = mdx_sq_prepare(h, sql, &st);
+
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    rc = mdx_sq_step_row(st);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static void bind_opt(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s == NULL) {
+        sqlite3_bind_null(st, i);
+    } else {
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    }
+}
+
+/* The body of cred_set, inside the transaction. */
+static int cred_upsert(struct sq *h, const char *tenant, const char *device,
+                       const char *secret_hash, const char *cert_fingerprint, int64_t now_ms)
+{
+    sqlite3_stmt *st;
+    int64_t id = 0;
+    int rc = device_id(h, tenant, device, &id);
+
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    rc = name_used(h, "SELECT 1 FROM broker_identities WHERE name = ?1", device);
+    if (rc != MDX_ENOTFOUND) {
+        return rc == MDX_OK ? MDX_EEXIST : rc;
+    }
+    rc = mdx_sq_prepare(h,
+                        "INSERT INTO device_creds (device_id, name, secret_hash,"
+                        " cert_fingerprint, revoked_ms, updated_ms)"
+                        " VALUES (?1, ?2, COALESCE(?3, ''), COALESCE(?4, ''), 0, ?5)"
+                        " ON CONFLICT (device_id) DO UPDATE SET"
+                        " secret_hash = COALESCE(?3, secret_hash),"
+                        " cert_fingerprint = COALESCE(?4, cert_fingerprint),"
+                        " revoked_ms = 0, updated_ms = ?5",
+                        &st);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
+    bind_opt(st, 3, secret_hash);
+    bind_opt(st, 4, cert_fingerprint);
+    sqlite3_bind_int64(st, 5, now_ms);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        return MDX_EEXIST; /* another tenant's device has this id and credentials */
+    }
+    return mdx_sq_status(rc);
+}
+
+int mdx_sq_device_cred_set(void *impl, const char *tenant, const char *device,
+                           const char *secret_hash, const char *cert_fingerprint, int64_t now_ms)
+{
+    struct sq *h = impl;
+    int rc;
+
+    if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
+        return MDX_ENOTFOUND;
+    }
+    if (!mdx_store_cred_values_ok(secret_hash, cert_fingerprint)) {
+        return MDX_EINVAL;
+    }
+    rc = exec_sql(h, "BEGIN IMMEDIATE");
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    rc = cred_upsert(h, tenant, device, secret_hash, cert_fingerprint, now_ms);
+    if (rc == MDX_OK) {
+        rc = exec_sql(h, "COMMIT");
+    }
+    if (rc != MDX_OK) {
+        exec_sql(h, "ROLLBACK");
+    }
+    return rc;
+}
+
+int mdx_sq_device_cred_get(void *impl, const char *device, struct mdx_device_cred *out)
+{
+    struct sq *h = impl;
+    sqlite3_stmt *st;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!mdx_sq_name_valid(device)) {
+        return MDX_ENOTFOUND;
+    }
+    rc = mdx_sq_find(h, CRED_COLS " WHERE c.name = ?1", device, NULL, &st);
+    if (rc == MDX_OK) {
+        mdx_sq_column_copy(st, 0, out->tenant, sizeof(out->tenant));
+        mdx_sq_column_copy(st, 1, out->device, sizeof(out->device));
+        mdx_sq_column_copy(st, 2, out->secret_hash, sizeof(out->secret_hash));
+        mdx_sq_column_copy(st, 3, out->cert_fingerprint, sizeof(out->cert_fingerprint));
+        out->revoked_ms = sqlite3_column_int64(st, 4);
+        out->updated_ms = sqlite3_column_int64(st, 5);
+        sqlite3_finalize(st);
+    }
+    return rc;
+}
+
+int mdx_sq_device_revoke(void *impl, const char *tenant, const char *device, int64_t now_ms)
+{
+    struct sq *h = impl;
+    sqlite3_stmt *st;
+    int64_t id = 0;
+    int rc;
+
+    if (now_ms <= 0) {
+        return MDX_EINVAL; /* revoked_ms 0 means valid */
+    }
+    if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
+        return MDX_ENOTFOUND;
+    }
+    rc = device_id(h, tenant, device, &id);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    /* The first revocation time stays; a device without credentials has no access to revoke. */
+    rc = mdx_sq_prepare(h,
+                        "UPDATE device_creds SET revoked_ms = ?2, updated_ms = ?2"
+                        " WHERE device_id = ?1 AND revoked_ms = 0",
+                        &st);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, now_ms);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return mdx_sq_status(rc);
+}
+
+static int identity_insert(struct sq *h, const struct mdx_broker_identity *id)
+{
+    sqlite3_stmt *st;
+    int64_t tid = 0;
+    int rc = name_used(h, "SELECT 1 FROM devices WHERE name = ?1 LIMIT 1", id->name);
+
+    if (rc != MDX_ENOTFOUND) {
+        return rc == MDX_OK ? MDX_EEXIST : rc;
+    }
+    if (id->kind == MDX_IDENTITY_OPERATOR) {
+        rc = mdx_sq_tenant_id(h, id->tenant, &tid);
+        if (rc != MDX_OK) {
+            return rc;
+        }
+    }
+    rc = mdx_sq_prepare(h,
+                        "INSERT INTO broker_identities (name, kind, tenant_id, secret_hash,"
+                        " created_ms, revoked_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        &st);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_text(st, 1, id->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, id->kind);
+    if (id->kind == MDX_IDENTITY_OPERATOR) {
+        sqlite3_bind_int64(st, 3, tid);
+    } else {
+        sqlite3_bind_null(st, 3);
+    }
+    sqlite3_bind_text(st, 4, id->secret_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, id->created_ms);
+    sqlite3_bind_int64(st, 6, id->revoked_ms);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        return MDX_EEXIST;
+    }
+    return mdx_sq_status(rc);
+}
+
+int mdx_sq_identity_add(void *impl, const struct mdx_broker_identity *id)
+{
+    struct sq *h = impl;
+    int rc;
+
+    if (!mdx_store_identity_ok(id)) {
+        return MDX_EINVAL;
+    }
+    rc = exec_sql(h, "BEGIN IMMEDIATE");
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    rc = identity_insert(h, id);
+    if (rc == MDX_OK) {
+        rc = exec_sql(h, "COMMIT");
+    }
+    if (rc != MDX_OK) {
+        exec_sql(h, "ROLLBACK");
+    }
+    return rc;
+}
+
+static void identity_row(sqlite3_stmt *st, struct mdx_broker_identity *out)
+{
+    memset(out, 0, sizeof(*out));
+    mdx_sq_column_copy(st, 0, out->name, sizeof(out->name));
+    out->kind = sqlite3_column_int(st, 1);
+    mdx_sq_column_copy(st, 2, out->tenant, sizeof(out->tenant));
+    mdx_sq_column_copy(st, 3, out->secret_hash, sizeof(out->secret_hash));
+    out->created_ms = sqlite3_column_int64(st, 4);
+    out->revoked_ms = sqlite3_column_int64(st, 5);
+}
+
+int mdx_sq_identity_get(void *impl, const char *name, struct mdx_broker_identity *out)
+{
+    struct sq *h = impl;
+    sqlite3_stmt *st;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!mdx_sq_name_valid(name)) {
+        return MDX_ENOTFOUND;
+    }
+    rc = mdx_sq_find(h, IDENTITY_COLS " WHERE i.name = ?1", name, NULL, &st);
+    if (rc == MDX_OK) {
+        identity_row(st, out);
+        sqlite3_finalize(st);
+    }
+    return rc;
+}
+
+int mdx_sq_identity_list(void *impl, mdx_identity_fn fn, void *arg)
+{
+    struct sq *h = impl;
+    struct mdx_broker_identity id;
+    sqlite3_stmt *st;
+    int rc, ret = MDX_OK;
+
+    rc = mdx_sq_prepare(h, IDENTITY_COLS " ORDER BY i.name", &st);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        identity_row(st, &id);
+        ret = fn(arg, &id);
+        if (ret != MDX_OK) {
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return ret != MDX_OK ? ret : mdx_sq_status(rc);
+}
+
+int mdx_sq_identity_revoke(void *impl, const char *name, int64_t now_ms)
+{
+    struct sq *h = impl;
+    struct mdx_broker_identity id;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (now_ms <= 0) {
+        return MDX_EINVAL;
+    }
+    if (!mdx_sq_name_valid(name)) {
+        return MDX_ENOTFOUND;
+    }
+    rc = mdx_sq_prepare(h,
+                        "UPDATE broker_identities SET revoked_ms = ?2"
+                        " WHERE name = ?1 AND revoked_ms = 0",
+                        &st);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_ms);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        return mdx_sq_status(rc);
+    }
+    if (sqlite3_changes(h->db) > 0) {
+        return MDX_OK;
+    }
+    rc = mdx_sq_identity_get(h, name, &id);
+    return rc == MDX_OK ? MDX_EEXIST : rc; /* revoked already, or no such identity */
+}

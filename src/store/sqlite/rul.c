@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store_sqlite_rul.c - the SQLite store's RUL model registry, active
+ * versions, per-tenant thresholds and predictions (issue 7; store.h).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "modax/status.h"
+#include "modax/validate.h"
+#include "store/store_rul_int.h"
+#include "store/sqlite/sqlite_int.h"
+
+#define LATEST_COLS                                                                                \
+    "SELECT t.name, d.name, l.ts_ms, l.rul, l.model_version, l.reason, l.reason_ms"                \
+    " FROM rul_latest l JOIN devices d ON d.id = l.device_id JOIN tenants t ON t.id = d.tenant_id"
+
+static void model_row(sqlite3_stmt *st, struct mdx_rul_model_rec *out)
+{
+    memset(out, 0, sizeof(*out));
+    mdx_sq_column_copy(st, 0, out->version, sizeof(out->version));
+    mdx_sq_column_copy(st, 1, out->path, sizeof(out->path));
+    mdx_sq_column_copy(st, 2, out->manifest, sizeof(out->manifest));
+    out->created_ms = sqlite3_column_int64(st, 3);
+}
+
+static int sq_model_put(void *impl, const struct mdx_rul_model_rec *m)
+{
+    struct sq *h = impl;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (!mdx_rul_model_rec_valid(m)) {
+        return MDX_EINVAL;
+    }
+    rc = mdx_sq_prepare(
+        h,
+        "INSERT INTO rul_models (version, path, manifest, created_ms) VALUES (?1, ?2, ?3,"
+        " ?4) ON CONFLICT (version) DO NOTHING",
+        &st);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_text(st, 1, m->version, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, m->path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, m->manifest, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, m->created_ms);
+    rc = mdx_sq_run_done(st);
+    if (rc == MDX_OK && sqlite3_changes(h->db) == 0) {
+        rc = MDX_EEXIST;
+    }
+    return rc;
+}
+
+static int sq_model_get(void *impl, const char *version, struct mdx_rul_model_rec *out)
+{
+    struct sq *h = impl;
+    sqlite3_stmt *st;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!mdx_rul_version_valid(version)) {
+        return MDX_ENOTFOUND;
+    }
+    rc = mdx_sq_find(h,
+                     "SELECT version, path, manifest, created_ms FROM rul_models"
+                     " WHERE version = ?1",
+                     version, NULL, &st);
+    if (rc == MDX_OK) {
+        model_row(st, out);
+        sqlite3_finalize(st);
+    }
+    return rc;
+}
+
+static int sq_model_list(void *impl, mdx_rul_model_fn fn, void *arg)
+{
+    struct sq *h = impl;
+    struct mdx_rul_model_rec *m;
+    sqlite3_stmt *st;
+    int rc, ret = MDX_OK;
+
+    rc = mdx_sq_prepare(h,
+                        "SELECT version, path, manifest, created_ms FROM rul_models"
+                        " ORDER BY created_ms, version",
+                        &st);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    m = sqlite3_malloc(sizeof(*m)); /* ~17 KiB: not on the stack */
+    if (m == NULL) {
+        sqlite3_finalize(st);
+        return MDX_ENOMEM;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        model_row(st, m);
+        ret = fn(arg, m);
+        if (ret != MDX_OK) {
+            break;
+        }
+    }
+    sqlite3_free(m);
+    sqlite3_finalize(st);
+    return ret != MDX_OK ? ret : mdx_sq_status(rc);
+}
+
+static int sq_model_activate(void *impl, const char *tenant, const char *version, int64_t now_ms)
+{
+    struct sq *h = impl;
+    sqlite3_stmt *st;
+    int64_t tid;
+    int rc;
+
+    if (tenant == NULL || (tenant[0] != '\0' && !mdx_sq_name_valid(tenant)) ||
+        !mdx_rul_version_valid(version)) {
+        return MDX_ENOTFOUND;
+    }
+    if (tenant[0] != '\0') {
+        rc = mdx_sq_tenant_id(h, tenant, &tid);
+        if (rc != MDX_OK) {
+            return rc;
+        }
+    }
+    rc = mdx_sq_prepare(h,
+                        "INSERT INTO rul_active (tenant, version, updated_ms)"
+                        " SELECT ?1, version, ?3 FROM rul_models WHERE version = ?2"
+                        " ON CONFLICT (tenant) DO UPDATE SET version = excluded.version,"
+                        " updated_ms = excluded.updated_ms",
+                        &st);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, version, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now_ms);
+    rc = mdx_sq_run_done(st);
+    if (rc == MDX_OK && sqlite3_changes(h->db) == 0) {
+        rc = MDX_ENOTFOUND; /* no such version */
+    }
+    return rc;
+}
+
+static int sq_model_active(void *impl, const char *tenant, char *version, size_t len)
+{
+    struct sq *h = impl;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (len > 0) {
+        version[0] = '\0';
+    }
+    if (tenant == NULL || (tenant[0] != '\0' && !mdx_sq_name_valid(tenant))) {
+        return MDX_ENOTFOUND;
+    }
+    /* The tenant's own first (tenant = '' is 0 for it), else the default. */
+    rc = mdx_sq_find(h,
+                     "SELECT version FROM rul_active WHERE tenant IN (?1, '')"
+                     " ORDER BY tenant = '' LIMIT 1",
+                     tenant, NULL, &st);
+    if (rc == MDX_OK) {
+        mdx_sq_column_copy(st, 0, version, len);
+        sqlite3_finalize(st);
+    }
+    return rc;
+}
+
+static int sq_active_list(void *impl, mdx_rul_active_fn fn, void *arg)
+{
+    struct sq *h = impl;
+    char tenant[MDX_NAME_MAX + 1], version[MDX_RUL_VERSION_MAX];
+    sqlite3_stmt *st;
+    int rc, ret = MDX_OK;
+
+    rc = mdx_sq_prepare(h, "SELECT tenant, version FROM rul_active ORDER BY tenant", &st);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        mdx_sq_column_copy(st, 0, tenant, sizeof(tenant));
+        mdx_sq_column_copy(st, 1, version, sizeof(version));
+        ret = fn(arg, tenant, version);
+        if (ret != MDX_OK) {
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return ret != MDX_OK ? ret : mdx_sq_status(rc);
+}
+
+static int sq_threshold_get(void *impl, const char *tenant, double *cycles)
+{
+    struct sq *h = impl;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (!mdx_sq_name_valid(tenant)) {
+        return MDX_ENOTFOUND;
+    }
+    rc = mdx_sq_find(h,
+                     "SELECT r.cycles FROM rul_thresholds r JOIN tenants t ON t.id = r.tenant_id"
+                     " WHERE t.name = ?1",
+                     tenant, NULL, &st);
+    if (rc == MDX_OK) {
+        *cycles = sqlite3_column_double(st, 0);
+        sqlite3_finalize(st);
+    }
+    return rc;
+}
+
+static int sq_threshold_set(void *impl, const char *tenant, double cycles)
+{
+    struct sq *h = impl;
+    sqlite3_stmt *st;
+    int64_t tid;
+    int rc;
+
+    if (!isnan(cycles) && (!isfinite(cycles) || cycles < 0)) {
+        return MDX_EINVAL;
+    }
+    if (!mdx_sq_name_valid(tenant)) {
+        return MDX_ENOTFOUND;
+    }
+    rc = mdx_sq_tenant_id(h, tenant, &tid);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    rc = mdx_sq_prepare(h,
+                        isnan(cycles)
+                            ? "DELETE FROM rul_thresholds WHERE tenant_id = ?1"
+                            : "INSERT INTO rul_thresholds (tenant_id, cycles) VALUES (?1, ?2)"
+                              " ON CONFLICT (tenant_id) DO UPDATE SET cycles = excluded.cycles",
+                        &st);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, tid);
+    if (!isnan(cycles)) {
+        sqlite3_bind_double(st, 2, cycles);
+    }
+    return mdx_sq_run_done(st);
+}
+
+/* The statements of a prediction put, prepared once per call. */
+enum { P_DEVICE, P_LATEST, P_REASON, P_HISTORY, P_PRUNE, P_COUNT };
+static const char *const put_sql[P_COUNT] = {
+    "SELECT d.id FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+    " WHERE t.name = ?1 AND d.name = ?2",
+    "INSERT INTO rul_latest (device_id, ts_ms, rul, model_version, reason, reason_ms)"
+    " VALUES (?1, ?2, ?3, ?4, '', ?2) ON CONFLICT (device_id) DO UPDATE SET"
+    " ts_ms = excluded.ts_ms, rul = excluded.rul, model_version = excluded.model_version,"
+    " reason = '', reason_ms = excluded.reason_ms",
+    "INSERT INTO rul_latest (device_id, reason, reason_ms) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT (device_id) DO UPDATE SET reason = excluded.reason,"
+    " reason_ms = excluded.reason_ms",
+    "INSERT OR REPLACE INTO rul_history (device_id, ts_ms, rul, model_version)"
+    " VALUES (?1, ?2, ?3, ?4)",
+    /* Keeps the newest ?2 of the device. */
+    "DELETE FROM rul_history WHERE device_id = ?1 AND ts_ms <= (SELECT ts_ms FROM rul_history"
+    " WHERE device_id = ?1 ORDER BY ts_ms DESC LIMIT 1 OFFSET ?2)",
+};
+
+static int step_reset(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? MDX_OK : mdx_sq_status(rc);
+}
+
+/* One prediction, inside the transaction. */
+static int put_one(sqlite3_stmt **s, const struct mdx_rul_prediction *p, int64_t keep)
+{
+    int64_t dev;
+    int rc;
+
+    if (!mdx_sq_name_valid(p->tenant) || !mdx_sq_name_valid(p->device)) {
+        return MDX_OK; /* skipped like an unknown device */
+    }
+    sqlite3_bind_text(s[P_DEVICE], 1, p->tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s[P_DEVICE], 2, p->device, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s[P_DEVICE]);
+    dev = rc == SQLITE_ROW ? sqlite3_column_int64(s[P_DEVICE], 0) : 0;
+    sqlite3_reset(s[P_DEVICE]);
+    if (rc != SQLITE_ROW) {
+        return rc == SQLITE_DONE ? MDX_OK : mdx_sq_status(rc);
+    }
+    if (isnan(p->rul)) {
+        sqlite3_bind_int64(s[P_REASON], 1, dev);
+        sqlite3_bind_text(s[P_REASON], 2, p->reason, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s[P_REASON], 3, p->ts_ms);
+        return step_reset(s[P_REASON]);
+    }
+    sqlite3_bind_int64(s[P_LATEST], 1, dev);
+    sqlite3_bind_int64(s[P_LATEST], 2, p->ts_ms);
+    sqlite3_bind_double(s[P_LATEST], 3, p->rul);
+    sqlite3_bind_text(s[P_LATEST], 4, p->model_version, -1, SQLITE_STATIC);
+    rc = step_reset(s[P_LATEST]);
+    if (rc == MDX_OK) {
+        sqlite3_bind_int64(s[P_HISTORY], 1, dev);
+        sqlite3_bind_int64(s[P_HISTORY], 2, p->ts_ms);
+        sqlite3_bind_double(s[P_HISTORY], 3, p->rul);
+        sqlite3_bind_text(s[P_HISTORY], 4, p->model_version, -1, SQLITE_STATIC);
+        rc = step_reset(s[P_HISTORY]);
+    }
+    if (rc == MDX_OK) {
+        sqlite3_bind_int64(s[P_PRUNE], 1, dev);
+        sqlite3_bind_int64(s[P_PRUNE], 2, keep);
+        rc = step_reset(s[P_PRUNE]);
+    }
+    return rc;
+}
+
+static int sq_prediction_put(void *impl, const struct mdx_rul_prediction *p, size_t n,
+                             int64_t keep)
+{
+    struct sq *h = impl;
+    sqlite3_stmt *s[P_COUNT] = {NULL};
+    int rc = MDX_OK;
+
+    if (keep < 1) {
+        return MDX_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!isnan(p[i].rul) && (!isfinite(p[i].rul) || !mdx_rul_version_valid(p[i].model_version))) {
+            return MDX_EINVAL;
+        }
+    }
+    for (int i = 0; i < P_COUNT && rc == MDX_OK; i++) {
+        rc = mdx_sq_prepare(h, put_sql[i], &s[i]);
+    }
+    if (rc == MDX_OK) {
+        rc = mdx_sq_status(sqlite3_exec(h->db, "BEGIN IMMEDIATE", NULL, NULL, NULL));
+    }
+    if (rc == MDX_OK) {
+        for (size_t i = 0; i < n && rc == MDX_OK; i++) {
+            rc = put_one(s, &p[i], keep);
+        }
+        if (rc == MDX_OK) {
+            rc = mdx_sq_status(sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL));
+        }
+        if (rc != MDX_OK) {
+            sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+        }
+    }
+    for (int i = 0; i < P_COUNT; i++) {
+        sqlite3_finalize(s[i]);
+    }
+    return rc;
+}
+
+static void prediction_row(sqlite3_stmt *st, struct mdx_rul_prediction *out)
+{
+    memset(out, 0, sizeof(*out));
+    mdx_sq_column_copy(st, 0, out->tenant, sizeof(out->tenant));
+    mdx_sq_column_copy(st, 1, out->device, sizeof(out->device));
+    out->ts_ms = sqlite3_column_int64(st, 2);
+    out->rul = sqlite3_column_type(st, 3) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 3);
+    mdx_sq_column_copy(st, 4, out->model_version, sizeof(out->model_version));
+    mdx_sq_column_copy(st, 5, out->reason, sizeof(out->reason));
+    out->reason_ms = sqlite3_column_int64(st, 6);
+}
+
+static int sq_prediction_latest(void *impl, const char *tenant, const char *device,
+                                struct mdx_rul_prediction *out)
+{
+    struct sq *h = impl;
+    sqlite3_stmt *st;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    out->rul = NAN;
+    if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
+        return MDX_ENOTFOUND;
+    }
+    rc = mdx_sq_find(h, LATEST_COLS " WHERE t.name = ?1 AND d.name = ?2", tenant, device, &st);
+    if (rc == MDX_OK) {
+        prediction_row(st, out);
+        sqlite3_finalize(st);
+    }
+    return rc;
+}
+
+static int sq_prediction_list(void *impl, const char *tenant, const char *device, int64_t limit,
+                              mdx_rul_prediction_fn fn, void *arg)
+{
+    struct sq *h = impl;
+    struct mdx_rul_prediction p;
+    sqlite3_stmt *st;
+    int64_t tid;
+    int rc, ret = MDX_OK;
+
+    if (limit < 0) {
+        return MDX_EINVAL;
+    }
+    if (!mdx_sq_name_valid(tenant)) {
+        return MDX_ENOTFOUND;
+    }
+    rc = mdx_sq_tenant_id(h, tenant, &tid);
+    if (rc == MDX_OK && device != NULL) {
+        struct mdx_device_info info;
+        rc = mdx_store_sqlite.device_get(h, tenant, device, &info);
+    }
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    rc = mdx_sq_prepare(
+        h,
+        device == NULL ? LATEST_COLS " WHERE d.tenant_id = ?1 ORDER BY d.name LIMIT ?3"
+                       : "SELECT t.name, d.name, r.ts_ms, r.rul, r.model_version, '', 0"
+                         " FROM rul_history r JOIN devices d ON d.id = r.device_id"
+                         " JOIN tenants t ON t.id = d.tenant_id"
+                         " WHERE d.tenant_id = ?1 AND d.name = ?2 ORDER BY r.ts_ms DESC LIMIT ?3",
+        &st);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, tid);
+    if (device != NULL) {
+        sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        prediction_row(st, &p);
+        ret = fn(arg, &p);
+        if (ret != MDX_OK) {
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return ret != MDX_OK ? ret : mdx_sq_status(rc);
+}
+
+const struct mdx_store_rul_ops mdx_store_sqlite_rul = {
+    .model_put = sq_model_put,
+    .model_get = sq_model_get,
+    .model_list = sq_model_list,
+    .model_activate = sq_model_activate,
+    .model_active = sq_model_active,
+    .active_list = sq_active_list,
+    .threshold_get = sq_threshold_get,
+    .threshold_set = sq_threshold_set,
+    .prediction_put = sq_prediction_put,
+    .prediction_latest = sq_prediction_latest,
+    .prediction_list = sq_prediction_list,
+};
