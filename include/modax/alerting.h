@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "modax/conf.h"
+#include "modax/stage.h"
 #include "modax/store.h"
 
 struct mdx_alerting_conf {
@@ -110,5 +111,8 @@ void mdx_alerting_stats_shared(struct mdx_alerting *a, struct mdx_alerting_stats
 void mdx_alerting_external(struct mdx_alerting *a, const char *tenant, const char *device,
                            const char *source, int severity, int64_t ts_ms, double value, int bad,
                            const char *summary);
+
+/* The alerting stage's operations (stage.h); its context is a struct mdx_alerting. */
+extern const struct mdx_stage_ops mdx_alerting_stage;
 
 #endif

@@ -72,21 +72,18 @@ struct mdx_engine;
  */
 struct mdx_engine *mdx_engine_create(const struct mdx_engine_conf *conf, struct mdx_store *store,
                                      int *err);
-struct mdx_alerting;
-/*
- * Runs the alerting stage (alerting.h; borrowed, NULL for none) on the
- * writer thread: every stored point and event goes through it, and its
- * alert changes commit with the batch. Call before mdx_engine_start().
- */
-void mdx_engine_set_alerting(struct mdx_engine *e, struct mdx_alerting *alerting);
+/* Stages one engine runs at most. */
+#define MDX_ENGINE_STAGES_MAX 8
 
-struct mdx_rul_live;
+struct mdx_stage_ops;
 /*
- * Runs the live RUL stage (rul_live.h; borrowed, NULL for none) on the
- * writer thread: every validated point, and its tick between batches.
- * Call before mdx_engine_start().
+ * Runs a stage (stage.h) on the writer thread after the ones added before
+ * it: every validated point and event, its tick between batches, and what
+ * it stores with each batch. 'ops' and 'ctx' are borrowed and must outlive
+ * the engine's writer. Call before mdx_engine_start(). MDX_OK, or MDX_EFULL
+ * when MDX_ENGINE_STAGES_MAX are added or the engine runs.
  */
-void mdx_engine_set_rul(struct mdx_engine *e, struct mdx_rul_live *rul);
+int mdx_engine_add_stage(struct mdx_engine *e, const struct mdx_stage_ops *ops, void *ctx);
 /* Starts the writer thread. */
 int mdx_engine_start(struct mdx_engine *e);
 

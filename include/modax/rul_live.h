@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "modax/conf.h"
+#include "modax/stage.h"
 #include "modax/store.h"
 
 struct mdx_rul_live_conf {
@@ -79,5 +80,12 @@ void mdx_rul_live_poll_now(struct mdx_rul_live *r);
 /* Predicts the devices with a new row now, whatever the cadence (tests, shutdown). */
 void mdx_rul_live_predict_now(struct mdx_rul_live *r);
 void mdx_rul_live_stats(const struct mdx_rul_live *r, struct mdx_rul_live_stats *out);
+
+/*
+ * The live RUL stage's operations (stage.h); its context is a struct
+ * mdx_rul_live. Add it before the alerting stage: its tick raises alerts
+ * that go with the same batch.
+ */
+extern const struct mdx_stage_ops mdx_rul_live_stage;
 
 #endif

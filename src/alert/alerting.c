@@ -752,3 +752,50 @@ void mdx_alerting_external(struct mdx_alerting *a, const char *tenant, const cha
         mdx_alert_mgr_resolve(a->mgr, &key, ts_ms, summary);
     }
 }
+
+/* ---- the stage (stage.h) ---- */
+
+static void stage_on_points(void *ctx, const struct mdx_point_group *g,
+                            const struct mdx_device_ref *dev)
+{
+    (void)dev;
+    mdx_alerting_on_points(ctx, g);
+}
+
+static void stage_on_event(void *ctx, const struct mdx_event_rec *ev,
+                           const struct mdx_device_ref *dev)
+{
+    (void)dev;
+    mdx_alerting_on_event(ctx, ev);
+}
+
+static void stage_tick(void *ctx)
+{
+    mdx_alerting_tick(ctx);
+}
+
+static int stage_pending(void *ctx)
+{
+    return mdx_alerting_pending(ctx);
+}
+
+static void stage_before_commit(void *ctx, struct mdx_batch *b)
+{
+    /* Alert changes commit with the points that caused them. */
+    b->n_alerts = mdx_alerting_batch(ctx, &b->alerts);
+}
+
+static void stage_after_commit(void *ctx)
+{
+    mdx_alerting_after_commit(ctx); /* to the sinks and MQTT, now that it is stored */
+}
+
+const struct mdx_stage_ops mdx_alerting_stage = {
+    .name = "alerting",
+    .on_points = stage_on_points,
+    .on_event = stage_on_event,
+    .tick = stage_tick,
+    .pending = stage_pending,
+    .before_commit = stage_before_commit,
+    .after_commit = stage_after_commit,
+};

@@ -300,7 +300,6 @@ int cmd_serve(int argc, char **argv)
             mdx_log_error(MOD, "cannot start alerting; check alert.*", MDX_F_ERR(rc));
             goto out;
         }
-        mdx_engine_set_alerting(engine, alerting);
     }
     if (conf.rul.enabled) {
         rul = mdx_rul_live_create(&conf.rul, store, alerting, &rc); /* alerts need alerting */
@@ -308,7 +307,12 @@ int cmd_serve(int argc, char **argv)
             mdx_log_error(MOD, "cannot start live RUL predictions; check rul.*", MDX_F_ERR(rc));
             goto out;
         }
-        mdx_engine_set_rul(engine, rul);
+    }
+    /* RUL first: the alerts its tick raises go with the same batch as the alerting's. */
+    if ((rul != NULL && mdx_engine_add_stage(engine, &mdx_rul_live_stage, rul) != MDX_OK) ||
+        (alerting != NULL && mdx_engine_add_stage(engine, &mdx_alerting_stage, alerting) != MDX_OK)) {
+        mdx_log_error(MOD, "cannot add the ingest's stages");
+        goto out;
     }
     if (mdx_engine_start(engine) != MDX_OK || mdx_source_mqtt.start(source) != MDX_OK) {
         mdx_log_error(MOD, "cannot start threads");

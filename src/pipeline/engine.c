@@ -13,14 +13,13 @@
 #include <string.h>
 
 #include "pipeline/registry.h"
-#include "modax/alerting.h"
-#include "modax/rul_live.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
 #include "modax/decode.h"
 #include "modax/engine.h"
 #include "modax/log.h"
 #include "modax/spool.h"
+#include "modax/stage.h"
 #include "modax/status.h"
 #include "modax/validate.h"
 
@@ -87,8 +86,8 @@ struct mdx_engine {
     struct mdx_store *store;
     struct mdx_spool *spool;
     struct mdx_registry *registry;
-    struct mdx_alerting *alerting; /* NULL: no detection, rules or alerts */
-    struct mdx_rul_live *rul;      /* NULL: no live RUL predictions (issue 7) */
+    struct mdx_stage stages[MDX_ENGINE_STAGES_MAX]; /* run in this order; see stage.h */
+    size_t n_stages;
     struct batch batch;
     pthread_t writer;
     int started;
@@ -207,6 +206,7 @@ static int process_record(struct mdx_engine *e, const struct mdx_spool_rec *rec)
 {
     struct batch *b = &e->batch;
     struct mdx_msg msg;
+    struct mdx_device_ref dev;
     const char *why = NULL;
     int rc;
 
@@ -231,6 +231,9 @@ static int process_record(struct mdx_engine *e, const struct mdx_spool_rec *rec)
     if (rc != MDX_OK) {
         return rc;
     }
+    dev.tenant = msg.tenant;
+    dev.device = msg.device;
+    dev.type = "";
     if (msg.kind == MDX_MSG_SENSOR_DATA) {
         struct mdx_points pts = {.v = b->points + b->n_points, .n = 0,
                                  .cap = (size_t)e->conf.max_points_per_msg};
@@ -261,11 +264,10 @@ static int process_record(struct mdx_engine *e, const struct mdx_spool_rec *rec)
         g->n = pts.n;
         b->n_groups++;
         b->n_points += pts.n;
-        if (e->alerting != NULL) {
-            mdx_alerting_on_points(e->alerting, g);
-        }
-        if (e->rul != NULL) {
-            mdx_rul_live_on_points(e->rul, g);
+        for (size_t i = 0; i < e->n_stages; i++) {
+            if (e->stages[i].ops->on_points != NULL) {
+                e->stages[i].ops->on_points(e->stages[i].ctx, g, &dev);
+            }
         }
         return MDX_OK;
     }
@@ -286,11 +288,10 @@ static int process_record(struct mdx_engine *e, const struct mdx_spool_rec *rec)
         er->event = ev;
         er->recv_ms = msg.recv_ms;
         b->n_events++;
-        if (e->alerting != NULL) {
-            mdx_alerting_on_event(e->alerting, er);
-        }
-        if (e->rul != NULL) {
-            mdx_rul_live_on_event(e->rul, er); /* a failure starts the device's history again */
+        for (size_t i = 0; i < e->n_stages; i++) {
+            if (e->stages[i].ops->on_event != NULL) {
+                e->stages[i].ops->on_event(e->stages[i].ctx, er, &dev);
+            }
         }
         return MDX_OK;
     }
@@ -327,9 +328,10 @@ static int commit_batch(struct mdx_engine *e)
     int64_t t0 = mdx_mono_us();
     int rc;
 
-    if (e->alerting != NULL) {
-        /* Alert changes commit with the points that caused them. */
-        sb.n_alerts = mdx_alerting_batch(e->alerting, &sb.alerts);
+    for (size_t i = 0; i < e->n_stages; i++) {
+        if (e->stages[i].ops->before_commit != NULL) {
+            e->stages[i].ops->before_commit(e->stages[i].ctx, &sb); /* e.g. alert changes */
+        }
     }
     for (;;) {
         rc = mdx_store_write(e->store, &sb, &res);
@@ -352,8 +354,10 @@ static int commit_batch(struct mdx_engine *e)
     }
     mdx_spool_release(e->spool, &b->end);
     e->committed = b->end;
-    if (e->alerting != NULL) {
-        mdx_alerting_after_commit(e->alerting); /* to the sinks and MQTT, now that it is stored */
+    for (size_t i = 0; i < e->n_stages; i++) {
+        if (e->stages[i].ops->after_commit != NULL) {
+            e->stages[i].ops->after_commit(e->stages[i].ctx);
+        }
     }
     atomic_fetch_add(&e->batches, 1);
     atomic_fetch_add(&e->msgs_stored, b->n_groups + b->n_events);
@@ -367,6 +371,17 @@ static int commit_batch(struct mdx_engine *e)
                   MDX_F_INT("points", res.points_written),
                   MDX_F_INT("duplicates", res.points_duplicate), MDX_F_INT("us", us));
     return MDX_OK;
+}
+
+/* Non-zero when a stage has something to store without new records (alert changes). */
+static int stages_pending(struct mdx_engine *e)
+{
+    for (size_t i = 0; i < e->n_stages; i++) {
+        if (e->stages[i].ops->pending != NULL && e->stages[i].ops->pending(e->stages[i].ctx)) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 static void log_stats(struct mdx_engine *e)
@@ -485,14 +500,12 @@ static void *writer_main(void *arg)
             b->end = rec.end;
             b->n_records++;
         }
-        if (e->rul != NULL) {
-            mdx_rul_live_tick(e->rul); /* before the alerting's: its alerts go with this batch */
+        for (size_t i = 0; i < e->n_stages; i++) {
+            if (e->stages[i].ops->tick != NULL) {
+                e->stages[i].ops->tick(e->stages[i].ctx);
+            }
         }
-        if (e->alerting != NULL) {
-            mdx_alerting_tick(e->alerting);
-        }
-        if ((b->n_records > 0 || (e->alerting != NULL && mdx_alerting_pending(e->alerting))) &&
-            commit_batch(e) != MDX_OK) {
+        if ((b->n_records > 0 || stages_pending(e)) && commit_batch(e) != MDX_OK) {
             mdx_log_warn(MOD, "stopping with records left in the spool",
                          MDX_F_INT("spool_bytes", mdx_spool_pending_bytes(e->spool)));
             break;
@@ -580,14 +593,15 @@ fail:
     return NULL;
 }
 
-void mdx_engine_set_alerting(struct mdx_engine *e, struct mdx_alerting *alerting)
+int mdx_engine_add_stage(struct mdx_engine *e, const struct mdx_stage_ops *ops, void *ctx)
 {
-    e->alerting = alerting;
-}
-
-void mdx_engine_set_rul(struct mdx_engine *e, struct mdx_rul_live *rul)
-{
-    e->rul = rul;
+    if (e->started || e->n_stages == MDX_ENGINE_STAGES_MAX) {
+        return MDX_EFULL;
+    }
+    e->stages[e->n_stages].ops = ops;
+    e->stages[e->n_stages].ctx = ctx;
+    e->n_stages++;
+    return MDX_OK;
 }
 
 int mdx_engine_start(struct mdx_engine *e)

@@ -684,3 +684,31 @@ void mdx_rul_live_stats(const struct mdx_rul_live *r, struct mdx_rul_live_stats 
     *out = r->st;
     out->devices = r->n_devs;
 }
+
+/* ---- the stage (stage.h) ---- */
+
+static void stage_on_points(void *ctx, const struct mdx_point_group *g,
+                            const struct mdx_device_ref *dev)
+{
+    (void)dev;
+    mdx_rul_live_on_points(ctx, g);
+}
+
+static void stage_on_event(void *ctx, const struct mdx_event_rec *ev,
+                           const struct mdx_device_ref *dev)
+{
+    (void)dev;
+    mdx_rul_live_on_event(ctx, ev); /* a failure starts the device's history again */
+}
+
+static void stage_tick(void *ctx)
+{
+    mdx_rul_live_tick(ctx);
+}
+
+const struct mdx_stage_ops mdx_rul_live_stage = {
+    .name = "rul",
+    .on_points = stage_on_points,
+    .on_event = stage_on_event,
+    .tick = stage_tick,
+};

@@ -135,7 +135,7 @@ static double run_load(const char *webhook_url, int64_t *alerts_opened)
     e = mdx_engine_create(&ec, st, &err);
     a = mdx_alerting_create(&ac, st, d, NULL, NULL, &err);
     CHECK(e != NULL && a != NULL);
-    mdx_engine_set_alerting(e, a);
+    CHECK_EQ_INT(mdx_engine_add_stage(e, &mdx_alerting_stage, a), MDX_OK);
     CHECK_EQ_INT(mdx_engine_start(e), MDX_OK);
     t0 = mdx_mono_us();
     /* Every device's emergency stop goes on and off each round: 2 alert changes per round. */
