@@ -333,6 +333,13 @@ static void field_form_and_batch_are_stored(void)
     rig_fini(&r);
 }
 
+static int count_event(void *arg, const struct mdx_event *ev)
+{
+    (void)ev;
+    (*(int *)arg)++;
+    return MDX_OK;
+}
+
 static void safety_and_status_become_events(void)
 {
     struct rig r;
@@ -348,7 +355,6 @@ static void safety_and_status_become_events(void)
     rig_stop(&r);
     {
         struct mdx_store *st = mdx_store_open(&r.sconf, &err);
-        int count_event(void *arg, const struct mdx_event *ev);
         CHECK_EQ_INT(mdx_store_event_list(st, "acme", "press-1", 10, count_event, &n), MDX_OK);
         mdx_store_close(st);
     }
@@ -357,12 +363,6 @@ static void safety_and_status_become_events(void)
     rig_fini(&r);
 }
 
-int count_event(void *arg, const struct mdx_event *ev)
-{
-    (void)ev;
-    (*(int *)arg)++;
-    return MDX_OK;
-}
 
 static void restart_replays_nothing_twice_and_spool_is_released(void)
 {
