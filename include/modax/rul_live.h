@@ -7,12 +7,12 @@
  *
  * Like the alerting stage (alerting.h) it is a stage of the engine
  * (stage.h, mdx_rul_live_stage) on its writer thread: the engine feeds it
- * every validated point and event and calls its tick between batches. A row of a device is the mean of each of the
- * model's input sensors over rul.row_interval_s of point time. Every
- * rul.predict_interval_s the devices with a new row are predicted, one
- * mdx_rul_predict() call per model; a device with fewer rows than the
- * model's window gets no prediction and the reason ("needs N more rows")
- * is stored instead. The active model version of each tenant is re-read
+ * every validated point and event and calls its tick between batches. A
+ * row of a device is the mean of each of the model's input sensors over
+ * rul.row_interval_s of point time. Every rul.predict_interval_s the
+ * devices with a new row are predicted, one mdx_rul_predict() call per
+ * model; a device with fewer rows than the model's window gets no
+ * prediction and the reason ("needs N more rows") is stored instead. The active model version of each tenant is re-read
  * from the store every rul.model_poll_s: a new version is loaded and
  * swapped in without a restart (devices keep their rows when its feature
  * specification is the same).

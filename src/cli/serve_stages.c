@@ -82,8 +82,9 @@ int serve_stages_add(struct serve_stages *s, const struct serve_parts *parts,
         }
         s->ctx[s->n] = st->create(parts, &rc);
         if (s->ctx[s->n] == NULL) {
-            mdx_log_error(MOD, "cannot start a stage of the ingest", MDX_F_STR("stage",
-                          st->ops->name), MDX_F_STR("check", st->check), MDX_F_ERR(rc));
+            mdx_log_error(MOD, "cannot start a stage of the ingest",
+                          MDX_F_STR("stage", st->ops->name), MDX_F_STR("check", st->check),
+                          MDX_F_ERR(rc));
             s->n++;
             return rc != MDX_OK ? rc : MDX_ENOMEM;
         }
