@@ -3,12 +3,13 @@
  * alerting.h - the alerting stage of the ingest: detector, threshold
  * rules, safety events and the alert lifecycle, run by the store writer.
  *
- * The engine's writer thread feeds it every point it has validated and
- * every safety event (mdx_alerting_on_points/on_event), asks it for the
- * alert changes to commit with the batch (mdx_alerting_batch), and tells it
- * when the batch is stored (mdx_alerting_after_commit): only then are the
+ * It is a stage of the engine (stage.h, mdx_alerting_stage): the writer
+ * thread feeds it every point it has validated and every safety event,
+ * takes the alert changes to commit with the batch (before_commit), and
+ * tells it when the batch is stored (after_commit): only then are the
  * changes handed to the sinks and published on modax/{tenant}/{device}/alerts.
- * Everything runs on the writer thread; the store handle is the writer's.
+ * Everything runs on the writer thread; the store handle is the writer's,
+ * used between batches only (rules and operators' changes, on tick).
  *
  * Time is the points' time: auto-resolve, minimum durations, flap
  * suppression and staleness are measured on the timestamps the devices
@@ -74,25 +75,24 @@ struct mdx_alerting *mdx_alerting_create(const struct mdx_alerting_conf *conf,
                                          mdx_publish_fn publish, void *publish_arg, int *err);
 void mdx_alerting_destroy(struct mdx_alerting *a);
 
-/* The validated points of one message; O(1) per point. */
-void mdx_alerting_on_points(struct mdx_alerting *a, const struct mdx_point_group *g);
-/* One event; safety flags out of normal raise critical alerts at once. */
-void mdx_alerting_on_event(struct mdx_alerting *a, const struct mdx_event_rec *ev);
 /*
- * Periodic work between batches: reloads rules and picks up operators'
- * acks and resolves when alert.reload_s has passed. Cheap otherwise.
+ * The alerting stage's operations (stage.h); their context is a struct
+ * mdx_alerting.
+ *   on_points      detector, rules and silent sensors; O(1) per point. The
+ *                  rules of the device's type (dev->type) apply.
+ *   on_event       safety flags out of normal raise critical alerts at once,
+ *                  and resolve when the device reports them normal again.
+ *   tick           every alert.reload_s: re-reads the rules and takes over
+ *                  operators' acks and resolves. Cheap otherwise.
+ *   pending        non-zero when alert changes wait to be stored (the engine
+ *                  then commits a batch without points).
+ *   before_commit  sets the batch's alerts: the changes to write with it (at
+ *                  most a few thousand; the rest go with the next). Owned by
+ *                  the stage; the store sets the ids of new ones.
+ *   after_commit   the batch is stored: hands its alert changes to the sinks
+ *                  and publishes them.
  */
-void mdx_alerting_tick(struct mdx_alerting *a);
-/* Non-zero when alert changes wait to be stored (the engine commits them without points). */
-int mdx_alerting_pending(const struct mdx_alerting *a);
-/*
- * The alert changes to write with the batch being committed (at most a
- * few thousand; the rest go with the next). Owned by the stage; the store
- * sets the ids of new ones. Valid until mdx_alerting_after_commit().
- */
-size_t mdx_alerting_batch(struct mdx_alerting *a, struct mdx_alert **alerts);
-/* The batch is stored: hands its alert changes to the sinks and publishes them. */
-void mdx_alerting_after_commit(struct mdx_alerting *a);
+extern const struct mdx_stage_ops mdx_alerting_stage;
 
 /* The counters now; on the writer thread (or once it has stopped). */
 void mdx_alerting_stats(const struct mdx_alerting *a, struct mdx_alerting_stats *out);
@@ -111,8 +111,5 @@ void mdx_alerting_stats_shared(struct mdx_alerting *a, struct mdx_alerting_stats
 void mdx_alerting_external(struct mdx_alerting *a, const char *tenant, const char *device,
                            const char *source, int severity, int64_t ts_ms, double value, int bad,
                            const char *summary);
-
-/* The alerting stage's operations (stage.h); its context is a struct mdx_alerting. */
-extern const struct mdx_stage_ops mdx_alerting_stage;
 
 #endif

@@ -5,14 +5,14 @@
  * written to the store, and an alert when the predicted RUL falls below
  * the tenant's threshold.
  *
- * Like the alerting stage (alerting.h) it runs on the engine's writer
- * thread: the engine feeds it every validated point (on_points) and calls
- * tick between batches. A row of a device is the mean of each of the
- * model's input sensors over rul.row_interval_s of point time. Every
- * rul.predict_interval_s the devices with a new row are predicted, one
- * mdx_rul_predict() call per model; a device with fewer rows than the
- * model's window gets no prediction and the reason ("needs N more rows")
- * is stored instead. The active model version of each tenant is re-read
+ * Like the alerting stage (alerting.h) it is a stage of the engine
+ * (stage.h, mdx_rul_live_stage) on its writer thread: the engine feeds it
+ * every validated point and event and calls its tick between batches. A
+ * row of a device is the mean of each of the model's input sensors over
+ * rul.row_interval_s of point time. Every rul.predict_interval_s the
+ * devices with a new row are predicted, one mdx_rul_predict() call per
+ * model; a device with fewer rows than the model's window gets no
+ * prediction and the reason ("needs N more rows") is stored instead. The active model version of each tenant is re-read
  * from the store every rul.model_poll_s: a new version is loaded and
  * swapped in without a restart (devices keep their rows when its feature
  * specification is the same).
@@ -66,26 +66,23 @@ struct mdx_rul_live *mdx_rul_live_create(const struct mdx_rul_live_conf *conf,
                                          struct mdx_store *store, struct mdx_alerting *alerting,
                                          int *err);
 void mdx_rul_live_destroy(struct mdx_rul_live *r);
-/* The validated points of one message; O(inputs) per point. */
-void mdx_rul_live_on_points(struct mdx_rul_live *r, const struct mdx_point_group *g);
+
 /*
- * A stored event of a device: a status {"state":"failed"} ends the device's
- * life (its rows start again, points up to the event's time are ignored).
+ * The live RUL stage's operations (stage.h); their context is a struct
+ * mdx_rul_live. Add it before the alerting stage: its tick raises alerts
+ * that go with the same batch.
+ *   on_points  the validated points of one message; O(inputs) per point.
+ *   on_event   a status {"state":"failed"} ends the device's life (its rows
+ *              start again, points up to the event's time are ignored).
+ *   tick       between batches: polls the active models every
+ *              rul.model_poll_s, predicts every rul.predict_interval_s.
  */
-void mdx_rul_live_on_event(struct mdx_rul_live *r, const struct mdx_event_rec *er);
-/* Periodic work between batches: polls the active models, predicts when due. */
-void mdx_rul_live_tick(struct mdx_rul_live *r);
+extern const struct mdx_stage_ops mdx_rul_live_stage;
+
 /* Re-reads the active versions and thresholds now, whatever rul.model_poll_s (tests). */
 void mdx_rul_live_poll_now(struct mdx_rul_live *r);
 /* Predicts the devices with a new row now, whatever the cadence (tests, shutdown). */
 void mdx_rul_live_predict_now(struct mdx_rul_live *r);
 void mdx_rul_live_stats(const struct mdx_rul_live *r, struct mdx_rul_live_stats *out);
-
-/*
- * The live RUL stage's operations (stage.h); its context is a struct
- * mdx_rul_live. Add it before the alerting stage: its tick raises alerts
- * that go with the same batch.
- */
-extern const struct mdx_stage_ops mdx_rul_live_stage;
 
 #endif

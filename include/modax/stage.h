@@ -23,7 +23,8 @@
 #include "modax/store.h"
 
 /*
- * What the ingest's registry knows of the device a message came from.
+ * What the ingest's registry (src/pipeline/registry.h) knows of the device
+ * a message came from, from its cache: at most MDX_REGISTRY_REFRESH_MS old.
  * Borrowed: valid for the duration of the call only.
  */
 struct mdx_device_ref {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alert/alert_int.h"
+#include "base/htab.h"
 #include "modax/status.h"
 
 static const char *const state_names[] = {"open", "acknowledged", "resolved"};
@@ -92,27 +93,15 @@ int mdx_alert_same(const struct mdx_alert *a, const struct mdx_alert *b)
            strcmp(a->tenant, b->tenant) == 0;
 }
 
-static uint64_t fnv_str(uint64_t h, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    }
-    return (h ^ 0xff) * 1099511628211ULL; /* separator: "ab"+"c" differs from "a"+"bc" */
-}
-
 uint64_t mdx_alert_hash(const struct mdx_alert *a)
 {
-    uint64_t h = 14695981039346656037ULL;
-    uint64_t t = (uint64_t)a->opened_ms;
+    /* Each name's NUL separates it from the next ("ab"+"c" is not "a"+"bc"). */
+    uint64_t h = mdx_hash_bytes(0, a->tenant, strlen(a->tenant) + 1);
 
-    h = fnv_str(h, a->tenant);
-    h = fnv_str(h, a->device);
-    h = fnv_str(h, a->source);
-    h = fnv_str(h, a->sensor);
-    for (int i = 0; i < 8; i++) {
-        h = (h ^ ((t >> (8 * i)) & 0xff)) * 1099511628211ULL;
-    }
-    return h;
+    h = mdx_hash_bytes(h, a->device, strlen(a->device) + 1);
+    h = mdx_hash_bytes(h, a->source, strlen(a->source) + 1);
+    h = mdx_hash_bytes(h, a->sensor, strlen(a->sensor) + 1);
+    return mdx_hash_bytes(h, &a->opened_ms, sizeof(a->opened_ms));
 }
 
 void mdx_alert_name(const char *source, char *out, size_t len)

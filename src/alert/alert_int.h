@@ -25,7 +25,7 @@ enum mdx_sink_verdict mdx_alert_http_verdict(int rc, long status, const char **w
  * it is 0 until the alert is stored.
  */
 int mdx_alert_same(const struct mdx_alert *a, const struct mdx_alert *b);
-/* Hash of the identity above (FNV-1a). */
+/* Hash of the identity above (mdx_hash_bytes of its fields). */
 uint64_t mdx_alert_hash(const struct mdx_alert *a);
 
 /*

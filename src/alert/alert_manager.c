@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "alert/alerting_int.h"
+#include "base/htab.h"
 #include "modax/alloc.h"
 #include "modax/log.h"
 #include "modax/status.h"
@@ -29,9 +30,8 @@
 #define NOT_NORMAL INT64_MIN
 
 struct entry {
-    struct entry *hnext;          /* hash chain */
+    struct mdx_hnode node;        /* first member: a node pointer is the entry */
     struct entry *cprev, *cnext;  /* list of changed alerts, oldest change first */
-    uint64_t hash;
     int64_t normal_since;         /* point time the condition became normal; NOT_NORMAL */
     int64_t last_ms;              /* newest point time seen for it */
     uint32_t epoch;               /* sync round that saw it in the store */
@@ -40,8 +40,7 @@ struct entry {
 };
 
 struct mdx_alert_mgr {
-    struct entry **buckets;
-    size_t mask;
+    struct mdx_htab t;            /* struct entry by alert key */
     size_t n, max;
     struct entry *chead, *ctail;
     size_t n_changed;
@@ -52,22 +51,37 @@ struct mdx_alert_mgr {
     struct mdx_alert_mgr_stats st;
 };
 
-static uint64_t fnv(uint64_t h, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    }
-    return (h ^ 0xff) * 1099511628211ULL;
-}
-
 static uint64_t key_hash(const struct mdx_alert_key *k)
 {
-    uint64_t h = 14695981039346656037ULL;
+    /* Each name's NUL separates it from the next ("ab"+"c" is not "a"+"bc"). */
+    uint64_t h = mdx_hash_bytes(0, k->tenant, strlen(k->tenant) + 1);
 
-    h = fnv(h, k->tenant);
-    h = fnv(h, k->device);
-    h = fnv(h, k->source);
-    return fnv(h, k->sensor);
+    h = mdx_hash_bytes(h, k->device, strlen(k->device) + 1);
+    h = mdx_hash_bytes(h, k->source, strlen(k->source) + 1);
+    return mdx_hash_bytes(h, k->sensor, strlen(k->sensor));
+}
+
+typedef int (*entry_fn)(struct mdx_alert_mgr *m, struct entry *e, void *arg);
+
+/*
+ * Calls fn for every entry until it returns other than MDX_OK, and returns
+ * that. fn may unlink (and free) the entry it is given. Walks the buckets
+ * (public in htab.h), of which there are about as many as entries allowed.
+ */
+static int for_each_entry(struct mdx_alert_mgr *m, entry_fn fn, void *arg)
+{
+    for (size_t i = 0; i <= m->t.mask; i++) {
+        struct mdx_hnode *n = m->t.b[i], *next;
+        for (; n != NULL; n = next) {
+            int rc;
+            next = n->next;
+            rc = fn(m, (struct entry *)n, arg);
+            if (rc != MDX_OK) {
+                return rc;
+            }
+        }
+    }
+    return MDX_OK;
 }
 
 static int key_is(const struct entry *e, const struct mdx_alert_key *k)
@@ -92,12 +106,10 @@ struct mdx_alert_mgr *mdx_alert_mgr_create(size_t max, int64_t auto_resolve_ms, 
     while (nb < max && nb < ((size_t)1 << 22)) {
         nb <<= 1;
     }
-    m->buckets = mdx_calloc(nb, sizeof(*m->buckets));
-    if (m->buckets == NULL) {
+    if (mdx_htab_init(&m->t, nb) != MDX_OK) {
         mdx_free(m);
         return NULL;
     }
-    m->mask = nb - 1;
     m->max = max > 0 ? max : 1;
     m->auto_resolve_ms = auto_resolve_ms;
     m->flap_ms = flap_ms;
@@ -105,33 +117,48 @@ struct mdx_alert_mgr *mdx_alert_mgr_create(size_t max, int64_t auto_resolve_ms, 
     return m;
 }
 
+static int free_entry(struct mdx_alert_mgr *m, struct entry *e, void *arg)
+{
+    (void)m;
+    (void)arg;
+    mdx_free(e);
+    return MDX_OK;
+}
+
 void mdx_alert_mgr_destroy(struct mdx_alert_mgr *m)
 {
     if (m == NULL) {
         return;
     }
-    for (size_t i = 0; i <= m->mask; i++) {
-        struct entry *e = m->buckets[i], *next;
-        for (; e != NULL; e = next) {
-            next = e->hnext;
-            mdx_free(e);
-        }
-    }
-    mdx_free(m->buckets);
+    for_each_entry(m, free_entry, NULL);
+    mdx_htab_fini(&m->t);
     mdx_free(m);
 }
 
 static struct entry *find(const struct mdx_alert_mgr *m, const struct mdx_alert_key *k,
                           uint64_t h)
 {
-    struct entry *e = m->buckets[h & m->mask];
-
-    for (; e != NULL; e = e->hnext) {
-        if (e->hash == h && key_is(e, k)) {
+    for (struct mdx_hnode *n = mdx_htab_bucket(&m->t, h); n != NULL; n = n->next) {
+        struct entry *e = (struct entry *)n;
+        if (n->hash == h && key_is(e, k)) {
             return e;
         }
     }
     return NULL;
+}
+
+/* A new entry for 'h' in the table (its alert still to be set); NULL when out of memory. */
+static struct entry *add_entry(struct mdx_alert_mgr *m, uint64_t h)
+{
+    struct entry *e = mdx_calloc(1, sizeof(*e));
+
+    if (e == NULL) {
+        return NULL;
+    }
+    e->node.hash = h;
+    mdx_htab_insert(&m->t, &e->node);
+    m->n++;
+    return e;
 }
 
 static void mark_changed(struct mdx_alert_mgr *m, struct entry *e)
@@ -173,15 +200,27 @@ static void unmark_changed(struct mdx_alert_mgr *m, struct entry *e)
 
 static void unlink_entry(struct mdx_alert_mgr *m, struct entry *e)
 {
-    struct entry **pp = &m->buckets[e->hash & m->mask];
-
-    while (*pp != e) {
-        pp = &(*pp)->hnext;
-    }
-    *pp = e->hnext;
+    mdx_htab_remove(&m->t, &e->node);
     unmark_changed(m, e);
     m->n--;
     mdx_free(e);
+}
+
+struct forget_ctx {
+    int all;
+    size_t freed;
+};
+
+static int forget_one(struct mdx_alert_mgr *m, struct entry *e, void *arg)
+{
+    struct forget_ctx *c = arg;
+
+    if (e->a.state == MDX_ALERT_RESOLVED && !e->changed &&
+        (c->all || m->clock_ms - e->a.resolved_ms >= m->flap_ms)) {
+        unlink_entry(m, e);
+        c->freed++;
+    }
+    return MDX_OK;
 }
 
 /*
@@ -190,20 +229,10 @@ static void unlink_entry(struct mdx_alert_mgr *m, struct entry *e)
  */
 static size_t forget_resolved(struct mdx_alert_mgr *m, int all)
 {
-    size_t freed = 0;
+    struct forget_ctx c = {all, 0};
 
-    for (size_t i = 0; i <= m->mask; i++) {
-        struct entry *e = m->buckets[i], *next;
-        for (; e != NULL; e = next) {
-            next = e->hnext;
-            if (e->a.state == MDX_ALERT_RESOLVED && !e->changed &&
-                (all || m->clock_ms - e->a.resolved_ms >= m->flap_ms)) {
-                unlink_entry(m, e);
-                freed++;
-            }
-        }
-    }
-    return freed;
+    for_each_entry(m, forget_one, &c);
+    return c.freed;
 }
 
 static void tick_clock(struct mdx_alert_mgr *m, int64_t ts_ms)
@@ -269,15 +298,11 @@ int mdx_alert_mgr_raise(struct mdx_alert_mgr *m, const struct mdx_alert_key *k, 
         }
     }
     if (e == NULL) {
-        e = mdx_calloc(1, sizeof(*e));
+        e = add_entry(m, h);
         if (e == NULL) {
             m->st.overflow++;
             return 0;
         }
-        e->hash = h;
-        e->hnext = m->buckets[h & m->mask];
-        m->buckets[h & m->mask] = e;
-        m->n++;
     }
     memset(&e->a, 0, sizeof(e->a));
     set_key(&e->a, k);
@@ -419,6 +444,7 @@ struct sync_ctx {
     mdx_alert_notify_fn fn;
     void *arg;
     size_t adopted;
+    struct mdx_store *st;
 };
 
 /* One active alert of the store. */
@@ -435,14 +461,10 @@ static int sync_one(void *arg, const struct mdx_alert *a)
         if (m->n >= m->max) {
             return MDX_OK;
         }
-        e = mdx_calloc(1, sizeof(*e));
+        e = add_entry(m, h);
         if (e == NULL) {
             return MDX_ENOMEM;
         }
-        e->hash = h;
-        e->hnext = m->buckets[h & m->mask];
-        m->buckets[h & m->mask] = e;
-        m->n++;
         e->a = *a;
         e->normal_since = NOT_NORMAL;
         e->last_ms = a->updated_ms;
@@ -465,11 +487,44 @@ static int sync_one(void *arg, const struct mdx_alert *a)
     return MDX_OK;
 }
 
+/* One alert of ours the store's active list did not have: resolved (or deleted) there? */
+static int sync_missing(struct mdx_alert_mgr *m, struct entry *e, void *arg)
+{
+    struct sync_ctx *c = arg;
+    struct mdx_alert got;
+    int rc;
+
+    if (e->epoch == m->epoch || e->changed || e->a.id == 0 || !is_active(&e->a)) {
+        return MDX_OK;
+    }
+    rc = mdx_store_alert_get(c->st, e->a.tenant, e->a.id, &got);
+    if (rc == MDX_ENOTFOUND) {
+        got = e->a; /* deleted there: forget it as resolved */
+        got.state = MDX_ALERT_RESOLVED;
+        got.resolved_ms = m->clock_ms > got.opened_ms ? m->clock_ms : got.opened_ms;
+    } else if (rc != MDX_OK) {
+        return rc;
+    }
+    if (got.state == MDX_ALERT_RESOLVED) {
+        e->a.state = MDX_ALERT_RESOLVED;
+        e->a.resolved_ms = got.resolved_ms;
+        e->a.updated_ms = got.updated_ms;
+        e->normal_since = NOT_NORMAL;
+        m->st.resolved++;
+        m->st.active--;
+        m->full = 0;
+        if (c->fn != NULL) {
+            c->fn(c->arg, &e->a);
+        }
+    }
+    return MDX_OK;
+}
+
 int mdx_alert_mgr_sync(struct mdx_alert_mgr *m, struct mdx_store *st, mdx_alert_notify_fn fn,
                        void *arg)
 {
     struct mdx_alert_filter f = {NULL, NULL, MDX_ALERT_ACTIVE, -1, 0};
-    struct sync_ctx c = {m, fn, arg, 0};
+    struct sync_ctx c = {m, fn, arg, 0, st};
     int rc;
 
     m->epoch++;
@@ -481,34 +536,9 @@ int mdx_alert_mgr_sync(struct mdx_alert_mgr *m, struct mdx_store *st, mdx_alert_
         mdx_log_info(MOD, "active alerts taken over from the store", MDX_F_INT("n", c.adopted));
     }
     /* Stored, active here, not active there: resolved by an operator. */
-    for (size_t i = 0; i <= m->mask; i++) {
-        for (struct entry *e = m->buckets[i]; e != NULL; e = e->hnext) {
-            struct mdx_alert got;
-
-            if (e->epoch == m->epoch || e->changed || e->a.id == 0 || !is_active(&e->a)) {
-                continue;
-            }
-            rc = mdx_store_alert_get(st, e->a.tenant, e->a.id, &got);
-            if (rc == MDX_ENOTFOUND) {
-                got = e->a; /* deleted there: forget it as resolved */
-                got.state = MDX_ALERT_RESOLVED;
-                got.resolved_ms = m->clock_ms > got.opened_ms ? m->clock_ms : got.opened_ms;
-            } else if (rc != MDX_OK) {
-                return rc;
-            }
-            if (got.state == MDX_ALERT_RESOLVED) {
-                e->a.state = MDX_ALERT_RESOLVED;
-                e->a.resolved_ms = got.resolved_ms;
-                e->a.updated_ms = got.updated_ms;
-                e->normal_since = NOT_NORMAL;
-                m->st.resolved++;
-                m->st.active--;
-                m->full = 0;
-                if (fn != NULL) {
-                    fn(arg, &e->a);
-                }
-            }
-        }
+    rc = for_each_entry(m, sync_missing, &c);
+    if (rc != MDX_OK) {
+        return rc;
     }
     forget_resolved(m, 0);
     return MDX_OK;

@@ -7,10 +7,16 @@
  * State per (tenant, device, sensor): a detector (MDX_DETECTOR_BYTES), the
  * states of the rules that apply to it (only when some do), its newest
  * point time and usual interval. Series hang off a device entry, so a
- * message costs one hash lookup and then a short scan of the device's
- * sensors (starting where the previous message left off). Both tables
- * are bounded by alert.series_max; when full they are emptied and refilled
- * (like the registry): the detectors then learn again, active alerts stay.
+ * message costs one hash lookup (src/base/htab.h) and then a short scan of
+ * the device's sensors (starting where the previous message left off).
+ * Both tables are bounded by alert.series_max; when full they are emptied
+ * and refilled (like the registry): the detectors then learn again, active
+ * alerts stay.
+ *
+ * The device's type, which rules can target, comes with every message
+ * from the ingest's registry (struct mdx_device_ref); the stage never asks
+ * the store mid-batch. When it changes, the device's series pick their
+ * rules again.
  *
  * Sources of alerts (the alert key's "source"):
  *   rule:<name>    a threshold rule fired (rules.c)
@@ -36,6 +42,7 @@
 
 #include "alert/alert_int.h"
 #include "alert/alerting_int.h"
+#include "base/htab.h"
 #include "modax/alerting.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
@@ -48,7 +55,6 @@
 #define SENSORS_PER_DEVICE 1024
 #define BATCH_ALERTS 2048      /* alert changes per store batch */
 #define STALE_MIN_POINTS 10    /* a series needs this many points before it can go stale */
-#define TYPES_REFRESH_MS 60000 /* device types re-read at least this often */
 
 const struct mdx_conf_key mdx_alerting_conf_keys[] = {
     MDX_CONF_BOOL("alert.detect", "true", struct mdx_alerting_conf, detect,
@@ -90,7 +96,7 @@ struct dev;
 struct series {
     struct dev *dev;
     struct rule_slot *slots;      /* n_slots of them; NULL when no rule applies */
-    uint32_t rules_gen;           /* generation of the rule set the slots are for */
+    uint32_t rules_gen;           /* generation of the rule set the slots are for; 0: none */
     uint8_t n_slots;
     uint8_t det_alert, stale_alert;
     uint8_t sensor_len;
@@ -102,12 +108,11 @@ struct series {
 };
 
 struct dev {
-    struct dev *hnext;
-    uint64_t hash;
+    struct mdx_hnode node;        /* first member: a node pointer is the device */
+    struct dev *next_all;         /* list of every device, to free them */
     char tenant[MDX_NAME_MAX + 1];
     char device[MDX_NAME_MAX + 1];
-    char type[MDX_NAME_MAX + 1];
-    uint32_t type_gen;            /* rules generation the type was read for; 0: never */
+    char type[MDX_NAME_MAX + 1];  /* as the registry last said */
     int64_t clock_ms;             /* newest point time of any of its sensors */
     struct series **series;
     uint32_t n, cap, cursor;
@@ -121,10 +126,10 @@ struct mdx_alerting {
     void *publish_arg;
     struct mdx_alert_mgr *mgr;
     struct mdx_rules *rules;
-    uint32_t rules_gen;
-    int64_t next_reload_us, next_types_us;
-    struct dev **buckets;
-    size_t mask;
+    uint32_t rules_gen;           /* starts at 1: a series with 0 picks its rules */
+    int64_t next_reload_us;
+    struct mdx_htab devs;         /* struct dev by (tenant, device) */
+    struct dev *all_devs;         /* the same, listed */
     struct series **all;          /* every series */
     size_t n_series, n_devs;
     struct mdx_alert *batch;      /* changes in the batch being committed */
@@ -136,29 +141,21 @@ struct mdx_alerting {
 
 static void share_stats(struct mdx_alerting *a);
 
-static uint64_t fnv(uint64_t h, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    }
-    return (h ^ 0xff) * 1099511628211ULL;
-}
-
 static void clear_series(struct mdx_alerting *a)
 {
+    struct dev *d, *next;
+
     for (size_t i = 0; i < a->n_series; i++) {
         mdx_free(a->all[i]->slots);
         mdx_free(a->all[i]);
     }
-    for (size_t i = 0; i <= a->mask; i++) {
-        struct dev *d = a->buckets[i], *next;
-        for (; d != NULL; d = next) {
-            next = d->hnext;
-            mdx_free(d->series);
-            mdx_free(d);
-        }
-        a->buckets[i] = NULL;
+    for (d = a->all_devs; d != NULL; d = next) {
+        next = d->next_all;
+        mdx_free(d->series);
+        mdx_free(d);
     }
+    a->all_devs = NULL;
+    mdx_htab_clear(&a->devs);
     a->n_series = a->n_devs = 0;
 }
 
@@ -243,13 +240,6 @@ static void rebuild_slots(struct mdx_alerting *a, struct series *s)
     char src[96];
     size_t n;
 
-    if (mdx_rules_uses_types(a->rules, d->tenant) && d->type_gen != a->rules_gen) {
-        struct mdx_device_info info;
-        if (mdx_store_device_get(a->store, d->tenant, d->device, &info) == MDX_OK) {
-            memcpy(d->type, info.type, sizeof(d->type));
-        }
-        d->type_gen = a->rules_gen;
-    }
     n = mdx_rules_for(a->rules, d->tenant, d->device, d->type, s->sensor, found,
                       RULES_PER_SERIES);
     if (n > RULES_PER_SERIES) {
@@ -300,13 +290,17 @@ static void rebuild_slots(struct mdx_alerting *a, struct series *s)
 
 /* ---- series ---- */
 
-static struct dev *dev_get(struct mdx_alerting *a, const char *tenant, const char *device)
+/* The device's entry, created if new (NULL when the table is full or out of memory). */
+static struct dev *dev_get(struct mdx_alerting *a, const struct mdx_device_ref *ref)
 {
-    uint64_t h = fnv(fnv(14695981039346656037ULL, tenant), device);
-    struct dev *d = a->buckets[h & a->mask];
+    uint64_t h = mdx_hash_bytes(mdx_hash_bytes(0, ref->tenant, strlen(ref->tenant) + 1),
+                                ref->device, strlen(ref->device));
+    struct dev *d;
 
-    for (; d != NULL; d = d->hnext) {
-        if (d->hash == h && strcmp(d->device, device) == 0 && strcmp(d->tenant, tenant) == 0) {
+    for (struct mdx_hnode *n = mdx_htab_bucket(&a->devs, h); n != NULL; n = n->next) {
+        d = (struct dev *)n;
+        if (n->hash == h && strcmp(d->device, ref->device) == 0 &&
+            strcmp(d->tenant, ref->tenant) == 0) {
             return d;
         }
     }
@@ -317,14 +311,25 @@ static struct dev *dev_get(struct mdx_alerting *a, const char *tenant, const cha
     if (d == NULL) {
         return NULL;
     }
-    d->hash = h;
-    snprintf(d->tenant, sizeof(d->tenant), "%s", tenant);
-    snprintf(d->device, sizeof(d->device), "%s", device);
+    d->node.hash = h;
+    snprintf(d->tenant, sizeof(d->tenant), "%s", ref->tenant);
+    snprintf(d->device, sizeof(d->device), "%s", ref->device);
+    snprintf(d->type, sizeof(d->type), "%s", ref->type);
     d->clock_ms = INT64_MIN;
-    d->hnext = a->buckets[h & a->mask];
-    a->buckets[h & a->mask] = d;
+    mdx_htab_insert(&a->devs, &d->node);
+    d->next_all = a->all_devs;
+    a->all_devs = d;
     a->n_devs++;
     return d;
+}
+
+/* The registry says the device's type changed: its series pick their rules again. */
+static void dev_set_type(struct dev *d, const char *type)
+{
+    snprintf(d->type, sizeof(d->type), "%s", type);
+    for (uint32_t i = 0; i < d->n; i++) {
+        d->series[i]->rules_gen = 0;
+    }
 }
 
 static struct series *series_find(struct dev *d, const struct mdx_point *p)
@@ -384,7 +389,7 @@ static struct series *series_new(struct mdx_alerting *a, struct dev *d, const st
 
 /* The series of point 'p' of device '*dp', created if new; may empty the tables (and *dp). */
 static struct series *series_get(struct mdx_alerting *a, struct dev **dp,
-                                 const struct mdx_point_group *g, const struct mdx_point *p)
+                                 const struct mdx_device_ref *ref, const struct mdx_point *p)
 {
     struct series *s;
 
@@ -399,7 +404,7 @@ static struct series *series_get(struct mdx_alerting *a, struct dev **dp,
                          MDX_F_INT("series", a->n_series), MDX_F_INT("max", a->conf.series_max));
             clear_series(a);
         }
-        *dp = dev_get(a, g->tenant, g->device);
+        *dp = dev_get(a, ref);
         if (*dp == NULL) {
             return NULL;
         }
@@ -540,13 +545,19 @@ static void check_silent(struct mdx_alerting *a, struct dev *d)
     }
 }
 
-void mdx_alerting_on_points(struct mdx_alerting *a, const struct mdx_point_group *g)
+/* The validated points of one message; O(1) per point. */
+static void alerting_on_points(void *ctx, const struct mdx_point_group *g,
+                               const struct mdx_device_ref *ref)
 {
-    struct dev *d = dev_get(a, g->tenant, g->device);
+    struct mdx_alerting *a = ctx;
+    struct dev *d = dev_get(a, ref);
 
+    if (d != NULL && strcmp(d->type, ref->type) != 0) {
+        dev_set_type(d, ref->type);
+    }
     for (size_t i = 0; i < g->n; i++) {
         const struct mdx_point *p = &g->points[i];
-        struct series *s = series_get(a, &d, g, p);
+        struct series *s = series_get(a, &d, ref, p);
 
         if (s == NULL) {
             continue;
@@ -579,10 +590,15 @@ static const struct {
     {"door_closed", 0},
 };
 
-void mdx_alerting_on_event(struct mdx_alerting *a, const struct mdx_event_rec *ev)
+/* One event; safety flags out of normal raise critical alerts at once. */
+static void alerting_on_event(void *ctx, const struct mdx_event_rec *ev,
+                              const struct mdx_device_ref *ref)
 {
+    struct mdx_alerting *a = ctx;
     const struct mdx_event *e = ev->event;
     cJSON *root;
+
+    (void)ref;
 
     if (e->kind != MDX_MSG_SAFETY) {
         return;
@@ -614,15 +630,12 @@ void mdx_alerting_on_event(struct mdx_alerting *a, const struct mdx_event_rec *e
     cJSON_Delete(root);
 }
 
-void mdx_alerting_tick(struct mdx_alerting *a)
+/* Reloads rules and operators' acks and resolves when alert.reload_s has passed. */
+static void alerting_tick(void *ctx)
 {
+    struct mdx_alerting *a = ctx;
     int64_t now = mdx_mono_us();
 
-    if (now >= a->next_types_us) {
-        /* Device types may have changed (modax device): slots are rebuilt as points come. */
-        a->rules_gen++;
-        a->next_types_us = now + TYPES_REFRESH_MS * 1000LL;
-    }
     if (now >= a->next_reload_us) {
         reload(a);
         a->next_reload_us = now + a->conf.reload_s * 1000000LL;
@@ -630,22 +643,34 @@ void mdx_alerting_tick(struct mdx_alerting *a)
     share_stats(a);
 }
 
-int mdx_alerting_pending(const struct mdx_alerting *a)
+static int alerting_pending(void *ctx)
 {
+    const struct mdx_alerting *a = ctx;
+
     return mdx_alert_mgr_pending(a->mgr) > 0;
 }
 
-size_t mdx_alerting_batch(struct mdx_alerting *a, struct mdx_alert **alerts)
+/*
+ * Alert changes commit with the points that caused them: at most
+ * BATCH_ALERTS per batch, the rest with the next. The store sets the ids
+ * of new ones in a->batch, which stays ours until after_commit.
+ */
+static void alerting_before_commit(void *ctx, struct mdx_batch *b)
 {
+    struct mdx_alerting *a = ctx;
+
     if (a->n_batch == 0) {
         a->n_batch = mdx_alert_mgr_take(a->mgr, a->batch, BATCH_ALERTS);
     }
-    *alerts = a->batch;
-    return a->n_batch;
+    b->alerts = a->batch;
+    b->n_alerts = a->n_batch;
 }
 
-void mdx_alerting_after_commit(struct mdx_alerting *a)
+/* Stored: to the sinks and MQTT. */
+static void alerting_after_commit(void *ctx)
 {
+    struct mdx_alerting *a = ctx;
+
     mdx_alert_mgr_stored(a->mgr, a->batch, a->n_batch);
     for (size_t i = 0; i < a->n_batch; i++) {
         notify(a, &a->batch[i]);
@@ -660,6 +685,7 @@ struct mdx_alerting *mdx_alerting_create(const struct mdx_alerting_conf *conf,
 {
     struct mdx_alerting *a = mdx_calloc(1, sizeof(*a));
     size_t nb = 16;
+    int rc;
 
     *err = MDX_ENOMEM;
     if (a == NULL) {
@@ -675,19 +701,17 @@ struct mdx_alerting *mdx_alerting_create(const struct mdx_alerting_conf *conf,
     while (nb < (size_t)conf->series_max && nb < ((size_t)1 << 22)) {
         nb <<= 1;
     }
-    a->buckets = mdx_calloc(nb, sizeof(*a->buckets));
-    a->mask = nb - 1;
+    rc = mdx_htab_init(&a->devs, nb);
     a->all = mdx_calloc((size_t)conf->series_max, sizeof(*a->all));
     a->batch = mdx_calloc(BATCH_ALERTS, sizeof(*a->batch));
     a->mgr = mdx_alert_mgr_create((size_t)conf->alerts_max, conf->auto_resolve_s * 1000,
                                   conf->flap_s * 1000);
-    if (a->buckets == NULL || a->all == NULL || a->batch == NULL || a->mgr == NULL) {
+    if (rc != MDX_OK || a->all == NULL || a->batch == NULL || a->mgr == NULL) {
         mdx_alerting_destroy(a);
         return NULL;
     }
     reload(a);
     a->next_reload_us = mdx_mono_us() + conf->reload_s * 1000000LL;
-    a->next_types_us = mdx_mono_us() + TYPES_REFRESH_MS * 1000LL;
     *err = MDX_OK;
     return a;
 }
@@ -697,10 +721,10 @@ void mdx_alerting_destroy(struct mdx_alerting *a)
     if (a == NULL) {
         return;
     }
-    if (a->buckets != NULL && a->all != NULL) {
+    if (a->all != NULL) {
         clear_series(a);
     }
-    mdx_free(a->buckets);
+    mdx_htab_fini(&a->devs);
     mdx_free(a->all);
     mdx_free(a->batch);
     mdx_alert_mgr_destroy(a->mgr);
@@ -755,47 +779,12 @@ void mdx_alerting_external(struct mdx_alerting *a, const char *tenant, const cha
 
 /* ---- the stage (stage.h) ---- */
 
-static void stage_on_points(void *ctx, const struct mdx_point_group *g,
-                            const struct mdx_device_ref *dev)
-{
-    (void)dev;
-    mdx_alerting_on_points(ctx, g);
-}
-
-static void stage_on_event(void *ctx, const struct mdx_event_rec *ev,
-                           const struct mdx_device_ref *dev)
-{
-    (void)dev;
-    mdx_alerting_on_event(ctx, ev);
-}
-
-static void stage_tick(void *ctx)
-{
-    mdx_alerting_tick(ctx);
-}
-
-static int stage_pending(void *ctx)
-{
-    return mdx_alerting_pending(ctx);
-}
-
-static void stage_before_commit(void *ctx, struct mdx_batch *b)
-{
-    /* Alert changes commit with the points that caused them. */
-    b->n_alerts = mdx_alerting_batch(ctx, &b->alerts);
-}
-
-static void stage_after_commit(void *ctx)
-{
-    mdx_alerting_after_commit(ctx); /* to the sinks and MQTT, now that it is stored */
-}
-
 const struct mdx_stage_ops mdx_alerting_stage = {
     .name = "alerting",
-    .on_points = stage_on_points,
-    .on_event = stage_on_event,
-    .tick = stage_tick,
-    .pending = stage_pending,
-    .before_commit = stage_before_commit,
-    .after_commit = stage_after_commit,
+    .on_points = alerting_on_points,
+    .on_event = alerting_on_event,
+    .tick = alerting_tick,
+    .pending = alerting_pending,
+    .before_commit = alerting_before_commit,
+    .after_commit = alerting_after_commit,
 };

@@ -29,8 +29,6 @@ struct mdx_rules *mdx_rules_load(struct mdx_store *st, int *err);
 void mdx_rules_free(struct mdx_rules *r);
 /* Non-zero when 'a' and 'b' hold the same rules (a reload that changed nothing). */
 int mdx_rules_equal(const struct mdx_rules *a, const struct mdx_rules *b);
-/* Non-zero when some rule of 'tenant' targets a device type (types must then be looked up). */
-int mdx_rules_uses_types(const struct mdx_rules *r, const char *tenant);
 
 /*
  * The rules that apply to 'sensor' of 'device' (of device type 'type', ""

@@ -152,22 +152,6 @@ static void tenant_range(const struct mdx_rules *r, const char *tenant, size_t *
     *hi = b;
 }
 
-int mdx_rules_uses_types(const struct mdx_rules *r, const char *tenant)
-{
-    size_t lo, hi;
-
-    if (r == NULL) {
-        return 0;
-    }
-    tenant_range(r, tenant, &lo, &hi);
-    for (size_t i = lo; i < hi; i++) {
-        if (r->v[i].device_type[0] != '\0') {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static int applies(const struct mdx_rule *r, const char *device, const char *type)
 {
     if (r->device[0] != '\0' && strcmp(r->device, device) != 0) {

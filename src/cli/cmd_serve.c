@@ -3,7 +3,8 @@
  * cmd_serve.c - `modax serve`: runs the service roles until SIGINT/SIGTERM.
  *
  * Role ingest: MQTT source -> engine (spool, decode, validate, store), with
- * the alerting stage on the engine's writer thread (detector, rules, safety
+ * the stages of serve_stages.c on the engine's writer thread: live RUL
+ * (rul_live.h) when rul.enabled, and alerting (detector, rules, safety
  * events, alert lifecycle; alerting.h) when alert.detect or alert.rules is
  * on, its alert changes going to the sinks (alert dispatcher) and to
  * modax/{tenant}/{device}/alerts.
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/serve_stages.h"
 #include "modax/archive.h"
 #include "modax/clock.h"
 #include "modax/log.h"
@@ -233,7 +235,7 @@ int cmd_serve(int argc, char **argv)
     struct mdx_engine *engine = NULL;
     struct mdx_dispatch *dispatch = NULL;
     struct mdx_alerting *alerting = NULL;
-    struct mdx_rul_live *rul = NULL;
+    struct serve_stages stages = {.n = 0};
     struct mdx_api *api = NULL;
     void *source = NULL;
     sigset_t sigs;
@@ -301,18 +303,14 @@ int cmd_serve(int argc, char **argv)
             goto out;
         }
     }
-    if (conf.rul.enabled) {
-        rul = mdx_rul_live_create(&conf.rul, store, alerting, &rc); /* alerts need alerting */
-        if (rul == NULL) {
-            mdx_log_error(MOD, "cannot start live RUL predictions; check rul.*", MDX_F_ERR(rc));
+    {
+        /* The api starts below, so a stage made from it needs the api started first. */
+        struct serve_parts parts = {.conf = &conf, .store = store, .publish = publish,
+                                    .publish_arg = source, .dispatch = dispatch,
+                                    .alerting = alerting, .api = api};
+        if (serve_stages_add(&stages, &parts, engine) != MDX_OK) {
             goto out;
         }
-    }
-    /* RUL first: the alerts its tick raises go with the same batch as the alerting's. */
-    if ((rul != NULL && mdx_engine_add_stage(engine, &mdx_rul_live_stage, rul) != MDX_OK) ||
-        (alerting != NULL && mdx_engine_add_stage(engine, &mdx_alerting_stage, alerting) != MDX_OK)) {
-        mdx_log_error(MOD, "cannot add the ingest's stages");
-        goto out;
     }
     if (mdx_engine_start(engine) != MDX_OK || mdx_source_mqtt.start(source) != MDX_OK) {
         mdx_log_error(MOD, "cannot start threads");
@@ -362,7 +360,7 @@ out:
         mdx_source_mqtt.destroy(source);
     }
     mdx_engine_destroy(engine);
-    mdx_rul_live_destroy(rul);
+    serve_stages_destroy(&stages);
     if (alerting != NULL) {
         struct mdx_alerting_stats as;
         mdx_alerting_stats(alerting, &as);

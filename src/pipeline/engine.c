@@ -185,12 +185,14 @@ static void refuse(struct mdx_engine *e, const struct mdx_spool_rec *rec, const 
                  MDX_F_STR("outcome", "dead letter"));
 }
 
-static int registry_check(struct mdx_engine *e, const struct mdx_msg *msg, const char **why)
+/* The registry's answer for the message's device; 'dev' borrows from 'msg' and the registry. */
+static int registry_check(struct mdx_engine *e, const struct mdx_msg *msg,
+                          struct mdx_device_ref *dev, const char **why)
 {
     int64_t backoff = 10;
 
     for (;;) {
-        int rc = mdx_registry_check(e->registry, msg->tenant, msg->device, mdx_now_ms(), why);
+        int rc = mdx_registry_check(e->registry, msg->tenant, msg->device, mdx_now_ms(), dev, why);
         if (rc == MDX_OK || rc == MDX_EINVAL || atomic_load(&e->stopping) == 2) {
             return rc;
         }
@@ -223,7 +225,7 @@ static int process_record(struct mdx_engine *e, const struct mdx_spool_rec *rec)
         refuse(e, rec, &msg, "payload too large");
         return MDX_OK;
     }
-    rc = registry_check(e, &msg, &why);
+    rc = registry_check(e, &msg, &dev, &why);
     if (rc == MDX_EINVAL) {
         refuse(e, rec, &msg, why);
         return MDX_OK;
@@ -231,9 +233,6 @@ static int process_record(struct mdx_engine *e, const struct mdx_spool_rec *rec)
     if (rc != MDX_OK) {
         return rc;
     }
-    dev.tenant = msg.tenant;
-    dev.device = msg.device;
-    dev.type = "";
     if (msg.kind == MDX_MSG_SENSOR_DATA) {
         struct mdx_points pts = {.v = b->points + b->n_points, .n = 0,
                                  .cap = (size_t)e->conf.max_points_per_msg};

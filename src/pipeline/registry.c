@@ -1,30 +1,40 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * registry.c - bounded cache of registered (tenant, device) pairs for the ingest.
+ * registry.c - bounded cache of registered (tenant, device) pairs and their
+ * types for the ingest (registry.h).
+ *
+ * The entries are one array allocated at creation and linked into the
+ * base hash table (src/base/htab.h); the table has a bucket per entry, so
+ * it never grows. When every entry is in use the table is emptied and
+ * refilled from the store, as the cache always did.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "base/htab.h"
 #include "pipeline/registry.h"
 #include "modax/alloc.h"
+#include "modax/log.h"
 #include "modax/status.h"
 
-#define NEGATIVE_TTL_MS 5000 /* a refusal is re-checked against the store after this */
-#define KEY_MAX (2 * MDX_NAME_MAX + 2)
+#define MOD "ingest"
 
-enum entry_state { ENTRY_EMPTY = 0, ENTRY_KNOWN, ENTRY_UNKNOWN_TENANT, ENTRY_UNKNOWN_DEVICE };
+enum entry_state { ENTRY_KNOWN = 1, ENTRY_UNKNOWN_TENANT, ENTRY_UNKNOWN_DEVICE };
 
 struct entry {
-    char key[KEY_MAX];  /* "tenant/device" */
-    uint8_t state;      /* enum entry_state */
-    int64_t expires_ms; /* for refusals */
+    struct mdx_hnode node;          /* first member: a node pointer is the entry */
+    char tenant[MDX_NAME_MAX + 1];
+    char device[MDX_NAME_MAX + 1];
+    char type[MDX_NAME_MAX + 1];    /* device type, "" if none */
+    uint8_t state;                  /* enum entry_state */
+    int64_t recheck_ms;             /* the store is asked again from this time on */
 };
 
 struct mdx_registry {
     struct mdx_store *store;
     int auto_register;
-    struct entry *slots;
-    size_t mask;        /* slot count - 1 (a power of two) */
+    struct mdx_htab table;
+    struct entry *entries;          /* max_used of them; the first 'used' are in the table */
     size_t used, max_used;
 };
 
@@ -32,22 +42,24 @@ struct mdx_registry *mdx_registry_create(struct mdx_store *store, size_t max_ent
                                          int auto_register)
 {
     struct mdx_registry *reg = mdx_calloc(1, sizeof(*reg));
-    size_t n = 16;
+    size_t buckets = 16;
 
     if (reg == NULL) {
         return NULL;
     }
-    while (n < max_entries * 2) {
-        n <<= 1;
+    if (max_entries == 0) {
+        max_entries = 1;
     }
-    reg->slots = mdx_calloc(n, sizeof(*reg->slots));
-    if (reg->slots == NULL) {
+    while (buckets < max_entries) {
+        buckets <<= 1;
+    }
+    reg->entries = mdx_calloc(max_entries, sizeof(*reg->entries));
+    if (reg->entries == NULL || mdx_htab_init(&reg->table, buckets) != MDX_OK) {
         mdx_registry_destroy(reg);
         return NULL;
     }
     reg->store = store;
     reg->auto_register = auto_register;
-    reg->mask = n - 1;
     reg->max_used = max_entries;
     return reg;
 }
@@ -55,43 +67,40 @@ struct mdx_registry *mdx_registry_create(struct mdx_store *store, size_t max_ent
 void mdx_registry_destroy(struct mdx_registry *reg)
 {
     if (reg != NULL) {
-        mdx_free(reg->slots);
+        mdx_htab_fini(&reg->table);
+        mdx_free(reg->entries);
         mdx_free(reg);
     }
 }
 
-static uint64_t hash_key(const char *s)
+static uint64_t key_hash(const char *tenant, const char *device)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-
-    while (*s != '\0') {
-        h = (h ^ (uint8_t)*s++) * 1099511628211ULL;
-    }
-    return h;
+    /* The tenant's NUL separates the two names ("ab"+"c" is not "a"+"bc"). */
+    return mdx_hash_bytes(mdx_hash_bytes(0, tenant, strlen(tenant) + 1), device, strlen(device));
 }
 
-/* Slot holding 'key', or the empty slot where it would go. */
-static struct entry *find_slot(struct mdx_registry *reg, const char *key)
+static struct entry *find(const struct mdx_registry *reg, const char *tenant, const char *device,
+                          uint64_t hash)
 {
-    size_t i = (size_t)hash_key(key) & reg->mask;
-
-    for (;;) {
-        struct entry *e = &reg->slots[i];
-        if (e->state == ENTRY_EMPTY || strcmp(e->key, key) == 0) {
+    for (struct mdx_hnode *n = mdx_htab_bucket(&reg->table, hash); n != NULL; n = n->next) {
+        struct entry *e = (struct entry *)n;
+        if (n->hash == hash && strcmp(e->device, device) == 0 && strcmp(e->tenant, tenant) == 0) {
             return e;
         }
-        i = (i + 1) & reg->mask;
     }
+    return NULL;
 }
 
-static int lookup_store(struct mdx_registry *reg, const char *tenant, const char *device,
-                        uint8_t *state)
+/* What the store says of (tenant, device): the entry's state and type (set when known). */
+static int ask_store(struct mdx_registry *reg, const char *tenant, const char *device,
+                     uint8_t *state, char type[MDX_NAME_MAX + 1])
 {
     struct mdx_device_info info;
     int rc = mdx_store_device_get(reg->store, tenant, device, &info);
 
     if (rc == MDX_OK) {
         *state = ENTRY_KNOWN;
+        memcpy(type, info.type, MDX_NAME_MAX + 1);
         return MDX_OK;
     }
     if (rc != MDX_ENOTFOUND) {
@@ -110,45 +119,84 @@ static int lookup_store(struct mdx_registry *reg, const char *tenant, const char
         return MDX_OK;
     }
     rc = mdx_store_device_add(reg->store, tenant, device, 1);
-    if (rc != MDX_OK && rc != MDX_EEXIST) {
+    if (rc == MDX_EEXIST) {
+        /* Added meanwhile (by an operator or another worker): it may have a type. */
+        rc = mdx_store_device_get(reg->store, tenant, device, &info);
+        if (rc != MDX_OK) {
+            return rc == MDX_ENOTFOUND ? MDX_EAGAIN : rc;
+        }
+        memcpy(type, info.type, MDX_NAME_MAX + 1);
+    } else if (rc != MDX_OK) {
         return rc;
+    } else {
+        type[0] = '\0'; /* auto-registered devices have no type */
     }
     *state = ENTRY_KNOWN;
     return MDX_OK;
 }
 
-int mdx_registry_check(struct mdx_registry *reg, const char *tenant, const char *device,
-                       int64_t now_ms, const char **why)
+static void set_answer(struct entry *e, uint8_t state, const char *type, int64_t now_ms)
 {
-    char key[KEY_MAX];
+    e->state = state;
+    if (state == ENTRY_KNOWN) {
+        memcpy(e->type, type, sizeof(e->type));
+        e->recheck_ms = now_ms + MDX_REGISTRY_REFRESH_MS;
+    } else {
+        e->type[0] = '\0';
+        e->recheck_ms = now_ms + MDX_REGISTRY_REFUSAL_TTL_MS;
+    }
+}
+
+/* A new entry for the answer; empties the table first when every entry is in use. */
+static struct entry *add_entry(struct mdx_registry *reg, const char *tenant, const char *device,
+                               uint64_t hash)
+{
     struct entry *e;
+
+    if (reg->used >= reg->max_used) {
+        mdx_htab_clear(&reg->table);
+        reg->used = 0;
+    }
+    e = &reg->entries[reg->used++];
+    memset(e, 0, sizeof(*e));
+    snprintf(e->tenant, sizeof(e->tenant), "%s", tenant);
+    snprintf(e->device, sizeof(e->device), "%s", device);
+    e->node.hash = hash;
+    mdx_htab_insert(&reg->table, &e->node);
+    return e;
+}
+
+int mdx_registry_check(struct mdx_registry *reg, const char *tenant, const char *device,
+                       int64_t now_ms, struct mdx_device_ref *out, const char **why)
+{
+    uint64_t hash = key_hash(tenant, device);
+    struct entry *e = find(reg, tenant, device, hash);
+    char type[MDX_NAME_MAX + 1];
     uint8_t state;
     int rc;
 
-    snprintf(key, sizeof(key), "%s/%s", tenant, device);
-    e = find_slot(reg, key);
-    if (e->state == ENTRY_KNOWN) {
-        return MDX_OK;
-    }
-    if (e->state == ENTRY_EMPTY || now_ms >= e->expires_ms) {
-        rc = lookup_store(reg, tenant, device, &state);
-        if (rc != MDX_OK) {
+    if (e == NULL || now_ms >= e->recheck_ms) {
+        rc = ask_store(reg, tenant, device, &state, type);
+        if (rc != MDX_OK && (e == NULL || e->state != ENTRY_KNOWN)) {
             return rc;
         }
-        if (e->state == ENTRY_EMPTY) {
-            if (reg->used >= reg->max_used) {
-                memset(reg->slots, 0, (reg->mask + 1) * sizeof(*reg->slots));
-                reg->used = 0;
-                e = find_slot(reg, key);
+        if (rc != MDX_OK) {
+            /* A known device keeps sending on its cached answer while the store is away. */
+            mdx_log_warn(MOD, "registry re-read failed; answering from the cache", MDX_F_ERR(rc),
+                         MDX_F_STR("tenant", tenant), MDX_F_STR("device", device));
+            e->recheck_ms = now_ms + MDX_REGISTRY_REFUSAL_TTL_MS;
+        } else {
+            if (e == NULL) {
+                e = add_entry(reg, tenant, device, hash);
             }
-            reg->used++;
-            memcpy(e->key, key, sizeof(key));
+            set_answer(e, state, type, now_ms);
         }
-        e->state = state;
-        e->expires_ms = now_ms + NEGATIVE_TTL_MS;
     }
     switch (e->state) {
     case ENTRY_KNOWN:
+        out->tenant = tenant;
+        out->device = device;
+        out->type = e->type;
         return MDX_OK;
     case ENTRY_UNKNOWN_TENANT:
         *why = "unknown tenant";

@@ -26,6 +26,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/htab.h"
 #include "modax/alert.h"
 #include "modax/alerting.h"
 #include "modax/alloc.h"
@@ -79,8 +80,7 @@ struct tenant {
 };
 
 struct dev {
-    struct dev *hnext;
-    uint64_t hash;
+    struct mdx_hnode node;    /* first member: a node pointer is the device */
     char tenant[MDX_NAME_MAX + 1];
     char device[MDX_NAME_MAX + 1];
     int t;                    /* index into tenants */
@@ -104,8 +104,7 @@ struct mdx_rul_live {
     struct lmodel models[MODELS_MAX];
     struct tenant *tenants;
     size_t n_tenants;
-    struct dev **buckets;
-    size_t mask;
+    struct mdx_htab devs;     /* struct dev by (tenant, device) */
     struct dev **all;
     size_t n_devs;
     struct mdx_rul_window *scratch;
@@ -114,28 +113,18 @@ struct mdx_rul_live {
     struct mdx_rul_live_stats st;
 };
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-
-    for (size_t i = 0; i < n; i++) {
-        h = (h ^ s[i]) * 1099511628211ULL;
-    }
-    return h;
-}
-
 static uint64_t spec_hash(const struct mdx_rul_spec *s)
 {
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = 0;
 
     for (size_t i = 0; i < s->n_inputs; i++) {
-        h = fnv(h, s->inputs[i], strlen(s->inputs[i]) + 1);
+        h = mdx_hash_bytes(h, s->inputs[i], strlen(s->inputs[i]) + 1);
     }
-    h = fnv(h, &s->n_inputs, sizeof(s->n_inputs));
-    h = fnv(h, &s->window, sizeof(s->window));
-    h = fnv(h, &s->stats, sizeof(s->stats));
-    h = fnv(h, &s->ewma_alpha, sizeof(s->ewma_alpha));
-    h = fnv(h, &s->with_age, sizeof(s->with_age));
+    h = mdx_hash_bytes(h, &s->n_inputs, sizeof(s->n_inputs));
+    h = mdx_hash_bytes(h, &s->window, sizeof(s->window));
+    h = mdx_hash_bytes(h, &s->stats, sizeof(s->stats));
+    h = mdx_hash_bytes(h, &s->ewma_alpha, sizeof(s->ewma_alpha));
+    h = mdx_hash_bytes(h, &s->with_age, sizeof(s->with_age));
     return h | 1; /* never 0 */
 }
 
@@ -317,16 +306,18 @@ static int dev_bind(struct dev *d, const struct lmodel *lm)
     return MDX_OK;
 }
 
+/* The device's entry, created if new; NULL when rul.max_devices are tracked (or no memory). */
 static struct dev *dev_get(struct mdx_rul_live *r, const char *tenant, const char *device)
 {
-    uint64_t h = fnv(fnv(1469598103934665603ULL, tenant, strlen(tenant) + 1), device,
-                     strlen(device) + 1);
-    struct dev **b = &r->buckets[h & r->mask];
+    /* The tenant's NUL separates the two names ("ab"+"c" is not "a"+"bc"). */
+    uint64_t h = mdx_hash_bytes(mdx_hash_bytes(0, tenant, strlen(tenant) + 1), device,
+                                strlen(device));
     struct dev *d;
     int t;
 
-    for (d = *b; d != NULL; d = d->hnext) {
-        if (d->hash == h && strcmp(d->device, device) == 0 && strcmp(d->tenant, tenant) == 0) {
+    for (struct mdx_hnode *n = mdx_htab_bucket(&r->devs, h); n != NULL; n = n->next) {
+        d = (struct dev *)n;
+        if (n->hash == h && strcmp(d->device, device) == 0 && strcmp(d->tenant, tenant) == 0) {
             return d;
         }
     }
@@ -341,14 +332,13 @@ static struct dev *dev_get(struct mdx_rul_live *r, const char *tenant, const cha
     if (d == NULL) {
         return NULL;
     }
-    d->hash = h;
+    d->node.hash = h;
     snprintf(d->tenant, sizeof(d->tenant), "%s", tenant);
     snprintf(d->device, sizeof(d->device), "%s", device);
     d->t = t;
     d->life_from = INT64_MIN;
     mdx_rul_row_clear(&d->open);
-    d->hnext = *b;
-    *b = d;
+    mdx_htab_insert(&r->devs, &d->node);
     r->all[r->n_devs++] = d;
     return d;
 }
@@ -370,12 +360,16 @@ static void close_row(struct mdx_rul_live *r, struct dev *d, const struct mdx_ru
     r->st.rows++;
 }
 
-void mdx_rul_live_on_points(struct mdx_rul_live *r, const struct mdx_point_group *g)
+/* The validated points of one message; O(inputs) per point. */
+static void rul_live_on_points(void *ctx, const struct mdx_point_group *g,
+                               const struct mdx_device_ref *ref)
 {
+    struct mdx_rul_live *r = ctx;
     int64_t row_ms = r->conf.row_interval_s * 1000;
     const struct lmodel *lm;
     struct dev *d;
 
+    (void)ref;
     if (g->n == 0) {
         return;
     }
@@ -439,10 +433,17 @@ static int is_failure(const struct mdx_event *ev)
     return failed;
 }
 
-void mdx_rul_live_on_event(struct mdx_rul_live *r, const struct mdx_event_rec *er)
+/*
+ * A status {"state":"failed"} ends the device's life: its rows start again
+ * and points up to the event's time are ignored.
+ */
+static void rul_live_on_event(void *ctx, const struct mdx_event_rec *er,
+                              const struct mdx_device_ref *ref)
 {
+    struct mdx_rul_live *r = ctx;
     struct dev *d;
 
+    (void)ref;
     if (!is_failure(er->event)) {
         return;
     }
@@ -611,8 +612,10 @@ void mdx_rul_live_poll_now(struct mdx_rul_live *r)
     poll_models(r);
 }
 
-void mdx_rul_live_tick(struct mdx_rul_live *r)
+/* Polls the active models and predicts when due; cheap otherwise. */
+static void rul_live_tick(void *ctx)
 {
+    struct mdx_rul_live *r = ctx;
     int64_t now = mdx_mono_us();
 
     if (now >= r->next_poll_us) {
@@ -631,6 +634,7 @@ struct mdx_rul_live *mdx_rul_live_create(const struct mdx_rul_live_conf *conf,
 {
     struct mdx_rul_live *r = mdx_calloc(1, sizeof(*r));
     size_t nb = 16;
+    int rc;
 
     *err = MDX_ENOMEM;
     if (r == NULL) {
@@ -642,13 +646,12 @@ struct mdx_rul_live *mdx_rul_live_create(const struct mdx_rul_live_conf *conf,
     while (nb < (size_t)conf->max_devices && nb < ((size_t)1 << 22)) {
         nb <<= 1;
     }
-    r->buckets = mdx_calloc(nb, sizeof(*r->buckets));
-    r->mask = nb - 1;
+    rc = mdx_htab_init(&r->devs, nb);
     r->all = mdx_calloc((size_t)conf->max_devices, sizeof(*r->all));
     r->tenants = mdx_calloc(TENANTS_MAX, sizeof(*r->tenants));
     r->preds = mdx_calloc((size_t)conf->max_devices, sizeof(*r->preds));
     r->scratch = mdx_malloc(sizeof(*r->scratch));
-    if (r->buckets == NULL || r->all == NULL || r->tenants == NULL || r->preds == NULL ||
+    if (rc != MDX_OK || r->all == NULL || r->tenants == NULL || r->preds == NULL ||
         r->scratch == NULL) {
         mdx_rul_live_destroy(r);
         return NULL;
@@ -671,7 +674,7 @@ void mdx_rul_live_destroy(struct mdx_rul_live *r)
     for (int i = 0; i < MODELS_MAX; i++) {
         model_unload(&r->models[i]);
     }
-    mdx_free(r->buckets);
+    mdx_htab_fini(&r->devs);
     mdx_free(r->all);
     mdx_free(r->tenants);
     mdx_free(r->preds);
@@ -687,28 +690,9 @@ void mdx_rul_live_stats(const struct mdx_rul_live *r, struct mdx_rul_live_stats 
 
 /* ---- the stage (stage.h) ---- */
 
-static void stage_on_points(void *ctx, const struct mdx_point_group *g,
-                            const struct mdx_device_ref *dev)
-{
-    (void)dev;
-    mdx_rul_live_on_points(ctx, g);
-}
-
-static void stage_on_event(void *ctx, const struct mdx_event_rec *ev,
-                           const struct mdx_device_ref *dev)
-{
-    (void)dev;
-    mdx_rul_live_on_event(ctx, ev); /* a failure starts the device's history again */
-}
-
-static void stage_tick(void *ctx)
-{
-    mdx_rul_live_tick(ctx);
-}
-
 const struct mdx_stage_ops mdx_rul_live_stage = {
     .name = "rul",
-    .on_points = stage_on_points,
-    .on_event = stage_on_event,
-    .tick = stage_tick,
+    .on_points = rul_live_on_points,
+    .on_event = rul_live_on_event,
+    .tick = rul_live_tick,
 };

@@ -4,7 +4,9 @@
  * alert changes commit with the points, and (issue 4) a webhook that
  * answers 500 or never answers does not slow the ingest: the same load is
  * timed with no sink, with a webhook that hangs (accepts, never answers)
- * and with one that answers 500.
+ * and with one that answers 500. A rule for a device type fires for the
+ * devices the store registers with that type: the type comes to the stage
+ * with the registry's answer.
  */
 #include <netinet/in.h>
 #include <pthread.h>
@@ -206,7 +208,107 @@ static void issue4_failing_webhook_does_not_slow_ingest(void)
     bad_stop(&err500);
 }
 
+/* Counts the alerts of rule "overpressure" listed. */
+static int count_overpressure(void *arg, const struct mdx_alert *al)
+{
+    if (strcmp(al->source, "rule:overpressure") == 0) {
+        (*(int *)arg)++;
+    }
+    return MDX_OK;
+}
+
+static int overpressure_alerts(struct mdx_store *st, const char *device)
+{
+    struct mdx_alert_filter f = {"acme", device, -1, -1, 0};
+    int n = 0;
+
+    CHECK_EQ_INT(mdx_store_alert_list(st, &f, count_overpressure, &n), MDX_OK);
+    return n;
+}
+
+static void rule_for_device_type_fires_through_engine(void)
+{
+    char dir[256], db[300], spool[300], topic[128], payload[256];
+    struct mdx_store_conf sc;
+    struct mdx_engine_conf ec;
+    struct mdx_alerting_conf ac = {.detect = 0, .rules = 1, .detector_threshold = 0.9,
+                                   .detector_min_change = 0.02, .detector_warmup = 300,
+                                   .series_max = 1000, .alerts_max = 1000,
+                                   .auto_resolve_s = 300, .flap_s = 600, .stale_intervals = 0,
+                                   .reload_s = 5};
+    struct mdx_rule r;
+    struct mdx_store *st;
+    struct mdx_engine *e;
+    struct mdx_alerting *a;
+    struct mdx_engine_stats es;
+    const char *devices[] = {"press-1", "oven-1", "plain-1"};
+    int err = 0;
+    int64_t ts = mdx_now_ms() - 60000, deadline;
+
+    mdx_log_setup(MDX_LOG_ERROR, MDX_LOG_TEXT, 0);
+    tmp_make(dir, sizeof(dir), "engine-type-rule");
+    snprintf(db, sizeof(db), "%s/modax.db", dir);
+    snprintf(spool, sizeof(spool), "%s/spool", dir);
+    sc = (struct mdx_store_conf){.backend = "sqlite", .sqlite_path = db, .busy_timeout_ms = 2000,
+                                 .chunk_points = 64, .cache_series = 1000,
+                                 .deadletter_max = 1000};
+    ec = (struct mdx_engine_conf){.spool_dir = spool, .spool_max_mb = 64, .spool_segment_mb = 4,
+                                  .spool_fsync_ms = -1, .max_payload_bytes = 262144,
+                                  .max_points_per_msg = 4096, .batch_msgs = 500, .batch_ms = 20,
+                                  .auto_register = 0, .registry_cache = 1000,
+                                  .retry_max_ms = 100, .stats_interval_s = 0,
+                                  .worker = "test-worker"};
+    st = mdx_store_open(&sc, &err);
+    CHECK(st != NULL);
+    CHECK_EQ_INT(mdx_store_tenant_add(st, "acme"), MDX_OK);
+    for (size_t i = 0; i < 3; i++) {
+        CHECK_EQ_INT(mdx_store_device_add(st, "acme", devices[i], 0), MDX_OK);
+    }
+    CHECK_EQ_INT(mdx_store_device_set_type(st, "acme", "press-1", "press"), MDX_OK);
+    CHECK_EQ_INT(mdx_store_device_set_type(st, "acme", "oven-1", "oven"), MDX_OK);
+    memset(&r, 0, sizeof(r));
+    snprintf(r.tenant, sizeof(r.tenant), "acme");
+    snprintf(r.name, sizeof(r.name), "overpressure");
+    snprintf(r.device_type, sizeof(r.device_type), "press");
+    snprintf(r.sensor, sizeof(r.sensor), "pressure");
+    r.cmp = MDX_CMP_GT;
+    r.threshold = 6.0;
+    r.severity = MDX_SEVERITY_CRITICAL;
+    r.enabled = 1;
+    CHECK_EQ_INT(mdx_store_rule_put(st, &r), MDX_OK);
+
+    e = mdx_engine_create(&ec, st, &err);
+    a = mdx_alerting_create(&ac, st, NULL, NULL, NULL, &err);
+    CHECK(e != NULL && a != NULL);
+    CHECK_EQ_INT(mdx_engine_add_stage(e, &mdx_alerting_stage, a), MDX_OK);
+    CHECK_EQ_INT(mdx_engine_start(e), MDX_OK);
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(topic, sizeof(topic), "modax/acme/%s/sensor_data", devices[i]);
+        snprintf(payload, sizeof(payload),
+                 "{\"timestamp\":%lld,\"sensor_data\":{\"pressure\":7.5}}", (long long)ts);
+        CHECK_EQ_INT(mdx_engine_submit(e, topic, payload, strlen(payload), mdx_now_ms()),
+                     MDX_OK);
+    }
+    deadline = mdx_mono_us() + 10000000;
+    do {
+        mdx_sleep_ms(5);
+        mdx_engine_stats(e, &es);
+    } while (es.msgs_stored < 3 && mdx_mono_us() < deadline);
+    CHECK_EQ_INT(es.msgs_stored, 3);
+    mdx_engine_stop(e, 5000);
+    /* Only the press is over its type's limit; the oven and the untyped device have no rule. */
+    CHECK_EQ_INT(overpressure_alerts(st, "press-1"), 1);
+    CHECK_EQ_INT(overpressure_alerts(st, "oven-1"), 0);
+    CHECK_EQ_INT(overpressure_alerts(st, "plain-1"), 0);
+    mdx_engine_destroy(e);
+    mdx_alerting_destroy(a);
+    mdx_store_close(st);
+    tmp_remove(dir);
+}
+
 static const struct mdx_test tests[] = {
+    {"a rule for a device type fires through the engine for a device of that type",
+     rule_for_device_type_fires_through_engine},
     {"issue 4: webhook hanging or answering 500 does not slow the ingest",
      issue4_failing_webhook_does_not_slow_ingest},
     {NULL, NULL},

@@ -73,19 +73,35 @@ static struct mdx_rule make_rule(const char *tenant, const char *name, const cha
     return r;
 }
 
-/* Feeds one point of one sensor. */
-static void feed(struct mdx_alerting *a, const char *tenant, const char *device,
-                 const char *sensor, int64_t ts, double v)
+/* Feeds one point of one sensor of a device of type 'type', as the engine does. */
+static void feed_typed(struct mdx_alerting *a, const char *tenant, const char *device,
+                       const char *type, const char *sensor, int64_t ts, double v)
 {
     struct mdx_point p;
     struct mdx_point_group g = {tenant, device, &p, 1};
+    struct mdx_device_ref ref = {tenant, device, type};
 
     memset(&p, 0, sizeof(p));
     p.ts_ms = ts;
     p.value = v;
     p.sensor_len = (uint8_t)strlen(sensor);
     memcpy(p.sensor, sensor, p.sensor_len);
-    mdx_alerting_on_points(a, &g);
+    mdx_alerting_stage.on_points(a, &g, &ref);
+}
+
+/* Feeds one point of one sensor of a device without a type. */
+static void feed(struct mdx_alerting *a, const char *tenant, const char *device,
+                 const char *sensor, int64_t ts, double v)
+{
+    feed_typed(a, tenant, device, "", sensor, ts, v);
+}
+
+/* Hands one event to the stage, as the engine does. */
+static void send_event(struct mdx_alerting *a, const struct mdx_event_rec *er)
+{
+    struct mdx_device_ref ref = {er->tenant, er->device, ""};
+
+    mdx_alerting_stage.on_event(a, er, &ref);
 }
 
 /* Commits the alerting stage's pending changes to 'st' as a batch would; returns how many. */
@@ -97,10 +113,10 @@ static size_t commit(struct mdx_alerting *a, struct mdx_store *st)
 
     do {
         memset(&b, 0, sizeof(b));
-        b.n_alerts = mdx_alerting_batch(a, &b.alerts);
+        mdx_alerting_stage.before_commit(a, &b);
         total += b.n_alerts;
         CHECK_EQ_INT(mdx_store_write(st, &b, &res), MDX_OK);
-        mdx_alerting_after_commit(a);
+        mdx_alerting_stage.after_commit(a);
     } while (b.n_alerts > 0);
     return total;
 }
@@ -208,8 +224,6 @@ static void rule_precedence_device_type_tenant(void)
     CHECK_EQ_INT(mdx_store_rule_put(st, &r), MDX_OK);
     rules = mdx_rules_load(st, &err);
     CHECK(rules != NULL);
-    CHECK(mdx_rules_uses_types(rules, "acme"));
-    CHECK(!mdx_rules_uses_types(rules, "other"));
 
     /* Plain device: the tenant-wide default. */
     n = mdx_rules_for(rules, "acme", "m-1", "", "temperature_mean", out, 8);
@@ -421,18 +435,18 @@ static void stage_rule_added_is_picked_up_by_reload(void)
     r = make_rule("acme", "overpressure", "", "", "pressure", MDX_CMP_GT, 6.0, 0, 0,
                   MDX_SEVERITY_CRITICAL);
     CHECK_EQ_INT(mdx_store_rule_put(st, &r), MDX_OK);
-    mdx_alerting_tick(a); /* not due yet */
+    mdx_alerting_stage.tick(a); /* not due yet */
     feed(a, "acme", "m-1", "pressure", ts++, 7.0);
     CHECK_EQ_INT(commit(a, st), 0);
     mdx_sleep_ms(1100);
-    mdx_alerting_tick(a);
+    mdx_alerting_stage.tick(a);
     feed(a, "acme", "m-1", "pressure", ts++, 7.0);
     CHECK_EQ_INT(commit(a, st), 1);
     CHECK_EQ_INT(alerts_of(st, "acme", "m-1").last.severity, MDX_SEVERITY_CRITICAL);
     /* The rule removed: its alert goes with it. */
     CHECK_EQ_INT(mdx_store_rule_delete(st, "acme", r.id), MDX_OK);
     mdx_sleep_ms(1100);
-    mdx_alerting_tick(a);
+    mdx_alerting_stage.tick(a);
     feed(a, "acme", "m-1", "pressure", ts++, 7.0);
     CHECK_EQ_INT(commit(a, st), 1);
     CHECK_EQ_INT(alerts_of(st, "acme", "m-1").active, 0);
@@ -440,6 +454,7 @@ static void stage_rule_added_is_picked_up_by_reload(void)
     mdx_store_close(st);
 }
 
+/* The type comes with each message (the registry's answer), not from the store. */
 static void stage_device_type_rule_applies(void)
 {
     struct mdx_store *st = open_acme_store();
@@ -449,17 +464,20 @@ static void stage_device_type_rule_applies(void)
     int err = 0;
 
     CHECK_EQ_INT(mdx_store_device_add(st, "acme", "m-2", 0), MDX_OK);
-    CHECK_EQ_INT(mdx_store_device_set_type(st, "acme", "m-2", "oven"), MDX_OK);
     r = make_rule("acme", "overtemperature", "oven", "", "temperature_mean", MDX_CMP_GT, 250, 0,
                   0, MDX_SEVERITY_WARNING);
     CHECK_EQ_INT(mdx_store_rule_put(st, &r), MDX_OK);
     conf.detect = 0;
     a = mdx_alerting_create(&conf, st, NULL, NULL, NULL, &err);
     feed(a, "acme", "m-1", "temperature_mean", T0, 120.0); /* > 80: alert */
-    feed(a, "acme", "m-2", "temperature_mean", T0, 120.0); /* an oven: fine below 250 */
+    feed_typed(a, "acme", "m-2", "oven", "temperature_mean", T0, 120.0); /* fine below 250 */
     CHECK_EQ_INT(commit(a, st), 1);
     CHECK_EQ_INT(alerts_of(st, "acme", "m-1").n, 1);
     CHECK_EQ_INT(alerts_of(st, "acme", "m-2").n, 0);
+    /* No longer an oven (the registry says so): the tenant's default (> 80) applies. */
+    feed(a, "acme", "m-2", "temperature_mean", T0 + 1000, 120.0);
+    CHECK_EQ_INT(commit(a, st), 1);
+    CHECK_EQ_INT(alerts_of(st, "acme", "m-2").active, 1);
     mdx_alerting_destroy(a);
     mdx_store_close(st);
 }
@@ -481,19 +499,19 @@ static void stage_safety_is_critical_at_once_and_resolves_on_clear(void)
     snprintf(ev.body, sizeof(ev.body),
              "{\"emergency_stop\":true,\"door_closed\":false,\"overload_detected\":false,"
              "\"temperature_ok\":true}");
-    mdx_alerting_on_event(a, &er);
+    send_event(a, &er);
     CHECK_EQ_INT(commit(a, st), 2);
     f = alerts_of(st, "acme", "m-1");
     CHECK_EQ_INT(f.active, 2);
     CHECK_EQ_INT(f.last.severity, MDX_SEVERITY_CRITICAL);
     /* The same state again: no new alert. */
     ev.ts_ms = T0 + 1000;
-    mdx_alerting_on_event(a, &er);
+    send_event(a, &er);
     CHECK_EQ_INT(commit(a, st), 0);
     /* Emergency stop released: resolved at once; the door stays open. */
     ev.ts_ms = T0 + 2000;
     snprintf(ev.body, sizeof(ev.body), "{\"emergency_stop\":false,\"door_closed\":false}");
-    mdx_alerting_on_event(a, &er);
+    send_event(a, &er);
     CHECK_EQ_INT(commit(a, st), 1);
     f = alerts_of(st, "acme", "m-1");
     CHECK_EQ_INT(f.n, 2);
@@ -501,7 +519,7 @@ static void stage_safety_is_critical_at_once_and_resolves_on_clear(void)
     /* Status events are not safety events. */
     ev.kind = MDX_MSG_STATUS;
     snprintf(ev.body, sizeof(ev.body), "{\"door_closed\":true}");
-    mdx_alerting_on_event(a, &er);
+    send_event(a, &er);
     CHECK_EQ_INT(commit(a, st), 0);
     mdx_alerting_destroy(a);
     mdx_store_close(st);
@@ -528,7 +546,7 @@ static void stage_takes_over_operator_ack_and_resolve(void)
     al.state = MDX_ALERT_ACKNOWLEDGED;
     CHECK_EQ_INT(mdx_store_alert_put(st, &al), MDX_OK);
     mdx_sleep_ms(1100);
-    mdx_alerting_tick(a);
+    mdx_alerting_stage.tick(a);
     /* A restarted ingest takes over the active alert: no second one for the key. */
     b = mdx_alerting_create(&conf, st, NULL, NULL, NULL, &err);
     feed(b, "acme", "m-1", "current_mean", ts++, 12.0);
@@ -539,7 +557,7 @@ static void stage_takes_over_operator_ack_and_resolve(void)
     al.resolved_ms = ts;
     CHECK_EQ_INT(mdx_store_alert_put(st, &al), MDX_OK);
     mdx_sleep_ms(1100);
-    mdx_alerting_tick(a);
+    mdx_alerting_stage.tick(a);
     mdx_alerting_stats(a, &s);
     CHECK_EQ_INT(s.alerts_active, 0);
     feed(a, "acme", "m-1", "current_mean", ts++, 12.0);
@@ -568,12 +586,12 @@ static void stage_silent_sensor_raises_stale(void)
         feed(a, "acme", "m-1", "temperature_mean", ts, 40.0 + (i % 3) * 0.1);
         feed(a, "acme", "m-1", "current_mean", ts, 5.0 + (i % 2) * 0.1);
     }
-    mdx_alerting_tick(a);
+    mdx_alerting_stage.tick(a);
     CHECK_EQ_INT(commit(a, st), 0);
     for (int i = 0; i < 11; i++, ts += 1000) {
         feed(a, "acme", "m-1", "current_mean", ts, 5.0 + (i % 2) * 0.1);
     }
-    mdx_alerting_tick(a);
+    mdx_alerting_stage.tick(a);
     CHECK_EQ_INT(commit(a, st), 1);
     f = alerts_of(st, "acme", "m-1");
     CHECK_STR(f.last.source, "stale");
@@ -583,7 +601,7 @@ static void stage_silent_sensor_raises_stale(void)
         feed(a, "acme", "m-1", "temperature_mean", ts, 40.0);
         feed(a, "acme", "m-1", "current_mean", ts, 5.0);
     }
-    mdx_alerting_tick(a);
+    mdx_alerting_stage.tick(a);
     CHECK_EQ_INT(commit(a, st), 1);
     CHECK_EQ_INT(alerts_of(st, "acme", "m-1").active, 0);
     mdx_alerting_destroy(a);
@@ -632,7 +650,7 @@ static void issue4_bad_inputs_raise_no_alerts(void)
         snprintf(sensor, sizeof(sensor), "once_%d", i);
         feed(a, "acme", "once", sensor, T0 + i, 1e300);
     }
-    mdx_alerting_tick(a);
+    mdx_alerting_stage.tick(a);
     CHECK_EQ_INT(commit(a, st), 0);
     mdx_alerting_stats(a, &s);
     CHECK_EQ_INT(s.opened, 0);
@@ -707,7 +725,7 @@ static void issue4_ten_thousand_devices_alerting_at_once(void)
         char dev[16];
         struct mdx_event_rec er = {"acme", dev, &ev, T0};
         snprintf(dev, sizeof(dev), "m-%05d", i);
-        mdx_alerting_on_event(a, &er);
+        send_event(a, &er);
     }
     stored = commit(a, st);
     CHECK_EQ_INT(stored, 8000);

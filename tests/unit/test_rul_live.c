@@ -112,10 +112,11 @@ static void feed(struct mdx_rul_live *r, const char *device, int64_t ts, double 
 {
     struct mdx_point p[2];
     struct mdx_point_group g = {"acme", device, p, 2};
+    struct mdx_device_ref ref = {"acme", device, ""};
 
     set_point(&p[0], "current_mean", ts, 5.0, 0);
     set_point(&p[1], "temperature_mean", ts, v, 0);
-    mdx_rul_live_on_points(r, &g);
+    mdx_rul_live_stage.on_points(r, &g, &ref);
 }
 
 static struct mdx_store *open_store(void)
@@ -142,9 +143,8 @@ static void serves_predictions_reasons_alerts_and_swaps(void)
     struct mdx_rul_live *r;
     struct mdx_rul_live_stats s;
     struct mdx_rul_prediction p;
-    struct mdx_alert *alerts;
+    struct mdx_batch b;
     int err;
-    size_t n;
 
     CHECK(st != NULL);
     if (st == NULL) {
@@ -187,7 +187,7 @@ static void serves_predictions_reasons_alerts_and_swaps(void)
     CHECK(p.rul > 70 && p.rul < 90);
     CHECK_STR(p.model_version, "m-a");
     CHECK_STR(p.reason, "");
-    CHECK_EQ_INT(mdx_alerting_pending(al), 0);
+    CHECK_EQ_INT(mdx_alerting_stage.pending(al), 0);
 
     /* Worn out: level 90 -> RUL ~10 < the tenant's 30: an alert of source "rul". */
     for (int i = 8; i < 16; i++) {
@@ -196,13 +196,14 @@ static void serves_predictions_reasons_alerts_and_swaps(void)
     mdx_rul_live_predict_now(r);
     CHECK_EQ_INT(mdx_store_rul_prediction_latest(st, "acme", "press-1", &p), MDX_OK);
     CHECK(p.rul < 30);
-    CHECK(mdx_alerting_pending(al));
-    n = mdx_alerting_batch(al, &alerts);
-    CHECK_EQ_INT(n, 1);
-    if (n == 1) {
-        CHECK_STR(alerts[0].source, "rul");
-        CHECK_STR(alerts[0].device, "press-1");
-        CHECK_EQ_INT(alerts[0].state, MDX_ALERT_OPEN);
+    CHECK(mdx_alerting_stage.pending(al));
+    memset(&b, 0, sizeof(b));
+    mdx_alerting_stage.before_commit(al, &b);
+    CHECK_EQ_INT(b.n_alerts, 1);
+    if (b.n_alerts == 1) {
+        CHECK_STR(b.alerts[0].source, "rul");
+        CHECK_STR(b.alerts[0].device, "press-1");
+        CHECK_EQ_INT(b.alerts[0].state, MDX_ALERT_OPEN);
     }
 
     /* A new version activated: swapped in by the poll, rows kept (same specification). */
@@ -276,6 +277,7 @@ static void fail_event(struct mdx_rul_live *r, int64_t ts_ms)
 {
     struct mdx_event ev;
     struct mdx_event_rec er = {"acme", "press-1", &ev, ts_ms};
+    struct mdx_device_ref ref = {"acme", "press-1", ""};
 
     memset(&ev, 0, sizeof(ev));
     ev.kind = MDX_MSG_STATUS;
@@ -283,7 +285,7 @@ static void fail_event(struct mdx_rul_live *r, int64_t ts_ms)
     snprintf(ev.body, sizeof(ev.body),
              "{\"device_id\":\"press-1\",\"state\":\"failed\",\"timestamp\":%lld,"
              "\"failures\":1}", (long long)ts_ms);
-    mdx_rul_live_on_event(r, &er);
+    mdx_rul_live_stage.on_event(r, &er, &ref);
 }
 
 static void failure_starts_a_new_life(void)
@@ -294,6 +296,7 @@ static void failure_starts_a_new_life(void)
     struct mdx_rul_prediction p;
     struct mdx_event ev;
     struct mdx_event_rec er = {"acme", "press-1", &ev, T0};
+    struct mdx_device_ref ref = {"acme", "press-1", ""};
     int err;
 
     CHECK(st != NULL);
@@ -319,7 +322,7 @@ static void failure_starts_a_new_life(void)
     memset(&ev, 0, sizeof(ev));
     ev.kind = MDX_MSG_STATUS;
     snprintf(ev.body, sizeof(ev.body), "{\"state\":\"online\"}");
-    mdx_rul_live_on_event(r, &er);
+    mdx_rul_live_stage.on_event(r, &er, &ref);
     mdx_rul_live_stats(r, &s);
     CHECK_EQ_INT(s.lives, 0);
 
