@@ -1,6 +1,7 @@
 # EKS with one managed node group of 2..10 nodes, the EBS CSI driver (the spool's
-# storage class) and the OIDC provider IRSA needs. The Secrets Store CSI driver and its
-# AWS provider are installed with Helm (docs/deploy-aws.md).
+# storage class), NetworkPolicy enforcement in the VPC CNI and the OIDC provider IRSA
+# needs. The Secrets Store CSI driver and its AWS provider are installed with Helm
+# (docs/deploy-aws.md).
 module "eks" {
   source  = "terraform-aws-modules/eks/aws"
   version = "~> 20.24"
@@ -14,11 +15,13 @@ module "eks" {
   enable_irsa                              = true
 
   cluster_addons = {
-    coredns                = {}
-    kube-proxy             = {}
-    vpc-cni                = {}
-    aws-ebs-csi-driver     = { service_account_role_arn = aws_iam_role.ebs_csi.arn }
-    eks-pod-identity-agent = {}
+    coredns    = {}
+    kube-proxy = {}
+    vpc-cni = {
+      # Enforce Kubernetes NetworkPolicies (deploy/k8s/base/networkpolicy.yaml).
+      configuration_values = jsonencode({ enableNetworkPolicy = "true" })
+    }
+    aws-ebs-csi-driver = { service_account_role_arn = aws_iam_role.ebs_csi.arn }
   }
 
   eks_managed_node_groups = {
