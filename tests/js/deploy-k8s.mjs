@@ -247,6 +247,7 @@ function checkRender(target, objs) {
     for (const r of ['cpu', 'memory']) {
       check(c.resources?.requests?.[r] && c.resources?.limits?.[r], `${where}: no ${r} request and limit`);
     }
+    check(JSON.stringify(c.command) === '["modax"]', `${where}: command ${c.command}, want modax (on the image's PATH)`);
     const roles = c.args?.[0] === 'serve' && c.args[1] === '--roles' ? c.args[2].split(',') : [];
     check(roles.includes('api'), `${where}: roles ${roles} lack api, so nothing answers the probes`);
     for (const e of c.env ?? []) {
