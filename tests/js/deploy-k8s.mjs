@@ -407,10 +407,13 @@ async function probeRuns(base) {
       } finally {
         await stop(serve);
       }
+      // SIGTERM is how Kubernetes stops a pod: the role must stop cleanly on it.
+      check(serve.exitCode === 0, `${run.name}: modax serve ended with ${serve.exitCode ?? serve.signalCode} on SIGTERM (see ${log})`);
     }
   } finally {
     await stop(broker);
   }
+  if (findings.length === 0) fs.rmSync(dir, { recursive: true, force: true });
 }
 
 // ---- main ----
