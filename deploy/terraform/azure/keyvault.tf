@@ -1,0 +1,40 @@
+# Key Vault (RBAC) with the secrets the pods mount (deploy/k8s/overlays/azure/
+# secretproviderclass.yaml). The PostgreSQL password and the storage account key come
+# from the resources above; the webhook secret's value is set by the operator
+# (docs/deploy-azure.md), never by Terraform.
+resource "azurerm_key_vault" "modax" {
+  name                       = "${local.compact}kv"
+  location                   = azurerm_resource_group.modax.location
+  resource_group_name        = azurerm_resource_group.modax.name
+  tenant_id                  = data.azurerm_client_config.current.tenant_id
+  sku_name                   = "standard"
+  enable_rbac_authorization  = true
+  purge_protection_enabled   = true
+  soft_delete_retention_days = 30
+  tags                       = local.tags
+}
+
+# Whoever runs Terraform writes the secrets.
+resource "azurerm_role_assignment" "kv_deployer" {
+  scope                = azurerm_key_vault.modax.id
+  role_definition_name = "Key Vault Secrets Officer"
+  principal_id         = data.azurerm_client_config.current.object_id
+}
+
+resource "azurerm_key_vault_secret" "store_pgsql_password" {
+  name         = "store-pgsql-password"
+  value        = random_password.pg.result
+  key_vault_id = azurerm_key_vault.modax.id
+  tags         = local.tags
+  depends_on   = [azurerm_role_assignment.kv_deployer]
+}
+
+# The archiver signs Blob requests with the account key until it can use the pod's
+# workload identity (issue 13, item 5).
+resource "azurerm_key_vault_secret" "archive_store_secret_key" {
+  name         = "archive-store-secret-key"
+  value        = azurerm_storage_account.archive.primary_access_key
+  key_vault_id = azurerm_key_vault.modax.id
+  tags         = local.tags
+  depends_on   = [azurerm_role_assignment.kv_deployer]
+}
