@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * store_sqlite_rul.c - the SQLite store's RUL model registry, active
- * versions, per-tenant thresholds and predictions (issue 7; store.h).
+ * rul.c - the SQLite store's RUL model registry, active versions,
+ * per-tenant thresholds and predictions (store_rul.h).
  */
 #include <math.h>
 #include <stdio.h>
@@ -400,7 +400,7 @@ static int sq_prediction_list(void *impl, const char *tenant, const char *device
     rc = mdx_sq_tenant_id(h, tenant, &tid);
     if (rc == MDX_OK && device != NULL) {
         struct mdx_device_info info;
-        rc = mdx_store_sqlite.device_get(h, tenant, device, &info);
+        rc = mdx_sq_catalog.device_get(h, tenant, device, &info);
     }
     if (rc != MDX_OK) {
         return rc;
@@ -432,7 +432,7 @@ static int sq_prediction_list(void *impl, const char *tenant, const char *device
     return ret != MDX_OK ? ret : mdx_sq_status(rc);
 }
 
-const struct mdx_store_rul_ops mdx_store_sqlite_rul = {
+const struct mdx_store_rul_ops mdx_sq_rul = {
     .model_put = sq_model_put,
     .model_get = sq_model_get,
     .model_list = sq_model_list,
