@@ -4,6 +4,10 @@
  * devices' broker credentials and broker identities; the same semantics
  * as sqlite/access.c. The SHA-256 of an API key's secret is a 32-byte
  * bytea, sent in binary and read back as hex.
+ *
+ * The checks that keep identity names and device ids apart read one table
+ * and write the other, so they run in a transaction holding one advisory
+ * lock: two processes cannot both take a name.
  */
 #include <stdio.h>
 #include <string.h>

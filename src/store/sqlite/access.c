@@ -7,6 +7,13 @@
  * role, the SHA-256 of the secret as a 32-byte blob, label and times. The
  * secret itself is never stored, nor are broker secrets: only their
  * argon2id hashes.
+ *
+ * A device's broker credentials are its secret hash and certificate
+ * fingerprint (device_creds, one row per device, its id unique across
+ * tenants); the broker identities that are not devices are in
+ * broker_identities. Identity names and device ids share the broker's
+ * user name space; the checks that keep them apart run inside one write
+ * transaction (BEGIN IMMEDIATE), so two processes cannot both take a name.
  */
 #include <stdio.h>
 #include <string.h>
