@@ -21,19 +21,11 @@
 #include "modax/status.h"
 #include "modax/validate.h"
 #include "store/sqlite/sqlite_int.h"
-#include "store/store_cred_int.h"
+#include "store/store_access_int.h"
 
 #define KEY_COLS                                                                                   \
     "SELECT k.id, COALESCE(t.name, ''), k.role, k.hash, k.label, k.created_ms, k.revoked_ms"      \
     " FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id"
-
-/* A key id: 1 to MDX_APIKEY_ID_LEN characters of [A-Za-z0-9_-]. */
-static int valid_id(const char *id)
-{
-    size_t n = id != NULL ? strnlen(id, MDX_APIKEY_ID_LEN + 1) : 0;
-
-    return n > 0 && n <= MDX_APIKEY_ID_LEN && mdx_valid_segment(id, n);
-}
 
 static void key_row(sqlite3_stmt *st, struct mdx_apikey *out)
 {
@@ -59,7 +51,8 @@ static int sq_apikey_add(void *impl, const struct mdx_apikey *key)
     int platform = key->tenant[0] == '\0';
     int rc;
 
-    if (!valid_id(key->id) || key->role < MDX_ROLE_VIEWER || key->role > MDX_ROLE_PLATFORM ||
+    if (!mdx_store_apikey_id_valid(key->id) || key->role < MDX_ROLE_VIEWER ||
+        key->role > MDX_ROLE_PLATFORM ||
         platform != (key->role == MDX_ROLE_PLATFORM) ||
         strnlen(key->label, sizeof(key->label)) >= sizeof(key->label)) {
         return MDX_EINVAL;
@@ -106,7 +99,7 @@ static int sq_apikey_get(void *impl, const char *id, struct mdx_apikey *out)
     int rc;
 
     memset(out, 0, sizeof(*out));
-    if (!valid_id(id)) {
+    if (!mdx_store_apikey_id_valid(id)) {
         return MDX_ENOTFOUND;
     }
     rc = mdx_sq_find(h, KEY_COLS " WHERE k.id = ?1", id, NULL, &st);
@@ -169,7 +162,7 @@ static int sq_apikey_revoke(void *impl, const char *id, int64_t now_ms)
     if (now_ms <= 0) {
         return MDX_EINVAL; /* revoked_ms 0 means valid */
     }
-    if (!valid_id(id)) {
+    if (!mdx_store_apikey_id_valid(id)) {
         return MDX_ENOTFOUND;
     }
     rc = mdx_sq_prepare(h, "UPDATE api_keys SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms = 0",

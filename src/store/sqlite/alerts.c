@@ -65,14 +65,6 @@ static void bind_real(sqlite3_stmt *st, int col, double v)
     }
 }
 
-static int tenant_lookup(struct sq *h, const char *tenant, int64_t *id)
-{
-    if (tenant == NULL || !mdx_valid_segment(tenant, strnlen(tenant, MDX_NAME_MAX + 1))) {
-        return MDX_ENOTFOUND;
-    }
-    return mdx_sq_tenant_id(h, tenant, id);
-}
-
 /* ---- rules ---- */
 
 static int sq_rule_put(void *impl, struct mdx_rule *rule)
@@ -86,7 +78,7 @@ static int sq_rule_put(void *impl, struct mdx_rule *rule)
     if (rc != MDX_OK) {
         return rc;
     }
-    rc = tenant_lookup(h, rule->tenant, &tid);
+    rc = mdx_sq_tenant_id(h, rule->tenant, &tid);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -132,7 +124,7 @@ static int sq_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *ar
     int rc, ret = MDX_OK;
 
     if (tenant != NULL) {
-        rc = tenant_lookup(h, tenant, &tid);
+        rc = mdx_sq_tenant_id(h, tenant, &tid);
         if (rc != MDX_OK) {
             return rc;
         }
@@ -176,7 +168,7 @@ static int sq_rule_delete(void *impl, const char *tenant, int64_t id)
     int64_t tid;
     int rc;
 
-    rc = tenant_lookup(h, tenant, &tid);
+    rc = mdx_sq_tenant_id(h, tenant, &tid);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -365,7 +357,7 @@ static int sq_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert
         return MDX_EINVAL;
     }
     if (f->tenant != NULL) {
-        rc = tenant_lookup(h, f->tenant, &tid);
+        rc = mdx_sq_tenant_id(h, f->tenant, &tid);
         if (rc != MDX_OK) {
             return rc;
         }

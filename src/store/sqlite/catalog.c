@@ -22,23 +22,6 @@
 #include "store/store_event_int.h"
 #include "store/sqlite/sqlite_int.h"
 
-static int tenant_id(struct sq *h, const char *tenant, int64_t *id)
-{
-    sqlite3_stmt *st = h->st[SQ_TENANT_ID];
-    int rc;
-
-    if (!mdx_sq_name_valid(tenant)) {
-        return MDX_ENOTFOUND;
-    }
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *id = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
-}
-
 static int sq_tenant_add(void *impl, const char *tenant)
 {
     struct sq *h = impl;
@@ -59,23 +42,14 @@ static int sq_tenant_exists(void *impl, const char *tenant)
 {
     int64_t id;
 
-    return tenant_id(impl, tenant, &id);
+    return mdx_sq_tenant_id(impl, tenant, &id);
 }
 
 static int sq_tenant_list(void *impl, mdx_name_fn fn, void *arg)
 {
     struct sq *h = impl;
-    sqlite3_stmt *st = h->st[SQ_TENANT_LIST];
-    int rc, ret = MDX_OK;
 
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        ret = fn(arg, (const char *)sqlite3_column_text(st, 0));
-        if (ret != MDX_OK) {
-            sqlite3_reset(st);
-            return ret;
-        }
-    }
-    return mdx_sq_finish(st, rc);
+    return mdx_sq_each_name(h->st[SQ_TENANT_LIST], fn, arg);
 }
 
 static int sq_device_add(void *impl, const char *tenant, const char *device, int auto_registered)
@@ -88,7 +62,7 @@ static int sq_device_add(void *impl, const char *tenant, const char *device, int
     if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
         return MDX_EINVAL;
     }
-    rc = tenant_id(h, tenant, &tid);
+    rc = mdx_sq_tenant_id(h, tenant, &tid);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -145,7 +119,7 @@ static int sq_device_list(void *impl, const char *tenant, mdx_device_fn fn, void
 
     if (tenant != NULL) {
         int64_t tid;
-        rc = tenant_id(h, tenant, &tid);
+        rc = mdx_sq_tenant_id(h, tenant, &tid);
         if (rc != MDX_OK) {
             return rc;
         }
@@ -175,9 +149,6 @@ static int sq_device_set_type(void *impl, const char *tenant, const char *device
 
     if (!mdx_store_type_valid(type)) {
         return MDX_EINVAL;
-    }
-    if (!mdx_sq_name_valid(tenant)) {
-        return MDX_ENOTFOUND;
     }
     rc = mdx_sq_tenant_id(h, tenant, &tid);
     if (rc != MDX_OK) {

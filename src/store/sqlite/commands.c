@@ -127,9 +127,6 @@ static int sq_command_list(void *impl, const char *tenant, const char *device, i
     if (limit < 0) {
         return MDX_EINVAL;
     }
-    if (!mdx_sq_name_valid(tenant)) {
-        return MDX_ENOTFOUND;
-    }
     rc = mdx_sq_tenant_id(h, tenant, &tid);
     if (rc != MDX_OK) {
         return rc;

@@ -218,9 +218,6 @@ static int sq_threshold_set(void *impl, const char *tenant, double cycles)
     if (!isnan(cycles) && (!isfinite(cycles) || cycles < 0)) {
         return MDX_EINVAL;
     }
-    if (!mdx_sq_name_valid(tenant)) {
-        return MDX_ENOTFOUND;
-    }
     rc = mdx_sq_tenant_id(h, tenant, &tid);
     if (rc != MDX_OK) {
         return rc;
@@ -393,9 +390,6 @@ static int sq_prediction_list(void *impl, const char *tenant, const char *device
 
     if (limit < 0) {
         return MDX_EINVAL;
-    }
-    if (!mdx_sq_name_valid(tenant)) {
-        return MDX_ENOTFOUND;
     }
     rc = mdx_sq_tenant_id(h, tenant, &tid);
     if (rc == MDX_OK && device != NULL) {

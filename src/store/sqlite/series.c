@@ -19,18 +19,10 @@ static int sq_sensor_list(void *impl, const char *tenant, const char *device, md
 {
     struct sq *h = impl;
     sqlite3_stmt *st = h->st[SQ_SENSOR_LIST];
-    int rc, ret;
 
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        ret = fn(arg, (const char *)sqlite3_column_text(st, 0));
-        if (ret != MDX_OK) {
-            sqlite3_reset(st);
-            return ret;
-        }
-    }
-    return mdx_sq_finish(st, rc);
+    return mdx_sq_each_name(st, fn, arg);
 }
 
 static int sq_checkpoint_get(void *impl, const char *owner, struct mdx_spool_pos *pos)

@@ -198,20 +198,33 @@ void mdx_sq_column_copy(sqlite3_stmt *st, int col, char *buf, size_t len)
 
 int mdx_sq_tenant_id(struct sq *h, const char *tenant, int64_t *id)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = h->st[SQ_TENANT_ID];
     int rc;
 
-    rc = sqlite3_prepare_v2(h->db, "SELECT id FROM tenants WHERE name = ?1", -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        return mdx_sq_status(rc);
+    if (!mdx_sq_name_valid(tenant)) {
+        return MDX_ENOTFOUND;
     }
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *id = sqlite3_column_int64(st, 0);
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
+}
+
+int mdx_sq_each_name(sqlite3_stmt *st, mdx_name_fn fn, void *arg)
+{
+    int rc, ret;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ret = fn(arg, (const char *)sqlite3_column_text(st, 0));
+        if (ret != MDX_OK) {
+            sqlite3_reset(st);
+            return ret;
+        }
+    }
+    return mdx_sq_finish(st, rc);
 }
 
 static void sq_close(void *impl)

@@ -175,7 +175,10 @@ int mdx_sq_run_done(sqlite3_stmt *st);
 int mdx_sq_run_change(struct sq *h, sqlite3_stmt *st);
 /* Resets kept statement 'st' after a listing and turns its last step result 'rc' into a status. */
 int mdx_sq_finish(sqlite3_stmt *st, int rc);
-/* Id of tenant 'tenant' into *id: MDX_OK, MDX_ENOTFOUND or an error. The caller checks the name. */
+/* Calls fn with column 0 (borrowed) of each row of kept statement 'st', then resets it:
+ * MDX_OK, fn's stop value, or the error. */
+int mdx_sq_each_name(sqlite3_stmt *st, mdx_name_fn fn, void *arg);
+/* Id of tenant 'tenant' into *id: MDX_OK, MDX_ENOTFOUND (also for an invalid name) or an error. */
 int mdx_sq_tenant_id(struct sq *h, const char *tenant, int64_t *id);
 
 /* The concern tables of store.h. */
