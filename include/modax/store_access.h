@@ -65,7 +65,10 @@ struct mdx_broker_identity {
 typedef int (*mdx_apikey_fn)(void *arg, const struct mdx_apikey *key);
 typedef int (*mdx_identity_fn)(void *arg, const struct mdx_broker_identity *id);
 
-/* MDX_OK; MDX_EEXIST for a taken id; MDX_ENOTFOUND for an unknown tenant (tenant "" = platform key). */
+/*
+ * MDX_OK; MDX_EEXIST for a taken id; MDX_ENOTFOUND for an unknown tenant
+ * (tenant "" = platform key).
+ */
 int mdx_store_apikey_add(struct mdx_store *st, const struct mdx_apikey *key);
 /* The key with this id, revoked or not, into *out: MDX_OK, or MDX_ENOTFOUND if none. */
 int mdx_store_apikey_get(struct mdx_store *st, const char *id, struct mdx_apikey *out);

@@ -77,7 +77,10 @@ int mdx_store_rul_active_list(struct mdx_store *st, mdx_rul_active_fn fn, void *
  * if it has none (the config's applies).
  */
 int mdx_store_rul_threshold_get(struct mdx_store *st, const char *tenant, double *cycles);
-/* Sets it (NaN clears it): MDX_OK; MDX_ENOTFOUND for an unknown tenant, MDX_EINVAL for cycles < 0. */
+/*
+ * Sets it (NaN clears it): MDX_OK; MDX_ENOTFOUND for an unknown tenant,
+ * MDX_EINVAL for cycles < 0.
+ */
 int mdx_store_rul_threshold_set(struct mdx_store *st, const char *tenant, double cycles);
 /*
  * Stores n predictions in one transaction. One with a finite rul becomes

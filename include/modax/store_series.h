@@ -136,7 +136,10 @@ int mdx_store_point_count(struct mdx_store *st, const char *tenant, int64_t *cou
 /* Calls fn for each sensor (series) of a device, by name. MDX_OK, fn's stop value, or an error. */
 int mdx_store_sensor_list(struct mdx_store *st, const char *tenant, const char *device,
                           mdx_name_fn fn, void *arg);
-/* Calls fn for the newest 'limit' dead letters, newest first. MDX_OK, fn's stop value, or an error. */
+/*
+ * Calls fn for the newest 'limit' dead letters, newest first. MDX_OK, fn's
+ * stop value, or an error.
+ */
 int mdx_store_deadletter_list(struct mdx_store *st, int64_t limit, mdx_deadletter_fn fn,
                               void *arg);
 /*

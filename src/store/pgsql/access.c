@@ -252,7 +252,7 @@ static int cred_upsert(struct pg *h, const char *tenant, const char *device,
 }
 
 static int pg_device_cred_set(void *impl, const char *tenant, const char *device,
-                           const char *secret_hash, const char *cert_fingerprint, int64_t now_ms)
+                              const char *secret_hash, const char *cert_fingerprint, int64_t now_ms)
 {
     struct pg *h = impl;
     int rc;

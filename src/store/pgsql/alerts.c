@@ -94,16 +94,17 @@ static int pg_rule_put(void *impl, struct mdx_rule *rule)
     v[8] = mdx_pg_fmt(dur, rule->min_duration_ms);
     v[9] = mdx_pg_fmt(sev, rule->severity);
     v[10] = rule->enabled ? "1" : "0";
-    rc = mdx_pg_run(h, 0,
-             "INSERT INTO rules (tenant_id, name, device_type, device, sensor, cmp, threshold,"
-             " hysteresis, min_duration_ms, severity, enabled)"
-             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-             " ON CONFLICT (tenant_id, name, device_type, device) DO UPDATE SET"
-             " sensor = excluded.sensor, cmp = excluded.cmp, threshold = excluded.threshold,"
-             " hysteresis = excluded.hysteresis, min_duration_ms = excluded.min_duration_ms,"
-             " severity = excluded.severity, enabled = excluded.enabled"
-             " RETURNING id",
-             11, v, &res);
+    rc = mdx_pg_run(
+        h, 0,
+        "INSERT INTO rules (tenant_id, name, device_type, device, sensor, cmp, threshold,"
+        " hysteresis, min_duration_ms, severity, enabled)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        " ON CONFLICT (tenant_id, name, device_type, device) DO UPDATE SET"
+        " sensor = excluded.sensor, cmp = excluded.cmp, threshold = excluded.threshold,"
+        " hysteresis = excluded.hysteresis, min_duration_ms = excluded.min_duration_ms,"
+        " severity = excluded.severity, enabled = excluded.enabled"
+        " RETURNING id",
+        11, v, &res);
     if (rc == MDX_OK) {
         rc = PQntuples(res) > 0 ? MDX_OK : MDX_ESTORE;
         if (rc == MDX_OK) {
@@ -161,7 +162,8 @@ static int pg_rule_delete(void *impl, const char *tenant, int64_t id)
     if (rc != MDX_OK) {
         return rc;
     }
-    return mdx_pg_run_change(impl, "DELETE FROM rules WHERE id = $1::bigint AND tenant_id = $2", 2, v);
+    return mdx_pg_run_change(impl, "DELETE FROM rules WHERE id = $1::bigint AND tenant_id = $2",
+                             2, v);
 }
 
 /* ---- alerts ---- */
@@ -227,9 +229,9 @@ int mdx_pg_alerts_write(struct pg *h, const struct mdx_batch *b)
             const char *v[2] = {a->tenant, a->device};
             PGresult *res;
             rc = mdx_pg_run(h, 1,
-                     "SELECT 1 FROM devices d JOIN tenants t ON t.id = d.tenant_id"
-                     " WHERE t.name = $1 AND d.name = $2",
-                     2, v, &res);
+                            "SELECT 1 FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+                            " WHERE t.name = $1 AND d.name = $2",
+                            2, v, &res);
             if (rc == MDX_OK) {
                 rc = PQntuples(res) == 0 ? MDX_OK : MDX_ENOTFOUND;
             }
@@ -273,8 +275,9 @@ static int pg_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_a
     int rc;
 
     memset(out, 0, sizeof(*out));
-    rc = mdx_pg_run(impl, 0, ALERT_COLS " WHERE a.id = $1::bigint AND ($2::text IS NULL OR t.name = $2)",
-             2, v, &res);
+    rc = mdx_pg_run(impl, 0,
+                    ALERT_COLS " WHERE a.id = $1::bigint AND ($2::text IS NULL OR t.name = $2)", 2,
+                    v, &res);
     if (rc == MDX_OK) {
         rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
         if (rc == MDX_OK) {

@@ -15,7 +15,7 @@
 #define RETENTION_DAYS_MAX 36500 /* retention at most 100 years */
 
 static int pg_export_points(void *impl, const char *tenant, const char *device, int64_t from_ms,
-                         int64_t to_ms, mdx_sensor_point_fn fn, void *arg)
+                            int64_t to_ms, mdx_sensor_point_fn fn, void *arg)
 {
     struct pg *h = impl;
     char ids[24];
@@ -32,7 +32,7 @@ static int pg_export_points(void *impl, const char *tenant, const char *device, 
     rc = mdx_pg_exec(h, PG_SERIES_OF_DEVICE, 1, v, &res);
     for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
         rc = mdx_pg_series_points(h, mdx_pg_i64(res, i, 0), from_ms, to_ms - 1, 0, NULL, fn,
-                           PQgetvalue(res, i, 1), arg);
+                                  PQgetvalue(res, i, 1), arg);
     }
     PQclear(res);
     return rc;
@@ -85,7 +85,7 @@ static int pg_retention_set(void *impl, const char *tenant, const struct mdx_ret
 }
 
 static int pg_archive_partitions(void *impl, const char *tenant, int64_t before_ms,
-                              mdx_partition_fn fn, void *arg)
+                                 mdx_partition_fn fn, void *arg)
 {
     char b[24];
     const char *v[2] = {tenant, mdx_pg_fmt(b, before_ms)};
@@ -104,7 +104,7 @@ static int pg_archive_partitions(void *impl, const char *tenant, int64_t before_
 }
 
 static int pg_delete_points(void *impl, const char *tenant, const char *device, int64_t from_ms,
-                         int64_t to_ms, int64_t expect, int64_t *deleted)
+                            int64_t to_ms, int64_t expect, int64_t *deleted)
 {
     struct pg *h = impl;
     char s[4][24];
@@ -153,7 +153,7 @@ static int pg_archive_obj_put(void *impl, const struct mdx_archive_obj *obj)
 }
 
 static int pg_archive_obj_list(void *impl, const char *tenant, int state, int64_t before_day_ms,
-                            mdx_archive_obj_fn fn, void *arg)
+                               mdx_archive_obj_fn fn, void *arg)
 {
     char st[24], bd[24];
     const char *v[3] = {tenant, mdx_pg_fmt(st, state < 0 ? -1 : state),

@@ -164,13 +164,13 @@ static int pg_device_set_type(void *impl, const char *tenant, const char *device
         return MDX_ENOTFOUND;
     }
     return mdx_pg_run_change(impl,
-                  "UPDATE devices SET type = $3 WHERE name = $2"
-                  " AND tenant_id = (SELECT id FROM tenants WHERE name = $1)",
-                  3, v);
+                             "UPDATE devices SET type = $3 WHERE name = $2"
+                             " AND tenant_id = (SELECT id FROM tenants WHERE name = $1)",
+                             3, v);
 }
 
 static int pg_device_config_get(void *impl, const char *tenant, const char *device,
-                             struct mdx_device_config *out)
+                                struct mdx_device_config *out)
 {
     const char *v[2] = {tenant, device};
     PGresult *res;
@@ -195,7 +195,7 @@ static int pg_device_config_get(void *impl, const char *tenant, const char *devi
 }
 
 static int pg_device_config_set(void *impl, const char *tenant, const char *device,
-                             const char *meta, const char *limits)
+                                const char *meta, const char *limits)
 {
     const char *v[4] = {tenant, device, meta, limits};
     PGresult *res;

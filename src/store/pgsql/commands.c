@@ -104,7 +104,7 @@ static int pg_command_get(void *impl, const char *tenant, int64_t id, struct mdx
 }
 
 static int pg_command_list(void *impl, const char *tenant, const char *device, int64_t limit,
-                        mdx_command_fn fn, void *arg)
+                           mdx_command_fn fn, void *arg)
 {
     struct mdx_command cmd;
     char lim[24];

@@ -228,7 +228,7 @@ static int pg_event_list(void *impl, const char *tenant, const char *device, int
 }
 
 static int pg_query_buckets(void *impl, const struct mdx_query *q, int64_t step_ms,
-                         mdx_bucket_fn fn, void *arg)
+                            mdx_bucket_fn fn, void *arg)
 {
     struct pg *h = impl;
     const char *sv[3] = {q->tenant, q->device, q->sensor};
@@ -281,7 +281,7 @@ static int pg_query_buckets(void *impl, const struct mdx_query *q, int64_t step_
 }
 
 static int pg_latest(void *impl, const char *tenant, const char *device, mdx_sensor_point_fn fn,
-                  void *arg)
+                     void *arg)
 {
     const char *v[2] = {tenant, device};
     PGresult *res;

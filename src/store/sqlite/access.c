@@ -280,7 +280,7 @@ static int cred_upsert(struct sq *h, const char *tenant, const char *device,
 }
 
 static int sq_device_cred_set(void *impl, const char *tenant, const char *device,
-                           const char *secret_hash, const char *cert_fingerprint, int64_t now_ms)
+                              const char *secret_hash, const char *cert_fingerprint, int64_t now_ms)
 {
     struct sq *h = impl;
     int rc;

@@ -82,16 +82,17 @@ static int sq_rule_put(void *impl, struct mdx_rule *rule)
     if (rc != MDX_OK) {
         return rc;
     }
-    rc = mdx_sq_prepare(h,
-              "INSERT INTO rules (tenant_id, name, device_type, device, sensor, cmp, threshold,"
-              " hysteresis, min_duration_ms, severity, enabled)"
-              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-              " ON CONFLICT (tenant_id, name, device_type, device) DO UPDATE SET"
-              " sensor = excluded.sensor, cmp = excluded.cmp, threshold = excluded.threshold,"
-              " hysteresis = excluded.hysteresis, min_duration_ms = excluded.min_duration_ms,"
-              " severity = excluded.severity, enabled = excluded.enabled"
-              " RETURNING id",
-              &st);
+    rc = mdx_sq_prepare(
+        h,
+        "INSERT INTO rules (tenant_id, name, device_type, device, sensor, cmp, threshold,"
+        " hysteresis, min_duration_ms, severity, enabled)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        " ON CONFLICT (tenant_id, name, device_type, device) DO UPDATE SET"
+        " sensor = excluded.sensor, cmp = excluded.cmp, threshold = excluded.threshold,"
+        " hysteresis = excluded.hysteresis, min_duration_ms = excluded.min_duration_ms,"
+        " severity = excluded.severity, enabled = excluded.enabled"
+        " RETURNING id",
+        &st);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -237,18 +238,20 @@ static int alert_prep(struct sq *h, sqlite3_stmt **ins, sqlite3_stmt **upd)
     int rc;
 
     *upd = NULL;
-    rc = mdx_sq_prepare(h,
-              "INSERT INTO alerts (tenant_id, device, source, sensor, severity, state, opened_ms,"
-              " updated_ms, resolved_ms, value, score, summary)"
-              " SELECT id, ?8, ?9, ?10, ?11, ?2, ?12, ?3, ?4, ?5, ?6, ?7 FROM tenants"
-              " WHERE name = ?1 RETURNING id",
-              ins);
+    rc = mdx_sq_prepare(
+        h,
+        "INSERT INTO alerts (tenant_id, device, source, sensor, severity, state, opened_ms,"
+        " updated_ms, resolved_ms, value, score, summary)"
+        " SELECT id, ?8, ?9, ?10, ?11, ?2, ?12, ?3, ?4, ?5, ?6, ?7 FROM tenants"
+        " WHERE name = ?1 RETURNING id",
+        ins);
     if (rc == MDX_OK) {
-        rc = mdx_sq_prepare(h,
-                  "UPDATE alerts SET state = ?2, updated_ms = ?3, resolved_ms = ?4, value = ?5,"
-                  " score = ?6, summary = ?7"
-                  " WHERE id = ?8 AND tenant_id = (SELECT id FROM tenants WHERE name = ?1)",
-                  upd);
+        rc = mdx_sq_prepare(
+            h,
+            "UPDATE alerts SET state = ?2, updated_ms = ?3, resolved_ms = ?4, value = ?5,"
+            " score = ?6, summary = ?7"
+            " WHERE id = ?8 AND tenant_id = (SELECT id FROM tenants WHERE name = ?1)",
+            upd);
     }
     if (rc != MDX_OK) {
         sqlite3_finalize(*ins);
@@ -362,7 +365,8 @@ static int sq_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert
             return rc;
         }
     }
-    rc = mdx_sq_prepare(h, alert_list_sql[(f->tenant != NULL ? 1 : 0) + (f->device != NULL ? 2 : 0)], &st);
+    rc = mdx_sq_prepare(
+        h, alert_list_sql[(f->tenant != NULL ? 1 : 0) + (f->device != NULL ? 2 : 0)], &st);
     if (rc != MDX_OK) {
         return rc;
     }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * archive.c - the SQLite store's side of the archive (store_archive.h): per-tenant retention, the (device, day) partitions of raw
- * points, export and deletion of a range of raw points, and the records
- * of archive objects.
+ * archive.c - the SQLite store's side of the archive (store_archive.h):
+ * per-tenant retention, the (device, day) partitions of raw points, export
+ * and deletion of a range of raw points, and the records of archive
+ * objects.
  *
  * Deleting a range drops the chunks inside it and rewrites the chunks that
  * straddle its ends (decoded, the points outside kept, encoded again), in
@@ -58,9 +59,9 @@ static int sq_retention_get(void *impl, const char *tenant, struct mdx_retention
     int rc;
 
     rc = mdx_sq_prepare(h,
-              "SELECT r.archive_after_days, r.expire_after_days FROM retention r"
-              " JOIN tenants t ON t.id = r.tenant_id WHERE t.name = ?1",
-              &st);
+                        "SELECT r.archive_after_days, r.expire_after_days FROM retention r"
+                        " JOIN tenants t ON t.id = r.tenant_id WHERE t.name = ?1",
+                        &st);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -92,11 +93,11 @@ static int sq_retention_set(void *impl, const char *tenant, const struct mdx_ret
         return rc;
     }
     rc = mdx_sq_prepare(h,
-              "INSERT INTO retention (tenant_id, archive_after_days, expire_after_days)"
-              " VALUES (?1, ?2, ?3) ON CONFLICT (tenant_id) DO UPDATE SET"
-              " archive_after_days = excluded.archive_after_days,"
-              " expire_after_days = excluded.expire_after_days",
-              &st);
+                        "INSERT INTO retention (tenant_id, archive_after_days, expire_after_days)"
+                        " VALUES (?1, ?2, ?3) ON CONFLICT (tenant_id) DO UPDATE SET"
+                        " archive_after_days = excluded.archive_after_days,"
+                        " expire_after_days = excluded.expire_after_days",
+                        &st);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -168,7 +169,7 @@ static int chunk_days(struct parts *p, const char *device, sqlite3_stmt *st, int
 }
 
 static int sq_archive_partitions(void *impl, const char *tenant, int64_t before_ms,
-                              mdx_partition_fn fn, void *arg)
+                                 mdx_partition_fn fn, void *arg)
 {
     struct sq *h = impl;
     struct parts p = {NULL, 0, 0};
@@ -178,13 +179,13 @@ static int sq_archive_partitions(void *impl, const char *tenant, int64_t before_
 
     /* The blob is read only for chunks that may span days. */
     rc = mdx_sq_prepare(h,
-              "SELECT d.name, c.t_start, c.t_end,"
-              " CASE WHEN c.t_start >= 0 AND c.t_start / 86400000 = c.t_end / 86400000"
-              " THEN NULL ELSE c.data END"
-              " FROM tenants t JOIN devices d ON d.tenant_id = t.id"
-              " JOIN series s ON s.device_id = d.id JOIN chunks c ON c.series_id = s.id"
-              " WHERE t.name = ?1 AND c.t_start < ?2 ORDER BY d.name, s.id, c.t_start",
-              &st);
+                        "SELECT d.name, c.t_start, c.t_end,"
+                        " CASE WHEN c.t_start >= 0 AND c.t_start / 86400000 = c.t_end / 86400000"
+                        " THEN NULL ELSE c.data END"
+                        " FROM tenants t JOIN devices d ON d.tenant_id = t.id"
+                        " JOIN series s ON s.device_id = d.id JOIN chunks c ON c.series_id = s.id"
+                        " WHERE t.name = ?1 AND c.t_start < ?2 ORDER BY d.name, s.id, c.t_start",
+                        &st);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -231,7 +232,7 @@ static const char range_sql[] = "SELECT t_start, t_end, n, data FROM chunks WHER
                                 " AND t_start < ?3 ORDER BY t_start";
 
 static int sq_export_points(void *impl, const char *tenant, const char *device, int64_t from_ms,
-                         int64_t to_ms, mdx_sensor_point_fn fn, void *arg)
+                            int64_t to_ms, mdx_sensor_point_fn fn, void *arg)
 {
     struct sq *h = impl;
     sqlite3_stmt *ser = NULL, *ch = NULL;
@@ -470,7 +471,7 @@ out:
 }
 
 static int sq_delete_points(void *impl, const char *tenant, const char *device, int64_t from_ms,
-                         int64_t to_ms, int64_t expect, int64_t *deleted)
+                            int64_t to_ms, int64_t expect, int64_t *deleted)
 {
     struct sq *h = impl;
     struct del_ctx c;
@@ -498,10 +499,12 @@ static int sq_delete_points(void *impl, const char *tenant, const char *device, 
         rc = mdx_sq_prepare(h, "DELETE FROM chunks WHERE series_id = ?1 AND t_start = ?2", &c.drop);
     }
     if (rc == MDX_OK) {
-        rc = mdx_sq_prepare(h, "INSERT INTO chunks (series_id, t_start, t_end, n, data)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (series_id, t_start)"
-                     " DO UPDATE SET t_end = excluded.t_end, n = excluded.n, data = excluded.data",
-                  &c.put);
+        rc = mdx_sq_prepare(
+            h,
+            "INSERT INTO chunks (series_id, t_start, t_end, n, data)"
+            " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (series_id, t_start)"
+            " DO UPDATE SET t_end = excluded.t_end, n = excluded.n, data = excluded.data",
+            &c.put);
     }
     if (rc == MDX_OK) {
         rc = delete_series(&c, tenant, device, deleted);
@@ -510,7 +513,8 @@ static int sq_delete_points(void *impl, const char *tenant, const char *device, 
         rc = MDX_EAGAIN; /* not what was archived: roll back, delete nothing */
     }
     if (rc == MDX_OK && *deleted > 0) {
-        rc = mdx_sq_prepare(h, "UPDATE tenants SET points = MAX(points - ?1, 0) WHERE name = ?2", &st);
+        rc = mdx_sq_prepare(h, "UPDATE tenants SET points = MAX(points - ?1, 0) WHERE name = ?2",
+                            &st);
         if (rc == MDX_OK) {
             sqlite3_bind_int64(st, 1, *deleted);
             sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
@@ -554,14 +558,15 @@ static int sq_archive_obj_put(void *impl, const struct mdx_archive_obj *o)
     sqlite3_stmt *st;
     int rc;
 
-    rc = mdx_sq_prepare(h,
-              "INSERT INTO archive_objects (key, tenant, device, day_ms, seq, size, sha256,"
-              " points, state, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-              " ON CONFLICT (key) DO UPDATE SET tenant = excluded.tenant,"
-              " device = excluded.device, day_ms = excluded.day_ms, seq = excluded.seq,"
-              " size = excluded.size, sha256 = excluded.sha256, points = excluded.points,"
-              " state = excluded.state, created_ms = excluded.created_ms",
-              &st);
+    rc = mdx_sq_prepare(
+        h,
+        "INSERT INTO archive_objects (key, tenant, device, day_ms, seq, size, sha256,"
+        " points, state, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        " ON CONFLICT (key) DO UPDATE SET tenant = excluded.tenant,"
+        " device = excluded.device, day_ms = excluded.day_ms, seq = excluded.seq,"
+        " size = excluded.size, sha256 = excluded.sha256, points = excluded.points,"
+        " state = excluded.state, created_ms = excluded.created_ms",
+        &st);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -586,19 +591,20 @@ static void copy_col(sqlite3_stmt *st, int col, char *buf, size_t len)
 }
 
 static int sq_archive_obj_list(void *impl, const char *tenant, int state, int64_t before_day_ms,
-                            mdx_archive_obj_fn fn, void *arg)
+                               mdx_archive_obj_fn fn, void *arg)
 {
     struct sq *h = impl;
     struct mdx_archive_obj o;
     sqlite3_stmt *st;
     int rc, ret = MDX_OK;
 
-    rc = mdx_sq_prepare(h,
-              "SELECT key, tenant, device, day_ms, seq, size, sha256, points, state, created_ms"
-              " FROM archive_objects WHERE (?1 IS NULL OR tenant = ?1)"
-              " AND (?2 < 0 OR state = ?2) AND (?3 <= 0 OR day_ms < ?3)"
-              " ORDER BY day_ms, tenant, device, seq",
-              &st);
+    rc = mdx_sq_prepare(
+        h,
+        "SELECT key, tenant, device, day_ms, seq, size, sha256, points, state, created_ms"
+        " FROM archive_objects WHERE (?1 IS NULL OR tenant = ?1)"
+        " AND (?2 < 0 OR state = ?2) AND (?3 <= 0 OR day_ms < ?3)"
+        " ORDER BY day_ms, tenant, device, seq",
+        &st);
     if (rc != MDX_OK) {
         return rc;
     }

@@ -192,7 +192,7 @@ static int run2(struct sq *h, const char *sql, const char *a, const char *b, int
 }
 
 static int sq_device_config_get(void *impl, const char *tenant, const char *device,
-                             struct mdx_device_config *out)
+                                struct mdx_device_config *out)
 {
     struct sq *h = impl;
     sqlite3_stmt *st;
@@ -222,8 +222,8 @@ static int sq_device_config_get(void *impl, const char *tenant, const char *devi
     return rc;
 }
 
-static int sq_device_config_set(void *impl, const char *tenant, const char *device, const char *meta,
-                             const char *limits)
+static int sq_device_config_set(void *impl, const char *tenant, const char *device,
+                                const char *meta, const char *limits)
 {
     struct sq *h = impl;
     sqlite3_stmt *st;

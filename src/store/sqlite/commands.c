@@ -116,7 +116,7 @@ static int sq_command_get(void *impl, const char *tenant, int64_t id, struct mdx
 }
 
 static int sq_command_list(void *impl, const char *tenant, const char *device, int64_t limit,
-                        mdx_command_fn fn, void *arg)
+                           mdx_command_fn fn, void *arg)
 {
     struct sq *h = impl;
     struct mdx_command cmd;
