@@ -21,6 +21,7 @@
 #include "modax/status.h"
 #include "modax/store.h"
 #include "store/sqlite/sqlite_int.h"
+#include "store/store_int.h"
 
 #define DEVICES 60
 #define SENSORS 10

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * store.c - the store interface: picks a back end by name and forwards.
+ * store.c - the store interface: picks a back end by name and forwards
+ * each call to that back end's table for the concern (store.h).
  *
- * A new back end is one file implementing struct mdx_store_ops plus one
+ * A new back end is one folder implementing the concern tables, plus one
  * line in the table below. The store's config keys live here too.
  */
 #include <stddef.h>
@@ -11,8 +12,9 @@
 #include "modax/alloc.h"
 #include "modax/status.h"
 #include "modax/store.h"
+#include "store/store_int.h"
 
-static const struct mdx_store_ops *const backends[] = {
+static const struct mdx_store_backend *const backends[] = {
     &mdx_store_sqlite, /* embedded, one file, WAL */
     &mdx_store_pgsql,  /* libpq, COPY, daily partitions (TimescaleDB when present) */
 };
@@ -46,19 +48,29 @@ const struct mdx_conf_key mdx_store_conf_keys[] = {
                  pgsql_connect_timeout_s, "Seconds one attempt to connect to PostgreSQL may take"),
     MDX_CONF_END};
 
+/*
+ * Calls 'op' of the back end's table for 'concern'. A back end that lacks
+ * the table or the function answers MDX_EINVAL, so a half-built back end
+ * fails loudly, not silently.
+ */
+#define FORWARD(concern, op, ...)                                                                  \
+    (st->be->concern != NULL && st->be->concern->op != NULL                                        \
+         ? st->be->concern->op(st->impl, __VA_ARGS__)                                              \
+         : MDX_EINVAL)
+
 struct mdx_store *mdx_store_open(const struct mdx_store_conf *conf, int *err)
 {
     const char *name = conf->backend != NULL ? conf->backend : "sqlite";
-    const struct mdx_store_ops *ops = NULL;
+    const struct mdx_store_backend *be = NULL;
     struct mdx_store *st;
     int rc;
 
     for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
         if (strcmp(backends[i]->name, name) == 0) {
-            ops = backends[i];
+            be = backends[i];
         }
     }
-    if (ops == NULL) {
+    if (be == NULL) {
         *err = MDX_ECONF;
         return NULL;
     }
@@ -67,8 +79,8 @@ struct mdx_store *mdx_store_open(const struct mdx_store_conf *conf, int *err)
         *err = MDX_ENOMEM;
         return NULL;
     }
-    st->ops = ops;
-    rc = ops->open(conf, &st->impl);
+    st->be = be;
+    rc = be->open(conf, &st->impl);
     if (rc != MDX_OK) {
         mdx_free(st);
         *err = rc;
@@ -83,93 +95,57 @@ void mdx_store_close(struct mdx_store *st)
     if (st == NULL) {
         return;
     }
-    st->ops->close(st->impl);
+    st->be->close(st->impl);
     mdx_free(st);
 }
 
-int mdx_store_tenant_add(struct mdx_store *st, const char *tenant)
-{
-    return st->ops->tenant_add(st->impl, tenant);
-}
-
-int mdx_store_tenant_list(struct mdx_store *st, mdx_name_fn fn, void *arg)
-{
-    return st->ops->tenant_list(st->impl, fn, arg);
-}
-
-int mdx_store_tenant_exists(struct mdx_store *st, const char *tenant)
-{
-    return st->ops->tenant_exists(st->impl, tenant);
-}
-
-int mdx_store_device_add(struct mdx_store *st, const char *tenant, const char *device,
-                         int auto_registered)
-{
-    return st->ops->device_add(st->impl, tenant, device, auto_registered);
-}
-
-int mdx_store_device_get(struct mdx_store *st, const char *tenant, const char *device,
-                         struct mdx_device_info *out)
-{
-    return st->ops->device_get(st->impl, tenant, device, out);
-}
-
-int mdx_store_device_list(struct mdx_store *st, const char *tenant, mdx_device_fn fn, void *arg)
-{
-    return st->ops->device_list(st->impl, tenant, fn, arg);
-}
+/* Series (store_series.h). */
 
 int mdx_store_sensor_list(struct mdx_store *st, const char *tenant, const char *device,
                           mdx_name_fn fn, void *arg)
 {
-    return st->ops->sensor_list(st->impl, tenant, device, fn, arg);
+    return FORWARD(series, sensor_list, tenant, device, fn, arg);
 }
 
 int mdx_store_write(struct mdx_store *st, const struct mdx_batch *batch,
                     struct mdx_batch_result *res)
 {
-    return st->ops->write(st->impl, batch, res);
+    return FORWARD(series, write, batch, res);
 }
 
 int mdx_store_checkpoint_get(struct mdx_store *st, const char *owner, struct mdx_spool_pos *pos)
 {
-    return st->ops->checkpoint_get(st->impl, owner, pos);
+    return FORWARD(series, checkpoint_get, owner, pos);
 }
 
 int mdx_store_query_points(struct mdx_store *st, const struct mdx_query *q, mdx_point_fn fn,
                            void *arg)
 {
-    return st->ops->query_points(st->impl, q, fn, arg);
+    return FORWARD(series, query_points, q, fn, arg);
 }
 
 int mdx_store_point_count(struct mdx_store *st, const char *tenant, int64_t *count)
 {
-    return st->ops->point_count(st->impl, tenant, count);
+    return FORWARD(series, point_count, tenant, count);
 }
 
 int mdx_store_deadletter_list(struct mdx_store *st, int64_t limit, mdx_deadletter_fn fn,
                               void *arg)
 {
-    return st->ops->deadletter_list(st->impl, limit, fn, arg);
+    return FORWARD(series, deadletter_list, limit, fn, arg);
 }
 
 int mdx_store_deadletter_counts(struct mdx_store *st, mdx_count_fn fn, void *arg)
 {
-    return st->ops->deadletter_counts(st->impl, fn, arg);
+    return FORWARD(series, deadletter_counts, fn, arg);
 }
 
 int mdx_store_event_list(struct mdx_store *st, const char *tenant, const char *device,
-                         int64_t limit, int (*fn)(void *arg, const struct mdx_event *ev),
+                         int64_t limit, mdx_event_fn fn,
                          void *arg)
 {
-    return st->ops->event_list(st->impl, tenant, device, limit, fn, arg);
+    return FORWARD(series, event_list, tenant, device, limit, fn, arg);
 }
-
-/*
- * Forwarders for the issue-3 and issue-5 operations. A back end that lacks one (NULL)
- * answers MDX_EINVAL, so a half-built back end fails loudly, not silently.
- */
-#define FORWARD(op, ...) (st->ops->op != NULL ? st->ops->op(st->impl, __VA_ARGS__) : MDX_EINVAL)
 
 int mdx_store_query_buckets(struct mdx_store *st, const struct mdx_query *q, int64_t step_ms,
                             mdx_bucket_fn fn, void *arg)
@@ -177,191 +153,298 @@ int mdx_store_query_buckets(struct mdx_store *st, const struct mdx_query *q, int
     if (step_ms <= 0) {
         return MDX_EINVAL;
     }
-    return FORWARD(query_buckets, q, step_ms, fn, arg);
+    return FORWARD(series, query_buckets, q, step_ms, fn, arg);
 }
 
 int mdx_store_latest(struct mdx_store *st, const char *tenant, const char *device,
                      mdx_sensor_point_fn fn, void *arg)
 {
-    return FORWARD(latest, tenant, device, fn, arg);
+    return FORWARD(series, latest, tenant, device, fn, arg);
 }
 
-int mdx_store_retention_get(struct mdx_store *st, const char *tenant, struct mdx_retention *out)
+/* Catalog (store_catalog.h). */
+
+int mdx_store_tenant_add(struct mdx_store *st, const char *tenant)
 {
-    return FORWARD(retention_get, tenant, out);
+    return FORWARD(catalog, tenant_add, tenant);
 }
 
-int mdx_store_retention_set(struct mdx_store *st, const char *tenant,
-                            const struct mdx_retention *r)
+int mdx_store_tenant_list(struct mdx_store *st, mdx_name_fn fn, void *arg)
 {
-    return FORWARD(retention_set, tenant, r);
+    return FORWARD(catalog, tenant_list, fn, arg);
 }
 
-int mdx_store_archive_partitions(struct mdx_store *st, const char *tenant, int64_t before_ms,
-                                 mdx_partition_fn fn, void *arg)
+int mdx_store_tenant_exists(struct mdx_store *st, const char *tenant)
 {
-    return FORWARD(archive_partitions, tenant, before_ms, fn, arg);
+    return FORWARD(catalog, tenant_exists, tenant);
 }
 
-int mdx_store_export_points(struct mdx_store *st, const char *tenant, const char *device,
-                            int64_t from_ms, int64_t to_ms, mdx_sensor_point_fn fn, void *arg)
+int mdx_store_device_add(struct mdx_store *st, const char *tenant, const char *device,
+                         int auto_registered)
 {
-    return FORWARD(export_points, tenant, device, from_ms, to_ms, fn, arg);
+    return FORWARD(catalog, device_add, tenant, device, auto_registered);
 }
 
-int mdx_store_delete_points(struct mdx_store *st, const char *tenant, const char *device,
-                            int64_t from_ms, int64_t to_ms, int64_t expect, int64_t *deleted)
+int mdx_store_device_get(struct mdx_store *st, const char *tenant, const char *device,
+                         struct mdx_device_info *out)
 {
-    return FORWARD(delete_points, tenant, device, from_ms, to_ms, expect, deleted);
+    return FORWARD(catalog, device_get, tenant, device, out);
 }
 
-int mdx_store_archive_obj_put(struct mdx_store *st, const struct mdx_archive_obj *obj)
+int mdx_store_device_list(struct mdx_store *st, const char *tenant, mdx_device_fn fn, void *arg)
 {
-    return FORWARD(archive_obj_put, obj);
-}
-
-int mdx_store_archive_obj_list(struct mdx_store *st, const char *tenant, int state,
-                               int64_t before_day_ms, mdx_archive_obj_fn fn, void *arg)
-{
-    return FORWARD(archive_obj_list, tenant, state, before_day_ms, fn, arg);
-}
-
-int mdx_store_archive_obj_delete(struct mdx_store *st, const char *key)
-{
-    return FORWARD(archive_obj_delete, key);
+    return FORWARD(catalog, device_list, tenant, fn, arg);
 }
 
 int mdx_store_device_set_type(struct mdx_store *st, const char *tenant, const char *device,
                               const char *type)
 {
-    return FORWARD(device_set_type, tenant, device, type);
-}
-
-int mdx_store_rule_put(struct mdx_store *st, struct mdx_rule *rule)
-{
-    return FORWARD(rule_put, rule);
-}
-
-int mdx_store_rule_list(struct mdx_store *st, const char *tenant, mdx_rule_fn fn, void *arg)
-{
-    return FORWARD(rule_list, tenant, fn, arg);
-}
-
-int mdx_store_rule_delete(struct mdx_store *st, const char *tenant, int64_t id)
-{
-    return FORWARD(rule_delete, tenant, id);
-}
-
-int mdx_store_alert_put(struct mdx_store *st, struct mdx_alert *alert)
-{
-    return FORWARD(alert_put, alert);
-}
-
-int mdx_store_alert_get(struct mdx_store *st, const char *tenant, int64_t id,
-                        struct mdx_alert *out)
-{
-    return FORWARD(alert_get, tenant, id, out);
-}
-
-int mdx_store_alert_list(struct mdx_store *st, const struct mdx_alert_filter *f, mdx_alert_fn fn,
-                         void *arg)
-{
-    return FORWARD(alert_list, f, fn, arg);
+    return FORWARD(catalog, device_set_type, tenant, device, type);
 }
 
 int mdx_store_device_config_get(struct mdx_store *st, const char *tenant, const char *device,
                                 struct mdx_device_config *out)
 {
-    return FORWARD(device_config_get, tenant, device, out);
+    return FORWARD(catalog, device_config_get, tenant, device, out);
 }
 
 int mdx_store_device_config_set(struct mdx_store *st, const char *tenant, const char *device,
                                 const char *meta, const char *limits)
 {
-    return FORWARD(device_config_set, tenant, device, meta, limits);
+    return FORWARD(catalog, device_config_set, tenant, device, meta, limits);
 }
 
 int mdx_store_device_delete(struct mdx_store *st, const char *tenant, const char *device)
 {
-    return FORWARD(device_delete, tenant, device);
+    return FORWARD(catalog, device_delete, tenant, device);
 }
+
+/* Rules and alerts (store_alerts.h). */
+
+int mdx_store_rule_put(struct mdx_store *st, struct mdx_rule *rule)
+{
+    return FORWARD(alerts, rule_put, rule);
+}
+
+int mdx_store_rule_list(struct mdx_store *st, const char *tenant, mdx_rule_fn fn, void *arg)
+{
+    return FORWARD(alerts, rule_list, tenant, fn, arg);
+}
+
+int mdx_store_rule_delete(struct mdx_store *st, const char *tenant, int64_t id)
+{
+    return FORWARD(alerts, rule_delete, tenant, id);
+}
+
+int mdx_store_alert_put(struct mdx_store *st, struct mdx_alert *alert)
+{
+    return FORWARD(alerts, alert_put, alert);
+}
+
+int mdx_store_alert_get(struct mdx_store *st, const char *tenant, int64_t id,
+                        struct mdx_alert *out)
+{
+    return FORWARD(alerts, alert_get, tenant, id, out);
+}
+
+int mdx_store_alert_list(struct mdx_store *st, const struct mdx_alert_filter *f, mdx_alert_fn fn,
+                         void *arg)
+{
+    return FORWARD(alerts, alert_list, f, fn, arg);
+}
+
+/* Access (store_access.h). */
 
 int mdx_store_apikey_add(struct mdx_store *st, const struct mdx_apikey *key)
 {
-    return FORWARD(apikey_add, key);
+    return FORWARD(access, apikey_add, key);
 }
 
 int mdx_store_apikey_get(struct mdx_store *st, const char *id, struct mdx_apikey *out)
 {
-    return FORWARD(apikey_get, id, out);
+    return FORWARD(access, apikey_get, id, out);
 }
 
 int mdx_store_apikey_list(struct mdx_store *st, const char *tenant, mdx_apikey_fn fn, void *arg)
 {
-    return FORWARD(apikey_list, tenant, fn, arg);
+    return FORWARD(access, apikey_list, tenant, fn, arg);
 }
 
 int mdx_store_apikey_revoke(struct mdx_store *st, const char *id, int64_t now_ms)
 {
-    return FORWARD(apikey_revoke, id, now_ms);
-}
-
-int mdx_store_command_put(struct mdx_store *st, struct mdx_command *cmd)
-{
-    return FORWARD(command_put, cmd);
-}
-
-int mdx_store_command_get(struct mdx_store *st, const char *tenant, int64_t id,
-                          struct mdx_command *out)
-{
-    return FORWARD(command_get, tenant, id, out);
-}
-
-int mdx_store_command_list(struct mdx_store *st, const char *tenant, const char *device,
-                           int64_t limit, mdx_command_fn fn, void *arg)
-{
-    return FORWARD(command_list, tenant, device, limit, fn, arg);
+    return FORWARD(access, apikey_revoke, id, now_ms);
 }
 
 int mdx_store_device_cred_set(struct mdx_store *st, const char *tenant, const char *device,
                               const char *secret_hash, const char *cert_fingerprint,
                               int64_t now_ms)
 {
-    return FORWARD(device_cred_set, tenant, device, secret_hash, cert_fingerprint, now_ms);
+    return FORWARD(access, device_cred_set, tenant, device, secret_hash, cert_fingerprint, now_ms);
 }
 
 int mdx_store_device_cred_get(struct mdx_store *st, const char *device,
                               struct mdx_device_cred *out)
 {
-    return FORWARD(device_cred_get, device, out);
+    return FORWARD(access, device_cred_get, device, out);
 }
 
 int mdx_store_device_revoke(struct mdx_store *st, const char *tenant, const char *device,
                             int64_t now_ms)
 {
-    return FORWARD(device_revoke, tenant, device, now_ms);
+    return FORWARD(access, device_revoke, tenant, device, now_ms);
 }
 
 int mdx_store_identity_add(struct mdx_store *st, const struct mdx_broker_identity *id)
 {
-    return FORWARD(identity_add, id);
+    return FORWARD(access, identity_add, id);
 }
 
 int mdx_store_identity_get(struct mdx_store *st, const char *name,
                            struct mdx_broker_identity *out)
 {
-    return FORWARD(identity_get, name, out);
+    return FORWARD(access, identity_get, name, out);
 }
 
 int mdx_store_identity_list(struct mdx_store *st, mdx_identity_fn fn, void *arg)
 {
-    return FORWARD(identity_list, fn, arg);
+    return FORWARD(access, identity_list, fn, arg);
 }
 
 int mdx_store_identity_revoke(struct mdx_store *st, const char *name, int64_t now_ms)
 {
-    return FORWARD(identity_revoke, name, now_ms);
+    return FORWARD(access, identity_revoke, name, now_ms);
 }
+
+/* Archive (store_archive.h). */
+
+int mdx_store_retention_get(struct mdx_store *st, const char *tenant, struct mdx_retention *out)
+{
+    return FORWARD(archive, retention_get, tenant, out);
+}
+
+int mdx_store_retention_set(struct mdx_store *st, const char *tenant,
+                            const struct mdx_retention *r)
+{
+    return FORWARD(archive, retention_set, tenant, r);
+}
+
+int mdx_store_archive_partitions(struct mdx_store *st, const char *tenant, int64_t before_ms,
+                                 mdx_partition_fn fn, void *arg)
+{
+    return FORWARD(archive, archive_partitions, tenant, before_ms, fn, arg);
+}
+
+int mdx_store_export_points(struct mdx_store *st, const char *tenant, const char *device,
+                            int64_t from_ms, int64_t to_ms, mdx_sensor_point_fn fn, void *arg)
+{
+    return FORWARD(archive, export_points, tenant, device, from_ms, to_ms, fn, arg);
+}
+
+int mdx_store_delete_points(struct mdx_store *st, const char *tenant, const char *device,
+                            int64_t from_ms, int64_t to_ms, int64_t expect, int64_t *deleted)
+{
+    return FORWARD(archive, delete_points, tenant, device, from_ms, to_ms, expect, deleted);
+}
+
+int mdx_store_archive_obj_put(struct mdx_store *st, const struct mdx_archive_obj *obj)
+{
+    return FORWARD(archive, archive_obj_put, obj);
+}
+
+int mdx_store_archive_obj_list(struct mdx_store *st, const char *tenant, int state,
+                               int64_t before_day_ms, mdx_archive_obj_fn fn, void *arg)
+{
+    return FORWARD(archive, archive_obj_list, tenant, state, before_day_ms, fn, arg);
+}
+
+int mdx_store_archive_obj_delete(struct mdx_store *st, const char *key)
+{
+    return FORWARD(archive, archive_obj_delete, key);
+}
+
+/* Commands (store_commands.h). */
+
+int mdx_store_command_put(struct mdx_store *st, struct mdx_command *cmd)
+{
+    return FORWARD(commands, command_put, cmd);
+}
+
+int mdx_store_command_get(struct mdx_store *st, const char *tenant, int64_t id,
+                          struct mdx_command *out)
+{
+    return FORWARD(commands, command_get, tenant, id, out);
+}
+
+int mdx_store_command_list(struct mdx_store *st, const char *tenant, const char *device,
+                           int64_t limit, mdx_command_fn fn, void *arg)
+{
+    return FORWARD(commands, command_list, tenant, device, limit, fn, arg);
+}
+
+/* RUL (store_rul.h). */
+
+int mdx_store_rul_model_put(struct mdx_store *st, const struct mdx_rul_model_rec *m)
+{
+    return FORWARD(rul, model_put, m);
+}
+
+int mdx_store_rul_model_get(struct mdx_store *st, const char *version,
+                            struct mdx_rul_model_rec *out)
+{
+    return FORWARD(rul, model_get, version, out);
+}
+
+int mdx_store_rul_model_list(struct mdx_store *st, mdx_rul_model_fn fn, void *arg)
+{
+    return FORWARD(rul, model_list, fn, arg);
+}
+
+int mdx_store_rul_model_activate(struct mdx_store *st, const char *tenant, const char *version,
+                                 int64_t now_ms)
+{
+    return FORWARD(rul, model_activate, tenant, version, now_ms);
+}
+
+int mdx_store_rul_model_active(struct mdx_store *st, const char *tenant, char *version,
+                               size_t len)
+{
+    return FORWARD(rul, model_active, tenant, version, len);
+}
+
+int mdx_store_rul_active_list(struct mdx_store *st, mdx_rul_active_fn fn, void *arg)
+{
+    return FORWARD(rul, active_list, fn, arg);
+}
+
+int mdx_store_rul_threshold_get(struct mdx_store *st, const char *tenant, double *cycles)
+{
+    return FORWARD(rul, threshold_get, tenant, cycles);
+}
+
+int mdx_store_rul_threshold_set(struct mdx_store *st, const char *tenant, double cycles)
+{
+    return FORWARD(rul, threshold_set, tenant, cycles);
+}
+
+int mdx_store_rul_prediction_put(struct mdx_store *st, const struct mdx_rul_prediction *p,
+                                 size_t n, int64_t keep)
+{
+    return FORWARD(rul, prediction_put, p, n, keep);
+}
+
+int mdx_store_rul_prediction_latest(struct mdx_store *st, const char *tenant,
+                                    const char *device, struct mdx_rul_prediction *out)
+{
+    return FORWARD(rul, prediction_latest, tenant, device, out);
+}
+
+int mdx_store_rul_prediction_list(struct mdx_store *st, const char *tenant, const char *device,
+                                  int64_t limit, mdx_rul_prediction_fn fn, void *arg)
+{
+    return FORWARD(rul, prediction_list, tenant, device, limit, fn, arg);
+}
+
+/* Aggregates of a bucket (store_series.h); no back end involved. */
 
 int mdx_agg_parse(const char *name, enum mdx_agg *out)
 {
@@ -384,70 +467,4 @@ double mdx_bucket_value(const struct mdx_bucket *b, enum mdx_agg agg)
     case MDX_AGG_COUNT: return (double)b->count;
     default: return b->count > 0 ? b->sum / (double)b->count : 0.0;
     }
-}
-
-/* RUL models and predictions (issue 7): forwarded to the back end's rul ops. */
-#define FORWARD_RUL(op, ...)                                                                       \
-    (st->ops->rul != NULL && st->ops->rul->op != NULL ? st->ops->rul->op(st->impl, __VA_ARGS__)    \
-                                                      : MDX_EINVAL)
-
-int mdx_store_rul_model_put(struct mdx_store *st, const struct mdx_rul_model_rec *m)
-{
-    return FORWARD_RUL(model_put, m);
-}
-
-int mdx_store_rul_model_get(struct mdx_store *st, const char *version,
-                            struct mdx_rul_model_rec *out)
-{
-    return FORWARD_RUL(model_get, version, out);
-}
-
-int mdx_store_rul_model_list(struct mdx_store *st, mdx_rul_model_fn fn, void *arg)
-{
-    return FORWARD_RUL(model_list, fn, arg);
-}
-
-int mdx_store_rul_model_activate(struct mdx_store *st, const char *tenant, const char *version,
-                                 int64_t now_ms)
-{
-    return FORWARD_RUL(model_activate, tenant, version, now_ms);
-}
-
-int mdx_store_rul_model_active(struct mdx_store *st, const char *tenant, char *version,
-                               size_t len)
-{
-    return FORWARD_RUL(model_active, tenant, version, len);
-}
-
-int mdx_store_rul_active_list(struct mdx_store *st, mdx_rul_active_fn fn, void *arg)
-{
-    return FORWARD_RUL(active_list, fn, arg);
-}
-
-int mdx_store_rul_threshold_get(struct mdx_store *st, const char *tenant, double *cycles)
-{
-    return FORWARD_RUL(threshold_get, tenant, cycles);
-}
-
-int mdx_store_rul_threshold_set(struct mdx_store *st, const char *tenant, double cycles)
-{
-    return FORWARD_RUL(threshold_set, tenant, cycles);
-}
-
-int mdx_store_rul_prediction_put(struct mdx_store *st, const struct mdx_rul_prediction *p,
-                                 size_t n, int64_t keep)
-{
-    return FORWARD_RUL(prediction_put, p, n, keep);
-}
-
-int mdx_store_rul_prediction_latest(struct mdx_store *st, const char *tenant,
-                                    const char *device, struct mdx_rul_prediction *out)
-{
-    return FORWARD_RUL(prediction_latest, tenant, device, out);
-}
-
-int mdx_store_rul_prediction_list(struct mdx_store *st, const char *tenant, const char *device,
-                                  int64_t limit, mdx_rul_prediction_fn fn, void *arg)
-{
-    return FORWARD_RUL(prediction_list, tenant, device, limit, fn, arg);
 }

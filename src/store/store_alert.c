@@ -2,8 +2,8 @@
 /*
  * store_alert.c - checks of rules and alerts before either back end stores
  * them, and the settling of a batch's new alert ids (see
- * store_alert_int.h). The back ends are store_sqlite_alert.c and
- * store_pgsql_alert.c.
+ * store_alert_int.h). The back ends are sqlite/alerts.c and
+ * pgsql/alerts.c.
  */
 #include <math.h>
 #include <string.h>

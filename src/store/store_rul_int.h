@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * store_rul_int.h - checks the SQLite and PostgreSQL RUL stores share
- * (store_sqlite_rul.c, store_pgsql_rul.c). Internal to src/store.
+ * (sqlite/rul.c, pgsql/rul.c). Internal to src/store.
  */
 #ifndef MODAX_STORE_RUL_INT_H
 #define MODAX_STORE_RUL_INT_H

@@ -1,13 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * store_pgsql_archive.c - the PostgreSQL store's rollup queries, latest
- * values, retention overrides and archive bookkeeping (issue 3).
- *
- * Buckets come from rollup_1h when the step is a multiple of an hour,
- * from rollup_1m when it is a multiple of a minute, else from raw points;
- * larger steps are aggregated from the rollup rows in SQL. A bucket is
- * always whole: the range is widened to the step buckets that overlap
- * [from, to], so the three sources give the same answer.
+ * archive.c - the PostgreSQL store's side of the archive (store_archive.h):
+ * retention overrides, the (device, day) partitions of raw points, their
+ * export and deletion, and the records of archived objects.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -17,102 +12,33 @@
 #include "modax/status.h"
 #include "store/pgsql/pgsql_int.h"
 
-/*
- * As in the SQLite store: times clamped to +-2^62 ms and steps bounded, so
- * bucket arithmetic cannot overflow; retention at most 100 years.
- */
-#define TIME_BOUND (INT64_C(1) << 62)
-#define STEP_MAX (INT64_C(1) << 50)
-#define RETENTION_DAYS_MAX 36500
+#define RETENTION_DAYS_MAX 36500 /* retention at most 100 years */
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-int mdx_pg_query_buckets(void *impl, const struct mdx_query *q, int64_t step_ms,
-                         mdx_bucket_fn fn, void *arg)
+static int pg_export_points(void *impl, const char *tenant, const char *device, int64_t from_ms,
+                            int64_t to_ms, mdx_sensor_point_fn fn, void *arg)
 {
     struct pg *h = impl;
-    const char *sv[3] = {q->tenant, q->device, q->sensor};
-    char s[5][24];
-    const char *v[5] = {s[0], s[1], s[2], s[3], NULL};
-    enum pg_stmt id = PG_BUCKETS_RAW;
-    int64_t lo, hi, from, to;
-    struct mdx_bucket bk;
+    char ids[24];
+    const char *v[1] = {ids};
     PGresult *res;
+    int64_t dev;
     int rc;
 
-    if (step_ms <= 0 || step_ms > STEP_MAX || q->tenant == NULL || q->device == NULL ||
-        q->sensor == NULL) {
-        return MDX_EINVAL;
-    }
-    rc = mdx_pg_exec(h, PG_SERIES_FIND, 3, sv, &res);
-    if (rc != MDX_OK || PQntuples(res) == 0 || q->from_ms > q->to_ms) {
-        PQclear(res);
+    rc = mdx_pg_device_id(h, tenant, device, &dev);
+    if (rc != MDX_OK || from_ms >= to_ms) {
         return rc;
     }
-    mdx_pg_fmt(s[0], mdx_pg_i64(res, 0, 0));
-    PQclear(res);
-    if (step_ms % MDX_ROLLUP_HOUR_MS == 0) {
-        id = PG_BUCKETS_1H;
-    } else if (step_ms % MDX_ROLLUP_MINUTE_MS == 0) {
-        id = PG_BUCKETS_1M;
-    }
-    from = q->from_ms < -TIME_BOUND ? -TIME_BOUND : q->from_ms;
-    to = q->to_ms > TIME_BOUND ? TIME_BOUND : q->to_ms;
-    if (from > to) {
-        return MDX_OK;
-    }
-    lo = floor_div(from, step_ms) * step_ms;
-    hi = floor_div(to, step_ms) * step_ms + step_ms - 1;
-    mdx_pg_fmt(s[1], lo);
-    mdx_pg_fmt(s[2], hi);
-    mdx_pg_fmt(s[3], step_ms);
-    v[4] = q->limit > 0 ? mdx_pg_fmt(s[4], q->limit) : NULL;
-    rc = mdx_pg_exec(h, id, 5, v, &res);
+    mdx_pg_fmt(ids, dev);
+    rc = mdx_pg_exec(h, PG_SERIES_OF_DEVICE, 1, v, &res);
     for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
-        bk.start_ms = mdx_pg_i64(res, i, 0);
-        bk.min = mdx_pg_dbl(res, i, 1);
-        bk.max = mdx_pg_dbl(res, i, 2);
-        bk.sum = mdx_pg_dbl(res, i, 3);
-        bk.count = mdx_pg_i64(res, i, 4);
-        rc = fn(arg, &bk);
+        rc = mdx_pg_series_points(h, mdx_pg_i64(res, i, 0), from_ms, to_ms - 1, 0, NULL, fn,
+                                  PQgetvalue(res, i, 1), arg);
     }
     PQclear(res);
     return rc;
 }
 
-int mdx_pg_latest(void *impl, const char *tenant, const char *device, mdx_sensor_point_fn fn,
-                  void *arg)
-{
-    const char *v[2] = {tenant, device};
-    PGresult *res;
-    int rc;
-
-    int64_t dev;
-    int rows = 0;
-
-    if (tenant == NULL || device == NULL) {
-        return MDX_EINVAL;
-    }
-    rc = mdx_pg_exec(impl, PG_LATEST, 2, v, &res);
-    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
-        rc = fn(arg, PQgetvalue(res, i, 0), mdx_pg_i64(res, i, 1), mdx_pg_dbl(res, i, 2),
-                (unsigned)mdx_pg_i64(res, i, 3));
-        rows++;
-    }
-    PQclear(res);
-    if (rc == MDX_OK && rows == 0) {
-        /* No values: tell an unknown device from one that has sent nothing. */
-        rc = mdx_pg_device_id(impl, tenant, device, &dev);
-    }
-    return rc;
-}
-
-int mdx_pg_retention_get(void *impl, const char *tenant, struct mdx_retention *out)
+static int pg_retention_get(void *impl, const char *tenant, struct mdx_retention *out)
 {
     const char *v[1] = {tenant};
     PGresult *res;
@@ -133,7 +59,7 @@ int mdx_pg_retention_get(void *impl, const char *tenant, struct mdx_retention *o
     return rc;
 }
 
-int mdx_pg_retention_set(void *impl, const char *tenant, const struct mdx_retention *r)
+static int pg_retention_set(void *impl, const char *tenant, const struct mdx_retention *r)
 {
     char a[24], e[24];
     const char *v[3] = {tenant, mdx_pg_fmt(a, r->archive_after_days),
@@ -158,8 +84,8 @@ int mdx_pg_retention_set(void *impl, const char *tenant, const struct mdx_retent
     return rc;
 }
 
-int mdx_pg_archive_partitions(void *impl, const char *tenant, int64_t before_ms,
-                              mdx_partition_fn fn, void *arg)
+static int pg_archive_partitions(void *impl, const char *tenant, int64_t before_ms,
+                                 mdx_partition_fn fn, void *arg)
 {
     char b[24];
     const char *v[2] = {tenant, mdx_pg_fmt(b, before_ms)};
@@ -177,8 +103,8 @@ int mdx_pg_archive_partitions(void *impl, const char *tenant, int64_t before_ms,
     return rc;
 }
 
-int mdx_pg_delete_points(void *impl, const char *tenant, const char *device, int64_t from_ms,
-                         int64_t to_ms, int64_t expect, int64_t *deleted)
+static int pg_delete_points(void *impl, const char *tenant, const char *device, int64_t from_ms,
+                            int64_t to_ms, int64_t expect, int64_t *deleted)
 {
     struct pg *h = impl;
     char s[4][24];
@@ -207,7 +133,7 @@ int mdx_pg_delete_points(void *impl, const char *tenant, const char *device, int
     return rc;
 }
 
-int mdx_pg_archive_obj_put(void *impl, const struct mdx_archive_obj *obj)
+static int pg_archive_obj_put(void *impl, const struct mdx_archive_obj *obj)
 {
     char s[7][24];
     const char *v[10] = {obj->key,  obj->tenant, obj->device, mdx_pg_fmt(s[0], obj->day_ms),
@@ -226,8 +152,8 @@ int mdx_pg_archive_obj_put(void *impl, const struct mdx_archive_obj *obj)
     return rc;
 }
 
-int mdx_pg_archive_obj_list(void *impl, const char *tenant, int state, int64_t before_day_ms,
-                            mdx_archive_obj_fn fn, void *arg)
+static int pg_archive_obj_list(void *impl, const char *tenant, int state, int64_t before_day_ms,
+                               mdx_archive_obj_fn fn, void *arg)
 {
     char st[24], bd[24];
     const char *v[3] = {tenant, mdx_pg_fmt(st, state < 0 ? -1 : state),
@@ -260,7 +186,7 @@ int mdx_pg_archive_obj_list(void *impl, const char *tenant, int state, int64_t b
     return rc;
 }
 
-int mdx_pg_archive_obj_delete(void *impl, const char *key)
+static int pg_archive_obj_delete(void *impl, const char *key)
 {
     const char *v[1] = {key};
     PGresult *res;
@@ -269,3 +195,14 @@ int mdx_pg_archive_obj_delete(void *impl, const char *key)
     PQclear(res);
     return rc;
 }
+
+const struct mdx_store_archive_ops mdx_pg_archive = {
+    .retention_get = pg_retention_get,
+    .retention_set = pg_retention_set,
+    .archive_partitions = pg_archive_partitions,
+    .export_points = pg_export_points,
+    .delete_points = pg_delete_points,
+    .archive_obj_put = pg_archive_obj_put,
+    .archive_obj_list = pg_archive_obj_list,
+    .archive_obj_delete = pg_archive_obj_delete,
+};

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * migrations_pgsql.c - numbered schema migrations of the PostgreSQL store.
+ * migrations.c - numbered schema migrations of the PostgreSQL store.
  *
  * Each migration is applied once, in order, in its own transaction that
  * first takes a transaction-level advisory lock and then reads the
  * version, so two processes opening a new database at once do not both
  * migrate. Never edit a migration that has shipped: add the next number.
  *
- * The same semantics as migrations_sqlite.c; points are one row each here
+ * The same semantics as sqlite/migrations.c; points are one row each here
  * (PostgreSQL compresses nothing by itself, but its B-tree and COPY make
  * row-per-point fast enough), partitioned by UTC day. Migration 2 has a
  * TimescaleDB variant: when the extension is installed (or can be
@@ -274,7 +274,7 @@ static const struct migration migrations[] = {
      "CREATE INDEX commands_device ON commands (device_id, created_ms);"
      /* Bumped by every device delete, in its transaction: a writer on
       * another connection drops its cached device and series ids when it
-      * sees the change (store_pgsql_write.c). */
+      * sees the change (write.c). */
      "CREATE TABLE device_epoch (id integer PRIMARY KEY CHECK (id = 1), n bigint NOT NULL);"
      "INSERT INTO device_epoch (id, n) VALUES (1, 0);",
      NULL},

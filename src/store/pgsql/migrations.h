@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * migrations_pgsql.h - schema migrations of the PostgreSQL store (internal).
+ * migrations.h - schema migrations of the PostgreSQL store (internal).
  */
 #ifndef MODAX_STORE_MIGRATIONS_PGSQL_H
 #define MODAX_STORE_MIGRATIONS_PGSQL_H

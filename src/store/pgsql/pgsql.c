@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * store_pgsql.c - the PostgreSQL store: connection, registry and queries.
+ * pgsql.c - the PostgreSQL store: connection, prepared statements, the
+ * helpers that run statements for the concern files, and the back end's
+ * table of concerns.
  *
  * One libpq connection per handle. It is made lazily: open() tries once,
  * and a server that is down (or restarting) only makes each call return
@@ -9,9 +11,9 @@
  * the writer's staging table is created and the partitions ahead exist.
  * A wrong password or a missing database is not transient: open() fails
  * with a message that names host, port, database and user, never the
- * password. The batch writer is in store_pgsql_write.c, rollups, retention
- * and archive records in store_pgsql_archive.c, the schema in
- * migrations_pgsql.c.
+ * password. Each concern of store.h is one file here (series.c with the
+ * batch writer write.c, catalog.c, alerts.c, access.c, archive.c,
+ * commands.c, rul.c); the schema is in migrations.c.
  *
  * Results are fetched whole (long ranges page through them), so list
  * callbacks may call other functions of the same store.
@@ -230,7 +232,7 @@ static const char *const sql_text[PG_STMT_COUNT] = {
                         " AND ($3::bigint <= 0 OR day_ms < $3)"
                         " ORDER BY day_ms, seq, key COLLATE \"C\"",
     [PG_ARCHIVE_DELETE] = "DELETE FROM archive_objects WHERE key = $1",
-    /* Effects of a batch's events (store_pgsql_device.c); an older event changes nothing. */
+    /* Effects of a batch's events (catalog.c); an older event changes nothing. */
     [PG_DEVICE_STATUS] = "UPDATE devices SET status = $1, status_ms = $2"
                          " WHERE id = $3 AND status_ms <= $2",
     [PG_DEVICE_SAFETY] = "UPDATE devices SET emergency_stop = $1, safety_ms = $2"
@@ -341,8 +343,7 @@ int mdx_pg_exec(struct pg *h, enum pg_stmt id, int n, const char *const *vals, P
     return mdx_pg_exec_bin(h, id, n, vals, NULL, NULL, out);
 }
 
-/* Runs a prepared statement for its effect only. */
-static int exec_only(struct pg *h, enum pg_stmt id, int n, const char *const *vals)
+int mdx_pg_exec_only(struct pg *h, enum pg_stmt id, int n, const char *const *vals)
 {
     PGresult *res;
     int rc = mdx_pg_exec(h, id, n, vals, &res);
@@ -629,9 +630,61 @@ fail:
     return rc;
 }
 
-/* ---- registry ---- */
+/* ---- statements run by the concern files ---- */
 
-static int tenant_id(struct pg *h, const char *tenant, int64_t *id)
+int mdx_pg_run(struct pg *h, int in_tx, const char *sql, int n, const char *const *vals,
+               PGresult **out)
+{
+    PGresult *res;
+    ExecStatusType es;
+    int rc;
+
+    *out = NULL;
+    if (in_tx) {
+        rc = h->conn != NULL && PQstatus(h->conn) == CONNECTION_OK ? MDX_OK : MDX_ECONN;
+    } else {
+        rc = mdx_pg_ensure(h);
+    }
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    res = PQexecParams(h->conn, sql, n, NULL, vals, NULL, NULL, 0);
+    es = PQresultStatus(res);
+    if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
+        *out = res;
+        return MDX_OK;
+    }
+    rc = mdx_pg_status(h, res);
+    PQclear(res);
+    return rc;
+}
+
+int mdx_pg_run_row(struct pg *h, int in_tx, const char *sql, int n, const char *const *vals,
+                   PGresult **out)
+{
+    int rc = mdx_pg_run(h, in_tx, sql, n, vals, out);
+
+    if (rc == MDX_OK && PQntuples(*out) == 0) {
+        PQclear(*out);
+        *out = NULL;
+        rc = MDX_ENOTFOUND;
+    }
+    return rc;
+}
+
+int mdx_pg_run_change(struct pg *h, const char *sql, int n, const char *const *vals)
+{
+    PGresult *res;
+    int rc = mdx_pg_run(h, 0, sql, n, vals, &res);
+
+    if (rc == MDX_OK && strcmp(PQcmdTuples(res), "0") == 0) {
+        rc = MDX_ENOTFOUND;
+    }
+    PQclear(res);
+    return rc;
+}
+
+int mdx_pg_tenant_text(struct pg *h, const char *tenant, char *buf)
 {
     const char *v[1] = {tenant};
     PGresult *res;
@@ -640,12 +693,9 @@ static int tenant_id(struct pg *h, const char *tenant, int64_t *id)
     if (!mdx_pg_valid_name(tenant)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_exec(h, PG_TENANT_ID, 1, v, &res);
+    rc = mdx_pg_run_row(h, 0, "SELECT id FROM tenants WHERE name = $1", 1, v, &res);
     if (rc == MDX_OK) {
-        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
-        if (rc == MDX_OK) {
-            *id = mdx_pg_i64(res, 0, 0);
-        }
+        snprintf(buf, 24, "%s", PQgetvalue(res, 0, 0));
     }
     PQclear(res);
     return rc;
@@ -671,26 +721,7 @@ int mdx_pg_device_id(struct pg *h, const char *tenant, const char *device, int64
     return rc;
 }
 
-static int pg_tenant_add(void *impl, const char *tenant)
-{
-    char now[24];
-    const char *v[2] = {tenant, mdx_pg_fmt(now, mdx_now_ms())};
-
-    if (!mdx_pg_valid_name(tenant)) {
-        return MDX_EINVAL;
-    }
-    return exec_only(impl, PG_TENANT_ADD, 2, v);
-}
-
-static int pg_tenant_exists(void *impl, const char *tenant)
-{
-    int64_t id;
-
-    return tenant_id(impl, tenant, &id);
-}
-
-/* Calls fn with column 0 of each row; stops at the first non-MDX_OK. */
-static int each_name(PGresult *res, mdx_name_fn fn, void *arg)
+int mdx_pg_each_name(PGresult *res, mdx_name_fn fn, void *arg)
 {
     int rc = MDX_OK;
 
@@ -700,370 +731,15 @@ static int each_name(PGresult *res, mdx_name_fn fn, void *arg)
     return rc;
 }
 
-static int pg_tenant_list(void *impl, mdx_name_fn fn, void *arg)
-{
-    PGresult *res;
-    int rc = mdx_pg_exec(impl, PG_TENANT_LIST, 0, NULL, &res);
-
-    if (rc == MDX_OK) {
-        rc = each_name(res, fn, arg);
-    }
-    PQclear(res);
-    return rc;
-}
-
-static int pg_device_add(void *impl, const char *tenant, const char *device, int auto_registered)
-{
-    char tid_s[24], now[24];
-    const char *v[4];
-    int64_t tid;
-    int rc;
-
-    if (!mdx_pg_valid_name(tenant) || !mdx_pg_valid_name(device)) {
-        return MDX_EINVAL;
-    }
-    rc = tenant_id(impl, tenant, &tid);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    v[0] = mdx_pg_fmt(tid_s, tid);
-    v[1] = device;
-    v[2] = mdx_pg_fmt(now, mdx_now_ms());
-    v[3] = auto_registered ? "1" : "0";
-    return exec_only(impl, PG_DEVICE_ADD, 4, v);
-}
-
-static void device_row(const PGresult *res, int row, int first, struct mdx_device_info *out)
-{
-    out->created_ms = mdx_pg_i64(res, row, first);
-    out->last_seen_ms = mdx_pg_i64(res, row, first + 1);
-    out->auto_registered = (int)mdx_pg_i64(res, row, first + 2);
-    snprintf(out->type, sizeof(out->type), "%s", PQgetvalue(res, row, first + 3));
-    snprintf(out->status, sizeof(out->status), "%s", PQgetvalue(res, row, first + 4));
-    out->status_ms = mdx_pg_i64(res, row, first + 5);
-    out->emergency_stop = (int)mdx_pg_i64(res, row, first + 6);
-    out->safety_ms = mdx_pg_i64(res, row, first + 7);
-}
-
-static int pg_device_get(void *impl, const char *tenant, const char *device,
-                         struct mdx_device_info *out)
-{
-    const char *v[2] = {tenant, device};
-    PGresult *res;
-    int rc;
-
-    memset(out, 0, sizeof(*out));
-    if (!mdx_pg_valid_name(tenant) || !mdx_pg_valid_name(device)) {
-        return MDX_ENOTFOUND;
-    }
-    rc = mdx_pg_exec(impl, PG_DEVICE_GET, 2, v, &res);
-    if (rc == MDX_OK) {
-        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
-    }
-    if (rc == MDX_OK) {
-        snprintf(out->tenant, sizeof(out->tenant), "%s", tenant);
-        snprintf(out->device, sizeof(out->device), "%s", device);
-        device_row(res, 0, 0, out);
-    }
-    PQclear(res);
-    return rc;
-}
-
-static int pg_device_list(void *impl, const char *tenant, mdx_device_fn fn, void *arg)
-{
-    const char *v[1] = {tenant};
-    struct mdx_device_info info;
-    PGresult *res;
-    int rc;
-
-    if (tenant != NULL) {
-        int64_t tid;
-        rc = tenant_id(impl, tenant, &tid);
-        if (rc != MDX_OK) {
-            return rc;
-        }
-    }
-    rc = mdx_pg_exec(impl, PG_DEVICE_LIST, 1, v, &res);
-    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
-        snprintf(info.tenant, sizeof(info.tenant), "%s", PQgetvalue(res, i, 0));
-        snprintf(info.device, sizeof(info.device), "%s", PQgetvalue(res, i, 1));
-        device_row(res, i, 2, &info);
-        rc = fn(arg, &info);
-    }
-    PQclear(res);
-    return rc;
-}
-
-static int pg_sensor_list(void *impl, const char *tenant, const char *device, mdx_name_fn fn,
-                          void *arg)
-{
-    const char *v[2] = {tenant, device};
-    PGresult *res;
-    int rc = mdx_pg_exec(impl, PG_SENSOR_LIST, 2, v, &res);
-
-    if (rc == MDX_OK) {
-        rc = each_name(res, fn, arg);
-    }
-    PQclear(res);
-    return rc;
-}
-
-/* ---- points, events, dead letters, checkpoint ---- */
-
-static int pg_checkpoint_get(void *impl, const char *owner, struct mdx_spool_pos *pos)
-{
-    const char *v[1] = {owner};
-    PGresult *res;
-    int rc;
-
-    pos->segment = 0;
-    pos->offset = 0;
-    rc = mdx_pg_exec(impl, PG_CKPT_GET, 1, v, &res);
-    if (rc == MDX_OK && PQntuples(res) > 0) {
-        pos->segment = (uint64_t)mdx_pg_i64(res, 0, 0);
-        pos->offset = (uint64_t)mdx_pg_i64(res, 0, 1);
-    }
-    PQclear(res);
-    return rc;
-}
-
-/*
- * Calls fn for the points of series 'id' in [from, to] in time order,
- * at most 'limit' (0: all), fetched a page at a time.
- */
-static int series_points(struct pg *h, int64_t id, int64_t from, int64_t to, int64_t limit,
-                         mdx_point_fn fn, mdx_sensor_point_fn sfn, const char *sensor, void *arg)
-{
-    char ids[24], froms[24], tos[24], lims[24];
-    int64_t sent = 0;
-    int rc = MDX_OK;
-
-    mdx_pg_fmt(ids, id);
-    mdx_pg_fmt(tos, to);
-    while (rc == MDX_OK && from <= to) {
-        int64_t page = PAGE_ROWS;
-        const char *v[4] = {ids, froms, tos, lims};
-        PGresult *res;
-        int n;
-
-        if (limit > 0 && limit - sent < page) {
-            page = limit - sent;
-        }
-        if (page <= 0) {
-            break;
-        }
-        mdx_pg_fmt(froms, from);
-        mdx_pg_fmt(lims, page);
-        rc = mdx_pg_exec(h, PG_POINTS_RANGE, 4, v, &res);
-        if (rc != MDX_OK) {
-            break;
-        }
-        n = PQntuples(res);
-        for (int i = 0; i < n && rc == MDX_OK; i++) {
-            int64_t ts = mdx_pg_i64(res, i, 0);
-            double val = mdx_pg_dbl(res, i, 1);
-            unsigned flags = (unsigned)mdx_pg_i64(res, i, 2);
-
-            rc = fn != NULL ? fn(arg, ts, val, flags) : sfn(arg, sensor, ts, val, flags);
-            from = ts;
-        }
-        sent += n;
-        PQclear(res);
-        if (n < page || from == INT64_MAX) {
-            break;
-        }
-        from++;
-    }
-    return rc;
-}
-
-static int pg_query_points(void *impl, const struct mdx_query *q, mdx_point_fn fn, void *arg)
-{
-    const char *v[3] = {q->tenant, q->device, q->sensor};
-    PGresult *res;
-    int64_t id;
-    int rc;
-
-    if (q->tenant == NULL || q->device == NULL || q->sensor == NULL) {
-        return MDX_EINVAL;
-    }
-    rc = mdx_pg_exec(impl, PG_SERIES_FIND, 3, v, &res);
-    if (rc != MDX_OK || PQntuples(res) == 0) {
-        PQclear(res);
-        return rc; /* an unknown series has no points */
-    }
-    id = mdx_pg_i64(res, 0, 0);
-    PQclear(res);
-    if (q->from_ms > q->to_ms) {
-        return MDX_OK;
-    }
-    return series_points(impl, id, q->from_ms, q->to_ms, q->limit, fn, NULL, NULL, arg);
-}
-
-/* Raw points of one device in [from, to), by sensor then time (export). */
-int mdx_pg_export_points(void *impl, const char *tenant, const char *device, int64_t from_ms,
-                         int64_t to_ms, mdx_sensor_point_fn fn, void *arg)
-{
-    struct pg *h = impl;
-    char ids[24];
-    const char *v[1] = {ids};
-    PGresult *res;
-    int64_t dev;
-    int rc;
-
-    rc = mdx_pg_device_id(h, tenant, device, &dev);
-    if (rc != MDX_OK || from_ms >= to_ms) {
-        return rc;
-    }
-    mdx_pg_fmt(ids, dev);
-    rc = mdx_pg_exec(h, PG_SERIES_OF_DEVICE, 1, v, &res);
-    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
-        rc = series_points(h, mdx_pg_i64(res, i, 0), from_ms, to_ms - 1, 0, NULL, fn,
-                           PQgetvalue(res, i, 1), arg);
-    }
-    PQclear(res);
-    return rc;
-}
-
-static int pg_point_count(void *impl, const char *tenant, int64_t *count)
-{
-    const char *v[1] = {tenant};
-    PGresult *res;
-    int rc;
-
-    *count = 0;
-    rc = mdx_pg_exec(impl, tenant != NULL ? PG_POINTS_TENANT : PG_POINTS_ALL,
-                     tenant != NULL ? 1 : 0, v, &res);
-    if (rc == MDX_OK) {
-        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
-        if (rc == MDX_OK) {
-            *count = mdx_pg_i64(res, 0, 0);
-        }
-    }
-    PQclear(res);
-    return rc;
-}
-
-static int pg_deadletter_list(void *impl, int64_t limit, mdx_deadletter_fn fn, void *arg)
-{
-    char lim[24];
-    const char *v[1] = {limit > 0 ? mdx_pg_fmt(lim, limit) : NULL};
-    struct mdx_deadletter dl;
-    PGresult *res;
-    int rc = mdx_pg_exec(impl, PG_DL_LIST, 1, v, &res);
-
-    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
-        size_t len = 0;
-        unsigned char *payload =
-            PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 4), &len);
-
-        if (payload == NULL) {
-            rc = MDX_ENOMEM;
-            break;
-        }
-        dl.id = mdx_pg_i64(res, i, 0);
-        dl.recv_ms = mdx_pg_i64(res, i, 1);
-        dl.reason = PQgetvalue(res, i, 2);
-        dl.topic = PQgetvalue(res, i, 3);
-        dl.payload = payload;
-        dl.payload_len = len;
-        dl.orig_len = (size_t)mdx_pg_i64(res, i, 5);
-        rc = fn(arg, &dl);
-        PQfreemem(payload);
-    }
-    PQclear(res);
-    return rc;
-}
-
-static int pg_deadletter_counts(void *impl, mdx_count_fn fn, void *arg)
-{
-    PGresult *res;
-    int rc = mdx_pg_exec(impl, PG_DL_COUNTS, 0, NULL, &res);
-
-    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
-        rc = fn(arg, PQgetvalue(res, i, 0), mdx_pg_i64(res, i, 1));
-    }
-    PQclear(res);
-    return rc;
-}
-
-static int pg_event_list(void *impl, const char *tenant, const char *device, int64_t limit,
-                         int (*fn)(void *arg, const struct mdx_event *ev), void *arg)
-{
-    char lim[24];
-    const char *v[3] = {tenant, device, limit > 0 ? mdx_pg_fmt(lim, limit) : NULL};
-    struct mdx_event *ev;
-    PGresult *res;
-    int rc;
-
-    ev = mdx_malloc(sizeof(*ev)); /* 1 KiB body: keep it off the stack */
-    if (ev == NULL) {
-        return MDX_ENOMEM;
-    }
-    rc = mdx_pg_exec(impl, PG_EVENT_LIST, 3, v, &res);
-    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
-        ev->kind = (enum mdx_msg_kind)mdx_pg_i64(res, i, 0);
-        ev->ts_ms = mdx_pg_i64(res, i, 1);
-        ev->flags = (uint8_t)mdx_pg_i64(res, i, 2);
-        snprintf(ev->body, sizeof(ev->body), "%s", PQgetvalue(res, i, 3));
-        rc = fn(arg, ev);
-    }
-    PQclear(res);
-    mdx_free(ev);
-    return rc;
-}
-
-const struct mdx_store_ops mdx_store_pgsql = {
+const struct mdx_store_backend mdx_store_pgsql = {
     .name = "postgresql",
     .open = pg_open,
     .close = pg_close,
-    .tenant_add = pg_tenant_add,
-    .tenant_list = pg_tenant_list,
-    .tenant_exists = pg_tenant_exists,
-    .device_add = pg_device_add,
-    .device_get = pg_device_get,
-    .device_list = pg_device_list,
-    .sensor_list = pg_sensor_list,
-    .write = mdx_pg_write,
-    .checkpoint_get = pg_checkpoint_get,
-    .query_points = pg_query_points,
-    .point_count = pg_point_count,
-    .deadletter_list = pg_deadletter_list,
-    .deadletter_counts = pg_deadletter_counts,
-    .event_list = pg_event_list,
-    .query_buckets = mdx_pg_query_buckets,
-    .latest = mdx_pg_latest,
-    .retention_get = mdx_pg_retention_get,
-    .retention_set = mdx_pg_retention_set,
-    .archive_partitions = mdx_pg_archive_partitions,
-    .export_points = mdx_pg_export_points,
-    .delete_points = mdx_pg_delete_points,
-    .archive_obj_put = mdx_pg_archive_obj_put,
-    .archive_obj_list = mdx_pg_archive_obj_list,
-    .archive_obj_delete = mdx_pg_archive_obj_delete,
-    .device_set_type = mdx_pg_device_set_type, /* store_pgsql_alert.c */
-    .rule_put = mdx_pg_rule_put,
-    .rule_list = mdx_pg_rule_list,
-    .rule_delete = mdx_pg_rule_delete,
-    .alert_put = mdx_pg_alert_put,
-    .alert_get = mdx_pg_alert_get,
-    .alert_list = mdx_pg_alert_list,
-    .device_config_get = mdx_pg_device_config_get, /* store_pgsql_device.c */
-    .device_config_set = mdx_pg_device_config_set,
-    .device_delete = mdx_pg_device_delete,
-    .apikey_add = mdx_pg_apikey_add, /* store_pgsql_apikey.c */
-    .apikey_get = mdx_pg_apikey_get,
-    .apikey_list = mdx_pg_apikey_list,
-    .apikey_revoke = mdx_pg_apikey_revoke,
-    .command_put = mdx_pg_command_put, /* store_pgsql_command.c */
-    .command_get = mdx_pg_command_get,
-    .command_list = mdx_pg_command_list,
-    .device_cred_set = mdx_pg_device_cred_set, /* store_pgsql_cred.c */
-    .device_cred_get = mdx_pg_device_cred_get,
-    .device_revoke = mdx_pg_device_revoke,
-    .identity_add = mdx_pg_identity_add,
-    .identity_get = mdx_pg_identity_get,
-    .identity_list = mdx_pg_identity_list,
-    .identity_revoke = mdx_pg_identity_revoke,
-    .rul = &mdx_store_pgsql_rul,
+    .series = &mdx_pg_series,
+    .catalog = &mdx_pg_catalog,
+    .alerts = &mdx_pg_alerts,
+    .access = &mdx_pg_access,
+    .archive = &mdx_pg_archive,
+    .commands = &mdx_pg_commands,
+    .rul = &mdx_pg_rul,
 };

@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * store_pgsql_int.h - the PostgreSQL store's handle, shared by
- * store_pgsql.c (connection, registry, queries), store_pgsql_write.c (the
- * batch writer and its caches) and store_pgsql_archive.c (rollups,
- * retention, archive records). Internal to src/store.
+ * pgsql_int.h - the PostgreSQL store's handle and the helpers its files
+ * share: pgsql.c (connection, statements), write.c (the batch writer and
+ * its caches) and one file per concern. Internal to src/store/pgsql.
  */
 #ifndef MODAX_STORE_PGSQL_INT_H
 #define MODAX_STORE_PGSQL_INT_H
@@ -130,7 +129,7 @@ struct pg {
     char *agg;                /* text arrays of PG_APPLY_NEW, NUL-separated */
     size_t agg_cap;
     int general_left;         /* batches left on PG_APPLY after a redelivered point */
-    int64_t device_epoch;     /* device_epoch row the cached ids match (store_pgsql_write.c) */
+    int64_t device_epoch;     /* device_epoch row the cached ids match (write.c) */
     size_t *refused;          /* groups of the batch whose device is not registered */
     size_t n_refused, cap_refused;
     size_t n_refused_events;  /* events of the batch refused the same way */
@@ -147,44 +146,10 @@ int mdx_pg_exec(struct pg *h, enum pg_stmt id, int n, const char *const *vals, P
 /* Like mdx_pg_exec() with per-parameter lengths and formats (binary bytea). */
 int mdx_pg_exec_bin(struct pg *h, enum pg_stmt id, int n, const char *const *vals,
                     const int *lens, const int *fmts, PGresult **out);
+/* mdx_pg_exec() of a statement run for its effect only: MDX_OK or the error. */
+int mdx_pg_exec_only(struct pg *h, enum pg_stmt id, int n, const char *const *vals);
 /* Runs plain SQL (BEGIN, COMMIT, ...). */
 int mdx_pg_simple(struct pg *h, const char *sql);
-/* MDX_* status of a failed result (SQLSTATE), marking a lost connection. */
-int mdx_pg_status(struct pg *h, const PGresult *res);
-/* Parses column text as int64 / double (0 for NULL or garbage). */
-int64_t mdx_pg_i64(const PGresult *res, int row, int col);
-double mdx_pg_dbl(const PGresult *res, int row, int col);
-/* Formats v into buf (at least 24 bytes) and returns buf. */
-const char *mdx_pg_fmt(char *buf, int64_t v);
-/* Tenant and device names: [A-Za-z0-9_-]{1,64}. */
-int mdx_pg_valid_name(const char *s);
-/* Device id of (tenant, device): MDX_ENOTFOUND if unknown. */
-int mdx_pg_device_id(struct pg *h, const char *tenant, const char *device, int64_t *id);
-
-/* Writer (store_pgsql_write.c). */
-int mdx_pg_cache_init(struct pg *h);
-void mdx_pg_cache_clear(struct pg *h);
-void mdx_pg_cache_fini(struct pg *h);
-/* Creates the partitions of [today, today + days_ahead]. */
-int mdx_pg_partitions_ahead(struct pg *h);
-int mdx_pg_write(void *impl, const struct mdx_batch *batch, struct mdx_batch_result *res);
-
-/* Device types, rules and alerts (store_pgsql_alert.c). */
-int mdx_pg_device_set_type(void *impl, const char *tenant, const char *device, const char *type);
-int mdx_pg_rule_put(void *impl, struct mdx_rule *rule);
-int mdx_pg_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *arg);
-int mdx_pg_rule_delete(void *impl, const char *tenant, int64_t id);
-int mdx_pg_alert_put(void *impl, struct mdx_alert *alert);
-int mdx_pg_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_alert *out);
-int mdx_pg_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert_fn fn, void *arg);
-/*
- * Writes the batch's alert changes inside its transaction: inserts the new
- * ones (their ids negated until mdx_store_alerts_settle(), see
- * store_alert_int.h) and updates the others; MDX_ENOTFOUND for an update
- * of an unknown alert or an unknown tenant.
- */
-int mdx_pg_alerts_write(struct pg *h, const struct mdx_batch *b);
-
 /*
  * Runs 'sql' with text parameters (PQexecParams); *out is the result on
  * MDX_OK (the caller PQclear()s it). in_tx: inside the batch's
@@ -199,57 +164,60 @@ int mdx_pg_run(struct pg *h, int in_tx, const char *sql, int n, const char *cons
  */
 int mdx_pg_run_row(struct pg *h, int in_tx, const char *sql, int n, const char *const *vals,
                    PGresult **out);
+/* mdx_pg_run() of a statement that changes rows: MDX_OK, MDX_ENOTFOUND if it changed none. */
+int mdx_pg_run_change(struct pg *h, const char *sql, int n, const char *const *vals);
+/* MDX_* status of a failed result (SQLSTATE), marking a lost connection. */
+int mdx_pg_status(struct pg *h, const PGresult *res);
+/* Parses column text as int64 / double (0 for NULL or garbage). */
+int64_t mdx_pg_i64(const PGresult *res, int row, int col);
+double mdx_pg_dbl(const PGresult *res, int row, int col);
+/* Formats v into buf (at least 24 bytes) and returns buf. */
+const char *mdx_pg_fmt(char *buf, int64_t v);
+/* Tenant and device names: [A-Za-z0-9_-]{1,64}. */
+int mdx_pg_valid_name(const char *s);
+/* The tenant's id as text into buf (24 bytes): MDX_OK, MDX_ENOTFOUND if unknown. */
+int mdx_pg_tenant_text(struct pg *h, const char *tenant, char *buf);
+/* Device id of (tenant, device): MDX_ENOTFOUND if unknown. */
+int mdx_pg_device_id(struct pg *h, const char *tenant, const char *device, int64_t *id);
+/* Calls fn with column 0 of each row of 'res' (borrowed); stops at the first non-MDX_OK. */
+int mdx_pg_each_name(PGresult *res, mdx_name_fn fn, void *arg);
+
+/* The concern tables of store.h, one file each. */
+extern const struct mdx_store_series_ops mdx_pg_series;     /* series.c, write.c */
+extern const struct mdx_store_catalog_ops mdx_pg_catalog;   /* catalog.c */
+extern const struct mdx_store_alerts_ops mdx_pg_alerts;     /* alerts.c */
+extern const struct mdx_store_access_ops mdx_pg_access;     /* access.c */
+extern const struct mdx_store_archive_ops mdx_pg_archive;   /* archive.c */
+extern const struct mdx_store_commands_ops mdx_pg_commands; /* commands.c */
+extern const struct mdx_store_rul_ops mdx_pg_rul;           /* rul.c */
+
+/* The batch writer (write.c). */
+int mdx_pg_cache_init(struct pg *h);
+void mdx_pg_cache_clear(struct pg *h);
+void mdx_pg_cache_fini(struct pg *h);
+/* Creates the partitions of [today, today + days_ahead]. */
+int mdx_pg_partitions_ahead(struct pg *h);
+int mdx_pg_write(void *impl, const struct mdx_batch *batch, struct mdx_batch_result *res);
 
 /*
- * Device configuration and deletion, and the effect of a batch's events
- * on their device or command (store_pgsql_device.c).
+ * Calls fn (or, when fn is NULL, sfn with 'sensor') for the points of
+ * series 'id' in [from, to] in time order, at most 'limit' (0: all),
+ * fetched a page at a time (series.c; the archive's export uses it).
  */
-int mdx_pg_device_config_get(void *impl, const char *tenant, const char *device,
-                             struct mdx_device_config *out);
-int mdx_pg_device_config_set(void *impl, const char *tenant, const char *device,
-                             const char *meta, const char *limits);
-int mdx_pg_device_delete(void *impl, const char *tenant, const char *device);
-/* Applies the effect of stored event 'ev' of device 'device_id' (inside the batch's transaction). */
+int mdx_pg_series_points(struct pg *h, int64_t id, int64_t from, int64_t to, int64_t limit,
+                         mdx_point_fn fn, mdx_sensor_point_fn sfn, const char *sensor, void *arg);
+
+/*
+ * Writes the batch's alert changes inside its transaction: inserts the new
+ * ones (their ids negated until mdx_store_alerts_settle(), see
+ * store_alert_int.h) and updates the others; MDX_ENOTFOUND for an update
+ * of an unknown alert or an unknown tenant (alerts.c).
+ */
+int mdx_pg_alerts_write(struct pg *h, const struct mdx_batch *b);
+/*
+ * Applies the effect of stored event 'ev' of device 'device_id' (inside
+ * the batch's transaction; catalog.c).
+ */
 int mdx_pg_event_apply(struct pg *h, int64_t device_id, const struct mdx_event *ev);
-
-/* API keys (store_pgsql_apikey.c). */
-int mdx_pg_apikey_add(void *impl, const struct mdx_apikey *key);
-int mdx_pg_apikey_get(void *impl, const char *id, struct mdx_apikey *out);
-int mdx_pg_apikey_list(void *impl, const char *tenant, mdx_apikey_fn fn, void *arg);
-int mdx_pg_apikey_revoke(void *impl, const char *id, int64_t now_ms);
-
-/* Commands (store_pgsql_command.c). */
-int mdx_pg_command_put(void *impl, struct mdx_command *cmd);
-int mdx_pg_command_get(void *impl, const char *tenant, int64_t id, struct mdx_command *out);
-int mdx_pg_command_list(void *impl, const char *tenant, const char *device, int64_t limit,
-                        mdx_command_fn fn, void *arg);
-
-/* Broker credentials (store_pgsql_cred.c). */
-int mdx_pg_device_cred_set(void *impl, const char *tenant, const char *device,
-                           const char *secret_hash, const char *cert_fingerprint, int64_t now_ms);
-int mdx_pg_device_cred_get(void *impl, const char *device, struct mdx_device_cred *out);
-int mdx_pg_device_revoke(void *impl, const char *tenant, const char *device, int64_t now_ms);
-int mdx_pg_identity_add(void *impl, const struct mdx_broker_identity *id);
-int mdx_pg_identity_get(void *impl, const char *name, struct mdx_broker_identity *out);
-int mdx_pg_identity_list(void *impl, mdx_identity_fn fn, void *arg);
-int mdx_pg_identity_revoke(void *impl, const char *name, int64_t now_ms);
-
-/* Rollups, latest values, retention, archive (store_pgsql_archive.c). */
-int mdx_pg_query_buckets(void *impl, const struct mdx_query *q, int64_t step_ms,
-                         mdx_bucket_fn fn, void *arg);
-int mdx_pg_latest(void *impl, const char *tenant, const char *device, mdx_sensor_point_fn fn,
-                  void *arg);
-int mdx_pg_retention_get(void *impl, const char *tenant, struct mdx_retention *out);
-int mdx_pg_retention_set(void *impl, const char *tenant, const struct mdx_retention *r);
-int mdx_pg_archive_partitions(void *impl, const char *tenant, int64_t before_ms,
-                              mdx_partition_fn fn, void *arg);
-int mdx_pg_export_points(void *impl, const char *tenant, const char *device, int64_t from_ms,
-                         int64_t to_ms, mdx_sensor_point_fn fn, void *arg);
-int mdx_pg_delete_points(void *impl, const char *tenant, const char *device, int64_t from_ms,
-                         int64_t to_ms, int64_t expect, int64_t *deleted);
-int mdx_pg_archive_obj_put(void *impl, const struct mdx_archive_obj *obj);
-int mdx_pg_archive_obj_list(void *impl, const char *tenant, int state, int64_t before_day_ms,
-                            mdx_archive_obj_fn fn, void *arg);
-int mdx_pg_archive_obj_delete(void *impl, const char *key);
 
 #endif

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * store_pgsql_rul.c - the PostgreSQL store's RUL model registry, active
- * versions, per-tenant thresholds and predictions (issue 7); the same
- * semantics as store_sqlite_rul.c.
+ * rul.c - the PostgreSQL store's RUL model registry, active versions,
+ * per-tenant thresholds and predictions (store_rul.h); the same semantics
+ * as sqlite/rul.c.
  */
 #include <math.h>
 #include <stdio.h>
@@ -112,7 +112,7 @@ static int pg_model_activate(void *impl, const char *tenant, const char *version
         return MDX_ENOTFOUND;
     }
     if (tenant[0] != '\0') {
-        rc = mdx_store_pgsql.tenant_exists(impl, tenant);
+        rc = mdx_pg_catalog.tenant_exists(impl, tenant);
         if (rc != MDX_OK) {
             return rc;
         }
@@ -200,7 +200,7 @@ static int pg_threshold_set(void *impl, const char *tenant, double cycles)
     if (!mdx_pg_valid_name(tenant)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_store_pgsql.tenant_exists(impl, tenant);
+    rc = mdx_pg_catalog.tenant_exists(impl, tenant);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -353,10 +353,10 @@ static int pg_prediction_list(void *impl, const char *tenant, const char *device
     if (!mdx_pg_valid_name(tenant)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_store_pgsql.tenant_exists(impl, tenant);
+    rc = mdx_pg_catalog.tenant_exists(impl, tenant);
     if (rc == MDX_OK && device != NULL) {
         struct mdx_device_info info;
-        rc = mdx_store_pgsql.device_get(impl, tenant, device, &info);
+        rc = mdx_pg_catalog.device_get(impl, tenant, device, &info);
     }
     if (rc != MDX_OK) {
         return rc;
@@ -377,7 +377,7 @@ static int pg_prediction_list(void *impl, const char *tenant, const char *device
     return rc;
 }
 
-const struct mdx_store_rul_ops mdx_store_pgsql_rul = {
+const struct mdx_store_rul_ops mdx_pg_rul = {
     .model_put = pg_model_put,
     .model_get = pg_model_get,
     .model_list = pg_model_list,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * store_pgsql_write.c - the PostgreSQL store's batch writer and its caches.
+ * write.c - the PostgreSQL store's batch writer and its caches (the write
+ * of store_series.h).
  *
  * A batch: its series are resolved to ids (bounded in-memory maps; a new
  * series is inserted on its own, outside the batch, so a rolled-back batch
@@ -17,7 +18,7 @@
  * next call reconnects. A retried batch gives the same content: (series,
  * ts) is unique, events are unique, and the checkpoint is an upsert.
  *
- * A device deleted since the ingest checked it (store_pgsql_device.c) is
+ * A device deleted since the ingest checked it (catalog.c) is
  * not registered when its batch is written: its points and events are
  * refused as dead letters "unknown device" (topic kept, payload not), and
  * the rest of the batch is stored. Failing the batch instead would make
@@ -781,7 +782,7 @@ static int write_events(struct pg *h, const struct mdx_batch *b)
         rc = mdx_pg_exec(h, PG_EVENT_ADD, 6, v, &res);
         PQclear(res);
         if (rc == MDX_OK) {
-            rc = mdx_pg_event_apply(h, dev, ev); /* store_pgsql_device.c */
+            rc = mdx_pg_event_apply(h, dev, ev); /* catalog.c */
         }
         if (rc != MDX_OK) {
             return rc;
@@ -899,7 +900,7 @@ static int apply(struct pg *h, const struct mdx_batch *b, size_t n_rows, int64_t
         rc = write_dead(h, b);
     }
     if (rc == MDX_OK) {
-        rc = mdx_pg_alerts_write(h, b); /* store_pgsql_alert.c */
+        rc = mdx_pg_alerts_write(h, b); /* alerts.c */
     }
     if (rc == MDX_OK) {
         rc = write_checkpoint(h, b);

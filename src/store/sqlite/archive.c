@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * store_sqlite_archive.c - the SQLite store's retention and archive
- * operations: per-tenant retention, the (device, day) partitions of raw
- * points, export and deletion of a range of raw points, and the records
- * of archive objects.
+ * archive.c - the SQLite store's side of the archive (store_archive.h):
+ * per-tenant retention, the (device, day) partitions of raw points, export
+ * and deletion of a range of raw points, and the records of archive
+ * objects.
  *
  * Deleting a range drops the chunks inside it and rewrites the chunks that
  * straddle its ends (decoded, the points outside kept, encoded again), in
  * one transaction that also lowers the tenant's point count and bumps the
  * delete_epoch row, so that every connection's writer reloads its cached
- * head chunks before appending (store_sqlite_write.c). Rollups stay.
+ * head chunks before appending (write.c). Rollups stay.
  *
  * These operations run a few times per archived object, so their
  * statements are prepared per call rather than kept in the handle.
@@ -33,17 +33,6 @@ static int64_t floor_day(int64_t ms)
     return ms - (r < 0 ? r + DAY : r);
 }
 
-static int prep(struct sq *h, const char *sql, sqlite3_stmt **st)
-{
-    int rc = sqlite3_prepare_v2(h->db, sql, -1, st, NULL);
-
-    if (rc != SQLITE_OK) {
-        *st = NULL;
-        return mdx_sq_status(rc);
-    }
-    return MDX_OK;
-}
-
 /* Runs a statement that returns no rows; finalizes it. */
 static int run(sqlite3_stmt *st)
 {
@@ -63,16 +52,16 @@ static int tenant_lookup(struct sq *h, const char *tenant, int64_t *id)
 
 /* ---- retention ---- */
 
-int mdx_sq_retention_get(void *impl, const char *tenant, struct mdx_retention *out)
+static int sq_retention_get(void *impl, const char *tenant, struct mdx_retention *out)
 {
     struct sq *h = impl;
     sqlite3_stmt *st;
     int rc;
 
-    rc = prep(h,
-              "SELECT r.archive_after_days, r.expire_after_days FROM retention r"
-              " JOIN tenants t ON t.id = r.tenant_id WHERE t.name = ?1",
-              &st);
+    rc = mdx_sq_prepare(h,
+                        "SELECT r.archive_after_days, r.expire_after_days FROM retention r"
+                        " JOIN tenants t ON t.id = r.tenant_id WHERE t.name = ?1",
+                        &st);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -86,7 +75,7 @@ int mdx_sq_retention_get(void *impl, const char *tenant, struct mdx_retention *o
     return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
 }
 
-int mdx_sq_retention_set(void *impl, const char *tenant, const struct mdx_retention *r)
+static int sq_retention_set(void *impl, const char *tenant, const struct mdx_retention *r)
 {
     struct sq *h = impl;
     sqlite3_stmt *st;
@@ -103,12 +92,12 @@ int mdx_sq_retention_set(void *impl, const char *tenant, const struct mdx_retent
     if (rc != MDX_OK) {
         return rc;
     }
-    rc = prep(h,
-              "INSERT INTO retention (tenant_id, archive_after_days, expire_after_days)"
-              " VALUES (?1, ?2, ?3) ON CONFLICT (tenant_id) DO UPDATE SET"
-              " archive_after_days = excluded.archive_after_days,"
-              " expire_after_days = excluded.expire_after_days",
-              &st);
+    rc = mdx_sq_prepare(h,
+                        "INSERT INTO retention (tenant_id, archive_after_days, expire_after_days)"
+                        " VALUES (?1, ?2, ?3) ON CONFLICT (tenant_id) DO UPDATE SET"
+                        " archive_after_days = excluded.archive_after_days,"
+                        " expire_after_days = excluded.expire_after_days",
+                        &st);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -179,8 +168,8 @@ static int chunk_days(struct parts *p, const char *device, sqlite3_stmt *st, int
     return rc < 0 ? rc : MDX_OK;
 }
 
-int mdx_sq_archive_partitions(void *impl, const char *tenant, int64_t before_ms,
-                              mdx_partition_fn fn, void *arg)
+static int sq_archive_partitions(void *impl, const char *tenant, int64_t before_ms,
+                                 mdx_partition_fn fn, void *arg)
 {
     struct sq *h = impl;
     struct parts p = {NULL, 0, 0};
@@ -189,14 +178,14 @@ int mdx_sq_archive_partitions(void *impl, const char *tenant, int64_t before_ms,
     int rc, ret = MDX_OK;
 
     /* The blob is read only for chunks that may span days. */
-    rc = prep(h,
-              "SELECT d.name, c.t_start, c.t_end,"
-              " CASE WHEN c.t_start >= 0 AND c.t_start / 86400000 = c.t_end / 86400000"
-              " THEN NULL ELSE c.data END"
-              " FROM tenants t JOIN devices d ON d.tenant_id = t.id"
-              " JOIN series s ON s.device_id = d.id JOIN chunks c ON c.series_id = s.id"
-              " WHERE t.name = ?1 AND c.t_start < ?2 ORDER BY d.name, s.id, c.t_start",
-              &st);
+    rc = mdx_sq_prepare(h,
+                        "SELECT d.name, c.t_start, c.t_end,"
+                        " CASE WHEN c.t_start >= 0 AND c.t_start / 86400000 = c.t_end / 86400000"
+                        " THEN NULL ELSE c.data END"
+                        " FROM tenants t JOIN devices d ON d.tenant_id = t.id"
+                        " JOIN series s ON s.device_id = d.id JOIN chunks c ON c.series_id = s.id"
+                        " WHERE t.name = ?1 AND c.t_start < ?2 ORDER BY d.name, s.id, c.t_start",
+                        &st);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -242,8 +231,8 @@ static const char range_sql[] = "SELECT t_start, t_end, n, data FROM chunks WHER
                                 " WHERE series_id = ?1 AND t_start <= ?2), ?2)"
                                 " AND t_start < ?3 ORDER BY t_start";
 
-int mdx_sq_export_points(void *impl, const char *tenant, const char *device, int64_t from_ms,
-                         int64_t to_ms, mdx_sensor_point_fn fn, void *arg)
+static int sq_export_points(void *impl, const char *tenant, const char *device, int64_t from_ms,
+                            int64_t to_ms, mdx_sensor_point_fn fn, void *arg)
 {
     struct sq *h = impl;
     sqlite3_stmt *ser = NULL, *ch = NULL;
@@ -252,9 +241,9 @@ int mdx_sq_export_points(void *impl, const char *tenant, const char *device, int
     if (from_ms >= to_ms) {
         return MDX_OK;
     }
-    ret = prep(h, series_sql, &ser);
+    ret = mdx_sq_prepare(h, series_sql, &ser);
     if (ret == MDX_OK) {
-        ret = prep(h, range_sql, &ch);
+        ret = mdx_sq_prepare(h, range_sql, &ch);
     }
     if (ret != MDX_OK) {
         goto out;
@@ -438,9 +427,9 @@ static int delete_series(struct del_ctx *c, const char *tenant, const char *devi
     sqlite3_stmt *ser = NULL, *ch = NULL;
     int rc, ret;
 
-    ret = prep(h, series_sql, &ser);
+    ret = mdx_sq_prepare(h, series_sql, &ser);
     if (ret == MDX_OK) {
-        ret = prep(h, range_sql, &ch);
+        ret = mdx_sq_prepare(h, range_sql, &ch);
     }
     if (ret != MDX_OK) {
         goto out;
@@ -481,8 +470,8 @@ out:
     return ret;
 }
 
-int mdx_sq_delete_points(void *impl, const char *tenant, const char *device, int64_t from_ms,
-                         int64_t to_ms, int64_t expect, int64_t *deleted)
+static int sq_delete_points(void *impl, const char *tenant, const char *device, int64_t from_ms,
+                            int64_t to_ms, int64_t expect, int64_t *deleted)
 {
     struct sq *h = impl;
     struct del_ctx c;
@@ -507,13 +496,15 @@ int mdx_sq_delete_points(void *impl, const char *tenant, const char *device, int
     /* Heads changed by other connections are dropped first; ours are dropped one by one. */
     rc = mdx_sq_heads_sync(h);
     if (rc == MDX_OK) {
-        rc = prep(h, "DELETE FROM chunks WHERE series_id = ?1 AND t_start = ?2", &c.drop);
+        rc = mdx_sq_prepare(h, "DELETE FROM chunks WHERE series_id = ?1 AND t_start = ?2", &c.drop);
     }
     if (rc == MDX_OK) {
-        rc = prep(h, "INSERT INTO chunks (series_id, t_start, t_end, n, data)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (series_id, t_start)"
-                     " DO UPDATE SET t_end = excluded.t_end, n = excluded.n, data = excluded.data",
-                  &c.put);
+        rc = mdx_sq_prepare(
+            h,
+            "INSERT INTO chunks (series_id, t_start, t_end, n, data)"
+            " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (series_id, t_start)"
+            " DO UPDATE SET t_end = excluded.t_end, n = excluded.n, data = excluded.data",
+            &c.put);
     }
     if (rc == MDX_OK) {
         rc = delete_series(&c, tenant, device, deleted);
@@ -522,14 +513,15 @@ int mdx_sq_delete_points(void *impl, const char *tenant, const char *device, int
         rc = MDX_EAGAIN; /* not what was archived: roll back, delete nothing */
     }
     if (rc == MDX_OK && *deleted > 0) {
-        rc = prep(h, "UPDATE tenants SET points = MAX(points - ?1, 0) WHERE name = ?2", &st);
+        rc = mdx_sq_prepare(h, "UPDATE tenants SET points = MAX(points - ?1, 0) WHERE name = ?2",
+                            &st);
         if (rc == MDX_OK) {
             sqlite3_bind_int64(st, 1, *deleted);
             sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
             rc = run(st);
         }
         if (rc == MDX_OK) {
-            rc = prep(h, "UPDATE delete_epoch SET n = n + 1 WHERE id = 1", &st);
+            rc = mdx_sq_prepare(h, "UPDATE delete_epoch SET n = n + 1 WHERE id = 1", &st);
         }
         if (rc == MDX_OK) {
             rc = run(st);
@@ -560,20 +552,21 @@ int mdx_sq_delete_points(void *impl, const char *tenant, const char *device, int
 
 /* ---- archive object records ---- */
 
-int mdx_sq_archive_obj_put(void *impl, const struct mdx_archive_obj *o)
+static int sq_archive_obj_put(void *impl, const struct mdx_archive_obj *o)
 {
     struct sq *h = impl;
     sqlite3_stmt *st;
     int rc;
 
-    rc = prep(h,
-              "INSERT INTO archive_objects (key, tenant, device, day_ms, seq, size, sha256,"
-              " points, state, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-              " ON CONFLICT (key) DO UPDATE SET tenant = excluded.tenant,"
-              " device = excluded.device, day_ms = excluded.day_ms, seq = excluded.seq,"
-              " size = excluded.size, sha256 = excluded.sha256, points = excluded.points,"
-              " state = excluded.state, created_ms = excluded.created_ms",
-              &st);
+    rc = mdx_sq_prepare(
+        h,
+        "INSERT INTO archive_objects (key, tenant, device, day_ms, seq, size, sha256,"
+        " points, state, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        " ON CONFLICT (key) DO UPDATE SET tenant = excluded.tenant,"
+        " device = excluded.device, day_ms = excluded.day_ms, seq = excluded.seq,"
+        " size = excluded.size, sha256 = excluded.sha256, points = excluded.points,"
+        " state = excluded.state, created_ms = excluded.created_ms",
+        &st);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -597,20 +590,21 @@ static void copy_col(sqlite3_stmt *st, int col, char *buf, size_t len)
     snprintf(buf, len, "%s", t != NULL ? (const char *)t : "");
 }
 
-int mdx_sq_archive_obj_list(void *impl, const char *tenant, int state, int64_t before_day_ms,
-                            mdx_archive_obj_fn fn, void *arg)
+static int sq_archive_obj_list(void *impl, const char *tenant, int state, int64_t before_day_ms,
+                               mdx_archive_obj_fn fn, void *arg)
 {
     struct sq *h = impl;
     struct mdx_archive_obj o;
     sqlite3_stmt *st;
     int rc, ret = MDX_OK;
 
-    rc = prep(h,
-              "SELECT key, tenant, device, day_ms, seq, size, sha256, points, state, created_ms"
-              " FROM archive_objects WHERE (?1 IS NULL OR tenant = ?1)"
-              " AND (?2 < 0 OR state = ?2) AND (?3 <= 0 OR day_ms < ?3)"
-              " ORDER BY day_ms, tenant, device, seq",
-              &st);
+    rc = mdx_sq_prepare(
+        h,
+        "SELECT key, tenant, device, day_ms, seq, size, sha256, points, state, created_ms"
+        " FROM archive_objects WHERE (?1 IS NULL OR tenant = ?1)"
+        " AND (?2 < 0 OR state = ?2) AND (?3 <= 0 OR day_ms < ?3)"
+        " ORDER BY day_ms, tenant, device, seq",
+        &st);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -642,16 +636,27 @@ int mdx_sq_archive_obj_list(void *impl, const char *tenant, int state, int64_t b
     return ret;
 }
 
-int mdx_sq_archive_obj_delete(void *impl, const char *key)
+static int sq_archive_obj_delete(void *impl, const char *key)
 {
     struct sq *h = impl;
     sqlite3_stmt *st;
     int rc;
 
-    rc = prep(h, "DELETE FROM archive_objects WHERE key = ?1", &st);
+    rc = mdx_sq_prepare(h, "DELETE FROM archive_objects WHERE key = ?1", &st);
     if (rc != MDX_OK) {
         return rc;
     }
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     return run(st);
 }
+
+const struct mdx_store_archive_ops mdx_sq_archive = {
+    .retention_get = sq_retention_get,
+    .retention_set = sq_retention_set,
+    .archive_partitions = sq_archive_partitions,
+    .export_points = sq_export_points,
+    .delete_points = sq_delete_points,
+    .archive_obj_put = sq_archive_obj_put,
+    .archive_obj_list = sq_archive_obj_list,
+    .archive_obj_delete = sq_archive_obj_delete,
+};

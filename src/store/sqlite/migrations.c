@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * migrations_sqlite.c - numbered schema migrations of the SQLite store.
+ * migrations.c - numbered schema migrations of the SQLite store.
  *
  * Each migration is applied once, in order, in its own transaction, and
  * recorded in schema_migrations. Never edit a migration that has shipped:
@@ -83,7 +83,7 @@ static const struct migration migrations[] = {
     {2,
      /* Rollups (issue 3): min, max, sum and count of a series per minute
       * and per hour, bucket_ms = floor(ts / length) * length. Kept by each
-      * write batch in its transaction (store_sqlite_rollup.c); raw points
+      * write batch in its transaction (rollup.c); raw points
       * deleted by the archiver leave them in place. Points stored before
       * this migration are rolled up when the store opens. Rows are small,
       * so WITHOUT ROWID keeps them in the primary key's b-tree only. */
@@ -127,7 +127,7 @@ static const struct migration migrations[] = {
      "CREATE INDEX archive_objects_day ON archive_objects (tenant, day_ms, device, seq);"
      /* Bumped by every delete of raw points, in its transaction: a writer
       * on another connection sees the change and reloads its cached head
-      * chunks before it appends (store_sqlite_write.c). */
+      * chunks before it appends (write.c). */
      "CREATE TABLE delete_epoch ("
      " id INTEGER PRIMARY KEY CHECK (id = 1),"
      " n INTEGER NOT NULL);"
@@ -225,7 +225,7 @@ static const struct migration migrations[] = {
      "CREATE INDEX commands_device ON commands (device_id, created_ms);"
      /* Bumped by every device delete, in its transaction: a writer on
       * another connection sees the change and drops its cached device and
-      * series ids before it resolves the batch (store_sqlite_write.c). */
+      * series ids before it resolves the batch (write.c). */
      "CREATE TABLE device_epoch ("
      " id INTEGER PRIMARY KEY CHECK (id = 1),"
      " n INTEGER NOT NULL);"

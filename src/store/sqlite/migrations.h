@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * migrations_sqlite.h - schema migrations of the SQLite store (internal).
+ * migrations.h - schema migrations of the SQLite store (internal).
  */
 #ifndef MODAX_STORE_MIGRATIONS_SQLITE_H
 #define MODAX_STORE_MIGRATIONS_SQLITE_H

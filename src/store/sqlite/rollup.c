@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * store_sqlite_rollup.c - rollups and latest values of the SQLite store.
+ * rollup.c - rollups of the SQLite store, and the bucket and latest-value
+ * queries of the series table (store_series.h) they serve.
  *
  * rollup_1m and rollup_1h hold min, max, sum and count per series and
  * bucket (migration 2). The writer hands every point it stores, never a
- * duplicate, to mdx_sq_rollup_add() (store_sqlite_int.h), which keeps one
+ * duplicate, to mdx_sq_rollup_add() (sqlite_int.h), which keeps one
  * (series, minute) delta at a time; when the minute or series changes the
  * delta moves into a bounded buffer. Before the batch commits, the buffer
  * is sorted and each touched minute and hour gets one upsert that merges

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * store_sqlite_rul.c - the SQLite store's RUL model registry, active
- * versions, per-tenant thresholds and predictions (issue 7; store.h).
+ * rul.c - the SQLite store's RUL model registry, active versions,
+ * per-tenant thresholds and predictions (store_rul.h).
  */
 #include <math.h>
 #include <stdio.h>
@@ -218,9 +218,6 @@ static int sq_threshold_set(void *impl, const char *tenant, double cycles)
     if (!isnan(cycles) && (!isfinite(cycles) || cycles < 0)) {
         return MDX_EINVAL;
     }
-    if (!mdx_sq_name_valid(tenant)) {
-        return MDX_ENOTFOUND;
-    }
     rc = mdx_sq_tenant_id(h, tenant, &tid);
     if (rc != MDX_OK) {
         return rc;
@@ -394,13 +391,10 @@ static int sq_prediction_list(void *impl, const char *tenant, const char *device
     if (limit < 0) {
         return MDX_EINVAL;
     }
-    if (!mdx_sq_name_valid(tenant)) {
-        return MDX_ENOTFOUND;
-    }
     rc = mdx_sq_tenant_id(h, tenant, &tid);
     if (rc == MDX_OK && device != NULL) {
         struct mdx_device_info info;
-        rc = mdx_store_sqlite.device_get(h, tenant, device, &info);
+        rc = mdx_sq_catalog.device_get(h, tenant, device, &info);
     }
     if (rc != MDX_OK) {
         return rc;
@@ -432,7 +426,7 @@ static int sq_prediction_list(void *impl, const char *tenant, const char *device
     return ret != MDX_OK ? ret : mdx_sq_status(rc);
 }
 
-const struct mdx_store_rul_ops mdx_store_sqlite_rul = {
+const struct mdx_store_rul_ops mdx_sq_rul = {
     .model_put = sq_model_put,
     .model_get = sq_model_get,
     .model_list = sq_model_list,

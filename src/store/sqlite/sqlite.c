@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * store_sqlite.c - the SQLite store: open, registry and queries.
+ * sqlite.c - the SQLite store: open and close, the statements kept in the
+ * handle, the helpers that run statements for the concern files, and the
+ * back end's table of concerns.
  *
- * One database file in WAL mode. Every statement is prepared once at open
- * and kept in the handle. The batch writer and its caches are in
- * store_sqlite_write.c; the schema is in migrations_sqlite.c.
+ * One database file in WAL mode. The hot statements are prepared once at
+ * open and kept in the handle. Each concern of store.h is one file here
+ * (series.c with the batch writer write.c and rollup.c, catalog.c,
+ * alerts.c, access.c, archive.c, commands.c, rul.c); the schema is in
+ * migrations.c.
  *
  * List callbacks run while the listing statement is active: they may call
  * other functions of the same store, but not the same listing again.
@@ -83,7 +87,7 @@ static const char *const sql_text[SQ_STMT_COUNT] = {
                     " ON CONFLICT (owner) DO UPDATE SET segment = excluded.segment,"
                     " offset = excluded.offset",
     [SQ_CKPT_GET] = "SELECT segment, offset FROM spool_checkpoint WHERE owner = ?1",
-    /* Effects of a batch's events (store_sqlite_device.c); an older event changes nothing. */
+    /* Effects of a batch's events (catalog.c); an older event changes nothing. */
     [SQ_DEVICE_STATUS] = "UPDATE devices SET status = ?1, status_ms = ?2"
                          " WHERE id = ?3 AND status_ms <= ?2",
     [SQ_DEVICE_SAFETY] = "UPDATE devices SET emergency_stop = ?1, safety_ms = ?2"
@@ -169,8 +173,7 @@ int mdx_sq_run_done(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? MDX_OK : mdx_sq_status(rc);
 }
 
-/* Resets 'st' and turns a step result into a status. */
-static int finish(sqlite3_stmt *st, int rc)
+int mdx_sq_finish(sqlite3_stmt *st, int rc)
 {
     sqlite3_reset(st);
     return mdx_sq_status(rc);
@@ -195,20 +198,33 @@ void mdx_sq_column_copy(sqlite3_stmt *st, int col, char *buf, size_t len)
 
 int mdx_sq_tenant_id(struct sq *h, const char *tenant, int64_t *id)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = h->st[SQ_TENANT_ID];
     int rc;
 
-    rc = sqlite3_prepare_v2(h->db, "SELECT id FROM tenants WHERE name = ?1", -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        return mdx_sq_status(rc);
+    if (!mdx_sq_name_valid(tenant)) {
+        return MDX_ENOTFOUND;
     }
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *id = sqlite3_column_int64(st, 0);
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
+}
+
+int mdx_sq_each_name(sqlite3_stmt *st, mdx_name_fn fn, void *arg)
+{
+    int rc, ret;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ret = fn(arg, (const char *)sqlite3_column_text(st, 0));
+        if (ret != MDX_OK) {
+            sqlite3_reset(st);
+            return ret;
+        }
+    }
+    return mdx_sq_finish(st, rc);
 }
 
 static void sq_close(void *impl)
@@ -303,407 +319,26 @@ fail:
     return rc;
 }
 
-/* ---- registry ---- */
-
-static int tenant_id(struct sq *h, const char *tenant, int64_t *id)
+int mdx_sq_run_change(struct sq *h, sqlite3_stmt *st)
 {
-    sqlite3_stmt *st = h->st[SQ_TENANT_ID];
-    int rc;
+    int rc = sqlite3_step(st);
 
-    if (!mdx_sq_name_valid(tenant)) {
-        return MDX_ENOTFOUND;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        return mdx_sq_status(rc);
     }
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *id = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
+    return sqlite3_changes(h->db) > 0 ? MDX_OK : MDX_ENOTFOUND;
 }
 
-static int sq_tenant_add(void *impl, const char *tenant)
-{
-    struct sq *h = impl;
-    sqlite3_stmt *st = h->st[SQ_TENANT_ADD];
-    int rc;
-
-    if (!mdx_sq_name_valid(tenant)) {
-        return MDX_EINVAL;
-    }
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, mdx_now_ms());
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return (rc & 0xff) == SQLITE_CONSTRAINT ? MDX_EEXIST : mdx_sq_status(rc);
-}
-
-static int sq_tenant_exists(void *impl, const char *tenant)
-{
-    int64_t id;
-
-    return tenant_id(impl, tenant, &id);
-}
-
-static int sq_tenant_list(void *impl, mdx_name_fn fn, void *arg)
-{
-    struct sq *h = impl;
-    sqlite3_stmt *st = h->st[SQ_TENANT_LIST];
-    int rc, ret = MDX_OK;
-
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        ret = fn(arg, (const char *)sqlite3_column_text(st, 0));
-        if (ret != MDX_OK) {
-            sqlite3_reset(st);
-            return ret;
-        }
-    }
-    return finish(st, rc);
-}
-
-static int sq_device_add(void *impl, const char *tenant, const char *device, int auto_registered)
-{
-    struct sq *h = impl;
-    sqlite3_stmt *st = h->st[SQ_DEVICE_ADD];
-    int64_t tid;
-    int rc;
-
-    if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
-        return MDX_EINVAL;
-    }
-    rc = tenant_id(h, tenant, &tid);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_int64(st, 1, tid);
-    sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, mdx_now_ms());
-    sqlite3_bind_int(st, 4, auto_registered ? 1 : 0);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return (rc & 0xff) == SQLITE_CONSTRAINT ? MDX_EEXIST : mdx_sq_status(rc);
-}
-
-static void device_row(sqlite3_stmt *st, int first, struct mdx_device_info *out)
-{
-    out->created_ms = sqlite3_column_int64(st, first);
-    out->last_seen_ms = sqlite3_column_int64(st, first + 1);
-    out->auto_registered = sqlite3_column_int(st, first + 2);
-    mdx_sq_column_copy(st, first + 3, out->type, sizeof(out->type));
-    mdx_sq_column_copy(st, first + 4, out->status, sizeof(out->status));
-    out->status_ms = sqlite3_column_int64(st, first + 5);
-    out->emergency_stop = sqlite3_column_int(st, first + 6);
-    out->safety_ms = sqlite3_column_int64(st, first + 7);
-}
-
-static int sq_device_get(void *impl, const char *tenant, const char *device,
-                         struct mdx_device_info *out)
-{
-    struct sq *h = impl;
-    sqlite3_stmt *st = h->st[SQ_DEVICE_GET];
-    int rc;
-
-    memset(out, 0, sizeof(*out));
-    if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
-        return MDX_ENOTFOUND;
-    }
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        snprintf(out->tenant, sizeof(out->tenant), "%s", tenant);
-        snprintf(out->device, sizeof(out->device), "%s", device);
-        device_row(st, 0, out);
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
-}
-
-static int sq_device_list(void *impl, const char *tenant, mdx_device_fn fn, void *arg)
-{
-    struct sq *h = impl;
-    sqlite3_stmt *st = h->st[SQ_DEVICE_LIST];
-    struct mdx_device_info info;
-    int rc, ret;
-
-    if (tenant != NULL) {
-        int64_t tid;
-        rc = tenant_id(h, tenant, &tid);
-        if (rc != MDX_OK) {
-            return rc;
-        }
-        sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    } else {
-        sqlite3_bind_null(st, 1);
-    }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        mdx_sq_column_copy(st, 0, info.tenant, sizeof(info.tenant));
-        mdx_sq_column_copy(st, 1, info.device, sizeof(info.device));
-        device_row(st, 2, &info);
-        ret = fn(arg, &info);
-        if (ret != MDX_OK) {
-            sqlite3_reset(st);
-            return ret;
-        }
-    }
-    return finish(st, rc);
-}
-
-static int sq_sensor_list(void *impl, const char *tenant, const char *device, mdx_name_fn fn,
-                          void *arg)
-{
-    struct sq *h = impl;
-    sqlite3_stmt *st = h->st[SQ_SENSOR_LIST];
-    int rc, ret;
-
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        ret = fn(arg, (const char *)sqlite3_column_text(st, 0));
-        if (ret != MDX_OK) {
-            sqlite3_reset(st);
-            return ret;
-        }
-    }
-    return finish(st, rc);
-}
-
-/* ---- points, events, dead letters, checkpoint ---- */
-
-static int sq_checkpoint_get(void *impl, const char *owner, struct mdx_spool_pos *pos)
-{
-    struct sq *h = impl;
-    sqlite3_stmt *st = h->st[SQ_CKPT_GET];
-    int rc;
-
-    pos->segment = 0;
-    pos->offset = 0;
-    sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        pos->segment = (uint64_t)sqlite3_column_int64(st, 0);
-        pos->offset = (uint64_t)sqlite3_column_int64(st, 1);
-    }
-    return finish(st, rc);
-}
-
-/* Calls fn for the points of one chunk row within [from, to]; counts them in *sent. */
-static int chunk_points(sqlite3_stmt *st, const struct mdx_query *q, mdx_point_fn fn, void *arg,
-                        int64_t *sent)
-{
-    struct mdx_chunk_iter it;
-    struct mdx_chunk_point pt;
-    int64_t n = sqlite3_column_int64(st, 2);
-    int rc;
-
-    rc = mdx_chunk_iter_init(&it, sqlite3_column_blob(st, 3),
-                             (size_t)sqlite3_column_bytes(st, 3), sqlite3_column_int64(st, 0));
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    while ((rc = mdx_chunk_iter_next(&it, &pt)) == 1) {
-        if (pt.ts_ms < q->from_ms) {
-            continue;
-        }
-        if (pt.ts_ms > q->to_ms || (q->limit > 0 && *sent >= q->limit)) {
-            return MDX_OK;
-        }
-        rc = fn(arg, pt.ts_ms, pt.value, pt.flags);
-        if (rc != MDX_OK) {
-            return rc;
-        }
-        (*sent)++;
-    }
-    if (rc == 0 && it.i != n) {
-        rc = MDX_ECORRUPT;
-    }
-    return rc < 0 ? rc : MDX_OK;
-}
-
-static int sq_query_points(void *impl, const struct mdx_query *q, mdx_point_fn fn, void *arg)
-{
-    struct sq *h = impl;
-    sqlite3_stmt *st = h->st[SQ_SERIES_FIND];
-    int64_t series_id = 0, sent = 0;
-    int rc, ret = MDX_OK;
-
-    if (q->tenant == NULL || q->device == NULL || q->sensor == NULL) {
-        return MDX_EINVAL;
-    }
-    sqlite3_bind_text(st, 1, q->tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, q->device, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, q->sensor, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        series_id = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW) {
-        return mdx_sq_status(rc); /* an unknown series has no points */
-    }
-    if (q->from_ms > q->to_ms) {
-        return MDX_OK;
-    }
-    st = h->st[SQ_CHUNK_RANGE];
-    sqlite3_bind_int64(st, 1, series_id);
-    sqlite3_bind_int64(st, 2, q->from_ms);
-    sqlite3_bind_int64(st, 3, q->to_ms);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (q->limit > 0 && sent >= q->limit) {
-            break;
-        }
-        ret = chunk_points(st, q, fn, arg, &sent);
-        if (ret != MDX_OK) {
-            sqlite3_reset(st);
-            return ret;
-        }
-    }
-    return finish(st, rc);
-}
-
-static int sq_point_count(void *impl, const char *tenant, int64_t *count)
-{
-    struct sq *h = impl;
-    sqlite3_stmt *st = h->st[tenant != NULL ? SQ_POINTS_TENANT : SQ_POINTS_ALL];
-    int rc;
-
-    *count = 0;
-    if (tenant != NULL) {
-        sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    }
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *count = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
-}
-
-static int sq_deadletter_list(void *impl, int64_t limit, mdx_deadletter_fn fn, void *arg)
-{
-    struct sq *h = impl;
-    sqlite3_stmt *st = h->st[SQ_DL_LIST];
-    struct mdx_deadletter dl;
-    int rc, ret;
-
-    sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        dl.id = sqlite3_column_int64(st, 0);
-        dl.recv_ms = sqlite3_column_int64(st, 1);
-        dl.reason = (const char *)sqlite3_column_text(st, 2);
-        dl.topic = (const char *)sqlite3_column_text(st, 3);
-        dl.payload = sqlite3_column_blob(st, 4);
-        dl.payload_len = (size_t)sqlite3_column_bytes(st, 4);
-        dl.orig_len = (size_t)sqlite3_column_int64(st, 5);
-        ret = fn(arg, &dl);
-        if (ret != MDX_OK) {
-            sqlite3_reset(st);
-            return ret;
-        }
-    }
-    return finish(st, rc);
-}
-
-static int sq_deadletter_counts(void *impl, mdx_count_fn fn, void *arg)
-{
-    struct sq *h = impl;
-    sqlite3_stmt *st = h->st[SQ_DL_COUNTS];
-    int rc, ret;
-
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        ret = fn(arg, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1));
-        if (ret != MDX_OK) {
-            sqlite3_reset(st);
-            return ret;
-        }
-    }
-    return finish(st, rc);
-}
-
-static int sq_event_list(void *impl, const char *tenant, const char *device, int64_t limit,
-                         int (*fn)(void *arg, const struct mdx_event *ev), void *arg)
-{
-    struct sq *h = impl;
-    sqlite3_stmt *st = h->st[SQ_EVENT_LIST];
-    struct mdx_event *ev;
-    int rc, ret = MDX_OK;
-
-    ev = mdx_malloc(sizeof(*ev)); /* 1 KiB body: keep it off the stack */
-    if (ev == NULL) {
-        return MDX_ENOMEM;
-    }
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        ev->kind = (enum mdx_msg_kind)sqlite3_column_int(st, 0);
-        ev->ts_ms = sqlite3_column_int64(st, 1);
-        ev->flags = (uint8_t)sqlite3_column_int(st, 2);
-        mdx_sq_column_copy(st, 3, ev->body, sizeof(ev->body));
-        ret = fn(arg, ev);
-        if (ret != MDX_OK) {
-            break;
-        }
-    }
-    if (ret == MDX_OK) {
-        ret = mdx_sq_status(rc);
-    }
-    sqlite3_reset(st);
-    mdx_free(ev);
-    return ret;
-}
-
-const struct mdx_store_ops mdx_store_sqlite = {
+const struct mdx_store_backend mdx_store_sqlite = {
     .name = "sqlite",
     .open = sq_open,
     .close = sq_close,
-    .tenant_add = sq_tenant_add,
-    .tenant_list = sq_tenant_list,
-    .tenant_exists = sq_tenant_exists,
-    .device_add = sq_device_add,
-    .device_get = sq_device_get,
-    .device_list = sq_device_list,
-    .sensor_list = sq_sensor_list,
-    .write = mdx_sq_write,
-    .checkpoint_get = sq_checkpoint_get,
-    .query_points = sq_query_points,
-    .point_count = sq_point_count,
-    .deadletter_list = sq_deadletter_list,
-    .deadletter_counts = sq_deadletter_counts,
-    .event_list = sq_event_list,
-    .query_buckets = mdx_sq_query_buckets, /* store_sqlite_rollup.c */
-    .latest = mdx_sq_latest,
-    .retention_get = mdx_sq_retention_get, /* store_sqlite_archive.c */
-    .retention_set = mdx_sq_retention_set,
-    .archive_partitions = mdx_sq_archive_partitions,
-    .export_points = mdx_sq_export_points,
-    .delete_points = mdx_sq_delete_points,
-    .archive_obj_put = mdx_sq_archive_obj_put,
-    .archive_obj_list = mdx_sq_archive_obj_list,
-    .archive_obj_delete = mdx_sq_archive_obj_delete,
-    .device_set_type = mdx_sq_device_set_type, /* store_sqlite_alert.c */
-    .rule_put = mdx_sq_rule_put,
-    .rule_list = mdx_sq_rule_list,
-    .rule_delete = mdx_sq_rule_delete,
-    .alert_put = mdx_sq_alert_put,
-    .alert_get = mdx_sq_alert_get,
-    .alert_list = mdx_sq_alert_list,
-    .device_config_get = mdx_sq_device_config_get, /* store_sqlite_device.c */
-    .device_config_set = mdx_sq_device_config_set,
-    .device_delete = mdx_sq_device_delete,
-    .apikey_add = mdx_sq_apikey_add, /* store_sqlite_apikey.c */
-    .apikey_get = mdx_sq_apikey_get,
-    .apikey_list = mdx_sq_apikey_list,
-    .apikey_revoke = mdx_sq_apikey_revoke,
-    .command_put = mdx_sq_command_put, /* store_sqlite_command.c */
-    .command_get = mdx_sq_command_get,
-    .command_list = mdx_sq_command_list,
-    .device_cred_set = mdx_sq_device_cred_set, /* store_sqlite_cred.c */
-    .device_cred_get = mdx_sq_device_cred_get,
-    .device_revoke = mdx_sq_device_revoke,
-    .identity_add = mdx_sq_identity_add,
-    .identity_get = mdx_sq_identity_get,
-    .identity_list = mdx_sq_identity_list,
-    .identity_revoke = mdx_sq_identity_revoke,
-    .rul = &mdx_store_sqlite_rul,
+    .series = &mdx_sq_series,
+    .catalog = &mdx_sq_catalog,
+    .alerts = &mdx_sq_alerts,
+    .access = &mdx_sq_access,
+    .archive = &mdx_sq_archive,
+    .commands = &mdx_sq_commands,
+    .rul = &mdx_sq_rul,
 };

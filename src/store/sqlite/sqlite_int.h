@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * store_sqlite_int.h - the SQLite store's handle, shared by store_sqlite.c
- * (open, registry, queries) and store_sqlite_write.c (the batch writer and
- * its caches). Internal to src/store.
+ * sqlite_int.h - the SQLite store's handle and the helpers its files
+ * share: sqlite.c (open, statements), write.c (the batch writer and its
+ * caches), rollup.c and one file per concern. Internal to src/store/sqlite.
  */
 #ifndef MODAX_STORE_SQLITE_INT_H
 #define MODAX_STORE_SQLITE_INT_H
@@ -111,7 +111,7 @@ struct sq_racc {
     int64_t count;            /* 0: nothing accumulated */
 };
 
-struct sq_rollup;             /* store_sqlite_rollup.c */
+struct sq_rollup;             /* rollup.c */
 
 struct sq {
     sqlite3 *db;
@@ -171,10 +171,26 @@ int mdx_sq_find(struct sq *h, const char *sql, const char *key1, const char *key
                 sqlite3_stmt **st);
 /* Steps a statement that returns no rows and finalizes it: MDX_OK or the error. */
 int mdx_sq_run_done(sqlite3_stmt *st);
-/* Id of tenant 'tenant' into *id: MDX_OK, MDX_ENOTFOUND or an error. The caller checks the name. */
+/* Steps a statement that changes rows and finalizes it: MDX_OK, MDX_ENOTFOUND if none changed. */
+int mdx_sq_run_change(struct sq *h, sqlite3_stmt *st);
+/* Resets kept statement 'st' after a listing and turns its last step result 'rc' into a status. */
+int mdx_sq_finish(sqlite3_stmt *st, int rc);
+/* Calls fn with column 0 (borrowed) of each row of kept statement 'st', then resets it:
+ * MDX_OK, fn's stop value, or the error. */
+int mdx_sq_each_name(sqlite3_stmt *st, mdx_name_fn fn, void *arg);
+/* Id of tenant 'tenant' into *id: MDX_OK, MDX_ENOTFOUND (also for an invalid name) or an error. */
 int mdx_sq_tenant_id(struct sq *h, const char *tenant, int64_t *id);
 
-/* Writer (store_sqlite_write.c). */
+/* The concern tables of store.h. */
+extern const struct mdx_store_series_ops mdx_sq_series;     /* series.c, write.c, rollup.c */
+extern const struct mdx_store_catalog_ops mdx_sq_catalog;   /* catalog.c */
+extern const struct mdx_store_alerts_ops mdx_sq_alerts;     /* alerts.c */
+extern const struct mdx_store_access_ops mdx_sq_access;     /* access.c */
+extern const struct mdx_store_archive_ops mdx_sq_archive;   /* archive.c */
+extern const struct mdx_store_commands_ops mdx_sq_commands; /* commands.c */
+extern const struct mdx_store_rul_ops mdx_sq_rul;           /* rul.c */
+
+/* The batch writer (write.c). */
 int mdx_sq_cache_init(struct sq *h);
 /* Drops every cached device and series (after a failed batch). */
 void mdx_sq_cache_clear(struct sq *h);
@@ -183,10 +199,10 @@ int mdx_sq_write(void *impl, const struct mdx_batch *batch, struct mdx_batch_res
 /* Bytes held by the series cache: entries plus chunk buffers. */
 size_t mdx_sq_cache_bytes(const struct sq *h, size_t *n_series);
 /*
- * Raw points deleted by the archiver (store_sqlite_archive.c) make cached
- * heads stale, also those of another connection. Inside a write
- * transaction, mdx_sq_heads_sync() reads the delete_epoch row and, if it
- * moved, drops every cached head so that it is reloaded from the database.
+ * Raw points deleted by the archiver (archive.c) make cached heads stale,
+ * also those of another connection. Inside a write transaction,
+ * mdx_sq_heads_sync() reads the delete_epoch row and, if it moved, drops
+ * every cached head so that it is reloaded from the database.
  */
 int mdx_sq_heads_sync(struct sq *h);
 /* Drops the cached head of series (device_id, sensor), if cached. */
@@ -194,72 +210,21 @@ void mdx_sq_head_forget(struct sq *h, int64_t device_id, const char *sensor);
 /* Drops every cached head (the series ids stay cached). */
 void mdx_sq_heads_forget(struct sq *h);
 
-/* Retention and archive (store_sqlite_archive.c). */
-int mdx_sq_retention_get(void *impl, const char *tenant, struct mdx_retention *out);
-int mdx_sq_retention_set(void *impl, const char *tenant, const struct mdx_retention *r);
-int mdx_sq_archive_partitions(void *impl, const char *tenant, int64_t before_ms,
-                              mdx_partition_fn fn, void *arg);
-int mdx_sq_export_points(void *impl, const char *tenant, const char *device, int64_t from_ms,
-                         int64_t to_ms, mdx_sensor_point_fn fn, void *arg);
-int mdx_sq_delete_points(void *impl, const char *tenant, const char *device, int64_t from_ms,
-                         int64_t to_ms, int64_t expect, int64_t *deleted);
-int mdx_sq_archive_obj_put(void *impl, const struct mdx_archive_obj *obj);
-int mdx_sq_archive_obj_list(void *impl, const char *tenant, int state, int64_t before_day_ms,
-                            mdx_archive_obj_fn fn, void *arg);
-int mdx_sq_archive_obj_delete(void *impl, const char *key);
-
-/* Device types, rules and alerts (store_sqlite_alert.c). */
-int mdx_sq_device_set_type(void *impl, const char *tenant, const char *device, const char *type);
-int mdx_sq_rule_put(void *impl, struct mdx_rule *rule);
-int mdx_sq_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *arg);
-int mdx_sq_rule_delete(void *impl, const char *tenant, int64_t id);
-int mdx_sq_alert_put(void *impl, struct mdx_alert *alert);
-int mdx_sq_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_alert *out);
-int mdx_sq_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert_fn fn, void *arg);
 /*
  * Writes the batch's alert changes inside its transaction: inserts the new
  * ones (their ids negated until mdx_store_alerts_settle(), see
  * store_alert_int.h) and updates the others; MDX_ENOTFOUND for an update
- * of an unknown alert or an unknown tenant.
+ * of an unknown alert or an unknown tenant (alerts.c).
  */
 int mdx_sq_alerts_write(struct sq *h, const struct mdx_batch *b);
-
 /*
- * Device configuration and deletion, and the effect of a batch's events
- * on their device or command (store_sqlite_device.c).
+ * Applies the effect of stored event 'ev' of device 'device_id' (inside
+ * the batch's transaction; catalog.c).
  */
-int mdx_sq_device_config_get(void *impl, const char *tenant, const char *device,
-                             struct mdx_device_config *out);
-int mdx_sq_device_config_set(void *impl, const char *tenant, const char *device,
-                             const char *meta, const char *limits);
-int mdx_sq_device_delete(void *impl, const char *tenant, const char *device);
-/* Applies the effect of stored event 'ev' of device 'device_id' (inside the batch's transaction). */
 int mdx_sq_event_apply(struct sq *h, int64_t device_id, const struct mdx_event *ev);
 
-/* API keys (store_sqlite_apikey.c). */
-int mdx_sq_apikey_add(void *impl, const struct mdx_apikey *key);
-int mdx_sq_apikey_get(void *impl, const char *id, struct mdx_apikey *out);
-int mdx_sq_apikey_list(void *impl, const char *tenant, mdx_apikey_fn fn, void *arg);
-int mdx_sq_apikey_revoke(void *impl, const char *id, int64_t now_ms);
-
-/* Commands (store_sqlite_command.c). */
-int mdx_sq_command_put(void *impl, struct mdx_command *cmd);
-int mdx_sq_command_get(void *impl, const char *tenant, int64_t id, struct mdx_command *out);
-int mdx_sq_command_list(void *impl, const char *tenant, const char *device, int64_t limit,
-                        mdx_command_fn fn, void *arg);
-
-/* Broker credentials (store_sqlite_cred.c). */
-int mdx_sq_device_cred_set(void *impl, const char *tenant, const char *device,
-                           const char *secret_hash, const char *cert_fingerprint, int64_t now_ms);
-int mdx_sq_device_cred_get(void *impl, const char *device, struct mdx_device_cred *out);
-int mdx_sq_device_revoke(void *impl, const char *tenant, const char *device, int64_t now_ms);
-int mdx_sq_identity_add(void *impl, const struct mdx_broker_identity *id);
-int mdx_sq_identity_get(void *impl, const char *name, struct mdx_broker_identity *out);
-int mdx_sq_identity_list(void *impl, mdx_identity_fn fn, void *arg);
-int mdx_sq_identity_revoke(void *impl, const char *name, int64_t now_ms);
-
 /*
- * Rollups (store_sqlite_rollup.c). Every point the writer stores (not a
+ * Rollups (rollup.c). Every point the writer stores (not a
  * duplicate) goes through mdx_sq_rollup_add() inside the batch's
  * transaction; mdx_sq_rollup_flush() upserts the batch's deltas into
  * rollup_1m and rollup_1h before the commit.

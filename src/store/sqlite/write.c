@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * store_sqlite_write.c - the SQLite store's batch writer and its caches.
+ * write.c - the SQLite store's batch writer and its caches (the write of
+ * store_series.h).
  *
  * A batch is one transaction. Its points are first grouped per series
  * (ids come from in-memory caches), then each series is applied to its
@@ -14,7 +15,7 @@
  * dropped, so memory never disagrees with the database: the retried batch
  * starts from what is stored and gives the same result.
  *
- * A device deleted since the ingest checked it (store_sqlite_device.c)
+ * A device deleted since the ingest checked it (catalog.c)
  * is not registered when its batch is written: its points and events are
  * refused as dead letters "unknown device" (topic kept, payload not),
  * and the rest of the batch is stored. Failing the batch instead would
@@ -802,7 +803,7 @@ static int write_events(struct sq *h, const struct mdx_batch *b)
                           SQLITE_STATIC);
         rc = step_done(st, sqlite3_step(st));
         if (rc == MDX_OK) {
-            rc = mdx_sq_event_apply(h, dev->id, ev); /* store_sqlite_device.c */
+            rc = mdx_sq_event_apply(h, dev->id, ev); /* catalog.c */
         }
         if (rc != MDX_OK) {
             return rc;
@@ -1000,7 +1001,7 @@ int mdx_sq_write(void *impl, const struct mdx_batch *b, struct mdx_batch_result 
         rc = write_dead(h, b);
     }
     if (rc == MDX_OK) {
-        rc = mdx_sq_alerts_write(h, b); /* store_sqlite_alert.c */
+        rc = mdx_sq_alerts_write(h, b); /* alerts.c */
     }
     if (rc == MDX_OK) {
         rc = write_checkpoint(h, b);

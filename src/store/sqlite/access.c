@@ -1,20 +1,188 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * store_sqlite_cred.c - the SQLite store's broker credentials (issue 6):
- * a device's secret hash and certificate fingerprint (device_creds, one
- * row per device, its id unique across tenants) and the broker identities
- * that are not devices (broker_identities). Identity names and device ids
- * share the broker's user name space; the checks that keep them apart run
- * inside one write transaction (BEGIN IMMEDIATE), so two processes cannot
- * both take a name.
+ * access.c - the SQLite store's access (store_access.h): API keys,
+ * devices' broker credentials and broker identities.
+ *
+ * An API key row holds the public id, tenant (NULL for a platform key),
+ * role, the SHA-256 of the secret as a 32-byte blob, label and times. The
+ * secret itself is never stored, nor are broker secrets: only their
+ * argon2id hashes.
+ *
+ * A device's broker credentials are its secret hash and certificate
+ * fingerprint (device_creds, one row per device, its id unique across
+ * tenants); the broker identities that are not devices are in
+ * broker_identities. Identity names and device ids share the broker's
+ * user name space; the checks that keep them apart run inside one write
+ * transaction (BEGIN IMMEDIATE), so two processes cannot both take a name.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "modax/status.h"
 #include "modax/validate.h"
-#include "store/store_cred_int.h"
 #include "store/sqlite/sqlite_int.h"
+#include "store/store_access_int.h"
+
+#define KEY_COLS                                                                                   \
+    "SELECT k.id, COALESCE(t.name, ''), k.role, k.hash, k.label, k.created_ms, k.revoked_ms"      \
+    " FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id"
+
+static void key_row(sqlite3_stmt *st, struct mdx_apikey *out)
+{
+    const void *hash = sqlite3_column_blob(st, 3);
+
+    memset(out, 0, sizeof(*out));
+    mdx_sq_column_copy(st, 0, out->id, sizeof(out->id));
+    mdx_sq_column_copy(st, 1, out->tenant, sizeof(out->tenant));
+    out->role = sqlite3_column_int(st, 2);
+    if (hash != NULL && sqlite3_column_bytes(st, 3) == (int)sizeof(out->hash)) {
+        memcpy(out->hash, hash, sizeof(out->hash));
+    }
+    mdx_sq_column_copy(st, 4, out->label, sizeof(out->label));
+    out->created_ms = sqlite3_column_int64(st, 5);
+    out->revoked_ms = sqlite3_column_int64(st, 6);
+}
+
+static int sq_apikey_add(void *impl, const struct mdx_apikey *key)
+{
+    struct sq *h = impl;
+    sqlite3_stmt *st;
+    int64_t tid = 0;
+    int platform = key->tenant[0] == '\0';
+    int rc;
+
+    if (!mdx_store_apikey_id_valid(key->id) || key->role < MDX_ROLE_VIEWER ||
+        key->role > MDX_ROLE_PLATFORM ||
+        platform != (key->role == MDX_ROLE_PLATFORM) ||
+        strnlen(key->label, sizeof(key->label)) >= sizeof(key->label)) {
+        return MDX_EINVAL;
+    }
+    if (!platform) {
+        if (!mdx_valid_segment(key->tenant, strnlen(key->tenant, MDX_NAME_MAX + 1))) {
+            return MDX_ENOTFOUND;
+        }
+        rc = mdx_sq_tenant_id(h, key->tenant, &tid);
+        if (rc != MDX_OK) {
+            return rc;
+        }
+    }
+    rc = mdx_sq_prepare(h,
+                        "INSERT INTO api_keys (id, tenant_id, role, hash, label, created_ms,"
+                        " revoked_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        &st);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_text(st, 1, key->id, -1, SQLITE_STATIC);
+    if (platform) {
+        sqlite3_bind_null(st, 2);
+    } else {
+        sqlite3_bind_int64(st, 2, tid);
+    }
+    sqlite3_bind_int(st, 3, key->role);
+    sqlite3_bind_blob(st, 4, key->hash, (int)sizeof(key->hash), SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, key->label, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, key->created_ms);
+    sqlite3_bind_int64(st, 7, key->revoked_ms);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        return MDX_EEXIST;
+    }
+    return mdx_sq_status(rc);
+}
+
+static int sq_apikey_get(void *impl, const char *id, struct mdx_apikey *out)
+{
+    struct sq *h = impl;
+    sqlite3_stmt *st;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!mdx_store_apikey_id_valid(id)) {
+        return MDX_ENOTFOUND;
+    }
+    rc = mdx_sq_find(h, KEY_COLS " WHERE k.id = ?1", id, NULL, &st);
+    if (rc == MDX_OK) {
+        key_row(st, out);
+        sqlite3_finalize(st);
+    }
+    return rc;
+}
+
+static int sq_apikey_list(void *impl, const char *tenant, mdx_apikey_fn fn, void *arg)
+{
+    /* By the filter: all keys, platform keys, one tenant's keys. */
+    static const char *const sql[] = {
+        KEY_COLS " ORDER BY k.created_ms, k.id",
+        KEY_COLS " WHERE k.tenant_id IS NULL ORDER BY k.created_ms, k.id",
+        KEY_COLS " WHERE k.tenant_id = ?1 ORDER BY k.created_ms, k.id",
+    };
+    struct sq *h = impl;
+    struct mdx_apikey key;
+    sqlite3_stmt *st;
+    int64_t tid = 0;
+    int which = tenant == NULL ? 0 : tenant[0] == '\0' ? 1 : 2;
+    int rc, ret = MDX_OK;
+
+    if (which == 2) {
+        if (!mdx_valid_segment(tenant, strnlen(tenant, MDX_NAME_MAX + 1))) {
+            return MDX_ENOTFOUND;
+        }
+        rc = mdx_sq_tenant_id(h, tenant, &tid);
+        if (rc != MDX_OK) {
+            return rc;
+        }
+    }
+    rc = mdx_sq_prepare(h, sql[which], &st);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    if (which == 2) {
+        sqlite3_bind_int64(st, 1, tid);
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        key_row(st, &key);
+        ret = fn(arg, &key);
+        if (ret != MDX_OK) {
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return ret != MDX_OK ? ret : mdx_sq_status(rc);
+}
+
+static int sq_apikey_revoke(void *impl, const char *id, int64_t now_ms)
+{
+    struct sq *h = impl;
+    struct mdx_apikey key;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (now_ms <= 0) {
+        return MDX_EINVAL; /* revoked_ms 0 means valid */
+    }
+    if (!mdx_store_apikey_id_valid(id)) {
+        return MDX_ENOTFOUND;
+    }
+    rc = mdx_sq_prepare(h, "UPDATE api_keys SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms = 0",
+                        &st);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_ms);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        return mdx_sq_status(rc);
+    }
+    if (sqlite3_changes(h->db) > 0) {
+        return MDX_OK;
+    }
+    rc = sq_apikey_get(h, id, &key);
+    return rc == MDX_OK ? MDX_EEXIST : rc; /* revoked already, or no such key */
+}
 
 #define CRED_COLS                                                                                  \
     "SELECT t.name, d.name, c.secret_hash, c.cert_fingerprint, c.revoked_ms, c.updated_ms"         \
@@ -111,8 +279,8 @@ static int cred_upsert(struct sq *h, const char *tenant, const char *device,
     return mdx_sq_status(rc);
 }
 
-int mdx_sq_device_cred_set(void *impl, const char *tenant, const char *device,
-                           const char *secret_hash, const char *cert_fingerprint, int64_t now_ms)
+static int sq_device_cred_set(void *impl, const char *tenant, const char *device,
+                              const char *secret_hash, const char *cert_fingerprint, int64_t now_ms)
 {
     struct sq *h = impl;
     int rc;
@@ -137,7 +305,7 @@ int mdx_sq_device_cred_set(void *impl, const char *tenant, const char *device,
     return rc;
 }
 
-int mdx_sq_device_cred_get(void *impl, const char *device, struct mdx_device_cred *out)
+static int sq_device_cred_get(void *impl, const char *device, struct mdx_device_cred *out)
 {
     struct sq *h = impl;
     sqlite3_stmt *st;
@@ -160,7 +328,7 @@ int mdx_sq_device_cred_get(void *impl, const char *device, struct mdx_device_cre
     return rc;
 }
 
-int mdx_sq_device_revoke(void *impl, const char *tenant, const char *device, int64_t now_ms)
+static int sq_device_revoke(void *impl, const char *tenant, const char *device, int64_t now_ms)
 {
     struct sq *h = impl;
     sqlite3_stmt *st;
@@ -232,7 +400,7 @@ static int identity_insert(struct sq *h, const struct mdx_broker_identity *id)
     return mdx_sq_status(rc);
 }
 
-int mdx_sq_identity_add(void *impl, const struct mdx_broker_identity *id)
+static int sq_identity_add(void *impl, const struct mdx_broker_identity *id)
 {
     struct sq *h = impl;
     int rc;
@@ -265,7 +433,7 @@ static void identity_row(sqlite3_stmt *st, struct mdx_broker_identity *out)
     out->revoked_ms = sqlite3_column_int64(st, 5);
 }
 
-int mdx_sq_identity_get(void *impl, const char *name, struct mdx_broker_identity *out)
+static int sq_identity_get(void *impl, const char *name, struct mdx_broker_identity *out)
 {
     struct sq *h = impl;
     sqlite3_stmt *st;
@@ -283,7 +451,7 @@ int mdx_sq_identity_get(void *impl, const char *name, struct mdx_broker_identity
     return rc;
 }
 
-int mdx_sq_identity_list(void *impl, mdx_identity_fn fn, void *arg)
+static int sq_identity_list(void *impl, mdx_identity_fn fn, void *arg)
 {
     struct sq *h = impl;
     struct mdx_broker_identity id;
@@ -305,7 +473,7 @@ int mdx_sq_identity_list(void *impl, mdx_identity_fn fn, void *arg)
     return ret != MDX_OK ? ret : mdx_sq_status(rc);
 }
 
-int mdx_sq_identity_revoke(void *impl, const char *name, int64_t now_ms)
+static int sq_identity_revoke(void *impl, const char *name, int64_t now_ms)
 {
     struct sq *h = impl;
     struct mdx_broker_identity id;
@@ -335,6 +503,20 @@ int mdx_sq_identity_revoke(void *impl, const char *name, int64_t now_ms)
     if (sqlite3_changes(h->db) > 0) {
         return MDX_OK;
     }
-    rc = mdx_sq_identity_get(h, name, &id);
+    rc = sq_identity_get(h, name, &id);
     return rc == MDX_OK ? MDX_EEXIST : rc; /* revoked already, or no such identity */
 }
+
+const struct mdx_store_access_ops mdx_sq_access = {
+    .apikey_add = sq_apikey_add,
+    .apikey_get = sq_apikey_get,
+    .apikey_list = sq_apikey_list,
+    .apikey_revoke = sq_apikey_revoke,
+    .device_cred_set = sq_device_cred_set,
+    .device_cred_get = sq_device_cred_get,
+    .device_revoke = sq_device_revoke,
+    .identity_add = sq_identity_add,
+    .identity_get = sq_identity_get,
+    .identity_list = sq_identity_list,
+    .identity_revoke = sq_identity_revoke,
+};

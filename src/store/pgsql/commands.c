@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * store_pgsql_command.c - the PostgreSQL store's record of operators'
- * commands to devices (issue 5); the same semantics as
- * store_sqlite_command.c.
+ * commands.c - the PostgreSQL store's record of operators' commands to
+ * devices (store_commands.h); the same semantics as sqlite/commands.c.
  */
 #include <math.h>
 #include <stdio.h>
@@ -31,7 +30,7 @@ static void command_row(const PGresult *res, int i, struct mdx_command *out)
     out->updated_ms = mdx_pg_i64(res, i, 9);
 }
 
-int mdx_pg_command_put(void *impl, struct mdx_command *cmd)
+static int pg_command_put(void *impl, struct mdx_command *cmd)
 {
     char value[32], state[24], created[24], updated[24], id[24];
     const char *v[9] = {cmd->tenant, cmd->device, mdx_pg_fmt(state, cmd->state), cmd->detail,
@@ -84,7 +83,7 @@ int mdx_pg_command_put(void *impl, struct mdx_command *cmd)
     return rc;
 }
 
-int mdx_pg_command_get(void *impl, const char *tenant, int64_t id, struct mdx_command *out)
+static int pg_command_get(void *impl, const char *tenant, int64_t id, struct mdx_command *out)
 {
     char ids[24];
     const char *v[2] = {mdx_pg_fmt(ids, id), tenant};
@@ -104,8 +103,8 @@ int mdx_pg_command_get(void *impl, const char *tenant, int64_t id, struct mdx_co
     return rc;
 }
 
-int mdx_pg_command_list(void *impl, const char *tenant, const char *device, int64_t limit,
-                        mdx_command_fn fn, void *arg)
+static int pg_command_list(void *impl, const char *tenant, const char *device, int64_t limit,
+                           mdx_command_fn fn, void *arg)
 {
     struct mdx_command cmd;
     char lim[24];
@@ -119,10 +118,10 @@ int mdx_pg_command_list(void *impl, const char *tenant, const char *device, int6
     if (!mdx_pg_valid_name(tenant)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_store_pgsql.tenant_exists(impl, tenant);
+    rc = mdx_pg_catalog.tenant_exists(impl, tenant);
     if (rc == MDX_OK && device != NULL) {
         struct mdx_device_info info;
-        rc = mdx_store_pgsql.device_get(impl, tenant, device, &info); /* unknown: ENOTFOUND */
+        rc = mdx_pg_catalog.device_get(impl, tenant, device, &info); /* unknown: ENOTFOUND */
     }
     if (rc != MDX_OK) {
         return rc;
@@ -145,3 +144,9 @@ int mdx_pg_command_list(void *impl, const char *tenant, const char *device, int6
     PQclear(res);
     return rc;
 }
+
+const struct mdx_store_commands_ops mdx_pg_commands = {
+    .command_put = pg_command_put,
+    .command_get = pg_command_get,
+    .command_list = pg_command_list,
+};

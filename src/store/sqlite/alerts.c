@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * store_sqlite_alert.c - the SQLite store's device types, threshold rules
- * and alerts (issue 4).
+ * alerts.c - the SQLite store's threshold rules and alerts
+ * (store_alerts.h).
  *
  * Rules are few and change when an operator says so; alerts change a few
  * times per anomaly episode. So, like the archive records, statements are
  * prepared per call rather than kept in the handle. New alerts and alert
  * updates of a batch are written by mdx_sq_alerts_write() inside the
- * batch's transaction (store_sqlite_write.c); mdx_sq_alert_put() is the
+ * batch's transaction (write.c); sq_alert_put() is the
  * same outside a batch, for operators' acknowledge and resolve. The
  * default rules of a new tenant are inserted by a trigger on tenants
  * (migration 4), so tenant_add needs nothing here.
@@ -49,17 +49,6 @@ static const char *const alert_list_sql[4] = {
 /* By name, then from the tenant-wide rule to the most specific. */
 #define RULE_ORDER " ORDER BY t.name, r.name, r.device <> '', r.device_type, r.device"
 
-static int prep(struct sq *h, const char *sql, sqlite3_stmt **st)
-{
-    int rc = sqlite3_prepare_v2(h->db, sql, -1, st, NULL);
-
-    if (rc != SQLITE_OK) {
-        *st = NULL;
-        return mdx_sq_status(rc);
-    }
-    return MDX_OK;
-}
-
 /* A REAL column that may hold NULL for NaN. */
 static double column_real(sqlite3_stmt *st, int col)
 {
@@ -76,55 +65,9 @@ static void bind_real(sqlite3_stmt *st, int col, double v)
     }
 }
 
-static int tenant_lookup(struct sq *h, const char *tenant, int64_t *id)
-{
-    if (tenant == NULL || !mdx_valid_segment(tenant, strnlen(tenant, MDX_NAME_MAX + 1))) {
-        return MDX_ENOTFOUND;
-    }
-    return mdx_sq_tenant_id(h, tenant, id);
-}
-
-/* Runs a statement that changes rows; finalizes it. MDX_ENOTFOUND if none changed. */
-static int change(struct sq *h, sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        return mdx_sq_status(rc);
-    }
-    return sqlite3_changes(h->db) > 0 ? MDX_OK : MDX_ENOTFOUND;
-}
-
-/* ---- device types ---- */
-
-int mdx_sq_device_set_type(void *impl, const char *tenant, const char *device, const char *type)
-{
-    struct sq *h = impl;
-    sqlite3_stmt *st;
-    int64_t tid;
-    int rc;
-
-    if (!mdx_store_type_valid(type)) {
-        return MDX_EINVAL;
-    }
-    rc = tenant_lookup(h, tenant, &tid);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    rc = prep(h, "UPDATE devices SET type = ?3 WHERE tenant_id = ?1 AND name = ?2", &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_int64(st, 1, tid);
-    sqlite3_bind_text(st, 2, device != NULL ? device : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
-    return change(h, st);
-}
-
 /* ---- rules ---- */
 
-int mdx_sq_rule_put(void *impl, struct mdx_rule *rule)
+static int sq_rule_put(void *impl, struct mdx_rule *rule)
 {
     struct sq *h = impl;
     sqlite3_stmt *st;
@@ -135,20 +78,21 @@ int mdx_sq_rule_put(void *impl, struct mdx_rule *rule)
     if (rc != MDX_OK) {
         return rc;
     }
-    rc = tenant_lookup(h, rule->tenant, &tid);
+    rc = mdx_sq_tenant_id(h, rule->tenant, &tid);
     if (rc != MDX_OK) {
         return rc;
     }
-    rc = prep(h,
-              "INSERT INTO rules (tenant_id, name, device_type, device, sensor, cmp, threshold,"
-              " hysteresis, min_duration_ms, severity, enabled)"
-              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-              " ON CONFLICT (tenant_id, name, device_type, device) DO UPDATE SET"
-              " sensor = excluded.sensor, cmp = excluded.cmp, threshold = excluded.threshold,"
-              " hysteresis = excluded.hysteresis, min_duration_ms = excluded.min_duration_ms,"
-              " severity = excluded.severity, enabled = excluded.enabled"
-              " RETURNING id",
-              &st);
+    rc = mdx_sq_prepare(
+        h,
+        "INSERT INTO rules (tenant_id, name, device_type, device, sensor, cmp, threshold,"
+        " hysteresis, min_duration_ms, severity, enabled)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        " ON CONFLICT (tenant_id, name, device_type, device) DO UPDATE SET"
+        " sensor = excluded.sensor, cmp = excluded.cmp, threshold = excluded.threshold,"
+        " hysteresis = excluded.hysteresis, min_duration_ms = excluded.min_duration_ms,"
+        " severity = excluded.severity, enabled = excluded.enabled"
+        " RETURNING id",
+        &st);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -172,7 +116,7 @@ int mdx_sq_rule_put(void *impl, struct mdx_rule *rule)
     return rc == SQLITE_DONE ? MDX_OK : mdx_sq_status(rc);
 }
 
-int mdx_sq_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *arg)
+static int sq_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *arg)
 {
     struct sq *h = impl;
     struct mdx_rule r;
@@ -181,12 +125,12 @@ int mdx_sq_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *arg)
     int rc, ret = MDX_OK;
 
     if (tenant != NULL) {
-        rc = tenant_lookup(h, tenant, &tid);
+        rc = mdx_sq_tenant_id(h, tenant, &tid);
         if (rc != MDX_OK) {
             return rc;
         }
     }
-    rc = prep(h, tenant != NULL ? RULE_COLS " WHERE r.tenant_id = ?1" RULE_ORDER
+    rc = mdx_sq_prepare(h, tenant != NULL ? RULE_COLS " WHERE r.tenant_id = ?1" RULE_ORDER
                                 : RULE_COLS RULE_ORDER,
               &st);
     if (rc != MDX_OK) {
@@ -218,24 +162,24 @@ int mdx_sq_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *arg)
     return ret != MDX_OK ? ret : mdx_sq_status(rc);
 }
 
-int mdx_sq_rule_delete(void *impl, const char *tenant, int64_t id)
+static int sq_rule_delete(void *impl, const char *tenant, int64_t id)
 {
     struct sq *h = impl;
     sqlite3_stmt *st;
     int64_t tid;
     int rc;
 
-    rc = tenant_lookup(h, tenant, &tid);
+    rc = mdx_sq_tenant_id(h, tenant, &tid);
     if (rc != MDX_OK) {
         return rc;
     }
-    rc = prep(h, "DELETE FROM rules WHERE id = ?1 AND tenant_id = ?2", &st);
+    rc = mdx_sq_prepare(h, "DELETE FROM rules WHERE id = ?1 AND tenant_id = ?2", &st);
     if (rc != MDX_OK) {
         return rc;
     }
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, tid);
-    return change(h, st);
+    return mdx_sq_run_change(h, st);
 }
 
 /* ---- alerts ---- */
@@ -294,18 +238,20 @@ static int alert_prep(struct sq *h, sqlite3_stmt **ins, sqlite3_stmt **upd)
     int rc;
 
     *upd = NULL;
-    rc = prep(h,
-              "INSERT INTO alerts (tenant_id, device, source, sensor, severity, state, opened_ms,"
-              " updated_ms, resolved_ms, value, score, summary)"
-              " SELECT id, ?8, ?9, ?10, ?11, ?2, ?12, ?3, ?4, ?5, ?6, ?7 FROM tenants"
-              " WHERE name = ?1 RETURNING id",
-              ins);
+    rc = mdx_sq_prepare(
+        h,
+        "INSERT INTO alerts (tenant_id, device, source, sensor, severity, state, opened_ms,"
+        " updated_ms, resolved_ms, value, score, summary)"
+        " SELECT id, ?8, ?9, ?10, ?11, ?2, ?12, ?3, ?4, ?5, ?6, ?7 FROM tenants"
+        " WHERE name = ?1 RETURNING id",
+        ins);
     if (rc == MDX_OK) {
-        rc = prep(h,
-                  "UPDATE alerts SET state = ?2, updated_ms = ?3, resolved_ms = ?4, value = ?5,"
-                  " score = ?6, summary = ?7"
-                  " WHERE id = ?8 AND tenant_id = (SELECT id FROM tenants WHERE name = ?1)",
-                  upd);
+        rc = mdx_sq_prepare(
+            h,
+            "UPDATE alerts SET state = ?2, updated_ms = ?3, resolved_ms = ?4, value = ?5,"
+            " score = ?6, summary = ?7"
+            " WHERE id = ?8 AND tenant_id = (SELECT id FROM tenants WHERE name = ?1)",
+            upd);
     }
     if (rc != MDX_OK) {
         sqlite3_finalize(*ins);
@@ -331,7 +277,7 @@ int mdx_sq_alerts_write(struct sq *h, const struct mdx_batch *b)
         if (rc == MDX_ENOTFOUND && !fresh) {
             struct mdx_device_info dev;
             /* Its device was deleted with its alerts (issue 5): nothing left to update. */
-            if (mdx_store_sqlite.device_get(h, a->tenant, a->device, &dev) == MDX_ENOTFOUND) {
+            if (mdx_sq_catalog.device_get(h, a->tenant, a->device, &dev) == MDX_ENOTFOUND) {
                 rc = MDX_OK;
             }
         }
@@ -344,7 +290,7 @@ int mdx_sq_alerts_write(struct sq *h, const struct mdx_batch *b)
     return rc;
 }
 
-int mdx_sq_alert_put(void *impl, struct mdx_alert *alert)
+static int sq_alert_put(void *impl, struct mdx_alert *alert)
 {
     struct sq *h = impl;
     sqlite3_stmt *ins, *upd;
@@ -377,14 +323,14 @@ static void alert_row(sqlite3_stmt *st, struct mdx_alert *a)
     mdx_sq_column_copy(st, 12, a->summary, sizeof(a->summary));
 }
 
-int mdx_sq_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_alert *out)
+static int sq_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_alert *out)
 {
     struct sq *h = impl;
     sqlite3_stmt *st;
     int rc;
 
     memset(out, 0, sizeof(*out));
-    rc = prep(h, ALERT_COLS " WHERE a.id = ?1 AND (?2 IS NULL OR t.name = ?2)", &st);
+    rc = mdx_sq_prepare(h, ALERT_COLS " WHERE a.id = ?1 AND (?2 IS NULL OR t.name = ?2)", &st);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -400,7 +346,7 @@ int mdx_sq_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_aler
     return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
 }
 
-int mdx_sq_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert_fn fn, void *arg)
+static int sq_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert_fn fn, void *arg)
 {
     struct sq *h = impl;
     struct mdx_alert a;
@@ -414,12 +360,13 @@ int mdx_sq_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert_fn
         return MDX_EINVAL;
     }
     if (f->tenant != NULL) {
-        rc = tenant_lookup(h, f->tenant, &tid);
+        rc = mdx_sq_tenant_id(h, f->tenant, &tid);
         if (rc != MDX_OK) {
             return rc;
         }
     }
-    rc = prep(h, alert_list_sql[(f->tenant != NULL ? 1 : 0) + (f->device != NULL ? 2 : 0)], &st);
+    rc = mdx_sq_prepare(
+        h, alert_list_sql[(f->tenant != NULL ? 1 : 0) + (f->device != NULL ? 2 : 0)], &st);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -443,3 +390,12 @@ int mdx_sq_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert_fn
     sqlite3_finalize(st);
     return ret != MDX_OK ? ret : mdx_sq_status(rc);
 }
+
+const struct mdx_store_alerts_ops mdx_sq_alerts = {
+    .rule_put = sq_rule_put,
+    .rule_list = sq_rule_list,
+    .rule_delete = sq_rule_delete,
+    .alert_put = sq_alert_put,
+    .alert_get = sq_alert_get,
+    .alert_list = sq_alert_list,
+};

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * store_pgsql_alert.c - the PostgreSQL store's device types, threshold
- * rules and alerts (issue 4); the same semantics as store_sqlite_alert.c.
+ * alerts.c - the PostgreSQL store's threshold rules and alerts
+ * (store_alerts.h); the same semantics as sqlite/alerts.c.
  *
  * These run a few times per operator command or anomaly episode, so they
  * are plain parameterised statements (PQexecParams) rather than prepared
  * on every connection. mdx_pg_alerts_write() runs inside the batch's
- * transaction (store_pgsql_write.c) and therefore never reconnects: a
+ * transaction (write.c) and therefore never reconnects: a
  * lost connection fails the batch, which is retried. The default rules of
  * a new tenant are inserted by a trigger on tenants (migration 3).
  */
@@ -66,93 +66,9 @@ static const char *fmt_dbl(char *buf, double v)
     return buf;
 }
 
-/*
- * Runs 'sql' with text parameters; *out is the result on MDX_OK (the
- * caller PQclear()s it). in_tx: inside the batch's transaction, where a
- * reconnection would run the statement outside it.
- */
-static int run(struct pg *h, int in_tx, const char *sql, int n, const char *const *vals,
-               PGresult **out)
-{
-    PGresult *res;
-    ExecStatusType es;
-    int rc;
-
-    *out = NULL;
-    if (in_tx) {
-        rc = h->conn != NULL && PQstatus(h->conn) == CONNECTION_OK ? MDX_OK : MDX_ECONN;
-    } else {
-        rc = mdx_pg_ensure(h);
-    }
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    res = PQexecParams(h->conn, sql, n, NULL, vals, NULL, NULL, 0);
-    es = PQresultStatus(res);
-    if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
-        *out = res;
-        return MDX_OK;
-    }
-    rc = mdx_pg_status(h, res);
-    PQclear(res);
-    return rc;
-}
-
-/* Runs a statement that changes rows; MDX_ENOTFOUND if it changed none. */
-static int change(struct pg *h, const char *sql, int n, const char *const *vals)
-{
-    PGresult *res;
-    int rc = run(h, 0, sql, n, vals, &res);
-
-    if (rc == MDX_OK && strcmp(PQcmdTuples(res), "0") == 0) {
-        rc = MDX_ENOTFOUND;
-    }
-    PQclear(res);
-    return rc;
-}
-
-/* Tenant id as text into buf (24 bytes). */
-static int tenant_lookup(struct pg *h, const char *tenant, char *buf)
-{
-    const char *v[1] = {tenant};
-    PGresult *res;
-    int rc;
-
-    if (!mdx_pg_valid_name(tenant)) {
-        return MDX_ENOTFOUND;
-    }
-    rc = run(h, 0, "SELECT id FROM tenants WHERE name = $1", 1, v, &res);
-    if (rc == MDX_OK) {
-        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
-        if (rc == MDX_OK) {
-            snprintf(buf, 24, "%s", PQgetvalue(res, 0, 0));
-        }
-    }
-    PQclear(res);
-    return rc;
-}
-
-/* ---- device types ---- */
-
-int mdx_pg_device_set_type(void *impl, const char *tenant, const char *device, const char *type)
-{
-    const char *v[3] = {tenant, device, type};
-
-    if (!mdx_store_type_valid(type)) {
-        return MDX_EINVAL;
-    }
-    if (!mdx_pg_valid_name(tenant) || !mdx_pg_valid_name(device)) {
-        return MDX_ENOTFOUND;
-    }
-    return change(impl,
-                  "UPDATE devices SET type = $3 WHERE name = $2"
-                  " AND tenant_id = (SELECT id FROM tenants WHERE name = $1)",
-                  3, v);
-}
-
 /* ---- rules ---- */
 
-int mdx_pg_rule_put(void *impl, struct mdx_rule *rule)
+static int pg_rule_put(void *impl, struct mdx_rule *rule)
 {
     struct pg *h = impl;
     char tid[24], cmp[24], thr[32], hys[32], dur[24], sev[24];
@@ -162,7 +78,7 @@ int mdx_pg_rule_put(void *impl, struct mdx_rule *rule)
 
     rc = mdx_store_rule_check(rule);
     if (rc == MDX_OK) {
-        rc = tenant_lookup(h, rule->tenant, tid);
+        rc = mdx_pg_tenant_text(h, rule->tenant, tid);
     }
     if (rc != MDX_OK) {
         return rc;
@@ -178,16 +94,17 @@ int mdx_pg_rule_put(void *impl, struct mdx_rule *rule)
     v[8] = mdx_pg_fmt(dur, rule->min_duration_ms);
     v[9] = mdx_pg_fmt(sev, rule->severity);
     v[10] = rule->enabled ? "1" : "0";
-    rc = run(h, 0,
-             "INSERT INTO rules (tenant_id, name, device_type, device, sensor, cmp, threshold,"
-             " hysteresis, min_duration_ms, severity, enabled)"
-             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-             " ON CONFLICT (tenant_id, name, device_type, device) DO UPDATE SET"
-             " sensor = excluded.sensor, cmp = excluded.cmp, threshold = excluded.threshold,"
-             " hysteresis = excluded.hysteresis, min_duration_ms = excluded.min_duration_ms,"
-             " severity = excluded.severity, enabled = excluded.enabled"
-             " RETURNING id",
-             11, v, &res);
+    rc = mdx_pg_run(
+        h, 0,
+        "INSERT INTO rules (tenant_id, name, device_type, device, sensor, cmp, threshold,"
+        " hysteresis, min_duration_ms, severity, enabled)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        " ON CONFLICT (tenant_id, name, device_type, device) DO UPDATE SET"
+        " sensor = excluded.sensor, cmp = excluded.cmp, threshold = excluded.threshold,"
+        " hysteresis = excluded.hysteresis, min_duration_ms = excluded.min_duration_ms,"
+        " severity = excluded.severity, enabled = excluded.enabled"
+        " RETURNING id",
+        11, v, &res);
     if (rc == MDX_OK) {
         rc = PQntuples(res) > 0 ? MDX_OK : MDX_ESTORE;
         if (rc == MDX_OK) {
@@ -198,7 +115,7 @@ int mdx_pg_rule_put(void *impl, struct mdx_rule *rule)
     return rc;
 }
 
-int mdx_pg_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *arg)
+static int pg_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *arg)
 {
     struct pg *h = impl;
     char tid[24];
@@ -208,13 +125,13 @@ int mdx_pg_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *arg)
     int rc;
 
     if (tenant != NULL) {
-        rc = tenant_lookup(h, tenant, tid);
+        rc = mdx_pg_tenant_text(h, tenant, tid);
         if (rc != MDX_OK) {
             return rc;
         }
         v[0] = tid;
     }
-    rc = run(h, 0, rule_list_sql, 1, v, &res);
+    rc = mdx_pg_run(h, 0, rule_list_sql, 1, v, &res);
     for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
         memset(&r, 0, sizeof(r));
         r.id = mdx_pg_i64(res, i, 0);
@@ -235,17 +152,18 @@ int mdx_pg_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *arg)
     return rc;
 }
 
-int mdx_pg_rule_delete(void *impl, const char *tenant, int64_t id)
+static int pg_rule_delete(void *impl, const char *tenant, int64_t id)
 {
     char tid[24], ids[24];
     const char *v[2] = {mdx_pg_fmt(ids, id), tid};
     int rc;
 
-    rc = tenant_lookup(impl, tenant, tid);
+    rc = mdx_pg_tenant_text(impl, tenant, tid);
     if (rc != MDX_OK) {
         return rc;
     }
-    return change(impl, "DELETE FROM rules WHERE id = $1::bigint AND tenant_id = $2", 2, v);
+    return mdx_pg_run_change(impl, "DELETE FROM rules WHERE id = $1::bigint AND tenant_id = $2",
+                             2, v);
 }
 
 /* ---- alerts ---- */
@@ -274,7 +192,7 @@ static int alert_write(struct pg *h, int in_tx, struct mdx_alert *a)
     v[6] = a->summary;
     if (a->id != 0) {
         v[7] = mdx_pg_fmt(id, a->id);
-        rc = run(h, in_tx, alert_update_sql, 8, v, &res);
+        rc = mdx_pg_run(h, in_tx, alert_update_sql, 8, v, &res);
         if (rc == MDX_OK && strcmp(PQcmdTuples(res), "0") == 0) {
             rc = MDX_ENOTFOUND;
         }
@@ -286,7 +204,7 @@ static int alert_write(struct pg *h, int in_tx, struct mdx_alert *a)
     v[9] = a->sensor;
     v[10] = mdx_pg_fmt(sev, a->severity);
     v[11] = mdx_pg_fmt(opened, a->opened_ms);
-    rc = run(h, in_tx, alert_insert_sql, 12, v, &res);
+    rc = mdx_pg_run(h, in_tx, alert_insert_sql, 12, v, &res);
     if (rc == MDX_OK) {
         rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND; /* no row: no such tenant */
         if (rc == MDX_OK) {
@@ -310,10 +228,10 @@ int mdx_pg_alerts_write(struct pg *h, const struct mdx_batch *b)
             /* Its device was deleted with its alerts (issue 5): nothing left to update. */
             const char *v[2] = {a->tenant, a->device};
             PGresult *res;
-            rc = run(h, 1,
-                     "SELECT 1 FROM devices d JOIN tenants t ON t.id = d.tenant_id"
-                     " WHERE t.name = $1 AND d.name = $2",
-                     2, v, &res);
+            rc = mdx_pg_run(h, 1,
+                            "SELECT 1 FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+                            " WHERE t.name = $1 AND d.name = $2",
+                            2, v, &res);
             if (rc == MDX_OK) {
                 rc = PQntuples(res) == 0 ? MDX_OK : MDX_ENOTFOUND;
             }
@@ -326,7 +244,7 @@ int mdx_pg_alerts_write(struct pg *h, const struct mdx_batch *b)
     return rc;
 }
 
-int mdx_pg_alert_put(void *impl, struct mdx_alert *alert)
+static int pg_alert_put(void *impl, struct mdx_alert *alert)
 {
     return alert_write(impl, 0, alert);
 }
@@ -349,7 +267,7 @@ static void alert_row(const PGresult *res, int i, struct mdx_alert *a)
     snprintf(a->summary, sizeof(a->summary), "%s", PQgetvalue(res, i, 12));
 }
 
-int mdx_pg_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_alert *out)
+static int pg_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_alert *out)
 {
     char ids[24];
     const char *v[2] = {mdx_pg_fmt(ids, id), tenant};
@@ -357,8 +275,9 @@ int mdx_pg_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_aler
     int rc;
 
     memset(out, 0, sizeof(*out));
-    rc = run(impl, 0, ALERT_COLS " WHERE a.id = $1::bigint AND ($2::text IS NULL OR t.name = $2)",
-             2, v, &res);
+    rc = mdx_pg_run(impl, 0,
+                    ALERT_COLS " WHERE a.id = $1::bigint AND ($2::text IS NULL OR t.name = $2)", 2,
+                    v, &res);
     if (rc == MDX_OK) {
         rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
         if (rc == MDX_OK) {
@@ -369,7 +288,7 @@ int mdx_pg_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_aler
     return rc;
 }
 
-int mdx_pg_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert_fn fn, void *arg)
+static int pg_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert_fn fn, void *arg)
 {
     struct pg *h = impl;
     char tid[24], state[24], sev[24], lim[24];
@@ -385,7 +304,7 @@ int mdx_pg_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert_fn
     }
     v[0] = NULL;
     if (f->tenant != NULL) {
-        rc = tenant_lookup(h, f->tenant, tid);
+        rc = mdx_pg_tenant_text(h, f->tenant, tid);
         if (rc != MDX_OK) {
             return rc;
         }
@@ -396,7 +315,7 @@ int mdx_pg_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert_fn
     v[3] = f->state == MDX_ALERT_ACTIVE ? "1" : "0";
     v[4] = mdx_pg_fmt(sev, f->severity);
     v[5] = f->limit > 0 ? mdx_pg_fmt(lim, f->limit) : NULL;
-    rc = run(h, 0, alert_list_sql, 6, v, &res);
+    rc = mdx_pg_run(h, 0, alert_list_sql, 6, v, &res);
     for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
         alert_row(res, i, &a);
         rc = fn(arg, &a);
@@ -404,3 +323,12 @@ int mdx_pg_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert_fn
     PQclear(res);
     return rc;
 }
+
+const struct mdx_store_alerts_ops mdx_pg_alerts = {
+    .rule_put = pg_rule_put,
+    .rule_list = pg_rule_list,
+    .rule_delete = pg_rule_delete,
+    .alert_put = pg_alert_put,
+    .alert_get = pg_alert_get,
+    .alert_list = pg_alert_list,
+};

@@ -1,66 +1,176 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * store_pgsql_device.c - the PostgreSQL store's device configuration
- * (metadata, limits), device deletion, and the effect of a batch's status,
- * safety and command_ack events on their device or command (issue 5); the
- * same semantics as store_sqlite_device.c.
+ * catalog.c - the PostgreSQL store's catalog (store_catalog.h): tenants,
+ * devices, their type, metadata and limits, device deletion; and the
+ * effect of a batch's status, safety and command_ack events on their
+ * device or command, which the batch writer (write.c) applies.
  *
  * A delete removes the device's points (series by series, from every
  * partition), rollups, latest values, series, events, alerts and
  * commands, then the device, in one transaction that also bumps
  * device_epoch: every connection's writer then drops its cached device
- * and series ids before its next batch (store_pgsql_write.c). Dead
- * letters and archive records stay.
+ * and series ids before its next batch (write.c). Dead letters and
+ * archive records stay.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "modax/clock.h"
 #include "modax/status.h"
+#include "store/store_alert_int.h"
 #include "store/store_event_int.h"
 #include "store/pgsql/pgsql_int.h"
 
-int mdx_pg_run(struct pg *h, int in_tx, const char *sql, int n, const char *const *vals,
-               PGresult **out)
+static int tenant_id(struct pg *h, const char *tenant, int64_t *id)
 {
+    const char *v[1] = {tenant};
     PGresult *res;
-    ExecStatusType es;
     int rc;
 
-    *out = NULL;
-    if (in_tx) {
-        rc = h->conn != NULL && PQstatus(h->conn) == CONNECTION_OK ? MDX_OK : MDX_ECONN;
-    } else {
-        rc = mdx_pg_ensure(h);
+    if (!mdx_pg_valid_name(tenant)) {
+        return MDX_ENOTFOUND;
     }
-    if (rc != MDX_OK) {
-        return rc;
+    rc = mdx_pg_exec(h, PG_TENANT_ID, 1, v, &res);
+    if (rc == MDX_OK) {
+        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
+        if (rc == MDX_OK) {
+            *id = mdx_pg_i64(res, 0, 0);
+        }
     }
-    res = PQexecParams(h->conn, sql, n, NULL, vals, NULL, NULL, 0);
-    es = PQresultStatus(res);
-    if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
-        *out = res;
-        return MDX_OK;
-    }
-    rc = mdx_pg_status(h, res);
     PQclear(res);
     return rc;
 }
 
-int mdx_pg_run_row(struct pg *h, int in_tx, const char *sql, int n, const char *const *vals,
-                   PGresult **out)
+static int pg_tenant_add(void *impl, const char *tenant)
 {
-    int rc = mdx_pg_run(h, in_tx, sql, n, vals, out);
+    char now[24];
+    const char *v[2] = {tenant, mdx_pg_fmt(now, mdx_now_ms())};
 
-    if (rc == MDX_OK && PQntuples(*out) == 0) {
-        PQclear(*out);
-        *out = NULL;
-        rc = MDX_ENOTFOUND;
+    if (!mdx_pg_valid_name(tenant)) {
+        return MDX_EINVAL;
     }
+    return mdx_pg_exec_only(impl, PG_TENANT_ADD, 2, v);
+}
+
+static int pg_tenant_exists(void *impl, const char *tenant)
+{
+    int64_t id;
+
+    return tenant_id(impl, tenant, &id);
+}
+
+static int pg_tenant_list(void *impl, mdx_name_fn fn, void *arg)
+{
+    PGresult *res;
+    int rc = mdx_pg_exec(impl, PG_TENANT_LIST, 0, NULL, &res);
+
+    if (rc == MDX_OK) {
+        rc = mdx_pg_each_name(res, fn, arg);
+    }
+    PQclear(res);
     return rc;
 }
 
-int mdx_pg_device_config_get(void *impl, const char *tenant, const char *device,
-                             struct mdx_device_config *out)
+static int pg_device_add(void *impl, const char *tenant, const char *device, int auto_registered)
+{
+    char tid_s[24], now[24];
+    const char *v[4];
+    int64_t tid;
+    int rc;
+
+    if (!mdx_pg_valid_name(tenant) || !mdx_pg_valid_name(device)) {
+        return MDX_EINVAL;
+    }
+    rc = tenant_id(impl, tenant, &tid);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    v[0] = mdx_pg_fmt(tid_s, tid);
+    v[1] = device;
+    v[2] = mdx_pg_fmt(now, mdx_now_ms());
+    v[3] = auto_registered ? "1" : "0";
+    return mdx_pg_exec_only(impl, PG_DEVICE_ADD, 4, v);
+}
+
+static void device_row(const PGresult *res, int row, int first, struct mdx_device_info *out)
+{
+    out->created_ms = mdx_pg_i64(res, row, first);
+    out->last_seen_ms = mdx_pg_i64(res, row, first + 1);
+    out->auto_registered = (int)mdx_pg_i64(res, row, first + 2);
+    snprintf(out->type, sizeof(out->type), "%s", PQgetvalue(res, row, first + 3));
+    snprintf(out->status, sizeof(out->status), "%s", PQgetvalue(res, row, first + 4));
+    out->status_ms = mdx_pg_i64(res, row, first + 5);
+    out->emergency_stop = (int)mdx_pg_i64(res, row, first + 6);
+    out->safety_ms = mdx_pg_i64(res, row, first + 7);
+}
+
+static int pg_device_get(void *impl, const char *tenant, const char *device,
+                         struct mdx_device_info *out)
+{
+    const char *v[2] = {tenant, device};
+    PGresult *res;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!mdx_pg_valid_name(tenant) || !mdx_pg_valid_name(device)) {
+        return MDX_ENOTFOUND;
+    }
+    rc = mdx_pg_exec(impl, PG_DEVICE_GET, 2, v, &res);
+    if (rc == MDX_OK) {
+        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
+    }
+    if (rc == MDX_OK) {
+        snprintf(out->tenant, sizeof(out->tenant), "%s", tenant);
+        snprintf(out->device, sizeof(out->device), "%s", device);
+        device_row(res, 0, 0, out);
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int pg_device_list(void *impl, const char *tenant, mdx_device_fn fn, void *arg)
+{
+    const char *v[1] = {tenant};
+    struct mdx_device_info info;
+    PGresult *res;
+    int rc;
+
+    if (tenant != NULL) {
+        int64_t tid;
+        rc = tenant_id(impl, tenant, &tid);
+        if (rc != MDX_OK) {
+            return rc;
+        }
+    }
+    rc = mdx_pg_exec(impl, PG_DEVICE_LIST, 1, v, &res);
+    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
+        snprintf(info.tenant, sizeof(info.tenant), "%s", PQgetvalue(res, i, 0));
+        snprintf(info.device, sizeof(info.device), "%s", PQgetvalue(res, i, 1));
+        device_row(res, i, 2, &info);
+        rc = fn(arg, &info);
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int pg_device_set_type(void *impl, const char *tenant, const char *device, const char *type)
+{
+    const char *v[3] = {tenant, device, type};
+
+    if (!mdx_store_type_valid(type)) {
+        return MDX_EINVAL;
+    }
+    if (!mdx_pg_valid_name(tenant) || !mdx_pg_valid_name(device)) {
+        return MDX_ENOTFOUND;
+    }
+    return mdx_pg_run_change(impl,
+                             "UPDATE devices SET type = $3 WHERE name = $2"
+                             " AND tenant_id = (SELECT id FROM tenants WHERE name = $1)",
+                             3, v);
+}
+
+static int pg_device_config_get(void *impl, const char *tenant, const char *device,
+                                struct mdx_device_config *out)
 {
     const char *v[2] = {tenant, device};
     PGresult *res;
@@ -84,8 +194,8 @@ int mdx_pg_device_config_get(void *impl, const char *tenant, const char *device,
     return rc;
 }
 
-int mdx_pg_device_config_set(void *impl, const char *tenant, const char *device,
-                             const char *meta, const char *limits)
+static int pg_device_config_set(void *impl, const char *tenant, const char *device,
+                                const char *meta, const char *limits)
 {
     const char *v[4] = {tenant, device, meta, limits};
     PGresult *res;
@@ -130,7 +240,7 @@ static const struct {
     {"UPDATE device_epoch SET n = n + 1 WHERE id = 1", 0},
 };
 
-int mdx_pg_device_delete(void *impl, const char *tenant, const char *device)
+static int pg_device_delete(void *impl, const char *tenant, const char *device)
 {
     struct pg *h = impl;
     const char *v[2] = {tenant, device};
@@ -216,3 +326,16 @@ int mdx_pg_event_apply(struct pg *h, int64_t device_id, const struct mdx_event *
     PQclear(res);
     return rc;
 }
+
+const struct mdx_store_catalog_ops mdx_pg_catalog = {
+    .tenant_add = pg_tenant_add,
+    .tenant_list = pg_tenant_list,
+    .tenant_exists = pg_tenant_exists,
+    .device_add = pg_device_add,
+    .device_get = pg_device_get,
+    .device_list = pg_device_list,
+    .device_set_type = pg_device_set_type,
+    .device_config_get = pg_device_config_get,
+    .device_config_set = pg_device_config_set,
+    .device_delete = pg_device_delete,
+};

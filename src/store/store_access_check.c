@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * store_cred_check.c - checks of broker credentials before either back end
- * stores them (store_cred_int.h).
+ * store_access_check.c - checks of API key ids and broker credentials
+ * before either back end stores them (store_access_int.h).
  */
 #include <string.h>
 
 #include "modax/validate.h"
-#include "store/store_cred_int.h"
+#include "store/store_access_int.h"
 
 static int name_ok(const char *s)
 {
@@ -48,4 +48,11 @@ int mdx_store_identity_ok(const struct mdx_broker_identity *id)
     case MDX_IDENTITY_OPERATOR: return name_ok(id->tenant);
     default: return 0;
     }
+}
+
+int mdx_store_apikey_id_valid(const char *id)
+{
+    size_t n = id != NULL ? strnlen(id, MDX_APIKEY_ID_LEN + 1) : 0;
+
+    return n > 0 && n <= MDX_APIKEY_ID_LEN && mdx_valid_segment(id, n);
 }

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * store_sqlite_command.c - the SQLite store's record of operators'
- * commands to devices (issue 5): inserted when sent, updated by the API
- * (failed to publish) and by the device's command_ack events inside the
- * write batches (store_sqlite_device.c).
+ * commands.c - the SQLite store's record of operators' commands to devices
+ * (store_commands.h): inserted when sent, updated by the API (failed to
+ * publish) and by the device's command_ack events inside the write
+ * batches (catalog.c).
  */
 #include <math.h>
 #include <stdio.h>
@@ -33,7 +33,7 @@ static void command_row(sqlite3_stmt *st, struct mdx_command *out)
     out->updated_ms = sqlite3_column_int64(st, 9);
 }
 
-int mdx_sq_command_put(void *impl, struct mdx_command *cmd)
+static int sq_command_put(void *impl, struct mdx_command *cmd)
 {
     struct sq *h = impl;
     sqlite3_stmt *st;
@@ -91,7 +91,7 @@ int mdx_sq_command_put(void *impl, struct mdx_command *cmd)
     return MDX_OK;
 }
 
-int mdx_sq_command_get(void *impl, const char *tenant, int64_t id, struct mdx_command *out)
+static int sq_command_get(void *impl, const char *tenant, int64_t id, struct mdx_command *out)
 {
     struct sq *h = impl;
     sqlite3_stmt *st;
@@ -115,8 +115,8 @@ int mdx_sq_command_get(void *impl, const char *tenant, int64_t id, struct mdx_co
     return rc;
 }
 
-int mdx_sq_command_list(void *impl, const char *tenant, const char *device, int64_t limit,
-                        mdx_command_fn fn, void *arg)
+static int sq_command_list(void *impl, const char *tenant, const char *device, int64_t limit,
+                           mdx_command_fn fn, void *arg)
 {
     struct sq *h = impl;
     struct mdx_command cmd;
@@ -127,16 +127,13 @@ int mdx_sq_command_list(void *impl, const char *tenant, const char *device, int6
     if (limit < 0) {
         return MDX_EINVAL;
     }
-    if (!mdx_sq_name_valid(tenant)) {
-        return MDX_ENOTFOUND;
-    }
     rc = mdx_sq_tenant_id(h, tenant, &tid);
     if (rc != MDX_OK) {
         return rc;
     }
     if (device != NULL) {
         struct mdx_device_info info;
-        rc = mdx_store_sqlite.device_get(h, tenant, device, &info); /* unknown: ENOTFOUND */
+        rc = mdx_sq_catalog.device_get(h, tenant, device, &info); /* unknown: ENOTFOUND */
         if (rc != MDX_OK) {
             return rc;
         }
@@ -166,3 +163,9 @@ int mdx_sq_command_list(void *impl, const char *tenant, const char *device, int6
     sqlite3_finalize(st);
     return ret != MDX_OK ? ret : mdx_sq_status(rc);
 }
+
+const struct mdx_store_commands_ops mdx_sq_commands = {
+    .command_put = sq_command_put,
+    .command_get = sq_command_get,
+    .command_list = sq_command_list,
+};

@@ -1,17 +1,164 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * store_pgsql_cred.c - the PostgreSQL store's broker credentials (issue
- * 6); the same semantics as store_sqlite_cred.c. The checks that keep
- * identity names and device ids apart read one table and write the other,
- * so they run in a transaction holding one advisory lock: two processes
- * cannot both take a name.
+ * access.c - the PostgreSQL store's access (store_access.h): API keys,
+ * devices' broker credentials and broker identities; the same semantics
+ * as sqlite/access.c. The SHA-256 of an API key's secret is a 32-byte
+ * bytea, sent in binary and read back as hex.
+ *
+ * The checks that keep identity names and device ids apart read one table
+ * and write the other, so they run in a transaction holding one advisory
+ * lock: two processes cannot both take a name.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "modax/status.h"
-#include "store/store_cred_int.h"
+#include "modax/validate.h"
 #include "store/pgsql/pgsql_int.h"
+#include "store/store_access_int.h"
+
+#define KEY_COLS                                                                                   \
+    "SELECT k.id, COALESCE(t.name, ''), k.role, encode(k.hash, 'hex'), k.label, k.created_ms,"    \
+    " k.revoked_ms FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id"
+
+static int hex_val(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static void key_row(const PGresult *res, int i, struct mdx_apikey *out)
+{
+    const char *hex = PQgetvalue(res, i, 3);
+
+    memset(out, 0, sizeof(*out));
+    snprintf(out->id, sizeof(out->id), "%s", PQgetvalue(res, i, 0));
+    snprintf(out->tenant, sizeof(out->tenant), "%s", PQgetvalue(res, i, 1));
+    out->role = (int)mdx_pg_i64(res, i, 2);
+    if (strlen(hex) == 2 * sizeof(out->hash)) {
+        for (size_t k = 0; k < sizeof(out->hash); k++) {
+            int hi = hex_val(hex[2 * k]), lo = hex_val(hex[2 * k + 1]);
+            out->hash[k] = hi < 0 || lo < 0 ? 0 : (uint8_t)(hi << 4 | lo);
+        }
+    }
+    snprintf(out->label, sizeof(out->label), "%s", PQgetvalue(res, i, 4));
+    out->created_ms = mdx_pg_i64(res, i, 5);
+    out->revoked_ms = mdx_pg_i64(res, i, 6);
+}
+
+static int pg_apikey_add(void *impl, const struct mdx_apikey *key)
+{
+    struct pg *h = impl;
+    char tid[24], role[24], created[24], revoked[24];
+    int platform = key->tenant[0] == '\0';
+    const char *v[7] = {key->id, platform ? NULL : tid, mdx_pg_fmt(role, key->role),
+                        (const char *)key->hash, key->label,
+                        mdx_pg_fmt(created, key->created_ms), mdx_pg_fmt(revoked, key->revoked_ms)};
+    int lens[7] = {0, 0, 0, (int)sizeof(key->hash), 0, 0, 0};
+    int fmts[7] = {0, 0, 0, 1, 0, 0, 0};
+    PGresult *res;
+    int rc;
+
+    if (!mdx_store_apikey_id_valid(key->id) || key->role < MDX_ROLE_VIEWER ||
+        key->role > MDX_ROLE_PLATFORM ||
+        platform != (key->role == MDX_ROLE_PLATFORM) ||
+        strnlen(key->label, sizeof(key->label)) >= sizeof(key->label)) {
+        return MDX_EINVAL;
+    }
+    if (!platform) {
+        rc = mdx_pg_tenant_text(h, key->tenant, tid);
+        if (rc != MDX_OK) {
+            return rc;
+        }
+    }
+    rc = mdx_pg_ensure(h);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    res = PQexecParams(h->conn,
+                       "INSERT INTO api_keys (id, tenant_id, role, hash, label, created_ms,"
+                       " revoked_ms) VALUES ($1, $2::integer, $3::smallint, $4::bytea, $5,"
+                       " $6::bigint, $7::bigint)",
+                       7, NULL, v, lens, fmts, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        rc = mdx_pg_status(h, res); /* MDX_EEXIST for a taken id */
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int pg_apikey_get(void *impl, const char *id, struct mdx_apikey *out)
+{
+    const char *v[1] = {id};
+    PGresult *res;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!mdx_store_apikey_id_valid(id)) {
+        return MDX_ENOTFOUND;
+    }
+    rc = mdx_pg_run_row(impl, 0, KEY_COLS " WHERE k.id = $1", 1, v, &res);
+    if (rc == MDX_OK) {
+        key_row(res, 0, out);
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int pg_apikey_list(void *impl, const char *tenant, mdx_apikey_fn fn, void *arg)
+{
+    struct pg *h = impl;
+    struct mdx_apikey key;
+    char tid[24];
+    const char *v[1] = {tid};
+    PGresult *res;
+    int rc;
+
+    if (tenant != NULL && tenant[0] != '\0') {
+        rc = mdx_pg_tenant_text(h, tenant, tid);
+        if (rc != MDX_OK) {
+            return rc;
+        }
+        rc = mdx_pg_run(h, 0, KEY_COLS " WHERE k.tenant_id = $1 ORDER BY k.created_ms, k.id", 1,
+                        v, &res);
+    } else if (tenant != NULL) {
+        rc = mdx_pg_run(h, 0, KEY_COLS " WHERE k.tenant_id IS NULL ORDER BY k.created_ms, k.id",
+                        0, NULL, &res);
+    } else {
+        rc = mdx_pg_run(h, 0, KEY_COLS " ORDER BY k.created_ms, k.id", 0, NULL, &res);
+    }
+    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
+        key_row(res, i, &key);
+        rc = fn(arg, &key);
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int pg_apikey_revoke(void *impl, const char *id, int64_t now_ms)
+{
+    char now[24];
+    const char *v[2] = {id, mdx_pg_fmt(now, now_ms)};
+    struct mdx_apikey key;
+    PGresult *res;
+    int rc, changed;
+
+    if (now_ms <= 0) {
+        return MDX_EINVAL; /* revoked_ms 0 means valid */
+    }
+    if (!mdx_store_apikey_id_valid(id)) {
+        return MDX_ENOTFOUND;
+    }
+    rc = mdx_pg_run(impl, 0,
+                    "UPDATE api_keys SET revoked_ms = $2::bigint WHERE id = $1 AND revoked_ms = 0",
+                    2, v, &res);
+    changed = rc == MDX_OK && strcmp(PQcmdTuples(res), "0") != 0;
+    PQclear(res);
+    if (rc != MDX_OK || changed) {
+        return rc;
+    }
+    rc = pg_apikey_get(impl, id, &key);
+    return rc == MDX_OK ? MDX_EEXIST : rc; /* revoked already, or no such key */
+}
 
 /* pg_advisory_xact_lock key of the broker's user name space: "MDXC" as a 32-bit number */
 #define NAMES_LOCK "SELECT pg_advisory_xact_lock(1296324675)"
@@ -104,8 +251,8 @@ static int cred_upsert(struct pg *h, const char *tenant, const char *device,
     return rc;
 }
 
-int mdx_pg_device_cred_set(void *impl, const char *tenant, const char *device,
-                           const char *secret_hash, const char *cert_fingerprint, int64_t now_ms)
+static int pg_device_cred_set(void *impl, const char *tenant, const char *device,
+                              const char *secret_hash, const char *cert_fingerprint, int64_t now_ms)
 {
     struct pg *h = impl;
     int rc;
@@ -123,7 +270,7 @@ int mdx_pg_device_cred_set(void *impl, const char *tenant, const char *device,
     return end_tx(h, cred_upsert(h, tenant, device, secret_hash, cert_fingerprint, now_ms));
 }
 
-int mdx_pg_device_cred_get(void *impl, const char *device, struct mdx_device_cred *out)
+static int pg_device_cred_get(void *impl, const char *device, struct mdx_device_cred *out)
 {
     const char *v[1] = {device};
     PGresult *res;
@@ -147,7 +294,7 @@ int mdx_pg_device_cred_get(void *impl, const char *device, struct mdx_device_cre
     return rc;
 }
 
-int mdx_pg_device_revoke(void *impl, const char *tenant, const char *device, int64_t now_ms)
+static int pg_device_revoke(void *impl, const char *tenant, const char *device, int64_t now_ms)
 {
     char now[24];
     const char *v[3] = {tenant, device, mdx_pg_fmt(now, now_ms)};
@@ -207,7 +354,7 @@ static int identity_insert(struct pg *h, const struct mdx_broker_identity *id)
     return rc; /* MDX_EEXIST for a taken name */
 }
 
-int mdx_pg_identity_add(void *impl, const struct mdx_broker_identity *id)
+static int pg_identity_add(void *impl, const struct mdx_broker_identity *id)
 {
     struct pg *h = impl;
     int rc;
@@ -233,7 +380,7 @@ static void identity_row(const PGresult *res, int i, struct mdx_broker_identity 
     out->revoked_ms = mdx_pg_i64(res, i, 5);
 }
 
-int mdx_pg_identity_get(void *impl, const char *name, struct mdx_broker_identity *out)
+static int pg_identity_get(void *impl, const char *name, struct mdx_broker_identity *out)
 {
     const char *v[1] = {name};
     PGresult *res;
@@ -251,7 +398,7 @@ int mdx_pg_identity_get(void *impl, const char *name, struct mdx_broker_identity
     return rc;
 }
 
-int mdx_pg_identity_list(void *impl, mdx_identity_fn fn, void *arg)
+static int pg_identity_list(void *impl, mdx_identity_fn fn, void *arg)
 {
     struct mdx_broker_identity id;
     PGresult *res;
@@ -265,7 +412,7 @@ int mdx_pg_identity_list(void *impl, mdx_identity_fn fn, void *arg)
     return rc;
 }
 
-int mdx_pg_identity_revoke(void *impl, const char *name, int64_t now_ms)
+static int pg_identity_revoke(void *impl, const char *name, int64_t now_ms)
 {
     char now[24];
     const char *v[2] = {name, mdx_pg_fmt(now, now_ms)};
@@ -288,6 +435,20 @@ int mdx_pg_identity_revoke(void *impl, const char *name, int64_t now_ms)
     if (rc != MDX_OK || changed) {
         return rc;
     }
-    rc = mdx_pg_identity_get(impl, name, &id);
+    rc = pg_identity_get(impl, name, &id);
     return rc == MDX_OK ? MDX_EEXIST : rc; /* revoked already, or no such identity */
 }
+
+const struct mdx_store_access_ops mdx_pg_access = {
+    .apikey_add = pg_apikey_add,
+    .apikey_get = pg_apikey_get,
+    .apikey_list = pg_apikey_list,
+    .apikey_revoke = pg_apikey_revoke,
+    .device_cred_set = pg_device_cred_set,
+    .device_cred_get = pg_device_cred_get,
+    .device_revoke = pg_device_revoke,
+    .identity_add = pg_identity_add,
+    .identity_get = pg_identity_get,
+    .identity_list = pg_identity_list,
+    .identity_revoke = pg_identity_revoke,
+};

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * store_cred_int.h - the input checks of broker credentials that the
- * SQLite and PostgreSQL stores share (store_cred_check.c). Internal to
- * src/store.
+ * store_access_int.h - the input checks of API keys and broker
+ * credentials that the SQLite and PostgreSQL stores share
+ * (store_access_check.c). Internal to src/store.
  */
-#ifndef MODAX_STORE_CRED_INT_H
-#define MODAX_STORE_CRED_INT_H
+#ifndef MODAX_STORE_ACCESS_INT_H
+#define MODAX_STORE_ACCESS_INT_H
 
 #include "modax/store.h"
 
@@ -21,5 +21,8 @@ int mdx_store_cred_values_ok(const char *secret_hash, const char *cert_fingerpri
  * service without a tenant or an operator of a valid tenant.
  */
 int mdx_store_identity_ok(const struct mdx_broker_identity *id);
+
+/* Non-zero if 'id' is an API key id: 1 to MDX_APIKEY_ID_LEN characters of [A-Za-z0-9_-]. */
+int mdx_store_apikey_id_valid(const char *id);
 
 #endif

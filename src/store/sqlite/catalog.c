@@ -1,23 +1,168 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * store_sqlite_device.c - the SQLite store's device configuration
- * (metadata, limits), device deletion, and the effect of a batch's status,
- * safety and command_ack events on their device or command (issue 5).
+ * catalog.c - the SQLite store's catalog (store_catalog.h): tenants,
+ * devices, their type, metadata and limits, device deletion; and the
+ * effect of a batch's status, safety and command_ack events on their
+ * device or command, which the batch writer (write.c) applies.
  *
  * A delete removes the device's series with their chunks and rollups, its
  * events, alerts and commands, then the device, in one transaction that
  * also bumps device_epoch: every connection's writer then drops its cached
- * device and series ids before its next batch (store_sqlite_write.c).
- * Dead letters and archive records stay: they are records of what was
- * refused and of objects in object storage.
+ * device and series ids before its next batch (write.c). Dead letters and
+ * archive records stay: they are records of what was refused and of
+ * objects in object storage.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "modax/clock.h"
 #include "modax/status.h"
 #include "modax/validate.h"
+#include "store/store_alert_int.h"
 #include "store/store_event_int.h"
 #include "store/sqlite/sqlite_int.h"
+
+static int sq_tenant_add(void *impl, const char *tenant)
+{
+    struct sq *h = impl;
+    sqlite3_stmt *st = h->st[SQ_TENANT_ADD];
+    int rc;
+
+    if (!mdx_sq_name_valid(tenant)) {
+        return MDX_EINVAL;
+    }
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, mdx_now_ms());
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return (rc & 0xff) == SQLITE_CONSTRAINT ? MDX_EEXIST : mdx_sq_status(rc);
+}
+
+static int sq_tenant_exists(void *impl, const char *tenant)
+{
+    int64_t id;
+
+    return mdx_sq_tenant_id(impl, tenant, &id);
+}
+
+static int sq_tenant_list(void *impl, mdx_name_fn fn, void *arg)
+{
+    struct sq *h = impl;
+
+    return mdx_sq_each_name(h->st[SQ_TENANT_LIST], fn, arg);
+}
+
+static int sq_device_add(void *impl, const char *tenant, const char *device, int auto_registered)
+{
+    struct sq *h = impl;
+    sqlite3_stmt *st = h->st[SQ_DEVICE_ADD];
+    int64_t tid;
+    int rc;
+
+    if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
+        return MDX_EINVAL;
+    }
+    rc = mdx_sq_tenant_id(h, tenant, &tid);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, tid);
+    sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, mdx_now_ms());
+    sqlite3_bind_int(st, 4, auto_registered ? 1 : 0);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return (rc & 0xff) == SQLITE_CONSTRAINT ? MDX_EEXIST : mdx_sq_status(rc);
+}
+
+static void device_row(sqlite3_stmt *st, int first, struct mdx_device_info *out)
+{
+    out->created_ms = sqlite3_column_int64(st, first);
+    out->last_seen_ms = sqlite3_column_int64(st, first + 1);
+    out->auto_registered = sqlite3_column_int(st, first + 2);
+    mdx_sq_column_copy(st, first + 3, out->type, sizeof(out->type));
+    mdx_sq_column_copy(st, first + 4, out->status, sizeof(out->status));
+    out->status_ms = sqlite3_column_int64(st, first + 5);
+    out->emergency_stop = sqlite3_column_int(st, first + 6);
+    out->safety_ms = sqlite3_column_int64(st, first + 7);
+}
+
+static int sq_device_get(void *impl, const char *tenant, const char *device,
+                         struct mdx_device_info *out)
+{
+    struct sq *h = impl;
+    sqlite3_stmt *st = h->st[SQ_DEVICE_GET];
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
+        return MDX_ENOTFOUND;
+    }
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        snprintf(out->tenant, sizeof(out->tenant), "%s", tenant);
+        snprintf(out->device, sizeof(out->device), "%s", device);
+        device_row(st, 0, out);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
+}
+
+static int sq_device_list(void *impl, const char *tenant, mdx_device_fn fn, void *arg)
+{
+    struct sq *h = impl;
+    sqlite3_stmt *st = h->st[SQ_DEVICE_LIST];
+    struct mdx_device_info info;
+    int rc, ret;
+
+    if (tenant != NULL) {
+        int64_t tid;
+        rc = mdx_sq_tenant_id(h, tenant, &tid);
+        if (rc != MDX_OK) {
+            return rc;
+        }
+        sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_null(st, 1);
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        mdx_sq_column_copy(st, 0, info.tenant, sizeof(info.tenant));
+        mdx_sq_column_copy(st, 1, info.device, sizeof(info.device));
+        device_row(st, 2, &info);
+        ret = fn(arg, &info);
+        if (ret != MDX_OK) {
+            sqlite3_reset(st);
+            return ret;
+        }
+    }
+    return mdx_sq_finish(st, rc);
+}
+
+static int sq_device_set_type(void *impl, const char *tenant, const char *device, const char *type)
+{
+    struct sq *h = impl;
+    sqlite3_stmt *st;
+    int64_t tid;
+    int rc;
+
+    if (!mdx_store_type_valid(type)) {
+        return MDX_EINVAL;
+    }
+    rc = mdx_sq_tenant_id(h, tenant, &tid);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    rc = mdx_sq_prepare(h, "UPDATE devices SET type = ?3 WHERE tenant_id = ?1 AND name = ?2", &st);
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, tid);
+    sqlite3_bind_text(st, 2, device != NULL ? device : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
+    return mdx_sq_run_change(h, st);
+}
 
 #define DEVICE_WHERE                                                                               \
     " WHERE id = (SELECT d.id FROM devices d JOIN tenants t ON t.id = d.tenant_id"                \
@@ -46,8 +191,8 @@ static int run2(struct sq *h, const char *sql, const char *a, const char *b, int
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? MDX_OK : mdx_sq_status(rc);
 }
 
-int mdx_sq_device_config_get(void *impl, const char *tenant, const char *device,
-                             struct mdx_device_config *out)
+static int sq_device_config_get(void *impl, const char *tenant, const char *device,
+                                struct mdx_device_config *out)
 {
     struct sq *h = impl;
     sqlite3_stmt *st;
@@ -77,8 +222,8 @@ int mdx_sq_device_config_get(void *impl, const char *tenant, const char *device,
     return rc;
 }
 
-int mdx_sq_device_config_set(void *impl, const char *tenant, const char *device, const char *meta,
-                             const char *limits)
+static int sq_device_config_set(void *impl, const char *tenant, const char *device,
+                                const char *meta, const char *limits)
 {
     struct sq *h = impl;
     sqlite3_stmt *st;
@@ -136,7 +281,7 @@ static const char *const delete_sql[] = {
     "DELETE FROM devices" DEVICE_WHERE,
 };
 
-int mdx_sq_device_delete(void *impl, const char *tenant, const char *device)
+static int sq_device_delete(void *impl, const char *tenant, const char *device)
 {
     struct sq *h = impl;
     int64_t changes = 0;
@@ -204,3 +349,16 @@ int mdx_sq_event_apply(struct sq *h, int64_t device_id, const struct mdx_event *
     sqlite3_clear_bindings(st);
     return rc == SQLITE_DONE ? MDX_OK : mdx_sq_status(rc);
 }
+
+const struct mdx_store_catalog_ops mdx_sq_catalog = {
+    .tenant_add = sq_tenant_add,
+    .tenant_list = sq_tenant_list,
+    .tenant_exists = sq_tenant_exists,
+    .device_add = sq_device_add,
+    .device_get = sq_device_get,
+    .device_list = sq_device_list,
+    .device_set_type = sq_device_set_type,
+    .device_config_get = sq_device_config_get,
+    .device_config_set = sq_device_config_set,
+    .device_delete = sq_device_delete,
+};
