@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * auth_cache.c - the plugin's registry cache and its worker thread (see
- * auth_cache.h). Bounded: CACHE_MAX entries in a fixed array, found by
- * user name through an mdx_htab with twice as many buckets, so the table
- * never grows after start (the least recently used entry, unknown names
- * first, is evicted), REQ_MAX
- * pending lookups, KICK_MAX queued disconnections. One mutex guards it
- * all; the main thread holds it only for copies, never during store I/O.
+ * auth_cache.h). Bounded: CACHE_MAX entries in a fixed array (the least
+ * recently used entry, unknown names first, is evicted), found by user
+ * name through an mdx_htab of BUCKETS > CACHE_MAX buckets, so the table
+ * never grows after start; REQ_MAX pending lookups, KICK_MAX queued
+ * disconnections. One mutex guards it all; the main thread holds it only
+ * for copies, never during store I/O.
  */
 #include <pthread.h>
 #include <string.h>

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * objstore_rest.c - GET/HEAD/DELETE, endpoints, list pages and part sizes shared by
- * the S3 and Azure Blob object stores. See objstore_rest.h.
+ * objstore_rest.c - what the S3 and Azure Blob object stores share:
+ * GET/HEAD/DELETE, the endpoint's parts, sending a signed request, list
+ * pages and part sizes. See objstore_rest.h.
  */
 #include <stdio.h>
 #include <stdlib.h>

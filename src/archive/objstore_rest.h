@@ -3,8 +3,9 @@
  * objstore_rest.h - what the REST object stores (objstore_s3.c,
  * objstore_azure.c) share above their signing: the description of one
  * request, GET/HEAD/DELETE of an object around a store's own request
- * function, the endpoint's parts, reading the entries of one list page,
- * and the part size of a chunked upload. Internal to src/archive.
+ * function, the endpoint's parts, sending a signed request, reading the
+ * entries of one list page, and the part size of a chunked upload.
+ * Internal to src/archive.
  */
 #ifndef MODAX_ARCHIVE_OBJSTORE_REST_H
 #define MODAX_ARCHIVE_OBJSTORE_REST_H
