@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "bench_util.h"
+#include "modax/alloc.h"
 #include "modax/apikey.h"
 #include "modax/clock.h"
 #include "modax/status.h"
@@ -64,7 +65,7 @@ static int load_store(const char *dir, const struct opts *o, int64_t day_start, 
     if (st == NULL) {
         return MDX_ESTORE;
     }
-    pts = calloc((size_t)PER_DAY * (size_t)o->sensors, sizeof(*pts));
+    pts = mdx_calloc((size_t)PER_DAY * (size_t)o->sensors, sizeof(*pts));
     rc = pts != NULL ? mdx_store_tenant_add(st, "bench") : MDX_ENOMEM;
     for (int d = 0; rc == MDX_OK && d < o->devices; d++) {
         struct mdx_point_group g;
@@ -91,7 +92,7 @@ static int load_store(const char *dir, const struct opts *o, int64_t day_start, 
             rc = mdx_store_write(st, &b, &res);
         }
     }
-    free(pts);
+    mdx_free(pts);
     if (rc == MDX_OK) {
         struct mdx_apikey rec;
         char text[MDX_APIKEY_TEXT_MAX];

@@ -38,6 +38,7 @@
 
 #include "bench_util.h"
 #include "support/broker_auth.h"
+#include "modax/alloc.h"
 #include "modax/clock.h"
 #include "modax/status.h"
 #include "modax/store.h"
@@ -106,7 +107,7 @@ static void *publisher_main(void *arg)
     const struct load *ld = job->load;
     char id[64], topic[128];
     size_t cap = 512 * (size_t)ld->batch + 64;
-    char *buf = malloc(cap);
+    char *buf = mdx_malloc(cap);
     struct pub *p;
 
     snprintf(id, sizeof(id), "bench-pub-%d-%d", job->index, (int)getpid());
@@ -126,7 +127,7 @@ static void *publisher_main(void *arg)
     }
     pub_wait_acked(p, 600000);
     pub_close(p);
-    free(buf);
+    mdx_free(buf);
     return NULL;
 }
 
@@ -146,7 +147,7 @@ static void dev_on_connect(struct mosquitto *m, void *obj, int rc)
 /* Opens one connection per device, as the device (with its secret if 'auth'); 0 or -1. */
 static int conns_open(struct load *ld, int auth)
 {
-    ld->conns = calloc((size_t)ld->devices, sizeof(*ld->conns));
+    ld->conns = mdx_calloc((size_t)ld->devices, sizeof(*ld->conns));
     mosquitto_lib_init();
     for (int d = 0; d < ld->devices; d++) {
         struct dev_conn *c = &ld->conns[d];
@@ -191,7 +192,7 @@ static void conns_close(struct load *ld)
             mosquitto_destroy(ld->conns[d].m);
         }
     }
-    free(ld->conns);
+    mdx_free(ld->conns);
     ld->conns = NULL;
 }
 
@@ -202,7 +203,7 @@ static void *conn_publisher_main(void *arg)
     const struct load *ld = job->load;
     char topic[128];
     size_t cap = 512 * (size_t)ld->batch + 64;
-    char *buf = malloc(cap);
+    char *buf = mdx_malloc(cap);
     int per_dev = ld->msgs / ld->devices, open = 1;
 
     for (int k = 0; k < per_dev; k++) {
@@ -231,7 +232,7 @@ static void *conn_publisher_main(void *arg)
             }
         }
     }
-    free(buf);
+    mdx_free(buf);
     return NULL;
 }
 
@@ -665,7 +666,7 @@ int main(int argc, char **argv)
     }
 
     if (plugin) {
-        ld.secrets = calloc((size_t)ld.devices, sizeof(*ld.secrets));
+        ld.secrets = mdx_calloc((size_t)ld.devices, sizeof(*ld.secrets));
         if (run_pass(&ld, self, alerting, 1, 0, &plain) != 0) {
             return 1;
         }
@@ -686,7 +687,7 @@ int main(int argc, char **argv)
     printf("\n");
     if (plugin) {
         explicit_bzero(ld.secrets, (size_t)ld.devices * sizeof(*ld.secrets));
-        free(ld.secrets);
+        mdx_free(ld.secrets);
     }
     return r.lost == 0 && r.dup == 0 && plain.lost == 0 && plain.dup == 0 ? 0 : 1;
 }

@@ -173,7 +173,7 @@ static double run_one(struct mdx_store *st, struct gen *g, enum query_kind kind,
 static int measure(struct mdx_store *st, struct gen *g, enum query_kind kind, int64_t days,
                    int reps, double *p50, double *p99)
 {
-    double *lat = calloc((size_t)reps, sizeof(*lat));
+    double *lat = mdx_calloc((size_t)reps, sizeof(*lat));
     int64_t seen = 0;
 
     if (lat == NULL) {
@@ -181,20 +181,20 @@ static int measure(struct mdx_store *st, struct gen *g, enum query_kind kind, in
     }
     for (int i = 0; i < reps / 10 + 1; i++) { /* warm-up */
         if (run_one(st, g, kind, days, &seen) < 0) {
-            free(lat);
+            mdx_free(lat);
             return MDX_ESTORE;
         }
     }
     for (int i = 0; i < reps; i++) {
         lat[i] = run_one(st, g, kind, days, &seen);
         if (lat[i] < 0) {
-            free(lat);
+            mdx_free(lat);
             return MDX_ESTORE;
         }
     }
     *p50 = pct_us(lat, reps, 50);
     *p99 = pct_us(lat, reps, 99);
-    free(lat);
+    mdx_free(lat);
     return seen > 0 ? MDX_OK : MDX_ENOTFOUND;
 }
 
@@ -299,7 +299,7 @@ int main(int argc, char **argv)
         own_cluster(&conf, &cluster) != MDX_OK) {
         goto done;
     }
-    g = calloc(1, sizeof(*g));
+    g = mdx_calloc(1, sizeof(*g));
     st = mdx_store_open(&conf, &err);
     if (g == NULL || st == NULL) {
         fprintf(stderr, "bench_query: open %s store: %s\n", backend,
@@ -352,7 +352,7 @@ done:
     mdx_store_close(st);
     pg_cluster_destroy(&cluster);
     mdx_conf_fini(&(struct mdx_conf_section){"store", mdx_store_conf_keys, &conf});
-    free(g);
+    mdx_free(g);
     unlink(path);
     unlink(wal);
     unlink(shm);

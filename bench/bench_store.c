@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bench_util.h"
+#include "modax/alloc.h"
 #include "modax/status.h"
 #include "modax/store.h"
 #include "store/sqlite/sqlite_int.h"
@@ -78,7 +79,7 @@ int main(int argc, char **argv)
     struct mdx_store_conf conf = {.backend = "sqlite", .sqlite_path = path,
                                   .busy_timeout_ms = 5000, .chunk_points = chunk_points,
                                   .cache_series = 100000, .deadletter_max = 10000};
-    struct gen *g = calloc(1, sizeof(*g));
+    struct gen *g = mdx_calloc(1, sizeof(*g));
     struct mdx_batch b;
     struct mdx_batch_result res;
     struct mdx_store *st;
@@ -149,6 +150,6 @@ int main(int argc, char **argv)
     unlink(path);
     unlink(wal);
     rmdir(dir);
-    free(g);
+    mdx_free(g);
     return 0;
 }

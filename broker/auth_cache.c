@@ -1,30 +1,33 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * auth_cache.c - the plugin's registry cache and its worker thread (see
- * auth_cache.h). Bounded: CACHE_MAX entries in a chained hash table (the
- * least recently used entry, unknown names first, is evicted), REQ_MAX
- * pending lookups, KICK_MAX queued disconnections. One mutex guards it
- * all; the main thread holds it only for copies, never during store I/O.
+ * auth_cache.h). Bounded: CACHE_MAX entries in a fixed array (the least
+ * recently used entry, unknown names first, is evicted), found by user
+ * name through an mdx_htab of BUCKETS > CACHE_MAX buckets, so the table
+ * never grows after start; REQ_MAX pending lookups, KICK_MAX queued
+ * disconnections. One mutex guards it all; the main thread holds it only
+ * for copies, never during store I/O.
  */
 #include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "auth_cache.h"
+#include "base/htab.h"
+#include "modax/alloc.h"
 #include "modax/clock.h"
 #include "modax/status.h"
 #include "modax/topic_rules.h"
 
 #define CACHE_MAX 4096
-#define BUCKETS 8192
+#define BUCKETS 8192          /* > CACHE_MAX: the table never grows */
 #define REQ_MAX 64
 #define KICK_MAX 256
 
 struct entry {
+    struct mdx_hnode node;    /* first: C.table links entries by who.name */
     struct auth_who who;      /* who.name is the key */
-    int used;                 /* slot holds an entry */
-    int next;                 /* next in the bucket's chain, -1 = end */
+    int used;                 /* slot holds an entry (and is in C.table) */
     int64_t used_ms;
     unsigned char ok_sha[32]; /* SHA-256 of the last verified password */
     int64_t ok_until_ms;
@@ -41,7 +44,7 @@ static struct {
     int started, stopping;
     struct auth_cache_conf conf;
     struct entry e[CACHE_MAX];
-    int bucket[BUCKETS];
+    struct mdx_htab table;    /* the used entries of e[], by name */
     char req[REQ_MAX][MDX_NAME_MAX + 1];
     int nreq;
     char kick[KICK_MAX][MDX_NAME_MAX + 1];
@@ -55,76 +58,68 @@ static int64_t now_ms(void)
     return mdx_mono_us() / 1000;
 }
 
-static unsigned hash(const char *s)
+static uint64_t name_hash(const char *name)
 {
-    unsigned h = 2166136261u;
-
-    for (; *s != '\0'; s++) {
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    }
-    return h % BUCKETS;
+    return mdx_hash_bytes(0, name, strlen(name));
 }
 
-static int find(const char *name)
+/* The entry of 'name', or NULL (lock held). */
+static struct entry *find(const char *name)
 {
-    for (int i = C.bucket[hash(name)]; i >= 0; i = C.e[i].next) {
-        if (strcmp(C.e[i].who.name, name) == 0) {
-            return i;
+    uint64_t h = name_hash(name);
+
+    for (struct mdx_hnode *n = mdx_htab_bucket(&C.table, h); n != NULL; n = n->next) {
+        struct entry *e = (struct entry *)n;
+        if (n->hash == h && strcmp(e->who.name, name) == 0) {
+            return e;
         }
     }
-    return -1;
+    return NULL;
 }
 
-static void unlink_entry(int idx)
+static void unlink_entry(struct entry *e)
 {
-    int *p = &C.bucket[hash(C.e[idx].who.name)];
-
-    while (*p >= 0 && *p != idx) {
-        p = &C.e[*p].next;
-    }
-    if (*p == idx) {
-        *p = C.e[idx].next;
-    }
-    C.e[idx].used = 0;
+    mdx_htab_remove(&C.table, &e->node);
+    e->used = 0;
     C.st.entries--;
 }
 
 /* A free slot, evicting the least recently used entry (unknown names first). */
-static int slot(void)
+static struct entry *slot(void)
 {
-    int best = -1, best_absent = -1;
+    struct entry *best = NULL, *best_absent = NULL;
 
     for (int i = 0; i < CACHE_MAX; i++) {
-        if (!C.e[i].used) {
-            return i;
+        struct entry *e = &C.e[i];
+        if (!e->used) {
+            return e;
         }
-        if (C.e[i].who.state == AUTH_ABSENT) {
-            if (best_absent < 0 || C.e[i].used_ms < C.e[best_absent].used_ms) {
-                best_absent = i;
+        if (e->who.state == AUTH_ABSENT) {
+            if (best_absent == NULL || e->used_ms < best_absent->used_ms) {
+                best_absent = e;
             }
-        } else if (best < 0 || C.e[i].used_ms < C.e[best].used_ms) {
-            best = i;
+        } else if (best == NULL || e->used_ms < best->used_ms) {
+            best = e;
         }
     }
-    best = best_absent >= 0 ? best_absent : best;
+    best = best_absent != NULL ? best_absent : best;
     unlink_entry(best);
     return best;
 }
 
-static int insert(const char *name)
+static struct entry *insert(const char *name)
 {
-    int i = slot();
-    unsigned h = hash(name);
+    struct entry *e = slot();
 
-    memset(&C.e[i], 0, sizeof(C.e[i]));
-    snprintf(C.e[i].who.name, sizeof(C.e[i].who.name), "%s", name);
-    C.e[i].who.state = AUTH_PENDING;
-    C.e[i].used = 1;
-    C.e[i].used_ms = now_ms();
-    C.e[i].next = C.bucket[h];
-    C.bucket[h] = i;
+    memset(e, 0, sizeof(*e));
+    snprintf(e->who.name, sizeof(e->who.name), "%s", name);
+    e->who.state = AUTH_PENDING;
+    e->used = 1;
+    e->used_ms = now_ms();
+    e->node.hash = name_hash(e->who.name);
+    mdx_htab_insert(&C.table, &e->node);
     C.st.entries++;
-    return i;
+    return e;
 }
 
 static int name_ok(const char *s)
@@ -175,13 +170,11 @@ static int valid(const struct auth_who *w)
 /* Stores a fetched answer (lock held); queues a kick when access was lost. */
 static void apply(const struct auth_who *w)
 {
-    int i = find(w->name);
-    struct entry *e;
+    struct entry *e = find(w->name);
 
-    if (i < 0) {
+    if (e == NULL) {
         return;               /* evicted meanwhile */
     }
-    e = &C.e[i];
     if (w->state == AUTH_ERROR) {
         C.st.store_errors++;
         if (e->who.state != AUTH_PENDING) {
@@ -275,12 +268,10 @@ int auth_cache_start(const struct auth_cache_conf *conf)
 
     memset(&C, 0, sizeof(C));
     C.conf = *conf;
-    C.names = calloc(CACHE_MAX, sizeof(*C.names));
-    if (C.names == NULL) {
+    C.names = mdx_calloc(CACHE_MAX, sizeof(*C.names));
+    if (C.names == NULL || mdx_htab_init(&C.table, BUCKETS) != MDX_OK) {
+        MDX_FREE(C.names);
         return MDX_ENOMEM;
-    }
-    for (int i = 0; i < BUCKETS; i++) {
-        C.bucket[i] = -1;
     }
     pthread_mutex_init(&C.mu, NULL);
     pthread_condattr_init(&ca);
@@ -289,8 +280,11 @@ int auth_cache_start(const struct auth_cache_conf *conf)
     pthread_cond_init(&C.done, &ca);
     pthread_condattr_destroy(&ca);
     if (pthread_create(&C.thread, NULL, worker, NULL) != 0) {
-        free(C.names);
-        C.names = NULL;
+        pthread_cond_destroy(&C.wake);
+        pthread_cond_destroy(&C.done);
+        pthread_mutex_destroy(&C.mu);
+        mdx_htab_fini(&C.table);
+        MDX_FREE(C.names);
         return MDX_EIO;
     }
     C.started = 1;
@@ -310,14 +304,14 @@ void auth_cache_stop(void)
     pthread_cond_destroy(&C.wake);
     pthread_cond_destroy(&C.done);
     pthread_mutex_destroy(&C.mu);
-    free(C.names);
-    C.names = NULL;
+    mdx_htab_fini(&C.table);
+    MDX_FREE(C.names);
     C.started = 0;
 }
 
 int auth_cache_get(const char *name, struct auth_who *out)
 {
-    int i;
+    struct entry *e;
     struct timespec ts;
 
     if (!name_ok(name)) {
@@ -325,15 +319,15 @@ int auth_cache_get(const char *name, struct auth_who *out)
     }
     pthread_mutex_lock(&C.mu);
     C.st.lookups++;
-    i = find(name);
-    if (i < 0) {
-        i = insert(name);
+    e = find(name);
+    if (e == NULL) {
+        e = insert(name);
         if (C.nreq < REQ_MAX) {
             snprintf(C.req[C.nreq++], MDX_NAME_MAX + 1, "%s", name);
         }
         pthread_cond_signal(&C.wake);
     }
-    if (C.e[i].who.state == AUTH_PENDING) {
+    if (e->who.state == AUTH_PENDING) {
         clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_sec += C.conf.lookup_timeout_ms / 1000;
         ts.tv_nsec += (long)(C.conf.lookup_timeout_ms % 1000) * 1000000;
@@ -341,16 +335,17 @@ int auth_cache_get(const char *name, struct auth_who *out)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000;
         }
-        while ((i = find(name)) >= 0 && C.e[i].who.state == AUTH_PENDING) {
+        /* The lock is let go while waiting: find the entry again each time. */
+        while ((e = find(name)) != NULL && e->who.state == AUTH_PENDING) {
             if (pthread_cond_timedwait(&C.done, &C.mu, &ts) != 0) {
                 C.st.lookup_timeouts++;
                 break;
             }
         }
     }
-    if (i >= 0 && (i = find(name)) >= 0) {
-        *out = C.e[i].who;
-        C.e[i].used_ms = now_ms();
+    if (e != NULL && (e = find(name)) != NULL) {
+        *out = e->who;
+        e->used_ms = now_ms();
     } else {
         memset(out, 0, sizeof(*out));
         snprintf(out->name, sizeof(out->name), "%s", name);
@@ -362,12 +357,13 @@ int auth_cache_get(const char *name, struct auth_who *out)
 
 int auth_cache_verified(const char *name, const unsigned char pw_sha[32])
 {
-    int i, ok = 0;
+    struct entry *e;
+    int ok = 0;
 
     pthread_mutex_lock(&C.mu);
-    i = find(name);
-    if (i >= 0 && valid(&C.e[i].who) && C.e[i].ok_until_ms > now_ms() &&
-        memcmp(C.e[i].ok_sha, pw_sha, 32) == 0) {
+    e = find(name);
+    if (e != NULL && valid(&e->who) && e->ok_until_ms > now_ms() &&
+        memcmp(e->ok_sha, pw_sha, 32) == 0) {
         ok = 1;
     }
     pthread_mutex_unlock(&C.mu);
@@ -376,27 +372,27 @@ int auth_cache_verified(const char *name, const unsigned char pw_sha[32])
 
 void auth_cache_set_verified(const char *name, const unsigned char pw_sha[32])
 {
-    int i;
+    struct entry *e;
 
     pthread_mutex_lock(&C.mu);
-    i = find(name);
-    if (i >= 0) {
-        memcpy(C.e[i].ok_sha, pw_sha, 32);
-        C.e[i].ok_until_ms = now_ms() + C.conf.verify_cache_ms;
-        C.e[i].fails = 0;
+    e = find(name);
+    if (e != NULL) {
+        memcpy(e->ok_sha, pw_sha, 32);
+        e->ok_until_ms = now_ms() + C.conf.verify_cache_ms;
+        e->fails = 0;
     }
     pthread_mutex_unlock(&C.mu);
 }
 
 int auth_cache_failed(const char *name)
 {
-    int i, off = 0;
+    struct entry *e;
+    int off = 0;
     int64_t now = now_ms();
 
     pthread_mutex_lock(&C.mu);
-    i = find(name);
-    if (i >= 0) {
-        struct entry *e = &C.e[i];
+    e = find(name);
+    if (e != NULL) {
         if (now - e->fail_start_ms > C.conf.fail_window_ms) {
             e->fail_start_ms = now;
             e->fails = 0;
@@ -412,11 +408,12 @@ int auth_cache_failed(const char *name)
 
 int auth_cache_backing_off(const char *name)
 {
-    int i, off = 0;
+    struct entry *e;
+    int off;
 
     pthread_mutex_lock(&C.mu);
-    i = find(name);
-    off = i >= 0 && C.e[i].backoff_until_ms > now_ms();
+    e = find(name);
+    off = e != NULL && e->backoff_until_ms > now_ms();
     pthread_mutex_unlock(&C.mu);
     return off;
 }

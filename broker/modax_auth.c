@@ -29,6 +29,11 @@
  * refresh_ms (1000), lookup_timeout_ms (2000), verify_cache_s (300),
  * fail_limit (5), fail_window_s (10), stats_file. MODAX_STORE_* environment
  * variables apply as for `modax`.
+ *
+ * Memory: what the plugin keeps (options, the store config) is its own and
+ * allocated with mdx_* (modax/alloc.h). It hands the broker no memory; what
+ * the broker lends (client ids, usernames, topics) is only read during the
+ * callback, and the certificate it returns is released with X509_free().
  */
 #include <errno.h>
 #include <stdio.h>
@@ -45,6 +50,7 @@
 
 #include "auth_cache.h"
 #include "auth_stats.h"
+#include "modax/alloc.h"
 #include "modax/clock.h"
 #include "modax/conf.h"
 #include "modax/secret.h"
@@ -82,11 +88,11 @@ static int set_store_key(const char *name, const char *value)
         switch (k->type) {
         case MDX_CONF_T_STR:
         case MDX_CONF_T_SECRET: {
-            char *copy = strdup(value);
+            char *copy = mdx_strdup(value);
             if (copy == NULL) {
                 return MDX_ENOMEM;
             }
-            free(*(char **)field);
+            mdx_free(*(char **)field);
             *(char **)field = copy;
             return MDX_OK;
         }
@@ -204,8 +210,8 @@ static int options(struct mosquitto_opt *opts, int n)
         } else if (strcmp(k, "fail_window_s") == 0) {
             rc = int_opt(v, 1, 3600, &window_s);
         } else if (strcmp(k, "stats_file") == 0) {
-            free(P.stats_file);
-            P.stats_file = strdup(v);
+            mdx_free(P.stats_file);
+            P.stats_file = mdx_strdup(v);
             rc = P.stats_file != NULL ? MDX_OK : MDX_ENOMEM;
         } else {
             rc = MDX_EINVAL;
@@ -435,7 +441,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     if (options(opts, option_count) != MDX_OK || auth_cache_start(&P.cache) != MDX_OK) {
         s = store_section();
         mdx_conf_fini(&s);
-        free(P.stats_file);
+        mdx_free(P.stats_file);
         return MOSQ_ERR_INVAL;
     }
     rc = mosquitto_callback_register(P.id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL, NULL);
@@ -466,6 +472,6 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *opts, int opt
     }
     auth_cache_stop();
     mdx_conf_fini(&s);
-    free(P.stats_file);
+    mdx_free(P.stats_file);
     return MOSQ_ERR_SUCCESS;
 }

@@ -48,6 +48,7 @@
 #define AZ_MAX_HEADERS 6
 
 struct az {
+    struct mdx_rest rest;   /* first: the shared ops take a struct az as one */
     struct mdx_http http;
     char *origin;           /* "scheme://authority" */
     char *base;             /* encoded path of the container, e.g. "/devstoreaccount1/modax" */
@@ -84,10 +85,13 @@ static void az_destroy(void *os)
     mdx_free(a);
 }
 
+/* Performs one request of the store (defined below; the store's struct mdx_rest calls it). */
+static int az_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *rs);
+
 static void *az_create(const struct mdx_objstore_conf *conf, int *err)
 {
-    struct mdx_buf b;
-    const char *ep = conf->endpoint, *auth, *path;
+    struct mdx_buf scheme, auth, b;
+    const char *ep = conf->endpoint;
     struct az *a;
     int64_t mb;
     int rc;
@@ -101,34 +105,21 @@ static void *az_create(const struct mdx_objstore_conf *conf, int *err)
         (conf->sas_token == NULL || conf->sas_token[0] == '\0')) {
         return NULL; /* an account key or a SAS */
     }
-    if (strncmp(ep, "http://", 7) == 0) {
-        auth = ep + 7;
-    } else if (strncmp(ep, "https://", 8) == 0) {
-        auth = ep + 8;
-    } else {
-        return NULL;
-    }
-    path = strchr(auth, '/');
-    if (path == NULL) {
-        path = auth + strlen(auth);
-    }
-    if (path == auth) {
-        return NULL;
-    }
     a = mdx_calloc(1, sizeof(*a));
     if (a == NULL) {
         *err = MDX_ENOMEM;
         return NULL;
     }
-    a->origin = mdx_strndup(ep, (size_t)(path - ep));
+    mdx_buf_init(&scheme, AZ_URL_MAX);
+    mdx_buf_init(&auth, AZ_URL_MAX);
     mdx_buf_init(&b, AZ_URL_MAX);
-    {
-        size_t plen = strlen(path);
-        while (plen > 0 && path[plen - 1] == '/') {
-            plen--;
-        }
-        mdx_buf_add(&b, path, plen);
+    rc = mdx_rest_split_endpoint(ep, &scheme, &auth, &b);
+    if (rc != MDX_OK) {
+        *err = rc;
+        goto fail;
     }
+    mdx_buf_adds(&scheme, mdx_buf_str(&auth));
+    a->origin = mdx_buf_take(&scheme);
     mdx_buf_adds(&b, "/");
     mdx_uri_encode(&b, conf->bucket, 0);
     a->base = mdx_buf_take(&b);
@@ -155,15 +146,20 @@ static void *az_create(const struct mdx_objstore_conf *conf, int *err)
     a->multipart_above = (size_t)mb * MIB;
     a->block_size = a->multipart_above < AZ_MAX_BLOCK ? a->multipart_above : AZ_MAX_BLOCK;
     a->page_keys = AZ_DEFAULT_PAGE;
+    a->rest = (struct mdx_rest){"Azure", a, az_do, a->err, sizeof(a->err), AZ_SMALL_RESP};
     rc = mdx_http_init(&a->http, conf->timeout_ms);
     if (rc != MDX_OK) {
         *err = rc;
         goto fail;
     }
+    mdx_buf_fini(&auth);
     *err = MDX_OK;
     return a;
 
 fail:
+    mdx_buf_fini(&scheme);
+    mdx_buf_fini(&auth);
+    mdx_buf_fini(&b);
     az_destroy(a);
     return NULL;
 }
@@ -190,16 +186,13 @@ static int time_detail(const char *detail)
     return 0;
 }
 
-/* Sets a->err from a failed answer; returns the status to report. */
-static int az_fail(struct az *a, const char *method, const struct mdx_http_resp *rs, int rc)
+/* Sets a->err from a non-2xx answer; returns the status to report (an mdx_rest_fail_fn). */
+static int az_fail(void *os, const char *method, const struct mdx_http_resp *rs)
 {
+    struct az *a = os;
     char *code, *detail;
+    int rc;
 
-    if (rc != MDX_OK || rs->status == 0) {
-        snprintf(a->err, sizeof(a->err), "Azure %s: %s (%s)", method, mdx_strerror(rc),
-                 rs->curl_err);
-        return rc;
-    }
     rc = mdx_http_status_err(rs->status);
     code = mdx_xml_get(rs->body.p, rs->body.len, "Code");
     detail = mdx_xml_get(rs->body.p, rs->body.len, "AuthenticationErrorDetail");
@@ -308,23 +301,7 @@ static int az_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *
         snprintf(a->err, sizeof(a->err), "Azure %s: out of memory", c->method);
         goto cleanup;
     }
-
-    struct mdx_http_req rq = {
-        .method = c->method,
-        .url = url.p,
-        .headers = list,
-        .body = c->body,
-        .body_len = c->len,
-        .max_resp = c->max_resp,
-    };
-    mdx_http_resp_fini(rs);
-    rc = mdx_http_do(&a->http, &rq, rs);
-    if (rc == MDX_ERANGE) {
-        snprintf(a->err, sizeof(a->err), "Azure %s: answer larger than %zu bytes", c->method,
-                 c->max_resp);
-    } else if (rc != MDX_OK || rs->status < 200 || rs->status > 299) {
-        rc = az_fail(a, c->method, rs, rc);
-    }
+    rc = mdx_rest_send(&a->rest, &a->http, c, url.p, list, az_fail, rs);
 
 cleanup:
     mdx_free(auth);
@@ -420,33 +397,6 @@ static int az_put(void *os, const char *key, const void *data, size_t len, const
     return rc;
 }
 
-/* The store as the shared REST helpers see it. */
-static struct mdx_rest rest_of(struct az *a)
-{
-    return (struct mdx_rest){"Azure", a, az_do, a->err, sizeof(a->err), AZ_SMALL_RESP};
-}
-
-static int az_get(void *os, const char *key, void **data, size_t *len, size_t max)
-{
-    struct mdx_rest r = rest_of(os);
-
-    return mdx_rest_get(&r, key, data, len, max);
-}
-
-static int az_head(void *os, const char *key, struct mdx_obj_info *info)
-{
-    struct mdx_rest r = rest_of(os);
-
-    return mdx_rest_head(&r, key, info);
-}
-
-static int az_del(void *os, const char *key)
-{
-    struct mdx_rest r = rest_of(os);
-
-    return mdx_rest_del(&r, key);
-}
-
 /* List Blobs, page by page with markers. fn's non-zero return stops it and is returned. */
 static int az_list(void *os, const char *prefix,
                    int (*fn)(void *arg, const char *key, const struct mdx_obj_info *info),
@@ -473,9 +423,7 @@ static int az_list(void *os, const char *prefix,
         if (rc == MDX_OK) {
             static const struct mdx_rest_list_names names = {"Blob", "Name", "Content-Length",
                                                              "Last-Modified"};
-            struct mdx_rest r = rest_of(a);
-
-            rc = mdx_rest_list_page(&r, &names, rs.body.p, rs.body.len, fn, arg);
+            rc = mdx_rest_list_page(&a->rest, &names, rs.body.p, rs.body.len, fn, arg);
         }
         MDX_FREE(marker);
         if (rc == MDX_OK) {
@@ -488,13 +436,6 @@ static int az_list(void *os, const char *prefix,
     }
     mdx_free(marker);
     return rc;
-}
-
-static const char *az_last_error(void *os)
-{
-    struct az *a = os;
-
-    return a->err[0] != '\0' ? a->err : "no error";
 }
 
 void mdx_azure_test_hooks(void *os, int64_t clock_offset_ms, int page_keys)
@@ -521,9 +462,9 @@ const struct mdx_objstore_ops mdx_objstore_azure = {
     .create = az_create,
     .destroy = az_destroy,
     .put = az_put,
-    .get = az_get,
-    .head = az_head,
-    .del = az_del,
+    .get = mdx_rest_get,
+    .head = mdx_rest_head,
+    .del = mdx_rest_del,
     .list = az_list,
-    .last_error = az_last_error,
+    .last_error = mdx_rest_last_error,
 };

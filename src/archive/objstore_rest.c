@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * objstore_rest.c - GET/HEAD/DELETE, list pages and part sizes shared by
- * the S3 and Azure Blob object stores. See objstore_rest.h.
+ * objstore_rest.c - what the S3 and Azure Blob object stores share:
+ * GET/HEAD/DELETE, the endpoint's parts, sending a signed request, list
+ * pages and part sizes. See objstore_rest.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "archive/objstore_rest.h"
@@ -13,9 +15,9 @@
 #include "modax/clock.h"
 #include "modax/status.h"
 
-int mdx_rest_get(const struct mdx_rest *r, const char *key, void **data, size_t *len,
-                 size_t max)
+int mdx_rest_get(void *os, const char *key, void **data, size_t *len, size_t max)
 {
+    const struct mdx_rest *r = os;
     struct mdx_rest_call c = {"GET", key, NULL, 0, NULL, 0, NULL, NULL, 0, max};
     struct mdx_http_resp rs;
     int rc;
@@ -35,8 +37,9 @@ int mdx_rest_get(const struct mdx_rest *r, const char *key, void **data, size_t 
     return rc;
 }
 
-int mdx_rest_head(const struct mdx_rest *r, const char *key, struct mdx_obj_info *info)
+int mdx_rest_head(void *os, const char *key, struct mdx_obj_info *info)
 {
+    const struct mdx_rest *r = os;
     struct mdx_rest_call c = {"HEAD", key, NULL, 0, NULL, 0, NULL, NULL, 0, r->small_resp};
     struct mdx_http_resp rs;
     int rc;
@@ -54,8 +57,9 @@ int mdx_rest_head(const struct mdx_rest *r, const char *key, struct mdx_obj_info
     return rc;
 }
 
-int mdx_rest_del(const struct mdx_rest *r, const char *key)
+int mdx_rest_del(void *os, const char *key)
 {
+    const struct mdx_rest *r = os;
     struct mdx_rest_call c = {"DELETE", key, NULL, 0, NULL, 0, NULL, NULL, 0, r->small_resp};
     struct mdx_http_resp rs;
     int rc;
@@ -63,6 +67,72 @@ int mdx_rest_del(const struct mdx_rest *r, const char *key)
     rc = r->call(r->store, &c, &rs);
     mdx_http_resp_fini(&rs);
     return rc == MDX_ENOTFOUND ? MDX_OK : rc;
+}
+
+int mdx_rest_send(const struct mdx_rest *r, struct mdx_http *http, const struct mdx_rest_call *c,
+                  const char *url, struct curl_slist *headers, mdx_rest_fail_fn fail,
+                  struct mdx_http_resp *rs)
+{
+    struct mdx_http_req rq = {
+        .method = c->method,
+        .url = url,
+        .headers = headers,
+        .body = c->body,
+        .body_len = c->len,
+        .max_resp = c->max_resp,
+    };
+    int rc;
+
+    mdx_http_resp_fini(rs);
+    rc = mdx_http_do(http, &rq, rs);
+    if (rc == MDX_ERANGE) {
+        snprintf(r->err, r->err_len, "%s %s: answer larger than %zu bytes", r->name, c->method,
+                 c->max_resp);
+    } else if (rc != MDX_OK || rs->status == 0) { /* no answer: refused, timed out, cut */
+        snprintf(r->err, r->err_len, "%s %s: %s (%s)", r->name, c->method, mdx_strerror(rc),
+                 rs->curl_err);
+    } else if (rs->status < 200 || rs->status > 299) {
+        rc = fail(r->store, c->method, rs);
+    }
+    return rc;
+}
+
+const char *mdx_rest_last_error(void *os)
+{
+    const struct mdx_rest *r = os;
+
+    return r->err[0] != '\0' ? r->err : "no error";
+}
+
+int mdx_rest_split_endpoint(const char *ep, struct mdx_buf *scheme, struct mdx_buf *auth,
+                            struct mdx_buf *path)
+{
+    const char *a, *p;
+    size_t plen;
+
+    if (strncmp(ep, "http://", 7) == 0) {
+        a = ep + 7;
+    } else if (strncmp(ep, "https://", 8) == 0) {
+        a = ep + 8;
+    } else {
+        return MDX_ECONF;
+    }
+    p = strchr(a, '/');
+    if (p == NULL) {
+        p = a + strlen(a);
+    }
+    if (p == a) {
+        return MDX_ECONF;
+    }
+    mdx_buf_add(scheme, ep, (size_t)(a - ep));
+    mdx_buf_add(auth, a, (size_t)(p - a));
+    plen = strlen(p);
+    while (plen > 0 && p[plen - 1] == '/') {
+        plen--;
+    }
+    mdx_buf_add(path, p, plen);
+    return scheme->err != MDX_OK || auth->err != MDX_OK || path->err != MDX_OK ? MDX_ENOMEM
+                                                                              : MDX_OK;
 }
 
 /* Milliseconds of an ISO 8601 time (S3) or an HTTP date (Azure); 0 if neither. */

@@ -53,6 +53,7 @@
 #define S3_MAX_HEADERS 8
 
 struct s3 {
+    struct mdx_rest rest;   /* first: the shared ops take a struct s3 as one */
     struct mdx_http http;
     char *origin;        /* "scheme://authority" the URLs start with */
     char *host;          /* Host header value (the authority) */
@@ -111,37 +112,8 @@ static void s3_destroy(void *os)
     mdx_free(s);
 }
 
-/* Splits "scheme://authority[/path]" into its parts (new strings). MDX_OK or MDX_ECONF. */
-static int split_endpoint(const char *ep, struct mdx_buf *scheme, struct mdx_buf *auth,
-                          struct mdx_buf *path)
-{
-    const char *a, *p;
-    size_t plen;
-
-    if (strncmp(ep, "http://", 7) == 0) {
-        a = ep + 7;
-    } else if (strncmp(ep, "https://", 8) == 0) {
-        a = ep + 8;
-    } else {
-        return MDX_ECONF;
-    }
-    p = strchr(a, '/');
-    if (p == NULL) {
-        p = a + strlen(a);
-    }
-    if (p == a) {
-        return MDX_ECONF;
-    }
-    mdx_buf_add(scheme, ep, (size_t)(a - ep));
-    mdx_buf_add(auth, a, (size_t)(p - a));
-    plen = strlen(p);
-    while (plen > 0 && p[plen - 1] == '/') {
-        plen--;
-    }
-    mdx_buf_add(path, p, plen);
-    return scheme->err != MDX_OK || auth->err != MDX_OK || path->err != MDX_OK ? MDX_ENOMEM
-                                                                              : MDX_OK;
-}
+/* Performs one request of the store (defined below; the store's struct mdx_rest calls it). */
+static int s3_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *rs);
 
 static void *s3_create(const struct mdx_objstore_conf *conf, int *err)
 {
@@ -165,7 +137,7 @@ static void *s3_create(const struct mdx_objstore_conf *conf, int *err)
     mdx_buf_init(&auth, S3_URL_MAX);
     mdx_buf_init(&path, S3_URL_MAX);
     mdx_buf_init(&b, S3_URL_MAX);
-    rc = split_endpoint(conf->endpoint, &scheme, &auth, &path);
+    rc = mdx_rest_split_endpoint(conf->endpoint, &scheme, &auth, &path);
     if (rc != MDX_OK) {
         *err = rc;
         goto fail;
@@ -204,6 +176,7 @@ static void *s3_create(const struct mdx_objstore_conf *conf, int *err)
     s->multipart_above = (size_t)mb * MIB;
     s->part_size = s->multipart_above < S3_MIN_PART ? S3_MIN_PART : s->multipart_above;
     s->page_keys = S3_DEFAULT_PAGE;
+    s->rest = (struct mdx_rest){"S3", s, s3_do, s->err, sizeof(s->err), S3_SMALL_RESP};
     rc = mdx_http_init(&s->http, conf->timeout_ms);
     if (rc != MDX_OK) {
         *err = rc;
@@ -237,18 +210,16 @@ static void build_path(const struct s3 *s, const char *key, struct mdx_buf *b)
 }
 
 /*
- * Sets s->err from a failed answer and returns the status to report.
- * S3 puts an XML <Error><Code> in every failed answer that has a body.
+ * Sets s->err from a non-2xx answer and returns the status to report (an
+ * mdx_rest_fail_fn). S3 puts an XML <Error><Code> in every failed answer
+ * that has a body.
  */
-static int s3_fail(struct s3 *s, const char *method, const struct mdx_http_resp *rs, int rc)
+static int s3_fail(void *os, const char *method, const struct mdx_http_resp *rs)
 {
+    struct s3 *s = os;
     char *code;
+    int rc;
 
-    if (rc != MDX_OK || rs->status == 0) { /* no answer: refused, timed out, cut */
-        snprintf(s->err, sizeof(s->err), "S3 %s: %s (%s)", method, mdx_strerror(rc),
-                 rs->curl_err);
-        return rc;
-    }
     code = mdx_xml_get(rs->body.p, rs->body.len, "Code");
     rc = mdx_http_status_err(rs->status);
     if (code != NULL && strcmp(code, "RequestTimeTooSkewed") == 0) {
@@ -351,25 +322,7 @@ static int s3_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *
         snprintf(s->err, sizeof(s->err), "S3 %s: out of memory", c->method);
         goto cleanup;
     }
-
-    struct mdx_http_req rq = {
-        .method = c->method,
-        .url = url.p,
-        .headers = list,
-        .body = c->body,
-        .body_len = c->len,
-        .max_resp = c->max_resp,
-    };
-    mdx_http_resp_fini(rs);
-    rc = mdx_http_do(&s->http, &rq, rs);
-    if (rc == MDX_ERANGE) {
-        snprintf(s->err, sizeof(s->err), "S3 %s: answer larger than %zu bytes", c->method,
-                 c->max_resp);
-    } else if (rc != MDX_OK) {
-        rc = s3_fail(s, c->method, rs, rc);
-    } else if (rs->status < 200 || rs->status > 299) {
-        rc = s3_fail(s, c->method, rs, rc);
-    }
+    rc = mdx_rest_send(&s->rest, &s->http, c, url.p, list, s3_fail, rs);
 
 cleanup:
     if (auth != NULL) {
@@ -517,33 +470,6 @@ static int s3_put(void *os, const char *key, const void *data, size_t len, const
     return rc;
 }
 
-/* The store as the shared REST helpers see it. */
-static struct mdx_rest rest_of(struct s3 *s)
-{
-    return (struct mdx_rest){"S3", s, s3_do, s->err, sizeof(s->err), S3_SMALL_RESP};
-}
-
-static int s3_get(void *os, const char *key, void **data, size_t *len, size_t max)
-{
-    struct mdx_rest r = rest_of(os);
-
-    return mdx_rest_get(&r, key, data, len, max);
-}
-
-static int s3_head(void *os, const char *key, struct mdx_obj_info *info)
-{
-    struct mdx_rest r = rest_of(os);
-
-    return mdx_rest_head(&r, key, info);
-}
-
-static int s3_del(void *os, const char *key)
-{
-    struct mdx_rest r = rest_of(os);
-
-    return mdx_rest_del(&r, key);
-}
-
 /*
  * ListObjectsV2, page by page with continuation tokens. fn's non-zero
  * return stops the listing and is returned.
@@ -571,9 +497,7 @@ static int s3_list(void *os, const char *prefix,
         if (rc == MDX_OK) {
             static const struct mdx_rest_list_names names = {"Contents", "Key", "Size",
                                                              "LastModified"};
-            struct mdx_rest r = rest_of(s);
-
-            rc = mdx_rest_list_page(&r, &names, rs.body.p, rs.body.len, fn, arg);
+            rc = mdx_rest_list_page(&s->rest, &names, rs.body.p, rs.body.len, fn, arg);
         }
         MDX_FREE(token);
         if (rc == MDX_OK) {
@@ -594,13 +518,6 @@ static int s3_list(void *os, const char *prefix,
     mdx_free(trunc);
     mdx_free(token);
     return rc;
-}
-
-static const char *s3_last_error(void *os)
-{
-    struct s3 *s = os;
-
-    return s->err[0] != '\0' ? s->err : "no error";
 }
 
 void mdx_s3_test_hooks(void *os, int64_t clock_offset_ms, int page_keys)
@@ -627,9 +544,9 @@ const struct mdx_objstore_ops mdx_objstore_s3 = {
     .create = s3_create,
     .destroy = s3_destroy,
     .put = s3_put,
-    .get = s3_get,
-    .head = s3_head,
-    .del = s3_del,
+    .get = mdx_rest_get,
+    .head = mdx_rest_head,
+    .del = mdx_rest_del,
     .list = s3_list,
-    .last_error = s3_last_error,
+    .last_error = mdx_rest_last_error,
 };

@@ -11,53 +11,19 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "base/encode.h"
 #include "modax/apikey.h"
 #include "modax/status.h"
 
 #define PREFIX "mdx_"
 #define PREFIX_LEN 4
 #define SECRET_BYTES 32
-#define SECRET_CHARS 43 /* base64url of 32 bytes, no padding */
+#define SECRET_CHARS MDX_BASE64URL_LEN(SECRET_BYTES) /* 43 */
 #define KEY_LEN (PREFIX_LEN + MDX_APIKEY_ID_LEN + 1 + SECRET_CHARS)
-
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/* base64url without padding of n bytes into out (4*ceil(n/3) chars max + NUL). */
-static void encode_b64url(const uint8_t *in, size_t n, char *out)
-{
-    size_t o = 0;
-
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        size_t left = n - i;
-
-        if (left > 1) {
-            v |= (uint32_t)in[i + 1] << 8;
-        }
-        if (left > 2) {
-            v |= in[i + 2];
-        }
-        out[o++] = b64url[(v >> 18) & 63];
-        out[o++] = b64url[(v >> 12) & 63];
-        if (left > 1) {
-            out[o++] = b64url[(v >> 6) & 63];
-        }
-        if (left > 2) {
-            out[o++] = b64url[v & 63];
-        }
-    }
-    out[o] = '\0';
-}
 
 static int is_hex_lower(char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-}
-
-static int is_b64url(char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
 }
 
 int mdx_apikey_generate(const char *tenant, int role, const char *label, int64_t now_ms,
@@ -91,36 +57,17 @@ int mdx_apikey_generate(const char *tenant, int role, const char *label, int64_t
     snprintf(rec->label, sizeof(rec->label), "%s", label != NULL ? label : "");
     rec->created_ms = now_ms;
     rec->revoked_ms = 0;
-    encode_b64url(secret, sizeof(secret), secret_text);
+    mdx_base64url_encode(secret, sizeof(secret), secret_text, sizeof(secret_text));
     snprintf(text, MDX_APIKEY_TEXT_MAX, PREFIX "%s_%s", rec->id, secret_text);
     OPENSSL_cleanse(secret, sizeof(secret));
     OPENSSL_cleanse(secret_text, sizeof(secret_text));
     return MDX_OK;
 }
 
-/* Decodes 43 base64url characters into 32 bytes; MDX_EINVAL if the last one has stray bits. */
-static int decode_secret(const char *s, uint8_t out[SECRET_BYTES])
-{
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t o = 0;
-
-    for (size_t i = 0; i < SECRET_CHARS; i++) {
-        const char *p = strchr(b64url, s[i]);
-        acc = (acc << 6) | (uint32_t)(p - b64url);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (uint8_t)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    return o == SECRET_BYTES && acc == 0 ? MDX_OK : MDX_EINVAL;
-}
-
 int mdx_apikey_parse(const char *text, char id[MDX_APIKEY_ID_LEN + 1], uint8_t hash[32])
 {
     uint8_t secret[SECRET_BYTES];
+    size_t n;
 
     if (text == NULL || strlen(text) != KEY_LEN || strncmp(text, PREFIX, PREFIX_LEN) != 0 ||
         text[PREFIX_LEN + MDX_APIKEY_ID_LEN] != '_') {
@@ -131,12 +78,10 @@ int mdx_apikey_parse(const char *text, char id[MDX_APIKEY_ID_LEN + 1], uint8_t h
             return MDX_EINVAL;
         }
     }
-    for (size_t i = 0; i < SECRET_CHARS; i++) {
-        if (!is_b64url(text[PREFIX_LEN + MDX_APIKEY_ID_LEN + 1 + i])) {
-            return MDX_EINVAL;
-        }
-    }
-    if (decode_secret(text + PREFIX_LEN + MDX_APIKEY_ID_LEN + 1, secret) != MDX_OK) {
+    if (mdx_base64url_decode(text + PREFIX_LEN + MDX_APIKEY_ID_LEN + 1, SECRET_CHARS, secret,
+                             sizeof(secret), &n) != MDX_OK ||
+        n != SECRET_BYTES) {
+        OPENSSL_cleanse(secret, sizeof(secret));
         return MDX_EINVAL;
     }
     memcpy(id, text + PREFIX_LEN, MDX_APIKEY_ID_LEN);

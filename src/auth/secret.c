@@ -9,9 +9,9 @@
 
 #include <argon2.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "base/encode.h"
 #include "modax/secret.h"
 #include "modax/status.h"
 
@@ -24,24 +24,13 @@
 int mdx_secret_generate(char out[MDX_SECRET_TEXT_MAX])
 {
     unsigned char raw[SECRET_BYTES];
-    unsigned char b64[4 * ((SECRET_BYTES + 2) / 3) + 1];
-    int n, k = 0;
 
     out[0] = '\0';
     if (RAND_bytes(raw, sizeof(raw)) != 1) {
         return MDX_EIO;
     }
-    n = EVP_EncodeBlock(b64, raw, sizeof(raw));
-    for (int i = 0; i < n && k < MDX_SECRET_TEXT_MAX - 1; i++) {
-        char c = (char)b64[i];
-        if (c == '=') {
-            break;
-        }
-        out[k++] = c == '+' ? '-' : c == '/' ? '_' : c;
-    }
-    out[k] = '\0';
+    mdx_base64url_encode(raw, sizeof(raw), out, MDX_SECRET_TEXT_MAX);
     OPENSSL_cleanse(raw, sizeof(raw));
-    OPENSSL_cleanse(b64, sizeof(b64));
     return MDX_OK;
 }
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * encode.c - hex, base64, percent-encoding and OpenSSL digests; see encode.h.
+ * encode.c - hex, base64, base64url, percent-encoding and OpenSSL digests; see encode.h.
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -106,3 +107,90 @@ int mdx_base64_decode(const char *b64, unsigned char **out, size_t *outlen)
     return MDX_OK;
 }
 
+
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+size_t mdx_base64url_encode(const void *d, size_t n, char *out, size_t outlen)
+{
+    const unsigned char *in = d;
+    size_t o = 0;
+
+    if (outlen == 0) {
+        return 0;
+    }
+    out[0] = '\0';
+    if (n > (SIZE_MAX - 3) / 4 || MDX_BASE64URL_LEN(n) >= outlen) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i += 3) {
+        size_t left = n - i;
+        uint32_t v = (uint32_t)in[i] << 16;
+
+        if (left > 1) {
+            v |= (uint32_t)in[i + 1] << 8;
+        }
+        if (left > 2) {
+            v |= in[i + 2];
+        }
+        out[o++] = b64url[(v >> 18) & 63];
+        out[o++] = b64url[(v >> 12) & 63];
+        if (left > 1) {
+            out[o++] = b64url[(v >> 6) & 63];
+        }
+        if (left > 2) {
+            out[o++] = b64url[v & 63];
+        }
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* The 6-bit value of base64url character 'c', or -1. */
+static int b64url_value(char c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+    if (c >= '0' && c <= '9') {
+        return c - '0' + 52;
+    }
+    return c == '-' ? 62 : c == '_' ? 63 : -1;
+}
+
+int mdx_base64url_decode(const char *s, size_t slen, unsigned char *out, size_t outlen,
+                         size_t *n)
+{
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t o = 0;
+
+    *n = 0;
+    if (slen % 4 == 1) {
+        return MDX_EINVAL;
+    }
+    for (size_t i = 0; i < slen; i++) {
+        int v = b64url_value(s[i]);
+
+        if (v < 0) {
+            return MDX_EINVAL;
+        }
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o == outlen) {
+                return MDX_EINVAL;
+            }
+            out[o++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    if (acc != 0) {
+        return MDX_EINVAL;
+    }
+    *n = o;
+    return MDX_OK;
+}

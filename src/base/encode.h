@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * encode.h - hex, base64, percent-encoding and SHA-256 / HMAC-SHA256
+ * encode.h - hex, base64, base64url, percent-encoding and SHA-256 / HMAC-SHA256
  * (through OpenSSL): the encodings and digests the signers, the API keys
  * and the secrets share.
  */
@@ -28,5 +28,24 @@ int mdx_hmac_sha256(const void *key, size_t klen, const void *d, size_t n, unsig
 char *mdx_base64_encode(const void *d, size_t n);
 /* Decodes base64 'b64' into a new buffer (*out, caller frees; wipe when secret). */
 int mdx_base64_decode(const char *b64, unsigned char **out, size_t *outlen);
+
+/* Characters of the base64url text of 'n' bytes (no padding), without the NUL. */
+#define MDX_BASE64URL_LEN(n) (((n) * 4 + 2) / 3)
+/*
+ * Base64url (RFC 4648 section 5: '-' and '_', no padding) of 'n' bytes into
+ * 'out', which has room for 'outlen' bytes; no heap, so secrets stay on the
+ * caller's stack. Returns the characters written (the NUL follows), or 0
+ * with 'out' empty when MDX_BASE64URL_LEN(n) + 1 does not fit.
+ */
+size_t mdx_base64url_encode(const void *d, size_t n, char *out, size_t outlen);
+/*
+ * Decodes the 'slen' base64url characters at 's' (no padding) into 'out'
+ * (room for 'outlen' bytes) and sets *n to the bytes written. MDX_EINVAL
+ * for a character outside the alphabet, a length no encoding has, unused
+ * low bits that are not zero (so each text has one decoding) or too little
+ * room; 'out' may then hold part of the bytes (wipe it when secret).
+ */
+int mdx_base64url_decode(const char *s, size_t slen, unsigned char *out, size_t outlen,
+                         size_t *n);
 
 #endif

@@ -19,6 +19,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_rul.h"
+#include "modax/alloc.h"
 #include "modax/clock.h"
 #include "modax/rul.h"
 #include "modax/status.h"
@@ -119,7 +120,7 @@ static int model_list(struct mdx_store *st)
 
 static int model_show(struct mdx_store *st, const char *version)
 {
-    struct mdx_rul_model_rec *m = malloc(sizeof(*m));
+    struct mdx_rul_model_rec *m = mdx_malloc(sizeof(*m));
     char when[32];
     int rc;
 
@@ -137,7 +138,7 @@ static int model_show(struct mdx_store *st, const char *version)
     } else {
         fprintf(stderr, "modax model show: %s\n", mdx_strerror(rc));
     }
-    free(m);
+    mdx_free(m);
     return rc;
 }
 
@@ -190,10 +191,10 @@ static char *slurp(const char *path, size_t max)
     if (f == NULL) {
         return NULL;
     }
-    buf = malloc(max);
+    buf = mdx_malloc(max);
     n = buf != NULL ? fread(buf, 1, max - 1, f) : 0;
     if (buf != NULL && (ferror(f) || !feof(f))) { /* error, or larger than max - 1 */
-        free(buf);
+        mdx_free(buf);
         buf = NULL;
     }
     fclose(f);
@@ -237,7 +238,7 @@ static int check_servable(const struct mdx_rul_spec *spec, const struct sensor_s
 
 static int model_register(struct mdx_store *st, const char *path)
 {
-    struct mdx_rul_model_rec *rec = calloc(1, sizeof(*rec));
+    struct mdx_rul_model_rec *rec = mdx_calloc(1, sizeof(*rec));
     struct sensor_set sensors = {.st = st};
     struct mdx_rul_model *m = NULL;
     const struct mdx_rul_manifest *man;
@@ -246,7 +247,7 @@ static int model_register(struct mdx_store *st, const char *path)
     size_t len;
     int rc = MDX_OK, err = MDX_OK;
 
-    sensors.names = calloc(SENSORS_MAX, sizeof(*sensors.names));
+    sensors.names = mdx_calloc(SENSORS_MAX, sizeof(*sensors.names));
     if (rec == NULL || sensors.names == NULL) {
         rc = MDX_ENOMEM;
         goto out;
@@ -316,9 +317,9 @@ static int model_register(struct mdx_store *st, const char *path)
 
 out:
     mdx_rul_model_free(m);
-    free(text);
-    free(sensors.names);
-    free(rec);
+    mdx_free(text);
+    mdx_free(sensors.names);
+    mdx_free(rec);
     return rc;
 }
 
@@ -326,14 +327,14 @@ out:
 
 static int model_activate(struct mdx_store *st, const char *version, const char *tenant)
 {
-    struct mdx_rul_model_rec *rec = malloc(sizeof(*rec));
+    struct mdx_rul_model_rec *rec = mdx_malloc(sizeof(*rec));
     int rc;
 
     if (rec == NULL) {
         return MDX_ENOMEM;
     }
     rc = mdx_store_rul_model_get(st, version, rec);
-    free(rec);
+    mdx_free(rec);
     if (rc == MDX_OK && tenant[0] != '\0') {
         rc = mdx_store_tenant_exists(st, tenant);
         if (rc == MDX_ENOTFOUND) {

@@ -115,6 +115,17 @@ static int copy_name(char *dst, size_t size, const char *src)
     return n >= 0 && (size_t)n < size ? MDX_OK : MDX_EINVAL;
 }
 
+/* Copies the value of option 'opt' into dst when it is a valid name (1); else prints why (0). */
+static int take_name(char *dst, size_t size, const char *opt, const char *value)
+{
+    if (copy_name(dst, size, value) != MDX_OK || !mdx_valid_segment(value, strlen(value))) {
+        fprintf(stderr, "modax rule add: %s '%s' is not a valid name; use [A-Za-z0-9_-]{1,64}\n",
+                opt, value);
+        return 0;
+    }
+    return 1;
+}
+
 /* Parses `rule add`'s options into 'r' (argv[0] is "add"); prints what is wrong. */
 static int parse_add(int argc, char **argv, struct mdx_rule *r)
 {
@@ -142,10 +153,7 @@ static int parse_add(int argc, char **argv, struct mdx_rule *r)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'n':
-            if (copy_name(r->name, sizeof(r->name), optarg) != MDX_OK ||
-                !mdx_valid_segment(optarg, strlen(optarg))) {
-                fprintf(stderr, "modax rule add: --name '%s' is not a valid name; use "
-                                "[A-Za-z0-9_-]{1,64}\n", optarg);
+            if (!take_name(r->name, sizeof(r->name), "--name", optarg)) {
                 return CLI_USAGE;
             }
             break;
@@ -195,18 +203,12 @@ static int parse_add(int argc, char **argv, struct mdx_rule *r)
             }
             break;
         case 'T':
-            if (copy_name(r->device_type, sizeof(r->device_type), optarg) != MDX_OK ||
-                !mdx_valid_segment(optarg, strlen(optarg))) {
-                fprintf(stderr, "modax rule add: --device-type '%s' is not a valid name; use "
-                                "[A-Za-z0-9_-]{1,64}\n", optarg);
+            if (!take_name(r->device_type, sizeof(r->device_type), "--device-type", optarg)) {
                 return CLI_USAGE;
             }
             break;
         case 'D':
-            if (copy_name(r->device, sizeof(r->device), optarg) != MDX_OK ||
-                !mdx_valid_segment(optarg, strlen(optarg))) {
-                fprintf(stderr, "modax rule add: --device '%s' is not a valid name; use "
-                                "[A-Za-z0-9_-]{1,64}\n", optarg);
+            if (!take_name(r->device, sizeof(r->device), "--device", optarg)) {
                 return CLI_USAGE;
             }
             break;

@@ -16,6 +16,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "modax/alloc.h"
 #include "modax/rul.h"
 #include "modax/rul_export.h"
 #include "modax/rul_rows.h"
@@ -45,7 +46,7 @@ static int names_add(struct names *s, const char *name)
         if (s->n >= cap) {
             return MDX_EFULL;
         }
-        v = realloc(s->v, cap * sizeof(*v));
+        v = mdx_realloc(s->v, cap * sizeof(*v));
         if (v == NULL) {
             return MDX_ENOMEM;
         }
@@ -413,8 +414,8 @@ int mdx_rul_export(struct mdx_store *st, const struct mdx_rul_export_opts *o, FI
     }
     stats->inputs = sensors.n;
     if (rc == MDX_OK) {
-        x.chunk = malloc(CHUNK_ROWS * sizeof(*x.chunk));
-        f.ts = malloc(FAILS_MAX * sizeof(*f.ts));
+        x.chunk = mdx_malloc(CHUNK_ROWS * sizeof(*x.chunk));
+        f.ts = mdx_malloc(FAILS_MAX * sizeof(*f.ts));
         rc = x.chunk != NULL && f.ts != NULL ? MDX_OK : MDX_ENOMEM;
     }
     if (rc == MDX_OK) {
@@ -431,10 +432,10 @@ int mdx_rul_export(struct mdx_store *st, const struct mdx_rul_export_opts *o, FI
     if (rc == MDX_OK && (fflush(out) != 0 || ferror(out))) {
         rc = MDX_EIO;
     }
-    free(x.chunk);
-    free(f.ts);
-    free(devs.v);
-    free(sensors.v);
-    free(dev_sensors.v);
+    mdx_free(x.chunk);
+    mdx_free(f.ts);
+    mdx_free(devs.v);
+    mdx_free(sensors.v);
+    mdx_free(dev_sensors.v);
     return rc;
 }
