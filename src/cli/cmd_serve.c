@@ -11,8 +11,11 @@
  * the spool into the store, so a clean stop leaves nothing behind.
  *
  * Role api: the HTTP API, live stream, dashboard and /metrics (api.h) on
- * api.listen:api.port, with its own store handles and MQTT connection; it
- * is stopped first, before the ingest it reads counters from.
+ * api.listen:api.port, with its own store handles and MQTT connection.
+ * With the ingest in the same process, it starts before the engine's
+ * writer, whose stage (mdx_api_live_stage_ops) feeds its live stream, and
+ * stops after the writer's drain, before the ingest it reads counters from
+ * is destroyed.
  *
  * Role archiver: a thread with its own store handle and object store runs
  * an archive pass (archive.h) every archive.interval_s, the first one at
@@ -308,24 +311,33 @@ int cmd_serve(int argc, char **argv)
             goto out;
         }
     }
-    /* RUL first: the alerts its tick raises go with the same batch as the alerting's. */
-    if ((rul != NULL && mdx_engine_add_stage(engine, &mdx_rul_live_stage, rul) != MDX_OK) ||
-        (alerting != NULL && mdx_engine_add_stage(engine, &mdx_alerting_stage, alerting) != MDX_OK)) {
-        mdx_log_error(MOD, "cannot add the ingest's stages");
-        goto out;
-    }
-    if (mdx_engine_start(engine) != MDX_OK || mdx_source_mqtt.start(source) != MDX_OK) {
-        mdx_log_error(MOD, "cannot start threads");
-        goto out;
-    }
 
 running:
+    /* Before the engine's writer: with the ingest here, the api's live stage is one of its
+     * stages. */
     if (role_bits & ROLE_API) {
         struct mdx_api_deps deps = {.store = &conf.store, .mqtt = &conf.mqtt, .engine = engine,
-                                    .alerting = alerting, .dispatch = dispatch};
+                                    .alerting = alerting, .dispatch = dispatch,
+                                    .ingest_in_process = engine != NULL,
+                                    .max_payload_bytes = conf.ingest.max_payload_bytes};
         api = mdx_api_start(&conf.api, &deps, &rc);
         if (api == NULL) {
             mdx_log_error(MOD, "cannot start the api; check api.*", MDX_F_ERR(rc));
+            goto out;
+        }
+    }
+    if (engine != NULL) {
+        /* RUL first: the alerts its tick raises go with the same batch as the alerting's. */
+        if ((rul != NULL && mdx_engine_add_stage(engine, &mdx_rul_live_stage, rul) != MDX_OK) ||
+            (alerting != NULL &&
+             mdx_engine_add_stage(engine, &mdx_alerting_stage, alerting) != MDX_OK) ||
+            (api != NULL && mdx_engine_add_stage(engine, &mdx_api_live_stage_ops,
+                                                 mdx_api_live_stage(api)) != MDX_OK)) {
+            mdx_log_error(MOD, "cannot add the ingest's stages");
+            goto out;
+        }
+        if (mdx_engine_start(engine) != MDX_OK || mdx_source_mqtt.start(source) != MDX_OK) {
+            mdx_log_error(MOD, "cannot start threads");
             goto out;
         }
     }
@@ -351,13 +363,13 @@ running:
 
 out:
     archiver_stop(&arch);
-    mdx_api_stop(api); /* first: it reads the engine's and alerting's counters */
     if (source != NULL) {
         mdx_source_mqtt.stop(source);
     }
     if (engine != NULL) {
-        mdx_engine_stop(engine, DRAIN_MS);
+        mdx_engine_stop(engine, DRAIN_MS); /* its writer runs the api's live stage */
     }
+    mdx_api_stop(api); /* before the engine and alerting whose counters it reads go */
     if (source != NULL) {
         mdx_source_mqtt.destroy(source);
     }
