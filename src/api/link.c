@@ -83,9 +83,6 @@ static int publish_points(struct api_link *l, const struct mdx_msg *msg)
     const char *why = NULL;
     int rc;
 
-    if (!api_hub_watched(l->hub, msg->tenant, msg->device)) {
-        return MDX_OK; /* delivered while its last viewer was leaving */
-    }
     rc = mdx_decode(msg, &pts, &why);
     if (rc == MDX_OK) {
         rc = mdx_validate_points(&pts, msg->recv_ms, &why);
@@ -195,14 +192,20 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     msg.len = m->payloadlen > 0 ? (size_t)m->payloadlen : 0;
     msg.recv_ms = mdx_now_ms();
     if (alerts_topic(m->topic, &msg) == MDX_OK) {
-        rc = publish_alert(l, &msg);
+        rc = api_hub_watched(l->hub, msg.tenant, msg.device) ? publish_alert(l, &msg) : MDX_OK;
     } else if (l->in_process || mdx_validate_topic(m->topic, &msg, &why) != MDX_OK) {
         rc = MDX_EINVAL;
-    } else if (msg.kind == MDX_MSG_SENSOR_DATA) {
-        atomic_fetch_add(&l->sensor_data, 1);
-        rc = publish_points(l, &msg);
     } else {
-        rc = publish_event(l, &msg);
+        if (msg.kind == MDX_MSG_SENSOR_DATA) {
+            atomic_fetch_add(&l->sensor_data, 1);
+        }
+        if (!api_hub_watched(l->hub, msg.tenant, msg.device)) {
+            rc = MDX_OK; /* nobody watches (a sensor_data: its last viewer was leaving) */
+        } else if (msg.kind == MDX_MSG_SENSOR_DATA) {
+            rc = publish_points(l, &msg);
+        } else {
+            rc = publish_event(l, &msg);
+        }
     }
     if (rc != MDX_OK) {
         atomic_fetch_add(&l->ignored, 1);
