@@ -9,13 +9,16 @@
  *     times it until every point is in the store;
  * then checks that every point is stored exactly once and prints
  *   ingest: msgs=… points=… lost=… dup=… points_per_s=… ceiling_points_per_s=…
- *           ratio=… cpu_us_per_msg=… rss_mb=…
+ *           ratio=… cpu_us_per_msg=… rss_mb=… alerting=… roles=…
  * Options: --msgs N (500000), --devices N (100), --batch N readings per
  * message (1), --publishers N (4), --store sqlite|postgresql (sqlite; for
  * postgresql it starts its own throwaway PostgreSQL 15 cluster, fsync on,
  * removed at the end), --alerting (the detector and the tenants' default
  * rules on every point, as `modax serve` runs by default; without it both
- * are off, alert.detect = alert.rules = false).
+ * are off, alert.detect = alert.rules = false), --roles LIST (the roles of
+ * `modax serve` under test; default its own default, ingest,api,archiver,
+ * as `make run` and a single-node deployment run it; the line says which
+ * ran as roles=).
  *
  * --broker-plugin runs all of it twice in the same invocation, first
  * without and then with the auth plugin (modax_auth.so): every device
@@ -49,6 +52,7 @@
 
 #define DEV_WINDOW 100 /* unacknowledged messages per device connection */
 #define SVC_NAME "modax-ingest" /* serve's default mqtt.client_id; the service identity */
+#define SERVE_ROLES "ingest,api,archiver" /* `modax serve`'s default roles */
 
 /* One device's own connection (--broker-plugin), driven by one thread at a time. */
 struct dev_conn {
@@ -59,6 +63,7 @@ struct dev_conn {
 
 struct load {
     int msgs, devices, batch, publishers;
+    const char *roles;            /* --roles of `modax serve` */
     int port;
     int64_t base_ms;
     struct dev_conn *conns;       /* devices long with per-device connections; else NULL */
@@ -541,7 +546,7 @@ static int run_pass(struct load *ld, const char *self, int alerting, int per_dev
     setenv("MODAX_ALERT_RULES", alerting ? "true" : "false", 1);
     setenv("MODAX_LOG_LEVEL", "warn", 0); /* MODAX_LOG_LEVEL=debug shows batch timings */
     if ((!plugin && modax_run(out, sizeof(out), "tenant", "add", "bench", NULL) != 0) ||
-        serve_start(&s, dir, b.port) != 0) {
+        serve_start_roles(&s, dir, b.port, ld->roles) != 0) {
         fprintf(stderr, "bench_ingest: cannot start modax serve; see %s/serve.log\n", dir);
         return -1;
     }
@@ -601,7 +606,8 @@ static int run_pass(struct load *ld, const char *self, int alerting, int per_dev
 
 int main(int argc, char **argv)
 {
-    struct load ld = {.msgs = 500000, .devices = 100, .batch = 1, .publishers = 4};
+    struct load ld = {.msgs = 500000, .devices = 100, .batch = 1, .publishers = 4,
+                      .roles = SERVE_ROLES};
     char self[1024];
     struct result plain = {0}, r = {0};
     ssize_t n;
@@ -621,6 +627,8 @@ int main(int argc, char **argv)
             ld.batch = (int)bench_parse_num(argv[++i], 1, 100000000);
         } else if (i + 1 < argc && strcmp(argv[i], "--publishers") == 0) {
             ld.publishers = (int)bench_parse_num(argv[++i], 1, 100000000);
+        } else if (i + 1 < argc && strcmp(argv[i], "--roles") == 0) {
+            ld.roles = argv[++i];
         } else if (strcmp(argv[i], "--alerting") == 0) {
             alerting = 1;
         } else if (strcmp(argv[i], "--broker-plugin") == 0) {
@@ -638,7 +646,7 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr, "usage: bench_ingest [--msgs N] [--devices N] [--batch N] "
                             "[--publishers N] [--store sqlite|postgresql] [--alerting] "
-                            "[--broker-plugin]\n");
+                            "[--broker-plugin] [--roles LIST (default " SERVE_ROLES ")]\n");
             return 2;
         }
     }
@@ -675,10 +683,11 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("ingest: msgs=%d points=%lld batch=%d lost=%ld dup=%ld points_per_s=%.0f "
-           "ceiling_points_per_s=%.0f ratio=%.2f cpu_us_per_msg=%.1f rss_mb=%.1f alerting=%s",
+           "ceiling_points_per_s=%.0f ratio=%.2f cpu_us_per_msg=%.1f rss_mb=%.1f alerting=%s "
+           "roles=%s",
            ld.msgs, (long long)ld.msgs * ld.batch * SENSORS, ld.batch, r.lost, r.dup, r.pps,
            r.ceiling_pps, r.ceiling_pps > 0 ? r.pps / r.ceiling_pps : 0, r.cpu_us, r.rss,
-           alerting ? "on" : "off");
+           alerting ? "on" : "off", ld.roles);
     if (plugin) {
         printf(" broker_plugin=on conns=%d unplugged_points_per_s=%.0f "
                "unplugged_ceiling_points_per_s=%.0f plugin_ratio=%.2f",

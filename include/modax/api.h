@@ -5,8 +5,11 @@
  * the dashboard's static files and /metrics, on libmicrohttpd.
  *
  * The server reads the same store as the ingest (one store handle per
- * server thread) and keeps its own MQTT connection: it subscribes to the
- * fleet's topics for the live stream and publishes operators' commands.
+ * server thread) and keeps its own MQTT connection, which publishes
+ * operators' commands and hears alerts. The live stream's other events
+ * come from the ingest: in the same process through the pipeline stage
+ * mdx_api_live_stage_ops; in an API running alone through that
+ * connection, subscribed to the sensor_data of watched devices only.
  * Every request but /healthz, /readyz, /metrics and the dashboard's files
  * carries an API key (apikey.h) and is scoped to the key's tenant.
  */
@@ -42,6 +45,7 @@ struct mdx_api_conf {
 extern const struct mdx_conf_key mdx_api_conf_keys[];
 
 struct mdx_engine;
+struct mdx_stage_ops;
 struct mdx_alerting;
 struct mdx_dispatch;
 
@@ -52,6 +56,15 @@ struct mdx_api_deps {
     struct mdx_engine *engine;            /* ingest counters for /metrics */
     struct mdx_alerting *alerting;
     struct mdx_dispatch *dispatch;
+    /*
+     * Non-zero: the ingest runs in this process and feeds the live stream
+     * through mdx_api_live_stage(); the MQTT connection then subscribes to
+     * alerts only. Zero: the API runs alone and subscribes to the fleet's
+     * events, and to sensor_data only while someone watches it.
+     */
+    int ingest_in_process;
+    int64_t max_payload_bytes;            /* ingest.max_payload_bytes: the connection ignores
+                                             (and counts) larger payloads; 0 = 256 KiB */
 };
 
 struct mdx_api;
@@ -61,7 +74,24 @@ struct mdx_api *mdx_api_start(const struct mdx_api_conf *conf, const struct mdx_
                               int *err);
 /* Non-zero while the broker connection is up and the store answers (what /readyz says). */
 int mdx_api_ready(struct mdx_api *api);
-/* Closes the listener and live streams, then waits for running requests. NULL is fine. */
+/*
+ * Closes the listener and live streams, then waits for running requests.
+ * With ingest_in_process, the engine's writer (which runs the live stage)
+ * must be stopped first. NULL is fine.
+ */
 void mdx_api_stop(struct mdx_api *api);
+
+/*
+ * The live stream's pipeline stage: add it to the ingest's engine with
+ * mdx_engine_add_stage(engine, &mdx_api_live_stage_ops,
+ * mdx_api_live_stage(api)) before mdx_engine_start(). It formats nothing
+ * for a tenant or device nobody watches, and never waits for a viewer.
+ */
+extern const struct mdx_stage_ops mdx_api_live_stage_ops;
+/*
+ * The stage's context, owned by 'api' and valid until mdx_api_stop(); NULL
+ * when 'api' was started without ingest_in_process (or is NULL).
+ */
+void *mdx_api_live_stage(struct mdx_api *api);
 
 #endif

@@ -181,13 +181,32 @@ void api_hub_stats(struct api_hub *h, struct api_hub_stats *out);
 
 /* link.c: the API's own MQTT connection (clean session). */
 struct api_link;
-/* Connects (client id mqtt.client_id + "-api"), subscribes to the fleet's topics, feeds 'hub'. */
-struct api_link *api_link_start(const struct mdx_mqtt_conf *conf, struct api_hub *hub, int *err);
+/*
+ * Connects (client id mqtt.client_id + "-api") and feeds 'hub': alerts
+ * always; with 'in_process' zero also safety, status and command_ack, and
+ * the sensor_data of what the hub's streams watch. Payloads over
+ * 'max_payload_bytes' are ignored and counted.
+ */
+struct api_link *api_link_start(const struct mdx_mqtt_conf *conf, struct api_hub *hub,
+                                int in_process, int64_t max_payload_bytes, int *err);
+struct api_link_stats {
+    uint64_t received;            /* messages delivered to the link */
+    uint64_t sensor_data;         /* of which sensor_data */
+    uint64_t ignored;             /* not valid: nothing streamed */
+    uint64_t oversized;           /* over max_payload_bytes: ignored before parsing */
+    uint64_t sensor_filters;      /* sensor_data topic filters subscribed now */
+};
+void api_link_stats(struct api_link *l, struct api_link_stats *out);
 /* Non-zero while connected. */
 int api_link_ready(struct api_link *l);
 /* Publishes at QoS 1 without blocking: MDX_OK once queued, MDX_EIO if not connected. */
 int api_link_publish(struct api_link *l, const char *topic, const void *payload, size_t len);
 void api_link_stop(struct api_link *l);
+
+/* live_stage.c: the pipeline stage feeding 'hub' in-process (mdx_api_live_stage_ops). */
+struct api_live;
+struct api_live *api_live_create(struct api_hub *hub);
+void api_live_destroy(struct api_live *l);
 
 /* metrics.c: HTTP counters and the /metrics page. */
 struct api_metrics;
@@ -216,6 +235,7 @@ struct api {
     struct api_auth *auth;
     struct api_hub *hub;
     struct api_link *link;
+    struct api_live *live;           /* NULL unless the ingest runs in this process */
     struct api_metrics *metrics;
     const struct api_route **routes; /* all tables flattened; index = metrics route index */
     size_t n_routes;

@@ -7,7 +7,9 @@
  * client's fixed ring (api.stream_queue slots, API_HUB_CLIENT_BYTES_MAX
  * bytes) holds a reference. The publisher never blocks: a client whose
  * ring is full is dropped (its socket shut down, its frames released) and
- * counted. One mutex guards the client list and every ring.
+ * counted. One mutex guards the client list and every ring. Each client
+ * is counted in the hub's watch (watch.c) while it is open, so that
+ * publishers can skip events nobody watches without taking that mutex.
  *
  * libmicrohttpd runs the response through a content reader on its polling
  * threads. With nothing queued the reader suspends its connection (the
@@ -40,6 +42,7 @@
 
 #include "api/api_int.h"
 #include "api/hub.h"
+#include "api/watch.h"
 
 #define MOD "api"
 #define HELLO ": stream open\n\n"
@@ -82,6 +85,7 @@ struct api_hub {
     size_t n_clients;
     int stopping;
     struct api_hub_stats st;        /* 'clients' is n_clients */
+    struct api_watch *watch;        /* who watches what, for the stage and the link */
 };
 
 /* ---- frames and references ---- */
@@ -100,6 +104,7 @@ static void hub_unref(struct api_hub *h)
     }
     pthread_cond_destroy(&h->cond);
     pthread_mutex_destroy(&h->mu);
+    api_watch_destroy(h->watch);
     mdx_free(h);
 }
 
@@ -215,7 +220,13 @@ struct api_hub *api_hub_create(const struct mdx_api_conf *conf)
     h->queue_cap = conf->stream_queue > 0 ? (size_t)conf->stream_queue : 1;
     h->max_clients = conf->stream_max_clients > 0 ? (size_t)conf->stream_max_clients : 1;
     atomic_init(&h->refs, 1);
+    h->watch = api_watch_create();
+    if (h->watch == NULL) {
+        mdx_free(h);
+        return NULL;
+    }
     if (pthread_mutex_init(&h->mu, NULL) != 0) {
+        api_watch_destroy(h->watch);
         mdx_free(h);
         return NULL;
     }
@@ -225,6 +236,7 @@ struct api_hub *api_hub_create(const struct mdx_api_conf *conf)
         if (pthread_cond_init(&h->cond, &ca) != 0) {
             pthread_condattr_destroy(&ca);
             pthread_mutex_destroy(&h->mu);
+            api_watch_destroy(h->watch);
             mdx_free(h);
             return NULL;
         }
@@ -233,6 +245,7 @@ struct api_hub *api_hub_create(const struct mdx_api_conf *conf)
     if (pthread_create(&h->timer, NULL, timer_main, h) != 0) {
         pthread_cond_destroy(&h->cond);
         pthread_mutex_destroy(&h->mu);
+        api_watch_destroy(h->watch);
         mdx_free(h);
         return NULL;
     }
@@ -285,6 +298,16 @@ void api_hub_stats(struct api_hub *h, struct api_hub_stats *out)
     *out = h->st;
     out->clients = h->n_clients;
     pthread_mutex_unlock(&h->mu);
+}
+
+int api_hub_watched(const struct api_hub *h, const char *tenant, const char *device)
+{
+    return h != NULL && api_watch_any(h->watch, tenant, device != NULL ? device : "");
+}
+
+struct api_watch *api_hub_watch(struct api_hub *h)
+{
+    return h->watch;
 }
 
 /* Non-zero if 'data' (len bytes) holds a line break, which would split the SSE data line. */
@@ -372,6 +395,12 @@ int api_hub_client_open(struct api_hub *h, const char *tenant, const char *devic
     c->fd = fd;
     snprintf(c->tenant, sizeof(c->tenant), "%s", tenant);
     snprintf(c->device, sizeof(c->device), "%s", device != NULL ? device : "");
+    /* Counted in before it can get events: the stage and the link start feeding it now. */
+    if (api_watch_add(h->watch, c->tenant, c->device) != MDX_OK) {
+        mdx_free(c->ring);
+        mdx_free(c);
+        return MDX_ENOMEM;
+    }
     pthread_mutex_lock(&h->mu);
     if (h->stopping || h->n_clients >= h->max_clients) {
         int rc = h->stopping ? MDX_ESTOPPED : MDX_EFULL;
@@ -379,6 +408,7 @@ int api_hub_client_open(struct api_hub *h, const char *tenant, const char *devic
             h->st.refused_full++;
         }
         pthread_mutex_unlock(&h->mu);
+        api_watch_remove(h->watch, c->tenant, c->device);
         mdx_free(c->ring);
         mdx_free(c);
         return rc;
@@ -477,6 +507,7 @@ void api_hub_client_free(void *client)
     h->n_clients--;
     pthread_cond_broadcast(&h->cond);
     pthread_mutex_unlock(&h->mu);
+    api_watch_remove(h->watch, c->tenant, c->device);
     mdx_free(c->ring);
     mdx_free(c);
     hub_unref(h);

@@ -50,6 +50,16 @@ void api_hub_client_free(void *client);
 void api_hub_hold(struct api_hub *h);
 void api_hub_release(struct api_hub *h);
 
+/*
+ * Non-zero if a stream may want the events of 'tenant' / 'device' now: a
+ * few atomic loads, no lock (watch.h), for callers that would otherwise
+ * format events nobody reads. Can say yes in vain, never no to a stream
+ * opened before the call.
+ */
+int api_hub_watched(const struct api_hub *h, const char *tenant, const char *device);
+/* The hub's viewer counts (watch.h). Borrowed: valid while the hub is held. */
+struct api_watch *api_hub_watch(struct api_hub *h);
+
 /* Sends the ping comment to every idle stream now (the timer does so every API_HUB_PING_MS). */
 void api_hub_ping(struct api_hub *h);
 

@@ -1,18 +1,28 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * link.c - the API server's own MQTT connection: it feeds the live-stream
- * hub with what the fleet publishes and sends operators' commands.
+ * link.c - the API server's own MQTT connection: it sends operators'
+ * commands and feeds the live-stream hub with what only the broker has.
  *
  * Client id mqtt.client_id + "-api" on a clean session, QoS 0
  * subscriptions (a missed live event is not worth a broker queue; the
- * store has everything). libmosquitto's thread calls on_message, which
- * turns a message into the SSE data of docs/api.md ("Live stream") in
- * buffers of the link (no allocation per message but the JSON parser's)
- * and hands it to api_hub_publish(). Messages that do not validate are
- * ignored and counted: the ingest dead-letters them already.
+ * store has everything). Alerts always come this way. When the ingest
+ * runs in the same process it feeds everything else through the live
+ * stage (live_stage.c), so the link subscribes to nothing more and the
+ * broker delivers the fleet's messages once. When the API runs alone, the
+ * link also subscribes to safety, status and command_ack of every device,
+ * and to sensor_data only for what the hub's streams watch now
+ * (modax/{tenant}/{device}/sensor_data, or modax/{tenant}/+/sensor_data
+ * for a stream of all a tenant's devices), following the hub's watch
+ * (watch.h) as viewers come and go.
+ *
+ * libmosquitto's thread calls on_message, which drops a payload over the
+ * ingest's size limit before parsing it, decodes and validates the rest
+ * as the ingest does, and hands the events to the hub (live_event.c), in
+ * buffers of the link (no allocation per message but the JSON parser's).
+ * Messages that do not validate are ignored and counted: the ingest
+ * dead-letters them already.
  */
 #include <mosquitto.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,74 +39,48 @@
 
 #include "api/api_int.h"
 #include "api/hub.h"
+#include "api/live_event.h"
+#include "api/watch.h"
 
 #define MOD "api"
 #define LINK_POINTS_MAX 4096      /* points of one message (ingest.max_points_per_msg default) */
-#define LINK_DATA_MAX (API_HUB_EVENT_MAX - 64) /* one event's data, leaving room for its frame */
 #define LINK_INFLIGHT_MAX 1000    /* our QoS 1 publishes not yet acknowledged */
-#define DETAIL_MAX 256            /* command_ack detail passed on, at most */
+#define PAYLOAD_MAX_DEFAULT (256 * 1024) /* ingest.max_payload_bytes' default */
+#define FILTER_MAX (MDX_NAME_MAX * 2 + 32)
 
-static const char *const subscriptions[] = {
-    "modax/+/+/sensor_data", "modax/+/+/safety", "modax/+/+/status",
-    "modax/+/+/command_ack", "modax/+/+/alerts",
+/* Alerts come from the broker whoever feeds the rest. */
+static const char *const alert_subscriptions[] = {"modax/+/+/alerts"};
+/* An API alone also hears the fleet's events (few: a device's state changes). */
+static const char *const event_subscriptions[] = {
+    "modax/+/+/safety", "modax/+/+/status", "modax/+/+/command_ack",
 };
 
 struct api_link {
     const struct mdx_mqtt_conf *conf; /* borrowed */
-    struct api_hub *hub;              /* borrowed */
+    struct api_hub *hub;              /* held */
     struct mosquitto *mosq;
     char client_id[256];
+    int in_process;                   /* the ingest feeds the hub: alerts only */
+    size_t max_payload;               /* larger payloads are ignored, never parsed */
     int loop_started;
+    int listening;                    /* follows the hub's watch */
     atomic_int connected;
     atomic_int stopping;
     atomic_int inflight;
-    /* Counters (read by nobody yet but the logs). */
-    atomic_uint_fast64_t received, ignored, published;
+    atomic_uint_fast64_t received, sensor_data, ignored, oversized, published;
+    atomic_int sensor_filters;        /* sensor_data filters wanted now */
     /* Used by libmosquitto's thread only: */
     struct mdx_point points[LINK_POINTS_MAX];
-    char data[LINK_DATA_MAX];
+    struct api_live_buf buf;
 };
 
 /* ---- message to event ---- */
 
-/* Bounded text builder over the link's data buffer. */
-struct out {
-    char *p;
-    size_t len, cap;
-    int overflow;
-};
-
-static void out_printf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void out_printf(struct out *o, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (o->overflow) {
-        return;
-    }
-    va_start(ap, fmt);
-    n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= o->cap - o->len) {
-        o->overflow = 1;
-        o->p[o->len] = '\0';
-        return;
-    }
-    o->len += (size_t)n;
-}
-
-/*
- * sensor_data: {"device":D,"points":[{"sensor","ts_ms","value"},...]}, split
- * into several events when one would exceed LINK_DATA_MAX.
- */
+/* sensor_data: decoded and validated as the ingest does, then "point" events. */
 static int publish_points(struct api_link *l, const struct mdx_msg *msg)
 {
     struct mdx_points pts = {.v = l->points, .n = 0, .cap = LINK_POINTS_MAX};
-    struct out o = {.p = l->data, .cap = sizeof(l->data)};
     const char *why = NULL;
-    char item[MDX_NAME_MAX + 96];
-    size_t head_len, in_event = 0;
     int rc;
 
     rc = mdx_decode(msg, &pts, &why);
@@ -108,138 +92,25 @@ static int publish_points(struct api_link *l, const struct mdx_msg *msg)
                       MDX_F_STR("device", msg->device), MDX_F_STR("reason", why ? why : "?"));
         return rc;
     }
-    out_printf(&o, "{\"device\":\"%s\",\"points\":[", msg->device);
-    head_len = o.len;
-    for (size_t i = 0; i < pts.n; i++) {
-        const struct mdx_point *p = &pts.v[i];
-        int n = snprintf(item, sizeof(item), "%s{\"sensor\":\"%s\",\"ts_ms\":%lld,\"value\":%.15g}",
-                         in_event > 0 ? "," : "", p->sensor, (long long)p->ts_ms, p->value);
-        if (n < 0 || (size_t)n >= sizeof(item)) {
-            continue; /* cannot happen: names are at most 64 bytes */
-        }
-        if (in_event > 0 && o.len + (size_t)n + 2 >= o.cap) {
-            /* This event is full: send it and start the next with this point. */
-            out_printf(&o, "]}");
-            api_hub_publish(l->hub, msg->tenant, msg->device, "point", o.p, o.len);
-            atomic_fetch_add(&l->published, 1);
-            o.len = head_len;
-            o.p[o.len] = '\0';
-            in_event = 0;
-            n = snprintf(item, sizeof(item), "{\"sensor\":\"%s\",\"ts_ms\":%lld,\"value\":%.15g}",
-                         p->sensor, (long long)p->ts_ms, p->value);
-        }
-        out_printf(&o, "%s", item);
-        in_event++;
-    }
-    if (in_event > 0) {
-        out_printf(&o, "]}");
-        if (!o.overflow) {
-            api_hub_publish(l->hub, msg->tenant, msg->device, "point", o.p, o.len);
-            atomic_fetch_add(&l->published, 1);
-        }
-    }
+    atomic_fetch_add(&l->published,
+                     api_live_points(l->hub, &l->buf, msg->tenant, msg->device, pts.v, pts.n));
     return MDX_OK;
 }
 
-/* Prints 'root' compactly into the link's buffer and publishes it as 'event'. */
-static int publish_json(struct api_link *l, const struct mdx_msg *msg, const char *event,
-                        cJSON *root)
-{
-    if (!cJSON_PrintPreallocated(root, l->data, (int)sizeof(l->data), 0)) {
-        return MDX_EINVAL; /* larger than one event may be */
-    }
-    api_hub_publish(l->hub, msg->tenant, msg->device, event, l->data, strlen(l->data));
-    atomic_fetch_add(&l->published, 1);
-    return MDX_OK;
-}
-
-/* safety: {"device", ...the flags}; status: {"device","state"}. */
+/* safety, status, command_ack: decoded as the ingest does, then their events. */
 static int publish_event(struct api_link *l, const struct mdx_msg *msg)
 {
     struct mdx_event ev;
     const char *why = NULL;
-    cJSON *body, *out = NULL;
     int rc;
 
     rc = mdx_decode_event(msg, &ev, &why);
-    if (rc != MDX_OK) {
-        return rc;
+    if (rc == MDX_OK) {
+        rc = api_live_event(l->hub, &l->buf, msg->tenant, msg->device, &ev);
     }
-    body = cJSON_Parse(ev.body);
-    if (body == NULL) {
-        return MDX_ENOMEM;
+    if (rc == MDX_OK) {
+        atomic_fetch_add(&l->published, 1);
     }
-    if (msg->kind == MDX_MSG_STATUS) {
-        const cJSON *state = cJSON_GetObjectItemCaseSensitive(body, "state");
-        out = cJSON_CreateObject();
-        rc = MDX_ENOMEM;
-        if (!cJSON_IsString(state) || state->valuestring[0] == '\0') {
-            rc = MDX_EINVAL; /* a status without a state says nothing to a viewer */
-        } else if (out != NULL && cJSON_AddStringToObject(out, "device", msg->device) != NULL &&
-                   cJSON_AddStringToObject(out, "state", state->valuestring) != NULL) {
-            rc = publish_json(l, msg, "status", out);
-        }
-        cJSON_Delete(out);
-    } else {
-        cJSON_DeleteItemFromObjectCaseSensitive(body, "device_id");
-        cJSON_DeleteItemFromObjectCaseSensitive(body, "device");
-        rc = MDX_ENOMEM;
-        if (cJSON_AddStringToObject(body, "device", msg->device) != NULL &&
-            cJSON_AddNumberToObject(body, "ts_ms", (double)ev.ts_ms) != NULL) {
-            rc = publish_json(l, msg, "safety", body);
-        }
-    }
-    cJSON_Delete(body);
-    return rc;
-}
-
-/* command_ack: {"device","command_id","status":"acked"|"rejected","detail"?}. */
-static int publish_ack(struct api_link *l, const struct mdx_msg *msg)
-{
-    cJSON *root, *out = NULL;
-    const cJSON *id, *status, *detail, *dev;
-    char text[DETAIL_MAX + 1];
-    int rc = MDX_EINVAL;
-
-    if (msg->len == 0 || !mdx_valid_utf8(msg->payload, msg->len)) {
-        return MDX_EINVAL;
-    }
-    root = cJSON_ParseWithLength((const char *)msg->payload, msg->len);
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return MDX_EINVAL;
-    }
-    id = cJSON_GetObjectItemCaseSensitive(root, "command_id");
-    status = cJSON_GetObjectItemCaseSensitive(root, "status");
-    detail = cJSON_GetObjectItemCaseSensitive(root, "detail");
-    dev = cJSON_GetObjectItemCaseSensitive(root, "device_id");
-    if (!cJSON_IsNumber(id) || id->valuedouble < 1 || id->valuedouble > 9007199254740991.0 ||
-        id->valuedouble != (double)(int64_t)id->valuedouble || !cJSON_IsString(status) ||
-        (strcmp(status->valuestring, "ok") != 0 && strcmp(status->valuestring, "rejected") != 0) ||
-        (detail != NULL && !cJSON_IsString(detail) && !cJSON_IsNull(detail)) ||
-        (dev != NULL && (!cJSON_IsString(dev) || strcmp(dev->valuestring, msg->device) != 0))) {
-        goto done;
-    }
-    rc = MDX_ENOMEM;
-    out = cJSON_CreateObject();
-    if (out == NULL || cJSON_AddStringToObject(out, "device", msg->device) == NULL ||
-        cJSON_AddNumberToObject(out, "command_id", id->valuedouble) == NULL ||
-        cJSON_AddStringToObject(out, "status", strcmp(status->valuestring, "ok") == 0
-                                                   ? "acked"
-                                                   : "rejected") == NULL) {
-        goto done;
-    }
-    if (cJSON_IsString(detail)) {
-        snprintf(text, sizeof(text), "%s", detail->valuestring);
-        if (cJSON_AddStringToObject(out, "detail", text) == NULL) {
-            goto done;
-        }
-    }
-    rc = publish_json(l, msg, "command", out);
-
-done:
-    cJSON_Delete(out);
-    cJSON_Delete(root);
     return rc;
 }
 
@@ -257,7 +128,10 @@ static int publish_alert(struct api_link *l, const struct mdx_msg *msg)
         cJSON_Delete(root);
         return MDX_EINVAL;
     }
-    rc = publish_json(l, msg, "alert", root);
+    rc = api_live_json(l->hub, &l->buf, msg->tenant, msg->device, "alert", root);
+    if (rc == MDX_OK) {
+        atomic_fetch_add(&l->published, 1);
+    }
     cJSON_Delete(root);
     return rc;
 }
@@ -305,30 +179,32 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
         return;
     }
     atomic_fetch_add(&l->received, 1);
+    if (m->payloadlen > 0 && (size_t)m->payloadlen > l->max_payload) {
+        /* The ingest dead-letters it; the JSON parser never sees it here. */
+        atomic_fetch_add(&l->oversized, 1);
+        mdx_log_debug(MOD, "live stream: payload too large; ignored", MDX_F_STR("topic", m->topic),
+                      MDX_F_INT("bytes", m->payloadlen));
+        return;
+    }
     memset(&msg, 0, sizeof(msg));
     msg.topic = m->topic;
     msg.payload = m->payload;
     msg.len = m->payloadlen > 0 ? (size_t)m->payloadlen : 0;
     msg.recv_ms = mdx_now_ms();
     if (alerts_topic(m->topic, &msg) == MDX_OK) {
-        rc = publish_alert(l, &msg);
-    } else if (mdx_validate_topic(m->topic, &msg, &why) != MDX_OK) {
+        rc = api_hub_watched(l->hub, msg.tenant, msg.device) ? publish_alert(l, &msg) : MDX_OK;
+    } else if (l->in_process || mdx_validate_topic(m->topic, &msg, &why) != MDX_OK) {
         rc = MDX_EINVAL;
     } else {
-        switch (msg.kind) {
-        case MDX_MSG_SENSOR_DATA:
+        if (msg.kind == MDX_MSG_SENSOR_DATA) {
+            atomic_fetch_add(&l->sensor_data, 1);
+        }
+        if (!api_hub_watched(l->hub, msg.tenant, msg.device)) {
+            rc = MDX_OK; /* nobody watches (a sensor_data: its last viewer was leaving) */
+        } else if (msg.kind == MDX_MSG_SENSOR_DATA) {
             rc = publish_points(l, &msg);
-            break;
-        case MDX_MSG_SAFETY:
-        case MDX_MSG_STATUS:
+        } else {
             rc = publish_event(l, &msg);
-            break;
-        case MDX_MSG_COMMAND_ACK:
-            rc = publish_ack(l, &msg);
-            break;
-        default:
-            rc = MDX_EINVAL;
-            break;
         }
     }
     if (rc != MDX_OK) {
@@ -338,23 +214,70 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     }
 }
 
+/* ---- sensor_data of what is watched ---- */
+
+/* Subscribes to (on) or unsubscribes from the sensor_data of tenant/device ("": all). */
+static void sensor_filter(struct api_link *l, const char *tenant, const char *device, int on)
+{
+    char filter[FILTER_MAX];
+    int rc;
+
+    snprintf(filter, sizeof(filter), "modax/%s/%s/sensor_data", tenant,
+             device[0] != '\0' ? device : "+");
+    rc = on ? mosquitto_subscribe(l->mosq, NULL, filter, 0)
+            : mosquitto_unsubscribe(l->mosq, NULL, filter);
+    /* Not connected: on_connect subscribes to what is wanted then. */
+    if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN) {
+        mdx_log_warn(MOD, on ? "live stream: subscribe failed" : "live stream: unsubscribe failed",
+                     MDX_F_STR("filter", filter), MDX_F_STR("error", mosquitto_strerror(rc)));
+    }
+}
+
+/* The hub's watch: a filter became wanted or unwanted (under the watch's lock). */
+static void on_watch(void *arg, const char *tenant, const char *device, int on)
+{
+    struct api_link *l = arg;
+
+    atomic_fetch_add(&l->sensor_filters, on ? 1 : -1);
+    sensor_filter(l, tenant, device, on);
+}
+
+/* After a (re)connection: the clean session forgot what was wanted. */
+static void on_resubscribe(void *arg, const char *tenant, const char *device, int on)
+{
+    sensor_filter(arg, tenant, device, on);
+}
+
+/* Subscribes to each of 'filters' (n). */
+static void subscribe_all(struct api_link *l, const char *const *filters, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = mosquitto_subscribe(l->mosq, NULL, filters[i], 0);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            mdx_log_error(MOD, "subscribe failed", MDX_F_STR("filter", filters[i]),
+                          MDX_F_STR("error", mosquitto_strerror(rc)));
+        }
+    }
+}
+
 /* ---- the connection ---- */
 
 static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 {
     struct api_link *l = obj;
 
+    (void)mosq;
     if (rc != 0) {
         mdx_log_error(MOD, "broker refused the API's connection; check mqtt.username and password",
                       MDX_F_STR("reason", mosquitto_connack_string(rc)));
         return;
     }
-    for (size_t i = 0; i < sizeof(subscriptions) / sizeof(subscriptions[0]); i++) {
-        rc = mosquitto_subscribe(mosq, NULL, subscriptions[i], 0);
-        if (rc != MOSQ_ERR_SUCCESS) {
-            mdx_log_error(MOD, "subscribe failed", MDX_F_STR("filter", subscriptions[i]),
-                          MDX_F_STR("error", mosquitto_strerror(rc)));
-        }
+    subscribe_all(l, alert_subscriptions,
+                  sizeof(alert_subscriptions) / sizeof(alert_subscriptions[0]));
+    if (!l->in_process) {
+        subscribe_all(l, event_subscriptions,
+                      sizeof(event_subscriptions) / sizeof(event_subscriptions[0]));
+        api_watch_each(api_hub_watch(l->hub), on_resubscribe, l);
     }
     atomic_store(&l->connected, 1);
     mdx_log_info(MOD, "connected to the broker", MDX_F_STR("host", l->conf->host),
@@ -386,7 +309,8 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid)
     }
 }
 
-struct api_link *api_link_start(const struct mdx_mqtt_conf *conf, struct api_hub *hub, int *err)
+struct api_link *api_link_start(const struct mdx_mqtt_conf *conf, struct api_hub *hub,
+                                int in_process, int64_t max_payload_bytes, int *err)
 {
     struct api_link *l = mdx_calloc(1, sizeof(*l));
     int rc = MDX_ENOMEM;
@@ -395,6 +319,8 @@ struct api_link *api_link_start(const struct mdx_mqtt_conf *conf, struct api_hub
         goto fail;
     }
     l->conf = conf;
+    l->in_process = in_process;
+    l->max_payload = max_payload_bytes > 0 ? (size_t)max_payload_bytes : PAYLOAD_MAX_DEFAULT;
     if ((size_t)snprintf(l->client_id, sizeof(l->client_id), "%s-api", conf->client_id) >=
         sizeof(l->client_id)) {
         rc = MDX_ECONF;
@@ -422,6 +348,11 @@ struct api_link *api_link_start(const struct mdx_mqtt_conf *conf, struct api_hub
     mosquitto_disconnect_callback_set(l->mosq, on_disconnect);
     mosquitto_message_callback_set(l->mosq, on_message);
     mosquitto_publish_callback_set(l->mosq, on_publish);
+    if (!in_process) {
+        /* From here on viewers coming and going (un)subscribe their sensor_data. */
+        api_watch_listen(api_hub_watch(hub), on_watch, l);
+        l->listening = 1;
+    }
     /* connect_async: a broker that is down now is retried by the loop. */
     rc = mosquitto_connect_async(l->mosq, conf->host, (int)conf->port, (int)conf->keepalive_s);
     if (rc != MOSQ_ERR_SUCCESS) {
@@ -440,6 +371,9 @@ fail:
         *err = rc;
     }
     if (l != NULL) {
+        if (l->listening) {
+            api_watch_listen(api_hub_watch(l->hub), NULL, NULL);
+        }
         if (l->mosq != NULL) {
             mosquitto_destroy(l->mosq);
         }
@@ -480,12 +414,27 @@ int api_link_publish(struct api_link *l, const char *topic, const void *payload,
     return MDX_OK;
 }
 
+void api_link_stats(struct api_link *l, struct api_link_stats *out)
+{
+    int filters = atomic_load(&l->sensor_filters);
+
+    out->received = atomic_load(&l->received);
+    out->sensor_data = atomic_load(&l->sensor_data);
+    out->ignored = atomic_load(&l->ignored);
+    out->oversized = atomic_load(&l->oversized);
+    out->sensor_filters = filters > 0 ? (uint64_t)filters : 0;
+}
+
 void api_link_stop(struct api_link *l)
 {
     if (l == NULL) {
         return;
     }
     atomic_store(&l->stopping, 1);
+    if (l->listening) {
+        api_watch_listen(api_hub_watch(l->hub), NULL, NULL); /* no (un)subscribe after this */
+        l->listening = 0;
+    }
     if (l->loop_started) {
         mosquitto_disconnect(l->mosq);
         mosquitto_loop_stop(l->mosq, false);
@@ -493,6 +442,7 @@ void api_link_stop(struct api_link *l)
     }
     mdx_log_debug(MOD, "API broker link stopped", MDX_F_INT("received", atomic_load(&l->received)),
                   MDX_F_INT("ignored", atomic_load(&l->ignored)),
+                  MDX_F_INT("oversized", atomic_load(&l->oversized)),
                   MDX_F_INT("events", atomic_load(&l->published)));
     mosquitto_destroy(l->mosq);
     mosquitto_lib_cleanup();

@@ -387,6 +387,26 @@ static void render_hub(struct metrics_buf *b, struct api_hub *h)
     counter(b, "modax_stream_events_total", "Events queued to live-stream clients.", s.events);
 }
 
+static void render_link(struct metrics_buf *b, struct api_link *l)
+{
+    struct api_link_stats s;
+
+    api_link_stats(l, &s);
+    counter(b, "modax_stream_link_received_total",
+            "Messages the API's own broker connection received for the live stream.", s.received);
+    counter(b, "modax_stream_link_sensor_data_total",
+            "Of which sensor_data (none when the ingest feeds the stream in-process).",
+            s.sensor_data);
+    counter(b, "modax_stream_link_ignored_total",
+            "Messages the API's broker connection ignored: not valid.", s.ignored);
+    counter(b, "modax_stream_link_oversized_total",
+            "Messages the API's broker connection ignored unparsed: over "
+            "ingest.max_payload_bytes.", s.oversized);
+    gauge(b, "modax_stream_link_sensor_filters",
+          "sensor_data topic filters the API's broker connection subscribes to now (watched "
+          "devices and tenants).", (double)s.sensor_filters);
+}
+
 /* Writes {method="M",route="R" (no closing brace). */
 static void route_labels(struct metrics_buf *b, const struct api *api, size_t i)
 {
@@ -516,6 +536,9 @@ void api_route_metrics(struct api_req *r)
     }
     if (api->hub != NULL) {
         render_hub(&b, api->hub);
+    }
+    if (api->link != NULL) {
+        render_link(&b, api->link);
     }
     render_http(&b, api, m);
     render_process(&b, m);

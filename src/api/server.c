@@ -1050,7 +1050,11 @@ struct mdx_api *mdx_api_start(const struct mdx_api_conf *conf, const struct mdx_
         mdx_log_error(MOD, "cannot create the API's parts (out of memory)");
         goto fail;
     }
-    a->link = api_link_start(deps->mqtt, a->hub, &rc);
+    if (deps->ingest_in_process && (a->live = api_live_create(a->hub)) == NULL) {
+        goto fail;
+    }
+    a->link = api_link_start(deps->mqtt, a->hub, deps->ingest_in_process,
+                             deps->max_payload_bytes, &rc);
     if (a->link == NULL) {
         mdx_log_error(MOD, "cannot start the API's MQTT connection; check mqtt.*", MDX_F_ERR(rc));
         goto fail;
@@ -1091,6 +1095,11 @@ int mdx_api_ready(struct mdx_api *m)
     return rc == MDX_OK || rc == MDX_ENOTFOUND;
 }
 
+void *mdx_api_live_stage(struct mdx_api *m)
+{
+    return m != NULL ? m->api.live : NULL;
+}
+
 void mdx_api_stop(struct mdx_api *m)
 {
     struct api *a;
@@ -1120,6 +1129,7 @@ void mdx_api_stop(struct mdx_api *m)
     api_hub_release(a->hub);
     a->hub = NULL;
     api_link_stop(a->link);
+    api_live_destroy(a->live);         /* the engine's writer, which runs it, stopped first */
     api_metrics_destroy(a->metrics);
     api_auth_destroy(a->auth);
     for (size_t i = 0; i < m->n_stores; i++) {

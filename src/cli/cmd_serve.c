@@ -4,16 +4,20 @@
  *
  * Role ingest: MQTT source -> engine (spool, decode, validate, store), with
  * the stages of serve_stages.c on the engine's writer thread: live RUL
- * (rul_live.h) when rul.enabled, and alerting (detector, rules, safety
+ * (rul_live.h) when rul.enabled; alerting (detector, rules, safety
  * events, alert lifecycle; alerting.h) when alert.detect or alert.rules is
  * on, its alert changes going to the sinks (alert dispatcher) and to
- * modax/{tenant}/{device}/alerts.
+ * modax/{tenant}/{device}/alerts; and the api's live stream when the api
+ * role runs in the same process.
  * On SIGINT/SIGTERM the source disconnects first, then the engine drains
  * the spool into the store, so a clean stop leaves nothing behind.
  *
  * Role api: the HTTP API, live stream, dashboard and /metrics (api.h) on
- * api.listen:api.port, with its own store handles and MQTT connection; it
- * is stopped first, before the ingest it reads counters from.
+ * api.listen:api.port, with its own store handles and MQTT connection.
+ * With the ingest in the same process, it starts before the engine's
+ * writer, whose stage (mdx_api_live_stage_ops) feeds its live stream, and
+ * stops after the writer's drain, before the ingest it reads counters from
+ * is destroyed.
  *
  * Role archiver: a thread with its own store handle and object store runs
  * an archive pass (archive.h) every archive.interval_s, the first one at
@@ -303,27 +307,30 @@ int cmd_serve(int argc, char **argv)
             goto out;
         }
     }
-    {
-        /* The api starts below, so a stage made from it needs the api started first. */
+
+running:
+    /* Before the engine's writer: with the ingest here, the api's live stage is one of its
+     * stages. */
+    if (role_bits & ROLE_API) {
+        struct mdx_api_deps deps = {.store = &conf.store, .mqtt = &conf.mqtt, .engine = engine,
+                                    .alerting = alerting, .dispatch = dispatch,
+                                    .ingest_in_process = engine != NULL,
+                                    .max_payload_bytes = conf.ingest.max_payload_bytes};
+        api = mdx_api_start(&conf.api, &deps, &rc);
+        if (api == NULL) {
+            mdx_log_error(MOD, "cannot start the api; check api.*", MDX_F_ERR(rc));
+            goto out;
+        }
+    }
+    if (engine != NULL) {
         struct serve_parts parts = {.conf = &conf, .store = store, .publish = publish,
                                     .publish_arg = source, .dispatch = dispatch,
                                     .alerting = alerting, .api = api};
         if (serve_stages_add(&stages, &parts, engine) != MDX_OK) {
             goto out;
         }
-    }
-    if (mdx_engine_start(engine) != MDX_OK || mdx_source_mqtt.start(source) != MDX_OK) {
-        mdx_log_error(MOD, "cannot start threads");
-        goto out;
-    }
-
-running:
-    if (role_bits & ROLE_API) {
-        struct mdx_api_deps deps = {.store = &conf.store, .mqtt = &conf.mqtt, .engine = engine,
-                                    .alerting = alerting, .dispatch = dispatch};
-        api = mdx_api_start(&conf.api, &deps, &rc);
-        if (api == NULL) {
-            mdx_log_error(MOD, "cannot start the api; check api.*", MDX_F_ERR(rc));
+        if (mdx_engine_start(engine) != MDX_OK || mdx_source_mqtt.start(source) != MDX_OK) {
+            mdx_log_error(MOD, "cannot start threads");
             goto out;
         }
     }
@@ -349,13 +356,13 @@ running:
 
 out:
     archiver_stop(&arch);
-    mdx_api_stop(api); /* first: it reads the engine's and alerting's counters */
     if (source != NULL) {
         mdx_source_mqtt.stop(source);
     }
     if (engine != NULL) {
-        mdx_engine_stop(engine, DRAIN_MS);
+        mdx_engine_stop(engine, DRAIN_MS); /* its writer runs the api's live stage */
     }
+    mdx_api_stop(api); /* before the engine and alerting whose counters it reads go */
     if (source != NULL) {
         mdx_source_mqtt.destroy(source);
     }

@@ -56,6 +56,19 @@ static void *alerting_context(const struct serve_parts *p, int *err)
     return p->alerting;
 }
 
+/* ---- the live stream of the api in this process (api.h): the api owns it ---- */
+
+static int live_wanted(const struct serve_parts *p)
+{
+    return p->api != NULL;
+}
+
+static void *live_context(const struct serve_parts *p, int *err)
+{
+    *err = MDX_OK;
+    return mdx_api_live_stage(p->api);
+}
+
 /*
  * In the order the engine runs them. RUL comes before alerting: the
  * alerts its tick raises go with the same batch as the alerting's own.
@@ -63,6 +76,7 @@ static void *alerting_context(const struct serve_parts *p, int *err)
 static const struct serve_stage stages[] = {
     {&mdx_rul_live_stage, rul_wanted, rul_create, rul_destroy, "rul.*"},
     {&mdx_alerting_stage, alerting_wanted, alerting_context, NULL, "alert.*"},
+    {&mdx_api_live_stage_ops, live_wanted, live_context, NULL, "api.*"},
 };
 
 _Static_assert(sizeof(stages) / sizeof(stages[0]) <= MDX_ENGINE_STAGES_MAX,

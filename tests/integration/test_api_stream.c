@@ -7,6 +7,11 @@
  * streams at once all getting an event with the server's memory bounded,
  * the client cap (503), and a client that never reads being dropped by
  * the server (its connection closed) without the server's memory growing.
+ * Issue 11: with the ingest in the same process the stream is fed by the
+ * pipeline's live stage and the API's own broker connection subscribes to
+ * no sensor_data; an API alone (`--roles api`) subscribes to the
+ * sensor_data of watched devices only, and ignores oversized payloads.
+ * Both are checked through the link's counters in /metrics.
  *
  * Streams are read with libcurl's multi interface (chunked HTTP/1.1, as a
  * browser's EventSource); the never-reading client is a raw socket.
@@ -52,6 +57,8 @@
 
 static struct api_fixture fx;
 static int fx_up;
+static struct api_fixture alone;   /* `modax serve --roles api` with its own broker */
+static int alone_up;
 
 /* ---- SSE clients on a curl multi handle ---- */
 
@@ -90,8 +97,9 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-/* Adds a stream of 'path' with 'key' (NULL: none) to 'multi'. */
-static int sse_open(CURLM *multi, struct sse *s, const char *path, const char *key)
+/* Adds a stream of 'path' on the server of 'f' with 'key' (NULL: none) to 'multi'. */
+static int sse_open_at(CURLM *multi, struct sse *s, const struct api_fixture *f, const char *path,
+                       const char *key)
 {
     char url[512], auth[128];
 
@@ -100,7 +108,7 @@ static int sse_open(CURLM *multi, struct sse *s, const char *path, const char *k
     if (s->easy == NULL) {
         return -1;
     }
-    api_url(&fx, path, url, sizeof(url));
+    api_url(f, path, url, sizeof(url));
     if (key != NULL) {
         snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
         s->headers = curl_slist_append(NULL, auth);
@@ -116,6 +124,11 @@ static int sse_open(CURLM *multi, struct sse *s, const char *path, const char *k
     curl_easy_setopt(s->easy, CURLOPT_FORBID_REUSE, 1L);
     curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
     return curl_multi_add_handle(multi, s->easy) == CURLM_OK ? 0 : -1;
+}
+
+static int sse_open(CURLM *multi, struct sse *s, const char *path, const char *key)
+{
+    return sse_open_at(multi, s, &fx, path, key);
 }
 
 static void sse_close(CURLM *multi, struct sse *s)
@@ -176,13 +189,17 @@ static size_t wait_all(CURLM *multi, struct sse *v, size_t n, const char *text)
 
 /* ---- the server ---- */
 
-static int fixture(void)
+/* The servers' settings: small queues, many clients, no rate limit in the way. */
+static void stream_env(void)
 {
+    static int done;
     char n[32];
 
-    if (fx_up) {
-        return 0;
+    if (done) {
+        return;
     }
+    done = 1;
+
     snprintf(n, sizeof(n), "%d", QUEUE);
     setenv("MODAX_API_STREAM_QUEUE", n, 1);
     snprintf(n, sizeof(n), "%d", MANY);
@@ -197,6 +214,14 @@ static int fixture(void)
         setenv("ASAN_OPTIONS", opts, 1);
     }
 #endif
+}
+
+static int fixture(void)
+{
+    if (fx_up) {
+        return 0;
+    }
+    stream_env();
     if (api_fixture_start(&fx, "api_stream", NULL) != 0) {
         return -1;
     }
@@ -225,15 +250,15 @@ static long serve_rss_kb(void)
     return kb;
 }
 
-/* The value of counter 'name' in GET /metrics, or -1. */
-static double metric(const char *name)
+/* The value of counter 'name' in GET /metrics of the server of 'f', or -1. */
+static double metric_of(const struct api_fixture *f, const char *name)
 {
     struct http_resp r;
     char url[256];
     double v = -1;
     size_t n = strlen(name);
 
-    if (http_call("GET", api_url(&fx, "/metrics", url, sizeof(url)), NULL, NULL, &r) != 0) {
+    if (http_call("GET", api_url(f, "/metrics", url, sizeof(url)), NULL, NULL, &r) != 0) {
         return -1;
     }
     for (const char *p = r.body; r.status == 200 && p != NULL && *p != '\0';) {
@@ -246,6 +271,11 @@ static double metric(const char *name)
     }
     http_resp_free(&r);
     return v;
+}
+
+static double metric(const char *name)
+{
+    return metric_of(&fx, name);
 }
 
 /* Publishes 'payload' on 'topic' through the broker and waits for its acknowledgement. */
@@ -653,6 +683,227 @@ static void test_stop_with_open_streams(void)
     fx_up = 0;
 }
 
+/* ---- issue 11: who feeds the stream ---- */
+
+#define LINK_RECEIVED "modax_stream_link_received_total"
+#define LINK_SENSOR_DATA "modax_stream_link_sensor_data_total"
+#define LINK_OVERSIZED "modax_stream_link_oversized_total"
+#define LINK_IGNORED "modax_stream_link_ignored_total"
+#define LINK_FILTERS "modax_stream_link_sensor_filters"
+#define PAYLOAD_LIMIT (256 * 1024) /* ingest.max_payload_bytes' default */
+
+/* Pumps 'multi' until metric 'name' of 'f' is 'want' (then 1), for WAIT_MS at most. */
+static int wait_metric(CURLM *multi, const struct api_fixture *f, const char *name, double want)
+{
+    for (int64_t until = mdx_now_ms() + WAIT_MS; mdx_now_ms() < until;) {
+        if (metric_of(f, name) == want) {
+            return 1;
+        }
+        pump(multi, 50);
+    }
+    return 0;
+}
+
+/*
+ * With the ingest in the process, a viewer gets readings from the live
+ * stage, and the API's broker connection hears no sensor_data: an alert
+ * (which it does subscribe to) published after the reading by the same
+ * publisher reaches the viewer through it, so any sensor_data delivered to
+ * it would have been counted by then.
+ */
+static void test_in_process_no_sensor_subscription(void)
+{
+    CURLM *multi = curl_multi_init();
+    static struct sse s;
+
+    CHECK(fixture() == 0);
+    if (!fx_up) {
+        curl_multi_cleanup(multi);
+        return;
+    }
+    CHECK(open_stream(multi, &s, "/api/v1/stream?device=press-1", fx.viewer) == 0);
+    CHECK(publish_reading("acme", "press-1", 61.25) == 0);
+    CHECK_EQ_INT(wait_all(multi, &s, 1, "\"value\":61.25"), 1);
+    CHECK(strstr(s.buf, "event: point\ndata: {\"device\":\"press-1\",\"points\":[{\"sensor\":"
+                        "\"temperature_mean\",") != NULL);
+    CHECK(publish("modax/acme/press-1/alerts", "{\"id\":611,\"device\":\"press-1\"}") == 0);
+    CHECK_EQ_INT(wait_all(multi, &s, 1, "\"id\":611"), 1);
+    CHECK(metric(LINK_RECEIVED) >= 1);
+    CHECK(metric(LINK_SENSOR_DATA) == 0);
+    CHECK(metric(LINK_FILTERS) == 0);
+    sse_close(multi, &s);
+    curl_multi_cleanup(multi);
+}
+
+static int fixture_alone(void)
+{
+    if (alone_up) {
+        return 0;
+    }
+    stream_env();
+    if (api_fixture_start(&alone, "api_stream_alone", "api") != 0) {
+        return -1;
+    }
+    alone_up = 1;
+    return 0;
+}
+
+/* Publishes 'len' bytes of 'payload' on 'topic' to the API-alone broker and waits for the ack. */
+static int publish_alone(const char *topic, const char *payload, size_t len)
+{
+    static struct pub *p;
+
+    if (p == NULL) {
+        p = pub_connect(alone.broker.port, "test-api-stream-alone");
+        if (p == NULL) {
+            return -1;
+        }
+    }
+    if (pub_send(p, topic, payload, len) != 0) {
+        return -1;
+    }
+    return pub_wait_acked(p, WAIT_MS);
+}
+
+static int reading_alone(const char *device, double value)
+{
+    char topic[160], payload[256];
+    int n;
+
+    snprintf(topic, sizeof(topic), "modax/acme/%s/sensor_data", device);
+    n = snprintf(payload, sizeof(payload),
+                 "{\"device_id\":\"%s\",\"timestamp\":%lld,\"sensor_data\":"
+                 "{\"temperature_mean\":%g}}",
+                 device, (long long)mdx_now_ms(), value);
+    return publish_alone(topic, payload, (size_t)n);
+}
+
+/*
+ * A status message, which an API alone always subscribes to, published
+ * after whatever came before it from the same publisher: once the link
+ * has counted it, it has counted those too. 1 when it was counted.
+ */
+static int barrier_alone(CURLM *multi)
+{
+    double before = metric_of(&alone, LINK_RECEIVED);
+
+    if (before < 0 || publish_alone("modax/acme/press-1/status", "online", 6) != 0) {
+        return 0;
+    }
+    for (int64_t until = mdx_now_ms() + WAIT_MS; mdx_now_ms() < until;) {
+        if (metric_of(&alone, LINK_RECEIVED) >= before + 1) {
+            return 1;
+        }
+        pump(multi, 50);
+    }
+    return 0;
+}
+
+/* Publishes readings of 'value' until the stream 's' shows one (the subscription is active). */
+static int reading_reaches(CURLM *multi, struct sse *s, const char *device, double value)
+{
+    char text[64];
+
+    snprintf(text, sizeof(text), "\"value\":%g", value);
+    for (int64_t until = mdx_now_ms() + WAIT_MS; mdx_now_ms() < until;) {
+        if (reading_alone(device, value) != 0) {
+            return 0;
+        }
+        for (int64_t next = mdx_now_ms() + 500; mdx_now_ms() < next;) {
+            if (strstr(s->buf, text) != NULL) {
+                return 1;
+            }
+            pump(multi, 50);
+        }
+    }
+    return 0;
+}
+
+static void test_alone_subscribes_while_watched(void)
+{
+    CURLM *multi = curl_multi_init();
+    static struct sse s;
+    double sensor;
+    int quiet = 0;
+
+    CHECK(fixture_alone() == 0);
+    if (!alone_up) {
+        curl_multi_cleanup(multi);
+        return;
+    }
+    /* Nobody watches: a reading is not delivered to the API at all. */
+    CHECK_EQ_INT(metric_of(&alone, LINK_FILTERS), 0);
+    sensor = metric_of(&alone, LINK_SENSOR_DATA);
+    CHECK(sensor == 0);
+    CHECK(reading_alone("press-1", 41.5) == 0);
+    CHECK(barrier_alone(multi));
+    CHECK(metric_of(&alone, LINK_SENSOR_DATA) == sensor);
+
+    /* A viewer of press-1: its sensor_data is subscribed, press-2's is not. */
+    CHECK(sse_open_at(multi, &s, &alone, "/api/v1/stream?device=press-1", alone.viewer) == 0);
+    CHECK_EQ_INT(wait_all(multi, &s, 1, ": stream open"), 1);
+    CHECK(wait_metric(multi, &alone, LINK_FILTERS, 1));
+    CHECK(reading_reaches(multi, &s, "press-1", 42.5));
+    CHECK(strstr(s.buf, "event: point\ndata: {\"device\":\"press-1\",\"points\":[{\"sensor\":"
+                        "\"temperature_mean\",") != NULL);
+    sensor = metric_of(&alone, LINK_SENSOR_DATA);
+    CHECK(sensor >= 1);
+    CHECK(reading_alone("press-2", 43.5) == 0);
+    CHECK(barrier_alone(multi));
+    CHECK(metric_of(&alone, LINK_SENSOR_DATA) == sensor);
+    CHECK(strstr(s.buf, "43.5") == NULL);
+
+    /* The last viewer leaves: unsubscribed, and readings stop coming to the API. */
+    sse_close(multi, &s);
+    CHECK(wait_metric(multi, &alone, LINK_FILTERS, 0));
+    /* The UNSUBSCRIBE may still be on its way to the broker: wait until a reading stays out. */
+    for (int64_t until = mdx_now_ms() + WAIT_MS; !quiet && mdx_now_ms() < until;) {
+        sensor = metric_of(&alone, LINK_SENSOR_DATA);
+        CHECK(reading_alone("press-1", 44.5) == 0);
+        CHECK(barrier_alone(multi));
+        quiet = metric_of(&alone, LINK_SENSOR_DATA) == sensor;
+    }
+    CHECK(quiet);
+    curl_multi_cleanup(multi);
+}
+
+static void test_alone_ignores_oversized_payload(void)
+{
+    CURLM *multi = curl_multi_init();
+    static struct sse s;
+    size_t cap = PAYLOAD_LIMIT + 512, n;
+    char *big = malloc(cap);
+    double oversized, ignored;
+
+    CHECK(fixture_alone() == 0 && big != NULL);
+    if (!alone_up || big == NULL) {
+        free(big);
+        curl_multi_cleanup(multi);
+        return;
+    }
+    CHECK(sse_open_at(multi, &s, &alone, "/api/v1/stream", alone.viewer) == 0);
+    CHECK_EQ_INT(wait_all(multi, &s, 1, ": stream open"), 1);
+    CHECK(reading_reaches(multi, &s, "press-1", 51.5));
+    oversized = metric_of(&alone, LINK_OVERSIZED);
+    ignored = metric_of(&alone, LINK_IGNORED);
+    /* A valid reading followed by whitespace: one byte over the limit, and valid JSON. */
+    n = (size_t)snprintf(big, cap,
+                         "{\"device_id\":\"press-1\",\"timestamp\":%lld,\"sensor_data\":"
+                         "{\"temperature_mean\":99.125}}",
+                         (long long)mdx_now_ms());
+    memset(big + n, ' ', PAYLOAD_LIMIT + 1 - n);
+    CHECK(publish_alone("modax/acme/press-1/sensor_data", big, PAYLOAD_LIMIT + 1) == 0);
+    CHECK(barrier_alone(multi));
+    CHECK(metric_of(&alone, LINK_OVERSIZED) == oversized + 1);
+    CHECK(metric_of(&alone, LINK_IGNORED) == ignored);
+    /* A reading after it still comes; the oversized one never did. */
+    CHECK(reading_reaches(multi, &s, "press-1", 52.5));
+    CHECK(strstr(s.buf, "99.125") == NULL);
+    sse_close(multi, &s);
+    curl_multi_cleanup(multi);
+    free(big);
+}
+
 static const struct mdx_test tests[] = {
     {"thousand_clients_and_cap", test_thousand_clients},
     {"own_tenant_only", test_own_tenant_only},
@@ -660,7 +911,13 @@ static const struct mdx_test tests[] = {
     {"other_events", test_other_events},
     {"refusals", test_refusals},
     {"slow_client_dropped", test_slow_client_dropped},
+    {"issue 11: in-process stream, no sensor_data subscription",
+     test_in_process_no_sensor_subscription},
     {"stop_with_open_streams", test_stop_with_open_streams},
+    {"issue 11: api alone subscribes to sensor_data only while watched",
+     test_alone_subscribes_while_watched},
+    {"issue 11: api alone ignores and counts an oversized payload",
+     test_alone_ignores_oversized_payload},
     {NULL, NULL},
 };
 
@@ -672,6 +929,9 @@ int main(int argc, char **argv)
     rc = mdx_test_run(tests, argc, argv);
     if (fx_up) {
         api_fixture_stop(&fx);
+    }
+    if (alone_up) {
+        api_fixture_stop(&alone);
     }
     curl_global_cleanup();
     return rc;

@@ -3,14 +3,19 @@
  * test_api_hub.c - the live-stream hub without HTTP: which clients get an
  * event, the SSE text they read, partial reads, dropping a client whose
  * queue or byte budget fills, the client cap, oversized events, pings and
- * shutdown with clients still open.
+ * shutdown with clients still open; and the hub's watch (issue 11): the
+ * lock-free "does anyone watch" check, and which sensor_data filters an
+ * API alone is told to subscribe to as viewers come and go.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 
+#include <stdio.h>
+
 #include "api/hub.h"
+#include "api/watch.h"
 #include "modax/status.h"
 
 #define HELLO ": stream open\n\n"
@@ -259,6 +264,120 @@ static void test_destroy_with_open_stream(void)
     api_hub_release(h);
 }
 
+/* ---- the watch ---- */
+
+static void test_watched_follows_open_streams(void)
+{
+    struct mdx_api_conf conf = conf_of(16, 10);
+    struct api_hub *h = api_hub_create(&conf);
+    struct api_hub_client *one = NULL, *all = NULL;
+
+    CHECK(h != NULL);
+    CHECK_EQ_INT(api_hub_watched(h, "acme", "press-1"), 0);
+    CHECK_EQ_INT(api_hub_client_open(h, "acme", "press-1", NULL, -1, &one), MDX_OK);
+    CHECK_EQ_INT(api_hub_watched(h, "acme", "press-1"), 1);
+    CHECK_EQ_INT(api_hub_watched(h, "acme", "press-2"), 0);
+    CHECK_EQ_INT(api_hub_watched(h, "globex", "press-1"), 0);
+    CHECK_EQ_INT(api_hub_client_open(h, "acme", NULL, NULL, -1, &all), MDX_OK);
+    CHECK_EQ_INT(api_hub_watched(h, "acme", "press-2"), 1);
+    CHECK_EQ_INT(api_hub_watched(h, "globex", "mill-1"), 0);
+    api_hub_client_free(all);
+    CHECK_EQ_INT(api_hub_watched(h, "acme", "press-2"), 0);
+    CHECK_EQ_INT(api_hub_watched(h, "acme", "press-1"), 1);
+    api_hub_client_free(one);
+    CHECK_EQ_INT(api_hub_watched(h, "acme", "press-1"), 0);
+    api_hub_destroy(h);
+}
+
+static char wlog[1024];
+
+/* Listener: appends "+tenant/device " or "-tenant/device " ('+' for a tenant-wide filter). */
+static void record(void *arg, const char *tenant, const char *device, int on)
+{
+    size_t n = strlen(wlog);
+
+    (void)arg;
+    snprintf(wlog + n, sizeof(wlog) - n, "%c%s/%s ", on ? '+' : '-', tenant,
+             device[0] != '\0' ? device : "+");
+}
+
+static void test_watch_wants_each_filter_once(void)
+{
+    struct api_watch *w = api_watch_create();
+
+    CHECK(w != NULL);
+    if (w == NULL) {
+        return;
+    }
+    wlog[0] = '\0';
+    CHECK_EQ_INT(api_watch_add(w, "acme", "press-1"), MDX_OK);
+    /* A listener set later hears what is wanted already. */
+    api_watch_listen(w, record, NULL);
+    CHECK_STR(wlog, "+acme/press-1 ");
+    /* A second viewer of the same device changes nothing at the broker. */
+    wlog[0] = '\0';
+    CHECK_EQ_INT(api_watch_add(w, "acme", "press-1"), MDX_OK);
+    CHECK_STR(wlog, "");
+    /* A tenant-wide viewer: the wider filter first, then the device's goes (no duplicates). */
+    CHECK_EQ_INT(api_watch_add(w, "acme", NULL), MDX_OK);
+    CHECK_STR(wlog, "+acme/+ -acme/press-1 ");
+    wlog[0] = '\0';
+    CHECK_EQ_INT(api_watch_add(w, "acme", "press-2"), MDX_OK);
+    CHECK_EQ_INT(api_watch_add(w, "globex", "mill-1"), MDX_OK);
+    CHECK_STR(wlog, "+globex/mill-1 ");
+    /* The tenant-wide viewer leaves: its watched devices come back before the filter goes. */
+    wlog[0] = '\0';
+    api_watch_remove(w, "acme", "");
+    CHECK(strstr(wlog, "+acme/press-1 ") != NULL);
+    CHECK(strstr(wlog, "+acme/press-2 ") != NULL);
+    CHECK(strlen(wlog) > 8 && strcmp(wlog + strlen(wlog) - 8, "-acme/+ ") == 0);
+    /* What a reconnected link subscribes to. */
+    wlog[0] = '\0';
+    api_watch_each(w, record, NULL);
+    CHECK(strstr(wlog, "+acme/press-1 ") != NULL);
+    CHECK(strstr(wlog, "+acme/press-2 ") != NULL);
+    CHECK(strstr(wlog, "+globex/mill-1 ") != NULL);
+    CHECK(strstr(wlog, "acme/+") == NULL);
+    /* Unsubscribed when the last of its viewers leaves, not before. */
+    wlog[0] = '\0';
+    api_watch_remove(w, "acme", "press-1");
+    CHECK_STR(wlog, "");
+    api_watch_remove(w, "acme", "press-1");
+    CHECK_STR(wlog, "-acme/press-1 ");
+    /* No listener: nothing is told any more. */
+    wlog[0] = '\0';
+    api_watch_listen(w, NULL, NULL);
+    api_watch_remove(w, "acme", "press-2");
+    api_watch_remove(w, "globex", "mill-1");
+    CHECK_STR(wlog, "");
+    CHECK_EQ_INT(api_watch_any(w, "globex", "mill-1"), 0);
+    api_watch_destroy(w);
+}
+
+/* The hub counts a stream in the watch when it opens and out when it goes. */
+static void test_hub_streams_drive_the_watch(void)
+{
+    struct mdx_api_conf conf = conf_of(16, 1);
+    struct api_hub *h = api_hub_create(&conf);
+    struct api_hub_client *one = NULL, *refused = NULL;
+
+    CHECK(h != NULL);
+    wlog[0] = '\0';
+    api_watch_listen(api_hub_watch(h), record, NULL);
+    CHECK_EQ_INT(api_hub_client_open(h, "acme", "press-1", NULL, -1, &one), MDX_OK);
+    CHECK_STR(wlog, "+acme/press-1 ");
+    /* Refused at the cap: counted in and out again, the broker told nothing lasting. */
+    wlog[0] = '\0';
+    CHECK_EQ_INT(api_hub_client_open(h, "acme", "press-2", NULL, -1, &refused), MDX_EFULL);
+    CHECK_STR(wlog, "+acme/press-2 -acme/press-2 ");
+    CHECK_EQ_INT(api_hub_watched(h, "acme", "press-2"), 0);
+    wlog[0] = '\0';
+    api_hub_client_free(one);
+    CHECK_STR(wlog, "-acme/press-1 ");
+    api_watch_listen(api_hub_watch(h), NULL, NULL);
+    api_hub_destroy(h);
+}
+
 static const struct mdx_test tests[] = {
     {"tenant_and_device_filter", test_tenant_and_device_filter},
     {"partial_reads", test_partial_reads},
@@ -268,6 +387,9 @@ static const struct mdx_test tests[] = {
     {"bad_events_are_refused", test_bad_events_are_refused},
     {"ping_on_idle_stream", test_ping_on_idle_stream},
     {"destroy_with_open_stream", test_destroy_with_open_stream},
+    {"issue 11: watched follows the open streams", test_watched_follows_open_streams},
+    {"issue 11: watch wants each sensor_data filter once", test_watch_wants_each_filter_once},
+    {"issue 11: hub streams drive the watch", test_hub_streams_drive_the_watch},
     {NULL, NULL},
 };
 
