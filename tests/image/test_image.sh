@@ -4,12 +4,13 @@
 # Starts `modax serve` from the image (buildah run, chroot isolation, host network)
 # as its non-root user against a Mosquitto and a SQLite file outside it (the file in
 # a host folder mounted in, the spool and /tmp mounted as the Deployments do), and
-# checks: /healthz and /readyz answer 200, the dashboard is served, serve wrote
+# checks: /healthz and /readyz answer 200, the dashboard is served, a reading
+# published to the broker is stored and read back, serve wrote
 # nothing into the image's own file system (so a read-only root works), every
 # program finds its shared libraries, and the image is the commit checked out
 # (its revision label and `modax --version`).
 # Environment: MODAX_IMAGE (default localhost/modax:latest). Needs root, buildah,
-# mosquitto, curl and ss.
+# mosquitto, mosquitto_pub, curl and ss.
 set -eu
 cd "$(dirname "$0")/../.."
 
@@ -24,7 +25,7 @@ check() {
     if "$@"; then pass "$ok_text"; else fail "$fail_text"; fi
 }
 
-for tool in buildah mosquitto curl ss; do
+for tool in buildah mosquitto mosquitto_pub curl ss; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (scripts/install-deps.sh)"
 done
 buildah inspect --type image "$IMAGE" >/dev/null 2>&1 || die "no image $IMAGE: run make image"
@@ -125,6 +126,14 @@ mosquitto -c "$scratch/broker/mosquitto.conf" >"$scratch/broker/stderr.log" 2>&1
 broker_pid=$!
 wait_for 20 listening "$broker_port" || die "mosquitto did not listen on $broker_port"
 
+# The store (the SQLite file in the host folder) with a tenant, made by the image's modax.
+data_run() {
+    run --volume "$scratch/data:/var/lib/modax/data" \
+        --env MODAX_STORE_SQLITE_PATH=/var/lib/modax/data/modax.db "$ctr" -- "$@"
+}
+data_run modax tenant add imagetest >"$scratch/tenant.log" 2>&1 ||
+    fail "modax tenant add in the image: $(tail -1 "$scratch/tenant.log")"
+
 api_port=$(free_port)
 setsid buildah run --isolation chroot --network host \
     --volume "$scratch/data:/var/lib/modax/data" \
@@ -133,7 +142,7 @@ setsid buildah run --isolation chroot --network host \
     --env MODAX_MQTT_HOST=127.0.0.1 --env MODAX_MQTT_PORT="$broker_port" \
     --env MODAX_API_LISTEN=127.0.0.1 --env MODAX_API_PORT="$api_port" \
     --env MODAX_STORE_SQLITE_PATH=/var/lib/modax/data/modax.db \
-    --env MODAX_MQTT_CLIENT_ID="image-test-$$" \
+    --env MODAX_MQTT_CLIENT_ID="image-test-$$" --env MODAX_INGEST_AUTO_REGISTER=true \
     "$ctr" -- modax serve >"$scratch/serve.log" 2>&1 &
 serve_pid=$!
 
@@ -154,6 +163,18 @@ case "$page" in
 esac
 check "SQLite store in the host folder mounted in" "no $scratch/data/modax.db" \
     [ -s "$scratch/data/modax.db" ]
+
+# One reading through the outside broker into the outside store, read back with the
+# image's `modax query`.
+stored() {
+    data_run modax query --tenant imagetest --device m-1 --sensor temperature --from -1h 2>/dev/null |
+        grep -q '21\.5'
+}
+mosquitto_pub -h 127.0.0.1 -p "$broker_port" -q 1 -t modax/imagetest/m-1/sensor_data \
+    -m '{"device_id":"m-1","sensor_data":{"temperature":21.5}}'
+check "a reading published to the broker is stored and queried back" \
+    "the reading published to modax/imagetest/m-1/sensor_data was not stored within 30 s" \
+    wait_for 30 stored
 
 # Stop serve as Kubernetes stops a pod: SIGTERM to modax itself (buildah's chroot
 # runtime answers a SIGTERM of its own with SIGKILL to its child). Then look at the
