@@ -96,7 +96,10 @@ if [ "$commit" != unknown ] && ! git diff --quiet HEAD -- 2>/dev/null; then
 fi
 
 say "buildah bud $IMAGE from $BASE_IMAGE at $commit"
+# The label again on the command line: buildah 1.28 reuses a cached LABEL step whose
+# ARG changed (RUN steps it does redo).
 buildah bud --quiet --layers --pull=never --isolation chroot --network host \
     --build-arg BASE="$BASE_IMAGE" --build-arg MODAX_COMMIT="$commit" \
+    --label org.opencontainers.image.revision="$commit" \
     -f Containerfile -t "$IMAGE" . >/dev/null
 say "built $IMAGE ($(buildah images --format '{{.Size}}' "$IMAGE" | head -1))"
