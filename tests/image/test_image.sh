@@ -103,8 +103,14 @@ fi
 
 version=$(run "$ctr" -- modax --version 2>"$scratch/version.err" || true)
 [ -n "$version" ] || version="(nothing; stderr: $(head -1 "$scratch/version.err"))"
-reported=$(printf '%s\n' "$version" | grep -o -E '[0-9a-f]{7,40}' | head -1 || true)
-if [ -n "$reported" ] && [ "${commit#"$reported"}" != "$commit" ]; then
+# Any run of 7 to 40 hex digits in it that starts the commit (full or abbreviated).
+names_commit() {
+    for hex in $(printf '%s\n' "$version" | grep -o -E '[0-9a-f]{7,40}'); do
+        [ "${commit#"$hex"}" = "$commit" ] || return 0
+    done
+    return 1
+}
+if names_commit; then
     pass "modax --version reports the commit ($version)"
 else
     fail "modax --version names no commit $commit: '$version'"
