@@ -3,6 +3,8 @@
 #   make run    install what is missing, build, start the demo (Ctrl-C stops it)
 #   make test   build normal and sanitized flavours and run the whole suite in both
 #   make bench  run every benchmark; make bench-NAME ARGS='...' runs one
+#   make image  build the container image offline with buildah (docs/image.md)
+#   make test-image  run modax serve from that image against Mosquitto and SQLite
 
 BUILD      ?= build
 BUILD_SAN  ?= build-asan
@@ -10,7 +12,8 @@ JOBS       ?= $(shell nproc)
 MAKEFLAGS  += --no-print-directory
 CTEST_ARGS ?=
 
-.PHONY: all deps web build build-san test test-normal test-san run bench clean check-src
+.PHONY: all deps web build build-san test test-normal test-san run bench clean check-src \
+        image test-image
 
 all: build
 
@@ -49,6 +52,13 @@ test: check-src test-normal test-san
 
 run: build
 	@scripts/run-demo.sh $(BUILD)
+
+# The image of Containerfile (MODAX_IMAGE, default localhost/modax:latest) and its test.
+image: web
+	@scripts/build-image.sh
+
+test-image: image
+	@tests/image/test_image.sh
 
 bench: build
 	@for b in $(BUILD)/bench/bench_*; do $$b || exit 1; done
