@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 
 const char *cli_config_path;
+extern const char mdx_build_commit[]; /* generated/version.c, by cmake/version.cmake */
 
 struct command {
     const char *name;
@@ -40,7 +41,8 @@ static const struct command commands[] = {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: modax [--config FILE] COMMAND [ARGS]\n\n"
+    fprintf(out, "usage: modax [--config FILE] COMMAND [ARGS]\n"
+                 "       modax --version\n\n"
                  "MODAX Cloud: industrial telemetry ingest, storage and monitoring.\n\n"
                  "Commands:\n");
     for (const struct command *c = commands; c->name != NULL; c++) {
@@ -65,6 +67,9 @@ int main(int argc, char **argv)
         } else if (strncmp(argv[i], "--config=", 9) == 0) {
             cli_config_path = argv[i] + 9;
             i++;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("modax %s\n", mdx_build_commit);
+            return CLI_OK;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return CLI_OK;
