@@ -210,14 +210,17 @@ int api_fixture_start(struct api_fixture *f, const char *name, const char *roles
     return 0;
 }
 
-void api_fixture_stop(struct api_fixture *f)
+int api_fixture_stop(struct api_fixture *f)
 {
+    int status = 0;
+
     if (f->serve.pid > 0) {
-        serve_stop(&f->serve, 15);
+        status = serve_stop(&f->serve, 15);
     }
     broker_stop(&f->broker, 15);
     unsetenv("MODAX_TEST_API_PORT");
     if (f->dir[0] != '\0') {
         tmp_remove(f->dir);
     }
+    return status;
 }
