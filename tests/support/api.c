@@ -17,7 +17,13 @@
 
 #include "support/api.h"
 
-#define HTTP_TIMEOUT_S 60
+/*
+ * A call fails when the server sends nothing for HTTP_STALL_S, or after
+ * HTTP_TIMEOUT_S in all: a large export under ThreadSanitizer on a busy
+ * machine streams for minutes, yet a server that stopped answering is caught.
+ */
+#define HTTP_STALL_S 60
+#define HTTP_TIMEOUT_S 600
 #define BODY_MAX ((size_t)256 << 20) /* a response larger than this is cut (and the call fails) */
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -92,6 +98,9 @@ int http_call(const char *method, const char *url, const char *key, const char *
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)HTTP_TIMEOUT_S);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)HTTP_STALL_S);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)HTTP_STALL_S);
     curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L); /* send "/../x" as written */
     if (strcmp(method, "HEAD") == 0) {
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
