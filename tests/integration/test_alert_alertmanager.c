@@ -110,6 +110,29 @@ static int am_launch(struct am *m)
     return -1;
 }
 
+/*
+ * Sends SIGSTOP or SIGCONT to 'm' and waits until the kernel reports it
+ * stopped or running again. 0 if so; -1 (said on stderr) if it is not our
+ * running child, e.g. it exited and something else answers on its port.
+ */
+static int am_signal_wait(struct am *m, int sig)
+{
+    int st = 0;
+
+    if (m->pid <= 0 || kill(m->pid, sig) != 0 ||
+        waitpid(m->pid, &st, sig == SIGSTOP ? WUNTRACED : WCONTINUED) != m->pid) {
+        fprintf(stderr, "  alertmanager (pid %d): no such child\n", (int)m->pid);
+        return -1;
+    }
+    if (sig == SIGSTOP ? !WIFSTOPPED(st) : !WIFCONTINUED(st)) {
+        fprintf(stderr, "  alertmanager (pid %d) exited (status %d), not %s\n", (int)m->pid, st,
+                sig == SIGSTOP ? "stopped" : "continued");
+        m->pid = 0;
+        return -1;
+    }
+    return 0;
+}
+
 static void am_kill(struct am *m)
 {
     if (m->pid > 0) {
@@ -400,8 +423,17 @@ static void alertmanager_hung_then_back(void)
     mdx_dispatch_submit(d, &l2);
     CHECK_EQ_INT(wait_active(&am_long, "line-1", 1, 15000), 1);
     CHECK_EQ_INT(wait_active(&am_long, "line-2", 1, 15000), 1);
+    /*
+     * Alertmanager lists a change before it answers the post: wait until the
+     * sink has its answers, so that no attempt is under way when it stops.
+     */
+    CHECK_WAIT(stats_of(d).queued == 0, 5000);
 
-    kill(am_long.pid, SIGSTOP);
+    /*
+     * kill() only queues the signal: wait until the kernel reports it stopped,
+     * or a change submitted at once may still get its answer on a busy machine.
+     */
+    CHECK(am_signal_wait(&am_long, SIGSTOP) == 0);
     l1 = resolved(l1);
     mdx_dispatch_submit(d, &l1);
     mdx_dispatch_submit(d, &l3);
@@ -410,8 +442,13 @@ static void alertmanager_hung_then_back(void)
     struct mdx_sink_stats st = stats_of(d);
     /* Both changes wait (one may be in an attempt at this moment); none is lost. */
     CHECK(st.queued >= 1 && st.queued <= 2);
+    if (st.queued < 1 || st.queued > 2) {
+        fprintf(stderr, "  queued=%llu retries=%llu delivered=%llu rejected=%llu\n",
+                (unsigned long long)st.queued, (unsigned long long)st.retries,
+                (unsigned long long)st.delivered, (unsigned long long)st.rejected);
+    }
     CHECK_EQ_INT(st.overflow, 0);
-    kill(am_long.pid, SIGCONT);
+    CHECK(am_signal_wait(&am_long, SIGCONT) == 0);
 
     /* Back: the queued resolve and the new alert arrive after the back-off (<= 1 s). */
     CHECK_EQ_INT(wait_active(&am_long, "line-3", 1, 15000), 1);
