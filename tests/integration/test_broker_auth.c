@@ -235,9 +235,41 @@ static long long stat_reaches(const char *name, long long want)
     return v;
 }
 
+/* When the plugin's stats file was last written, in ns (0: none). */
+static long long stats_written_ns(void)
+{
+    char path[700];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/plugin-stats", br.dir);
+    if (stat(path, &st) != 0) {
+        return 0;
+    }
+    return (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+}
+
+/*
+ * Waits (10 s at most) until the plugin has written its stats file twice more
+ * (it does so each second): the second write began after this call, so what
+ * the file says then counts everything that happened before. 0 if so.
+ */
+static int stats_settled(void)
+{
+    long long last = stats_written_ns();
+
+    for (int writes = 0; writes < 2; writes++) {
+        long long seen = last;
+        WAIT_UNTIL((last = stats_written_ns()) != seen, 10000);
+        if (last == seen) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static long long stat_now(const char *name)
 {
-    mdx_sleep_ms(1200); /* one more write of the file */
+    CHECK_EQ_INT(stats_settled(), 0);
     return broker_auth_stat(&br, name);
 }
 
@@ -467,7 +499,13 @@ static void certificates_are_checked(void)
     CHECK(stat_reaches("acl_denied_client_id", 1) >= 1);
     /* A revoked device's certificate: connects (no BASIC_AUTH with mTLS), then refused. */
     CHECK_EQ_INT(modax_run(out, sizeof(out), "device", "revoke", "acme", "c-2", NULL), 0);
-    mdx_sleep_ms(1500); /* the plugin refreshes every 500 ms */
+    /*
+     * The plugin rereads its cache every 500 ms; refreshes are counted as they
+     * begin, one after the other. Two more than the count written after the
+     * revoke: the first of them began after it, and has ended.
+     */
+    long long refreshes = stat_now("cache_refreshes");
+    CHECK(stat_reaches("cache_refreshes", refreshes + 2) >= refreshes + 2);
     if (cl_open(&c, "c-2", NULL, NULL, path, "c-2") == 0) {
         cl_pub(&c, "modax/acme/c-2/status", "revoked");
         pump(&c, 3000);
@@ -527,7 +565,7 @@ static double cpu_s(pid_t pid)
 
 static void thousand_wrong_passwords(void)
 {
-    long long before = broker_auth_stat(&br, "auth_denied_password") +
+    long long before = stat_now("auth_denied_password") +
                        broker_auth_stat(&br, "auth_denied_backoff");
     long long a0 = broker_auth_stat(&br, "argon2_checks");
     double c0 = cpu_s(br.pid);

@@ -438,14 +438,14 @@ static void stage_rule_added_is_picked_up_by_reload(void)
     mdx_alerting_stage.tick(a); /* not due yet */
     feed(a, "acme", "m-1", "pressure", ts++, 7.0);
     CHECK_EQ_INT(commit(a, st), 0);
-    mdx_sleep_ms(1100);
+    mdx_sleep_ms(1100); /* past reload_s (1 s): the tick rereads rules and alerts */
     mdx_alerting_stage.tick(a);
     feed(a, "acme", "m-1", "pressure", ts++, 7.0);
     CHECK_EQ_INT(commit(a, st), 1);
     CHECK_EQ_INT(alerts_of(st, "acme", "m-1").last.severity, MDX_SEVERITY_CRITICAL);
     /* The rule removed: its alert goes with it. */
     CHECK_EQ_INT(mdx_store_rule_delete(st, "acme", r.id), MDX_OK);
-    mdx_sleep_ms(1100);
+    mdx_sleep_ms(1100); /* past reload_s (1 s): the tick rereads rules and alerts */
     mdx_alerting_stage.tick(a);
     feed(a, "acme", "m-1", "pressure", ts++, 7.0);
     CHECK_EQ_INT(commit(a, st), 1);
@@ -545,7 +545,7 @@ static void stage_takes_over_operator_ack_and_resolve(void)
     al = f.last;
     al.state = MDX_ALERT_ACKNOWLEDGED;
     CHECK_EQ_INT(mdx_store_alert_put(st, &al), MDX_OK);
-    mdx_sleep_ms(1100);
+    mdx_sleep_ms(1100); /* past reload_s (1 s): the tick rereads rules and alerts */
     mdx_alerting_stage.tick(a);
     /* A restarted ingest takes over the active alert: no second one for the key. */
     b = mdx_alerting_create(&conf, st, NULL, NULL, NULL, &err);
@@ -556,7 +556,7 @@ static void stage_takes_over_operator_ack_and_resolve(void)
     al.state = MDX_ALERT_RESOLVED;
     al.resolved_ms = ts;
     CHECK_EQ_INT(mdx_store_alert_put(st, &al), MDX_OK);
-    mdx_sleep_ms(1100);
+    mdx_sleep_ms(1100); /* past reload_s (1 s): the tick rereads rules and alerts */
     mdx_alerting_stage.tick(a);
     mdx_alerting_stats(a, &s);
     CHECK_EQ_INT(s.alerts_active, 0);

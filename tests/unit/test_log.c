@@ -279,7 +279,7 @@ static void suppression_counts_repeats_and_reports_them_after_the_interval(void)
     }
     mdx_log_warn("ingest", "other message");
     mdx_log_warn("store", "payload rejected"); /* another module: its own entry */
-    mdx_sleep_ms(80);
+    mdx_sleep_ms(80); /* past the 50 ms suppression window: time must pass */
     mdx_log_warn("ingest", "payload rejected", MDX_F_INT("i", 5));
     out = capture_end();
 
@@ -313,9 +313,9 @@ static void suppressed_count_appears_in_text_and_resets(void)
     mdx_log_info("core", "tick");
     mdx_log_info("core", "tick");
     mdx_log_info("core", "tick");
-    mdx_sleep_ms(80);
+    mdx_sleep_ms(80); /* past the 50 ms suppression window: time must pass */
     mdx_log_info("core", "tick");
-    mdx_sleep_ms(80);
+    mdx_sleep_ms(80); /* past the 50 ms suppression window: time must pass */
     mdx_log_info("core", "tick");
     out = capture_end();
 

@@ -5,6 +5,7 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -192,14 +193,15 @@ static void empty_payload_round_trips(void)
 
 struct appender {
     struct mdx_spool *sp;
-    int rc;
+    atomic_int rc; /* read by the test while the thread may still be in append */
 };
 
 static void *append_one(void *arg)
 {
     struct appender *a = arg;
+    int rc = mdx_spool_append(a->sp, 1, "modax/t/d/sensor_data", "{\"seq\":9}", 9, 9, 0);
 
-    a->rc = mdx_spool_append(a->sp, 1, "modax/t/d/sensor_data", "{\"seq\":9}", 9, 9, 0);
+    atomic_store(&a->rc, rc);
     return NULL;
 }
 
@@ -214,18 +216,20 @@ static void full_spool_waits_for_release_then_stop_ends_the_wait(void)
     tmp_make(dir, sizeof(dir), "spool-full");
     sp = open_spool(dir, &start, 300); /* room for about 4 records */
     append_n(sp, 0, 4);
-    a = (struct appender){sp, 1};
+    a.sp = sp;
+    atomic_init(&a.rc, 1);
     pthread_create(&t, NULL, append_one, &a);
-    mdx_sleep_ms(100);
-    CHECK_EQ_INT(a.rc, 1); /* still waiting */
+    mdx_sleep_ms(100); /* time for it to finish if it wrongly did not wait */
+    CHECK_EQ_INT(atomic_load(&a.rc), 1); /* still waiting */
     end = read_expect(sp, 0, 4);
     mdx_spool_release(sp, &end);
     pthread_join(t, NULL);
     CHECK_EQ_INT(a.rc, MDX_OK);
     append_n(sp, 10, 13);
-    a = (struct appender){sp, 1};
+    a.sp = sp;
+    atomic_init(&a.rc, 1);
     pthread_create(&t, NULL, append_one, &a);
-    mdx_sleep_ms(50);
+    mdx_sleep_ms(50); /* most likely waiting by now; either way stop must end it */
     mdx_spool_stop(sp);
     pthread_join(t, NULL);
     CHECK_EQ_INT(a.rc, MDX_ESTOPPED);
