@@ -40,6 +40,8 @@
 
 #include "api/api_int.h"
 #include "api/hub.h"
+#include "api/reply.h"
+#include "api/request.h"
 
 #define MOD "api"
 #define HELLO ": stream open\n\n"
