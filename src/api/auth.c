@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 
 #include "api/api_int.h"
+#include "modax/alloc.h"
 #include "modax/apikey.h"
 #include "modax/status.h"
 
@@ -42,7 +43,7 @@ struct api_auth {
 
 struct api_auth *api_auth_create(const struct mdx_api_conf *conf)
 {
-    struct api_auth *a = calloc(1, sizeof(*a));
+    struct api_auth *a = mdx_calloc(1, sizeof(*a));
 
     if (a == NULL) {
         return NULL;
@@ -61,7 +62,7 @@ void api_auth_destroy(struct api_auth *a)
     }
     pthread_mutex_destroy(&a->mu);
     OPENSSL_cleanse(a->slots, sizeof(a->slots));
-    free(a);
+    mdx_free(a);
 }
 
 static size_t id_hash(const char *id)
