@@ -42,8 +42,8 @@ struct mdx_field {
 #define MDX_F_DBL(k, v) ((struct mdx_field){.key = (k), .type = MDX_FIELD_DBL, .d = (double)(v)})
 #define MDX_F_ERR(v) MDX_F_STR("error", mdx_strerror(v))
 
-/* Current threshold; messages below it are not formatted at all. */
-extern volatile int mdx_log_threshold;
+/* Current threshold; messages below it are not formatted at all. Atomic: any thread reads it. */
+extern _Atomic int mdx_log_threshold;
 
 /* Sets level, output format and the repeat-suppression interval (ms, 0 = off). */
 void mdx_log_setup(enum mdx_log_level level, enum mdx_log_format format, int suppress_ms);

@@ -47,7 +47,7 @@ struct out {
     int full;   /* a field did not fit; later fields are dropped */
 };
 
-volatile int mdx_log_threshold = MDX_LOG_INFO;
+_Atomic int mdx_log_threshold = MDX_LOG_INFO;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static enum mdx_log_format out_format = MDX_LOG_AUTO; /* AUTO until the first record */
