@@ -11,6 +11,7 @@
 
 #include "modax/alloc.h"
 #include "modax/status.h"
+#include "store/pgsql/conn.h"
 #include "store/pgsql/pgsql_int.h"
 #include "store/store_rul_int.h"
 
