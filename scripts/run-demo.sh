@@ -9,10 +9,11 @@
 # secret (var/fleet.secrets, mode 0600), shows data arriving, and on Ctrl-C,
 # SIGTERM or SIGHUP (a `make run &` in the background ignores Ctrl-C's
 # SIGINT) stops everything cleanly. Data, CA and secrets stay in var/ for the
-# next run.
+# next run, private to their user (umask 077: files 0600, folders 0700).
 # MODAX_DEMO_VAR (another folder for var/), MODAX_MQTT_PORT, MODAX_API_PORT
 # and MODAX_DEMO_TLS_PORT move it aside, e.g. for tests.
 set -eu
+umask 077
 
 BUILD=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,6 +33,7 @@ case "$BUILD" in
 esac
 
 mkdir -p "$VAR/mosquitto"
+chmod -R go-rwx "$VAR" # files of runs before umask 077
 # The project CA (devices' client certificates: modax device add ... --cert)
 # and the broker's certificate for the TLS listener; made once, kept in $VAR/ca.
 if [ ! -f "$VAR/ca/ca.crt" ]; then
@@ -119,7 +121,7 @@ fi
 # its line, a device registered without one (older var/) gets a new one.
 touch "$VAR/fleet.secrets"
 chmod 600 "$VAR/fleet.secrets"
-(umask 077 && : > "$VAR/fleet.secrets.new")
+: > "$VAR/fleet.secrets.new"
 i=1
 while [ $i -le 20 ]; do
     dev=$(printf 'm-%04d' $i)

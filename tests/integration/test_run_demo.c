@@ -3,7 +3,8 @@
  * test_run_demo.c - `make run`'s script (scripts/run-demo.sh) for real, in a
  * scratch var/ folder on free ports (MODAX_DEMO_VAR, MODAX_MQTT_PORT, ...):
  * started as a background job would be (SIGINT ignored), it stops the
- * broker, the service and the fleet on SIGTERM and on SIGHUP.
+ * broker, the service and the fleet on SIGTERM and on SIGHUP; what it
+ * leaves in var/ is private (files 0600, folders 0700).
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -174,6 +175,15 @@ static void demo_cleanup(struct demo *d)
     tmp_remove(d->dir);
 }
 
+static long mode_of(const char *dir, const char *name)
+{
+    char p[800];
+    struct stat sb;
+
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    return stat(p, &sb) == 0 ? (long)(sb.st_mode & 0777) : -1;
+}
+
 static void stops_on(int sig, const char *name)
 {
     struct demo d;
@@ -189,6 +199,15 @@ static void stops_on(int sig, const char *name)
     CHECK_EQ_INT(demo_wait(&d, 60000), 0);
     CHECK(wait_output(&d, "run: stopped", 1000));
     CHECK(demo_gone(&d, 10000));
+    /* What stays in var/ is the user's alone. */
+    CHECK_EQ_INT(mode_of(d.dir, "var"), 0700);
+    CHECK_EQ_INT(mode_of(d.var, "modax.db"), 0600);
+    CHECK_EQ_INT(mode_of(d.var, "serve.log"), 0600);
+    CHECK_EQ_INT(mode_of(d.var, "mosquitto.log"), 0600);
+    CHECK_EQ_INT(mode_of(d.var, "fleet.secrets"), 0600);
+    CHECK_EQ_INT(mode_of(d.var, "spool"), 0700);
+    CHECK_EQ_INT(mode_of(d.var, "mosquitto"), 0700);
+    CHECK_EQ_INT(mode_of(d.var, "ca"), 0700);
     demo_cleanup(&d);
 }
 
@@ -205,7 +224,7 @@ static void run_demo_stops_on_sighup(void)
 int main(void)
 {
     static const struct mdx_test tests[] = {
-        {"issue 16: run-demo started in the background stops on SIGTERM",
+        {"issue 16: run-demo in the background stops on SIGTERM, its var/ private",
          run_demo_stops_on_sigterm},
         {"issue 16: run-demo stops on SIGHUP", run_demo_stops_on_sighup},
         {NULL, NULL}};
