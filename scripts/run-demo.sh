@@ -32,8 +32,16 @@ case "$BUILD" in
 *) PLUGIN="$ROOT/$BUILD/broker/modax_auth.so" ;;
 esac
 
-mkdir -p "$VAR/mosquitto"
+mkdir -p "$VAR"
 chmod -R go-rwx "$VAR" # files of runs before umask 077
+# Mosquitto's persistence folder, owned by the user the broker runs as (here
+# the invoking user; root keeps root: "user root" below) and checked writable
+# by it, or a broker restart loses the ingest's queued messages.
+if [ "$(id -u)" -eq 0 ]; then BROKER_USER=root; else BROKER_USER=$(id -un); fi
+if ! scripts/broker-persist-dir.sh "$VAR/mosquitto" "$BROKER_USER"; then
+    echo "run: the broker cannot write $VAR/mosquitto" >&2
+    exit 1
+fi
 # The project CA (devices' client certificates: modax device add ... --cert)
 # and the broker's certificate for the TLS listener; made once, kept in $VAR/ca.
 if [ ! -f "$VAR/ca/ca.crt" ]; then

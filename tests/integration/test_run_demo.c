@@ -4,10 +4,14 @@
  * scratch var/ folder on free ports (MODAX_DEMO_VAR, MODAX_MQTT_PORT, ...):
  * started as a background job would be (SIGINT ignored), it stops the
  * broker, the service and the fleet on SIGTERM and on SIGHUP; what it
- * leaves in var/ is private (files 0600, folders 0700).
+ * leaves in var/ is private (files 0600, folders 0700) and the broker saved
+ * its persistence file. And scripts/broker-persist-dir.sh: Mosquitto
+ * dropping to another user (`user nobody`) can save into the folder it
+ * made, and it refuses a folder that user cannot reach.
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,7 +203,7 @@ static void stops_on(int sig, const char *name)
     CHECK_EQ_INT(demo_wait(&d, 60000), 0);
     CHECK(wait_output(&d, "run: stopped", 1000));
     CHECK(demo_gone(&d, 10000));
-    /* What stays in var/ is the user's alone. */
+    /* What stays in var/ is the user's alone, and the broker saved its queue. */
     CHECK_EQ_INT(mode_of(d.dir, "var"), 0700);
     CHECK_EQ_INT(mode_of(d.var, "modax.db"), 0600);
     CHECK_EQ_INT(mode_of(d.var, "serve.log"), 0600);
@@ -208,6 +212,7 @@ static void stops_on(int sig, const char *name)
     CHECK_EQ_INT(mode_of(d.var, "spool"), 0700);
     CHECK_EQ_INT(mode_of(d.var, "mosquitto"), 0700);
     CHECK_EQ_INT(mode_of(d.var, "ca"), 0700);
+    CHECK(mode_of(d.var, "mosquitto/mosquitto.db") >= 0);
     demo_cleanup(&d);
 }
 
@@ -221,12 +226,85 @@ static void run_demo_stops_on_sighup(void)
     stops_on(SIGHUP, "run_demo_hup");
 }
 
+/* Runs `scripts/broker-persist-dir.sh DIR USER`; its exit status. */
+static int persist_dir(const char *dir, const char *user)
+{
+    char cmd[1600];
+
+    snprintf(cmd, sizeof(cmd), "sh '%s/scripts/broker-persist-dir.sh' '%s' '%s'", src_dir(), dir,
+             user);
+    return system(cmd);
+}
+
+/*
+ * Mosquitto started as root with `user nobody` (as Debian's broker drops to
+ * `mosquitto`) saves into a folder made by broker-persist-dir.sh; a root-
+ * owned folder, as `mkdir` makes it, it could not.
+ */
+static void broker_dropping_privileges_can_save_its_queue(void)
+{
+    char dir[512], persist[600], conf[700], db[700], log[700];
+    struct passwd *nobody = getpwnam("nobody");
+    int port = free_port(), status = -1;
+
+    if (geteuid() != 0 || nobody == NULL) {
+        printf("  skipped: needs root and user nobody\n");
+        return;
+    }
+    tmp_make(dir, sizeof(dir), "persist_dir");
+    CHECK_EQ_INT(chmod(dir, 0711), 0); /* nobody may pass through, not list */
+    snprintf(persist, sizeof(persist), "%s/mosquitto", dir);
+    CHECK_EQ_INT(mkdir(persist, 0755), 0); /* root's, as a plain mkdir makes it */
+    CHECK_EQ_INT(persist_dir(persist, "nobody"), 0);
+    struct stat sb;
+    CHECK(stat(persist, &sb) == 0 && sb.st_uid == nobody->pw_uid && (sb.st_mode & 0777) == 0700);
+
+    snprintf(conf, sizeof(conf), "%s/mosquitto.conf", dir);
+    snprintf(log, sizeof(log), "%s/mosquitto.log", dir);
+    FILE *f = fopen(conf, "w");
+    CHECK(f != NULL);
+    if (f == NULL) {
+        return;
+    }
+    fprintf(f, "user nobody\nlistener %d 127.0.0.1\nallow_anonymous true\npersistence true\n"
+               "persistence_location %s/\n",
+            port, persist);
+    fclose(f);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execlp("mosquitto", "mosquitto", "-c", conf, (char *)NULL);
+        _exit(127);
+    }
+    mdx_sleep_ms(300);
+    int64_t end = now_ms() + 5000;
+    while (now_ms() < end && processes_with(conf) == 0) {
+        mdx_sleep_ms(50);
+    }
+    kill(pid, SIGTERM); /* a clean stop saves the in-memory database */
+    waitpid(pid, &status, 0);
+    snprintf(db, sizeof(db), "%s/mosquitto.db", persist);
+    CHECK(access(db, F_OK) == 0);
+
+    /* A folder nobody cannot reach is refused, with the reason, before the broker starts. */
+    char closed[700], inner[800];
+    snprintf(closed, sizeof(closed), "%s/closed", dir);
+    snprintf(inner, sizeof(inner), "%s/mosquitto", closed);
+    CHECK_EQ_INT(mkdir(closed, 0700), 0);
+    CHECK(persist_dir(inner, "nobody") != 0);
+    tmp_remove(dir);
+}
+
 int main(void)
 {
     static const struct mdx_test tests[] = {
         {"issue 16: run-demo in the background stops on SIGTERM, its var/ private",
          run_demo_stops_on_sigterm},
         {"issue 16: run-demo stops on SIGHUP", run_demo_stops_on_sighup},
+        {"issue 16: a broker dropping to another user can save its queue",
+         broker_dropping_privileges_can_save_its_queue},
         {NULL, NULL}};
 
     signal(SIGPIPE, SIG_IGN);
