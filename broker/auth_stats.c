@@ -20,9 +20,10 @@
 static const char *const names[C_COUNT] = {
     "auth_ok", "auth_denied_no_user", "auth_denied_unknown", "auth_denied_password",
     "auth_denied_revoked", "auth_denied_client_id", "auth_denied_no_secret",
-    "auth_denied_backoff", "auth_denied_address", "auth_denied_unavailable", "acl_allowed", "acl_denied_topic",
-    "acl_denied_revoked", "acl_denied_unknown", "acl_denied_cert", "acl_denied_client_id",
-    "acl_denied_unavailable", "kicked", "log_suppressed", "argon2_checks", "argon2_us_total",
+    "auth_denied_backoff", "auth_denied_address", "auth_denied_unavailable", "acl_allowed",
+    "acl_denied_topic", "acl_denied_revoked", "acl_denied_unknown", "acl_denied_cert",
+    "acl_denied_client_id", "acl_denied_unavailable", "kicked", "log_suppressed",
+    "argon2_checks", "argon2_us_total",
 };
 
 static uint64_t counters[C_COUNT];

@@ -31,8 +31,10 @@ static sqlite3 *lock_db(void)
 
     snprintf(path, sizeof(path), "%s/modax.db", dir);
     if (sqlite3_open(path, &db) != SQLITE_OK ||
-        sqlite3_exec(db, "PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE;"
-                         " CREATE TABLE IF NOT EXISTS holder (x);", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(db,
+                     "PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE;"
+                     " CREATE TABLE IF NOT EXISTS holder (x);",
+                     NULL, NULL, NULL) != SQLITE_OK) {
         fprintf(stderr, "  cannot lock %s: %s\n", path, db != NULL ? sqlite3_errmsg(db) : "?");
         sqlite3_close(db);
         return NULL;
@@ -156,7 +158,8 @@ int main(void)
         {NULL, NULL}};
     int rc;
 
-    if (getenv("MODAX_TEST_STORE") != NULL && strcmp(getenv("MODAX_TEST_STORE"), "postgresql") == 0) {
+    const char *kind = getenv("MODAX_TEST_STORE");
+    if (kind != NULL && strcmp(kind, "postgresql") == 0) {
         printf("skipped: a SQLite lock only\n");
         return 0;
     }
