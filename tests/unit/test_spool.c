@@ -3,6 +3,7 @@
  * test_spool.c - the durable spool: round trips across segments, release,
  * resuming at a checkpoint, a torn tail, a corrupt record, a full spool.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -237,6 +238,38 @@ static void full_spool_waits_for_release_then_stop_ends_the_wait(void)
     tmp_remove(dir);
 }
 
+/* The spool holds every tenant's payloads: folder 0700, segments 0600, whatever the umask. */
+static void spool_folder_and_segments_are_private(void)
+{
+    char dir[256], sub[300], seg[600];
+    struct mdx_spool_pos start = {0, 0};
+    struct mdx_spool *sp;
+    struct stat sb;
+    mode_t old = umask(022);
+
+    tmp_make(dir, sizeof(dir), "spool-mode");
+    snprintf(sub, sizeof(sub), "%s/spool", dir);
+    sp = open_spool(sub, &start, 1 << 20);
+    append_n(sp, 0, 3);
+    CHECK(stat(sub, &sb) == 0 && (sb.st_mode & 0777) == 0700);
+    DIR *d = opendir(sub);
+    int segments = 0;
+    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
+        if (strstr(e->d_name, ".spool") != NULL) {
+            snprintf(seg, sizeof(seg), "%s/%s", sub, e->d_name);
+            CHECK(stat(seg, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+            segments++;
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    CHECK(segments >= 1);
+    mdx_spool_close(sp);
+    umask(old);
+    tmp_remove(dir);
+}
+
 static const struct mdx_test tests[] = {
     {"records round-trip across segments; release deletes read segments",
      round_trip_across_segments_and_release},
@@ -246,6 +279,7 @@ static const struct mdx_test tests[] = {
     {"an empty payload round-trips", empty_payload_round_trips},
     {"a full spool waits for release; stop ends the wait",
      full_spool_waits_for_release_then_stop_ends_the_wait},
+    {"issue 16: spool folder and segments are private", spool_folder_and_segments_are_private},
     {NULL, NULL},
 };
 

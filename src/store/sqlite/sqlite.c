@@ -14,6 +14,12 @@
  * List callbacks run while the listing statement is active: they may call
  * other functions of the same store, but not the same listing again.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "store/sqlite/migrations.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
@@ -145,6 +151,27 @@ static int setup_db(struct sq *h, const struct mdx_store_conf *conf)
     return rc;
 }
 
+/*
+ * Creates the database file with mode 0600 if it does not exist yet, so
+ * that it (every tenant's data, all secret hashes) is private whatever the
+ * umask; SQLite gives its WAL and SHM files the database file's mode. An
+ * existing file keeps its mode; ":memory:" and URIs are left to SQLite.
+ */
+static int create_private(const char *path)
+{
+    int fd;
+
+    if (path[0] == '\0' || strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0) {
+        return MDX_OK;
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return errno == EEXIST ? MDX_OK : MDX_EIO;
+    }
+    close(fd);
+    return MDX_OK;
+}
+
 static int sq_open(const struct mdx_store_conf *conf, void **impl)
 {
     struct sq *h;
@@ -165,6 +192,10 @@ static int sq_open(const struct mdx_store_conf *conf, void **impl)
     h->deadletter_max = conf->deadletter_max;
     if (mdx_sq_cache_init(h) != MDX_OK) {
         rc = MDX_ENOMEM;
+        goto fail;
+    }
+    rc = create_private(conf->sqlite_path);
+    if (rc != MDX_OK) {
         goto fail;
     }
     rc = sqlite3_open_v2(conf->sqlite_path, &h->db,
