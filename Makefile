@@ -10,7 +10,8 @@ JOBS       ?= $(shell nproc)
 MAKEFLAGS  += --no-print-directory
 CTEST_ARGS ?=
 
-.PHONY: all deps web build build-san test test-normal test-san run bench clean check-src
+.PHONY: all deps web build build-san test test-normal test-san run bench clean check-src \
+        edge-size bench-edge
 
 all: build
 
@@ -55,6 +56,14 @@ bench: build
 
 bench-%: build
 	@$(BUILD)/bench/bench_$* $(ARGS)
+
+# The edge core cross-compiled for an ESP32-C3-class device: its size, and the limits checked.
+edge-size:
+	@edge/port/stub/cross-build.sh $(BUILD)/edge-cross
+
+# The edge agent's one-hour-offline backfill against Mosquitto and modax serve.
+bench-edge: build
+	@$(BUILD)/edge/bench_edge $(ARGS)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)

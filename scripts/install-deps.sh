@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential cmake pkg-config mosquitto mosquitto-clients libmosquitto-dev mosquitto-dev \
 libsqlite3-dev sqlite3 libcjson-dev zlib1g-dev libpq-dev postgresql libcurl4-openssl-dev \
-libssl-dev libargon2-dev prometheus-alertmanager libmicrohttpd-dev prometheus wrk chromium libxgboost-dev unzip"
+libssl-dev libargon2-dev prometheus-alertmanager libmicrohttpd-dev prometheus wrk chromium libxgboost-dev unzip \
+gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf"
 
 missing=""
 for p in $PACKAGES; do
