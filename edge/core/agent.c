@@ -882,8 +882,13 @@ static void track_connection(struct mdx_edge_agent *a)
             }
         }
     } else if (!conn && a->connected) {
-        say(a, MDX_EDGE_LOG_WARN, "connection lost; buffering up to %u readings per machine",
-            (unsigned)a->conf.ring_cap);
+        if (a->has_outbox) {
+            say(a, MDX_EDGE_LOG_WARN, "connection lost; readings wait in the outbox (%u per machine)",
+                (unsigned)a->outbox.slots);
+        } else {
+            say(a, MDX_EDGE_LOG_WARN, "connection lost; buffering up to %u readings per machine",
+                (unsigned)a->conf.ring_cap);
+        }
     }
     a->connected = conn;
 }
