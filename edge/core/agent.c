@@ -178,17 +178,46 @@ static uint64_t oldest_of(const void *arg, uint32_t m)
 /* Everything unreleased of 'u' becomes backlog (at start, and after each reconnect). */
 static void rewind_unit(struct mdx_edge_agent *a, struct mdx_edge_unit *u)
 {
+    uint64_t replay = u->ob_marks[MDX_EDGE_REPLAY_S];
+    uint64_t floor = u->ob_next > a->outbox.slots ? u->ob_next - a->outbox.slots : 1;
+
     u->ob_backfill = unit_oldest(a, u);
+    if (replay < u->ob_backfill) {
+        u->ob_backfill = replay < floor ? floor : replay;
+    }
     u->ob_live_from = u->ob_next;
     u->ob_live = u->ob_next;
     u->ninflight = 0;
+    if (u->ob_backfill < u->ob_live_from && a->backlog_since_ms < 0) {
+        a->backlog_since_ms = a->port->now_ms(a->port->ctx);
+        a->backlog_done_at = a->stats.backfilled;
+    }
+}
+
+/* Logs once the whole backlog went out (sent, not yet all acknowledged). */
+static void check_backlog_sent(struct mdx_edge_agent *a, int64_t now)
+{
+    uint32_t i;
+
+    if (a->backlog_since_ms < 0) {
+        return;
+    }
+    for (i = 0; i < a->conf.machines; i++) {
+        if (a->units[i].ob_backfill < a->units[i].ob_live_from) {
+            return;
+        }
+    }
+    say(a, MDX_EDGE_LOG_INFO, "backlog sent: %llu readings in %.1f s",
+        (unsigned long long)(a->stats.backfilled - a->backlog_done_at),
+        (double)(now - a->backlog_since_ms) / 1000.0);
+    a->backlog_since_ms = -1;
 }
 
 static int open_outbox(struct mdx_edge_agent *a)
 {
     char identity[MDX_OUTBOX_IDENTITY_MAX], why[200];
     uint64_t backlog = 0;
-    uint32_t i;
+    uint32_t i, k;
     int rc;
 
     snprintf(identity, sizeof(identity), "%s/%s/%u", a->conf.tenant, a->conf.prefix,
@@ -198,6 +227,7 @@ static int open_outbox(struct mdx_edge_agent *a)
         say(a, MDX_EDGE_LOG_ERROR, "outbox refused: %s; it is left as it is, not replayed", why);
         return rc;
     }
+    a->backlog_since_ms = -1;
     for (i = 0; i < a->conf.machines; i++) {
         struct mdx_edge_unit *u = &a->units[i];
         uint64_t oldest;
@@ -211,6 +241,12 @@ static int open_outbox(struct mdx_edge_agent *a)
         u->ob_live_from = u->ob_next;
         u->ob_live = u->ob_next;
         backlog += u->ob_next - oldest;
+        if (u->ob_next > oldest && a->backlog_since_ms < 0) {
+            a->backlog_since_ms = a->start_mono_ms;
+        }
+        for (k = 0; k <= MDX_EDGE_REPLAY_S; k++) {
+            u->ob_marks[k] = u->ob_next; /* a replay goes back to the start at most */
+        }
     }
     a->has_outbox = 1;
     a->checkpoint_ms = a->start_mono_ms;
@@ -580,6 +616,7 @@ static int flush_outbox(struct mdx_edge_agent *a, struct mdx_edge_unit *u, int f
         u->ob_backfill += sent;
         a->bf_tokens -= sent;
         a->stats.backfilled += sent;
+        a->stats.backfill_msgs++;
     }
     return MDX_OK;
 }
@@ -919,7 +956,18 @@ int mdx_edge_agent_step(struct mdx_edge_agent *a, uint32_t *sleep_ms)
 
     track_connection(a);
     if (a->has_outbox) {
+        check_backlog_sent(a, now);
         refill_backfill(a, now);
+        if (now - a->mark_ms >= 1000) {
+            for (i = 0; i < a->conf.machines; i++) {
+                struct mdx_edge_unit *u = &a->units[i];
+
+                memmove(&u->ob_marks[1], &u->ob_marks[0],
+                        MDX_EDGE_REPLAY_S * sizeof(u->ob_marks[0]));
+                u->ob_marks[0] = u->ob_next;
+            }
+            a->mark_ms = now;
+        }
         if ((a->ob_changed || a->ob_dirty) && now - a->checkpoint_ms >= MDX_EDGE_CHECKPOINT_MS) {
             mdx_edge_agent_checkpoint(a);
             a->checkpoint_ms = now;

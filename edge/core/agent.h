@@ -62,6 +62,7 @@
 #define MDX_EDGE_TEMP_CLEAR_C 80.0 /* ... and true again below */
 #define MDX_EDGE_INFLIGHT 16       /* outbox messages per machine awaiting PUBACK */
 #define MDX_EDGE_CHECKPOINT_MS 1000 /* outbox: release point persisted this often */
+#define MDX_EDGE_REPLAY_S 10        /* outbox: acknowledged this recently: sent again on reconnect */
 
 struct mdx_edge_fault_spec {
     char device[MDX_EDGE_DEVICE_ID_MAX]; /* e.g. "m-0002" */
@@ -135,6 +136,13 @@ struct mdx_edge_unit {
     uint64_t ob_live_from;
     uint64_t ob_live;
     uint64_t ob_gap; /* readings dropped (outbox full) not yet reported */
+    /*
+     * ob_next at each of the last seconds (0: newest): after a reconnect,
+     * readings of the last MDX_EDGE_REPLAY_S seconds are sent again, even
+     * if acknowledged: a broker that crashed may have acknowledged
+     * messages it never delivered. The store absorbs the repeats.
+     */
+    uint64_t ob_marks[MDX_EDGE_REPLAY_S + 1];
     uint32_t ninflight;
     struct mdx_edge_inflight inflight[MDX_EDGE_INFLIGHT];
 };
@@ -152,6 +160,7 @@ struct mdx_edge_stats {
     uint64_t commands_ignored;   /* ... unanswerable: unknown device, no readable id */
     uint64_t acks_dropped;       /* answers replaced by a newer one before they went out */
     uint64_t backfilled;         /* outbox: backlog readings sent */
+    uint64_t backfill_msgs;      /* outbox: ... in this many messages */
     uint64_t acked_readings;     /* outbox: readings the broker acknowledged */
     uint64_t outbox_errors;      /* outbox: storage reads/writes that failed */
 };
@@ -181,6 +190,9 @@ struct mdx_edge_agent {
     int64_t checkpoint_ms; /* last checkpoint */
     int ob_dirty;          /* records written since the last sync */
     int ob_changed;        /* releases since the last checkpoint */
+    int64_t backlog_since_ms; /* a backlog is being sent since then; -1: none */
+    int64_t mark_ms;          /* last shift of the units' ob_marks */
+    uint64_t backlog_done_at; /* stats.backfilled when it started */
 };
 
 /* Fills 'conf' with the defaults of modax-edge (20 machines, 1 Hz, tenant "demo"...). */

@@ -101,6 +101,15 @@ uint64_t mdx_edge_outbox_size(uint32_t machines, uint32_t slots)
            (uint64_t)machines * slots * MDX_OUTBOX_RECORD;
 }
 
+uint64_t mdx_edge_outbox_size_of(const uint8_t *header)
+{
+    if (memcmp(header + H_MAGIC, magic, sizeof(magic)) != 0 ||
+        get32(header + H_CRC) != crc32_update(0, header, H_CRC)) {
+        return 0;
+    }
+    return mdx_edge_outbox_size(get32(header + H_MACHINES), get32(header + H_SLOTS));
+}
+
 static int rd(const struct mdx_edge_outbox *ob, uint64_t off, void *buf, size_t len)
 {
     return ob->port->store_read(ob->port->ctx, off, buf, len) == MDX_OK ? MDX_OK : MDX_EIO;
@@ -223,9 +232,15 @@ int mdx_edge_outbox_open(struct mdx_edge_outbox *ob, const struct mdx_edge_port 
     }
     ob->slots = get32(h + H_SLOTS);
     if (get32(h + H_MACHINES) != machines || get32(h + H_RECORD) != MDX_OUTBOX_RECORD ||
-        ob->slots == 0 || mdx_edge_outbox_size(machines, ob->slots) > size) {
+        ob->slots == 0) {
         snprintf(why, why_cap, "made for %u machines x %u readings, this agent runs %u machines",
                  (unsigned)get32(h + H_MACHINES), (unsigned)ob->slots, (unsigned)machines);
+        return MDX_EINVAL;
+    }
+    if (mdx_edge_outbox_size(machines, ob->slots) > size) {
+        snprintf(why, why_cap, "needs %llu bytes, the storage has %llu",
+                 (unsigned long long)mdx_edge_outbox_size(machines, ob->slots),
+                 (unsigned long long)size);
         return MDX_EINVAL;
     }
     for (i = 0; i < 2; i++) {

@@ -54,6 +54,13 @@ struct mdx_edge_outbox {
 uint64_t mdx_edge_outbox_size(uint32_t machines, uint32_t slots);
 
 /*
+ * Bytes of storage the outbox whose first MDX_OUTBOX_HEADER bytes are
+ * 'header' spans, or 0 when it is not an outbox header. For a port whose
+ * region is a file that may be shorter (written sparsely, cut short).
+ */
+uint64_t mdx_edge_outbox_size_of(const uint8_t *header);
+
+/*
  * Opens the outbox in 'port''s storage for 'machines' machines of owner
  * 'identity', formatting a blank region (all zeros). Refuses a region
  * written by another owner, by a newer format version, with another

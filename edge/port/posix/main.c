@@ -713,9 +713,10 @@ int main(int argc, char **argv)
     mdx_edge_agent_checkpoint(&agent); /* what was acknowledged while closing */
     mdx_posix_port_close(&pp, 0);
     fprintf(stderr,
-            "modax-edge: published=%llu messages=%llu dropped=%llu buffered=%llu failures=%llu "
+            "modax-edge: generated=%llu published=%llu messages=%llu dropped=%llu buffered=%llu failures=%llu "
             "errors=%llu commands=%llu applied=%llu rejected=%llu ignored=%llu backfilled=%llu "
-            "acked=%llu failovers=%llu\n",
+            "backfill_msgs=%llu acked=%llu failovers=%llu\n",
+            (unsigned long long)agent.stats.generated,
             (unsigned long long)agent.stats.published_readings,
             (unsigned long long)agent.stats.published_msgs, (unsigned long long)agent.stats.dropped,
             (unsigned long long)mdx_edge_agent_buffered(&agent),
@@ -726,6 +727,7 @@ int main(int argc, char **argv)
             (unsigned long long)agent.stats.commands_rejected,
             (unsigned long long)agent.stats.commands_ignored,
             (unsigned long long)agent.stats.backfilled,
+            (unsigned long long)agent.stats.backfill_msgs,
             (unsigned long long)agent.stats.acked_readings, (unsigned long long)pp.failovers);
     status = 0;
     if (pp.fatal) {

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "modax/status.h"
+#include "outbox.h"
 
 #define BACKOFF_MIN_MS 1000u
 #define BACKOFF_MAX_MS 30000u
@@ -377,9 +378,22 @@ static int open_outbox(struct mdx_posix_port *pp)
     if (fstat(pp->outbox_fd, &st) != 0) {
         return MDX_EIO;
     }
-    /* New, or cut short by a crash: bytes past the end read as zeros (blank records). */
+    /*
+     * New, written sparsely, or cut short by a crash: bytes past the end
+     * read as zeros (blank records). An existing outbox keeps the size its
+     * header says.
+     */
     pp->outbox_size = (uint64_t)st.st_size > conf->outbox_bytes ? (uint64_t)st.st_size
                                                                  : conf->outbox_bytes;
+    if (st.st_size >= (off_t)MDX_OUTBOX_HEADER) {
+        uint8_t header[MDX_OUTBOX_HEADER];
+        uint64_t spans;
+
+        if (pread(pp->outbox_fd, header, sizeof(header), 0) == (ssize_t)sizeof(header)) {
+            spans = mdx_edge_outbox_size_of(header);
+            pp->outbox_size = spans > pp->outbox_size ? spans : pp->outbox_size;
+        }
+    }
     pp->port.store_size = port_store_size;
     pp->port.store_read = port_store_read;
     pp->port.store_write = port_store_write;
