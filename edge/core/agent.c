@@ -824,6 +824,28 @@ static void answer(struct mdx_edge_agent *a, struct mdx_edge_unit *u, int64_t id
     }
 }
 
+/*
+ * The local safety interlock, as in the original MODAX control layer: no
+ * command while the emergency stop is pressed, the door is open, the motor
+ * is overloaded or the temperature is not OK. NULL: commands may go.
+ */
+static const char *interlock(const struct mdx_safety_state *s)
+{
+    if (s->emergency_stop) {
+        return "emergency stop active: commands are refused until it is released";
+    }
+    if (!s->door_closed) {
+        return "door open: commands are refused until it is closed";
+    }
+    if (s->overload_detected) {
+        return "overload detected: commands are refused until the motor current is normal";
+    }
+    if (!s->temperature_ok) {
+        return "temperature not OK: commands are refused until it is back in range";
+    }
+    return NULL;
+}
+
 void mdx_edge_agent_command(struct mdx_edge_agent *a, const char *topic, const void *payload,
                             size_t len)
 {
@@ -853,9 +875,8 @@ void mdx_edge_agent_command(struct mdx_edge_agent *a, const char *topic, const v
         answer(a, u, cmd.id, detail);
         return;
     }
-    if (u->safety.emergency_stop) {
-        why = "emergency stop active: commands are refused until it is released";
-    } else if (mdx_sim_command(&u->sim, cmd.name, cmd.value, &why) == 0) {
+    why = interlock(&u->safety);
+    if (why == NULL && mdx_sim_command(&u->sim, cmd.name, cmd.value, &why) == 0) {
         why = NULL;
     }
     if (why != NULL) {

@@ -19,7 +19,8 @@
  *   modax/{tenant}/{device}/command_ack  QoS 1, the answer to each command
  * Commands arrive from the port (mdx_edge_agent_command()) on
  * modax/{tenant}/{device}/commands; the device's local interlock refuses
- * any while its emergency stop is active, the machine refuses unknown
+ * any while its emergency stop is active, its door is open, its motor is
+ * overloaded or its temperature is not OK, the machine refuses unknown
  * names and values out of range, and every command with a readable id is
  * answered "ok" or "rejected" with a detail. One answer per machine waits
  * while the broker is unreachable; a newer one replaces it (counted).
