@@ -18,7 +18,7 @@ MAKEFLAGS  += --no-print-directory
 CTEST_ARGS ?=
 
 .PHONY: all deps web build build-san build-tsan build-fuzz test test-normal test-san test-tsan \
-	fuzz run bench clean check-src image test-image
+	fuzz run bench clean check-src image test-image edge-size bench-edge
 
 all: build
 
@@ -92,6 +92,14 @@ bench: build
 
 bench-%: build
 	@$(BUILD)/bench/bench_$* $(ARGS)
+
+# The edge core cross-compiled for an ESP32-C3-class device: its size, and the limits checked.
+edge-size:
+	@edge/port/stub/cross-build.sh $(BUILD)/edge-cross
+
+# The edge agent's one-hour-offline backfill against Mosquitto and modax serve.
+bench-edge: build
+	@$(BUILD)/edge/bench_edge $(ARGS)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_TSAN) $(BUILD_FUZZ)
