@@ -77,9 +77,10 @@ static int processes_with_signal(const char *needle, int sig)
     int n = 0;
 
     for (struct dirent *e; p != NULL && (e = readdir(p)) != NULL;) {
-        char path[300], cmd[4096];
-        pid_t pid = (pid_t)atoi(e->d_name);
-        if (pid <= 0 || pid == getpid()) {
+        char path[300], cmd[4096], *end;
+        long num = strtol(e->d_name, &end, 10);
+        pid_t pid = (pid_t)num;
+        if (*end != '\0' || num <= 0 || pid == getpid()) {
             continue;
         }
         snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
@@ -226,14 +227,23 @@ static void run_demo_stops_on_sighup(void)
     stops_on(SIGHUP, "run_demo_hup");
 }
 
-/* Runs `scripts/broker-persist-dir.sh DIR USER`; its exit status. */
+/* Runs `scripts/broker-persist-dir.sh DIR USER` (no shell between); its exit status, -1 if not run. */
 static int persist_dir(const char *dir, const char *user)
 {
-    char cmd[1600];
+    char script[1200];
+    int status;
+    pid_t pid;
 
-    snprintf(cmd, sizeof(cmd), "sh '%s/scripts/broker-persist-dir.sh' '%s' '%s'", src_dir(), dir,
-             user);
-    return system(cmd);
+    snprintf(script, sizeof(script), "%s/scripts/broker-persist-dir.sh", src_dir());
+    pid = fork();
+    if (pid == 0) {
+        execlp("sh", "sh", script, dir, user, (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) != pid) {
+        return -1;
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /*
