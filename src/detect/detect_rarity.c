@@ -3,9 +3,14 @@
  * detect_rarity.c - estimator of how rarely the series takes this value:
  * a 32-bin histogram with exponential forgetting (about the last 1,000
  * points) over a range that widens when a value falls outside it. The
- * levels a regular cycle visits are common and score nothing; a value in
- * a region the series has not visited lately scores high.
+ * surprise is -ln of the share of recent points in the value's bin: the
+ * levels a regular cycle visits are common; a value in a region the series
+ * has not visited lately is rare, however the series is distributed.
  */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
 #include "modax/detect.h"
 
 #define BINS 32
@@ -54,15 +59,35 @@ static void widen(struct rarity_state *s, int down)
     s->width *= 2.0;
 }
 
+/*
+ * Natural log to about 0.01: the exponent from the bits, the mantissa by a
+ * quadratic. Far cheaper than log() on the per-point path, and exact enough
+ * for a surprise that is calibrated per series anyway.
+ */
+static double quick_ln(double v)
+{
+    uint64_t bits;
+    double m;
+    int e;
+
+    memcpy(&bits, &v, sizeof(bits));
+    e = (int)((bits >> 52) & 0x7ff) - 1023;
+    bits = (bits & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL;
+    memcpy(&m, &bits, sizeof(m)); /* v = m * 2^e, m in [1, 2) */
+    m -= 1.0;
+    return (e + m * (1.3465 - 0.3465 * m)) * 0.69314718055994531;
+}
+
 static double rarity_update(void *state, const struct mdx_detect_input *in)
 {
     struct rarity_state *s = state;
-    double pos, p, severity = 0.0;
+    double pos, surprise = NAN;
+    float c;
     int bin, widened = 0;
 
     if (!s->seeded) {
         if (in->n < WARMUP) {
-            return 0.0;
+            return NAN;
         }
         s->width = in->sd / 2.0;
         s->lo = in->mean - BINS / 2 * s->width;
@@ -75,22 +100,16 @@ static double rarity_update(void *state, const struct mdx_detect_input *in)
         widened++;
     }
     if (pos < 0.0 || pos >= BINS) {
-        return 1.0; /* beyond any sane range */
+        return NAN; /* beyond any sane range: the level estimator sees it */
     }
     bin = (int)pos;
     if (s->total > 0.0f) {
-        p = s->count[bin] / s->total;
-        if (widened > 0 || p < 0.0005) {
-            severity = 1.0;
-        } else if (p < 0.002) {
-            severity = 0.6;
-        } else if (p < 0.01) {
-            severity = 0.25;
-        }
+        c = s->count[bin] > 0.5f * s->inc ? s->count[bin] : 0.5f * s->inc; /* half a point */
+        surprise = -quick_ln((double)c / (double)(s->total + s->inc));
     }
     s->count[bin] += s->inc;
     s->total += s->inc;
-    s->inc /= (float)KEEP;
+    s->inc *= (float)(1.0 / KEEP);
     if (s->inc > RESCALE_AT) {
         for (int i = 0; i < BINS; i++) {
             s->count[i] /= s->inc;
@@ -98,11 +117,12 @@ static double rarity_update(void *state, const struct mdx_detect_input *in)
         s->total /= s->inc;
         s->inc = 1.0f;
     }
-    return severity;
+    return surprise;
 }
 
 const struct mdx_estimator mdx_estimator_rarity = {
     .name = "rarity",
+    .two_sided = 0,
     .state_size = sizeof(struct rarity_state),
     .init = rarity_init,
     .update = rarity_update,
