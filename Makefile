@@ -10,7 +10,7 @@ JOBS       ?= $(shell nproc)
 MAKEFLAGS  += --no-print-directory
 CTEST_ARGS ?=
 
-.PHONY: all deps web build build-san test test-normal test-san run bench clean check-src
+.PHONY: all deps web build build-san test test-normal test-san run bench bench-nab clean check-src
 
 all: build
 
@@ -52,6 +52,10 @@ run: build
 
 bench: build
 	@for b in $(BUILD)/bench/bench_*; do $$b || exit 1; done
+
+# The whole NAB corpus through the shared scorer (a few minutes; not part of `make bench`).
+bench-nab: build
+	@bench/bench_nab $(BUILD)
 
 bench-%: build
 	@$(BUILD)/bench/bench_$* $(ARGS)
