@@ -48,12 +48,12 @@
 #define LONG_WEIGHT 0.8f     /* a point must reach this share of the long record */
 #define SCORE_SLOPE 8.0      /* logistic in ln u: steepness */
 #define SCORE_MID 0.27       /* ... and ln u at which the score is 0.5 */
-#define STRONG_FROM 0.3      /* a record scoring this much may be strong */
+#define STRONG_FROM 0.2      /* a record scoring this much may be strong */
 #define STRONG_CAP 0.6       /* above this a score needs strong evidence */
 #define STRONG_MID 0.51      /* ln(surprise / usual high) at which strong evidence scores 0.5 */
 #define EPISODE_AT 0.2       /* a score from here on opens an episode */
-#define EPISODE_HOLD 200     /* points an episode lasts at least */
-#define EPISODE_GAIN 0.2     /* within it a new peak must close this share of the gap to 1 */
+#define EPISODE_HOLD 100     /* points an episode lasts at least */
+#define EPISODE_GAIN 0.4     /* within it a new peak must close this share of the gap to 1 */
 #define EPISODE_DAMP 0.5     /* other scores within an episode are scaled by this */
 
 enum { EST_LEVEL, EST_SPIKE, EST_SHIFT, EST_DRIFT, EST_VARIANCE, EST_RARITY };
