@@ -46,6 +46,7 @@ struct mdx_estimator {
     const char *name;
     size_t state_size;        /* bytes of state it needs; at most MDX_ESTIMATOR_STATE_MAX */
     int two_sided;            /* its surprise has a sign */
+    int strong_only;          /* it only raises scores when far outside its usual (detect.c) */
     void (*init)(void *state);
     double (*update)(void *state, const struct mdx_detect_input *in);
 };

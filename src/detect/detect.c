@@ -23,6 +23,9 @@
  * clear anomalies only, and a long stretch of plain noise, which sets a new
  * record now and then, stays below it.
  *
+ * The drift and spread estimators are strong-only: they add only such clear
+ * readings (see score_of).
+ *
  * Last comes onset emphasis: an anomaly is news when it starts, so once a
  * score reaches EPISODE_AT, the scores of the next EPISODE_HOLD points are
  * damped unless the evidence clearly grows. One anomaly reads as one alert.
@@ -48,8 +51,9 @@
 #define LONG_WEIGHT 0.8f     /* a point must reach this share of the long record */
 #define SCORE_SLOPE 8.0      /* logistic in ln u: steepness */
 #define SCORE_MID 0.27       /* ... and ln u at which the score is 0.5 */
-#define STRONG_FROM 0.2      /* a record scoring this much may be strong */
+#define STRONG_FROM 0.2      /* a record scoring this much may be strong (strong-only views: STRONG_CAP) */
 #define STRONG_CAP 0.6       /* above this a score needs strong evidence */
+#define STRONG_ONLY_FROM 0.99 /* ... and what a strong-only view must reach to score at all */
 #define STRONG_MID 0.51      /* ln(surprise / usual high) at which strong evidence scores 0.5 */
 #define EPISODE_AT 0.2       /* a score from here on opens an episode */
 #define EPISODE_HOLD 100     /* points an episode lasts at least */
@@ -212,7 +216,14 @@ static double logistic(double t)
     return 1.0 / (1.0 + exp(-t));
 }
 
-static double score_of(const struct evidence *ev)
+/*
+ * The score of one set of views. Ordinary views score from their records
+ * (capped at STRONG_CAP without strong evidence). Strong-only views (drift,
+ * spread) score only when clearly anomalous, so that a stuck sensor or a
+ * ramp alerts live while their routine wobbles on real data do not add
+ * detections: on NAB they cost about a point as ordinary views.
+ */
+static double score_of(const struct evidence *ev, int strong_only)
 {
     double score, strong;
 
@@ -223,11 +234,14 @@ static double score_of(const struct evidence *ev)
     if (score > STRONG_CAP) {
         score = STRONG_CAP;
     }
-    if (score >= STRONG_FROM) {
+    if (score >= (strong_only ? STRONG_CAP : STRONG_FROM)) {
         strong = logistic(SCORE_SLOPE * (log(ev->u_usual) - STRONG_MID));
-        score = strong > STRONG_CAP ? strong : score;
+        if (strong_only) {
+            return strong >= STRONG_ONLY_FROM ? strong : 0.0;
+        }
+        return strong > STRONG_CAP ? strong : score;
     }
-    return score;
+    return strong_only ? 0.0 : score;
 }
 
 /*
@@ -260,7 +274,7 @@ static double episode(struct mdx_detector *d, double score)
 double mdx_detector_push(struct mdx_detector *d, int64_t ts_ms, double x)
 {
     struct mdx_detect_input in;
-    struct evidence ev = {0.0, 0.0};
+    struct evidence ev = {0.0, 0.0}, ev_strong = {0.0, 0.0};
     double score = 0.0;
     int block_end;
 
@@ -284,15 +298,15 @@ double mdx_detector_push(struct mdx_detector *d, int64_t ts_ms, double x)
         if (isnan(z)) {
             continue; /* no reading yet */
         }
-        if (z < 0.0) {
-            read_view(&d->view[k + 1], (float)-z, d->n, block_end, &ev); /* the lower side */
-        } else {
-            read_view(&d->view[k], (float)z, d->n, block_end, &ev);
-        }
+        read_view(&d->view[z < 0.0 ? k + 1 : k], (float)fabs(z), d->n, block_end,
+                  estimators[i]->strong_only ? &ev_strong : &ev);
     }
     update_baseline(d, x, in.sd, in.sd_raw);
     if (d->n >= WARMUP && d->gap_points >= AFTER_GAP) {
-        score = score_of(&ev);
+        double strong = score_of(&ev_strong, 1);
+
+        score = score_of(&ev, 0);
+        score = strong > score ? strong : score;
     }
     score = episode(d, score);
     d->n++;

@@ -48,6 +48,7 @@ static double drift_update(void *state, const struct mdx_detect_input *in)
 const struct mdx_estimator mdx_estimator_drift = {
     .name = "drift",
     .two_sided = 1,
+    .strong_only = 1,
     .state_size = sizeof(struct drift_state),
     .init = drift_init,
     .update = drift_update,

@@ -54,6 +54,7 @@ static double variance_update(void *state, const struct mdx_detect_input *in)
 const struct mdx_estimator mdx_estimator_variance = {
     .name = "variance",
     .two_sided = 1,
+    .strong_only = 1,
     .state_size = sizeof(struct variance_state),
     .init = variance_init,
     .update = variance_update,
