@@ -179,10 +179,10 @@ struct evidence {
 
 /*
  * Reads one view's surprise z (>= 0) against its references, then learns
- * from it; at the end of a block, folds the block's highest into the records.
+ * from it. A side of a two-sided estimator learns (and its records fade) only
+ * when that side is read.
  */
-static void read_view(struct mdx_detect_view *v, float z, uint32_t n, int block_end,
-                      struct evidence *ev)
+static void read_view(struct mdx_detect_view *v, float z, uint32_t n, struct evidence *ev)
 {
     float ref = v->q;
 
@@ -204,7 +204,14 @@ static void read_view(struct mdx_detect_view *v, float z, uint32_t n, int block_
     if (n >= RECORD_FROM && z > v->block_top) {
         v->block_top = z;
     }
-    if (block_end) {
+}
+
+/* End of a block: every view's highest of the block joins its records. */
+static void fold_records(struct mdx_detector *d)
+{
+    for (int k = 0; k < MDX_VIEWS; k++) {
+        struct mdx_detect_view *v = &d->view[k];
+
         v->top = v->block_top > v->top ? v->block_top : v->top;
         v->top_long = v->block_top > v->top_long ? v->block_top : v->top_long;
         v->block_top = 0.0f;
@@ -276,7 +283,6 @@ double mdx_detector_push(struct mdx_detector *d, int64_t ts_ms, double x)
     struct mdx_detect_input in;
     struct evidence ev = {0.0, 0.0}, ev_strong = {0.0, 0.0};
     double score = 0.0;
-    int block_end;
 
     if (!isfinite(x)) {
         return 0.0;
@@ -291,15 +297,17 @@ double mdx_detector_push(struct mdx_detector *d, int64_t ts_ms, double x)
     /* The floor keeps a constant series finite: a change of 0.1 % is then one sd. */
     in.sd_raw = sqrt(d->var);
     in.sd = in.sd_raw + 1e-3 * fabs(in.mean) + 1e-9;
-    block_end = d->n % BLOCK == BLOCK - 1;
     for (int i = 0, k = 0; i < MDX_ESTIMATORS; k += 1 + estimators[i]->two_sided, i++) {
         double z = estimators[i]->update(est_state(d, i), &in);
 
         if (isnan(z)) {
             continue; /* no reading yet */
         }
-        read_view(&d->view[z < 0.0 ? k + 1 : k], (float)fabs(z), d->n, block_end,
+        read_view(&d->view[z < 0.0 ? k + 1 : k], (float)fabs(z), d->n,
                   estimators[i]->strong_only ? &ev_strong : &ev);
+    }
+    if (d->n % BLOCK == BLOCK - 1) {
+        fold_records(d);
     }
     update_baseline(d, x, in.sd, in.sd_raw);
     if (d->n >= WARMUP && d->gap_points >= AFTER_GAP) {
