@@ -15,7 +15,9 @@
  * surprising the point is in their own units. detect.c calibrates every
  * view against what this series itself has done lately (a streaming high
  * quantile and a fading record), so the score says how unusual the point is
- * for this series, and it reports each anomaly once, at its onset.
+ * for this series, and it reports each anomaly once, at its onset. The drift
+ * view alone is on a fixed scale (the series' long-horizon spread), so that
+ * a slow ramp is not learned as normal while it grows.
  */
 #ifndef MODAX_DETECT_H
 #define MODAX_DETECT_H
@@ -47,14 +49,15 @@ struct mdx_estimator {
     size_t state_size;        /* bytes of state it needs; at most MDX_ESTIMATOR_STATE_MAX */
     int two_sided;            /* its surprise has a sign */
     int strong_only;          /* it only raises scores when far outside its usual (detect.c) */
+    int absolute;             /* its surprise is on a fixed scale: scored directly, not calibrated */
     void (*init)(void *state);
     double (*update)(void *state, const struct mdx_detect_input *in);
 };
 
 #define MDX_ESTIMATOR_STATE_MAX 160
 #define MDX_ESTIMATORS 6
-#define MDX_VIEWS 11               /* calibrated views: two per two-sided estimator */
-#define MDX_DETECTOR_EST_BYTES 248 /* all estimators' states, packed */
+#define MDX_VIEWS 9                /* calibrated views: two per two-sided estimator, none per absolute one */
+#define MDX_DETECTOR_EST_BYTES 272 /* all estimators' states, packed */
 
 extern const struct mdx_estimator mdx_estimator_level;
 extern const struct mdx_estimator mdx_estimator_spike;
@@ -65,7 +68,8 @@ extern const struct mdx_estimator mdx_estimator_rarity;
 
 struct mdx_detector {
     uint32_t n;               /* points seen */
-    uint16_t gap_points;      /* points since the last long gap (saturates) */
+    uint8_t gap_points;       /* points since the last long gap (saturates) */
+    uint8_t drift_raised;     /* the current drift has been reported */
     uint16_t hold;            /* points the current episode lasts at least */
     int64_t last_ts;          /* ms */
     float interval_ms;        /* typical interval between points (EWMA) */

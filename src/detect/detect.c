@@ -23,8 +23,10 @@
  * clear anomalies only, and a long stretch of plain noise, which sets a new
  * record now and then, stays below it.
  *
- * The drift and spread estimators are strong-only: they add only such clear
- * readings (see score_of).
+ * The spread estimator is strong-only: it adds only such clear readings (see
+ * score_of). The drift estimator is absolute: its surprise, in long-horizon
+ * spreads, is scored directly (drift_score), because a slow ramp raises any
+ * reference learned from the recent past as fast as it grows.
  *
  * Last comes onset emphasis: an anomaly is news when it starts, so once a
  * score reaches EPISODE_AT, the scores of the next EPISODE_HOLD points are
@@ -55,6 +57,8 @@
 #define STRONG_CAP 0.6       /* above this a score needs strong evidence */
 #define STRONG_ONLY_FROM 0.99 /* ... and what a strong-only view must reach to score at all */
 #define STRONG_MID 0.51      /* ln(surprise / usual high) at which strong evidence scores 0.5 */
+#define DRIFT_ALERT 2.5      /* a drift of this many long-horizon spreads scores 0.9 */
+#define DRIFT_REARM 1.25     /* ... once, until it falls back below this many */
 #define EPISODE_AT 0.2       /* a score from here on opens an episode */
 #define EPISODE_HOLD 100     /* points an episode lasts at least */
 #define EPISODE_GAIN 0.4     /* within it a new peak must close this share of the gap to 1 */
@@ -225,10 +229,10 @@ static double logistic(double t)
 
 /*
  * The score of one set of views. Ordinary views score from their records
- * (capped at STRONG_CAP without strong evidence). Strong-only views (drift,
- * spread) score only when clearly anomalous, so that a stuck sensor or a
- * ramp alerts live while their routine wobbles on real data do not add
- * detections: on NAB they cost about a point as ordinary views.
+ * (capped at STRONG_CAP without strong evidence). Strong-only views (the
+ * spread) score only when clearly anomalous, so that a stuck sensor alerts
+ * live while their routine wobbles on real data do not add detections: on
+ * NAB they cost about a point as ordinary views.
  */
 static double score_of(const struct evidence *ev, int strong_only)
 {
@@ -249,6 +253,24 @@ static double score_of(const struct evidence *ev, int strong_only)
         return strong > STRONG_CAP ? strong : score;
     }
     return strong_only ? 0.0 : score;
+}
+
+/*
+ * The score of an absolute drift reading (in long-horizon spreads, >= 0):
+ * 0.9 when it first reaches DRIFT_ALERT, nothing else until it has fallen
+ * back below DRIFT_REARM. A drift is one clear alert at its onset: a lasting
+ * reading must neither keep an episode open (it would damp every other
+ * anomaly meanwhile) nor alert again and again.
+ */
+static double drift_score(struct mdx_detector *d, double drift)
+{
+    if (drift < DRIFT_REARM) {
+        d->drift_raised = 0;
+    } else if (drift >= DRIFT_ALERT && !d->drift_raised) {
+        d->drift_raised = 1;
+        return 0.9;
+    }
+    return 0.0;
 }
 
 /*
@@ -282,7 +304,7 @@ double mdx_detector_push(struct mdx_detector *d, int64_t ts_ms, double x)
 {
     struct mdx_detect_input in;
     struct evidence ev = {0.0, 0.0}, ev_strong = {0.0, 0.0};
-    double score = 0.0;
+    double score = 0.0, drift = 0.0;
 
     if (!isfinite(x)) {
         return 0.0;
@@ -297,14 +319,19 @@ double mdx_detector_push(struct mdx_detector *d, int64_t ts_ms, double x)
     /* The floor keeps a constant series finite: a change of 0.1 % is then one sd. */
     in.sd_raw = sqrt(d->var);
     in.sd = in.sd_raw + 1e-3 * fabs(in.mean) + 1e-9;
-    for (int i = 0, k = 0; i < MDX_ESTIMATORS; k += 1 + estimators[i]->two_sided, i++) {
-        double z = estimators[i]->update(est_state(d, i), &in);
+    for (int i = 0, k = 0; i < MDX_ESTIMATORS; i++) {
+        const struct mdx_estimator *e = estimators[i];
+        double z = e->update(est_state(d, i), &in);
 
-        if (isnan(z)) {
-            continue; /* no reading yet */
+        if (e->absolute) {
+            drift = isnan(z) ? drift : fabs(z); /* one absolute estimator */
+            continue;
         }
-        read_view(&d->view[z < 0.0 ? k + 1 : k], (float)fabs(z), d->n,
-                  estimators[i]->strong_only ? &ev_strong : &ev);
+        if (!isnan(z)) { /* NAN: no reading yet */
+            read_view(&d->view[z < 0.0 ? k + 1 : k], (float)fabs(z), d->n,
+                      e->strong_only ? &ev_strong : &ev);
+        }
+        k += 1 + e->two_sided;
     }
     if (d->n % BLOCK == BLOCK - 1) {
         fold_records(d);
@@ -314,6 +341,8 @@ double mdx_detector_push(struct mdx_detector *d, int64_t ts_ms, double x)
         double strong = score_of(&ev_strong, 1);
 
         score = score_of(&ev, 0);
+        score = strong > score ? strong : score;
+        strong = drift_score(d, drift);
         score = strong > score ? strong : score;
     }
     score = episode(d, score);
