@@ -32,6 +32,7 @@ struct mdx_detect_input {
     double mean;              /* the series' slow baseline before this point */
     double sd;                /* its standard deviation (floored, > 0) */
     double sd_raw;            /* the same without the floor (0 for a constant series) */
+    double inv_sd;            /* 1 / sd: estimators multiply by it rather than divide */
     uint32_t n;               /* points seen before this one */
 };
 

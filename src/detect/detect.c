@@ -53,10 +53,12 @@
 #define LONG_WEIGHT 0.8f     /* a point must reach this share of the long record */
 #define SCORE_SLOPE 8.0      /* logistic in ln u: steepness */
 #define SCORE_MID 0.27       /* ... and ln u at which the score is 0.5 */
+#define SCORE_HALF 8.6711    /* exp(SCORE_SLOPE * SCORE_MID) */
 #define STRONG_FROM 0.2      /* a record scoring this much may be strong (strong-only views: STRONG_CAP) */
 #define STRONG_CAP 0.6       /* above this a score needs strong evidence */
 #define STRONG_ONLY_FROM 0.99 /* ... and what a strong-only view must reach to score at all */
 #define STRONG_MID 0.51      /* ln(surprise / usual high) at which strong evidence scores 0.5 */
+#define STRONG_HALF 59.145   /* exp(SCORE_SLOPE * STRONG_MID) */
 #define DRIFT_ALERT 2.5      /* a drift of this many long-horizon spreads scores 0.9 */
 #define DRIFT_REARM 1.25     /* ... once, until it falls back below this many */
 #define EPISODE_AT 0.2       /* a score from here on opens an episode */
@@ -152,60 +154,85 @@ static void update_baseline(struct mdx_detector *d, double x, double sd, double 
 }
 
 /*
- * Streaming high quantile of one view's surprise: up by a step when
- * exceeded, down by a TAIL-sized step otherwise, so it settles where it is
- * exceeded TAIL of the time. Multiplicative steps: any scale, no division.
- * Larger steps early, so the first few hundred points lay it out; and never
- * above the record, so an unsettled start does not linger.
+ * The steps of the streaming high quantile at the current point: larger
+ * early, so the first few hundred points lay it out. Worked out once per
+ * point, not once per view.
  */
-static void calibrate(float *q, float z, float top, uint32_t n)
+struct steps {
+    float up, down;           /* factors when exceeded, and otherwise */
+    int capped;               /* past the warm-up: never above the record */
+    uint32_t n;
+};
+
+static struct steps steps_at(uint32_t n)
 {
     float eta = n < 100 ? 0.2f : (n < 1000 ? 0.05f : 0.02f);
 
-    if (*q <= 0.0f) {
-        *q = z;
-    } else if (z > *q) {
-        *q *= 1.0f + eta * (1.0f - TAIL);
+    return (struct steps){1.0f + eta * (1.0f - TAIL), 1.0f - eta * TAIL, n >= WARMUP, n};
+}
+
+/*
+ * Streaming high quantile of one view's surprise: up by a step when
+ * exceeded, down by a TAIL-sized step otherwise, so it settles where it is
+ * exceeded TAIL of the time. Multiplicative steps: any scale, no division.
+ * Never above the record, so an unsettled start does not linger.
+ */
+static inline void calibrate(float *q, float z, float top, const struct steps *st)
+{
+    float v = *q;
+
+    if (v <= 0.0f) {
+        v = z;
     } else {
-        *q *= 1.0f - eta * TAIL;
+        v *= z > v ? st->up : st->down;
     }
-    if (n >= WARMUP && *q > top) {
-        *q = top;
+    if (st->capped && v > top) {
+        v = top;
     }
-    *q = *q > Q_FLOOR ? *q : Q_FLOOR;
+    *q = v > Q_FLOOR ? v : Q_FLOOR;
 }
 
 /* What one point reads, over all views. */
 struct evidence {
-    double u;                 /* largest surprise over its view's reference */
-    double u_usual;           /* largest over its view's usual high value alone (>= u) */
+    /*
+     * The largest ratio of a surprise to its view's reference, kept as the
+     * pair (z, ref) so that no view divides: the ratio is worked out once,
+     * at the end of the point, and only when it matters.
+     */
+    double z, ref;
+    double z_usual, ref_usual; /* the same against the usual high value alone (>= z / ref) */
 };
+
+#define NO_EVIDENCE {0.0, 1.0, 0.0, 1.0}
 
 /*
  * Reads one view's surprise z (>= 0) against its references, then learns
  * from it. A side of a two-sided estimator learns (and its records fade) only
  * when that side is read.
  */
-static void read_view(struct mdx_detect_view *v, float z, uint32_t n, struct evidence *ev)
+static inline void read_view(struct mdx_detect_view *v, float z, const struct steps *st,
+                             struct evidence *ev)
 {
-    float ref = v->q;
+    float ref = v->q, top = v->top;
 
     if (ref <= 0.0f) { /* its first reading: nothing to compare with yet */
-        calibrate(&v->q, z, z, n);
+        calibrate(&v->q, z, z, st);
         return;
     }
-    ref = v->top > ref ? v->top : ref;
+    ref = top > ref ? top : ref;
     ref = LONG_WEIGHT * v->top_long > ref ? LONG_WEIGHT * v->top_long : ref;
-    if (z > ev->u * ref) {
-        ev->u = z / ref;
+    if ((double)z * ev->ref > ev->z * ref) {
+        ev->z = z;
+        ev->ref = ref;
     }
-    if (z > ev->u_usual * v->q) {
-        ev->u_usual = z / v->q;
+    if ((double)z * ev->ref_usual > ev->z_usual * v->q) {
+        ev->z_usual = z;
+        ev->ref_usual = v->q;
     }
-    calibrate(&v->q, z, v->top > v->block_top ? v->top : v->block_top, n);
-    v->top *= FADE;
+    calibrate(&v->q, z, top > v->block_top ? top : v->block_top, st);
+    v->top = top * FADE;
     v->top_long *= FADE_LONG;
-    if (n >= RECORD_FROM && z > v->block_top) {
+    if (st->n >= RECORD_FROM && z > v->block_top) {
         v->block_top = z;
     }
 }
@@ -222,9 +249,18 @@ static void fold_records(struct mdx_detector *d)
     }
 }
 
-static double logistic(double t)
+/*
+ * The logistic curve in ln u, 1 / (1 + exp(-SCORE_SLOPE (ln u - mid))), as
+ * 1 / (1 + exp(8 mid) / u^8): no logarithm or exponential per point (u > 1;
+ * an overflowing u^8 gives 1). 'at_half' is exp(8 mid).
+ */
+_Static_assert(SCORE_SLOPE == 8.0, "logistic_of_ln() raises u to the 8th power");
+
+static double logistic_of_ln(double u, double at_half)
 {
-    return 1.0 / (1.0 + exp(-t));
+    double u2 = u * u, u4 = u2 * u2, u8 = u4 * u4;
+
+    return 1.0 / (1.0 + at_half / u8);
 }
 
 /*
@@ -238,15 +274,15 @@ static double score_of(const struct evidence *ev, int strong_only)
 {
     double score, strong;
 
-    if (ev->u <= 1.0) {
+    if (ev->z <= ev->ref) {
         return 0.0; /* nothing the series has not done lately */
     }
-    score = logistic(SCORE_SLOPE * (log(ev->u) - SCORE_MID));
+    score = logistic_of_ln(ev->z / ev->ref, SCORE_HALF);
     if (score > STRONG_CAP) {
         score = STRONG_CAP;
     }
     if (score >= (strong_only ? STRONG_CAP : STRONG_FROM)) {
-        strong = logistic(SCORE_SLOPE * (log(ev->u_usual) - STRONG_MID));
+        strong = logistic_of_ln(ev->z_usual / ev->ref_usual, STRONG_HALF);
         if (strong_only) {
             return strong >= STRONG_ONLY_FROM ? strong : 0.0;
         }
@@ -303,8 +339,9 @@ static double episode(struct mdx_detector *d, double score)
 double mdx_detector_push(struct mdx_detector *d, int64_t ts_ms, double x)
 {
     struct mdx_detect_input in;
-    struct evidence ev = {0.0, 0.0}, ev_strong = {0.0, 0.0};
+    struct evidence ev = NO_EVIDENCE, ev_strong = NO_EVIDENCE;
     double score = 0.0, drift = 0.0;
+    struct steps st = steps_at(d->n);
 
     if (!isfinite(x)) {
         return 0.0;
@@ -319,6 +356,7 @@ double mdx_detector_push(struct mdx_detector *d, int64_t ts_ms, double x)
     /* The floor keeps a constant series finite: a change of 0.1 % is then one sd. */
     in.sd_raw = sqrt(d->var);
     in.sd = in.sd_raw + 1e-3 * fabs(in.mean) + 1e-9;
+    in.inv_sd = 1.0 / in.sd;
     for (int i = 0, k = 0; i < MDX_ESTIMATORS; i++) {
         const struct mdx_estimator *e = estimators[i];
         double z = e->update(est_state(d, i), &in);
@@ -328,7 +366,7 @@ double mdx_detector_push(struct mdx_detector *d, int64_t ts_ms, double x)
             continue;
         }
         if (!isnan(z)) { /* NAN: no reading yet */
-            read_view(&d->view[z < 0.0 ? k + 1 : k], (float)fabs(z), d->n,
+            read_view(&d->view[z < 0.0 ? k + 1 : k], (float)fabs(z), &st,
                       e->strong_only ? &ev_strong : &ev);
         }
         k += 1 + e->two_sided;

@@ -27,7 +27,7 @@
 #define CLIP 2.0            /* a value feeds the spread clipped to CLIP spreads from the slow average */
 #define CLIP_FROM 150       /* points before the clipping: the baseline's spread is forming */
 #define READ_FROM 512       /* points before the first reading: the averages are forming */
-#define SPREAD_EVERY 64     /* points between refreshes of the spread's inverse (it moves slowly) */
+#define SPREAD_EVERY 64     /* points between refreshes of the spread (it moves slowly); a power of 2 */
 
 struct drift_state {
     double medium, slow;
@@ -48,26 +48,27 @@ static void drift_init(void *state)
 static double drift_update(void *state, const struct mdx_detect_input *in)
 {
     struct drift_state *s = state;
-    double first, a, dev, limit;
+    double first, dev, limit;
 
     if (in->n == 0) {
         s->medium = s->slow = in->x;
         return NAN;
     }
-    /* Early on each average is the plain mean so far, so the first values don't linger. */
-    first = 1.0 / (in->n + 1.0);
-    a = first > A_MEDIUM ? first : A_MEDIUM;
-    s->medium += a * (in->x - s->medium);
-    a = first > A_SLOW ? first : A_SLOW;
-    s->slow += a * (in->x - s->slow);
+    /*
+     * Early on each average is the plain mean so far, so the first values
+     * don't linger (the division only while it matters).
+     */
+    first = in->n < 1.0 / A_SPREAD ? 1.0 / (in->n + 1.0) : 0.0;
+    s->medium += (first > A_MEDIUM ? first : A_MEDIUM) * (in->x - s->medium);
+    s->slow += (first > A_SLOW ? first : A_SLOW) * (in->x - s->slow);
     dev = in->x - s->slow;
     if (in->n >= CLIP_FROM) {
         limit = CLIP * (s->spread > in->sd ? s->spread : in->sd);
         dev = dev > limit ? limit : (dev < -limit ? -limit : dev);
     }
-    a = first > A_SPREAD ? first : A_SPREAD;
-    s->var = (1.0 - a) * (s->var + a * dev * dev);
-    if (in->n % SPREAD_EVERY == 0) {
+    first = first > A_SPREAD ? first : A_SPREAD;
+    s->var = (1.0 - first) * (s->var + first * dev * dev);
+    if ((in->n & (SPREAD_EVERY - 1)) == 0) {
         /* A series that has been constant has no spread: the floor keeps it finite. */
         s->spread = sqrt(s->var) + 1e-3 * fabs(s->slow) + 1e-9;
         s->inv_spread = 1.0 / s->spread;

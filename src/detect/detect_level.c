@@ -16,7 +16,7 @@ static void level_init(void *state)
 static double level_update(void *state, const struct mdx_detect_input *in)
 {
     (void)state;
-    return (in->x - in->mean) / in->sd;
+    return (in->x - in->mean) * in->inv_sd;
 }
 
 const struct mdx_estimator mdx_estimator_level = {

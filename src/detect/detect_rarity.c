@@ -21,7 +21,7 @@
 struct rarity_state {
     float count[BINS];
     double lo;              /* lower edge of bin 0 */
-    double width;           /* bin width */
+    double inv_width;       /* 1 / bin width */
     float inc;              /* weight of the next point (grows instead of decaying all bins) */
     float total;
     int seeded;
@@ -35,7 +35,7 @@ static void rarity_init(void *state)
         s->count[i] = 0.0f;
     }
     s->lo = 0.0;
-    s->width = 0.0;
+    s->inv_width = 0.0;
     s->inc = 1.0f;
     s->total = 0.0f;
     s->seeded = 0;
@@ -54,9 +54,9 @@ static void widen(struct rarity_state *s, int down)
         s->count[i] = merged[i];
     }
     if (down) {
-        s->lo -= BINS * s->width;
+        s->lo -= BINS / s->inv_width;
     }
-    s->width *= 2.0;
+    s->inv_width *= 0.5;
 }
 
 /*
@@ -89,14 +89,14 @@ static double rarity_update(void *state, const struct mdx_detect_input *in)
         if (in->n < WARMUP) {
             return NAN;
         }
-        s->width = in->sd / 2.0;
-        s->lo = in->mean - BINS / 2 * s->width;
+        s->inv_width = 2.0 * in->inv_sd;
+        s->lo = in->mean - BINS / 2 * (in->sd / 2.0);
         s->seeded = 1;
     }
-    pos = (in->x - s->lo) / s->width;
+    pos = (in->x - s->lo) * s->inv_width;
     while ((pos < 0.0 || pos >= BINS) && widened < 64) {
         widen(s, pos < 0.0);
-        pos = (in->x - s->lo) / s->width;
+        pos = (in->x - s->lo) * s->inv_width;
         widened++;
     }
     if (pos < 0.0 || pos >= BINS) {

@@ -33,7 +33,7 @@ static double shift_update(void *state, const struct mdx_detect_input *in)
         return NAN;
     }
     s->fast += ALPHA * (in->x - s->fast);
-    return (s->fast - in->mean) / in->sd;
+    return (s->fast - in->mean) * in->inv_sd;
 }
 
 const struct mdx_estimator mdx_estimator_shift = {
