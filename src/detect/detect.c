@@ -68,6 +68,21 @@
 
 enum { EST_LEVEL, EST_SPIKE, EST_SHIFT, EST_DRIFT, EST_VARIANCE, EST_RARITY };
 
+/*
+ * Each estimator's first view: two per two-sided one (upper, lower), one per
+ * one-sided one, none for the absolute drift. mdx_detector_push reads them in
+ * this layout, which is what the table's flags say (test_detect checks that
+ * the two agree).
+ */
+enum {
+    VIEW_LEVEL = 0,
+    VIEW_SPIKE = 2,
+    VIEW_SHIFT = 4,
+    VIEW_VARIANCE = 6,
+    VIEW_RARITY = 8,
+};
+_Static_assert(VIEW_RARITY + 1 == MDX_VIEWS, "every view has its place");
+
 static const struct mdx_estimator *const estimators[MDX_ESTIMATORS] = {
     [EST_LEVEL] = &mdx_estimator_level,       /* far from the level */
     [EST_SPIKE] = &mdx_estimator_spike,       /* sudden jumps */
@@ -199,11 +214,12 @@ struct evidence {
      * pair (z, ref) so that no view divides: the ratio is worked out once,
      * at the end of the point, and only when it matters.
      */
-    double z, ref;
-    double z_usual, ref_usual; /* the same against the usual high value alone (>= z / ref) */
+    float z, ref;
+    float z_usual, ref_usual; /* the same against the usual high value alone (>= z / ref) */
 };
 
-#define NO_EVIDENCE {0.0, 1.0, 0.0, 1.0}
+#define NO_EVIDENCE {0.0f, 1.0f, 0.0f, 1.0f}
+#define Z_MAX 1e18f          /* surprises are capped here: the products of evidence stay finite in float */
 
 /*
  * Reads one view's surprise z (>= 0) against its references, then learns
@@ -221,11 +237,11 @@ static inline void read_view(struct mdx_detect_view *v, float z, const struct st
     }
     ref = top > ref ? top : ref;
     ref = LONG_WEIGHT * v->top_long > ref ? LONG_WEIGHT * v->top_long : ref;
-    if ((double)z * ev->ref > ev->z * ref) {
+    if (z * ev->ref > ev->z * ref) {
         ev->z = z;
         ev->ref = ref;
     }
-    if ((double)z * ev->ref_usual > ev->z_usual * v->q) {
+    if (z * ev->ref_usual > ev->z_usual * v->q) {
         ev->z_usual = z;
         ev->ref_usual = v->q;
     }
@@ -235,6 +251,27 @@ static inline void read_view(struct mdx_detect_view *v, float z, const struct st
     if (st->n >= RECORD_FROM && z > v->block_top) {
         v->block_top = z;
     }
+}
+
+/*
+ * One estimator's reading, read by its view (the side of a two-sided one
+ * that the sign picks). Called once per estimator with constant arguments,
+ * so that the compiler lays each out in place.
+ */
+static inline void read_as(struct mdx_detector *d, int est, int view,
+                           const struct mdx_detect_input *in, const struct steps *st,
+                           struct evidence *ev)
+{
+    double z = estimators[est]->update(est_state(d, est), in);
+
+    if (isnan(z)) {
+        return; /* no reading yet */
+    }
+    if (z < 0.0) {
+        view++; /* the lower side (the table's one-sided estimators never read below 0) */
+        z = -z;
+    }
+    read_view(&d->view[view], z < Z_MAX ? (float)z : Z_MAX, st, ev);
 }
 
 /* End of a block: every view's highest of the block joins its records. */
@@ -277,12 +314,12 @@ static double score_of(const struct evidence *ev, int strong_only)
     if (ev->z <= ev->ref) {
         return 0.0; /* nothing the series has not done lately */
     }
-    score = logistic_of_ln(ev->z / ev->ref, SCORE_HALF);
+    score = logistic_of_ln((double)ev->z / ev->ref, SCORE_HALF);
     if (score > STRONG_CAP) {
         score = STRONG_CAP;
     }
     if (score >= (strong_only ? STRONG_CAP : STRONG_FROM)) {
-        strong = logistic_of_ln(ev->z_usual / ev->ref_usual, STRONG_HALF);
+        strong = logistic_of_ln((double)ev->z_usual / ev->ref_usual, STRONG_HALF);
         if (strong_only) {
             return strong >= STRONG_ONLY_FROM ? strong : 0.0;
         }
@@ -357,20 +394,14 @@ double mdx_detector_push(struct mdx_detector *d, int64_t ts_ms, double x)
     in.sd_raw = sqrt(d->var);
     in.sd = in.sd_raw + 1e-3 * fabs(in.mean) + 1e-9;
     in.inv_sd = 1.0 / in.sd;
-    for (int i = 0, k = 0; i < MDX_ESTIMATORS; i++) {
-        const struct mdx_estimator *e = estimators[i];
-        double z = e->update(est_state(d, i), &in);
-
-        if (e->absolute) {
-            drift = isnan(z) ? drift : fabs(z); /* one absolute estimator */
-            continue;
-        }
-        if (!isnan(z)) { /* NAN: no reading yet */
-            read_view(&d->view[z < 0.0 ? k + 1 : k], (float)fabs(z), &st,
-                      e->strong_only ? &ev_strong : &ev);
-        }
-        k += 1 + e->two_sided;
-    }
+    /* In table order; the roles are those of the table's flags (see read_as). */
+    read_as(d, EST_LEVEL, VIEW_LEVEL, &in, &st, &ev);
+    read_as(d, EST_SPIKE, VIEW_SPIKE, &in, &st, &ev);
+    read_as(d, EST_SHIFT, VIEW_SHIFT, &in, &st, &ev);
+    drift = estimators[EST_DRIFT]->update(est_state(d, EST_DRIFT), &in);
+    drift = isnan(drift) ? 0.0 : fabs(drift);
+    read_as(d, EST_VARIANCE, VIEW_VARIANCE, &in, &st, &ev_strong);
+    read_as(d, EST_RARITY, VIEW_RARITY, &in, &st, &ev);
     if (d->n % BLOCK == BLOCK - 1) {
         fold_records(d);
     }
