@@ -28,7 +28,7 @@
 /* What every estimator sees for one point. */
 struct mdx_detect_input {
     double x;                 /* the value */
-    double dt;                /* time since the previous point, in typical intervals (1 = usual) */
+    double dt;                /* time since the previous point in typical intervals if >= 10 (a gap), else 1 */
     double mean;              /* the series' slow baseline before this point */
     double sd;                /* its standard deviation (floored, > 0) */
     double sd_raw;            /* the same without the floor (0 for a constant series) */

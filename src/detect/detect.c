@@ -125,7 +125,10 @@ void mdx_detector_init(struct mdx_detector *d)
     }
 }
 
-/* Interval-normalised time since the last point; learns the usual interval. */
+/*
+ * Interval-normalised time since the last point when it is a gap (1 for any
+ * shorter pause); learns the usual interval.
+ */
 static double step_time(struct mdx_detector *d, int64_t ts_ms)
 {
     double delta, dt = 1.0;
@@ -135,9 +138,10 @@ static double step_time(struct mdx_detector *d, int64_t ts_ms)
         if (d->interval_ms <= 0.0f) {
             d->interval_ms = (float)delta;
         }
-        dt = delta / d->interval_ms;
-        if (dt < GAP_INTERVALS) {
+        if (delta < GAP_INTERVALS * d->interval_ms) {
             d->interval_ms += (float)(A_INTERVAL * (delta - d->interval_ms));
+        } else {
+            dt = delta / d->interval_ms; /* only a gap needs its length: no division otherwise */
         }
     }
     if (d->n == 0 || ts_ms > d->last_ts) {

@@ -105,7 +105,7 @@ static double rarity_update(void *state, const struct mdx_detect_input *in)
     bin = (int)pos;
     if (s->total > 0.0f) {
         c = s->count[bin] > 0.5f * s->inc ? s->count[bin] : 0.5f * s->inc; /* half a point */
-        surprise = -quick_ln((double)c / (double)(s->total + s->inc));
+        surprise = quick_ln((double)(s->total + s->inc)) - quick_ln((double)c); /* -ln(share), no division */
     }
     s->count[bin] += s->inc;
     s->total += s->inc;
