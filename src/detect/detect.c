@@ -61,6 +61,7 @@
 #define STRONG_HALF 59.145   /* exp(SCORE_SLOPE * STRONG_MID) */
 #define DRIFT_ALERT 2.5      /* a drift of this many long-horizon spreads scores 0.9 */
 #define DRIFT_REARM 1.25     /* ... once, until it falls back below this many */
+#define DRIFT_BEYOND 1.0     /* ... on a point this many baseline sd beyond the baseline */
 #define EPISODE_AT 0.2       /* a score from here on opens an episode */
 #define EPISODE_HOLD 100     /* points an episode lasts at least */
 #define EPISODE_GAIN 0.4     /* within it a new peak must close this share of the gap to 1 */
@@ -333,17 +334,24 @@ static double score_of(const struct evidence *ev, int strong_only)
 }
 
 /*
- * The score of an absolute drift reading (in long-horizon spreads, >= 0):
- * 0.9 when it first reaches DRIFT_ALERT, nothing else until it has fallen
- * back below DRIFT_REARM. A drift is one clear alert at its onset: a lasting
- * reading must neither keep an episode open (it would damp every other
- * anomaly meanwhile) nor alert again and again.
+ * The score of an absolute drift reading (in long-horizon spreads, signed):
+ * 0.9 once it has reached DRIFT_ALERT, at the first point that also stands
+ * a baseline sd beyond the baseline in the drift's direction; nothing else
+ * until the reading has fallen back below DRIFT_REARM. A drift is one clear
+ * alert at its onset: a lasting reading must neither keep an episode open (it
+ * would damp every other anomaly meanwhile) nor alert again and again. The
+ * point it is reported on shows the drift in its value too, which is what a
+ * live alert checks (alert.detector_min_change). The onset is not damped by
+ * an episode in progress (see mdx_detector_push).
  */
-static double drift_score(struct mdx_detector *d, double drift)
+static double drift_score(struct mdx_detector *d, double drift, const struct mdx_detect_input *in)
 {
+    double beyond = drift > 0.0 ? in->x - in->mean : in->mean - in->x;
+
+    drift = fabs(drift);
     if (drift < DRIFT_REARM) {
         d->drift_raised = 0;
-    } else if (drift >= DRIFT_ALERT && !d->drift_raised) {
+    } else if (drift >= DRIFT_ALERT && !d->drift_raised && beyond >= DRIFT_BEYOND * in->sd) {
         d->drift_raised = 1;
         return 0.9;
     }
@@ -381,7 +389,7 @@ double mdx_detector_push(struct mdx_detector *d, int64_t ts_ms, double x)
 {
     struct mdx_detect_input in;
     struct evidence ev = NO_EVIDENCE, ev_strong = NO_EVIDENCE;
-    double score = 0.0, drift = 0.0;
+    double score = 0.0, drift, drift_onset = 0.0;
     struct steps st = steps_at(d->n);
 
     if (!isfinite(x)) {
@@ -403,7 +411,7 @@ double mdx_detector_push(struct mdx_detector *d, int64_t ts_ms, double x)
     read_as(d, EST_SPIKE, VIEW_SPIKE, &in, &st, &ev);
     read_as(d, EST_SHIFT, VIEW_SHIFT, &in, &st, &ev);
     drift = estimators[EST_DRIFT]->update(est_state(d, EST_DRIFT), &in);
-    drift = isnan(drift) ? 0.0 : fabs(drift);
+    drift = isnan(drift) ? 0.0 : drift;
     read_as(d, EST_VARIANCE, VIEW_VARIANCE, &in, &st, &ev_strong);
     read_as(d, EST_RARITY, VIEW_RARITY, &in, &st, &ev);
     if (d->n % BLOCK == BLOCK - 1) {
@@ -415,10 +423,20 @@ double mdx_detector_push(struct mdx_detector *d, int64_t ts_ms, double x)
 
         score = score_of(&ev, 0);
         score = strong > score ? strong : score;
-        strong = drift_score(d, drift);
-        score = strong > score ? strong : score;
+        drift_onset = drift_score(d, drift, &in);
     }
-    score = episode(d, score);
+    if (drift_onset > d->peak && drift_onset >= score) {
+        /*
+         * A drift is reported once at its onset, also within an episode that
+         * has not reached as high: that episode's damping would hide it for
+         * good. Within one that did, it has been reported already.
+         */
+        score = drift_onset; /* it opens an episode, or raises the current one's peak */
+        d->peak = (float)score;
+        d->hold = EPISODE_HOLD;
+    } else {
+        score = episode(d, score);
+    }
     d->n++;
     if (d->gap_points < AFTER_GAP) {
         d->gap_points++;
