@@ -22,6 +22,7 @@
 
 #include "check.h"
 #include "modax/clock.h"
+#include "support/broker_auth.h"
 #include "support/support.h"
 
 struct demo {
@@ -115,8 +116,9 @@ static int processes_with(const char *needle)
 /* Starts the demo as a background job would run: SIGINT ignored. 0 once it shows data. */
 static int demo_start(struct demo *d, const char *name)
 {
-    char script[700], port[16], api[16], tls[16];
+    char script[700], port[16], api[16], tls[16], asan[512];
     const char *bin = getenv("MODAX_BIN_DIR");
+    int sanitized;
 
     tmp_make(d->dir, sizeof(d->dir), name);
     snprintf(d->var, sizeof(d->var), "%s/var", d->dir);
@@ -125,6 +127,8 @@ static int demo_start(struct demo *d, const char *name)
     snprintf(port, sizeof(port), "%d", free_port());
     snprintf(api, sizeof(api), "%d", free_port());
     snprintf(tls, sizeof(tls), "%d", free_port());
+    asan_runtime(asan, sizeof(asan));
+    sanitized = asan[0] != '\0';
     d->pid = fork();
     if (d->pid == 0) {
         int fd = open(d->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -135,6 +139,10 @@ static int demo_start(struct demo *d, const char *name)
         setenv("MODAX_MQTT_PORT", port, 1);
         setenv("MODAX_API_PORT", api, 1);
         setenv("MODAX_DEMO_TLS_PORT", tls, 1);
+        if (sanitized) {
+            /* The demo's broker loads the instrumented plugin (see broker_auth.h). */
+            setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1:verify_asan_link_order=0", 1);
+        }
         execl("/bin/sh", "sh", script, bin != NULL ? bin : "build", (char *)NULL);
         _exit(127);
     }

@@ -18,8 +18,7 @@
 #include "modax/clock.h"
 #include "support/broker_auth.h"
 
-/* The path of the ASan runtime this test process runs with, "" without one. */
-static void asan_runtime(char *buf, size_t len)
+void asan_runtime(char *buf, size_t len)
 {
     FILE *f = fopen("/proc/self/maps", "r");
     char line[1024];

@@ -24,4 +24,11 @@ int broker_start_auth(struct broker *b, const char *dir, int port,
 /* A counter of the plugin's stats file (DIR/plugin-stats); -1 if absent. */
 long long broker_auth_stat(const struct broker *b, const char *name);
 
+/*
+ * The path of the ASan runtime this test process runs with, "" without one.
+ * A broker that loads the instrumented plugin then needs ASAN_OPTIONS with
+ * verify_asan_link_order=0 (and no leak check: mosquitto is not ours).
+ */
+void asan_runtime(char *buf, size_t len);
+
 #endif
