@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PACKAGES="build-essential cmake pkg-config mosquitto mosquitto-clients libmosquitto-dev mosquitto-dev \
 libsqlite3-dev sqlite3 libcjson-dev zlib1g-dev libpq-dev postgresql libcurl4-openssl-dev \
 libssl-dev libargon2-dev prometheus-alertmanager libmicrohttpd-dev prometheus wrk chromium libxgboost-dev unzip \
-buildah debootstrap iproute2 curl"
+buildah debootstrap iproute2 curl librdkafka-dev"
 # (buildah and debootstrap build the container image, make image; ss of iproute2 and
 # curl are what make test-image drives it with.)
 

@@ -27,6 +27,12 @@ struct mdx_mqtt_conf {
     int clean_session;
     char *shared_group;       /* "" = no shared subscription */
     int64_t protocol;         /* 4 = MQTT 3.1.1, 5 = MQTT 5 */
+    int tls;                  /* TLS on the broker link (AWS IoT Core, a TLS listener) */
+    char *tls_ca_file;        /* CAs the server's certificate must chain to; "" = the system's */
+    char *tls_cert_file;      /* client certificate (chain), PEM; "" = none */
+    char *tls_key_file;       /* its private key, PEM: a mounted secret file */
+    char *tls_server_name;    /* name the server's certificate must carry; "" = host */
+    char *tls_alpn;           /* ALPN protocol, e.g. x-amzn-mqtt-ca for IoT Core on 443 */
 };
 
 extern const struct mdx_conf_key mdx_mqtt_conf_keys[];

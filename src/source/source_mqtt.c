@@ -6,6 +6,8 @@
  * hands the message to the engine's spool before returning: a crash can
  * lose at most the one message being handled. The fixed client id with
  * clean session off makes the broker queue what arrives while we are down.
+ * With mqtt.tls the link is TLS (mqtt_tls.c); a refused handshake is logged
+ * with its reason and retried like any lost connection.
  */
 #include <mosquitto.h>
 #include <stdatomic.h>
@@ -17,6 +19,7 @@
 #include "modax/log.h"
 #include "modax/source.h"
 #include "modax/status.h"
+#include "source/mqtt_tls.h"
 
 #define MOD "mqtt"
 #define PUBLISH_INFLIGHT_MAX 10000 /* our publishes not yet acknowledged; more are refused */
@@ -37,6 +40,19 @@ const struct mdx_conf_key mdx_mqtt_conf_keys[] = {
                  "Shared-subscription group so several ingest workers split the load"),
     MDX_CONF_INT("mqtt.protocol", "4", 4, 5, struct mdx_mqtt_conf, protocol,
                  "MQTT protocol: 4 = 3.1.1, 5 = MQTT 5"),
+    MDX_CONF_BOOL("mqtt.tls", "false", struct mdx_mqtt_conf, tls,
+                  "TLS to the broker (AWS IoT Core: true, port 8883, or 443 with ALPN)"),
+    MDX_CONF_STR("mqtt.tls_ca_file", "", struct mdx_mqtt_conf, tls_ca_file,
+                 "CA certificates (PEM) the broker's certificate must chain to; empty: the "
+                 "system's"),
+    MDX_CONF_STR("mqtt.tls_cert_file", "", struct mdx_mqtt_conf, tls_cert_file,
+                 "Client certificate (PEM) for brokers that require one; empty: none"),
+    MDX_CONF_STR("mqtt.tls_key_file", "", struct mdx_mqtt_conf, tls_key_file,
+                 "Private key (PEM) of the client certificate: a mounted secret file"),
+    MDX_CONF_STR("mqtt.tls_server_name", "", struct mdx_mqtt_conf, tls_server_name,
+                 "Name the broker's certificate must carry; empty: mqtt.host"),
+    MDX_CONF_STR("mqtt.tls_alpn", "", struct mdx_mqtt_conf, tls_alpn,
+                 "TLS ALPN protocol; x-amzn-mqtt-ca for AWS IoT Core on port 443"),
     MDX_CONF_END,
 };
 
@@ -56,6 +72,7 @@ struct source_mqtt {
     atomic_int stopping;
     atomic_int inflight;      /* publishes queued in libmosquitto, not yet acknowledged */
     int loop_started;
+    struct mqtt_tls *tls;     /* NULL: plain TCP */
 };
 
 static void on_connect(struct mosquitto *mosq, void *obj, int rc)
@@ -84,6 +101,32 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     atomic_store(&s->subscribed, 1);
     mdx_log_info(MOD, "connected", MDX_F_STR("host", s->conf->host),
                  MDX_F_INT("port", s->conf->port), MDX_F_STR("client_id", s->conf->client_id));
+}
+
+/*
+ * libmosquitto reports failed (re)connections only through its log: a
+ * refused handshake is logged here with the reason in words.
+ */
+static void on_log(struct mosquitto *mosq, void *obj, int level, const char *str)
+{
+    struct source_mqtt *s = obj;
+    char why[512];
+
+    (void)mosq;
+    if (!(level & MOSQ_LOG_ERR) || atomic_load(&s->stopping)) {
+        return;
+    }
+    if (s->tls != NULL && mqtt_tls_take_refusal(s->tls, why, sizeof(why)) != NULL) {
+        mdx_log_error(MOD, "TLS handshake failed: broker's certificate refused",
+                      MDX_F_STR("reason", why), MDX_F_STR("host", s->conf->host));
+    } else if (strstr(str, "alert certificate") != NULL || strstr(str, "alert unknown ca") != NULL ||
+               strstr(str, "certificate required") != NULL) {
+        mdx_log_error(MOD, "TLS handshake failed: the broker refused our client certificate; "
+                           "check mqtt.tls_cert_file (expired? signed by the CA it trusts?)",
+                      MDX_F_STR("reason", str), MDX_F_STR("host", s->conf->host));
+    } else {
+        mdx_log_warn(MOD, "MQTT client error", MDX_F_STR("reason", str));
+    }
 }
 
 static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
@@ -178,7 +221,21 @@ static void *mqtt_create(const void *conf_arg, mdx_deliver_fn deliver, void *arg
         rc = MDX_EINVAL;
         goto fail;
     }
+    if (conf->tls) {
+        s->tls = mqtt_tls_create(conf, &rc);
+        if (s->tls == NULL) {
+            goto fail;
+        }
+        rc = MDX_ECONF;
+        /* Our context as it is: libmosquitto's defaults would want its own CA settings. */
+        if (mosquitto_int_option(s->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0) != MOSQ_ERR_SUCCESS ||
+            mosquitto_void_option(s->mosq, MOSQ_OPT_SSL_CTX, mqtt_tls_ctx(s->tls)) !=
+                MOSQ_ERR_SUCCESS) {
+            goto fail;
+        }
+    }
     mosquitto_reconnect_delay_set(s->mosq, 1, 10, true);
+    mosquitto_log_callback_set(s->mosq, on_log);
     mosquitto_connect_callback_set(s->mosq, on_connect);
     mosquitto_disconnect_callback_set(s->mosq, on_disconnect);
     mosquitto_message_callback_set(s->mosq, on_message);
@@ -191,6 +248,7 @@ fail:
     }
     if (s != NULL) {
         mosquitto_destroy(s->mosq);
+        mqtt_tls_destroy(s->tls);
         mdx_free(s);
     }
     return NULL;
@@ -242,6 +300,7 @@ static void mqtt_destroy(void *src)
     }
     mqtt_stop(s);
     mosquitto_destroy(s->mosq);
+    mqtt_tls_destroy(s->tls);
     mosquitto_lib_cleanup();
     mdx_free(s);
 }
