@@ -4,7 +4,8 @@
  * (ingest.source = kafka) from librdkafka's mock cluster, which this
  * process owns and produces to over loopback: every record stored exactly
  * once across clean restarts and SIGKILL (offsets kept in the store with
- * the points); records without tenant/device, naming another tenant than
+ * the points), also with three workers splitting the partitions and one
+ * of them SIGKILLed mid-stream; records without tenant/device, naming another tenant than
  * their topic allows, or far over ingest.max_payload_bytes become dead
  * letters with the reason.
  *
@@ -141,6 +142,58 @@ static void exactly_once_across_restarts(void)
     CHECK_EQ_INT(last_stat("k3", "duplicates"), 0);
 }
 
+/*
+ * Three workers in one group split 6 partitions while 100 devices stream; one is
+ * SIGKILLed mid-stream, the others take its partitions over from the stored offsets:
+ * every point is stored, none twice.
+ */
+static void three_workers_one_killed(void)
+{
+    struct serve w[3];
+    const char *names[3] = {"f1", "f2", "f3"};
+    char payload[256], device[32];
+    int64_t base = store_points(dir, "acme");
+    const int rounds = 30, devices = 100;
+
+    CHECK_EQ_INT(kmock_topic(km, "fleet", 6), 0);
+    setenv("MODAX_KAFKA_TOPICS", "fleet", 1);
+    setenv("MODAX_KAFKA_GROUP", "fleet", 1);
+    setenv("MODAX_KAFKA_TOPIC_TENANTS", "fleet=acme", 1);
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ_INT(worker_start(&w[i], names[i]), 0);
+    }
+    for (int r = 0; r < rounds; r++) {
+        for (int d = 0; d < devices; d++) {
+            snprintf(device, sizeof(device), "f-%03d", d);
+            int len = snprintf(payload, sizeof(payload),
+                               "{\"device_id\":\"%s\",\"timestamp\":%lld,"
+                               "\"sensor_data\":{\"current_mean\":%d.5}}",
+                               device, (long long)next_ts, r);
+            const char *hdrs[] = {"tenant", "acme", "device", device, NULL};
+            CHECK_EQ_INT(kmock_produce(km, "fleet", -1, device, hdrs, payload, (size_t)len), 0);
+        }
+        next_ts++;
+        CHECK_EQ_INT(kmock_flush(km, 10000), 0);
+        if (r == rounds / 2) {
+            /* Mid-stream, once it has stored some of its share. */
+            wait_points(dir, "acme", base + (int64_t)devices * (rounds / 3), 20000);
+            CHECK_EQ_INT(serve_stop(&w[1], SIGKILL), 128 + SIGKILL);
+        }
+        mdx_sleep_ms(20); /* a stream, not one burst */
+    }
+    CHECK_EQ_INT(wait_points(dir, "acme", base + (int64_t)devices * rounds, 60000),
+                 base + (int64_t)devices * rounds);
+    CHECK_EQ_INT(serve_stop(&w[0], SIGTERM), 0);
+    CHECK_EQ_INT(serve_stop(&w[2], SIGTERM), 0);
+    CHECK_EQ_INT(store_points(dir, "acme"), base + (int64_t)devices * rounds);
+    CHECK_EQ_INT(last_stat("f1", "duplicates") + last_stat("f3", "duplicates"), 0);
+    /* Both survivors did part of the work. */
+    CHECK(last_stat("f1", "points") > 0 && last_stat("f3", "points") > 0);
+    setenv("MODAX_KAFKA_TOPICS", TOPIC, 1);
+    setenv("MODAX_KAFKA_GROUP", "ingest", 1);
+    setenv("MODAX_KAFKA_TOPIC_TENANTS", TOPIC "=acme", 1);
+}
+
 static void unmapped_records_become_dead_letters(void)
 {
     struct serve s;
@@ -190,6 +243,7 @@ int main(void)
 {
     static const struct mdx_test tests[] = {
         {"exactly once across restarts and SIGKILL", exactly_once_across_restarts},
+        {"three workers, one SIGKILLed mid-stream", three_workers_one_killed},
         {"unmapped records become dead letters", unmapped_records_become_dead_letters},
         {"a 4 MB record is refused and the rest goes on",
          big_record_is_refused_and_the_rest_goes_on},
