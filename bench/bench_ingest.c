@@ -795,7 +795,7 @@ static int run_pass_kafka(struct load *ld, int alerting, int workers, struct res
         }
         while (store_points(dir, "bench") <
                (int64_t)(n - 3 * step) * ld->devices * ld->batch * SENSORS) {
-            mdx_sleep_ms(5); /* keep at most a few slices ahead of the store */
+            mdx_sleep_ms(50); /* keep at most a few slices ahead of the store */
         }
     }
     got = wait_points(dir, "bench", points + (int64_t)ld->devices * SENSORS, 600000);

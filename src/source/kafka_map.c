@@ -10,10 +10,12 @@
  *                     mqtt_topic = ${topic()} (modax/{tenant}/{device}/{kind})
  *                     and key = ${topic(3)} (the device): the key must agree.
  *   azure-event-hubs  IoT Hub routed to Event Hubs: the device in the
- *                     system property iothub-connection-device-id, the tenant
- *                     in an application property "tenant" (message
- *                     enrichment); both arrive as record headers whose values
- *                     may be AMQP-encoded strings, decoded here.
+ *                     system property iothub-connection-device-id (or the
+ *                     header kafka.device_header names, if changed), the
+ *                     tenant in an application property kafka.tenant_header
+ *                     (a message enrichment); they arrive as record headers
+ *                     whose values are AMQP-encoded when set by an AMQP
+ *                     producer (IoT Hub routing is one), decoded here.
  * kafka.topic_tenants pins the tenant of a Kafka topic: a record naming
  * another tenant is refused, one naming none gets the pinned one.
  */
@@ -78,8 +80,11 @@ int kafka_map_init(struct kafka_map *m, const struct mdx_kafka_conf *conf)
         rc |= copy(m->topic_header, sizeof(m->topic_header), "mqtt_topic");
         m->device_from_key = 1;
     } else if (strcmp(conf->mapping, "azure-event-hubs") == 0) {
-        rc |= copy(m->tenant_header, sizeof(m->tenant_header), "tenant");
-        rc |= copy(m->device_header, sizeof(m->device_header), "iothub-connection-device-id");
+        /* A device header other than the default names an enrichment that carries it. */
+        rc |= copy(m->tenant_header, sizeof(m->tenant_header), conf->tenant_header);
+        rc |= copy(m->device_header, sizeof(m->device_header),
+                   strcmp(conf->device_header, "device") == 0 ? "iothub-connection-device-id"
+                                                               : conf->device_header);
         m->amqp_values = 1;
     } else {
         mdx_log_error(MOD, "kafka.mapping must be headers, aws-iot-rule-msk or azure-event-hubs",

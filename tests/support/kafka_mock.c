@@ -45,6 +45,8 @@ struct kmock *kmock_start(int brokers)
     if (rd_kafka_conf_set(c, "bootstrap.servers", k->bootstraps, err, sizeof(err)) != 0 ||
         rd_kafka_conf_set(c, "message.max.bytes", "16000000", err, sizeof(err)) != 0 ||
         rd_kafka_conf_set(c, "linger.ms", "5", err, sizeof(err)) != 0 ||
+        /* Requests caught by a broker outage (kmock_broker_down) are retried soon. */
+        rd_kafka_conf_set(c, "socket.timeout.ms", "5000", err, sizeof(err)) != 0 ||
         rd_kafka_conf_set(c, "enable.idempotence", "true", err, sizeof(err)) != 0) {
         fprintf(stderr, "kmock: %s\n", err);
         rd_kafka_conf_destroy(c);
