@@ -217,6 +217,57 @@ static void brokers_down_mid_stream_and_back(void)
     CHECK_EQ_INT(last_stat("k6", "duplicates"), 0);
 }
 
+/* Non-zero when the worker's log contains 'text'. */
+static int log_has(const char *worker, const char *text)
+{
+    char path[700];
+    static char buf[1 << 20];
+    size_t n;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s.log", dir, worker);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return 0;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strstr(buf, text) != NULL;
+}
+
+/*
+ * SASL that the brokers do not accept (the mock brokers speak no SASL, as a wrong
+ * password ends the same way: no session): the worker never becomes ready, says so in
+ * words naming the settings to check, and its log never contains the password.
+ */
+static void refused_sasl_is_named_and_the_password_never_logged(void)
+{
+    struct serve s;
+    const char *password = "Endpoint=sb://x/;SharedAccessKey=never-in-a-log";
+    int64_t end;
+
+    setenv("MODAX_KAFKA_SECURITY_PROTOCOL", "sasl_plaintext", 1);
+    setenv("MODAX_KAFKA_SASL_USERNAME", "$ConnectionString", 1);
+    setenv("MODAX_KAFKA_SASL_PASSWORD", password, 1);
+    CHECK(worker_start(&s, "sasl") != 0);
+    end = mdx_mono_us() / 1000 + 20000;
+    while (!log_has("sasl", "check kafka.sasl_username, kafka.sasl_password") &&
+           !log_has("sasl", "broker might require SASL") && mdx_mono_us() / 1000 < end) {
+        mdx_sleep_ms(100);
+    }
+    CHECK(log_has("sasl", "check kafka.sasl_username, kafka.sasl_password") ||
+          log_has("sasl", "broker might require SASL"));
+    CHECK(!log_has("sasl", "never-in-a-log"));
+    if (s.pid > 0) {
+        serve_stop(&s, SIGTERM);
+    }
+    CHECK(!log_has("sasl", "never-in-a-log"));
+    unsetenv("MODAX_KAFKA_SECURITY_PROTOCOL");
+    unsetenv("MODAX_KAFKA_SASL_USERNAME");
+    unsetenv("MODAX_KAFKA_SASL_PASSWORD");
+}
+
 static void unmapped_records_become_dead_letters(void)
 {
     struct serve s;
@@ -268,6 +319,8 @@ int main(void)
         {"exactly once across restarts and SIGKILL", exactly_once_across_restarts},
         {"three workers, one SIGKILLed mid-stream", three_workers_one_killed},
         {"brokers down mid-stream and back", brokers_down_mid_stream_and_back},
+        {"refused SASL is named and the password never logged",
+         refused_sasl_is_named_and_the_password_never_logged},
         {"unmapped records become dead letters", unmapped_records_become_dead_letters},
         {"a 4 MB record is refused and the rest goes on",
          big_record_is_refused_and_the_rest_goes_on},
