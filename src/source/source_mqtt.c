@@ -73,6 +73,7 @@ struct source_mqtt {
     atomic_int inflight;      /* publishes queued in libmosquitto, not yet acknowledged */
     int loop_started;
     struct mqtt_tls *tls;     /* NULL: plain TCP */
+    atomic_int accepted;      /* CONNACK success on the current connection */
 };
 
 static void on_connect(struct mosquitto *mosq, void *obj, int rc)
@@ -98,9 +99,22 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
                           MDX_F_STR("error", mosquitto_strerror(rc)));
         }
     }
+    atomic_store(&s->accepted, 1);
     atomic_store(&s->subscribed, 1);
     mdx_log_info(MOD, "connected", MDX_F_STR("host", s->conf->host),
                  MDX_F_INT("port", s->conf->port), MDX_F_STR("client_id", s->conf->client_id));
+}
+
+/*
+ * The broker ended a TLS connection before its CONNACK: with TLS 1.3 that is how a
+ * client certificate it does not accept shows when its alert comes after our CONNECT.
+ */
+static void tls_closed_early(struct source_mqtt *s, const char *reason)
+{
+    mdx_log_error(MOD, "TLS connection ended before the broker accepted it; check "
+                       "mqtt.tls_cert_file (expired? signed by a CA the broker trusts?) and "
+                       "mqtt.tls_ca_file", MDX_F_STR("reason", reason),
+                  MDX_F_STR("host", s->conf->host));
 }
 
 /*
@@ -135,6 +149,10 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 
     (void)mosq;
     atomic_store(&s->subscribed, 0);
+    if (s->tls != NULL && !atomic_exchange(&s->accepted, 0) && !atomic_load(&s->stopping)) {
+        tls_closed_early(s, mosquitto_strerror(rc));
+        return;
+    }
     if (!atomic_load(&s->stopping)) {
         mdx_log_warn(MOD, "disconnected from the broker; reconnecting",
                      MDX_F_STR("reason", mosquitto_strerror(rc)));
@@ -262,7 +280,9 @@ static int mqtt_start(void *src)
     /* connect_async: a broker that is down at start is retried by the loop. */
     rc = mosquitto_connect_async(s->mosq, s->conf->host, (int)s->conf->port,
                                  (int)s->conf->keepalive_s);
-    if (rc != MOSQ_ERR_SUCCESS) {
+    if (rc != MOSQ_ERR_SUCCESS && s->tls != NULL && rc != MOSQ_ERR_ERRNO) {
+        tls_closed_early(s, mosquitto_strerror(rc));
+    } else if (rc != MOSQ_ERR_SUCCESS) {
         mdx_log_warn(MOD, "broker not reachable yet; retrying",
                      MDX_F_STR("error", mosquitto_strerror(rc)));
     }
