@@ -9,7 +9,9 @@
  * With mqtt.tls the link is TLS (mqtt_tls.c); a refused handshake is logged
  * with its reason and retried like any lost connection.
  */
+#include <errno.h>
 #include <mosquitto.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -71,6 +73,7 @@ struct source_mqtt {
     atomic_int subscribed;
     atomic_int stopping;
     atomic_int inflight;      /* publishes queued in libmosquitto, not yet acknowledged */
+    pthread_t loop_thread;    /* runs libmosquitto's loop; see loop_main() */
     int loop_started;
     struct mqtt_tls *tls;     /* NULL: plain TCP */
     atomic_int accepted;      /* CONNACK success on the current connection */
@@ -115,6 +118,13 @@ static void tls_closed_early(struct source_mqtt *s, const char *reason)
                        "mqtt.tls_cert_file (expired? signed by a CA the broker trusts?) and "
                        "mqtt.tls_ca_file", MDX_F_STR("reason", reason),
                   MDX_F_STR("host", s->conf->host));
+}
+
+/* Non-zero when a connect call's result is a TLS failure (OpenSSL leaves errno EPROTO). */
+static int tls_failure(const struct source_mqtt *s, int rc, int err)
+{
+    return s->tls != NULL &&
+           (rc == MOSQ_ERR_TLS || rc == MOSQ_ERR_PROTOCOL || (rc == MOSQ_ERR_ERRNO && err == EPROTO));
 }
 
 /*
@@ -272,6 +282,41 @@ fail:
     return NULL;
 }
 
+/*
+ * libmosquitto's own loop (mosquitto_loop_forever, which mosquitto_loop_start runs)
+ * reconnects after lost connections but returns for good after a TLS or protocol error:
+ * one refused handshake (a broker restarting with a new certificate) would end the
+ * ingest's connection for the life of the process. This thread runs that loop again,
+ * with back-off, until the source stops.
+ */
+static void *loop_main(void *arg)
+{
+    struct source_mqtt *s = arg;
+    int64_t backoff = 1000;
+
+    while (!atomic_load(&s->stopping)) {
+        int rc = mosquitto_loop_forever(s->mosq, 1000, 1);
+
+        if (atomic_load(&s->stopping)) {
+            break;
+        }
+        mdx_log_debug(MOD, "MQTT loop ended; reconnecting", MDX_F_STR("error",
+                                                                        mosquitto_strerror(rc)),
+                      MDX_F_INT("backoff_ms", backoff));
+        for (int64_t t = 0; t < backoff && !atomic_load(&s->stopping); t += 100) {
+            mdx_sleep_ms(100);
+        }
+        backoff = atomic_load(&s->accepted) ? 1000 : (backoff * 2 > 10000 ? 10000 : backoff * 2);
+        if (!atomic_load(&s->stopping)) {
+            rc = mosquitto_reconnect_async(s->mosq);
+            if (tls_failure(s, rc, errno)) {
+                tls_closed_early(s, mosquitto_strerror(rc));
+            }
+        }
+    }
+    return NULL;
+}
+
 static int mqtt_start(void *src)
 {
     struct source_mqtt *s = src;
@@ -280,14 +325,14 @@ static int mqtt_start(void *src)
     /* connect_async: a broker that is down at start is retried by the loop. */
     rc = mosquitto_connect_async(s->mosq, s->conf->host, (int)s->conf->port,
                                  (int)s->conf->keepalive_s);
-    if (rc != MOSQ_ERR_SUCCESS && s->tls != NULL && rc != MOSQ_ERR_ERRNO) {
+    if (tls_failure(s, rc, errno)) {
         tls_closed_early(s, mosquitto_strerror(rc));
     } else if (rc != MOSQ_ERR_SUCCESS) {
         mdx_log_warn(MOD, "broker not reachable yet; retrying",
                      MDX_F_STR("error", mosquitto_strerror(rc)));
     }
-    rc = mosquitto_loop_start(s->mosq);
-    if (rc != MOSQ_ERR_SUCCESS) {
+    mosquitto_threaded_set(s->mosq, true); /* publish() comes from other threads */
+    if (pthread_create(&s->loop_thread, NULL, loop_main, s) != 0) {
         return MDX_ECONN;
     }
     s->loop_started = 1;
@@ -305,8 +350,8 @@ static void mqtt_stop(void *src)
 
     atomic_store(&s->stopping, 1);
     if (s->loop_started) {
-        mosquitto_disconnect(s->mosq);
-        mosquitto_loop_stop(s->mosq, false);
+        mosquitto_disconnect(s->mosq); /* ends mosquitto_loop_forever */
+        pthread_join(s->loop_thread, NULL);
         s->loop_started = 0;
     }
 }

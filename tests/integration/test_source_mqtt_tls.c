@@ -70,6 +70,39 @@ static int start_broker(void)
     return -1;
 }
 
+/*
+ * A second Mosquitto: a plain listener on 'plain' (for the test's publisher) and a TLS
+ * listener on 'port' serving the certificate in DIR/certdir.
+ */
+static pid_t start_tls_broker(int plain, int port, const char *certdir, const char *name)
+{
+    char conf[700], log[700];
+    FILE *f;
+    pid_t pid;
+
+    snprintf(conf, sizeof(conf), "%s/%s.conf", dir, name);
+    snprintf(log, sizeof(log), "%s/%s.log", dir, name);
+    f = fopen(conf, "w");
+    if (f == NULL) {
+        return -1;
+    }
+    fprintf(f, "per_listener_settings false\nallow_anonymous true\npersistence false\n"
+               "listener %d 127.0.0.1\n"
+               "listener %d 127.0.0.1\ncafile %s/ca.crt\ncertfile %s/%s/broker.crt\n"
+               "keyfile %s/%s/broker.key\nrequire_certificate true\n%s",
+            plain, port, cadir, dir, certdir, dir, certdir, geteuid() == 0 ? "user root\n" : "");
+    fclose(f);
+    pid = fork();
+    if (pid == 0) {
+        FILE *out = freopen(log, "a", stdout);
+        (void)out;
+        dup2(1, 2);
+        execlp("mosquitto", "mosquitto", "-c", conf, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
 static int setup(void)
 {
     char out[8192], path[700];
@@ -219,6 +252,44 @@ static void wrong_host_name_is_refused(void)
     refused("wrong-host", tls_other_port, "not for this host name");
 }
 
+/*
+ * A refused handshake ends libmosquitto's own loop for good; the source must keep
+ * trying: the broker on this port first shows a certificate for another host, then is
+ * replaced by one with the right certificate, and the ingest connects and stores.
+ */
+static void reconnects_after_a_refused_handshake(void)
+{
+    struct serve s;
+    struct pub *p;
+    int port = free_port(), plain = free_port();
+    pid_t b = start_tls_broker(plain, port, "srv-other", "broker-wrong");
+    const char *payload = "{\"device_id\":\"m-1\",\"timestamp\":1764230400999,"
+                          "\"sensor_data\":{\"current_mean\":1.5}}";
+    int64_t base = store_points(dir, "acme");
+
+    tls_env(cadir, "ingest");
+    CHECK(b > 0);
+    CHECK(serve_start_worker(&s, dir, port, "again") != 0);
+    CHECK(log_says("again", "not for this host name", 10000));
+    kill(b, SIGTERM);
+    waitpid(b, NULL, 0);
+    b = start_tls_broker(plain, port, "srv", "broker-right");
+    CHECK(log_says("again", "\"connected\"", 30000));
+    p = pub_connect(plain, "dev-m-1-again");
+    CHECK(p != NULL);
+    if (p != NULL) {
+        CHECK_EQ_INT(pub_send(p, "modax/acme/m-1/sensor_data", payload, strlen(payload)), 0);
+        CHECK_EQ_INT(pub_wait_acked(p, 5000), 0);
+        pub_close(p);
+    }
+    CHECK_EQ_INT(wait_points(dir, "acme", base + 1, 10000), base + 1);
+    if (s.pid > 0) {
+        CHECK_EQ_INT(serve_stop(&s, SIGTERM), 0);
+    }
+    kill(b, SIGTERM);
+    waitpid(b, NULL, 0);
+}
+
 int main(void)
 {
     static const struct mdx_test tests[] = {
@@ -226,6 +297,7 @@ int main(void)
         {"wrong CA is refused", wrong_ca_is_refused},
         {"expired client certificate is refused", expired_client_certificate_is_refused},
         {"wrong host name is refused", wrong_host_name_is_refused},
+        {"reconnects after a refused handshake", reconnects_after_a_refused_handshake},
         {NULL, NULL}};
     int rc;
 
