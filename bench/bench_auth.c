@@ -24,7 +24,7 @@ static double acl_with_cache_us(void)
 {
     static struct mdx_store_conf store;
     const struct mdx_conf_section sec = {"store", mdx_store_conf_keys, &store};
-    struct auth_cache_conf cc = {&store, 1000, 2000, 300000, 5, 10000};
+    struct auth_cache_conf cc = {&store, 1000, 2000, 300000};
     const char *topic = "modax/acme/m-0001/sensor_data";
     const int n = 1000000;
     char dir[256], out[4096], err[256];

@@ -31,9 +31,6 @@ struct entry {
     int64_t used_ms;
     unsigned char ok_sha[32]; /* SHA-256 of the last verified password */
     int64_t ok_until_ms;
-    int fails;
-    int64_t fail_start_ms;
-    int64_t backoff_until_ms;
 };
 
 static struct {
@@ -379,43 +376,8 @@ void auth_cache_set_verified(const char *name, const unsigned char pw_sha[32])
     if (e != NULL) {
         memcpy(e->ok_sha, pw_sha, 32);
         e->ok_until_ms = now_ms() + C.conf.verify_cache_ms;
-        e->fails = 0;
     }
     pthread_mutex_unlock(&C.mu);
-}
-
-int auth_cache_failed(const char *name)
-{
-    struct entry *e;
-    int off = 0;
-    int64_t now = now_ms();
-
-    pthread_mutex_lock(&C.mu);
-    e = find(name);
-    if (e != NULL) {
-        if (now - e->fail_start_ms > C.conf.fail_window_ms) {
-            e->fail_start_ms = now;
-            e->fails = 0;
-        }
-        if (++e->fails >= C.conf.fail_limit) {
-            e->backoff_until_ms = now + C.conf.fail_window_ms;
-        }
-        off = e->backoff_until_ms > now;
-    }
-    pthread_mutex_unlock(&C.mu);
-    return off;
-}
-
-int auth_cache_backing_off(const char *name)
-{
-    struct entry *e;
-    int off;
-
-    pthread_mutex_lock(&C.mu);
-    e = find(name);
-    off = e != NULL && e->backoff_until_ms > now_ms();
-    pthread_mutex_unlock(&C.mu);
-    return off;
 }
 
 int auth_cache_next_kick(char *buf, size_t len)

@@ -40,8 +40,6 @@ struct auth_cache_conf {
     int refresh_ms;           /* every entry re-read this often */
     int lookup_timeout_ms;    /* how long a miss waits for the worker */
     int verify_cache_ms;      /* a verified (user, password) is trusted this long */
-    int fail_limit;           /* wrong passwords per user and window before back-off */
-    int fail_window_ms;
 };
 
 /* Starts the worker. MDX_OK, MDX_ENOMEM or MDX_EIO (thread). */
@@ -58,9 +56,6 @@ int auth_cache_get(const char *name, struct auth_who *out);
 /* 1 if (name, SHA-256 of password) was verified within verify_cache_ms. */
 int auth_cache_verified(const char *name, const unsigned char pw_sha[32]);
 void auth_cache_set_verified(const char *name, const unsigned char pw_sha[32]);
-/* Counts a wrong password; returns 1 while 'name' is backing off (too many failures). */
-int auth_cache_failed(const char *name);
-int auth_cache_backing_off(const char *name);
 
 /* Pops one username that lost its access since the last call into buf; 0 if none. */
 int auth_cache_next_kick(char *buf, size_t len);

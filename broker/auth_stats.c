@@ -11,6 +11,7 @@
 
 #include "auth_cache.h"
 #include "auth_stats.h"
+#include "auth_throttle.h"
 #include "modax/clock.h"
 
 #define LOG_WINDOW_MS 10000
@@ -19,9 +20,10 @@
 static const char *const names[C_COUNT] = {
     "auth_ok", "auth_denied_no_user", "auth_denied_unknown", "auth_denied_password",
     "auth_denied_revoked", "auth_denied_client_id", "auth_denied_no_secret",
-    "auth_denied_backoff", "auth_denied_unavailable", "acl_allowed", "acl_denied_topic",
-    "acl_denied_revoked", "acl_denied_unknown", "acl_denied_cert", "acl_denied_client_id",
-    "acl_denied_unavailable", "kicked", "log_suppressed", "argon2_checks", "argon2_us_total",
+    "auth_denied_backoff", "auth_denied_address", "auth_denied_unavailable", "acl_allowed",
+    "acl_denied_topic", "acl_denied_revoked", "acl_denied_unknown", "acl_denied_cert",
+    "acl_denied_client_id", "acl_denied_unavailable", "kicked", "log_suppressed",
+    "argon2_checks", "argon2_us_total",
 };
 
 static uint64_t counters[C_COUNT];
@@ -100,10 +102,12 @@ static void write_file(const char *path)
         fprintf(f, "%s %llu\n", names[i], (unsigned long long)counters[i]);
     }
     fprintf(f, "cache_entries %llu\ncache_lookups %llu\ncache_lookup_timeouts %llu\n"
-               "cache_refreshes %llu\nstore_errors %llu\nkicks_queued %llu\n",
+               "cache_refreshes %llu\nstore_errors %llu\nkicks_queued %llu\n"
+               "throttle_evictions %llu\n",
             (unsigned long long)cs.entries, (unsigned long long)cs.lookups,
             (unsigned long long)cs.lookup_timeouts, (unsigned long long)cs.refreshes,
-            (unsigned long long)cs.store_errors, (unsigned long long)cs.kicks_queued);
+            (unsigned long long)cs.store_errors, (unsigned long long)cs.kicks_queued,
+            (unsigned long long)auth_throttle_evictions());
     if (fclose(f) == 0) {
         rename(tmp, path);
     }

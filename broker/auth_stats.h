@@ -22,7 +22,8 @@ enum auth_counter {
     C_AUTH_DENY_REVOKED,
     C_AUTH_DENY_CLIENT_ID,    /* client id is not the device id (identity: not its name) */
     C_AUTH_DENY_NO_SECRET,    /* certificate-only device tried a password */
-    C_AUTH_DENY_BACKOFF,      /* too many wrong secrets lately */
+    C_AUTH_DENY_BACKOFF,      /* too many wrong secrets for this user from this address */
+    C_AUTH_DENY_ADDRESS,      /* too many wrong secrets from this address */
     C_AUTH_DENY_UNAVAILABLE,  /* the store did not answer in time */
     C_ACL_ALLOW,
     C_ACL_DENY_TOPIC,         /* the topic rules said no */

@@ -9,9 +9,13 @@
  *   with argon2id against the stored hash; a device's client id must be
  *   its id, an identity's its name or "name-...". A verified (username,
  *   SHA-256 of password) is trusted for plugin_opt_verify_cache_s so that
- *   reconnects do not pay argon2 on the broker's thread; after
- *   plugin_opt_fail_limit wrong secrets within fail_window_s a username is
- *   refused without verification until the window ends (back-off).
+ *   reconnects do not pay argon2 on the broker's thread. Wrong secrets are
+ *   throttled per source address (addr_fail_limit per addr_fail_window_s)
+ *   and per (username, source address) (fail_limit per fail_window_s),
+ *   token buckets that refill at that rate (auth_throttle.h): a throttled
+ *   attempt is refused without verification, but the right secret from
+ *   any other address is always checked, so guessing a device's id from
+ *   one place does not lock the device out.
  * - ACL_CHECK: the user must still be valid (cache), then the topic rules.
  *   With mTLS and use_identity_as_username BASIC_AUTH is not called, so a
  *   client with a certificate is checked here: a device, not revoked, the
@@ -27,7 +31,8 @@
  * Options: plugin_opt_config (a modax config file: its store.* keys),
  * plugin_opt_store_<key with '_' for '.'> (e.g. store_sqlite_path),
  * refresh_ms (1000), lookup_timeout_ms (2000), verify_cache_s (300),
- * fail_limit (5), fail_window_s (10), stats_file. MODAX_STORE_* environment
+ * fail_limit (5), fail_window_s (10), addr_fail_limit (10),
+ * addr_fail_window_s (10), stats_file. MODAX_STORE_* environment
  * variables apply as for `modax`.
  *
  * Memory: what the plugin keeps (options, the store config) is its own and
@@ -50,6 +55,7 @@
 
 #include "auth_cache.h"
 #include "auth_stats.h"
+#include "auth_throttle.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
 #include "modax/conf.h"
@@ -64,6 +70,7 @@ static struct {
     mosquitto_plugin_id_t *id;
     struct mdx_store_conf store;
     struct auth_cache_conf cache;
+    struct auth_throttle_conf throttle;
     char *stats_file;
     /* Client ids to disconnect at the next tick (bad certificates). */
     char kick_ids[KICK_IDS_MAX][MDX_NAME_MAX + 1];
@@ -171,9 +178,10 @@ static int options(struct mosquitto_opt *opts, int n)
     struct mdx_conf_section s = store_section();
     char err[256];
     int rc = MDX_OK;
-    int verify_s = 300, window_s = 10;
+    int verify_s = 300, window_s = 10, addr_window_s = 10;
 
-    P.cache = (struct auth_cache_conf){&P.store, 1000, 2000, 0, 5, 0};
+    P.cache = (struct auth_cache_conf){&P.store, 1000, 2000, 0};
+    P.throttle = (struct auth_throttle_conf){10, 0, 5, 0};
     if (mdx_conf_load(&s, 1, NULL, err, sizeof(err)) != MDX_OK) {
         mosquitto_log_printf(MOSQ_LOG_ERR, "modax_auth: %s", err);
         return MDX_ECONF;
@@ -206,9 +214,13 @@ static int options(struct mosquitto_opt *opts, int n)
         } else if (strcmp(k, "verify_cache_s") == 0) {
             rc = int_opt(v, 0, 86400, &verify_s);
         } else if (strcmp(k, "fail_limit") == 0) {
-            rc = int_opt(v, 1, 1000000, &P.cache.fail_limit);
+            rc = int_opt(v, 1, 1000000, &P.throttle.pair_fail_limit);
         } else if (strcmp(k, "fail_window_s") == 0) {
             rc = int_opt(v, 1, 3600, &window_s);
+        } else if (strcmp(k, "addr_fail_limit") == 0) {
+            rc = int_opt(v, 1, 1000000, &P.throttle.addr_fail_limit);
+        } else if (strcmp(k, "addr_fail_window_s") == 0) {
+            rc = int_opt(v, 1, 3600, &addr_window_s);
         } else if (strcmp(k, "stats_file") == 0) {
             mdx_free(P.stats_file);
             P.stats_file = mdx_strdup(v);
@@ -221,7 +233,8 @@ static int options(struct mosquitto_opt *opts, int n)
         }
     }
     P.cache.verify_cache_ms = verify_s * 1000;
-    P.cache.fail_window_ms = window_s * 1000;
+    P.throttle.pair_fail_window_ms = window_s * 1000;
+    P.throttle.addr_fail_window_ms = addr_window_s * 1000;
     return rc;
 }
 
@@ -244,6 +257,7 @@ static int on_basic_auth(int event, void *data, void *userdata)
     struct mosquitto_evt_basic_auth *a = data;
     struct auth_who w;
     unsigned char sha[SHA256_DIGEST_LENGTH];
+    const char *addr;
     int64_t t0;
     int rc;
 
@@ -282,17 +296,25 @@ static int on_basic_auth(int event, void *data, void *userdata)
         auth_stats_add(C_AUTH_OK, 1);
         return MOSQ_ERR_SUCCESS;
     }
-    if (auth_cache_backing_off(a->username)) {
-        auth_deny(C_AUTH_DENY_BACKOFF, a->client, a->username, NULL,
-                  "too many wrong secrets; backing off");
+    addr = mosquitto_client_address(a->client);
+    switch (auth_throttle_check(a->username, addr)) {
+    case AUTH_THROTTLE_ADDRESS:
+        auth_deny(C_AUTH_DENY_ADDRESS, a->client, a->username, NULL,
+                  "too many wrong secrets from this address; throttled");
         return MOSQ_ERR_AUTH;
+    case AUTH_THROTTLE_PAIR:
+        auth_deny(C_AUTH_DENY_BACKOFF, a->client, a->username, NULL,
+                  "too many wrong secrets for this user from this address; throttled");
+        return MOSQ_ERR_AUTH;
+    default:
+        break;
     }
     t0 = mdx_mono_us();
     rc = mdx_secret_verify(w.secret_hash, a->password);
     auth_stats_add(C_ARGON2_US, (uint64_t)(mdx_mono_us() - t0));
     auth_stats_add(C_ARGON2_CHECKS, 1);
     if (rc != MDX_OK) {
-        auth_cache_failed(a->username);
+        auth_throttle_failed(a->username, addr);
         auth_deny(C_AUTH_DENY_PASSWORD, a->client, a->username, NULL, "wrong secret");
         return MOSQ_ERR_AUTH;
     }
@@ -444,6 +466,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
         mdx_free(P.stats_file);
         return MOSQ_ERR_INVAL;
     }
+    auth_throttle_init(&P.throttle);
     rc = mosquitto_callback_register(P.id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL, NULL);
     if (rc == MOSQ_ERR_SUCCESS) {
         rc = mosquitto_callback_register(P.id, MOSQ_EVT_ACL_CHECK, on_acl, NULL, NULL);

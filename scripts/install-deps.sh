@@ -1,16 +1,20 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Installs the Debian 12 packages MODAX Cloud builds, runs and tests with,
-# when any is missing. Safe to run again: it does nothing when all are there.
+# when any is missing. clang and libclang-rt-14-dev (libclang_rt.fuzzer) are
+# for `make fuzz`; gcc's ThreadSanitizer runtime comes with build-essential. Safe to run again: it does nothing when all are there.
 set -eu
 cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential cmake pkg-config mosquitto mosquitto-clients libmosquitto-dev mosquitto-dev \
 libsqlite3-dev sqlite3 libcjson-dev zlib1g-dev libpq-dev postgresql libcurl4-openssl-dev \
 libssl-dev libargon2-dev prometheus-alertmanager libmicrohttpd-dev prometheus wrk chromium libxgboost-dev unzip \
-buildah debootstrap iproute2 curl librdkafka-dev"
+buildah debootstrap iproute2 curl clang libclang-rt-14-dev gcc-riscv64-unknown-elf \
+picolibc-riscv64-unknown-elf librdkafka-dev"
 # (buildah and debootstrap build the container image, make image; ss of iproute2 and
-# curl are what make test-image drives it with.)
+# curl are what make test-image drives it with; clang and its libFuzzer runtime build
+# the fuzz targets, make fuzz; the RISC-V cross compiler and picolibc build the edge
+# core as for a microcontroller, make edge-size.)
 
 missing=""
 for p in $PACKAGES; do

@@ -3,18 +3,27 @@
 # `make run`: the embedded default on one machine. Starts Mosquitto (the
 # project's broker config, port 1884 on loopback) with the auth plugin
 # (build/broker/modax_auth.so) and a TLS listener with client certificates
-# (port 8884 on loopback, the project CA in var/ca), `modax serve` with
+# (port 8884 on loopback, the project CA in $VAR/ca), `modax serve` with
 # SQLite as the service identity named by mqtt.client_id, and a simulated
 # fleet of 20 machines, each connected as its own device with its own
-# secret (var/fleet.secrets, mode 0600), shows data arriving, and on Ctrl-C
-# stops everything cleanly. Data, CA and secrets stay in var/ for the next run.
+# secret (var/fleet.secrets, mode 0600), shows data arriving, and on Ctrl-C,
+# SIGTERM or SIGHUP (a `make run &` in the background ignores Ctrl-C's
+# SIGINT) stops everything cleanly. Data, CA and secrets stay in var/ for the
+# next run, private to their user (umask 077: files 0600, folders 0700).
+# MODAX_DEMO_VAR (another folder for var/), MODAX_MQTT_PORT, MODAX_API_PORT
+# and MODAX_DEMO_TLS_PORT move it aside, e.g. for tests.
 set -eu
+umask 077
 
 BUILD=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-PORT=$(sed -n 's/^mqtt.port *= *//p' conf/demo.conf)
-TLS_PORT=8884
+VAR=${MODAX_DEMO_VAR:-$ROOT/var}
+PORT=${MODAX_MQTT_PORT:-$(sed -n 's/^mqtt.port *= *//p' conf/demo.conf)}
+TLS_PORT=${MODAX_DEMO_TLS_PORT:-8884}
+API_PORT=${MODAX_API_PORT:-$(sed -n 's/^api.port *= *//p' conf/demo.conf)}
+export MODAX_MQTT_PORT="$PORT" MODAX_API_PORT="$API_PORT"
+export MODAX_STORE_SQLITE_PATH="$VAR/modax.db" MODAX_INGEST_SPOOL_DIR="$VAR/spool"
 SVC=$(sed -n 's/^mqtt.client_id *= *//p' conf/demo.conf)
 export MODAX_CONFIG="$ROOT/conf/demo.conf"
 MODAX="$BUILD/modax"
@@ -23,15 +32,24 @@ case "$BUILD" in
 *) PLUGIN="$ROOT/$BUILD/broker/modax_auth.so" ;;
 esac
 
-mkdir -p var/mosquitto
-# The project CA (devices' client certificates: modax device add ... --cert)
-# and the broker's certificate for the TLS listener; made once, kept in var/ca.
-if [ ! -f var/ca/ca.crt ]; then
-    "$MODAX" ca init --dir var/ca > /dev/null
+mkdir -p "$VAR"
+chmod -R go-rwx "$VAR" # files of runs before umask 077
+# Mosquitto's persistence folder, owned by the user the broker runs as (here
+# the invoking user; root keeps root: "user root" below) and checked writable
+# by it, or a broker restart loses the ingest's queued messages.
+if [ "$(id -u)" -eq 0 ]; then BROKER_USER=root; else BROKER_USER=$(id -un); fi
+if ! scripts/broker-persist-dir.sh "$VAR/mosquitto" "$BROKER_USER"; then
+    echo "run: the broker cannot write $VAR/mosquitto" >&2
+    exit 1
 fi
-if [ ! -f var/ca/broker/broker.crt ]; then
-    mkdir -p var/ca/broker
-    "$MODAX" ca server-cert --cn localhost --ip 127.0.0.1 --dir var/ca --out var/ca/broker \
+# The project CA (devices' client certificates: modax device add ... --cert)
+# and the broker's certificate for the TLS listener; made once, kept in $VAR/ca.
+if [ ! -f "$VAR/ca/ca.crt" ]; then
+    "$MODAX" ca init --dir "$VAR/ca" > /dev/null
+fi
+if [ ! -f "$VAR/ca/broker/broker.crt" ]; then
+    mkdir -p "$VAR/ca/broker"
+    "$MODAX" ca server-cert --cn localhost --ip 127.0.0.1 --dir "$VAR/ca" --out "$VAR/ca/broker" \
         > /dev/null
 fi
 # The broker config: the limits of conf/mosquitto.conf, the plugin with the
@@ -46,41 +64,50 @@ fi
     grep '^plugin_opt_' conf/mosquitto-auth.conf |
         grep -v -e '^plugin_opt_config' -e '^plugin_opt_stats_file'
     echo "plugin_opt_config $ROOT/conf/demo.conf"
-    echo "plugin_opt_stats_file $ROOT/var/mosquitto/modax-auth.stats"
+    echo "plugin_opt_store_sqlite_path $VAR/modax.db"
+    echo "plugin_opt_stats_file $VAR/mosquitto/modax-auth.stats"
     echo "listener $PORT 127.0.0.1"
     echo "listener $TLS_PORT 127.0.0.1"
-    echo "cafile $ROOT/var/ca/ca.crt"
-    echo "certfile $ROOT/var/ca/broker/broker.crt"
-    echo "keyfile $ROOT/var/ca/broker/broker.key"
+    echo "cafile $VAR/ca/ca.crt"
+    echo "certfile $VAR/ca/broker/broker.crt"
+    echo "keyfile $VAR/ca/broker/broker.key"
     echo "require_certificate true"
     echo "use_identity_as_username true"
     echo "tls_version tlsv1.2"
-    echo "persistence_location $ROOT/var/mosquitto/"
+    echo "persistence_location $VAR/mosquitto/"
     [ "$(id -u)" -eq 0 ] && echo "user root"
-} > var/mosquitto.conf
+} > "$VAR/mosquitto.conf"
 
-BROKER= SERVE= FLEET=
+BROKER= SERVE= FLEET= NAP=
 stop_all() {
-    trap - INT TERM EXIT
+    trap - INT TERM HUP EXIT
+    [ -n "$NAP" ] && kill "$NAP" 2>/dev/null || true
     echo
     echo "run: stopping (the fleet, then the ingest drains its spool, then the broker)"
     [ -n "$FLEET" ] && kill -TERM "$FLEET" 2>/dev/null && wait "$FLEET" 2>/dev/null || true
     [ -n "$SERVE" ] && kill -TERM "$SERVE" 2>/dev/null && wait "$SERVE" 2>/dev/null || true
     [ -n "$BROKER" ] && kill -TERM "$BROKER" 2>/dev/null && wait "$BROKER" 2>/dev/null || true
-    echo "run: stopped; the data is kept in var/ (MODAX_CONFIG=conf/demo.conf $MODAX query ...)"
+    echo "run: stopped; the data is kept in $VAR (MODAX_CONFIG=conf/demo.conf $MODAX query ...)"
     exit 0
 }
-trap stop_all INT TERM EXIT
+trap stop_all INT TERM HUP EXIT
+# Sleeps in the background and waits for it, so that a signal's trap runs at once.
+nap() {
+    sleep "$1" &
+    NAP=$!
+    wait "$NAP" || true
+    NAP=
+}
 
 if [ ! -f "$PLUGIN" ]; then
     echo "run: $PLUGIN is missing (make build)" >&2
     exit 1
 fi
-mosquitto -c var/mosquitto.conf > var/mosquitto.log 2>&1 &
+mosquitto -c "$VAR/mosquitto.conf" > "$VAR/mosquitto.log" 2>&1 &
 BROKER=$!
 sleep 0.5
 if ! kill -0 "$BROKER" 2>/dev/null; then
-    echo "run: mosquitto did not start (is port $PORT or $TLS_PORT taken?); see var/mosquitto.log" >&2
+    echo "run: mosquitto did not start (is port $PORT or $TLS_PORT taken?); see $VAR/mosquitto.log" >&2
     BROKER=
     exit 1
 fi
@@ -88,61 +115,61 @@ fi
 "$MODAX" tenant add demo > /dev/null 2>&1 || true
 # The service identity `modax serve` connects as (client ids mqtt.client_id
 # and mqtt.client_id-api); its secret is shown once, so it is kept in var/.
-if [ ! -s var/ingest.secret ]; then
-    if ! out=$("$MODAX" identity add --service "$SVC" 2> var/identity.err); then
-        echo "run: cannot create the broker identity $SVC ($(cat var/identity.err));" \
-            "if var/ingest.secret was lost, remove var/modax.db to start afresh" >&2
+if [ ! -s "$VAR/ingest.secret" ]; then
+    if ! out=$("$MODAX" identity add --service "$SVC" 2> "$VAR/identity.err"); then
+        echo "run: cannot create the broker identity $SVC ($(cat "$VAR/identity.err"));" \
+            "if $VAR/ingest.secret was lost, remove $VAR/modax.db to start afresh" >&2
         exit 1
     fi
-    (umask 077 && printf '%s\n' "$out" | head -n 1 > var/ingest.secret)
+    (umask 077 && printf '%s\n' "$out" | head -n 1 > "$VAR/ingest.secret")
 fi
 # The fleet's machines, with the safety limits operators' commands are checked
 # against, each with its broker secret ("DEVICE SECRET" lines in
 # var/fleet.secrets, mode 0600): a new device gets one, a known device keeps
 # its line, a device registered without one (older var/) gets a new one.
-touch var/fleet.secrets
-chmod 600 var/fleet.secrets
-(umask 077 && : > var/fleet.secrets.new)
+touch "$VAR/fleet.secrets"
+chmod 600 "$VAR/fleet.secrets"
+: > "$VAR/fleet.secrets.new"
 i=1
 while [ $i -le 20 ]; do
     dev=$(printf 'm-%04d' $i)
-    old=$(grep "^$dev " var/fleet.secrets || true)
+    old=$(grep "^$dev " "$VAR/fleet.secrets" || true)
     if out=$("$MODAX" device add demo "$dev" --type mill --secret 2> /dev/null); then
-        echo "$dev $(printf '%s\n' "$out" | head -n 1)" >> var/fleet.secrets.new
+        echo "$dev $(printf '%s\n' "$out" | head -n 1)" >> "$VAR/fleet.secrets.new"
     elif [ -n "$old" ]; then
-        echo "$old" >> var/fleet.secrets.new
+        echo "$old" >> "$VAR/fleet.secrets.new"
     else
         out=$("$MODAX" device rotate-secret demo "$dev")
-        echo "$dev $(printf '%s\n' "$out" | head -n 1)" >> var/fleet.secrets.new
+        echo "$dev $(printf '%s\n' "$out" | head -n 1)" >> "$VAR/fleet.secrets.new"
     fi
     "$MODAX" device set-limits demo "$dev" '{"speed_pct":{"min":0,"max":100}}' > /dev/null
     i=$((i + 1))
 done
-mv var/fleet.secrets.new var/fleet.secrets
+mv "$VAR/fleet.secrets.new" "$VAR/fleet.secrets"
 KEY=$("$MODAX" key add --tenant demo --role admin --label "make run $(date -u +%FT%TZ)" | head -n 1)
-API_PORT=$(sed -n 's/^api.port *= *//p' conf/demo.conf)
-rm -f var/serve.ready
-MODAX_MQTT_USERNAME="$SVC" MODAX_MQTT_PASSWORD_FILE="$ROOT/var/ingest.secret" \
-    "$MODAX" serve --ready-file var/serve.ready 2> var/serve.log &
+rm -f "$VAR/serve.ready"
+MODAX_MQTT_USERNAME="$SVC" MODAX_MQTT_PASSWORD_FILE="$VAR/ingest.secret" \
+    "$MODAX" serve --ready-file "$VAR/serve.ready" 2> "$VAR/serve.log" &
 SERVE=$!
 i=0
-while [ ! -f var/serve.ready ]; do
+while [ ! -f "$VAR/serve.ready" ]; do
     sleep 0.1
     i=$((i + 1))
     if [ $i -gt 100 ] || ! kill -0 "$SERVE" 2>/dev/null; then
-        echo "run: modax serve did not start; see var/serve.log" >&2
+        echo "run: modax serve did not start; see $VAR/serve.log" >&2
         exit 1
     fi
 done
 
 "$BUILD/edge/modax-edge" --port "$PORT" --tenant demo --machines 20 \
-    --secrets var/fleet.secrets --quiet 2> var/fleet.log &
+    --secrets "$VAR/fleet.secrets" --quiet 2> "$VAR/fleet.log" &
 FLEET=$!
 
 echo "run: broker 127.0.0.1:$PORT (TLS with client certificates: $TLS_PORT), auth plugin on;" \
-    "ingest -> var/modax.db, 20 simulated machines (m-0001..m-0020), each its own device"
+    "ingest -> $VAR/modax.db, 20 simulated machines (m-0001..m-0020), each its own device"
 echo "run: dashboard http://127.0.0.1:$API_PORT/  admin key (shown once): $KEY"
-echo "run: logs in var/serve.log, var/fleet.log, var/mosquitto.log; Ctrl-C stops everything"
+echo "run: logs in $VAR/serve.log, fleet.log, mosquitto.log;" \
+    "Ctrl-C (or SIGTERM, SIGHUP) stops everything"
 # The machines authenticate one by one (argon2id): wait for m-0001's first readings.
 i=0
 while [ $i -lt 30 ] && [ "$(MODAX_LOG_LEVEL=error "$MODAX" query --tenant demo --device m-0001 \
@@ -155,10 +182,10 @@ MODAX_LOG_LEVEL=error "$MODAX" query --tenant demo --device m-0001 --sensor temp
     --from -10s | tail -n 3
 echo "run: try: MODAX_CONFIG=conf/demo.conf $MODAX device show demo m-0001"
 while kill -0 "$SERVE" 2>/dev/null; do
-    sleep 10
+    nap 10
     n=$(MODAX_LOG_LEVEL=error "$MODAX" query --tenant demo --device m-0001 \
         --sensor temperature_mean --from -10s | tail -n +2 | wc -l)
     echo "run: $(date -u +%H:%M:%S) m-0001 sent $n temperature readings in the last 10 s"
 done
-echo "run: modax serve exited; see var/serve.log" >&2
+echo "run: modax serve exited; see $VAR/serve.log" >&2
 exit 1

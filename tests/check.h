@@ -7,12 +7,20 @@
  * with file and line and goes on; a test passes when no CHECK failed.
  * The program prints one line per test and a closing
  * "N passed, N failed" line, and exits non-zero on any failure.
+ *
+ * Conditions that become true asynchronously (another thread, process or
+ * service) are waited for with a deadline, never a fixed sleep:
+ * WAIT_UNTIL(cond, timeout_ms) polls, CHECK_WAIT(cond, timeout_ms) polls and
+ * then checks.
  */
 #ifndef MODAX_TEST_CHECK_H
 #define MODAX_TEST_CHECK_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "modax/clock.h"
 
 struct mdx_test {
     const char *name;
@@ -47,6 +55,22 @@ static int mdx_test_failures_;
                     __LINE__, #a, b_ ? b_ : "(null)", a_ ? a_ : "(null)");                         \
             mdx_test_failures_++;                                                                  \
         }                                                                                          \
+    } while (0)
+
+/*
+ * Evaluates 'cond' every 10 ms until it holds or 'timeout_ms' have passed. A
+ * statement: test 'cond' again afterwards (or use CHECK_WAIT) to know which.
+ */
+#define WAIT_UNTIL(cond, timeout_ms)                                                               \
+    for (int64_t wait_end_us_ = mdx_mono_us() + (int64_t)(timeout_ms) * 1000;                     \
+         !(cond) && mdx_mono_us() < wait_end_us_;)                                                 \
+    mdx_sleep_ms(10)
+
+/* Waits as WAIT_UNTIL, then records a failure if 'cond' still does not hold. */
+#define CHECK_WAIT(cond, timeout_ms)                                                               \
+    do {                                                                                           \
+        WAIT_UNTIL(cond, timeout_ms);                                                              \
+        CHECK(cond);                                                                               \
     } while (0)
 
 static inline int mdx_test_run(const struct mdx_test *tests, int argc, char **argv)

@@ -49,12 +49,23 @@ void mdx_edge_conf_defaults(struct mdx_edge_conf *conf)
 
 uint32_t mdx_edge_chunk(const struct mdx_edge_conf *conf)
 {
-    return conf->batch > 1 ? conf->batch : MDX_EDGE_FLUSH_CHUNK;
+    if (conf->batch > 1) {
+        return conf->batch;
+    }
+    return conf->flush_chunk > 0 ? conf->flush_chunk : MDX_EDGE_FLUSH_CHUNK;
+}
+
+/* Payload bytes of the buffer; the outbox's scratch readings follow, aligned. */
+static size_t payload_size(const struct mdx_edge_conf *conf)
+{
+    size_t n = (size_t)mdx_edge_chunk(conf) * MDX_PAYLOAD_READING_MAX + 16;
+
+    return (n + 15) / 16 * 16;
 }
 
 size_t mdx_edge_agent_buf_size(const struct mdx_edge_conf *conf)
 {
-    return (size_t)mdx_edge_chunk(conf) * MDX_PAYLOAD_READING_MAX + 16;
+    return payload_size(conf) + (size_t)mdx_edge_chunk(conf) * sizeof(struct mdx_edge_reading);
 }
 
 /* Non-zero when 's' is a usable topic level: [A-Za-z0-9_.-], 'max' chars at most. */
@@ -94,7 +105,8 @@ static int check_conf(struct mdx_edge_agent *a, const struct mdx_edge_conf *c)
         say(a, MDX_EDGE_LOG_ERROR, "rate must be in (0, 1000] Hz, time scale in (0, 1e6]");
         return MDX_EINVAL;
     }
-    if (c->batch < 1 || c->batch > MDX_EDGE_MAX_BATCH || c->ring_cap < 1) {
+    if (c->batch < 1 || c->batch > MDX_EDGE_MAX_BATCH || c->ring_cap < 1 ||
+        c->flush_chunk > MDX_EDGE_MAX_BATCH) {
         say(a, MDX_EDGE_LOG_ERROR, "batch must be 1-%d and the buffer at least 1 reading",
             MDX_EDGE_MAX_BATCH);
         return MDX_EINVAL;
@@ -115,7 +127,7 @@ static int inject_faults(struct mdx_edge_agent *a)
         const struct mdx_edge_fault_spec *f = &a->conf.faults[i];
 
         if (f->kind < 0 || f->kind >= MDX_SIM_FAULT_COUNT || !(f->at_s >= 0)) {
-            say(a, MDX_EDGE_LOG_ERROR, "fault %u: bad kind or start time", i + 1);
+            say(a, MDX_EDGE_LOG_ERROR, "fault %u: bad kind or start time", (unsigned)(i + 1));
             return MDX_EINVAL;
         }
         for (k = 0; k < a->conf.machines; k++) {
@@ -125,8 +137,8 @@ static int inject_faults(struct mdx_edge_agent *a)
         }
         if (k == a->conf.machines) {
             say(a, MDX_EDGE_LOG_ERROR, "fault for unknown device %s: this run has %s%04u to %s%04u",
-                f->device, a->conf.prefix, a->conf.first, a->conf.prefix,
-                a->conf.first + a->conf.machines - 1);
+                f->device, a->conf.prefix, (unsigned)a->conf.first, a->conf.prefix,
+                (unsigned)(a->conf.first + a->conf.machines - 1));
             return MDX_EINVAL;
         }
         mdx_sim_inject(&a->units[k].sim, (enum mdx_sim_fault)f->kind, f->at_s);
@@ -137,6 +149,112 @@ static int inject_faults(struct mdx_edge_agent *a)
             mdx_sim_fault_name((enum mdx_sim_fault)f->kind), f->device, f->at_s,
             f->until_s > f->at_s ? f->until_s : -1.0);
     }
+    return MDX_OK;
+}
+
+/* First sequence number of 'u' not released: nothing before it needs sending again. */
+static uint64_t unit_oldest(const struct mdx_edge_agent *a, const struct mdx_edge_unit *u)
+{
+    uint64_t o = u->ob_live, floor;
+    uint32_t i;
+
+    if (u->ob_backfill < u->ob_live_from && u->ob_backfill < o) {
+        o = u->ob_backfill;
+    }
+    for (i = 0; i < u->ninflight; i++) {
+        o = u->inflight[i].first < o ? u->inflight[i].first : o;
+    }
+    floor = u->ob_next > a->outbox.slots ? u->ob_next - a->outbox.slots : 1;
+    return o < floor ? floor : o;
+}
+
+static uint64_t oldest_of(const void *arg, uint32_t m)
+{
+    const struct mdx_edge_agent *a = arg;
+
+    return unit_oldest(a, &a->units[m]);
+}
+
+/* Everything unreleased of 'u' becomes backlog (at start, and after each reconnect). */
+static void rewind_unit(struct mdx_edge_agent *a, struct mdx_edge_unit *u)
+{
+    uint64_t replay = u->ob_marks[MDX_EDGE_REPLAY_S];
+    uint64_t floor = u->ob_next > a->outbox.slots ? u->ob_next - a->outbox.slots : 1;
+
+    u->ob_backfill = unit_oldest(a, u);
+    if (replay < u->ob_backfill) {
+        u->ob_backfill = replay < floor ? floor : replay;
+    }
+    u->ob_live_from = u->ob_next;
+    u->ob_live = u->ob_next;
+    u->ninflight = 0;
+    if (u->ob_backfill < u->ob_live_from && a->backlog_since_ms < 0) {
+        a->backlog_since_ms = a->port->now_ms(a->port->ctx);
+        a->backlog_done_at = a->stats.backfilled;
+    }
+}
+
+/* Logs once the whole backlog went out (sent, not yet all acknowledged). */
+static void check_backlog_sent(struct mdx_edge_agent *a, int64_t now)
+{
+    uint32_t i;
+
+    if (a->backlog_since_ms < 0) {
+        return;
+    }
+    for (i = 0; i < a->conf.machines; i++) {
+        if (a->units[i].ob_backfill < a->units[i].ob_live_from) {
+            return;
+        }
+    }
+    say(a, MDX_EDGE_LOG_INFO, "backlog sent: %llu readings in %.1f s",
+        (unsigned long long)(a->stats.backfilled - a->backlog_done_at),
+        (double)(now - a->backlog_since_ms) / 1000.0);
+    a->backlog_since_ms = -1;
+}
+
+static int open_outbox(struct mdx_edge_agent *a)
+{
+    char identity[MDX_OUTBOX_IDENTITY_MAX], why[200];
+    uint64_t backlog = 0;
+    uint32_t i, k;
+    int rc;
+
+    snprintf(identity, sizeof(identity), "%s/%s/%u", a->conf.tenant, a->conf.prefix,
+             (unsigned)a->conf.first);
+    rc = mdx_edge_outbox_open(&a->outbox, a->port, identity, a->conf.machines, why, sizeof(why));
+    if (rc != MDX_OK) {
+        say(a, MDX_EDGE_LOG_ERROR, "outbox refused: %s; it is left as it is, not replayed", why);
+        return rc;
+    }
+    a->backlog_since_ms = -1;
+    for (i = 0; i < a->conf.machines; i++) {
+        struct mdx_edge_unit *u = &a->units[i];
+        uint64_t oldest;
+
+        rc = mdx_edge_outbox_recover(&a->outbox, i, &u->ob_next, &oldest);
+        if (rc != MDX_OK) {
+            say(a, MDX_EDGE_LOG_ERROR, "outbox: cannot read the records of %s", u->device_id);
+            return rc;
+        }
+        u->ob_backfill = oldest;
+        u->ob_live_from = u->ob_next;
+        u->ob_live = u->ob_next;
+        backlog += u->ob_next - oldest;
+        if (u->ob_next > oldest && a->backlog_since_ms < 0) {
+            a->backlog_since_ms = a->start_mono_ms;
+        }
+        for (k = 0; k <= MDX_EDGE_REPLAY_S; k++) {
+            u->ob_marks[k] = u->ob_next; /* a replay goes back to the start at most */
+        }
+    }
+    a->has_outbox = 1;
+    a->checkpoint_ms = a->start_mono_ms;
+    a->bf_refill_ms = a->start_mono_ms;
+    say(a, MDX_EDGE_LOG_INFO,
+        "outbox: %u readings per machine, %llu unreleased to send, %llu damaged records skipped",
+        (unsigned)a->outbox.slots, (unsigned long long)backlog,
+        (unsigned long long)a->outbox.damaged);
     return MDX_OK;
 }
 
@@ -160,7 +278,8 @@ int mdx_edge_agent_init(struct mdx_edge_agent *a, const struct mdx_edge_conf *co
     a->conf = *conf;
     a->units = units;
     a->buf = buf;
-    a->buf_cap = buf_cap;
+    a->buf_cap = payload_size(conf);
+    a->scratch = (struct mdx_edge_reading *)(void *)(buf + a->buf_cap);
     a->chunk = mdx_edge_chunk(conf);
     a->interval_ms = 1000.0 / conf->rate_hz;
     a->done_at_ms = -1;
@@ -168,7 +287,8 @@ int mdx_edge_agent_init(struct mdx_edge_agent *a, const struct mdx_edge_conf *co
         struct mdx_edge_unit *u = &units[i];
 
         memset(u, 0, sizeof(*u));
-        snprintf(u->device_id, sizeof(u->device_id), "%s%04u", conf->prefix, conf->first + i);
+        snprintf(u->device_id, sizeof(u->device_id), "%s%04u", conf->prefix,
+                 (unsigned)(conf->first + i));
         mdx_sim_init(&u->sim, conf->seed, conf->first + i, conf->life_s);
         mdx_edge_ring_init(&u->ring, slots + (size_t)i * conf->ring_cap, conf->ring_cap);
         u->safety.door_closed = 1;
@@ -181,6 +301,13 @@ int mdx_edge_agent_init(struct mdx_edge_agent *a, const struct mdx_edge_conf *co
     }
     a->start_mono_ms = port->now_ms(port->ctx);
     a->start_wall_ms = port->wall_ms(port->ctx) - (int64_t)(conf->start_ago_s * 1000.0);
+    if (port->store_size != NULL) {
+        return open_outbox(a);
+    }
+    if (conf->drain_only) {
+        say(a, MDX_EDGE_LOG_ERROR, "draining needs an outbox");
+        return MDX_EINVAL;
+    }
     return MDX_OK;
 }
 
@@ -211,6 +338,34 @@ static void update_safety(struct mdx_edge_unit *u, const struct mdx_edge_reading
     }
 }
 
+/*
+ * Writes 'r' into the outbox as u's next reading. A full ring loses its
+ * oldest unreleased reading (counted, reported by a status "gap").
+ */
+static void outbox_add(struct mdx_edge_agent *a, struct mdx_edge_unit *u,
+                       const struct mdx_edge_reading *r)
+{
+    uint32_t m = (uint32_t)(u - a->units);
+
+    if (u->ob_next >= a->outbox.slots + unit_oldest(a, u)) {
+        uint64_t gone = u->ob_next - a->outbox.slots; /* the slot about to be overwritten */
+
+        a->stats.dropped++;
+        u->ob_gap++;
+        u->ob_backfill = u->ob_backfill <= gone ? gone + 1 : u->ob_backfill;
+        u->ob_live = u->ob_live <= gone ? gone + 1 : u->ob_live;
+        u->ob_live_from = u->ob_live_from < u->ob_live ? u->ob_live : u->ob_live_from;
+    }
+    if (mdx_edge_outbox_put(&a->outbox, m, u->ob_next, r) != MDX_OK) {
+        a->stats.outbox_errors++;
+        a->stats.dropped++;
+        say(a, MDX_EDGE_LOG_ERROR, "%s: outbox write failed: reading of %lld lost", u->device_id,
+            (long long)r->ts_ms);
+    }
+    u->ob_next++;
+    a->ob_dirty = 1;
+}
+
 static void make_reading(struct mdx_edge_agent *a, uint32_t idx)
 {
     struct mdx_edge_unit *u = &a->units[idx];
@@ -220,7 +375,7 @@ static void make_reading(struct mdx_edge_agent *a, uint32_t idx)
     if (mdx_sim_step(&u->sim, a->interval_ms / 1000.0, &r)) {
         a->stats.failures++;
         say(a, MDX_EDGE_LOG_INFO, "%s ran to failure and was replaced (failure %u)", u->device_id,
-            u->sim.failures);
+            (unsigned)u->sim.failures);
         /* A marker that is still waiting is replaced: only the newest life boundary survives. */
         u->fail_pending = 1;
         u->fail_ts_ms = reading_ts(a, u->generated);
@@ -231,7 +386,9 @@ static void make_reading(struct mdx_edge_agent *a, uint32_t idx)
     u->generated++;
     a->stats.generated++;
     update_safety(u, &r);
-    if (mdx_edge_ring_push(&u->ring, &r)) {
+    if (a->has_outbox) {
+        outbox_add(a, u, &r);
+    } else if (mdx_edge_ring_push(&u->ring, &r)) {
         a->stats.dropped++;
     }
 }
@@ -310,6 +467,208 @@ static int send_ack(struct mdx_edge_agent *a, struct mdx_edge_unit *u)
 }
 
 /*
+ * Publishes outbox readings [first, first + n) of 'u' as one message (an
+ * array unless 'single'), skipping damaged records. *sent: how many went.
+ * Returns MDX_OK, or the port's refusal (nothing consumed).
+ */
+static int send_outbox_range(struct mdx_edge_agent *a, struct mdx_edge_unit *u, uint64_t first,
+                             uint32_t n, int single, uint32_t *sent)
+{
+    uint32_t m = (uint32_t)(u - a->units), k = 0, i;
+    struct mdx_payload pl;
+    uint32_t token = 0;
+    int rc;
+
+    *sent = 0;
+    for (i = 0; i < n; i++) {
+        rc = mdx_edge_outbox_get(&a->outbox, m, first + i, &a->scratch[k]);
+        if (rc == MDX_OK) {
+            k++;
+        } else {
+            a->stats.dropped++;
+            a->stats.outbox_errors += rc == MDX_EIO ? 1 : 0;
+            say(a, MDX_EDGE_LOG_WARN, "%s: outbox record %llu %s: skipped", u->device_id,
+                (unsigned long long)(first + i), rc == MDX_EIO ? "unreadable" : "damaged");
+        }
+    }
+    if (k == 0) {
+        *sent = n; /* nothing readable to send: consumed */
+        return MDX_OK;
+    }
+    mdx_payload_init(&pl, a->buf, a->buf_cap);
+    if (single && k == 1) {
+        mdx_payload_reading(&pl, a->conf.form, u->device_id, &a->scratch[0]);
+    } else {
+        mdx_payload_text(&pl, "[");
+        for (i = 0; i < k; i++) {
+            mdx_payload_text(&pl, i > 0 ? "," : "");
+            mdx_payload_reading(&pl, a->conf.form, u->device_id, &a->scratch[i]);
+        }
+        mdx_payload_text(&pl, "]");
+    }
+    if (pl.status != MDX_OK) {
+        say(a, MDX_EDGE_LOG_ERROR, "%s: %u outbox readings could not be encoded", u->device_id,
+            (unsigned)k);
+        a->stats.dropped += k;
+        *sent = n;
+        return MDX_OK;
+    }
+    snprintf(a->topic, sizeof(a->topic), "modax/%s/%s/sensor_data", a->conf.tenant,
+             u->device_id);
+    if (a->port->publish_tracked != NULL) {
+        rc = a->port->publish_tracked(a->port->ctx, m, a->topic, a->buf, pl.len, &token);
+    } else {
+        rc = publish(a, u, "sensor_data", a->buf, pl.len, 0);
+    }
+    if (rc != MDX_OK) {
+        if (rc != MDX_ECONN && rc != MDX_EBUSY && a->port->publish_tracked != NULL) {
+            a->stats.publish_errors++;
+            say(a, MDX_EDGE_LOG_WARN, "publish to %s failed (status %d)", a->topic, rc);
+        }
+        return rc;
+    }
+    if (a->port->publish_tracked != NULL) {
+        u->inflight[u->ninflight].token = token;
+        u->inflight[u->ninflight].first = first;
+        u->inflight[u->ninflight].last = first + n - 1;
+        u->ninflight++;
+    } else {
+        a->stats.acked_readings += k;
+        a->ob_changed = 1;
+    }
+    a->stats.published_msgs++;
+    a->stats.published_readings += k;
+    *sent = n;
+    return MDX_OK;
+}
+
+/* Adds backlog allowance for the time passed since the last refill. */
+static void refill_backfill(struct mdx_edge_agent *a, int64_t now)
+{
+    double cap = a->conf.backfill_rate > a->chunk ? a->conf.backfill_rate : a->chunk;
+
+    if (a->conf.backfill_rate == 0) {
+        a->bf_tokens = 1e18;
+        return;
+    }
+    a->bf_tokens += (double)(now - a->bf_refill_ms) * a->conf.backfill_rate / 1000.0;
+    a->bf_tokens = a->bf_tokens > cap ? cap : a->bf_tokens;
+    a->bf_refill_ms = now;
+}
+
+/*
+ * Outbox readings of 'u': the gap report first, new readings next (at
+ * once, so a backlog never delays them), then the backlog oldest first,
+ * in arrays, as far as the rate allows. At most MDX_EDGE_INFLIGHT messages
+ * per machine wait for their PUBACK. Returns MDX_OK or the port's refusal.
+ */
+static int flush_outbox(struct mdx_edge_agent *a, struct mdx_edge_unit *u, int final)
+{
+    uint32_t n, sent;
+    int rc, len;
+
+    if (u->ob_gap > 0) {
+        len = snprintf(a->ack_buf, sizeof(a->ack_buf),
+                       "{\"device_id\":\"%s\",\"state\":\"gap\",\"dropped\":%llu,"
+                       "\"timestamp\":%lld}",
+                       u->device_id, (unsigned long long)u->ob_gap,
+                       (long long)a->port->wall_ms(a->port->ctx));
+        if (len > 0 && (size_t)len < sizeof(a->ack_buf)) {
+            rc = publish(a, u, "status", a->ack_buf, (size_t)len, 0);
+            if (rc != MDX_OK) {
+                return rc;
+            }
+        }
+        say(a, MDX_EDGE_LOG_WARN, "%s: outbox full: %llu oldest readings dropped", u->device_id,
+            (unsigned long long)u->ob_gap);
+        u->ob_gap = 0;
+    }
+    if (a->ob_dirty) {
+        /* Written before published: what the broker may hold is durable here first. */
+        if (mdx_edge_outbox_sync(&a->outbox) != MDX_OK) {
+            a->stats.outbox_errors++;
+        }
+        a->ob_dirty = 0;
+    }
+    while (u->ob_live < u->ob_next && u->ninflight < MDX_EDGE_INFLIGHT) {
+        uint64_t pending = u->ob_next - u->ob_live;
+
+        n = pending < a->chunk ? (uint32_t)pending : a->chunk;
+        if (a->conf.batch > 1 && n < a->conf.batch && !final) {
+            break;
+        }
+        rc = send_outbox_range(a, u, u->ob_live, n, a->conf.batch == 1, &sent);
+        if (rc != MDX_OK) {
+            return rc;
+        }
+        u->ob_live += sent;
+    }
+    while (u->ob_backfill < u->ob_live_from && u->ninflight < MDX_EDGE_INFLIGHT &&
+           a->bf_tokens >= 1.0) {
+        uint64_t pending = u->ob_live_from - u->ob_backfill;
+
+        n = pending < a->chunk ? (uint32_t)pending : a->chunk;
+        n = (double)n > a->bf_tokens ? (uint32_t)a->bf_tokens : n;
+        rc = send_outbox_range(a, u, u->ob_backfill, n, 0, &sent);
+        if (rc != MDX_OK) {
+            return rc;
+        }
+        u->ob_backfill += sent;
+        a->bf_tokens -= sent;
+        a->stats.backfilled += sent;
+        a->stats.backfill_msgs++;
+    }
+    return MDX_OK;
+}
+
+void mdx_edge_agent_acked(struct mdx_edge_agent *a, uint32_t unit, uint32_t token)
+{
+    uint32_t i, j, lo = 0, hi = a->conf.machines;
+
+    if (!a->has_outbox) {
+        return;
+    }
+    if (per_unit(a)) {
+        if (unit >= a->conf.machines) {
+            return;
+        }
+        lo = unit;
+        hi = unit + 1;
+    }
+    for (i = lo; i < hi; i++) {
+        struct mdx_edge_unit *u = &a->units[i];
+
+        for (j = 0; j < u->ninflight; j++) {
+            if (u->inflight[j].token == token) {
+                a->stats.acked_readings += u->inflight[j].last - u->inflight[j].first + 1;
+                u->inflight[j] = u->inflight[u->ninflight - 1];
+                u->ninflight--;
+                a->ob_changed = 1;
+                return;
+            }
+        }
+    }
+}
+
+int mdx_edge_agent_checkpoint(struct mdx_edge_agent *a)
+{
+    int rc;
+
+    if (!a->has_outbox) {
+        return MDX_OK;
+    }
+    rc = mdx_edge_outbox_checkpoint(&a->outbox, oldest_of, a);
+    if (rc != MDX_OK) {
+        a->stats.outbox_errors++;
+        say(a, MDX_EDGE_LOG_ERROR, "outbox: cannot write the checkpoint (status %d)", rc);
+        return rc;
+    }
+    a->ob_changed = 0;
+    a->ob_dirty = 0;
+    return MDX_OK;
+}
+
+/*
  * Sends what 'u' has pending: status, safety, a command's answer, then
  * readings. 'final'
  * allows a short last batch. Returns MDX_OK, or the port's refusal
@@ -359,6 +718,9 @@ static int flush_unit(struct mdx_edge_agent *a, struct mdx_edge_unit *u, int fin
     if (rc != MDX_OK) {
         return rc;
     }
+    if (a->has_outbox) {
+        return flush_outbox(a, u, final);
+    }
     while (u->ring.count > 0) {
         uint32_t n;
         int single = 0;
@@ -376,7 +738,7 @@ static int flush_unit(struct mdx_edge_agent *a, struct mdx_edge_unit *u, int fin
         if (len < 0) {
             /* Only a bug gets here (non-finite value): drop, never loop. */
             say(a, MDX_EDGE_LOG_ERROR, "%s: %u readings could not be encoded (status %d)",
-                u->device_id, n, len);
+                u->device_id, (unsigned)n, len);
             mdx_edge_ring_pop(&u->ring, n);
             a->stats.dropped += n;
             continue;
@@ -462,6 +824,28 @@ static void answer(struct mdx_edge_agent *a, struct mdx_edge_unit *u, int64_t id
     }
 }
 
+/*
+ * The local safety interlock, as in the original MODAX control layer: no
+ * command while the emergency stop is pressed, the door is open, the motor
+ * is overloaded or the temperature is not OK. NULL: commands may go.
+ */
+static const char *interlock(const struct mdx_safety_state *s)
+{
+    if (s->emergency_stop) {
+        return "emergency stop active: commands are refused until it is released";
+    }
+    if (!s->door_closed) {
+        return "door open: commands are refused until it is closed";
+    }
+    if (s->overload_detected) {
+        return "overload detected: commands are refused until the motor current is normal";
+    }
+    if (!s->temperature_ok) {
+        return "temperature not OK: commands are refused until it is back in range";
+    }
+    return NULL;
+}
+
 void mdx_edge_agent_command(struct mdx_edge_agent *a, const char *topic, const void *payload,
                             size_t len)
 {
@@ -491,9 +875,8 @@ void mdx_edge_agent_command(struct mdx_edge_agent *a, const char *topic, const v
         answer(a, u, cmd.id, detail);
         return;
     }
-    if (u->safety.emergency_stop) {
-        why = "emergency stop active: commands are refused until it is released";
-    } else if (mdx_sim_command(&u->sim, cmd.name, cmd.value, &why) == 0) {
+    why = interlock(&u->safety);
+    if (why == NULL && mdx_sim_command(&u->sim, cmd.name, cmd.value, &why) == 0) {
         why = NULL;
     }
     if (why != NULL) {
@@ -512,7 +895,8 @@ uint64_t mdx_edge_agent_buffered(const struct mdx_edge_agent *a)
     uint32_t i;
 
     for (i = 0; i < a->conf.machines; i++) {
-        n += a->units[i].ring.count;
+        n += a->has_outbox ? a->units[i].ob_next - unit_oldest(a, &a->units[i])
+                           : a->units[i].ring.count;
     }
     return n;
 }
@@ -529,6 +913,9 @@ static void track_units(struct mdx_edge_agent *a)
         if (s != 0 && s != u->session) {
             u->need_online = 1;
             u->need_safety = (uint8_t)(a->conf.safety != 0);
+            if (a->has_outbox) {
+                rewind_unit(a, u);
+            }
         }
         u->session = s;
     }
@@ -548,10 +935,18 @@ static void track_connection(struct mdx_edge_agent *a)
         for (i = 0; i < a->conf.machines && !per_unit(a); i++) {
             a->units[i].need_online = 1;
             a->units[i].need_safety = (uint8_t)(a->conf.safety != 0);
+            if (a->has_outbox) {
+                rewind_unit(a, &a->units[i]);
+            }
         }
     } else if (!conn && a->connected) {
-        say(a, MDX_EDGE_LOG_WARN, "connection lost; buffering up to %u readings per machine",
-            a->conf.ring_cap);
+        if (a->has_outbox) {
+            say(a, MDX_EDGE_LOG_WARN, "connection lost; readings wait in the outbox (%u per machine)",
+                (unsigned)a->outbox.slots);
+        } else {
+            say(a, MDX_EDGE_LOG_WARN, "connection lost; buffering up to %u readings per machine",
+                (unsigned)a->conf.ring_cap);
+        }
     }
     a->connected = conn;
 }
@@ -581,6 +976,27 @@ int mdx_edge_agent_step(struct mdx_edge_agent *a, uint32_t *sleep_ms)
     uint32_t i;
 
     track_connection(a);
+    if (a->has_outbox) {
+        check_backlog_sent(a, now);
+        refill_backfill(a, now);
+        if (now - a->mark_ms >= 1000) {
+            for (i = 0; i < a->conf.machines; i++) {
+                struct mdx_edge_unit *u = &a->units[i];
+
+                memmove(&u->ob_marks[1], &u->ob_marks[0],
+                        MDX_EDGE_REPLAY_S * sizeof(u->ob_marks[0]));
+                u->ob_marks[0] = u->ob_next;
+            }
+            a->mark_ms = now;
+        }
+        if ((a->ob_changed || a->ob_dirty) && now - a->checkpoint_ms >= MDX_EDGE_CHECKPOINT_MS) {
+            mdx_edge_agent_checkpoint(a);
+            a->checkpoint_ms = now;
+        }
+    }
+    if (a->conf.drain_only) {
+        a->gen_done = 1;
+    }
     if (!a->gen_done && a->conf.duration_s > 0 &&
         (double)(now - a->start_mono_ms) >= a->conf.duration_s * 1000.0) {
         a->gen_done = 1;
@@ -629,6 +1045,10 @@ int mdx_edge_agent_step(struct mdx_edge_agent *a, uint32_t *sleep_ms)
     if (mdx_edge_agent_buffered(a) == 0) {
         return MDX_ESTOPPED;
     }
+    if (a->has_outbox && a->connected) {
+        /* The outbox keeps what is left anyway; while connected, it keeps going out. */
+        a->done_at_ms = now;
+    }
     if (now - a->done_at_ms > MDX_EDGE_DRAIN_MS) {
         say(a, MDX_EDGE_LOG_WARN, "giving up: %llu readings could not be delivered",
             (unsigned long long)mdx_edge_agent_buffered(a));
@@ -655,6 +1075,7 @@ void mdx_edge_agent_fini(struct mdx_edge_agent *a)
 {
     uint32_t i;
 
+    mdx_edge_agent_checkpoint(a);
     if (a->port == NULL || a->units == NULL || !a->port->connected(a->port->ctx)) {
         return;
     }

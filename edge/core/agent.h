@@ -19,7 +19,8 @@
  *   modax/{tenant}/{device}/command_ack  QoS 1, the answer to each command
  * Commands arrive from the port (mdx_edge_agent_command()) on
  * modax/{tenant}/{device}/commands; the device's local interlock refuses
- * any while its emergency stop is active, the machine refuses unknown
+ * any while its emergency stop is active, its door is open, its motor is
+ * overloaded or its temperature is not OK, the machine refuses unknown
  * names and values out of range, and every command with a readable id is
  * answered "ok" or "rejected" with a detail. One answer per machine waits
  * while the broker is unreachable; a newer one replaces it (counted).
@@ -39,13 +40,16 @@
 #include <stdint.h>
 
 #include "command.h"
+#include "outbox.h"
 #include "payload.h"
 #include "port.h"
 #include "reading.h"
 #include "ring.h"
 #include "sim_machine.h"
 
-#define MDX_EDGE_MAX_FAULTS 64 /* --fault options per process */
+#ifndef MDX_EDGE_MAX_FAULTS
+#define MDX_EDGE_MAX_FAULTS 64 /* --fault options per process; a device build sets it lower */
+#endif
 #define MDX_EDGE_MAX_MACHINES 10000
 #define MDX_EDGE_MAX_BATCH 1000
 #define MDX_EDGE_TOPIC_MAX 160     /* modax/{tenant}/{device}/sensor_data + NUL */
@@ -57,6 +61,9 @@
 #define MDX_EDGE_OVERLOAD_A 10.0   /* safety: overload above this motor current */
 #define MDX_EDGE_TEMP_TRIP_C 85.0  /* safety: temperature_ok goes false above */
 #define MDX_EDGE_TEMP_CLEAR_C 80.0 /* ... and true again below */
+#define MDX_EDGE_INFLIGHT 16       /* outbox messages per machine awaiting PUBACK */
+#define MDX_EDGE_CHECKPOINT_MS 1000 /* outbox: release point persisted this often */
+#define MDX_EDGE_REPLAY_S 10        /* outbox: acknowledged this recently: sent again on reconnect */
 
 struct mdx_edge_fault_spec {
     char device[MDX_EDGE_DEVICE_ID_MAX]; /* e.g. "m-0002" */
@@ -81,6 +88,9 @@ struct mdx_edge_conf {
     double start_ago_s; /* the simulated clock starts this long before now (replays) */
     int safety;        /* publish safety messages */
     uint32_t ring_cap; /* readings buffered per machine */
+    uint32_t flush_chunk; /* most readings per array when batch is 1; 0: MDX_EDGE_FLUSH_CHUNK */
+    uint32_t backfill_rate; /* outbox: backlog readings sent per second, all machines; 0: no cap */
+    int drain_only;         /* make no readings: deliver what the outbox holds, then stop */
     uint32_t nfaults;
     struct mdx_edge_fault_spec faults[MDX_EDGE_MAX_FAULTS];
 };
@@ -90,6 +100,13 @@ struct mdx_edge_ack {
     int64_t command_id;
     char detail[MDX_EDGE_CMD_DETAIL_MAX]; /* "" for "ok" */
     uint8_t rejected;
+};
+
+/* Outbox readings first..last of a machine, sent, waiting for the broker's PUBACK. */
+struct mdx_edge_inflight {
+    uint32_t token; /* from port.h publish_tracked() */
+    uint64_t first;
+    uint64_t last;
 };
 
 /* One machine of the agent. */
@@ -109,6 +126,26 @@ struct mdx_edge_unit {
     uint32_t fail_life;   /* its life number (sim.failures at that failure) */
     uint32_t session;     /* port's unit_session() last seen; 0: down */
     struct mdx_edge_ack ack;
+    /*
+     * Persistent outbox (when the port has storage): sequence numbers of
+     * this machine's readings. [backfill, live_from) is the backlog left
+     * from before the last (re)connect, sent oldest first at a bounded
+     * rate; [live, next) are new readings, sent at once.
+     */
+    uint64_t ob_next;
+    uint64_t ob_backfill;
+    uint64_t ob_live_from;
+    uint64_t ob_live;
+    uint64_t ob_gap; /* readings dropped (outbox full) not yet reported */
+    /*
+     * ob_next at each of the last seconds (0: newest): after a reconnect,
+     * readings of the last MDX_EDGE_REPLAY_S seconds are sent again, even
+     * if acknowledged: a broker that crashed may have acknowledged
+     * messages it never delivered. The store absorbs the repeats.
+     */
+    uint64_t ob_marks[MDX_EDGE_REPLAY_S + 1];
+    uint32_t ninflight;
+    struct mdx_edge_inflight inflight[MDX_EDGE_INFLIGHT];
 };
 
 struct mdx_edge_stats {
@@ -123,6 +160,10 @@ struct mdx_edge_stats {
     uint64_t commands_rejected;  /* ... answered "rejected" */
     uint64_t commands_ignored;   /* ... unanswerable: unknown device, no readable id */
     uint64_t acks_dropped;       /* answers replaced by a newer one before they went out */
+    uint64_t backfilled;         /* outbox: backlog readings sent */
+    uint64_t backfill_msgs;      /* outbox: ... in this many messages */
+    uint64_t acked_readings;     /* outbox: readings the broker acknowledged */
+    uint64_t outbox_errors;      /* outbox: storage reads/writes that failed */
 };
 
 struct mdx_edge_agent {
@@ -142,6 +183,17 @@ struct mdx_edge_agent {
     char topic[MDX_EDGE_TOPIC_MAX];
     char line[256];
     char ack_buf[256]; /* a command_ack payload */
+    int has_outbox;
+    struct mdx_edge_outbox outbox;
+    struct mdx_edge_reading *scratch; /* 'chunk' readings read back from the outbox; in buf */
+    double bf_tokens;                 /* backlog readings that may go out now */
+    int64_t bf_refill_ms;
+    int64_t checkpoint_ms; /* last checkpoint */
+    int ob_dirty;          /* records written since the last sync */
+    int ob_changed;        /* releases since the last checkpoint */
+    int64_t backlog_since_ms; /* a backlog is being sent since then; -1: none */
+    int64_t mark_ms;          /* last shift of the units' ob_marks */
+    uint64_t backlog_done_at; /* stats.backfilled when it started */
 };
 
 /* Fills 'conf' with the defaults of modax-edge (20 machines, 1 Hz, tenant "demo"...). */
@@ -157,9 +209,12 @@ size_t mdx_edge_agent_buf_size(const struct mdx_edge_conf *conf);
  * Sets up 'a' over caller memory: 'units' (conf->machines of them),
  * 'slots' (conf->machines * conf->ring_cap readings) and 'buf'
  * (mdx_edge_agent_buf_size() bytes). All three and the strings of 'conf'
- * are borrowed and must outlive the agent; 'port' too. Returns MDX_OK, or
- * MDX_EINVAL after logging through the port what is wrong with 'conf'
- * (e.g. a fault for an unknown device).
+ * are borrowed and must outlive the agent; 'port' too. When the port has
+ * storage (port.h store_*), readings go through the persistent outbox
+ * there, opened and recovered here. Returns MDX_OK, or MDX_EINVAL after
+ * logging through the port what is wrong with 'conf' (e.g. a fault for an
+ * unknown device) or with the outbox (another device's, a newer format),
+ * MDX_ECORRUPT for a damaged outbox header, MDX_EIO if storage fails.
  */
 int mdx_edge_agent_init(struct mdx_edge_agent *a, const struct mdx_edge_conf *conf,
                         const struct mdx_edge_port *port, struct mdx_edge_unit *units,
@@ -198,7 +253,21 @@ int mdx_edge_agent_command_topic(const struct mdx_edge_agent *a, uint32_t i, cha
 void mdx_edge_agent_command(struct mdx_edge_agent *a, const char *topic, const void *payload,
                             size_t len);
 
-/* Readings still waiting in the rings. */
+/* Readings still waiting in the rings, or in the outbox unreleased. */
 uint64_t mdx_edge_agent_buffered(const struct mdx_edge_agent *a);
+
+/*
+ * The port reports that the broker acknowledged the message it gave
+ * 'token' for (port.h publish_tracked()) on machine 'unit''s connection
+ * (any unit with one connection): the outbox releases its readings.
+ * Unknown tokens (from before a reconnect) are ignored.
+ */
+void mdx_edge_agent_acked(struct mdx_edge_agent *a, uint32_t unit, uint32_t token);
+
+/*
+ * Persists where the outbox's unreleased readings start (also done each
+ * MDX_EDGE_CHECKPOINT_MS by the loop, and by fini). MDX_OK without outbox.
+ */
+int mdx_edge_agent_checkpoint(struct mdx_edge_agent *a);
 
 #endif

@@ -71,6 +71,29 @@ struct mdx_edge_port {
     uint32_t (*unit_session)(void *ctx, uint32_t unit);
     int (*unit_publish)(void *ctx, uint32_t unit, const char *topic, const void *payload,
                         size_t len, int qos, int retain);
+
+    /*
+     * Optional: publishes QoS 1, not retained, on the connection of
+     * machine 'unit' (or the only one) like unit_publish()/publish(), and
+     * sets *token (non-zero) to a number the port hands back through
+     * mdx_edge_agent_acked() once the broker acknowledged the message.
+     * NULL: a message counts as delivered once the port took it.
+     */
+    int (*publish_tracked)(void *ctx, uint32_t unit, const char *topic, const void *payload,
+                           size_t len, uint32_t *token);
+
+    /*
+     * Optional, all four or none: the persistent outbox (edge/core/outbox.h)
+     * lives in a region of store_size() bytes that survives power cuts (a
+     * file, a flash partition). Reads of never-written bytes return zeros.
+     * store_write() may be torn by a power cut; store_sync() returns once
+     * everything written before it is durable. Offsets and lengths are
+     * inside the region. Each returns MDX_OK or MDX_EIO.
+     */
+    uint64_t (*store_size)(void *ctx);
+    int (*store_read)(void *ctx, uint64_t off, void *buf, size_t len);
+    int (*store_write)(void *ctx, uint64_t off, const void *buf, size_t len);
+    int (*store_sync)(void *ctx);
 };
 
 #endif

@@ -92,8 +92,9 @@ static void f_log(void *ctx, int level, const char *line)
     (void)line;
 }
 
-static const struct mdx_edge_port port = {&fk,     f_now,  f_wall, f_publish, f_connected,
-                                          f_sleep, f_stop, f_log,  NULL,      NULL};
+static const struct mdx_edge_port port = {
+    .ctx = &fk,      .now_ms = f_now,   .wall_ms = f_wall,         .publish = f_publish,
+    .connected = f_connected, .sleep_ms = f_sleep, .stop_requested = f_stop, .log = f_log};
 
 static struct mdx_edge_agent agent;
 static struct mdx_edge_unit units[4];
@@ -416,8 +417,10 @@ static int f_any_connected(void *ctx)
 }
 
 static const struct mdx_edge_port unit_port = {
-    &fk,    f_now, f_wall, f_publish, f_any_connected, f_sleep,
-    f_stop, f_log, f_unit_session, f_unit_publish};
+    .ctx = &fk,          .now_ms = f_now,         .wall_ms = f_wall,
+    .publish = f_publish, .connected = f_any_connected, .sleep_ms = f_sleep,
+    .stop_requested = f_stop, .log = f_log,       .unit_session = f_unit_session,
+    .unit_publish = f_unit_publish};
 
 /* Statuses "online"/"offline" of 'device' in the capture. */
 static int statuses_of(const char *device, const char *what)

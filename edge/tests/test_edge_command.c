@@ -298,8 +298,9 @@ static void f_log(void *ctx, int level, const char *line)
     (void)line;
 }
 
-static const struct mdx_edge_port port = {&fk,     f_now,  f_wall, f_publish, f_connected,
-                                          f_sleep, f_stop, f_log,  NULL,      NULL};
+static const struct mdx_edge_port port = {
+    .ctx = &fk,      .now_ms = f_now,   .wall_ms = f_wall,         .publish = f_publish,
+    .connected = f_connected, .sleep_ms = f_sleep, .stop_requested = f_stop, .log = f_log};
 
 static struct mdx_edge_agent agent;
 static struct mdx_edge_unit units[3];
@@ -446,6 +447,35 @@ static void emergency_stop_refuses_every_command(void)
     check_ack("m-0001", 51, "ok", NULL);
 }
 
+/* Each of the four safety conditions alone refuses a command; all clear, it is applied. */
+static void every_safety_condition_refuses(void)
+{
+    static const char *const why[] = {"door open", "overload", "temperature not OK"};
+    char cmd[96];
+    int k;
+
+    start(0);
+    run_for(3000);
+    for (k = 0; k < 3; k++) {
+        struct mdx_safety_state *s = &units[0].safety;
+
+        s->door_closed = k != 0;
+        s->overload_detected = k == 1;
+        s->temperature_ok = k != 2;
+        snprintf(cmd, sizeof(cmd), "{\"command_id\":%d,\"name\":\"speed_pct\",\"value\":50}",
+                 60 + k);
+        send_cmd("m-0001", cmd);
+        check_ack("m-0001", 60 + k, "rejected", why[k]);
+        CHECK(units[0].sim.speed == 1.0);
+    }
+    units[0].safety.door_closed = 1;
+    units[0].safety.overload_detected = 0;
+    units[0].safety.temperature_ok = 1;
+    send_cmd("m-0001", "{\"command_id\":63,\"name\":\"speed_pct\",\"value\":50}");
+    check_ack("m-0001", 63, "ok", NULL);
+    CHECK(units[0].sim.speed == 0.5);
+}
+
 static void answer_waits_for_the_connection(void)
 {
     start(0);
@@ -476,6 +506,8 @@ static const struct mdx_test tests[] = {
     {"agent: commands topics, ok and rejected acks, unanswerable ignored",
      agent_topics_and_acks},
     {"agent: the emergency stop refuses every command", emergency_stop_refuses_every_command},
+    {"agent: door open, overload or temperature not OK each refuses a command",
+     every_safety_condition_refuses},
     {"agent: an answer waits for the connection; a newer one replaces it",
      answer_waits_for_the_connection},
     {NULL, NULL}};

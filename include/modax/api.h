@@ -20,7 +20,6 @@
 
 #include "modax/conf.h"
 #include "modax/source.h"
-#include "modax/store.h"
 
 struct mdx_api_conf {
     char *listen;                 /* address to bind, e.g. "127.0.0.1" or "0.0.0.0" */
@@ -44,6 +43,7 @@ struct mdx_api_conf {
 
 extern const struct mdx_conf_key mdx_api_conf_keys[];
 
+struct mdx_store_conf;
 struct mdx_engine;
 struct mdx_stage_ops;
 struct mdx_alerting;

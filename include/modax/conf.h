@@ -23,22 +23,23 @@ struct mdx_conf_key {
     const char *name;        /* dotted key, e.g. "mqtt.host" */
     enum mdx_conf_type type;
     const char *def;         /* default as text; NULL = required (STR) or unset (SECRET) */
-    int64_t min, max;        /* bounds for INT (and DBL, as whole numbers) */
+    int64_t min, max;        /* bounds for INT */
     size_t offset;           /* where the value lives in the module's struct */
     const char *help;        /* one line */
+    double dmin, dmax;       /* bounds for DBL (fractions kept: 0.5 is not 0) */
 };
 
 #define MDX_CONF_STR(n, d, st, f, h)                                                               \
-    {n, MDX_CONF_T_STR, d, 0, 0, offsetof(st, f), h}
+    {n, MDX_CONF_T_STR, d, 0, 0, offsetof(st, f), h, 0, 0}
 #define MDX_CONF_INT(n, d, lo, hi, st, f, h)                                                       \
-    {n, MDX_CONF_T_INT, d, lo, hi, offsetof(st, f), h}
+    {n, MDX_CONF_T_INT, d, lo, hi, offsetof(st, f), h, 0, 0}
 #define MDX_CONF_BOOL(n, d, st, f, h)                                                              \
-    {n, MDX_CONF_T_BOOL, d, 0, 1, offsetof(st, f), h}
+    {n, MDX_CONF_T_BOOL, d, 0, 1, offsetof(st, f), h, 0, 0}
 #define MDX_CONF_DBL(n, d, lo, hi, st, f, h)                                                       \
-    {n, MDX_CONF_T_DBL, d, lo, hi, offsetof(st, f), h}
+    {n, MDX_CONF_T_DBL, d, 0, 0, offsetof(st, f), h, lo, hi}
 #define MDX_CONF_SECRET(n, st, f, h)                                                               \
-    {n, MDX_CONF_T_SECRET, NULL, 0, 0, offsetof(st, f), h}
-#define MDX_CONF_END {NULL, MDX_CONF_T_END, NULL, 0, 0, 0, NULL}
+    {n, MDX_CONF_T_SECRET, NULL, 0, 0, offsetof(st, f), h, 0, 0}
+#define MDX_CONF_END {NULL, MDX_CONF_T_END, NULL, 0, 0, 0, NULL, 0, 0}
 
 /*
  * Field types in the module struct: STR and SECRET are `char *` (owned by

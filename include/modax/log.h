@@ -42,8 +42,8 @@ struct mdx_field {
 #define MDX_F_DBL(k, v) ((struct mdx_field){.key = (k), .type = MDX_FIELD_DBL, .d = (double)(v)})
 #define MDX_F_ERR(v) MDX_F_STR("error", mdx_strerror(v))
 
-/* Current threshold; messages below it are not formatted at all. */
-extern volatile int mdx_log_threshold;
+/* Current threshold; messages below it are not formatted at all. Atomic: any thread reads it. */
+extern _Atomic int mdx_log_threshold;
 
 /* Sets level, output format and the repeat-suppression interval (ms, 0 = off). */
 void mdx_log_setup(enum mdx_log_level level, enum mdx_log_format format, int suppress_ms);
@@ -54,6 +54,14 @@ int mdx_log_level_parse(const char *name);
 void mdx_log_write(enum mdx_log_level level, const char *module, const char *msg,
                    const struct mdx_field *fields, int n);
 
+/*
+ * As mdx_log_write, but never held back by repeat suppression: for a record
+ * that must be in the log, such as the final statistics at stop, even when
+ * a periodic record of the same module and message was printed just before.
+ */
+void mdx_log_write_always(enum mdx_log_level level, const char *module, const char *msg,
+                          const struct mdx_field *fields, int n);
+
 /* The leading placeholder keeps the array valid when a call passes no field. */
 #define MDX_LOG_(lvl, mod, msg, ...)                                                               \
     do {                                                                                           \
@@ -61,6 +69,16 @@ void mdx_log_write(enum mdx_log_level level, const char *module, const char *msg
             const struct mdx_field mdx_fields_[] = {{0}, __VA_ARGS__};                            \
             mdx_log_write((lvl), (mod), (msg), mdx_fields_ + 1,                                    \
                           (int)(sizeof(mdx_fields_) / sizeof(mdx_fields_[0])) - 1);                \
+        }                                                                                          \
+    } while (0)
+
+/* Info record that repeat suppression never holds back (mdx_log_write_always). */
+#define mdx_log_info_always(mod, msg, ...)                                                         \
+    do {                                                                                           \
+        if ((int)MDX_LOG_INFO >= mdx_log_threshold) {                                              \
+            const struct mdx_field mdx_fields_[] = {{0}, __VA_ARGS__};                            \
+            mdx_log_write_always(MDX_LOG_INFO, (mod), (msg), mdx_fields_ + 1,                      \
+                                 (int)(sizeof(mdx_fields_) / sizeof(mdx_fields_[0])) - 1);         \
         }                                                                                          \
     } while (0)
 

@@ -20,7 +20,7 @@
 
 #include <stddef.h>
 
-#include "modax/store.h"
+#include "modax/store_series.h"
 
 /*
  * What the ingest's registry (src/pipeline/registry.h) knows of the device

@@ -15,6 +15,13 @@
 
 /* Earliest plausible device timestamp: 2000-01-01T00:00:00Z. */
 #define MDX_TS_MIN_MS 946684800000LL
+/*
+ * Largest accepted |value| of a point. A bucket of a range query holds at
+ * most one point per millisecond of its step (at most 2^50 ms, the store's
+ * bound), so its sum stays below 2^50 * 1e290 < 1.2e305 and the average
+ * (sum / count) never overflows to inf (issue 16).
+ */
+#define MDX_VALUE_ABS_MAX 1e290
 /* A timestamp more than this far ahead of receive time is implausible. */
 #define MDX_TS_MAX_AHEAD_MS (5LL * 60 * 1000)
 
@@ -33,7 +40,8 @@ int mdx_valid_sensor(const char *s, size_t n);
 int mdx_valid_utf8(const uint8_t *p, size_t n);
 
 /*
- * Checks decoded points: finite values, sensor names, and replaces
+ * Checks decoded points: finite values within +-MDX_VALUE_ABS_MAX
+ * ("value out of range"), sensor names, and replaces
  * implausible timestamps (before 2000 or more than 5 minutes after
  * 'recv_ms') by 'recv_ms', setting MDX_POINT_TS_SUBSTITUTED. Returns
  * MDX_OK or MDX_EINVAL with *why set (the whole message is refused).

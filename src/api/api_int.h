@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * api_int.h - what the parts of the API server share: the request a route
- * handler gets, the replies it can send, the route tables, and the
- * interfaces of authentication (auth.c), the MQTT link (link.c), the live
- * stream hub (hub.c) and the metrics (metrics.c).
+ * api_int.h - the types the parts of the API server share: the request a
+ * route handler gets, the route tables, the server's parts (struct api),
+ * and the interfaces of authentication (auth.c), the store handles
+ * (store_pool.c), the MQTT link (link.c), the live stream hub (hub.c), the
+ * metrics (metrics*.c) and the dashboard's files (static_files.c).
+ * Reading a request is request.h, answering it reply.h.
  *
  * A route is one entry of a table (method, pattern, access, handler); each
- * route_*.c file exports one table and routes.c lists the tables. The
- * server (server.c) matches the route, authenticates, rate-limits, reads
- * and parses the body, then calls the handler on a server thread with
- * that thread's store handle. A handler sends exactly one reply.
+ * route_*.c file exports one table and router.c lists the tables. The
+ * listener (listener.c) runs libmicrohttpd and hands each request to the
+ * router (router.c), which matches the route, authenticates, rate-limits,
+ * checks and parses the body, then calls the handler on a server thread
+ * with that thread's store handle. A handler sends exactly one reply.
  */
 #ifndef MODAX_API_INT_H
 #define MODAX_API_INT_H
@@ -58,6 +61,7 @@ struct api_req {
     struct mdx_store *store;        /* this thread's handle (NULL for API_PUBLIC routes if the store is down) */
     struct api_caller caller;       /* zeroed for API_PUBLIC routes */
     unsigned status;                /* set by the reply functions; 0 until replied */
+    int store_broken;               /* set by api_store_error(): the handle's connection broke */
 };
 
 typedef void (*api_handler_fn)(struct api_req *r);
@@ -82,63 +86,9 @@ extern const struct api_route api_routes_deadletters[];/* route_deadletters.c */
 extern const struct api_route api_routes_stream[];     /* hub.c: live stream (SSE) */
 extern const struct api_route api_routes_rul[];        /* route_rul.c: RUL predictions */
 
-/* The tables in order (routes.c). */
+/* The tables in order (router.c). */
 extern const struct api_route *const api_route_tables[];
 extern const size_t api_route_tables_n;
-
-/* ---- replies (server.c); each sets r->status ---- */
-
-/* Sends 'body' (taken; freed here, NULL = out of memory: 500) as JSON. */
-void api_reply_json(struct api_req *r, unsigned status, cJSON *body);
-/* Sends {"error":{"code":code,"message":...}}; code is a short word ("not_found"). */
-void api_error(struct api_req *r, unsigned status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-/* 204 No Content. */
-void api_reply_empty(struct api_req *r, unsigned status);
-/* Sends 'len' bytes of 'data' (copied) with 'content_type' (e.g. the /metrics page). */
-void api_reply_bytes(struct api_req *r, unsigned status, const char *content_type,
-                     const void *data, size_t len);
-/*
- * Streams a body produced by 'reader' (MHD's content reader: returns bytes
- * written, MHD_CONTENT_READER_END_OF_STREAM or _WITH_ERROR). 'cls' is
- * freed by 'free_cls' when the response ends. 'filename' (may be NULL)
- * sets Content-Disposition: attachment.
- */
-void api_reply_stream(struct api_req *r, unsigned status, const char *content_type,
-                      MHD_ContentReaderCallback reader, void *cls,
-                      MHD_ContentReaderFreeCallback free_cls, const char *filename);
-
-/* ---- request parsing helpers (server.c); on failure they reply 400 and return -1 ---- */
-
-/* The query parameter's value, NULL if absent. */
-const char *api_query(struct api_req *r, const char *name);
-/* Refuses any query parameter not in 'names' (NULL-terminated): 400 naming it. */
-int api_query_allow(struct api_req *r, const char *const *names);
-/* Integer parameter in [min, max]; 'def' when absent. */
-int api_query_int(struct api_req *r, const char *name, int64_t def, int64_t min, int64_t max,
-                  int64_t *out);
-/* Time parameter: epoch ms or ISO 8601 (mdx_parse_time_ms); 'def' when absent. */
-int api_query_time(struct api_req *r, const char *name, int64_t def, int64_t *out);
-/* Refuses a body that is not an object, or has a member not in 'names': 400 naming it. */
-int api_body_allow(struct api_req *r, const char *const *names);
-/* Requires a body (400 "body required") that passes api_body_allow. */
-int api_body_require(struct api_req *r, const char *const *names);
-
-/* ---- tenancy (server.c) ---- */
-
-/*
- * The caller's device 'device': MDX_OK with *out filled, else replies 404
- * (another tenant's device answers exactly like one that does not exist)
- * or 500 and returns -1.
- */
-int api_device(struct api_req *r, const char *device, struct mdx_device_info *out);
-/* Replies for a store error: 404 for MDX_ENOTFOUND, 503 for transient ones, else 500. */
-void api_store_error(struct api_req *r, int rc);
-
-/* ---- JSON helpers (server.c) ---- */
-
-/* ISO 8601 UTC time string member, or null for ms <= 0. NULL on out of memory. */
-cJSON *api_add_time(cJSON *obj, const char *name, int64_t ms);
 
 /* ---- the server's parts ---- */
 
@@ -214,29 +164,49 @@ struct api_metrics *api_metrics_create(const struct mdx_api_conf *conf, size_t n
 void api_metrics_destroy(struct api_metrics *m);
 /* Counts one request: route index (n_routes for no route), status, time taken. Thread-safe. */
 void api_metrics_record(struct api_metrics *m, size_t route, unsigned status, int64_t us);
-/*
- * Starts the CloudWatch EMF writer thread when api.metrics_emf is on; call
- * once api's parts (hub, deps) are set. MDX_OK, or an error (logged).
- */
-int api_metrics_start(struct api_metrics *m, struct api *api);
-/* Stops the EMF writer (it writes a last line); call before the hub goes. NULL is fine. */
-void api_metrics_stop(struct api_metrics *m);
 /* GET /metrics (registered in route_system.c). */
 void api_route_metrics(struct api_req *r);
+
+/* metrics_emf.c: the CloudWatch EMF writer, a thread that reads the parts of 'api'. */
+struct api_emf;
+/*
+ * Starts the writer when api.metrics_emf is on; call once api's parts are
+ * set. MDX_OK with *out (NULL when it is off), or an error (logged).
+ */
+int api_emf_start(struct api *api, struct api_emf **out);
+/* Stops the writer (it writes a last line); call before the hub goes. NULL is fine. */
+void api_emf_stop(struct api_emf *w);
 
 /* static_files.c: GET of a path outside /api/: the dashboard's file under api.web_dir. */
 void api_static_serve(struct api_req *r);
 
-/* The server: configuration, dependencies and parts (server.c). */
+/* store_pool.c: one store handle per server thread, opened on first use. */
+struct api_stores;
+/* At most 'max' handles open at once (server threads plus a margin). NULL if out of memory. */
+struct api_stores *api_stores_create(const struct mdx_store_conf *conf, size_t max);
+/* Closes every handle; call once no server thread runs. NULL is fine. */
+void api_stores_destroy(struct api_stores *p);
+/*
+ * This thread's handle, opened on first use; NULL while the store cannot
+ * be opened (tried again after a second). Borrowed: valid on this thread
+ * until api_stores_drop() or api_stores_destroy().
+ */
+struct mdx_store *api_stores_get(struct api_stores *p);
+/* Closes this thread's handle (its connection broke); the next get opens another. */
+void api_stores_drop(struct api_stores *p);
+
+/* The server: configuration, dependencies and parts (listener.c). */
 struct api {
     const struct mdx_api_conf *conf;
     struct mdx_api_deps deps;
     struct MHD_Daemon *daemon;
+    struct api_stores *stores;
     struct api_auth *auth;
     struct api_hub *hub;
     struct api_link *link;
     struct api_live *live;           /* NULL unless the ingest runs in this process */
     struct api_metrics *metrics;
+    struct api_emf *emf;
     const struct api_route **routes; /* all tables flattened; index = metrics route index */
     size_t n_routes;
     int64_t started_ms;

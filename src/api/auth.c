@@ -5,27 +5,30 @@
  * revocation takes effect within that time), and a token bucket per key
  * (api.rate_limit_rps, api.rate_limit_burst).
  *
- * The cache is a fixed table of CACHE_SLOTS entries probed from the hash
- * of the key id; when every probed slot is taken, the least recently
- * checked one is replaced. Store reads happen outside the lock.
+ * The cache is a fixed array of CACHE_SLOTS entries, found by key id
+ * through the one hash table (base/htab.h); when every entry is taken, the
+ * least recently checked of the next EVICT_SCAN entries after a rotating
+ * hand is replaced. Store reads happen outside the lock.
  */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 
 #include "api/api_int.h"
+#include "base/htab.h"
+#include "modax/alloc.h"
 #include "modax/apikey.h"
 #include "modax/status.h"
 
 #define CACHE_SLOTS 4096
-#define PROBES 8
+#define EVICT_SCAN 8
+#define ID_SEED 0x61706b6579ULL   /* "apkey": the key space of this table's hashes */
 
 struct key_slot {
-    int used;
+    struct mdx_hnode node;    /* first: a node pointer is the slot */
     struct mdx_apikey rec;
     int64_t fetched_ms;       /* when rec was read from the store */
     int64_t used_ms;          /* last check, for replacement */
@@ -37,14 +40,21 @@ struct api_auth {
     pthread_mutex_t mu;
     int64_t ttl_ms;
     double rps, burst;
+    struct mdx_htab by_id;    /* used slots by key id; twice as many buckets: never grows */
+    size_t n_used;            /* slots[0..n_used) have been handed out */
+    size_t hand;              /* where the next eviction scan starts */
     struct key_slot slots[CACHE_SLOTS];
 };
 
 struct api_auth *api_auth_create(const struct mdx_api_conf *conf)
 {
-    struct api_auth *a = calloc(1, sizeof(*a));
+    struct api_auth *a = mdx_calloc(1, sizeof(*a));
 
     if (a == NULL) {
+        return NULL;
+    }
+    if (mdx_htab_init(&a->by_id, 2 * CACHE_SLOTS) != MDX_OK) {
+        mdx_free(a);
         return NULL;
     }
     pthread_mutex_init(&a->mu, NULL);
@@ -60,49 +70,46 @@ void api_auth_destroy(struct api_auth *a)
         return;
     }
     pthread_mutex_destroy(&a->mu);
+    mdx_htab_fini(&a->by_id);
     OPENSSL_cleanse(a->slots, sizeof(a->slots));
-    free(a);
+    mdx_free(a);
 }
 
-static size_t id_hash(const char *id)
+static uint64_t id_hash(const char *id)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-
-    for (; *id != '\0'; id++) {
-        h = (h ^ (uint8_t)*id) * 1099511628211ULL;
-    }
-    return (size_t)(h % CACHE_SLOTS);
+    return mdx_hash_bytes(ID_SEED, id, strlen(id));
 }
 
 /* The slot holding 'id', or NULL. Under mu. */
 static struct key_slot *slot_find(struct api_auth *a, const char *id)
 {
-    size_t h = id_hash(id);
+    uint64_t h = id_hash(id);
 
-    for (size_t i = 0; i < PROBES; i++) {
-        struct key_slot *s = &a->slots[(h + i) % CACHE_SLOTS];
-        if (s->used && strcmp(s->rec.id, id) == 0) {
+    for (struct mdx_hnode *n = mdx_htab_bucket(&a->by_id, h); n != NULL; n = n->next) {
+        struct key_slot *s = (struct key_slot *)n;
+        if (n->hash == h && strcmp(s->rec.id, id) == 0) {
             return s;
         }
     }
     return NULL;
 }
 
-/* A free slot for 'id', else the least recently used of its probes. Under mu. */
-static struct key_slot *slot_take(struct api_auth *a, const char *id)
+/* A free slot, else the least recently used of EVICT_SCAN after the hand, unlinked. Under mu. */
+static struct key_slot *slot_take(struct api_auth *a)
 {
-    size_t h = id_hash(id);
     struct key_slot *oldest = NULL;
 
-    for (size_t i = 0; i < PROBES; i++) {
-        struct key_slot *s = &a->slots[(h + i) % CACHE_SLOTS];
-        if (!s->used) {
-            return s;
-        }
+    if (a->n_used < CACHE_SLOTS) {
+        return &a->slots[a->n_used++];
+    }
+    for (size_t i = 0; i < EVICT_SCAN; i++) {
+        struct key_slot *s = &a->slots[(a->hand + i) % CACHE_SLOTS];
         if (oldest == NULL || s->used_ms < oldest->used_ms) {
             oldest = s;
         }
     }
+    a->hand = (a->hand + EVICT_SCAN) % CACHE_SLOTS;
+    mdx_htab_remove(&a->by_id, &oldest->node);
     return oldest;
 }
 
@@ -112,11 +119,13 @@ static struct key_slot *slot_put(struct api_auth *a, const struct mdx_apikey *re
     struct key_slot *s = slot_find(a, rec->id);
 
     if (s == NULL) {
-        s = slot_take(a, rec->id);
-        memset(s, 0, sizeof(*s));
-        s->used = 1;
+        s = slot_take(a);
+        OPENSSL_cleanse(s, sizeof(*s));
         s->tokens = a->burst;
         s->bucket_ms = now_ms;
+        s->rec = *rec;
+        s->node.hash = id_hash(rec->id);
+        mdx_htab_insert(&a->by_id, &s->node);
     }
     s->rec = *rec;
     s->fetched_ms = now_ms;

@@ -42,6 +42,8 @@
 
 #include "api/api_int.h"
 #include "api/hub.h"
+#include "api/reply.h"
+#include "api/request.h"
 #include "api/watch.h"
 
 #define MOD "api"

@@ -33,6 +33,7 @@
 #include "modax/status.h"
 
 #include "api/metrics_int.h"
+#include "api/reply.h"
 
 #define MOD "api"
 
@@ -60,7 +61,6 @@ struct api_metrics {
     int64_t start_ms;             /* wall clock at create */
     int64_t start_mono_us;
     atomic_uint_fast64_t device_errors; /* pages whose per-device gauges failed */
-    struct metrics_emf *emf;
 };
 
 struct api_metrics *api_metrics_create(const struct mdx_api_conf *conf, size_t n_routes)
@@ -82,35 +82,11 @@ struct api_metrics *api_metrics_create(const struct mdx_api_conf *conf, size_t n
     return m;
 }
 
-int api_metrics_start(struct api_metrics *m, struct api *api)
-{
-    int err = MDX_OK;
-
-    if (m == NULL || !m->conf->metrics_emf || m->emf != NULL) {
-        return MDX_OK;
-    }
-    m->emf = metrics_emf_start(api, m->conf->metrics_emf_interval_s, &err);
-    if (m->emf == NULL) {
-        mdx_log_error(MOD, "cannot start the EMF metrics writer", MDX_F_ERR(err));
-        return err;
-    }
-    return MDX_OK;
-}
-
-void api_metrics_stop(struct api_metrics *m)
-{
-    if (m != NULL) {
-        metrics_emf_stop(m->emf);
-        m->emf = NULL;
-    }
-}
-
 void api_metrics_destroy(struct api_metrics *m)
 {
     if (m == NULL) {
         return;
     }
-    api_metrics_stop(m);
     mdx_free(m->routes);
     mdx_free(m);
 }
@@ -189,83 +165,37 @@ static int64_t open_fds(void)
     return n > 0 ? n - 1 : 0;
 }
 
-void metrics_main_collect(struct api *api, struct metrics_main *out)
-{
-    memset(out, 0, sizeof(*out));
-    if (api->deps.engine != NULL) {
-        struct mdx_engine_stats s;
-        mdx_engine_stats(api->deps.engine, &s);
-        out->has_ingest = 1;
-        out->msgs_received = s.msgs_received;
-        out->msgs_stored = s.msgs_stored;
-        out->msgs_refused = s.msgs_refused;
-        out->points_written = s.points_written;
-        out->points_duplicate = s.points_duplicate;
-        out->events_written = s.events_written;
-        out->batches = s.batches;
-        out->store_retries = s.store_retries;
-        out->spool_pending_bytes = s.spool_pending_bytes;
-        out->commit_us_sum = s.commit_us_sum;
-        for (size_t i = 0; i <= MDX_COMMIT_BUCKETS; i++) {
-            out->commit_count += s.commit_buckets[i];
-        }
-    }
-    if (api->deps.alerting != NULL) {
-        struct mdx_alerting_stats s;
-        mdx_alerting_stats_shared(api->deps.alerting, &s);
-        out->has_alerting = 1;
-        out->alerts_opened = s.opened;
-        out->alerts_resolved = s.resolved;
-        out->alerts_active = s.alerts_active;
-    }
-    if (api->deps.dispatch != NULL) {
-        struct mdx_sink_stats sinks[SINKS_MAX];
-        size_t n = mdx_dispatch_stats(api->deps.dispatch, sinks, SINKS_MAX);
-        for (size_t i = 0; i < n && i < SINKS_MAX; i++) {
-            out->sink_delivered += sinks[i].delivered;
-            out->sink_failed += sinks[i].rejected + sinks[i].overflow;
-        }
-    }
-    metrics_http_totals(api->metrics, &out->http_requests, &out->http_5xx);
-    if (api->hub != NULL) {
-        struct api_hub_stats hs;
-        api_hub_stats(api->hub, &hs);
-        out->stream_clients = hs.clients;
-    }
-    out->resident_bytes = metrics_resident_bytes();
-}
-
 /* ---- the page ---- */
 
-static void family(struct metrics_buf *b, const char *name, const char *type, const char *help)
+static void family(struct mdx_buf *b, const char *name, const char *type, const char *help)
 {
-    metrics_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    mdx_buf_addf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void counter(struct metrics_buf *b, const char *name, const char *help, uint64_t v)
+static void counter(struct mdx_buf *b, const char *name, const char *help, uint64_t v)
 {
     family(b, name, "counter", help);
-    metrics_buf_printf(b, "%s %llu\n", name, (unsigned long long)v);
+    mdx_buf_addf(b, "%s %llu\n", name, (unsigned long long)v);
 }
 
-static void gauge(struct metrics_buf *b, const char *name, const char *help, double v)
+static void gauge(struct mdx_buf *b, const char *name, const char *help, double v)
 {
     family(b, name, "gauge", help);
-    metrics_buf_printf(b, "%s ", name);
-    metrics_buf_value(b, v);
-    metrics_buf_lit(b, "\n");
+    mdx_buf_addf(b, "%s ", name);
+    metrics_text_value(b, v);
+    mdx_buf_adds(b, "\n");
 }
 
 static void on_reason(void *arg, const char *reason, uint64_t n)
 {
-    struct metrics_buf *b = arg;
+    struct mdx_buf *b = arg;
 
-    metrics_buf_lit(b, "modax_deadletters_total{reason=\"");
-    metrics_buf_label(b, reason);
-    metrics_buf_printf(b, "\"} %llu\n", (unsigned long long)n);
+    mdx_buf_adds(b, "modax_deadletters_total{reason=\"");
+    metrics_text_label(b, reason);
+    mdx_buf_addf(b, "\"} %llu\n", (unsigned long long)n);
 }
 
-static void render_ingest(struct metrics_buf *b, struct mdx_engine *e)
+static void render_ingest(struct mdx_buf *b, struct mdx_engine *e)
 {
     struct mdx_engine_stats s;
     uint64_t cum = 0;
@@ -297,20 +227,20 @@ static void render_ingest(struct metrics_buf *b, struct mdx_engine *e)
            "Time from a batch's first write attempt until it is stored (retries included).");
     for (size_t i = 0; i < MDX_COMMIT_BUCKETS; i++) {
         cum += s.commit_buckets[i];
-        metrics_buf_printf(b, "modax_store_batch_latency_seconds_bucket{le=\"%g\"} %llu\n",
+        mdx_buf_addf(b, "modax_store_batch_latency_seconds_bucket{le=\"%g\"} %llu\n",
                            (double)mdx_engine_commit_bounds_ms[i] / 1000.0,
                            (unsigned long long)cum);
     }
     cum += s.commit_buckets[MDX_COMMIT_BUCKETS];
-    metrics_buf_printf(b, "modax_store_batch_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
+    mdx_buf_addf(b, "modax_store_batch_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
                        (unsigned long long)cum);
-    metrics_buf_printf(b, "modax_store_batch_latency_seconds_sum ");
-    metrics_buf_value(b, (double)s.commit_us_sum / 1e6);
-    metrics_buf_printf(b, "\nmodax_store_batch_latency_seconds_count %llu\n",
+    mdx_buf_addf(b, "modax_store_batch_latency_seconds_sum ");
+    metrics_text_value(b, (double)s.commit_us_sum / 1e6);
+    mdx_buf_addf(b, "\nmodax_store_batch_latency_seconds_count %llu\n",
                        (unsigned long long)cum);
 }
 
-static void render_alerting(struct metrics_buf *b, struct mdx_alerting *a)
+static void render_alerting(struct mdx_buf *b, struct mdx_alerting *a)
 {
     struct mdx_alerting_stats s;
 
@@ -334,14 +264,14 @@ static void render_alerting(struct metrics_buf *b, struct mdx_alerting *a)
 }
 
 /* One labelled sample "NAME{sink="S"} V". */
-static void sink_sample(struct metrics_buf *b, const char *name, const char *sink, uint64_t v)
+static void sink_sample(struct mdx_buf *b, const char *name, const char *sink, uint64_t v)
 {
-    metrics_buf_printf(b, "%s{sink=\"", name);
-    metrics_buf_label(b, sink != NULL ? sink : "");
-    metrics_buf_printf(b, "\"} %llu\n", (unsigned long long)v);
+    mdx_buf_addf(b, "%s{sink=\"", name);
+    metrics_text_label(b, sink != NULL ? sink : "");
+    mdx_buf_addf(b, "\"} %llu\n", (unsigned long long)v);
 }
 
-static void render_sinks(struct metrics_buf *b, struct mdx_dispatch *d)
+static void render_sinks(struct mdx_buf *b, struct mdx_dispatch *d)
 {
     struct mdx_sink_stats s[SINKS_MAX];
     size_t n = mdx_dispatch_stats(d, s, SINKS_MAX);
@@ -373,7 +303,7 @@ static void render_sinks(struct metrics_buf *b, struct mdx_dispatch *d)
     }
 }
 
-static void render_hub(struct metrics_buf *b, struct api_hub *h)
+static void render_hub(struct mdx_buf *b, struct api_hub *h)
 {
     struct api_hub_stats s;
 
@@ -387,7 +317,7 @@ static void render_hub(struct metrics_buf *b, struct api_hub *h)
     counter(b, "modax_stream_events_total", "Events queued to live-stream clients.", s.events);
 }
 
-static void render_link(struct metrics_buf *b, struct api_link *l)
+static void render_link(struct mdx_buf *b, struct api_link *l)
 {
     struct api_link_stats s;
 
@@ -408,18 +338,18 @@ static void render_link(struct metrics_buf *b, struct api_link *l)
 }
 
 /* Writes {method="M",route="R" (no closing brace). */
-static void route_labels(struct metrics_buf *b, const struct api *api, size_t i)
+static void route_labels(struct mdx_buf *b, const struct api *api, size_t i)
 {
     const struct api_route *rt = i < api->n_routes ? api->routes[i] : NULL;
 
-    metrics_buf_lit(b, "{method=\"");
-    metrics_buf_label(b, rt != NULL ? rt->method : "other");
-    metrics_buf_lit(b, "\",route=\"");
-    metrics_buf_label(b, rt != NULL ? rt->pattern : "other");
-    metrics_buf_lit(b, "\"");
+    mdx_buf_adds(b, "{method=\"");
+    metrics_text_label(b, rt != NULL ? rt->method : "other");
+    mdx_buf_adds(b, "\",route=\"");
+    metrics_text_label(b, rt != NULL ? rt->pattern : "other");
+    mdx_buf_adds(b, "\"");
 }
 
-static void render_http(struct metrics_buf *b, const struct api *api, struct api_metrics *m)
+static void render_http(struct mdx_buf *b, const struct api *api, struct api_metrics *m)
 {
     family(b, "modax_http_requests_total", "counter",
            "HTTP requests answered, by method, route pattern (\"other\": no route) and status "
@@ -429,17 +359,17 @@ static void render_http(struct metrics_buf *b, const struct api *api, struct api
         for (size_t c = 0; c < CODE_SLOTS; c++) {
             uint64_t n = atomic_load_explicit(&rc->codes[c], memory_order_relaxed);
             if (n > 0) {
-                metrics_buf_lit(b, "modax_http_requests_total");
+                mdx_buf_adds(b, "modax_http_requests_total");
                 route_labels(b, api, i);
-                metrics_buf_printf(b, ",code=\"%zu\"} %llu\n", c + CODE_MIN,
+                mdx_buf_addf(b, ",code=\"%zu\"} %llu\n", c + CODE_MIN,
                                    (unsigned long long)n);
             }
         }
         uint64_t n = atomic_load_explicit(&rc->other_code, memory_order_relaxed);
         if (n > 0) {
-            metrics_buf_lit(b, "modax_http_requests_total");
+            mdx_buf_adds(b, "modax_http_requests_total");
             route_labels(b, api, i);
-            metrics_buf_printf(b, ",code=\"other\"} %llu\n", (unsigned long long)n);
+            mdx_buf_addf(b, ",code=\"other\"} %llu\n", (unsigned long long)n);
         }
     }
     family(b, "modax_http_request_duration_seconds", "histogram",
@@ -456,27 +386,27 @@ static void render_http(struct metrics_buf *b, const struct api *api, struct api
         }
         for (size_t k = 0; k <= HTTP_BUCKETS; k++) {
             cum += counts[k];
-            metrics_buf_lit(b, "modax_http_request_duration_seconds_bucket");
+            mdx_buf_adds(b, "modax_http_request_duration_seconds_bucket");
             route_labels(b, api, i);
             if (k < HTTP_BUCKETS) {
-                metrics_buf_printf(b, ",le=\"%g\"} %llu\n", (double)http_bounds_us[k] / 1e6,
+                mdx_buf_addf(b, ",le=\"%g\"} %llu\n", (double)http_bounds_us[k] / 1e6,
                                    (unsigned long long)cum);
             } else {
-                metrics_buf_printf(b, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+                mdx_buf_addf(b, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
             }
         }
-        metrics_buf_lit(b, "modax_http_request_duration_seconds_sum");
+        mdx_buf_adds(b, "modax_http_request_duration_seconds_sum");
         route_labels(b, api, i);
-        metrics_buf_lit(b, "} ");
-        metrics_buf_value(
+        mdx_buf_adds(b, "} ");
+        metrics_text_value(
             b, (double)atomic_load_explicit(&rc->us_sum, memory_order_relaxed) / 1e6);
-        metrics_buf_lit(b, "\nmodax_http_request_duration_seconds_count");
+        mdx_buf_adds(b, "\nmodax_http_request_duration_seconds_count");
         route_labels(b, api, i);
-        metrics_buf_printf(b, "} %llu\n", (unsigned long long)total);
+        mdx_buf_addf(b, "} %llu\n", (unsigned long long)total);
     }
 }
 
-static void render_process(struct metrics_buf *b, struct api_metrics *m)
+static void render_process(struct mdx_buf *b, struct api_metrics *m)
 {
     int64_t fds = open_fds();
 
@@ -492,39 +422,18 @@ static void render_process(struct metrics_buf *b, struct api_metrics *m)
           (double)(mdx_mono_us() - m->start_mono_us) / 1e6);
 }
 
-/* Sends the page (taken) as text/plain with its length. */
-static void reply_page(struct api_req *r, struct metrics_buf *b)
-{
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer_with_free_callback(b->len, b->p, mdx_free);
-
-    if (resp == NULL) {
-        metrics_buf_free(b);
-        api_error(r, 500, "internal", "out of memory");
-        return;
-    }
-    b->p = NULL;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            "text/plain; version=0.0.4; charset=utf-8");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (MHD_queue_response(r->conn, MHD_HTTP_OK, resp) != MHD_YES) {
-        mdx_log_warn(MOD, "cannot queue the metrics page");
-    }
-    MHD_destroy_response(resp);
-    r->status = MHD_HTTP_OK;
-}
-
 void api_route_metrics(struct api_req *r)
 {
     struct api *api = r->api;
     struct api_metrics *m = api->metrics;
-    struct metrics_buf b = {0};
+    struct mdx_buf b;
     int rc;
 
     if (m == NULL) {
         api_error(r, 503, "unavailable", "metrics are not set up");
         return;
     }
+    mdx_buf_init(&b, METRICS_PAGE_MAX);
     if (api->deps.engine != NULL) {
         render_ingest(&b, api->deps.engine);
     }
@@ -550,10 +459,5 @@ void api_route_metrics(struct api_req *r)
     counter(&b, "modax_device_metrics_errors_total",
             "Pages whose per-device gauges are incomplete: the store could not be read.",
             atomic_load(&m->device_errors));
-    if (b.oom || b.p == NULL) {
-        metrics_buf_free(&b);
-        api_error(r, 500, "internal", "the metrics page is too large or memory ran out");
-        return;
-    }
-    reply_page(r, &b);
+    api_reply_buf(r, 200, "text/plain; version=0.0.4; charset=utf-8", &b, "the metrics page");
 }

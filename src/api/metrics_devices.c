@@ -18,7 +18,6 @@
  */
 #include <string.h>
 
-#include "modax/alloc.h"
 #include "modax/status.h"
 
 #include "api/metrics_int.h"
@@ -28,10 +27,10 @@ struct dev_name {
     char device[MDX_NAME_MAX + 1];
 };
 
+/* The devices taken, in a buffer of struct dev_name capped at 'max' of them. */
 struct dev_walk {
-    struct dev_name *v;
-    size_t n, cap;
-    size_t max;
+    struct mdx_buf names;
+    size_t n, max;
     uint64_t skipped;
 };
 
@@ -53,41 +52,40 @@ static enum sensor_kind sensor_kind(const char *sensor)
     return SENSOR_OTHER;
 }
 
+static const struct dev_name *dev_at(const struct dev_walk *w, size_t i)
+{
+    return &((const struct dev_name *)(const void *)w->names.p)[i];
+}
+
 static int on_device(void *arg, const struct mdx_device_info *dev)
 {
     struct dev_walk *w = arg;
+    struct dev_name name;
+    int rc;
 
     if (w->n >= w->max) {
         w->skipped++;
         return MDX_OK;
     }
-    if (w->n == w->cap) {
-        size_t cap = w->cap == 0 ? 64 : w->cap * 2;
-        if (cap > w->max) {
-            cap = w->max;
-        }
-        struct dev_name *v = mdx_realloc(w->v, cap * sizeof(*v));
-        if (v == NULL) {
-            return MDX_ENOMEM;
-        }
-        w->v = v;
-        w->cap = cap;
+    memcpy(name.tenant, dev->tenant, sizeof(name.tenant));
+    memcpy(name.device, dev->device, sizeof(name.device));
+    rc = mdx_buf_add(&w->names, &name, sizeof(name));
+    if (rc != MDX_OK) {
+        return rc;
     }
-    memcpy(w->v[w->n].tenant, dev->tenant, sizeof(w->v[w->n].tenant));
-    memcpy(w->v[w->n].device, dev->device, sizeof(w->v[w->n].device));
     w->n++;
     return MDX_OK;
 }
 
 struct latest_ctx {
     const struct dev_name *dev;
-    struct metrics_buf *temperature, *current;
+    struct mdx_buf *temperature, *current;
 };
 
 static int on_latest(void *arg, const char *sensor, int64_t ts_ms, double value, unsigned flags)
 {
     struct latest_ctx *c = arg;
-    struct metrics_buf *b;
+    struct mdx_buf *b;
     const char *name;
 
     (void)ts_ms;
@@ -104,67 +102,75 @@ static int on_latest(void *arg, const char *sensor, int64_t ts_ms, double value,
     default:
         return MDX_OK;
     }
-    metrics_buf_printf(b, "%s{tenant=\"", name);
-    metrics_buf_label(b, c->dev->tenant);
-    metrics_buf_lit(b, "\",device=\"");
-    metrics_buf_label(b, c->dev->device);
-    metrics_buf_lit(b, "\",sensor=\"");
-    metrics_buf_label(b, sensor);
-    metrics_buf_lit(b, "\"} ");
-    metrics_buf_value(b, value);
-    metrics_buf_lit(b, "\n");
-    return b->oom ? MDX_ENOMEM : MDX_OK;
+    mdx_buf_addf(b, "%s{tenant=\"", name);
+    metrics_text_label(b, c->dev->tenant);
+    mdx_buf_adds(b, "\",device=\"");
+    metrics_text_label(b, c->dev->device);
+    mdx_buf_adds(b, "\",sensor=\"");
+    metrics_text_label(b, sensor);
+    mdx_buf_adds(b, "\"} ");
+    metrics_text_value(b, value);
+    return mdx_buf_adds(b, "\n");
 }
 
-int metrics_devices_render(struct metrics_buf *b, struct mdx_store *st, int64_t max)
+/* Appends the gauges gathered in 'part' to the page, or marks the page failed with its error. */
+static void add_part(struct mdx_buf *b, const struct mdx_buf *part)
+{
+    if (part->err != MDX_OK) {
+        if (b->err == MDX_OK) {
+            b->err = part->err;
+        }
+        return;
+    }
+    mdx_buf_add(b, mdx_buf_str(part), part->len);
+}
+
+int metrics_devices_render(struct mdx_buf *b, struct mdx_store *st, int64_t max)
 {
     struct dev_walk w = {.max = max > 0 ? (size_t)max : 0};
-    struct metrics_buf temperature = {0}, current = {0};
+    struct mdx_buf temperature, current;
     int rc = MDX_OK;
 
+    mdx_buf_init(&w.names, w.max * sizeof(struct dev_name));
+    mdx_buf_init(&temperature, METRICS_PAGE_MAX);
+    mdx_buf_init(&current, METRICS_PAGE_MAX);
     if (st == NULL) {
         rc = MDX_EIO;
     } else {
         rc = mdx_store_device_list(st, NULL, on_device, &w);
     }
     for (size_t i = 0; rc == MDX_OK && i < w.n; i++) {
-        struct latest_ctx c = {&w.v[i], &temperature, &current};
-        rc = mdx_store_latest(st, w.v[i].tenant, w.v[i].device, on_latest, &c);
+        const struct dev_name *dev = dev_at(&w, i);
+        struct latest_ctx c = {dev, &temperature, &current};
+        rc = mdx_store_latest(st, dev->tenant, dev->device, on_latest, &c);
         if (rc == MDX_ENOTFOUND) {
             rc = MDX_OK; /* deleted meanwhile */
         }
     }
-    metrics_buf_printf(b, "# HELP modax_device_temperature_celsius Latest value of each "
-                          "temperature sensor of a device.\n"
-                          "# TYPE modax_device_temperature_celsius gauge\n");
-    if (temperature.len > 0) {
-        metrics_buf_append(b, temperature.p, temperature.len);
-    }
-    metrics_buf_printf(b, "# HELP modax_device_current_amperes Latest value of each "
-                          "current sensor of a device.\n"
-                          "# TYPE modax_device_current_amperes gauge\n");
-    if (current.len > 0) {
-        metrics_buf_append(b, current.p, current.len);
-    }
-    metrics_buf_printf(b,
-                       "# HELP modax_device_metrics_devices Devices with per-device gauges on "
-                       "this page.\n"
-                       "# TYPE modax_device_metrics_devices gauge\n"
-                       "modax_device_metrics_devices %zu\n"
-                       "# HELP modax_device_metrics_truncated 1 if devices were left out "
-                       "(api.metrics_devices_max reached).\n"
-                       "# TYPE modax_device_metrics_truncated gauge\n"
-                       "modax_device_metrics_truncated %d\n"
-                       "# HELP modax_device_metrics_skipped Devices left out of this page by "
-                       "api.metrics_devices_max.\n"
-                       "# TYPE modax_device_metrics_skipped gauge\n"
-                       "modax_device_metrics_skipped %llu\n",
-                       w.n, w.skipped > 0, (unsigned long long)w.skipped);
-    if (temperature.oom || current.oom) {
-        b->oom = 1;
-    }
-    metrics_buf_free(&temperature);
-    metrics_buf_free(&current);
-    mdx_free(w.v);
+    mdx_buf_adds(b, "# HELP modax_device_temperature_celsius Latest value of each "
+                    "temperature sensor of a device.\n"
+                    "# TYPE modax_device_temperature_celsius gauge\n");
+    add_part(b, &temperature);
+    mdx_buf_adds(b, "# HELP modax_device_current_amperes Latest value of each "
+                    "current sensor of a device.\n"
+                    "# TYPE modax_device_current_amperes gauge\n");
+    add_part(b, &current);
+    mdx_buf_addf(b,
+                 "# HELP modax_device_metrics_devices Devices with per-device gauges on "
+                 "this page.\n"
+                 "# TYPE modax_device_metrics_devices gauge\n"
+                 "modax_device_metrics_devices %zu\n"
+                 "# HELP modax_device_metrics_truncated 1 if devices were left out "
+                 "(api.metrics_devices_max reached).\n"
+                 "# TYPE modax_device_metrics_truncated gauge\n"
+                 "modax_device_metrics_truncated %d\n"
+                 "# HELP modax_device_metrics_skipped Devices left out of this page by "
+                 "api.metrics_devices_max.\n"
+                 "# TYPE modax_device_metrics_skipped gauge\n"
+                 "modax_device_metrics_skipped %llu\n",
+                 w.n, w.skipped > 0, (unsigned long long)w.skipped);
+    mdx_buf_fini(&temperature);
+    mdx_buf_fini(&current);
+    mdx_buf_fini(&w.names);
     return rc;
 }

@@ -41,7 +41,7 @@
 
 #define MOD "api"
 
-struct metrics_emf {
+struct api_emf {
     struct api *api;
     int64_t interval_s;
     pthread_t thread;
@@ -145,7 +145,7 @@ char *metrics_emf_line(const struct metrics_main *now, const struct metrics_main
 }
 
 /* Collects the figures and writes one line; keeps them for the next line's changes. */
-static void write_line(struct metrics_emf *w)
+static void write_line(struct api_emf *w)
 {
     struct metrics_main now;
     char *line;
@@ -167,7 +167,7 @@ static void write_line(struct metrics_emf *w)
 
 static void *emf_main(void *arg)
 {
-    struct metrics_emf *w = arg;
+    struct api_emf *w = arg;
     struct timespec until;
 
     pthread_mutex_lock(&w->mu);
@@ -184,17 +184,22 @@ static void *emf_main(void *arg)
     return NULL;
 }
 
-struct metrics_emf *metrics_emf_start(struct api *api, int64_t interval_s, int *err)
+int api_emf_start(struct api *api, struct api_emf **out)
 {
-    struct metrics_emf *w = mdx_calloc(1, sizeof(*w));
+    struct api_emf *w;
     pthread_condattr_t ca;
 
+    *out = NULL;
+    if (!api->conf->metrics_emf) {
+        return MDX_OK;
+    }
+    w = mdx_calloc(1, sizeof(*w));
     if (w == NULL) {
-        *err = MDX_ENOMEM;
-        return NULL;
+        mdx_log_error(MOD, "cannot start the EMF metrics writer", MDX_F_ERR(MDX_ENOMEM));
+        return MDX_ENOMEM;
     }
     w->api = api;
-    w->interval_s = interval_s > 0 ? interval_s : 60;
+    w->interval_s = api->conf->metrics_emf_interval_s > 0 ? api->conf->metrics_emf_interval_s : 60;
     pthread_mutex_init(&w->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -204,13 +209,14 @@ struct metrics_emf *metrics_emf_start(struct api *api, int64_t interval_s, int *
         pthread_cond_destroy(&w->cv);
         pthread_mutex_destroy(&w->mu);
         mdx_free(w);
-        *err = MDX_ENOMEM;
-        return NULL;
+        mdx_log_error(MOD, "cannot start the EMF metrics writer", MDX_F_ERR(MDX_ENOMEM));
+        return MDX_ENOMEM;
     }
-    return w;
+    *out = w;
+    return MDX_OK;
 }
 
-void metrics_emf_stop(struct metrics_emf *w)
+void api_emf_stop(struct api_emf *w)
 {
     if (w == NULL) {
         return;

@@ -1,45 +1,37 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * metrics_int.h - what the metrics files share: the main figures of the
- * process in one snapshot (for the embedded-metric-format lines), the
- * per-device gauges of the /metrics page, the text buffer the page is
- * rendered into, and the EMF writer thread.
+ * metrics_int.h - what the metrics files share: the text format's parts
+ * (metrics_text.c), the per-device gauges of the /metrics page
+ * (metrics_devices.c), and the main figures of the process in one snapshot
+ * (metrics_collect.c) for the embedded-metric-format lines (metrics_emf.c).
+ *
+ * Who uses whom, top down: metrics_emf -> metrics_collect -> metrics (the
+ * HTTP counters and the page) -> metrics_devices -> metrics_text.
  */
 #ifndef MODAX_API_METRICS_INT_H
 #define MODAX_API_METRICS_INT_H
 
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "api/api_int.h"
+#include "base/buf.h"
 
-/* The page being rendered; grows up to METRICS_PAGE_MAX, then refuses more (full set). */
+/* The page being rendered grows up to this (mdx_buf's cap); past it the page answers 500. */
 #define METRICS_PAGE_MAX ((size_t)64 << 20)
 
-struct metrics_buf {
-    char *p;                      /* NUL-terminated text, mdx_malloc'd */
-    size_t len, cap;
-    int oom;                      /* an append failed (out of memory or over the limit) */
-};
-
-void metrics_buf_printf(struct metrics_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* metrics_text.c: the text format's parts, appended to 'b' (errors stay in b->err). */
 /* Appends 's' as a label value: backslash, double quote and newline escaped. */
-void metrics_buf_label(struct metrics_buf *b, const char *s);
+void metrics_text_label(struct mdx_buf *b, const char *s);
 /* Appends a sample value: integers exactly, NaN and infinities as the format spells them. */
-void metrics_buf_value(struct metrics_buf *b, double v);
-void metrics_buf_append(struct metrics_buf *b, const char *s, size_t len);
-/* Appends a string literal. */
-#define metrics_buf_lit(b, lit) metrics_buf_append((b), (lit), sizeof(lit) - 1)
-void metrics_buf_free(struct metrics_buf *b);
+void metrics_text_value(struct mdx_buf *b, double v);
 
 /*
  * Appends the per-device gauges of the devices in 'st' (at most 'max'
  * devices), and the truncation gauges. Returns MDX_OK, or the store's
  * error (the page then says so in modax_device_metrics_error).
  */
-int metrics_devices_render(struct metrics_buf *b, struct mdx_store *st, int64_t max);
+int metrics_devices_render(struct mdx_buf *b, struct mdx_store *st, int64_t max);
 
 /* The main figures: what the EMF lines carry. Zero where the part is not in this process. */
 struct metrics_main {
@@ -55,11 +47,11 @@ struct metrics_main {
     uint64_t resident_bytes;
 };
 
-/* Reads every part of 'api' into 'out'. */
+/* metrics_collect.c: reads every part of 'api' into 'out'. */
 void metrics_main_collect(struct api *api, struct metrics_main *out);
-/* Requests counted so far, and those of them answered 5xx. */
+/* metrics.c: requests counted so far, and those of them answered 5xx. */
 void metrics_http_totals(struct api_metrics *m, uint64_t *requests, uint64_t *errors_5xx);
-/* Resident set size of this process in bytes (/proc/self/statm), 0 if unknown. */
+/* metrics.c: resident set size of this process in bytes (/proc/self/statm), 0 if unknown. */
 uint64_t metrics_resident_bytes(void);
 
 /*
@@ -69,10 +61,5 @@ uint64_t metrics_resident_bytes(void);
  */
 char *metrics_emf_line(const struct metrics_main *now, const struct metrics_main *prev,
                        int64_t ts_ms);
-
-/* The EMF writer: a thread writing one line to stdout every 'interval_s'. */
-struct metrics_emf;
-struct metrics_emf *metrics_emf_start(struct api *api, int64_t interval_s, int *err);
-void metrics_emf_stop(struct metrics_emf *w);
 
 #endif

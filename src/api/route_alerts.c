@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "api/api_int.h"
-#include "api/route_util.h"
+#include "api/reply.h"
+#include "api/request.h"
 #include "modax/alert.h"
 #include "modax/clock.h"
 #include "modax/status.h"
@@ -39,9 +40,9 @@ static cJSON *alert_json(const struct mdx_alert *a)
         cJSON_AddStringToObject(o, "sensor", a->sensor) == NULL ||
         cJSON_AddStringToObject(o, "severity", mdx_severity_name(a->severity)) == NULL ||
         cJSON_AddStringToObject(o, "state", mdx_alert_state_name(a->state)) == NULL ||
-        route_add_time_ms(o, "opened", a->opened_ms) != 0 ||
-        route_add_time_ms(o, "updated", a->updated_ms) != 0 ||
-        route_add_time_ms(o, "resolved", a->resolved_ms) != 0 ||
+        api_add_time_ms(o, "opened", a->opened_ms) != 0 ||
+        api_add_time_ms(o, "updated", a->updated_ms) != 0 ||
+        api_add_time_ms(o, "resolved", a->resolved_ms) != 0 ||
         add_number_or_null(o, "value", a->value) != 0 ||
         add_number_or_null(o, "score", a->score) != 0 ||
         cJSON_AddStringToObject(o, "summary", a->summary) == NULL) {
@@ -114,12 +115,12 @@ static void get_alert(struct api_req *r)
     int64_t id;
     int rc;
 
-    if (api_query_allow(r, no_params) != 0 || route_param_id(r, 0, "alert", &id) != 0) {
+    if (api_query_allow(r, no_params) != 0 || api_param_id(r, 0, "alert", &id) != 0) {
         return;
     }
     rc = mdx_store_alert_get(r->store, r->caller.tenant, id, &a);
     if (rc == MDX_ENOTFOUND) {
-        route_not_found(r, "alert", r->params[0]);
+        api_not_found(r, "alert", r->params[0]);
         return;
     }
     if (rc != MDX_OK) {
@@ -138,12 +139,12 @@ static void change(struct api_req *r, int want)
 
     if (api_query_allow(r, no_params) != 0 ||
         (r->body != NULL && api_body_allow(r, no_fields) != 0) ||
-        route_param_id(r, 0, "alert", &id) != 0) {
+        api_param_id(r, 0, "alert", &id) != 0) {
         return;
     }
     rc = mdx_alert_change(r->store, r->caller.tenant, id, want, mdx_now_ms(), &a);
     if (rc == MDX_ENOTFOUND) {
-        route_not_found(r, "alert", r->params[0]);
+        api_not_found(r, "alert", r->params[0]);
     } else if (rc == MDX_EEXIST) {
         api_error(r, 409, "conflict", "alert %lld is %s already; nothing changed%s",
                   (long long)id, mdx_alert_state_name(a.state),

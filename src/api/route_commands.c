@@ -16,8 +16,9 @@
 #include "modax/log.h"
 #include "modax/status.h"
 
-#include "api_int.h"
-#include "route_util.h"
+#include "api/api_int.h"
+#include "api/reply.h"
+#include "api/request.h"
 
 /* The command as the API shows it; NULL on out of memory. */
 static cJSON *command_json(const struct mdx_command *c)
@@ -29,8 +30,8 @@ static cJSON *command_json(const struct mdx_command *c)
         cJSON_AddStringToObject(o, "name", c->name) == NULL ||
         cJSON_AddNumberToObject(o, "value", c->value) == NULL ||
         cJSON_AddStringToObject(o, "state", mdx_command_state_name(c->state)) == NULL ||
-        route_add_string_or_null(o, "detail", c->detail) != 0 ||
-        route_add_string_or_null(o, "issued_by", c->issued_by) != 0 ||
+        api_add_string_or_null(o, "detail", c->detail) != 0 ||
+        api_add_string_or_null(o, "issued_by", c->issued_by) != 0 ||
         api_add_time(o, "created", c->created_ms) == NULL ||
         cJSON_AddNumberToObject(o, "created_ms", (double)c->created_ms) == NULL ||
         api_add_time(o, "updated", c->updated_ms) == NULL ||
@@ -177,12 +178,12 @@ static void route_command_get(struct api_req *r)
     int64_t id;
     int rc;
 
-    if (api_query_allow(r, no_params) != 0 || route_param_id(r, 0, "command", &id) != 0) {
+    if (api_query_allow(r, no_params) != 0 || api_param_id(r, 0, "command", &id) != 0) {
         return;
     }
     rc = mdx_store_command_get(r->store, r->caller.tenant, id, &cmd);
     if (rc == MDX_ENOTFOUND) {
-        route_not_found(r, "command", r->params[0]);
+        api_not_found(r, "command", r->params[0]);
         return;
     }
     if (rc != MDX_OK) {

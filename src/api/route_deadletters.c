@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "api/reply.h"
+#include "api/request.h"
 #include "modax/alloc.h"
 #include "modax/status.h"
 #include "modax/validate.h"

@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "api/api_int.h"
-#include "api/route_util.h"
+#include "api/reply.h"
+#include "api/request.h"
 #include "modax/alloc.h"
 #include "modax/command.h"
 #include "modax/status.h"
@@ -21,10 +22,10 @@ static cJSON *device_json(const struct mdx_device_info *d)
     cJSON *o = cJSON_CreateObject();
 
     if (o == NULL || cJSON_AddStringToObject(o, "id", d->device) == NULL ||
-        route_add_string_or_null(o, "type", d->type) != 0 ||
-        route_add_string_or_null(o, "status", d->status) != 0 ||
+        api_add_string_or_null(o, "type", d->type) != 0 ||
+        api_add_string_or_null(o, "status", d->status) != 0 ||
         api_add_time(o, "status_time", d->status_ms) == NULL ||
-        route_add_time_ms(o, "last_seen", d->last_seen_ms) != 0 ||
+        api_add_time_ms(o, "last_seen", d->last_seen_ms) != 0 ||
         cJSON_AddBoolToObject(o, "emergency_stop", d->emergency_stop != 0) == NULL ||
         cJSON_AddBoolToObject(o, "auto_registered", d->auto_registered != 0) == NULL ||
         api_add_time(o, "created", d->created_ms) == NULL) {
@@ -75,8 +76,8 @@ static void reply_detail(struct api_req *r, unsigned status, const struct mdx_de
         return;
     }
     o = device_json(d);
-    if (o == NULL || route_add_json_text(o, "meta", cfg->meta) != 0 ||
-        route_add_json_text(o, "limits", cfg->limits) != 0 ||
+    if (o == NULL || api_add_json_text(o, "meta", cfg->meta) != 0 ||
+        api_add_json_text(o, "limits", cfg->limits) != 0 ||
         (sensors = cJSON_AddArrayToObject(o, "sensors")) == NULL) {
         mdx_free(cfg);
         cJSON_Delete(o);
@@ -105,7 +106,7 @@ static int read_change(struct api_req *r, struct device_change *c)
 {
     char why[256];
 
-    c->has_type = route_body_name(r, "type", ROUTE_EMPTY_OK, c->type);
+    c->has_type = api_body_name(r, "type", API_EMPTY_OK, c->type);
     if (c->has_type < 0) {
         return -1;
     }
@@ -113,11 +114,11 @@ static int read_change(struct api_req *r, struct device_change *c)
         cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(r->body, "type"))) {
         c->has_type = 1; /* "type": null clears it like "" */
     }
-    c->has_meta = route_body_object(r, "meta", c->cfg.meta, sizeof(c->cfg.meta));
+    c->has_meta = api_body_object(r, "meta", c->cfg.meta, sizeof(c->cfg.meta));
     if (c->has_meta < 0) {
         return -1;
     }
-    c->has_limits = route_body_object(r, "limits", c->cfg.limits, sizeof(c->cfg.limits));
+    c->has_limits = api_body_object(r, "limits", c->cfg.limits, sizeof(c->cfg.limits));
     if (c->has_limits < 0) {
         return -1;
     }
@@ -183,7 +184,7 @@ static void create_device(struct api_req *r)
     int rc;
 
     if (api_query_allow(r, no_params) != 0 || api_body_require(r, fields) != 0 ||
-        route_body_name(r, "id", ROUTE_REQUIRED, id) < 0) {
+        api_body_name(r, "id", API_REQUIRED, id) < 0) {
         return;
     }
     c = mdx_calloc(1, sizeof(*c));

@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "api/api_int.h"
-#include "api/route_util.h"
+#include "api/reply.h"
+#include "api/request.h"
 #include "modax/status.h"
 
 #define EVENTS_DEFAULT 100
@@ -35,7 +36,7 @@ static int add_event(void *arg, const struct mdx_event *ev)
     if (o == NULL || cJSON_AddStringToObject(o, "kind", mdx_msg_kind_name(ev->kind)) == NULL ||
         api_add_time(o, "time", ev->ts_ms) == NULL ||
         cJSON_AddNumberToObject(o, "ts_ms", (double)ev->ts_ms) == NULL ||
-        route_add_json_text(o, "body", ev->body) != 0 || !cJSON_AddItemToArray(w->arr, o)) {
+        api_add_json_text(o, "body", ev->body) != 0 || !cJSON_AddItemToArray(w->arr, o)) {
         cJSON_Delete(o);
         return MDX_ENOMEM;
     }

@@ -9,7 +9,9 @@
 
 #include "modax/status.h"
 
-#include "api_int.h"
+#include "api/api_int.h"
+#include "api/reply.h"
+#include "api/request.h"
 
 static const char *const no_params[] = {NULL};
 

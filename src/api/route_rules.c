@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "api/api_int.h"
-#include "api/route_util.h"
+#include "api/reply.h"
+#include "api/request.h"
 #include "modax/alert.h"
 #include "modax/status.h"
 #include "modax/validate.h"
@@ -24,8 +25,8 @@ static cJSON *rule_json(const struct mdx_rule *ru)
 
     if (o == NULL || cJSON_AddNumberToObject(o, "id", (double)ru->id) == NULL ||
         cJSON_AddStringToObject(o, "name", ru->name) == NULL ||
-        route_add_string_or_null(o, "device_type", ru->device_type) != 0 ||
-        route_add_string_or_null(o, "device", ru->device) != 0 ||
+        api_add_string_or_null(o, "device_type", ru->device_type) != 0 ||
+        api_add_string_or_null(o, "device", ru->device) != 0 ||
         cJSON_AddStringToObject(o, "sensor", ru->sensor) == NULL ||
         cJSON_AddStringToObject(o, "cmp", mdx_cmp_symbol(ru->cmp)) == NULL ||
         cJSON_AddNumberToObject(o, "threshold", ru->threshold) == NULL ||
@@ -121,9 +122,9 @@ static int read_rule(struct api_req *r, struct mdx_rule *ru)
     double dur = 0;
 
     if (api_body_require(r, fields) != 0 ||
-        route_body_name(r, "name", ROUTE_REQUIRED, ru->name) < 0 ||
-        route_body_name(r, "device_type", ROUTE_EMPTY_OK, ru->device_type) < 0 ||
-        route_body_name(r, "device", ROUTE_EMPTY_OK, ru->device) < 0) {
+        api_body_name(r, "name", API_REQUIRED, ru->name) < 0 ||
+        api_body_name(r, "device_type", API_EMPTY_OK, ru->device_type) < 0 ||
+        api_body_name(r, "device", API_EMPTY_OK, ru->device) < 0) {
         return -1;
     }
     if (ru->device_type[0] != '\0' && ru->device[0] != '\0') {
@@ -199,12 +200,12 @@ static void delete_rule(struct api_req *r)
     int64_t id;
     int rc;
 
-    if (api_query_allow(r, no_params) != 0 || route_param_id(r, 0, "rule", &id) != 0) {
+    if (api_query_allow(r, no_params) != 0 || api_param_id(r, 0, "rule", &id) != 0) {
         return;
     }
     rc = mdx_store_rule_delete(r->store, r->caller.tenant, id);
     if (rc == MDX_ENOTFOUND) {
-        route_not_found(r, "rule", r->params[0]);
+        api_not_found(r, "rule", r->params[0]);
     } else if (rc != MDX_OK) {
         api_store_error(r, rc);
     } else {

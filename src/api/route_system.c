@@ -7,6 +7,8 @@
 #include <stddef.h>
 
 #include "api/api_int.h"
+#include "api/reply.h"
+#include "api/request.h"
 #include "modax/apikey.h"
 #include "modax/status.h"
 

@@ -8,55 +8,71 @@
  */
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "modax/alloc.h"
 #include "modax/clock.h"
 #include "modax/log.h"
 #include "modax/status.h"
 #include "modax/validate.h"
 
-#include "api_int.h"
-#include "numfmt.h"
+#include "api/api_int.h"
+#include "api/reply.h"
+#include "api/request.h"
+#include "api/numfmt.h"
 
 #define EXPORT_PAGE_POINTS 4096   /* points read from the store per export page */
 #define EXPORT_LINE_MAX 256       /* one formatted export line, at most */
+#define NAMES_MAX 100000          /* devices of a tenant, or sensors of a device, in one reply */
+#define RANGE_TEXT_MAX ((size_t)512 << 20) /* the body of one range reply, at most */
 
 /* ---- small helpers ---- */
 
-/* A growable list of names (devices, sensors); owned, freed by names_free(). */
+/*
+ * A list of names (devices, sensors) in a buffer of fixed-size entries,
+ * at most NAMES_MAX; owned, freed by names_free().
+ */
+typedef char name_entry[MDX_NAME_MAX + 1];
+
 struct names {
-    char (*v)[MDX_NAME_MAX + 1];
-    size_t n, cap;
+    struct mdx_buf buf;
+    size_t n;
 };
+
+static void names_init(struct names *l)
+{
+    mdx_buf_init(&l->buf, NAMES_MAX * sizeof(name_entry));
+    l->n = 0;
+}
+
+/* Entry 'i'. Borrowed: valid until the next names_add(). */
+static const char *names_at(const struct names *l, size_t i)
+{
+    return ((const name_entry *)(const void *)l->buf.p)[i];
+}
 
 static int names_add(struct names *l, const char *name, size_t len)
 {
+    name_entry e = {0};
+    int rc;
+
     if (len > MDX_NAME_MAX) {
         return MDX_EINVAL;
     }
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        void *p = realloc(l->v, cap * sizeof(*l->v));
-        if (p == NULL) {
-            return MDX_ENOMEM;
-        }
-        l->v = p;
-        l->cap = cap;
+    memcpy(e, name, len);
+    rc = mdx_buf_add(&l->buf, e, sizeof(e));
+    if (rc != MDX_OK) {
+        return rc;
     }
-    memcpy(l->v[l->n], name, len);
-    l->v[l->n][len] = '\0';
     l->n++;
     return MDX_OK;
 }
 
 static void names_free(struct names *l)
 {
-    free(l->v);
-    l->v = NULL;
-    l->n = l->cap = 0;
+    mdx_buf_fini(&l->buf);
+    l->n = 0;
 }
 
 static int name_collect(void *arg, const char *name)
@@ -97,7 +113,7 @@ static int request_sensors(struct api_req *r, const char *device, struct names *
         }
         rc = names_add(out, p, len);
         if (rc != MDX_OK) {
-            api_error(r, 500, "internal", "out of memory");
+            api_error(r, 500, "internal", "too many sensors or out of memory");
             return -1;
         }
         if (end == NULL) {
@@ -128,13 +144,14 @@ static const char *const no_params[] = {NULL};
 /* GET /api/v1/latest: the newest value of every sensor of every device of the tenant. */
 static void route_latest_all(struct api_req *r)
 {
-    struct names devs = {0};
+    struct names devs;
     cJSON *root, *devices;
     int rc;
 
     if (api_query_allow(r, no_params) != 0) {
         return;
     }
+    names_init(&devs);
     rc = mdx_store_device_list(r->store, r->caller.tenant, device_collect, &devs);
     if (rc != MDX_OK) {
         names_free(&devs);
@@ -145,8 +162,9 @@ static void route_latest_all(struct api_req *r)
     devices = cJSON_AddObjectToObject(root, "devices");
     rc = devices != NULL ? MDX_OK : MDX_ENOMEM;
     for (size_t i = 0; rc == MDX_OK && i < devs.n; i++) {
-        cJSON *sensors = cJSON_AddObjectToObject(devices, devs.v[i]);
-        rc = sensors != NULL ? mdx_store_latest(r->store, r->caller.tenant, devs.v[i], latest_add,
+        const char *device = names_at(&devs, i);
+        cJSON *sensors = cJSON_AddObjectToObject(devices, device);
+        rc = sensors != NULL ? mdx_store_latest(r->store, r->caller.tenant, device, latest_add,
                                                 sensors)
                              : MDX_ENOMEM;
         if (rc == MDX_ENOTFOUND) {
@@ -190,62 +208,11 @@ static void route_latest_device(struct api_req *r)
 
 /* ---- a reply body built as text (large arrays of numbers without a node per number) ---- */
 
-struct textbuf {
-    char *p;
-    size_t len, cap;
-    int failed;                   /* out of memory: the text is incomplete */
-};
-
-static void tb_put(struct textbuf *t, const char *s, size_t n)
-{
-    if (t->failed) {
-        return;
-    }
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 4096;
-        while (cap < t->len + n + 1) {
-            cap *= 2;
-        }
-        char *p = realloc(t->p, cap);
-        if (p == NULL) {
-            t->failed = 1;
-            return;
-        }
-        t->p = p;
-        t->cap = cap;
-    }
-    memcpy(t->p + t->len, s, n);
-    t->len += n;
-    t->p[t->len] = '\0';
-}
-
-static void tb_str(struct textbuf *t, const char *s)
-{
-    tb_put(t, s, strlen(s));
-}
-
-static void tb_printf(struct textbuf *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void tb_printf(struct textbuf *t, const char *fmt, ...)
-{
-    char tmp[256];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        t->failed = 1;
-        return;
-    }
-    tb_put(t, tmp, (size_t)n);
-}
-
 /*
  * The [ts,value] pair, after a comma unless it is the series' first;
  * 'exact': the value reads back as the same double (else 15 digits).
  */
-static void tb_point(struct textbuf *t, int first, int64_t ts, double v, int exact)
+static void add_point(struct mdx_buf *t, int first, int64_t ts, double v, int exact)
 {
     char tmp[2 * NUMFMT_MAX + 4];
     size_t n = 0;
@@ -258,53 +225,7 @@ static void tb_point(struct textbuf *t, int first, int64_t ts, double v, int exa
     tmp[n++] = ',';
     n += numfmt_double(tmp + n, v, exact);
     tmp[n++] = ']';
-    tb_put(t, tmp, n);
-}
-
-/* Serves a finished text body; the reader state owns the text. */
-struct text_reader {
-    char *p;
-    size_t len;
-};
-
-static ssize_t text_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    struct text_reader *tr = cls;
-    size_t n;
-
-    if (pos >= tr->len) {
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    }
-    n = tr->len - (size_t)pos < max ? tr->len - (size_t)pos : max;
-    memcpy(buf, tr->p + pos, n);
-    return (ssize_t)n;
-}
-
-static void text_free(void *cls)
-{
-    struct text_reader *tr = cls;
-
-    if (tr != NULL) {
-        free(tr->p);
-        free(tr);
-    }
-}
-
-/* Replies 200 with 't' as JSON (taken). */
-static void reply_text_json(struct api_req *r, struct textbuf *t)
-{
-    struct text_reader *tr = malloc(sizeof(*tr));
-
-    if (tr == NULL || t->failed) {
-        free(tr);
-        free(t->p);
-        api_error(r, 500, "internal", "out of memory");
-        return;
-    }
-    tr->p = t->p;
-    tr->len = t->len;
-    t->p = NULL;
-    api_reply_stream(r, 200, "application/json", text_read, tr, text_free, NULL);
+    mdx_buf_add(t, tmp, n);
 }
 
 /* ---- range query ---- */
@@ -351,7 +272,7 @@ static int64_t floor_div(int64_t a, int64_t b)
 }
 
 struct series_out {
-    struct textbuf *t;
+    struct mdx_buf *t;
     enum mdx_agg agg;
     int64_t n;                    /* points or buckets written */
     int64_t max;                  /* raw points: the limit; more stops the scan */
@@ -362,10 +283,10 @@ static int bucket_out(void *arg, const struct mdx_bucket *b)
     struct series_out *so = arg;
 
     /* Averages are computed: 15 digits. Minimum, maximum and count are exact. */
-    tb_point(so->t, so->n == 0, b->start_ms, mdx_bucket_value(b, so->agg),
-             so->agg != MDX_AGG_AVG);
+    add_point(so->t, so->n == 0, b->start_ms, mdx_bucket_value(b, so->agg),
+              so->agg != MDX_AGG_AVG);
     so->n++;
-    return so->t->failed ? MDX_ENOMEM : MDX_OK;
+    return so->t->err;
 }
 
 static int point_out(void *arg, int64_t ts_ms, double value, unsigned flags)
@@ -376,9 +297,9 @@ static int point_out(void *arg, int64_t ts_ms, double value, unsigned flags)
     if (so->n >= so->max) {
         return MDX_ERANGE; /* one more than allowed: stop here, refuse the query */
     }
-    tb_point(so->t, so->n == 0, ts_ms, value, 1);
+    add_point(so->t, so->n == 0, ts_ms, value, 1);
     so->n++;
-    return so->t->failed ? MDX_ENOMEM : MDX_OK;
+    return so->t->err;
 }
 
 static const char *const range_params[] = {"from", "to", "sensor", "step", "agg", NULL};
@@ -409,13 +330,15 @@ static void route_range(struct api_req *r)
 {
     const struct mdx_api_conf *conf = r->api->conf;
     struct mdx_device_info dev;
-    struct names sensors = {0};
-    struct textbuf t = {0};
+    struct names sensors;
+    struct mdx_buf t;
     const char *step_s, *agg_s;
     enum mdx_agg agg = MDX_AGG_AVG;
     int64_t from, to, step = 0;
     int rc = MDX_OK;
 
+    names_init(&sensors);
+    mdx_buf_init(&t, RANGE_TEXT_MAX);
     if (api_query_allow(r, range_params) != 0 || required_range(r, &from, &to) != 0) {
         return;
     }
@@ -448,22 +371,23 @@ static void route_range(struct api_req *r)
         names_free(&sensors);
         return;
     }
-    tb_str(&t, "{\"device\":\"");
-    tb_str(&t, dev.device); /* device ids need no escaping: [A-Za-z0-9_-] */
-    tb_printf(&t, "\",\"from_ms\":%" PRId64 ",\"to_ms\":%" PRId64 ",", from, to);
+    mdx_buf_adds(&t, "{\"device\":\"");
+    mdx_buf_adds(&t, dev.device); /* device ids need no escaping: [A-Za-z0-9_-] */
+    mdx_buf_addf(&t, "\",\"from_ms\":%" PRId64 ",\"to_ms\":%" PRId64 ",", from, to);
     if (step > 0) {
         static const char *const agg_names[] = {"avg", "min", "max", "count"};
-        tb_printf(&t, "\"step_ms\":%" PRId64 ",\"agg\":\"%s\",", step, agg_names[agg]);
+        mdx_buf_addf(&t, "\"step_ms\":%" PRId64 ",\"agg\":\"%s\",", step, agg_names[agg]);
     } else {
-        tb_str(&t, "\"step_ms\":null,\"agg\":null,");
+        mdx_buf_adds(&t, "\"step_ms\":null,\"agg\":null,");
     }
-    tb_str(&t, "\"series\":[");
+    mdx_buf_adds(&t, "\"series\":[");
     for (size_t i = 0; rc == MDX_OK && i < sensors.n; i++) {
+        const char *sensor = names_at(&sensors, i);
         struct mdx_query q = {.tenant = r->caller.tenant, .device = dev.device,
-                              .sensor = sensors.v[i], .from_ms = from, .to_ms = to};
+                              .sensor = sensor, .from_ms = from, .to_ms = to};
         struct series_out so = {.t = &t, .agg = agg};
 
-        tb_printf(&t, "%s{\"sensor\":\"%s\",\"points\":[", i > 0 ? "," : "", sensors.v[i]);
+        mdx_buf_addf(&t, "%s{\"sensor\":\"%s\",\"points\":[", i > 0 ? "," : "", sensor);
         if (step > 0) {
             q.limit = conf->range_max_buckets;
             rc = mdx_store_query_buckets(r->store, &q, step, bucket_out, &so);
@@ -472,26 +396,26 @@ static void route_range(struct api_req *r)
             q.limit = conf->range_max_points + 1;
             rc = mdx_store_query_points(r->store, &q, point_out, &so);
         }
-        tb_str(&t, "]}");
+        mdx_buf_adds(&t, "]}");
         if (rc == MDX_ERANGE) {
             api_error(r, 400, "bad_request",
                       "sensor %s has more than %" PRId64 " points in this range; pass step "
                       "to downsample",
-                      sensors.v[i], conf->range_max_points);
+                      sensor, conf->range_max_points);
         }
     }
-    tb_str(&t, "]}");
+    mdx_buf_adds(&t, "]}");
     names_free(&sensors);
     if (rc == MDX_ERANGE) {
-        free(t.p);
+        mdx_buf_fini(&t);
         return;
     }
-    if (rc != MDX_OK && !t.failed) {
-        free(t.p);
+    if (rc != MDX_OK && t.err == MDX_OK) {
+        mdx_buf_fini(&t);
         api_store_error(r, rc);
         return;
     }
-    reply_text_json(r, &t);
+    api_reply_buf(r, 200, "application/json", &t, "the reply");
 }
 
 /* ---- streamed export ---- */
@@ -540,7 +464,7 @@ static int page_add(void *arg, int64_t ts_ms, double value, unsigned flags)
 static int export_next_page(struct export_state *x)
 {
     struct mdx_query q = {.tenant = x->tenant, .device = x->device,
-                          .sensor = x->sensors.v[x->sensor], .from_ms = x->next_from,
+                          .sensor = names_at(&x->sensors, x->sensor), .from_ms = x->next_from,
                           .to_ms = x->to, .limit = EXPORT_PAGE_POINTS};
     int rc;
 
@@ -601,7 +525,7 @@ static int export_next_line(struct export_state *x)
     }
     int64_t ts = x->page_ts[x->page_i];
     double v = x->page_v[x->page_i];
-    const char *sensor = x->sensors.v[x->sensor];
+    const char *sensor = names_at(&x->sensors, x->sensor);
     x->page_i++;
     numfmt_double(num, v, 1);
     numfmt_i64(ts_s, ts);
@@ -660,7 +584,7 @@ static void export_free(void *cls)
 
     if (x != NULL) {
         names_free(&x->sensors);
-        free(x);
+        mdx_free(x);
     }
 }
 
@@ -696,11 +620,12 @@ static void route_export(struct api_req *r)
     if (api_device(r, r->params[0], &dev) != 0) {
         return;
     }
-    x = calloc(1, sizeof(*x));
+    x = mdx_calloc(1, sizeof(*x));
     if (x == NULL) {
         api_error(r, 500, "internal", "out of memory");
         return;
     }
+    names_init(&x->sensors);
     if (request_sensors(r, dev.device, &x->sensors) != 0) {
         export_free(x);
         return;

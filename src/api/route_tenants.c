@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "api/api_int.h"
-#include "api/route_util.h"
+#include "api/reply.h"
+#include "api/request.h"
 #include "modax/alloc.h"
 #include "modax/apikey.h"
 #include "modax/clock.h"
@@ -63,7 +64,7 @@ static void create_tenant(struct api_req *r)
     int rc;
 
     if (api_query_allow(r, no_params) != 0 || api_body_require(r, fields) != 0 ||
-        route_body_name(r, "name", ROUTE_REQUIRED, name) < 0) {
+        api_body_name(r, "name", API_REQUIRED, name) < 0) {
         return;
     }
     rc = mdx_store_tenant_add(r->store, name);
@@ -136,7 +137,7 @@ static void make_key(struct api_req *r, const char *tenant)
     mdx_memzero(text, sizeof(text));
     mdx_memzero(rec.hash, sizeof(rec.hash));
     if (rc == MDX_ENOTFOUND) {
-        route_not_found(r, "tenant", tenant);
+        api_not_found(r, "tenant", tenant);
     } else if (rc != MDX_OK) {
         api_store_error(r, rc);
     } else {
@@ -154,12 +155,12 @@ static void create_tenant_key(struct api_req *r)
         return;
     }
     if (!mdx_valid_segment(tenant, strlen(tenant))) {
-        route_not_found(r, "tenant", tenant);
+        api_not_found(r, "tenant", tenant);
         return;
     }
     rc = mdx_store_tenant_exists(r->store, tenant);
     if (rc == MDX_ENOTFOUND) {
-        route_not_found(r, "tenant", tenant);
+        api_not_found(r, "tenant", tenant);
         return;
     }
     if (rc != MDX_OK) {
@@ -176,8 +177,8 @@ static int add_key(void *arg, const struct mdx_apikey *k)
     if (o == NULL || cJSON_AddStringToObject(o, "id", k->id) == NULL ||
         cJSON_AddStringToObject(o, "role", mdx_role_name(k->role)) == NULL ||
         cJSON_AddStringToObject(o, "label", k->label) == NULL ||
-        route_add_time_ms(o, "created", k->created_ms) != 0 ||
-        route_add_time_ms(o, "revoked", k->revoked_ms) != 0 || !cJSON_AddItemToArray(arg, o)) {
+        api_add_time_ms(o, "created", k->created_ms) != 0 ||
+        api_add_time_ms(o, "revoked", k->revoked_ms) != 0 || !cJSON_AddItemToArray(arg, o)) {
         cJSON_Delete(o);
         return MDX_ENOMEM;
     }
@@ -229,13 +230,13 @@ static void revoke_key(struct api_req *r)
         return;
     }
     if (strlen(id) != MDX_APIKEY_ID_LEN) {
-        route_not_found(r, "key", id);
+        api_not_found(r, "key", id);
         return;
     }
     rc = mdx_store_apikey_get(r->store, id, &k);
     mdx_memzero(k.hash, sizeof(k.hash));
     if (rc == MDX_ENOTFOUND || (rc == MDX_OK && strcmp(k.tenant, r->caller.tenant) != 0)) {
-        route_not_found(r, "key", id);
+        api_not_found(r, "key", id);
         return;
     }
     if (rc == MDX_OK && k.revoked_ms > 0) {

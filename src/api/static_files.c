@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "api/api_int.h"
+#include "api/reply.h"
 
 #define PATH_MAX_LEN 1024
 
@@ -148,15 +149,7 @@ static int send_file(struct api_req *r, int dfd, const char *root, const char *r
     MHD_add_response_header(resp, "Content-Security-Policy",
                             "default-src 'self'; style-src 'self' 'unsafe-inline'; "
                             "img-src 'self' data:; frame-ancestors 'none'");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-    if (MHD_queue_response(r->conn, 200, resp) != MHD_YES) {
-        r->status = 500;
-    } else {
-        r->status = 200;
-    }
-    MHD_destroy_response(resp);
+    api_reply_response(r, 200, resp); /* adds nosniff, no referrer, no framing */
     return 0;
 }
 

@@ -28,7 +28,7 @@
 #define MOD "ca"
 #define PATH_LEN 4096
 
-/* mkdir -p with mode 0755 for the folders it makes. */
+/* mkdir -p with mode 0700 for the folders it makes: the CA folder holds its key. */
 static int mkdir_p(const char *dir)
 {
     char p[PATH_LEN];
@@ -42,7 +42,7 @@ static int mkdir_p(const char *dir)
         if (p[i] == '/' || p[i] == '\0') {
             char c = p[i];
             p[i] = '\0';
-            if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+            if (mkdir(p, 0700) != 0 && errno != EEXIST) {
                 return MDX_EIO;
             }
             p[i] = c;

@@ -24,7 +24,8 @@ void mdx_buf_fini(struct mdx_buf *b)
     b->err = MDX_OK;
 }
 
-int mdx_buf_add(struct mdx_buf *b, const void *d, size_t n)
+/* Room for 'n' more bytes and the NUL, within the cap. MDX_OK or the (sticky) error. */
+static int reserve(struct mdx_buf *b, size_t n)
 {
     if (b->err != MDX_OK) {
         return b->err;
@@ -47,6 +48,14 @@ int mdx_buf_add(struct mdx_buf *b, const void *d, size_t n)
         }
         b->p = p;
         b->cap = cap;
+    }
+    return MDX_OK;
+}
+
+int mdx_buf_add(struct mdx_buf *b, const void *d, size_t n)
+{
+    if (reserve(b, n) != MDX_OK) {
+        return b->err;
     }
     if (n > 0) {
         memcpy(b->p + b->len, d, n);
@@ -78,12 +87,13 @@ int mdx_buf_addf(struct mdx_buf *b, const char *fmt, ...)
         return mdx_buf_add(b, small, (size_t)n);
     }
     /* Rare long line: format straight into the buffer. */
-    if (mdx_buf_add(b, small, 0) != MDX_OK || mdx_buf_add(b, small, (size_t)n) != MDX_OK) {
+    if (reserve(b, (size_t)n) != MDX_OK) {
         return b->err;
     }
     va_start(ap, fmt);
-    vsnprintf(b->p + b->len - (size_t)n, (size_t)n + 1, fmt, ap);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
+    b->len += (size_t)n;
     return MDX_OK;
 }
 

@@ -181,14 +181,12 @@ static int set_value(const struct mdx_conf_section *sec, const struct mdx_conf_k
             fail(err, errlen, "%s%s: \"%s\" is not a finite number", at, k->name, text);
             return MDX_ECONF;
         }
-        if (v < (double)k->min) {
-            fail(err, errlen, "%s%s: %s is below the minimum %lld", at, k->name, text,
-                 (long long)k->min);
+        if (v < k->dmin) {
+            fail(err, errlen, "%s%s: %s is below the minimum %g", at, k->name, text, k->dmin);
             return MDX_ECONF;
         }
-        if (v > (double)k->max) {
-            fail(err, errlen, "%s%s: %s is above the maximum %lld", at, k->name, text,
-                 (long long)k->max);
+        if (v > k->dmax) {
+            fail(err, errlen, "%s%s: %s is above the maximum %g", at, k->name, text, k->dmax);
             return MDX_ECONF;
         }
         *(double *)field = v;
@@ -578,8 +576,10 @@ static void range_text(const struct mdx_conf_key *k, char *buf, size_t len)
 {
     switch (k->type) {
     case MDX_CONF_T_INT:
-    case MDX_CONF_T_DBL:
         snprintf(buf, len, "%lld..%lld", (long long)k->min, (long long)k->max);
+        break;
+    case MDX_CONF_T_DBL:
+        snprintf(buf, len, "%g..%g", k->dmin, k->dmax);
         break;
     case MDX_CONF_T_BOOL:
         snprintf(buf, len, "true/false");

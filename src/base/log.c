@@ -47,7 +47,7 @@ struct out {
     int full;   /* a field did not fit; later fields are dropped */
 };
 
-volatile int mdx_log_threshold = MDX_LOG_INFO;
+_Atomic int mdx_log_threshold = MDX_LOG_INFO;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static enum mdx_log_format out_format = MDX_LOG_AUTO; /* AUTO until the first record */
@@ -104,8 +104,10 @@ static uint64_t pair_hash(const char *module, const char *msg)
 /*
  * Decides under the lock whether the record is printed. Returns 0 when it
  * is suppressed, else 1 with *count set to the repeats it summarises.
+ * With 'always' the record is printed even within the interval (it still
+ * carries and resets the pair's count).
  */
-static int repeat_check(const char *module, const char *msg, int64_t *count)
+static int repeat_check(const char *module, const char *msg, int always, int64_t *count)
 {
     uint64_t h;
     int64_t now;
@@ -120,7 +122,7 @@ static int repeat_check(const char *module, const char *msg, int64_t *count)
     for (int i = 0; i < PROBE; i++) {
         struct repeat *r = &repeats[(h + (uint64_t)i) % SLOTS];
         if (r->hash == h) {
-            if (now - r->last_ms < suppress_ms) {
+            if (!always && now - r->last_ms < suppress_ms) {
                 r->suppressed++;
                 return 0;
             }
@@ -442,8 +444,8 @@ static void write_all(const char *buf, size_t len)
     }
 }
 
-void mdx_log_write(enum mdx_log_level level, const char *module, const char *msg,
-                   const struct mdx_field *fields, int n)
+static void log_write(enum mdx_log_level level, int always, const char *module, const char *msg,
+                      const struct mdx_field *fields, int n)
 {
     char buf[LINE_MAX_BYTES];
     int64_t suppressed;
@@ -464,7 +466,7 @@ void mdx_log_write(enum mdx_log_level level, const char *module, const char *msg
         out_format = isatty(STDERR_FILENO) ? MDX_LOG_TEXT : MDX_LOG_JSON;
     }
     json = out_format == MDX_LOG_JSON;
-    print = repeat_check(module, msg, &suppressed);
+    print = repeat_check(module, msg, always, &suppressed);
     pthread_mutex_unlock(&lock);
     if (!print) {
         return;
@@ -475,4 +477,16 @@ void mdx_log_write(enum mdx_log_level level, const char *module, const char *msg
     pthread_mutex_lock(&lock);
     write_all(buf, len);
     pthread_mutex_unlock(&lock);
+}
+
+void mdx_log_write(enum mdx_log_level level, const char *module, const char *msg,
+                   const struct mdx_field *fields, int n)
+{
+    log_write(level, 0, module, msg, fields, n);
+}
+
+void mdx_log_write_always(enum mdx_log_level level, const char *module, const char *msg,
+                          const struct mdx_field *fields, int n)
+{
+    log_write(level, 1, module, msg, fields, n);
 }

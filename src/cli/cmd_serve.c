@@ -121,6 +121,42 @@ static int ingest_create(struct cli_conf *conf, struct mdx_store *store,
     return *source != NULL ? MDX_OK : rc;
 }
 
+/*
+ * The ingest's store. A database locked by another process at start-up
+ * (MDX_EBUSY) is retried with back-off (50 ms doubling to 2 s) until it
+ * opens or SIGINT/SIGTERM arrives: the service is not ready until then.
+ * Other failures are final. NULL on failure, with *stopped set on a signal.
+ */
+static struct mdx_store *store_open_retrying(struct cli_conf *conf, const sigset_t *sigs,
+                                             int *stopped)
+{
+    int64_t backoff_ms = 50;
+
+    *stopped = 0;
+    for (;;) {
+        int err = MDX_OK;
+        struct mdx_store *st = mdx_store_open(&conf->store, &err);
+        struct timespec wait;
+
+        if (st != NULL) {
+            return st;
+        }
+        if (err != MDX_EBUSY) {
+            return cli_store_open(conf); /* says what is wrong */
+        }
+        mdx_log_warn(MOD, "the store is locked by another process; retrying, not ready",
+                     MDX_F_ERR(err), MDX_F_INT("retry_ms", backoff_ms));
+        wait.tv_sec = backoff_ms / 1000;
+        wait.tv_nsec = (long)(backoff_ms % 1000) * 1000000L;
+        int sig = sigtimedwait(sigs, NULL, &wait);
+        if (sig == SIGINT || sig == SIGTERM) {
+            *stopped = 1;
+            return NULL;
+        }
+        backoff_ms = backoff_ms * 2 > 2000 ? 2000 : backoff_ms * 2;
+    }
+}
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -297,7 +333,7 @@ int cmd_serve(int argc, char **argv)
     struct mdx_api *api = NULL;
     void *source = NULL;
     sigset_t sigs;
-    int rc, sig, ready = 0, status = CLI_FAIL, role_bits;
+    int rc, sig, ready = 0, status = CLI_FAIL, role_bits, stopped = 0;
 
     optind = 1;
     while ((rc = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -332,8 +368,9 @@ int cmd_serve(int argc, char **argv)
     if (!(role_bits & ROLE_INGEST)) {
         goto running;
     }
-    store = cli_store_open(&conf);
+    store = store_open_retrying(&conf, &sigs, &stopped);
     if (store == NULL) {
+        status = stopped ? CLI_OK : CLI_FAIL;
         goto out;
     }
     if (ingest_create(&conf, store, &engine, &source) != MDX_OK) {

@@ -30,6 +30,30 @@ static int is_json_space(uint8_t c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+/*
+ * 1 if the JSON text holds a NUL: a raw 0 byte or a \u0000 escape. cJSON
+ * keeps strings NUL-terminated, so a NUL would silently cut a device id or
+ * sensor name short ("att-1\u0000x" read as "att-1"). A backslash outside
+ * a string is malformed anyway, so each backslash starts an escape here.
+ */
+static int has_nul(const uint8_t *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] == 0) {
+            return 1;
+        }
+        if (p[i] != '\\' || i + 1 >= len) {
+            continue;
+        }
+        if (p[i + 1] == 'u' && i + 5 < len && p[i + 2] == '0' && p[i + 3] == '0' &&
+            p[i + 4] == '0' && p[i + 5] == '0') {
+            return 1;
+        }
+        i++; /* the escaped character, e.g. the second backslash of "\\\\" */
+    }
+    return 0;
+}
+
 int mdx_decode_parse(const uint8_t *p, size_t len, cJSON **root, const char **why)
 {
     const char *end = NULL;
@@ -62,6 +86,12 @@ int mdx_decode_parse(const uint8_t *p, size_t len, cJSON **root, const char **wh
             *why = "malformed json";
             return MDX_EINVAL;
         }
+    }
+    /* After the parse, so that a NUL where JSON allows none stays "malformed json". */
+    if (has_nul(p, len)) {
+        cJSON_Delete(r);
+        *why = "nul character";
+        return MDX_EINVAL;
     }
     *root = r;
     return MDX_OK;

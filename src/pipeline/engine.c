@@ -402,18 +402,31 @@ static int stages_pending(struct mdx_engine *e)
     return 0;
 }
 
-static void log_stats(struct mdx_engine *e)
+/*
+ * Logs the counters. The periodic line may be held back by repeat
+ * suppression; the final one ('final' at stop) is always written, so that
+ * "stored = received" is in the log after every stop.
+ */
+static void log_stats(struct mdx_engine *e, int final)
 {
     struct mdx_engine_stats s;
 
     mdx_engine_stats(e, &s);
-    mdx_log_info(MOD, "statistics", MDX_F_INT("received", s.msgs_received),
-                 MDX_F_INT("stored", s.msgs_stored), MDX_F_INT("refused", s.msgs_refused),
-                 MDX_F_INT("points", s.points_written),
-                 MDX_F_INT("duplicates", s.points_duplicate),
-                 MDX_F_INT("store_retries", s.store_retries),
-                 MDX_F_INT("spool_bytes", s.spool_pending_bytes),
-                 MDX_F_INT("partitions", s.source_partitions), MDX_F_INT("lag", s.source_lag));
+    const struct mdx_field f[] = {
+        MDX_F_INT("received", s.msgs_received),   MDX_F_INT("stored", s.msgs_stored),
+        MDX_F_INT("refused", s.msgs_refused),     MDX_F_INT("points", s.points_written),
+        MDX_F_INT("duplicates", s.points_duplicate), MDX_F_INT("store_retries", s.store_retries),
+        MDX_F_INT("spool_bytes", s.spool_pending_bytes),
+        MDX_F_INT("partitions", s.source_partitions), MDX_F_INT("lag", s.source_lag),
+        MDX_F_INT("final", 1),
+    };
+    const int n = (int)(sizeof(f) / sizeof(f[0]));
+
+    if (final) {
+        mdx_log_write_always(MDX_LOG_INFO, MOD, "statistics", f, n);
+    } else {
+        mdx_log_write(MDX_LOG_INFO, MOD, "statistics", f, n - 1); /* without final=1 */
+    }
 }
 
 /*
@@ -535,7 +548,7 @@ static void *writer_main(void *arg)
             mdx_sleep_ms(100);
         }
         if (e->conf.stats_interval_s > 0 && mdx_mono_us() >= next_stats) {
-            log_stats(e);
+            log_stats(e, 0);
             next_stats = mdx_mono_us() + e->conf.stats_interval_s * 1000000;
         }
         if (atomic_load(&e->stopping) && mdx_spool_read_all(e->spool)) {
@@ -677,7 +690,7 @@ static void *pull_writer_main(void *arg)
             break;
         }
         if (e->conf.stats_interval_s > 0 && mdx_mono_us() >= next_stats) {
-            log_stats(e);
+            log_stats(e, 0);
             next_stats = mdx_mono_us() + e->conf.stats_interval_s * 1000000;
         }
         if (atomic_load(&e->stopping) && e->pull_idle) {
@@ -853,7 +866,7 @@ void mdx_engine_stop(struct mdx_engine *e, int64_t drain_ms)
     if (e->spool != NULL) {
         mdx_spool_stop(e->spool);
     }
-    log_stats(e);
+    log_stats(e, 1);
 }
 
 void mdx_engine_destroy(struct mdx_engine *e)

@@ -70,6 +70,7 @@ static int errno_status(int e)
     return (e == ENOSPC || e == EDQUOT) ? MDX_EFULL : MDX_EIO;
 }
 
+/* mkdir -p; folders it makes are 0700: the spool holds every tenant's payloads. */
 static int mkdir_p(const char *dir)
 {
     char tmp[PATH_MAX_LEN];
@@ -82,13 +83,13 @@ static int mkdir_p(const char *dir)
     for (char *p = tmp + 1; *p != '\0'; p++) {
         if (*p == '/') {
             *p = '\0';
-            if (mkdir(tmp, 0750) != 0 && errno != EEXIST) {
+            if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
                 return MDX_EIO;
             }
             *p = '/';
         }
     }
-    if (mkdir(tmp, 0750) != 0 && errno != EEXIST) {
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
         return MDX_EIO;
     }
     return MDX_OK;
@@ -188,7 +189,7 @@ static int open_append_segment(struct mdx_spool *sp, uint64_t seg)
     int fd;
 
     segment_path(sp, seg, path, sizeof(path));
-    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0) {
         return errno_status(errno);
     }

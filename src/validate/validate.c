@@ -221,6 +221,10 @@ int mdx_validate_points(struct mdx_points *pts, int64_t recv_ms, const char **wh
             *why = "non-finite number";
             return MDX_EINVAL;
         }
+        if (fabs(p->value) > MDX_VALUE_ABS_MAX) {
+            *why = "value out of range";
+            return MDX_EINVAL;
+        }
         if (!mdx_valid_sensor(p->sensor, p->sensor_len)) {
             *why = "bad sensor name";
             return MDX_EINVAL;

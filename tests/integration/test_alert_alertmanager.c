@@ -110,6 +110,29 @@ static int am_launch(struct am *m)
     return -1;
 }
 
+/*
+ * Sends SIGSTOP or SIGCONT to 'm' and waits until the kernel reports it
+ * stopped or running again. 0 if so; -1 (said on stderr) if it is not our
+ * running child, e.g. it exited and something else answers on its port.
+ */
+static int am_signal_wait(struct am *m, int sig)
+{
+    int st = 0;
+
+    if (m->pid <= 0 || kill(m->pid, sig) != 0 ||
+        waitpid(m->pid, &st, sig == SIGSTOP ? WUNTRACED : WCONTINUED) != m->pid) {
+        fprintf(stderr, "  alertmanager (pid %d): no such child\n", (int)m->pid);
+        return -1;
+    }
+    if (sig == SIGSTOP ? !WIFSTOPPED(st) : !WIFCONTINUED(st)) {
+        fprintf(stderr, "  alertmanager (pid %d) exited (status %d), not %s\n", (int)m->pid, st,
+                sig == SIGSTOP ? "stopped" : "continued");
+        m->pid = 0;
+        return -1;
+    }
+    return 0;
+}
+
 static void am_kill(struct am *m)
 {
     if (m->pid > 0) {
@@ -297,7 +320,8 @@ static void open_alert_is_listed_with_labels(void)
     CHECK_STR(label(got, "annotations", "score"), "0.93000000000000005");
     CHECK_STR(label(got, "annotations", "state"), "acknowledged");
     cJSON_Delete(got);
-    CHECK_EQ_INT(stats_of(d).delivered, 3);
+    /* The worker books a delivery after Alertmanager answered: a moment after it lists it. */
+    CHECK_WAIT(stats_of(d).delivered == 3, 5000);
     CHECK_EQ_INT(stats_of(d).rejected, 0);
 
     /* Clean up for the other tests: resolve all three. */
@@ -336,7 +360,7 @@ static void reposting_keeps_alert_past_resolve_timeout(void)
     CHECK_EQ_INT(am_http(&am_short, "POST", "/api/v2/alerts", body, &ans), 200);
     mdx_free(ans);
     CHECK_EQ_INT(wait_active(&am_short, "mill-2", 1, 15000), 1);
-    CHECK_EQ_INT(am_active(&am_short, "control-1", NULL), 1);
+    CHECK_EQ_INT(am_active(&am_short, "control-1", NULL), 1); /* answered 200: listed now */
 
     mdx_sleep_ms(7500); /* past resolve_timeout (5 s) */
     CHECK_EQ_INT(am_active(&am_short, "control-1", NULL), 0);
@@ -399,23 +423,43 @@ static void alertmanager_hung_then_back(void)
     mdx_dispatch_submit(d, &l2);
     CHECK_EQ_INT(wait_active(&am_long, "line-1", 1, 15000), 1);
     CHECK_EQ_INT(wait_active(&am_long, "line-2", 1, 15000), 1);
+    /*
+     * Alertmanager lists a change before it answers the post: wait until the
+     * sink has its answers, so that no attempt is under way when it stops.
+     */
+    CHECK_WAIT(stats_of(d).queued == 0, 5000);
 
-    kill(am_long.pid, SIGSTOP);
+    /*
+     * kill() only queues the signal: wait until the kernel reports it stopped,
+     * or a change submitted at once may still get its answer on a busy machine.
+     */
+    CHECK(am_signal_wait(&am_long, SIGSTOP) == 0);
     l1 = resolved(l1);
     mdx_dispatch_submit(d, &l1);
     mdx_dispatch_submit(d, &l3);
-    mdx_sleep_ms(6000);
+    mdx_sleep_ms(6000); /* the outage itself: Alertmanager stays hung this long */
+    CHECK_WAIT(stats_of(d).retries >= 3, 10000);
     struct mdx_sink_stats st = stats_of(d);
-    CHECK(st.retries >= 3);
     /* Both changes wait (one may be in an attempt at this moment); none is lost. */
     CHECK(st.queued >= 1 && st.queued <= 2);
+    if (st.queued < 1 || st.queued > 2) {
+        fprintf(stderr, "  queued=%llu retries=%llu delivered=%llu rejected=%llu\n",
+                (unsigned long long)st.queued, (unsigned long long)st.retries,
+                (unsigned long long)st.delivered, (unsigned long long)st.rejected);
+    }
     CHECK_EQ_INT(st.overflow, 0);
-    kill(am_long.pid, SIGCONT);
+    CHECK(am_signal_wait(&am_long, SIGCONT) == 0);
 
     /* Back: the queued resolve and the new alert arrive after the back-off (<= 1 s). */
     CHECK_EQ_INT(wait_active(&am_long, "line-3", 1, 15000), 1);
     CHECK_EQ_INT(wait_active(&am_long, "line-1", 0, 15000), 0);
     CHECK_EQ_INT(am_active(&am_long, "line-2", NULL), 1);
+    /*
+     * The worker removes a change from its queue when Alertmanager's answer is
+     * back, which can be a moment after Alertmanager lists the change (a busy
+     * machine): wait for it rather than look once.
+     */
+    CHECK_WAIT(stats_of(d).queued == 0, 5000);
     st = stats_of(d);
     CHECK_EQ_INT(st.queued, 0);
     CHECK_EQ_INT(st.rejected, 0);
@@ -460,14 +504,15 @@ static void alertmanager_restarted_then_back(void)
     l5 = resolved(l5);
     mdx_dispatch_submit(d, &l5);
     mdx_dispatch_submit(d, &l7);
-    mdx_sleep_ms(4000);
-    CHECK(stats_of(d).retries >= 3);
+    mdx_sleep_ms(4000); /* the outage itself: Alertmanager stays down this long */
+    CHECK_WAIT(stats_of(d).retries >= 3, 10000);
     CHECK(am_get(&am_long) == 0);
 
     CHECK_EQ_INT(wait_active(&am_long, "line-7", 1, 15000), 1);
     CHECK_EQ_INT(wait_active(&am_long, "line-6", 1, 15000), 1); /* re-posted by the refresh */
     mdx_sleep_ms(1500); /* a refresh round later: the resolved one stays away */
     CHECK_EQ_INT(am_active(&am_long, "line-5", NULL), 0);
+    CHECK_WAIT(stats_of(d).queued == 0, 5000); /* booked after Alertmanager's answer */
     struct mdx_sink_stats st = stats_of(d);
     CHECK_EQ_INT(st.queued, 0);
     CHECK_EQ_INT(st.rejected, 0);

@@ -29,6 +29,7 @@ static char dir[512], cadir[600], ca2dir[600];
 static struct broker br;
 static int tls_port;
 static char secret_m1[128], secret_m2[128], secret_b1[128], secret_m3[128], secret_svc[128];
+static char secret_m4[128];
 
 /* ---- a libmosquitto client, driven synchronously ---- */
 
@@ -81,9 +82,19 @@ static void pump(struct cl *c, int ms)
     }
 }
 
+static int cl_open_from(struct cl *c, const char *id, const char *user, const char *pw,
+                        const char *cert_dir, const char *cn, const char *source);
+
 /* Connects; returns the CONNACK code (or -1: no CONNACK, e.g. TLS refused). */
 static int cl_open(struct cl *c, const char *id, const char *user, const char *pw,
                    const char *cert_dir, const char *cn)
+{
+    return cl_open_from(c, id, user, pw, cert_dir, cn, NULL);
+}
+
+/* As cl_open, from source address 'source' (NULL: any), e.g. 127.0.0.2 on loopback. */
+static int cl_open_from(struct cl *c, const char *id, const char *user, const char *pw,
+                        const char *cert_dir, const char *cn, const char *source)
 {
     int port = br.port;
 
@@ -106,7 +117,7 @@ static int cl_open(struct cl *c, const char *id, const char *user, const char *p
         mosquitto_tls_set(c->m, ca, NULL, crt, key, NULL);
         port = tls_port;
     }
-    if (mosquitto_connect(c->m, "127.0.0.1", port, 30) != MOSQ_ERR_SUCCESS) {
+    if (mosquitto_connect_bind(c->m, "127.0.0.1", port, 30, source) != MOSQ_ERR_SUCCESS) {
         return -1;
     }
     for (int i = 0; i < 150 && c->connack < 0 && !c->gone; i++) {
@@ -235,9 +246,41 @@ static long long stat_reaches(const char *name, long long want)
     return v;
 }
 
+/* When the plugin's stats file was last written, in ns (0: none). */
+static long long stats_written_ns(void)
+{
+    char path[700];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/plugin-stats", br.dir);
+    if (stat(path, &st) != 0) {
+        return 0;
+    }
+    return (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+}
+
+/*
+ * Waits (10 s at most) until the plugin has written its stats file twice more
+ * (it does so each second): the second write began after this call, so what
+ * the file says then counts everything that happened before. 0 if so.
+ */
+static int stats_settled(void)
+{
+    long long last = stats_written_ns();
+
+    for (int writes = 0; writes < 2; writes++) {
+        long long seen = last;
+        WAIT_UNTIL((last = stats_written_ns()) != seen, 10000);
+        if (last == seen) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static long long stat_now(const char *name)
 {
-    mdx_sleep_ms(1200); /* one more write of the file */
+    CHECK_EQ_INT(stats_settled(), 0);
     return broker_auth_stat(&br, name);
 }
 
@@ -301,6 +344,8 @@ static int setup(void)
     first_line(secret_m2, sizeof(secret_m2), out);
     rc |= modax_run(out, sizeof(out), "device", "add", "acme", "m-3", "--secret", NULL);
     first_line(secret_m3, sizeof(secret_m3), out);
+    rc |= modax_run(out, sizeof(out), "device", "add", "acme", "m-4", "--secret", NULL);
+    first_line(secret_m4, sizeof(secret_m4), out);
     rc |= modax_run(out, sizeof(out), "device", "add", "beta", "b-1", "--secret", NULL);
     first_line(secret_b1, sizeof(secret_b1), out);
     rc |= modax_run(out, sizeof(out), "identity", "add", "--service", "modax-ingest", NULL);
@@ -467,7 +512,13 @@ static void certificates_are_checked(void)
     CHECK(stat_reaches("acl_denied_client_id", 1) >= 1);
     /* A revoked device's certificate: connects (no BASIC_AUTH with mTLS), then refused. */
     CHECK_EQ_INT(modax_run(out, sizeof(out), "device", "revoke", "acme", "c-2", NULL), 0);
-    mdx_sleep_ms(1500); /* the plugin refreshes every 500 ms */
+    /*
+     * The plugin rereads its cache every 500 ms; refreshes are counted as they
+     * begin, one after the other. Two more than the count written after the
+     * revoke: the first of them began after it, and has ended.
+     */
+    long long refreshes = stat_now("cache_refreshes");
+    CHECK(stat_reaches("cache_refreshes", refreshes + 2) >= refreshes + 2);
     if (cl_open(&c, "c-2", NULL, NULL, path, "c-2") == 0) {
         cl_pub(&c, "modax/acme/c-2/status", "revoked");
         pump(&c, 3000);
@@ -527,8 +578,9 @@ static double cpu_s(pid_t pid)
 
 static void thousand_wrong_passwords(void)
 {
-    long long before = broker_auth_stat(&br, "auth_denied_password") +
-                       broker_auth_stat(&br, "auth_denied_backoff");
+    long long before = stat_now("auth_denied_password") +
+                       broker_auth_stat(&br, "auth_denied_backoff") +
+                       broker_auth_stat(&br, "auth_denied_address");
     long long a0 = broker_auth_stat(&br, "argon2_checks");
     double c0 = cpu_s(br.pid);
     int64_t t0 = mdx_mono_us();
@@ -543,12 +595,60 @@ static void thousand_wrong_passwords(void)
     }
     double secs = (double)(mdx_mono_us() - t0) / 1e6, cpu = cpu_s(br.pid) - c0;
     CHECK_EQ_INT(refused, 1000);
-    long long after = stat_now("auth_denied_password") + broker_auth_stat(&br, "auth_denied_backoff");
+    long long after = stat_now("auth_denied_password") +
+                      broker_auth_stat(&br, "auth_denied_backoff") +
+                      broker_auth_stat(&br, "auth_denied_address");
     CHECK_EQ_INT(after - before, 1000);
     printf("1000 wrong passwords: %.0f checks/s, broker CPU %.1f us per check, %lld argon2 "
            "verifications (the rest backed off)\n",
            1000.0 / secs, cpu * 1e6 / 1000.0, broker_auth_stat(&br, "argon2_checks") - a0);
     CHECK(broker_auth_stat(&br, "log_suppressed") > 0); /* the log was not flooded */
+}
+
+/*
+ * Issue 16: device ids are not secret. Wrong secrets for m-4 from one
+ * address throttle that address, not the device: m-4 with its secret from
+ * another address is checked and let in, at once and on every attempt.
+ * Runs last: it leaves 127.0.0.1 throttled for a while.
+ */
+static void wrong_secrets_from_one_address_do_not_lock_the_device_out(void)
+{
+    long long pw0 = broker_auth_stat(&br, "auth_denied_password");
+    long long thr0 = broker_auth_stat(&br, "auth_denied_backoff") +
+                     broker_auth_stat(&br, "auth_denied_address");
+    struct cl c;
+    int refused = 0;
+
+    for (int i = 0; i < 50; i++) {
+        char pw[32];
+        snprintf(pw, sizeof(pw), "guess-%d", i);
+        refused += cl_open_from(&c, "m-4", "m-4", pw, NULL, NULL, "127.0.0.1") == 5;
+        cl_close(&c);
+    }
+    CHECK_EQ_INT(refused, 50);
+    /* The device, first connect (nothing cached), from its own address. */
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ_INT(cl_open_from(&c, "m-4", "m-4", secret_m4, NULL, NULL, "127.0.0.2"), 0);
+        cl_close(&c);
+    }
+    /* Guesses at other users from the attacker's address: throttled by address. */
+    static const char *const users[][2] = {
+        {"m-1", "m-1"}, {"b-1", "b-1"}, {"modax-ingest-x", "modax-ingest"}};
+    for (int i = 0; i < 20; i++) {
+        refused += cl_open_from(&c, users[i % 3][0], users[i % 3][1], "guess", NULL, NULL,
+                                "127.0.0.1") == 5;
+        cl_close(&c);
+    }
+    CHECK_EQ_INT(refused, 70);
+    CHECK(stat_reaches("auth_denied_address", 1) >= 1);
+    long long pw1 = stat_now("auth_denied_password");
+    long long thr1 = broker_auth_stat(&br, "auth_denied_backoff") +
+                     broker_auth_stat(&br, "auth_denied_address");
+    CHECK_EQ_INT((pw1 - pw0) + (thr1 - thr0), 70);
+    CHECK(pw1 - pw0 <= 20); /* argon2 ran a bounded number of times: the rest were throttled */
+    /* A third address is not affected either. */
+    CHECK_EQ_INT(cl_open_from(&c, "m-2", "m-2", secret_m2, NULL, NULL, "127.0.0.3"), 0);
+    cl_close(&c);
 }
 
 int main(void)
@@ -561,6 +661,8 @@ int main(void)
         {"certificates are checked", certificates_are_checked},
         {"device to store, command to device", device_to_store_and_command_to_device},
         {"1000 wrong passwords", thousand_wrong_passwords},
+        {"issue 16: wrong secrets from one address do not lock the device out",
+         wrong_secrets_from_one_address_do_not_lock_the_device_out},
         {NULL, NULL}};
     int rc;
 

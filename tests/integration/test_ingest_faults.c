@@ -67,7 +67,7 @@ static void broker_restart_mid_stream_loses_nothing(void)
     CHECK(pub_wait_acked(p, 20000) == 0);
     broker_stop(&b, SIGTERM); /* a clean stop saves its queues */
     publish_range(p, 3000, 3200, base); /* queued in the publisher while the broker is down */
-    mdx_sleep_ms(500);
+    mdx_sleep_ms(500); /* the outage: the publisher and the service retry meanwhile */
     CHECK(broker_start(&b, dir, port) == 0);
     publish_range(p, 3200, 6000, base);
     CHECK(pub_wait_acked(p, 30000) == 0);
@@ -91,7 +91,7 @@ static void *stream_main(void *arg)
 
     for (int i = st->from; i < st->to; i += 20) {
         publish_range(st->p, i, i + 20 < st->to ? i + 20 : st->to, st->base);
-        mdx_sleep_ms(20 / st->per_ms);
+        mdx_sleep_ms(20 / st->per_ms); /* the stream's rate: it runs across the kills */
     }
     return NULL;
 }
@@ -112,7 +112,7 @@ static void sigkill_twenty_times_no_duplicate_at_most_one_lost_per_kill(void)
     /* The stream runs while the service is killed and restarted under it. */
     pthread_create(&st.thread, NULL, stream_main, &st);
     for (kills = 0; kills < 20; kills++) {
-        mdx_sleep_ms(150 + (kills * 37) % 200);
+        mdx_sleep_ms(150 + (kills * 37) % 200); /* kill at varied points of the stream */
         CHECK_EQ_INT(serve_stop(&s, SIGKILL), 128 + SIGKILL);
         if (serve_start(&s, dir, b.port) != 0) {
             CHECK(0);
@@ -123,7 +123,8 @@ static void sigkill_twenty_times_no_duplicate_at_most_one_lost_per_kill(void)
     CHECK(pub_wait_acked(st.p, 30000) == 0);
     expected = (int64_t)st.to * POINTS_PER_MSG;
     wait_points(dir, "acme", expected, 20000);
-    mdx_sleep_ms(500);
+    /* Stopped, the service has committed all it received: a late duplicate would count now. */
+    CHECK_EQ_INT(serve_stop(&s, SIGTERM), 0);
     stored = store_points(dir, "acme");
     lost = expected - stored;
     printf("  sigkill: kills=%d messages=%d points_expected=%lld stored=%lld lost_points=%lld "
@@ -134,7 +135,6 @@ static void sigkill_twenty_times_no_duplicate_at_most_one_lost_per_kill(void)
     CHECK(lost % POINTS_PER_MSG == 0);              /* whole messages only */
     CHECK(lost <= (int64_t)kills * POINTS_PER_MSG); /* at most one message per kill */
     pub_close(st.p);
-    serve_stop(&s, SIGTERM);
     broker_stop(&b, SIGTERM);
     tmp_remove(dir);
 }
@@ -213,7 +213,7 @@ static pid_t lock_database(const char *dir, int ms, int ready_pipe)
             _exit(1);
         }
         PQclear(r);
-        mdx_sleep_ms(ms);
+        mdx_sleep_ms(ms); /* the fault under test: the lock is held this long */
         PQclear(PQexec(c, "COMMIT"));
         PQfinish(c);
         _exit(0);
@@ -229,7 +229,7 @@ static pid_t lock_database(const char *dir, int ms, int ready_pipe)
         if (write(ready_pipe, "x", 1) != 1) {
             _exit(1);
         }
-        mdx_sleep_ms(ms);
+        mdx_sleep_ms(ms); /* the fault under test: the lock is held this long */
         sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
         sqlite3_close(db);
         _exit(0);
@@ -257,9 +257,7 @@ static void sqlite_locked_ten_seconds_ingest_waits_and_catches_up(void)
     CHECK(read(fds[0], &c, 1) == 1);
     publish_range(p, 1000, 4000, base);
     CHECK(pub_wait_acked(p, 20000) == 0);  /* the broker side keeps flowing */
-    mdx_sleep_ms(2000);
-    during = -1;
-    waitpid(locker, &status, 0);
+    waitpid(locker, &status, 0); /* the lock holder ends after its 10 s */
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     during = store_points(dir, "acme");
     CHECK(during >= 1000 * POINTS_PER_MSG);

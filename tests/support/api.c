@@ -17,7 +17,13 @@
 
 #include "support/api.h"
 
-#define HTTP_TIMEOUT_S 60
+/*
+ * A call fails when the server sends nothing for HTTP_STALL_S, or after
+ * HTTP_TIMEOUT_S in all: a large export under ThreadSanitizer on a busy
+ * machine streams for minutes, yet a server that stopped answering is caught.
+ */
+#define HTTP_STALL_S 60
+#define HTTP_TIMEOUT_S 600
 #define BODY_MAX ((size_t)256 << 20) /* a response larger than this is cut (and the call fails) */
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -92,6 +98,9 @@ int http_call(const char *method, const char *url, const char *key, const char *
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)HTTP_TIMEOUT_S);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)HTTP_STALL_S);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)HTTP_STALL_S);
     curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L); /* send "/../x" as written */
     if (strcmp(method, "HEAD") == 0) {
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
@@ -210,14 +219,17 @@ int api_fixture_start(struct api_fixture *f, const char *name, const char *roles
     return 0;
 }
 
-void api_fixture_stop(struct api_fixture *f)
+int api_fixture_stop(struct api_fixture *f)
 {
+    int status = 0;
+
     if (f->serve.pid > 0) {
-        serve_stop(&f->serve, 15);
+        status = serve_stop(&f->serve, 15);
     }
     broker_stop(&f->broker, 15);
     unsetenv("MODAX_TEST_API_PORT");
     if (f->dir[0] != '\0') {
         tmp_remove(f->dir);
     }
+    return status;
 }

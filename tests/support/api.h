@@ -48,6 +48,7 @@ struct api_fixture {
 int api_fixture_start(struct api_fixture *f, const char *name, const char *roles);
 /* base + path into buf. */
 const char *api_url(const struct api_fixture *f, const char *path, char *buf, size_t len);
-void api_fixture_stop(struct api_fixture *f);
+/* Stops the server and the broker, removes the folder; the server's exit status (0: none ran). */
+int api_fixture_stop(struct api_fixture *f);
 
 #endif

@@ -257,6 +257,7 @@ static int serve_spawn(struct serve *s, const char *dir, int port, const char *w
     unlink(s->ready);
     snprintf(exe, sizeof(exe), "%s/modax", bin_dir());
     snprintf(log, sizeof(log), "%s/%s.log", dir, name);
+    snprintf(s->log, sizeof(s->log), "%s", log);
     modax_env(dir, port);
     if (worker != NULL) {
         snprintf(buf, sizeof(buf), "%s/spool-%s", dir, worker);
@@ -293,6 +294,35 @@ static int serve_spawn(struct serve *s, const char *dir, int port, const char *w
     return -1;
 }
 
+/* Copies the sanitizer reports of the log at 'path' to stderr (the log goes with its folder). */
+static void copy_sanitizer_reports(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[2048];
+    int copying = 0, copied = 0;
+
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL && copied < 400) {
+        if (strstr(line, "WARNING: ThreadSanitizer") != NULL ||
+            strstr(line, "ERROR: AddressSanitizer") != NULL ||
+            strstr(line, "ERROR: LeakSanitizer") != NULL || strstr(line, "runtime error:") != NULL) {
+            if (!copying) {
+                fprintf(stderr, "  sanitizer report in %s:\n", path);
+            }
+            copying = 1;
+        }
+        if (copying) {
+            fputs(line, stderr);
+            copied++;
+        }
+        if (strncmp(line, "SUMMARY:", 8) == 0) {
+            copying = 0;
+        }
+    }
+    if (f != NULL) {
+        fclose(f);
+    }
+}
+
 int serve_stop(struct serve *s, int sig)
 {
     int status = 0;
@@ -303,6 +333,7 @@ int serve_stop(struct serve *s, int sig)
     kill(s->pid, sig);
     waitpid(s->pid, &status, 0);
     s->pid = 0;
+    copy_sanitizer_reports(s->log);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 

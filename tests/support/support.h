@@ -32,6 +32,7 @@ struct serve {
     char dir[512];
     int port;
     char ready[600];
+    char log[700];            /* its stdout and stderr */
     int api_port;             /* where its api role listens: $MODAX_TEST_API_PORT, else a free port */
 };
 /* Environment for modax processes of a test: store, spool and broker port under 'dir'. */
@@ -42,7 +43,11 @@ int serve_start(struct serve *s, const char *dir, int port);
 int serve_start_worker(struct serve *s, const char *dir, int port, const char *worker);
 /* Starts `modax serve --roles ROLES` (NULL: the default roles), as serve_start(). */
 int serve_start_roles(struct serve *s, const char *dir, int port, const char *roles);
-/* Stops it with 'sig' and waits; returns the exit status (or 128+signal). */
+/*
+ * Stops it with 'sig' and waits; returns the exit status (or 128+signal). A
+ * sanitizer report in its log is copied to stderr (ThreadSanitizer then makes
+ * the status 66, ASan/UBSan abort it).
+ */
 int serve_stop(struct serve *s, int sig);
 
 /* Runs `modax ARGS...` (NULL-terminated) with the test's environment; output into out. */

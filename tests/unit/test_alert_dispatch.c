@@ -30,7 +30,16 @@
 #include "modax/log.h"
 #include "modax/status.h"
 
-#define SUBMIT_LIMIT_MS 100 /* for 10,000 submits; about 2 ms measured, 9 ms under ASan */
+/*
+ * For 10,000 submits: about 2 ms measured, 9 ms under ASan. ThreadSanitizer
+ * makes each lock and access far slower (100 to 700 ms measured): there the
+ * bound only catches a submit that waits for the network.
+ */
+#ifdef __SANITIZE_THREAD__
+#define SUBMIT_LIMIT_MS 5000
+#else
+#define SUBMIT_LIMIT_MS 100
+#endif
 
 /* ---- the receiver ---- */
 
@@ -191,7 +200,7 @@ static void serve_one(struct receiver *r, int c)
         return;
     }
     if (how == ANSWER_200 && delay > 0) {
-        mdx_sleep_ms(delay);
+        mdx_sleep_ms(delay); /* a slow receiver: the fault under test */
     }
     answer(c, how == ANSWER_200 ? 200 : how == ANSWER_400 ? 400 : 500);
     if (how == ANSWER_200) {
@@ -269,6 +278,17 @@ static int receiver_ok(struct receiver *r)
 
     pthread_mutex_lock(&r->mu);
     n = r->ok;
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+/* Requests the receiver has read so far. */
+static int receiver_requests(struct receiver *r)
+{
+    int n;
+
+    pthread_mutex_lock(&r->mu);
+    n = r->requests;
     pthread_mutex_unlock(&r->mu);
     return n;
 }
@@ -446,7 +466,7 @@ static void webhook_body_and_signature_verify(void)
     CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(o, "id")) == 42.0);
     CHECK_STR(json_str(o, "summary"), "current_mean 12.5 A > 10 A");
     cJSON_Delete(o);
-    CHECK_EQ_INT(stats_of(d).delivered, 1);
+    CHECK_WAIT(stats_of(d).delivered == 1, 5000); /* booked after the answer is read */
 
 cleanup:
     mdx_dispatch_destroy(d, 1000);
@@ -515,12 +535,13 @@ static void webhook_500_is_retried_then_delivered(void)
     }
     mdx_dispatch_submit(d, &a);
     CHECK_EQ_INT(wait_ok(r, 1, 5000), 1);
-    mdx_sleep_ms(50);
+    /* The sink books the delivery once it has read the answer: a moment after the receiver. */
+    WAIT_UNTIL(stats_of(d).delivered == 1, 5000);
     struct mdx_sink_stats st = stats_of(d);
     CHECK_EQ_INT(st.retries, 3);
     CHECK_EQ_INT(st.delivered, 1);
     CHECK_EQ_INT(st.queued, 0);
-    CHECK_EQ_INT(r->requests, 4);
+    CHECK_EQ_INT(receiver_requests(r), 4);
     /* Each attempt is signed again; all four carried the same alert. */
     CHECK(strcmp(r->recs[0].body, r->recs[3].body) == 0);
 
@@ -543,12 +564,11 @@ static void webhook_400_is_rejected_and_counted(void)
         goto cleanup;
     }
     mdx_dispatch_submit(d, &a);
-    for (int i = 0; i < 200 && stats_of(d).rejected < 1; i++) {
-        mdx_sleep_ms(10);
-    }
+    WAIT_UNTIL(stats_of(d).rejected >= 1, 5000);
     receiver_set(r, ANSWER_200, 0, ANSWER_200, 0);
     mdx_dispatch_submit(d, &b);
     CHECK_EQ_INT(wait_ok(r, 1, 5000), 1);
+    WAIT_UNTIL(stats_of(d).delivered == 1, 5000); /* booked after the answer is read */
     struct mdx_sink_stats st = stats_of(d);
     CHECK_EQ_INT(st.rejected, 1);
     CHECK_EQ_INT(st.retries, 0);
@@ -587,7 +607,7 @@ static void webhook_hanging_times_out_and_is_retried(void)
     int64_t took_ms = (mdx_mono_us() - t0) / 1000;
     CHECK(took_ms >= 2 * 300); /* two attempts ran into the timeout */
     CHECK(took_ms < 3000);
-    mdx_sleep_ms(50);
+    WAIT_UNTIL(stats_of(d).delivered == 1, 5000); /* booked after the answer is read */
     CHECK_EQ_INT(stats_of(d).retries, 2);
     CHECK_EQ_INT(stats_of(d).delivered, 1);
 
@@ -611,6 +631,11 @@ static void submit_never_blocks_and_overflow_is_counted(void)
     }
     conf.timeout_ms = 500;
     conf.queue_max = 100;
+    /*
+     * With the overflow warnings on, as in production (the logger folds the
+     * repeats). Set while no sink thread runs: as `modax serve` does, at start.
+     */
+    mdx_log_setup(MDX_LOG_WARN, MDX_LOG_TEXT, 10000);
     d = mdx_dispatch_create(&conf, &err);
     CHECK(d != NULL);
     if (d == NULL) {
@@ -619,18 +644,13 @@ static void submit_never_blocks_and_overflow_is_counted(void)
     /* The first change is under way (and hangs) before the flood comes. */
     struct mdx_alert a = alert_of("dev-00000", MDX_ALERT_OPEN);
     mdx_dispatch_submit(d, &a);
-    for (int i = 0; i < 100 && r->requests == 0; i++) {
-        mdx_sleep_ms(10);
-    }
-    /* With the overflow warnings on, as in production (the logger folds the repeats). */
-    mdx_log_setup(MDX_LOG_WARN, MDX_LOG_TEXT, 10000);
+    WAIT_UNTIL(receiver_requests(r) > 0, 5000);
     t0 = mdx_mono_us();
     for (int i = 1; i < 10000; i++) {
         snprintf(a.device, sizeof(a.device), "dev-%05d", i);
         mdx_dispatch_submit(d, &a);
     }
     took_us = mdx_mono_us() - t0;
-    mdx_log_setup(MDX_LOG_ERROR, MDX_LOG_TEXT, 10000);
     printf("     10,000 submits against a hanging sink: %.1f ms\n", took_us / 1000.0);
     CHECK(took_us < SUBMIT_LIMIT_MS * 1000);
     struct mdx_sink_stats st = stats_of(d);
@@ -644,6 +664,7 @@ static void submit_never_blocks_and_overflow_is_counted(void)
 
 cleanup:
     mdx_dispatch_destroy(d, 0);
+    mdx_log_setup(MDX_LOG_ERROR, MDX_LOG_TEXT, 10000);
     receiver_stop(r);
 }
 
@@ -665,9 +686,7 @@ static void delivered_after_receiver_recovers(void)
         struct mdx_alert a = alert_of(devs[i], MDX_ALERT_OPEN);
         mdx_dispatch_submit(d, &a);
     }
-    for (int i = 0; i < 300 && stats_of(d).retries < 3; i++) {
-        mdx_sleep_ms(10); /* refused: 100, 200, 400 ms back-off */
-    }
+    WAIT_UNTIL(stats_of(d).retries >= 3, 5000); /* refused: 100, 200, 400 ms back-off */
     CHECK(stats_of(d).retries >= 3);
     CHECK_EQ_INT(stats_of(d).queued, 3);
     r = receiver_start(port, ANSWER_200);
@@ -683,7 +702,7 @@ static void delivered_after_receiver_recovers(void)
     CHECK_STR(st1, "press-1/open");
     CHECK_STR(st2, "press-2/open");
     CHECK_STR(st3, "press-3/open");
-    CHECK_EQ_INT(stats_of(d).queued, 0);
+    CHECK_WAIT(stats_of(d).queued == 0, 5000); /* removed once the answer is read */
 
 cleanup:
     mdx_dispatch_destroy(d, 1000);
@@ -712,15 +731,15 @@ static void newest_state_replaces_queued_state(void)
     mdx_dispatch_submit(d, &a2);
     mdx_dispatch_submit(d, &a3);
     CHECK_EQ_INT(stats_of(d).queued, 2);
-    mdx_sleep_ms(150);
+    CHECK_WAIT(stats_of(d).retries >= 1, 5000); /* an attempt failed while they waited */
     r = receiver_start(port, ANSWER_200);
     CHECK(r != NULL);
     if (r == NULL) {
         goto cleanup;
     }
     CHECK_EQ_INT(wait_ok(r, 2, 3000), 2);
-    mdx_sleep_ms(100);
-    CHECK_EQ_INT(r->requests, 2);
+    mdx_sleep_ms(100); /* no third request: time one would have taken to come */
+    CHECK_EQ_INT(receiver_requests(r), 2);
     rec_state(r, 0, st1, sizeof(st1));
     rec_state(r, 1, st2, sizeof(st2));
     CHECK_STR(st1, "press-1/resolved"); /* first in line, with its newest state */
@@ -800,11 +819,15 @@ static void ten_thousand_devices_alerting_at_once(void)
     CHECK(mdx_mono_us() - t0 < (int64_t)SUBMIT_LIMIT_MS * 1000 * 2);
     struct mdx_sink_stats st = stats_of(d);
     CHECK(peak <= 200 && st.queued <= 200);
-    CHECK(st.overflow >= 10000 - 200 - 10);
+    /*
+     * Each change is counted once: dropped, waiting (or under way) or delivered.
+     * How many went out during the burst depends on how fast this machine ran
+     * it, so that alone is not checked.
+     */
+    CHECK_EQ_INT(st.overflow + st.queued + st.delivered, 10000);
+    CHECK(st.overflow > 0);
     /* The queue drains after the burst. */
-    for (int i = 0; i < 1500 && stats_of(d).queued > 0; i++) {
-        mdx_sleep_ms(10);
-    }
+    WAIT_UNTIL(stats_of(d).queued == 0, 15000);
     st = stats_of(d);
     CHECK_EQ_INT(st.queued, 0);
     CHECK_EQ_INT(st.delivered + st.overflow, 10000);

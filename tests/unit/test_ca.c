@@ -245,12 +245,28 @@ static void refuses_bad_requests(void)
     teardown();
 }
 
+/* The folder that holds the CA key is private too, whatever the umask. */
+static void ca_folder_is_created_0700(void)
+{
+    char ca[128];
+    mode_t old = umask(022);
+
+    setup();
+    path(ca, sizeof(ca), "ca");
+    CHECK_EQ_INT(mdx_ca_init(ca), MDX_OK);
+    CHECK_EQ_INT(file_mode("ca"), 0700);
+    CHECK_EQ_INT(file_mode("ca/ca.key"), 0600);
+    umask(old);
+    teardown();
+}
+
 static const struct mdx_test tests[] = {
     {"ca: init creates the CA once", init_creates_the_ca_once},
     {"ca: issues client and server certificates", issues_client_and_server_certificates},
     {"ca: backdated certificates expire, other CAs do not verify",
      backdated_certificates_expire_and_other_cas_do_not_verify},
     {"ca: refuses bad requests", refuses_bad_requests},
+    {"issue 16: the CA folder is created 0700", ca_folder_is_created_0700},
     {NULL, NULL}};
 
 MDX_TEST_MAIN(tests)

@@ -28,7 +28,7 @@ static const struct mdx_conf_key mqtt_keys[] = {
     MDX_CONF_STR("mqtt.host", "localhost", struct mqtt_conf, host, "Broker host name"),
     MDX_CONF_INT("mqtt.port", "1883", 1, 65535, struct mqtt_conf, port, "Broker TCP port"),
     MDX_CONF_BOOL("mqtt.tls", "false", struct mqtt_conf, tls, "Use TLS | mutual TLS"),
-    MDX_CONF_DBL("mqtt.ratio", "0.5", 0, 1, struct mqtt_conf, ratio, "A fraction"),
+    MDX_CONF_DBL("mqtt.ratio", "0.5", 0.25, 0.75, struct mqtt_conf, ratio, "A fraction"),
     MDX_CONF_SECRET("mqtt.password", struct mqtt_conf, password,
                     "Environment or *_file only; refused in the config file"),
     MDX_CONF_STR("mqtt.client_id", "modax # ingest", struct mqtt_conf, client_id,
@@ -233,15 +233,17 @@ static void doubles_must_be_finite_and_within_bounds(void)
 {
     static const char *const bad[] = {"mqtt.ratio = nan\n",  "mqtt.ratio = inf\n",
                                       "mqtt.ratio = 1.5\n",  "mqtt.ratio = -0.1\n",
-                                      "mqtt.ratio = 0.5x\n", "mqtt.ratio = \n"};
+                                      "mqtt.ratio = 0.5x\n", "mqtt.ratio = \n",
+                                      /* fractional bounds are kept, not cut to 0..0 */
+                                      "mqtt.ratio = 0.2\n",  "mqtt.ratio = 0.76\n"};
 
     clear_env();
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         CHECK_EQ_INT(load_text(mqtt_only, 1, bad[i]), MDX_ECONF);
         CHECK(strstr(err, ":1: mqtt.ratio: ") != NULL);
     }
-    CHECK_EQ_INT(load_text(mqtt_only, 1, "mqtt.ratio = 1e-1\n"), MDX_OK);
-    CHECK(mq.ratio == 0.1);
+    CHECK_EQ_INT(load_text(mqtt_only, 1, "mqtt.ratio = 3e-1\n"), MDX_OK);
+    CHECK(mq.ratio == 0.3);
     fini_all();
 }
 

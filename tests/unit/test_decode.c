@@ -982,6 +982,48 @@ static void event_of_telemetry_kind_is_refused(void)
     CHECK_STR(why, "unknown form");
 }
 
+/* ---- issue 16: NUL bytes ---- */
+
+static void nul_escape_in_sensor_name_is_refused(void)
+{
+    const char *why = NULL;
+
+    CHECK_EQ_INT(decode_str("{\"sensor_data\":{\"nul\\u0000name\":1}}", &why), MDX_EINVAL);
+    CHECK_STR(why, "nul character");
+    CHECK_EQ_INT(pts.n, 0);
+}
+
+static void nul_escape_in_device_id_is_refused(void)
+{
+    const char *why = NULL;
+
+    CHECK_EQ_INT(decode_bytes_as("att-1", "{\"device_id\":\"att-1\\u0000x\","
+                                          "\"sensor_data\":{\"a\":1}}",
+                                 strlen("{\"device_id\":\"att-1\\u0000x\","
+                                        "\"sensor_data\":{\"a\":1}}"),
+                                 &why),
+                 MDX_EINVAL);
+    CHECK_STR(why, "nul character");
+}
+
+static void raw_nul_byte_inside_a_string_is_refused(void)
+{
+    const char p[] = "{\"sensor_data\":{\"nul\0name\":1}}";
+    const char *why = NULL;
+
+    CHECK_EQ_INT(decode_bytes_as("press-0042", p, sizeof(p) - 1, &why), MDX_EINVAL);
+    CHECK_STR(why, "nul character");
+}
+
+static void escaped_backslash_before_u0000_text_is_no_nul(void)
+{
+    const char *why = NULL;
+
+    /* "a\\u0000" is the five characters \u0000 after 'a': no NUL, but not a sensor name. */
+    CHECK_EQ_INT(decode_str("{\"sensor_data\":{\"ok\":1},\"note\":\"a\\\\u0000\"}", &why),
+                 MDX_OK);
+}
+
 static const struct mdx_test tests[] = {
     {"cloud form gives one point per sensor", cloud_form_gives_one_point_per_sensor},
     {"field form names sensors by group and index", field_form_names_sensors_by_group_and_index},
@@ -1082,6 +1124,11 @@ static const struct mdx_test tests[] = {
     {"status too large for the body is refused", status_too_large_for_the_body_is_refused},
     {"status with invalid UTF-8 is refused", status_with_invalid_utf8_is_refused},
     {"event of telemetry kind is refused", event_of_telemetry_kind_is_refused},
+    {"issue 16: nul escape in a sensor name is refused", nul_escape_in_sensor_name_is_refused},
+    {"issue 16: nul escape in device_id is refused", nul_escape_in_device_id_is_refused},
+    {"issue 16: raw nul byte inside a string is refused", raw_nul_byte_inside_a_string_is_refused},
+    {"issue 16: escaped backslash before u0000 text is no nul",
+     escaped_backslash_before_u0000_text_is_no_nul},
     {NULL, NULL},
 };
 

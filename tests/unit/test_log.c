@@ -279,7 +279,7 @@ static void suppression_counts_repeats_and_reports_them_after_the_interval(void)
     }
     mdx_log_warn("ingest", "other message");
     mdx_log_warn("store", "payload rejected"); /* another module: its own entry */
-    mdx_sleep_ms(80);
+    mdx_sleep_ms(80); /* past the 50 ms suppression window: time must pass */
     mdx_log_warn("ingest", "payload rejected", MDX_F_INT("i", 5));
     out = capture_end();
 
@@ -313,15 +313,31 @@ static void suppressed_count_appears_in_text_and_resets(void)
     mdx_log_info("core", "tick");
     mdx_log_info("core", "tick");
     mdx_log_info("core", "tick");
-    mdx_sleep_ms(80);
+    mdx_sleep_ms(80); /* past the 50 ms suppression window: time must pass */
     mdx_log_info("core", "tick");
-    mdx_sleep_ms(80);
+    mdx_sleep_ms(80); /* past the 50 ms suppression window: time must pass */
     mdx_log_info("core", "tick");
     out = capture_end();
 
     CHECK_EQ_INT(count_lines(out), 3);
     CHECK(strstr(out, "core: tick suppressed=2\n") != NULL);
     CHECK(strstr(out, "suppressed=1") == NULL);
+}
+
+static void final_record_is_written_despite_suppression(void)
+{
+    const char *out;
+
+    mdx_log_setup(MDX_LOG_INFO, MDX_LOG_TEXT, 10000);
+    capture_begin();
+    mdx_log_info("engine", "statistics", MDX_F_INT("stored", 1));
+    mdx_log_info("engine", "statistics", MDX_F_INT("stored", 2)); /* held back */
+    mdx_log_info_always("engine", "statistics", MDX_F_INT("stored", 3), MDX_F_INT("final", 1));
+    out = capture_end();
+
+    CHECK_EQ_INT(count_lines(out), 2);
+    CHECK(strstr(out, "stored=3 final=1 suppressed=1\n") != NULL);
+    CHECK(strstr(out, "stored=2") == NULL);
 }
 
 static void suppression_off_prints_every_record(void)
@@ -438,6 +454,8 @@ static const struct mdx_test tests[] = {
      suppression_counts_repeats_and_reports_them_after_the_interval},
     {"suppressed count appears in text and resets", suppressed_count_appears_in_text_and_resets},
     {"suppression off prints every record", suppression_off_prints_every_record},
+    {"issue 16: a final record is written despite suppression",
+     final_record_is_written_despite_suppression},
     {"many distinct messages are never suppressed", many_distinct_messages_are_never_suppressed},
     {"long values are cut and the line stays valid json",
      long_values_are_cut_and_the_line_stays_valid_json},

@@ -15,50 +15,59 @@
 #include "store_util.h"
 #include "api/metrics_int.h"
 #include "modax/alloc.h"
+#include "modax/status.h"
 
 static void label_values_are_escaped(void)
 {
-    struct metrics_buf b = {0};
+    struct mdx_buf b;
 
-    metrics_buf_label(&b, "a\\b\"c\nd");
-    CHECK_STR(b.p, "a\\\\b\\\"c\\nd");
-    metrics_buf_free(&b);
-    metrics_buf_label(&b, "plain");
-    CHECK_STR(b.p, "plain");
-    metrics_buf_free(&b);
+    mdx_buf_init(&b, METRICS_PAGE_MAX);
+    metrics_text_label(&b, "a\\b\"c\nd");
+    CHECK_STR(mdx_buf_str(&b), "a\\\\b\\\"c\\nd");
+    mdx_buf_fini(&b);
+    metrics_text_label(&b, "plain");
+    CHECK_STR(mdx_buf_str(&b), "plain");
+    mdx_buf_fini(&b);
 }
 
 static void values_are_written_exactly(void)
 {
-    struct metrics_buf b = {0};
+    struct mdx_buf b;
 
-    metrics_buf_value(&b, 45.25);
-    metrics_buf_lit(&b, " ");
-    metrics_buf_value(&b, 5.1);
-    metrics_buf_lit(&b, " ");
-    metrics_buf_value(&b, NAN);
-    metrics_buf_lit(&b, " ");
-    metrics_buf_value(&b, -INFINITY);
-    metrics_buf_lit(&b, " ");
-    metrics_buf_value(&b, 12000);
-    CHECK_STR(b.p, "45.25 5.1 NaN -Inf 12000");
-    metrics_buf_free(&b);
+    mdx_buf_init(&b, METRICS_PAGE_MAX);
+    metrics_text_value(&b, 45.25);
+    mdx_buf_adds(&b, " ");
+    metrics_text_value(&b, 5.1);
+    mdx_buf_adds(&b, " ");
+    metrics_text_value(&b, NAN);
+    mdx_buf_adds(&b, " ");
+    metrics_text_value(&b, -INFINITY);
+    mdx_buf_adds(&b, " ");
+    metrics_text_value(&b, 12000);
+    CHECK_STR(mdx_buf_str(&b), "45.25 5.1 NaN -Inf 12000");
+    mdx_buf_fini(&b);
 }
 
-static void buffer_grows_past_its_first_block(void)
+static void page_stops_at_its_cap(void)
 {
-    struct metrics_buf b = {0};
+    struct mdx_buf b;
     char line[1000];
+    int i;
 
     memset(line, 'x', sizeof(line) - 1);
     line[sizeof(line) - 1] = '\0';
-    for (int i = 0; i < 100; i++) {
-        metrics_buf_printf(&b, "%s\n", line);
+    mdx_buf_init(&b, 50 * 1000);
+    for (i = 0; i < 100 && b.err == MDX_OK; i++) {
+        mdx_buf_addf(&b, "%s\n", line);
     }
-    CHECK(!b.oom);
-    CHECK_EQ_INT(b.len, 100 * 1000);
-    CHECK_EQ_INT(strlen(b.p), 100 * 1000);
-    metrics_buf_free(&b);
+    /* The 51st line is over the cap: refused, and so is all that follows. */
+    CHECK_EQ_INT(i, 51);
+    CHECK_EQ_INT(b.err, MDX_EFULL);
+    CHECK_EQ_INT(b.len, 50 * 1000);
+    metrics_text_label(&b, "more");
+    CHECK_EQ_INT(b.len, 50 * 1000);
+    CHECK(mdx_buf_take(&b) == NULL);
+    mdx_buf_fini(&b);
 }
 
 static struct mdx_store *open_store(void)
@@ -98,51 +107,58 @@ static void fill_store(struct mdx_store *st)
     CHECK_EQ_INT(write_points(st, "globex", "mill-1", p, 1, NULL), MDX_OK);
 }
 
+/* 1 if the text of 'b' holds 's'. */
+static int has(const struct mdx_buf *b, const char *s)
+{
+    return strstr(mdx_buf_str(b), s) != NULL;
+}
+
 static void device_gauges_pick_temperature_and_current(void)
 {
     struct mdx_store *st = open_store();
-    struct metrics_buf b = {0};
+    struct mdx_buf b;
 
     CHECK(st != NULL);
     if (st == NULL) {
         return;
     }
+    mdx_buf_init(&b, METRICS_PAGE_MAX);
     fill_store(st);
     CHECK_EQ_INT(metrics_devices_render(&b, st, 100), MDX_OK);
-    CHECK(!b.oom);
+    CHECK_EQ_INT(b.err, MDX_OK);
     /* The newest value, per sensor. */
-    CHECK(strstr(b.p, "modax_device_temperature_celsius{tenant=\"acme\",device=\"press-1\","
-                      "sensor=\"temperature_mean\"} 46.5\n") != NULL);
-    CHECK(strstr(b.p, "modax_device_temperature_celsius{tenant=\"acme\",device=\"press-1\","
-                      "sensor=\"temperature_0\"} 50\n") != NULL);
-    CHECK(strstr(b.p, "modax_device_current_amperes{tenant=\"acme\",device=\"press-1\","
-                      "sensor=\"current_mean\"} 5.5\n") != NULL);
-    CHECK(strstr(b.p, "modax_device_current_amperes{tenant=\"acme\",device=\"press-1\","
-                      "sensor=\"motor_current_0\"} 7\n") != NULL);
-    CHECK(strstr(b.p, "device=\"press-2\",sensor=\"temperature_mean\"} 30\n") != NULL);
-    CHECK(strstr(b.p, "modax_device_current_amperes{tenant=\"globex\",device=\"mill-1\","
-                      "sensor=\"current_mean\"} 2\n") != NULL);
-    CHECK(strstr(b.p, "vibration") == NULL);
-    CHECK(strstr(b.p, "modax_device_metrics_truncated 0\n") != NULL);
-    CHECK(strstr(b.p, "modax_device_metrics_devices 3\n") != NULL);
+    CHECK(has(&b, "modax_device_temperature_celsius{tenant=\"acme\",device=\"press-1\","
+                  "sensor=\"temperature_mean\"} 46.5\n"));
+    CHECK(has(&b, "modax_device_temperature_celsius{tenant=\"acme\",device=\"press-1\","
+                  "sensor=\"temperature_0\"} 50\n"));
+    CHECK(has(&b, "modax_device_current_amperes{tenant=\"acme\",device=\"press-1\","
+                  "sensor=\"current_mean\"} 5.5\n"));
+    CHECK(has(&b, "modax_device_current_amperes{tenant=\"acme\",device=\"press-1\","
+                  "sensor=\"motor_current_0\"} 7\n"));
+    CHECK(has(&b, "device=\"press-2\",sensor=\"temperature_mean\"} 30\n"));
+    CHECK(has(&b, "modax_device_current_amperes{tenant=\"globex\",device=\"mill-1\","
+                  "sensor=\"current_mean\"} 2\n"));
+    CHECK(!has(&b, "vibration"));
+    CHECK(has(&b, "modax_device_metrics_truncated 0\n"));
+    CHECK(has(&b, "modax_device_metrics_devices 3\n"));
     /* One HELP/TYPE per family. */
-    char *first = strstr(b.p, "# TYPE modax_device_temperature_celsius gauge");
+    const char *first = strstr(mdx_buf_str(&b), "# TYPE modax_device_temperature_celsius gauge");
     CHECK(first != NULL && strstr(first + 1, "# TYPE modax_device_temperature_celsius") == NULL);
-    metrics_buf_free(&b);
+    mdx_buf_fini(&b);
 
     /* The cap: the first device in (tenant, device) order only. */
     CHECK_EQ_INT(metrics_devices_render(&b, st, 1), MDX_OK);
-    CHECK(strstr(b.p, "device=\"press-1\"") != NULL);
-    CHECK(strstr(b.p, "press-2") == NULL);
-    CHECK(strstr(b.p, "globex") == NULL);
-    CHECK(strstr(b.p, "modax_device_metrics_truncated 1\n") != NULL);
-    CHECK(strstr(b.p, "modax_device_metrics_skipped 2\n") != NULL);
-    metrics_buf_free(&b);
+    CHECK(has(&b, "device=\"press-1\""));
+    CHECK(!has(&b, "press-2"));
+    CHECK(!has(&b, "globex"));
+    CHECK(has(&b, "modax_device_metrics_truncated 1\n"));
+    CHECK(has(&b, "modax_device_metrics_skipped 2\n"));
+    mdx_buf_fini(&b);
 
     /* No store: the gauges' families are still there, and the error is returned. */
     CHECK(metrics_devices_render(&b, NULL, 10) != MDX_OK);
-    CHECK(strstr(b.p, "modax_device_metrics_devices 0\n") != NULL);
-    metrics_buf_free(&b);
+    CHECK(has(&b, "modax_device_metrics_devices 0\n"));
+    mdx_buf_fini(&b);
     mdx_store_close(st);
     tmp_db_remove();
 }
@@ -260,7 +276,7 @@ static void emf_line_has_the_cloudwatch_shape(void)
 static const struct mdx_test tests[] = {
     {"label_values_are_escaped", label_values_are_escaped},
     {"values_are_written_exactly", values_are_written_exactly},
-    {"buffer_grows_past_its_first_block", buffer_grows_past_its_first_block},
+    {"page_stops_at_its_cap", page_stops_at_its_cap},
     {"device_gauges_pick_temperature_and_current", device_gauges_pick_temperature_and_current},
     {"http_counters_count_by_route_and_code", http_counters_count_by_route_and_code},
     {"emf_line_has_the_cloudwatch_shape", emf_line_has_the_cloudwatch_shape},

@@ -3,8 +3,10 @@
  * test_spool.c - the durable spool: round trips across segments, release,
  * resuming at a checkpoint, a torn tail, a corrupt record, a full spool.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -192,14 +194,15 @@ static void empty_payload_round_trips(void)
 
 struct appender {
     struct mdx_spool *sp;
-    int rc;
+    atomic_int rc; /* read by the test while the thread may still be in append */
 };
 
 static void *append_one(void *arg)
 {
     struct appender *a = arg;
+    int rc = mdx_spool_append(a->sp, 1, "modax/t/d/sensor_data", "{\"seq\":9}", 9, 9, 0);
 
-    a->rc = mdx_spool_append(a->sp, 1, "modax/t/d/sensor_data", "{\"seq\":9}", 9, 9, 0);
+    atomic_store(&a->rc, rc);
     return NULL;
 }
 
@@ -214,22 +217,56 @@ static void full_spool_waits_for_release_then_stop_ends_the_wait(void)
     tmp_make(dir, sizeof(dir), "spool-full");
     sp = open_spool(dir, &start, 300); /* room for about 4 records */
     append_n(sp, 0, 4);
-    a = (struct appender){sp, 1};
+    a.sp = sp;
+    atomic_init(&a.rc, 1);
     pthread_create(&t, NULL, append_one, &a);
-    mdx_sleep_ms(100);
-    CHECK_EQ_INT(a.rc, 1); /* still waiting */
+    mdx_sleep_ms(100); /* time for it to finish if it wrongly did not wait */
+    CHECK_EQ_INT(atomic_load(&a.rc), 1); /* still waiting */
     end = read_expect(sp, 0, 4);
     mdx_spool_release(sp, &end);
     pthread_join(t, NULL);
     CHECK_EQ_INT(a.rc, MDX_OK);
     append_n(sp, 10, 13);
-    a = (struct appender){sp, 1};
+    a.sp = sp;
+    atomic_init(&a.rc, 1);
     pthread_create(&t, NULL, append_one, &a);
-    mdx_sleep_ms(50);
+    mdx_sleep_ms(50); /* most likely waiting by now; either way stop must end it */
     mdx_spool_stop(sp);
     pthread_join(t, NULL);
     CHECK_EQ_INT(a.rc, MDX_ESTOPPED);
     mdx_spool_close(sp);
+    tmp_remove(dir);
+}
+
+/* The spool holds every tenant's payloads: folder 0700, segments 0600, whatever the umask. */
+static void spool_folder_and_segments_are_private(void)
+{
+    char dir[256], sub[300], seg[600];
+    struct mdx_spool_pos start = {0, 0};
+    struct mdx_spool *sp;
+    struct stat sb;
+    mode_t old = umask(022);
+
+    tmp_make(dir, sizeof(dir), "spool-mode");
+    snprintf(sub, sizeof(sub), "%s/spool", dir);
+    sp = open_spool(sub, &start, 1 << 20);
+    append_n(sp, 0, 3);
+    CHECK(stat(sub, &sb) == 0 && (sb.st_mode & 0777) == 0700);
+    DIR *d = opendir(sub);
+    int segments = 0;
+    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
+        if (strstr(e->d_name, ".spool") != NULL) {
+            snprintf(seg, sizeof(seg), "%s/%s", sub, e->d_name);
+            CHECK(stat(seg, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+            segments++;
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    CHECK(segments >= 1);
+    mdx_spool_close(sp);
+    umask(old);
     tmp_remove(dir);
 }
 
@@ -242,6 +279,7 @@ static const struct mdx_test tests[] = {
     {"an empty payload round-trips", empty_payload_round_trips},
     {"a full spool waits for release; stop ends the wait",
      full_spool_waits_for_release_then_stop_ends_the_wait},
+    {"issue 16: spool folder and segments are private", spool_folder_and_segments_are_private},
     {NULL, NULL},
 };
 

@@ -20,6 +20,7 @@
 #include "modax/alloc.h"
 #include "modax/status.h"
 #include "modax/store.h"
+#include "modax/validate.h"
 
 #define T0 1760000400000LL /* a whole hour: 2025-10-09 09:00:00 UTC */
 #define MIN_MS MDX_ROLLUP_MINUTE_MS
@@ -714,6 +715,34 @@ static void database_from_before_rollups_is_rolled_up_at_open(void)
     tmp_db_remove();
 }
 
+/* Values at the accepted limit: averages stay finite in minute, hour and raw buckets. */
+static void values_at_the_magnitude_limit_average_without_overflow(void)
+{
+    struct mdx_store *st = open_store(":memory:");
+    static struct mdx_point p[3];
+    static struct buckets b;
+    const int64_t steps[] = {MIN_MS, HOUR_MS, 1000, (INT64_C(1) << 50) - 1};
+
+    if (st == NULL) {
+        CHECK(0);
+        return;
+    }
+    add_device(st, "acme", "press-1");
+    for (int i = 0; i < 3; i++) {
+        set_value(&p[i], "big", T0 + i * 1000LL, MDX_VALUE_ABS_MAX);
+    }
+    CHECK_EQ_INT(write_acme(st, "press-1", p, 3, NULL), MDX_OK);
+    for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+        CHECK_EQ_INT(buckets(st, "press-1", "big", T0, T0 + HOUR_MS, steps[k], 0, &b), MDX_OK);
+        CHECK(b.n >= 1);
+        for (size_t i = 0; i < b.n && i < MAX_BUCKETS; i++) {
+            CHECK(isfinite(b.b[i].sum));
+            CHECK(close_enough(mdx_bucket_value(&b.b[i], MDX_AGG_AVG), MDX_VALUE_ABS_MAX));
+        }
+    }
+    mdx_store_close(st);
+}
+
 static const struct mdx_test tests[] = {
     {"rollups equal a brute-force aggregation over random batches",
      rollups_equal_brute_force_over_random_batches},
@@ -726,6 +755,8 @@ static const struct mdx_test tests[] = {
     {"a full delta buffer is written early", full_delta_buffer_is_written_early},
     {"a database from before rollups is rolled up at open",
      database_from_before_rollups_is_rolled_up_at_open},
+    {"issue 16: values at the magnitude limit average without overflow",
+     values_at_the_magnitude_limit_average_without_overflow},
     {NULL, NULL}};
 
 MDX_TEST_MAIN(tests)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -181,12 +182,44 @@ static void store_reports_corrupt_chunks(void)
     tmp_db_remove();
 }
 
+static long mode_of(const char *path, const char *suffix)
+{
+    char p[256];
+    struct stat sb;
+
+    snprintf(p, sizeof(p), "%s%s", path, suffix);
+    return stat(p, &sb) == 0 ? (long)(sb.st_mode & 0777) : -1;
+}
+
+/* Every tenant's data and all secret hashes: only the service's user may read them. */
+static void database_and_its_wal_files_are_created_0600(void)
+{
+    const char *path = tmp_db_fresh();
+    mode_t old = umask(022);
+    struct mdx_store *st;
+
+    CHECK(path != NULL);
+    st = open_default(path);
+    CHECK(st != NULL);
+    if (st != NULL) {
+        CHECK_EQ_INT(mdx_store_tenant_add(st, "acme"), MDX_OK); /* a write: WAL and SHM exist */
+        CHECK_EQ_INT(mode_of(path, ""), 0600);
+        CHECK_EQ_INT(mode_of(path, "-wal"), 0600);
+        CHECK_EQ_INT(mode_of(path, "-shm"), 0600);
+        mdx_store_close(st);
+    }
+    umask(old);
+    tmp_db_remove();
+}
+
 static const struct mdx_test tests[] = {
     {"store refuses a bad open", store_refuses_bad_open},
     {"store returns busy while locked, then succeeds",
      store_returns_busy_while_locked_then_succeeds},
     {"store migrates once and reopens", store_migrates_once_and_reopens},
     {"store reports corrupt chunks", store_reports_corrupt_chunks},
+    {"issue 16: database and its WAL files are created 0600",
+     database_and_its_wal_files_are_created_0600},
     {NULL, NULL}};
 
 MDX_TEST_MAIN(tests)

@@ -320,6 +320,24 @@ static void points_infinite_value_is_refused(void)
     expect_points_refused("a", -INFINITY, "non-finite number");
 }
 
+static void points_value_beyond_the_magnitude_limit_is_refused(void)
+{
+    expect_points_refused("a", 1.7e308, "value out of range");
+    expect_points_refused("a", -1.7e308, "value out of range");
+    expect_points_refused("a", nextafter(MDX_VALUE_ABS_MAX, INFINITY), "value out of range");
+}
+
+static void points_value_at_the_magnitude_limit_is_accepted(void)
+{
+    struct mdx_point v[2];
+    struct mdx_points pts = {v, 2, 2};
+    const char *why = NULL;
+
+    set_point(&v[0], "a", MDX_VALUE_ABS_MAX, RECV_MS);
+    set_point(&v[1], "b", -MDX_VALUE_ABS_MAX, RECV_MS);
+    CHECK_EQ_INT(mdx_validate_points(&pts, RECV_MS, &why), MDX_OK);
+}
+
 static void points_uppercase_sensor_is_refused(void)
 {
     expect_points_refused("Current_Mean", 1, "bad sensor name");
@@ -381,6 +399,10 @@ static const struct mdx_test tests[] = {
     {"points: empty sensor is refused", points_empty_sensor_is_refused},
     {"points: sensor of 65 bytes is refused", points_sensor_of_65_bytes_is_refused},
     {"points: empty list is fine", points_empty_list_is_fine},
+    {"issue 16: value beyond the magnitude limit is refused",
+     points_value_beyond_the_magnitude_limit_is_refused},
+    {"issue 16: value at the magnitude limit is accepted",
+     points_value_at_the_magnitude_limit_is_accepted},
     {NULL, NULL},
 };
 

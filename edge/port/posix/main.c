@@ -27,6 +27,7 @@
 #define PASSWORD_MAX 256
 #define SLOTS_MAX_BYTES (2ull * 1024 * 1024 * 1024) /* store-and-forward memory limit */
 #define CLOSE_WAIT_MS 5000u                         /* for acknowledgements at exit */
+#define ENDPOINTS_MAX 8
 
 static volatile sig_atomic_t stop_flag;
 
@@ -51,6 +52,14 @@ struct options {
     int persistent;
     int log_level;
     int commands; /* subscribe to the machines' commands topics */
+    struct mdx_posix_endpoint endpoints[ENDPOINTS_MAX];
+    char endpoint_hosts[ENDPOINTS_MAX][256];
+    uint32_t nendpoints;
+    uint32_t failover_after;
+    uint32_t health_timeout_ms;
+    uint32_t primary_probe_ms;
+    const char *outbox;       /* persistent outbox file; NULL: readings wait in RAM */
+    uint32_t outbox_readings; /* its size: readings per machine */
 };
 
 static void usage(FILE *f)
@@ -64,7 +73,8 @@ static void usage(FILE *f)
           "  {\"device_id\":..,\"command_id\":42,\"status\":\"ok\"}, or \"rejected\" with a \"detail\"\n"
           "Commands: speed_pct 0..100 (% of the press cycle's load; currents, vibration and\n"
           "temperature follow). The machine's interlock rejects values out of range, unknown\n"
-          "names and every command while its emergency stop is active (--fault DEV:estop@S);\n"
+          "names and every command while its emergency stop is active (--fault DEV:estop@S),\n"
+          "its door is open, its motor is overloaded or its temperature is not OK;\n"
           "a malformed command is rejected if its command_id is readable, else ignored.\n"
           "\n"
           "Broker:\n"
@@ -76,6 +86,12 @@ static void usage(FILE *f)
           "  --clean-session        start a clean session each time: what the broker and this\n"
           "                         client had in flight when the connection broke is lost\n"
           "                         (default: persistent session, nothing lost)\n"
+          "  --endpoint HOST:PORT   a broker, in order of preference; repeat for failover\n"
+          "                         between regions (instead of --host/--port)\n"
+          "  --failover-after N     move to the next endpoint after N failed attempts (3)\n"
+          "  --health-timeout MS    ... or when a message waits this long for its PUBACK (10000)\n"
+          "  --primary-probe S      while away, check the first endpoint every S seconds and\n"
+          "                         move back once it answers (30)\n"
           "  --cafile FILE          TLS: verify the broker against this CA certificate\n"
           "  --cert FILE --key FILE TLS: this client certificate and key (mutual TLS)\n"
           "Per-machine connections (each machine its own device identity at the broker:\n"
@@ -111,6 +127,16 @@ static void usage(FILE *f)
           "  --batch N              readings per message, as a JSON array (1: single)\n"
           "  --buffer N             readings kept per machine while offline (3600)\n"
           "  --no-safety            don't publish safety messages\n"
+          "Store-and-forward that survives power cuts and restarts:\n"
+          "  --outbox FILE          keep readings in FILE until the broker acknowledged them\n"
+          "                         (instead of --buffer in RAM); after a reconnect or a\n"
+          "                         restart the backlog goes out oldest first, in arrays,\n"
+          "                         while new readings go out at once. When full, the oldest\n"
+          "                         are dropped, counted and reported as status \"gap\".\n"
+          "                         A file of another device or a newer format is refused\n"
+          "  --outbox-readings N    its size in readings per machine (36000: an hour at 10 Hz)\n"
+          "  --backfill-rate N      backlog readings sent per second, all machines (2000; 0: no cap)\n"
+          "  --drain                make no readings: deliver what the outbox holds, then exit\n"
           "  --no-commands          don't subscribe to commands\n"
           "Run:\n"
           "  --count N              stop after N readings per machine\n"
@@ -171,6 +197,31 @@ static int parse_double(const char *opt, const char *s, double lo, double hi, do
         return bad(opt, s, want);
     }
     *out = v;
+    return 0;
+}
+
+/* HOST:PORT, appended to the endpoint list. */
+static int parse_endpoint(const char *s, struct options *o)
+{
+    const char *colon = strrchr(s, ':');
+    uint32_t port;
+    size_t n;
+
+    if (o->nendpoints == ENDPOINTS_MAX) {
+        return bad("endpoint", s, "at most 8 endpoints");
+    }
+    n = colon != NULL ? (size_t)(colon - s) : 0;
+    if (n == 0 || n >= sizeof(o->endpoint_hosts[0])) {
+        return bad("endpoint", s, "expected HOST:PORT");
+    }
+    if (parse_u32("endpoint", colon + 1, 1, 65535, &port) != 0) {
+        return -1;
+    }
+    memcpy(o->endpoint_hosts[o->nendpoints], s, n);
+    o->endpoint_hosts[o->nendpoints][n] = '\0';
+    o->endpoints[o->nendpoints].host = o->endpoint_hosts[o->nendpoints];
+    o->endpoints[o->nendpoints].port = (int)port;
+    o->nendpoints++;
     return 0;
 }
 
@@ -253,6 +304,14 @@ enum {
     OPT_BATCH,
     OPT_BUFFER,
     OPT_NO_SAFETY,
+    OPT_ENDPOINT,
+    OPT_FAILOVER_AFTER,
+    OPT_HEALTH_TIMEOUT,
+    OPT_PRIMARY_PROBE,
+    OPT_OUTBOX,
+    OPT_OUTBOX_READINGS,
+    OPT_BACKFILL_RATE,
+    OPT_DRAIN,
     OPT_NO_COMMANDS,
     OPT_COUNT,
     OPT_DURATION,
@@ -287,6 +346,14 @@ static const struct option long_options[] = {
     {"batch", required_argument, NULL, OPT_BATCH},
     {"buffer", required_argument, NULL, OPT_BUFFER},
     {"no-safety", no_argument, NULL, OPT_NO_SAFETY},
+    {"endpoint", required_argument, NULL, OPT_ENDPOINT},
+    {"failover-after", required_argument, NULL, OPT_FAILOVER_AFTER},
+    {"health-timeout", required_argument, NULL, OPT_HEALTH_TIMEOUT},
+    {"primary-probe", required_argument, NULL, OPT_PRIMARY_PROBE},
+    {"outbox", required_argument, NULL, OPT_OUTBOX},
+    {"outbox-readings", required_argument, NULL, OPT_OUTBOX_READINGS},
+    {"backfill-rate", required_argument, NULL, OPT_BACKFILL_RATE},
+    {"drain", no_argument, NULL, OPT_DRAIN},
     {"no-commands", no_argument, NULL, OPT_NO_COMMANDS},
     {"count", required_argument, NULL, OPT_COUNT},
     {"duration", required_argument, NULL, OPT_DURATION},
@@ -336,6 +403,11 @@ static int parse_options(int argc, char **argv, struct options *o)
     o->port = 1883;
     o->log_level = MDX_EDGE_LOG_INFO;
     o->commands = 1;
+    o->outbox_readings = 36000;
+    o->failover_after = 3;
+    o->health_timeout_ms = 10000;
+    o->primary_probe_ms = 30000;
+    c->backfill_rate = 2000;
     opterr = 0;
     while (rc == 0 && (opt = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
         switch (opt) {
@@ -422,6 +494,31 @@ static int parse_options(int argc, char **argv, struct options *o)
         case OPT_NO_SAFETY:
             c->safety = 0;
             break;
+        case OPT_ENDPOINT:
+            rc = parse_endpoint(optarg, o);
+            break;
+        case OPT_FAILOVER_AFTER:
+            rc = parse_u32("failover-after", optarg, 1, 1000, &o->failover_after);
+            break;
+        case OPT_HEALTH_TIMEOUT:
+            rc = parse_u32("health-timeout", optarg, 0, 3600000, &o->health_timeout_ms);
+            break;
+        case OPT_PRIMARY_PROBE:
+            rc = parse_double("primary-probe", optarg, 0, 86400, &hours);
+            o->primary_probe_ms = (uint32_t)(hours * 1000.0);
+            break;
+        case OPT_OUTBOX:
+            o->outbox = optarg;
+            break;
+        case OPT_OUTBOX_READINGS:
+            rc = parse_u32("outbox-readings", optarg, 1, 100000000, &o->outbox_readings);
+            break;
+        case OPT_BACKFILL_RATE:
+            rc = parse_u32("backfill-rate", optarg, 0, 10000000, &c->backfill_rate);
+            break;
+        case OPT_DRAIN:
+            c->drain_only = 1;
+            break;
         case OPT_NO_COMMANDS:
             o->commands = 0;
             break;
@@ -457,6 +554,13 @@ static int parse_options(int argc, char **argv, struct options *o)
                 SLOTS_MAX_BYTES >> 20);
         return -1;
     }
+    if (rc == 0 && c->drain_only && o->outbox == NULL) {
+        fprintf(stderr, "modax-edge: --drain needs --outbox\n");
+        return -1;
+    }
+    if (rc == 0 && o->outbox != NULL) {
+        c->ring_cap = 1; /* readings wait in the outbox, not in RAM */
+    }
     if (rc == 0 && o->password_file != NULL && o->username == NULL) {
         fprintf(stderr, "modax-edge: --password-file needs --username\n");
         return -1;
@@ -473,6 +577,11 @@ static int inbox_topic(void *arg, uint32_t i, char *buf, size_t cap)
 static void inbox_deliver(void *arg, const char *topic, const void *payload, size_t len)
 {
     mdx_edge_agent_command(arg, topic, payload, len);
+}
+
+static void inbox_acked(void *arg, uint32_t unit, uint32_t token)
+{
+    mdx_edge_agent_acked(arg, unit, token);
 }
 
 /* Reads the first line of 'path' into 'pw'. Returns 0, or -1 with a message. */
@@ -567,6 +676,13 @@ int main(int argc, char **argv)
     pc.keyfile = o.keyfile;
     pc.idents = ids.idents;
     pc.nidents = ids.n;
+    pc.outbox_path = o.outbox;
+    pc.endpoints = o.endpoints;
+    pc.nendpoints = o.nendpoints;
+    pc.failover_after = o.failover_after;
+    pc.health_timeout_ms = o.health_timeout_ms;
+    pc.primary_probe_ms = o.primary_probe_ms;
+    pc.outbox_bytes = mdx_edge_outbox_size(o.edge.machines, o.outbox_readings);
     if (o.edge.machines == 1) {
         /* One device, one connection: the broker can say when it vanishes. */
         snprintf(will_topic, sizeof(will_topic), "modax/%s/%s%04u/status", o.edge.tenant,
@@ -582,21 +698,26 @@ int main(int argc, char **argv)
     }
     rc = mdx_edge_agent_init(&agent, &o.edge, &pp.port, units, slots, buf, buf_cap);
     if (rc != MDX_OK) {
-        status = EXIT_USAGE;
+        status = rc == MDX_EINVAL && pp.outbox_fd < 0 ? EXIT_USAGE : 1;
         goto out;
     }
-    if (o.commands) {
-        struct mdx_posix_inbox inbox = {&agent, inbox_topic, inbox_deliver};
+    {
+        struct mdx_posix_inbox inbox = {&agent, o.commands ? inbox_topic : NULL,
+                                        o.commands ? inbox_deliver : NULL, inbox_acked};
 
         mdx_posix_port_inbox(&pp, &inbox);
     }
     mdx_posix_log(&pp, MDX_EDGE_LOG_INFO, "started");
     mdx_edge_agent_run(&agent);
     mdx_edge_agent_fini(&agent);
-    mdx_posix_port_close(&pp, CLOSE_WAIT_MS);
+    mdx_posix_port_wait_acked(&pp, CLOSE_WAIT_MS);
+    mdx_edge_agent_checkpoint(&agent); /* what was acknowledged while closing */
+    mdx_posix_port_close(&pp, 0);
     fprintf(stderr,
-            "modax-edge: published=%llu messages=%llu dropped=%llu buffered=%llu failures=%llu "
-            "errors=%llu commands=%llu applied=%llu rejected=%llu ignored=%llu\n",
+            "modax-edge: generated=%llu published=%llu messages=%llu dropped=%llu buffered=%llu failures=%llu "
+            "errors=%llu commands=%llu applied=%llu rejected=%llu ignored=%llu backfilled=%llu "
+            "backfill_msgs=%llu acked=%llu failovers=%llu\n",
+            (unsigned long long)agent.stats.generated,
             (unsigned long long)agent.stats.published_readings,
             (unsigned long long)agent.stats.published_msgs, (unsigned long long)agent.stats.dropped,
             (unsigned long long)mdx_edge_agent_buffered(&agent),
@@ -605,13 +726,17 @@ int main(int argc, char **argv)
             (unsigned long long)agent.stats.commands,
             (unsigned long long)agent.stats.commands_applied,
             (unsigned long long)agent.stats.commands_rejected,
-            (unsigned long long)agent.stats.commands_ignored);
+            (unsigned long long)agent.stats.commands_ignored,
+            (unsigned long long)agent.stats.backfilled,
+            (unsigned long long)agent.stats.backfill_msgs,
+            (unsigned long long)agent.stats.acked_readings, (unsigned long long)pp.failovers);
     status = 0;
     if (pp.fatal) {
         status = 1;
     } else if (!stop_flag && mdx_edge_agent_buffered(&agent) > 0) {
-        fprintf(stderr, "modax-edge: readings left undelivered; is the broker at %s:%d up?\n",
-                o.host, o.port);
+        fprintf(stderr, "modax-edge: readings left undelivered%s%s%s; is the broker at %s:%d up?\n",
+                o.outbox != NULL ? " (kept in the outbox " : "", o.outbox != NULL ? o.outbox : "",
+                o.outbox != NULL ? ")" : "", o.host, o.port);
         status = 1;
     }
     port_closed = 1;

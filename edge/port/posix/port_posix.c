@@ -12,15 +12,22 @@
 #include "port_posix.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <mosquitto.h>
+#include <netdb.h>
 #include <poll.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "modax/status.h"
+#include "outbox.h"
 
 #define BACKOFF_MIN_MS 1000u
 #define BACKOFF_MAX_MS 30000u
@@ -58,10 +65,42 @@ static void logf_(struct mdx_posix_port *pp, int level, const char *fmt, ...)
     mdx_posix_log(pp, level, line);
 }
 
+/*
+ * The next attempt: soon while other endpoints remain untried in this
+ * round, else after the back-off, which doubles.
+ */
+static int in_failover_round(const struct mdx_posix_conn *c)
+{
+    return c->pp->neps > 1 && c->attempts < c->pp->neps * c->pp->conf.failover_after;
+}
+
 static void schedule_retry(struct mdx_posix_conn *c)
 {
+    if (in_failover_round(c)) {
+        c->next_attempt_ms = clock_ms(CLOCK_MONOTONIC) + MDX_POSIX_FAILOVER_RETRY_MS;
+        return;
+    }
     c->next_attempt_ms = clock_ms(CLOCK_MONOTONIC) + c->backoff_ms;
     c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+}
+
+static const struct mdx_posix_endpoint *endpoint(const struct mdx_posix_conn *c)
+{
+    return &c->pp->eps[c->ep];
+}
+
+/* Moves 'c' to endpoint 'ep' for its next attempt, which is due at once. */
+static void switch_endpoint(struct mdx_posix_conn *c, uint32_t ep, const char *why)
+{
+    struct mdx_posix_port *pp = c->pp;
+
+    logf_(pp, pp->per_machine ? MDX_EDGE_LOG_DEBUG : MDX_EDGE_LOG_WARN,
+          "%s: %s: switching from %s:%d to %s:%d", c->client_id, why, endpoint(c)->host,
+          endpoint(c)->port, pp->eps[ep].host, pp->eps[ep].port);
+    c->ep = ep;
+    c->fails = 0;
+    c->next_attempt_ms = 0;
+    pp->failovers++;
 }
 
 /* Subscribes to 'c''s topics of the inbox (its machine's, or all), QoS 1, in chunks. */
@@ -140,6 +179,8 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
         c->connected = 1;
         c->ever_connected = 1;
         c->refused = 0;
+        c->fails = 0;
+        c->attempts = 0;
         c->backoff_ms = BACKOFF_MIN_MS;
         c->session = c->session + 1 == 0 ? 1 : c->session + 1;
         if (!pp->conf.persistent) {
@@ -147,12 +188,12 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
             c->outstanding = 0;
         }
         logf_(pp, pp->per_machine ? MDX_EDGE_LOG_DEBUG : MDX_EDGE_LOG_INFO,
-              "connected to %s:%d as %s", pp->conf.host, pp->conf.port, c->client_id);
+              "connected to %s:%d as %s", endpoint(c)->host, endpoint(c)->port, c->client_id);
         subscribe_inbox(c);
         return;
     }
-    logf_(pp, MDX_EDGE_LOG_ERROR, "broker %s:%d refused the connection of %s: %s", pp->conf.host,
-          pp->conf.port, c->client_id, mosquitto_connack_string(rc));
+    logf_(pp, MDX_EDGE_LOG_ERROR, "broker %s:%d refused the connection of %s: %s",
+          endpoint(c)->host, endpoint(c)->port, c->client_id, mosquitto_connack_string(rc));
     if (rc == 4 || rc == 5) {
         /* Bad user name or password, not authorised: retrying soon won't help. */
         c->refused = 1;
@@ -174,11 +215,15 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 static void on_publish(struct mosquitto *mosq, void *obj, int mid)
 {
     struct mdx_posix_conn *c = obj;
+    struct mdx_posix_port *pp = c->pp;
 
     (void)mosq;
-    (void)mid;
     if (c->outstanding > 0) {
         c->outstanding--;
+    }
+    c->waiting_since_ms = clock_ms(CLOCK_MONOTONIC); /* the next oldest waits from now on */
+    if (pp->inbox.acked != NULL && mid > 0) {
+        pp->inbox.acked(pp->inbox.arg, c->unit, (uint32_t)mid);
     }
 }
 
@@ -195,7 +240,7 @@ static int64_t port_wall_ms(void *ctx)
 }
 
 static int conn_publish(struct mdx_posix_conn *c, const char *topic, const void *payload,
-                        size_t len, int qos, int retain)
+                        size_t len, int qos, int retain, int *mid)
 {
     int rc;
 
@@ -208,15 +253,19 @@ static int conn_publish(struct mdx_posix_conn *c, const char *topic, const void 
     if (len > 256u * 1024 * 1024) {
         return MDX_EINVAL;
     }
-    rc = mosquitto_publish(c->mosq, NULL, topic, (int)len, payload, qos, retain != 0);
+    rc = mosquitto_publish(c->mosq, mid, topic, (int)len, payload, qos, retain != 0);
     switch (rc) {
     case MOSQ_ERR_SUCCESS:
         if (qos > 0) {
+            if (c->outstanding == 0) {
+                c->waiting_since_ms = clock_ms(CLOCK_MONOTONIC);
+            }
             c->outstanding++;
         }
         return MDX_OK;
     case MOSQ_ERR_NO_CONN:
     case MOSQ_ERR_CONN_LOST:
+    case MOSQ_ERR_ERRNO: /* the socket broke (EPIPE, ECONNRESET) */
         c->connected = 0;
         return MDX_ECONN;
     case MOSQ_ERR_NOMEM:
@@ -236,7 +285,120 @@ static int port_publish(void *ctx, const char *topic, const void *payload, size_
 {
     struct mdx_posix_port *pp = ctx;
 
-    return conn_publish(&pp->conns[0], topic, payload, len, qos, retain);
+    return conn_publish(&pp->conns[0], topic, payload, len, qos, retain, NULL);
+}
+
+static int port_publish_tracked(void *ctx, uint32_t unit, const char *topic, const void *payload,
+                                size_t len, uint32_t *token)
+{
+    struct mdx_posix_port *pp = ctx;
+    int mid = 0, rc;
+
+    if (pp->per_machine && unit >= pp->nconns) {
+        return MDX_EINVAL;
+    }
+    rc = conn_publish(&pp->conns[pp->per_machine ? unit : 0], topic, payload, len, 1, 0, &mid);
+    *token = (uint32_t)mid;
+    return rc;
+}
+
+static uint64_t port_store_size(void *ctx)
+{
+    const struct mdx_posix_port *pp = ctx;
+
+    return pp->outbox_size;
+}
+
+static int port_store_read(void *ctx, uint64_t off, void *buf, size_t len)
+{
+    const struct mdx_posix_port *pp = ctx;
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t n = pread(pp->outbox_fd, (char *)buf + done, len - done, (off_t)(off + done));
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return MDX_EIO;
+        }
+        if (n == 0) {
+            memset((char *)buf + done, 0, len - done); /* past the end: never written */
+            break;
+        }
+        done += (size_t)n;
+    }
+    return MDX_OK;
+}
+
+static int port_store_write(void *ctx, uint64_t off, const void *buf, size_t len)
+{
+    const struct mdx_posix_port *pp = ctx;
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t n = pwrite(pp->outbox_fd, (const char *)buf + done, len - done,
+                           (off_t)(off + done));
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return MDX_EIO;
+        }
+        done += (size_t)n;
+    }
+    return MDX_OK;
+}
+
+static int port_store_sync(void *ctx)
+{
+    const struct mdx_posix_port *pp = ctx;
+
+    return fdatasync(pp->outbox_fd) == 0 ? MDX_OK : MDX_EIO;
+}
+
+/* Opens (creates) the outbox file, grows it to its size, locks it. MDX_OK or MDX_EIO. */
+static int open_outbox(struct mdx_posix_port *pp)
+{
+    const struct mdx_posix_conf *conf = &pp->conf;
+    struct stat st;
+
+    pp->outbox_fd = open(conf->outbox_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (pp->outbox_fd < 0) {
+        logf_(pp, MDX_EDGE_LOG_ERROR, "cannot open the outbox %s: %s", conf->outbox_path,
+              strerror(errno));
+        return MDX_EIO;
+    }
+    if (flock(pp->outbox_fd, LOCK_EX | LOCK_NB) != 0) {
+        logf_(pp, MDX_EDGE_LOG_ERROR, "outbox %s is in use by another agent", conf->outbox_path);
+        return MDX_EIO;
+    }
+    if (fstat(pp->outbox_fd, &st) != 0) {
+        return MDX_EIO;
+    }
+    /*
+     * New, written sparsely, or cut short by a crash: bytes past the end
+     * read as zeros (blank records). An existing outbox keeps the size its
+     * header says.
+     */
+    pp->outbox_size = (uint64_t)st.st_size > conf->outbox_bytes ? (uint64_t)st.st_size
+                                                                 : conf->outbox_bytes;
+    if (st.st_size >= (off_t)MDX_OUTBOX_HEADER) {
+        uint8_t header[MDX_OUTBOX_HEADER];
+        uint64_t spans;
+
+        if (pread(pp->outbox_fd, header, sizeof(header), 0) == (ssize_t)sizeof(header)) {
+            spans = mdx_edge_outbox_size_of(header);
+            pp->outbox_size = spans > pp->outbox_size ? spans : pp->outbox_size;
+        }
+    }
+    pp->port.store_size = port_store_size;
+    pp->port.store_read = port_store_read;
+    pp->port.store_write = port_store_write;
+    pp->port.store_sync = port_store_sync;
+    return MDX_OK;
 }
 
 static int port_unit_publish(void *ctx, uint32_t unit, const char *topic, const void *payload,
@@ -247,7 +409,7 @@ static int port_unit_publish(void *ctx, uint32_t unit, const char *topic, const 
     if (unit >= pp->nconns) {
         return MDX_EINVAL;
     }
-    return conn_publish(&pp->conns[unit], topic, payload, len, qos, retain);
+    return conn_publish(&pp->conns[unit], topic, payload, len, qos, retain, NULL);
 }
 
 static uint32_t port_unit_session(void *ctx, uint32_t unit)
@@ -288,18 +450,26 @@ static void port_log(void *ctx, int level, const char *line)
 static void try_connect(struct mdx_posix_conn *c)
 {
     struct mdx_posix_port *pp = c->pp;
-    int rc = mosquitto_connect_async(c->mosq, pp->conf.host, pp->conf.port, pp->conf.keepalive_s);
+    int rc;
 
+    if (pp->neps > 1 && c->fails >= pp->conf.failover_after) {
+        switch_endpoint(c, (c->ep + 1) % pp->neps, "unreachable");
+    }
+    c->fails++;
+    c->attempts++;
+    rc = mosquitto_connect_async(c->mosq, endpoint(c)->host, endpoint(c)->port,
+                                 pp->conf.keepalive_s);
     if (rc == MOSQ_ERR_SUCCESS) {
-        logf_(pp, MDX_EDGE_LOG_DEBUG, "%s: connecting to %s:%d", c->client_id, pp->conf.host,
-              pp->conf.port);
+        logf_(pp, MDX_EDGE_LOG_DEBUG, "%s: connecting to %s:%d", c->client_id, endpoint(c)->host,
+              endpoint(c)->port);
         /* Back-off applies if this attempt fails later in the loop. */
-        c->next_attempt_ms = clock_ms(CLOCK_MONOTONIC) + c->backoff_ms;
+        c->next_attempt_ms = clock_ms(CLOCK_MONOTONIC) +
+                             (in_failover_round(c) ? MDX_POSIX_FAILOVER_RETRY_MS : c->backoff_ms);
         return;
     }
     logf_(pp, c->ever_connected || c->unit > 0 ? MDX_EDGE_LOG_DEBUG : MDX_EDGE_LOG_WARN,
-          "cannot reach broker %s:%d (%s); retrying in %u s", pp->conf.host, pp->conf.port,
-          rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc), c->backoff_ms / 1000);
+          "cannot reach broker %s:%d (%s); retrying", endpoint(c)->host, endpoint(c)->port,
+          rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
     schedule_retry(c);
 }
 
@@ -365,6 +535,107 @@ static void poll_all(struct mdx_posix_port *pp, struct pollfd *fds, int64_t ms)
     }
 }
 
+/* Drops connections whose oldest QoS 1 message waited too long: the endpoint is not healthy. */
+static void check_health(struct mdx_posix_port *pp, int64_t now)
+{
+    uint32_t i;
+
+    for (i = 0; i < pp->nconns && pp->conf.health_timeout_ms > 0; i++) {
+        struct mdx_posix_conn *c = &pp->conns[i];
+
+        if (c->connected && c->outstanding > 0 &&
+            now - c->waiting_since_ms > (int64_t)pp->conf.health_timeout_ms) {
+            c->connected = 0;
+            mosquitto_disconnect(c->mosq);
+            switch_endpoint(c, (c->ep + 1) % pp->neps, "no acknowledgement in time");
+        }
+    }
+}
+
+static void probe_close(struct mdx_posix_port *pp, int64_t now)
+{
+    close(pp->probe_fd);
+    pp->probe_fd = -1;
+    pp->next_probe_ms = now + pp->conf.primary_probe_ms;
+}
+
+/*
+ * While any connection is away from the first endpoint: a non-blocking
+ * TCP connect to it every primary_probe_ms; when it answers, those
+ * connections go back to it.
+ */
+static void probe_primary(struct mdx_posix_port *pp, int64_t now)
+{
+    struct pollfd pfd;
+    int err = 0, away = 0;
+    socklen_t len = sizeof(err);
+    uint32_t i;
+
+    for (i = 0; i < pp->nconns && !away; i++) {
+        away = pp->conns[i].ep != 0;
+    }
+    if (!away || pp->conf.primary_probe_ms == 0) {
+        if (pp->probe_fd >= 0) {
+            probe_close(pp, now);
+        }
+        return;
+    }
+    if (pp->probe_fd < 0) {
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+        char port[16];
+
+        if (now < pp->next_probe_ms) {
+            return;
+        }
+        snprintf(port, sizeof(port), "%d", pp->eps[0].port);
+        if (getaddrinfo(pp->eps[0].host, port, &hints, &ai) != 0 || ai == NULL) {
+            pp->next_probe_ms = now + pp->conf.primary_probe_ms;
+            return;
+        }
+        pp->probe_fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (pp->probe_fd >= 0 && connect(pp->probe_fd, ai->ai_addr, ai->ai_addrlen) != 0 &&
+            errno != EINPROGRESS) {
+            err = errno;
+        }
+        freeaddrinfo(ai);
+        if (pp->probe_fd < 0 || err != 0) {
+            if (pp->probe_fd >= 0) {
+                probe_close(pp, now);
+            } else {
+                pp->next_probe_ms = now + pp->conf.primary_probe_ms;
+            }
+            return;
+        }
+        pp->probe_started_ms = now;
+    }
+    pfd.fd = pp->probe_fd;
+    pfd.events = POLLOUT;
+    pfd.revents = 0;
+    if (poll(&pfd, 1, 0) <= 0) {
+        if (now - pp->probe_started_ms > MDX_POSIX_PROBE_TIMEOUT_MS) {
+            probe_close(pp, now);
+        }
+        return;
+    }
+    if (getsockopt(pp->probe_fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+        probe_close(pp, now);
+        return;
+    }
+    probe_close(pp, now);
+    for (i = 0; i < pp->nconns; i++) {
+        struct mdx_posix_conn *c = &pp->conns[i];
+
+        if (c->ep != 0) {
+            if (mosquitto_socket(c->mosq) >= 0) {
+                mosquitto_disconnect(c->mosq);
+                mosquitto_loop(c->mosq, 0, 1); /* let the DISCONNECT out */
+            }
+            c->connected = 0;
+            switch_endpoint(c, 0, "the first endpoint answers again");
+        }
+    }
+}
+
 static void port_sleep(void *ctx, uint32_t ms)
 {
     struct mdx_posix_port *pp = ctx;
@@ -380,6 +651,10 @@ static void port_sleep(void *ctx, uint32_t ms)
             return;
         }
         now = clock_ms(CLOCK_MONOTONIC);
+        if (pp->neps > 1) {
+            check_health(pp, now);
+            probe_primary(pp, now);
+        }
         for (i = 0; i < pp->nconns; i++) {
             struct mdx_posix_conn *c = &pp->conns[i];
 
@@ -453,6 +728,15 @@ int mdx_posix_port_open(struct mdx_posix_port *pp, const struct mdx_posix_conf *
 
     memset(pp, 0, sizeof(*pp));
     pp->conf = *conf;
+    pp->outbox_fd = -1;
+    pp->probe_fd = -1;
+    pp->single.host = conf->host;
+    pp->single.port = conf->port;
+    pp->eps = conf->nendpoints > 0 ? conf->endpoints : &pp->single;
+    pp->neps = conf->nendpoints > 0 ? conf->nendpoints : 1;
+    if (pp->conf.failover_after == 0) {
+        pp->conf.failover_after = 1;
+    }
     pp->per_machine = conf->nidents > 0;
     pp->port = (struct mdx_edge_port){
         .ctx = pp,
@@ -463,12 +747,16 @@ int mdx_posix_port_open(struct mdx_posix_port *pp, const struct mdx_posix_conf *
         .sleep_ms = port_sleep,
         .stop_requested = port_stop_requested,
         .log = port_log,
+        .publish_tracked = port_publish_tracked,
     };
     if (pp->per_machine) {
         pp->port.unit_session = port_unit_session;
         pp->port.unit_publish = port_unit_publish;
     }
     mosquitto_lib_init();
+    if (conf->outbox_path != NULL && open_outbox(pp) != MDX_OK) {
+        return MDX_EIO;
+    }
     if (conf->nidents > MDX_POSIX_MAX_CONNS) {
         logf_(pp, MDX_EDGE_LOG_ERROR, "at most %d connections per process; split the fleet",
               MDX_POSIX_MAX_CONNS);
@@ -511,10 +799,9 @@ static int any_outstanding(const struct mdx_posix_port *pp)
     return 0;
 }
 
-void mdx_posix_port_close(struct mdx_posix_port *pp, uint32_t timeout_ms)
+void mdx_posix_port_wait_acked(struct mdx_posix_port *pp, uint32_t timeout_ms)
 {
     int64_t deadline = clock_ms(CLOCK_MONOTONIC) + timeout_ms;
-    long left = 0;
     uint32_t i;
 
     while (pp->conns != NULL && any_outstanding(pp) && clock_ms(CLOCK_MONOTONIC) < deadline) {
@@ -527,6 +814,14 @@ void mdx_posix_port_close(struct mdx_posix_port *pp, uint32_t timeout_ms)
             }
         }
     }
+}
+
+void mdx_posix_port_close(struct mdx_posix_port *pp, uint32_t timeout_ms)
+{
+    long left = 0;
+    uint32_t i;
+
+    mdx_posix_port_wait_acked(pp, timeout_ms);
     for (i = 0; i < pp->nconns; i++) {
         struct mdx_posix_conn *c = &pp->conns[i];
 
@@ -547,5 +842,13 @@ void mdx_posix_port_close(struct mdx_posix_port *pp, uint32_t timeout_ms)
     free(pp->conns);
     pp->conns = NULL;
     pp->nconns = 0;
+    if (pp->outbox_fd >= 0) {
+        close(pp->outbox_fd); /* releases the lock */
+        pp->outbox_fd = -1;
+    }
+    if (pp->probe_fd >= 0) {
+        close(pp->probe_fd);
+        pp->probe_fd = -1;
+    }
     mosquitto_lib_cleanup();
 }

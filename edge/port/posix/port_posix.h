@@ -15,6 +15,8 @@
  * subscribes (QoS 1) to its machines' topics of the inbox after each
  * connect and hands every message received to it, on the agent's thread
  * (from inside sleep_ms()). Optionally TLS, with a client certificate.
+ * Optionally the outbox's storage (port.h store_*) in a file, written with
+ * pwrite() and made durable with fdatasync().
  */
 #ifndef MODAX_EDGE_PORT_POSIX_H
 #define MODAX_EDGE_PORT_POSIX_H
@@ -30,6 +32,8 @@
 #define MDX_POSIX_SUB_CHUNK 64  /* topics per SUBSCRIBE packet */
 #define MDX_POSIX_TOPIC_MAX 160 /* longest topic subscribed to, with NUL */
 #define MDX_POSIX_MAX_CONNS 500 /* connections per process (select() limit in libmosquitto) */
+#define MDX_POSIX_FAILOVER_RETRY_MS 500 /* between attempts while other endpoints remain */
+#define MDX_POSIX_PROBE_TIMEOUT_MS 2000
 
 struct mosquitto;
 
@@ -40,6 +44,14 @@ struct mdx_posix_inbox {
     int (*topic)(void *arg, uint32_t i, char *buf, size_t cap);
     /* One message received ('payload' 'len' bytes, not NUL-terminated). */
     void (*deliver)(void *arg, const char *topic, const void *payload, size_t len);
+    /* The broker acknowledged message 'token' of publish_tracked() on 'unit''s connection. */
+    void (*acked)(void *arg, uint32_t unit, uint32_t token);
+};
+
+/* One broker endpoint (a region). 'host' borrowed. */
+struct mdx_posix_endpoint {
+    const char *host;
+    int port;
 };
 
 /* The broker identity of one machine's connection. Strings borrowed. */
@@ -73,6 +85,28 @@ struct mdx_posix_conf {
      */
     const struct mdx_posix_ident *idents;
     uint32_t nidents;
+    /*
+     * Persistent outbox file (NULL: none): created with mode 0600, taken
+     * as 'outbox_bytes' long if shorter (written sparsely), locked against
+     * a second agent.
+     */
+    const char *outbox_path;
+    uint64_t outbox_bytes;
+    /*
+     * Failover: 'nendpoints' > 1 brokers in order of preference (host and
+     * port above are then unused; 0: host:port is the only one). A
+     * connection moves to the next endpoint after 'failover_after' failed
+     * attempts in a row (retried every MDX_POSIX_FAILOVER_RETRY_MS), or
+     * when a QoS 1 message waits longer than 'health_timeout_ms' for its
+     * acknowledgement (0: never). While on another endpoint the port
+     * probes the first one (a TCP connect) every 'primary_probe_ms' and
+     * moves back as soon as it answers.
+     */
+    const struct mdx_posix_endpoint *endpoints;
+    uint32_t nendpoints;
+    uint32_t failover_after;
+    uint32_t health_timeout_ms;
+    uint32_t primary_probe_ms;
 };
 
 struct mdx_posix_port;
@@ -90,6 +124,10 @@ struct mdx_posix_conn {
     int64_t next_attempt_ms;
     uint32_t backoff_ms;
     uint32_t session; /* bumped at each connect */
+    uint32_t ep;      /* index of the endpoint it uses */
+    uint32_t fails;   /* attempts on 'ep' since the last success */
+    uint32_t attempts; /* attempts on any endpoint since the last success */
+    int64_t waiting_since_ms; /* oldest unacknowledged message waits since (health) */
 };
 
 struct mdx_posix_port {
@@ -98,6 +136,15 @@ struct mdx_posix_port {
     uint32_t nconns;
     int per_machine;
     int fatal; /* the broker refused us for good: stop */
+    int outbox_fd;         /* -1: no outbox */
+    uint64_t outbox_size;
+    struct mdx_posix_endpoint single; /* host:port when no list is given */
+    const struct mdx_posix_endpoint *eps;
+    uint32_t neps;
+    int probe_fd;          /* TCP probe of the first endpoint; -1: none running */
+    int64_t probe_started_ms;
+    int64_t next_probe_ms;
+    uint64_t failovers;    /* endpoint switches, for the summary */
     struct mdx_posix_inbox inbox;
     struct mdx_edge_port port; /* the table the agent uses; ctx = this struct */
 };
@@ -113,9 +160,13 @@ int mdx_posix_port_open(struct mdx_posix_port *pp, const struct mdx_posix_conf *
 /* Sets where received messages go (before the first sleep_ms(), or it applies from the next connect). */
 void mdx_posix_port_inbox(struct mdx_posix_port *pp, const struct mdx_posix_inbox *inbox);
 
+/* Waits up to 'timeout_ms' for every queued message to be acknowledged (acks reach the inbox). */
+void mdx_posix_port_wait_acked(struct mdx_posix_port *pp, uint32_t timeout_ms);
+
 /*
  * Waits up to 'timeout_ms' for every queued message to be acknowledged,
- * disconnects and frees the clients. Accepts a half-opened port.
+ * disconnects, frees the clients and closes the outbox. Accepts a
+ * half-opened port.
  */
 void mdx_posix_port_close(struct mdx_posix_port *pp, uint32_t timeout_ms);
 

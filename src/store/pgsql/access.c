@@ -14,6 +14,7 @@
 
 #include "modax/status.h"
 #include "modax/validate.h"
+#include "store/pgsql/conn.h"
 #include "store/pgsql/pgsql_int.h"
 #include "store/store_access_int.h"
 

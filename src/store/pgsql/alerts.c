@@ -17,6 +17,7 @@
 #include "modax/status.h"
 #include "modax/validate.h"
 #include "store/store_alert_int.h"
+#include "store/pgsql/conn.h"
 #include "store/pgsql/pgsql_int.h"
 
 #define ALERT_COLS                                                                                 \

@@ -10,6 +10,7 @@
 
 #include "modax/alloc.h"
 #include "modax/status.h"
+#include "store/pgsql/conn.h"
 #include "store/pgsql/pgsql_int.h"
 
 #define RETENTION_DAYS_MAX 36500 /* retention at most 100 years */

@@ -19,6 +19,7 @@
 #include "modax/status.h"
 #include "store/store_alert_int.h"
 #include "store/store_event_int.h"
+#include "store/pgsql/conn.h"
 #include "store/pgsql/pgsql_int.h"
 
 static int tenant_id(struct pg *h, const char *tenant, int64_t *id)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "modax/status.h"
+#include "store/pgsql/conn.h"
 #include "store/pgsql/pgsql_int.h"
 
 #define COMMAND_COLS                                                                               \

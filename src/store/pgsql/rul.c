@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "modax/alloc.h"
 #include "modax/status.h"
+#include "store/pgsql/conn.h"
 #include "store/pgsql/pgsql_int.h"
 #include "store/store_rul_int.h"
 
@@ -87,7 +89,7 @@ static int pg_model_list(void *impl, mdx_rul_model_fn fn, void *arg)
     if (rc != MDX_OK) {
         return rc;
     }
-    m = malloc(sizeof(*m)); /* ~17 KiB: not on the stack */
+    m = mdx_malloc(sizeof(*m)); /* ~17 KiB: not on the stack */
     if (m == NULL) {
         PQclear(res);
         return MDX_ENOMEM;
@@ -96,7 +98,7 @@ static int pg_model_list(void *impl, mdx_rul_model_fn fn, void *arg)
         model_row(res, i, m);
         rc = fn(arg, m);
     }
-    free(m);
+    mdx_free(m);
     PQclear(res);
     return rc;
 }

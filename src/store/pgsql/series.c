@@ -19,6 +19,7 @@
 
 #include "modax/alloc.h"
 #include "modax/status.h"
+#include "store/pgsql/conn.h"
 #include "store/pgsql/pgsql_int.h"
 
 #define PAGE_ROWS 10000 /* rows per fetch of a long range */

@@ -35,11 +35,11 @@
 #include "modax/status.h"
 #include "store/store_alert_int.h"
 #include "store/store_event_int.h"
+#include "store/pgsql/conn.h"
 #include "store/pgsql/pgsql_int.h"
 
 #define MOD "store"
 #define MAP_MIN_BUCKETS 1024
-#define DAYS_MAX 4096 /* partition days remembered; forgotten ones are re-checked */
 
 /* ---- bounded maps ---- */
 
@@ -130,72 +130,11 @@ void mdx_pg_cache_fini(struct pg *h)
     MDX_FREE(h->refused);
 }
 
-/* ---- partitions ---- */
-
 static int64_t floor_div(int64_t a, int64_t b)
 {
     int64_t q = a / b;
 
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-static int day_known(const struct pg *h, int64_t day)
-{
-    for (size_t i = 0; i < h->n_days; i++) {
-        if (h->days[i] == day) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Makes sure the partition of UTC day 'day' (ms) exists; remembered once done. */
-static int partition_ensure(struct pg *h, int64_t day)
-{
-    char buf[24];
-    const char *v[1] = {mdx_pg_fmt(buf, day)};
-    PGresult *res;
-    int rc;
-
-    if (day_known(h, day)) {
-        return MDX_OK;
-    }
-    rc = mdx_pg_exec(h, PG_ENSURE_PARTITION, 1, v, &res);
-    PQclear(res);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    if (h->n_days >= DAYS_MAX) {
-        h->n_days = 0;
-    }
-    if (h->n_days >= h->cap_days) {
-        size_t cap = h->cap_days != 0 ? h->cap_days * 2 : 64;
-        int64_t *d = mdx_realloc(h->days, cap * sizeof(*d));
-        if (d == NULL) {
-            return MDX_OK; /* it exists; we just don't remember it */
-        }
-        h->days = d;
-        h->cap_days = cap;
-    }
-    h->days[h->n_days++] = day;
-    return MDX_OK;
-}
-
-int mdx_pg_partitions_ahead(struct pg *h)
-{
-    int64_t today = floor_div(mdx_now_ms(), MDX_DAY_MS);
-    int rc = MDX_OK;
-
-    if (h->ahead_day == today + h->days_ahead) {
-        return MDX_OK;
-    }
-    for (int64_t d = today; d <= today + h->days_ahead && rc == MDX_OK; d++) {
-        rc = partition_ensure(h, d * MDX_DAY_MS);
-    }
-    if (rc == MDX_OK) {
-        h->ahead_day = today + h->days_ahead;
-    }
-    return rc;
 }
 
 /* ---- resolving devices and series ---- */
@@ -445,7 +384,7 @@ static int batch_partitions(struct pg *h, size_t n_rows)
     for (size_t i = 0; i < n_rows && rc == MDX_OK; i++) {
         int64_t day = floor_div(h->rows[i].ts_ms, MDX_DAY_MS) * MDX_DAY_MS;
         if (day != last) {
-            rc = partition_ensure(h, day);
+            rc = mdx_pg_partition_ensure(h, day); /* conn.c */
             last = day;
         }
     }

@@ -21,6 +21,7 @@
 #include "modax/status.h"
 #include "modax/validate.h"
 #include "store/sqlite/sqlite_int.h"
+#include "store/sqlite/stmt.h"
 #include "store/store_access_int.h"
 
 #define KEY_COLS                                                                                   \

@@ -22,6 +22,7 @@
 #include "modax/validate.h"
 #include "store/store_alert_int.h"
 #include "store/sqlite/sqlite_int.h"
+#include "store/sqlite/stmt.h"
 
 #define ALERT_COLS                                                                                 \
     "SELECT a.id, t.name, a.device, a.source, a.sensor, a.severity, a.state, a.opened_ms,"        \

@@ -22,6 +22,7 @@
 #include "modax/clock.h"
 #include "modax/status.h"
 #include "store/sqlite/sqlite_int.h"
+#include "store/sqlite/stmt.h"
 
 #define RETENTION_DAYS_MAX 36500
 #define DAY MDX_DAY_MS

@@ -21,6 +21,7 @@
 #include "store/store_alert_int.h"
 #include "store/store_event_int.h"
 #include "store/sqlite/sqlite_int.h"
+#include "store/sqlite/stmt.h"
 
 static int sq_tenant_add(void *impl, const char *tenant)
 {

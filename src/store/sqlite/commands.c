@@ -12,6 +12,7 @@
 #include "modax/status.h"
 #include "modax/validate.h"
 #include "store/sqlite/sqlite_int.h"
+#include "store/sqlite/stmt.h"
 
 #define COMMAND_COLS                                                                               \
     "SELECT c.id, t.name, d.name, c.name, c.value, c.state, c.detail, c.issued_by,"               \

@@ -5,7 +5,7 @@
  *
  * rollup_1m and rollup_1h hold min, max, sum and count per series and
  * bucket (migration 2). The writer hands every point it stores, never a
- * duplicate, to mdx_sq_rollup_add() (sqlite_int.h), which keeps one
+ * duplicate, to mdx_sq_rollup_add() (rollup.h), which keeps one
  * (series, minute) delta at a time; when the minute or series changes the
  * delta moves into a bounded buffer. Before the batch commits, the buffer
  * is sorted and each touched minute and hour gets one upsert that merges
@@ -24,7 +24,9 @@
 
 #include "modax/alloc.h"
 #include "modax/status.h"
+#include "store/sqlite/rollup.h"
 #include "store/sqlite/sqlite_int.h"
+#include "store/sqlite/stmt.h"
 
 /* Deltas buffered before they are written: 16,384 x 48 bytes, allocated on first use. */
 #define DELTA_MAX 16384

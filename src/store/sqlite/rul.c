@@ -11,6 +11,7 @@
 #include "modax/validate.h"
 #include "store/store_rul_int.h"
 #include "store/sqlite/sqlite_int.h"
+#include "store/sqlite/stmt.h"
 
 #define LATEST_COLS                                                                                \
     "SELECT t.name, d.name, l.ts_ms, l.rul, l.model_version, l.reason, l.reason_ms"                \

@@ -12,7 +12,9 @@
 
 #include "modax/alloc.h"
 #include "modax/status.h"
+#include "store/sqlite/rollup.h"
 #include "store/sqlite/sqlite_int.h"
+#include "store/sqlite/stmt.h"
 
 static int sq_sensor_list(void *impl, const char *tenant, const char *device, mdx_name_fn fn,
                           void *arg)

@@ -1,27 +1,32 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sqlite.c - the SQLite store: open and close, the statements kept in the
- * handle, the helpers that run statements for the concern files, and the
- * back end's table of concerns.
+ * handle, and the back end's table of concerns. The top of the back end:
+ * it calls down into the concern files and their helpers, none of which
+ * calls it.
  *
  * One database file in WAL mode. The hot statements are prepared once at
  * open and kept in the handle. Each concern of store.h is one file here
  * (series.c with the batch writer write.c and rollup.c, catalog.c,
  * alerts.c, access.c, archive.c, commands.c, rul.c); the schema is in
- * migrations.c.
+ * migrations.c, and the statement helpers they share in stmt.c.
  *
  * List callbacks run while the listing statement is active: they may call
  * other functions of the same store, but not the same listing again.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store/sqlite/migrations.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
 #include "modax/status.h"
-#include "modax/validate.h"
+#include "store/sqlite/rollup.h"
 #include "store/sqlite/sqlite_int.h"
+#include "store/sqlite/stmt.h"
 
 static const char *const sql_text[SQ_STMT_COUNT] = {
     [SQ_BEGIN] = "BEGIN IMMEDIATE",
@@ -97,136 +102,6 @@ static const char *const sql_text[SQ_STMT_COUNT] = {
     [SQ_DEVICE_EPOCH] = "SELECT n FROM device_epoch WHERE id = 1",
 };
 
-int mdx_sq_status(int rc)
-{
-    switch (rc & 0xff) {
-    case SQLITE_OK:
-    case SQLITE_ROW:
-    case SQLITE_DONE:
-        return MDX_OK;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return MDX_EBUSY;
-    case SQLITE_FULL:
-        return MDX_EFULL;
-    case SQLITE_IOERR:
-    case SQLITE_CANTOPEN:
-        return MDX_EIO;
-    case SQLITE_NOMEM:
-        return MDX_ENOMEM;
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-        return MDX_ECORRUPT;
-    default:
-        return MDX_ESTORE;
-    }
-}
-
-int mdx_sq_name_valid(const char *s)
-{
-    return s != NULL && mdx_valid_segment(s, strnlen(s, MDX_NAME_MAX + 1));
-}
-
-int mdx_sq_prepare(struct sq *h, const char *sql, sqlite3_stmt **st)
-{
-    int rc = sqlite3_prepare_v2(h->db, sql, -1, st, NULL);
-
-    if (rc != SQLITE_OK) {
-        *st = NULL;
-        return mdx_sq_status(rc);
-    }
-    return MDX_OK;
-}
-
-int mdx_sq_step_row(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-
-    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
-}
-
-int mdx_sq_find(struct sq *h, const char *sql, const char *key1, const char *key2,
-                sqlite3_stmt **st)
-{
-    int rc = mdx_sq_prepare(h, sql, st);
-
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_text(*st, 1, key1, -1, SQLITE_STATIC);
-    if (key2 != NULL) {
-        sqlite3_bind_text(*st, 2, key2, -1, SQLITE_STATIC);
-    }
-    rc = mdx_sq_step_row(*st);
-    if (rc != MDX_OK) {
-        sqlite3_finalize(*st);
-        *st = NULL;
-    }
-    return rc;
-}
-
-int mdx_sq_run_done(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? MDX_OK : mdx_sq_status(rc);
-}
-
-int mdx_sq_finish(sqlite3_stmt *st, int rc)
-{
-    sqlite3_reset(st);
-    return mdx_sq_status(rc);
-}
-
-void mdx_sq_column_copy(sqlite3_stmt *st, int col, char *buf, size_t len)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    size_t n = (size_t)sqlite3_column_bytes(st, col);
-
-    if (t == NULL) {
-        n = 0;
-    }
-    if (n >= len) {
-        n = len - 1;
-    }
-    if (n > 0) {
-        memcpy(buf, t, n);
-    }
-    buf[n] = '\0';
-}
-
-int mdx_sq_tenant_id(struct sq *h, const char *tenant, int64_t *id)
-{
-    sqlite3_stmt *st = h->st[SQ_TENANT_ID];
-    int rc;
-
-    if (!mdx_sq_name_valid(tenant)) {
-        return MDX_ENOTFOUND;
-    }
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *id = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
-}
-
-int mdx_sq_each_name(sqlite3_stmt *st, mdx_name_fn fn, void *arg)
-{
-    int rc, ret;
-
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        ret = fn(arg, (const char *)sqlite3_column_text(st, 0));
-        if (ret != MDX_OK) {
-            sqlite3_reset(st);
-            return ret;
-        }
-    }
-    return mdx_sq_finish(st, rc);
-}
-
 static void sq_close(void *impl)
 {
     struct sq *h = impl;
@@ -276,6 +151,27 @@ static int setup_db(struct sq *h, const struct mdx_store_conf *conf)
     return rc;
 }
 
+/*
+ * Creates the database file with mode 0600 if it does not exist yet, so
+ * that it (every tenant's data, all secret hashes) is private whatever the
+ * umask; SQLite gives its WAL and SHM files the database file's mode. An
+ * existing file keeps its mode; ":memory:" and URIs are left to SQLite.
+ */
+static int create_private(const char *path)
+{
+    int fd;
+
+    if (path[0] == '\0' || strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0) {
+        return MDX_OK;
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return errno == EEXIST ? MDX_OK : MDX_EIO;
+    }
+    close(fd);
+    return MDX_OK;
+}
+
 static int sq_open(const struct mdx_store_conf *conf, void **impl)
 {
     struct sq *h;
@@ -298,6 +194,10 @@ static int sq_open(const struct mdx_store_conf *conf, void **impl)
         rc = MDX_ENOMEM;
         goto fail;
     }
+    rc = create_private(conf->sqlite_path);
+    if (rc != MDX_OK) {
+        goto fail;
+    }
     rc = sqlite3_open_v2(conf->sqlite_path, &h->db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc == SQLITE_OK) {
@@ -317,17 +217,6 @@ static int sq_open(const struct mdx_store_conf *conf, void **impl)
 fail:
     sq_close(h);
     return rc;
-}
-
-int mdx_sq_run_change(struct sq *h, sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        return mdx_sq_status(rc);
-    }
-    return sqlite3_changes(h->db) > 0 ? MDX_OK : MDX_ENOTFOUND;
 }
 
 const struct mdx_store_backend mdx_store_sqlite = {

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * sqlite_int.h - the SQLite store's handle and the helpers its files
- * share: sqlite.c (open, statements), write.c (the batch writer and its
- * caches), rollup.c and one file per concern. Internal to src/store/sqlite.
+ * sqlite_int.h - the SQLite store's handle, its kept statements and
+ * caches, and the functions of the batch writer (write.c) and of the
+ * concern files that other files of the back end call. It names no
+ * function of stmt.c (stmt.h) or rollup.c (rollup.h). Internal to
+ * src/store/sqlite.
  */
 #ifndef MODAX_STORE_SQLITE_INT_H
 #define MODAX_STORE_SQLITE_INT_H
@@ -14,7 +16,6 @@
 
 #include "store/chunk.h"
 #include "base/htab.h"
-#include "modax/status.h"
 #include "modax/store.h"
 
 /* Prepared statements, prepared once at open and reset after each use. */
@@ -111,7 +112,7 @@ struct sq_racc {
     int64_t count;            /* 0: nothing accumulated */
 };
 
-struct sq_rollup;             /* rollup.c */
+struct sq_rollup;             /* rollup.c, opaque here */
 
 struct sq {
     sqlite3 *db;
@@ -150,36 +151,6 @@ struct sq {
     struct sq_racc racc;      /* the minute being accumulated */
     struct sq_rollup *rollup;
 };
-
-/* MDX_* status for an SQLite result code. */
-int mdx_sq_status(int rc);
-/* Copies column 'col' as text into 'buf' (size 'len'), truncating. */
-void mdx_sq_column_copy(sqlite3_stmt *st, int col, char *buf, size_t len);
-/* Tenant, device and identity names: [A-Za-z0-9_-]{1,64}. */
-int mdx_sq_name_valid(const char *s);
-/* Prepares 'sql' into *st: MDX_OK, or the error with *st NULL. */
-int mdx_sq_prepare(struct sq *h, const char *sql, sqlite3_stmt **st);
-/* Steps a statement that returns at most one row, leaving it on the row to read:
- * MDX_OK if there was one, MDX_ENOTFOUND if not, else the error. The caller finalizes. */
-int mdx_sq_step_row(sqlite3_stmt *st);
-/*
- * Runs 'sql' with ?1 = key1 (and ?2 = key2 unless NULL) for at most one row:
- * MDX_OK with *st on the row (the caller reads it and finalizes *st),
- * MDX_ENOTFOUND if none, else the error; without a row *st is finalized.
- */
-int mdx_sq_find(struct sq *h, const char *sql, const char *key1, const char *key2,
-                sqlite3_stmt **st);
-/* Steps a statement that returns no rows and finalizes it: MDX_OK or the error. */
-int mdx_sq_run_done(sqlite3_stmt *st);
-/* Steps a statement that changes rows and finalizes it: MDX_OK, MDX_ENOTFOUND if none changed. */
-int mdx_sq_run_change(struct sq *h, sqlite3_stmt *st);
-/* Resets kept statement 'st' after a listing and turns its last step result 'rc' into a status. */
-int mdx_sq_finish(sqlite3_stmt *st, int rc);
-/* Calls fn with column 0 (borrowed) of each row of kept statement 'st', then resets it:
- * MDX_OK, fn's stop value, or the error. */
-int mdx_sq_each_name(sqlite3_stmt *st, mdx_name_fn fn, void *arg);
-/* Id of tenant 'tenant' into *id: MDX_OK, MDX_ENOTFOUND (also for an invalid name) or an error. */
-int mdx_sq_tenant_id(struct sq *h, const char *tenant, int64_t *id);
 
 /* The concern tables of store.h. */
 extern const struct mdx_store_series_ops mdx_sq_series;     /* series.c, write.c, rollup.c */
@@ -222,53 +193,5 @@ int mdx_sq_alerts_write(struct sq *h, const struct mdx_batch *b);
  * the batch's transaction; catalog.c).
  */
 int mdx_sq_event_apply(struct sq *h, int64_t device_id, const struct mdx_event *ev);
-
-/*
- * Rollups (rollup.c). Every point the writer stores (not a
- * duplicate) goes through mdx_sq_rollup_add() inside the batch's
- * transaction; mdx_sq_rollup_flush() upserts the batch's deltas into
- * rollup_1m and rollup_1h before the commit.
- */
-/* Prepares the rollup statements and rolls up points stored before migration 2. */
-int mdx_sq_rollup_open(struct sq *h);
-/* Accepts a half-opened handle. */
-void mdx_sq_rollup_close(struct sq *h);
-/* Forgets the deltas of a batch (at its start, and after a failure). */
-void mdx_sq_rollup_reset(struct sq *h);
-/* Moves h->racc into the batch's deltas; writes them out when the buffer is full. */
-int mdx_sq_rollup_push(struct sq *h);
-/* Writes the batch's deltas into the rollup tables (inside the transaction). */
-int mdx_sq_rollup_flush(struct sq *h);
-int mdx_sq_query_buckets(void *impl, const struct mdx_query *q, int64_t step_ms,
-                         mdx_bucket_fn fn, void *arg);
-int mdx_sq_latest(void *impl, const char *tenant, const char *device, mdx_sensor_point_fn fn,
-                  void *arg);
-
-/* Adds one stored point to the rollup deltas: O(1) while the minute stays the same. */
-static inline int mdx_sq_rollup_add(struct sq *h, int64_t series_id, int64_t ts_ms, double v)
-{
-    struct sq_racc *a = &h->racc;
-    int64_t r = ts_ms % MDX_ROLLUP_MINUTE_MS;
-    int64_t bucket = ts_ms - (r < 0 ? r + MDX_ROLLUP_MINUTE_MS : r);
-
-    if (a->count == 0 || a->bucket_ms != bucket || a->series_id != series_id) {
-        if (a->count > 0) {
-            int rc = mdx_sq_rollup_push(h);
-            if (rc != MDX_OK) {
-                return rc;
-            }
-        }
-        a->series_id = series_id;
-        a->bucket_ms = bucket;
-        a->min = a->max = a->sum = v;
-        a->count = 1;
-        return MDX_OK;
-    }
-    a->min = v < a->min ? v : a->min;
-    a->max = v > a->max ? v : a->max;
-    a->sum += v;
-    a->count++;
-    return MDX_OK;
-}
 
 #endif

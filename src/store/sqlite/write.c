@@ -30,7 +30,9 @@
 #include "modax/status.h"
 #include "store/store_alert_int.h"
 #include "store/store_event_int.h"
+#include "store/sqlite/rollup.h"
 #include "store/sqlite/sqlite_int.h"
+#include "store/sqlite/stmt.h"
 
 #define NO_LINK UINT32_MAX
 #define HTAB_BUCKETS 1024 /* to start with; the tables grow */

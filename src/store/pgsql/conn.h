@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * conn.h - the PostgreSQL store's connection and the helpers that run
+ * statements on it (conn.c), shared by the files above it. Internal to
+ * src/store/pgsql.
+ */
+#ifndef MODAX_STORE_PGSQL_CONN_H
+#define MODAX_STORE_PGSQL_CONN_H
+
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "modax/store.h"
+#include "store/pgsql/pgsql_int.h"
+
+/* Connects if needed (lazily, after a lost connection too). MDX_ECONN while down. */
+int mdx_pg_ensure(struct pg *h);
+/*
+ * Runs prepared statement 'id' with text parameters; *out is the result
+ * on MDX_OK (the caller PQclear()s it). A lost connection marks the
+ * handle for reconnection and gives MDX_ECONN; a SQL error its status.
+ */
+int mdx_pg_exec(struct pg *h, enum pg_stmt id, int n, const char *const *vals, PGresult **out);
+/* Like mdx_pg_exec() with per-parameter lengths and formats (binary bytea). */
+int mdx_pg_exec_bin(struct pg *h, enum pg_stmt id, int n, const char *const *vals,
+                    const int *lens, const int *fmts, PGresult **out);
+/* mdx_pg_exec() of a statement run for its effect only: MDX_OK or the error. */
+int mdx_pg_exec_only(struct pg *h, enum pg_stmt id, int n, const char *const *vals);
+/* Runs plain SQL (BEGIN, COMMIT, ...). */
+int mdx_pg_simple(struct pg *h, const char *sql);
+/*
+ * Runs 'sql' with text parameters (PQexecParams); *out is the result on
+ * MDX_OK (the caller PQclear()s it). in_tx: inside the batch's
+ * transaction, where a reconnection would run the statement outside it.
+ */
+int mdx_pg_run(struct pg *h, int in_tx, const char *sql, int n, const char *const *vals,
+               PGresult **out);
+/*
+ * mdx_pg_run() of a statement whose first row is wanted: MDX_OK with the
+ * result in *out (the caller PQclear()s it), MDX_ENOTFOUND (*out NULL) if
+ * it returned no rows, else the error.
+ */
+int mdx_pg_run_row(struct pg *h, int in_tx, const char *sql, int n, const char *const *vals,
+                   PGresult **out);
+/* mdx_pg_run() of a statement that changes rows: MDX_OK, MDX_ENOTFOUND if it changed none. */
+int mdx_pg_run_change(struct pg *h, const char *sql, int n, const char *const *vals);
+/* MDX_* status of a failed result (SQLSTATE), marking a lost connection. */
+int mdx_pg_status(struct pg *h, const PGresult *res);
+/* Parses column text as int64 / double (0 for NULL or garbage). */
+int64_t mdx_pg_i64(const PGresult *res, int row, int col);
+double mdx_pg_dbl(const PGresult *res, int row, int col);
+/* Formats v into buf (at least 24 bytes) and returns buf. */
+const char *mdx_pg_fmt(char *buf, int64_t v);
+/* Tenant and device names: [A-Za-z0-9_-]{1,64}. */
+int mdx_pg_valid_name(const char *s);
+/* The tenant's id as text into buf (24 bytes): MDX_OK, MDX_ENOTFOUND if unknown. */
+int mdx_pg_tenant_text(struct pg *h, const char *tenant, char *buf);
+/* Device id of (tenant, device): MDX_ENOTFOUND if unknown. */
+int mdx_pg_device_id(struct pg *h, const char *tenant, const char *device, int64_t *id);
+/* Calls fn with column 0 of each row of 'res' (borrowed); stops at the first non-MDX_OK. */
+int mdx_pg_each_name(PGresult *res, mdx_name_fn fn, void *arg);
+
+/* Creates the partitions of [today, today + days_ahead] (also at every new connection). */
+int mdx_pg_partitions_ahead(struct pg *h);
+/* Makes sure the partition of UTC day 'day' (ms) exists; remembered once done. */
+int mdx_pg_partition_ensure(struct pg *h, int64_t day);
+
+#endif

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * stmt.c - the statement helpers of the SQLite store: result codes as
+ * MDX_* statuses, preparing and stepping statements, copying columns, and
+ * the lookups every concern needs (a tenant's id, a list of names). The
+ * files above it (sqlite.c, write.c, rollup.c and the concern files) run
+ * their statements through these; it calls none of them.
+ */
+#include <string.h>
+
+#include "modax/status.h"
+#include "modax/validate.h"
+#include "store/sqlite/stmt.h"
+
+int mdx_sq_status(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE:
+        return MDX_OK;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return MDX_EBUSY;
+    case SQLITE_FULL:
+        return MDX_EFULL;
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+        return MDX_EIO;
+    case SQLITE_NOMEM:
+        return MDX_ENOMEM;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return MDX_ECORRUPT;
+    default:
+        return MDX_ESTORE;
+    }
+}
+
+int mdx_sq_name_valid(const char *s)
+{
+    return s != NULL && mdx_valid_segment(s, strnlen(s, MDX_NAME_MAX + 1));
+}
+
+int mdx_sq_prepare(struct sq *h, const char *sql, sqlite3_stmt **st)
+{
+    int rc = sqlite3_prepare_v2(h->db, sql, -1, st, NULL);
+
+    if (rc != SQLITE_OK) {
+        *st = NULL;
+        return mdx_sq_status(rc);
+    }
+    return MDX_OK;
+}
+
+int mdx_sq_step_row(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+
+    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
+}
+
+int mdx_sq_find(struct sq *h, const char *sql, const char *key1, const char *key2,
+                sqlite3_stmt **st)
+{
+    int rc = mdx_sq_prepare(h, sql, st);
+
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_text(*st, 1, key1, -1, SQLITE_STATIC);
+    if (key2 != NULL) {
+        sqlite3_bind_text(*st, 2, key2, -1, SQLITE_STATIC);
+    }
+    rc = mdx_sq_step_row(*st);
+    if (rc != MDX_OK) {
+        sqlite3_finalize(*st);
+        *st = NULL;
+    }
+    return rc;
+}
+
+int mdx_sq_run_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? MDX_OK : mdx_sq_status(rc);
+}
+
+int mdx_sq_run_change(struct sq *h, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        return mdx_sq_status(rc);
+    }
+    return sqlite3_changes(h->db) > 0 ? MDX_OK : MDX_ENOTFOUND;
+}
+
+int mdx_sq_finish(sqlite3_stmt *st, int rc)
+{
+    sqlite3_reset(st);
+    return mdx_sq_status(rc);
+}
+
+void mdx_sq_column_copy(sqlite3_stmt *st, int col, char *buf, size_t len)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    size_t n = (size_t)sqlite3_column_bytes(st, col);
+
+    if (t == NULL) {
+        n = 0;
+    }
+    if (n >= len) {
+        n = len - 1;
+    }
+    if (n > 0) {
+        memcpy(buf, t, n);
+    }
+    buf[n] = '\0';
+}
+
+int mdx_sq_tenant_id(struct sq *h, const char *tenant, int64_t *id)
+{
+    sqlite3_stmt *st = h->st[SQ_TENANT_ID];
+    int rc;
+
+    if (!mdx_sq_name_valid(tenant)) {
+        return MDX_ENOTFOUND;
+    }
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
+}
+
+int mdx_sq_each_name(sqlite3_stmt *st, mdx_name_fn fn, void *arg)
+{
+    int rc, ret;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ret = fn(arg, (const char *)sqlite3_column_text(st, 0));
+        if (ret != MDX_OK) {
+            sqlite3_reset(st);
+            return ret;
+        }
+    }
+    return mdx_sq_finish(st, rc);
+}
