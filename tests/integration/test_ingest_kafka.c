@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_source_kafka.c - `modax serve` reading a Kafka consumer group
+ * test_ingest_kafka.c - `modax serve` reading a Kafka consumer group
  * (ingest.source = kafka) from librdkafka's mock cluster, which this
  * process owns and produces to over loopback: every record stored exactly
  * once across clean restarts and SIGKILL (offsets kept in the store with
