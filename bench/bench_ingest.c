@@ -28,6 +28,14 @@
  * identity. Both runs use the same connections, so the difference is the
  * plugin's. It prints the usual line of the plugged run, with conns= and
  * plugin_ratio= (plugged points/s over unplugged).
+ *
+ * --source kafka reads the same load from Kafka instead: librdkafka's mock
+ * cluster in this process (one partition per two devices, records keyed
+ * and headed by device), `modax serve` with ingest.source = kafka, and
+ * --workers N of them in one consumer group. The ceiling is a counting
+ * consumer in this process reading the same records through the same
+ * mock brokers. The mock keeps about 5 MB per partition, so the load is
+ * produced while it is consumed, as in production.
  */
 #include <mosquitto.h>
 #include <pthread.h>
@@ -36,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,7 +54,9 @@
 #include "modax/clock.h"
 #include "modax/status.h"
 #include "modax/store.h"
+#include "support/kafka_mock.h"
 #include "support/support.h"
+#include <librdkafka/rdkafka.h>
 
 #define SENSORS 6
 #define TS_STEP_MS 10
@@ -604,6 +615,213 @@ static int run_pass(struct load *ld, const char *self, int alerting, int per_dev
     return 0;
 }
 
+/* ---- --source kafka ---- */
+
+#define KAFKA_WORKERS_MAX 8
+
+static int kafka_partitions(const struct load *ld)
+{
+    return ld->devices < 100 ? (ld->devices + 1) / 2 : 50;
+}
+
+/* The whole load (or one message per device with warm) into 'topic'; 0 on success. */
+static int kafka_produce_load(struct kmock *k, const char *topic, const struct load *ld)
+{
+    size_t cap = 512 * (size_t)ld->batch + 64;
+    char *buf = mdx_malloc(cap), dev[32];
+    int per_dev = ld->msgs / ld->devices, parts = kafka_partitions(ld), rc = 0;
+
+    for (int n = 0; buf != NULL && rc == 0 && n < per_dev; n++) {
+        for (int d = 0; rc == 0 && d < ld->devices; d++) {
+            size_t len = format_msg(buf, cap, ld, d, n);
+            const char *hdrs[] = {"tenant", "bench", "device", dev, NULL};
+            snprintf(dev, sizeof(dev), "dev-%04d", d);
+            rc = kmock_produce(k, topic, d % parts, dev, hdrs, buf, len);
+        }
+    }
+    mdx_free(buf);
+    return buf == NULL || rc != 0 || kmock_flush(k, 600000) != 0 ? -1 : 0;
+}
+
+struct kafka_counter {
+    rd_kafka_t *rk;
+    long want;
+    atomic_long got;
+    pthread_t thread;
+};
+
+static void *kafka_count_main(void *arg)
+{
+    struct kafka_counter *c = arg;
+    int64_t deadline = mdx_mono_us() + 600000000;
+
+    while (atomic_load(&c->got) < c->want && mdx_mono_us() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 100);
+        if (m != NULL) {
+            if (m->err == 0) {
+                atomic_fetch_add(&c->got, 1);
+            }
+            rd_kafka_message_destroy(m);
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The ceiling: seconds from the first record produced until a consumer that only
+ * counts (its own thread, same mock brokers) has read the whole load; 0 on failure.
+ */
+static double kafka_ceiling(struct kmock *k, const struct load *ld)
+{
+    char err[256];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_topic_partition_list_t *l;
+    struct kafka_counter cnt = {.want = ld->msgs};
+    int64_t t0, deadline;
+
+    if (kmock_topic(k, "ceiling", kafka_partitions(ld)) != 0 ||
+        rd_kafka_conf_set(c, "bootstrap.servers", kmock_bootstraps(k), err, sizeof(err)) != 0 ||
+        rd_kafka_conf_set(c, "group.id", "ceiling", err, sizeof(err)) != 0 ||
+        rd_kafka_conf_set(c, "auto.offset.reset", "earliest", err, sizeof(err)) != 0 ||
+        (cnt.rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "bench_ingest: ceiling consumer: %s\n", err);
+        return 0;
+    }
+    rd_kafka_poll_set_consumer(cnt.rk);
+    l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, "ceiling", RD_KAFKA_PARTITION_UA);
+    rd_kafka_subscribe(cnt.rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    /* Joined once it has an assignment (nothing is produced yet). */
+    for (deadline = mdx_mono_us() + 30000000; mdx_mono_us() < deadline;) {
+        rd_kafka_topic_partition_list_t *a = NULL;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(cnt.rk, 50);
+        int joined;
+        if (m != NULL) {
+            rd_kafka_message_destroy(m);
+        }
+        joined = rd_kafka_assignment(cnt.rk, &a) == 0 && a != NULL && a->cnt > 0;
+        if (a != NULL) {
+            rd_kafka_topic_partition_list_destroy(a);
+        }
+        if (joined) {
+            break;
+        }
+    }
+    t0 = mdx_mono_us();
+    pthread_create(&cnt.thread, NULL, kafka_count_main, &cnt);
+    struct load slice = *ld;
+    int per_dev = ld->msgs / ld->devices, step = 200;
+    for (int n = 0; n < per_dev; n += step) {
+        slice.msgs = (n + step > per_dev ? per_dev - n : step) * ld->devices;
+        slice.base_ms = ld->base_ms + (int64_t)n * ld->batch * TS_STEP_MS;
+        kafka_produce_load(k, "ceiling", &slice);
+        while (atomic_load(&cnt.got) < (long)(n - 3 * step) * ld->devices) {
+            mdx_sleep_ms(1); /* a few slices ahead at most: the mock ages out old records */
+        }
+    }
+    pthread_join(cnt.thread, NULL);
+    double secs = (double)(mdx_mono_us() - t0) / 1e6;
+    rd_kafka_consumer_close(cnt.rk);
+    rd_kafka_destroy(cnt.rk);
+    return atomic_load(&cnt.got) >= ld->msgs ? secs : 0;
+}
+
+/* The ingest from Kafka with 'workers' `modax serve` processes in one group. */
+static int run_pass_kafka(struct load *ld, int alerting, int workers, struct result *r)
+{
+    char dir[256], out[4096], name[16];
+    struct serve s[KAFKA_WORKERS_MAX];
+    struct kmock *k = kmock_start(3);
+    int64_t points = (int64_t)ld->msgs * ld->batch * SENSORS, t0, got;
+    long ticks0 = 0, ticks1 = 0;
+    double ceiling_s, ingest_s;
+    int port = free_port(); /* no MQTT broker: the api's link just retries */
+
+    if (k == NULL || kmock_topic(k, "bench", kafka_partitions(ld)) != 0) {
+        return -1;
+    }
+    ceiling_s = kafka_ceiling(k, ld);
+    tmp_make(dir, sizeof(dir), "bench-ingest-kafka");
+    modax_env(dir, port);
+    setenv("MODAX_INGEST_SOURCE", "kafka", 1);
+    setenv("MODAX_KAFKA_BROKERS", kmock_bootstraps(k), 1);
+    setenv("MODAX_KAFKA_TOPICS", "bench", 1);
+    setenv("MODAX_KAFKA_GROUP", "bench", 1);
+    setenv("MODAX_KAFKA_SESSION_TIMEOUT_MS", "10000", 1);
+    setenv("MODAX_INGEST_AUTO_REGISTER", "true", 1);
+    setenv("MODAX_ALERT_DETECT", alerting ? "true" : "false", 1);
+    setenv("MODAX_ALERT_RULES", alerting ? "true" : "false", 1);
+    setenv("MODAX_LOG_LEVEL", "warn", 0);
+    if (modax_run(out, sizeof(out), "tenant", "add", "bench", NULL) != 0) {
+        return -1;
+    }
+    for (int i = 0; i < workers; i++) {
+        snprintf(name, sizeof(name), "w%d", i + 1);
+        if (serve_start_worker(&s[i], dir, port, name) != 0) {
+            /* The group's first join can take longer than serve_start waits. */
+            struct stat st;
+            for (int t = 0; s[i].pid > 0 && stat(s[i].ready, &st) != 0 && t < 1500; t++) {
+                mdx_sleep_ms(20);
+            }
+            if (s[i].pid <= 0 || stat(s[i].ready, &st) != 0) {
+                fprintf(stderr, "bench_ingest: cannot start modax serve; see %s/%s.log\n", dir,
+                        name);
+                return -1;
+            }
+        }
+    }
+    /* Warm the registry (and let the group settle) so neither is timed. */
+    struct load warm = *ld;
+    warm.base_ms = ld->base_ms - 86400000LL;
+    warm.batch = 1;
+    warm.msgs = ld->devices;
+    kafka_produce_load(k, "bench", &warm);
+    wait_points(dir, "bench", (int64_t)ld->devices * SENSORS, 60000);
+    sync();
+    for (int i = 0; i < workers; i++) {
+        ticks0 += proc_cpu_ticks(s[i].pid);
+    }
+    t0 = mdx_mono_us();
+    struct load slice = *ld;
+    int per_dev = ld->msgs / ld->devices, step = 200;
+    for (int n = 0; n < per_dev; n += step) {
+        /* Produced in slices while the workers read, so the mock's ~5 MB per partition
+           never ages records out before they are read. */
+        slice.msgs = (n + step > per_dev ? per_dev - n : step) * ld->devices;
+        slice.base_ms = ld->base_ms + (int64_t)n * ld->batch * TS_STEP_MS;
+        if (kafka_produce_load(k, "bench", &slice) != 0) {
+            return -1;
+        }
+        while (store_points(dir, "bench") <
+               (int64_t)(n - 3 * step) * ld->devices * ld->batch * SENSORS) {
+            mdx_sleep_ms(50); /* keep at most a few slices ahead of the store */
+        }
+    }
+    got = wait_points(dir, "bench", points + (int64_t)ld->devices * SENSORS, 600000);
+    ingest_s = (double)(mdx_mono_us() - t0) / 1e6;
+    r->rss = 0;
+    for (int i = 0; i < workers; i++) {
+        ticks1 += proc_cpu_ticks(s[i].pid);
+        double rss = proc_rss_mb(s[i].pid);
+        r->rss = rss > r->rss ? rss : r->rss;
+    }
+    for (int i = 0; i < workers; i++) {
+        serve_stop(&s[i], SIGTERM);
+    }
+    kmock_stop(k);
+    verify_store(dir, ld, &r->lost, &r->dup);
+    if (got < points) {
+        fprintf(stderr, "bench_ingest: only %lld of %lld points arrived\n", (long long)got,
+                (long long)points);
+    }
+    r->pps = (double)points / ingest_s;
+    r->ceiling_pps = ceiling_s > 0 ? (double)points / ceiling_s : 0;
+    r->cpu_us = (double)(ticks1 - ticks0) * (1e6 / (double)sysconf(_SC_CLK_TCK)) / ld->msgs;
+    tmp_remove(dir);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct load ld = {.msgs = 500000, .devices = 100, .batch = 1, .publishers = 4,
@@ -611,7 +829,7 @@ int main(int argc, char **argv)
     char self[1024];
     struct result plain = {0}, r = {0};
     ssize_t n;
-    int alerting = 0, plugin = 0;
+    int alerting = 0, plugin = 0, kafka = 0, workers = 1;
 
     if (argc == 5 && strcmp(argv[1], "--count-subscriber") == 0) {
         return run_counter((int)bench_parse_num(argv[2], 1, 65535),
@@ -629,6 +847,11 @@ int main(int argc, char **argv)
             ld.publishers = (int)bench_parse_num(argv[++i], 1, 100000000);
         } else if (i + 1 < argc && strcmp(argv[i], "--roles") == 0) {
             ld.roles = argv[++i];
+        } else if (i + 1 < argc && strcmp(argv[i], "--source") == 0 &&
+                   (strcmp(argv[i + 1], "mqtt") == 0 || strcmp(argv[i + 1], "kafka") == 0)) {
+            kafka = strcmp(argv[++i], "kafka") == 0;
+        } else if (i + 1 < argc && strcmp(argv[i], "--workers") == 0) {
+            workers = (int)bench_parse_num(argv[++i], 1, KAFKA_WORKERS_MAX);
         } else if (strcmp(argv[i], "--alerting") == 0) {
             alerting = 1;
         } else if (strcmp(argv[i], "--broker-plugin") == 0) {
@@ -646,13 +869,14 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr, "usage: bench_ingest [--msgs N] [--devices N] [--batch N] "
                             "[--publishers N] [--store sqlite|postgresql] [--alerting] "
-                            "[--broker-plugin] [--roles LIST (default " SERVE_ROLES ")]\n");
+                            "[--broker-plugin] [--roles LIST (default " SERVE_ROLES ")] "
+                            "[--source mqtt|kafka] [--workers N (kafka)]\n");
             return 2;
         }
     }
     if (ld.msgs <= 0 || ld.devices <= 0 || ld.batch <= 0 || ld.batch > 1000 ||
         ld.publishers <= 0 || ld.publishers > 16 || ld.msgs < ld.devices ||
-        (plugin && ld.devices > 900)) {
+        (plugin && ld.devices > 900) || (kafka && plugin) || (workers > 1 && !kafka)) {
         fprintf(stderr, "bench_ingest: values out of range\n");
         return 2;
     }
@@ -679,7 +903,8 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    if (run_pass(&ld, self, alerting, plugin, plugin, &r) != 0) {
+    if (kafka ? run_pass_kafka(&ld, alerting, workers, &r) != 0
+              : run_pass(&ld, self, alerting, plugin, plugin, &r) != 0) {
         return 1;
     }
     printf("ingest: msgs=%d points=%lld batch=%d lost=%ld dup=%ld points_per_s=%.0f "
@@ -688,6 +913,9 @@ int main(int argc, char **argv)
            ld.msgs, (long long)ld.msgs * ld.batch * SENSORS, ld.batch, r.lost, r.dup, r.pps,
            r.ceiling_pps, r.ceiling_pps > 0 ? r.pps / r.ceiling_pps : 0, r.cpu_us, r.rss,
            alerting ? "on" : "off", ld.roles);
+    if (kafka) {
+        printf(" source=kafka workers=%d", workers);
+    }
     if (plugin) {
         printf(" broker_plugin=on conns=%d unplugged_points_per_s=%.0f "
                "unplugged_ceiling_points_per_s=%.0f plugin_ratio=%.2f",

@@ -9,6 +9,10 @@
  * position) to the store in one transaction each. A store that fails
  * transiently is retried with back-off from the spool; nothing is dropped.
  * Refused messages become dead letters with their reason.
+ *
+ * With a pull source (Kafka; source.h) there is no spool: the writer takes
+ * records from the source and stores the source's positions in each
+ * batch's transaction instead of the spool checkpoint.
  */
 #ifndef MODAX_ENGINE_H
 #define MODAX_ENGINE_H
@@ -20,6 +24,7 @@
 #include "modax/store.h"
 
 struct mdx_engine_conf {
+    char *source;                 /* mqtt (push, spooled) or kafka (pull) */
     char *spool_dir;
     int64_t spool_max_mb;         /* unreleased spool before sources wait */
     int64_t spool_segment_mb;
@@ -54,6 +59,8 @@ struct mdx_engine_stats {
     uint64_t batches;
     uint64_t store_retries;
     uint64_t spool_pending_bytes;
+    int64_t source_partitions;    /* pull source: partitions assigned to this worker */
+    int64_t source_lag;           /* pull source: records behind the log's end; -1 unknown */
     /* Store batch latency: the time from a batch's first write attempt until it is stored
        (retries included). Counts per bucket, not cumulative: [i] for latencies <= bound i
        and above bound i-1, [MDX_COMMIT_BUCKETS] beyond the last bound. */
@@ -74,6 +81,18 @@ struct mdx_engine *mdx_engine_create(const struct mdx_engine_conf *conf, struct 
                                      int *err);
 /* Stages one engine runs at most. */
 #define MDX_ENGINE_STAGES_MAX 8
+
+struct mdx_source_ops;
+/*
+ * Creates an engine whose writer takes records from the pull source 'src'
+ * (ops->next; see source.h) instead of a spool, and stores the source's
+ * positions with each batch. 'ops' and 'src' are borrowed and must outlive
+ * the engine; ops->attach(src, ...) is called here. The spool keys of
+ * 'conf' are not used. NULL on failure (*err set).
+ */
+struct mdx_engine *mdx_engine_create_pull(const struct mdx_engine_conf *conf,
+                                          struct mdx_store *store,
+                                          const struct mdx_source_ops *ops, void *src, int *err);
 
 struct mdx_stage_ops;
 /*

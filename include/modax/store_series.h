@@ -31,6 +31,17 @@ struct mdx_spool_pos {
     uint64_t offset;
 };
 
+/*
+ * A position a pull source (Kafka) keeps in the store with each batch:
+ * where 'owner' (one partition of a consumer group) resumes. Written in the
+ * batch's transaction like the spool checkpoint, read back with
+ * mdx_store_checkpoint_get(owner).
+ */
+struct mdx_position {
+    const char *owner;
+    struct mdx_spool_pos pos;
+};
+
 struct mdx_point_group {
     const char *tenant;
     const char *device;
@@ -71,6 +82,8 @@ struct mdx_batch {
     int has_checkpoint;
     const char *checkpoint_owner; /* the ingest worker whose spool this is */
     struct mdx_spool_pos checkpoint;
+    const struct mdx_position *positions; /* a pull source's positions (Kafka offsets) */
+    size_t n_positions;
 };
 
 struct mdx_batch_result {

@@ -2,13 +2,16 @@
 /*
  * cmd_serve.c - `modax serve`: runs the service roles until SIGINT/SIGTERM.
  *
- * Role ingest: MQTT source -> engine (spool, decode, validate, store), with
+ * Role ingest: source -> engine (decode, validate, store), with
  * the stages of serve_stages.c on the engine's writer thread: live RUL
  * (rul_live.h) when rul.enabled; alerting (detector, rules, safety
  * events, alert lifecycle; alerting.h) when alert.detect or alert.rules is
  * on, its alert changes going to the sinks (alert dispatcher) and to
  * modax/{tenant}/{device}/alerts; and the api's live stream when the api
  * role runs in the same process.
+ * The source is MQTT (ingest.source = mqtt; a push source whose messages
+ * the engine spools) or Kafka (kafka; a pull source whose offsets the
+ * engine stores with each batch, source.h).
  * On SIGINT/SIGTERM the source disconnects first, then the engine drains
  * the spool into the store, so a clean stop leaves nothing behind.
  *
@@ -61,10 +64,61 @@ static int deliver(void *arg, const char *topic, const void *payload, size_t len
     return mdx_engine_submit(arg, topic, payload, len, recv_ms);
 }
 
+/* The ingest's source (ingest.source); set once before any thread starts. */
+static const struct mdx_source_ops *serve_source = &mdx_source_mqtt;
+
 static int publish(void *arg, const char *topic, const void *payload, size_t len, int qos,
                    int retain)
 {
-    return mdx_source_mqtt.publish(arg, topic, payload, len, qos, retain);
+    if (serve_source->publish == NULL) {
+        return MDX_ECONN; /* Kafka: commands to devices go another way (issue 12, item 5) */
+    }
+    return serve_source->publish(arg, topic, payload, len, qos, retain);
+}
+
+/* The ingest: its source and the engine over it. MDX_OK or an error (logged). */
+static int ingest_create(struct cli_conf *conf, struct mdx_store *store,
+                         struct mdx_engine **engine, void **source)
+{
+    int rc;
+
+    if (strcmp(conf->ingest.source, "kafka") == 0) {
+        serve_source = &mdx_source_kafka;
+        *source = mdx_source_kafka.create(&conf->kafka, NULL, NULL, &rc);
+        if (*source == NULL) {
+            mdx_log_error(MOD, "cannot create the Kafka consumer; check kafka.*", MDX_F_ERR(rc));
+            return rc;
+        }
+        *engine = mdx_engine_create_pull(&conf->ingest, store, &mdx_source_kafka, *source, &rc);
+        if (*engine == NULL) {
+            mdx_log_error(MOD, "cannot start the ingest", MDX_F_ERR(rc));
+        }
+        return *engine != NULL ? MDX_OK : rc;
+    }
+    if (strcmp(conf->ingest.source, "mqtt") != 0) {
+        mdx_log_error(MOD, "ingest.source must be mqtt or kafka",
+                      MDX_F_STR("value", conf->ingest.source));
+        return MDX_ECONF;
+    }
+    if (conf->mqtt.shared_group[0] != '\0') {
+        /* Said once, never a silent degradation: see README, "Where your data comes from". */
+        mdx_log_warn(MOD, "mqtt.shared_group: a device's messages alternate between the workers "
+                          "of the group, so per-device detector baselines and RUL windows are "
+                          "split between them; use Kafka keyed by device to keep them whole",
+                     MDX_F_STR("group", conf->mqtt.shared_group));
+    }
+    conf->ingest.worker = conf->mqtt.client_id;
+    *engine = mdx_engine_create(&conf->ingest, store, &rc);
+    if (*engine == NULL) {
+        mdx_log_error(MOD, "cannot start the ingest; check ingest.spool_dir", MDX_F_ERR(rc),
+                      MDX_F_STR("spool_dir", conf->ingest.spool_dir));
+        return rc;
+    }
+    *source = mdx_source_mqtt.create(&conf->mqtt, deliver, *engine, &rc);
+    if (*source == NULL) {
+        mdx_log_error(MOD, "cannot create the MQTT client; check mqtt.*", MDX_F_ERR(rc));
+    }
+    return *source != NULL ? MDX_OK : rc;
 }
 
 /*
@@ -319,16 +373,7 @@ int cmd_serve(int argc, char **argv)
         status = stopped ? CLI_OK : CLI_FAIL;
         goto out;
     }
-    conf.ingest.worker = conf.mqtt.client_id;
-    engine = mdx_engine_create(&conf.ingest, store, &rc);
-    if (engine == NULL) {
-        mdx_log_error(MOD, "cannot start the ingest; check ingest.spool_dir", MDX_F_ERR(rc),
-                      MDX_F_STR("spool_dir", conf.ingest.spool_dir));
-        goto out;
-    }
-    source = mdx_source_mqtt.create(&conf.mqtt, deliver, engine, &rc);
-    if (source == NULL) {
-        mdx_log_error(MOD, "cannot create the MQTT client; check mqtt.*", MDX_F_ERR(rc));
+    if (ingest_create(&conf, store, &engine, &source) != MDX_OK) {
         goto out;
     }
     if (conf.alerting.detect || conf.alerting.rules) {
@@ -348,6 +393,11 @@ int cmd_serve(int argc, char **argv)
 running:
     /* Before the engine's writer: with the ingest here, the api's live stage is one of its
      * stages. */
+    if ((role_bits & ROLE_API) && conf.mqtt.tls) {
+        /* Said once at start, so a missing live stream is never a silent degradation. */
+        mdx_log_warn(MOD, "mqtt.tls: the api's own broker link (live stream) does not speak TLS "
+                          "yet; it keeps retrying mqtt.host:mqtt.port in plain TCP");
+    }
     if (role_bits & ROLE_API) {
         struct mdx_api_deps deps = {.store = &conf.store, .mqtt = &conf.mqtt, .engine = engine,
                                     .alerting = alerting, .dispatch = dispatch,
@@ -366,7 +416,7 @@ running:
         if (serve_stages_add(&stages, &parts, engine) != MDX_OK) {
             goto out;
         }
-        if (mdx_engine_start(engine) != MDX_OK || mdx_source_mqtt.start(source) != MDX_OK) {
+        if (mdx_engine_start(engine) != MDX_OK || serve_source->start(source) != MDX_OK) {
             mdx_log_error(MOD, "cannot start threads");
             goto out;
         }
@@ -380,7 +430,7 @@ running:
         if (sig == SIGINT || sig == SIGTERM) {
             break;
         }
-        if (!ready && ready_file != NULL && (source == NULL || mdx_source_mqtt.ready(source))) {
+        if (!ready && ready_file != NULL && (source == NULL || serve_source->ready(source))) {
             int fd = open(ready_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
             if (fd >= 0) {
                 close(fd);
@@ -394,14 +444,14 @@ running:
 out:
     archiver_stop(&arch);
     if (source != NULL) {
-        mdx_source_mqtt.stop(source);
+        serve_source->stop(source);
     }
     if (engine != NULL) {
         mdx_engine_stop(engine, DRAIN_MS); /* its writer runs the api's live stage */
     }
     mdx_api_stop(api); /* before the engine and alerting whose counters it reads go */
     if (source != NULL) {
-        mdx_source_mqtt.destroy(source);
+        serve_source->destroy(source);
     }
     mdx_engine_destroy(engine);
     serve_stages_destroy(&stages);

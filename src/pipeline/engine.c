@@ -7,6 +7,10 @@
  * into points, an event or a dead letter, and commits them in batches
  * with the spool position reached. A failed commit is retried with
  * back-off; the records stay in the spool until the store has them.
+ *
+ * With a pull source (mdx_engine_create_pull) the writer takes records
+ * from the source instead, and each batch carries the source's positions
+ * in place of the spool checkpoint; the source itself resumes from them.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -18,6 +22,7 @@
 #include "modax/decode.h"
 #include "modax/engine.h"
 #include "modax/log.h"
+#include "modax/source.h"
 #include "modax/spool.h"
 #include "modax/stage.h"
 #include "modax/status.h"
@@ -27,6 +32,8 @@
 #define EVENTS_PER_BATCH 1024
 
 const struct mdx_conf_key mdx_engine_conf_keys[] = {
+    MDX_CONF_STR("ingest.source", "mqtt", struct mdx_engine_conf, source,
+                 "Where device data comes from: mqtt (mqtt.*) or kafka (kafka.*)"),
     MDX_CONF_STR("ingest.spool_dir", "var/spool", struct mdx_engine_conf, spool_dir,
                  "Directory of the durable spool between MQTT and the store"),
     MDX_CONF_INT("ingest.spool_max_mb", "1024", 1, 1048576, struct mdx_engine_conf, spool_max_mb,
@@ -84,7 +91,11 @@ struct reason_count {
 struct mdx_engine {
     struct mdx_engine_conf conf;  /* copy; strings borrowed from the caller's conf */
     struct mdx_store *store;
-    struct mdx_spool *spool;
+    struct mdx_spool *spool;      /* NULL with a pull source */
+    const struct mdx_source_ops *pull; /* a pull source's operations, or NULL */
+    void *pull_src;
+    struct mdx_pull_host host;    /* what the pull source may ask of us */
+    int pull_idle;                /* the pull source had nothing when last asked */
     struct mdx_registry *registry;
     struct mdx_stage stages[MDX_ENGINE_STAGES_MAX]; /* run in this order; see stage.h */
     size_t n_stages;
@@ -327,6 +338,10 @@ static int commit_batch(struct mdx_engine *e)
     int64_t t0 = mdx_mono_us();
     int rc;
 
+    if (e->pull != NULL) {
+        sb.has_checkpoint = 0;
+        sb.n_positions = e->pull->positions(e->pull_src, &sb.positions);
+    }
     for (size_t i = 0; i < e->n_stages; i++) {
         if (e->stages[i].ops->before_commit != NULL) {
             e->stages[i].ops->before_commit(e->stages[i].ctx, &sb); /* e.g. alert changes */
@@ -351,8 +366,12 @@ static int commit_batch(struct mdx_engine *e)
         mdx_sleep_ms(backoff);
         backoff = backoff * 2 > e->conf.retry_max_ms ? e->conf.retry_max_ms : backoff * 2;
     }
-    mdx_spool_release(e->spool, &b->end);
-    e->committed = b->end;
+    if (e->pull != NULL) {
+        e->pull->committed(e->pull_src);
+    } else {
+        mdx_spool_release(e->spool, &b->end);
+        e->committed = b->end;
+    }
     for (size_t i = 0; i < e->n_stages; i++) {
         if (e->stages[i].ops->after_commit != NULL) {
             e->stages[i].ops->after_commit(e->stages[i].ctx);
@@ -397,7 +416,9 @@ static void log_stats(struct mdx_engine *e, int final)
         MDX_F_INT("received", s.msgs_received),   MDX_F_INT("stored", s.msgs_stored),
         MDX_F_INT("refused", s.msgs_refused),     MDX_F_INT("points", s.points_written),
         MDX_F_INT("duplicates", s.points_duplicate), MDX_F_INT("store_retries", s.store_retries),
-        MDX_F_INT("spool_bytes", s.spool_pending_bytes), MDX_F_INT("final", 1),
+        MDX_F_INT("spool_bytes", s.spool_pending_bytes),
+        MDX_F_INT("partitions", s.source_partitions), MDX_F_INT("lag", s.source_lag),
+        MDX_F_INT("final", 1),
     };
     const int n = (int)(sizeof(f) / sizeof(f[0]));
 
@@ -542,6 +563,197 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* ---- pull sources: the writer takes records; the source keeps its positions ---- */
+
+/* A pull source's record as the rest of the writer sees records. */
+static void pull_to_rec(const struct mdx_engine *e, const struct mdx_source_rec *in,
+                        struct mdx_spool_rec *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->recv_ms = in->recv_ms;
+    out->topic = in->topic;
+    out->payload = in->payload;
+    out->len = in->len;
+    out->orig_len = in->len;
+    if (in->len > (size_t)e->conf.max_payload_bytes) {
+        out->len = MDX_DEADLETTER_PAYLOAD_MAX;
+        out->flags |= MDX_SPOOL_TRUNCATED;
+    }
+}
+
+/* Stores what the batch holds now (host->flush, inside the source's next()). */
+static int pull_flush(void *arg)
+{
+    struct mdx_engine *e = arg;
+    int rc = MDX_OK;
+
+    if (e->batch.n_records > 0 || stages_pending(e)) {
+        rc = commit_batch(e);
+    }
+    if (rc == MDX_OK) {
+        batch_clear(&e->batch);
+    }
+    return rc;
+}
+
+static int pull_position_get(void *arg, const char *owner, struct mdx_spool_pos *pos)
+{
+    struct mdx_engine *e = arg;
+    int64_t backoff = 10;
+    int rc;
+
+    /* Without it the source would start from the wrong place: wait for the store. */
+    while ((rc = mdx_store_checkpoint_get(e->store, owner, pos)) != MDX_OK &&
+           mdx_status_is_transient(rc) && !atomic_load(&e->stopping)) {
+        atomic_fetch_add(&e->store_retries, 1);
+        mdx_log_warn(MOD, "store unavailable; cannot read a stored source position yet",
+                     MDX_F_ERR(rc), MDX_F_STR("owner", owner));
+        mdx_sleep_ms(backoff);
+        backoff = backoff * 2 > e->conf.retry_max_ms ? e->conf.retry_max_ms : backoff * 2;
+    }
+    return rc;
+}
+
+/* One record of a pull source into the batch; refusals by the source become dead letters. */
+static int pull_process(struct mdx_engine *e, const struct mdx_source_rec *in)
+{
+    struct mdx_spool_rec rec;
+    struct mdx_msg msg;
+
+    atomic_fetch_add(&e->msgs_received, 1);
+    pull_to_rec(e, in, &rec);
+    if (in->refusal != NULL) {
+        memset(&msg, 0, sizeof(msg));
+        refuse(e, &rec, &msg, in->refusal);
+        return MDX_OK;
+    }
+    return process_record(e, &rec);
+}
+
+static void *pull_writer_main(void *arg)
+{
+    struct mdx_engine *e = arg;
+    struct batch *b = &e->batch;
+    int64_t next_stats = mdx_mono_us() + e->conf.stats_interval_s * 1000000;
+
+    for (;;) {
+        int64_t first_us = 0;
+        int rc = MDX_OK;
+
+        batch_clear(b);
+        while (batch_has_room(b, &e->conf)) {
+            struct mdx_source_rec in;
+            int wait = b->n_records == 0 ? 100 : 5;
+
+            if (b->n_records > 0 && mdx_mono_us() - first_us >= e->conf.batch_ms * 1000) {
+                break;
+            }
+            /* A rebalance inside next() may store the batch (pull_flush): n_records drops. */
+            rc = e->pull->next(e->pull_src, &in, wait);
+            e->pull_idle = rc == MDX_EAGAIN;
+            if (rc == MDX_EAGAIN) {
+                if (atomic_load(&e->stopping)) {
+                    break;
+                }
+                continue;
+            }
+            if (rc != MDX_OK) {
+                break; /* MDX_EFULL: the source holds all it may; store first */
+            }
+            if (b->n_records == 0) {
+                first_us = mdx_mono_us();
+            }
+            rc = pull_process(e, &in);
+            if (rc != MDX_OK) {
+                break;
+            }
+            b->n_records++;
+        }
+        for (size_t i = 0; i < e->n_stages; i++) {
+            if (e->stages[i].ops->tick != NULL) {
+                e->stages[i].ops->tick(e->stages[i].ctx);
+            }
+        }
+        if (rc != MDX_OK && rc != MDX_EAGAIN && rc != MDX_EFULL) {
+            /* The registry failed at stop: nothing of this batch is stored; read it again. */
+            e->pull->rewind(e->pull_src);
+            if (atomic_load(&e->stopping)) {
+                break;
+            }
+            mdx_sleep_ms(100);
+            continue;
+        }
+        if ((b->n_records > 0 || stages_pending(e)) && commit_batch(e) != MDX_OK) {
+            mdx_log_warn(MOD, "stopping with records not stored; the source resumes from the "
+                              "stored positions at the next start",
+                         MDX_F_INT("records", b->n_records));
+            break;
+        }
+        if (e->conf.stats_interval_s > 0 && mdx_mono_us() >= next_stats) {
+            log_stats(e, 0);
+            next_stats = mdx_mono_us() + e->conf.stats_interval_s * 1000000;
+        }
+        if (atomic_load(&e->stopping) && e->pull_idle) {
+            break;
+        }
+        if (atomic_load(&e->stopping) && mdx_now_ms() >= e->drain_deadline_ms) {
+            break;
+        }
+    }
+    return NULL;
+}
+
+static struct mdx_engine *engine_new(const struct mdx_engine_conf *conf, struct mdx_store *store,
+                                     int *rc)
+{
+    struct mdx_engine *e = mdx_calloc(1, sizeof(*e));
+
+    *rc = MDX_ENOMEM;
+    if (e == NULL) {
+        return NULL;
+    }
+    e->conf = *conf;
+    e->store = store;
+    *rc = batch_init(&e->batch, conf);
+    if (*rc != MDX_OK) {
+        mdx_engine_destroy(e);
+        return NULL;
+    }
+    e->registry = mdx_registry_create(store, (size_t)conf->registry_cache, conf->auto_register);
+    if (e->registry == NULL) {
+        *rc = MDX_ENOMEM;
+        mdx_engine_destroy(e);
+        return NULL;
+    }
+    return e;
+}
+
+struct mdx_engine *mdx_engine_create_pull(const struct mdx_engine_conf *conf,
+                                          struct mdx_store *store,
+                                          const struct mdx_source_ops *ops, void *src, int *err)
+{
+    int rc = MDX_EINVAL;
+    struct mdx_engine *e = NULL;
+
+    if (ops->next != NULL && ops->positions != NULL && ops->committed != NULL &&
+        ops->rewind != NULL && ops->attach != NULL) {
+        e = engine_new(conf, store, &rc);
+    }
+    if (e == NULL) {
+        if (err != NULL) {
+            *err = rc;
+        }
+        return NULL;
+    }
+    e->pull = ops;
+    e->pull_src = src;
+    e->host.engine = e;
+    e->host.position_get = pull_position_get;
+    e->host.flush = pull_flush;
+    ops->attach(src, &e->host);
+    return e;
+}
+
 struct mdx_engine *mdx_engine_create(const struct mdx_engine_conf *conf, struct mdx_store *store,
                                      int *err)
 {
@@ -551,19 +763,8 @@ struct mdx_engine *mdx_engine_create(const struct mdx_engine_conf *conf, struct 
     size_t read_buf;
     int rc = MDX_ENOMEM;
 
-    e = mdx_calloc(1, sizeof(*e));
+    e = engine_new(conf, store, &rc);
     if (e == NULL) {
-        goto fail;
-    }
-    e->conf = *conf;
-    e->store = store;
-    rc = batch_init(&e->batch, conf);
-    if (rc != MDX_OK) {
-        goto fail;
-    }
-    e->registry = mdx_registry_create(store, (size_t)conf->registry_cache, conf->auto_register);
-    if (e->registry == NULL) {
-        rc = MDX_ENOMEM;
         goto fail;
     }
     if (conf->worker == NULL || conf->worker[0] == '\0') {
@@ -617,7 +818,8 @@ int mdx_engine_add_stage(struct mdx_engine *e, const struct mdx_stage_ops *ops, 
 
 int mdx_engine_start(struct mdx_engine *e)
 {
-    if (pthread_create(&e->writer, NULL, writer_main, e) != 0) {
+    if (pthread_create(&e->writer, NULL, e->pull != NULL ? pull_writer_main : writer_main, e) !=
+        0) {
         return MDX_ENOMEM;
     }
     e->started = 1;
@@ -661,7 +863,9 @@ void mdx_engine_stop(struct mdx_engine *e, int64_t drain_ms)
     atomic_store(&e->stopping, 1);
     pthread_join(e->writer, NULL);
     e->started = 0;
-    mdx_spool_stop(e->spool);
+    if (e->spool != NULL) {
+        mdx_spool_stop(e->spool);
+    }
     log_stats(e, 1);
 }
 
@@ -671,7 +875,9 @@ void mdx_engine_destroy(struct mdx_engine *e)
         return;
     }
     mdx_engine_stop(e, 0);
-    mdx_spool_close(e->spool);
+    if (e->spool != NULL) {
+        mdx_spool_close(e->spool);
+    }
     mdx_registry_destroy(e->registry);
     batch_fini(&e->batch);
     mdx_free(e);
@@ -688,7 +894,15 @@ void mdx_engine_stats(struct mdx_engine *e, struct mdx_engine_stats *out)
     out->events_written = atomic_load(&e->events_written);
     out->batches = atomic_load(&e->batches);
     out->store_retries = atomic_load(&e->store_retries);
-    out->spool_pending_bytes = mdx_spool_pending_bytes(e->spool);
+    out->spool_pending_bytes = e->spool != NULL ? mdx_spool_pending_bytes(e->spool) : 0;
+    out->source_partitions = 0;
+    out->source_lag = e->spool != NULL ? 0 : -1;
+    if (e->pull != NULL && e->pull->stats != NULL) {
+        struct mdx_source_stats ss;
+        e->pull->stats(e->pull_src, &ss);
+        out->source_partitions = ss.partitions;
+        out->source_lag = ss.lag;
+    }
     for (size_t i = 0; i <= MDX_COMMIT_BUCKETS; i++) {
         out->commit_buckets[i] = atomic_load(&e->commit_buckets[i]);
     }

@@ -6,8 +6,12 @@
  * hands the message to the engine's spool before returning: a crash can
  * lose at most the one message being handled. The fixed client id with
  * clean session off makes the broker queue what arrives while we are down.
+ * With mqtt.tls the link is TLS (mqtt_tls.c); a refused handshake is logged
+ * with its reason and retried like any lost connection.
  */
+#include <errno.h>
 #include <mosquitto.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +21,7 @@
 #include "modax/log.h"
 #include "modax/source.h"
 #include "modax/status.h"
+#include "source/mqtt_tls.h"
 
 #define MOD "mqtt"
 #define PUBLISH_INFLIGHT_MAX 10000 /* our publishes not yet acknowledged; more are refused */
@@ -37,6 +42,19 @@ const struct mdx_conf_key mdx_mqtt_conf_keys[] = {
                  "Shared-subscription group so several ingest workers split the load"),
     MDX_CONF_INT("mqtt.protocol", "4", 4, 5, struct mdx_mqtt_conf, protocol,
                  "MQTT protocol: 4 = 3.1.1, 5 = MQTT 5"),
+    MDX_CONF_BOOL("mqtt.tls", "false", struct mdx_mqtt_conf, tls,
+                  "TLS to the broker (AWS IoT Core: true, port 8883, or 443 with ALPN)"),
+    MDX_CONF_STR("mqtt.tls_ca_file", "", struct mdx_mqtt_conf, tls_ca_file,
+                 "CA certificates (PEM) the broker's certificate must chain to; empty: the "
+                 "system's"),
+    MDX_CONF_STR("mqtt.tls_cert_file", "", struct mdx_mqtt_conf, tls_cert_file,
+                 "Client certificate (PEM) for brokers that require one; empty: none"),
+    MDX_CONF_STR("mqtt.tls_key_file", "", struct mdx_mqtt_conf, tls_key_file,
+                 "Private key (PEM) of the client certificate: a mounted secret file"),
+    MDX_CONF_STR("mqtt.tls_server_name", "", struct mdx_mqtt_conf, tls_server_name,
+                 "Name the broker's certificate must carry; empty: mqtt.host"),
+    MDX_CONF_STR("mqtt.tls_alpn", "", struct mdx_mqtt_conf, tls_alpn,
+                 "TLS ALPN protocol; x-amzn-mqtt-ca for AWS IoT Core on port 443"),
     MDX_CONF_END,
 };
 
@@ -55,7 +73,10 @@ struct source_mqtt {
     atomic_int subscribed;
     atomic_int stopping;
     atomic_int inflight;      /* publishes queued in libmosquitto, not yet acknowledged */
+    pthread_t loop_thread;    /* runs libmosquitto's loop; see loop_main() */
     int loop_started;
+    struct mqtt_tls *tls;     /* NULL: plain TCP */
+    atomic_int accepted;      /* CONNACK success on the current connection */
 };
 
 static void on_connect(struct mosquitto *mosq, void *obj, int rc)
@@ -81,9 +102,55 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
                           MDX_F_STR("error", mosquitto_strerror(rc)));
         }
     }
+    atomic_store(&s->accepted, 1);
     atomic_store(&s->subscribed, 1);
     mdx_log_info(MOD, "connected", MDX_F_STR("host", s->conf->host),
                  MDX_F_INT("port", s->conf->port), MDX_F_STR("client_id", s->conf->client_id));
+}
+
+/*
+ * The broker ended a TLS connection before its CONNACK: with TLS 1.3 that is how a
+ * client certificate it does not accept shows when its alert comes after our CONNECT.
+ */
+static void tls_closed_early(struct source_mqtt *s, const char *reason)
+{
+    mdx_log_error(MOD, "TLS connection ended before the broker accepted it; check "
+                       "mqtt.tls_cert_file (expired? signed by a CA the broker trusts?) and "
+                       "mqtt.tls_ca_file", MDX_F_STR("reason", reason),
+                  MDX_F_STR("host", s->conf->host));
+}
+
+/* Non-zero when a connect call's result is a TLS failure (OpenSSL leaves errno EPROTO). */
+static int tls_failure(const struct source_mqtt *s, int rc, int err)
+{
+    return s->tls != NULL &&
+           (rc == MOSQ_ERR_TLS || rc == MOSQ_ERR_PROTOCOL || (rc == MOSQ_ERR_ERRNO && err == EPROTO));
+}
+
+/*
+ * libmosquitto reports failed (re)connections only through its log: a
+ * refused handshake is logged here with the reason in words.
+ */
+static void on_log(struct mosquitto *mosq, void *obj, int level, const char *str)
+{
+    struct source_mqtt *s = obj;
+    char why[512];
+
+    (void)mosq;
+    if (!(level & MOSQ_LOG_ERR) || atomic_load(&s->stopping)) {
+        return;
+    }
+    if (s->tls != NULL && mqtt_tls_take_refusal(s->tls, why, sizeof(why)) != NULL) {
+        mdx_log_error(MOD, "TLS handshake failed: broker's certificate refused",
+                      MDX_F_STR("reason", why), MDX_F_STR("host", s->conf->host));
+    } else if (strstr(str, "alert certificate") != NULL || strstr(str, "alert unknown ca") != NULL ||
+               strstr(str, "certificate required") != NULL) {
+        mdx_log_error(MOD, "TLS handshake failed: the broker refused our client certificate; "
+                           "check mqtt.tls_cert_file (expired? signed by the CA it trusts?)",
+                      MDX_F_STR("reason", str), MDX_F_STR("host", s->conf->host));
+    } else {
+        mdx_log_warn(MOD, "MQTT client error", MDX_F_STR("reason", str));
+    }
 }
 
 static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
@@ -92,6 +159,10 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 
     (void)mosq;
     atomic_store(&s->subscribed, 0);
+    if (s->tls != NULL && !atomic_exchange(&s->accepted, 0) && !atomic_load(&s->stopping)) {
+        tls_closed_early(s, mosquitto_strerror(rc));
+        return;
+    }
     if (!atomic_load(&s->stopping)) {
         mdx_log_warn(MOD, "disconnected from the broker; reconnecting",
                      MDX_F_STR("reason", mosquitto_strerror(rc)));
@@ -178,7 +249,21 @@ static void *mqtt_create(const void *conf_arg, mdx_deliver_fn deliver, void *arg
         rc = MDX_EINVAL;
         goto fail;
     }
+    if (conf->tls) {
+        s->tls = mqtt_tls_create(conf, &rc);
+        if (s->tls == NULL) {
+            goto fail;
+        }
+        rc = MDX_ECONF;
+        /* Our context as it is: libmosquitto's defaults would want its own CA settings. */
+        if (mosquitto_int_option(s->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0) != MOSQ_ERR_SUCCESS ||
+            mosquitto_void_option(s->mosq, MOSQ_OPT_SSL_CTX, mqtt_tls_ctx(s->tls)) !=
+                MOSQ_ERR_SUCCESS) {
+            goto fail;
+        }
+    }
     mosquitto_reconnect_delay_set(s->mosq, 1, 10, true);
+    mosquitto_log_callback_set(s->mosq, on_log);
     mosquitto_connect_callback_set(s->mosq, on_connect);
     mosquitto_disconnect_callback_set(s->mosq, on_disconnect);
     mosquitto_message_callback_set(s->mosq, on_message);
@@ -191,7 +276,43 @@ fail:
     }
     if (s != NULL) {
         mosquitto_destroy(s->mosq);
+        mqtt_tls_destroy(s->tls);
         mdx_free(s);
+    }
+    return NULL;
+}
+
+/*
+ * libmosquitto's own loop (mosquitto_loop_forever, which mosquitto_loop_start runs)
+ * reconnects after lost connections but returns for good after a TLS or protocol error:
+ * one refused handshake (a broker restarting with a new certificate) would end the
+ * ingest's connection for the life of the process. This thread runs that loop again,
+ * with back-off, until the source stops.
+ */
+static void *loop_main(void *arg)
+{
+    struct source_mqtt *s = arg;
+    int64_t backoff = 1000;
+
+    while (!atomic_load(&s->stopping)) {
+        int rc = mosquitto_loop_forever(s->mosq, 1000, 1);
+
+        if (atomic_load(&s->stopping)) {
+            break;
+        }
+        mdx_log_debug(MOD, "MQTT loop ended; reconnecting", MDX_F_STR("error",
+                                                                        mosquitto_strerror(rc)),
+                      MDX_F_INT("backoff_ms", backoff));
+        for (int64_t t = 0; t < backoff && !atomic_load(&s->stopping); t += 100) {
+            mdx_sleep_ms(100);
+        }
+        backoff = atomic_load(&s->accepted) ? 1000 : (backoff * 2 > 10000 ? 10000 : backoff * 2);
+        if (!atomic_load(&s->stopping)) {
+            rc = mosquitto_reconnect_async(s->mosq);
+            if (tls_failure(s, rc, errno)) {
+                tls_closed_early(s, mosquitto_strerror(rc));
+            }
+        }
     }
     return NULL;
 }
@@ -204,12 +325,14 @@ static int mqtt_start(void *src)
     /* connect_async: a broker that is down at start is retried by the loop. */
     rc = mosquitto_connect_async(s->mosq, s->conf->host, (int)s->conf->port,
                                  (int)s->conf->keepalive_s);
-    if (rc != MOSQ_ERR_SUCCESS) {
+    if (tls_failure(s, rc, errno)) {
+        tls_closed_early(s, mosquitto_strerror(rc));
+    } else if (rc != MOSQ_ERR_SUCCESS) {
         mdx_log_warn(MOD, "broker not reachable yet; retrying",
                      MDX_F_STR("error", mosquitto_strerror(rc)));
     }
-    rc = mosquitto_loop_start(s->mosq);
-    if (rc != MOSQ_ERR_SUCCESS) {
+    mosquitto_threaded_set(s->mosq, true); /* publish() comes from other threads */
+    if (pthread_create(&s->loop_thread, NULL, loop_main, s) != 0) {
         return MDX_ECONN;
     }
     s->loop_started = 1;
@@ -227,8 +350,8 @@ static void mqtt_stop(void *src)
 
     atomic_store(&s->stopping, 1);
     if (s->loop_started) {
-        mosquitto_disconnect(s->mosq);
-        mosquitto_loop_stop(s->mosq, false);
+        mosquitto_disconnect(s->mosq); /* ends mosquitto_loop_forever */
+        pthread_join(s->loop_thread, NULL);
         s->loop_started = 0;
     }
 }
@@ -242,6 +365,7 @@ static void mqtt_destroy(void *src)
     }
     mqtt_stop(s);
     mosquitto_destroy(s->mosq);
+    mqtt_tls_destroy(s->tls);
     mosquitto_lib_cleanup();
     mdx_free(s);
 }

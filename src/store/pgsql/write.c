@@ -799,19 +799,30 @@ static int write_dead(struct pg *h, const struct mdx_batch *b)
     return rc;
 }
 
-static int write_checkpoint(struct pg *h, const struct mdx_batch *b)
+static int write_position(struct pg *h, const char *owner, const struct mdx_spool_pos *pos)
 {
     char seg[24], off[24];
-    const char *v[3] = {mdx_pg_fmt(seg, (int64_t)b->checkpoint.segment),
-                        mdx_pg_fmt(off, (int64_t)b->checkpoint.offset), b->checkpoint_owner};
+    const char *v[3] = {mdx_pg_fmt(seg, (int64_t)pos->segment),
+                        mdx_pg_fmt(off, (int64_t)pos->offset), owner};
     PGresult *res;
     int rc;
 
-    if (!b->has_checkpoint) {
-        return MDX_OK;
-    }
     rc = mdx_pg_exec(h, PG_CKPT_SET, 3, v, &res);
     PQclear(res);
+    return rc;
+}
+
+/* The spool checkpoint and a pull source's positions, in the batch's transaction. */
+static int write_checkpoint(struct pg *h, const struct mdx_batch *b)
+{
+    int rc = MDX_OK;
+
+    if (b->has_checkpoint) {
+        rc = write_position(h, b->checkpoint_owner, &b->checkpoint);
+    }
+    for (size_t i = 0; rc == MDX_OK && i < b->n_positions; i++) {
+        rc = write_position(h, b->positions[i].owner, &b->positions[i].pos);
+    }
     return rc;
 }
 

@@ -876,17 +876,28 @@ static int write_dead(struct sq *h, const struct mdx_batch *b)
     return MDX_OK;
 }
 
-static int write_checkpoint(struct sq *h, const struct mdx_batch *b)
+static int write_position(struct sq *h, const char *owner, const struct mdx_spool_pos *pos)
 {
     sqlite3_stmt *st = h->st[SQ_CKPT_SET];
 
-    if (!b->has_checkpoint) {
-        return MDX_OK;
-    }
-    sqlite3_bind_int64(st, 1, (int64_t)b->checkpoint.segment);
-    sqlite3_bind_int64(st, 2, (int64_t)b->checkpoint.offset);
-    sqlite3_bind_text(st, 3, b->checkpoint_owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 1, (int64_t)pos->segment);
+    sqlite3_bind_int64(st, 2, (int64_t)pos->offset);
+    sqlite3_bind_text(st, 3, owner, -1, SQLITE_STATIC);
     return step_done(st, sqlite3_step(st));
+}
+
+/* The spool checkpoint and a pull source's positions, in the batch's transaction. */
+static int write_checkpoint(struct sq *h, const struct mdx_batch *b)
+{
+    int rc = MDX_OK;
+
+    if (b->has_checkpoint) {
+        rc = write_position(h, b->checkpoint_owner, &b->checkpoint);
+    }
+    for (size_t i = 0; rc == MDX_OK && i < b->n_positions; i++) {
+        rc = write_position(h, b->positions[i].owner, &b->positions[i].pos);
+    }
+    return rc;
 }
 
 /* Groups the batch's points per series, in arrival order. */
