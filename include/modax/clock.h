@@ -18,4 +18,7 @@ void mdx_format_iso_ms(int64_t ms, char *buf, unsigned len);
 /* Parses "YYYY-MM-DD HH:MM:SS[.mmm]" / "YYYY-MM-DDTHH:MM:SS[.mmm][Z]" (UTC) or epoch ms digits. */
 int mdx_parse_time_ms(const char *s, int64_t *out);
 
+/* a / b rounded down (toward minus infinity), so times before 1970 land on the right day. */
+int64_t mdx_floor_div(int64_t a, int64_t b);
+
 #endif

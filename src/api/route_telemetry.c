@@ -264,13 +264,6 @@ static int parse_step(const char *s, int64_t *ms)
     return MDX_EINVAL;
 }
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
 struct series_out {
     struct mdx_buf *t;
     enum mdx_agg agg;
@@ -358,7 +351,7 @@ static void route_range(struct api_req *r)
         return;
     }
     if (step > 0) {
-        int64_t buckets = floor_div(to, step) - floor_div(from, step) + 1;
+        int64_t buckets = mdx_floor_div(to, step) - mdx_floor_div(from, step) + 1;
         if (buckets > conf->range_max_buckets) {
             api_error(r, 400, "bad_request",
                       "step: %" PRId64 " buckets per sensor, at most %" PRId64

@@ -48,8 +48,7 @@ void mdx_sleep_ms(int64_t ms)
     }
 }
 
-/* Floor division, so that times before 1970 land on the right day. */
-static int64_t floor_div(int64_t a, int64_t b)
+int64_t mdx_floor_div(int64_t a, int64_t b)
 {
     int64_t q = a / b;
 
@@ -65,7 +64,7 @@ static int64_t days_from_civil(int64_t y, int m, int d)
     int64_t era, yoe, doy, doe;
 
     y -= m <= 2;
-    era = floor_div(y, 400);
+    era = mdx_floor_div(y, 400);
     yoe = y - era * 400;
     doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
     doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
@@ -76,7 +75,7 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 static void civil_from_days(int64_t days, int64_t *y, int *m, int *d)
 {
     int64_t z = days + 719468;
-    int64_t era = floor_div(z, 146097);
+    int64_t era = mdx_floor_div(z, 146097);
     int64_t doe = z - era * 146097;
     int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
     int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
@@ -107,7 +106,7 @@ void mdx_format_iso_ms(int64_t ms, char *buf, unsigned len)
     if (buf == NULL || len == 0) {
         return;
     }
-    days = floor_div(ms, MS_PER_DAY);
+    days = mdx_floor_div(ms, MS_PER_DAY);
     rest = ms - days * MS_PER_DAY; /* 0 .. MS_PER_DAY-1 */
     civil_from_days(days, &y, &mo, &d);
     snprintf(buf, len, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y, mo, d,

@@ -610,13 +610,6 @@ int mdx_pg_each_name(PGresult *res, mdx_name_fn fn, void *arg)
 
 /* ---- partitions ahead: part of every new connection's setup ---- */
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
 static int day_known(const struct pg *h, int64_t day)
 {
     for (size_t i = 0; i < h->n_days; i++) {
@@ -660,7 +653,7 @@ int mdx_pg_partition_ensure(struct pg *h, int64_t day)
 
 int mdx_pg_partitions_ahead(struct pg *h)
 {
-    int64_t today = floor_div(mdx_now_ms(), MDX_DAY_MS);
+    int64_t today = mdx_floor_div(mdx_now_ms(), MDX_DAY_MS);
     int rc = MDX_OK;
 
     if (h->ahead_day == today + h->days_ahead) {

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "modax/alloc.h"
+#include "modax/clock.h"
 #include "modax/status.h"
 #include "store/pgsql/conn.h"
 #include "store/pgsql/pgsql_int.h"
@@ -30,13 +31,6 @@
  */
 #define TIME_BOUND (INT64_C(1) << 62)
 #define STEP_MAX (INT64_C(1) << 50)
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
 
 static int pg_sensor_list(void *impl, const char *tenant, const char *device, mdx_name_fn fn,
                           void *arg)
@@ -262,8 +256,8 @@ static int pg_query_buckets(void *impl, const struct mdx_query *q, int64_t step_
     if (from > to) {
         return MDX_OK;
     }
-    lo = floor_div(from, step_ms) * step_ms;
-    hi = floor_div(to, step_ms) * step_ms + step_ms - 1;
+    lo = mdx_floor_div(from, step_ms) * step_ms;
+    hi = mdx_floor_div(to, step_ms) * step_ms + step_ms - 1;
     mdx_pg_fmt(s[1], lo);
     mdx_pg_fmt(s[2], hi);
     mdx_pg_fmt(s[3], step_ms);

@@ -130,13 +130,6 @@ void mdx_pg_cache_fini(struct pg *h)
     MDX_FREE(h->refused);
 }
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
 /* ---- resolving devices and series ---- */
 
 static int device_resolve(struct pg *h, const char *tenant, const char *device, int64_t *id,
@@ -382,7 +375,7 @@ static int batch_partitions(struct pg *h, size_t n_rows)
     int rc = mdx_pg_partitions_ahead(h);
 
     for (size_t i = 0; i < n_rows && rc == MDX_OK; i++) {
-        int64_t day = floor_div(h->rows[i].ts_ms, MDX_DAY_MS) * MDX_DAY_MS;
+        int64_t day = mdx_floor_div(h->rows[i].ts_ms, MDX_DAY_MS) * MDX_DAY_MS;
         if (day != last) {
             rc = mdx_pg_partition_ensure(h, day); /* conn.c */
             last = day;
@@ -506,7 +499,7 @@ static size_t sum_minutes(const struct pg *h, size_t n_rows, struct minute *m)
 
     for (size_t i = 0; i < n_rows; i++) {
         const struct pg_row *r = &h->rows[i];
-        int64_t bucket = floor_div(r->ts_ms, 60000) * 60000;
+        int64_t bucket = mdx_floor_div(r->ts_ms, 60000) * 60000;
 
         if (n > 0 && m[n - 1].series_id == r->series_id && m[n - 1].bucket_ms == bucket) {
             struct minute *c = &m[n - 1];
