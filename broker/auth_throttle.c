@@ -8,8 +8,10 @@
  * address (or user, NUL, address), so clients cannot pick names that land
  * on another client's entry. A bucket starts full (limit tokens) and
  * refills at limit per window, continuously; a wrong secret takes one
- * token; below one token the key is refused. Fixed tables, linear probing
- * over PROBE slots, the idlest entry reused when none is free.
+ * token; below one token the key is refused. Each table is a fixed array
+ * of entries found through the one hash table (base/htab.h); when every
+ * entry is taken, the idlest of the next PROBE after a rotating hand is
+ * reused.
  */
 #include <string.h>
 #include <sys/random.h>
@@ -17,7 +19,9 @@
 #include <openssl/sha.h>
 
 #include "auth_throttle.h"
+#include "base/htab.h"
 #include "modax/clock.h"
+#include "modax/status.h"
 
 #define ADDR_SLOTS 4096
 #define PAIR_SLOTS 8192
@@ -26,17 +30,25 @@
 #define PART_MAX 256         /* longer names and addresses are cut (never the case) */
 
 struct bucket {
+    struct mdx_hnode node;    /* first: a node pointer is the bucket */
     unsigned char key[KEY_LEN];
-    int used;
     double tokens;
     int64_t last_ms;
+};
+
+/* One table: n entries, those in use found by key; twice as many hash buckets, never grows. */
+struct table {
+    struct mdx_htab by_key;
+    struct bucket *slots;
+    size_t n, used, hand;
 };
 
 static struct {
     struct auth_throttle_conf conf;
     unsigned char seed[32];
-    struct bucket addr[ADDR_SLOTS];
-    struct bucket pair[PAIR_SLOTS];
+    struct bucket addr_slots[ADDR_SLOTS];
+    struct bucket pair_slots[PAIR_SLOTS];
+    struct table addr, pair;
     uint64_t evictions;
 } T;
 
@@ -63,33 +75,45 @@ static void make_key(unsigned char key[KEY_LEN], const char *a, const char *b)
     memcpy(key, md, KEY_LEN);
 }
 
-/* The bucket of 'key' in table t (n slots), or NULL when absent and !create. */
-static struct bucket *lookup(struct bucket *t, size_t n, const unsigned char key[KEY_LEN],
-                             int limit, int create, int64_t now)
+static uint64_t key_hash(const unsigned char key[KEY_LEN])
 {
-    size_t h;
+    return mdx_hash_bytes(0, key, KEY_LEN);
+}
+
+/* The bucket of 'key' in 't', or NULL when absent and !create. */
+static struct bucket *lookup(struct table *t, const unsigned char key[KEY_LEN], int limit,
+                             int create, int64_t now)
+{
+    uint64_t h = key_hash(key);
     struct bucket *victim = NULL;
 
-    memcpy(&h, key, sizeof(h));
-    for (size_t i = 0; i < PROBE; i++) {
-        struct bucket *b = &t[(h + i) % n];
-        if (b->used && memcmp(b->key, key, KEY_LEN) == 0) {
+    for (struct mdx_hnode *n = mdx_htab_bucket(&t->by_key, h); n != NULL; n = n->next) {
+        struct bucket *b = (struct bucket *)n;
+        if (n->hash == h && memcmp(b->key, key, KEY_LEN) == 0) {
             return b;
-        }
-        if (victim == NULL || (victim->used && (!b->used || b->last_ms < victim->last_ms))) {
-            victim = b;
         }
     }
     if (!create) {
         return NULL;
     }
-    if (victim->used) {
+    if (t->used < t->n) {
+        victim = &t->slots[t->used++];
+    } else {
+        for (size_t i = 0; i < PROBE; i++) {
+            struct bucket *b = &t->slots[(t->hand + i) % t->n];
+            if (victim == NULL || b->last_ms < victim->last_ms) {
+                victim = b;
+            }
+        }
+        t->hand = (t->hand + PROBE) % t->n;
+        mdx_htab_remove(&t->by_key, &victim->node);
         T.evictions++;
     }
     memcpy(victim->key, key, KEY_LEN);
-    victim->used = 1;
     victim->tokens = limit;
     victim->last_ms = now;
+    victim->node.hash = h;
+    mdx_htab_insert(&t->by_key, &victim->node);
     return victim;
 }
 
@@ -105,10 +129,10 @@ static void refill(struct bucket *b, int limit, int window_ms, int64_t now)
     b->last_ms = now;
 }
 
-static int empty(struct bucket *t, size_t n, const unsigned char key[KEY_LEN], int limit,
-                 int window_ms, int64_t now)
+static int empty(struct table *t, const unsigned char key[KEY_LEN], int limit, int window_ms,
+                 int64_t now)
 {
-    struct bucket *b = lookup(t, n, key, limit, 0, now);
+    struct bucket *b = lookup(t, key, limit, 0, now);
 
     if (b == NULL) {
         return 0;
@@ -117,24 +141,34 @@ static int empty(struct bucket *t, size_t n, const unsigned char key[KEY_LEN], i
     return b->tokens < 1.0;
 }
 
-static void take(struct bucket *t, size_t n, const unsigned char key[KEY_LEN], int limit,
-                 int window_ms, int64_t now)
+static void take(struct table *t, const unsigned char key[KEY_LEN], int limit, int window_ms,
+                 int64_t now)
 {
-    struct bucket *b = lookup(t, n, key, limit, 1, now);
+    struct bucket *b = lookup(t, key, limit, 1, now);
 
     refill(b, limit, window_ms, now);
     b->tokens = b->tokens >= 1.0 ? b->tokens - 1.0 : 0.0;
 }
 
-void auth_throttle_init(const struct auth_throttle_conf *conf)
+int auth_throttle_init(const struct auth_throttle_conf *conf)
 {
     memset(&T, 0, sizeof(T));
     T.conf = *conf;
+    T.addr.slots = T.addr_slots;
+    T.addr.n = ADDR_SLOTS;
+    T.pair.slots = T.pair_slots;
+    T.pair.n = PAIR_SLOTS;
+    if (mdx_htab_init(&T.addr.by_key, 2 * ADDR_SLOTS) != MDX_OK ||
+        mdx_htab_init(&T.pair.by_key, 2 * PAIR_SLOTS) != MDX_OK) {
+        auth_throttle_fini();
+        return MDX_ENOMEM;
+    }
     if (getrandom(T.seed, sizeof(T.seed), 0) != (ssize_t)sizeof(T.seed)) {
         /* No entropy source: keys stay distinct, only less hard to predict. */
         int64_t t = mdx_mono_us();
         memcpy(T.seed, &t, sizeof(t));
     }
+    return MDX_OK;
 }
 
 enum auth_throttle_verdict auth_throttle_check(const char *user, const char *addr)
@@ -144,11 +178,11 @@ enum auth_throttle_verdict auth_throttle_check(const char *user, const char *add
 
     addr = addr != NULL ? addr : "";
     make_key(key, addr, NULL);
-    if (empty(T.addr, ADDR_SLOTS, key, T.conf.addr_fail_limit, T.conf.addr_fail_window_ms, now)) {
+    if (empty(&T.addr, key, T.conf.addr_fail_limit, T.conf.addr_fail_window_ms, now)) {
         return AUTH_THROTTLE_ADDRESS;
     }
     make_key(key, user, addr);
-    if (empty(T.pair, PAIR_SLOTS, key, T.conf.pair_fail_limit, T.conf.pair_fail_window_ms, now)) {
+    if (empty(&T.pair, key, T.conf.pair_fail_limit, T.conf.pair_fail_window_ms, now)) {
         return AUTH_THROTTLE_PAIR;
     }
     return AUTH_THROTTLE_PASS;
@@ -161,9 +195,15 @@ void auth_throttle_failed(const char *user, const char *addr)
 
     addr = addr != NULL ? addr : "";
     make_key(key, addr, NULL);
-    take(T.addr, ADDR_SLOTS, key, T.conf.addr_fail_limit, T.conf.addr_fail_window_ms, now);
+    take(&T.addr, key, T.conf.addr_fail_limit, T.conf.addr_fail_window_ms, now);
     make_key(key, user, addr);
-    take(T.pair, PAIR_SLOTS, key, T.conf.pair_fail_limit, T.conf.pair_fail_window_ms, now);
+    take(&T.pair, key, T.conf.pair_fail_limit, T.conf.pair_fail_window_ms, now);
+}
+
+void auth_throttle_fini(void)
+{
+    mdx_htab_fini(&T.addr.by_key);
+    mdx_htab_fini(&T.pair.by_key);
 }
 
 uint64_t auth_throttle_evictions(void)

@@ -33,8 +33,10 @@ enum auth_throttle_verdict {
     AUTH_THROTTLE_PAIR        /* too many wrong secrets for this user from this address */
 };
 
-/* Sets the limits and clears the tables (the seed of their hash is random). */
-void auth_throttle_init(const struct auth_throttle_conf *conf);
+/* Sets the limits and clears the tables (the seed of their keys is random). MDX_OK or MDX_ENOMEM. */
+int auth_throttle_init(const struct auth_throttle_conf *conf);
+/* Frees the tables' hash buckets. */
+void auth_throttle_fini(void);
 /* Whether an attempt of 'user' from 'addr' (NULL: unknown) may be checked now. */
 enum auth_throttle_verdict auth_throttle_check(const char *user, const char *addr);
 /* Takes a token of both buckets after a wrong secret. */

@@ -460,13 +460,14 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     memset(&P, 0, sizeof(P));
     P.id = identifier;
     *userdata = NULL;
-    if (options(opts, option_count) != MDX_OK || auth_cache_start(&P.cache) != MDX_OK) {
+    if (options(opts, option_count) != MDX_OK || auth_cache_start(&P.cache) != MDX_OK ||
+        auth_throttle_init(&P.throttle) != MDX_OK) {
+        auth_cache_stop();
         s = store_section();
         mdx_conf_fini(&s);
         mdx_free(P.stats_file);
         return MOSQ_ERR_INVAL;
     }
-    auth_throttle_init(&P.throttle);
     rc = mosquitto_callback_register(P.id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL, NULL);
     if (rc == MOSQ_ERR_SUCCESS) {
         rc = mosquitto_callback_register(P.id, MOSQ_EVT_ACL_CHECK, on_acl, NULL, NULL);
@@ -494,6 +495,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *opts, int opt
         auth_stats_tick(P.stats_file);
     }
     auth_cache_stop();
+    auth_throttle_fini();
     mdx_conf_fini(&s);
     mdx_free(P.stats_file);
     return MOSQ_ERR_SUCCESS;
