@@ -19,6 +19,15 @@ void mdx_free(void *p);
 char *mdx_strdup(const char *s);
 /* Copy of the first 'n' bytes of 's', NUL-terminated; caller frees it. */
 char *mdx_strndup(const char *s, size_t n);
+/*
+ * The growable array of the tree: returns an array with room for at least
+ * 'want' elements of 'size' bytes, '*cap' being what 'v' has now. The room
+ * doubles, starting at 'first' elements. 'v' itself is returned when it is
+ * large enough; on failure (no memory, or a size that would overflow) NULL is
+ * returned and 'v' and '*cap' are untouched. On success '*cap' is updated and
+ * the old pointer must no longer be used.
+ */
+void *mdx_grow(void *v, size_t *cap, size_t want, size_t size, size_t first);
 /* Overwrites 'n' bytes at 'p' with zeros in a way the compiler keeps. */
 void mdx_memzero(void *p, size_t n);
 

@@ -34,20 +34,17 @@ struct mdx_rules {
 static int collect(void *arg, const struct mdx_rule *rule)
 {
     struct mdx_rules *r = arg;
+    struct mdx_rule *v;
 
     if (r->n == MDX_RULES_MAX) {
         r->dropped++;
         return MDX_OK;
     }
-    if (r->n == r->cap) {
-        size_t cap = r->cap == 0 ? 64 : r->cap * 2;
-        struct mdx_rule *v = mdx_realloc(r->v, cap * sizeof(*v));
-        if (v == NULL) {
-            return MDX_ENOMEM;
-        }
-        r->v = v;
-        r->cap = cap;
+    v = mdx_grow(r->v, &r->cap, r->n + 1, sizeof(*v), 64);
+    if (v == NULL) {
+        return MDX_ENOMEM;
     }
+    r->v = v;
     r->v[r->n++] = *rule;
     return MDX_OK;
 }

@@ -3,6 +3,7 @@
  * alloc.c - allocation wrappers with a failure hook for tests.
  */
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,30 @@ void *mdx_realloc(void *p, size_t size)
 void mdx_free(void *p)
 {
     free(p);
+}
+
+void *mdx_grow(void *v, size_t *cap, size_t want, size_t size, size_t first)
+{
+    size_t n = *cap != 0 ? *cap : (first != 0 ? first : 1);
+    void *grown;
+
+    if (want <= *cap) {
+        return v;
+    }
+    while (n < want) {
+        if (n > SIZE_MAX / 2) {
+            return NULL;
+        }
+        n *= 2;
+    }
+    if (size != 0 && n > SIZE_MAX / size) {
+        return NULL;
+    }
+    grown = mdx_realloc(v, n * size);
+    if (grown != NULL) {
+        *cap = n;
+    }
+    return grown;
 }
 
 char *mdx_strndup(const char *s, size_t n)
