@@ -108,7 +108,7 @@ int main(int argc, char **argv)
                                    .cache_series = 100000, .deadletter_max = 10000};
     struct mdx_objstore_conf oconf = {.kind = "local", .local_dir = arch};
     struct mdx_archive_conf aconf = {.after_days = 1, .expire_days = 3650, .interval_s = 3600,
-                                     .max_object_mb = 256};
+                                     .max_object_mb = 256, .lease_s = 120};
     struct mdx_archive_stats s;
     struct mdx_store *st;
     struct mdx_objstore *os;

@@ -35,6 +35,8 @@ struct mdx_archive_conf {
     int64_t expire_days;      /* default age at which objects are deleted (days) */
     int64_t interval_s;       /* serve's archiver: time between passes */
     int64_t max_object_mb;    /* largest object (one device-day) built in memory */
+    int64_t lease_s;          /* the pass's lease on the store lapses this long after its
+                                 holder stops renewing it (a killed archiver) */
     const char *tier;         /* not a key: the caller sets it to archive.store.archive_tier
                                  (borrowed; NULL or "" for the store's default tier) */
 };
@@ -100,7 +102,12 @@ void mdx_archiver_set_hook(struct mdx_archiver *ar, mdx_archive_hook_fn fn, void
 /*
  * Runs one pass over 'tenant' (NULL: every tenant) as of 'now_ms'. With
  * 'dry_run' nothing is written anywhere; *stats says what would be done.
- * Returns MDX_OK; MDX_EAGAIN when the object store or the store was
+ * Only one pass runs at a time on one database: a pass (not a dry run)
+ * first takes the store's lease "archiver" (store_lease.h), renews it
+ * after every object and gives it up at the end. While another archiver
+ * holds it the pass does nothing and returns MDX_EEXIST; when that archiver
+ * dies its lease lapses after archive.lease_s and the next pass takes over.
+ * Returns MDX_OK; MDX_EEXIST (lease held elsewhere; see above); MDX_EAGAIN when the object store or the store was
  * unavailable (the rest waits for the next pass; nothing unverified was
  * deleted); MDX_EDENIED (credentials, permissions, clock skew: see the
  * error log), MDX_EFULL (the object store's disk is full), MDX_ESTOPPED

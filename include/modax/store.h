@@ -43,6 +43,7 @@
 #include "modax/store_archive.h"
 #include "modax/store_catalog.h"
 #include "modax/store_commands.h"
+#include "modax/store_lease.h"
 #include "modax/store_rul.h"
 #include "modax/store_series.h"
 
@@ -92,6 +93,7 @@ struct mdx_store_backend {
     const struct mdx_store_archive_ops *archive;
     const struct mdx_store_commands_ops *commands;
     const struct mdx_store_rul_ops *rul;
+    const struct mdx_store_lease_ops *lease;
 };
 
 extern const struct mdx_store_backend mdx_store_sqlite;

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <zlib.h>
@@ -57,6 +58,9 @@ const struct mdx_conf_key mdx_archive_conf_keys[] = {
                  "serve --roles archiver: seconds between passes"),
     MDX_CONF_INT("archive.max_object_mb", "256", 1, 4096, struct mdx_archive_conf, max_object_mb,
                  "Largest object (the points of one device and day, compressed) in MiB"),
+    MDX_CONF_INT("archive.lease_s", "120", 1, 86400, struct mdx_archive_conf, lease_s,
+                 "One archiver at a time per database: a killed archiver's lease lapses after "
+                 "this long and another replica takes over"),
     MDX_CONF_END};
 
 struct mdx_archiver {
@@ -71,6 +75,8 @@ struct mdx_archiver {
     struct mdx_archive_stats stats;
     struct mdx_archive_progress prog;
     const char *tier;
+    char holder[MDX_LEASE_HOLDER_MAX + 1]; /* "host:pid:n", this archiver's lease holder name */
+    int64_t lease_renewed_ms; /* wall clock of the last take or renewal; 0: not held */
 };
 
 /* The bytes of one partition's object. */
@@ -119,11 +125,19 @@ int mdx_archive_key(char *buf, size_t len, const char *tenant, const char *devic
 struct mdx_archiver *mdx_archiver_create(const struct mdx_archive_conf *conf,
                                          struct mdx_store *st, struct mdx_objstore *os)
 {
+    static atomic_long created;
     struct mdx_archiver *ar = mdx_calloc(1, sizeof(*ar));
+    char host[64];
 
     if (ar == NULL) {
         return NULL;
     }
+    if (gethostname(host, sizeof(host)) != 0) {
+        snprintf(host, sizeof(host), "unknown");
+    }
+    host[sizeof(host) - 1] = '\0';
+    snprintf(ar->holder, sizeof(ar->holder), "%s:%ld:%ld", host, (long)getpid(),
+             atomic_fetch_add(&created, 1) + 1);
     ar->conf = *conf;
     ar->st = st;
     ar->os = os;
@@ -775,6 +789,46 @@ static int archive_part(struct mdx_archiver *ar, const char *tenant, const struc
 
 /* ---- a pass ---- */
 
+#define LEASE_NAME "archiver"
+
+/* Takes the lease, or renews it once a third of its time has passed: MDX_OK while
+ * this archiver holds it, MDX_EEXIST (logged) when another one does, or the store's error. */
+static int lease_keep(struct mdx_archiver *ar)
+{
+    int64_t now = mdx_now_ms(), ttl = ar->conf.lease_s * 1000;
+    struct mdx_lease other;
+    char until[32];
+    int rc;
+
+    if (ar->lease_renewed_ms != 0 && now - ar->lease_renewed_ms < ttl / 3) {
+        return MDX_OK;
+    }
+    rc = mdx_store_lease_take(ar->st, LEASE_NAME, ar->holder, now, ttl, &other);
+    if (rc == MDX_OK) {
+        if (ar->lease_renewed_ms == 0) {
+            mdx_log_info(MOD, "archiver lease taken", MDX_F_STR("holder", ar->holder),
+                         MDX_F_INT("lease_s", ar->conf.lease_s));
+        }
+        ar->lease_renewed_ms = now;
+    } else if (rc == MDX_EEXIST) {
+        mdx_format_iso_ms(other.expires_ms, until, sizeof(until));
+        mdx_log_info(MOD, ar->lease_renewed_ms != 0
+                              ? "archiver lease lost to another archiver; pass ends"
+                              : "another archiver holds the lease; waiting",
+                     MDX_F_STR("holder", other.holder), MDX_F_STR("until", until));
+        ar->lease_renewed_ms = 0;
+    }
+    return rc;
+}
+
+static void lease_give_up(struct mdx_archiver *ar)
+{
+    if (ar->lease_renewed_ms != 0) {
+        (void)mdx_store_lease_release(ar->st, LEASE_NAME, ar->holder);
+        ar->lease_renewed_ms = 0;
+    }
+}
+
 static int parts_add(struct parts *ps, const char *device, int64_t day_ms)
 {
     if (ps->n == ps->cap) {
@@ -869,6 +923,10 @@ static int resume(struct mdx_archiver *ar, const char *tenant, struct parts *blo
             rc = MDX_ESTOPPED;
             break;
         }
+        rc = lease_keep(ar);
+        if (rc != MDX_OK) {
+            break;
+        }
         mdx_log_info(MOD, "finishing an object of an earlier pass", MDX_F_STR("tenant", tenant),
                      MDX_F_STR("key", o->key),
                      MDX_F_STR("state", o->state == MDX_ARCHIVE_PENDING ? "pending" : "verified"));
@@ -938,6 +996,9 @@ static int run_tenant(struct mdx_archiver *ar, const char *tenant, const struct 
         if (parts_has(&blocked, p->device, p->day_ms)) {
             continue;
         }
+        if (!dry_run && (rc = lease_keep(ar)) != MDX_OK) {
+            break;
+        }
         rc = archive_part(ar, tenant, p, dry_run);
         if (rc != MDX_OK && !ends_pass(rc)) {
             skip_log(tenant, p->device, p->day_ms, rc);
@@ -952,6 +1013,9 @@ static int run_tenant(struct mdx_archiver *ar, const char *tenant, const struct 
         if (ar->progress != NULL) {
             ar->progress(ar->progress_arg, &ar->prog);
         }
+    }
+    if (rc == MDX_OK && !dry_run) {
+        rc = lease_keep(ar);
     }
     if (rc == MDX_OK) {
         rc = expire(ar, tenant, floor_day(now_ms) - r.expire_after_days * DAY - DAY + 1, dry_run);
@@ -992,6 +1056,15 @@ int mdx_archiver_run(struct mdx_archiver *ar, const char *tenant, int dry_run, i
     memset(&ar->stats, 0, sizeof(ar->stats));
     memset(&ar->prog, 0, sizeof(ar->prog));
     atomic_store(&ar->stop, 0);
+    if (!dry_run) {
+        rc = lease_keep(ar);
+        if (rc != MDX_OK) {
+            if (stats != NULL) {
+                *stats = ar->stats;
+            }
+            return rc == MDX_ECONN || rc == MDX_EBUSY ? MDX_EAGAIN : rc;
+        }
+    }
     if (tenant != NULL) {
         rc = mdx_store_tenant_exists(ar->st, tenant);
         if (rc == MDX_OK) {
@@ -1022,6 +1095,7 @@ int mdx_archiver_run(struct mdx_archiver *ar, const char *tenant, int dry_run, i
     if (rc == MDX_ECONN || rc == MDX_EBUSY) {
         rc = MDX_EAGAIN;
     }
+    lease_give_up(ar);
     for (size_t i = 0; ps != NULL && i < ns.n; i++) {
         mdx_free(ps[i].v);
     }

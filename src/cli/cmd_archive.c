@@ -117,6 +117,9 @@ static int run(struct cli_conf *conf, struct mdx_store *st, const char *tenant, 
                         "deleted; run again later\n");
     } else if (rc == MDX_ESTOPPED) {
         fprintf(stderr, "modax archive: stopped; the next run finishes the work\n");
+    } else if (rc == MDX_EEXIST) {
+        fprintf(stderr, "modax archive: another archiver is working on this database (its lease "
+                        "is in the log above); try again later\n");
     } else if (rc == MDX_ENOTFOUND) {
         fprintf(stderr, "modax archive: tenant '%s' does not exist\n", tenant);
     } else if (rc != MDX_OK) {

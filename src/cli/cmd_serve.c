@@ -221,8 +221,12 @@ static int role_wait(struct archiver_role *a, int64_t ms)
     return stop;
 }
 
-/* One pass with fresh handles, so a store or object store that was down is reopened. */
-static void archiver_pass(struct archiver_role *a)
+/*
+ * One pass with fresh handles, so a store or object store that was down is
+ * reopened. Returns the pass's status: MDX_EEXIST when another archiver
+ * holds the database's lease.
+ */
+static int archiver_pass(struct archiver_role *a)
 {
     struct cli_conf *conf = a->conf;
     struct mdx_store *st = NULL;
@@ -235,7 +239,7 @@ static void archiver_pass(struct archiver_role *a)
     st = mdx_store_open(&conf->store, &rc);
     if (st == NULL) {
         mdx_log_warn(MOD, "archiver cannot open the store; retrying next interval", MDX_F_ERR(rc));
-        return;
+        return rc;
     }
     os = mdx_objstore_open(&conf->objstore, &rc);
     if (os == NULL) {
@@ -266,6 +270,8 @@ static void archiver_pass(struct archiver_role *a)
     } else if (rc == MDX_ESTOPPED) {
         mdx_log_info(MOD, "archive pass stopped; the next one finishes it",
                      MDX_F_INT("objects", s.objects));
+    } else if (rc == MDX_EEXIST) {
+        /* logged by the archiver: another replica works; archiver_main asks again soon */
     } else {
         mdx_log_warn(MOD, "archive pass incomplete; retrying next interval", MDX_F_ERR(rc),
                      MDX_F_INT("objects", s.objects), MDX_F_INT("skipped", s.skipped));
@@ -275,15 +281,22 @@ out:
     mdx_archiver_destroy(ar);
     mdx_objstore_close(os);
     mdx_store_close(st);
+    return rc;
 }
 
+/* Passes every archive.interval_s; while another replica holds the lease, a try every
+ * archive.lease_s, so that this one takes over soon after that one dies. */
 static void *archiver_main(void *arg)
 {
     struct archiver_role *a = arg;
+    int64_t wait_s;
 
     do {
-        archiver_pass(a);
-    } while (!role_wait(a, a->conf->archive.interval_s * 1000));
+        wait_s = a->conf->archive.interval_s;
+        if (archiver_pass(a) == MDX_EEXIST && a->conf->archive.lease_s < wait_s) {
+            wait_s = a->conf->archive.lease_s;
+        }
+    } while (!role_wait(a, wait_s * 1000));
     return NULL;
 }
 

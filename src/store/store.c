@@ -7,6 +7,7 @@
  * line in the table below. The store's config keys live here too.
  */
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "modax/alloc.h"
@@ -467,4 +468,32 @@ double mdx_bucket_value(const struct mdx_bucket *b, enum mdx_agg agg)
     case MDX_AGG_COUNT: return (double)b->count;
     default: return b->count > 0 ? b->sum / (double)b->count : 0.0;
     }
+}
+
+/* Leases (store_lease.h). */
+
+static int lease_args_valid(const char *name, const char *holder)
+{
+    return name != NULL && holder != NULL && name[0] != '\0' && holder[0] != '\0' &&
+           strlen(name) <= MDX_LEASE_NAME_MAX && strlen(holder) <= MDX_LEASE_HOLDER_MAX;
+}
+
+int mdx_store_lease_take(struct mdx_store *st, const char *name, const char *holder,
+                         int64_t now_ms, int64_t ttl_ms, struct mdx_lease *current)
+{
+    struct mdx_lease ignored;
+
+    if (!lease_args_valid(name, holder) || ttl_ms <= 0 || now_ms > INT64_MAX - ttl_ms) {
+        return MDX_EINVAL;
+    }
+    return FORWARD(lease, lease_take, name, holder, now_ms, now_ms + ttl_ms,
+                   current != NULL ? current : &ignored);
+}
+
+int mdx_store_lease_release(struct mdx_store *st, const char *name, const char *holder)
+{
+    if (!lease_args_valid(name, holder)) {
+        return MDX_EINVAL;
+    }
+    return FORWARD(lease, lease_release, name, holder);
 }

@@ -239,6 +239,12 @@ int serve_start_worker(struct serve *s, const char *dir, int port, const char *w
     return serve_spawn(s, dir, port, worker, NULL);
 }
 
+int serve_start_worker_roles(struct serve *s, const char *dir, int port, const char *worker,
+                             const char *roles)
+{
+    return serve_spawn(s, dir, port, worker, roles);
+}
+
 int serve_start_roles(struct serve *s, const char *dir, int port, const char *roles)
 {
     return serve_spawn(s, dir, port, NULL, roles);

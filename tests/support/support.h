@@ -43,6 +43,9 @@ int serve_start(struct serve *s, const char *dir, int port);
 int serve_start_worker(struct serve *s, const char *dir, int port, const char *worker);
 /* Starts `modax serve --roles ROLES` (NULL: the default roles), as serve_start(). */
 int serve_start_roles(struct serve *s, const char *dir, int port, const char *roles);
+/* Both: worker 'worker' (own log WORKER.log and ready file) running 'roles'. */
+int serve_start_worker_roles(struct serve *s, const char *dir, int port, const char *worker,
+                             const char *roles);
 /*
  * Stops it with 'sig' and waits; returns the exit status (or 128+signal). A
  * sanitizer report in its log is copied to stderr (ThreadSanitizer then makes

@@ -26,6 +26,7 @@
 #include "modax/archive.h"
 #include "modax/objstore.h"
 #include "modax/status.h"
+#include "modax/clock.h"
 #include "modax/store.h"
 #include "support/support.h"
 
@@ -67,7 +68,7 @@ static struct mdx_objstore *os_open(const char *root)
     return mdx_objstore_open(&conf, &err);
 }
 
-static const struct mdx_archive_conf aconf = {90, 365, 3600, 64, NULL};
+static const struct mdx_archive_conf aconf = {90, 365, 3600, 64, 120, NULL};
 
 static void setup(const char *name)
 {
@@ -800,7 +801,83 @@ static void key_format_is_hive_style(void)
     CHECK(mdx_archive_key(key, 20, "acme", "m-1", D0, 1) == MDX_EINVAL);
 }
 
+/* Issue 13: while archiver A works, archiver B on another handle of the same database does nothing. */
+struct second {
+    struct mdx_objstore *os;
+    int ran;
+    int rc;
+    struct mdx_archive_stats s;
+};
+
+static int run_second_archiver(void *arg, enum mdx_archive_step step,
+                               const struct mdx_archive_obj *obj)
+{
+    struct second *b = arg;
+    struct mdx_store *st2;
+    struct mdx_archiver *ar2;
+
+    (void)obj;
+    if (step != MDX_ARCHIVE_STEP_UPLOADED || b->ran) {
+        return MDX_OK;
+    }
+    b->ran = 1;
+    st2 = store_open();
+    ar2 = st2 != NULL ? mdx_archiver_create(&aconf, st2, b->os) : NULL;
+    b->rc = ar2 != NULL ? mdx_archiver_run(ar2, NULL, 0, NOW, &b->s) : MDX_ENOMEM;
+    mdx_archiver_destroy(ar2);
+    mdx_store_close(st2);
+    return MDX_OK;
+}
+
+static void one_archiver_at_a_time_and_a_lapsed_lease_is_taken_over(void)
+{
+    struct mdx_store *st = fixture("arch-lease");
+    struct mdx_objstore *os = os_open(arch);
+    struct mdx_archiver *ar = mdx_archiver_create(&aconf, st, os);
+    struct second b = {os, 0, MDX_OK, {0}};
+    struct mdx_archive_stats s;
+    struct mdx_lease cur;
+    int objects = 0;
+
+    /* B, started while A holds the lease, does nothing and says so */
+    mdx_archiver_set_hook(ar, run_second_archiver, &b);
+    CHECK(mdx_archiver_run(ar, NULL, 0, NOW, &s) == MDX_OK);
+    CHECK(b.ran);
+    CHECK_EQ_INT(b.rc, MDX_EEXIST);
+    CHECK_EQ_INT(b.s.objects + b.s.deleted + b.s.partitions, 0);
+    CHECK_EQ_INT(s.objects, 5);
+    CHECK_EQ_INT(archived_rows(&objects), OLD_POINTS);
+    CHECK_EQ_INT(objects, 5);
+    /* A gave the lease up at the end: anyone may take it now */
+    CHECK_EQ_INT(mdx_store_lease_take(st, "archiver", "someone", mdx_now_ms(), 1000, NULL), MDX_OK);
+    CHECK_EQ_INT(mdx_store_lease_release(st, "archiver", "someone"), MDX_OK);
+
+    /* a holder that died: its lease runs out, then the next pass takes over */
+    mdx_archiver_set_hook(ar, NULL, NULL);
+    write_range(st, "m2", D0 + (OLD_DAYS + 1) * DAY, D0 + (OLD_DAYS + 2) * DAY, STEP_MS, 5);
+    CHECK_EQ_INT(mdx_store_lease_take(st, "archiver", "dead:1:1", mdx_now_ms(), 60000, NULL),
+                 MDX_OK);
+    CHECK_EQ_INT(mdx_archiver_run(ar, NULL, 0, NOW, &s), MDX_EEXIST);
+    CHECK_EQ_INT(s.objects, 0);
+    CHECK_EQ_INT(mdx_store_lease_take(st, "archiver", "dead:1:1", mdx_now_ms() - 120000, 60000,
+                                      NULL),
+                 MDX_OK); /* as if taken two minutes ago and never renewed */
+    CHECK_EQ_INT(mdx_archiver_run(ar, NULL, 0, NOW, &s), MDX_OK);
+    CHECK_EQ_INT(s.objects, 1);
+    memset(&cur, 0, sizeof(cur));
+    CHECK_EQ_INT(mdx_store_lease_take(st, "archiver", "next", mdx_now_ms(), 1000, &cur), MDX_OK);
+    /* a dry run needs no lease */
+    CHECK_EQ_INT(mdx_archiver_run(ar, NULL, 1, NOW, &s), MDX_OK);
+
+    mdx_archiver_destroy(ar);
+    mdx_objstore_close(os);
+    mdx_store_close(st);
+    tmp_remove(dir);
+}
+
 static const struct mdx_test tests[] = {
+    {"issue 13: one archiver at a time; a lapsed lease is taken over",
+     one_archiver_at_a_time_and_a_lapsed_lease_is_taken_over},
     {"issue 3: a pass archives old days, verifies, deletes their rows", pass_archives_old_days_and_deletes_their_rows},
     {"issue 3: object bytes are deterministic gzip CSV", object_bytes_are_deterministic_gzip_csv},
     {"issue 3: late points for an archived day get the next object", late_points_for_an_archived_day_get_the_next_object},

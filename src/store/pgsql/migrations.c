@@ -328,6 +328,14 @@ static const struct migration migrations[] = {
      " model_version text NOT NULL,"
      " PRIMARY KEY (device_id, ts_ms));",
      NULL},
+    {7,
+     /* Issue 13; the same as SQLite's migration 8. Named leases: one
+      * archiver at a time on one database. */
+     "CREATE TABLE leases ("
+     " name text PRIMARY KEY,"
+     " holder text NOT NULL,"
+     " expires_ms bigint NOT NULL);",
+     NULL},
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -159,4 +159,5 @@ const struct mdx_store_backend mdx_store_pgsql = {
     .archive = &mdx_pg_archive,
     .commands = &mdx_pg_commands,
     .rul = &mdx_pg_rul,
+    .lease = &mdx_pg_lease,
 };

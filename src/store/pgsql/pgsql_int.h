@@ -144,6 +144,7 @@ extern const struct mdx_store_access_ops mdx_pg_access;     /* access.c */
 extern const struct mdx_store_archive_ops mdx_pg_archive;   /* archive.c */
 extern const struct mdx_store_commands_ops mdx_pg_commands; /* commands.c */
 extern const struct mdx_store_rul_ops mdx_pg_rul;           /* rul.c */
+extern const struct mdx_store_lease_ops mdx_pg_lease;       /* lease.c */
 
 /* The batch writer (write.c). */
 int mdx_pg_cache_init(struct pg *h);

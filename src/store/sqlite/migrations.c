@@ -281,6 +281,12 @@ static const struct migration migrations[] = {
      " rul REAL NOT NULL,"
      " model_version TEXT NOT NULL,"
      " PRIMARY KEY (device_id, ts_ms)) WITHOUT ROWID;"},
+    {8,
+     /* Issue 13. Named leases: one archiver at a time on one database. */
+     "CREATE TABLE leases ("
+     " name TEXT PRIMARY KEY,"
+     " holder TEXT NOT NULL,"
+     " expires_ms INTEGER NOT NULL);"},
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -230,4 +230,5 @@ const struct mdx_store_backend mdx_store_sqlite = {
     .archive = &mdx_sq_archive,
     .commands = &mdx_sq_commands,
     .rul = &mdx_sq_rul,
+    .lease = &mdx_sq_lease,
 };

@@ -160,6 +160,7 @@ extern const struct mdx_store_access_ops mdx_sq_access;     /* access.c */
 extern const struct mdx_store_archive_ops mdx_sq_archive;   /* archive.c */
 extern const struct mdx_store_commands_ops mdx_sq_commands; /* commands.c */
 extern const struct mdx_store_rul_ops mdx_sq_rul;           /* rul.c */
+extern const struct mdx_store_lease_ops mdx_sq_lease;       /* lease.c */
 
 /* The batch writer (write.c). */
 int mdx_sq_cache_init(struct sq *h);
