@@ -41,17 +41,28 @@ extern const struct mdx_conf_key mdx_objstore_conf_keys[];
 struct mdx_obj_info {
     int64_t size;
     int64_t mtime_ms;         /* last modified; 0 if unknown */
+    char sha256[65];          /* hex SHA-256 of the bytes, kept with the object by put (S3,
+                                 Azure: metadata); "" if unknown (the local store; objects
+                                 written by older versions): then only a read tells */
 };
 
 struct mdx_objstore_ops {
     const char *name;
     void *(*create)(const struct mdx_objstore_conf *conf, int *err);
     void (*destroy)(void *os);
-    /* Stores 'len' bytes at 'key' (overwriting). 'tier' may be NULL or "" (default tier). */
+    /*
+     * Stores 'len' bytes at 'key' (overwriting). 'tier' may be NULL or "" (default tier).
+     * The REST stores send each request's Content-MD5, so the server refuses bytes damaged
+     * on the way, and keep the SHA-256 of the whole as metadata that head returns: an
+     * upload is verified without reading it back, which cold tiers (S3 Glacier, Azure
+     * Archive) refuse.
+     */
     int (*put)(void *os, const char *key, const void *data, size_t len, const char *tier);
-    /* Reads the object into a new buffer (*data, owned by the caller, mdx_free). At most max bytes. */
+    /* Reads the object into a new buffer (*data, owned by the caller, mdx_free). At most max
+     * bytes. MDX_EBUSY for an object in a cold tier that must be restored before a read. */
     int (*get)(void *os, const char *key, void **data, size_t *len, size_t max);
-    /* Size and time of an object; MDX_ENOTFOUND if none. */
+    /* Size, time and SHA-256 (if kept) of an object; MDX_ENOTFOUND if none. Works in
+     * every tier. */
     int (*head)(void *os, const char *key, struct mdx_obj_info *info);
     /* Deletes the object; deleting a missing object is MDX_OK. */
     int (*del)(void *os, const char *key);

@@ -25,9 +25,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 #include <zlib.h>
 
+#include "base/encode.h"
 #include "modax/alloc.h"
 #include "modax/archive.h"
 #include "modax/clock.h"
@@ -174,23 +174,6 @@ static int hook(struct mdx_archiver *ar, enum mdx_archive_step step,
     return ar->hook != NULL ? ar->hook(ar->hook_arg, step, obj) : MDX_OK;
 }
 
-static void sha256_hex(const void *data, size_t len, char out[65])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    static const char hex[] = "0123456789abcdef";
-
-    if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
-        out[0] = '\0';
-        return;
-    }
-    for (unsigned i = 0; i < 32; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = '\0';
-}
-
 /* ---- building an object ---- */
 
 static void blob_fini(struct blob *b)
@@ -306,7 +289,7 @@ static int build(struct mdx_archiver *ar, const char *tenant, const char *device
         rc = blob_deflate(b, Z_FINISH);
     }
     if (rc == MDX_OK) {
-        sha256_hex(b->data, b->len, b->sha256);
+        mdx_sha256_hex(b->data, b->len, b->sha256);
     }
     if (b->z_ready) {
         deflateEnd(&b->z);
@@ -508,7 +491,7 @@ static size_t max_bytes(const struct mdx_archiver *ar)
 static int compare_at(struct mdx_archiver *ar, const struct mdx_archive_obj *o,
                       const struct blob *b, int *subset)
 {
-    struct mdx_obj_info info = {0, 0};
+    struct mdx_obj_info info = {0, 0, ""};
     void *data = NULL;
     size_t len = 0;
     char sha[65];
@@ -522,17 +505,22 @@ static int compare_at(struct mdx_archiver *ar, const struct mdx_archive_obj *o,
     if (rc != MDX_OK) {
         return os_fail(ar, "head", o, rc);
     }
+    if (info.sha256[0] != '\0' && info.size == (int64_t)b->len &&
+        strcmp(info.sha256, b->sha256) == 0) {
+        return MDX_OK; /* the same bytes, told by the digest kept with them: no read needed */
+    }
     rc = ar->os->ops->get(ar->os->impl, o->key, &data, &len, max_bytes(ar));
     if (rc == MDX_ENOTFOUND) {
         return rc;
     }
-    if (rc == MDX_ERANGE) {
-        return MDX_EEXIST; /* larger than anything we write: not ours */
+    if (rc == MDX_ERANGE || rc == MDX_EBUSY) {
+        /* larger than anything we write, or in a cold tier: other bytes, never overwritten */
+        return MDX_EEXIST;
     }
     if (rc != MDX_OK) {
         return os_fail(ar, "get", o, rc);
     }
-    sha256_hex(data, len, sha);
+    mdx_sha256_hex(data, len, sha);
     if (len == b->len && strcmp(sha, b->sha256) == 0) {
         rc = MDX_OK;
     } else {
@@ -556,19 +544,38 @@ static int record(struct mdx_archiver *ar, struct mdx_archive_obj *o, int state)
     return rc;
 }
 
-/* Reads the object back and checks its size and SHA-256 against the record. */
+/*
+ * Checks the object at o->key against the record's size and SHA-256. Where
+ * the store keeps the digest with the object (S3, Azure: the server checked
+ * the bytes on arrival), a HEAD tells, in every tier, cold ones included;
+ * otherwise the object is read back.
+ */
 static int verify(struct mdx_archiver *ar, const struct mdx_archive_obj *o)
 {
+    struct mdx_obj_info info = {0, 0, ""};
     void *data = NULL;
     size_t len = 0;
     char sha[65];
     int rc;
 
+    rc = ar->os->ops->head(ar->os->impl, o->key, &info);
+    if (rc != MDX_OK) {
+        return rc == MDX_ENOTFOUND ? MDX_ECORRUPT : os_fail(ar, "head", o, rc);
+    }
+    if (info.sha256[0] != '\0') {
+        if (info.size != o->size || strcmp(info.sha256, o->sha256) != 0) {
+            mdx_log_error(MOD, "object found differs from what was written; kept the raw points",
+                          MDX_F_STR("tenant", o->tenant), MDX_F_STR("key", o->key),
+                          MDX_F_INT("size", info.size), MDX_F_INT("expected", o->size));
+            return MDX_ECORRUPT;
+        }
+        return MDX_OK;
+    }
     rc = ar->os->ops->get(ar->os->impl, o->key, &data, &len, max_bytes(ar));
     if (rc != MDX_OK) {
         return rc == MDX_ENOTFOUND ? MDX_ECORRUPT : os_fail(ar, "get", o, rc);
     }
-    sha256_hex(data, len, sha);
+    mdx_sha256_hex(data, len, sha);
     mdx_free(data);
     if ((int64_t)len != o->size || strcmp(sha, o->sha256) != 0) {
         mdx_log_error(MOD, "object read back differs from what was written; kept the raw points",
@@ -975,6 +982,7 @@ static int run_tenant(struct mdx_archiver *ar, const char *tenant, const struct 
 {
     struct mdx_retention r;
     struct parts blocked = {NULL, 0, 0};
+    int64_t expire_before;
     int rc;
 
     rc = mdx_store_retention_get(ar->st, tenant, &r);
@@ -1017,8 +1025,10 @@ static int run_tenant(struct mdx_archiver *ar, const char *tenant, const struct 
     if (rc == MDX_OK && !dry_run) {
         rc = lease_keep(ar);
     }
-    if (rc == MDX_OK) {
-        rc = expire(ar, tenant, floor_day(now_ms) - r.expire_after_days * DAY - DAY + 1, dry_run);
+    /* Days before 1970 would read as "any day" to the store: nothing is that old. */
+    expire_before = floor_day(now_ms) - r.expire_after_days * DAY - DAY + 1;
+    if (rc == MDX_OK && expire_before > 0) {
+        rc = expire(ar, tenant, expire_before, dry_run);
     }
     mdx_free(blocked.v);
     return rc;

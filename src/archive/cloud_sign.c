@@ -196,10 +196,10 @@ int mdx_azure_string_to_sign(const struct mdx_azure_sign *a, struct mdx_buf *out
         return MDX_ENOMEM;
     }
     /* VERB, Content-Encoding, -Language, -Length, -MD5, -Type, Date, If-Modified-Since,
-     * If-Match, If-None-Match, If-Unmodified-Since, Range: we send only length and type;
-     * Date stays empty because x-ms-date is sent. */
-    mdx_buf_addf(out, "%s\n\n\n%s\n\n%s\n\n\n\n\n\n\n", a->method, a->content_length,
-                  a->content_type);
+     * If-Match, If-None-Match, If-Unmodified-Since, Range: we send only length, MD5 and
+     * type; Date stays empty because x-ms-date is sent. */
+    mdx_buf_addf(out, "%s\n\n\n%s\n%s\n%s\n\n\n\n\n\n\n", a->method, a->content_length,
+                  a->content_md5 != NULL ? a->content_md5 : "", a->content_type);
     for (size_t i = 0; i < a->nxms; i++) {
         mdx_buf_addf(out, "%s:%s\n", xms[i].k, xms[i].v);
     }

@@ -49,6 +49,7 @@ struct mdx_azure_sign {
     const char *method;
     const char *content_length; /* "" when the body is empty (x-ms-version >= 2015-02-21) */
     const char *content_type;   /* "" when none is sent */
+    const char *content_md5;    /* Content-MD5 header; NULL or "" when none is sent */
     const struct mdx_kv *xms;   /* every x-ms-* header: lower-case names, each once */
     size_t nxms;
     const char *account;

@@ -199,7 +199,13 @@ static int az_fail(void *os, const char *method, const struct mdx_http_resp *rs)
     if (code == NULL && rs->ms_error[0] != '\0') {
         code = mdx_strdup(rs->ms_error);
     }
-    if (rc == MDX_EDENIED && time_detail(detail)) {
+    if (code != NULL && strcmp(code, "BlobArchived") == 0) {
+        snprintf(a->err, sizeof(a->err),
+                 "Azure %s: HTTP %ld BlobArchived: the blob is in the Archive tier and must be "
+                 "rehydrated before it can be read",
+                 method, rs->status);
+        rc = MDX_EBUSY;
+    } else if (rc == MDX_EDENIED && time_detail(detail)) {
         snprintf(a->err, sizeof(a->err),
                  "Azure %s: HTTP %ld %s: clock skew, the server refused the request time "
                  "(check the host clock)",
@@ -215,7 +221,7 @@ static int az_fail(void *os, const char *method, const struct mdx_http_resp *rs)
 
 /*
  * Authorizes and performs one request of store 'os' (query names
- * lower-case, extra headers x-ms-*); MDX_OK on a 2xx answer, else a->err
+ * lower-case, extra headers x-ms-* and content-md5); MDX_OK on a 2xx answer, else a->err
  * says why. An mdx_rest_do_fn.
  */
 static int az_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *rs)
@@ -225,6 +231,7 @@ static int az_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *
     struct mdx_kv hs[AZ_MAX_HEADERS + 2];
     struct curl_slist *list = NULL;
     char date[30], clen[24], *auth = NULL;
+    const char *md5 = NULL;
     size_t nh = 0;
     int rc = MDX_ENOMEM;
 
@@ -254,7 +261,11 @@ static int az_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *
     hs[nh++] = (struct mdx_kv){"x-ms-date", date};
     hs[nh++] = (struct mdx_kv){"x-ms-version", AZ_VERSION};
     for (size_t i = 0; i < c->nhdrs; i++) {
-        hs[nh++] = c->hdrs[i];
+        if (strcmp(c->hdrs[i].k, "content-md5") == 0) {
+            md5 = c->hdrs[i].v; /* a standard header: its own place in the string to sign */
+        } else {
+            hs[nh++] = c->hdrs[i];
+        }
     }
     if (a->key != NULL) {
         /* curl sends Content-Length for PUT uploads only; a zero length is signed as "". */
@@ -264,6 +275,7 @@ static int az_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *
             .method = c->method,
             .content_length = upload && c->len > 0 ? clen : "",
             .content_type = c->content_type != NULL ? c->content_type : "",
+            .content_md5 = md5,
             .xms = hs,
             .nxms = nh,
             .account = a->account,
@@ -281,6 +293,9 @@ static int az_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *
     rc = MDX_OK;
     for (size_t i = 0; i < nh && rc == MDX_OK; i++) {
         rc = mdx_http_header(&list, hs[i].k, hs[i].v);
+    }
+    if (rc == MDX_OK && md5 != NULL) {
+        rc = mdx_http_header(&list, "Content-MD5", md5);
     }
     if (rc == MDX_OK && auth != NULL) {
         rc = mdx_http_header(&list, "Authorization", auth);
@@ -320,11 +335,12 @@ cleanup:
 }
 
 static int az_put_blocks(struct az *a, const char *key, const char *data, size_t len,
-                         const char *tier)
+                         const char *tier, const char *sha256)
 {
     struct mdx_http_resp rs;
     struct mdx_buf xml;
-    struct mdx_kv hdrs[2];
+    struct mdx_kv hdrs[3];
+    char md5[25];
     size_t block = a->block_size, nblocks, nh = 0;
     int rc = MDX_OK;
 
@@ -343,8 +359,10 @@ static int az_put_blocks(struct az *a, const char *key, const char *data, size_t
             rc = MDX_ENOMEM;
             break;
         }
+        mdx_md5_base64(data + off, n, md5); /* Azure refuses a block that arrives damaged */
         struct mdx_kv q[] = {{"blockid", id}, {"comp", "block"}};
-        struct mdx_rest_call c = {"PUT", key, q, 2, NULL, 0, NULL, data + off, n, AZ_SMALL_RESP};
+        struct mdx_kv h[] = {{"content-md5", md5}};
+        struct mdx_rest_call c = {"PUT", key, q, 2, h, 1, NULL, data + off, n, AZ_SMALL_RESP};
         rc = az_do(a, &c, &rs);
         mdx_http_resp_fini(&rs);
         mdx_buf_addf(&xml, "<Latest>%s</Latest>", id);
@@ -359,6 +377,7 @@ static int az_put_blocks(struct az *a, const char *key, const char *data, size_t
         struct mdx_kv q[] = {{"comp", "blocklist"}};
 
         hdrs[nh++] = (struct mdx_kv){"x-ms-blob-content-type", "application/octet-stream"};
+        hdrs[nh++] = (struct mdx_kv){"x-ms-meta-modaxsha256", sha256};
         if (tier != NULL && tier[0] != '\0') {
             hdrs[nh++] = (struct mdx_kv){"x-ms-access-tier", tier};
         }
@@ -374,7 +393,8 @@ static int az_put_blocks(struct az *a, const char *key, const char *data, size_t
 static int az_put(void *os, const char *key, const void *data, size_t len, const char *tier)
 {
     struct az *a = os;
-    struct mdx_kv hdrs[2];
+    struct mdx_kv hdrs[4];
+    char sha256[65], md5[25];
     struct mdx_http_resp rs;
     size_t nh = 0;
     int rc;
@@ -383,10 +403,14 @@ static int az_put(void *os, const char *key, const void *data, size_t len, const
         snprintf(a->err, sizeof(a->err), "Azure PUT: empty key");
         return MDX_EINVAL;
     }
+    mdx_sha256_hex(data != NULL ? data : "", len, sha256);
     if (len > a->multipart_above) {
-        return az_put_blocks(a, key, data, len, tier);
+        return az_put_blocks(a, key, data, len, tier, sha256);
     }
+    mdx_md5_base64(data != NULL ? data : "", len, md5); /* Azure refuses bytes damaged on the way */
     hdrs[nh++] = (struct mdx_kv){"x-ms-blob-type", "BlockBlob"};
+    hdrs[nh++] = (struct mdx_kv){"x-ms-meta-modaxsha256", sha256};
+    hdrs[nh++] = (struct mdx_kv){"content-md5", md5};
     if (tier != NULL && tier[0] != '\0') {
         hdrs[nh++] = (struct mdx_kv){"x-ms-access-tier", tier};
     }

@@ -316,6 +316,7 @@ static int local_head(void *os, const char *key, struct mdx_obj_info *info)
     }
     info->size = (int64_t)sb.st_size;
     info->mtime_ms = (int64_t)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000;
+    info->sha256[0] = '\0'; /* no tiers here: the archiver reads the file back */
     return MDX_OK;
 }
 
@@ -445,7 +446,7 @@ static int local_list(void *os, const char *prefix,
         qsort(k.v, k.n, sizeof(*k.v), cmp_key);
     }
     for (size_t i = 0; i < k.n && rc == MDX_OK; i++) {
-        struct mdx_obj_info info = {0, 0};
+        struct mdx_obj_info info = {0, 0, ""};
 
         rc = local_head(l, k.v[i], &info);
         if (rc == MDX_ENOTFOUND) {

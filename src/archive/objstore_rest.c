@@ -48,6 +48,7 @@ int mdx_rest_head(void *os, const char *key, struct mdx_obj_info *info)
     if (rc == MDX_OK) {
         info->size = rs.content_length;
         info->mtime_ms = rs.mtime_ms;
+        memcpy(info->sha256, rs.modax_sha256, sizeof(info->sha256));
         if (rs.content_length < 0) {
             snprintf(r->err, r->err_len, "%s HEAD: no Content-Length in the answer", r->name);
             rc = MDX_EIO;
@@ -160,7 +161,7 @@ int mdx_rest_list_page(const struct mdx_rest *r, const struct mdx_rest_list_name
     size_t pos = 0, ilen;
 
     while (mdx_xml_next(xml, len, &pos, names->entry, &item, &ilen)) {
-        struct mdx_obj_info info = {-1, 0};
+        struct mdx_obj_info info = {-1, 0, ""};
         char *key = mdx_xml_get(item, ilen, names->key);
         char *size = mdx_xml_get(item, ilen, names->size);
         char *mtime = mdx_xml_get(item, ilen, names->mtime);

@@ -222,7 +222,13 @@ static int s3_fail(void *os, const char *method, const struct mdx_http_resp *rs)
 
     code = mdx_xml_get(rs->body.p, rs->body.len, "Code");
     rc = mdx_http_status_err(rs->status);
-    if (code != NULL && strcmp(code, "RequestTimeTooSkewed") == 0) {
+    if (code != NULL && strcmp(code, "InvalidObjectState") == 0) {
+        snprintf(s->err, sizeof(s->err),
+                 "S3 %s: HTTP %ld InvalidObjectState: the object is in an archive storage class "
+                 "and must be restored before it can be read",
+                 method, rs->status);
+        rc = MDX_EBUSY;
+    } else if (code != NULL && strcmp(code, "RequestTimeTooSkewed") == 0) {
         snprintf(s->err, sizeof(s->err),
                  "S3 %s: HTTP %ld RequestTimeTooSkewed: clock skew, the host clock differs from "
                  "the server's by more than 15 minutes",
@@ -335,11 +341,17 @@ cleanup:
     return rc;
 }
 
-/* Signed headers for an object's creation: storage class and SSE. Returns their count. */
-static size_t create_headers(const struct s3 *s, const char *tier, struct mdx_kv *h)
+/*
+ * Signed headers for an object's creation: storage class, SSE and the
+ * SHA-256 of the whole object as metadata ('sha256', hex, borrowed), which
+ * HEAD returns in every storage class. Returns their count (at most 3).
+ */
+static size_t create_headers(const struct s3 *s, const char *tier, const char *sha256,
+                             struct mdx_kv *h)
 {
     size_t n = 0;
 
+    h[n++] = (struct mdx_kv){"x-amz-meta-modax-sha256", sha256};
     if (s->sse != NULL) {
         h[n++] = (struct mdx_kv){"x-amz-server-side-encryption", s->sse};
     }
@@ -365,13 +377,13 @@ static int s3_abort(struct s3 *s, const char *key, const char *upload_id)
 }
 
 static int s3_put_multipart(struct s3 *s, const char *key, const char *data, size_t len,
-                            const char *tier)
+                            const char *tier, const char *sha256)
 {
-    struct mdx_kv hdrs[2];
+    struct mdx_kv hdrs[3];
     struct mdx_http_resp rs;
     struct mdx_buf xml;
     size_t part = s->part_size, nparts;
-    char *upload_id = NULL;
+    char *upload_id = NULL, md5[25];
     int rc;
 
     nparts = mdx_rest_parts(len, &part, S3_MAX_PARTS);
@@ -379,7 +391,7 @@ static int s3_put_multipart(struct s3 *s, const char *key, const char *data, siz
 
     /* Initiate: POST ?uploads= (with '=': the valueless form, signed as "uploads="). */
     struct mdx_kv qi[] = {{"uploads", ""}};
-    struct mdx_rest_call ci = {"POST", key, qi, 1, hdrs, create_headers(s, tier, hdrs),
+    struct mdx_rest_call ci = {"POST", key, qi, 1, hdrs, create_headers(s, tier, sha256, hdrs),
                          "application/octet-stream", NULL, 0, S3_SMALL_RESP};
     rc = s3_do(s, &ci, &rs);
     if (rc == MDX_OK) {
@@ -400,8 +412,10 @@ static int s3_put_multipart(struct s3 *s, const char *key, const char *data, siz
         size_t off = i * part, n = len - off < part ? len - off : part;
 
         snprintf(num, sizeof(num), "%zu", i + 1);
+        mdx_md5_base64(data + off, n, md5); /* S3 refuses a part that arrives damaged */
         struct mdx_kv qp[] = {{"partNumber", num}, {"uploadId", upload_id}};
-        struct mdx_rest_call cp = {"PUT", key, qp, 2, NULL, 0, NULL, data + off, n, S3_SMALL_RESP};
+        struct mdx_kv hp[] = {{"content-md5", md5}};
+        struct mdx_rest_call cp = {"PUT", key, qp, 2, hp, 1, NULL, data + off, n, S3_SMALL_RESP};
         rc = s3_do(s, &cp, &rs);
         if (rc == MDX_OK && rs.etag[0] == '\0') {
             snprintf(s->err, sizeof(s->err), "S3 PUT part %zu: no ETag in the answer", i + 1);
@@ -451,18 +465,24 @@ cleanup:
 static int s3_put(void *os, const char *key, const void *data, size_t len, const char *tier)
 {
     struct s3 *s = os;
-    struct mdx_kv hdrs[2];
+    struct mdx_kv hdrs[4];
     struct mdx_http_resp rs;
+    char sha256[65], md5[25];
+    size_t nh;
     int rc;
 
     if (key == NULL || key[0] == '\0' || (data == NULL && len > 0)) {
         snprintf(s->err, sizeof(s->err), "S3 PUT: empty key");
         return MDX_EINVAL;
     }
+    mdx_sha256_hex(data != NULL ? data : "", len, sha256);
     if (len > s->multipart_above) {
-        return s3_put_multipart(s, key, data, len, tier);
+        return s3_put_multipart(s, key, data, len, tier, sha256);
     }
-    struct mdx_rest_call c = {"PUT", key, NULL, 0, hdrs, create_headers(s, tier, hdrs),
+    mdx_md5_base64(data != NULL ? data : "", len, md5); /* S3 refuses bytes damaged on the way */
+    nh = create_headers(s, tier, sha256, hdrs);
+    hdrs[nh++] = (struct mdx_kv){"content-md5", md5};
+    struct mdx_rest_call c = {"PUT", key, NULL, 0, hdrs, nh,
                         "application/octet-stream", data != NULL ? data : "", len,
                         S3_SMALL_RESP};
     rc = s3_do(s, &c, &rs);

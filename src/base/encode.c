@@ -52,6 +52,17 @@ void mdx_sha256_hex(const void *d, size_t n, char out[65])
     mdx_hex(md, 32, out);
 }
 
+void mdx_md5_base64(const void *d, size_t n, char out[25])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+
+    if (EVP_Digest(d, n, md, &mdlen, EVP_md5(), NULL) != 1 || mdlen != 16) {
+        memset(md, 0, sizeof(md)); /* cannot happen with a working OpenSSL */
+    }
+    EVP_EncodeBlock((unsigned char *)out, md, 16); /* 24 characters and a NUL */
+}
+
 int mdx_hmac_sha256(const void *key, size_t klen, const void *d, size_t n, unsigned char out[32])
 {
     unsigned int outlen = 0;

@@ -22,6 +22,8 @@ int mdx_uri_encode(struct mdx_buf *b, const char *s, int keep_slash);
 void mdx_hex(const unsigned char *d, size_t n, char *out);
 /* Hex SHA-256 of 'n' bytes into 'out' (65 bytes). */
 void mdx_sha256_hex(const void *d, size_t n, char out[65]);
+/* Base64 of the MD5 of 'n' bytes (a Content-MD5 header's value) into 'out' (25 bytes). */
+void mdx_md5_base64(const void *d, size_t n, char out[25]);
 /* HMAC-SHA256 of 'd' with 'key' into 'out' (32 bytes). MDX_OK or MDX_EINVAL. */
 int mdx_hmac_sha256(const void *key, size_t klen, const void *d, size_t n, unsigned char out[32]);
 /* Base64 of 'n' bytes; a new string the caller frees, or NULL. */

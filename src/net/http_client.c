@@ -141,6 +141,12 @@ static size_t header_cb(char *line, size_t size, size_t nmemb, void *arg)
         r->mtime_ms = 0;
         r->etag[0] = '\0';
         r->ms_error[0] = '\0';
+        r->modax_sha256[0] = '\0';
+    } else if (header_value(line, n, "x-amz-meta-modax-sha256", v, sizeof(v)) ||
+               header_value(line, n, "x-ms-meta-modaxsha256", v, sizeof(v))) {
+        if (strlen(v) == sizeof(r->modax_sha256) - 1) {
+            memcpy(r->modax_sha256, v, sizeof(r->modax_sha256)); /* 64 hex digits and the NUL */
+        }
     } else if (header_value(line, n, "x-ms-error-code", v, sizeof(v))) {
         size_t vl = strnlen(v, sizeof(r->ms_error) - 1);
         memcpy(r->ms_error, v, vl);

@@ -875,7 +875,34 @@ static void one_archiver_at_a_time_and_a_lapsed_lease_is_taken_over(void)
     tmp_remove(dir);
 }
 
+/* Issue 13 (found there): an expiry older than 1970 must not read as "every day". */
+static void a_century_of_retention_expires_nothing(void)
+{
+    struct mdx_store *st = fixture("arch-century");
+    struct mdx_objstore *os = os_open(arch);
+    struct mdx_archive_conf conf = aconf;
+    struct mdx_archiver *ar;
+    struct mdx_archive_stats s;
+    int states[3] = {0, 0, 0};
+
+    conf.expire_days = 36500; /* the largest archive.expire_days allows */
+    ar = mdx_archiver_create(&conf, st, os);
+    CHECK(mdx_archiver_run(ar, NULL, 0, NOW, &s) == MDX_OK);
+    CHECK_EQ_INT(s.objects, 5);
+    CHECK_EQ_INT(s.expired, 0);
+    CHECK(mdx_archiver_run(ar, NULL, 0, NOW + 1000 * DAY, &s) == MDX_OK);
+    CHECK_EQ_INT(s.expired, 0);
+    CHECK(file_exists("tenant=acme/device=m1/date=2025-01-01/points-1.csv.gz"));
+    CHECK(mdx_store_archive_obj_list(st, "acme", -1, 0, count_state, states) == MDX_OK);
+    CHECK_EQ_INT(states[MDX_ARCHIVE_DONE], 6); /* the five, and the recent day, old by now */
+    mdx_archiver_destroy(ar);
+    mdx_objstore_close(os);
+    mdx_store_close(st);
+    tmp_remove(dir);
+}
+
 static const struct mdx_test tests[] = {
+    {"issue 13: a century of retention expires nothing", a_century_of_retention_expires_nothing},
     {"issue 13: one archiver at a time; a lapsed lease is taken over",
      one_archiver_at_a_time_and_a_lapsed_lease_is_taken_over},
     {"issue 3: a pass archives old days, verifies, deletes their rows", pass_archives_old_days_and_deletes_their_rows},

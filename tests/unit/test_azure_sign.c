@@ -94,7 +94,7 @@ static void sharedkey_query_sorted_and_unencoded(void)
                          {"prefix", "tenant=acme/d 1"},
                          {"comp", "list"},
                          {"maxresults", "2"}};
-    struct mdx_azure_sign a = {"GET", "", "", xms, 2, ACCOUNT, "/devstoreaccount1/modax", q, 4};
+    struct mdx_azure_sign a = {"GET", "", "", NULL, xms, 2, ACCOUNT, "/devstoreaccount1/modax", q, 4};
     struct mdx_buf sts;
 
     mdx_buf_init(&sts, 4096);

@@ -46,7 +46,7 @@ static void put_get_head_delete(void)
 {
     struct mdx_objstore *os = open_local("os-basic");
     const char *key = "tenant=a/device=d/date=2025-01-01/points-1.csv.gz";
-    struct mdx_obj_info info = {0, 0};
+    struct mdx_obj_info info = {0, 0, ""};
     void *data = NULL;
     size_t len = 0;
     char path[1024];
