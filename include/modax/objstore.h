@@ -29,6 +29,7 @@ struct mdx_objstore_conf {
     char *secret_key;         /* secret. s3: secret access key; azure: base64 account key */
     char *sas_token;          /* secret. azure: SAS query string instead of the account key */
     char *session_token;      /* secret. s3: temporary credentials' token (optional) */
+    char *credentials;        /* s3: auto, keys, aws-container or aws-web-identity (aws_creds.h) */
     char *sse;                /* s3: x-amz-server-side-encryption value ("" none, "AES256", "aws:kms") */
     char *archive_tier;       /* s3: storage class (e.g. STANDARD_IA, GLACIER_IR); azure: tier
                                  (Hot, Cool, Cold, Archive); "" = the store's default */

@@ -40,6 +40,10 @@ const struct mdx_conf_key mdx_objstore_conf_keys[] = {
                     "azure: SAS query string instead of the account key; environment or *_file only"),
     MDX_CONF_SECRET("archive.store.session_token", struct mdx_objstore_conf, session_token,
                     "s3: session token of temporary credentials; environment or *_file only"),
+    MDX_CONF_STR("archive.store.credentials", "auto", struct mdx_objstore_conf, credentials,
+                 "s3: keys (access_key/secret_key), aws-container (EKS Pod Identity), "
+                 "aws-web-identity (IRSA, via STS) or auto (keys if set, else what the "
+                 "environment offers); temporary keys are refreshed before they expire"),
     MDX_CONF_STR("archive.store.sse", "", struct mdx_objstore_conf, sse,
                  "s3: server-side encryption header value (empty: none, AES256, aws:kms)"),
     MDX_CONF_STR("archive.store.archive_tier", "", struct mdx_objstore_conf, archive_tier,

@@ -31,11 +31,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archive/aws_creds.h"
 #include "archive/cloud_sign.h"
 #include "archive/objstore_cloud.h"
 #include "archive/objstore_rest.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
+#include "modax/log.h"
 #include "modax/objstore.h"
 #include "modax/status.h"
 #include "archive/xml.h"
@@ -59,9 +61,7 @@ struct s3 {
     char *host;          /* Host header value (the authority) */
     char *prefix;        /* encoded path before "/key": "/bucket" (path style) or "" */
     char *region;
-    char *access_key;
-    char *secret_key;    /* secret */
-    char *session_token; /* secret; NULL when none */
+    struct mdx_aws_creds *creds; /* the keys, refreshed before they expire (aws_creds.h) */
     char *sse;           /* NULL when none */
     size_t part_size;    /* multipart part size */
     size_t multipart_above; /* objects larger than this go in parts */
@@ -85,14 +85,6 @@ static char *dup_opt(const char *s, int *fail)
     return c;
 }
 
-static void free_secret(char *s)
-{
-    if (s != NULL) {
-        mdx_memzero(s, strlen(s));
-        mdx_free(s);
-    }
-}
-
 static void s3_destroy(void *os)
 {
     struct s3 *s = os;
@@ -105,9 +97,7 @@ static void s3_destroy(void *os)
     mdx_free(s->host);
     mdx_free(s->prefix);
     mdx_free(s->region);
-    mdx_free(s->access_key);
-    free_secret(s->secret_key);
-    free_secret(s->session_token);
+    mdx_aws_creds_destroy(s->creds);
     mdx_free(s->sse);
     mdx_free(s);
 }
@@ -124,9 +114,8 @@ static void *s3_create(const struct mdx_objstore_conf *conf, int *err)
 
     *err = MDX_ECONF;
     if (conf->endpoint == NULL || conf->endpoint[0] == '\0' || conf->bucket == NULL ||
-        conf->bucket[0] == '\0' || conf->access_key == NULL || conf->access_key[0] == '\0' ||
-        conf->secret_key == NULL || conf->secret_key[0] == '\0') {
-        return NULL; /* endpoint, bucket and credentials are required */
+        conf->bucket[0] == '\0') {
+        return NULL; /* endpoint and bucket are required */
     }
     s = mdx_calloc(1, sizeof(*s));
     if (s == NULL) {
@@ -160,12 +149,14 @@ static void *s3_create(const struct mdx_objstore_conf *conf, int *err)
     }
     s->region = mdx_strdup(conf->region != NULL && conf->region[0] != '\0' ? conf->region
                                                                           : "us-east-1");
-    s->access_key = mdx_strdup(conf->access_key);
-    s->secret_key = mdx_strdup(conf->secret_key);
-    s->session_token = dup_opt(conf->session_token, &fail);
+    s->creds = mdx_aws_creds_create(conf, &rc, s->err, sizeof(s->err));
+    if (s->creds == NULL) {
+        mdx_log_error("archive", "S3 object store not usable", MDX_F_STR("reason", s->err));
+        *err = rc;
+        goto fail;
+    }
     s->sse = dup_opt(conf->sse, &fail);
-    if (fail || s->origin == NULL || s->host == NULL || s->prefix == NULL || s->region == NULL ||
-        s->access_key == NULL || s->secret_key == NULL) {
+    if (fail || s->origin == NULL || s->host == NULL || s->prefix == NULL || s->region == NULL) {
         *err = MDX_ENOMEM;
         goto fail;
     }
@@ -254,6 +245,7 @@ static int s3_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *
     struct mdx_kv hs[S3_MAX_HEADERS + 4];
     struct curl_slist *list = NULL;
     struct mdx_sigv4 sig;
+    struct mdx_aws_keys keys;
     char payload[65], amz_date[17], *auth = NULL;
     size_t nh = 0;
     int rc;
@@ -278,14 +270,18 @@ static int s3_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *
                  mdx_strerror(rc));
         goto cleanup;
     }
+    rc = mdx_aws_creds_get(s->creds, mdx_now_ms(), &keys, s->err, sizeof(s->err));
+    if (rc != MDX_OK) {
+        goto cleanup;
+    }
     mdx_sha256_hex(c->body != NULL ? c->body : "", c->body != NULL ? c->len : 0, payload);
     mdx_fmt_amz_date(mdx_now_ms() + s->clock_offset_ms, amz_date);
 
     hs[nh++] = (struct mdx_kv){"host", s->host};
     hs[nh++] = (struct mdx_kv){"x-amz-content-sha256", payload};
     hs[nh++] = (struct mdx_kv){"x-amz-date", amz_date};
-    if (s->session_token != NULL) {
-        hs[nh++] = (struct mdx_kv){"x-amz-security-token", s->session_token};
+    if (keys.session_token != NULL) {
+        hs[nh++] = (struct mdx_kv){"x-amz-security-token", keys.session_token};
     }
     for (size_t i = 0; i < c->nhdrs; i++) {
         hs[nh++] = c->hdrs[i];
@@ -300,8 +296,8 @@ static int s3_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *
         .amz_date = amz_date,
         .region = s->region,
         .service = "s3",
-        .access_key = s->access_key,
-        .secret_key = s->secret_key,
+        .access_key = keys.access_key,
+        .secret_key = keys.secret_key,
     };
     rc = mdx_sigv4_authorization(&sig, &auth, NULL);
     if (rc != MDX_OK) {

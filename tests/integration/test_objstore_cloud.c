@@ -1115,9 +1115,36 @@ static void s3_failed_multipart_is_aborted(void)
  */
 static struct {
     int fd, port, upstream, azure, started;
+    int check_tokens;         /* instead of refusing reads: refuse expired session tokens */
     atomic_int stop, refused;
     pthread_t thread;
 } cold;
+
+/* Session tokens the credentials stand-in issued ("tok-N") and when each expires. */
+#define TOKENS_MAX 256
+static struct {
+    int fd, port, started, web_identity;
+    int garbage;              /* answer 200 with a body that is no credentials */
+    atomic_int stop, issued, bad_auth;
+    int64_t lifetime_ms;
+    _Atomic int64_t expires[TOKENS_MAX];
+    char auth_file[600];      /* the token file the client reads; good: token-1, token-2 */
+    pthread_t thread;
+} creds;
+
+/* Non-zero when the request's x-amz-security-token is one the stand-in issued, still valid. */
+static int token_valid(const char *head)
+{
+    static const char name[] = "\r\nx-amz-security-token: tok-";
+    const char *t = strcasestr(head, name);
+    long n;
+
+    if (t == NULL) {
+        return 0;
+    }
+    n = strtol(t + sizeof(name) - 1, NULL, 10);
+    return n >= 1 && n < TOKENS_MAX && mdx_now_ms() < atomic_load(&creds.expires[n]);
+}
 
 static int recv_head(int c, char *buf, size_t cap, size_t *got, char **end)
 {
@@ -1182,6 +1209,20 @@ static void cold_answer(int c)
         return;
     }
     sp = strchr(head + 4, ' ');
+    if (cold.check_tokens) {
+        if (!token_valid(head)) {
+            static const char body[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>"
+                                       "ExpiredToken</Code></Error>";
+            snprintf(resp, sizeof(resp),
+                     "HTTP/1.1 400 Bad Request\r\nContent-Length: %zu\r\nConnection: close\r\n"
+                     "\r\n%s", strlen(body), body);
+            atomic_fetch_add(&cold.refused, 1);
+            (void)send(c, resp, strlen(resp), MSG_NOSIGNAL);
+            return;
+        }
+        cold_forward(c, head, got, end);
+        return;
+    }
     /* GET of an object: a path with no query (a list has one) */
     if (strncmp(head, "GET /", 5) == 0 && sp != NULL && memchr(head, '?', (size_t)(sp - head)) == NULL) {
         const char *body = cold.azure
@@ -1355,6 +1396,305 @@ static void azure_archive_tier_verified_without_reads(void)
     archive_to_cold_tier(&c, "Archive", "cold-az", az_port, 1);
 }
 
+/* ---- rotating credentials (issue 13, item 5) ---- */
+
+/* The whole content of 'path' (the token file), or "" */
+static void file_text(const char *path, char *out, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    size_t n = f != NULL ? fread(out, 1, len - 1, f) : 0;
+
+    out[n] = '\0';
+    if (f != NULL) {
+        fclose(f);
+    }
+}
+
+/* Answers the container endpoint (GET, Authorization = the token file's text) or STS
+ * (POST AssumeRoleWithWebIdentity with WebIdentityToken = the file's text): keys S3RVER
+ * with a new session token each time, valid creds.lifetime_ms. */
+static void creds_answer(int c)
+{
+    char head[16384], want[256], resp[4096], iso[32], *end, body[1024];
+    size_t got;
+    int n, ok;
+    int64_t exp;
+
+    if (recv_head(c, head, sizeof(head), &got, &end) != 0) {
+        return;
+    }
+    if (creds.garbage) {
+        snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n"
+                                     "Connection: close\r\n\r\nnot json!");
+        (void)send(c, resp, strlen(resp), MSG_NOSIGNAL);
+        return;
+    }
+    /* the client reads the token from the file; the stand-in knows the two good ones */
+    file_text(creds.auth_file, want, sizeof(want));
+    if (strcmp(want, "token-1") != 0 && strcmp(want, "token-2") != 0) {
+        snprintf(want, sizeof(want), "token-1");
+    }
+    if (creds.web_identity) {
+        char tok[300];
+        snprintf(tok, sizeof(tok), "WebIdentityToken=%s", want);
+        ok = strncmp(head, "POST /sts", 9) == 0 && strstr(end, tok) != NULL &&
+             strstr(end, "Action=AssumeRoleWithWebIdentity") != NULL &&
+             strstr(end, "RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fmodax") != NULL;
+    } else {
+        char auth[300];
+        snprintf(auth, sizeof(auth), "\r\nAuthorization: %s\r\n", want);
+        ok = strncmp(head, "GET /creds", 10) == 0 && strstr(head, auth) != NULL;
+    }
+    if (!ok) {
+        atomic_fetch_add(&creds.bad_auth, 1);
+        snprintf(resp, sizeof(resp), "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n"
+                                     "Connection: close\r\n\r\n");
+        (void)send(c, resp, strlen(resp), MSG_NOSIGNAL);
+        return;
+    }
+    n = atomic_fetch_add(&creds.issued, 1) + 1;
+    exp = mdx_now_ms() + creds.lifetime_ms;
+    if (n < TOKENS_MAX) {
+        atomic_store(&creds.expires[n], exp);
+    }
+    /* whole seconds, rounded down, as STS writes them */
+    mdx_format_iso_ms(exp / 1000 * 1000, iso, sizeof(iso));
+    if (creds.web_identity) {
+        snprintf(body, sizeof(body),
+                 "<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/"
+                 "2011-06-15/\"><AssumeRoleWithWebIdentityResult><Credentials><AccessKeyId>S3RVER"
+                 "</AccessKeyId><SecretAccessKey>S3RVER</SecretAccessKey><SessionToken>tok-%d"
+                 "</SessionToken><Expiration>%.19sZ</Expiration></Credentials>"
+                 "</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>",
+                 n, iso);
+    } else {
+        snprintf(body, sizeof(body),
+                 "{\"AccessKeyId\":\"S3RVER\",\"SecretAccessKey\":\"S3RVER\",\"Token\":\"tok-%d\","
+                 "\"Expiration\":\"%.19sZ\"}", n, iso);
+    }
+    snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+             "Connection: close\r\n\r\n%s", creds.web_identity ? "text/xml" : "application/json",
+             strlen(body), body);
+    (void)send(c, resp, strlen(resp), MSG_NOSIGNAL);
+}
+
+static void *creds_main(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&creds.stop)) {
+        struct pollfd p = {.fd = creds.fd, .events = POLLIN};
+        int c;
+
+        if (poll(&p, 1, 100) <= 0) {
+            continue;
+        }
+        c = accept(creds.fd, NULL, NULL);
+        if (c >= 0) {
+            creds_answer(c);
+            close(c);
+        }
+    }
+    return NULL;
+}
+
+static int creds_start(int web_identity, int64_t lifetime_ms)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+
+    memset(&creds, 0, sizeof(creds));
+    creds.web_identity = web_identity;
+    creds.lifetime_ms = lifetime_ms;
+    snprintf(creds.auth_file, sizeof(creds.auth_file), "%s/identity-token", tmp_dir);
+    creds.fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (creds.fd < 0 || bind(creds.fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        getsockname(creds.fd, (struct sockaddr *)&a, &len) != 0 || listen(creds.fd, 16) != 0) {
+        return -1;
+    }
+    creds.port = ntohs(a.sin_port);
+    creds.started = pthread_create(&creds.thread, NULL, creds_main, NULL) == 0;
+    return creds.started ? 0 : -1;
+}
+
+static void creds_stop(void)
+{
+    atomic_store(&creds.stop, 1);
+    if (creds.started) {
+        pthread_join(creds.thread, NULL);
+    }
+    if (creds.fd > 0) {
+        close(creds.fd);
+    }
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    CHECK(f != NULL);
+    if (f != NULL) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/*
+ * The S3 store with keys that live 2 s, behind a proxy that refuses any
+ * expired session token: for 7 s it keeps writing and reading, the token
+ * file rotated on the way, then an archive pass runs on the same keys.
+ */
+static void keys_rotate_and_work_goes_on(int web_identity)
+{
+    char ep[64], key[64], dir[600];
+    struct mdx_objstore_conf c = s3_conf(s3_endpoint, 1);
+    struct mdx_obj_info info = {0, 0, ""};
+    int64_t until;
+    int ops = 0, failures = 0, err = 0;
+    struct mdx_objstore *os;
+
+    CHECK(creds_start(web_identity, 2000) == 0);
+    CHECK(cold_start(s3_port, 0) == 0);
+    cold.check_tokens = 1;
+    write_file(creds.auth_file, "token-1");
+    snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", cold.port);
+    c.endpoint = ep;
+    c.access_key = "";
+    c.secret_key = "";
+    c.credentials = web_identity ? "aws-web-identity" : "auto";
+    if (web_identity) {
+        char sts[64];
+        snprintf(sts, sizeof(sts), "http://127.0.0.1:%d/sts", creds.port);
+        setenv("AWS_ENDPOINT_URL_STS", sts, 1);
+        setenv("AWS_WEB_IDENTITY_TOKEN_FILE", creds.auth_file, 1);
+        setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/modax", 1);
+    } else {
+        char uri[64];
+        snprintf(uri, sizeof(uri), "http://127.0.0.1:%d/creds", creds.port);
+        setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri, 1);
+        setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", creds.auth_file, 1);
+    }
+    os = mdx_objstore_open(&c, &err);
+    CHECK(os != NULL);
+    until = mdx_now_ms() + 7000;
+    while (os != NULL && mdx_now_ms() < until) {
+        snprintf(key, sizeof(key), "rotate/%d", ops % 5);
+        failures += os->ops->put(os->impl, key, "x", 1, NULL) != MDX_OK;
+        failures += os->ops->head(os->impl, key, &info) != MDX_OK;
+        if (++ops == 10) {
+            write_file(creds.auth_file, "token-2"); /* the kubelet rotates the projected token */
+        }
+        mdx_sleep_ms(100);
+    }
+    CHECK_EQ_INT(failures, 0);
+    CHECK(ops >= 20);
+    CHECK(atomic_load(&creds.issued) >= 4); /* 7 s of 2-second keys, fetched at half-life */
+    CHECK_EQ_INT(atomic_load(&creds.bad_auth), 0);
+    CHECK_EQ_INT(atomic_load(&cold.refused), 0); /* never signed with an expired token */
+    if (os != NULL) {
+        /* the archiver on the same store, after all those expiries */
+        struct mdx_archive_conf ac = {.after_days = 90, .expire_days = 365, .interval_s = 3600,
+                                      .max_object_mb = 64, .lease_s = 120, .tier = NULL};
+        int64_t now = mdx_now_ms(), day0 = (now / MDX_DAY_MS - 100) * MDX_DAY_MS;
+        struct mdx_archive_stats st_run;
+        struct mdx_archiver *ar;
+        struct mdx_store *st;
+
+        snprintf(dir, sizeof(dir), "%s/rotate-%d", tmp_dir, web_identity);
+        mkdir(dir, 0755);
+        st = test_store_open(dir);
+        CHECK(st != NULL);
+        if (st != NULL) {
+            CHECK_EQ_INT(mdx_store_tenant_add(st, "acme"), MDX_OK);
+            CHECK_EQ_INT(mdx_store_device_add(st, "acme", "m1", 0), MDX_OK);
+            write_points(st, day0, 100);
+            ar = mdx_archiver_create(&ac, st, os);
+            CHECK_EQ_INT(mdx_archiver_run(ar, "acme", 0, now, &st_run), MDX_OK);
+            CHECK_EQ_INT(st_run.objects, 1);
+            mdx_archiver_destroy(ar);
+            mdx_store_close(st);
+        }
+    }
+    /* the endpoint refuses (the token is wrong now): once the keys expire, requests fail
+     * with the reason */
+    write_file(creds.auth_file, "wrong");
+    for (int64_t t_end = mdx_now_ms() + 10000; os != NULL && mdx_now_ms() < t_end;) {
+        err = os->ops->put(os->impl, "rotate/x", "x", 1, NULL);
+        if (err != MDX_OK) {
+            break;
+        }
+        mdx_sleep_ms(100);
+    }
+    CHECK_EQ_INT(err, MDX_EDENIED);
+    CHECK(os == NULL || strstr(os->ops->last_error(os->impl), "HTTP 403") != NULL);
+    CHECK(atomic_load(&creds.bad_auth) >= 1);
+    unsetenv("AWS_ENDPOINT_URL_STS");
+    unsetenv("AWS_WEB_IDENTITY_TOKEN_FILE");
+    unsetenv("AWS_ROLE_ARN");
+    unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    unsetenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+    mdx_objstore_close(os);
+    cold_stop();
+    creds_stop();
+}
+
+/* Credentials that cannot work are refused when the store opens, or named when used. */
+static void s3_credentials_bad_inputs(void)
+{
+    struct mdx_objstore_conf c = s3_conf(s3_endpoint, 1);
+    struct mdx_objstore *os;
+    char uri[64];
+    int err = 0;
+
+    c.access_key = "";
+    c.secret_key = "";
+    c.credentials = "auto"; /* no keys, no environment */
+    CHECK(mdx_objstore_open(&c, &err) == NULL);
+    CHECK_EQ_INT(err, MDX_ECONF);
+    c.credentials = "bogus";
+    CHECK(mdx_objstore_open(&c, &err) == NULL);
+    CHECK_EQ_INT(err, MDX_ECONF);
+    c.credentials = "aws-web-identity"; /* without AWS_ROLE_ARN and the token file */
+    CHECK(mdx_objstore_open(&c, &err) == NULL);
+    CHECK_EQ_INT(err, MDX_ECONF);
+    /* plain HTTP to anything but loopback or the link-local agents would leak the keys */
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://10.1.2.3/creds", 1);
+    c.credentials = "aws-container";
+    CHECK(mdx_objstore_open(&c, &err) == NULL);
+    CHECK_EQ_INT(err, MDX_ECONF);
+    /* an endpoint that answers nonsense: the request fails, saying so */
+    CHECK(creds_start(0, 2000) == 0);
+    creds.garbage = 1;
+    snprintf(uri, sizeof(uri), "http://127.0.0.1:%d/creds", creds.port);
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri, 1);
+    os = mdx_objstore_open(&c, &err);
+    CHECK(os != NULL);
+    if (os != NULL) {
+        CHECK_EQ_INT(os->ops->put(os->impl, "x", "x", 1, NULL), MDX_EAGAIN);
+        CHECK(strstr(os->ops->last_error(os->impl), "not JSON") != NULL);
+        mdx_objstore_close(os);
+    }
+    /* and one that is down */
+    creds_stop();
+    os = mdx_objstore_open(&c, &err);
+    CHECK(os != NULL);
+    if (os != NULL) {
+        CHECK_EQ_INT(os->ops->put(os->impl, "x", "x", 1, NULL), MDX_EAGAIN);
+        CHECK(strstr(os->ops->last_error(os->impl), "container credentials endpoint") != NULL);
+        mdx_objstore_close(os);
+    }
+    unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+}
+
+static void s3_container_credentials_rotate(void)
+{
+    keys_rotate_and_work_goes_on(0);
+}
+
+static void s3_web_identity_credentials_rotate(void)
+{
+    keys_rotate_and_work_goes_on(1);
+}
+
 static const struct mdx_test tests[] = {
     {"issue 3: S3 put/get/head/list/del path style, read back by the AWS SDK",
      s3_roundtrip_path_style},
@@ -1383,6 +1723,11 @@ static const struct mdx_test tests[] = {
      s3_glacier_archive_verified_without_reads},
     {"issue 13: Azure Archive tier (reads refused): archived, verified by HEAD, rows deleted",
      azure_archive_tier_verified_without_reads},
+    {"issue 13: S3 keys from the container endpoint (EKS Pod Identity) rotate; work goes on",
+     s3_container_credentials_rotate},
+    {"issue 13: S3 keys from STS web identity (IRSA) rotate; work goes on",
+     s3_web_identity_credentials_rotate},
+    {"issue 13: S3 credentials that cannot work are refused or named", s3_credentials_bad_inputs},
     {NULL, NULL}};
 
 int main(int argc, char **argv)
