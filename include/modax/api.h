@@ -34,6 +34,8 @@ struct mdx_api_conf {
     int64_t key_cache_s;          /* how long a checked key is trusted before the store is asked again */
     int64_t range_max_points;     /* a raw range query beyond this is refused (400) with advice */
     int64_t range_max_buckets;    /* buckets returned by one downsampled query, at most */
+    int64_t range_max_sensors;    /* different sensors named in one query, at most; more: 400 */
+    int64_t range_max_values;     /* points or buckets of one range reply in all; more: 400 */
     int64_t stream_max_clients;   /* live-stream connections at once; more: 503 */
     int64_t stream_queue;         /* events queued per stream client; a client that falls behind is dropped */
     int64_t metrics_devices_max;  /* devices with per-device gauges in /metrics, at most */
