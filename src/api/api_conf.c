@@ -18,6 +18,17 @@ const struct mdx_conf_key mdx_api_conf_keys[] = {
                  "PEM private key of api.tls_cert_file"),
     MDX_CONF_STR("api.web_dir", "web/dist", struct mdx_api_conf, web_dir,
                  "The dashboard's built files (empty: no dashboard)"),
+    MDX_CONF_INT("api.max_connections", "0", 0, 1000000, struct mdx_api_conf, max_connections,
+                 "Connections at once (0: api.stream_max_clients + 512); more are refused"),
+    MDX_CONF_INT("api.max_conns_per_address", "256", 1, 1000000, struct mdx_api_conf,
+                 max_conns_per_address, "Connections from one client address at once; more are "
+                 "refused"),
+    MDX_CONF_INT("api.read_timeout_ms", "10000", 100, 3600000, struct mdx_api_conf,
+                 read_timeout_ms, "A whole request must arrive within this of connect or of the "
+                 "previous reply, however it trickles; else 408 and closed"),
+    MDX_CONF_INT("api.admin_port", "0", 0, 65535, struct mdx_api_conf, admin_port,
+                 "Second port on api.listen serving only /healthz, /readyz and /metrics, with its "
+                 "own connections (0: none)"),
     MDX_CONF_INT("api.body_max_bytes", "65536", 1024, 16777216, struct mdx_api_conf,
                  body_max_bytes, "Larger request bodies are refused (413)"),
     MDX_CONF_INT("api.rate_limit_rps", "50", 1, 1000000, struct mdx_api_conf, rate_limit_rps,
