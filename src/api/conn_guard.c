@@ -64,6 +64,7 @@ struct guard_conn {
     MHD_socket fd;
     int64_t deadline_us;          /* monotonic; 0: none (its request is being answered) */
     int in_use, cut;
+    int answered;                 /* a reply is queued: a cut writes no 408 into it */
     struct guard_conn *next_free;
 };
 
@@ -203,6 +204,7 @@ static struct guard_conn *conn_track(struct api_guard *g, struct MHD_Connection 
     c->deadline_us = mdx_mono_us() + g->conf.read_timeout_ms * 1000;
     c->in_use = 1;
     c->cut = 0;
+    c->answered = 0;
     g->stats.open++;
     return c;
 }
@@ -256,8 +258,10 @@ void api_guard_notify(void *cls, struct MHD_Connection *conn, void **socket_cont
     }
 }
 
-/* Sets the deadline of the connection 'conn' (0: none). */
-static void set_deadline(struct MHD_Connection *conn, int next_request)
+enum conn_phase { PHASE_READ, PHASE_ANSWERED, PHASE_DONE };
+
+/* Moves the connection 'conn' to the request phase 'phase'. */
+static void set_phase(struct MHD_Connection *conn, enum conn_phase phase)
 {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -267,18 +271,34 @@ static void set_deadline(struct MHD_Connection *conn, int next_request)
         return;
     }
     pthread_mutex_lock(&c->g->lock);
-    c->deadline_us = next_request ? mdx_mono_us() + c->g->conf.read_timeout_ms * 1000 : 0;
+    switch (phase) {
+    case PHASE_READ:
+        c->deadline_us = 0;
+        break;
+    case PHASE_ANSWERED:
+        c->answered = 1;
+        break;
+    case PHASE_DONE:
+        c->deadline_us = mdx_mono_us() + c->g->conf.read_timeout_ms * 1000;
+        c->answered = 0;
+        break;
+    }
     pthread_mutex_unlock(&c->g->lock);
 }
 
 void api_guard_request_read(struct MHD_Connection *conn)
 {
-    set_deadline(conn, 0);
+    set_phase(conn, PHASE_READ);
+}
+
+void api_guard_request_answered(struct MHD_Connection *conn)
+{
+    set_phase(conn, PHASE_ANSWERED);
 }
 
 void api_guard_request_done(struct MHD_Connection *conn)
 {
-    set_deadline(conn, 1);
+    set_phase(conn, PHASE_DONE);
 }
 
 /* Cuts every connection past its deadline; the number cut. Lock held. */
@@ -291,8 +311,8 @@ static unsigned cut_late(struct api_guard *g, int64_t now_us)
         if (!c->in_use || c->cut || c->deadline_us == 0 || now_us < c->deadline_us) {
             continue;
         }
-        if (g->conf.plain_http) {
-            /* Nothing of a reply has been sent on it: the request is still unread. */
+        if (g->conf.plain_http && !c->answered) {
+            /* Nothing of a reply is queued on it: the request is still unread. */
             (void)send(c->fd, timeout_reply, sizeof(timeout_reply) - 1,
                        MSG_DONTWAIT | MSG_NOSIGNAL);
         }

@@ -42,6 +42,11 @@ void api_guard_notify(void *cls, struct MHD_Connection *conn, void **socket_cont
                       enum MHD_ConnectionNotificationCode code);
 /* The request on 'conn' has been read in full: its deadline no longer applies. */
 void api_guard_request_read(struct MHD_Connection *conn);
+/*
+ * A reply to the request on 'conn' has been queued (perhaps before its
+ * body is in): if the deadline still cuts it, no 408 is written into it.
+ */
+void api_guard_request_answered(struct MHD_Connection *conn);
 /* The reply on 'conn' is done: the next request must arrive within the read timeout. */
 void api_guard_request_done(struct MHD_Connection *conn);
 

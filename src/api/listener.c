@@ -76,6 +76,7 @@ static void record(struct conn_req *s)
         return;
     }
     s->recorded = 1;
+    api_guard_request_answered(r->conn); /* from now on a cut would not be sent a 408 */
     us = mdx_mono_us() - s->t0_us;
     if (r->api->metrics != NULL) {
         api_metrics_record(r->api->metrics, s->call.route_idx, r->status, us);

@@ -346,6 +346,19 @@ static void issue16_deadline_spares_answers(void)
         CHECK((mdx_mono_us() - t0) / 1000 >= READ_TIMEOUT_MS * 16 / 10 - 100);
         close(fd);
     }
+
+    /* Refused at its headers while its body never comes: the refusal, and no 408 after it. */
+    got[0] = '\0';
+    fd = open_from("127.0.0.34", fx.http_port,
+                   "POST /api/v1/devices HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                   "\r\nContent-Length: 100\r\n\r\n{");
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        CHECK_WAIT(ended(fd, got, sizeof(got)), READ_TIMEOUT_MS + 3000);
+        CHECK(strncmp(got, "HTTP/1.1 401", 12) == 0);
+        CHECK(strstr(got, "408") == NULL);
+        close(fd);
+    }
 }
 
 static void stop(void)
