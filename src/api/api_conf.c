@@ -21,8 +21,8 @@ const struct mdx_conf_key mdx_api_conf_keys[] = {
     MDX_CONF_INT("api.max_connections", "0", 0, 1000000, struct mdx_api_conf, max_connections,
                  "Connections at once (0: api.stream_max_clients + 512); more are refused"),
     MDX_CONF_INT("api.max_conns_per_address", "256", 1, 1000000, struct mdx_api_conf,
-                 max_conns_per_address, "Connections from one client address at once; more are "
-                 "refused"),
+                 max_conns_per_address, "Connections from one client address (IPv6: one /64) at "
+                 "once; more are refused"),
     MDX_CONF_INT("api.read_timeout_ms", "10000", 100, 3600000, struct mdx_api_conf,
                  read_timeout_ms, "A whole request must arrive within this of connect or of the "
                  "previous reply, however it trickles; else 408 and closed"),

@@ -84,7 +84,11 @@ struct api_guard {
     struct api_guard_stats stats;
 };
 
-/* The table key of an address; 0 if it is neither IPv4 nor IPv6. */
+/*
+ * The table key of an address: an IPv4 address (also when IPv4-mapped), or
+ * the /64 prefix of an IPv6 one, since whoever has one IPv6 address
+ * usually has the whole /64. 0 if it is neither.
+ */
 static int addr_key(const struct sockaddr *sa, socklen_t len, unsigned char key[ADDR_KEY_LEN])
 {
     memset(key, 0, ADDR_KEY_LEN);
@@ -99,8 +103,13 @@ static int addr_key(const struct sockaddr *sa, socklen_t len, unsigned char key[
     }
     if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
         const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)(const void *)sa;
-        key[0] = 6;
-        memcpy(key + 1, &v6->sin6_addr, 16);
+        if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) {
+            key[0] = 4;
+            memcpy(key + 1, v6->sin6_addr.s6_addr + 12, 4);
+        } else {
+            key[0] = 6;
+            memcpy(key + 1, v6->sin6_addr.s6_addr, 8);
+        }
         return 1;
     }
     return 0;
