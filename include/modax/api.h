@@ -34,6 +34,12 @@ struct mdx_api_conf {
     int64_t key_cache_s;          /* how long a checked key is trusted before the store is asked again */
     int64_t range_max_points;     /* a raw range query beyond this is refused (400) with advice */
     int64_t range_max_buckets;    /* buckets returned by one downsampled query, at most */
+    int64_t range_max_sensors;    /* different sensors named in one query, at most; more: 400 */
+    int64_t range_max_values;     /* points or buckets of one range reply in all; more: 400 */
+    int64_t max_connections;      /* connections at once (0: stream_max_clients + 512) */
+    int64_t max_conns_per_address; /* connections from one client address at once */
+    int64_t read_timeout_ms;      /* a request must be in by then; a trickle does not extend it */
+    int64_t admin_port;           /* listener for /healthz, /readyz, /metrics only; 0: none */
     int64_t stream_max_clients;   /* live-stream connections at once; more: 503 */
     int64_t stream_queue;         /* events queued per stream client; a client that falls behind is dropped */
     int64_t metrics_devices_max;  /* devices with per-device gauges in /metrics, at most */

@@ -200,6 +200,8 @@ struct api {
     const struct mdx_api_conf *conf;
     struct mdx_api_deps deps;
     struct MHD_Daemon *daemon;
+    struct api_guard *guard;         /* conn_guard.h: the main listener's connection caps */
+    struct api_guard *admin_guard;   /* the same for api.admin_port; NULL without it */
     struct api_stores *stores;
     struct api_auth *auth;
     struct api_hub *hub;

@@ -6,6 +6,12 @@
  * its headers are in and again when its body is; the listener keeps the
  * request's state between the two, and counts and logs each request once
  * it has its status.
+ *
+ * Each daemon has a connection guard (conn_guard.c): caps on connections
+ * at once and per client address, and a deadline for reading each request.
+ * With api.admin_port a second, small daemon serves /healthz, /readyz and
+ * /metrics only, on connections of its own, so probes and scrapes are
+ * answered while the main listener is full.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -17,7 +23,9 @@
 #include <unistd.h>
 
 #include "api/api_int.h"
+#include "api/conn_guard.h"
 #include "api/hub.h"
+#include "api/reply.h"
 #include "api/router.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
@@ -25,13 +33,31 @@
 #include "modax/status.h"
 
 #define MOD "api"
-#define CONN_TIMEOUT_S 120       /* idle connections are closed after this */
+#define CONN_TIMEOUT_S 120       /* a reply nobody reads is dropped after this idle time */
+#define ADMIN_CONNS 32           /* connections of the admin listener at once */
+#define ADMIN_CONNS_PER_ADDRESS 8
+#define GUARD_MARGIN 64          /* libmicrohttpd's own limit lies this far above the guard's */
+
+/* One daemon's context: what on_request gets as its closure. */
+struct listener {
+    struct api *api;
+    int admin;                    /* serves /healthz, /readyz and /metrics only */
+};
 
 /* The running server: the shared parts (struct api) and what only the listener uses. */
 struct mdx_api {
     struct api api;
     char *tls_cert, *tls_key;     /* PEM text, for the daemon's lifetime */
+    struct listener main_l, admin_l;
+    struct MHD_Daemon *admin_daemon;
 };
+
+/* The paths the admin listener serves. */
+static int admin_path(const char *url)
+{
+    return strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 ||
+           strcmp(url, "/metrics") == 0;
+}
 
 /* One request's state, from its headers to its completion. */
 struct conn_req {
@@ -50,6 +76,7 @@ static void record(struct conn_req *s)
         return;
     }
     s->recorded = 1;
+    api_guard_request_answered(r->conn); /* from now on a cut would not be sent a 408 */
     us = mdx_mono_us() - s->t0_us;
     if (r->api->metrics != NULL) {
         api_metrics_record(r->api->metrics, s->call.route_idx, r->status, us);
@@ -64,7 +91,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
 {
-    struct api *a = cls;
+    const struct listener *l = cls;
+    struct api *a = l->api;
     struct conn_req *s = *con_cls;
 
     (void)version;
@@ -86,9 +114,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         s->call.r.url = url;
         s->call.route_idx = a->n_routes;
         mdx_buf_init(&s->call.raw, (size_t)a->conf->body_max_bytes);
-        api_router_headers(a, &s->call);
+        if (l->admin && !admin_path(url)) {
+            api_error(&s->call.r, 404, "not_found",
+                      "this port (api.admin_port) serves /healthz, /readyz and /metrics only");
+        } else {
+            api_router_headers(a, &s->call);
+        }
         record(s);
         return MHD_YES;
+    }
+    if (*upload_data_size == 0) {
+        api_guard_request_read(conn); /* the request is in: its read deadline is over */
     }
     if (s->call.r.status != 0) {
         *upload_data_size = 0; /* refused already: the rest of the body is dropped */
@@ -113,8 +149,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct conn_req *s = *con_cls;
 
     (void)cls;
-    (void)conn;
     (void)toe;
+    api_guard_request_done(conn); /* a kept-alive connection's next request has a deadline too */
     if (s == NULL) {
         return;
     }
@@ -193,11 +229,15 @@ static char *read_file(const char *path)
     return buf;
 }
 
-/* Room for stream_max_clients streams plus ordinary requests, as far as the fd limit allows. */
+/*
+ * api.max_connections, or room for stream_max_clients streams plus
+ * ordinary requests, as far as the fd limit allows.
+ */
 static unsigned connection_limit(const struct mdx_api_conf *conf)
 {
     struct rlimit rl;
-    rlim_t want = (rlim_t)conf->stream_max_clients + 512;
+    rlim_t want = conf->max_connections > 0 ? (rlim_t)conf->max_connections
+                                            : (rlim_t)conf->stream_max_clients + 512;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
         return 1000;
@@ -261,23 +301,46 @@ static void free_tls(struct mdx_api *m)
     mdx_free(m->tls_cert);
 }
 
-static int start_daemon(struct mdx_api *m)
+/*
+ * Starts the main daemon, or with 'admin' the admin one on api.admin_port,
+ * each with its connection guard.
+ */
+static int start_daemon(struct mdx_api *m, int admin)
 {
     const struct mdx_api_conf *conf = m->api.conf;
     struct sockaddr_storage addr;
     struct sockaddr_in *v4 = (struct sockaddr_in *)&addr;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&addr;
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    uint16_t port = (uint16_t)(admin ? conf->admin_port : conf->port);
+    unsigned threads = admin ? 1 : (unsigned)conf->threads;
+    struct api_guard_conf gc = {
+        .name = admin ? "admin" : "main",
+        .max_conns = admin ? ADMIN_CONNS : connection_limit(conf),
+        .max_per_address = admin ? ADMIN_CONNS_PER_ADDRESS : (unsigned)conf->max_conns_per_address,
+        .read_timeout_ms = conf->read_timeout_ms,
+        .plain_http = m->tls_cert == NULL,
+    };
+    struct listener *l = admin ? &m->admin_l : &m->main_l;
+    struct api_guard **guard = admin ? &m->api.admin_guard : &m->api.guard;
+    struct MHD_Daemon **daemon = admin ? &m->admin_daemon : &m->api.daemon;
     struct MHD_OptionItem opts[16];
     size_t n = 0;
 
+    l->api = &m->api;
+    l->admin = admin;
+    *guard = api_guard_create(&gc);
+    if (*guard == NULL) {
+        mdx_log_error(MOD, "cannot set up the connection guard (out of memory or threads)");
+        return MDX_ENOMEM;
+    }
     memset(&addr, 0, sizeof(addr));
     if (inet_pton(AF_INET, conf->listen, &v4->sin_addr) == 1) {
         v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)conf->port);
+        v4->sin_port = htons(port);
     } else if (inet_pton(AF_INET6, conf->listen, &v6->sin6_addr) == 1) {
         v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)conf->port);
+        v6->sin6_port = htons(port);
         flags |= MHD_USE_IPv6;
     } else {
         mdx_log_error(MOD, "api.listen is not an IPv4 or IPv6 address",
@@ -292,20 +355,30 @@ static int start_daemon(struct mdx_api *m)
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, m->tls_key};
     }
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &addr};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)conf->threads,
-                                        NULL};
+    if (!admin) {
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL};
+    }
+    /*
+     * The guard enforces the limit and counts refusals. libmicrohttpd's own
+     * limit (split between its threads) lies above it on every thread, so
+     * it only stops what races past the guard.
+     */
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
-                                        (intptr_t)connection_limit(conf), NULL};
+                                        (intptr_t)((gc.max_conns + GUARD_MARGIN) * threads), NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_S, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)api_guard_notify,
+                                        *guard};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed,
                                         NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    m->api.daemon = MHD_start_daemon(flags, (uint16_t)conf->port, NULL, NULL, on_request, &m->api,
-                                     MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
-    if (m->api.daemon == NULL) {
-        mdx_log_error(MOD, "cannot listen; is api.port taken or api.listen not an address here?",
-                      MDX_F_STR("listen", conf->listen), MDX_F_INT("port", conf->port));
+    *daemon = MHD_start_daemon(flags, port, api_guard_accept, *guard, on_request, l,
+                               MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    if (*daemon == NULL) {
+        mdx_log_error(MOD, admin ? "cannot listen; is api.admin_port taken?"
+                                 : "cannot listen; is api.port taken or api.listen not an "
+                                   "address here?",
+                      MDX_F_STR("listen", conf->listen), MDX_F_INT("port", port));
         return MDX_EIO;
     }
     return MDX_OK;
@@ -354,7 +427,9 @@ struct mdx_api *mdx_api_start(const struct mdx_api_conf *conf, const struct mdx_
         mdx_log_error(MOD, "cannot start the API's MQTT connection; check mqtt.*", MDX_F_ERR(rc));
         goto fail;
     }
-    if ((rc = start_daemon(m)) != MDX_OK || (rc = api_emf_start(a, &a->emf)) != MDX_OK) {
+    if ((rc = start_daemon(m, 0)) != MDX_OK ||
+        (conf->admin_port > 0 && (rc = start_daemon(m, 1)) != MDX_OK) ||
+        (rc = api_emf_start(a, &a->emf)) != MDX_OK) {
         goto fail;
     }
     {
@@ -363,7 +438,8 @@ struct mdx_api *mdx_api_start(const struct mdx_api_conf *conf, const struct mdx_
         snprintf(url, sizeof(url), "%s://%s%s%s:%lld/", m->tls_cert != NULL ? "https" : "http",
                  v6 ? "[" : "", conf->listen, v6 ? "]" : "", (long long)conf->port);
         mdx_log_info(MOD, "api listening", MDX_F_STR("url", url),
-                     MDX_F_INT("threads", conf->threads), MDX_F_INT("routes", a->n_routes));
+                     MDX_F_INT("threads", conf->threads), MDX_F_INT("routes", a->n_routes),
+                     MDX_F_INT("admin_port", conf->admin_port));
     }
     *err = MDX_OK;
     return m;
@@ -409,6 +485,10 @@ void mdx_api_stop(struct mdx_api *m)
             close(fd);
         }
     }
+    if (m->admin_daemon != NULL) {
+        MHD_stop_daemon(m->admin_daemon); /* its requests are short: /metrics at most */
+        m->admin_daemon = NULL;
+    }
     api_emf_stop(a->emf);               /* the EMF writer reads the hub */
     a->emf = NULL;
     if (a->hub != NULL) {
@@ -422,6 +502,9 @@ void mdx_api_stop(struct mdx_api *m)
         MHD_stop_daemon(a->daemon);     /* waits for running requests */
         a->daemon = NULL;
     }
+    api_guard_destroy(a->guard);        /* its callbacks ran on the daemons' threads */
+    api_guard_destroy(a->admin_guard);
+    a->guard = a->admin_guard = NULL;
     api_hub_release(a->hub);
     a->hub = NULL;
     api_link_stop(a->link);

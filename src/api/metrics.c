@@ -32,6 +32,7 @@
 #include "modax/log.h"
 #include "modax/status.h"
 
+#include "api/conn_guard.h"
 #include "api/metrics_int.h"
 #include "api/reply.h"
 
@@ -450,6 +451,7 @@ void api_route_metrics(struct api_req *r)
         render_link(&b, api->link);
     }
     render_http(&b, api, m);
+    api_guard_render(&b, (struct api_guard *const[]){api->guard, api->admin_guard}, 2);
     render_process(&b, m);
     rc = metrics_devices_render(&b, r->store, m->conf->metrics_devices_max);
     if (rc != MDX_OK) {

@@ -85,14 +85,27 @@ static int device_collect(void *arg, const struct mdx_device_info *dev)
     return names_add(arg, dev->device, strlen(dev->device));
 }
 
+/* Non-zero if 'l' holds the name of 'len' bytes at 'name'. */
+static int names_has(const struct names *l, const char *name, size_t len)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const char *e = names_at(l, i);
+        if (strncmp(e, name, len) == 0 && e[len] == '\0') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /*
- * The sensors a request names ('sensor=a,b'), or every sensor of the
- * device. On failure replies (400 naming sensor, or the store's error)
- * and returns -1.
+ * The sensors a request names ('sensor=a,b'; a name given twice counts
+ * once; at most api.range_max_sensors), or every sensor of the device. On
+ * failure replies (400 naming sensor, or the store's error) and returns -1.
  */
 static int request_sensors(struct api_req *r, const char *device, struct names *out)
 {
     const char *list = api_query(r, "sensor");
+    int64_t max = r->api->conf->range_max_sensors;
     int rc;
 
     if (list == NULL) {
@@ -111,10 +124,20 @@ static int request_sensors(struct api_req *r, const char *device, struct names *
                       "sensor: each name is 1 to 64 of a-z 0-9 _, separated by commas");
             return -1;
         }
-        rc = names_add(out, p, len);
-        if (rc != MDX_OK) {
-            api_error(r, 500, "internal", "too many sensors or out of memory");
-            return -1;
+        /* The list holds at most 'max' names, so this scan stays short however long the URL. */
+        if (!names_has(out, p, len)) {
+            if ((int64_t)out->n >= max) {
+                api_error(r, 400, "bad_request",
+                          "sensor: more than %" PRId64 " different sensors named; at most %" PRId64
+                          " in one query",
+                          max, max);
+                return -1;
+            }
+            rc = names_add(out, p, len);
+            if (rc != MDX_OK) {
+                api_error(r, 500, "internal", "out of memory");
+                return -1;
+            }
         }
         if (end == NULL) {
             return 0;
@@ -295,6 +318,23 @@ static int point_out(void *arg, int64_t ts_ms, double value, unsigned flags)
     return so->t->err;
 }
 
+/*
+ * The buckets of width 'step' (> 0) that [from, to] touches, into *n;
+ * MDX_ERANGE when the count does not fit an int64 (from=0,
+ * to=9223372036854775807, step=1 would otherwise wrap to a negative count
+ * and pass every check).
+ */
+static int bucket_count(int64_t from, int64_t to, int64_t step, int64_t *n)
+{
+    int64_t span;
+
+    if (__builtin_sub_overflow(mdx_floor_div(to, step), mdx_floor_div(from, step), &span) ||
+        __builtin_add_overflow(span, 1, n)) {
+        return MDX_ERANGE;
+    }
+    return MDX_OK;
+}
+
 static const char *const range_params[] = {"from", "to", "sensor", "step", "agg", NULL};
 
 /* The from/to of a request that requires both; -1 after replying 400. */
@@ -327,7 +367,8 @@ static void route_range(struct api_req *r)
     struct mdx_buf t;
     const char *step_s, *agg_s;
     enum mdx_agg agg = MDX_AGG_AVG;
-    int64_t from, to, step = 0;
+    int64_t from, to, step = 0, buckets = 0;
+    int64_t values;               /* in the reply: at most api.range_max_values */
     int rc = MDX_OK;
 
     names_init(&sensors);
@@ -351,7 +392,13 @@ static void route_range(struct api_req *r)
         return;
     }
     if (step > 0) {
-        int64_t buckets = mdx_floor_div(to, step) - mdx_floor_div(from, step) + 1;
+        if (bucket_count(from, to, step, &buckets) != MDX_OK) {
+            api_error(r, 400, "bad_request",
+                      "step: more than %" PRId64 " buckets per sensor in this range, at most %"
+                      PRId64 " allowed; pass a larger step or a shorter range",
+                      INT64_MAX, conf->range_max_buckets);
+            return;
+        }
         if (buckets > conf->range_max_buckets) {
             api_error(r, 400, "bad_request",
                       "step: %" PRId64 " buckets per sensor, at most %" PRId64
@@ -364,6 +411,17 @@ static void route_range(struct api_req *r)
         names_free(&sensors);
         return;
     }
+    /* The whole reply's budget: known before reading for buckets, counted as read for points. */
+    if (step > 0 && (__builtin_mul_overflow(buckets, (int64_t)sensors.n, &values) ||
+                     values > conf->range_max_values)) {
+        api_error(r, 400, "bad_request",
+                  "sensor: %zu sensors of %" PRId64 " buckets each would exceed %" PRId64
+                  " values in one reply; name fewer sensors or pass a larger step",
+                  sensors.n, buckets, conf->range_max_values);
+        names_free(&sensors);
+        return;
+    }
+    values = 0;
     mdx_buf_adds(&t, "{\"device\":\"");
     mdx_buf_adds(&t, dev.device); /* device ids need no escaping: [A-Za-z0-9_-] */
     mdx_buf_addf(&t, "\",\"from_ms\":%" PRId64 ",\"to_ms\":%" PRId64 ",", from, to);
@@ -385,12 +443,19 @@ static void route_range(struct api_req *r)
             q.limit = conf->range_max_buckets;
             rc = mdx_store_query_buckets(r->store, &q, step, bucket_out, &so);
         } else {
-            so.max = conf->range_max_points;
-            q.limit = conf->range_max_points + 1;
+            int64_t left = conf->range_max_values - values;
+            so.max = conf->range_max_points < left ? conf->range_max_points : left;
+            q.limit = so.max + 1;
             rc = mdx_store_query_points(r->store, &q, point_out, &so);
+            values += so.n;
         }
         mdx_buf_adds(&t, "]}");
-        if (rc == MDX_ERANGE) {
+        if (rc == MDX_ERANGE && so.max < conf->range_max_points) {
+            api_error(r, 400, "bad_request",
+                      "sensor: the points of these sensors in this range exceed %" PRId64
+                      " values in one reply; name fewer sensors, a shorter range or pass step",
+                      conf->range_max_values);
+        } else if (rc == MDX_ERANGE) {
             api_error(r, 400, "bad_request",
                       "sensor %s has more than %" PRId64 " points in this range; pass step "
                       "to downsample",

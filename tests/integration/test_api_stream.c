@@ -208,6 +208,7 @@ static void stream_env(void)
     setenv("MODAX_API_STREAM_QUEUE", n, 1);
     snprintf(n, sizeof(n), "%d", MANY);
     setenv("MODAX_API_STREAM_MAX_CLIENTS", n, 1);
+    setenv("MODAX_API_MAX_CONNS_PER_ADDRESS", "100000", 1); /* all MANY come from 127.0.0.1 */
     setenv("MODAX_API_RATE_LIMIT_RPS", "100000", 1);
     setenv("MODAX_API_RATE_LIMIT_BURST", "100000", 1);
 #ifdef ASAN_QUARANTINE

@@ -24,6 +24,8 @@
 #define T0 1760000400000LL   /* 2025-10-09T09:00:00Z */
 #define BIG_POINTS 500000    /* points of the large export */
 #define RANGE_MAX_POINTS 100 /* api.range_max_points of the test's server */
+#define RANGE_MAX_SENSORS 16 /* api.range_max_sensors of the test's server */
+#define RANGE_MAX_VALUES 1000 /* api.range_max_values of the test's server */
 
 static struct api_fixture fx;
 static int fx_up;
@@ -77,7 +79,7 @@ static double big_value(int i)
 static long get_json(const char *path, const char *key, cJSON **out)
 {
     struct http_resp resp;
-    char url[1024];
+    char url[10240];
     long status;
 
     *out = NULL;
@@ -146,6 +148,10 @@ static void start(void)
     snprintf(env, sizeof(env), "%d", RANGE_MAX_POINTS);
     setenv("MODAX_API_RANGE_MAX_POINTS", env, 1);
     setenv("MODAX_API_RANGE_MAX_BUCKETS", "1000", 1);
+    snprintf(env, sizeof(env), "%d", RANGE_MAX_SENSORS);
+    setenv("MODAX_API_RANGE_MAX_SENSORS", env, 1);
+    snprintf(env, sizeof(env), "%d", RANGE_MAX_VALUES);
+    setenv("MODAX_API_RANGE_MAX_VALUES", env, 1);
     setenv("MODAX_API_RATE_LIMIT_RPS", "100000", 1);
     setenv("MODAX_API_RATE_LIMIT_BURST", "100000", 1);
     fx_up = api_fixture_start(&fx, "api-telemetry", NULL) == 0;
@@ -403,6 +409,165 @@ static void range_bad_parameters(void)
     cJSON_Delete(body);
 }
 
+/* Issue 16 item 4: "sensor=f,f,f,..." asked for the same series over and over. */
+static void issue16_duplicate_sensors_are_served_once(void)
+{
+    char path[8192];
+    size_t n;
+    cJSON *body;
+
+    if (!fx_up) {
+        CHECK(fx_up);
+        return;
+    }
+    /* 1,000 copies of two names: far over the cap of different names, yet only two. */
+    n = (size_t)snprintf(path, sizeof(path),
+                         "/api/v1/devices/press-2/telemetry?from=%lld&to=%lld&step=1h&sensor=temp",
+                         T0, T0 + 3 * 3600000LL - 1);
+    for (int i = 0; i < 1000 && n + 16 < sizeof(path); i++) {
+        n += (size_t)snprintf(path + n, sizeof(path) - n, ",%s", i % 2 ? "temp" : "pressure");
+    }
+    CHECK_EQ_INT(get_json(path, fx.viewer, &body), 200);
+    CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(body, "series")), 2);
+    CHECK_EQ_INT(cJSON_GetArraySize(series_of(body, "temp")), 3);
+    CHECK_EQ_INT(cJSON_GetArraySize(series_of(body, "pressure")), 3);
+    cJSON_Delete(body);
+}
+
+/* Issue 16 item 4: more different sensors than api.range_max_sensors: 400 naming sensor. */
+static void issue16_too_many_sensors_refused(void)
+{
+    char path[2048];
+    size_t n;
+    cJSON *body;
+
+    if (!fx_up) {
+        CHECK(fx_up);
+        return;
+    }
+    for (int k = RANGE_MAX_SENSORS; k <= RANGE_MAX_SENSORS + 1; k++) {
+        n = (size_t)snprintf(path, sizeof(path),
+                             "/api/v1/devices/press-2/telemetry?from=%lld&to=%lld&sensor=s0",
+                             T0, T0 + 1000);
+        for (int i = 1; i < k; i++) {
+            n += (size_t)snprintf(path + n, sizeof(path) - n, ",s%d", i);
+        }
+        long status = get_json(path, fx.viewer, &body);
+        if (k == RANGE_MAX_SENSORS) {
+            CHECK_EQ_INT(status, 200); /* the cap itself is served */
+        } else {
+            CHECK_EQ_INT(status, 400);
+            CHECK(strstr(error_message(body), "sensor") != NULL);
+            CHECK(strstr(error_message(body), "16") != NULL);
+        }
+        cJSON_Delete(body);
+    }
+    /* The export shares the list and its cap. */
+    memcpy(path, "/api/v1/devices/press-2/export", 30);
+    memmove(path + 30, strchr(path, '?'), strlen(strchr(path, '?')) + 1);
+    CHECK_EQ_INT(get_json(path, fx.viewer, &body), 400);
+    CHECK(strstr(error_message(body), "sensor") != NULL);
+    cJSON_Delete(body);
+}
+
+/*
+ * Issue 16 item 4: from=0&to=INT64_MAX&step=1 wrapped the bucket count and
+ * answered 200 with a truncated series; every such range is refused now.
+ */
+static void issue16_bucket_count_overflow_refused(void)
+{
+    static const char *const queries[] = {
+        "from=0&to=9223372036854775807&step=1",
+        "from=0&to=9223372036854775807&step=2",
+        "from=-9223372036854775808&to=9223372036854775807&step=1",
+        "from=-9223372036854775808&to=9223372036854775807&step=1d",
+        "from=-9223372036854775807&to=0&step=1",
+    };
+    char path[512];
+    cJSON *body;
+
+    if (!fx_up) {
+        CHECK(fx_up);
+        return;
+    }
+    for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+        snprintf(path, sizeof(path), "/api/v1/devices/press-2/telemetry?sensor=temp&%s",
+                 queries[i]);
+        long status = get_json(path, fx.viewer, &body);
+        if (status != 400) {
+            fprintf(stderr, "  %s -> %ld %s\n", queries[i], status, error_message(body));
+        }
+        /* 400 naming step; a time the parser refuses is a 400 too, naming from or to. */
+        CHECK_EQ_INT(status, 400);
+        CHECK(strstr(error_message(body), "step") != NULL ||
+              strstr(error_message(body), "from") != NULL ||
+              strstr(error_message(body), "'to'") != NULL);
+        cJSON_Delete(body);
+    }
+    /* The first query of the issue names step: it is the bucket count that is refused. */
+    CHECK_EQ_INT(get_json("/api/v1/devices/press-2/telemetry?sensor=temp&from=0"
+                          "&to=9223372036854775807&step=1",
+                          fx.viewer, &body),
+                 400);
+    CHECK(strstr(error_message(body), "step") != NULL);
+    cJSON_Delete(body);
+}
+
+/* Issue 16 item 4: the reply's budget over all sensors (api.range_max_values). */
+static void issue16_reply_budget_over_all_sensors(void)
+{
+    char path[1024];
+    size_t n;
+    cJSON *body;
+    int64_t start = T0 + 2 * 86400000LL; /* a day of its own, after the other series */
+
+    if (!fx_up) {
+        CHECK(fx_up);
+        return;
+    }
+    /* Buckets: 181 one-minute buckets x 5 sensors = 905 fits; x 6 = 1,086 does not. */
+    for (int k = 5; k <= 6; k++) {
+        n = (size_t)snprintf(path, sizeof(path),
+                             "/api/v1/devices/press-2/telemetry?from=%lld&to=%lld&step=1m"
+                             "&sensor=temp",
+                             T0, T0 + 180 * 60000LL);
+        for (int i = 1; i < k; i++) {
+            n += (size_t)snprintf(path + n, sizeof(path) - n, ",b%d", i);
+        }
+        long status = get_json(path, fx.viewer, &body);
+        CHECK_EQ_INT(status, k == 5 ? 200 : 400);
+        if (k == 6) {
+            CHECK(strstr(error_message(body), "1000") != NULL);
+        }
+        cJSON_Delete(body);
+    }
+    /* Raw points: 12 sensors of 100 points each; each is within its own limit, 1,200 are not. */
+    for (int i = 0; i < 12; i++) {
+        char sensor[16];
+        snprintf(sensor, sizeof(sensor), "r%d", i);
+        CHECK_EQ_INT(write_points("press-2", sensor, start, 1000, RANGE_MAX_POINTS,
+                                  pressure_value),
+                     MDX_OK);
+    }
+    for (int k = 10; k <= 12; k += 2) {
+        n = (size_t)snprintf(path, sizeof(path),
+                             "/api/v1/devices/press-2/telemetry?from=%lld&to=%lld&sensor=r0",
+                             (long long)start, (long long)start + 86400000LL);
+        for (int i = 1; i < k; i++) {
+            n += (size_t)snprintf(path + n, sizeof(path) - n, ",r%d", i);
+        }
+        long status = get_json(path, fx.viewer, &body);
+        CHECK_EQ_INT(status, k == 10 ? 200 : 400); /* 10 x 100 is the budget exactly */
+        if (k == 10) {
+            CHECK_EQ_INT(cJSON_GetArraySize(series_of(body, "r9")), RANGE_MAX_POINTS);
+        } else {
+            CHECK(strstr(error_message(body), "1000") != NULL);
+            CHECK(strstr(error_message(body), "sensor") != NULL);
+        }
+        cJSON_Delete(body);
+    }
+}
+
 static void export_small(void)
 {
     struct http_resp resp;
@@ -568,6 +733,10 @@ static const struct mdx_test tests[] = {
     {"range_buckets", range_buckets},
     {"range_raw_and_its_limit", range_raw_and_its_limit},
     {"range_bad_parameters", range_bad_parameters},
+    {"issue 16: duplicate sensors are served once", issue16_duplicate_sensors_are_served_once},
+    {"issue 16: too many sensors refused", issue16_too_many_sensors_refused},
+    {"issue 16: bucket count overflow refused", issue16_bucket_count_overflow_refused},
+    {"issue 16: reply budget over all sensors", issue16_reply_budget_over_all_sensors},
     {"export_small", export_small},
     {"export_large_streams_in_constant_memory", export_large_streams_in_constant_memory},
     {"stop", stop},
