@@ -117,6 +117,16 @@ int mdx_edge_percent(const char *s, char *buf, size_t cap);
 int mdx_edge_base64(const uint8_t *in, size_t n, char *buf, size_t cap);
 int mdx_edge_unbase64(const char *s, uint8_t *out, size_t cap);
 
+/*
+ * The Azure IoT Hub SAS token of 'device' on hub 'hub' ("NAME", without
+ * .azure-devices.net) valid until Unix second 'expiry', signed with the
+ * decoded device key through port->hmac_sha256:
+ *   SharedAccessSignature sr={enc uri}&sig={enc base64 mac}&se={expiry}
+ * Returns its length, MDX_EINVAL (no crypto, bad arguments) or MDX_EFULL.
+ */
+int mdx_edge_sas_token(const struct mdx_edge_port *port, const char *hub, const char *device,
+                       const uint8_t *key, size_t key_len, int64_t expiry, char *buf, size_t cap);
+
 /* The modax/{tenant}/{device}/{leaf} topic, shared by mqtt and aws-iot. 0 or -1. */
 int mdx_edge_modax_topic(const struct mdx_edge_link *l, const char *device, const char *leaf,
                          char *buf, size_t cap);

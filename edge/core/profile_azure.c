@@ -43,21 +43,18 @@ static int azure_identity(const struct mdx_edge_link *l, const char *device, cha
                : -1;
 }
 
-static int azure_password(const struct mdx_edge_link *l, const struct mdx_edge_port *port,
-                          const char *device, const uint8_t *key, size_t key_len, int64_t now_s,
-                          char *buf, size_t cap, int64_t *renew_at_s)
+int mdx_edge_sas_token(const struct mdx_edge_port *port, const char *hub, const char *device,
+                       const uint8_t *key, size_t key_len, int64_t expiry, char *buf, size_t cap)
 {
-    int64_t ttl = l->sas_ttl_s > 0 ? (int64_t)l->sas_ttl_s : MDX_EDGE_SAS_TTL_S;
-    int64_t expiry = (now_s / ttl + 2) * ttl; /* between one and two lifetimes ahead */
     char uri[URI_MAX], enc_uri[URI_MAX * 3], to_sign[URI_MAX * 3 + 24];
     char sig[48], enc_sig[48 * 3];
     uint8_t mac[32];
-    int n;
+    int n, rc;
 
-    if (port->hmac_sha256 == NULL || l->hub == NULL || key == NULL || key_len == 0 || now_s < 0) {
+    if (port->hmac_sha256 == NULL || hub == NULL || key == NULL || key_len == 0 || expiry < 0) {
         return MDX_EINVAL;
     }
-    n = snprintf(uri, sizeof(uri), "%s.azure-devices.net/devices/%s", l->hub, device);
+    n = snprintf(uri, sizeof(uri), "%s.azure-devices.net/devices/%s", hub, device);
     if (n < 0 || (size_t)n >= sizeof(uri) || mdx_edge_percent(uri, enc_uri, sizeof(enc_uri)) < 0) {
         return MDX_EFULL;
     }
@@ -65,20 +62,35 @@ static int azure_password(const struct mdx_edge_link *l, const struct mdx_edge_p
     if (n < 0 || (size_t)n >= sizeof(to_sign)) {
         return MDX_EFULL;
     }
-    if (port->hmac_sha256(port->ctx, key, key_len, to_sign, (size_t)n, mac) != MDX_OK) {
+    rc = port->hmac_sha256(port->ctx, key, key_len, to_sign, (size_t)n, mac);
+    n = rc == MDX_OK ? mdx_edge_base64(mac, sizeof(mac), sig, sizeof(sig)) : -1;
+    memset(mac, 0, sizeof(mac));
+    if (rc != MDX_OK) {
         return MDX_EINVAL;
     }
-    if (mdx_edge_base64(mac, sizeof(mac), sig, sizeof(sig)) < 0 ||
-        mdx_edge_percent(sig, enc_sig, sizeof(enc_sig)) < 0) {
+    if (n < 0 || mdx_edge_percent(sig, enc_sig, sizeof(enc_sig)) < 0) {
         return MDX_EFULL;
     }
     n = snprintf(buf, cap, "SharedAccessSignature sr=%s&sig=%s&se=%lld", enc_uri, enc_sig,
                  (long long)expiry);
-    memset(mac, 0, sizeof(mac));
-    if (n < 0 || (size_t)n >= cap) {
-        return MDX_EFULL;
+    return n > 0 && (size_t)n < cap ? n : MDX_EFULL;
+}
+
+static int azure_password(const struct mdx_edge_link *l, const struct mdx_edge_port *port,
+                          const char *device, const uint8_t *key, size_t key_len, int64_t now_s,
+                          char *buf, size_t cap, int64_t *renew_at_s)
+{
+    int64_t ttl = l->sas_ttl_s > 0 ? (int64_t)l->sas_ttl_s : MDX_EDGE_SAS_TTL_S;
+    int64_t expiry = (now_s / ttl + 2) * ttl; /* between one and two lifetimes ahead */
+    int n;
+
+    if (now_s < 0) {
+        return MDX_EINVAL;
     }
-    *renew_at_s = expiry - ttl / 5; /* at least 80 % of a lifetime from now */
+    n = mdx_edge_sas_token(port, l->hub, device, key, key_len, expiry, buf, cap);
+    if (n > 0) {
+        *renew_at_s = expiry - ttl / 5; /* at least 80 % of a lifetime from now */
+    }
     return n;
 }
 
