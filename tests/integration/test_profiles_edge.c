@@ -27,7 +27,6 @@
 #include <mosquitto.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,19 +126,6 @@ static int run(char *const argv[])
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
-
 static void write_file(const char *name, const char *text)
 {
     char path[400];
@@ -154,25 +140,48 @@ static void write_file(const char *name, const char *text)
     }
 }
 
+/* Runs openssl with 'args' in the test folder (file names relative to it). */
+static void openssl(const char *args)
+{
+    char line[600], *argv[32], *save = NULL;
+    int n = 0;
+
+    snprintf(line, sizeof(line), "%s", args);
+    argv[n++] = "openssl";
+    for (char *t = strtok_r(line, " ", &save); t != NULL && n < 31; t = strtok_r(NULL, " ", &save)) {
+        argv[n++] = t;
+    }
+    argv[n] = NULL;
+    CHECK_EQ_INT(run(argv), 0);
+}
+
 /* A CA, the broker's certificate for 127.0.0.1 and client certificates CN=m-0001, CN=watcher. */
 static void make_certificates(void)
 {
-    CHECK_EQ_INT(
-        sh("cd %s && exec >openssl.log 2>&1 && "
-           "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
-           "-subj /CN=test-ca -keyout ca.key -out ca.crt && "
-           "printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext && "
-           "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost "
-           "-keyout server.key -out server.csr && "
-           "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 "
-           "-extfile san.ext -out server.crt && "
-           "for cn in " DEVICE " watcher; do "
-           "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=$cn "
-           "-keyout $cn.key -out $cn.csr && "
-           "openssl x509 -req -in $cn.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 "
-           "-out $cn.crt || exit 1; done",
-           dir),
-        0);
+    static const char *const clients[] = {DEVICE, "watcher"};
+    char cwd[1024], a[600];
+
+    CHECK(getcwd(cwd, sizeof(cwd)) != NULL);
+    CHECK_EQ_INT(chdir(dir), 0);
+    openssl("req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+            "-subj /CN=test-ca -keyout ca.key -out ca.crt");
+    write_file("san.ext", "subjectAltName=IP:127.0.0.1\n");
+    openssl("req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost "
+            "-keyout server.key -out server.csr");
+    openssl("x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 "
+            "-extfile san.ext -out server.crt");
+    for (size_t i = 0; i < sizeof(clients) / sizeof(clients[0]); i++) {
+        snprintf(a, sizeof(a),
+                 "req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=%s "
+                 "-keyout %s.key -out %s.csr",
+                 clients[i], clients[i], clients[i]);
+        openssl(a);
+        snprintf(a, sizeof(a),
+                 "x509 -req -in %s.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -out %s.crt",
+                 clients[i], clients[i]);
+        openssl(a);
+    }
+    CHECK_EQ_INT(chdir(cwd), 0);
 }
 
 /* Starts Mosquitto with one TLS listener on 'port', 'conf' applying to it; its pid, or -1. */
