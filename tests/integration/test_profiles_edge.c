@@ -20,8 +20,8 @@
  * as IoT Core does without iot:RetainPublish); the ACL follows the policy
  * `modax policy render` makes. Asserted: readings and status arrive on
  * modax/{tenant}/{thing}/..., commands on .../commands are answered.
- * The ALPN x-amzn-mqtt-ca (sent on port 443 only) is not checked:
- * Mosquitto cannot check ALPN.
+ * ALPN: Mosquitto cannot check it, so an `openssl s_server` limited to
+ * TLS 1.2 and ALPN x-amzn-mqtt-ca takes the agent's TLS handshake.
  */
 #include <fcntl.h>
 #include <mosquitto.h>
@@ -575,11 +575,73 @@ static void aws_iot_certificate_thing_topics_no_retain(void)
     }
 }
 
+/*
+ * ALPN cannot be checked by Mosquitto: an `openssl s_server` that speaks
+ * only TLS 1.2 and accepts only x-amzn-mqtt-ca takes the agent's TLS
+ * handshake (the agent offers the profile's ALPN on port 443, or --alpn).
+ */
+static void aws_iot_alpn_and_tls12(void)
+{
+    char port[16], cafile[400], cert[400], key[400], log[400], accept[64];
+    int port_n = free_port(), fds[2];
+    pid_t srv, edge;
+
+    tmp_make(dir, sizeof(dir), "edge-alpn");
+    make_certificates();
+    snprintf(port, sizeof(port), "%d", port_n);
+    snprintf(accept, sizeof(accept), "127.0.0.1:%d", port_n);
+    snprintf(cafile, sizeof(cafile), "%s/ca.crt", dir);
+    snprintf(cert, sizeof(cert), "%s/" DEVICE ".crt", dir);
+    snprintf(key, sizeof(key), "%s/" DEVICE ".key", dir);
+    snprintf(log, sizeof(log), "%s/s_server.log", dir);
+    CHECK_EQ_INT(pipe(fds), 0);
+    srv = fork();
+    if (srv == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        char crt[400], k[400];
+
+        snprintf(crt, sizeof(crt), "%s/server.crt", dir);
+        snprintf(k, sizeof(k), "%s/server.key", dir);
+        dup2(fds[0], 0); /* stdin stays open: s_server ends at its EOF */
+        close(fds[1]);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execlp("openssl", "openssl", "s_server", "-accept", accept, "-naccept", "1", "-tls1_2",
+               "-cert", crt, "-key", k, "-CAfile", cafile, "-Verify", "1", "-alpn",
+               "x-amzn-mqtt-ca", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[0]);
+    CHECK_WAIT(file_has("s_server.log", "ACCEPT"), WAIT_MS);
+    {
+        char *args[] = {"--profile", "aws-iot", "--cafile", cafile, "--cert", cert, "--key", key,
+                        "--port", port, "--alpn", "x-amzn-mqtt-ca", "--machines", "1",
+                        "--duration", "60", NULL};
+
+        edge = edge_spawn("edge-alpn.log", args);
+    }
+    CHECK_WAIT(file_has("s_server.log", "ALPN protocols selected: x-amzn-mqtt-ca"), WAIT_MS);
+    CHECK(file_has("s_server.log", "ALPN protocols advertised by the client: x-amzn-mqtt-ca"));
+    CHECK_WAIT(file_has("s_server.log", "CIPHER is ECDHE-"), WAIT_MS); /* a TLS 1.2 suite */
+    CHECK(file_has("s_server.log", "CN = " DEVICE)); /* the device certificate was presented */
+    kill(edge, SIGTERM);
+    wait_exit(edge);
+    close(fds[1]);
+    kill(srv, SIGTERM);
+    waitpid(srv, NULL, 0);
+    if (mdx_test_failures_ == 0) {
+        tmp_remove(dir);
+    }
+}
+
 static const struct mdx_test tests[] = {
     {"azure-iot-hub: SAS handshake, telemetry property bag, direct methods, C2D, wrong key",
      azure_iot_hub_handshake_telemetry_methods},
     {"aws-iot: client certificate as the thing, policy topics, nothing retained",
      aws_iot_certificate_thing_topics_no_retain},
+    {"aws-iot: ALPN x-amzn-mqtt-ca over TLS 1.2, device certificate", aws_iot_alpn_and_tls12},
     {NULL, NULL}};
 
 int main(int argc, char **argv)

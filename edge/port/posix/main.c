@@ -61,6 +61,7 @@ struct options {
     uint32_t primary_probe_ms;
     const char *profile_name; /* connection profile (mqtt) */
     const char *hub;          /* azure-iot-hub: the hub's name */
+    const char *alpn;         /* TLS ALPN protocol; NULL: the profile's on its ALPN port */
     const char *device_key_file; /* azure-iot-hub: the device's base64 key (SAS tokens) */
     uint32_t sas_ttl_s;
     int retain_granted;       /* aws-iot: the policy grants iot:RetainPublish */
@@ -95,6 +96,8 @@ static void usage(FILE *f)
           "  --device-key-file F    azure-iot-hub: the device's primary key (base64, first line);\n"
           "                         with --secrets each machine's secret is its key instead\n"
           "  --sas-ttl SECONDS      azure-iot-hub: SAS token lifetime (3600); renewed before expiry\n"
+          "  --alpn PROTO           TLS ALPN protocol to offer (default: the profile's on its\n"
+          "                         port, x-amzn-mqtt-ca on 443 for aws-iot)\n"
           "  --retain-granted       aws-iot: the thing's policy grants iot:RetainPublish (the one\n"
           "                         `modax policy render` makes does not): retain status and Will\n"
           "  --host HOST            broker host (127.0.0.1)\n"
@@ -332,6 +335,7 @@ enum {
     OPT_DEVICE_KEY_FILE,
     OPT_SAS_TTL,
     OPT_RETAIN_GRANTED,
+    OPT_ALPN,
     OPT_OUTBOX,
     OPT_OUTBOX_READINGS,
     OPT_BACKFILL_RATE,
@@ -379,6 +383,7 @@ static const struct option long_options[] = {
     {"device-key-file", required_argument, NULL, OPT_DEVICE_KEY_FILE},
     {"sas-ttl", required_argument, NULL, OPT_SAS_TTL},
     {"retain-granted", no_argument, NULL, OPT_RETAIN_GRANTED},
+    {"alpn", required_argument, NULL, OPT_ALPN},
     {"outbox", required_argument, NULL, OPT_OUTBOX},
     {"outbox-readings", required_argument, NULL, OPT_OUTBOX_READINGS},
     {"backfill-rate", required_argument, NULL, OPT_BACKFILL_RATE},
@@ -513,6 +518,9 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case OPT_RETAIN_GRANTED:
             o->retain_granted = 1;
+            break;
+        case OPT_ALPN:
+            o->alpn = optarg;
             break;
         case OPT_PORT:
             rc = parse_u32("port", optarg, 1, 65535, &u32);
@@ -851,6 +859,9 @@ int main(int argc, char **argv)
         if (o.edge.profile->alpn != NULL && o.port == o.edge.profile->alpn_port) {
             pc.alpn = o.edge.profile->alpn;
         }
+    }
+    if (o.alpn != NULL) {
+        pc.alpn = o.alpn;
     }
     pc.will_retain = o.edge.profile->may_retain(&o.edge.link);
     if (o.client_id == NULL) {
