@@ -910,8 +910,9 @@ void mdx_edge_agent_command(struct mdx_edge_agent *a, uint32_t unit, const char 
     }
     if (in.kind == MDX_EDGE_IN_METHOD && in.rid[0] == '\0') {
         a->stats.commands_ignored++;
-        say(a, MDX_EDGE_LOG_WARN, "%s: direct method %s without $rid ignored: it cannot be answered",
-            u->device_id, in.method);
+        say(a, MDX_EDGE_LOG_WARN,
+            "%s: direct method %s without $rid ignored: it cannot be answered", u->device_id,
+            in.method);
         return;
     }
     if (mdx_edge_command_parse(payload, len, &cmd, &why) != MDX_OK) {

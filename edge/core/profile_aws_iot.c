@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * profile_aws_iot.c - the "aws-iot" profile: AWS IoT Core. TLS 1.2 with
- * the device certificate (no user name, no password), client id = thing name = device id (the policy's
- * ${iot:Connection.Thing.ThingName}), port 8883, or 443 with ALPN
+ * the device certificate (no user name, no password), client id = thing
+ * name = device id (the policy's ${iot:Connection.Thing.ThingName}), port 8883, or 443 with ALPN
  * x-amzn-mqtt-ca. The policy `modax policy render` makes grants publish
  * on modax/{tenant}/{thing}/{sensor_data,safety,status,command_ack} and
  * subscribe/receive on .../commands, but not iot:RetainPublish: retained

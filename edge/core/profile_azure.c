@@ -9,8 +9,11 @@
  *              uri = {hub}.azure-devices.net/devices/{device}; or none
  *              with an X.509 device certificate.
  *   telemetry  devices/{device}/messages/events/{bag}, the URL-encoded
- *              property bag tenant=..&form=..&type={leaf}: every message of
- *              the agent (readings, status, safety, answers) is telemetry.
+ *              property bag modax-tenant=..&modax-leaf={leaf}&$.ct=
+ *              application%2Fjson&$.ce=utf-8&modax-form={cloud|field}, as
+ *              `modax policy render --azure` sets the hub's routes up (plus
+ *              the form): every message of the agent (readings, status,
+ *              safety, answers) is telemetry, routed by modax-leaf.
  *   commands   direct methods on $iothub/methods/POST/{method}/?$rid={rid}
  *              (answered on $iothub/methods/res/{status}/?$rid={rid}) and
  *              cloud-to-device messages on devices/{device}/messages/devicebound/.
@@ -103,9 +106,12 @@ static int azure_topic(const struct mdx_edge_link *l, const char *device, const 
     if (mdx_edge_percent(l->tenant, tenant, sizeof(tenant)) < 0) {
         return -1;
     }
-    /* form and leaf are [a-z_]: nothing to encode */
-    n = snprintf(buf, cap, "devices/%s/messages/events/tenant=%s&form=%s&type=%s", device, tenant,
-                 l->form != NULL ? l->form : "cloud", leaf);
+    /* As `modax policy render --azure` lays it out (cloud/azure/iot-hub-device.md), then the
+     * payload form; leaf and form are [a-z_]: nothing to encode. */
+    n = snprintf(buf, cap,
+                 "devices/%s/messages/events/modax-tenant=%s&modax-leaf=%s"
+                 "&$.ct=application%%2Fjson&$.ce=utf-8&modax-form=%s",
+                 device, tenant, leaf, l->form != NULL ? l->form : "cloud");
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 

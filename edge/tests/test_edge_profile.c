@@ -21,6 +21,10 @@
 #include "profile.h"
 
 #define CAP_MSGS 128
+/* The telemetry topic of m-0001 of tenant acme for message kind LEAF (a string literal). */
+#define EVENTS(leaf)                                                                               \
+    "devices/m-0001/messages/events/modax-tenant=acme&modax-leaf=" leaf                            \
+    "&$.ct=application%2Fjson&$.ce=utf-8&modax-form=cloud"
 
 /* ---- SAS token ---- */
 
@@ -81,7 +85,7 @@ static int openssl_hmac_b64(const char *hexkey, const char *msg, char *out, size
     return ok ? 0 : -1;
 }
 
-/* Another device, hub and expiry: the signature equals OpenSSL's command line over the same string. */
+/* Another device, hub and expiry: the signature equals OpenSSL's command line's. */
 static void sas_token_matches_openssl_cli(void)
 {
     static const uint8_t key[20] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99,
@@ -95,13 +99,14 @@ static void sas_token_matches_openssl_cli(void)
     }
     CHECK(mdx_edge_sas_token(&crypto_port, "plant-7", "m-0001", key, sizeof(key), 1700000000,
                              tok, sizeof(tok)) > 0);
-    CHECK_EQ_INT(openssl_hmac_b64(hexkey, "plant-7.azure-devices.net%2Fdevices%2Fm-0001\n1700000000",
-                                  want, sizeof(want)),
+    CHECK_EQ_INT(openssl_hmac_b64(hexkey,
+                                  "plant-7.azure-devices.net%2Fdevices%2Fm-0001\n1700000000", want,
+                                  sizeof(want)),
                  0);
     CHECK_EQ_INT((int)strlen(want), 44);
     CHECK(mdx_edge_percent(want, enc, sizeof(enc)) > 0);
-    CHECK(strstr(tok, "SharedAccessSignature sr=plant-7.azure-devices.net%2Fdevices%2Fm-0001&sig=") ==
-          tok);
+    CHECK(strstr(tok, "SharedAccessSignature sr=plant-7.azure-devices.net%2Fdevices%2Fm-0001"
+                      "&sig=") == tok);
     CHECK(strstr(tok, enc) != NULL);
     CHECK(strstr(tok, "&se=1700000000") != NULL);
 }
@@ -204,7 +209,7 @@ static void identities_and_topics(void)
     CHECK_EQ_INT(mdx_edge_profile_azure.port, 8883);
     CHECK_EQ_INT(mdx_edge_profile_azure.may_retain(&l), 0);
     CHECK_EQ_INT(mdx_edge_profile_azure.topic(&l, "m-0001", "sensor_data", t, sizeof(t)), 0);
-    CHECK_STR(t, "devices/m-0001/messages/events/tenant=acme&form=cloud&type=sensor_data");
+    CHECK_STR(t, EVENTS("sensor_data"));
     CHECK_EQ_INT(mdx_edge_profile_azure.subscription(&l, "m-0001", 0, t, sizeof(t)), 0);
     CHECK_STR(t, "$iothub/methods/POST/#");
     CHECK_EQ_INT(mdx_edge_profile_azure.subscription(&l, "m-0001", 1, t, sizeof(t)), 0);
@@ -404,14 +409,14 @@ static void agent_on_azure(void)
 
     start(&mdx_edge_profile_azure, 0);
     run_for(1000);
-    m = find("devices/m-0001/messages/events/tenant=acme&form=cloud&type=sensor_data");
+    m = find(EVENTS("sensor_data"));
     CHECK(m != NULL);
     if (m != NULL) {
         j = cJSON_Parse(m->payload);
         CHECK(j != NULL);
         cJSON_Delete(j);
     }
-    m = find("devices/m-0001/messages/events/tenant=acme&form=cloud&type=status");
+    m = find(EVENTS("status"));
     CHECK(m != NULL && strcmp(m->payload, "online") == 0);
     CHECK(find("modax/") == NULL);
     CHECK_EQ_INT(retained(), 0); /* the hub stores no retained messages */
@@ -449,7 +454,8 @@ static void agent_on_azure(void)
           strstr(m->payload, "malformed") != NULL);
     /* no $rid: nothing can be answered; ignored and counted */
     before = fk.nmsgs;
-    method("$iothub/methods/POST/command/", "{\"command_id\":43,\"name\":\"speed_pct\",\"value\":50}");
+    method("$iothub/methods/POST/command/",
+           "{\"command_id\":43,\"name\":\"speed_pct\",\"value\":50}");
     CHECK_EQ_INT(fk.nmsgs, before);
     CHECK_EQ_INT(agent.stats.commands_ignored, 1);
     CHECK_EQ_INT(agent.stats.methods, 3);
@@ -457,13 +463,14 @@ static void agent_on_azure(void)
     method("devices/m-0001/messages/devicebound/%24.mid=1",
            "{\"command_id\":44,\"name\":\"speed_pct\",\"value\":70}");
     run_for(100);
-    m = find("devices/m-0001/messages/events/tenant=acme&form=cloud&type=command_ack");
+    m = find(EVENTS("command_ack"));
     CHECK(m != NULL && strstr(m->payload, "\"command_id\":44") != NULL);
     /* C2D for another device: ignored */
-    method("devices/m-0009/messages/devicebound/", "{\"command_id\":45,\"name\":\"speed_pct\",\"value\":70}");
+    method("devices/m-0009/messages/devicebound/",
+           "{\"command_id\":45,\"name\":\"speed_pct\",\"value\":70}");
     CHECK_EQ_INT(agent.stats.commands_ignored, 2);
     mdx_edge_agent_fini(&agent);
-    m = find("devices/m-0001/messages/events/tenant=acme&form=cloud&type=status");
+    m = find(EVENTS("status"));
     CHECK(m != NULL && strcmp(m->payload, "offline") == 0 && !m->retain);
 }
 
@@ -478,7 +485,8 @@ static void agent_on_aws_retain_rule(void)
     CHECK(find("modax/acme/m-0001/sensor_data") != NULL);
     CHECK_EQ_INT(retained(), 0); /* the rendered policy has no iot:RetainPublish */
     /* a method topic means nothing on AWS */
-    method("$iothub/methods/POST/command/?$rid=7", "{\"command_id\":1,\"name\":\"speed_pct\",\"value\":6}");
+    method("$iothub/methods/POST/command/?$rid=7",
+           "{\"command_id\":1,\"name\":\"speed_pct\",\"value\":6}");
     CHECK_EQ_INT(agent.stats.commands_ignored, 1);
 
     start(&mdx_edge_profile_aws_iot, 1);

@@ -47,6 +47,10 @@
 #define USER HUB ".azure-devices.net/" DEVICE "/?api-version=2021-04-12"
 #define KEY_B64 "q+DKVojmMz014RjAwpNGZbAkdOocSVWMKPOccLfUmLE="
 #define TTL 3600
+/* The telemetry topic of DEVICE of tenant acme.eu for message kind LEAF (a string literal). */
+#define EVENTS(leaf)                                                                               \
+    "devices/" DEVICE "/messages/events/modax-tenant=acme.eu&modax-leaf=" leaf                     \
+    "&$.ct=application%2Fjson&$.ce=utf-8&modax-form=cloud"
 
 struct inbox {
     pthread_mutex_t lock;
@@ -148,7 +152,8 @@ static void openssl(const char *args)
 
     snprintf(line, sizeof(line), "%s", args);
     argv[n++] = "openssl";
-    for (char *t = strtok_r(line, " ", &save); t != NULL && n < 31; t = strtok_r(NULL, " ", &save)) {
+    for (char *t = strtok_r(line, " ", &save); t != NULL && n < 31;
+         t = strtok_r(NULL, " ", &save)) {
         argv[n++] = t;
     }
     argv[n] = NULL;
@@ -177,7 +182,8 @@ static void make_certificates(void)
                  clients[i], clients[i], clients[i]);
         openssl(a);
         snprintf(a, sizeof(a),
-                 "x509 -req -in %s.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -out %s.crt",
+                 "x509 -req -in %s.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 "
+                 "-out %s.crt",
                  clients[i], clients[i]);
         openssl(a);
     }
@@ -350,7 +356,8 @@ static void expected_token(int64_t now, char *out, size_t cap)
     sig = mdx_base64_encode(mac, sizeof(mac));
     CHECK(sig != NULL);
     percent(sig != NULL ? sig : "", sig_enc, sizeof(sig_enc));
-    snprintf(out, cap, "SharedAccessSignature sr=%s.azure-devices.net%%2Fdevices%%2F%s&sig=%s&se=%lld",
+    snprintf(out, cap,
+             "SharedAccessSignature sr=%s.azure-devices.net%%2Fdevices%%2F%s&sig=%s&se=%lld",
              HUB, DEVICE, sig_enc, (long long)expiry);
     mdx_free(sig);
     mdx_free(key);
@@ -414,12 +421,12 @@ static void azure_iot_hub_handshake_telemetry_methods(void)
     CHECK(edge > 0);
     /* The CONNECT: MQTT 3.1.1 (p2), client id m-0001, the hub's user name. */
     CHECK_WAIT(file_has("azure.log", "as " DEVICE " (p2, c0, k30, u'" USER "')"), WAIT_MS);
-    i = wait_message(0, "devices/" DEVICE "/messages/events/tenant=acme.eu&form=cloud&type=sensor_data",
+    i = wait_message(0, EVENTS("sensor_data"),
                      "\"device_id\":\"" DEVICE "\"");
     CHECK(i >= 0);
-    CHECK(wait_message(0, "devices/" DEVICE "/messages/events/tenant=acme.eu&form=cloud&type=status",
+    CHECK(wait_message(0, EVENTS("status"),
                        "online") >= 0);
-    CHECK(wait_message(0, "devices/" DEVICE "/messages/events/tenant=acme.eu&form=cloud&type=safety",
+    CHECK(wait_message(0, EVENTS("safety"),
                        "\"emergency_stop\":false") >= 0);
 
     /* A direct method, applied: 200 on its $rid. */
@@ -448,7 +455,7 @@ static void azure_iot_hub_handshake_telemetry_methods(void)
                                        (int)strlen(c2d), c2d, 1, false),
                      MOSQ_ERR_SUCCESS);
         i = wait_message(0,
-                         "devices/" DEVICE "/messages/events/tenant=acme.eu&form=cloud&type=command_ack",
+                         EVENTS("command_ack"),
                          "\"command_id\":54");
         CHECK(i >= 0 && strstr(box.payload[i], "\"status\":\"ok\"") != NULL);
         CHECK_EQ_INT(count_prefix("$iothub/methods/res/"), 2);
@@ -535,7 +542,8 @@ static void aws_iot_certificate_thing_topics_no_retain(void)
     }
     CHECK(edge > 0);
     CHECK_WAIT(file_has("aws.log", "as " DEVICE " (p2, c0, k30, u'" DEVICE "')"), WAIT_MS);
-    CHECK(wait_message(0, "modax/acme/" DEVICE "/sensor_data", "\"device_id\":\"" DEVICE "\"") >= 0);
+    CHECK(wait_message(0, "modax/acme/" DEVICE "/sensor_data", "\"device_id\":\"" DEVICE "\"") >=
+          0);
     CHECK(wait_message(0, "modax/acme/" DEVICE "/status", "online") >= 0);
     {
         static const char cmd[] = "{\"command_id\":61,\"name\":\"speed_pct\",\"value\":30}";

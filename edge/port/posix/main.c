@@ -95,7 +95,8 @@ static void usage(FILE *f)
           "  --hub NAME             azure-iot-hub: the hub's name (NAME.azure-devices.net)\n"
           "  --device-key-file F    azure-iot-hub: the device's primary key (base64, first line);\n"
           "                         with --secrets each machine's secret is its key instead\n"
-          "  --sas-ttl SECONDS      azure-iot-hub: SAS token lifetime (3600); renewed before expiry\n"
+          "  --sas-ttl SECONDS      azure-iot-hub: SAS token lifetime (3600), renewed before\n"
+          "                         it expires (the session reconnects with the new one)\n"
           "  --alpn PROTO           TLS ALPN protocol to offer (default: the profile's on its\n"
           "                         port, x-amzn-mqtt-ca on 443 for aws-iot)\n"
           "  --retain-granted       aws-iot: the thing's policy grants iot:RetainPublish (the one\n"
@@ -451,7 +452,8 @@ static int check_profile(struct options *o)
     if (pr == &mdx_edge_profile_mqtt) {
         if (o->hub != NULL || o->device_key_file != NULL || o->sas_ttl_s != 0 ||
             o->retain_granted) {
-            why = "--hub, --device-key-file, --sas-ttl and --retain-granted belong to other profiles";
+            why = "--hub, --device-key-file, --sas-ttl and --retain-granted belong to other "
+                  "profiles";
         }
     } else if (o->cafile == NULL) {
         why = "this profile needs TLS: give --cafile (the service's root CA)";

@@ -152,7 +152,8 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 
     (void)mosq;
     if (pp->inbox.deliver != NULL && msg->topic != NULL && msg->payloadlen >= 0) {
-        pp->inbox.deliver(pp->inbox.arg, c->unit, msg->topic, msg->payload != NULL ? msg->payload : "",
+        pp->inbox.deliver(pp->inbox.arg, c->unit, msg->topic,
+                          msg->payload != NULL ? msg->payload : "",
                           (size_t)msg->payloadlen);
     }
 }
