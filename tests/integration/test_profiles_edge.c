@@ -644,12 +644,261 @@ static void aws_iot_alpn_and_tls12(void)
     }
 }
 
+/* The text of the file 'name' of the test folder from byte 'from' on, in a static buffer. */
+static const char *log_from(const char *name, long from)
+{
+    static char text[1 << 20];
+    char path[400];
+    size_t n = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    f = fopen(path, "r");
+    if (f != NULL) {
+        if (fseek(f, from, SEEK_SET) == 0) {
+            n = fread(text, 1, sizeof(text) - 1, f);
+        }
+        fclose(f);
+    }
+    text[n] = '\0';
+    return text;
+}
+
+static long file_size(const char *name)
+{
+    char path[400];
+    long n = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    f = fopen(path, "r");
+    if (f != NULL && fseek(f, 0, SEEK_END) == 0) {
+        n = ftell(f);
+    }
+    if (f != NULL) {
+        fclose(f);
+    }
+    return n;
+}
+
+/* What one client did, read from a Mosquitto log with log_type all. */
+struct seen {
+    char proto[8];           /* "p2": MQTT 3.1.1 */
+    char user[300];
+    int nsubs;
+    char subs[4][160];       /* topic filters, in order */
+    char events[300];        /* the first telemetry topic */
+    char method_res[160];    /* the first direct-method answer topic */
+};
+
+/* Fills 's' from the log text 't' for client DEVICE. */
+static void parse_log(const char *t, struct seen *s)
+{
+    const char *p;
+
+    memset(s, 0, sizeof(*s));
+    p = strstr(t, "as " DEVICE " (");
+    if (p != NULL) {
+        const char *u = strstr(p, "u'");
+
+        sscanf(p, "as " DEVICE " (%7[^,]", s->proto);
+        if (u != NULL) {
+            sscanf(u + 2, "%299[^']", s->user);
+        }
+    }
+    /* "TS: \tFILTER (QoS N)" lines follow each "Received SUBSCRIBE from DEVICE" */
+    for (p = t; (p = strstr(p, ": \t")) != NULL && s->nsubs < 4; p++) {
+        if (sscanf(p + 3, "%159s", s->subs[s->nsubs]) == 1 &&
+            strncmp(p + 3 + strlen(s->subs[s->nsubs]), " (QoS ", 6) == 0) {
+            s->nsubs++;
+        }
+    }
+    p = strstr(t, "Received PUBLISH from " DEVICE " (");
+    for (; p != NULL; p = strstr(p + 1, "Received PUBLISH from " DEVICE " (")) {
+        const char *q = strchr(p, '\'');
+        char topic[300] = "";
+
+        if (q == NULL || sscanf(q + 1, "%299[^']", topic) != 1) {
+            continue;
+        }
+        if (s->events[0] == '\0' && strstr(topic, "modax-leaf=sensor_data") != NULL) {
+            snprintf(s->events, sizeof(s->events), "%s", topic);
+        }
+        if (s->method_res[0] == '\0' && strncmp(topic, "$iothub/methods/res/", 20) == 0) {
+            snprintf(s->method_res, sizeof(s->method_res), "%s", topic);
+        }
+    }
+}
+
+/* 's' with "%24" (the SDK's encoding of '$' in "$.ct") decoded, into 'out'. */
+static void dollar_decoded(const char *s, char *out, size_t cap)
+{
+    size_t o = 0;
+
+    for (; *s != '\0' && o + 1 < cap; s++) {
+        if (strncmp(s, "%24", 3) == 0) {
+            out[o++] = '$';
+            s += 2;
+        } else {
+            out[o++] = *s;
+        }
+    }
+    out[o] = '\0';
+}
+
+/*
+ * Non-zero when the property bags after "messages/events/" of 'a' and 'b'
+ * hold the same pairs, in any order, '$' encoded or not.
+ */
+static int same_bag(const char *a, const char *b)
+{
+    const char *ba = strstr(a, "/messages/events/"), *bb = strstr(b, "/messages/events/");
+    char x[300], y[300], *save = NULL;
+    int n = 0, m = 0;
+
+    if (ba == NULL || bb == NULL || (size_t)(ba - a) != (size_t)(bb - b) ||
+        strncmp(a, b, (size_t)(ba - a)) != 0) {
+        return 0;
+    }
+    dollar_decoded(ba + 17, x, sizeof(x));
+    y[0] = '&';
+    dollar_decoded(bb + 17, y + 1, sizeof(y) - 2);
+    strcat(y, "&");
+    for (char *t = strtok_r(x, "&", &save); t != NULL; t = strtok_r(NULL, "&", &save)) {
+        char pair[300];
+
+        snprintf(pair, sizeof(pair), "&%s&", t);
+        n++;
+        if (strstr(y, pair) == NULL) {
+            return 0;
+        }
+    }
+    for (const char *c = y + 1; *c != '\0'; c++) {
+        m += *c == '&';
+    }
+    return n == m; /* y is "&p1&p2&...&pm&": m pairs */
+}
+
+/*
+ * Microsoft's device SDK (azure-iot-device-mqtt, from tests/js) and
+ * modax-edge against one capturing Mosquitto (anonymous, log_type all):
+ * the same protocol, client id, user name (the SDK appends its optional
+ * &DeviceClientType=...), subscriptions, telemetry topic (the same
+ * property pairs) and direct-method answer topic.
+ */
+static void azure_iot_hub_matches_the_device_sdk(void)
+{
+    char port[16], cafile[400], keyfile[400], script[700], cs[400], gw[64];
+    struct seen ours, sdk;
+    struct mosquitto *w;
+    pid_t br, edge, node;
+    int port_n = free_port(), mid = 0, status = -1;
+    long mark;
+    static const char cmd[] = "{\"command_id\":1,\"name\":\"speed_pct\",\"value\":50}";
+    const char *src = getenv("MODAX_SOURCE_DIR");
+
+    tmp_make(dir, sizeof(dir), "edge-sdk");
+    make_certificates();
+    snprintf(port, sizeof(port), "%d", port_n);
+    snprintf(cafile, sizeof(cafile), "%s/ca.crt", dir);
+    snprintf(keyfile, sizeof(keyfile), "%s/device.key", dir);
+    snprintf(script, sizeof(script), "%s/tests/js/azure_device_sdk.mjs", src != NULL ? src : ".");
+    write_file("device.key", KEY_B64 "\n");
+    br = broker(port_n, "capture", "allow_anonymous true\n");
+    CHECK(br > 0);
+    w = watcher(port_n, NULL, NULL, 0);
+    CHECK_WAIT(file_has("capture.log", "as watcher"), WAIT_MS);
+
+    /* modax-edge: connect, subscribe, one reading, one method answered. */
+    mark = file_size("capture.log");
+    {
+        char *args[] = {"--profile", "azure-iot-hub", "--hub", HUB, "--device-key-file", keyfile,
+                        "--cafile", cafile, "--port", port, "--tenant", "acme.eu", "--machines",
+                        "1", "--rate", "5", "--duration", "60", NULL};
+
+        edge = edge_spawn("edge-sdk-ours.log", args);
+    }
+    CHECK_WAIT(strstr(log_from("capture.log", mark), "modax-leaf=sensor_data") != NULL, WAIT_MS);
+    CHECK_EQ_INT(mosquitto_publish(w, &mid, "$iothub/methods/POST/command/?$rid=r1",
+                                   (int)strlen(cmd), cmd, 1, false),
+                 MOSQ_ERR_SUCCESS);
+    CHECK_WAIT(strstr(log_from("capture.log", mark), "$iothub/methods/res/") != NULL, WAIT_MS);
+    kill(edge, SIGTERM);
+    CHECK_EQ_INT(wait_exit(edge), 0);
+    parse_log(log_from("capture.log", mark), &ours);
+
+    /* The SDK: the same device, hub and key. */
+    mark = file_size("capture.log");
+    snprintf(gw, sizeof(gw), "127.0.0.1:%d", port_n);
+    snprintf(cs, sizeof(cs), "HostName=%s.azure-devices.net;DeviceId=%s;SharedAccessKey=%s;"
+             "GatewayHostName=%s", HUB, DEVICE, KEY_B64, gw);
+    {
+        char *args[] = {"node", script, cs, cafile, NULL};
+        char log[400];
+
+        snprintf(log, sizeof(log), "%s/sdk.log", dir);
+        node = fork();
+        if (node == 0) {
+            int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            if (fd >= 0) {
+                dup2(fd, 1);
+                dup2(fd, 2);
+            }
+            execvp("node", args);
+            _exit(127);
+        }
+    }
+    CHECK_WAIT(file_has("sdk.log", "sent"), WAIT_MS);
+    CHECK_EQ_INT(mosquitto_publish(w, &mid, "$iothub/methods/POST/command/?$rid=r1",
+                                   (int)strlen(cmd), cmd, 1, false),
+                 MOSQ_ERR_SUCCESS);
+    status = wait_exit(node);
+    CHECK_EQ_INT(status, 0);
+    parse_log(log_from("capture.log", mark), &sdk);
+
+    CHECK_STR(ours.proto, "p2");
+    CHECK_STR(sdk.proto, ours.proto);
+    CHECK_STR(ours.user, USER);
+    CHECK(strncmp(sdk.user, ours.user, strlen(ours.user)) == 0 &&
+          strncmp(sdk.user + strlen(ours.user), "&DeviceClientType=", 18) == 0);
+    CHECK_EQ_INT(ours.nsubs, 2);
+    CHECK_EQ_INT(sdk.nsubs, 2);
+    for (int i = 0; i < ours.nsubs; i++) {
+        int found = 0;
+
+        for (int k = 0; k < sdk.nsubs; k++) {
+            found |= strcmp(ours.subs[i], sdk.subs[k]) == 0;
+        }
+        if (!found) {
+            fprintf(stderr, "  subscription %s: not the SDK's\n", ours.subs[i]);
+        }
+        CHECK(found);
+    }
+    CHECK(ours.events[0] != '\0');
+    if (!same_bag(ours.events, sdk.events)) {
+        fprintf(stderr, "  ours: %s\n  SDK:  %s\n", ours.events, sdk.events);
+    }
+    CHECK(same_bag(ours.events, sdk.events));
+    CHECK_STR(ours.method_res, "$iothub/methods/res/200/?$rid=r1");
+    CHECK_STR(sdk.method_res, ours.method_res);
+
+    mosquitto_disconnect(w);
+    mosquitto_loop_stop(w, false);
+    mosquitto_destroy(w);
+    stop(br);
+    if (mdx_test_failures_ == 0) {
+        tmp_remove(dir);
+    }
+}
+
 static const struct mdx_test tests[] = {
     {"azure-iot-hub: SAS handshake, telemetry property bag, direct methods, C2D, wrong key",
      azure_iot_hub_handshake_telemetry_methods},
     {"aws-iot: client certificate as the thing, policy topics, nothing retained",
      aws_iot_certificate_thing_topics_no_retain},
     {"aws-iot: ALPN x-amzn-mqtt-ca over TLS 1.2, device certificate", aws_iot_alpn_and_tls12},
+    {"azure-iot-hub: CONNECT fields and topics equal azure-iot-device-mqtt's",
+     azure_iot_hub_matches_the_device_sdk},
     {NULL, NULL}};
 
 int main(int argc, char **argv)
