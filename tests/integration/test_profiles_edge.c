@@ -190,6 +190,8 @@ static void make_certificates(void)
     CHECK_EQ_INT(chdir(cwd), 0);
 }
 
+static int file_has(const char *name, const char *needle);
+
 /* Starts Mosquitto with one TLS listener on 'port', 'conf' applying to it; its pid, or -1. */
 static pid_t broker(int port, const char *name, const char *conf)
 {
@@ -216,6 +218,8 @@ static pid_t broker(int port, const char *name, const char *conf)
         execlp("mosquitto", "mosquitto", "-c", path, (char *)NULL);
         _exit(127);
     }
+    snprintf(path, sizeof(path), "%s.log", name);
+    CHECK_WAIT(file_has(path, " running"), WAIT_MS);
     return pid;
 }
 
@@ -891,12 +895,61 @@ static void azure_iot_hub_matches_the_device_sdk(void)
     }
 }
 
+/*
+ * A SAS token is renewed while connected: with a 10 s lifetime the agent
+ * ends its session a fifth of a lifetime before the token expires and
+ * connects again (with a new token), and readings go on. A capturing
+ * broker, since the token changes every period.
+ */
+static void azure_iot_hub_renews_the_token(void)
+{
+    char port[16], cafile[400], keyfile[400];
+    const char *t;
+    pid_t br, edge;
+    int port_n = free_port();
+
+    tmp_make(dir, sizeof(dir), "edge-renew");
+    make_certificates();
+    snprintf(port, sizeof(port), "%d", port_n);
+    snprintf(cafile, sizeof(cafile), "%s/ca.crt", dir);
+    snprintf(keyfile, sizeof(keyfile), "%s/device.key", dir);
+    write_file("device.key", KEY_B64 "\n");
+    br = broker(port_n, "capture", "allow_anonymous true\n");
+    CHECK(br > 0);
+    {
+        char *args[] = {"--profile", "azure-iot-hub", "--hub", HUB, "--device-key-file", keyfile,
+                        "--sas-ttl", "10", "--cafile", cafile, "--port", port, "--machines", "1",
+                        "--rate", "5", "--duration", "60", NULL};
+
+        edge = edge_spawn("edge-renew.log", args);
+    }
+    /* The first token lives 10-20 s, renewed 2 s before it expires. */
+    CHECK_WAIT(file_has("edge-renew.log", "renewing the session's credentials"), 30000);
+    t = log_from("capture.log", 0);
+    CHECK((t = strstr(t, "as " DEVICE " (")) != NULL &&
+          (t = strstr(t + 1, "as " DEVICE " (")) != NULL);
+    {
+        long mark = file_size("capture.log");
+
+        CHECK_WAIT(strstr(log_from("capture.log", mark), "modax-leaf=sensor_data") != NULL,
+                   WAIT_MS);
+    }
+    kill(edge, SIGTERM);
+    CHECK_EQ_INT(wait_exit(edge), 0);
+    CHECK(!file_has("edge-renew.log", "refused"));
+    stop(br);
+    if (mdx_test_failures_ == 0) {
+        tmp_remove(dir);
+    }
+}
+
 static const struct mdx_test tests[] = {
     {"azure-iot-hub: SAS handshake, telemetry property bag, direct methods, C2D, wrong key",
      azure_iot_hub_handshake_telemetry_methods},
     {"aws-iot: client certificate as the thing, policy topics, nothing retained",
      aws_iot_certificate_thing_topics_no_retain},
     {"aws-iot: ALPN x-amzn-mqtt-ca over TLS 1.2, device certificate", aws_iot_alpn_and_tls12},
+    {"azure-iot-hub: the SAS token is renewed while connected", azure_iot_hub_renews_the_token},
     {"azure-iot-hub: CONNECT fields and topics equal azure-iot-device-mqtt's",
      azure_iot_hub_matches_the_device_sdk},
     {NULL, NULL}};

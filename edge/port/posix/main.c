@@ -516,7 +516,7 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->device_key_file = optarg;
             break;
         case OPT_SAS_TTL:
-            rc = parse_u32("sas-ttl", optarg, 60, 365u * 24 * 3600, &o->sas_ttl_s);
+            rc = parse_u32("sas-ttl", optarg, 10, 365u * 24 * 3600, &o->sas_ttl_s);
             break;
         case OPT_RETAIN_GRANTED:
             o->retain_granted = 1;
