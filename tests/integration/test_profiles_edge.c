@@ -692,7 +692,7 @@ struct seen {
     int nsubs;
     char subs[4][160];       /* topic filters, in order */
     char events[300];        /* the first telemetry topic */
-    char method_res[160];    /* the first direct-method answer topic */
+    char method_res[300];    /* the first direct-method answer topic */
 };
 
 /* Fills 's' from the log text 't' for client DEVICE. */
@@ -925,9 +925,10 @@ static void azure_iot_hub_renews_the_token(void)
     }
     /* The first token lives 10-20 s, renewed 2 s before it expires. */
     CHECK_WAIT(file_has("edge-renew.log", "renewing the session's credentials"), 30000);
-    t = log_from("capture.log", 0);
-    CHECK((t = strstr(t, "as " DEVICE " (")) != NULL &&
-          (t = strstr(t + 1, "as " DEVICE " (")) != NULL);
+    /* ... and the agent connects again, right after */
+    CHECK_WAIT((t = strstr(log_from("capture.log", 0), "as " DEVICE " (")) != NULL &&
+                   strstr(t + 1, "as " DEVICE " (") != NULL,
+               WAIT_MS);
     {
         long mark = file_size("capture.log");
 
