@@ -276,6 +276,11 @@ int mdx_edge_agent_init(struct mdx_edge_agent *a, const struct mdx_edge_conf *co
         return MDX_EINVAL;
     }
     a->conf = *conf;
+    if (a->conf.profile == NULL) {
+        a->conf.profile = &mdx_edge_profile_mqtt;
+    }
+    a->conf.link.tenant = a->conf.tenant;
+    a->conf.link.form = a->conf.form == MDX_EDGE_FORM_FIELD ? "field" : "cloud";
     a->units = units;
     a->buf = buf;
     a->buf_cap = payload_size(conf);
@@ -404,7 +409,13 @@ static int publish(struct mdx_edge_agent *a, const struct mdx_edge_unit *u, cons
 {
     int rc;
 
-    snprintf(a->topic, sizeof(a->topic), "modax/%s/%s/%s", a->conf.tenant, u->device_id, leaf);
+    if (a->conf.profile->topic(&a->conf.link, u->device_id, leaf, a->topic, sizeof(a->topic)) !=
+        0) {
+        a->stats.publish_errors++;
+        say(a, MDX_EDGE_LOG_WARN, "%s: no %s topic fits", u->device_id, leaf);
+        return MDX_EINVAL;
+    }
+    retain = retain && a->conf.profile->may_retain(&a->conf.link);
     if (per_unit(a)) {
         rc = a->port->unit_publish(a->port->ctx, (uint32_t)(u - a->units), a->topic, payload, len,
                                    1, retain);
@@ -754,48 +765,37 @@ static int flush_unit(struct mdx_edge_agent *a, struct mdx_edge_unit *u, int fin
     return MDX_OK;
 }
 
-int mdx_edge_agent_command_topic(const struct mdx_edge_agent *a, uint32_t i, char *buf,
-                                 size_t cap)
+int mdx_edge_agent_subscription(const struct mdx_edge_agent *a, uint32_t i, uint32_t k,
+                                char *buf, size_t cap)
 {
-    int n;
-
     if (i >= a->conf.machines) {
         return -1;
     }
-    n = snprintf(buf, cap, "modax/%s/%s/commands", a->conf.tenant, a->units[i].device_id);
-    return n > 0 && (size_t)n < cap ? 0 : -1;
+    return a->conf.profile->subscription(&a->conf.link, a->units[i].device_id, k, buf, cap);
 }
 
-/* The machine whose commands topic 'topic' is, or NULL. */
-static struct mdx_edge_unit *unit_of_topic(struct mdx_edge_agent *a, const char *topic)
+/* The machine called 'dev' ('n' bytes, not NUL-terminated), or NULL. */
+static struct mdx_edge_unit *unit_named(struct mdx_edge_agent *a, const char *dev, size_t n)
 {
-    size_t lt = strlen(a->conf.tenant), lp = strlen(a->conf.prefix);
-    const char *dev, *slash;
+    size_t lp = strlen(a->conf.prefix);
     uint64_t num = 0;
-    const char *d;
+    size_t i;
 
-    if (strncmp(topic, "modax/", 6) != 0 || strncmp(topic + 6, a->conf.tenant, lt) != 0 ||
-        topic[6 + lt] != '/') {
-        return NULL;
-    }
-    dev = topic + 7 + lt;
-    slash = strchr(dev, '/');
-    if (slash == NULL || strcmp(slash, "/commands") != 0 || strncmp(dev, a->conf.prefix, lp) != 0) {
+    if (n <= lp || strncmp(dev, a->conf.prefix, lp) != 0) {
         return NULL;
     }
     /* device id = prefix + number: find the machine by its number, then compare. */
-    for (d = dev + lp; d < slash; d++) {
-        if (*d < '0' || *d > '9' || num > UINT32_MAX) {
+    for (i = lp; i < n; i++) {
+        if (dev[i] < '0' || dev[i] > '9' || num > UINT32_MAX) {
             return NULL;
         }
-        num = num * 10 + (uint64_t)(*d - '0');
+        num = num * 10 + (uint64_t)(dev[i] - '0');
     }
-    if (d == dev + lp || num < a->conf.first || num - a->conf.first >= a->conf.machines) {
+    if (num < a->conf.first || num - a->conf.first >= a->conf.machines) {
         return NULL;
     }
     {
         struct mdx_edge_unit *u = &a->units[num - a->conf.first];
-        size_t n = (size_t)(slash - dev);
 
         return strlen(u->device_id) == n && strncmp(u->device_id, dev, n) == 0 ? u : NULL;
     }
@@ -846,24 +846,77 @@ static const char *interlock(const struct mdx_safety_state *s)
     return NULL;
 }
 
-void mdx_edge_agent_command(struct mdx_edge_agent *a, const char *topic, const void *payload,
-                            size_t len)
+/*
+ * Answers direct method 'in' of 'u' at once with 'status' and the
+ * command_ack body (command 'id', 'detail' NULL: ok). Not kept when the
+ * broker refuses: the caller of the method gives up after its timeout.
+ */
+static void answer_method(struct mdx_edge_agent *a, struct mdx_edge_unit *u,
+                          const struct mdx_edge_inbound *in, int status, int64_t id,
+                          const char *detail)
+{
+    const struct mdx_edge_profile *pr = a->conf.profile;
+    int len, rc;
+
+    if (status == 200) {
+        a->stats.commands_applied++;
+    } else {
+        a->stats.commands_rejected++;
+    }
+    len = mdx_payload_encode_ack(u->device_id, id, detail, a->ack_buf, sizeof(a->ack_buf));
+    if (len < 0 || pr->reply_topic == NULL ||
+        pr->reply_topic(in, status, a->reply_topic, sizeof(a->reply_topic)) != 0) {
+        a->stats.acks_dropped++;
+        return;
+    }
+    if (per_unit(a)) {
+        rc = a->port->unit_publish(a->port->ctx, (uint32_t)(u - a->units), a->reply_topic,
+                                   a->ack_buf, (size_t)len, 1, 0);
+    } else {
+        rc = a->port->publish(a->port->ctx, a->reply_topic, a->ack_buf, (size_t)len, 1, 0);
+    }
+    if (rc != MDX_OK) {
+        a->stats.acks_dropped++;
+        say(a, MDX_EDGE_LOG_WARN, "%s: answer to method %s (rid %s) not sent (status %d)",
+            u->device_id, in->method, in->rid, rc);
+        return;
+    }
+    a->stats.methods++;
+}
+
+void mdx_edge_agent_command(struct mdx_edge_agent *a, uint32_t unit, const char *topic,
+                            const void *payload, size_t len)
 {
     struct mdx_edge_command cmd;
-    struct mdx_edge_unit *u;
+    struct mdx_edge_inbound in;
+    struct mdx_edge_unit *u = NULL;
     const char *why = NULL;
     char detail[MDX_EDGE_CMD_DETAIL_MAX];
 
     a->stats.commands++;
-    u = unit_of_topic(a, topic);
+    a->conf.profile->inbound(&a->conf.link, topic, &in);
+    if (in.kind == MDX_EDGE_IN_METHOD) {
+        /* A direct method is for the device of the connection it came on. */
+        u = unit < a->conf.machines && (per_unit(a) || a->conf.machines == 1) ? &a->units[unit]
+                                                                               : NULL;
+    } else if (in.kind != MDX_EDGE_IN_NONE) {
+        u = unit_named(a, in.device, in.device_len);
+    }
     if (u == NULL) {
         a->stats.commands_ignored++;
         say(a, MDX_EDGE_LOG_WARN, "message on %.100s ignored: not a commands topic of this agent",
             topic);
         return;
     }
+    if (in.kind == MDX_EDGE_IN_METHOD && in.rid[0] == '\0') {
+        a->stats.commands_ignored++;
+        say(a, MDX_EDGE_LOG_WARN,
+            "%s: direct method %s without $rid ignored: it cannot be answered", u->device_id,
+            in.method);
+        return;
+    }
     if (mdx_edge_command_parse(payload, len, &cmd, &why) != MDX_OK) {
-        if (!cmd.has_id) {
+        if (!cmd.has_id && in.kind != MDX_EDGE_IN_METHOD) {
             a->stats.commands_ignored++;
             say(a, MDX_EDGE_LOG_WARN, "%s: malformed command ignored (no readable id): %s",
                 u->device_id, why);
@@ -871,8 +924,12 @@ void mdx_edge_agent_command(struct mdx_edge_agent *a, const char *topic, const v
         }
         snprintf(detail, sizeof(detail), "malformed command: %s", why);
         say(a, MDX_EDGE_LOG_WARN, "%s: command %lld rejected: %s", u->device_id,
-            (long long)cmd.id, detail);
-        answer(a, u, cmd.id, detail);
+            (long long)(cmd.has_id ? cmd.id : 0), detail);
+        if (in.kind == MDX_EDGE_IN_METHOD) {
+            answer_method(a, u, &in, 400, cmd.has_id ? cmd.id : 0, detail);
+        } else {
+            answer(a, u, cmd.id, detail);
+        }
         return;
     }
     why = interlock(&u->safety);
@@ -886,7 +943,11 @@ void mdx_edge_agent_command(struct mdx_edge_agent *a, const char *topic, const v
         say(a, MDX_EDGE_LOG_INFO, "%s: command %lld applied: %s = %g", u->device_id,
             (long long)cmd.id, cmd.name, cmd.value);
     }
-    answer(a, u, cmd.id, why);
+    if (in.kind == MDX_EDGE_IN_METHOD) {
+        answer_method(a, u, &in, why != NULL ? 400 : 200, cmd.id, why);
+    } else {
+        answer(a, u, cmd.id, why);
+    }
 }
 
 uint64_t mdx_edge_agent_buffered(const struct mdx_edge_agent *a)

@@ -43,6 +43,7 @@
 #include "outbox.h"
 #include "payload.h"
 #include "port.h"
+#include "profile.h"
 #include "reading.h"
 #include "ring.h"
 #include "sim_machine.h"
@@ -93,6 +94,8 @@ struct mdx_edge_conf {
     int drain_only;         /* make no readings: deliver what the outbox holds, then stop */
     uint32_t nfaults;
     struct mdx_edge_fault_spec faults[MDX_EDGE_MAX_FAULTS];
+    const struct mdx_edge_profile *profile; /* NULL: mdx_edge_profile_mqtt */
+    struct mdx_edge_link link; /* the profile's settings; tenant and form filled in by init */
 };
 
 /* An answer to a command, waiting to be published. */
@@ -164,6 +167,7 @@ struct mdx_edge_stats {
     uint64_t backfill_msgs;      /* outbox: ... in this many messages */
     uint64_t acked_readings;     /* outbox: readings the broker acknowledged */
     uint64_t outbox_errors;      /* outbox: storage reads/writes that failed */
+    uint64_t methods;            /* direct methods answered (azure-iot-hub) */
 };
 
 struct mdx_edge_agent {
@@ -183,6 +187,7 @@ struct mdx_edge_agent {
     char topic[MDX_EDGE_TOPIC_MAX];
     char line[256];
     char ack_buf[256]; /* a command_ack payload */
+    char reply_topic[MDX_EDGE_TOPIC_MAX]; /* a direct method's answer */
     int has_outbox;
     struct mdx_edge_outbox outbox;
     struct mdx_edge_reading *scratch; /* 'chunk' readings read back from the outbox; in buf */
@@ -235,23 +240,29 @@ int mdx_edge_agent_run(struct mdx_edge_agent *a);
 void mdx_edge_agent_fini(struct mdx_edge_agent *a);
 
 /*
- * The topic machine 'i' of the agent receives commands on
- * (modax/{tenant}/{device}/commands) into 'buf'. Returns 0, or -1 when
- * 'i' is past the last machine (or 'buf' too small). The port subscribes
+ * The k-th topic filter machine 'i' of the agent subscribes to, as its
+ * profile says (mqtt, aws-iot: modax/{tenant}/{device}/commands; azure:
+ * direct methods and cloud-to-device), into 'buf'. Returns 0, or -1 when
+ * 'i' or 'k' is past the last (or 'buf' too small). The port subscribes
  * to these after each connect.
  */
-int mdx_edge_agent_command_topic(const struct mdx_edge_agent *a, uint32_t i, char *buf,
-                                 size_t cap);
+int mdx_edge_agent_subscription(const struct mdx_edge_agent *a, uint32_t i, uint32_t k,
+                                char *buf, size_t cap);
 
 /*
- * Handles one message received on 'topic' (NUL-terminated): a command
- * for one of the agent's machines, 'len' bytes of 'payload' (no NUL
- * needed). Applies it or refuses it and publishes the answer (or keeps
- * it until the broker takes it). Malformed input is logged and counted,
- * never fatal. Call from the agent's thread.
+ * Handles one message received on 'topic' (NUL-terminated) on machine
+ * 'unit''s connection (any unit with one connection), 'len' bytes of
+ * 'payload' (no NUL needed): a command for one of the agent's machines
+ * ({"command_id":..,"name":..,"value":..}), as a message on its commands
+ * topic, a cloud-to-device message or a direct method (any method name;
+ * the answer goes to the method's reply topic at once, 200 "ok", 400
+ * rejected, 404 unknown topic form; a method without $rid cannot be
+ * answered and is ignored, counted). Applies it or refuses it and publishes
+ * the answer (or keeps it until the broker takes it). Malformed input is
+ * logged and counted, never fatal. Call from the agent's thread.
  */
-void mdx_edge_agent_command(struct mdx_edge_agent *a, const char *topic, const void *payload,
-                            size_t len);
+void mdx_edge_agent_command(struct mdx_edge_agent *a, uint32_t unit, const char *topic,
+                            const void *payload, size_t len);
 
 /* Readings still waiting in the rings, or in the outbox unreleased. */
 uint64_t mdx_edge_agent_buffered(const struct mdx_edge_agent *a);

@@ -94,6 +94,15 @@ struct mdx_edge_port {
     int (*store_read)(void *ctx, uint64_t off, void *buf, size_t len);
     int (*store_write)(void *ctx, uint64_t off, const void *buf, size_t len);
     int (*store_sync)(void *ctx);
+
+    /*
+     * Optional: HMAC-SHA256 of 'len' bytes of 'msg' under 'key_len' bytes
+     * of 'key' into 'mac' (32 bytes), from the platform's crypto (OpenSSL
+     * on POSIX, mbedTLS on ESP-IDF); the core hashes nothing itself. Needed
+     * by profiles that sign (azure-iot-hub SAS tokens). MDX_OK or MDX_EIO.
+     */
+    int (*hmac_sha256)(void *ctx, const void *key, size_t key_len, const void *msg, size_t len,
+                       uint8_t mac[32]);
 };
 
 #endif

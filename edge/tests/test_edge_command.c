@@ -345,7 +345,7 @@ static void send_cmd(const char *device, const char *payload)
     char topic[MDX_EDGE_TOPIC_MAX];
 
     snprintf(topic, sizeof(topic), "modax/demo/%s/commands", device);
-    mdx_edge_agent_command(&agent, topic, payload, strlen(payload));
+    mdx_edge_agent_command(&agent, 0, topic, payload, strlen(payload));
 }
 
 /* The last command_ack of 'device', parsed (cJSON_Delete it), or NULL. */
@@ -401,11 +401,11 @@ static void agent_topics_and_acks(void)
 
     start(0);
     run_for(3000);
-    CHECK_EQ_INT(mdx_edge_agent_command_topic(&agent, 0, topic, sizeof(topic)), 0);
+    CHECK_EQ_INT(mdx_edge_agent_subscription(&agent, 0, 0, topic, sizeof(topic)), 0);
     CHECK_STR(topic, "modax/demo/m-0001/commands");
-    CHECK_EQ_INT(mdx_edge_agent_command_topic(&agent, 2, topic, sizeof(topic)), 0);
+    CHECK_EQ_INT(mdx_edge_agent_subscription(&agent, 2, 0, topic, sizeof(topic)), 0);
     CHECK_STR(topic, "modax/demo/m-0003/commands");
-    CHECK_EQ_INT(mdx_edge_agent_command_topic(&agent, 3, topic, sizeof(topic)), -1);
+    CHECK_EQ_INT(mdx_edge_agent_subscription(&agent, 3, 0, topic, sizeof(topic)), -1);
 
     send_cmd("m-0003", "{\"command_id\":42,\"name\":\"speed_pct\",\"value\":40,\"ts\":1}");
     check_ack("m-0003", 42, "ok", NULL);
@@ -425,8 +425,8 @@ static void agent_topics_and_acks(void)
     send_cmd("m-0001", "{\"name\":\"speed_pct\",\"value\":1}");
     send_cmd("m-0009", "{\"command_id\":46,\"name\":\"speed_pct\",\"value\":1}");
     send_cmd("m-1", "{\"command_id\":47,\"name\":\"speed_pct\",\"value\":1}");
-    mdx_edge_agent_command(&agent, "modax/other/m-0001/commands", "{}", 2);
-    mdx_edge_agent_command(&agent, "modax/demo/m-0001/status", "{}", 2);
+    mdx_edge_agent_command(&agent, 0, "modax/other/m-0001/commands", "{}", 2);
+    mdx_edge_agent_command(&agent, 0, "modax/demo/m-0001/status", "{}", 2);
     CHECK_EQ_INT(count_acks(), 4);
     CHECK_EQ_INT(agent.stats.commands, 9);
     CHECK_EQ_INT(agent.stats.commands_applied, 1);

@@ -137,7 +137,10 @@ int fleet_ids_load(struct fleet_ids *f, const struct mdx_edge_conf *c, const cha
     }
     for (i = 0; i < f->n; i++) {
         snprintf(f->device[i], sizeof(f->device[i]), "%s%04u", c->prefix, c->first + i);
-        snprintf(f->will[i], sizeof(f->will[i]), "modax/%s/%s/status", c->tenant, f->device[i]);
+        if (c->profile->topic(&c->link, f->device[i], "status", f->will[i], sizeof(f->will[i])) !=
+            0) {
+            f->will[i][0] = '\0';
+        }
     }
     if (secrets_path != NULL ? read_secrets(f, secrets_path) != 0 : find_certs(f, cert_dir) != 0) {
         return -1;
@@ -146,7 +149,7 @@ int fleet_ids_load(struct fleet_ids *f, const struct mdx_edge_conf *c, const cha
         struct mdx_posix_ident *id = &f->idents[i];
 
         id->client_id = f->device[i];
-        id->will_topic = f->will[i];
+        id->will_topic = f->will[i][0] != '\0' ? f->will[i] : NULL;
         if (f->secret != NULL) {
             id->username = f->device[i];
             id->password = f->secret[i];

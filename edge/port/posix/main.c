@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent.h"
 #include "fleet_ids.h"
@@ -58,6 +59,12 @@ struct options {
     uint32_t failover_after;
     uint32_t health_timeout_ms;
     uint32_t primary_probe_ms;
+    const char *profile_name; /* connection profile (mqtt) */
+    const char *hub;          /* azure-iot-hub: the hub's name */
+    const char *alpn;         /* TLS ALPN protocol; NULL: the profile's on its ALPN port */
+    const char *device_key_file; /* azure-iot-hub: the device's base64 key (SAS tokens) */
+    uint32_t sas_ttl_s;
+    int retain_granted;       /* aws-iot: the policy grants iot:RetainPublish */
     const char *outbox;       /* persistent outbox file; NULL: readings wait in RAM */
     uint32_t outbox_readings; /* its size: readings per machine */
 };
@@ -78,8 +85,24 @@ static void usage(FILE *f)
           "a malformed command is rejected if its command_id is readable, else ignored.\n"
           "\n"
           "Broker:\n"
+          "  --profile NAME         how to connect: mqtt (our broker; default), aws-iot (AWS IoT\n"
+          "                         Core: TLS 1.2, device certificate, client id = thing name =\n"
+          "                         device id, ALPN x-amzn-mqtt-ca on port 443) or azure-iot-hub\n"
+          "                         (user name {hub}.azure-devices.net/{device}/?api-version=..,\n"
+          "                         SAS token from the device key, or an X.509 certificate;\n"
+          "                         telemetry on devices/{device}/messages/events/, commands as\n"
+          "                         direct methods or cloud-to-device messages)\n"
+          "  --hub NAME             azure-iot-hub: the hub's name (NAME.azure-devices.net)\n"
+          "  --device-key-file F    azure-iot-hub: the device's primary key (base64, first line);\n"
+          "                         with --secrets each machine's secret is its key instead\n"
+          "  --sas-ttl SECONDS      azure-iot-hub: SAS token lifetime (3600), renewed before\n"
+          "                         it expires (the session reconnects with the new one)\n"
+          "  --alpn PROTO           TLS ALPN protocol to offer (default: the profile's on its\n"
+          "                         port, x-amzn-mqtt-ca on 443 for aws-iot)\n"
+          "  --retain-granted       aws-iot: the thing's policy grants iot:RetainPublish (the one\n"
+          "                         `modax policy render` makes does not): retain status and Will\n"
           "  --host HOST            broker host (127.0.0.1)\n"
-          "  --port PORT            broker port (1883)\n"
+          "  --port PORT            broker port (the profile's: 1883, 8883)\n"
           "  --client-id ID         MQTT client id (modax-edge-sim-<seed>-<first>)\n"
           "  --username USER        user name\n"
           "  --password-file FILE   file holding the password (first line)\n"
@@ -308,6 +331,12 @@ enum {
     OPT_FAILOVER_AFTER,
     OPT_HEALTH_TIMEOUT,
     OPT_PRIMARY_PROBE,
+    OPT_PROFILE,
+    OPT_HUB,
+    OPT_DEVICE_KEY_FILE,
+    OPT_SAS_TTL,
+    OPT_RETAIN_GRANTED,
+    OPT_ALPN,
     OPT_OUTBOX,
     OPT_OUTBOX_READINGS,
     OPT_BACKFILL_RATE,
@@ -350,6 +379,12 @@ static const struct option long_options[] = {
     {"failover-after", required_argument, NULL, OPT_FAILOVER_AFTER},
     {"health-timeout", required_argument, NULL, OPT_HEALTH_TIMEOUT},
     {"primary-probe", required_argument, NULL, OPT_PRIMARY_PROBE},
+    {"profile", required_argument, NULL, OPT_PROFILE},
+    {"hub", required_argument, NULL, OPT_HUB},
+    {"device-key-file", required_argument, NULL, OPT_DEVICE_KEY_FILE},
+    {"sas-ttl", required_argument, NULL, OPT_SAS_TTL},
+    {"retain-granted", no_argument, NULL, OPT_RETAIN_GRANTED},
+    {"alpn", required_argument, NULL, OPT_ALPN},
     {"outbox", required_argument, NULL, OPT_OUTBOX},
     {"outbox-readings", required_argument, NULL, OPT_OUTBOX_READINGS},
     {"backfill-rate", required_argument, NULL, OPT_BACKFILL_RATE},
@@ -390,6 +425,63 @@ static int check_identity_options(const struct options *o)
     return 0;
 }
 
+/* The connection profile and the options it needs. 0, or -1 with a message. */
+static int check_profile(struct options *o)
+{
+    const struct mdx_edge_profile *pr = mdx_edge_profile_find(o->profile_name != NULL
+                                                                   ? o->profile_name
+                                                                   : "mqtt");
+    int per_machine = o->secrets_file != NULL || o->cert_dir != NULL;
+    int certificate = o->certfile != NULL || o->cert_dir != NULL;
+    const char *why = NULL;
+    char names[64];
+
+    if (pr == NULL) {
+        mdx_edge_profile_names(names, sizeof(names));
+        return bad("profile", o->profile_name, names);
+    }
+    o->edge.profile = pr;
+    o->edge.link.tenant = o->edge.tenant;
+    o->edge.link.form = o->edge.form == MDX_EDGE_FORM_FIELD ? "field" : "cloud";
+    o->edge.link.hub = o->hub;
+    o->edge.link.sas_ttl_s = o->sas_ttl_s;
+    o->edge.link.retain_granted = o->retain_granted;
+    if (o->port == 0) {
+        o->port = pr->port;
+    }
+    if (pr == &mdx_edge_profile_mqtt) {
+        if (o->hub != NULL || o->device_key_file != NULL || o->sas_ttl_s != 0 ||
+            o->retain_granted) {
+            why = "--hub, --device-key-file, --sas-ttl and --retain-granted belong to other "
+                  "profiles";
+        }
+    } else if (o->cafile == NULL) {
+        why = "this profile needs TLS: give --cafile (the service's root CA)";
+    } else if (o->client_id != NULL || o->username != NULL || o->password_file != NULL) {
+        why = "the profile makes the client id, user name and password: no --client-id, "
+              "--username or --password-file";
+    } else if (!per_machine && o->edge.machines != 1) {
+        why = "one connection is one device here: --machines 1, or --secrets/--cert-dir";
+    } else if (pr == &mdx_edge_profile_aws_iot && !certificate) {
+        why = "aws-iot: the device certificate is needed (--cert/--key or --cert-dir)";
+    } else if (pr == &mdx_edge_profile_azure &&
+               (o->hub == NULL || o->hub[0] == '\0' || strchr(o->hub, '.') != NULL ||
+                strchr(o->hub, '/') != NULL)) {
+        why = "azure-iot-hub: --hub NAME is needed (the name only, without .azure-devices.net)";
+    } else if (pr == &mdx_edge_profile_azure &&
+               (o->device_key_file != NULL) + (o->secrets_file != NULL) + certificate != 1) {
+        why = "azure-iot-hub: one of --device-key-file (one machine), --secrets (device keys) "
+              "or a certificate (--cert/--key, --cert-dir)";
+    } else if (pr == &mdx_edge_profile_aws_iot && (o->device_key_file != NULL || o->hub != NULL)) {
+        why = "aws-iot: --hub and --device-key-file are for azure-iot-hub";
+    }
+    if (why != NULL) {
+        fprintf(stderr, "modax-edge: --profile %s: %s (try --help)\n", pr->name, why);
+        return -1;
+    }
+    return 0;
+}
+
 /* Returns 0 to run, 1 for --help, -1 on a usage error (already reported). */
 static int parse_options(int argc, char **argv, struct options *o)
 {
@@ -400,7 +492,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 
     mdx_edge_conf_defaults(c);
     o->host = "127.0.0.1";
-    o->port = 1883;
+    o->port = 0; /* the profile's */
     o->log_level = MDX_EDGE_LOG_INFO;
     o->commands = 1;
     o->outbox_readings = 36000;
@@ -413,6 +505,24 @@ static int parse_options(int argc, char **argv, struct options *o)
         switch (opt) {
         case OPT_HOST:
             o->host = optarg;
+            break;
+        case OPT_PROFILE:
+            o->profile_name = optarg;
+            break;
+        case OPT_HUB:
+            o->hub = optarg;
+            break;
+        case OPT_DEVICE_KEY_FILE:
+            o->device_key_file = optarg;
+            break;
+        case OPT_SAS_TTL:
+            rc = parse_u32("sas-ttl", optarg, 10, 365u * 24 * 3600, &o->sas_ttl_s);
+            break;
+        case OPT_RETAIN_GRANTED:
+            o->retain_granted = 1;
+            break;
+        case OPT_ALPN:
+            o->alpn = optarg;
             break;
         case OPT_PORT:
             rc = parse_u32("port", optarg, 1, 65535, &u32);
@@ -565,23 +675,73 @@ static int parse_options(int argc, char **argv, struct options *o)
         fprintf(stderr, "modax-edge: --password-file needs --username\n");
         return -1;
     }
+    if (rc == 0) {
+        rc = check_profile(o);
+    }
     return rc == 0 ? check_identity_options(o) : rc;
 }
 
 /* The inbox of the port: the agent's commands topics, and messages to the agent. */
-static int inbox_topic(void *arg, uint32_t i, char *buf, size_t cap)
+static int inbox_topic(void *arg, uint32_t unit, uint32_t k, char *buf, size_t cap)
 {
-    return mdx_edge_agent_command_topic(arg, i, buf, cap);
+    return mdx_edge_agent_subscription(arg, unit, k, buf, cap);
 }
 
-static void inbox_deliver(void *arg, const char *topic, const void *payload, size_t len)
+static void inbox_deliver(void *arg, uint32_t unit, const char *topic, const void *payload,
+                          size_t len)
 {
-    mdx_edge_agent_command(arg, topic, payload, len);
+    mdx_edge_agent_command(arg, unit, topic, payload, len);
 }
 
 static void inbox_acked(void *arg, uint32_t unit, uint32_t token)
 {
     mdx_edge_agent_acked(arg, unit, token);
+}
+
+/* What the port's credentials callback needs: the agent, and the device keys (azure-iot-hub). */
+struct credentials {
+    struct mdx_edge_agent *agent;
+    const struct mdx_edge_port *port;
+    uint8_t (*keys)[MDX_EDGE_KEY_MAX]; /* one per machine; NULL: none (certificates) */
+    size_t *key_len;
+};
+
+/* port_posix.h credentials: the profile's user name and password of machine 'unit'. */
+static int make_credentials(void *arg, uint32_t unit, char *user, size_t ucap, char *pass,
+                            size_t pcap, int64_t *renew_at_s)
+{
+    const struct credentials *cr = arg;
+    const struct mdx_edge_agent *a = cr->agent;
+    const struct mdx_edge_profile *pr = a->conf.profile;
+    const char *device = a->units[unit].device_id;
+    char client_id[MDX_EDGE_DEVICE_ID_MAX];
+    int n;
+
+    *renew_at_s = 0;
+    pass[0] = '\0';
+    if (pr->identity(&a->conf.link, device, client_id, sizeof(client_id), user, ucap) != 0) {
+        return -1;
+    }
+    if (pr->password == NULL || cr->keys == NULL) {
+        return 0;
+    }
+    n = pr->password(&a->conf.link, cr->port, device, cr->keys[unit], cr->key_len[unit],
+                     (int64_t)time(NULL), pass, pcap, renew_at_s);
+    return n > 0 ? 0 : -1;
+}
+
+/* Decodes the base64 device key 's' into key 'i' of 'cr'. 0, or -1 with a message. */
+static int set_key(struct credentials *cr, uint32_t i, const char *s, const char *where)
+{
+    int n = mdx_edge_unbase64(s, cr->keys[i], MDX_EDGE_KEY_MAX);
+
+    if (n <= 0) {
+        fprintf(stderr, "modax-edge: %s: the device key is not base64 (at most %d bytes)\n", where,
+                MDX_EDGE_KEY_MAX);
+        return -1;
+    }
+    cr->key_len[i] = (size_t)n;
+    return 0;
 }
 
 /* Reads the first line of 'path' into 'pw'. Returns 0, or -1 with a message. */
@@ -615,6 +775,8 @@ int main(int argc, char **argv)
     char password[PASSWORD_MAX];
     char client_id[96];
     char will_topic[MDX_EDGE_TOPIC_MAX];
+    char user[MDX_EDGE_USER_MAX];
+    struct credentials cr = {&agent, &pp.port, NULL, NULL};
     struct sigaction sa;
     int rc, status = 1, port_closed = 0;
 
@@ -635,6 +797,30 @@ int main(int argc, char **argv)
         fleet_ids_load(&ids, &o.edge, o.secrets_file, o.cert_dir) != 0) {
         fleet_ids_free(&ids);
         return 1;
+    }
+    if (o.device_key_file != NULL || (o.edge.profile->password != NULL && o.secrets_file != NULL)) {
+        /* azure-iot-hub: SAS tokens are made from the device keys, at each connect. */
+        cr.keys = calloc(o.edge.machines, sizeof(*cr.keys));
+        cr.key_len = calloc(o.edge.machines, sizeof(*cr.key_len));
+        if (cr.keys == NULL || cr.key_len == NULL) {
+            fprintf(stderr, "modax-edge: out of memory for the device keys\n");
+            rc = -1;
+        } else if (o.device_key_file != NULL) {
+            rc = read_password(o.device_key_file, password, sizeof(password)) != 0 ||
+                 set_key(&cr, 0, password, o.device_key_file) != 0;
+        } else {
+            rc = 0;
+            for (uint32_t i = 0; i < ids.n && rc == 0; i++) {
+                rc = set_key(&cr, i, ids.secret[i], ids.device[i]);
+            }
+        }
+        explicit_bzero(password, sizeof(password));
+        if (rc != 0) {
+            fleet_ids_free(&ids);
+            free(cr.keys);
+            free(cr.key_len);
+            return 1;
+        }
     }
 
     memset(&sa, 0, sizeof(sa));
@@ -657,6 +843,29 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    if (o.edge.profile != &mdx_edge_profile_mqtt) {
+        /* The profile's identity (one machine; with --secrets/--cert-dir, per machine). */
+        char id[MDX_EDGE_DEVICE_ID_MAX];
+
+        snprintf(id, sizeof(id), "%s%04u", o.edge.prefix, o.edge.first);
+        if (o.edge.profile->identity(&o.edge.link, id, client_id, sizeof(client_id), user,
+                                     sizeof(user)) != 0) {
+            fprintf(stderr, "modax-edge: --profile %s: device id or hub name too long\n",
+                    o.edge.profile->name);
+            goto out;
+        }
+        o.client_id = client_id;
+        pc.credentials = make_credentials;
+        pc.credentials_arg = &cr;
+        pc.tls12 = o.edge.profile->tls12;
+        if (o.edge.profile->alpn != NULL && o.port == o.edge.profile->alpn_port) {
+            pc.alpn = o.edge.profile->alpn;
+        }
+    }
+    if (o.alpn != NULL) {
+        pc.alpn = o.alpn;
+    }
+    pc.will_retain = o.edge.profile->may_retain(&o.edge.link);
     if (o.client_id == NULL) {
         snprintf(client_id, sizeof(client_id), "modax-edge-sim-%llu-%u",
                  (unsigned long long)o.edge.seed, o.edge.first);
@@ -685,9 +894,13 @@ int main(int argc, char **argv)
     pc.outbox_bytes = mdx_edge_outbox_size(o.edge.machines, o.outbox_readings);
     if (o.edge.machines == 1) {
         /* One device, one connection: the broker can say when it vanishes. */
-        snprintf(will_topic, sizeof(will_topic), "modax/%s/%s%04u/status", o.edge.tenant,
-                 o.edge.prefix, o.edge.first);
-        pc.will_topic = will_topic;
+        char id[MDX_EDGE_DEVICE_ID_MAX];
+
+        snprintf(id, sizeof(id), "%s%04u", o.edge.prefix, o.edge.first);
+        if (o.edge.profile->topic(&o.edge.link, id, "status", will_topic, sizeof(will_topic)) ==
+            0) {
+            pc.will_topic = will_topic;
+        }
     }
 
     rc = mdx_posix_port_open(&pp, &pc);
@@ -749,5 +962,10 @@ out:
     free(slots);
     free(buf);
     fleet_ids_free(&ids);
+    if (cr.keys != NULL) {
+        explicit_bzero(cr.keys, (size_t)o.edge.machines * sizeof(*cr.keys));
+    }
+    free(cr.keys);
+    free(cr.key_len);
     return status;
 }

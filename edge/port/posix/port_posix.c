@@ -103,25 +103,33 @@ static void switch_endpoint(struct mdx_posix_conn *c, uint32_t ep, const char *w
     pp->failovers++;
 }
 
-/* Subscribes to 'c''s topics of the inbox (its machine's, or all), QoS 1, in chunks. */
+/* Subscribes to 'c''s topics of the inbox (its machine's, or all machines'), QoS 1, in chunks. */
 static void subscribe_inbox(struct mdx_posix_conn *c)
 {
     struct mdx_posix_port *pp = c->pp;
     char topics[MDX_POSIX_SUB_CHUNK][MDX_POSIX_TOPIC_MAX];
     char *subs[MDX_POSIX_SUB_CHUNK];
-    uint32_t i = pp->per_machine ? c->unit : 0, total = 0;
-    int n, rc;
+    uint32_t unit = pp->per_machine ? c->unit : 0, k = 0, total = 0;
+    int n, rc, done = 0;
 
     if (pp->inbox.topic == NULL) {
         return;
     }
-    for (;;) {
-        for (n = 0; n < MDX_POSIX_SUB_CHUNK; n++, i++) {
-            if ((pp->per_machine && i != c->unit) ||
-                pp->inbox.topic(pp->inbox.arg, i, topics[n], sizeof(topics[n])) != 0) {
+    while (!done) {
+        for (n = 0; n < MDX_POSIX_SUB_CHUNK;) {
+            if (pp->inbox.topic(pp->inbox.arg, unit, k, topics[n], sizeof(topics[n])) == 0) {
+                subs[n] = topics[n];
+                n++;
+                k++;
+                continue;
+            }
+            /* past the last topic of 'unit': the next machine, on a shared connection */
+            if (k == 0 || pp->per_machine) {
+                done = 1;
                 break;
             }
-            subs[n] = topics[n];
+            unit++;
+            k = 0;
         }
         if (n == 0) {
             break;
@@ -133,11 +141,8 @@ static void subscribe_inbox(struct mdx_posix_conn *c)
             return;
         }
         total += (uint32_t)n;
-        if (n < MDX_POSIX_SUB_CHUNK) {
-            break;
-        }
     }
-    logf_(pp, MDX_EDGE_LOG_DEBUG, "%s: subscribed to %u commands topics", c->client_id, total);
+    logf_(pp, MDX_EDGE_LOG_DEBUG, "%s: subscribed to %u topics", c->client_id, total);
 }
 
 static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
@@ -147,7 +152,8 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 
     (void)mosq;
     if (pp->inbox.deliver != NULL && msg->topic != NULL && msg->payloadlen >= 0) {
-        pp->inbox.deliver(pp->inbox.arg, msg->topic, msg->payload != NULL ? msg->payload : "",
+        pp->inbox.deliver(pp->inbox.arg, c->unit, msg->topic,
+                          msg->payload != NULL ? msg->payload : "",
                           (size_t)msg->payloadlen);
     }
 }
@@ -447,6 +453,43 @@ static void port_log(void *ctx, int level, const char *line)
     mdx_posix_log(ctx, level, line);
 }
 
+/* Fresh credentials for 'c' before a connect, when the conf makes them. 0, or -1 (fatal). */
+static int refresh_credentials(struct mdx_posix_conn *c)
+{
+    struct mdx_posix_port *pp = c->pp;
+    char user[256], pass[512];
+    int rc = 0;
+
+    if (pp->conf.credentials == NULL) {
+        return 0;
+    }
+    if (pp->conf.credentials(pp->conf.credentials_arg, c->unit, user, sizeof(user), pass,
+                             sizeof(pass), &c->renew_at_s) != 0 ||
+        mosquitto_username_pw_set(c->mosq, user[0] != '\0' ? user : NULL,
+                                  pass[0] != '\0' ? pass : NULL) != MOSQ_ERR_SUCCESS) {
+        logf_(pp, MDX_EDGE_LOG_ERROR, "%s: cannot make the credentials", c->client_id);
+        pp->fatal = 1;
+        rc = -1;
+    }
+    explicit_bzero(pass, sizeof(pass));
+    return rc;
+}
+
+/* Ends the session of 'c' once its credentials are due for renewal; it reconnects with new ones. */
+static void check_renewal(struct mdx_posix_conn *c)
+{
+    if (c->renew_at_s > 0 && c->connected && time(NULL) >= c->renew_at_s) {
+        logf_(c->pp, MDX_EDGE_LOG_INFO, "%s: renewing the session's credentials before they expire",
+              c->client_id);
+        c->renew_at_s = 0;
+        c->renewals++;
+        mosquitto_disconnect(c->mosq);
+        mosquitto_loop(c->mosq, 0, 1); /* let the DISCONNECT out */
+        c->connected = 0;
+        c->next_attempt_ms = 0; /* at once: this is no failure */
+    }
+}
+
 static void try_connect(struct mdx_posix_conn *c)
 {
     struct mdx_posix_port *pp = c->pp;
@@ -658,7 +701,9 @@ static void port_sleep(void *ctx, uint32_t ms)
         for (i = 0; i < pp->nconns; i++) {
             struct mdx_posix_conn *c = &pp->conns[i];
 
-            if (mosquitto_socket(c->mosq) < 0 && now >= c->next_attempt_ms) {
+            check_renewal(c);
+            if (mosquitto_socket(c->mosq) < 0 && now >= c->next_attempt_ms &&
+                refresh_credentials(c) == 0) {
                 try_connect(c);
             }
         }
@@ -699,7 +744,8 @@ static int conn_open(struct mdx_posix_port *pp, struct mdx_posix_conn *c,
         return MDX_EINVAL;
     }
     if (id->will_topic != NULL &&
-        mosquitto_will_set(c->mosq, id->will_topic, 7, "offline", 1, true) != MOSQ_ERR_SUCCESS) {
+        mosquitto_will_set(c->mosq, id->will_topic, 7, "offline", 1, conf->will_retain != 0) !=
+            MOSQ_ERR_SUCCESS) {
         logf_(pp, MDX_EDGE_LOG_ERROR, "%s: cannot set the Last Will", id->client_id);
         return MDX_EINVAL;
     }
@@ -712,6 +758,17 @@ static int conn_open(struct mdx_posix_port *pp, struct mdx_posix_conn *c,
                   rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
             return MDX_EINVAL;
         }
+        if ((conf->tls12 &&
+             mosquitto_tls_opts_set(c->mosq, 1, "tlsv1.2", NULL) != MOSQ_ERR_SUCCESS) ||
+            (conf->alpn != NULL &&
+             mosquitto_string_option(c->mosq, MOSQ_OPT_TLS_ALPN, conf->alpn) != MOSQ_ERR_SUCCESS)) {
+            logf_(pp, MDX_EDGE_LOG_ERROR, "%s: TLS version or ALPN refused by libmosquitto",
+                  id->client_id);
+            return MDX_EINVAL;
+        }
+    } else if (conf->tls12 || conf->alpn != NULL) {
+        logf_(pp, MDX_EDGE_LOG_ERROR, "this broker profile needs TLS: give --cafile");
+        return MDX_EINVAL;
     } else if (cert != NULL || key != NULL) {
         logf_(pp, MDX_EDGE_LOG_ERROR, "a client certificate needs --cafile (TLS)");
         return MDX_EINVAL;
@@ -748,6 +805,7 @@ int mdx_posix_port_open(struct mdx_posix_port *pp, const struct mdx_posix_conf *
         .stop_requested = port_stop_requested,
         .log = port_log,
         .publish_tracked = port_publish_tracked,
+        .hmac_sha256 = mdx_posix_hmac_sha256,
     };
     if (pp->per_machine) {
         pp->port.unit_session = port_unit_session;

@@ -40,10 +40,10 @@ struct mosquitto;
 /* Where received messages go; all NULL: the port subscribes to nothing. */
 struct mdx_posix_inbox {
     void *arg;
-    /* The i-th topic to subscribe to into 'buf'; 0, or -1 past the last. */
-    int (*topic)(void *arg, uint32_t i, char *buf, size_t cap);
-    /* One message received ('payload' 'len' bytes, not NUL-terminated). */
-    void (*deliver)(void *arg, const char *topic, const void *payload, size_t len);
+    /* The k-th topic machine 'unit' subscribes to into 'buf'; 0, or -1 past the last. */
+    int (*topic)(void *arg, uint32_t unit, uint32_t k, char *buf, size_t cap);
+    /* One message received on 'unit''s connection (0 with one connection). */
+    void (*deliver)(void *arg, uint32_t unit, const char *topic, const void *payload, size_t len);
     /* The broker acknowledged message 'token' of publish_tracked() on 'unit''s connection. */
     void (*acked)(void *arg, uint32_t unit, uint32_t token);
 };
@@ -61,7 +61,7 @@ struct mdx_posix_ident {
     const char *password;   /* NULL: none; copied by libmosquitto, caller wipes it */
     const char *certfile;   /* NULL: the conf's */
     const char *keyfile;
-    const char *will_topic; /* NULL: no Last Will; else retained "offline", QoS 1 */
+    const char *will_topic; /* NULL: no Last Will; else "offline", QoS 1, retained if will_retain */
 };
 
 struct mdx_posix_conf {
@@ -72,7 +72,20 @@ struct mdx_posix_conf {
     const char *password; /* NULL: none; copied by libmosquitto, caller wipes it */
     int persistent;       /* clean_session false */
     int keepalive_s;
-    const char *will_topic;      /* NULL: no Last Will; else retained "offline", QoS 1 */
+    const char *will_topic;      /* NULL: no Last Will; else "offline", QoS 1 */
+    int will_retain;             /* the Last Will is retained (the profile allows it) */
+    const char *alpn;            /* TLS ALPN protocol; NULL: none */
+    int tls12;                   /* TLS 1.2 at least */
+    /*
+     * Credentials made at each connect (NULL: the fixed user name and
+     * password above / in idents): user name and password of machine
+     * 'unit''s connection into the buffers; *renew_at_s (Unix seconds,
+     * 0: never) is when the session must be renewed with new ones. 0, or
+     * -1 (the port stops: nothing to connect with).
+     */
+    int (*credentials)(void *arg, uint32_t unit, char *user, size_t ucap, char *pass,
+                       size_t pcap, int64_t *renew_at_s);
+    void *credentials_arg;
     const char *cafile;          /* NULL: plain TCP; else TLS, broker verified against it */
     const char *certfile;        /* TLS client certificate and key; NULL: none */
     const char *keyfile;
@@ -128,6 +141,8 @@ struct mdx_posix_conn {
     uint32_t fails;   /* attempts on 'ep' since the last success */
     uint32_t attempts; /* attempts on any endpoint since the last success */
     int64_t waiting_since_ms; /* oldest unacknowledged message waits since (health) */
+    int64_t renew_at_s;       /* credentials: reconnect with new ones then; 0: never */
+    uint64_t renewals;        /* sessions renewed for new credentials */
 };
 
 struct mdx_posix_port {
@@ -169,6 +184,10 @@ void mdx_posix_port_wait_acked(struct mdx_posix_port *pp, uint32_t timeout_ms);
  * half-opened port.
  */
 void mdx_posix_port_close(struct mdx_posix_port *pp, uint32_t timeout_ms);
+
+/* port.h hmac_sha256 through OpenSSL (crypto_posix.c); 'ctx' unused. */
+int mdx_posix_hmac_sha256(void *ctx, const void *key, size_t key_len, const void *msg, size_t len,
+                          uint8_t mac[32]);
 
 /* Logs 'line' at 'level' to stderr, as the port does (for main). */
 void mdx_posix_log(const struct mdx_posix_port *pp, int level, const char *line);

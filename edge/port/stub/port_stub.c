@@ -123,7 +123,7 @@ int main(void)
         mdx_edge_agent_init(&agent, &conf, &port, &unit, slots, buf, sizeof(buf)) != MDX_OK) {
         return 1;
     }
-    mdx_edge_agent_command(&agent, "modax/demo/m-0001/commands", payload, sizeof(payload) - 1);
+    mdx_edge_agent_command(&agent, 0, "modax/demo/m-0001/commands", payload, sizeof(payload) - 1);
     mdx_edge_agent_run(&agent);
     mdx_edge_agent_acked(&agent, 0, 1);
     mdx_edge_agent_fini(&agent);
