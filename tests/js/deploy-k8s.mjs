@@ -195,6 +195,9 @@ function checkRender(target, objs) {
   for (const name of Object.keys(data)) envVar(`${target} ConfigMap`, name, false);
   check(data.MODAX_API_LISTEN === '0.0.0.0', `${target}: MODAX_API_LISTEN must be 0.0.0.0 for the kubelet's probes`);
   const apiPort = Number(data.MODAX_API_PORT ?? table.get('api.port').def);
+  // The probes go to the admin listener when there is one (it answers while the main one is full).
+  const adminPort = Number(data.MODAX_API_ADMIN_PORT ?? 0);
+  const probeTo = adminPort > 0 ? adminPort : apiPort;
 
   const spc = by('SecretProviderClass', 'modax-secrets');
   let secretFiles = null;
@@ -261,11 +264,11 @@ function checkRender(target, objs) {
       if (!check(probe !== undefined, `${where}: no HTTP ${kind} probe`)) continue;
       check(probe.path === p, `${where}: ${kind} probe path ${probe.path}, want ${p}`);
       const port = probePort(c, probe.port);
-      check(port === apiPort, `${where}: ${kind} probe port ${port} is not MODAX_API_PORT ${apiPort}`);
+      check(port === probeTo, `${where}: ${kind} probe port ${port} is not ${adminPort > 0 ? 'MODAX_API_ADMIN_PORT' : 'MODAX_API_PORT'} ${probeTo}`);
       probes[kind] = probe.path;
     }
     if (c.startupProbe?.httpGet) {
-      check(probePort(c, c.startupProbe.httpGet.port) === apiPort, `${where}: startup probe port is not the API port`);
+      check(probePort(c, c.startupProbe.httpGet.port) === probeTo, `${where}: startup probe port is not the probes' port`);
       probes.startup = c.startupProbe.httpGet.path;
     }
     const pdb = objs.find((o) => o.kind === 'PodDisruptionBudget' &&
@@ -300,7 +303,13 @@ function checkRender(target, objs) {
   check(deny && Object.keys(deny.spec.podSelector).length === 0 && deny.spec.policyTypes.includes('Ingress'),
     `${target}: no default-deny NetworkPolicy`);
   check(objs.some((o) => o.kind === 'ServiceMonitor'), `${target}: no ServiceMonitor`);
-  return { data, runs, apiPort };
+  if (adminPort > 0) {
+    for (const sm of objs.filter((o) => o.kind === 'ServiceMonitor')) {
+      check(sm.spec.endpoints.every((e) => e.port === 'admin'),
+        `${target}: ServiceMonitor ${sm.metadata.name} does not scrape the admin port`);
+    }
+  }
+  return { data, runs, apiPort, adminPort };
 }
 
 /* The file names a SecretProviderClass puts in its volume. */
@@ -374,6 +383,8 @@ async function probeRuns(base) {
     await waitFor('mosquitto', () => portOpen(mqttPort));
     for (const run of base.runs) {
       const httpPort = await freePort();
+      const adminPort = base.adminPort > 0 ? await freePort() : 0;
+      const probePortNow = adminPort > 0 ? adminPort : httpPort;
       const env = { PATH: process.env.PATH, HOME: dir };
       Object.assign(env, base.data);
       for (const e of run.env) env[e.name] = e.value ?? `${run.name}-0`; // fieldRef metadata.name
@@ -383,6 +394,7 @@ async function probeRuns(base) {
         MODAX_INGEST_SPOOL_DIR: path.join(dir, `spool-${run.name}`),
         MODAX_MQTT_HOST: '127.0.0.1', MODAX_MQTT_PORT: String(mqttPort),
         MODAX_API_LISTEN: '127.0.0.1', MODAX_API_PORT: String(httpPort), MODAX_API_WEB_DIR: '',
+        MODAX_API_ADMIN_PORT: String(adminPort),
         MODAX_ARCHIVE_STORE_KIND: 'local', MODAX_ARCHIVE_STORE_LOCAL_DIR: path.join(dir, 'archive'),
       });
       for (const n of Object.keys(env)) if (n.endsWith('_FILE')) delete env[n];
@@ -398,11 +410,15 @@ async function probeRuns(base) {
           let status = 0;
           const end = Date.now() + WAIT_MS;
           while (status !== 200 && Date.now() < end) {
-            status = (await fetch(`http://127.0.0.1:${httpPort}${p}`)).status;
+            status = (await fetch(`http://127.0.0.1:${probePortNow}${p}`)).status;
             if (status !== 200) await sleep(100);
           }
           check(status === 200, `${run.name}: ${kind} probe GET ${p} answered ${status}, want 200 (see ${log})`);
           console.log(`${run.name}: ${kind} ${p} -> ${status}`);
+        }
+        if (adminPort > 0) { // what the ServiceMonitor scrapes
+          const status = (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).status;
+          check(status === 200, `${run.name}: GET /metrics on the admin port answered ${status}`);
         }
       } finally {
         await stop(serve);

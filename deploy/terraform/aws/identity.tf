@@ -1,6 +1,6 @@
 # IRSA: the IAM role the pods' service account (modax/modax) assumes. It may read the
 # MODAX secrets (the Secrets Store CSI driver fetches them with the pod's identity) and
-# use the archive bucket (for when the archiver takes the pod's role, issue 13 item 5).
+# use the archive bucket: the archiver signs with this role's keys (aws-web-identity).
 resource "aws_iam_role" "workload" {
   name = "${local.name}-workload"
   assume_role_policy = jsonencode({
@@ -23,8 +23,9 @@ data "aws_iam_policy_document" "workload" {
   statement {
     actions = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
     resources = [
-      aws_secretsmanager_secret.archive_store_secret_key.arn,
       aws_secretsmanager_secret.alert_webhook_secret.arn,
+      aws_secretsmanager_secret.mqtt_client_cert.arn,
+      aws_secretsmanager_secret.mqtt_client_key.arn,
       aws_db_instance.modax.master_user_secret[0].secret_arn,
     ]
   }

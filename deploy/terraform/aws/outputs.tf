@@ -13,7 +13,7 @@ output "modax_config" {
     "archive.store.region"     = var.region
     "archive.store.path_style" = "false"
     "archive.store.sse"        = "aws:kms"
-    "archive.store.access_key" = aws_iam_access_key.archiver.id
+    "archive.store.credentials" = "aws-web-identity"
     "archive.after_days"       = tostring(var.archive_after_days)
     "archive.expire_days"      = tostring(var.archive_expire_days)
     "mqtt.host"                = data.aws_iot_endpoint.data.endpoint_address

@@ -29,6 +29,16 @@ resource "azurerm_key_vault_secret" "store_pgsql_password" {
   depends_on   = [azurerm_role_assignment.kv_deployer]
 }
 
+# The ingest reads Event Hubs' Kafka endpoint with the listen rule's connection string
+# (kafka.sasl_password; the user name is the literal $ConnectionString).
+resource "azurerm_key_vault_secret" "kafka_sasl_password" {
+  name         = "kafka-sasl-password"
+  value        = azurerm_eventhub_authorization_rule.ingest_listen.primary_connection_string
+  key_vault_id = azurerm_key_vault.modax.id
+  tags         = local.tags
+  depends_on   = [azurerm_role_assignment.kv_deployer]
+}
+
 # The archiver signs Blob requests with the account key until it can use the pod's
 # workload identity (issue 13, item 5).
 resource "azurerm_key_vault_secret" "archive_store_secret_key" {

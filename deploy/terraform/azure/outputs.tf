@@ -13,6 +13,9 @@ output "modax_config" {
     "archive.store.access_key" = azurerm_storage_account.archive.name
     "archive.after_days"       = tostring(var.archive_after_days)
     "archive.expire_days"      = tostring(var.archive_expire_days)
+    "kafka.brokers"            = "${azurerm_eventhub_namespace.modax.name}.servicebus.windows.net:9093"
+    "kafka.topics"             = azurerm_eventhub.telemetry.name
+    "kafka.group"              = azurerm_eventhub_consumer_group.ingest.name
   }
 }
 
