@@ -45,6 +45,7 @@ struct mdx_api_conf {
     int64_t metrics_devices_max;  /* devices with per-device gauges in /metrics, at most */
     int metrics_emf;              /* also write CloudWatch embedded-metric-format lines to stdout */
     int64_t metrics_emf_interval_s;
+    char *metrics_emf_environment; /* the device lines' namespace is MODAX/<this> */
 };
 
 extern const struct mdx_conf_key mdx_api_conf_keys[];

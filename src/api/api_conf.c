@@ -57,5 +57,9 @@ const struct mdx_conf_key mdx_api_conf_keys[] = {
                   "Also write CloudWatch embedded-metric-format JSON lines to stdout"),
     MDX_CONF_INT("api.metrics_emf_interval_s", "60", 1, 86400, struct mdx_api_conf,
                  metrics_emf_interval_s, "Interval of the embedded-metric-format lines (s)"),
+    MDX_CONF_STR("api.metrics_emf_environment", "production", struct mdx_api_conf,
+                 metrics_emf_environment,
+                 "EMF per-device lines go to CloudWatch namespace MODAX/<this> (TenantId, "
+                 "DeviceId dimensions)"),
     MDX_CONF_END,
 };

@@ -11,6 +11,9 @@
  * device can have several of each, hence the sensor label. The value is
  * the sensor's newest stored point, however old.
  *
+ * The same walk (metrics_devices_each) feeds the per-device EMF lines
+ * (metrics_emf.c), so CloudWatch gets what Prometheus gets.
+ *
  * Devices are taken in (tenant, device) order up to api.metrics_devices_max;
  * the others are counted and the page says it is truncated. Memory is
  * bounded by that cap: the names of at most 'max' devices are held while
@@ -79,33 +82,62 @@ static int on_device(void *arg, const struct mdx_device_info *dev)
 
 struct latest_ctx {
     const struct dev_name *dev;
-    struct mdx_buf *temperature, *current;
+    metrics_device_fn fn;
+    void *arg;
 };
 
 static int on_latest(void *arg, const char *sensor, int64_t ts_ms, double value, unsigned flags)
 {
     struct latest_ctx *c = arg;
-    struct mdx_buf *b;
-    const char *name;
+    enum sensor_kind kind = sensor_kind(sensor);
 
     (void)ts_ms;
     (void)flags;
-    switch (sensor_kind(sensor)) {
-    case SENSOR_TEMPERATURE:
-        b = c->temperature;
-        name = "modax_device_temperature_celsius";
-        break;
-    case SENSOR_CURRENT:
-        b = c->current;
-        name = "modax_device_current_amperes";
-        break;
-    default:
+    if (kind == SENSOR_OTHER) {
         return MDX_OK;
     }
-    mdx_buf_addf(b, "%s{tenant=\"", name);
-    metrics_text_label(b, c->dev->tenant);
+    return c->fn(c->arg, c->dev->tenant, c->dev->device, sensor,
+                 kind == SENSOR_TEMPERATURE ? METRICS_TEMPERATURE : METRICS_CURRENT, value);
+}
+
+int metrics_devices_each(struct mdx_store *st, int64_t max, metrics_device_fn fn, void *arg,
+                         size_t *devices, uint64_t *skipped)
+{
+    struct dev_walk w = {.max = max > 0 ? (size_t)max : 0};
+    int rc;
+
+    mdx_buf_init(&w.names, w.max * sizeof(struct dev_name));
+    rc = st != NULL ? mdx_store_device_list(st, NULL, on_device, &w) : MDX_EIO;
+    for (size_t i = 0; rc == MDX_OK && i < w.n; i++) {
+        struct latest_ctx c = {dev_at(&w, i), fn, arg};
+        rc = mdx_store_latest(st, c.dev->tenant, c.dev->device, on_latest, &c);
+        if (rc == MDX_ENOTFOUND) {
+            rc = MDX_OK; /* deleted meanwhile */
+        }
+    }
+    *devices = w.n;
+    *skipped = w.skipped;
+    mdx_buf_fini(&w.names);
+    return rc;
+}
+
+/* The Prometheus samples, gathered per metric family. */
+struct page {
+    struct mdx_buf temperature, current;
+};
+
+static int add_sample(void *arg, const char *tenant, const char *device, const char *sensor,
+                      enum metrics_sensor kind, double value)
+{
+    struct page *pg = arg;
+    struct mdx_buf *b = kind == METRICS_TEMPERATURE ? &pg->temperature : &pg->current;
+
+    mdx_buf_addf(b, "%s{tenant=\"", kind == METRICS_TEMPERATURE
+                                        ? "modax_device_temperature_celsius"
+                                        : "modax_device_current_amperes");
+    metrics_text_label(b, tenant);
     mdx_buf_adds(b, "\",device=\"");
-    metrics_text_label(b, c->dev->device);
+    metrics_text_label(b, device);
     mdx_buf_adds(b, "\",sensor=\"");
     metrics_text_label(b, sensor);
     mdx_buf_adds(b, "\"} ");
@@ -127,34 +159,22 @@ static void add_part(struct mdx_buf *b, const struct mdx_buf *part)
 
 int metrics_devices_render(struct mdx_buf *b, struct mdx_store *st, int64_t max)
 {
-    struct dev_walk w = {.max = max > 0 ? (size_t)max : 0};
-    struct mdx_buf temperature, current;
-    int rc = MDX_OK;
+    struct page pg;
+    size_t n = 0;
+    uint64_t skipped = 0;
+    int rc;
 
-    mdx_buf_init(&w.names, w.max * sizeof(struct dev_name));
-    mdx_buf_init(&temperature, METRICS_PAGE_MAX);
-    mdx_buf_init(&current, METRICS_PAGE_MAX);
-    if (st == NULL) {
-        rc = MDX_EIO;
-    } else {
-        rc = mdx_store_device_list(st, NULL, on_device, &w);
-    }
-    for (size_t i = 0; rc == MDX_OK && i < w.n; i++) {
-        const struct dev_name *dev = dev_at(&w, i);
-        struct latest_ctx c = {dev, &temperature, &current};
-        rc = mdx_store_latest(st, dev->tenant, dev->device, on_latest, &c);
-        if (rc == MDX_ENOTFOUND) {
-            rc = MDX_OK; /* deleted meanwhile */
-        }
-    }
+    mdx_buf_init(&pg.temperature, METRICS_PAGE_MAX);
+    mdx_buf_init(&pg.current, METRICS_PAGE_MAX);
+    rc = metrics_devices_each(st, max, add_sample, &pg, &n, &skipped);
     mdx_buf_adds(b, "# HELP modax_device_temperature_celsius Latest value of each "
                     "temperature sensor of a device.\n"
                     "# TYPE modax_device_temperature_celsius gauge\n");
-    add_part(b, &temperature);
+    add_part(b, &pg.temperature);
     mdx_buf_adds(b, "# HELP modax_device_current_amperes Latest value of each "
                     "current sensor of a device.\n"
                     "# TYPE modax_device_current_amperes gauge\n");
-    add_part(b, &current);
+    add_part(b, &pg.current);
     mdx_buf_addf(b,
                  "# HELP modax_device_metrics_devices Devices with per-device gauges on "
                  "this page.\n"
@@ -168,9 +188,8 @@ int metrics_devices_render(struct mdx_buf *b, struct mdx_store *st, int64_t max)
                  "api.metrics_devices_max.\n"
                  "# TYPE modax_device_metrics_skipped gauge\n"
                  "modax_device_metrics_skipped %llu\n",
-                 w.n, w.skipped > 0, (unsigned long long)w.skipped);
-    mdx_buf_fini(&temperature);
-    mdx_buf_fini(&current);
-    mdx_buf_fini(&w.names);
+                 n, skipped > 0, (unsigned long long)skipped);
+    mdx_buf_fini(&pg.temperature);
+    mdx_buf_fini(&pg.current);
     return rc;
 }

@@ -26,6 +26,18 @@
  * latency of the batches stored since the previous line, present only
  * when there were some. Ingest, alerting and sink metrics appear only
  * when those parts run in this process.
+ *
+ * After it, one line per device (the devices /metrics shows, up to
+ * api.metrics_devices_max), as the cloud guide's per-tenant dashboards
+ * want them: namespace "MODAX/<api.metrics_emf_environment>", dimensions
+ * TenantId and DeviceId, DeviceTemperature and DeviceCurrent the latest
+ * value of the device's temperature and current sensors (an array when it
+ * has several):
+ *
+ *   {"_aws":{"Timestamp":...,"CloudWatchMetrics":[{"Namespace":"MODAX/production",
+ *            "Dimensions":[["TenantId","DeviceId"]],
+ *            "Metrics":[{"Name":"DeviceTemperature","Unit":"None"},...]}]},
+ *    "TenantId":"acme","DeviceId":"press-1","DeviceTemperature":45.3,"DeviceCurrent":5.1}
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -49,6 +61,7 @@ struct api_emf {
     pthread_cond_t cv;
     int stop;
     struct metrics_main prev;
+    char ns[128];             /* "MODAX/<api.metrics_emf_environment>": the device lines' */
 };
 
 static uint64_t delta(uint64_t now, uint64_t prev)
@@ -144,25 +157,169 @@ char *metrics_emf_line(const struct metrics_main *now, const struct metrics_main
     return out;
 }
 
-/* Collects the figures and writes one line; keeps them for the next line's changes. */
-static void write_line(struct api_emf *w)
+/* Adds metric 'name' with its values: one number, or an array for several sensors. */
+static int add_values(cJSON *defs, cJSON *root, const char *name, const double *v, size_t n)
 {
-    struct metrics_main now;
-    char *line;
+    cJSON *d, *arr;
 
-    metrics_main_collect(w->api, &now);
-    line = metrics_emf_line(&now, &w->prev, mdx_now_ms());
-    if (line == NULL) {
-        mdx_log_warn(MOD, "EMF metrics line skipped", MDX_F_ERR(MDX_ENOMEM));
-        return;
+    if (n == 0) {
+        return 0;
     }
+    d = cJSON_CreateObject();
+    if (d == NULL || !cJSON_AddItemToArray(defs, d) ||
+        cJSON_AddStringToObject(d, "Name", name) == NULL ||
+        cJSON_AddStringToObject(d, "Unit", "None") == NULL) {
+        return -1;
+    }
+    if (n == 1) {
+        return cJSON_AddNumberToObject(root, name, v[0]) != NULL ? 0 : -1;
+    }
+    arr = cJSON_CreateDoubleArray(v, (int)n);
+    return arr != NULL && cJSON_AddItemToObject(root, name, arr) ? 0 : -1;
+}
+
+char *metrics_emf_device_line(const char *ns, const char *tenant, const char *device,
+                              const double *temps, size_t nt, const double *currents, size_t nc,
+                              int64_t ts_ms)
+{
+    cJSON *root = cJSON_CreateObject(), *aws, *directives, *dir, *dims, *dim, *defs;
+    char *text = NULL, *out = NULL;
+
+    if (root == NULL) {
+        return NULL;
+    }
+    aws = cJSON_AddObjectToObject(root, "_aws");
+    directives = aws != NULL ? cJSON_AddArrayToObject(aws, "CloudWatchMetrics") : NULL;
+    dir = cJSON_CreateObject();
+    if (directives != NULL && dir != NULL && cJSON_AddItemToArray(directives, dir) &&
+        cJSON_AddNumberToObject(aws, "Timestamp", (double)ts_ms) != NULL &&
+        cJSON_AddStringToObject(dir, "Namespace", ns) != NULL &&
+        (dims = cJSON_AddArrayToObject(dir, "Dimensions")) != NULL &&
+        (dim = cJSON_CreateArray()) != NULL && cJSON_AddItemToArray(dims, dim) &&
+        cJSON_AddItemToArray(dim, cJSON_CreateString("TenantId")) &&
+        cJSON_AddItemToArray(dim, cJSON_CreateString("DeviceId")) &&
+        (defs = cJSON_AddArrayToObject(dir, "Metrics")) != NULL &&
+        cJSON_AddStringToObject(root, "TenantId", tenant) != NULL &&
+        cJSON_AddStringToObject(root, "DeviceId", device) != NULL &&
+        add_values(defs, root, "DeviceTemperature", temps, nt) == 0 &&
+        add_values(defs, root, "DeviceCurrent", currents, nc) == 0) {
+        text = cJSON_PrintUnformatted(root);
+    } else if (dir != NULL && cJSON_GetArraySize(directives) == 0) {
+        cJSON_Delete(dir); /* not attached to root */
+    }
+    cJSON_Delete(root);
+    if (text != NULL) {
+        out = mdx_strdup(text); /* callers free with mdx_free() */
+        cJSON_free(text);
+    }
+    return out;
+}
+
+static void put_line(char *line)
+{
     flockfile(stdout);
     fputs(line, stdout);
     fputc('\n', stdout);
     fflush(stdout);
     funlockfile(stdout);
     mdx_free(line);
+}
+
+/* One device's values, gathered while the walk is on it. */
+struct device_lines {
+    const char *ns;
+    int64_t ts_ms;
+    char tenant[MDX_NAME_MAX + 1];
+    char device[MDX_NAME_MAX + 1];
+    double temps[METRICS_EMF_VALUES_MAX], currents[METRICS_EMF_VALUES_MAX];
+    size_t nt, nc;
+    uint64_t lines, failed;
+};
+
+static void flush_device(struct device_lines *d)
+{
+    char *line;
+
+    if (d->nt + d->nc == 0) {
+        return;
+    }
+    line = metrics_emf_device_line(d->ns, d->tenant, d->device, d->temps, d->nt, d->currents,
+                                   d->nc, d->ts_ms);
+    if (line != NULL) {
+        put_line(line);
+        d->lines++;
+    } else {
+        d->failed++;
+    }
+    d->nt = d->nc = 0;
+}
+
+static int on_device_value(void *arg, const char *tenant, const char *device, const char *sensor,
+                           enum metrics_sensor kind, double value)
+{
+    struct device_lines *d = arg;
+
+    (void)sensor;
+    if (strcmp(tenant, d->tenant) != 0 || strcmp(device, d->device) != 0) {
+        flush_device(d);
+        snprintf(d->tenant, sizeof(d->tenant), "%s", tenant);
+        snprintf(d->device, sizeof(d->device), "%s", device);
+    }
+    if (kind == METRICS_TEMPERATURE && d->nt < METRICS_EMF_VALUES_MAX) {
+        d->temps[d->nt++] = value;
+    } else if (kind == METRICS_CURRENT && d->nc < METRICS_EMF_VALUES_MAX) {
+        d->currents[d->nc++] = value;
+    }
+    return MDX_OK;
+}
+
+/* The per-device lines: the devices /metrics shows (api.metrics_devices_max), one line each. */
+static void write_device_lines(struct api_emf *w, int64_t ts_ms)
+{
+    struct mdx_store *st = api_stores_get(w->api->stores);
+    struct device_lines *d;
+    size_t n = 0;
+    uint64_t skipped = 0;
+    int rc;
+
+    if (st == NULL || w->api->conf->metrics_devices_max <= 0) {
+        return;
+    }
+    d = mdx_calloc(1, sizeof(*d));
+    if (d == NULL) {
+        return;
+    }
+    d->ns = w->ns;
+    d->ts_ms = ts_ms;
+    rc = metrics_devices_each(st, w->api->conf->metrics_devices_max, on_device_value, d, &n,
+                              &skipped);
+    flush_device(d);
+    if (rc != MDX_OK || d->failed > 0) {
+        mdx_log_warn(MOD, "EMF device lines incomplete", MDX_F_ERR(rc != MDX_OK ? rc : MDX_ENOMEM));
+        if (rc == MDX_ECONN || rc == MDX_EIO) {
+            api_stores_drop(w->api->stores);
+        }
+    }
+    mdx_free(d);
+}
+
+/* Collects the figures and writes one line; keeps them for the next line's changes. */
+static void write_line(struct api_emf *w)
+{
+    struct metrics_main now;
+    int64_t ts;
+    char *line;
+
+    metrics_main_collect(w->api, &now);
+    ts = mdx_now_ms();
+    line = metrics_emf_line(&now, &w->prev, ts);
+    if (line == NULL) {
+        mdx_log_warn(MOD, "EMF metrics line skipped", MDX_F_ERR(MDX_ENOMEM));
+        return;
+    }
+    put_line(line);
     w->prev = now;
+    write_device_lines(w, ts);
 }
 
 static void *emf_main(void *arg)
@@ -199,6 +356,10 @@ int api_emf_start(struct api *api, struct api_emf **out)
         return MDX_ENOMEM;
     }
     w->api = api;
+    snprintf(w->ns, sizeof(w->ns), "MODAX/%s", api->conf->metrics_emf_environment != NULL &&
+                                                       api->conf->metrics_emf_environment[0]
+                                                   ? api->conf->metrics_emf_environment
+                                                   : "production");
     w->interval_s = api->conf->metrics_emf_interval_s > 0 ? api->conf->metrics_emf_interval_s : 60;
     pthread_mutex_init(&w->mu, NULL);
     pthread_condattr_init(&ca);

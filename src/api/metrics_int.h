@@ -33,6 +33,18 @@ void metrics_text_value(struct mdx_buf *b, double v);
  */
 int metrics_devices_render(struct mdx_buf *b, struct mdx_store *st, int64_t max);
 
+enum metrics_sensor { METRICS_TEMPERATURE = 1, METRICS_CURRENT };
+/* One sensor's latest value; names borrowed for the call. Non-MDX_OK stops the walk. */
+typedef int (*metrics_device_fn)(void *arg, const char *tenant, const char *device,
+                                 const char *sensor, enum metrics_sensor kind, double value);
+/*
+ * Calls fn for the latest value of each temperature and current sensor of
+ * the first 'max' devices, device by device in (tenant, device) order;
+ * *devices is how many were taken, *skipped how many left out.
+ */
+int metrics_devices_each(struct mdx_store *st, int64_t max, metrics_device_fn fn, void *arg,
+                         size_t *devices, uint64_t *skipped);
+
 /* The main figures: what the EMF lines carry. Zero where the part is not in this process. */
 struct metrics_main {
     int has_ingest, has_alerting;
@@ -61,5 +73,17 @@ uint64_t metrics_resident_bytes(void);
  */
 char *metrics_emf_line(const struct metrics_main *now, const struct metrics_main *prev,
                        int64_t ts_ms);
+
+/* At most this many values of one metric in one EMF line (CloudWatch's limit is 100). */
+#define METRICS_EMF_VALUES_MAX 100
+/*
+ * One device's EMF line in namespace 'ns' with dimensions TenantId and
+ * DeviceId: DeviceTemperature and DeviceCurrent, each a value or an array
+ * of values (one per sensor; nt / nc of them, either may be 0). NULL when
+ * out of memory.
+ */
+char *metrics_emf_device_line(const char *ns, const char *tenant, const char *device,
+                              const double *temps, size_t nt, const double *currents, size_t nc,
+                              int64_t ts_ms);
 
 #endif

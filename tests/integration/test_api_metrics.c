@@ -9,6 +9,7 @@
  * EMF lines on stdout add up to the same point count.
  */
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,6 +228,44 @@ static double emf_sum(const char *dir, const char *name, int *lines)
     return sum;
 }
 
+/*
+ * Issue 13 item 7: the EMF line of 'tenant'/'device' (namespace, the two
+ * dimensions); its DeviceTemperature, or NaN when there is no such line.
+ */
+static double emf_device_temperature(const char *dir, const char *tenant, const char *device)
+{
+    char path[600], line[16384];
+    double v = NAN;
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "%s/serve.log", dir);
+    fp = fopen(path, "r");
+    while (fp != NULL && fgets(line, sizeof(line), fp) != NULL) {
+        cJSON *root = strstr(line, "\"DeviceId\"") != NULL ? cJSON_Parse(line) : NULL;
+        const cJSON *dir0 = cJSON_GetArrayItem(
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "_aws"),
+                                             "CloudWatchMetrics"),
+            0);
+        const cJSON *dim = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(dir0, "Dimensions"), 0);
+        const char *ns = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(dir0, "Namespace"));
+        const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "TenantId"));
+        const char *d = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "DeviceId"));
+        const cJSON *temp = cJSON_GetObjectItemCaseSensitive(root, "DeviceTemperature");
+        if (ns != NULL && strcmp(ns, "MODAX/staging") == 0 && cJSON_GetArraySize(dim) == 2 &&
+            strcmp(cJSON_GetStringValue(cJSON_GetArrayItem(dim, 0)), "TenantId") == 0 &&
+            strcmp(cJSON_GetStringValue(cJSON_GetArrayItem(dim, 1)), "DeviceId") == 0 &&
+            t != NULL && d != NULL && strcmp(t, tenant) == 0 && strcmp(d, device) == 0 &&
+            cJSON_IsNumber(temp)) {
+            v = temp->valuedouble;
+        }
+        cJSON_Delete(root);
+    }
+    if (fp != NULL) {
+        fclose(fp);
+    }
+    return v;
+}
+
 static void ingest_figures_reach_prometheus(void)
 {
     struct api_fixture f;
@@ -237,9 +276,11 @@ static void ingest_figures_reach_prometheus(void)
 
     setenv("MODAX_API_METRICS_EMF", "true", 1);
     setenv("MODAX_API_METRICS_EMF_INTERVAL_S", "1", 1);
+    setenv("MODAX_API_METRICS_EMF_ENVIRONMENT", "staging", 1);
     int started = api_fixture_start(&f, "metrics", NULL) == 0;
     unsetenv("MODAX_API_METRICS_EMF");
     unsetenv("MODAX_API_METRICS_EMF_INTERVAL_S");
+    unsetenv("MODAX_API_METRICS_EMF_ENVIRONMENT");
     CHECK(started);
     if (!started) {
         api_fixture_stop(&f); /* whatever did start */
@@ -348,6 +389,15 @@ static void ingest_figures_reach_prometheus(void)
     }
     CHECK(emf == POINTS);
     CHECK(lines >= 1);
+    /* Per tenant and device, as the guide's CloudWatch dashboards want them. */
+    double temp = NAN;
+    for (int i = 0; i < 100 && temp != 45.25; i++) {
+        temp = emf_device_temperature(f.dir, "acme", "press-1");
+        if (temp != 45.25) {
+            mdx_sleep_ms(100);
+        }
+    }
+    CHECK(temp == 45.25);
 
     pub_close(p);
     CHECK_EQ_INT(api_fixture_stop(&f), 0); /* a clean exit: no sanitizer report */

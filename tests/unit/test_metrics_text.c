@@ -273,6 +273,44 @@ static void emf_line_has_the_cloudwatch_shape(void)
     mdx_free(line);
 }
 
+/* Issue 13 item 7: a device's line, one sensor of a kind as a number, several as an array. */
+static void emf_device_line_has_tenant_and_device_dimensions(void)
+{
+    double temps[2] = {45.5, 47.25}, cur[1] = {5.0};
+    char *line = metrics_emf_device_line("MODAX/production", "acme", "press \"1\"", temps, 2, cur,
+                                         1, 1764237600000);
+    cJSON *root = line != NULL ? cJSON_Parse(line) : NULL;
+    const cJSON *dir = cJSON_GetArrayItem(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "_aws"),
+                                         "CloudWatchMetrics"),
+        0);
+    const cJSON *dim = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(dir, "Dimensions"), 0);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "DeviceTemperature");
+
+    CHECK(root != NULL);
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(dir, "Namespace")),
+              "MODAX/production");
+    CHECK(cJSON_GetArraySize(dim) == 2);
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(dim, 0)), "TenantId");
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(dim, 1)), "DeviceId");
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "TenantId")), "acme");
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "DeviceId")),
+              "press \"1\""); /* escaped in the JSON, whole after parsing */
+    CHECK(cJSON_IsArray(t) && cJSON_GetArraySize(t) == 2);
+    CHECK(cJSON_GetArrayItem(t, 1) != NULL && cJSON_GetArrayItem(t, 1)->valuedouble == 47.25);
+    CHECK(num(root, "DeviceCurrent") == 5.0);
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(dir, "Metrics")) == 2);
+    cJSON_Delete(root);
+    mdx_free(line);
+    /* no current sensor: the metric is left out, not zero */
+    line = metrics_emf_device_line("MODAX/x", "acme", "m", temps, 1, cur, 0, 1);
+    root = line != NULL ? cJSON_Parse(line) : NULL;
+    CHECK(root != NULL && cJSON_GetObjectItemCaseSensitive(root, "DeviceCurrent") == NULL);
+    CHECK(num(root, "DeviceTemperature") == 45.5);
+    cJSON_Delete(root);
+    mdx_free(line);
+}
+
 static const struct mdx_test tests[] = {
     {"label_values_are_escaped", label_values_are_escaped},
     {"values_are_written_exactly", values_are_written_exactly},
@@ -280,6 +318,8 @@ static const struct mdx_test tests[] = {
     {"device_gauges_pick_temperature_and_current", device_gauges_pick_temperature_and_current},
     {"http_counters_count_by_route_and_code", http_counters_count_by_route_and_code},
     {"emf_line_has_the_cloudwatch_shape", emf_line_has_the_cloudwatch_shape},
+    {"emf_device_line_has_tenant_and_device_dimensions",
+     emf_device_line_has_tenant_and_device_dimensions},
     {NULL, NULL},
 };
 
