@@ -105,13 +105,14 @@ static int pg_apikey_get(void *impl, const char *id, struct mdx_apikey *out)
     return rc;
 }
 
+MDX_PG_LISTER(key_list, struct mdx_apikey, key_row, mdx_apikey_fn)
+
 static int pg_apikey_list(void *impl, const char *tenant, mdx_apikey_fn fn, void *arg)
 {
     struct pg *h = impl;
-    struct mdx_apikey key;
+    struct key_list list = {fn, arg};
     char tid[24];
     const char *v[1] = {tid};
-    PGresult *res;
     int rc;
 
     if (tenant != NULL && tenant[0] != '\0') {
@@ -119,20 +120,14 @@ static int pg_apikey_list(void *impl, const char *tenant, mdx_apikey_fn fn, void
         if (rc != MDX_OK) {
             return rc;
         }
-        rc = mdx_pg_run(h, 0, KEY_COLS " WHERE k.tenant_id = $1 ORDER BY k.created_ms, k.id", 1,
-                        v, &res);
-    } else if (tenant != NULL) {
-        rc = mdx_pg_run(h, 0, KEY_COLS " WHERE k.tenant_id IS NULL ORDER BY k.created_ms, k.id",
-                        0, NULL, &res);
-    } else {
-        rc = mdx_pg_run(h, 0, KEY_COLS " ORDER BY k.created_ms, k.id", 0, NULL, &res);
+        return mdx_pg_list(h, KEY_COLS " WHERE k.tenant_id = $1 ORDER BY k.created_ms, k.id", 1,
+                           v, key_list_row, &list);
     }
-    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
-        key_row(res, i, &key);
-        rc = fn(arg, &key);
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_list(h,
+                       tenant != NULL
+                           ? KEY_COLS " WHERE k.tenant_id IS NULL ORDER BY k.created_ms, k.id"
+                           : KEY_COLS " ORDER BY k.created_ms, k.id",
+                       0, NULL, key_list_row, &list);
 }
 
 static int pg_apikey_revoke(void *impl, const char *id, int64_t now_ms)
@@ -140,8 +135,7 @@ static int pg_apikey_revoke(void *impl, const char *id, int64_t now_ms)
     char now[24];
     const char *v[2] = {id, mdx_pg_fmt(now, now_ms)};
     struct mdx_apikey key;
-    PGresult *res;
-    int rc, changed;
+    int rc;
 
     if (now_ms <= 0) {
         return MDX_EINVAL; /* revoked_ms 0 means valid */
@@ -149,12 +143,9 @@ static int pg_apikey_revoke(void *impl, const char *id, int64_t now_ms)
     if (!mdx_store_apikey_id_valid(id)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run(impl, 0,
-                    "UPDATE api_keys SET revoked_ms = $2::bigint WHERE id = $1 AND revoked_ms = 0",
-                    2, v, &res);
-    changed = rc == MDX_OK && strcmp(PQcmdTuples(res), "0") != 0;
-    PQclear(res);
-    if (rc != MDX_OK || changed) {
+    rc = mdx_pg_run_change(
+        impl, "UPDATE api_keys SET revoked_ms = $2::bigint WHERE id = $1 AND revoked_ms = 0", 2, v);
+    if (rc != MDX_ENOTFOUND) {
         return rc;
     }
     rc = pg_apikey_get(impl, id, &key);
@@ -399,18 +390,13 @@ static int pg_identity_get(void *impl, const char *name, struct mdx_broker_ident
     return rc;
 }
 
+MDX_PG_LISTER(identity_list, struct mdx_broker_identity, identity_row, mdx_identity_fn)
+
 static int pg_identity_list(void *impl, mdx_identity_fn fn, void *arg)
 {
-    struct mdx_broker_identity id;
-    PGresult *res;
-    int rc = mdx_pg_run(impl, 0, IDENTITY_COLS " ORDER BY i.name", 0, NULL, &res);
+    struct identity_list list = {fn, arg};
 
-    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
-        identity_row(res, i, &id);
-        rc = fn(arg, &id);
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_list(impl, IDENTITY_COLS " ORDER BY i.name", 0, NULL, identity_list_row, &list);
 }
 
 static int pg_identity_revoke(void *impl, const char *name, int64_t now_ms)
@@ -418,8 +404,7 @@ static int pg_identity_revoke(void *impl, const char *name, int64_t now_ms)
     char now[24];
     const char *v[2] = {name, mdx_pg_fmt(now, now_ms)};
     struct mdx_broker_identity id;
-    PGresult *res;
-    int rc, changed;
+    int rc;
 
     if (now_ms <= 0) {
         return MDX_EINVAL;
@@ -427,13 +412,11 @@ static int pg_identity_revoke(void *impl, const char *name, int64_t now_ms)
     if (!mdx_pg_valid_name(name)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run(impl, 0,
-                    "UPDATE broker_identities SET revoked_ms = $2::bigint"
-                    " WHERE name = $1 AND revoked_ms = 0",
-                    2, v, &res);
-    changed = rc == MDX_OK && strcmp(PQcmdTuples(res), "0") != 0;
-    PQclear(res);
-    if (rc != MDX_OK || changed) {
+    rc = mdx_pg_run_change(impl,
+                           "UPDATE broker_identities SET revoked_ms = $2::bigint"
+                           " WHERE name = $1 AND revoked_ms = 0",
+                           2, v);
+    if (rc != MDX_ENOTFOUND) {
         return rc;
     }
     rc = pg_identity_get(impl, name, &id);

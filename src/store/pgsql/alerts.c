@@ -116,13 +116,31 @@ static int pg_rule_put(void *impl, struct mdx_rule *rule)
     return rc;
 }
 
+static void rule_row(const PGresult *res, int i, struct mdx_rule *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->id = mdx_pg_i64(res, i, 0);
+    snprintf(r->tenant, sizeof(r->tenant), "%s", PQgetvalue(res, i, 1));
+    snprintf(r->name, sizeof(r->name), "%s", PQgetvalue(res, i, 2));
+    snprintf(r->device_type, sizeof(r->device_type), "%s", PQgetvalue(res, i, 3));
+    snprintf(r->device, sizeof(r->device), "%s", PQgetvalue(res, i, 4));
+    snprintf(r->sensor, sizeof(r->sensor), "%s", PQgetvalue(res, i, 5));
+    r->cmp = (int)mdx_pg_i64(res, i, 6);
+    r->threshold = mdx_pg_dbl(res, i, 7);
+    r->hysteresis = mdx_pg_dbl(res, i, 8);
+    r->min_duration_ms = mdx_pg_i64(res, i, 9);
+    r->severity = (int)mdx_pg_i64(res, i, 10);
+    r->enabled = (int)mdx_pg_i64(res, i, 11);
+}
+
+MDX_PG_LISTER(rule_list, struct mdx_rule, rule_row, mdx_rule_fn)
+
 static int pg_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *arg)
 {
     struct pg *h = impl;
+    struct rule_list list = {fn, arg};
     char tid[24];
     const char *v[1] = {NULL};
-    struct mdx_rule r;
-    PGresult *res;
     int rc;
 
     if (tenant != NULL) {
@@ -132,25 +150,7 @@ static int pg_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *ar
         }
         v[0] = tid;
     }
-    rc = mdx_pg_run(h, 0, rule_list_sql, 1, v, &res);
-    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
-        memset(&r, 0, sizeof(r));
-        r.id = mdx_pg_i64(res, i, 0);
-        snprintf(r.tenant, sizeof(r.tenant), "%s", PQgetvalue(res, i, 1));
-        snprintf(r.name, sizeof(r.name), "%s", PQgetvalue(res, i, 2));
-        snprintf(r.device_type, sizeof(r.device_type), "%s", PQgetvalue(res, i, 3));
-        snprintf(r.device, sizeof(r.device), "%s", PQgetvalue(res, i, 4));
-        snprintf(r.sensor, sizeof(r.sensor), "%s", PQgetvalue(res, i, 5));
-        r.cmp = (int)mdx_pg_i64(res, i, 6);
-        r.threshold = mdx_pg_dbl(res, i, 7);
-        r.hysteresis = mdx_pg_dbl(res, i, 8);
-        r.min_duration_ms = mdx_pg_i64(res, i, 9);
-        r.severity = (int)mdx_pg_i64(res, i, 10);
-        r.enabled = (int)mdx_pg_i64(res, i, 11);
-        rc = fn(arg, &r);
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_list(h, rule_list_sql, 1, v, rule_list_row, &list);
 }
 
 static int pg_rule_delete(void *impl, const char *tenant, int64_t id)
@@ -289,13 +289,14 @@ static int pg_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_a
     return rc;
 }
 
+MDX_PG_LISTER(alert_list, struct mdx_alert, alert_row, mdx_alert_fn)
+
 static int pg_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert_fn fn, void *arg)
 {
     struct pg *h = impl;
+    struct alert_list list = {fn, arg};
     char tid[24], state[24], sev[24], lim[24];
     const char *v[6];
-    struct mdx_alert a;
-    PGresult *res;
     int rc;
 
     if ((f->state != -1 && f->state != MDX_ALERT_ACTIVE &&
@@ -316,13 +317,7 @@ static int pg_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert
     v[3] = f->state == MDX_ALERT_ACTIVE ? "1" : "0";
     v[4] = mdx_pg_fmt(sev, f->severity);
     v[5] = f->limit > 0 ? mdx_pg_fmt(lim, f->limit) : NULL;
-    rc = mdx_pg_run(h, 0, alert_list_sql, 6, v, &res);
-    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
-        alert_row(res, i, &a);
-        rc = fn(arg, &a);
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_list(h, alert_list_sql, 6, v, alert_list_row, &list);
 }
 
 const struct mdx_store_alerts_ops mdx_pg_alerts = {

@@ -104,13 +104,14 @@ static int pg_command_get(void *impl, const char *tenant, int64_t id, struct mdx
     return rc;
 }
 
+MDX_PG_LISTER(command_list, struct mdx_command, command_row, mdx_command_fn)
+
 static int pg_command_list(void *impl, const char *tenant, const char *device, int64_t limit,
                            mdx_command_fn fn, void *arg)
 {
-    struct mdx_command cmd;
+    struct command_list list = {fn, arg};
     char lim[24];
     const char *v[3] = {tenant, mdx_pg_fmt(lim, limit), device};
-    PGresult *res;
     int rc;
 
     if (limit < 0) {
@@ -131,19 +132,13 @@ static int pg_command_list(void *impl, const char *tenant, const char *device, i
     if (limit == 0) {
         v[1] = NULL;
     }
-    rc = mdx_pg_run(impl, 0,
-                    device != NULL
-                        ? COMMAND_COLS " WHERE t.name = $1 AND d.name = $3"
-                                       " ORDER BY c.created_ms DESC, c.id DESC LIMIT $2::bigint"
-                        : COMMAND_COLS " WHERE t.name = $1"
-                                       " ORDER BY c.created_ms DESC, c.id DESC LIMIT $2::bigint",
-                    device != NULL ? 3 : 2, v, &res);
-    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
-        command_row(res, i, &cmd);
-        rc = fn(arg, &cmd);
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_list(impl,
+                       device != NULL
+                           ? COMMAND_COLS " WHERE t.name = $1 AND d.name = $3"
+                                          " ORDER BY c.created_ms DESC, c.id DESC LIMIT $2::bigint"
+                           : COMMAND_COLS " WHERE t.name = $1"
+                                          " ORDER BY c.created_ms DESC, c.id DESC LIMIT $2::bigint",
+                       device != NULL ? 3 : 2, v, command_list_row, &list);
 }
 
 const struct mdx_store_commands_ops mdx_pg_commands = {

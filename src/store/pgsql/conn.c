@@ -608,6 +608,19 @@ int mdx_pg_each_name(PGresult *res, mdx_name_fn fn, void *arg)
     return rc;
 }
 
+int mdx_pg_list(struct pg *h, const char *sql, int n, const char *const *vals, mdx_pg_row_fn row,
+                void *ctx)
+{
+    PGresult *res;
+    int rc = mdx_pg_run(h, 0, sql, n, vals, &res);
+
+    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
+        rc = row(res, i, ctx);
+    }
+    PQclear(res);
+    return rc;
+}
+
 /* ---- partitions ahead: part of every new connection's setup ---- */
 
 static int day_known(const struct pg *h, int64_t day)

@@ -60,6 +60,35 @@ int mdx_pg_tenant_text(struct pg *h, const char *tenant, char *buf);
 int mdx_pg_device_id(struct pg *h, const char *tenant, const char *device, int64_t *id);
 /* Calls fn with column 0 of each row of 'res' (borrowed); stops at the first non-MDX_OK. */
 int mdx_pg_each_name(PGresult *res, mdx_name_fn fn, void *arg);
+/* Called for row 'row' of a listing's result: MDX_OK goes on, anything else stops. */
+typedef int (*mdx_pg_row_fn)(const PGresult *res, int row, void *ctx);
+/*
+ * mdx_pg_run() of a listing (outside a transaction), then row(res, i, ctx)
+ * for each row until it returns other than MDX_OK; the result is cleared
+ * here. MDX_OK, row's stop value, or the error.
+ */
+int mdx_pg_list(struct pg *h, const char *sql, int n, const char *const *vals, mdx_pg_row_fn row,
+                void *ctx);
+/*
+ * MDX_PG_LISTER(name, rec_type, map, fn_type) defines struct name (a
+ * listing's callback of type fn_type and its argument) and name##_row, an
+ * mdx_pg_row_fn taking a struct name as ctx: it fills a rec_type on its
+ * stack with map(res, row, &rec) and hands it to the callback, which
+ * borrows it for the call only.
+ */
+#define MDX_PG_LISTER(name, rec_type, map, fn_type)                                                \
+    struct name {                                                                                  \
+        fn_type fn;                                                                                \
+        void *arg;                                                                                 \
+    };                                                                                             \
+    static int name##_row(const PGresult *res, int row, void *ctx)                                 \
+    {                                                                                              \
+        const struct name *l = ctx;                                                                \
+        rec_type rec;                                                                              \
+                                                                                                   \
+        map(res, row, &rec);                                                                       \
+        return l->fn(l->arg, &rec);                                                                \
+    }
 
 /* Creates the partitions of [today, today + days_ahead] (also at every new connection). */
 int mdx_pg_partitions_ahead(struct pg *h);

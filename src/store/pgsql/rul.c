@@ -76,30 +76,34 @@ static int pg_model_get(void *impl, const char *version, struct mdx_rul_model_re
     return rc;
 }
 
+/* A listing of models: its callback, argument and the record it reuses (on the heap). */
+struct model_list {
+    mdx_rul_model_fn fn;
+    void *arg;
+    struct mdx_rul_model_rec *m;
+};
+
+static int model_list_row(const PGresult *res, int i, void *ctx)
+{
+    const struct model_list *l = ctx;
+
+    model_row(res, i, l->m);
+    return l->fn(l->arg, l->m);
+}
+
 static int pg_model_list(void *impl, mdx_rul_model_fn fn, void *arg)
 {
-    struct mdx_rul_model_rec *m;
-    PGresult *res;
+    struct model_list list = {fn, arg, mdx_malloc(sizeof(*list.m))}; /* ~17 KiB: not on the stack */
     int rc;
 
-    rc = mdx_pg_run(impl, 0,
-                    "SELECT version, path, manifest, created_ms FROM rul_models"
-                    " ORDER BY created_ms, version",
-                    0, NULL, &res);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    m = mdx_malloc(sizeof(*m)); /* ~17 KiB: not on the stack */
-    if (m == NULL) {
-        PQclear(res);
+    if (list.m == NULL) {
         return MDX_ENOMEM;
     }
-    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
-        model_row(res, i, m);
-        rc = fn(arg, m);
-    }
-    mdx_free(m);
-    PQclear(res);
+    rc = mdx_pg_list(impl,
+                     "SELECT version, path, manifest, created_ms FROM rul_models"
+                     " ORDER BY created_ms, version",
+                     0, NULL, model_list_row, &list);
+    mdx_free(list.m);
     return rc;
 }
 
@@ -155,18 +159,25 @@ static int pg_model_active(void *impl, const char *tenant, char *version, size_t
     return rc;
 }
 
+/* A listing of active versions: its callback and argument. */
+struct active_list {
+    mdx_rul_active_fn fn;
+    void *arg;
+};
+
+static int active_list_row(const PGresult *res, int i, void *ctx)
+{
+    const struct active_list *l = ctx;
+
+    return l->fn(l->arg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+}
+
 static int pg_active_list(void *impl, mdx_rul_active_fn fn, void *arg)
 {
-    PGresult *res;
-    int rc;
+    struct active_list list = {fn, arg};
 
-    rc = mdx_pg_run(impl, 0, "SELECT tenant, version FROM rul_active ORDER BY tenant", 0, NULL,
-                    &res);
-    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
-        rc = fn(arg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_list(impl, "SELECT tenant, version FROM rul_active ORDER BY tenant", 0, NULL,
+                       active_list_row, &list);
 }
 
 static int pg_threshold_get(void *impl, const char *tenant, double *cycles)
@@ -340,13 +351,14 @@ static int pg_prediction_latest(void *impl, const char *tenant, const char *devi
     return rc;
 }
 
+MDX_PG_LISTER(prediction_list, struct mdx_rul_prediction, prediction_row, mdx_rul_prediction_fn)
+
 static int pg_prediction_list(void *impl, const char *tenant, const char *device, int64_t limit,
                               mdx_rul_prediction_fn fn, void *arg)
 {
-    struct mdx_rul_prediction p;
+    struct prediction_list list = {fn, arg};
     char lim[24];
     const char *v[3] = {tenant, limit > 0 ? mdx_pg_fmt(lim, limit) : NULL, device};
-    PGresult *res;
     int rc;
 
     if (limit < 0) {
@@ -363,20 +375,14 @@ static int pg_prediction_list(void *impl, const char *tenant, const char *device
     if (rc != MDX_OK) {
         return rc;
     }
-    rc = mdx_pg_run(impl, 0,
-                    device == NULL
-                        ? LATEST_COLS " WHERE t.name = $1 ORDER BY d.name LIMIT $2::bigint"
-                        : "SELECT t.name, d.name, r.ts_ms, r.rul, r.model_version, '', 0"
-                          " FROM rul_history r JOIN devices d ON d.id = r.device_id"
-                          " JOIN tenants t ON t.id = d.tenant_id WHERE t.name = $1"
-                          " AND d.name = $3 ORDER BY r.ts_ms DESC LIMIT $2::bigint",
-                    device != NULL ? 3 : 2, v, &res);
-    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
-        prediction_row(res, i, &p);
-        rc = fn(arg, &p);
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_list(impl,
+                       device == NULL
+                           ? LATEST_COLS " WHERE t.name = $1 ORDER BY d.name LIMIT $2::bigint"
+                           : "SELECT t.name, d.name, r.ts_ms, r.rul, r.model_version, '', 0"
+                             " FROM rul_history r JOIN devices d ON d.id = r.device_id"
+                             " JOIN tenants t ON t.id = d.tenant_id WHERE t.name = $1"
+                             " AND d.name = $3 ORDER BY r.ts_ms DESC LIMIT $2::bigint",
+                       device != NULL ? 3 : 2, v, prediction_list_row, &list);
 }
 
 const struct mdx_store_rul_ops mdx_pg_rul = {

@@ -117,13 +117,32 @@ static int sq_rule_put(void *impl, struct mdx_rule *rule)
     return rc == SQLITE_DONE ? MDX_OK : mdx_sq_status(rc);
 }
 
+static void rule_row(sqlite3_stmt *st, struct mdx_rule *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->id = sqlite3_column_int64(st, 0);
+    mdx_sq_column_copy(st, 1, r->tenant, sizeof(r->tenant));
+    mdx_sq_column_copy(st, 2, r->name, sizeof(r->name));
+    mdx_sq_column_copy(st, 3, r->device_type, sizeof(r->device_type));
+    mdx_sq_column_copy(st, 4, r->device, sizeof(r->device));
+    mdx_sq_column_copy(st, 5, r->sensor, sizeof(r->sensor));
+    r->cmp = sqlite3_column_int(st, 6);
+    r->threshold = sqlite3_column_double(st, 7);
+    r->hysteresis = sqlite3_column_double(st, 8);
+    r->min_duration_ms = sqlite3_column_int64(st, 9);
+    r->severity = sqlite3_column_int(st, 10);
+    r->enabled = sqlite3_column_int(st, 11);
+}
+
+MDX_SQ_LISTER(rule_list, struct mdx_rule, rule_row, mdx_rule_fn)
+
 static int sq_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *arg)
 {
     struct sq *h = impl;
-    struct mdx_rule r;
+    struct rule_list list = {fn, arg};
     sqlite3_stmt *st;
     int64_t tid = 0;
-    int rc, ret = MDX_OK;
+    int rc;
 
     if (tenant != NULL) {
         rc = mdx_sq_tenant_id(h, tenant, &tid);
@@ -140,27 +159,7 @@ static int sq_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *ar
     if (tenant != NULL) {
         sqlite3_bind_int64(st, 1, tid);
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        memset(&r, 0, sizeof(r));
-        r.id = sqlite3_column_int64(st, 0);
-        mdx_sq_column_copy(st, 1, r.tenant, sizeof(r.tenant));
-        mdx_sq_column_copy(st, 2, r.name, sizeof(r.name));
-        mdx_sq_column_copy(st, 3, r.device_type, sizeof(r.device_type));
-        mdx_sq_column_copy(st, 4, r.device, sizeof(r.device));
-        mdx_sq_column_copy(st, 5, r.sensor, sizeof(r.sensor));
-        r.cmp = sqlite3_column_int(st, 6);
-        r.threshold = sqlite3_column_double(st, 7);
-        r.hysteresis = sqlite3_column_double(st, 8);
-        r.min_duration_ms = sqlite3_column_int64(st, 9);
-        r.severity = sqlite3_column_int(st, 10);
-        r.enabled = sqlite3_column_int(st, 11);
-        ret = fn(arg, &r);
-        if (ret != MDX_OK) {
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-    return ret != MDX_OK ? ret : mdx_sq_status(rc);
+    return mdx_sq_each_row(st, rule_list_row, &list);
 }
 
 static int sq_rule_delete(void *impl, const char *tenant, int64_t id)
@@ -347,13 +346,15 @@ static int sq_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_a
     return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
 }
 
+MDX_SQ_LISTER(alert_list, struct mdx_alert, alert_row, mdx_alert_fn)
+
 static int sq_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert_fn fn, void *arg)
 {
     struct sq *h = impl;
-    struct mdx_alert a;
+    struct alert_list list = {fn, arg};
     sqlite3_stmt *st;
     int64_t tid = 0;
-    int rc, ret = MDX_OK;
+    int rc;
 
     if ((f->state != -1 && f->state != MDX_ALERT_ACTIVE &&
          (f->state < MDX_ALERT_OPEN || f->state > MDX_ALERT_RESOLVED)) ||
@@ -381,15 +382,7 @@ static int sq_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert
     sqlite3_bind_int(st, 4, f->state == MDX_ALERT_ACTIVE);
     sqlite3_bind_int(st, 5, f->severity);
     sqlite3_bind_int64(st, 6, f->limit > 0 ? f->limit : -1);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        alert_row(st, &a);
-        ret = fn(arg, &a);
-        if (ret != MDX_OK) {
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-    return ret != MDX_OK ? ret : mdx_sq_status(rc);
+    return mdx_sq_each_row(st, alert_list_row, &list);
 }
 
 const struct mdx_store_alerts_ops mdx_sq_alerts = {

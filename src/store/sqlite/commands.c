@@ -34,6 +34,8 @@ static void command_row(sqlite3_stmt *st, struct mdx_command *out)
     out->updated_ms = sqlite3_column_int64(st, 9);
 }
 
+MDX_SQ_LISTER(command_list, struct mdx_command, command_row, mdx_command_fn)
+
 static int sq_command_put(void *impl, struct mdx_command *cmd)
 {
     struct sq *h = impl;
@@ -120,10 +122,10 @@ static int sq_command_list(void *impl, const char *tenant, const char *device, i
                            mdx_command_fn fn, void *arg)
 {
     struct sq *h = impl;
-    struct mdx_command cmd;
+    struct command_list list = {fn, arg};
     sqlite3_stmt *st;
     int64_t tid = 0;
-    int rc, ret = MDX_OK;
+    int rc;
 
     if (limit < 0) {
         return MDX_EINVAL;
@@ -154,15 +156,7 @@ static int sq_command_list(void *impl, const char *tenant, const char *device, i
         sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
     }
     sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        command_row(st, &cmd);
-        ret = fn(arg, &cmd);
-        if (ret != MDX_OK) {
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-    return ret != MDX_OK ? ret : mdx_sq_status(rc);
+    return mdx_sq_each_row(st, command_list_row, &list);
 }
 
 const struct mdx_store_commands_ops mdx_sq_commands = {

@@ -75,12 +75,28 @@ static int sq_model_get(void *impl, const char *version, struct mdx_rul_model_re
     return rc;
 }
 
+/* A listing of models: its callback, argument and the record it reuses (on the heap). */
+struct model_list {
+    mdx_rul_model_fn fn;
+    void *arg;
+    struct mdx_rul_model_rec *m;
+};
+
+static int model_list_row(sqlite3_stmt *st, void *ctx)
+{
+    const struct model_list *l = ctx;
+
+    model_row(st, l->m);
+    return l->fn(l->arg, l->m);
+}
+
 static int sq_model_list(void *impl, mdx_rul_model_fn fn, void *arg)
 {
     struct sq *h = impl;
+    struct model_list list = {fn, arg, NULL};
     struct mdx_rul_model_rec *m;
     sqlite3_stmt *st;
-    int rc, ret = MDX_OK;
+    int rc;
 
     rc = mdx_sq_prepare(h,
                         "SELECT version, path, manifest, created_ms FROM rul_models"
@@ -94,16 +110,10 @@ static int sq_model_list(void *impl, mdx_rul_model_fn fn, void *arg)
         sqlite3_finalize(st);
         return MDX_ENOMEM;
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        model_row(st, m);
-        ret = fn(arg, m);
-        if (ret != MDX_OK) {
-            break;
-        }
-    }
+    list.m = m;
+    rc = mdx_sq_each_row(st, model_list_row, &list);
     sqlite3_free(m);
-    sqlite3_finalize(st);
-    return ret != MDX_OK ? ret : mdx_sq_status(rc);
+    return rc;
 }
 
 static int sq_model_activate(void *impl, const char *tenant, const char *version, int64_t now_ms)
@@ -166,27 +176,29 @@ static int sq_model_active(void *impl, const char *tenant, char *version, size_t
     return rc;
 }
 
+/* A listing of active versions: its callback and argument. */
+struct active_list {
+    mdx_rul_active_fn fn;
+    void *arg;
+};
+
+static int active_list_row(sqlite3_stmt *st, void *ctx)
+{
+    const struct active_list *l = ctx;
+    char tenant[MDX_NAME_MAX + 1], version[MDX_RUL_VERSION_MAX];
+
+    mdx_sq_column_copy(st, 0, tenant, sizeof(tenant));
+    mdx_sq_column_copy(st, 1, version, sizeof(version));
+    return l->fn(l->arg, tenant, version);
+}
+
 static int sq_active_list(void *impl, mdx_rul_active_fn fn, void *arg)
 {
-    struct sq *h = impl;
-    char tenant[MDX_NAME_MAX + 1], version[MDX_RUL_VERSION_MAX];
+    struct active_list list = {fn, arg};
     sqlite3_stmt *st;
-    int rc, ret = MDX_OK;
+    int rc = mdx_sq_prepare(impl, "SELECT tenant, version FROM rul_active ORDER BY tenant", &st);
 
-    rc = mdx_sq_prepare(h, "SELECT tenant, version FROM rul_active ORDER BY tenant", &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        mdx_sq_column_copy(st, 0, tenant, sizeof(tenant));
-        mdx_sq_column_copy(st, 1, version, sizeof(version));
-        ret = fn(arg, tenant, version);
-        if (ret != MDX_OK) {
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-    return ret != MDX_OK ? ret : mdx_sq_status(rc);
+    return rc != MDX_OK ? rc : mdx_sq_each_row(st, active_list_row, &list);
 }
 
 static int sq_threshold_get(void *impl, const char *tenant, double *cycles)
@@ -268,7 +280,7 @@ static int step_reset(sqlite3_stmt *st)
 }
 
 /* One prediction, inside the transaction. */
-static int put_one(sqlite3_stmt **s, const struct mdx_rul_prediction *p, int64_t keep)
+static int put_one(sqlite3_stmt *const *s, const struct mdx_rul_prediction *p, int64_t keep)
 {
     int64_t dev;
     int rc;
@@ -310,11 +322,32 @@ static int put_one(sqlite3_stmt **s, const struct mdx_rul_prediction *p, int64_t
     return rc;
 }
 
+/* A prediction put: its statements and predictions. */
+struct put {
+    sqlite3_stmt *s[P_COUNT];
+    const struct mdx_rul_prediction *p;
+    size_t n;
+    int64_t keep;
+};
+
+/* The body of prediction_put, inside the transaction. */
+static int put_all(struct sq *h, const void *ctx)
+{
+    const struct put *put = ctx;
+    int rc = MDX_OK;
+
+    (void)h;
+    for (size_t i = 0; i < put->n && rc == MDX_OK; i++) {
+        rc = put_one(put->s, &put->p[i], put->keep);
+    }
+    return rc;
+}
+
 static int sq_prediction_put(void *impl, const struct mdx_rul_prediction *p, size_t n,
                              int64_t keep)
 {
     struct sq *h = impl;
-    sqlite3_stmt *s[P_COUNT] = {NULL};
+    struct put put = {{NULL}, p, n, keep};
     int rc = MDX_OK;
 
     if (keep < 1) {
@@ -326,24 +359,13 @@ static int sq_prediction_put(void *impl, const struct mdx_rul_prediction *p, siz
         }
     }
     for (int i = 0; i < P_COUNT && rc == MDX_OK; i++) {
-        rc = mdx_sq_prepare(h, put_sql[i], &s[i]);
+        rc = mdx_sq_prepare(h, put_sql[i], &put.s[i]);
     }
     if (rc == MDX_OK) {
-        rc = mdx_sq_status(sqlite3_exec(h->db, "BEGIN IMMEDIATE", NULL, NULL, NULL));
-    }
-    if (rc == MDX_OK) {
-        for (size_t i = 0; i < n && rc == MDX_OK; i++) {
-            rc = put_one(s, &p[i], keep);
-        }
-        if (rc == MDX_OK) {
-            rc = mdx_sq_status(sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL));
-        }
-        if (rc != MDX_OK) {
-            sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
-        }
+        rc = mdx_sq_in_tx(h, put_all, &put);
     }
     for (int i = 0; i < P_COUNT; i++) {
-        sqlite3_finalize(s[i]);
+        sqlite3_finalize(put.s[i]);
     }
     return rc;
 }
@@ -359,6 +381,8 @@ static void prediction_row(sqlite3_stmt *st, struct mdx_rul_prediction *out)
     mdx_sq_column_copy(st, 5, out->reason, sizeof(out->reason));
     out->reason_ms = sqlite3_column_int64(st, 6);
 }
+
+MDX_SQ_LISTER(prediction_list, struct mdx_rul_prediction, prediction_row, mdx_rul_prediction_fn)
 
 static int sq_prediction_latest(void *impl, const char *tenant, const char *device,
                                 struct mdx_rul_prediction *out)
@@ -384,10 +408,10 @@ static int sq_prediction_list(void *impl, const char *tenant, const char *device
                               mdx_rul_prediction_fn fn, void *arg)
 {
     struct sq *h = impl;
-    struct mdx_rul_prediction p;
+    struct prediction_list list = {fn, arg};
     sqlite3_stmt *st;
     int64_t tid;
-    int rc, ret = MDX_OK;
+    int rc;
 
     if (limit < 0) {
         return MDX_EINVAL;
@@ -416,15 +440,7 @@ static int sq_prediction_list(void *impl, const char *tenant, const char *device
         sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
     }
     sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        prediction_row(st, &p);
-        ret = fn(arg, &p);
-        if (ret != MDX_OK) {
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-    return ret != MDX_OK ? ret : mdx_sq_status(rc);
+    return mdx_sq_each_row(st, prediction_list_row, &list);
 }
 
 const struct mdx_store_rul_ops mdx_sq_rul = {

@@ -99,6 +99,58 @@ int mdx_sq_run_change(struct sq *h, sqlite3_stmt *st)
     return sqlite3_changes(h->db) > 0 ? MDX_OK : MDX_ENOTFOUND;
 }
 
+int mdx_sq_run_insert(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+
+    sqlite3_finalize(st);
+    return (rc & 0xff) == SQLITE_CONSTRAINT ? MDX_EEXIST : mdx_sq_status(rc);
+}
+
+int mdx_sq_update_key(struct sq *h, const char *sql, const char *key, int64_t value)
+{
+    sqlite3_stmt *st;
+    int rc = mdx_sq_prepare(h, sql, &st);
+
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, value);
+    return mdx_sq_run_change(h, st);
+}
+
+int mdx_sq_in_tx(struct sq *h, int (*body)(struct sq *h, const void *ctx), const void *ctx)
+{
+    int rc = mdx_sq_status(sqlite3_exec(h->db, "BEGIN IMMEDIATE", NULL, NULL, NULL));
+
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    rc = body(h, ctx);
+    if (rc == MDX_OK) {
+        rc = mdx_sq_status(sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL));
+    }
+    if (rc != MDX_OK) {
+        sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    return rc;
+}
+
+int mdx_sq_each_row(sqlite3_stmt *st, mdx_sq_row_fn row, void *ctx)
+{
+    int rc, ret = MDX_OK;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ret = row(st, ctx);
+        if (ret != MDX_OK) {
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return ret != MDX_OK ? ret : mdx_sq_status(rc);
+}
+
 int mdx_sq_finish(sqlite3_stmt *st, int rc)
 {
     sqlite3_reset(st);

@@ -36,6 +36,46 @@ int mdx_sq_find(struct sq *h, const char *sql, const char *key1, const char *key
 int mdx_sq_run_done(sqlite3_stmt *st);
 /* Steps a statement that changes rows and finalizes it: MDX_OK, MDX_ENOTFOUND if none changed. */
 int mdx_sq_run_change(struct sq *h, sqlite3_stmt *st);
+/*
+ * Steps an INSERT and finalizes it: MDX_OK, MDX_EEXIST when a constraint
+ * (a taken key) refused the row, else the error.
+ */
+int mdx_sq_run_insert(sqlite3_stmt *st);
+/*
+ * Runs 'sql' (an UPDATE) with ?1 = key (text) and ?2 = value: MDX_OK,
+ * MDX_ENOTFOUND when no row changed, else the error.
+ */
+int mdx_sq_update_key(struct sq *h, const char *sql, const char *key, int64_t value);
+/* Runs body(h, ctx) inside BEGIN IMMEDIATE .. COMMIT, rolling back when it fails: its status. */
+int mdx_sq_in_tx(struct sq *h, int (*body)(struct sq *h, const void *ctx), const void *ctx);
+/* Called for each row of a listing with the statement on the row: MDX_OK goes on, else stops. */
+typedef int (*mdx_sq_row_fn)(sqlite3_stmt *st, void *ctx);
+/*
+ * Steps every row of prepared statement 'st' through row(st, ctx) until it
+ * returns other than MDX_OK, then finalizes 'st': MDX_OK, row's stop value,
+ * or the error.
+ */
+int mdx_sq_each_row(sqlite3_stmt *st, mdx_sq_row_fn row, void *ctx);
+/*
+ * MDX_SQ_LISTER(name, rec_type, map, fn_type) defines struct name (a
+ * listing's callback of type fn_type and its argument) and name##_row, an
+ * mdx_sq_row_fn taking a struct name as ctx: it fills a rec_type on its
+ * stack with map(st, &rec) and hands it to the callback, which borrows it
+ * for the call only.
+ */
+#define MDX_SQ_LISTER(name, rec_type, map, fn_type)                                                \
+    struct name {                                                                                  \
+        fn_type fn;                                                                                \
+        void *arg;                                                                                 \
+    };                                                                                             \
+    static int name##_row(sqlite3_stmt *st, void *ctx)                                             \
+    {                                                                                              \
+        const struct name *l = ctx;                                                                \
+        rec_type rec;                                                                              \
+                                                                                                   \
+        map(st, &rec);                                                                             \
+        return l->fn(l->arg, &rec);                                                                \
+    }
 /* Resets kept statement 'st' after a listing and turns its last step result 'rc' into a status. */
 int mdx_sq_finish(sqlite3_stmt *st, int rc);
 /* Calls fn with column 0 (borrowed) of each row of kept statement 'st', then resets it:
