@@ -110,35 +110,13 @@ static int pg_command_list(void *impl, const char *tenant, const char *device, i
                            mdx_command_fn fn, void *arg)
 {
     struct command_list list = {fn, arg};
-    char lim[24];
-    const char *v[3] = {tenant, mdx_pg_fmt(lim, limit), device};
-    int rc;
 
-    if (limit < 0) {
-        return MDX_EINVAL;
-    }
-    if (!mdx_pg_valid_name(tenant)) {
-        return MDX_ENOTFOUND;
-    }
-    rc = mdx_pg_catalog.tenant_exists(impl, tenant);
-    if (rc == MDX_OK && device != NULL) {
-        struct mdx_device_info info;
-        rc = mdx_pg_catalog.device_get(impl, tenant, device, &info); /* unknown: ENOTFOUND */
-    }
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    /* LIMIT NULL is no limit. */
-    if (limit == 0) {
-        v[1] = NULL;
-    }
-    return mdx_pg_list(impl,
-                       device != NULL
-                           ? COMMAND_COLS " WHERE t.name = $1 AND d.name = $3"
-                                          " ORDER BY c.created_ms DESC, c.id DESC LIMIT $2::bigint"
-                           : COMMAND_COLS " WHERE t.name = $1"
-                                          " ORDER BY c.created_ms DESC, c.id DESC LIMIT $2::bigint",
-                       device != NULL ? 3 : 2, v, command_list_row, &list);
+    return mdx_pg_device_list(impl, tenant, device, limit,
+                              COMMAND_COLS " WHERE t.name = $1"
+                                           " ORDER BY c.created_ms DESC, c.id DESC LIMIT $2::bigint",
+                              COMMAND_COLS " WHERE t.name = $1 AND d.name = $3"
+                                           " ORDER BY c.created_ms DESC, c.id DESC LIMIT $2::bigint",
+                              command_list_row, &list);
 }
 
 const struct mdx_store_commands_ops mdx_pg_commands = {

@@ -621,6 +621,28 @@ int mdx_pg_list(struct pg *h, const char *sql, int n, const char *const *vals, m
     return rc;
 }
 
+int mdx_pg_device_list(struct pg *h, const char *tenant, const char *device, int64_t limit,
+                       const char *by_tenant, const char *by_device, mdx_pg_row_fn row, void *ctx)
+{
+    char lim[24], tid[24];
+    const char *v[3] = {tenant, limit > 0 ? mdx_pg_fmt(lim, limit) : NULL, device};
+    int64_t id;
+    int rc;
+
+    if (limit < 0) {
+        return MDX_EINVAL;
+    }
+    rc = mdx_pg_tenant_text(h, tenant, tid);
+    if (rc == MDX_OK && device != NULL) {
+        rc = mdx_pg_device_id(h, tenant, device, &id);
+    }
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    return mdx_pg_list(h, device != NULL ? by_device : by_tenant, device != NULL ? 3 : 2, v, row,
+                       ctx);
+}
+
 /* ---- partitions ahead: part of every new connection's setup ---- */
 
 static int day_known(const struct pg *h, int64_t day)

@@ -70,6 +70,15 @@ typedef int (*mdx_pg_row_fn)(const PGresult *res, int row, void *ctx);
 int mdx_pg_list(struct pg *h, const char *sql, int n, const char *const *vals, mdx_pg_row_fn row,
                 void *ctx);
 /*
+ * A listing of tenant 'tenant' or, when 'device' is not NULL, of that
+ * device of it, at most 'limit' rows (0: all): 'by_tenant' ($1 = the
+ * tenant, $2 = the limit or NULL) or 'by_device' (also $3 = the device)
+ * run through mdx_pg_list(). MDX_EINVAL for a negative limit,
+ * MDX_ENOTFOUND for an unknown tenant or device.
+ */
+int mdx_pg_device_list(struct pg *h, const char *tenant, const char *device, int64_t limit,
+                       const char *by_tenant, const char *by_device, mdx_pg_row_fn row, void *ctx);
+/*
  * MDX_PG_LISTER(name, rec_type, map, fn_type) defines struct name (a
  * listing's callback of type fn_type and its argument) and name##_row, an
  * mdx_pg_row_fn taking a struct name as ctx: it fills a rec_type on its

@@ -357,32 +357,14 @@ static int pg_prediction_list(void *impl, const char *tenant, const char *device
                               mdx_rul_prediction_fn fn, void *arg)
 {
     struct prediction_list list = {fn, arg};
-    char lim[24];
-    const char *v[3] = {tenant, limit > 0 ? mdx_pg_fmt(lim, limit) : NULL, device};
-    int rc;
 
-    if (limit < 0) {
-        return MDX_EINVAL;
-    }
-    if (!mdx_pg_valid_name(tenant)) {
-        return MDX_ENOTFOUND;
-    }
-    rc = mdx_pg_catalog.tenant_exists(impl, tenant);
-    if (rc == MDX_OK && device != NULL) {
-        struct mdx_device_info info;
-        rc = mdx_pg_catalog.device_get(impl, tenant, device, &info);
-    }
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    return mdx_pg_list(impl,
-                       device == NULL
-                           ? LATEST_COLS " WHERE t.name = $1 ORDER BY d.name LIMIT $2::bigint"
-                           : "SELECT t.name, d.name, r.ts_ms, r.rul, r.model_version, '', 0"
-                             " FROM rul_history r JOIN devices d ON d.id = r.device_id"
-                             " JOIN tenants t ON t.id = d.tenant_id WHERE t.name = $1"
-                             " AND d.name = $3 ORDER BY r.ts_ms DESC LIMIT $2::bigint",
-                       device != NULL ? 3 : 2, v, prediction_list_row, &list);
+    return mdx_pg_device_list(impl, tenant, device, limit,
+                              LATEST_COLS " WHERE t.name = $1 ORDER BY d.name LIMIT $2::bigint",
+                              "SELECT t.name, d.name, r.ts_ms, r.rul, r.model_version, '', 0"
+                              " FROM rul_history r JOIN devices d ON d.id = r.device_id"
+                              " JOIN tenants t ON t.id = d.tenant_id WHERE t.name = $1"
+                              " AND d.name = $3 ORDER BY r.ts_ms DESC LIMIT $2::bigint",
+                              prediction_list_row, &list);
 }
 
 const struct mdx_store_rul_ops mdx_pg_rul = {

@@ -121,42 +121,14 @@ static int sq_command_get(void *impl, const char *tenant, int64_t id, struct mdx
 static int sq_command_list(void *impl, const char *tenant, const char *device, int64_t limit,
                            mdx_command_fn fn, void *arg)
 {
-    struct sq *h = impl;
     struct command_list list = {fn, arg};
-    sqlite3_stmt *st;
-    int64_t tid = 0;
-    int rc;
 
-    if (limit < 0) {
-        return MDX_EINVAL;
-    }
-    rc = mdx_sq_tenant_id(h, tenant, &tid);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    if (device != NULL) {
-        struct mdx_device_info info;
-        rc = mdx_sq_catalog.device_get(h, tenant, device, &info); /* unknown: ENOTFOUND */
-        if (rc != MDX_OK) {
-            return rc;
-        }
-    }
-    rc = mdx_sq_prepare(h,
-                        device != NULL
-                            ? COMMAND_COLS " WHERE d.tenant_id = ?1 AND d.name = ?2"
-                                           " ORDER BY c.created_ms DESC, c.id DESC LIMIT ?3"
-                            : COMMAND_COLS " WHERE d.tenant_id = ?1"
+    return mdx_sq_device_list(impl, tenant, device, limit,
+                              COMMAND_COLS " WHERE d.tenant_id = ?1"
                                            " ORDER BY c.created_ms DESC, c.id DESC LIMIT ?3",
-                        &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_int64(st, 1, tid);
-    if (device != NULL) {
-        sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
-    }
-    sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
-    return mdx_sq_each_row(st, command_list_row, &list);
+                              COMMAND_COLS " WHERE d.tenant_id = ?1 AND d.name = ?2"
+                                           " ORDER BY c.created_ms DESC, c.id DESC LIMIT ?3",
+                              command_list_row, &list);
 }
 
 const struct mdx_store_commands_ops mdx_sq_commands = {

@@ -407,40 +407,15 @@ static int sq_prediction_latest(void *impl, const char *tenant, const char *devi
 static int sq_prediction_list(void *impl, const char *tenant, const char *device, int64_t limit,
                               mdx_rul_prediction_fn fn, void *arg)
 {
-    struct sq *h = impl;
     struct prediction_list list = {fn, arg};
-    sqlite3_stmt *st;
-    int64_t tid;
-    int rc;
 
-    if (limit < 0) {
-        return MDX_EINVAL;
-    }
-    rc = mdx_sq_tenant_id(h, tenant, &tid);
-    if (rc == MDX_OK && device != NULL) {
-        struct mdx_device_info info;
-        rc = mdx_sq_catalog.device_get(h, tenant, device, &info);
-    }
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    rc = mdx_sq_prepare(
-        h,
-        device == NULL ? LATEST_COLS " WHERE d.tenant_id = ?1 ORDER BY d.name LIMIT ?3"
-                       : "SELECT t.name, d.name, r.ts_ms, r.rul, r.model_version, '', 0"
-                         " FROM rul_history r JOIN devices d ON d.id = r.device_id"
-                         " JOIN tenants t ON t.id = d.tenant_id"
-                         " WHERE d.tenant_id = ?1 AND d.name = ?2 ORDER BY r.ts_ms DESC LIMIT ?3",
-        &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_int64(st, 1, tid);
-    if (device != NULL) {
-        sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
-    }
-    sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
-    return mdx_sq_each_row(st, prediction_list_row, &list);
+    return mdx_sq_device_list(
+        impl, tenant, device, limit, LATEST_COLS " WHERE d.tenant_id = ?1 ORDER BY d.name LIMIT ?3",
+        "SELECT t.name, d.name, r.ts_ms, r.rul, r.model_version, '', 0"
+        " FROM rul_history r JOIN devices d ON d.id = r.device_id"
+        " JOIN tenants t ON t.id = d.tenant_id"
+        " WHERE d.tenant_id = ?1 AND d.name = ?2 ORDER BY r.ts_ms DESC LIMIT ?3",
+        prediction_list_row, &list);
 }
 
 const struct mdx_store_rul_ops mdx_sq_rul = {

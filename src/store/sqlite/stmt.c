@@ -151,6 +151,50 @@ int mdx_sq_each_row(sqlite3_stmt *st, mdx_sq_row_fn row, void *ctx)
     return ret != MDX_OK ? ret : mdx_sq_status(rc);
 }
 
+/* MDX_OK if device (tenant, device) exists, MDX_ENOTFOUND if not. */
+static int device_known(struct sq *h, const char *tenant, const char *device)
+{
+    sqlite3_stmt *st = h->st[SQ_DEVICE_GET];
+    int rc;
+
+    if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
+        return MDX_ENOTFOUND;
+    }
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
+    rc = mdx_sq_step_row(st);
+    sqlite3_reset(st);
+    return rc;
+}
+
+int mdx_sq_device_list(struct sq *h, const char *tenant, const char *device, int64_t limit,
+                       const char *by_tenant, const char *by_device, mdx_sq_row_fn row, void *ctx)
+{
+    sqlite3_stmt *st;
+    int64_t tid = 0;
+    int rc;
+
+    if (limit < 0) {
+        return MDX_EINVAL;
+    }
+    rc = mdx_sq_tenant_id(h, tenant, &tid);
+    if (rc == MDX_OK && device != NULL) {
+        rc = device_known(h, tenant, device);
+    }
+    if (rc == MDX_OK) {
+        rc = mdx_sq_prepare(h, device != NULL ? by_device : by_tenant, &st);
+    }
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, tid);
+    if (device != NULL) {
+        sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
+    return mdx_sq_each_row(st, row, ctx);
+}
+
 int mdx_sq_finish(sqlite3_stmt *st, int rc)
 {
     sqlite3_reset(st);

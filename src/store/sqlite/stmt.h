@@ -57,6 +57,15 @@ typedef int (*mdx_sq_row_fn)(sqlite3_stmt *st, void *ctx);
  */
 int mdx_sq_each_row(sqlite3_stmt *st, mdx_sq_row_fn row, void *ctx);
 /*
+ * A listing of tenant 'tenant' or, when 'device' is not NULL, of that
+ * device of it, at most 'limit' rows (0: all): 'by_tenant' (?1 = the
+ * tenant's id, ?3 = the limit) or 'by_device' (also ?2 = the device) run
+ * through mdx_sq_each_row(). MDX_EINVAL for a negative limit,
+ * MDX_ENOTFOUND for an unknown tenant or device.
+ */
+int mdx_sq_device_list(struct sq *h, const char *tenant, const char *device, int64_t limit,
+                       const char *by_tenant, const char *by_device, mdx_sq_row_fn row, void *ctx);
+/*
  * MDX_SQ_LISTER(name, rec_type, map, fn_type) defines struct name (a
  * listing's callback of type fn_type and its argument) and name##_row, an
  * mdx_sq_row_fn taking a struct name as ctx: it fills a rec_type on its
