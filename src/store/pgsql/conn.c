@@ -674,13 +674,11 @@ int mdx_pg_partition_ensure(struct pg *h, int64_t day)
         h->n_days = 0;
     }
     if (h->n_days >= h->cap_days) {
-        size_t cap = h->cap_days != 0 ? h->cap_days * 2 : 64;
-        int64_t *d = mdx_realloc(h->days, cap * sizeof(*d));
+        int64_t *d = mdx_grow(h->days, &h->cap_days, h->n_days + 1, sizeof(*d), 64);
         if (d == NULL) {
             return MDX_OK; /* it exists; we just don't remember it */
         }
         h->days = d;
-        h->cap_days = cap;
     }
     h->days[h->n_days++] = day;
     return MDX_OK;

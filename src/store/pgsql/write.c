@@ -35,6 +35,7 @@
 #include "modax/status.h"
 #include "store/store_alert_int.h"
 #include "store/store_event_int.h"
+#include "store/nodes.h"
 #include "store/pgsql/conn.h"
 #include "store/pgsql/pgsql_int.h"
 
@@ -51,18 +52,7 @@ static int map_init(struct pg_map *m, size_t max)
 
 static void map_clear(struct pg_map *m)
 {
-    if (m->t.b == NULL) {
-        return;
-    }
-    for (size_t i = 0; i <= m->t.mask; i++) {
-        struct mdx_hnode *n = m->t.b[i];
-        while (n != NULL) {
-            struct mdx_hnode *next = n->next;
-            mdx_free(n);
-            n = next;
-        }
-    }
-    mdx_htab_clear(&m->t);
+    mdx_store_nodes_free(&m->t);
 }
 
 static struct pg_entry *map_find(const struct pg_map *m, const void *key, size_t len,
@@ -254,23 +244,15 @@ static int series_resolve(struct pg *h, int64_t device_id, const char *sensor, s
     return rc;
 }
 
+/* mdx_grow() of the array at *p: MDX_OK or MDX_ENOMEM (*p and *cap untouched). */
 static int grow(void **p, size_t *cap, size_t want, size_t size)
 {
-    size_t c = *cap != 0 ? *cap : 256;
-    void *n;
+    void *n = want <= *cap ? *p : mdx_grow(*p, cap, want, size, 256);
 
-    if (want <= *cap) {
-        return MDX_OK;
-    }
-    while (c < want) {
-        c *= 2;
-    }
-    n = mdx_realloc(*p, c * size);
-    if (n == NULL) {
+    if (n == NULL && want > *cap) {
         return MDX_ENOMEM;
     }
     *p = n;
-    *cap = c;
     return MDX_OK;
 }
 

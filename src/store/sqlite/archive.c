@@ -127,13 +127,11 @@ static int parts_add(struct parts *p, const char *device, int64_t day_ms)
         return MDX_OK; /* chunks of one series come in time order: cheap dedupe */
     }
     if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 256;
-        struct part *v = mdx_realloc(p->v, cap * sizeof(*v));
+        struct part *v = mdx_grow(p->v, &p->cap, p->n + 1, sizeof(*v), 256);
         if (v == NULL) {
             return MDX_ENOMEM;
         }
         p->v = v;
-        p->cap = cap;
     }
     p->v[p->n].day_ms = day_ms;
     snprintf(p->v[p->n].device, sizeof(p->v[p->n].device), "%s", device);
@@ -321,14 +319,12 @@ static int collect_hits(struct del_ctx *c, sqlite3_stmt *ch)
             continue; /* the chunk before the range */
         }
         if (c->n_hits == c->cap) {
-            size_t cap = c->cap ? c->cap * 2 : 64;
-            struct hit *v = mdx_realloc(c->hits, cap * sizeof(*v));
+            struct hit *v = mdx_grow(c->hits, &c->cap, c->n_hits + 1, sizeof(*v), 64);
             if (v == NULL) {
                 sqlite3_reset(ch);
                 return MDX_ENOMEM;
             }
             c->hits = v;
-            c->cap = cap;
         }
         x = &c->hits[c->n_hits++];
         x->t_start = sqlite3_column_int64(ch, 0);

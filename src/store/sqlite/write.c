@@ -30,6 +30,7 @@
 #include "modax/status.h"
 #include "store/store_alert_int.h"
 #include "store/store_event_int.h"
+#include "store/nodes.h"
 #include "store/sqlite/rollup.h"
 #include "store/sqlite/sqlite_int.h"
 #include "store/sqlite/stmt.h"
@@ -72,25 +73,9 @@ int mdx_sq_cache_init(struct sq *h)
     return MDX_OK;
 }
 
-static void devices_clear(struct sq *h)
-{
-    if (h->devices.b == NULL) {
-        return;
-    }
-    for (size_t i = 0; i <= h->devices.mask; i++) {
-        struct mdx_hnode *n = h->devices.b[i];
-        while (n != NULL) {
-            struct mdx_hnode *next = n->next;
-            mdx_free(n);
-            n = next;
-        }
-    }
-    mdx_htab_clear(&h->devices);
-}
-
 void mdx_sq_cache_clear(struct sq *h)
 {
-    devices_clear(h);
+    mdx_store_nodes_free(&h->devices);
     if (h->lru.lru_next == NULL) {
         return;
     }
@@ -197,27 +182,23 @@ static void series_evict(struct sq *h)
 
 static int grow_pts(struct sq_pts *p, size_t want)
 {
-    size_t cap = p->cap != 0 ? p->cap : 256;
     struct mdx_chunk_point *v;
 
     if (want <= p->cap) {
         return MDX_OK;
     }
-    while (cap < want) {
-        cap *= 2;
-    }
-    v = mdx_realloc(p->v, cap * sizeof(*v));
+    v = mdx_grow(p->v, &p->cap, want, sizeof(*v), 256);
     if (v == NULL) {
         return MDX_ENOMEM;
     }
     p->v = v;
-    p->cap = cap;
     return MDX_OK;
 }
 
+/* Grows the three scratch arrays of a batch together; batch_cap changes only when all grew. */
 static int grow_batch(struct sq *h, size_t n)
 {
-    size_t cap = h->batch_cap != 0 ? h->batch_cap : 1024;
+    size_t cap_refs = h->batch_cap, cap_links = h->batch_cap, cap_slow = h->batch_cap;
     const struct mdx_point **refs;
     uint32_t *links;
     struct sq_slow *slow;
@@ -225,25 +206,16 @@ static int grow_batch(struct sq *h, size_t n)
     if (n <= h->batch_cap) {
         return MDX_OK;
     }
-    while (cap < n) {
-        cap *= 2;
-    }
-    refs = mdx_realloc(h->refs, cap * sizeof(*refs));
-    if (refs == NULL) {
+    refs = mdx_grow(h->refs, &cap_refs, n, sizeof(*refs), 1024);
+    h->refs = refs != NULL ? refs : h->refs;
+    links = mdx_grow(h->links, &cap_links, n, sizeof(*links), 1024);
+    h->links = links != NULL ? links : h->links;
+    slow = mdx_grow(h->slow, &cap_slow, n, sizeof(*slow), 1024);
+    h->slow = slow != NULL ? slow : h->slow;
+    if (refs == NULL || links == NULL || slow == NULL) {
         return MDX_ENOMEM;
     }
-    h->refs = refs;
-    links = mdx_realloc(h->links, cap * sizeof(*links));
-    if (links == NULL) {
-        return MDX_ENOMEM;
-    }
-    h->links = links;
-    slow = mdx_realloc(h->slow, cap * sizeof(*slow));
-    if (slow == NULL) {
-        return MDX_ENOMEM;
-    }
-    h->slow = slow;
-    h->batch_cap = cap;
+    h->batch_cap = cap_slow;
     return MDX_OK;
 }
 
@@ -973,7 +945,7 @@ int mdx_sq_write(void *impl, const struct mdx_batch *b, struct mdx_batch_result 
         return rc;
     }
     if (h->devices.count > h->cache_series) {
-        devices_clear(h);
+        mdx_store_nodes_free(&h->devices);
     }
     rc = exec_stmt(h, SQ_BEGIN);
     if (rc != MDX_OK) {
