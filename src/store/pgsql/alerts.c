@@ -116,24 +116,7 @@ static int pg_rule_put(void *impl, struct mdx_rule *rule)
     return rc;
 }
 
-static void rule_row(const PGresult *res, int i, struct mdx_rule *r)
-{
-    memset(r, 0, sizeof(*r));
-    r->id = mdx_pg_i64(res, i, 0);
-    snprintf(r->tenant, sizeof(r->tenant), "%s", PQgetvalue(res, i, 1));
-    snprintf(r->name, sizeof(r->name), "%s", PQgetvalue(res, i, 2));
-    snprintf(r->device_type, sizeof(r->device_type), "%s", PQgetvalue(res, i, 3));
-    snprintf(r->device, sizeof(r->device), "%s", PQgetvalue(res, i, 4));
-    snprintf(r->sensor, sizeof(r->sensor), "%s", PQgetvalue(res, i, 5));
-    r->cmp = (int)mdx_pg_i64(res, i, 6);
-    r->threshold = mdx_pg_dbl(res, i, 7);
-    r->hysteresis = mdx_pg_dbl(res, i, 8);
-    r->min_duration_ms = mdx_pg_i64(res, i, 9);
-    r->severity = (int)mdx_pg_i64(res, i, 10);
-    r->enabled = (int)mdx_pg_i64(res, i, 11);
-}
-
-MDX_PG_LISTER(rule_list, struct mdx_rule, rule_row, mdx_rule_fn)
+MDX_PG_LISTER(rule_list, struct mdx_rule, mdx_row_rule, mdx_rule_fn)
 
 static int pg_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *arg)
 {
@@ -250,24 +233,6 @@ static int pg_alert_put(void *impl, struct mdx_alert *alert)
     return alert_write(impl, 0, alert);
 }
 
-static void alert_row(const PGresult *res, int i, struct mdx_alert *a)
-{
-    memset(a, 0, sizeof(*a));
-    a->id = mdx_pg_i64(res, i, 0);
-    snprintf(a->tenant, sizeof(a->tenant), "%s", PQgetvalue(res, i, 1));
-    snprintf(a->device, sizeof(a->device), "%s", PQgetvalue(res, i, 2));
-    snprintf(a->source, sizeof(a->source), "%s", PQgetvalue(res, i, 3));
-    snprintf(a->sensor, sizeof(a->sensor), "%s", PQgetvalue(res, i, 4));
-    a->severity = (int)mdx_pg_i64(res, i, 5);
-    a->state = (int)mdx_pg_i64(res, i, 6);
-    a->opened_ms = mdx_pg_i64(res, i, 7);
-    a->updated_ms = mdx_pg_i64(res, i, 8);
-    a->resolved_ms = mdx_pg_i64(res, i, 9);
-    a->value = mdx_pg_dbl(res, i, 10);
-    a->score = mdx_pg_dbl(res, i, 11);
-    snprintf(a->summary, sizeof(a->summary), "%s", PQgetvalue(res, i, 12));
-}
-
 static int pg_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_alert *out)
 {
     char ids[24];
@@ -282,14 +247,14 @@ static int pg_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_a
     if (rc == MDX_OK) {
         rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
         if (rc == MDX_OK) {
-            alert_row(res, 0, out);
+            mdx_pg_row_map(res, 0, &mdx_row_alert, out);
         }
     }
     PQclear(res);
     return rc;
 }
 
-MDX_PG_LISTER(alert_list, struct mdx_alert, alert_row, mdx_alert_fn)
+MDX_PG_LISTER(alert_list, struct mdx_alert, mdx_row_alert, mdx_alert_fn)
 
 static int pg_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert_fn fn, void *arg)
 {

@@ -16,21 +16,6 @@
     " c.created_ms, c.updated_ms FROM commands c JOIN devices d ON d.id = c.device_id"            \
     " JOIN tenants t ON t.id = d.tenant_id"
 
-static void command_row(const PGresult *res, int i, struct mdx_command *out)
-{
-    memset(out, 0, sizeof(*out));
-    out->id = mdx_pg_i64(res, i, 0);
-    snprintf(out->tenant, sizeof(out->tenant), "%s", PQgetvalue(res, i, 1));
-    snprintf(out->device, sizeof(out->device), "%s", PQgetvalue(res, i, 2));
-    snprintf(out->name, sizeof(out->name), "%s", PQgetvalue(res, i, 3));
-    out->value = mdx_pg_dbl(res, i, 4);
-    out->state = (int)mdx_pg_i64(res, i, 5);
-    snprintf(out->detail, sizeof(out->detail), "%s", PQgetvalue(res, i, 6));
-    snprintf(out->issued_by, sizeof(out->issued_by), "%s", PQgetvalue(res, i, 7));
-    out->created_ms = mdx_pg_i64(res, i, 8);
-    out->updated_ms = mdx_pg_i64(res, i, 9);
-}
-
 static int pg_command_put(void *impl, struct mdx_command *cmd)
 {
     char value[32], state[24], created[24], updated[24], id[24];
@@ -98,13 +83,13 @@ static int pg_command_get(void *impl, const char *tenant, int64_t id, struct mdx
     rc = mdx_pg_run_row(impl, 0, COMMAND_COLS " WHERE c.id = $1::bigint AND t.name = $2", 2, v,
                         &res);
     if (rc == MDX_OK) {
-        command_row(res, 0, out);
+        mdx_pg_row_map(res, 0, &mdx_row_command, out);
     }
     PQclear(res);
     return rc;
 }
 
-MDX_PG_LISTER(command_list, struct mdx_command, command_row, mdx_command_fn)
+MDX_PG_LISTER(command_list, struct mdx_command, mdx_row_command, mdx_command_fn)
 
 static int pg_command_list(void *impl, const char *tenant, const char *device, int64_t limit,
                            mdx_command_fn fn, void *arg)

@@ -261,6 +261,73 @@ double mdx_pg_dbl(const PGresult *res, int row, int col)
     return s != NULL ? strtod(s, NULL) : 0.0;
 }
 
+static int hex_val(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Hex text of exactly 'len' bytes into 'out'; else 'out' stays zero. */
+static void hex_bytes(const char *hex, unsigned char *out, size_t len)
+{
+    if (strlen(hex) != 2 * len) {
+        return;
+    }
+    for (size_t k = 0; k < len; k++) {
+        int hi = hex_val(hex[2 * k]), lo = hex_val(hex[2 * k + 1]);
+        out[k] = hi < 0 || lo < 0 ? 0 : (unsigned char)(hi << 4 | lo);
+    }
+}
+
+/* The row a reader of a result reads. */
+struct pg_result_row {
+    const PGresult *res;
+    int row;
+};
+
+static void pg_text(void *src, int col, char *buf, size_t len)
+{
+    const struct pg_result_row *r = src;
+
+    snprintf(buf, len, "%s", PQgetvalue(r->res, r->row, col));
+}
+
+static int64_t pg_i64(void *src, int col)
+{
+    const struct pg_result_row *r = src;
+
+    return mdx_pg_i64(r->res, r->row, col);
+}
+
+static double pg_dbl(void *src, int col)
+{
+    const struct pg_result_row *r = src;
+
+    return mdx_pg_dbl(r->res, r->row, col);
+}
+
+static int pg_is_null(void *src, int col)
+{
+    const struct pg_result_row *r = src;
+
+    return PQgetisnull(r->res, r->row, col);
+}
+
+static void pg_bytes(void *src, int col, unsigned char *buf, size_t len)
+{
+    const struct pg_result_row *r = src;
+
+    hex_bytes(PQgetvalue(r->res, r->row, col), buf, len);
+}
+
+static const struct mdx_row_reader pg_reader = {pg_text, pg_i64, pg_dbl, pg_is_null, pg_bytes};
+
+void mdx_pg_row_map(const PGresult *res, int row, const struct mdx_row_layout *layout, void *rec)
+{
+    struct pg_result_row r = {res, row};
+
+    mdx_row_fill(layout, rec, &pg_reader, &r);
+}
+
 /* SQLSTATEs that mean "try again" or "the connection is gone". */
 int mdx_pg_status(struct pg *h, const PGresult *res)
 {

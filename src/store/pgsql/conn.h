@@ -13,6 +13,7 @@
 
 #include "modax/store.h"
 #include "store/pgsql/pgsql_int.h"
+#include "store/rows.h"
 
 /* Connects if needed (lazily, after a lost connection too). MDX_ECONN while down. */
 int mdx_pg_ensure(struct pg *h);
@@ -50,6 +51,8 @@ int mdx_pg_status(struct pg *h, const PGresult *res);
 /* Parses column text as int64 / double (0 for NULL or garbage). */
 int64_t mdx_pg_i64(const PGresult *res, int row, int col);
 double mdx_pg_dbl(const PGresult *res, int row, int col);
+/* Fills record 'rec' (zeroed first) from row 'row' of 'res', column i into layout->cols[i]. */
+void mdx_pg_row_map(const PGresult *res, int row, const struct mdx_row_layout *layout, void *rec);
 /* Formats v into buf (at least 24 bytes) and returns buf. */
 const char *mdx_pg_fmt(char *buf, int64_t v);
 /* Tenant and device names: [A-Za-z0-9_-]{1,64}. */
@@ -79,25 +82,12 @@ int mdx_pg_list(struct pg *h, const char *sql, int n, const char *const *vals, m
 int mdx_pg_device_list(struct pg *h, const char *tenant, const char *device, int64_t limit,
                        const char *by_tenant, const char *by_device, mdx_pg_row_fn row, void *ctx);
 /*
- * MDX_PG_LISTER(name, rec_type, map, fn_type) defines struct name (a
- * listing's callback of type fn_type and its argument) and name##_row, an
- * mdx_pg_row_fn taking a struct name as ctx: it fills a rec_type on its
- * stack with map(res, row, &rec) and hands it to the callback, which
- * borrows it for the call only.
+ * MDX_PG_LISTER(name, rec_type, layout, fn_type): MDX_ROW_LISTER (rows.h)
+ * for mdx_pg_list(), name##_row mapping each row by its column 'layout'.
  */
-#define MDX_PG_LISTER(name, rec_type, map, fn_type)                                                \
-    struct name {                                                                                  \
-        fn_type fn;                                                                                \
-        void *arg;                                                                                 \
-    };                                                                                             \
-    static int name##_row(const PGresult *res, int row, void *ctx)                                 \
-    {                                                                                              \
-        const struct name *l = ctx;                                                                \
-        rec_type rec;                                                                              \
-                                                                                                   \
-        map(res, row, &rec);                                                                       \
-        return l->fn(l->arg, &rec);                                                                \
-    }
+#define MDX_PG_LISTER(name, rec_type, layout, fn_type)                                             \
+    MDX_ROW_LISTER(name, rec_type, fn_type, (const PGresult *res, int row, void *ctx),                \
+                   mdx_pg_row_map(res, row, &layout, &rec))
 
 /* Creates the partitions of [today, today + days_ahead] (also at every new connection). */
 int mdx_pg_partitions_ahead(struct pg *h);

@@ -26,15 +26,6 @@ static int valid_tenant_or_default(const char *tenant)
     return tenant != NULL && (tenant[0] == '\0' || mdx_pg_valid_name(tenant));
 }
 
-static void model_row(const PGresult *res, int i, struct mdx_rul_model_rec *out)
-{
-    memset(out, 0, sizeof(*out));
-    snprintf(out->version, sizeof(out->version), "%s", PQgetvalue(res, i, 0));
-    snprintf(out->path, sizeof(out->path), "%s", PQgetvalue(res, i, 1));
-    snprintf(out->manifest, sizeof(out->manifest), "%s", PQgetvalue(res, i, 2));
-    out->created_ms = mdx_pg_i64(res, i, 3);
-}
-
 static int pg_model_put(void *impl, const struct mdx_rul_model_rec *m)
 {
     char created[24];
@@ -70,7 +61,7 @@ static int pg_model_get(void *impl, const char *version, struct mdx_rul_model_re
         impl, 0, "SELECT version, path, manifest, created_ms FROM rul_models WHERE version = $1", 1,
         v, &res);
     if (rc == MDX_OK) {
-        model_row(res, 0, out);
+        mdx_pg_row_map(res, 0, &mdx_row_model, out);
     }
     PQclear(res);
     return rc;
@@ -87,7 +78,7 @@ static int model_list_row(const PGresult *res, int i, void *ctx)
 {
     const struct model_list *l = ctx;
 
-    model_row(res, i, l->m);
+    mdx_pg_row_map(res, i, &mdx_row_model, l->m);
     return l->fn(l->arg, l->m);
 }
 
@@ -319,18 +310,6 @@ static int pg_prediction_put(void *impl, const struct mdx_rul_prediction *p, siz
     return rc;
 }
 
-static void prediction_row(const PGresult *res, int i, struct mdx_rul_prediction *out)
-{
-    memset(out, 0, sizeof(*out));
-    snprintf(out->tenant, sizeof(out->tenant), "%s", PQgetvalue(res, i, 0));
-    snprintf(out->device, sizeof(out->device), "%s", PQgetvalue(res, i, 1));
-    out->ts_ms = mdx_pg_i64(res, i, 2);
-    out->rul = PQgetisnull(res, i, 3) ? NAN : mdx_pg_dbl(res, i, 3);
-    snprintf(out->model_version, sizeof(out->model_version), "%s", PQgetvalue(res, i, 4));
-    snprintf(out->reason, sizeof(out->reason), "%s", PQgetvalue(res, i, 5));
-    out->reason_ms = mdx_pg_i64(res, i, 6);
-}
-
 static int pg_prediction_latest(void *impl, const char *tenant, const char *device,
                                 struct mdx_rul_prediction *out)
 {
@@ -345,13 +324,13 @@ static int pg_prediction_latest(void *impl, const char *tenant, const char *devi
     }
     rc = mdx_pg_run_row(impl, 0, LATEST_COLS " WHERE t.name = $1 AND d.name = $2", 2, v, &res);
     if (rc == MDX_OK) {
-        prediction_row(res, 0, out);
+        mdx_pg_row_map(res, 0, &mdx_row_prediction, out);
     }
     PQclear(res);
     return rc;
 }
 
-MDX_PG_LISTER(prediction_list, struct mdx_rul_prediction, prediction_row, mdx_rul_prediction_fn)
+MDX_PG_LISTER(prediction_list, struct mdx_rul_prediction, mdx_row_prediction, mdx_rul_prediction_fn)
 
 static int pg_prediction_list(void *impl, const char *tenant, const char *device, int64_t limit,
                               mdx_rul_prediction_fn fn, void *arg)

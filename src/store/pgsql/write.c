@@ -705,12 +705,13 @@ static int write_events(struct pg *h, const struct mdx_batch *b)
     return MDX_OK;
 }
 
-static int write_devices(struct pg *h)
+static int write_devices(struct pg *h, const struct mdx_batch *b)
 {
     const char *v[2];
     PGresult *res;
     int rc;
 
+    (void)b;
     if (h->n_dev == 0) {
         return MDX_OK;
     }
@@ -801,6 +802,11 @@ static int write_checkpoint(struct pg *h, const struct mdx_batch *b)
     return rc;
 }
 
+/* What a batch writes after its points, in this order. */
+static int (*const after_points[])(struct pg *h, const struct mdx_batch *b) = {
+    write_events, write_devices, write_dead, mdx_pg_alerts_write /* alerts.c */, write_checkpoint,
+};
+
 /* The transaction of a batch whose rows are collected; t[] gets phase end times (us). */
 static int apply(struct pg *h, const struct mdx_batch *b, size_t n_rows, int64_t *written,
                  int64_t t[4])
@@ -815,20 +821,8 @@ static int apply(struct pg *h, const struct mdx_batch *b, size_t n_rows, int64_t
         rc = write_points(h, n_rows, written, t);
     }
     t[1] = mdx_mono_us();
-    if (rc == MDX_OK) {
-        rc = write_events(h, b);
-    }
-    if (rc == MDX_OK) {
-        rc = write_devices(h);
-    }
-    if (rc == MDX_OK) {
-        rc = write_dead(h, b);
-    }
-    if (rc == MDX_OK) {
-        rc = mdx_pg_alerts_write(h, b); /* alerts.c */
-    }
-    if (rc == MDX_OK) {
-        rc = write_checkpoint(h, b);
+    for (size_t i = 0; i < sizeof(after_points) / sizeof(after_points[0]) && rc == MDX_OK; i++) {
+        rc = after_points[i](h, b);
     }
     t[2] = mdx_mono_us();
     if (rc == MDX_OK) {

@@ -28,22 +28,6 @@
     "SELECT k.id, COALESCE(t.name, ''), k.role, k.hash, k.label, k.created_ms, k.revoked_ms"      \
     " FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id"
 
-static void key_row(sqlite3_stmt *st, struct mdx_apikey *out)
-{
-    const void *hash = sqlite3_column_blob(st, 3);
-
-    memset(out, 0, sizeof(*out));
-    mdx_sq_column_copy(st, 0, out->id, sizeof(out->id));
-    mdx_sq_column_copy(st, 1, out->tenant, sizeof(out->tenant));
-    out->role = sqlite3_column_int(st, 2);
-    if (hash != NULL && sqlite3_column_bytes(st, 3) == (int)sizeof(out->hash)) {
-        memcpy(out->hash, hash, sizeof(out->hash));
-    }
-    mdx_sq_column_copy(st, 4, out->label, sizeof(out->label));
-    out->created_ms = sqlite3_column_int64(st, 5);
-    out->revoked_ms = sqlite3_column_int64(st, 6);
-}
-
 static int sq_apikey_add(void *impl, const struct mdx_apikey *key)
 {
     struct sq *h = impl;
@@ -52,10 +36,7 @@ static int sq_apikey_add(void *impl, const struct mdx_apikey *key)
     int platform = key->tenant[0] == '\0';
     int rc;
 
-    if (!mdx_store_apikey_id_valid(key->id) || key->role < MDX_ROLE_VIEWER ||
-        key->role > MDX_ROLE_PLATFORM ||
-        platform != (key->role == MDX_ROLE_PLATFORM) ||
-        strnlen(key->label, sizeof(key->label)) >= sizeof(key->label)) {
+    if (!mdx_store_apikey_ok(key)) {
         return MDX_EINVAL;
     }
     if (!platform) {
@@ -100,13 +81,13 @@ static int sq_apikey_get(void *impl, const char *id, struct mdx_apikey *out)
     }
     rc = mdx_sq_find(h, KEY_COLS " WHERE k.id = ?1", id, NULL, &st);
     if (rc == MDX_OK) {
-        key_row(st, out);
+        mdx_sq_row_map(st, &mdx_row_apikey, out);
         sqlite3_finalize(st);
     }
     return rc;
 }
 
-MDX_SQ_LISTER(key_list, struct mdx_apikey, key_row, mdx_apikey_fn)
+MDX_SQ_LISTER(key_list, struct mdx_apikey, mdx_row_apikey, mdx_apikey_fn)
 
 static int sq_apikey_list(void *impl, const char *tenant, mdx_apikey_fn fn, void *arg)
 {
@@ -144,23 +125,9 @@ static int sq_apikey_list(void *impl, const char *tenant, mdx_apikey_fn fn, void
 
 static int sq_apikey_revoke(void *impl, const char *id, int64_t now_ms)
 {
-    struct sq *h = impl;
-    struct mdx_apikey key;
-    int rc;
-
-    if (now_ms <= 0) {
-        return MDX_EINVAL; /* revoked_ms 0 means valid */
-    }
-    if (!mdx_store_apikey_id_valid(id)) {
-        return MDX_ENOTFOUND;
-    }
-    rc = mdx_sq_update_key(h, "UPDATE api_keys SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms = 0",
-                           id, now_ms);
-    if (rc != MDX_ENOTFOUND) {
-        return rc;
-    }
-    rc = sq_apikey_get(h, id, &key);
-    return rc == MDX_OK ? MDX_EEXIST : rc; /* revoked already, or no such key */
+    return mdx_sq_update_key(impl,
+                             "UPDATE api_keys SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms = 0",
+                             id, now_ms);
 }
 
 #define CRED_COLS                                                                                  \
@@ -279,12 +246,7 @@ static int sq_device_cred_get(void *impl, const char *device, struct mdx_device_
     }
     rc = mdx_sq_find(h, CRED_COLS " WHERE c.name = ?1", device, NULL, &st);
     if (rc == MDX_OK) {
-        mdx_sq_column_copy(st, 0, out->tenant, sizeof(out->tenant));
-        mdx_sq_column_copy(st, 1, out->device, sizeof(out->device));
-        mdx_sq_column_copy(st, 2, out->secret_hash, sizeof(out->secret_hash));
-        mdx_sq_column_copy(st, 3, out->cert_fingerprint, sizeof(out->cert_fingerprint));
-        out->revoked_ms = sqlite3_column_int64(st, 4);
-        out->updated_ms = sqlite3_column_int64(st, 5);
+        mdx_sq_row_map(st, &mdx_row_cred, out);
         sqlite3_finalize(st);
     }
     return rc;
@@ -367,18 +329,7 @@ static int sq_identity_add(void *impl, const struct mdx_broker_identity *id)
     return mdx_sq_in_tx(impl, identity_insert, id);
 }
 
-static void identity_row(sqlite3_stmt *st, struct mdx_broker_identity *out)
-{
-    memset(out, 0, sizeof(*out));
-    mdx_sq_column_copy(st, 0, out->name, sizeof(out->name));
-    out->kind = sqlite3_column_int(st, 1);
-    mdx_sq_column_copy(st, 2, out->tenant, sizeof(out->tenant));
-    mdx_sq_column_copy(st, 3, out->secret_hash, sizeof(out->secret_hash));
-    out->created_ms = sqlite3_column_int64(st, 4);
-    out->revoked_ms = sqlite3_column_int64(st, 5);
-}
-
-MDX_SQ_LISTER(identity_list, struct mdx_broker_identity, identity_row, mdx_identity_fn)
+MDX_SQ_LISTER(identity_list, struct mdx_broker_identity, mdx_row_identity, mdx_identity_fn)
 
 static int sq_identity_get(void *impl, const char *name, struct mdx_broker_identity *out)
 {
@@ -392,7 +343,7 @@ static int sq_identity_get(void *impl, const char *name, struct mdx_broker_ident
     }
     rc = mdx_sq_find(h, IDENTITY_COLS " WHERE i.name = ?1", name, NULL, &st);
     if (rc == MDX_OK) {
-        identity_row(st, out);
+        mdx_sq_row_map(st, &mdx_row_identity, out);
         sqlite3_finalize(st);
     }
     return rc;
@@ -409,25 +360,10 @@ static int sq_identity_list(void *impl, mdx_identity_fn fn, void *arg)
 
 static int sq_identity_revoke(void *impl, const char *name, int64_t now_ms)
 {
-    struct sq *h = impl;
-    struct mdx_broker_identity id;
-    int rc;
-
-    if (now_ms <= 0) {
-        return MDX_EINVAL;
-    }
-    if (!mdx_sq_name_valid(name)) {
-        return MDX_ENOTFOUND;
-    }
-    rc = mdx_sq_update_key(h,
-                           "UPDATE broker_identities SET revoked_ms = ?2"
-                           " WHERE name = ?1 AND revoked_ms = 0",
-                           name, now_ms);
-    if (rc != MDX_ENOTFOUND) {
-        return rc;
-    }
-    rc = sq_identity_get(h, name, &id);
-    return rc == MDX_OK ? MDX_EEXIST : rc; /* revoked already, or no such identity */
+    return mdx_sq_update_key(impl,
+                             "UPDATE broker_identities SET revoked_ms = ?2"
+                             " WHERE name = ?1 AND revoked_ms = 0",
+                             name, now_ms);
 }
 
 const struct mdx_store_access_ops mdx_sq_access = {

@@ -50,12 +50,6 @@ static const char *const alert_list_sql[4] = {
 /* By name, then from the tenant-wide rule to the most specific. */
 #define RULE_ORDER " ORDER BY t.name, r.name, r.device <> '', r.device_type, r.device"
 
-/* A REAL column that may hold NULL for NaN. */
-static double column_real(sqlite3_stmt *st, int col)
-{
-    return sqlite3_column_type(st, col) == SQLITE_NULL ? NAN : sqlite3_column_double(st, col);
-}
-
 /* Binds a double; NaN becomes NULL (SQLite would do the same, said plainly here). */
 static void bind_real(sqlite3_stmt *st, int col, double v)
 {
@@ -117,24 +111,7 @@ static int sq_rule_put(void *impl, struct mdx_rule *rule)
     return rc == SQLITE_DONE ? MDX_OK : mdx_sq_status(rc);
 }
 
-static void rule_row(sqlite3_stmt *st, struct mdx_rule *r)
-{
-    memset(r, 0, sizeof(*r));
-    r->id = sqlite3_column_int64(st, 0);
-    mdx_sq_column_copy(st, 1, r->tenant, sizeof(r->tenant));
-    mdx_sq_column_copy(st, 2, r->name, sizeof(r->name));
-    mdx_sq_column_copy(st, 3, r->device_type, sizeof(r->device_type));
-    mdx_sq_column_copy(st, 4, r->device, sizeof(r->device));
-    mdx_sq_column_copy(st, 5, r->sensor, sizeof(r->sensor));
-    r->cmp = sqlite3_column_int(st, 6);
-    r->threshold = sqlite3_column_double(st, 7);
-    r->hysteresis = sqlite3_column_double(st, 8);
-    r->min_duration_ms = sqlite3_column_int64(st, 9);
-    r->severity = sqlite3_column_int(st, 10);
-    r->enabled = sqlite3_column_int(st, 11);
-}
-
-MDX_SQ_LISTER(rule_list, struct mdx_rule, rule_row, mdx_rule_fn)
+MDX_SQ_LISTER(rule_list, struct mdx_rule, mdx_row_rule, mdx_rule_fn)
 
 static int sq_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *arg)
 {
@@ -305,24 +282,6 @@ static int sq_alert_put(void *impl, struct mdx_alert *alert)
     return rc;
 }
 
-static void alert_row(sqlite3_stmt *st, struct mdx_alert *a)
-{
-    memset(a, 0, sizeof(*a));
-    a->id = sqlite3_column_int64(st, 0);
-    mdx_sq_column_copy(st, 1, a->tenant, sizeof(a->tenant));
-    mdx_sq_column_copy(st, 2, a->device, sizeof(a->device));
-    mdx_sq_column_copy(st, 3, a->source, sizeof(a->source));
-    mdx_sq_column_copy(st, 4, a->sensor, sizeof(a->sensor));
-    a->severity = sqlite3_column_int(st, 5);
-    a->state = sqlite3_column_int(st, 6);
-    a->opened_ms = sqlite3_column_int64(st, 7);
-    a->updated_ms = sqlite3_column_int64(st, 8);
-    a->resolved_ms = sqlite3_column_int64(st, 9);
-    a->value = column_real(st, 10);
-    a->score = column_real(st, 11);
-    mdx_sq_column_copy(st, 12, a->summary, sizeof(a->summary));
-}
-
 static int sq_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_alert *out)
 {
     struct sq *h = impl;
@@ -340,13 +299,13 @@ static int sq_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_a
     }
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        alert_row(st, out);
+        mdx_sq_row_map(st, &mdx_row_alert, out);
     }
     sqlite3_finalize(st);
     return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
 }
 
-MDX_SQ_LISTER(alert_list, struct mdx_alert, alert_row, mdx_alert_fn)
+MDX_SQ_LISTER(alert_list, struct mdx_alert, mdx_row_alert, mdx_alert_fn)
 
 static int sq_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert_fn fn, void *arg)
 {

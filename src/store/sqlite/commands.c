@@ -19,22 +19,7 @@
     " c.created_ms, c.updated_ms FROM commands c JOIN devices d ON d.id = c.device_id"            \
     " JOIN tenants t ON t.id = d.tenant_id"
 
-static void command_row(sqlite3_stmt *st, struct mdx_command *out)
-{
-    memset(out, 0, sizeof(*out));
-    out->id = sqlite3_column_int64(st, 0);
-    mdx_sq_column_copy(st, 1, out->tenant, sizeof(out->tenant));
-    mdx_sq_column_copy(st, 2, out->device, sizeof(out->device));
-    mdx_sq_column_copy(st, 3, out->name, sizeof(out->name));
-    out->value = sqlite3_column_double(st, 4);
-    out->state = sqlite3_column_int(st, 5);
-    mdx_sq_column_copy(st, 6, out->detail, sizeof(out->detail));
-    mdx_sq_column_copy(st, 7, out->issued_by, sizeof(out->issued_by));
-    out->created_ms = sqlite3_column_int64(st, 8);
-    out->updated_ms = sqlite3_column_int64(st, 9);
-}
-
-MDX_SQ_LISTER(command_list, struct mdx_command, command_row, mdx_command_fn)
+MDX_SQ_LISTER(command_list, struct mdx_command, mdx_row_command, mdx_command_fn)
 
 static int sq_command_put(void *impl, struct mdx_command *cmd)
 {
@@ -112,7 +97,7 @@ static int sq_command_get(void *impl, const char *tenant, int64_t id, struct mdx
     sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
     rc = mdx_sq_step_row(st);
     if (rc == MDX_OK) {
-        command_row(st, out);
+        mdx_sq_row_map(st, &mdx_row_command, out);
     }
     sqlite3_finalize(st);
     return rc;

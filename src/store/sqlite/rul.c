@@ -17,15 +17,6 @@
     "SELECT t.name, d.name, l.ts_ms, l.rul, l.model_version, l.reason, l.reason_ms"                \
     " FROM rul_latest l JOIN devices d ON d.id = l.device_id JOIN tenants t ON t.id = d.tenant_id"
 
-static void model_row(sqlite3_stmt *st, struct mdx_rul_model_rec *out)
-{
-    memset(out, 0, sizeof(*out));
-    mdx_sq_column_copy(st, 0, out->version, sizeof(out->version));
-    mdx_sq_column_copy(st, 1, out->path, sizeof(out->path));
-    mdx_sq_column_copy(st, 2, out->manifest, sizeof(out->manifest));
-    out->created_ms = sqlite3_column_int64(st, 3);
-}
-
 static int sq_model_put(void *impl, const struct mdx_rul_model_rec *m)
 {
     struct sq *h = impl;
@@ -69,7 +60,7 @@ static int sq_model_get(void *impl, const char *version, struct mdx_rul_model_re
                      " WHERE version = ?1",
                      version, NULL, &st);
     if (rc == MDX_OK) {
-        model_row(st, out);
+        mdx_sq_row_map(st, &mdx_row_model, out);
         sqlite3_finalize(st);
     }
     return rc;
@@ -86,7 +77,7 @@ static int model_list_row(sqlite3_stmt *st, void *ctx)
 {
     const struct model_list *l = ctx;
 
-    model_row(st, l->m);
+    mdx_sq_row_map(st, &mdx_row_model, l->m);
     return l->fn(l->arg, l->m);
 }
 
@@ -370,19 +361,7 @@ static int sq_prediction_put(void *impl, const struct mdx_rul_prediction *p, siz
     return rc;
 }
 
-static void prediction_row(sqlite3_stmt *st, struct mdx_rul_prediction *out)
-{
-    memset(out, 0, sizeof(*out));
-    mdx_sq_column_copy(st, 0, out->tenant, sizeof(out->tenant));
-    mdx_sq_column_copy(st, 1, out->device, sizeof(out->device));
-    out->ts_ms = sqlite3_column_int64(st, 2);
-    out->rul = sqlite3_column_type(st, 3) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 3);
-    mdx_sq_column_copy(st, 4, out->model_version, sizeof(out->model_version));
-    mdx_sq_column_copy(st, 5, out->reason, sizeof(out->reason));
-    out->reason_ms = sqlite3_column_int64(st, 6);
-}
-
-MDX_SQ_LISTER(prediction_list, struct mdx_rul_prediction, prediction_row, mdx_rul_prediction_fn)
+MDX_SQ_LISTER(prediction_list, struct mdx_rul_prediction, mdx_row_prediction, mdx_rul_prediction_fn)
 
 static int sq_prediction_latest(void *impl, const char *tenant, const char *device,
                                 struct mdx_rul_prediction *out)
@@ -398,7 +377,7 @@ static int sq_prediction_latest(void *impl, const char *tenant, const char *devi
     }
     rc = mdx_sq_find(h, LATEST_COLS " WHERE t.name = ?1 AND d.name = ?2", tenant, device, &st);
     if (rc == MDX_OK) {
-        prediction_row(st, out);
+        mdx_sq_row_map(st, &mdx_row_prediction, out);
         sqlite3_finalize(st);
     }
     return rc;

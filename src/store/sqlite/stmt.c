@@ -218,6 +218,42 @@ void mdx_sq_column_copy(sqlite3_stmt *st, int col, char *buf, size_t len)
     buf[n] = '\0';
 }
 
+static void sq_text(void *src, int col, char *buf, size_t len)
+{
+    mdx_sq_column_copy(src, col, buf, len);
+}
+
+static int64_t sq_i64(void *src, int col)
+{
+    return sqlite3_column_int64(src, col);
+}
+
+static double sq_dbl(void *src, int col)
+{
+    return sqlite3_column_double(src, col);
+}
+
+static int sq_is_null(void *src, int col)
+{
+    return sqlite3_column_type(src, col) == SQLITE_NULL;
+}
+
+static void sq_bytes(void *src, int col, unsigned char *buf, size_t len)
+{
+    const void *blob = sqlite3_column_blob(src, col);
+
+    if (blob != NULL && sqlite3_column_bytes(src, col) == (int)len) {
+        memcpy(buf, blob, len);
+    }
+}
+
+static const struct mdx_row_reader sq_reader = {sq_text, sq_i64, sq_dbl, sq_is_null, sq_bytes};
+
+void mdx_sq_row_map(sqlite3_stmt *st, const struct mdx_row_layout *layout, void *rec)
+{
+    mdx_row_fill(layout, rec, &sq_reader, st);
+}
+
 int mdx_sq_tenant_id(struct sq *h, const char *tenant, int64_t *id)
 {
     sqlite3_stmt *st = h->st[SQ_TENANT_ID];

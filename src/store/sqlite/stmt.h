@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "modax/store.h"
+#include "store/rows.h"
 #include "store/sqlite/sqlite_int.h"
 
 /* MDX_* status for an SQLite result code. */
@@ -20,6 +21,8 @@ int mdx_sq_status(int rc);
 void mdx_sq_column_copy(sqlite3_stmt *st, int col, char *buf, size_t len);
 /* Tenant, device and identity names: [A-Za-z0-9_-]{1,64}. */
 int mdx_sq_name_valid(const char *s);
+/* Fills record 'rec' (zeroed first) from the row 'st' is on, column i into layout->cols[i]. */
+void mdx_sq_row_map(sqlite3_stmt *st, const struct mdx_row_layout *layout, void *rec);
 /* Prepares 'sql' into *st: MDX_OK, or the error with *st NULL. */
 int mdx_sq_prepare(struct sq *h, const char *sql, sqlite3_stmt **st);
 /* Steps a statement that returns at most one row, leaving it on the row to read:
@@ -66,25 +69,12 @@ int mdx_sq_each_row(sqlite3_stmt *st, mdx_sq_row_fn row, void *ctx);
 int mdx_sq_device_list(struct sq *h, const char *tenant, const char *device, int64_t limit,
                        const char *by_tenant, const char *by_device, mdx_sq_row_fn row, void *ctx);
 /*
- * MDX_SQ_LISTER(name, rec_type, map, fn_type) defines struct name (a
- * listing's callback of type fn_type and its argument) and name##_row, an
- * mdx_sq_row_fn taking a struct name as ctx: it fills a rec_type on its
- * stack with map(st, &rec) and hands it to the callback, which borrows it
- * for the call only.
+ * MDX_SQ_LISTER(name, rec_type, layout, fn_type): MDX_ROW_LISTER (rows.h)
+ * for mdx_sq_each_row(), name##_row mapping each row by its column 'layout'.
  */
-#define MDX_SQ_LISTER(name, rec_type, map, fn_type)                                                \
-    struct name {                                                                                  \
-        fn_type fn;                                                                                \
-        void *arg;                                                                                 \
-    };                                                                                             \
-    static int name##_row(sqlite3_stmt *st, void *ctx)                                             \
-    {                                                                                              \
-        const struct name *l = ctx;                                                                \
-        rec_type rec;                                                                              \
-                                                                                                   \
-        map(st, &rec);                                                                             \
-        return l->fn(l->arg, &rec);                                                                \
-    }
+#define MDX_SQ_LISTER(name, rec_type, layout, fn_type)                                             \
+    MDX_ROW_LISTER(name, rec_type, fn_type, (sqlite3_stmt *st, void *ctx),                           \
+                   mdx_sq_row_map(st, &layout, &rec))
 /* Resets kept statement 'st' after a listing and turns its last step result 'rc' into a status. */
 int mdx_sq_finish(sqlite3_stmt *st, int rc);
 /* Calls fn with column 0 (borrowed) of each row of kept statement 'st', then resets it:

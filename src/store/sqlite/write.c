@@ -786,8 +786,9 @@ static int write_events(struct sq *h, const struct mdx_batch *b)
     return MDX_OK;
 }
 
-static int write_devices(struct sq *h)
+static int write_devices(struct sq *h, const struct mdx_batch *b)
 {
+    (void)b;
     for (struct sq_device *d = h->batch_devices; d != NULL; d = d->batch_next) {
         sqlite3_stmt *st = h->st[SQ_DEVICE_SEEN];
         int rc;
@@ -924,6 +925,18 @@ static int collect_points(struct sq *h, const struct mdx_batch *b)
     return MDX_OK;
 }
 
+static int flush_rollups(struct sq *h, const struct mdx_batch *b)
+{
+    (void)b;
+    return mdx_sq_rollup_flush(h);
+}
+
+/* What a batch writes after its points, in this order. */
+static int (*const after_points[])(struct sq *h, const struct mdx_batch *b) = {
+    flush_rollups, write_events, write_devices, write_dead, mdx_sq_alerts_write /* alerts.c */,
+    write_checkpoint,
+};
+
 int mdx_sq_write(void *impl, const struct mdx_batch *b, struct mdx_batch_result *res)
 {
     struct sq *h = impl;
@@ -973,23 +986,8 @@ int mdx_sq_write(void *impl, const struct mdx_batch *b, struct mdx_batch_result 
             rc = chunk_put(h, s->id, &s->head);
         }
     }
-    if (rc == MDX_OK) {
-        rc = mdx_sq_rollup_flush(h);
-    }
-    if (rc == MDX_OK) {
-        rc = write_events(h, b);
-    }
-    if (rc == MDX_OK) {
-        rc = write_devices(h);
-    }
-    if (rc == MDX_OK) {
-        rc = write_dead(h, b);
-    }
-    if (rc == MDX_OK) {
-        rc = mdx_sq_alerts_write(h, b); /* alerts.c */
-    }
-    if (rc == MDX_OK) {
-        rc = write_checkpoint(h, b);
+    for (size_t i = 0; i < sizeof(after_points) / sizeof(after_points[0]) && rc == MDX_OK; i++) {
+        rc = after_points[i](h, b);
     }
     if (rc == MDX_OK) {
         rc = exec_stmt(h, SQ_COMMIT);
