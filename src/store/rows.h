@@ -72,6 +72,30 @@ void mdx_row_fill(const struct mdx_row_layout *layout, void *rec, const struct m
         return l->fn(l->arg, &rec);                                                                \
     }
 
+/*
+ * The SELECTs (without their WHERE) whose columns the layouts of the same
+ * records below name, in order; both back ends run them.
+ */
+#define MDX_SELECT_CRED                                                                            \
+    "SELECT t.name, d.name, c.secret_hash, c.cert_fingerprint, c.revoked_ms, c.updated_ms"         \
+    " FROM device_creds c JOIN devices d ON d.id = c.device_id"                                    \
+    " JOIN tenants t ON t.id = d.tenant_id"
+#define MDX_SELECT_IDENTITY                                                                        \
+    "SELECT i.name, i.kind, COALESCE(t.name, ''), i.secret_hash, i.created_ms, i.revoked_ms"       \
+    " FROM broker_identities i LEFT JOIN tenants t ON t.id = i.tenant_id"
+#define MDX_SELECT_ALERT                                                                           \
+    "SELECT a.id, t.name, a.device, a.source, a.sensor, a.severity, a.state, a.opened_ms,"         \
+    " a.updated_ms, a.resolved_ms, a.value, a.score, a.summary"                                    \
+    " FROM alerts a JOIN tenants t ON t.id = a.tenant_id"
+#define MDX_SELECT_COMMAND                                                                         \
+    "SELECT c.id, t.name, d.name, c.name, c.value, c.state, c.detail, c.issued_by,"                \
+    " c.created_ms, c.updated_ms FROM commands c JOIN devices d ON d.id = c.device_id"             \
+    " JOIN tenants t ON t.id = d.tenant_id"
+#define MDX_SELECT_MODEL "SELECT version, path, manifest, created_ms FROM rul_models"
+#define MDX_SELECT_PREDICTION                                                                      \
+    "SELECT t.name, d.name, l.ts_ms, l.rul, l.model_version, l.reason, l.reason_ms"                \
+    " FROM rul_latest l JOIN devices d ON d.id = l.device_id JOIN tenants t ON t.id = d.tenant_id"
+
 extern const struct mdx_row_layout mdx_row_apikey;     /* struct mdx_apikey */
 extern const struct mdx_row_layout mdx_row_identity;   /* struct mdx_broker_identity */
 extern const struct mdx_row_layout mdx_row_cred;       /* struct mdx_device_cred */

@@ -22,7 +22,6 @@
     "SELECT k.id, COALESCE(t.name, ''), k.role, encode(k.hash, 'hex'), k.label, k.created_ms,"    \
     " k.revoked_ms FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id"
 
-
 static int pg_apikey_add(void *impl, const struct mdx_apikey *key)
 {
     struct pg *h = impl;
@@ -115,15 +114,6 @@ static int pg_apikey_revoke(void *impl, const char *id, int64_t now_ms)
 
 /* pg_advisory_xact_lock key of the broker's user name space: "MDXC" as a 32-bit number */
 #define NAMES_LOCK "SELECT pg_advisory_xact_lock(1296324675)"
-
-#define CRED_COLS                                                                                  \
-    "SELECT t.name, d.name, c.secret_hash, c.cert_fingerprint, c.revoked_ms, c.updated_ms"         \
-    " FROM device_creds c JOIN devices d ON d.id = c.device_id"                                    \
-    " JOIN tenants t ON t.id = d.tenant_id"
-
-#define IDENTITY_COLS                                                                              \
-    "SELECT i.name, i.kind, COALESCE(t.name, ''), i.secret_hash, i.created_ms, i.revoked_ms"      \
-    " FROM broker_identities i LEFT JOIN tenants t ON t.id = i.tenant_id"
 
 /* Runs 'sql' inside the transaction; MDX_OK if it returned a row (first column into buf). */
 static int one_row(struct pg *h, const char *sql, int n, const char *const *v, char *buf,
@@ -232,7 +222,7 @@ static int pg_device_cred_get(void *impl, const char *device, struct mdx_device_
     if (!mdx_pg_valid_name(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run_row(impl, 0, CRED_COLS " WHERE c.name = $1", 1, v, &res);
+    rc = mdx_pg_run_row(impl, 0, MDX_SELECT_CRED " WHERE c.name = $1", 1, v, &res);
     if (rc == MDX_OK) {
         mdx_pg_row_map(res, 0, &mdx_row_cred, out);
     }
@@ -325,7 +315,7 @@ static int pg_identity_get(void *impl, const char *name, struct mdx_broker_ident
     if (!mdx_pg_valid_name(name)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run_row(impl, 0, IDENTITY_COLS " WHERE i.name = $1", 1, v, &res);
+    rc = mdx_pg_run_row(impl, 0, MDX_SELECT_IDENTITY " WHERE i.name = $1", 1, v, &res);
     if (rc == MDX_OK) {
         mdx_pg_row_map(res, 0, &mdx_row_identity, out);
     }
@@ -339,7 +329,7 @@ static int pg_identity_list(void *impl, mdx_identity_fn fn, void *arg)
 {
     struct identity_list list = {fn, arg};
 
-    return mdx_pg_list(impl, IDENTITY_COLS " ORDER BY i.name", 0, NULL, identity_list_row, &list);
+    return mdx_pg_list(impl, MDX_SELECT_IDENTITY " ORDER BY i.name", 0, NULL, identity_list_row, &list);
 }
 
 static int pg_identity_revoke(void *impl, const char *name, int64_t now_ms)

@@ -20,14 +20,9 @@
 #include "store/pgsql/conn.h"
 #include "store/pgsql/pgsql_int.h"
 
-#define ALERT_COLS                                                                                 \
-    "SELECT a.id, t.name, a.device, a.source, a.sensor, a.severity, a.state, a.opened_ms,"        \
-    " a.updated_ms, a.resolved_ms, a.value, a.score, a.summary"                                    \
-    " FROM alerts a JOIN tenants t ON t.id = a.tenant_id"
-
 /* The unnamed statement is planned with the values, so the NULL tests fold away. */
 static const char alert_list_sql[] =
-    ALERT_COLS " WHERE ($1::integer IS NULL OR a.tenant_id = $1)"
+    MDX_SELECT_ALERT " WHERE ($1::integer IS NULL OR a.tenant_id = $1)"
                " AND ($2::text IS NULL OR a.device = $2)"
                " AND ($3::integer < 0 OR a.state = $3) AND ($4::integer = 0 OR a.state < 2)"
                " AND a.severity >= $5::integer"
@@ -242,7 +237,7 @@ static int pg_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_a
 
     memset(out, 0, sizeof(*out));
     rc = mdx_pg_run(impl, 0,
-                    ALERT_COLS " WHERE a.id = $1::bigint AND ($2::text IS NULL OR t.name = $2)", 2,
+                    MDX_SELECT_ALERT " WHERE a.id = $1::bigint AND ($2::text IS NULL OR t.name = $2)", 2,
                     v, &res);
     if (rc == MDX_OK) {
         rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;

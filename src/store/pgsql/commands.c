@@ -11,11 +11,6 @@
 #include "store/pgsql/conn.h"
 #include "store/pgsql/pgsql_int.h"
 
-#define COMMAND_COLS                                                                               \
-    "SELECT c.id, t.name, d.name, c.name, c.value, c.state, c.detail, c.issued_by,"               \
-    " c.created_ms, c.updated_ms FROM commands c JOIN devices d ON d.id = c.device_id"            \
-    " JOIN tenants t ON t.id = d.tenant_id"
-
 static int pg_command_put(void *impl, struct mdx_command *cmd)
 {
     char value[32], state[24], created[24], updated[24], id[24];
@@ -80,7 +75,7 @@ static int pg_command_get(void *impl, const char *tenant, int64_t id, struct mdx
     if (!mdx_pg_valid_name(tenant) || id <= 0) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run_row(impl, 0, COMMAND_COLS " WHERE c.id = $1::bigint AND t.name = $2", 2, v,
+    rc = mdx_pg_run_row(impl, 0, MDX_SELECT_COMMAND " WHERE c.id = $1::bigint AND t.name = $2", 2, v,
                         &res);
     if (rc == MDX_OK) {
         mdx_pg_row_map(res, 0, &mdx_row_command, out);
@@ -97,9 +92,9 @@ static int pg_command_list(void *impl, const char *tenant, const char *device, i
     struct command_list list = {fn, arg};
 
     return mdx_pg_device_list(impl, tenant, device, limit,
-                              COMMAND_COLS " WHERE t.name = $1"
+                              MDX_SELECT_COMMAND " WHERE t.name = $1"
                                            " ORDER BY c.created_ms DESC, c.id DESC LIMIT $2::bigint",
-                              COMMAND_COLS " WHERE t.name = $1 AND d.name = $3"
+                              MDX_SELECT_COMMAND " WHERE t.name = $1 AND d.name = $3"
                                            " ORDER BY c.created_ms DESC, c.id DESC LIMIT $2::bigint",
                               command_list_row, &list);
 }

@@ -15,9 +15,6 @@
 #include "store/pgsql/pgsql_int.h"
 #include "store/store_rul_int.h"
 
-#define LATEST_COLS                                                                                \
-    "SELECT t.name, d.name, l.ts_ms, l.rul, l.model_version, l.reason, l.reason_ms"                \
-    " FROM rul_latest l JOIN devices d ON d.id = l.device_id JOIN tenants t ON t.id = d.tenant_id"
 #define DEVICE_OF "SELECT d.id FROM devices d JOIN tenants t ON t.id = d.tenant_id"            \
                   " WHERE t.name = $1 AND d.name = $2"
 
@@ -58,7 +55,7 @@ static int pg_model_get(void *impl, const char *version, struct mdx_rul_model_re
         return MDX_ENOTFOUND;
     }
     rc = mdx_pg_run_row(
-        impl, 0, "SELECT version, path, manifest, created_ms FROM rul_models WHERE version = $1", 1,
+        impl, 0, MDX_SELECT_MODEL " WHERE version = $1", 1,
         v, &res);
     if (rc == MDX_OK) {
         mdx_pg_row_map(res, 0, &mdx_row_model, out);
@@ -91,8 +88,7 @@ static int pg_model_list(void *impl, mdx_rul_model_fn fn, void *arg)
         return MDX_ENOMEM;
     }
     rc = mdx_pg_list(impl,
-                     "SELECT version, path, manifest, created_ms FROM rul_models"
-                     " ORDER BY created_ms, version",
+                     MDX_SELECT_MODEL " ORDER BY created_ms, version",
                      0, NULL, model_list_row, &list);
     mdx_free(list.m);
     return rc;
@@ -322,7 +318,7 @@ static int pg_prediction_latest(void *impl, const char *tenant, const char *devi
     if (!mdx_pg_valid_name(tenant) || !mdx_pg_valid_name(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run_row(impl, 0, LATEST_COLS " WHERE t.name = $1 AND d.name = $2", 2, v, &res);
+    rc = mdx_pg_run_row(impl, 0, MDX_SELECT_PREDICTION " WHERE t.name = $1 AND d.name = $2", 2, v, &res);
     if (rc == MDX_OK) {
         mdx_pg_row_map(res, 0, &mdx_row_prediction, out);
     }
@@ -338,7 +334,7 @@ static int pg_prediction_list(void *impl, const char *tenant, const char *device
     struct prediction_list list = {fn, arg};
 
     return mdx_pg_device_list(impl, tenant, device, limit,
-                              LATEST_COLS " WHERE t.name = $1 ORDER BY d.name LIMIT $2::bigint",
+                              MDX_SELECT_PREDICTION " WHERE t.name = $1 ORDER BY d.name LIMIT $2::bigint",
                               "SELECT t.name, d.name, r.ts_ms, r.rul, r.model_version, '', 0"
                               " FROM rul_history r JOIN devices d ON d.id = r.device_id"
                               " JOIN tenants t ON t.id = d.tenant_id WHERE t.name = $1"

@@ -130,15 +130,6 @@ static int sq_apikey_revoke(void *impl, const char *id, int64_t now_ms)
                              id, now_ms);
 }
 
-#define CRED_COLS                                                                                  \
-    "SELECT t.name, d.name, c.secret_hash, c.cert_fingerprint, c.revoked_ms, c.updated_ms"         \
-    " FROM device_creds c JOIN devices d ON d.id = c.device_id"                                    \
-    " JOIN tenants t ON t.id = d.tenant_id"
-
-#define IDENTITY_COLS                                                                              \
-    "SELECT i.name, i.kind, COALESCE(t.name, ''), i.secret_hash, i.created_ms, i.revoked_ms"      \
-    " FROM broker_identities i LEFT JOIN tenants t ON t.id = i.tenant_id"
-
 /* Id of device (tenant, device) into *id; MDX_ENOTFOUND if unknown. */
 static int device_id(struct sq *h, const char *tenant, const char *device, int64_t *id)
 {
@@ -244,7 +235,7 @@ static int sq_device_cred_get(void *impl, const char *device, struct mdx_device_
     if (!mdx_sq_name_valid(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_sq_find(h, CRED_COLS " WHERE c.name = ?1", device, NULL, &st);
+    rc = mdx_sq_find(h, MDX_SELECT_CRED " WHERE c.name = ?1", device, NULL, &st);
     if (rc == MDX_OK) {
         mdx_sq_row_map(st, &mdx_row_cred, out);
         sqlite3_finalize(st);
@@ -341,7 +332,7 @@ static int sq_identity_get(void *impl, const char *name, struct mdx_broker_ident
     if (!mdx_sq_name_valid(name)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_sq_find(h, IDENTITY_COLS " WHERE i.name = ?1", name, NULL, &st);
+    rc = mdx_sq_find(h, MDX_SELECT_IDENTITY " WHERE i.name = ?1", name, NULL, &st);
     if (rc == MDX_OK) {
         mdx_sq_row_map(st, &mdx_row_identity, out);
         sqlite3_finalize(st);
@@ -353,7 +344,7 @@ static int sq_identity_list(void *impl, mdx_identity_fn fn, void *arg)
 {
     struct identity_list list = {fn, arg};
     sqlite3_stmt *st;
-    int rc = mdx_sq_prepare(impl, IDENTITY_COLS " ORDER BY i.name", &st);
+    int rc = mdx_sq_prepare(impl, MDX_SELECT_IDENTITY " ORDER BY i.name", &st);
 
     return rc != MDX_OK ? rc : mdx_sq_each_row(st, identity_list_row, &list);
 }

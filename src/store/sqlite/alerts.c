@@ -24,11 +24,6 @@
 #include "store/sqlite/sqlite_int.h"
 #include "store/sqlite/stmt.h"
 
-#define ALERT_COLS                                                                                 \
-    "SELECT a.id, t.name, a.device, a.source, a.sensor, a.severity, a.state, a.opened_ms,"        \
-    " a.updated_ms, a.resolved_ms, a.value, a.score, a.summary"                                    \
-    " FROM alerts a JOIN tenants t ON t.id = a.tenant_id"
-
 /* Filters after the tenant and device: ?3 state (-1 any), ?4 active only, ?5 min severity. */
 #define ALERT_FILTER                                                                               \
     " AND (?3 < 0 OR a.state = ?3) AND (?4 = 0 OR a.state < 2) AND a.severity >= ?5"              \
@@ -36,10 +31,10 @@
 
 /* One statement per combination of tenant and device, so that each can use its index. */
 static const char *const alert_list_sql[4] = {
-    ALERT_COLS " WHERE 1" ALERT_FILTER,
-    ALERT_COLS " WHERE a.tenant_id = ?1" ALERT_FILTER,
-    ALERT_COLS " WHERE a.device = ?2" ALERT_FILTER,
-    ALERT_COLS " WHERE a.tenant_id = ?1 AND a.device = ?2" ALERT_FILTER,
+    MDX_SELECT_ALERT " WHERE 1" ALERT_FILTER,
+    MDX_SELECT_ALERT " WHERE a.tenant_id = ?1" ALERT_FILTER,
+    MDX_SELECT_ALERT " WHERE a.device = ?2" ALERT_FILTER,
+    MDX_SELECT_ALERT " WHERE a.tenant_id = ?1 AND a.device = ?2" ALERT_FILTER,
 };
 
 #define RULE_COLS                                                                                  \
@@ -289,7 +284,7 @@ static int sq_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_a
     int rc;
 
     memset(out, 0, sizeof(*out));
-    rc = mdx_sq_prepare(h, ALERT_COLS " WHERE a.id = ?1 AND (?2 IS NULL OR t.name = ?2)", &st);
+    rc = mdx_sq_prepare(h, MDX_SELECT_ALERT " WHERE a.id = ?1 AND (?2 IS NULL OR t.name = ?2)", &st);
     if (rc != MDX_OK) {
         return rc;
     }

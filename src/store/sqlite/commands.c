@@ -14,11 +14,6 @@
 #include "store/sqlite/sqlite_int.h"
 #include "store/sqlite/stmt.h"
 
-#define COMMAND_COLS                                                                               \
-    "SELECT c.id, t.name, d.name, c.name, c.value, c.state, c.detail, c.issued_by,"               \
-    " c.created_ms, c.updated_ms FROM commands c JOIN devices d ON d.id = c.device_id"            \
-    " JOIN tenants t ON t.id = d.tenant_id"
-
 MDX_SQ_LISTER(command_list, struct mdx_command, mdx_row_command, mdx_command_fn)
 
 static int sq_command_put(void *impl, struct mdx_command *cmd)
@@ -89,7 +84,7 @@ static int sq_command_get(void *impl, const char *tenant, int64_t id, struct mdx
     if (!mdx_sq_name_valid(tenant) || id <= 0) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_sq_prepare(h, COMMAND_COLS " WHERE c.id = ?1 AND t.name = ?2", &st);
+    rc = mdx_sq_prepare(h, MDX_SELECT_COMMAND " WHERE c.id = ?1 AND t.name = ?2", &st);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -109,9 +104,9 @@ static int sq_command_list(void *impl, const char *tenant, const char *device, i
     struct command_list list = {fn, arg};
 
     return mdx_sq_device_list(impl, tenant, device, limit,
-                              COMMAND_COLS " WHERE d.tenant_id = ?1"
+                              MDX_SELECT_COMMAND " WHERE d.tenant_id = ?1"
                                            " ORDER BY c.created_ms DESC, c.id DESC LIMIT ?3",
-                              COMMAND_COLS " WHERE d.tenant_id = ?1 AND d.name = ?2"
+                              MDX_SELECT_COMMAND " WHERE d.tenant_id = ?1 AND d.name = ?2"
                                            " ORDER BY c.created_ms DESC, c.id DESC LIMIT ?3",
                               command_list_row, &list);
 }

@@ -13,10 +13,6 @@
 #include "store/sqlite/sqlite_int.h"
 #include "store/sqlite/stmt.h"
 
-#define LATEST_COLS                                                                                \
-    "SELECT t.name, d.name, l.ts_ms, l.rul, l.model_version, l.reason, l.reason_ms"                \
-    " FROM rul_latest l JOIN devices d ON d.id = l.device_id JOIN tenants t ON t.id = d.tenant_id"
-
 static int sq_model_put(void *impl, const struct mdx_rul_model_rec *m)
 {
     struct sq *h = impl;
@@ -56,8 +52,7 @@ static int sq_model_get(void *impl, const char *version, struct mdx_rul_model_re
         return MDX_ENOTFOUND;
     }
     rc = mdx_sq_find(h,
-                     "SELECT version, path, manifest, created_ms FROM rul_models"
-                     " WHERE version = ?1",
+                     MDX_SELECT_MODEL " WHERE version = ?1",
                      version, NULL, &st);
     if (rc == MDX_OK) {
         mdx_sq_row_map(st, &mdx_row_model, out);
@@ -90,8 +85,7 @@ static int sq_model_list(void *impl, mdx_rul_model_fn fn, void *arg)
     int rc;
 
     rc = mdx_sq_prepare(h,
-                        "SELECT version, path, manifest, created_ms FROM rul_models"
-                        " ORDER BY created_ms, version",
+                        MDX_SELECT_MODEL " ORDER BY created_ms, version",
                         &st);
     if (rc != MDX_OK) {
         return rc;
@@ -375,7 +369,7 @@ static int sq_prediction_latest(void *impl, const char *tenant, const char *devi
     if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_sq_find(h, LATEST_COLS " WHERE t.name = ?1 AND d.name = ?2", tenant, device, &st);
+    rc = mdx_sq_find(h, MDX_SELECT_PREDICTION " WHERE t.name = ?1 AND d.name = ?2", tenant, device, &st);
     if (rc == MDX_OK) {
         mdx_sq_row_map(st, &mdx_row_prediction, out);
         sqlite3_finalize(st);
@@ -389,7 +383,7 @@ static int sq_prediction_list(void *impl, const char *tenant, const char *device
     struct prediction_list list = {fn, arg};
 
     return mdx_sq_device_list(
-        impl, tenant, device, limit, LATEST_COLS " WHERE d.tenant_id = ?1 ORDER BY d.name LIMIT ?3",
+        impl, tenant, device, limit, MDX_SELECT_PREDICTION " WHERE d.tenant_id = ?1 ORDER BY d.name LIMIT ?3",
         "SELECT t.name, d.name, r.ts_ms, r.rul, r.model_version, '', 0"
         " FROM rul_history r JOIN devices d ON d.id = r.device_id"
         " JOIN tenants t ON t.id = d.tenant_id"
