@@ -329,7 +329,8 @@ static int pg_identity_list(void *impl, mdx_identity_fn fn, void *arg)
 {
     struct identity_list list = {fn, arg};
 
-    return mdx_pg_list(impl, MDX_SELECT_IDENTITY " ORDER BY i.name", 0, NULL, identity_list_row, &list);
+    return mdx_pg_list(impl, MDX_SELECT_IDENTITY " ORDER BY i.name", 0, NULL, identity_list_row,
+                       &list);
 }
 
 static int pg_identity_revoke(void *impl, const char *name, int64_t now_ms)

@@ -155,9 +155,6 @@ static int alert_write(struct pg *h, int in_tx, struct mdx_alert *a)
     PGresult *res;
     int rc;
 
-    if (a->id < 0) {
-        return MDX_EINVAL;
-    }
     rc = mdx_store_alert_check(a);
     if (rc != MDX_OK) {
         return rc;
@@ -237,8 +234,9 @@ static int pg_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_a
 
     memset(out, 0, sizeof(*out));
     rc = mdx_pg_run(impl, 0,
-                    MDX_SELECT_ALERT " WHERE a.id = $1::bigint AND ($2::text IS NULL OR t.name = $2)", 2,
-                    v, &res);
+                    MDX_SELECT_ALERT
+                    " WHERE a.id = $1::bigint AND ($2::text IS NULL OR t.name = $2)",
+                    2, v, &res);
     if (rc == MDX_OK) {
         rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
         if (rc == MDX_OK) {

@@ -75,8 +75,8 @@ static int pg_command_get(void *impl, const char *tenant, int64_t id, struct mdx
     if (!mdx_pg_valid_name(tenant) || id <= 0) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run_row(impl, 0, MDX_SELECT_COMMAND " WHERE c.id = $1::bigint AND t.name = $2", 2, v,
-                        &res);
+    rc = mdx_pg_run_row(impl, 0, MDX_SELECT_COMMAND " WHERE c.id = $1::bigint AND t.name = $2", 2,
+                        v, &res);
     if (rc == MDX_OK) {
         mdx_pg_row_map(res, 0, &mdx_row_command, out);
     }
@@ -93,9 +93,11 @@ static int pg_command_list(void *impl, const char *tenant, const char *device, i
 
     return mdx_pg_device_list(impl, tenant, device, limit,
                               MDX_SELECT_COMMAND " WHERE t.name = $1"
-                                           " ORDER BY c.created_ms DESC, c.id DESC LIMIT $2::bigint",
+                                                 " ORDER BY c.created_ms DESC, c.id DESC"
+                                                 " LIMIT $2::bigint",
                               MDX_SELECT_COMMAND " WHERE t.name = $1 AND d.name = $3"
-                                           " ORDER BY c.created_ms DESC, c.id DESC LIMIT $2::bigint",
+                                                 " ORDER BY c.created_ms DESC, c.id DESC"
+                                                 " LIMIT $2::bigint",
                               command_list_row, &list);
 }
 

@@ -86,7 +86,7 @@ int mdx_pg_device_list(struct pg *h, const char *tenant, const char *device, int
  * for mdx_pg_list(), name##_row mapping each row by its column 'layout'.
  */
 #define MDX_PG_LISTER(name, rec_type, layout, fn_type)                                             \
-    MDX_ROW_LISTER(name, rec_type, fn_type, (const PGresult *res, int row, void *ctx),                \
+    MDX_ROW_LISTER(name, rec_type, fn_type, (const PGresult *res, int row, void *ctx),             \
                    mdx_pg_row_map(res, row, &layout, &rec))
 
 /* Creates the partitions of [today, today + days_ahead] (also at every new connection). */

@@ -318,7 +318,8 @@ static int pg_prediction_latest(void *impl, const char *tenant, const char *devi
     if (!mdx_pg_valid_name(tenant) || !mdx_pg_valid_name(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run_row(impl, 0, MDX_SELECT_PREDICTION " WHERE t.name = $1 AND d.name = $2", 2, v, &res);
+    rc = mdx_pg_run_row(impl, 0, MDX_SELECT_PREDICTION " WHERE t.name = $1 AND d.name = $2", 2, v,
+                        &res);
     if (rc == MDX_OK) {
         mdx_pg_row_map(res, 0, &mdx_row_prediction, out);
     }
@@ -334,7 +335,8 @@ static int pg_prediction_list(void *impl, const char *tenant, const char *device
     struct prediction_list list = {fn, arg};
 
     return mdx_pg_device_list(impl, tenant, device, limit,
-                              MDX_SELECT_PREDICTION " WHERE t.name = $1 ORDER BY d.name LIMIT $2::bigint",
+                              MDX_SELECT_PREDICTION
+                              " WHERE t.name = $1 ORDER BY d.name LIMIT $2::bigint",
                               "SELECT t.name, d.name, r.ts_ms, r.rul, r.model_version, '', 0"
                               " FROM rul_history r JOIN devices d ON d.id = r.device_id"
                               " JOIN tenants t ON t.id = d.tenant_id WHERE t.name = $1"

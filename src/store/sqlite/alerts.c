@@ -165,9 +165,6 @@ static int alert_write(struct sq *h, sqlite3_stmt *ins, sqlite3_stmt *upd, struc
     sqlite3_stmt *st = a->id == 0 ? ins : upd;
     int rc;
 
-    if (a->id < 0) {
-        return MDX_EINVAL;
-    }
     rc = mdx_store_alert_check(a);
     if (rc != MDX_OK) {
         return rc;
@@ -284,7 +281,8 @@ static int sq_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_a
     int rc;
 
     memset(out, 0, sizeof(*out));
-    rc = mdx_sq_prepare(h, MDX_SELECT_ALERT " WHERE a.id = ?1 AND (?2 IS NULL OR t.name = ?2)", &st);
+    rc = mdx_sq_prepare(h, MDX_SELECT_ALERT " WHERE a.id = ?1 AND (?2 IS NULL OR t.name = ?2)",
+                        &st);
     if (rc != MDX_OK) {
         return rc;
     }

@@ -105,9 +105,9 @@ static int sq_command_list(void *impl, const char *tenant, const char *device, i
 
     return mdx_sq_device_list(impl, tenant, device, limit,
                               MDX_SELECT_COMMAND " WHERE d.tenant_id = ?1"
-                                           " ORDER BY c.created_ms DESC, c.id DESC LIMIT ?3",
+                                                 " ORDER BY c.created_ms DESC, c.id DESC LIMIT ?3",
                               MDX_SELECT_COMMAND " WHERE d.tenant_id = ?1 AND d.name = ?2"
-                                           " ORDER BY c.created_ms DESC, c.id DESC LIMIT ?3",
+                                                 " ORDER BY c.created_ms DESC, c.id DESC LIMIT ?3",
                               command_list_row, &list);
 }
 

@@ -369,7 +369,8 @@ static int sq_prediction_latest(void *impl, const char *tenant, const char *devi
     if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_sq_find(h, MDX_SELECT_PREDICTION " WHERE t.name = ?1 AND d.name = ?2", tenant, device, &st);
+    rc = mdx_sq_find(h, MDX_SELECT_PREDICTION " WHERE t.name = ?1 AND d.name = ?2", tenant, device,
+                     &st);
     if (rc == MDX_OK) {
         mdx_sq_row_map(st, &mdx_row_prediction, out);
         sqlite3_finalize(st);
@@ -383,7 +384,8 @@ static int sq_prediction_list(void *impl, const char *tenant, const char *device
     struct prediction_list list = {fn, arg};
 
     return mdx_sq_device_list(
-        impl, tenant, device, limit, MDX_SELECT_PREDICTION " WHERE d.tenant_id = ?1 ORDER BY d.name LIMIT ?3",
+        impl, tenant, device, limit,
+        MDX_SELECT_PREDICTION " WHERE d.tenant_id = ?1 ORDER BY d.name LIMIT ?3",
         "SELECT t.name, d.name, r.ts_ms, r.rul, r.model_version, '', 0"
         " FROM rul_history r JOIN devices d ON d.id = r.device_id"
         " JOIN tenants t ON t.id = d.tenant_id"

@@ -73,7 +73,7 @@ int mdx_sq_device_list(struct sq *h, const char *tenant, const char *device, int
  * for mdx_sq_each_row(), name##_row mapping each row by its column 'layout'.
  */
 #define MDX_SQ_LISTER(name, rec_type, layout, fn_type)                                             \
-    MDX_ROW_LISTER(name, rec_type, fn_type, (sqlite3_stmt *st, void *ctx),                           \
+    MDX_ROW_LISTER(name, rec_type, fn_type, (sqlite3_stmt *st, void *ctx),                         \
                    mdx_sq_row_map(st, &layout, &rec))
 /* Resets kept statement 'st' after a listing and turns its last step result 'rc' into a status. */
 int mdx_sq_finish(sqlite3_stmt *st, int rc);

@@ -742,6 +742,27 @@ static int series_apply(struct sq *h, struct sq_series *s, struct mdx_batch_resu
     return n_slow > 0 ? apply_slow(h, s, n_slow, res) : MDX_OK;
 }
 
+/*
+ * The device of a batch's row (message 'kind' received at *recv_ms, NULL:
+ * now, with 'body'), touched by the batch: MDX_OK with *dev, MDX_ENOTFOUND
+ * when it is unknown (the row is then a dead letter), else the error.
+ */
+static int row_device(struct sq *h, const char *tenant, const char *device, int kind,
+                      const int64_t *recv_ms, const char *body, struct sq_device **dev)
+{
+    int rc = device_resolve(h, tenant, device, dev);
+
+    if (rc == MDX_ENOTFOUND) {
+        rc = refuse_unknown(h, tenant, device, kind, recv_ms != NULL ? *recv_ms : mdx_now_ms(),
+                            body);
+        return rc == MDX_OK ? MDX_ENOTFOUND : rc;
+    }
+    if (rc == MDX_OK) {
+        device_touch(h, *dev);
+    }
+    return rc;
+}
+
 /* ---- the rest of a batch ---- */
 
 static int write_events(struct sq *h, const struct mdx_batch *b)
@@ -752,19 +773,15 @@ static int write_events(struct sq *h, const struct mdx_batch *b)
         const struct mdx_event_rec *er = &b->events[i];
         const struct mdx_event *ev = er->event;
         struct sq_device *dev = NULL;
-        int rc = device_resolve(h, er->tenant, er->device, &dev);
+        int rc =
+            row_device(h, er->tenant, er->device, (int)ev->kind, &er->recv_ms, ev->body, &dev);
 
         if (rc == MDX_ENOTFOUND) {
-            rc = refuse_unknown(h, er->tenant, er->device, (int)ev->kind, er->recv_ms, ev->body);
-            if (rc != MDX_OK) {
-                return rc;
-            }
             continue;
         }
         if (rc != MDX_OK) {
             return rc;
         }
-        device_touch(h, dev);
         if (er->recv_ms > dev->seen_ms) {
             dev->seen_ms = er->recv_ms;
         }
@@ -881,20 +898,14 @@ static int collect_points(struct sq *h, const struct mdx_batch *b)
     for (size_t g = 0; g < b->n_groups; g++) {
         const struct mdx_point_group *grp = &b->groups[g];
         struct sq_device *dev = NULL;
-        int rc = device_resolve(h, grp->tenant, grp->device, &dev);
+        int rc = row_device(h, grp->tenant, grp->device, MDX_MSG_SENSOR_DATA, NULL, NULL, &dev);
 
         if (rc == MDX_ENOTFOUND) {
-            rc = refuse_unknown(h, grp->tenant, grp->device, MDX_MSG_SENSOR_DATA, mdx_now_ms(),
-                                NULL);
-            if (rc != MDX_OK) {
-                return rc;
-            }
             continue;
         }
         if (rc != MDX_OK) {
             return rc;
         }
-        device_touch(h, dev);
         for (size_t i = 0; i < grp->n; i++) {
             const struct mdx_point *p = &grp->points[i];
             struct sq_series *s = NULL;
