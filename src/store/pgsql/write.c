@@ -36,6 +36,7 @@
 #include "store/store_alert_int.h"
 #include "store/store_event_int.h"
 #include "store/nodes.h"
+#include "store/store_batch_int.h"
 #include "store/pgsql/conn.h"
 #include "store/pgsql/pgsql_int.h"
 
@@ -775,8 +776,9 @@ static int write_dead(struct pg *h, const struct mdx_batch *b)
     return rc;
 }
 
-static int write_position(struct pg *h, const char *owner, const struct mdx_spool_pos *pos)
+static int write_position(void *impl, const char *owner, const struct mdx_spool_pos *pos)
 {
+    struct pg *h = impl;
     char seg[24], off[24];
     const char *v[3] = {mdx_pg_fmt(seg, (int64_t)pos->segment),
                         mdx_pg_fmt(off, (int64_t)pos->offset), owner};
@@ -791,15 +793,7 @@ static int write_position(struct pg *h, const char *owner, const struct mdx_spoo
 /* The spool checkpoint and a pull source's positions, in the batch's transaction. */
 static int write_checkpoint(struct pg *h, const struct mdx_batch *b)
 {
-    int rc = MDX_OK;
-
-    if (b->has_checkpoint) {
-        rc = write_position(h, b->checkpoint_owner, &b->checkpoint);
-    }
-    for (size_t i = 0; rc == MDX_OK && i < b->n_positions; i++) {
-        rc = write_position(h, b->positions[i].owner, &b->positions[i].pos);
-    }
-    return rc;
+    return mdx_store_batch_positions(b, write_position, h);
 }
 
 /* What a batch writes after its points, in this order. */

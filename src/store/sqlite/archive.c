@@ -156,8 +156,7 @@ static int chunk_days(struct parts *p, const char *device, sqlite3_stmt *st, int
     struct mdx_chunk_point pt;
     int rc;
 
-    rc = mdx_chunk_iter_init(&it, sqlite3_column_blob(st, 3), (size_t)sqlite3_column_bytes(st, 3),
-                             sqlite3_column_int64(st, 1));
+    rc = mdx_sq_chunk_iter(st, 1, &it);
     while (rc == MDX_OK && (rc = mdx_chunk_iter_next(&it, &pt)) == 1) {
         if (pt.ts_ms >= limit) {
             break;
@@ -285,9 +284,7 @@ static int export_series(void *ctx, sqlite3_stmt *ser, sqlite3_stmt *ch)
         struct mdx_chunk_point pt;
         int more;
 
-        ret = mdx_chunk_iter_init(&it, sqlite3_column_blob(ch, 3),
-                                  (size_t)sqlite3_column_bytes(ch, 3),
-                                  sqlite3_column_int64(ch, 0));
+        ret = mdx_sq_chunk_iter(ch, 0, &it);
         while (ret == MDX_OK && (more = mdx_chunk_iter_next(&it, &pt)) == 1) {
             if (pt.ts_ms >= x->from && pt.ts_ms < x->to) {
                 ret = x->fn(x->arg, sensor, pt.ts_ms, pt.value, pt.flags);

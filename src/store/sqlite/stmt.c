@@ -254,6 +254,14 @@ void mdx_sq_row_map(sqlite3_stmt *st, const struct mdx_row_layout *layout, void 
     mdx_row_fill(layout, rec, &sq_reader, st);
 }
 
+int mdx_sq_chunk_iter(sqlite3_stmt *st, int start_col, struct mdx_chunk_iter *it)
+{
+    const uint8_t *data = sqlite3_column_blob(st, 3);
+    size_t len = (size_t)sqlite3_column_bytes(st, 3);
+
+    return mdx_chunk_iter_init(it, data, len, sqlite3_column_int64(st, start_col));
+}
+
 int mdx_sq_tenant_id(struct sq *h, const char *tenant, int64_t *id)
 {
     sqlite3_stmt *st = h->st[SQ_TENANT_ID];

@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "modax/store.h"
+#include "store/chunk.h"
 #include "store/rows.h"
 #include "store/sqlite/sqlite_int.h"
 
@@ -23,6 +24,8 @@ void mdx_sq_column_copy(sqlite3_stmt *st, int col, char *buf, size_t len);
 int mdx_sq_name_valid(const char *s);
 /* Fills record 'rec' (zeroed first) from the row 'st' is on, column i into layout->cols[i]. */
 void mdx_sq_row_map(sqlite3_stmt *st, const struct mdx_row_layout *layout, void *rec);
+/* Starts *it on the chunk of the row 'st' is on: its data in column 3, its t_start in 'start_col'. */
+int mdx_sq_chunk_iter(sqlite3_stmt *st, int start_col, struct mdx_chunk_iter *it);
 /* Prepares 'sql' into *st: MDX_OK, or the error with *st NULL. */
 int mdx_sq_prepare(struct sq *h, const char *sql, sqlite3_stmt **st);
 /* Steps a statement that returns at most one row, leaving it on the row to read:

@@ -31,6 +31,7 @@
 #include "store/store_alert_int.h"
 #include "store/store_event_int.h"
 #include "store/nodes.h"
+#include "store/store_batch_int.h"
 #include "store/sqlite/rollup.h"
 #include "store/sqlite/sqlite_int.h"
 #include "store/sqlite/stmt.h"
@@ -866,8 +867,9 @@ static int write_dead(struct sq *h, const struct mdx_batch *b)
     return MDX_OK;
 }
 
-static int write_position(struct sq *h, const char *owner, const struct mdx_spool_pos *pos)
+static int write_position(void *impl, const char *owner, const struct mdx_spool_pos *pos)
 {
+    struct sq *h = impl;
     sqlite3_stmt *st = h->st[SQ_CKPT_SET];
 
     sqlite3_bind_int64(st, 1, (int64_t)pos->segment);
@@ -879,15 +881,7 @@ static int write_position(struct sq *h, const char *owner, const struct mdx_spoo
 /* The spool checkpoint and a pull source's positions, in the batch's transaction. */
 static int write_checkpoint(struct sq *h, const struct mdx_batch *b)
 {
-    int rc = MDX_OK;
-
-    if (b->has_checkpoint) {
-        rc = write_position(h, b->checkpoint_owner, &b->checkpoint);
-    }
-    for (size_t i = 0; rc == MDX_OK && i < b->n_positions; i++) {
-        rc = write_position(h, b->positions[i].owner, &b->positions[i].pos);
-    }
-    return rc;
+    return mdx_store_batch_positions(b, write_position, h);
 }
 
 /* Groups the batch's points per series, in arrival order. */
