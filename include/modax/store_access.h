@@ -116,6 +116,7 @@ struct mdx_store_access_ops {
     int (*apikey_add)(void *impl, const struct mdx_apikey *key);
     int (*apikey_get)(void *impl, const char *id, struct mdx_apikey *out);
     int (*apikey_list)(void *impl, const char *tenant, mdx_apikey_fn fn, void *arg);
+    /* Revokes a valid key (id and now_ms checked by store.c): MDX_ENOTFOUND if none changed. */
     int (*apikey_revoke)(void *impl, const char *id, int64_t now_ms);
     int (*device_cred_set)(void *impl, const char *tenant, const char *device,
                            const char *secret_hash, const char *cert_fingerprint, int64_t now_ms);
@@ -124,6 +125,7 @@ struct mdx_store_access_ops {
     int (*identity_add)(void *impl, const struct mdx_broker_identity *id);
     int (*identity_get)(void *impl, const char *name, struct mdx_broker_identity *out);
     int (*identity_list)(void *impl, mdx_identity_fn fn, void *arg);
+    /* Like apikey_revoke, for a valid identity. */
     int (*identity_revoke)(void *impl, const char *name, int64_t now_ms);
 };
 

@@ -13,6 +13,8 @@
 #include "modax/alloc.h"
 #include "modax/status.h"
 #include "modax/store.h"
+#include "modax/validate.h"
+#include "store/store_access_int.h"
 #include "store/store_int.h"
 
 static const struct mdx_store_backend *const backends[] = {
@@ -271,9 +273,28 @@ int mdx_store_apikey_list(struct mdx_store *st, const char *tenant, mdx_apikey_f
     return FORWARD(access, apikey_list, tenant, fn, arg);
 }
 
+/*
+ * The back ends revoke only a valid key or identity (MDX_ENOTFOUND when
+ * none changed); which of "revoked already" and "none" it was is told
+ * here, for both.
+ */
 int mdx_store_apikey_revoke(struct mdx_store *st, const char *id, int64_t now_ms)
 {
-    return FORWARD(access, apikey_revoke, id, now_ms);
+    struct mdx_apikey key;
+    int rc;
+
+    if (now_ms <= 0) {
+        return MDX_EINVAL; /* revoked_ms 0 means valid */
+    }
+    if (!mdx_store_apikey_id_valid(id)) {
+        return MDX_ENOTFOUND;
+    }
+    rc = FORWARD(access, apikey_revoke, id, now_ms);
+    if (rc != MDX_ENOTFOUND) {
+        return rc;
+    }
+    rc = mdx_store_apikey_get(st, id, &key);
+    return rc == MDX_OK ? MDX_EEXIST : rc; /* revoked already, or no such key */
 }
 
 int mdx_store_device_cred_set(struct mdx_store *st, const char *tenant, const char *device,
@@ -313,7 +334,21 @@ int mdx_store_identity_list(struct mdx_store *st, mdx_identity_fn fn, void *arg)
 
 int mdx_store_identity_revoke(struct mdx_store *st, const char *name, int64_t now_ms)
 {
-    return FORWARD(access, identity_revoke, name, now_ms);
+    struct mdx_broker_identity id;
+    int rc;
+
+    if (now_ms <= 0) {
+        return MDX_EINVAL;
+    }
+    if (name == NULL || !mdx_valid_segment(name, strnlen(name, MDX_NAME_MAX + 1))) {
+        return MDX_ENOTFOUND;
+    }
+    rc = FORWARD(access, identity_revoke, name, now_ms);
+    if (rc != MDX_ENOTFOUND) {
+        return rc;
+    }
+    rc = mdx_store_identity_get(st, name, &id);
+    return rc == MDX_OK ? MDX_EEXIST : rc; /* revoked already, or no such identity */
 }
 
 /* Archive (store_archive.h). */

@@ -56,3 +56,12 @@ int mdx_store_apikey_id_valid(const char *id)
 
     return n > 0 && n <= MDX_APIKEY_ID_LEN && mdx_valid_segment(id, n);
 }
+
+int mdx_store_apikey_ok(const struct mdx_apikey *key)
+{
+    int platform = key->tenant[0] == '\0';
+
+    return mdx_store_apikey_id_valid(key->id) && key->role >= MDX_ROLE_VIEWER &&
+           key->role <= MDX_ROLE_PLATFORM && platform == (key->role == MDX_ROLE_PLATFORM) &&
+           strnlen(key->label, sizeof(key->label)) < sizeof(key->label);
+}

@@ -22,6 +22,11 @@ int mdx_store_cred_values_ok(const char *secret_hash, const char *cert_fingerpri
  */
 int mdx_store_identity_ok(const struct mdx_broker_identity *id);
 
+/*
+ * Non-zero if 'key' can be stored: a valid id and label, and a platform
+ * role exactly when it has no tenant.
+ */
+int mdx_store_apikey_ok(const struct mdx_apikey *key);
 /* Non-zero if 'id' is an API key id: 1 to MDX_APIKEY_ID_LEN characters of [A-Za-z0-9_-]. */
 int mdx_store_apikey_id_valid(const char *id);
 

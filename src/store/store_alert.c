@@ -55,6 +55,9 @@ int mdx_store_rule_check(const struct mdx_rule *r)
 
 int mdx_store_alert_check(const struct mdx_alert *a)
 {
+    if (a->id < 0) {
+        return MDX_EINVAL;
+    }
     if (!valid_name(a->tenant, sizeof(a->tenant)) || !valid_name(a->device, sizeof(a->device)) ||
         !terminated(a->source, sizeof(a->source)) || a->source[0] == '\0' ||
         !terminated(a->sensor, sizeof(a->sensor)) || !terminated(a->summary, sizeof(a->summary))) {

@@ -22,9 +22,9 @@
 int mdx_store_rule_check(const struct mdx_rule *r);
 
 /*
- * MDX_OK if 'a' can be stored: valid tenant and device, a non-empty
- * source, sensor "" or valid, known state and severity, UTF-8 text.
- * MDX_EINVAL otherwise.
+ * MDX_OK if 'a' can be stored: an id not negative (0: a new alert),
+ * valid tenant and device, a non-empty source, sensor "" or valid, known
+ * state and severity, UTF-8 text. MDX_EINVAL otherwise.
  */
 int mdx_store_alert_check(const struct mdx_alert *a);
 

@@ -22,30 +22,6 @@
     "SELECT k.id, COALESCE(t.name, ''), k.role, encode(k.hash, 'hex'), k.label, k.created_ms,"    \
     " k.revoked_ms FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id"
 
-static int hex_val(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-static void key_row(const PGresult *res, int i, struct mdx_apikey *out)
-{
-    const char *hex = PQgetvalue(res, i, 3);
-
-    memset(out, 0, sizeof(*out));
-    snprintf(out->id, sizeof(out->id), "%s", PQgetvalue(res, i, 0));
-    snprintf(out->tenant, sizeof(out->tenant), "%s", PQgetvalue(res, i, 1));
-    out->role = (int)mdx_pg_i64(res, i, 2);
-    if (strlen(hex) == 2 * sizeof(out->hash)) {
-        for (size_t k = 0; k < sizeof(out->hash); k++) {
-            int hi = hex_val(hex[2 * k]), lo = hex_val(hex[2 * k + 1]);
-            out->hash[k] = hi < 0 || lo < 0 ? 0 : (uint8_t)(hi << 4 | lo);
-        }
-    }
-    snprintf(out->label, sizeof(out->label), "%s", PQgetvalue(res, i, 4));
-    out->created_ms = mdx_pg_i64(res, i, 5);
-    out->revoked_ms = mdx_pg_i64(res, i, 6);
-}
-
 static int pg_apikey_add(void *impl, const struct mdx_apikey *key)
 {
     struct pg *h = impl;
@@ -59,10 +35,7 @@ static int pg_apikey_add(void *impl, const struct mdx_apikey *key)
     PGresult *res;
     int rc;
 
-    if (!mdx_store_apikey_id_valid(key->id) || key->role < MDX_ROLE_VIEWER ||
-        key->role > MDX_ROLE_PLATFORM ||
-        platform != (key->role == MDX_ROLE_PLATFORM) ||
-        strnlen(key->label, sizeof(key->label)) >= sizeof(key->label)) {
+    if (!mdx_store_apikey_ok(key)) {
         return MDX_EINVAL;
     }
     if (!platform) {
@@ -99,19 +72,20 @@ static int pg_apikey_get(void *impl, const char *id, struct mdx_apikey *out)
     }
     rc = mdx_pg_run_row(impl, 0, KEY_COLS " WHERE k.id = $1", 1, v, &res);
     if (rc == MDX_OK) {
-        key_row(res, 0, out);
+        mdx_pg_row_map(res, 0, &mdx_row_apikey, out);
     }
     PQclear(res);
     return rc;
 }
 
+MDX_PG_LISTER(key_list, struct mdx_apikey, mdx_row_apikey, mdx_apikey_fn)
+
 static int pg_apikey_list(void *impl, const char *tenant, mdx_apikey_fn fn, void *arg)
 {
     struct pg *h = impl;
-    struct mdx_apikey key;
+    struct key_list list = {fn, arg};
     char tid[24];
     const char *v[1] = {tid};
-    PGresult *res;
     int rc;
 
     if (tenant != NULL && tenant[0] != '\0') {
@@ -119,60 +93,27 @@ static int pg_apikey_list(void *impl, const char *tenant, mdx_apikey_fn fn, void
         if (rc != MDX_OK) {
             return rc;
         }
-        rc = mdx_pg_run(h, 0, KEY_COLS " WHERE k.tenant_id = $1 ORDER BY k.created_ms, k.id", 1,
-                        v, &res);
-    } else if (tenant != NULL) {
-        rc = mdx_pg_run(h, 0, KEY_COLS " WHERE k.tenant_id IS NULL ORDER BY k.created_ms, k.id",
-                        0, NULL, &res);
-    } else {
-        rc = mdx_pg_run(h, 0, KEY_COLS " ORDER BY k.created_ms, k.id", 0, NULL, &res);
+        return mdx_pg_list(h, KEY_COLS " WHERE k.tenant_id = $1 ORDER BY k.created_ms, k.id", 1,
+                           v, key_list_row, &list);
     }
-    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
-        key_row(res, i, &key);
-        rc = fn(arg, &key);
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_list(h,
+                       tenant != NULL
+                           ? KEY_COLS " WHERE k.tenant_id IS NULL ORDER BY k.created_ms, k.id"
+                           : KEY_COLS " ORDER BY k.created_ms, k.id",
+                       0, NULL, key_list_row, &list);
 }
 
 static int pg_apikey_revoke(void *impl, const char *id, int64_t now_ms)
 {
     char now[24];
     const char *v[2] = {id, mdx_pg_fmt(now, now_ms)};
-    struct mdx_apikey key;
-    PGresult *res;
-    int rc, changed;
 
-    if (now_ms <= 0) {
-        return MDX_EINVAL; /* revoked_ms 0 means valid */
-    }
-    if (!mdx_store_apikey_id_valid(id)) {
-        return MDX_ENOTFOUND;
-    }
-    rc = mdx_pg_run(impl, 0,
-                    "UPDATE api_keys SET revoked_ms = $2::bigint WHERE id = $1 AND revoked_ms = 0",
-                    2, v, &res);
-    changed = rc == MDX_OK && strcmp(PQcmdTuples(res), "0") != 0;
-    PQclear(res);
-    if (rc != MDX_OK || changed) {
-        return rc;
-    }
-    rc = pg_apikey_get(impl, id, &key);
-    return rc == MDX_OK ? MDX_EEXIST : rc; /* revoked already, or no such key */
+    return mdx_pg_run_change(
+        impl, "UPDATE api_keys SET revoked_ms = $2::bigint WHERE id = $1 AND revoked_ms = 0", 2, v);
 }
 
 /* pg_advisory_xact_lock key of the broker's user name space: "MDXC" as a 32-bit number */
 #define NAMES_LOCK "SELECT pg_advisory_xact_lock(1296324675)"
-
-#define CRED_COLS                                                                                  \
-    "SELECT t.name, d.name, c.secret_hash, c.cert_fingerprint, c.revoked_ms, c.updated_ms"         \
-    " FROM device_creds c JOIN devices d ON d.id = c.device_id"                                    \
-    " JOIN tenants t ON t.id = d.tenant_id"
-
-#define IDENTITY_COLS                                                                              \
-    "SELECT i.name, i.kind, COALESCE(t.name, ''), i.secret_hash, i.created_ms, i.revoked_ms"      \
-    " FROM broker_identities i LEFT JOIN tenants t ON t.id = i.tenant_id"
-
 
 /* Runs 'sql' inside the transaction; MDX_OK if it returned a row (first column into buf). */
 static int one_row(struct pg *h, const char *sql, int n, const char *const *v, char *buf,
@@ -281,15 +222,9 @@ static int pg_device_cred_get(void *impl, const char *device, struct mdx_device_
     if (!mdx_pg_valid_name(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run_row(impl, 0, CRED_COLS " WHERE c.name = $1", 1, v, &res);
+    rc = mdx_pg_run_row(impl, 0, MDX_SELECT_CRED " WHERE c.name = $1", 1, v, &res);
     if (rc == MDX_OK) {
-        snprintf(out->tenant, sizeof(out->tenant), "%s", PQgetvalue(res, 0, 0));
-        snprintf(out->device, sizeof(out->device), "%s", PQgetvalue(res, 0, 1));
-        snprintf(out->secret_hash, sizeof(out->secret_hash), "%s", PQgetvalue(res, 0, 2));
-        snprintf(out->cert_fingerprint, sizeof(out->cert_fingerprint), "%s",
-                 PQgetvalue(res, 0, 3));
-        out->revoked_ms = mdx_pg_i64(res, 0, 4);
-        out->updated_ms = mdx_pg_i64(res, 0, 5);
+        mdx_pg_row_map(res, 0, &mdx_row_cred, out);
     }
     PQclear(res);
     return rc;
@@ -370,17 +305,6 @@ static int pg_identity_add(void *impl, const struct mdx_broker_identity *id)
     return end_tx(h, identity_insert(h, id));
 }
 
-static void identity_row(const PGresult *res, int i, struct mdx_broker_identity *out)
-{
-    memset(out, 0, sizeof(*out));
-    snprintf(out->name, sizeof(out->name), "%s", PQgetvalue(res, i, 0));
-    out->kind = (int)mdx_pg_i64(res, i, 1);
-    snprintf(out->tenant, sizeof(out->tenant), "%s", PQgetvalue(res, i, 2));
-    snprintf(out->secret_hash, sizeof(out->secret_hash), "%s", PQgetvalue(res, i, 3));
-    out->created_ms = mdx_pg_i64(res, i, 4);
-    out->revoked_ms = mdx_pg_i64(res, i, 5);
-}
-
 static int pg_identity_get(void *impl, const char *name, struct mdx_broker_identity *out)
 {
     const char *v[1] = {name};
@@ -391,53 +315,33 @@ static int pg_identity_get(void *impl, const char *name, struct mdx_broker_ident
     if (!mdx_pg_valid_name(name)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run_row(impl, 0, IDENTITY_COLS " WHERE i.name = $1", 1, v, &res);
+    rc = mdx_pg_run_row(impl, 0, MDX_SELECT_IDENTITY " WHERE i.name = $1", 1, v, &res);
     if (rc == MDX_OK) {
-        identity_row(res, 0, out);
+        mdx_pg_row_map(res, 0, &mdx_row_identity, out);
     }
     PQclear(res);
     return rc;
 }
 
+MDX_PG_LISTER(identity_list, struct mdx_broker_identity, mdx_row_identity, mdx_identity_fn)
+
 static int pg_identity_list(void *impl, mdx_identity_fn fn, void *arg)
 {
-    struct mdx_broker_identity id;
-    PGresult *res;
-    int rc = mdx_pg_run(impl, 0, IDENTITY_COLS " ORDER BY i.name", 0, NULL, &res);
+    struct identity_list list = {fn, arg};
 
-    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
-        identity_row(res, i, &id);
-        rc = fn(arg, &id);
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_list(impl, MDX_SELECT_IDENTITY " ORDER BY i.name", 0, NULL, identity_list_row,
+                       &list);
 }
 
 static int pg_identity_revoke(void *impl, const char *name, int64_t now_ms)
 {
     char now[24];
     const char *v[2] = {name, mdx_pg_fmt(now, now_ms)};
-    struct mdx_broker_identity id;
-    PGresult *res;
-    int rc, changed;
 
-    if (now_ms <= 0) {
-        return MDX_EINVAL;
-    }
-    if (!mdx_pg_valid_name(name)) {
-        return MDX_ENOTFOUND;
-    }
-    rc = mdx_pg_run(impl, 0,
-                    "UPDATE broker_identities SET revoked_ms = $2::bigint"
-                    " WHERE name = $1 AND revoked_ms = 0",
-                    2, v, &res);
-    changed = rc == MDX_OK && strcmp(PQcmdTuples(res), "0") != 0;
-    PQclear(res);
-    if (rc != MDX_OK || changed) {
-        return rc;
-    }
-    rc = pg_identity_get(impl, name, &id);
-    return rc == MDX_OK ? MDX_EEXIST : rc; /* revoked already, or no such identity */
+    return mdx_pg_run_change(impl,
+                             "UPDATE broker_identities SET revoked_ms = $2::bigint"
+                             " WHERE name = $1 AND revoked_ms = 0",
+                             2, v);
 }
 
 const struct mdx_store_access_ops mdx_pg_access = {

@@ -20,14 +20,9 @@
 #include "store/pgsql/conn.h"
 #include "store/pgsql/pgsql_int.h"
 
-#define ALERT_COLS                                                                                 \
-    "SELECT a.id, t.name, a.device, a.source, a.sensor, a.severity, a.state, a.opened_ms,"        \
-    " a.updated_ms, a.resolved_ms, a.value, a.score, a.summary"                                    \
-    " FROM alerts a JOIN tenants t ON t.id = a.tenant_id"
-
 /* The unnamed statement is planned with the values, so the NULL tests fold away. */
 static const char alert_list_sql[] =
-    ALERT_COLS " WHERE ($1::integer IS NULL OR a.tenant_id = $1)"
+    MDX_SELECT_ALERT " WHERE ($1::integer IS NULL OR a.tenant_id = $1)"
                " AND ($2::text IS NULL OR a.device = $2)"
                " AND ($3::integer < 0 OR a.state = $3) AND ($4::integer = 0 OR a.state < 2)"
                " AND a.severity >= $5::integer"
@@ -116,13 +111,14 @@ static int pg_rule_put(void *impl, struct mdx_rule *rule)
     return rc;
 }
 
+MDX_PG_LISTER(rule_list, struct mdx_rule, mdx_row_rule, mdx_rule_fn)
+
 static int pg_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *arg)
 {
     struct pg *h = impl;
+    struct rule_list list = {fn, arg};
     char tid[24];
     const char *v[1] = {NULL};
-    struct mdx_rule r;
-    PGresult *res;
     int rc;
 
     if (tenant != NULL) {
@@ -132,25 +128,7 @@ static int pg_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *ar
         }
         v[0] = tid;
     }
-    rc = mdx_pg_run(h, 0, rule_list_sql, 1, v, &res);
-    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
-        memset(&r, 0, sizeof(r));
-        r.id = mdx_pg_i64(res, i, 0);
-        snprintf(r.tenant, sizeof(r.tenant), "%s", PQgetvalue(res, i, 1));
-        snprintf(r.name, sizeof(r.name), "%s", PQgetvalue(res, i, 2));
-        snprintf(r.device_type, sizeof(r.device_type), "%s", PQgetvalue(res, i, 3));
-        snprintf(r.device, sizeof(r.device), "%s", PQgetvalue(res, i, 4));
-        snprintf(r.sensor, sizeof(r.sensor), "%s", PQgetvalue(res, i, 5));
-        r.cmp = (int)mdx_pg_i64(res, i, 6);
-        r.threshold = mdx_pg_dbl(res, i, 7);
-        r.hysteresis = mdx_pg_dbl(res, i, 8);
-        r.min_duration_ms = mdx_pg_i64(res, i, 9);
-        r.severity = (int)mdx_pg_i64(res, i, 10);
-        r.enabled = (int)mdx_pg_i64(res, i, 11);
-        rc = fn(arg, &r);
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_list(h, rule_list_sql, 1, v, rule_list_row, &list);
 }
 
 static int pg_rule_delete(void *impl, const char *tenant, int64_t id)
@@ -177,9 +155,6 @@ static int alert_write(struct pg *h, int in_tx, struct mdx_alert *a)
     PGresult *res;
     int rc;
 
-    if (a->id < 0) {
-        return MDX_EINVAL;
-    }
     rc = mdx_store_alert_check(a);
     if (rc != MDX_OK) {
         return rc;
@@ -250,24 +225,6 @@ static int pg_alert_put(void *impl, struct mdx_alert *alert)
     return alert_write(impl, 0, alert);
 }
 
-static void alert_row(const PGresult *res, int i, struct mdx_alert *a)
-{
-    memset(a, 0, sizeof(*a));
-    a->id = mdx_pg_i64(res, i, 0);
-    snprintf(a->tenant, sizeof(a->tenant), "%s", PQgetvalue(res, i, 1));
-    snprintf(a->device, sizeof(a->device), "%s", PQgetvalue(res, i, 2));
-    snprintf(a->source, sizeof(a->source), "%s", PQgetvalue(res, i, 3));
-    snprintf(a->sensor, sizeof(a->sensor), "%s", PQgetvalue(res, i, 4));
-    a->severity = (int)mdx_pg_i64(res, i, 5);
-    a->state = (int)mdx_pg_i64(res, i, 6);
-    a->opened_ms = mdx_pg_i64(res, i, 7);
-    a->updated_ms = mdx_pg_i64(res, i, 8);
-    a->resolved_ms = mdx_pg_i64(res, i, 9);
-    a->value = mdx_pg_dbl(res, i, 10);
-    a->score = mdx_pg_dbl(res, i, 11);
-    snprintf(a->summary, sizeof(a->summary), "%s", PQgetvalue(res, i, 12));
-}
-
 static int pg_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_alert *out)
 {
     char ids[24];
@@ -277,25 +234,27 @@ static int pg_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_a
 
     memset(out, 0, sizeof(*out));
     rc = mdx_pg_run(impl, 0,
-                    ALERT_COLS " WHERE a.id = $1::bigint AND ($2::text IS NULL OR t.name = $2)", 2,
-                    v, &res);
+                    MDX_SELECT_ALERT
+                    " WHERE a.id = $1::bigint AND ($2::text IS NULL OR t.name = $2)",
+                    2, v, &res);
     if (rc == MDX_OK) {
         rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
         if (rc == MDX_OK) {
-            alert_row(res, 0, out);
+            mdx_pg_row_map(res, 0, &mdx_row_alert, out);
         }
     }
     PQclear(res);
     return rc;
 }
 
+MDX_PG_LISTER(alert_list, struct mdx_alert, mdx_row_alert, mdx_alert_fn)
+
 static int pg_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert_fn fn, void *arg)
 {
     struct pg *h = impl;
+    struct alert_list list = {fn, arg};
     char tid[24], state[24], sev[24], lim[24];
     const char *v[6];
-    struct mdx_alert a;
-    PGresult *res;
     int rc;
 
     if ((f->state != -1 && f->state != MDX_ALERT_ACTIVE &&
@@ -316,13 +275,7 @@ static int pg_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert
     v[3] = f->state == MDX_ALERT_ACTIVE ? "1" : "0";
     v[4] = mdx_pg_fmt(sev, f->severity);
     v[5] = f->limit > 0 ? mdx_pg_fmt(lim, f->limit) : NULL;
-    rc = mdx_pg_run(h, 0, alert_list_sql, 6, v, &res);
-    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
-        alert_row(res, i, &a);
-        rc = fn(arg, &a);
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_list(h, alert_list_sql, 6, v, alert_list_row, &list);
 }
 
 const struct mdx_store_alerts_ops mdx_pg_alerts = {

@@ -11,26 +11,6 @@
 #include "store/pgsql/conn.h"
 #include "store/pgsql/pgsql_int.h"
 
-#define COMMAND_COLS                                                                               \
-    "SELECT c.id, t.name, d.name, c.name, c.value, c.state, c.detail, c.issued_by,"               \
-    " c.created_ms, c.updated_ms FROM commands c JOIN devices d ON d.id = c.device_id"            \
-    " JOIN tenants t ON t.id = d.tenant_id"
-
-static void command_row(const PGresult *res, int i, struct mdx_command *out)
-{
-    memset(out, 0, sizeof(*out));
-    out->id = mdx_pg_i64(res, i, 0);
-    snprintf(out->tenant, sizeof(out->tenant), "%s", PQgetvalue(res, i, 1));
-    snprintf(out->device, sizeof(out->device), "%s", PQgetvalue(res, i, 2));
-    snprintf(out->name, sizeof(out->name), "%s", PQgetvalue(res, i, 3));
-    out->value = mdx_pg_dbl(res, i, 4);
-    out->state = (int)mdx_pg_i64(res, i, 5);
-    snprintf(out->detail, sizeof(out->detail), "%s", PQgetvalue(res, i, 6));
-    snprintf(out->issued_by, sizeof(out->issued_by), "%s", PQgetvalue(res, i, 7));
-    out->created_ms = mdx_pg_i64(res, i, 8);
-    out->updated_ms = mdx_pg_i64(res, i, 9);
-}
-
 static int pg_command_put(void *impl, struct mdx_command *cmd)
 {
     char value[32], state[24], created[24], updated[24], id[24];
@@ -95,55 +75,30 @@ static int pg_command_get(void *impl, const char *tenant, int64_t id, struct mdx
     if (!mdx_pg_valid_name(tenant) || id <= 0) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run_row(impl, 0, COMMAND_COLS " WHERE c.id = $1::bigint AND t.name = $2", 2, v,
-                        &res);
+    rc = mdx_pg_run_row(impl, 0, MDX_SELECT_COMMAND " WHERE c.id = $1::bigint AND t.name = $2", 2,
+                        v, &res);
     if (rc == MDX_OK) {
-        command_row(res, 0, out);
+        mdx_pg_row_map(res, 0, &mdx_row_command, out);
     }
     PQclear(res);
     return rc;
 }
 
+MDX_PG_LISTER(command_list, struct mdx_command, mdx_row_command, mdx_command_fn)
+
 static int pg_command_list(void *impl, const char *tenant, const char *device, int64_t limit,
                            mdx_command_fn fn, void *arg)
 {
-    struct mdx_command cmd;
-    char lim[24];
-    const char *v[3] = {tenant, mdx_pg_fmt(lim, limit), device};
-    PGresult *res;
-    int rc;
+    struct command_list list = {fn, arg};
 
-    if (limit < 0) {
-        return MDX_EINVAL;
-    }
-    if (!mdx_pg_valid_name(tenant)) {
-        return MDX_ENOTFOUND;
-    }
-    rc = mdx_pg_catalog.tenant_exists(impl, tenant);
-    if (rc == MDX_OK && device != NULL) {
-        struct mdx_device_info info;
-        rc = mdx_pg_catalog.device_get(impl, tenant, device, &info); /* unknown: ENOTFOUND */
-    }
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    /* LIMIT NULL is no limit. */
-    if (limit == 0) {
-        v[1] = NULL;
-    }
-    rc = mdx_pg_run(impl, 0,
-                    device != NULL
-                        ? COMMAND_COLS " WHERE t.name = $1 AND d.name = $3"
-                                       " ORDER BY c.created_ms DESC, c.id DESC LIMIT $2::bigint"
-                        : COMMAND_COLS " WHERE t.name = $1"
-                                       " ORDER BY c.created_ms DESC, c.id DESC LIMIT $2::bigint",
-                    device != NULL ? 3 : 2, v, &res);
-    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
-        command_row(res, i, &cmd);
-        rc = fn(arg, &cmd);
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_device_list(impl, tenant, device, limit,
+                              MDX_SELECT_COMMAND " WHERE t.name = $1"
+                                                 " ORDER BY c.created_ms DESC, c.id DESC"
+                                                 " LIMIT $2::bigint",
+                              MDX_SELECT_COMMAND " WHERE t.name = $1 AND d.name = $3"
+                                                 " ORDER BY c.created_ms DESC, c.id DESC"
+                                                 " LIMIT $2::bigint",
+                              command_list_row, &list);
 }
 
 const struct mdx_store_commands_ops mdx_pg_commands = {

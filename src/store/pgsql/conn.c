@@ -261,6 +261,73 @@ double mdx_pg_dbl(const PGresult *res, int row, int col)
     return s != NULL ? strtod(s, NULL) : 0.0;
 }
 
+static int hex_val(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Hex text of exactly 'len' bytes into 'out'; else 'out' stays zero. */
+static void hex_bytes(const char *hex, unsigned char *out, size_t len)
+{
+    if (strlen(hex) != 2 * len) {
+        return;
+    }
+    for (size_t k = 0; k < len; k++) {
+        int hi = hex_val(hex[2 * k]), lo = hex_val(hex[2 * k + 1]);
+        out[k] = hi < 0 || lo < 0 ? 0 : (unsigned char)(hi << 4 | lo);
+    }
+}
+
+/* The row a reader of a result reads. */
+struct pg_result_row {
+    const PGresult *res;
+    int row;
+};
+
+static void pg_text(void *src, int col, char *buf, size_t len)
+{
+    const struct pg_result_row *r = src;
+
+    snprintf(buf, len, "%s", PQgetvalue(r->res, r->row, col));
+}
+
+static int64_t pg_i64(void *src, int col)
+{
+    const struct pg_result_row *r = src;
+
+    return mdx_pg_i64(r->res, r->row, col);
+}
+
+static double pg_dbl(void *src, int col)
+{
+    const struct pg_result_row *r = src;
+
+    return mdx_pg_dbl(r->res, r->row, col);
+}
+
+static int pg_is_null(void *src, int col)
+{
+    const struct pg_result_row *r = src;
+
+    return PQgetisnull(r->res, r->row, col);
+}
+
+static void pg_bytes(void *src, int col, unsigned char *buf, size_t len)
+{
+    const struct pg_result_row *r = src;
+
+    hex_bytes(PQgetvalue(r->res, r->row, col), buf, len);
+}
+
+static const struct mdx_row_reader pg_reader = {pg_text, pg_i64, pg_dbl, pg_is_null, pg_bytes};
+
+void mdx_pg_row_map(const PGresult *res, int row, const struct mdx_row_layout *layout, void *rec)
+{
+    struct pg_result_row r = {res, row};
+
+    mdx_row_fill(layout, rec, &pg_reader, &r);
+}
+
 /* SQLSTATEs that mean "try again" or "the connection is gone". */
 int mdx_pg_status(struct pg *h, const PGresult *res)
 {
@@ -608,6 +675,41 @@ int mdx_pg_each_name(PGresult *res, mdx_name_fn fn, void *arg)
     return rc;
 }
 
+int mdx_pg_list(struct pg *h, const char *sql, int n, const char *const *vals, mdx_pg_row_fn row,
+                void *ctx)
+{
+    PGresult *res;
+    int rc = mdx_pg_run(h, 0, sql, n, vals, &res);
+
+    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
+        rc = row(res, i, ctx);
+    }
+    PQclear(res);
+    return rc;
+}
+
+int mdx_pg_device_list(struct pg *h, const char *tenant, const char *device, int64_t limit,
+                       const char *by_tenant, const char *by_device, mdx_pg_row_fn row, void *ctx)
+{
+    char lim[24], tid[24];
+    const char *v[3] = {tenant, limit > 0 ? mdx_pg_fmt(lim, limit) : NULL, device};
+    int64_t id;
+    int rc;
+
+    if (limit < 0) {
+        return MDX_EINVAL;
+    }
+    rc = mdx_pg_tenant_text(h, tenant, tid);
+    if (rc == MDX_OK && device != NULL) {
+        rc = mdx_pg_device_id(h, tenant, device, &id);
+    }
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    return mdx_pg_list(h, device != NULL ? by_device : by_tenant, device != NULL ? 3 : 2, v, row,
+                       ctx);
+}
+
 /* ---- partitions ahead: part of every new connection's setup ---- */
 
 static int day_known(const struct pg *h, int64_t day)
@@ -639,13 +741,11 @@ int mdx_pg_partition_ensure(struct pg *h, int64_t day)
         h->n_days = 0;
     }
     if (h->n_days >= h->cap_days) {
-        size_t cap = h->cap_days != 0 ? h->cap_days * 2 : 64;
-        int64_t *d = mdx_realloc(h->days, cap * sizeof(*d));
+        int64_t *d = mdx_grow(h->days, &h->cap_days, h->n_days + 1, sizeof(*d), 64);
         if (d == NULL) {
             return MDX_OK; /* it exists; we just don't remember it */
         }
         h->days = d;
-        h->cap_days = cap;
     }
     h->days[h->n_days++] = day;
     return MDX_OK;

@@ -13,6 +13,7 @@
 
 #include "modax/store.h"
 #include "store/pgsql/pgsql_int.h"
+#include "store/rows.h"
 
 /* Connects if needed (lazily, after a lost connection too). MDX_ECONN while down. */
 int mdx_pg_ensure(struct pg *h);
@@ -50,6 +51,8 @@ int mdx_pg_status(struct pg *h, const PGresult *res);
 /* Parses column text as int64 / double (0 for NULL or garbage). */
 int64_t mdx_pg_i64(const PGresult *res, int row, int col);
 double mdx_pg_dbl(const PGresult *res, int row, int col);
+/* Fills record 'rec' (zeroed first) from row 'row' of 'res', column i into layout->cols[i]. */
+void mdx_pg_row_map(const PGresult *res, int row, const struct mdx_row_layout *layout, void *rec);
 /* Formats v into buf (at least 24 bytes) and returns buf. */
 const char *mdx_pg_fmt(char *buf, int64_t v);
 /* Tenant and device names: [A-Za-z0-9_-]{1,64}. */
@@ -60,6 +63,31 @@ int mdx_pg_tenant_text(struct pg *h, const char *tenant, char *buf);
 int mdx_pg_device_id(struct pg *h, const char *tenant, const char *device, int64_t *id);
 /* Calls fn with column 0 of each row of 'res' (borrowed); stops at the first non-MDX_OK. */
 int mdx_pg_each_name(PGresult *res, mdx_name_fn fn, void *arg);
+/* Called for row 'row' of a listing's result: MDX_OK goes on, anything else stops. */
+typedef int (*mdx_pg_row_fn)(const PGresult *res, int row, void *ctx);
+/*
+ * mdx_pg_run() of a listing (outside a transaction), then row(res, i, ctx)
+ * for each row until it returns other than MDX_OK; the result is cleared
+ * here. MDX_OK, row's stop value, or the error.
+ */
+int mdx_pg_list(struct pg *h, const char *sql, int n, const char *const *vals, mdx_pg_row_fn row,
+                void *ctx);
+/*
+ * A listing of tenant 'tenant' or, when 'device' is not NULL, of that
+ * device of it, at most 'limit' rows (0: all): 'by_tenant' ($1 = the
+ * tenant, $2 = the limit or NULL) or 'by_device' (also $3 = the device)
+ * run through mdx_pg_list(). MDX_EINVAL for a negative limit,
+ * MDX_ENOTFOUND for an unknown tenant or device.
+ */
+int mdx_pg_device_list(struct pg *h, const char *tenant, const char *device, int64_t limit,
+                       const char *by_tenant, const char *by_device, mdx_pg_row_fn row, void *ctx);
+/*
+ * MDX_PG_LISTER(name, rec_type, layout, fn_type): MDX_ROW_LISTER (rows.h)
+ * for mdx_pg_list(), name##_row mapping each row by its column 'layout'.
+ */
+#define MDX_PG_LISTER(name, rec_type, layout, fn_type)                                             \
+    MDX_ROW_LISTER(name, rec_type, fn_type, (const PGresult *res, int row, void *ctx),             \
+                   mdx_pg_row_map(res, row, &layout, &rec))
 
 /* Creates the partitions of [today, today + days_ahead] (also at every new connection). */
 int mdx_pg_partitions_ahead(struct pg *h);

@@ -51,6 +51,16 @@ struct migration {
     "  INSERT INTO point_days (day_ms) VALUES (day) ON CONFLICT DO NOTHING;"                       \
     " END $f$;"
 
+/* The columns of rollup_1m and rollup_1h (one table per bucket size). */
+#define ROLLUP_COLUMNS                                                                             \
+    " series_id integer NOT NULL,"                                                                 \
+    " bucket_ms bigint NOT NULL,"                                                                  \
+    " min double precision NOT NULL,"                                                              \
+    " max double precision NOT NULL,"                                                              \
+    " sum double precision NOT NULL,"                                                              \
+    " count bigint NOT NULL,"                                                                      \
+    " PRIMARY KEY (series_id, bucket_ms));"
+
 static const struct migration migrations[] = {
     {1,
      /* Registry. tenants.points counts the points stored for the tenant
@@ -81,22 +91,8 @@ static const struct migration migrations[] = {
      " value double precision NOT NULL,"
      " flags smallint NOT NULL);"
      /* Rollups, maintained by each batch from the points it inserted. */
-     "CREATE TABLE rollup_1m ("
-     " series_id integer NOT NULL,"
-     " bucket_ms bigint NOT NULL,"
-     " min double precision NOT NULL,"
-     " max double precision NOT NULL,"
-     " sum double precision NOT NULL,"
-     " count bigint NOT NULL,"
-     " PRIMARY KEY (series_id, bucket_ms));"
-     "CREATE TABLE rollup_1h ("
-     " series_id integer NOT NULL,"
-     " bucket_ms bigint NOT NULL,"
-     " min double precision NOT NULL,"
-     " max double precision NOT NULL,"
-     " sum double precision NOT NULL,"
-     " count bigint NOT NULL,"
-     " PRIMARY KEY (series_id, bucket_ms));"
+     "CREATE TABLE rollup_1m (" ROLLUP_COLUMNS
+     "CREATE TABLE rollup_1h (" ROLLUP_COLUMNS
      /* Safety and status events; a redelivered event is ignored. */
      "CREATE TABLE events ("
      " id bigserial PRIMARY KEY,"

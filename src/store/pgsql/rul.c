@@ -15,24 +15,12 @@
 #include "store/pgsql/pgsql_int.h"
 #include "store/store_rul_int.h"
 
-#define LATEST_COLS                                                                                \
-    "SELECT t.name, d.name, l.ts_ms, l.rul, l.model_version, l.reason, l.reason_ms"                \
-    " FROM rul_latest l JOIN devices d ON d.id = l.device_id JOIN tenants t ON t.id = d.tenant_id"
 #define DEVICE_OF "SELECT d.id FROM devices d JOIN tenants t ON t.id = d.tenant_id"            \
                   " WHERE t.name = $1 AND d.name = $2"
 
 static int valid_tenant_or_default(const char *tenant)
 {
     return tenant != NULL && (tenant[0] == '\0' || mdx_pg_valid_name(tenant));
-}
-
-static void model_row(const PGresult *res, int i, struct mdx_rul_model_rec *out)
-{
-    memset(out, 0, sizeof(*out));
-    snprintf(out->version, sizeof(out->version), "%s", PQgetvalue(res, i, 0));
-    snprintf(out->path, sizeof(out->path), "%s", PQgetvalue(res, i, 1));
-    snprintf(out->manifest, sizeof(out->manifest), "%s", PQgetvalue(res, i, 2));
-    out->created_ms = mdx_pg_i64(res, i, 3);
 }
 
 static int pg_model_put(void *impl, const struct mdx_rul_model_rec *m)
@@ -67,39 +55,42 @@ static int pg_model_get(void *impl, const char *version, struct mdx_rul_model_re
         return MDX_ENOTFOUND;
     }
     rc = mdx_pg_run_row(
-        impl, 0, "SELECT version, path, manifest, created_ms FROM rul_models WHERE version = $1", 1,
+        impl, 0, MDX_SELECT_MODEL " WHERE version = $1", 1,
         v, &res);
     if (rc == MDX_OK) {
-        model_row(res, 0, out);
+        mdx_pg_row_map(res, 0, &mdx_row_model, out);
     }
     PQclear(res);
     return rc;
 }
 
+/* A listing of models: its callback, argument and the record it reuses (on the heap). */
+struct model_list {
+    mdx_rul_model_fn fn;
+    void *arg;
+    struct mdx_rul_model_rec *m;
+};
+
+static int model_list_row(const PGresult *res, int i, void *ctx)
+{
+    const struct model_list *l = ctx;
+
+    mdx_pg_row_map(res, i, &mdx_row_model, l->m);
+    return l->fn(l->arg, l->m);
+}
+
 static int pg_model_list(void *impl, mdx_rul_model_fn fn, void *arg)
 {
-    struct mdx_rul_model_rec *m;
-    PGresult *res;
+    struct model_list list = {fn, arg, mdx_malloc(sizeof(*list.m))}; /* ~17 KiB: not on the stack */
     int rc;
 
-    rc = mdx_pg_run(impl, 0,
-                    "SELECT version, path, manifest, created_ms FROM rul_models"
-                    " ORDER BY created_ms, version",
-                    0, NULL, &res);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    m = mdx_malloc(sizeof(*m)); /* ~17 KiB: not on the stack */
-    if (m == NULL) {
-        PQclear(res);
+    if (list.m == NULL) {
         return MDX_ENOMEM;
     }
-    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
-        model_row(res, i, m);
-        rc = fn(arg, m);
-    }
-    mdx_free(m);
-    PQclear(res);
+    rc = mdx_pg_list(impl,
+                     MDX_SELECT_MODEL " ORDER BY created_ms, version",
+                     0, NULL, model_list_row, &list);
+    mdx_free(list.m);
     return rc;
 }
 
@@ -155,18 +146,25 @@ static int pg_model_active(void *impl, const char *tenant, char *version, size_t
     return rc;
 }
 
+/* A listing of active versions: its callback and argument. */
+struct active_list {
+    mdx_rul_active_fn fn;
+    void *arg;
+};
+
+static int active_list_row(const PGresult *res, int i, void *ctx)
+{
+    const struct active_list *l = ctx;
+
+    return l->fn(l->arg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+}
+
 static int pg_active_list(void *impl, mdx_rul_active_fn fn, void *arg)
 {
-    PGresult *res;
-    int rc;
+    struct active_list list = {fn, arg};
 
-    rc = mdx_pg_run(impl, 0, "SELECT tenant, version FROM rul_active ORDER BY tenant", 0, NULL,
-                    &res);
-    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
-        rc = fn(arg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_list(impl, "SELECT tenant, version FROM rul_active ORDER BY tenant", 0, NULL,
+                       active_list_row, &list);
 }
 
 static int pg_threshold_get(void *impl, const char *tenant, double *cycles)
@@ -308,18 +306,6 @@ static int pg_prediction_put(void *impl, const struct mdx_rul_prediction *p, siz
     return rc;
 }
 
-static void prediction_row(const PGresult *res, int i, struct mdx_rul_prediction *out)
-{
-    memset(out, 0, sizeof(*out));
-    snprintf(out->tenant, sizeof(out->tenant), "%s", PQgetvalue(res, i, 0));
-    snprintf(out->device, sizeof(out->device), "%s", PQgetvalue(res, i, 1));
-    out->ts_ms = mdx_pg_i64(res, i, 2);
-    out->rul = PQgetisnull(res, i, 3) ? NAN : mdx_pg_dbl(res, i, 3);
-    snprintf(out->model_version, sizeof(out->model_version), "%s", PQgetvalue(res, i, 4));
-    snprintf(out->reason, sizeof(out->reason), "%s", PQgetvalue(res, i, 5));
-    out->reason_ms = mdx_pg_i64(res, i, 6);
-}
-
 static int pg_prediction_latest(void *impl, const char *tenant, const char *device,
                                 struct mdx_rul_prediction *out)
 {
@@ -332,51 +318,30 @@ static int pg_prediction_latest(void *impl, const char *tenant, const char *devi
     if (!mdx_pg_valid_name(tenant) || !mdx_pg_valid_name(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run_row(impl, 0, LATEST_COLS " WHERE t.name = $1 AND d.name = $2", 2, v, &res);
+    rc = mdx_pg_run_row(impl, 0, MDX_SELECT_PREDICTION " WHERE t.name = $1 AND d.name = $2", 2, v,
+                        &res);
     if (rc == MDX_OK) {
-        prediction_row(res, 0, out);
+        mdx_pg_row_map(res, 0, &mdx_row_prediction, out);
     }
     PQclear(res);
     return rc;
 }
 
+MDX_PG_LISTER(prediction_list, struct mdx_rul_prediction, mdx_row_prediction, mdx_rul_prediction_fn)
+
 static int pg_prediction_list(void *impl, const char *tenant, const char *device, int64_t limit,
                               mdx_rul_prediction_fn fn, void *arg)
 {
-    struct mdx_rul_prediction p;
-    char lim[24];
-    const char *v[3] = {tenant, limit > 0 ? mdx_pg_fmt(lim, limit) : NULL, device};
-    PGresult *res;
-    int rc;
+    struct prediction_list list = {fn, arg};
 
-    if (limit < 0) {
-        return MDX_EINVAL;
-    }
-    if (!mdx_pg_valid_name(tenant)) {
-        return MDX_ENOTFOUND;
-    }
-    rc = mdx_pg_catalog.tenant_exists(impl, tenant);
-    if (rc == MDX_OK && device != NULL) {
-        struct mdx_device_info info;
-        rc = mdx_pg_catalog.device_get(impl, tenant, device, &info);
-    }
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    rc = mdx_pg_run(impl, 0,
-                    device == NULL
-                        ? LATEST_COLS " WHERE t.name = $1 ORDER BY d.name LIMIT $2::bigint"
-                        : "SELECT t.name, d.name, r.ts_ms, r.rul, r.model_version, '', 0"
-                          " FROM rul_history r JOIN devices d ON d.id = r.device_id"
-                          " JOIN tenants t ON t.id = d.tenant_id WHERE t.name = $1"
-                          " AND d.name = $3 ORDER BY r.ts_ms DESC LIMIT $2::bigint",
-                    device != NULL ? 3 : 2, v, &res);
-    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
-        prediction_row(res, i, &p);
-        rc = fn(arg, &p);
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_device_list(impl, tenant, device, limit,
+                              MDX_SELECT_PREDICTION
+                              " WHERE t.name = $1 ORDER BY d.name LIMIT $2::bigint",
+                              "SELECT t.name, d.name, r.ts_ms, r.rul, r.model_version, '', 0"
+                              " FROM rul_history r JOIN devices d ON d.id = r.device_id"
+                              " JOIN tenants t ON t.id = d.tenant_id WHERE t.name = $1"
+                              " AND d.name = $3 ORDER BY r.ts_ms DESC LIMIT $2::bigint",
+                              prediction_list_row, &list);
 }
 
 const struct mdx_store_rul_ops mdx_pg_rul = {

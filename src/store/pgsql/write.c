@@ -35,6 +35,8 @@
 #include "modax/status.h"
 #include "store/store_alert_int.h"
 #include "store/store_event_int.h"
+#include "store/nodes.h"
+#include "store/store_batch_int.h"
 #include "store/pgsql/conn.h"
 #include "store/pgsql/pgsql_int.h"
 
@@ -51,18 +53,7 @@ static int map_init(struct pg_map *m, size_t max)
 
 static void map_clear(struct pg_map *m)
 {
-    if (m->t.b == NULL) {
-        return;
-    }
-    for (size_t i = 0; i <= m->t.mask; i++) {
-        struct mdx_hnode *n = m->t.b[i];
-        while (n != NULL) {
-            struct mdx_hnode *next = n->next;
-            mdx_free(n);
-            n = next;
-        }
-    }
-    mdx_htab_clear(&m->t);
+    mdx_store_nodes_free(&m->t);
 }
 
 static struct pg_entry *map_find(const struct pg_map *m, const void *key, size_t len,
@@ -254,23 +245,15 @@ static int series_resolve(struct pg *h, int64_t device_id, const char *sensor, s
     return rc;
 }
 
+/* mdx_grow() of the array at *p: MDX_OK or MDX_ENOMEM (*p and *cap untouched). */
 static int grow(void **p, size_t *cap, size_t want, size_t size)
 {
-    size_t c = *cap != 0 ? *cap : 256;
-    void *n;
+    void *n = want <= *cap ? *p : mdx_grow(*p, cap, want, size, 256);
 
-    if (want <= *cap) {
-        return MDX_OK;
-    }
-    while (c < want) {
-        c *= 2;
-    }
-    n = mdx_realloc(*p, c * size);
-    if (n == NULL) {
+    if (n == NULL && want > *cap) {
         return MDX_ENOMEM;
     }
     *p = n;
-    *cap = c;
     return MDX_OK;
 }
 
@@ -723,12 +706,13 @@ static int write_events(struct pg *h, const struct mdx_batch *b)
     return MDX_OK;
 }
 
-static int write_devices(struct pg *h)
+static int write_devices(struct pg *h, const struct mdx_batch *b)
 {
     const char *v[2];
     PGresult *res;
     int rc;
 
+    (void)b;
     if (h->n_dev == 0) {
         return MDX_OK;
     }
@@ -792,8 +776,9 @@ static int write_dead(struct pg *h, const struct mdx_batch *b)
     return rc;
 }
 
-static int write_position(struct pg *h, const char *owner, const struct mdx_spool_pos *pos)
+static int write_position(void *impl, const char *owner, const struct mdx_spool_pos *pos)
 {
+    struct pg *h = impl;
     char seg[24], off[24];
     const char *v[3] = {mdx_pg_fmt(seg, (int64_t)pos->segment),
                         mdx_pg_fmt(off, (int64_t)pos->offset), owner};
@@ -808,16 +793,13 @@ static int write_position(struct pg *h, const char *owner, const struct mdx_spoo
 /* The spool checkpoint and a pull source's positions, in the batch's transaction. */
 static int write_checkpoint(struct pg *h, const struct mdx_batch *b)
 {
-    int rc = MDX_OK;
-
-    if (b->has_checkpoint) {
-        rc = write_position(h, b->checkpoint_owner, &b->checkpoint);
-    }
-    for (size_t i = 0; rc == MDX_OK && i < b->n_positions; i++) {
-        rc = write_position(h, b->positions[i].owner, &b->positions[i].pos);
-    }
-    return rc;
+    return mdx_store_batch_positions(b, write_position, h);
 }
+
+/* What a batch writes after its points, in this order. */
+static int (*const after_points[])(struct pg *h, const struct mdx_batch *b) = {
+    write_events, write_devices, write_dead, mdx_pg_alerts_write /* alerts.c */, write_checkpoint,
+};
 
 /* The transaction of a batch whose rows are collected; t[] gets phase end times (us). */
 static int apply(struct pg *h, const struct mdx_batch *b, size_t n_rows, int64_t *written,
@@ -833,20 +815,8 @@ static int apply(struct pg *h, const struct mdx_batch *b, size_t n_rows, int64_t
         rc = write_points(h, n_rows, written, t);
     }
     t[1] = mdx_mono_us();
-    if (rc == MDX_OK) {
-        rc = write_events(h, b);
-    }
-    if (rc == MDX_OK) {
-        rc = write_devices(h);
-    }
-    if (rc == MDX_OK) {
-        rc = write_dead(h, b);
-    }
-    if (rc == MDX_OK) {
-        rc = mdx_pg_alerts_write(h, b); /* alerts.c */
-    }
-    if (rc == MDX_OK) {
-        rc = write_checkpoint(h, b);
+    for (size_t i = 0; i < sizeof(after_points) / sizeof(after_points[0]) && rc == MDX_OK; i++) {
+        rc = after_points[i](h, b);
     }
     t[2] = mdx_mono_us();
     if (rc == MDX_OK) {

@@ -28,22 +28,6 @@
     "SELECT k.id, COALESCE(t.name, ''), k.role, k.hash, k.label, k.created_ms, k.revoked_ms"      \
     " FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id"
 
-static void key_row(sqlite3_stmt *st, struct mdx_apikey *out)
-{
-    const void *hash = sqlite3_column_blob(st, 3);
-
-    memset(out, 0, sizeof(*out));
-    mdx_sq_column_copy(st, 0, out->id, sizeof(out->id));
-    mdx_sq_column_copy(st, 1, out->tenant, sizeof(out->tenant));
-    out->role = sqlite3_column_int(st, 2);
-    if (hash != NULL && sqlite3_column_bytes(st, 3) == (int)sizeof(out->hash)) {
-        memcpy(out->hash, hash, sizeof(out->hash));
-    }
-    mdx_sq_column_copy(st, 4, out->label, sizeof(out->label));
-    out->created_ms = sqlite3_column_int64(st, 5);
-    out->revoked_ms = sqlite3_column_int64(st, 6);
-}
-
 static int sq_apikey_add(void *impl, const struct mdx_apikey *key)
 {
     struct sq *h = impl;
@@ -52,10 +36,7 @@ static int sq_apikey_add(void *impl, const struct mdx_apikey *key)
     int platform = key->tenant[0] == '\0';
     int rc;
 
-    if (!mdx_store_apikey_id_valid(key->id) || key->role < MDX_ROLE_VIEWER ||
-        key->role > MDX_ROLE_PLATFORM ||
-        platform != (key->role == MDX_ROLE_PLATFORM) ||
-        strnlen(key->label, sizeof(key->label)) >= sizeof(key->label)) {
+    if (!mdx_store_apikey_ok(key)) {
         return MDX_EINVAL;
     }
     if (!platform) {
@@ -85,12 +66,7 @@ static int sq_apikey_add(void *impl, const struct mdx_apikey *key)
     sqlite3_bind_text(st, 5, key->label, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, key->created_ms);
     sqlite3_bind_int64(st, 7, key->revoked_ms);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-        return MDX_EEXIST;
-    }
-    return mdx_sq_status(rc);
+    return mdx_sq_run_insert(st);
 }
 
 static int sq_apikey_get(void *impl, const char *id, struct mdx_apikey *out)
@@ -105,11 +81,13 @@ static int sq_apikey_get(void *impl, const char *id, struct mdx_apikey *out)
     }
     rc = mdx_sq_find(h, KEY_COLS " WHERE k.id = ?1", id, NULL, &st);
     if (rc == MDX_OK) {
-        key_row(st, out);
+        mdx_sq_row_map(st, &mdx_row_apikey, out);
         sqlite3_finalize(st);
     }
     return rc;
 }
+
+MDX_SQ_LISTER(key_list, struct mdx_apikey, mdx_row_apikey, mdx_apikey_fn)
 
 static int sq_apikey_list(void *impl, const char *tenant, mdx_apikey_fn fn, void *arg)
 {
@@ -120,11 +98,11 @@ static int sq_apikey_list(void *impl, const char *tenant, mdx_apikey_fn fn, void
         KEY_COLS " WHERE k.tenant_id = ?1 ORDER BY k.created_ms, k.id",
     };
     struct sq *h = impl;
-    struct mdx_apikey key;
+    struct key_list list = {fn, arg};
     sqlite3_stmt *st;
     int64_t tid = 0;
     int which = tenant == NULL ? 0 : tenant[0] == '\0' ? 1 : 2;
-    int rc, ret = MDX_OK;
+    int rc;
 
     if (which == 2) {
         if (!mdx_valid_segment(tenant, strnlen(tenant, MDX_NAME_MAX + 1))) {
@@ -142,62 +120,14 @@ static int sq_apikey_list(void *impl, const char *tenant, mdx_apikey_fn fn, void
     if (which == 2) {
         sqlite3_bind_int64(st, 1, tid);
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        key_row(st, &key);
-        ret = fn(arg, &key);
-        if (ret != MDX_OK) {
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-    return ret != MDX_OK ? ret : mdx_sq_status(rc);
+    return mdx_sq_each_row(st, key_list_row, &list);
 }
 
 static int sq_apikey_revoke(void *impl, const char *id, int64_t now_ms)
 {
-    struct sq *h = impl;
-    struct mdx_apikey key;
-    sqlite3_stmt *st;
-    int rc;
-
-    if (now_ms <= 0) {
-        return MDX_EINVAL; /* revoked_ms 0 means valid */
-    }
-    if (!mdx_store_apikey_id_valid(id)) {
-        return MDX_ENOTFOUND;
-    }
-    rc = mdx_sq_prepare(h, "UPDATE api_keys SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms = 0",
-                        &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now_ms);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        return mdx_sq_status(rc);
-    }
-    if (sqlite3_changes(h->db) > 0) {
-        return MDX_OK;
-    }
-    rc = sq_apikey_get(h, id, &key);
-    return rc == MDX_OK ? MDX_EEXIST : rc; /* revoked already, or no such key */
-}
-
-#define CRED_COLS                                                                                  \
-    "SELECT t.name, d.name, c.secret_hash, c.cert_fingerprint, c.revoked_ms, c.updated_ms"         \
-    " FROM device_creds c JOIN devices d ON d.id = c.device_id"                                    \
-    " JOIN tenants t ON t.id = d.tenant_id"
-
-#define IDENTITY_COLS                                                                              \
-    "SELECT i.name, i.kind, COALESCE(t.name, ''), i.secret_hash, i.created_ms, i.revoked_ms"      \
-    " FROM broker_identities i LEFT JOIN tenants t ON t.id = i.tenant_id"
-
-
-static int exec_sql(struct sq *h, const char *sql)
-{
-    return mdx_sq_status(sqlite3_exec(h->db, sql, NULL, NULL, NULL));
+    return mdx_sq_update_key(impl,
+                             "UPDATE api_keys SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms = 0",
+                             id, now_ms);
 }
 
 /* Id of device (tenant, device) into *id; MDX_ENOTFOUND if unknown. */
@@ -240,18 +170,24 @@ static void bind_opt(sqlite3_stmt *st, int i, const char *s)
     }
 }
 
+/* The arguments of cred_set. */
+struct cred {
+    const char *tenant, *device, *secret_hash, *cert_fingerprint;
+    int64_t now_ms;
+};
+
 /* The body of cred_set, inside the transaction. */
-static int cred_upsert(struct sq *h, const char *tenant, const char *device,
-                       const char *secret_hash, const char *cert_fingerprint, int64_t now_ms)
+static int cred_upsert(struct sq *h, const void *ctx)
 {
+    const struct cred *c = ctx;
     sqlite3_stmt *st;
     int64_t id = 0;
-    int rc = device_id(h, tenant, device, &id);
+    int rc = device_id(h, c->tenant, c->device, &id);
 
     if (rc != MDX_OK) {
         return rc;
     }
-    rc = name_used(h, "SELECT 1 FROM broker_identities WHERE name = ?1", device);
+    rc = name_used(h, "SELECT 1 FROM broker_identities WHERE name = ?1", c->device);
     if (rc != MDX_ENOTFOUND) {
         return rc == MDX_OK ? MDX_EEXIST : rc;
     }
@@ -268,23 +204,17 @@ static int cred_upsert(struct sq *h, const char *tenant, const char *device,
         return rc;
     }
     sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
-    bind_opt(st, 3, secret_hash);
-    bind_opt(st, 4, cert_fingerprint);
-    sqlite3_bind_int64(st, 5, now_ms);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-        return MDX_EEXIST; /* another tenant's device has this id and credentials */
-    }
-    return mdx_sq_status(rc);
+    sqlite3_bind_text(st, 2, c->device, -1, SQLITE_STATIC);
+    bind_opt(st, 3, c->secret_hash);
+    bind_opt(st, 4, c->cert_fingerprint);
+    sqlite3_bind_int64(st, 5, c->now_ms);
+    return mdx_sq_run_insert(st); /* EEXIST: another tenant's device has this id and credentials */
 }
 
 static int sq_device_cred_set(void *impl, const char *tenant, const char *device,
                               const char *secret_hash, const char *cert_fingerprint, int64_t now_ms)
 {
-    struct sq *h = impl;
-    int rc;
+    struct cred c = {tenant, device, secret_hash, cert_fingerprint, now_ms};
 
     if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
         return MDX_ENOTFOUND;
@@ -292,18 +222,7 @@ static int sq_device_cred_set(void *impl, const char *tenant, const char *device
     if (!mdx_store_cred_values_ok(secret_hash, cert_fingerprint)) {
         return MDX_EINVAL;
     }
-    rc = exec_sql(h, "BEGIN IMMEDIATE");
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    rc = cred_upsert(h, tenant, device, secret_hash, cert_fingerprint, now_ms);
-    if (rc == MDX_OK) {
-        rc = exec_sql(h, "COMMIT");
-    }
-    if (rc != MDX_OK) {
-        exec_sql(h, "ROLLBACK");
-    }
-    return rc;
+    return mdx_sq_in_tx(impl, cred_upsert, &c);
 }
 
 static int sq_device_cred_get(void *impl, const char *device, struct mdx_device_cred *out)
@@ -316,14 +235,9 @@ static int sq_device_cred_get(void *impl, const char *device, struct mdx_device_
     if (!mdx_sq_name_valid(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_sq_find(h, CRED_COLS " WHERE c.name = ?1", device, NULL, &st);
+    rc = mdx_sq_find(h, MDX_SELECT_CRED " WHERE c.name = ?1", device, NULL, &st);
     if (rc == MDX_OK) {
-        mdx_sq_column_copy(st, 0, out->tenant, sizeof(out->tenant));
-        mdx_sq_column_copy(st, 1, out->device, sizeof(out->device));
-        mdx_sq_column_copy(st, 2, out->secret_hash, sizeof(out->secret_hash));
-        mdx_sq_column_copy(st, 3, out->cert_fingerprint, sizeof(out->cert_fingerprint));
-        out->revoked_ms = sqlite3_column_int64(st, 4);
-        out->updated_ms = sqlite3_column_int64(st, 5);
+        mdx_sq_row_map(st, &mdx_row_cred, out);
         sqlite3_finalize(st);
     }
     return rc;
@@ -361,8 +275,10 @@ static int sq_device_revoke(void *impl, const char *tenant, const char *device, 
     return mdx_sq_status(rc);
 }
 
-static int identity_insert(struct sq *h, const struct mdx_broker_identity *id)
+/* The body of identity_add, inside the transaction. */
+static int identity_insert(struct sq *h, const void *ctx)
 {
+    const struct mdx_broker_identity *id = ctx;
     sqlite3_stmt *st;
     int64_t tid = 0;
     int rc = name_used(h, "SELECT 1 FROM devices WHERE name = ?1 LIMIT 1", id->name);
@@ -393,46 +309,18 @@ static int identity_insert(struct sq *h, const struct mdx_broker_identity *id)
     sqlite3_bind_text(st, 4, id->secret_hash, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, id->created_ms);
     sqlite3_bind_int64(st, 6, id->revoked_ms);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-        return MDX_EEXIST;
-    }
-    return mdx_sq_status(rc);
+    return mdx_sq_run_insert(st);
 }
 
 static int sq_identity_add(void *impl, const struct mdx_broker_identity *id)
 {
-    struct sq *h = impl;
-    int rc;
-
     if (!mdx_store_identity_ok(id)) {
         return MDX_EINVAL;
     }
-    rc = exec_sql(h, "BEGIN IMMEDIATE");
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    rc = identity_insert(h, id);
-    if (rc == MDX_OK) {
-        rc = exec_sql(h, "COMMIT");
-    }
-    if (rc != MDX_OK) {
-        exec_sql(h, "ROLLBACK");
-    }
-    return rc;
+    return mdx_sq_in_tx(impl, identity_insert, id);
 }
 
-static void identity_row(sqlite3_stmt *st, struct mdx_broker_identity *out)
-{
-    memset(out, 0, sizeof(*out));
-    mdx_sq_column_copy(st, 0, out->name, sizeof(out->name));
-    out->kind = sqlite3_column_int(st, 1);
-    mdx_sq_column_copy(st, 2, out->tenant, sizeof(out->tenant));
-    mdx_sq_column_copy(st, 3, out->secret_hash, sizeof(out->secret_hash));
-    out->created_ms = sqlite3_column_int64(st, 4);
-    out->revoked_ms = sqlite3_column_int64(st, 5);
-}
+MDX_SQ_LISTER(identity_list, struct mdx_broker_identity, mdx_row_identity, mdx_identity_fn)
 
 static int sq_identity_get(void *impl, const char *name, struct mdx_broker_identity *out)
 {
@@ -444,9 +332,9 @@ static int sq_identity_get(void *impl, const char *name, struct mdx_broker_ident
     if (!mdx_sq_name_valid(name)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_sq_find(h, IDENTITY_COLS " WHERE i.name = ?1", name, NULL, &st);
+    rc = mdx_sq_find(h, MDX_SELECT_IDENTITY " WHERE i.name = ?1", name, NULL, &st);
     if (rc == MDX_OK) {
-        identity_row(st, out);
+        mdx_sq_row_map(st, &mdx_row_identity, out);
         sqlite3_finalize(st);
     }
     return rc;
@@ -454,58 +342,19 @@ static int sq_identity_get(void *impl, const char *name, struct mdx_broker_ident
 
 static int sq_identity_list(void *impl, mdx_identity_fn fn, void *arg)
 {
-    struct sq *h = impl;
-    struct mdx_broker_identity id;
+    struct identity_list list = {fn, arg};
     sqlite3_stmt *st;
-    int rc, ret = MDX_OK;
+    int rc = mdx_sq_prepare(impl, MDX_SELECT_IDENTITY " ORDER BY i.name", &st);
 
-    rc = mdx_sq_prepare(h, IDENTITY_COLS " ORDER BY i.name", &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        identity_row(st, &id);
-        ret = fn(arg, &id);
-        if (ret != MDX_OK) {
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-    return ret != MDX_OK ? ret : mdx_sq_status(rc);
+    return rc != MDX_OK ? rc : mdx_sq_each_row(st, identity_list_row, &list);
 }
 
 static int sq_identity_revoke(void *impl, const char *name, int64_t now_ms)
 {
-    struct sq *h = impl;
-    struct mdx_broker_identity id;
-    sqlite3_stmt *st;
-    int rc;
-
-    if (now_ms <= 0) {
-        return MDX_EINVAL;
-    }
-    if (!mdx_sq_name_valid(name)) {
-        return MDX_ENOTFOUND;
-    }
-    rc = mdx_sq_prepare(h,
-                        "UPDATE broker_identities SET revoked_ms = ?2"
-                        " WHERE name = ?1 AND revoked_ms = 0",
-                        &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now_ms);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        return mdx_sq_status(rc);
-    }
-    if (sqlite3_changes(h->db) > 0) {
-        return MDX_OK;
-    }
-    rc = sq_identity_get(h, name, &id);
-    return rc == MDX_OK ? MDX_EEXIST : rc; /* revoked already, or no such identity */
+    return mdx_sq_update_key(impl,
+                             "UPDATE broker_identities SET revoked_ms = ?2"
+                             " WHERE name = ?1 AND revoked_ms = 0",
+                             name, now_ms);
 }
 
 const struct mdx_store_access_ops mdx_sq_access = {

@@ -24,11 +24,6 @@
 #include "store/sqlite/sqlite_int.h"
 #include "store/sqlite/stmt.h"
 
-#define ALERT_COLS                                                                                 \
-    "SELECT a.id, t.name, a.device, a.source, a.sensor, a.severity, a.state, a.opened_ms,"        \
-    " a.updated_ms, a.resolved_ms, a.value, a.score, a.summary"                                    \
-    " FROM alerts a JOIN tenants t ON t.id = a.tenant_id"
-
 /* Filters after the tenant and device: ?3 state (-1 any), ?4 active only, ?5 min severity. */
 #define ALERT_FILTER                                                                               \
     " AND (?3 < 0 OR a.state = ?3) AND (?4 = 0 OR a.state < 2) AND a.severity >= ?5"              \
@@ -36,10 +31,10 @@
 
 /* One statement per combination of tenant and device, so that each can use its index. */
 static const char *const alert_list_sql[4] = {
-    ALERT_COLS " WHERE 1" ALERT_FILTER,
-    ALERT_COLS " WHERE a.tenant_id = ?1" ALERT_FILTER,
-    ALERT_COLS " WHERE a.device = ?2" ALERT_FILTER,
-    ALERT_COLS " WHERE a.tenant_id = ?1 AND a.device = ?2" ALERT_FILTER,
+    MDX_SELECT_ALERT " WHERE 1" ALERT_FILTER,
+    MDX_SELECT_ALERT " WHERE a.tenant_id = ?1" ALERT_FILTER,
+    MDX_SELECT_ALERT " WHERE a.device = ?2" ALERT_FILTER,
+    MDX_SELECT_ALERT " WHERE a.tenant_id = ?1 AND a.device = ?2" ALERT_FILTER,
 };
 
 #define RULE_COLS                                                                                  \
@@ -49,12 +44,6 @@ static const char *const alert_list_sql[4] = {
 
 /* By name, then from the tenant-wide rule to the most specific. */
 #define RULE_ORDER " ORDER BY t.name, r.name, r.device <> '', r.device_type, r.device"
-
-/* A REAL column that may hold NULL for NaN. */
-static double column_real(sqlite3_stmt *st, int col)
-{
-    return sqlite3_column_type(st, col) == SQLITE_NULL ? NAN : sqlite3_column_double(st, col);
-}
 
 /* Binds a double; NaN becomes NULL (SQLite would do the same, said plainly here). */
 static void bind_real(sqlite3_stmt *st, int col, double v)
@@ -117,13 +106,15 @@ static int sq_rule_put(void *impl, struct mdx_rule *rule)
     return rc == SQLITE_DONE ? MDX_OK : mdx_sq_status(rc);
 }
 
+MDX_SQ_LISTER(rule_list, struct mdx_rule, mdx_row_rule, mdx_rule_fn)
+
 static int sq_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *arg)
 {
     struct sq *h = impl;
-    struct mdx_rule r;
+    struct rule_list list = {fn, arg};
     sqlite3_stmt *st;
     int64_t tid = 0;
-    int rc, ret = MDX_OK;
+    int rc;
 
     if (tenant != NULL) {
         rc = mdx_sq_tenant_id(h, tenant, &tid);
@@ -140,27 +131,7 @@ static int sq_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *ar
     if (tenant != NULL) {
         sqlite3_bind_int64(st, 1, tid);
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        memset(&r, 0, sizeof(r));
-        r.id = sqlite3_column_int64(st, 0);
-        mdx_sq_column_copy(st, 1, r.tenant, sizeof(r.tenant));
-        mdx_sq_column_copy(st, 2, r.name, sizeof(r.name));
-        mdx_sq_column_copy(st, 3, r.device_type, sizeof(r.device_type));
-        mdx_sq_column_copy(st, 4, r.device, sizeof(r.device));
-        mdx_sq_column_copy(st, 5, r.sensor, sizeof(r.sensor));
-        r.cmp = sqlite3_column_int(st, 6);
-        r.threshold = sqlite3_column_double(st, 7);
-        r.hysteresis = sqlite3_column_double(st, 8);
-        r.min_duration_ms = sqlite3_column_int64(st, 9);
-        r.severity = sqlite3_column_int(st, 10);
-        r.enabled = sqlite3_column_int(st, 11);
-        ret = fn(arg, &r);
-        if (ret != MDX_OK) {
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-    return ret != MDX_OK ? ret : mdx_sq_status(rc);
+    return mdx_sq_each_row(st, rule_list_row, &list);
 }
 
 static int sq_rule_delete(void *impl, const char *tenant, int64_t id)
@@ -194,9 +165,6 @@ static int alert_write(struct sq *h, sqlite3_stmt *ins, sqlite3_stmt *upd, struc
     sqlite3_stmt *st = a->id == 0 ? ins : upd;
     int rc;
 
-    if (a->id < 0) {
-        return MDX_EINVAL;
-    }
     rc = mdx_store_alert_check(a);
     if (rc != MDX_OK) {
         return rc;
@@ -306,24 +274,6 @@ static int sq_alert_put(void *impl, struct mdx_alert *alert)
     return rc;
 }
 
-static void alert_row(sqlite3_stmt *st, struct mdx_alert *a)
-{
-    memset(a, 0, sizeof(*a));
-    a->id = sqlite3_column_int64(st, 0);
-    mdx_sq_column_copy(st, 1, a->tenant, sizeof(a->tenant));
-    mdx_sq_column_copy(st, 2, a->device, sizeof(a->device));
-    mdx_sq_column_copy(st, 3, a->source, sizeof(a->source));
-    mdx_sq_column_copy(st, 4, a->sensor, sizeof(a->sensor));
-    a->severity = sqlite3_column_int(st, 5);
-    a->state = sqlite3_column_int(st, 6);
-    a->opened_ms = sqlite3_column_int64(st, 7);
-    a->updated_ms = sqlite3_column_int64(st, 8);
-    a->resolved_ms = sqlite3_column_int64(st, 9);
-    a->value = column_real(st, 10);
-    a->score = column_real(st, 11);
-    mdx_sq_column_copy(st, 12, a->summary, sizeof(a->summary));
-}
-
 static int sq_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_alert *out)
 {
     struct sq *h = impl;
@@ -331,7 +281,8 @@ static int sq_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_a
     int rc;
 
     memset(out, 0, sizeof(*out));
-    rc = mdx_sq_prepare(h, ALERT_COLS " WHERE a.id = ?1 AND (?2 IS NULL OR t.name = ?2)", &st);
+    rc = mdx_sq_prepare(h, MDX_SELECT_ALERT " WHERE a.id = ?1 AND (?2 IS NULL OR t.name = ?2)",
+                        &st);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -341,19 +292,21 @@ static int sq_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_a
     }
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        alert_row(st, out);
+        mdx_sq_row_map(st, &mdx_row_alert, out);
     }
     sqlite3_finalize(st);
     return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
 }
 
+MDX_SQ_LISTER(alert_list, struct mdx_alert, mdx_row_alert, mdx_alert_fn)
+
 static int sq_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert_fn fn, void *arg)
 {
     struct sq *h = impl;
-    struct mdx_alert a;
+    struct alert_list list = {fn, arg};
     sqlite3_stmt *st;
     int64_t tid = 0;
-    int rc, ret = MDX_OK;
+    int rc;
 
     if ((f->state != -1 && f->state != MDX_ALERT_ACTIVE &&
          (f->state < MDX_ALERT_OPEN || f->state > MDX_ALERT_RESOLVED)) ||
@@ -381,15 +334,7 @@ static int sq_alert_list(void *impl, const struct mdx_alert_filter *f, mdx_alert
     sqlite3_bind_int(st, 4, f->state == MDX_ALERT_ACTIVE);
     sqlite3_bind_int(st, 5, f->severity);
     sqlite3_bind_int64(st, 6, f->limit > 0 ? f->limit : -1);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        alert_row(st, &a);
-        ret = fn(arg, &a);
-        if (ret != MDX_OK) {
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-    return ret != MDX_OK ? ret : mdx_sq_status(rc);
+    return mdx_sq_each_row(st, alert_list_row, &list);
 }
 
 const struct mdx_store_alerts_ops mdx_sq_alerts = {

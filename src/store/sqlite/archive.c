@@ -127,13 +127,11 @@ static int parts_add(struct parts *p, const char *device, int64_t day_ms)
         return MDX_OK; /* chunks of one series come in time order: cheap dedupe */
     }
     if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 256;
-        struct part *v = mdx_realloc(p->v, cap * sizeof(*v));
+        struct part *v = mdx_grow(p->v, &p->cap, p->n + 1, sizeof(*v), 256);
         if (v == NULL) {
             return MDX_ENOMEM;
         }
         p->v = v;
-        p->cap = cap;
     }
     p->v[p->n].day_ms = day_ms;
     snprintf(p->v[p->n].device, sizeof(p->v[p->n].device), "%s", device);
@@ -158,8 +156,7 @@ static int chunk_days(struct parts *p, const char *device, sqlite3_stmt *st, int
     struct mdx_chunk_point pt;
     int rc;
 
-    rc = mdx_chunk_iter_init(&it, sqlite3_column_blob(st, 3), (size_t)sqlite3_column_bytes(st, 3),
-                             sqlite3_column_int64(st, 1));
+    rc = mdx_sq_chunk_iter(st, 1, &it);
     while (rc == MDX_OK && (rc = mdx_chunk_iter_next(&it, &pt)) == 1) {
         if (pt.ts_ms >= limit) {
             break;
@@ -232,61 +229,86 @@ static const char range_sql[] = "SELECT t_start, t_end, n, data FROM chunks WHER
                                 " WHERE series_id = ?1 AND t_start <= ?2), ?2)"
                                 " AND t_start < ?3 ORDER BY t_start";
 
-static int sq_export_points(void *impl, const char *tenant, const char *device, int64_t from_ms,
-                            int64_t to_ms, mdx_sensor_point_fn fn, void *arg)
-{
-    struct sq *h = impl;
-    sqlite3_stmt *ser = NULL, *ch = NULL;
-    int rc, ret = MDX_OK;
+/* Called per series of a device: 'ser' on its row (id, sensor, device id), 'ch' on its chunks. */
+typedef int (*series_chunks_fn)(void *ctx, sqlite3_stmt *ser, sqlite3_stmt *ch);
 
-    if (from_ms >= to_ms) {
-        return MDX_OK;
-    }
+/*
+ * Calls fn for each series of (tenant, device) with 'ch' bound to the
+ * chunks holding its points in [from, to): MDX_OK, fn's failure or the error.
+ */
+static int each_series_chunks(struct sq *h, const char *tenant, const char *device, int64_t from,
+                              int64_t to, series_chunks_fn fn, void *ctx)
+{
+    sqlite3_stmt *ser = NULL, *ch = NULL;
+    int rc = SQLITE_DONE, ret;
+
     ret = mdx_sq_prepare(h, series_sql, &ser);
     if (ret == MDX_OK) {
         ret = mdx_sq_prepare(h, range_sql, &ch);
     }
-    if (ret != MDX_OK) {
-        goto out;
-    }
-    sqlite3_bind_text(ser, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(ser, 2, device, -1, SQLITE_STATIC);
-    while (ret == MDX_OK && (rc = sqlite3_step(ser)) == SQLITE_ROW) {
-        const char *sensor = (const char *)sqlite3_column_text(ser, 1);
-
-        sqlite3_bind_int64(ch, 1, sqlite3_column_int64(ser, 0));
-        sqlite3_bind_int64(ch, 2, from_ms);
-        sqlite3_bind_int64(ch, 3, to_ms);
-        while (ret == MDX_OK && (rc = sqlite3_step(ch)) == SQLITE_ROW) {
-            struct mdx_chunk_iter it;
-            struct mdx_chunk_point pt;
-            int more;
-
-            ret = mdx_chunk_iter_init(&it, sqlite3_column_blob(ch, 3),
-                                      (size_t)sqlite3_column_bytes(ch, 3),
-                                      sqlite3_column_int64(ch, 0));
-            while (ret == MDX_OK && (more = mdx_chunk_iter_next(&it, &pt)) == 1) {
-                if (pt.ts_ms >= from_ms && pt.ts_ms < to_ms) {
-                    ret = fn(arg, sensor, pt.ts_ms, pt.value, pt.flags);
-                }
-            }
-            if (ret == MDX_OK && more < 0) {
-                ret = more;
-            }
+    if (ret == MDX_OK) {
+        sqlite3_bind_text(ser, 1, tenant, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ser, 2, device, -1, SQLITE_STATIC);
+        while (ret == MDX_OK && (rc = sqlite3_step(ser)) == SQLITE_ROW) {
+            sqlite3_bind_int64(ch, 1, sqlite3_column_int64(ser, 0));
+            sqlite3_bind_int64(ch, 2, from);
+            sqlite3_bind_int64(ch, 3, to);
+            ret = fn(ctx, ser, ch);
+            sqlite3_reset(ch);
         }
         if (ret == MDX_OK && rc != SQLITE_DONE) {
             ret = mdx_sq_status(rc);
         }
-        sqlite3_reset(ch);
+    }
+    sqlite3_finalize(ch);
+    sqlite3_finalize(ser);
+    return ret;
+}
+
+/* An export: its range and callback. */
+struct export {
+    int64_t from, to;
+    mdx_sensor_point_fn fn;
+    void *arg;
+};
+
+/* Hands the points of one series in the range to the export's callback. */
+static int export_series(void *ctx, sqlite3_stmt *ser, sqlite3_stmt *ch)
+{
+    const struct export *x = ctx;
+    const char *sensor = (const char *)sqlite3_column_text(ser, 1);
+    int rc, ret = MDX_OK;
+
+    while (ret == MDX_OK && (rc = sqlite3_step(ch)) == SQLITE_ROW) {
+        struct mdx_chunk_iter it;
+        struct mdx_chunk_point pt;
+        int more;
+
+        ret = mdx_sq_chunk_iter(ch, 0, &it);
+        while (ret == MDX_OK && (more = mdx_chunk_iter_next(&it, &pt)) == 1) {
+            if (pt.ts_ms >= x->from && pt.ts_ms < x->to) {
+                ret = x->fn(x->arg, sensor, pt.ts_ms, pt.value, pt.flags);
+            }
+        }
+        if (ret == MDX_OK && more < 0) {
+            ret = more;
+        }
     }
     if (ret == MDX_OK && rc != SQLITE_DONE) {
         ret = mdx_sq_status(rc);
     }
-
-out:
-    sqlite3_finalize(ch);
-    sqlite3_finalize(ser);
     return ret;
+}
+
+static int sq_export_points(void *impl, const char *tenant, const char *device, int64_t from_ms,
+                            int64_t to_ms, mdx_sensor_point_fn fn, void *arg)
+{
+    struct export x = {from_ms, to_ms, fn, arg};
+
+    if (from_ms >= to_ms) {
+        return MDX_OK;
+    }
+    return each_series_chunks(impl, tenant, device, from_ms, to_ms, export_series, &x);
 }
 
 /* ---- delete ---- */
@@ -307,6 +329,7 @@ struct del_ctx {
     size_t pts_cap;
     struct mdx_chunk enc;
     sqlite3_stmt *drop, *put;
+    int64_t *deleted;         /* points deleted so far */
 };
 
 static int collect_hits(struct del_ctx *c, sqlite3_stmt *ch)
@@ -321,14 +344,12 @@ static int collect_hits(struct del_ctx *c, sqlite3_stmt *ch)
             continue; /* the chunk before the range */
         }
         if (c->n_hits == c->cap) {
-            size_t cap = c->cap ? c->cap * 2 : 64;
-            struct hit *v = mdx_realloc(c->hits, cap * sizeof(*v));
+            struct hit *v = mdx_grow(c->hits, &c->cap, c->n_hits + 1, sizeof(*v), 64);
             if (v == NULL) {
                 sqlite3_reset(ch);
                 return MDX_ENOMEM;
             }
             c->hits = v;
-            c->cap = cap;
         }
         x = &c->hits[c->n_hits++];
         x->t_start = sqlite3_column_int64(ch, 0);
@@ -420,54 +441,29 @@ static void hits_free(struct del_ctx *c)
     c->n_hits = 0;
 }
 
-/* Deletes the range from every series of the device; inside the transaction. */
-static int delete_series(struct del_ctx *c, const char *tenant, const char *device,
-                         int64_t *deleted)
+/* Deletes the range from one series of the device; inside the transaction. */
+static int delete_series(void *ctx, sqlite3_stmt *ser, sqlite3_stmt *ch)
 {
-    struct sq *h = c->h;
-    sqlite3_stmt *ser = NULL, *ch = NULL;
-    int rc, ret;
+    struct del_ctx *c = ctx;
+    int64_t series_id = sqlite3_column_int64(ser, 0);
+    int64_t before = *c->deleted;
+    int ret = collect_hits(c, ch);
 
-    ret = mdx_sq_prepare(h, series_sql, &ser);
-    if (ret == MDX_OK) {
-        ret = mdx_sq_prepare(h, range_sql, &ch);
-    }
-    if (ret != MDX_OK) {
-        goto out;
-    }
-    sqlite3_bind_text(ser, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(ser, 2, device, -1, SQLITE_STATIC);
-    while (ret == MDX_OK && (rc = sqlite3_step(ser)) == SQLITE_ROW) {
-        int64_t series_id = sqlite3_column_int64(ser, 0);
-        int64_t before = *deleted;
+    for (size_t i = 0; i < c->n_hits && ret == MDX_OK; i++) {
+        const struct hit *x = &c->hits[i];
 
-        sqlite3_bind_int64(ch, 1, series_id);
-        sqlite3_bind_int64(ch, 2, c->from);
-        sqlite3_bind_int64(ch, 3, c->to);
-        ret = collect_hits(c, ch);
-        for (size_t i = 0; i < c->n_hits && ret == MDX_OK; i++) {
-            const struct hit *x = &c->hits[i];
-
-            if (x->data == NULL) {
-                ret = drop_chunk(c, series_id, x->t_start);
-                *deleted += x->n;
-            } else {
-                ret = rewrite_chunk(c, series_id, x, deleted);
-            }
-        }
-        hits_free(c);
-        if (*deleted != before) {
-            mdx_sq_head_forget(h, sqlite3_column_int64(ser, 2),
-                               (const char *)sqlite3_column_text(ser, 1));
+        if (x->data == NULL) {
+            ret = drop_chunk(c, series_id, x->t_start);
+            *c->deleted += x->n;
+        } else {
+            ret = rewrite_chunk(c, series_id, x, c->deleted);
         }
     }
-    if (ret == MDX_OK && rc != SQLITE_DONE) {
-        ret = mdx_sq_status(rc);
+    hits_free(c);
+    if (*c->deleted != before) {
+        mdx_sq_head_forget(c->h, sqlite3_column_int64(ser, 2),
+                           (const char *)sqlite3_column_text(ser, 1));
     }
-
-out:
-    sqlite3_finalize(ch);
-    sqlite3_finalize(ser);
     return ret;
 }
 
@@ -508,7 +504,8 @@ static int sq_delete_points(void *impl, const char *tenant, const char *device, 
             &c.put);
     }
     if (rc == MDX_OK) {
-        rc = delete_series(&c, tenant, device, deleted);
+        c.deleted = deleted;
+        rc = each_series_chunks(h, tenant, device, from_ms, to_ms, delete_series, &c);
     }
     if (rc == MDX_OK && expect >= 0 && *deleted != expect) {
         rc = MDX_EAGAIN; /* not what was archived: roll back, delete nothing */

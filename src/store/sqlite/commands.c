@@ -14,25 +14,7 @@
 #include "store/sqlite/sqlite_int.h"
 #include "store/sqlite/stmt.h"
 
-#define COMMAND_COLS                                                                               \
-    "SELECT c.id, t.name, d.name, c.name, c.value, c.state, c.detail, c.issued_by,"               \
-    " c.created_ms, c.updated_ms FROM commands c JOIN devices d ON d.id = c.device_id"            \
-    " JOIN tenants t ON t.id = d.tenant_id"
-
-static void command_row(sqlite3_stmt *st, struct mdx_command *out)
-{
-    memset(out, 0, sizeof(*out));
-    out->id = sqlite3_column_int64(st, 0);
-    mdx_sq_column_copy(st, 1, out->tenant, sizeof(out->tenant));
-    mdx_sq_column_copy(st, 2, out->device, sizeof(out->device));
-    mdx_sq_column_copy(st, 3, out->name, sizeof(out->name));
-    out->value = sqlite3_column_double(st, 4);
-    out->state = sqlite3_column_int(st, 5);
-    mdx_sq_column_copy(st, 6, out->detail, sizeof(out->detail));
-    mdx_sq_column_copy(st, 7, out->issued_by, sizeof(out->issued_by));
-    out->created_ms = sqlite3_column_int64(st, 8);
-    out->updated_ms = sqlite3_column_int64(st, 9);
-}
+MDX_SQ_LISTER(command_list, struct mdx_command, mdx_row_command, mdx_command_fn)
 
 static int sq_command_put(void *impl, struct mdx_command *cmd)
 {
@@ -102,7 +84,7 @@ static int sq_command_get(void *impl, const char *tenant, int64_t id, struct mdx
     if (!mdx_sq_name_valid(tenant) || id <= 0) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_sq_prepare(h, COMMAND_COLS " WHERE c.id = ?1 AND t.name = ?2", &st);
+    rc = mdx_sq_prepare(h, MDX_SELECT_COMMAND " WHERE c.id = ?1 AND t.name = ?2", &st);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -110,7 +92,7 @@ static int sq_command_get(void *impl, const char *tenant, int64_t id, struct mdx
     sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
     rc = mdx_sq_step_row(st);
     if (rc == MDX_OK) {
-        command_row(st, out);
+        mdx_sq_row_map(st, &mdx_row_command, out);
     }
     sqlite3_finalize(st);
     return rc;
@@ -119,50 +101,14 @@ static int sq_command_get(void *impl, const char *tenant, int64_t id, struct mdx
 static int sq_command_list(void *impl, const char *tenant, const char *device, int64_t limit,
                            mdx_command_fn fn, void *arg)
 {
-    struct sq *h = impl;
-    struct mdx_command cmd;
-    sqlite3_stmt *st;
-    int64_t tid = 0;
-    int rc, ret = MDX_OK;
+    struct command_list list = {fn, arg};
 
-    if (limit < 0) {
-        return MDX_EINVAL;
-    }
-    rc = mdx_sq_tenant_id(h, tenant, &tid);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    if (device != NULL) {
-        struct mdx_device_info info;
-        rc = mdx_sq_catalog.device_get(h, tenant, device, &info); /* unknown: ENOTFOUND */
-        if (rc != MDX_OK) {
-            return rc;
-        }
-    }
-    rc = mdx_sq_prepare(h,
-                        device != NULL
-                            ? COMMAND_COLS " WHERE d.tenant_id = ?1 AND d.name = ?2"
-                                           " ORDER BY c.created_ms DESC, c.id DESC LIMIT ?3"
-                            : COMMAND_COLS " WHERE d.tenant_id = ?1"
-                                           " ORDER BY c.created_ms DESC, c.id DESC LIMIT ?3",
-                        &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_int64(st, 1, tid);
-    if (device != NULL) {
-        sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
-    }
-    sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        command_row(st, &cmd);
-        ret = fn(arg, &cmd);
-        if (ret != MDX_OK) {
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-    return ret != MDX_OK ? ret : mdx_sq_status(rc);
+    return mdx_sq_device_list(impl, tenant, device, limit,
+                              MDX_SELECT_COMMAND " WHERE d.tenant_id = ?1"
+                                                 " ORDER BY c.created_ms DESC, c.id DESC LIMIT ?3",
+                              MDX_SELECT_COMMAND " WHERE d.tenant_id = ?1 AND d.name = ?2"
+                                                 " ORDER BY c.created_ms DESC, c.id DESC LIMIT ?3",
+                              command_list_row, &list);
 }
 
 const struct mdx_store_commands_ops mdx_sq_commands = {

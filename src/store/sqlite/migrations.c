@@ -16,6 +16,16 @@ struct migration {
     const char *sql;
 };
 
+/* The columns of rollup_1m and rollup_1h (one table per bucket size). */
+#define ROLLUP_COLUMNS                                                                             \
+    " series_id INTEGER NOT NULL REFERENCES series(id),"                                           \
+    " bucket_ms INTEGER NOT NULL,"                                                                 \
+    " min REAL NOT NULL,"                                                                          \
+    " max REAL NOT NULL,"                                                                          \
+    " sum REAL NOT NULL,"                                                                          \
+    " count INTEGER NOT NULL,"                                                                     \
+    " PRIMARY KEY (series_id, bucket_ms)) WITHOUT ROWID;"
+
 static const struct migration migrations[] = {
     {1,
      /* Registry. tenants.points counts the points stored for the tenant
@@ -87,22 +97,8 @@ static const struct migration migrations[] = {
       * deleted by the archiver leave them in place. Points stored before
       * this migration are rolled up when the store opens. Rows are small,
       * so WITHOUT ROWID keeps them in the primary key's b-tree only. */
-     "CREATE TABLE rollup_1m ("
-     " series_id INTEGER NOT NULL REFERENCES series(id),"
-     " bucket_ms INTEGER NOT NULL,"
-     " min REAL NOT NULL,"
-     " max REAL NOT NULL,"
-     " sum REAL NOT NULL,"
-     " count INTEGER NOT NULL,"
-     " PRIMARY KEY (series_id, bucket_ms)) WITHOUT ROWID;"
-     "CREATE TABLE rollup_1h ("
-     " series_id INTEGER NOT NULL REFERENCES series(id),"
-     " bucket_ms INTEGER NOT NULL,"
-     " min REAL NOT NULL,"
-     " max REAL NOT NULL,"
-     " sum REAL NOT NULL,"
-     " count INTEGER NOT NULL,"
-     " PRIMARY KEY (series_id, bucket_ms)) WITHOUT ROWID;"},
+     "CREATE TABLE rollup_1m (" ROLLUP_COLUMNS
+     "CREATE TABLE rollup_1h (" ROLLUP_COLUMNS},
     {3,
      /* Retention and archive (issue 3). Per-tenant overrides of the
       * archive and expiry ages; tenants without a row use the config. */

@@ -222,8 +222,7 @@ static int backfill_chunk(struct sq *h, sqlite3_stmt *st)
     int64_t series_id = sqlite3_column_int64(st, 0);
     int rc;
 
-    rc = mdx_chunk_iter_init(&it, sqlite3_column_blob(st, 3), (size_t)sqlite3_column_bytes(st, 3),
-                             sqlite3_column_int64(st, 1));
+    rc = mdx_sq_chunk_iter(st, 1, &it);
     while (rc == MDX_OK && (rc = mdx_chunk_iter_next(&it, &pt)) == 1) {
         rc = mdx_sq_rollup_add(h, series_id, pt.ts_ms, pt.value);
     }
@@ -413,9 +412,7 @@ static int buckets_from_chunks(struct sq *h, int64_t series_id, int64_t first, i
     sqlite3_bind_int64(st, 2, first);
     sqlite3_bind_int64(st, 3, end);
     while (ret == MDX_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        ret = mdx_chunk_iter_init(&it, sqlite3_column_blob(st, 3),
-                                  (size_t)sqlite3_column_bytes(st, 3),
-                                  sqlite3_column_int64(st, 0));
+        ret = mdx_sq_chunk_iter(st, 0, &it);
         while (ret == MDX_OK && (ret = mdx_chunk_iter_next(&it, &pt)) == 1) {
             ret = MDX_OK;
             if (pt.ts_ms > end) {
@@ -497,8 +494,7 @@ static int chunk_last(sqlite3_stmt *st, struct mdx_chunk_point *last)
     struct mdx_chunk_point pt;
     int rc;
 
-    rc = mdx_chunk_iter_init(&it, sqlite3_column_blob(st, 3), (size_t)sqlite3_column_bytes(st, 3),
-                             sqlite3_column_int64(st, 1));
+    rc = mdx_sq_chunk_iter(st, 1, &it);
     while (rc == MDX_OK && (rc = mdx_chunk_iter_next(&it, &pt)) == 1) {
         *last = pt;
         rc = MDX_OK;

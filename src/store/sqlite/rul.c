@@ -13,19 +13,6 @@
 #include "store/sqlite/sqlite_int.h"
 #include "store/sqlite/stmt.h"
 
-#define LATEST_COLS                                                                                \
-    "SELECT t.name, d.name, l.ts_ms, l.rul, l.model_version, l.reason, l.reason_ms"                \
-    " FROM rul_latest l JOIN devices d ON d.id = l.device_id JOIN tenants t ON t.id = d.tenant_id"
-
-static void model_row(sqlite3_stmt *st, struct mdx_rul_model_rec *out)
-{
-    memset(out, 0, sizeof(*out));
-    mdx_sq_column_copy(st, 0, out->version, sizeof(out->version));
-    mdx_sq_column_copy(st, 1, out->path, sizeof(out->path));
-    mdx_sq_column_copy(st, 2, out->manifest, sizeof(out->manifest));
-    out->created_ms = sqlite3_column_int64(st, 3);
-}
-
 static int sq_model_put(void *impl, const struct mdx_rul_model_rec *m)
 {
     struct sq *h = impl;
@@ -65,26 +52,40 @@ static int sq_model_get(void *impl, const char *version, struct mdx_rul_model_re
         return MDX_ENOTFOUND;
     }
     rc = mdx_sq_find(h,
-                     "SELECT version, path, manifest, created_ms FROM rul_models"
-                     " WHERE version = ?1",
+                     MDX_SELECT_MODEL " WHERE version = ?1",
                      version, NULL, &st);
     if (rc == MDX_OK) {
-        model_row(st, out);
+        mdx_sq_row_map(st, &mdx_row_model, out);
         sqlite3_finalize(st);
     }
     return rc;
 }
 
+/* A listing of models: its callback, argument and the record it reuses (on the heap). */
+struct model_list {
+    mdx_rul_model_fn fn;
+    void *arg;
+    struct mdx_rul_model_rec *m;
+};
+
+static int model_list_row(sqlite3_stmt *st, void *ctx)
+{
+    const struct model_list *l = ctx;
+
+    mdx_sq_row_map(st, &mdx_row_model, l->m);
+    return l->fn(l->arg, l->m);
+}
+
 static int sq_model_list(void *impl, mdx_rul_model_fn fn, void *arg)
 {
     struct sq *h = impl;
+    struct model_list list = {fn, arg, NULL};
     struct mdx_rul_model_rec *m;
     sqlite3_stmt *st;
-    int rc, ret = MDX_OK;
+    int rc;
 
     rc = mdx_sq_prepare(h,
-                        "SELECT version, path, manifest, created_ms FROM rul_models"
-                        " ORDER BY created_ms, version",
+                        MDX_SELECT_MODEL " ORDER BY created_ms, version",
                         &st);
     if (rc != MDX_OK) {
         return rc;
@@ -94,16 +95,10 @@ static int sq_model_list(void *impl, mdx_rul_model_fn fn, void *arg)
         sqlite3_finalize(st);
         return MDX_ENOMEM;
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        model_row(st, m);
-        ret = fn(arg, m);
-        if (ret != MDX_OK) {
-            break;
-        }
-    }
+    list.m = m;
+    rc = mdx_sq_each_row(st, model_list_row, &list);
     sqlite3_free(m);
-    sqlite3_finalize(st);
-    return ret != MDX_OK ? ret : mdx_sq_status(rc);
+    return rc;
 }
 
 static int sq_model_activate(void *impl, const char *tenant, const char *version, int64_t now_ms)
@@ -166,27 +161,29 @@ static int sq_model_active(void *impl, const char *tenant, char *version, size_t
     return rc;
 }
 
+/* A listing of active versions: its callback and argument. */
+struct active_list {
+    mdx_rul_active_fn fn;
+    void *arg;
+};
+
+static int active_list_row(sqlite3_stmt *st, void *ctx)
+{
+    const struct active_list *l = ctx;
+    char tenant[MDX_NAME_MAX + 1], version[MDX_RUL_VERSION_MAX];
+
+    mdx_sq_column_copy(st, 0, tenant, sizeof(tenant));
+    mdx_sq_column_copy(st, 1, version, sizeof(version));
+    return l->fn(l->arg, tenant, version);
+}
+
 static int sq_active_list(void *impl, mdx_rul_active_fn fn, void *arg)
 {
-    struct sq *h = impl;
-    char tenant[MDX_NAME_MAX + 1], version[MDX_RUL_VERSION_MAX];
+    struct active_list list = {fn, arg};
     sqlite3_stmt *st;
-    int rc, ret = MDX_OK;
+    int rc = mdx_sq_prepare(impl, "SELECT tenant, version FROM rul_active ORDER BY tenant", &st);
 
-    rc = mdx_sq_prepare(h, "SELECT tenant, version FROM rul_active ORDER BY tenant", &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        mdx_sq_column_copy(st, 0, tenant, sizeof(tenant));
-        mdx_sq_column_copy(st, 1, version, sizeof(version));
-        ret = fn(arg, tenant, version);
-        if (ret != MDX_OK) {
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-    return ret != MDX_OK ? ret : mdx_sq_status(rc);
+    return rc != MDX_OK ? rc : mdx_sq_each_row(st, active_list_row, &list);
 }
 
 static int sq_threshold_get(void *impl, const char *tenant, double *cycles)
@@ -268,7 +265,7 @@ static int step_reset(sqlite3_stmt *st)
 }
 
 /* One prediction, inside the transaction. */
-static int put_one(sqlite3_stmt **s, const struct mdx_rul_prediction *p, int64_t keep)
+static int put_one(sqlite3_stmt *const *s, const struct mdx_rul_prediction *p, int64_t keep)
 {
     int64_t dev;
     int rc;
@@ -310,11 +307,32 @@ static int put_one(sqlite3_stmt **s, const struct mdx_rul_prediction *p, int64_t
     return rc;
 }
 
+/* A prediction put: its statements and predictions. */
+struct put {
+    sqlite3_stmt *s[P_COUNT];
+    const struct mdx_rul_prediction *p;
+    size_t n;
+    int64_t keep;
+};
+
+/* The body of prediction_put, inside the transaction. */
+static int put_all(struct sq *h, const void *ctx)
+{
+    const struct put *put = ctx;
+    int rc = MDX_OK;
+
+    (void)h;
+    for (size_t i = 0; i < put->n && rc == MDX_OK; i++) {
+        rc = put_one(put->s, &put->p[i], put->keep);
+    }
+    return rc;
+}
+
 static int sq_prediction_put(void *impl, const struct mdx_rul_prediction *p, size_t n,
                              int64_t keep)
 {
     struct sq *h = impl;
-    sqlite3_stmt *s[P_COUNT] = {NULL};
+    struct put put = {{NULL}, p, n, keep};
     int rc = MDX_OK;
 
     if (keep < 1) {
@@ -326,39 +344,18 @@ static int sq_prediction_put(void *impl, const struct mdx_rul_prediction *p, siz
         }
     }
     for (int i = 0; i < P_COUNT && rc == MDX_OK; i++) {
-        rc = mdx_sq_prepare(h, put_sql[i], &s[i]);
+        rc = mdx_sq_prepare(h, put_sql[i], &put.s[i]);
     }
     if (rc == MDX_OK) {
-        rc = mdx_sq_status(sqlite3_exec(h->db, "BEGIN IMMEDIATE", NULL, NULL, NULL));
-    }
-    if (rc == MDX_OK) {
-        for (size_t i = 0; i < n && rc == MDX_OK; i++) {
-            rc = put_one(s, &p[i], keep);
-        }
-        if (rc == MDX_OK) {
-            rc = mdx_sq_status(sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL));
-        }
-        if (rc != MDX_OK) {
-            sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
-        }
+        rc = mdx_sq_in_tx(h, put_all, &put);
     }
     for (int i = 0; i < P_COUNT; i++) {
-        sqlite3_finalize(s[i]);
+        sqlite3_finalize(put.s[i]);
     }
     return rc;
 }
 
-static void prediction_row(sqlite3_stmt *st, struct mdx_rul_prediction *out)
-{
-    memset(out, 0, sizeof(*out));
-    mdx_sq_column_copy(st, 0, out->tenant, sizeof(out->tenant));
-    mdx_sq_column_copy(st, 1, out->device, sizeof(out->device));
-    out->ts_ms = sqlite3_column_int64(st, 2);
-    out->rul = sqlite3_column_type(st, 3) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 3);
-    mdx_sq_column_copy(st, 4, out->model_version, sizeof(out->model_version));
-    mdx_sq_column_copy(st, 5, out->reason, sizeof(out->reason));
-    out->reason_ms = sqlite3_column_int64(st, 6);
-}
+MDX_SQ_LISTER(prediction_list, struct mdx_rul_prediction, mdx_row_prediction, mdx_rul_prediction_fn)
 
 static int sq_prediction_latest(void *impl, const char *tenant, const char *device,
                                 struct mdx_rul_prediction *out)
@@ -372,9 +369,10 @@ static int sq_prediction_latest(void *impl, const char *tenant, const char *devi
     if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_sq_find(h, LATEST_COLS " WHERE t.name = ?1 AND d.name = ?2", tenant, device, &st);
+    rc = mdx_sq_find(h, MDX_SELECT_PREDICTION " WHERE t.name = ?1 AND d.name = ?2", tenant, device,
+                     &st);
     if (rc == MDX_OK) {
-        prediction_row(st, out);
+        mdx_sq_row_map(st, &mdx_row_prediction, out);
         sqlite3_finalize(st);
     }
     return rc;
@@ -383,48 +381,16 @@ static int sq_prediction_latest(void *impl, const char *tenant, const char *devi
 static int sq_prediction_list(void *impl, const char *tenant, const char *device, int64_t limit,
                               mdx_rul_prediction_fn fn, void *arg)
 {
-    struct sq *h = impl;
-    struct mdx_rul_prediction p;
-    sqlite3_stmt *st;
-    int64_t tid;
-    int rc, ret = MDX_OK;
+    struct prediction_list list = {fn, arg};
 
-    if (limit < 0) {
-        return MDX_EINVAL;
-    }
-    rc = mdx_sq_tenant_id(h, tenant, &tid);
-    if (rc == MDX_OK && device != NULL) {
-        struct mdx_device_info info;
-        rc = mdx_sq_catalog.device_get(h, tenant, device, &info);
-    }
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    rc = mdx_sq_prepare(
-        h,
-        device == NULL ? LATEST_COLS " WHERE d.tenant_id = ?1 ORDER BY d.name LIMIT ?3"
-                       : "SELECT t.name, d.name, r.ts_ms, r.rul, r.model_version, '', 0"
-                         " FROM rul_history r JOIN devices d ON d.id = r.device_id"
-                         " JOIN tenants t ON t.id = d.tenant_id"
-                         " WHERE d.tenant_id = ?1 AND d.name = ?2 ORDER BY r.ts_ms DESC LIMIT ?3",
-        &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_int64(st, 1, tid);
-    if (device != NULL) {
-        sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
-    }
-    sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        prediction_row(st, &p);
-        ret = fn(arg, &p);
-        if (ret != MDX_OK) {
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-    return ret != MDX_OK ? ret : mdx_sq_status(rc);
+    return mdx_sq_device_list(
+        impl, tenant, device, limit,
+        MDX_SELECT_PREDICTION " WHERE d.tenant_id = ?1 ORDER BY d.name LIMIT ?3",
+        "SELECT t.name, d.name, r.ts_ms, r.rul, r.model_version, '', 0"
+        " FROM rul_history r JOIN devices d ON d.id = r.device_id"
+        " JOIN tenants t ON t.id = d.tenant_id"
+        " WHERE d.tenant_id = ?1 AND d.name = ?2 ORDER BY r.ts_ms DESC LIMIT ?3",
+        prediction_list_row, &list);
 }
 
 const struct mdx_store_rul_ops mdx_sq_rul = {

@@ -53,8 +53,7 @@ static int chunk_points(sqlite3_stmt *st, const struct mdx_query *q, mdx_point_f
     int64_t n = sqlite3_column_int64(st, 2);
     int rc;
 
-    rc = mdx_chunk_iter_init(&it, sqlite3_column_blob(st, 3),
-                             (size_t)sqlite3_column_bytes(st, 3), sqlite3_column_int64(st, 0));
+    rc = mdx_sq_chunk_iter(st, 0, &it);
     if (rc != MDX_OK) {
         return rc;
     }

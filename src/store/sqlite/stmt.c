@@ -99,6 +99,102 @@ int mdx_sq_run_change(struct sq *h, sqlite3_stmt *st)
     return sqlite3_changes(h->db) > 0 ? MDX_OK : MDX_ENOTFOUND;
 }
 
+int mdx_sq_run_insert(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+
+    sqlite3_finalize(st);
+    return (rc & 0xff) == SQLITE_CONSTRAINT ? MDX_EEXIST : mdx_sq_status(rc);
+}
+
+int mdx_sq_update_key(struct sq *h, const char *sql, const char *key, int64_t value)
+{
+    sqlite3_stmt *st;
+    int rc = mdx_sq_prepare(h, sql, &st);
+
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, value);
+    return mdx_sq_run_change(h, st);
+}
+
+int mdx_sq_in_tx(struct sq *h, int (*body)(struct sq *h, const void *ctx), const void *ctx)
+{
+    int rc = mdx_sq_status(sqlite3_exec(h->db, "BEGIN IMMEDIATE", NULL, NULL, NULL));
+
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    rc = body(h, ctx);
+    if (rc == MDX_OK) {
+        rc = mdx_sq_status(sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL));
+    }
+    if (rc != MDX_OK) {
+        sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    return rc;
+}
+
+int mdx_sq_each_row(sqlite3_stmt *st, mdx_sq_row_fn row, void *ctx)
+{
+    int rc, ret = MDX_OK;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ret = row(st, ctx);
+        if (ret != MDX_OK) {
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return ret != MDX_OK ? ret : mdx_sq_status(rc);
+}
+
+/* MDX_OK if device (tenant, device) exists, MDX_ENOTFOUND if not. */
+static int device_known(struct sq *h, const char *tenant, const char *device)
+{
+    sqlite3_stmt *st = h->st[SQ_DEVICE_GET];
+    int rc;
+
+    if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
+        return MDX_ENOTFOUND;
+    }
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
+    rc = mdx_sq_step_row(st);
+    sqlite3_reset(st);
+    return rc;
+}
+
+int mdx_sq_device_list(struct sq *h, const char *tenant, const char *device, int64_t limit,
+                       const char *by_tenant, const char *by_device, mdx_sq_row_fn row, void *ctx)
+{
+    sqlite3_stmt *st;
+    int64_t tid = 0;
+    int rc;
+
+    if (limit < 0) {
+        return MDX_EINVAL;
+    }
+    rc = mdx_sq_tenant_id(h, tenant, &tid);
+    if (rc == MDX_OK && device != NULL) {
+        rc = device_known(h, tenant, device);
+    }
+    if (rc == MDX_OK) {
+        rc = mdx_sq_prepare(h, device != NULL ? by_device : by_tenant, &st);
+    }
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, tid);
+    if (device != NULL) {
+        sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
+    return mdx_sq_each_row(st, row, ctx);
+}
+
 int mdx_sq_finish(sqlite3_stmt *st, int rc)
 {
     sqlite3_reset(st);
@@ -120,6 +216,50 @@ void mdx_sq_column_copy(sqlite3_stmt *st, int col, char *buf, size_t len)
         memcpy(buf, t, n);
     }
     buf[n] = '\0';
+}
+
+static void sq_text(void *src, int col, char *buf, size_t len)
+{
+    mdx_sq_column_copy(src, col, buf, len);
+}
+
+static int64_t sq_i64(void *src, int col)
+{
+    return sqlite3_column_int64(src, col);
+}
+
+static double sq_dbl(void *src, int col)
+{
+    return sqlite3_column_double(src, col);
+}
+
+static int sq_is_null(void *src, int col)
+{
+    return sqlite3_column_type(src, col) == SQLITE_NULL;
+}
+
+static void sq_bytes(void *src, int col, unsigned char *buf, size_t len)
+{
+    const void *blob = sqlite3_column_blob(src, col);
+
+    if (blob != NULL && sqlite3_column_bytes(src, col) == (int)len) {
+        memcpy(buf, blob, len);
+    }
+}
+
+static const struct mdx_row_reader sq_reader = {sq_text, sq_i64, sq_dbl, sq_is_null, sq_bytes};
+
+void mdx_sq_row_map(sqlite3_stmt *st, const struct mdx_row_layout *layout, void *rec)
+{
+    mdx_row_fill(layout, rec, &sq_reader, st);
+}
+
+int mdx_sq_chunk_iter(sqlite3_stmt *st, int start_col, struct mdx_chunk_iter *it)
+{
+    const uint8_t *data = sqlite3_column_blob(st, 3);
+    size_t len = (size_t)sqlite3_column_bytes(st, 3);
+
+    return mdx_chunk_iter_init(it, data, len, sqlite3_column_int64(st, start_col));
 }
 
 int mdx_sq_tenant_id(struct sq *h, const char *tenant, int64_t *id)

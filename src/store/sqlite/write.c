@@ -30,6 +30,8 @@
 #include "modax/status.h"
 #include "store/store_alert_int.h"
 #include "store/store_event_int.h"
+#include "store/nodes.h"
+#include "store/store_batch_int.h"
 #include "store/sqlite/rollup.h"
 #include "store/sqlite/sqlite_int.h"
 #include "store/sqlite/stmt.h"
@@ -72,25 +74,9 @@ int mdx_sq_cache_init(struct sq *h)
     return MDX_OK;
 }
 
-static void devices_clear(struct sq *h)
-{
-    if (h->devices.b == NULL) {
-        return;
-    }
-    for (size_t i = 0; i <= h->devices.mask; i++) {
-        struct mdx_hnode *n = h->devices.b[i];
-        while (n != NULL) {
-            struct mdx_hnode *next = n->next;
-            mdx_free(n);
-            n = next;
-        }
-    }
-    mdx_htab_clear(&h->devices);
-}
-
 void mdx_sq_cache_clear(struct sq *h)
 {
-    devices_clear(h);
+    mdx_store_nodes_free(&h->devices);
     if (h->lru.lru_next == NULL) {
         return;
     }
@@ -197,27 +183,23 @@ static void series_evict(struct sq *h)
 
 static int grow_pts(struct sq_pts *p, size_t want)
 {
-    size_t cap = p->cap != 0 ? p->cap : 256;
     struct mdx_chunk_point *v;
 
     if (want <= p->cap) {
         return MDX_OK;
     }
-    while (cap < want) {
-        cap *= 2;
-    }
-    v = mdx_realloc(p->v, cap * sizeof(*v));
+    v = mdx_grow(p->v, &p->cap, want, sizeof(*v), 256);
     if (v == NULL) {
         return MDX_ENOMEM;
     }
     p->v = v;
-    p->cap = cap;
     return MDX_OK;
 }
 
+/* Grows the three scratch arrays of a batch together; batch_cap changes only when all grew. */
 static int grow_batch(struct sq *h, size_t n)
 {
-    size_t cap = h->batch_cap != 0 ? h->batch_cap : 1024;
+    size_t cap_refs = h->batch_cap, cap_links = h->batch_cap, cap_slow = h->batch_cap;
     const struct mdx_point **refs;
     uint32_t *links;
     struct sq_slow *slow;
@@ -225,25 +207,16 @@ static int grow_batch(struct sq *h, size_t n)
     if (n <= h->batch_cap) {
         return MDX_OK;
     }
-    while (cap < n) {
-        cap *= 2;
-    }
-    refs = mdx_realloc(h->refs, cap * sizeof(*refs));
-    if (refs == NULL) {
+    refs = mdx_grow(h->refs, &cap_refs, n, sizeof(*refs), 1024);
+    h->refs = refs != NULL ? refs : h->refs;
+    links = mdx_grow(h->links, &cap_links, n, sizeof(*links), 1024);
+    h->links = links != NULL ? links : h->links;
+    slow = mdx_grow(h->slow, &cap_slow, n, sizeof(*slow), 1024);
+    h->slow = slow != NULL ? slow : h->slow;
+    if (refs == NULL || links == NULL || slow == NULL) {
         return MDX_ENOMEM;
     }
-    h->refs = refs;
-    links = mdx_realloc(h->links, cap * sizeof(*links));
-    if (links == NULL) {
-        return MDX_ENOMEM;
-    }
-    h->links = links;
-    slow = mdx_realloc(h->slow, cap * sizeof(*slow));
-    if (slow == NULL) {
-        return MDX_ENOMEM;
-    }
-    h->slow = slow;
-    h->batch_cap = cap;
+    h->batch_cap = cap_slow;
     return MDX_OK;
 }
 
@@ -770,6 +743,27 @@ static int series_apply(struct sq *h, struct sq_series *s, struct mdx_batch_resu
     return n_slow > 0 ? apply_slow(h, s, n_slow, res) : MDX_OK;
 }
 
+/*
+ * The device of a batch's row (message 'kind' received at *recv_ms, NULL:
+ * now, with 'body'), touched by the batch: MDX_OK with *dev, MDX_ENOTFOUND
+ * when it is unknown (the row is then a dead letter), else the error.
+ */
+static int row_device(struct sq *h, const char *tenant, const char *device, int kind,
+                      const int64_t *recv_ms, const char *body, struct sq_device **dev)
+{
+    int rc = device_resolve(h, tenant, device, dev);
+
+    if (rc == MDX_ENOTFOUND) {
+        rc = refuse_unknown(h, tenant, device, kind, recv_ms != NULL ? *recv_ms : mdx_now_ms(),
+                            body);
+        return rc == MDX_OK ? MDX_ENOTFOUND : rc;
+    }
+    if (rc == MDX_OK) {
+        device_touch(h, *dev);
+    }
+    return rc;
+}
+
 /* ---- the rest of a batch ---- */
 
 static int write_events(struct sq *h, const struct mdx_batch *b)
@@ -780,19 +774,15 @@ static int write_events(struct sq *h, const struct mdx_batch *b)
         const struct mdx_event_rec *er = &b->events[i];
         const struct mdx_event *ev = er->event;
         struct sq_device *dev = NULL;
-        int rc = device_resolve(h, er->tenant, er->device, &dev);
+        int rc =
+            row_device(h, er->tenant, er->device, (int)ev->kind, &er->recv_ms, ev->body, &dev);
 
         if (rc == MDX_ENOTFOUND) {
-            rc = refuse_unknown(h, er->tenant, er->device, (int)ev->kind, er->recv_ms, ev->body);
-            if (rc != MDX_OK) {
-                return rc;
-            }
             continue;
         }
         if (rc != MDX_OK) {
             return rc;
         }
-        device_touch(h, dev);
         if (er->recv_ms > dev->seen_ms) {
             dev->seen_ms = er->recv_ms;
         }
@@ -814,8 +804,9 @@ static int write_events(struct sq *h, const struct mdx_batch *b)
     return MDX_OK;
 }
 
-static int write_devices(struct sq *h)
+static int write_devices(struct sq *h, const struct mdx_batch *b)
 {
+    (void)b;
     for (struct sq_device *d = h->batch_devices; d != NULL; d = d->batch_next) {
         sqlite3_stmt *st = h->st[SQ_DEVICE_SEEN];
         int rc;
@@ -876,8 +867,9 @@ static int write_dead(struct sq *h, const struct mdx_batch *b)
     return MDX_OK;
 }
 
-static int write_position(struct sq *h, const char *owner, const struct mdx_spool_pos *pos)
+static int write_position(void *impl, const char *owner, const struct mdx_spool_pos *pos)
 {
+    struct sq *h = impl;
     sqlite3_stmt *st = h->st[SQ_CKPT_SET];
 
     sqlite3_bind_int64(st, 1, (int64_t)pos->segment);
@@ -889,15 +881,7 @@ static int write_position(struct sq *h, const char *owner, const struct mdx_spoo
 /* The spool checkpoint and a pull source's positions, in the batch's transaction. */
 static int write_checkpoint(struct sq *h, const struct mdx_batch *b)
 {
-    int rc = MDX_OK;
-
-    if (b->has_checkpoint) {
-        rc = write_position(h, b->checkpoint_owner, &b->checkpoint);
-    }
-    for (size_t i = 0; rc == MDX_OK && i < b->n_positions; i++) {
-        rc = write_position(h, b->positions[i].owner, &b->positions[i].pos);
-    }
-    return rc;
+    return mdx_store_batch_positions(b, write_position, h);
 }
 
 /* Groups the batch's points per series, in arrival order. */
@@ -908,20 +892,14 @@ static int collect_points(struct sq *h, const struct mdx_batch *b)
     for (size_t g = 0; g < b->n_groups; g++) {
         const struct mdx_point_group *grp = &b->groups[g];
         struct sq_device *dev = NULL;
-        int rc = device_resolve(h, grp->tenant, grp->device, &dev);
+        int rc = row_device(h, grp->tenant, grp->device, MDX_MSG_SENSOR_DATA, NULL, NULL, &dev);
 
         if (rc == MDX_ENOTFOUND) {
-            rc = refuse_unknown(h, grp->tenant, grp->device, MDX_MSG_SENSOR_DATA, mdx_now_ms(),
-                                NULL);
-            if (rc != MDX_OK) {
-                return rc;
-            }
             continue;
         }
         if (rc != MDX_OK) {
             return rc;
         }
-        device_touch(h, dev);
         for (size_t i = 0; i < grp->n; i++) {
             const struct mdx_point *p = &grp->points[i];
             struct sq_series *s = NULL;
@@ -952,6 +930,18 @@ static int collect_points(struct sq *h, const struct mdx_batch *b)
     return MDX_OK;
 }
 
+static int flush_rollups(struct sq *h, const struct mdx_batch *b)
+{
+    (void)b;
+    return mdx_sq_rollup_flush(h);
+}
+
+/* What a batch writes after its points, in this order. */
+static int (*const after_points[])(struct sq *h, const struct mdx_batch *b) = {
+    flush_rollups, write_events, write_devices, write_dead, mdx_sq_alerts_write /* alerts.c */,
+    write_checkpoint,
+};
+
 int mdx_sq_write(void *impl, const struct mdx_batch *b, struct mdx_batch_result *res)
 {
     struct sq *h = impl;
@@ -973,7 +963,7 @@ int mdx_sq_write(void *impl, const struct mdx_batch *b, struct mdx_batch_result 
         return rc;
     }
     if (h->devices.count > h->cache_series) {
-        devices_clear(h);
+        mdx_store_nodes_free(&h->devices);
     }
     rc = exec_stmt(h, SQ_BEGIN);
     if (rc != MDX_OK) {
@@ -1001,23 +991,8 @@ int mdx_sq_write(void *impl, const struct mdx_batch *b, struct mdx_batch_result 
             rc = chunk_put(h, s->id, &s->head);
         }
     }
-    if (rc == MDX_OK) {
-        rc = mdx_sq_rollup_flush(h);
-    }
-    if (rc == MDX_OK) {
-        rc = write_events(h, b);
-    }
-    if (rc == MDX_OK) {
-        rc = write_devices(h);
-    }
-    if (rc == MDX_OK) {
-        rc = write_dead(h, b);
-    }
-    if (rc == MDX_OK) {
-        rc = mdx_sq_alerts_write(h, b); /* alerts.c */
-    }
-    if (rc == MDX_OK) {
-        rc = write_checkpoint(h, b);
+    for (size_t i = 0; i < sizeof(after_points) / sizeof(after_points[0]) && rc == MDX_OK; i++) {
+        rc = after_points[i](h, b);
     }
     if (rc == MDX_OK) {
         rc = exec_stmt(h, SQ_COMMIT);
