@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "alert/alert_int.h"
+#include "base/htab.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
 #include "modax/log.h"
@@ -65,18 +66,16 @@ static const struct mdx_sink_ops *const sink_kinds[] = {
 
 /* An alert in a queue or in the firing table. */
 struct entry {
+    struct mdx_hnode node;     /* first: the hash index links it (hash = mdx_alert_hash) */
     struct entry *prev, *next; /* list order: queue order, or next due first */
-    struct entry *hnext;       /* hash chain */
-    uint64_t hash;
     uint64_t version; /* queue: changes each time a newer state replaces the alert */
     int64_t due_ms;   /* firing table: monotonic ms of the next re-send */
     struct mdx_alert alert;
 };
 
-/* A list with a hash index; at most 'max' entries. */
+/* A list with a hash index (the one table, base/htab.h); at most 'max' entries. */
 struct table {
-    struct entry **buckets;
-    size_t mask; /* bucket count - 1; the count is a power of two */
+    struct mdx_htab index;
     struct entry *head, *tail;
     size_t n, max;
 };
@@ -113,17 +112,10 @@ static int64_t mono_ms(void)
 
 static int table_init(struct table *t, size_t max)
 {
-    size_t nb = 16;
-
-    while (nb < max && nb < ((size_t)1 << 20)) {
-        nb <<= 1;
-    }
     memset(t, 0, sizeof(*t));
-    t->buckets = mdx_calloc(nb, sizeof(*t->buckets));
-    if (t->buckets == NULL) {
+    if (mdx_htab_init_for(&t->index, max, (size_t)1 << 20) != MDX_OK) {
         return MDX_ENOMEM;
     }
-    t->mask = nb - 1;
     t->max = max;
     return MDX_OK;
 }
@@ -136,17 +128,16 @@ static void table_fini(struct table *t)
         next = e->next;
         mdx_free(e);
     }
-    MDX_FREE(t->buckets);
+    mdx_htab_fini(&t->index);
     t->head = t->tail = NULL;
     t->n = 0;
 }
 
 static struct entry *table_find(const struct table *t, const struct mdx_alert *a, uint64_t h)
 {
-    struct entry *e = t->buckets[h & t->mask];
-
-    for (; e != NULL; e = e->hnext) {
-        if (e->hash == h && mdx_alert_same(&e->alert, a)) {
+    for (struct mdx_hnode *n = mdx_htab_bucket(&t->index, h); n != NULL; n = n->next) {
+        struct entry *e = (struct entry *)n;
+        if (n->hash == h && mdx_alert_same(&e->alert, a)) {
             return e;
         }
     }
@@ -192,13 +183,10 @@ static void list_push_front(struct table *t, struct entry *e)
     t->head = e;
 }
 
-/* Adds 'e' (hash set) at the end. The caller checked n < max. */
+/* Adds 'e' (node.hash set) at the end. The caller checked n < max. */
 static void table_add(struct table *t, struct entry *e)
 {
-    struct entry **b = &t->buckets[e->hash & t->mask];
-
-    e->hnext = *b;
-    *b = e;
+    mdx_htab_insert(&t->index, &e->node);
     list_append(t, e);
     t->n++;
 }
@@ -206,12 +194,7 @@ static void table_add(struct table *t, struct entry *e)
 /* Unlinks 'e' and frees it. */
 static void table_del(struct table *t, struct entry *e)
 {
-    struct entry **p = &t->buckets[e->hash & t->mask];
-
-    while (*p != e) {
-        p = &(*p)->hnext;
-    }
-    *p = e->hnext;
+    mdx_htab_remove(&t->index, &e->node);
     list_unlink(t, e);
     t->n--;
     mdx_free(e);
@@ -262,7 +245,7 @@ static void firing_update(struct sink *s, const struct mdx_alert *a, uint64_t h,
                      MDX_F_STR("device", a->device), MDX_F_INT("max", s->firing.max));
         return;
     }
-    e->hash = h;
+    e->node.hash = h;
     e->alert = *a;
     table_add(&s->firing, e);
     firing_reschedule(s, e, !queued);
@@ -286,7 +269,7 @@ static int queue_put(struct sink *s, const struct mdx_alert *a, uint64_t h)
                      mdx_alert_state_name(a->state)), MDX_F_INT("overflow", s->st.overflow));
         return 0;
     }
-    e->hash = h;
+    e->node.hash = h;
     e->alert = *a;
     e->version = ++s->version_seq;
     table_add(&s->queue, e);

@@ -98,15 +98,11 @@ static int is_active(const struct mdx_alert *a)
 struct mdx_alert_mgr *mdx_alert_mgr_create(size_t max, int64_t auto_resolve_ms, int64_t flap_ms)
 {
     struct mdx_alert_mgr *m = mdx_calloc(1, sizeof(*m));
-    size_t nb = 16;
 
     if (m == NULL) {
         return NULL;
     }
-    while (nb < max && nb < ((size_t)1 << 22)) {
-        nb <<= 1;
-    }
-    if (mdx_htab_init(&m->t, nb) != MDX_OK) {
+    if (mdx_htab_init_for(&m->t, max, (size_t)1 << 22) != MDX_OK) {
         mdx_free(m);
         return NULL;
     }

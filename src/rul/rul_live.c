@@ -633,7 +633,6 @@ struct mdx_rul_live *mdx_rul_live_create(const struct mdx_rul_live_conf *conf,
                                          int *err)
 {
     struct mdx_rul_live *r = mdx_calloc(1, sizeof(*r));
-    size_t nb = 16;
     int rc;
 
     *err = MDX_ENOMEM;
@@ -643,10 +642,7 @@ struct mdx_rul_live *mdx_rul_live_create(const struct mdx_rul_live_conf *conf,
     r->conf = *conf;
     r->store = store;
     r->alerting = alerting;
-    while (nb < (size_t)conf->max_devices && nb < ((size_t)1 << 22)) {
-        nb <<= 1;
-    }
-    rc = mdx_htab_init(&r->devs, nb);
+    rc = mdx_htab_init_for(&r->devs, (size_t)conf->max_devices, (size_t)1 << 22);
     r->all = mdx_calloc((size_t)conf->max_devices, sizeof(*r->all));
     r->tenants = mdx_calloc(TENANTS_MAX, sizeof(*r->tenants));
     r->preds = mdx_calloc((size_t)conf->max_devices, sizeof(*r->preds));
