@@ -94,7 +94,7 @@ struct source_kafka {
     struct kafka_map map;
     const struct mdx_pull_host *host;  /* borrowed from the engine */
     struct part *parts;
-    size_t n_parts, cap_parts;
+    size_t n_parts, cap_parts, cap_pos;
     struct mdx_position *pos;          /* positions(): one per part */
     rd_kafka_message_t **held;         /* records taken since the last commit */
     char (*topics)[TOPIC_LEN];         /* their topic strings */
@@ -161,20 +161,18 @@ static void assign(struct source_kafka *s, rd_kafka_topic_partition_list_t *list
 {
     size_t need = s->n_parts + (size_t)list->cnt;
 
-    if (need > s->cap_parts) {
-        struct part *np = mdx_realloc(s->parts, need * sizeof(*np));
-        struct mdx_position *pp = mdx_realloc(s->pos, need * sizeof(*pp));
-        if (np != NULL) {
-            s->parts = np;
-        }
-        if (pp != NULL) {
-            s->pos = pp;
-        }
-        if (np == NULL || pp == NULL) {
-            mdx_log_error(MOD, "out of memory for the assigned partitions");
-            return;
-        }
-        s->cap_parts = need;
+    struct part *np = mdx_grow(s->parts, &s->cap_parts, need, sizeof(*np), 8);
+    struct mdx_position *pp = np != NULL ? mdx_grow(s->pos, &s->cap_pos, need, sizeof(*pp), 8) : NULL;
+
+    if (np != NULL) {
+        s->parts = np;
+    }
+    if (pp != NULL) {
+        s->pos = pp;
+    }
+    if (np == NULL || pp == NULL) {
+        mdx_log_error(MOD, "out of memory for the assigned partitions");
+        return;
     }
     for (int i = 0; i < list->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &list->elems[i];
