@@ -66,10 +66,19 @@ struct mdx_store *cli_store_open(struct cli_conf *c);
 int cli_open(struct cli_conf *c, struct mdx_store **st);
 /* Closes the store and frees the configuration from a successful cli_open(). */
 void cli_close(struct cli_conf *c, struct mdx_store *st);
+/* cli_close(), then the exit code for the command's status 'rc' (cli_exit_for). */
+int cli_finish(struct cli_conf *c, struct mdx_store *st, int rc);
 /* 's' as a whole number > 0 (all of it, e.g. an id); -1 if it is not one. */
 int64_t cli_parse_positive(const char *s);
 /* Maps a status to an exit code. */
 int cli_exit_for(int status);
+/*
+ * Says how `modax CMD revoke ID` went for store status 'rc': "CMD ID revoked<after>"
+ * on stdout, or on stderr "<missing> 'ID'" (MDX_ENOTFOUND), "revoked already"
+ * (MDX_EEXIST) or the error. Returns 'rc'.
+ */
+int cli_revoke_report(const char *cmd, const char *missing, const char *id, const char *after,
+                      int rc);
 /*
  * Takes the subcommand of `modax CMD SUB [options]` (argv[1]) into *sub and readies
  * getopt_long() for the options after it (on argc - 1, argv + 1). Returns 1 if there is one

@@ -83,6 +83,5 @@ int cmd_deadletters(int argc, char **argv)
     if (rc != MDX_OK) {
         fprintf(stderr, "modax deadletters: %s\n", mdx_strerror(rc));
     }
-    cli_close(&conf, st);
-    return cli_exit_for(rc);
+    return cli_finish(&conf, st, rc);
 }

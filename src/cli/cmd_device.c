@@ -197,7 +197,5 @@ int cmd_device(int argc, char **argv)
     default:
         fprintf(stderr, "modax device %s: %s\n", argv[1], mdx_strerror(rc));
     }
-    status = cli_exit_for(rc);
-    cli_close(&conf, st);
-    return status;
+    return cli_finish(&conf, st, rc);
 }

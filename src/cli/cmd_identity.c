@@ -121,19 +121,9 @@ static int list(struct mdx_store *st)
 
 static int revoke(struct mdx_store *st, const char *name)
 {
-    int rc = mdx_store_identity_revoke(st, name, mdx_now_ms());
-
-    if (rc == MDX_OK) {
-        printf("identity %s revoked: the broker refuses it from now on\n", name);
-    } else if (rc == MDX_ENOTFOUND) {
-        fprintf(stderr, "modax identity revoke: no identity '%s' (see 'modax identity list')\n",
-                name);
-    } else if (rc == MDX_EEXIST) {
-        fprintf(stderr, "modax identity revoke: identity '%s' is revoked already\n", name);
-    } else {
-        fprintf(stderr, "modax identity revoke: %s\n", mdx_strerror(rc));
-    }
-    return rc;
+    return cli_revoke_report("identity", "no identity", name,
+                             ": the broker refuses it from now on",
+                             mdx_store_identity_revoke(st, name, mdx_now_ms()));
 }
 
 static int valid_name(const char *s)
@@ -206,7 +196,5 @@ int cmd_identity(int argc, char **argv)
     } else {
         rc = revoke(st, name);
     }
-    status = cli_exit_for(rc);
-    cli_close(&conf, st);
-    return status;
+    return cli_finish(&conf, st, rc);
 }

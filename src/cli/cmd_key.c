@@ -112,18 +112,8 @@ static int list(struct mdx_store *st, const char *tenant)
 
 static int revoke(struct mdx_store *st, const char *id)
 {
-    int rc = mdx_store_apikey_revoke(st, id, mdx_now_ms());
-
-    if (rc == MDX_OK) {
-        printf("key %s revoked\n", id);
-    } else if (rc == MDX_ENOTFOUND) {
-        fprintf(stderr, "modax key revoke: no key with id '%s' (see 'modax key list')\n", id);
-    } else if (rc == MDX_EEXIST) {
-        fprintf(stderr, "modax key revoke: key '%s' is revoked already\n", id);
-    } else {
-        fprintf(stderr, "modax key revoke: %s\n", mdx_strerror(rc));
-    }
-    return rc;
+    return cli_revoke_report("key", "no key with id", id, "",
+                             mdx_store_apikey_revoke(st, id, mdx_now_ms()));
 }
 
 int cmd_key(int argc, char **argv)
@@ -199,7 +189,5 @@ int cmd_key(int argc, char **argv)
     } else {
         rc = revoke(st, argv[argc - 1]);
     }
-    status = cli_exit_for(rc);
-    cli_close(&conf, st);
-    return status;
+    return cli_finish(&conf, st, rc);
 }

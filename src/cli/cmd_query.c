@@ -243,6 +243,5 @@ int cmd_query(int argc, char **argv)
     } else if (rc != MDX_OK) {
         fprintf(stderr, "modax query: %s\n", mdx_strerror(rc));
     }
-    cli_close(&conf, st);
-    return cli_exit_for(rc);
+    return cli_finish(&conf, st, rc);
 }

@@ -115,6 +115,5 @@ int cmd_rul_export(int argc, char **argv)
     } else {
         fprintf(stderr, "modax rul export: %s\n", why[0] ? why : mdx_strerror(rc));
     }
-    cli_close(&conf, st);
-    return cli_exit_for(rc);
+    return cli_finish(&conf, st, rc);
 }

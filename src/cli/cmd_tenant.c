@@ -132,7 +132,5 @@ int cmd_tenant(int argc, char **argv)
             fprintf(stderr, "modax tenant list: %s\n", mdx_strerror(rc));
         }
     }
-    status = cli_exit_for(rc);
-    cli_close(&conf, st);
-    return status;
+    return cli_finish(&conf, st, rc);
 }

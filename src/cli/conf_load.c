@@ -134,6 +134,12 @@ void cli_close(struct cli_conf *c, struct mdx_store *st)
     cli_conf_fini(c);
 }
 
+int cli_finish(struct cli_conf *c, struct mdx_store *st, int rc)
+{
+    cli_close(c, st);
+    return cli_exit_for(rc);
+}
+
 int cli_exit_for(int status)
 {
     switch (status) {
@@ -160,6 +166,21 @@ int64_t cli_parse_positive(const char *s)
         return -1;
     }
     return v;
+}
+
+int cli_revoke_report(const char *cmd, const char *missing, const char *id, const char *after,
+                      int rc)
+{
+    if (rc == MDX_OK) {
+        printf("%s %s revoked%s\n", cmd, id, after);
+    } else if (rc == MDX_ENOTFOUND) {
+        fprintf(stderr, "modax %s revoke: %s '%s' (see 'modax %s list')\n", cmd, missing, id, cmd);
+    } else if (rc == MDX_EEXIST) {
+        fprintf(stderr, "modax %s revoke: %s '%s' is revoked already\n", cmd, cmd, id);
+    } else {
+        fprintf(stderr, "modax %s revoke: %s\n", cmd, mdx_strerror(rc));
+    }
+    return rc;
 }
 
 int cli_subcommand(int argc, char **argv, void (*usage)(FILE *out), const char **sub,
