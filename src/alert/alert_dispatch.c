@@ -32,6 +32,7 @@
 
 #include "alert/alert_int.h"
 #include "base/htab.h"
+#include "base/list.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
 #include "modax/log.h"
@@ -67,7 +68,7 @@ static const struct mdx_sink_ops *const sink_kinds[] = {
 /* An alert in a queue or in the firing table. */
 struct entry {
     struct mdx_hnode node;     /* first: the hash index links it (hash = mdx_alert_hash) */
-    struct entry *prev, *next; /* list order: queue order, or next due first */
+    struct mdx_link link;      /* list order: queue order, or next due first */
     uint64_t version; /* queue: changes each time a newer state replaces the alert */
     int64_t due_ms;   /* firing table: monotonic ms of the next re-send */
     struct mdx_alert alert;
@@ -76,7 +77,7 @@ struct entry {
 /* A list with a hash index (the one table, base/htab.h); at most 'max' entries. */
 struct table {
     struct mdx_htab index;
-    struct entry *head, *tail;
+    struct mdx_list order;
     size_t n, max;
 };
 
@@ -122,14 +123,14 @@ static int table_init(struct table *t, size_t max)
 
 static void table_fini(struct table *t)
 {
-    struct entry *e = t->head, *next;
+    struct mdx_link *l = t->order.head, *next;
 
-    for (; e != NULL; e = next) {
-        next = e->next;
-        mdx_free(e);
+    for (; l != NULL; l = next) {
+        next = l->next;
+        mdx_free(MDX_LINK_ENTRY(l, struct entry, link));
     }
     mdx_htab_fini(&t->index);
-    t->head = t->tail = NULL;
+    t->order.head = t->order.tail = NULL;
     t->n = 0;
 }
 
@@ -144,50 +145,17 @@ static struct entry *table_find(const struct table *t, const struct mdx_alert *a
     return NULL;
 }
 
-static void list_unlink(struct table *t, struct entry *e)
+/* The first entry of 't' in list order, or NULL. */
+static struct entry *table_first(const struct table *t)
 {
-    if (e->prev != NULL) {
-        e->prev->next = e->next;
-    } else {
-        t->head = e->next;
-    }
-    if (e->next != NULL) {
-        e->next->prev = e->prev;
-    } else {
-        t->tail = e->prev;
-    }
-    e->prev = e->next = NULL;
-}
-
-static void list_append(struct table *t, struct entry *e)
-{
-    e->next = NULL;
-    e->prev = t->tail;
-    if (t->tail != NULL) {
-        t->tail->next = e;
-    } else {
-        t->head = e;
-    }
-    t->tail = e;
-}
-
-static void list_push_front(struct table *t, struct entry *e)
-{
-    e->prev = NULL;
-    e->next = t->head;
-    if (t->head != NULL) {
-        t->head->prev = e;
-    } else {
-        t->tail = e;
-    }
-    t->head = e;
+    return MDX_LINK_ENTRY(t->order.head, struct entry, link);
 }
 
 /* Adds 'e' (node.hash set) at the end. The caller checked n < max. */
 static void table_add(struct table *t, struct entry *e)
 {
     mdx_htab_insert(&t->index, &e->node);
-    list_append(t, e);
+    mdx_list_append(&t->order, &e->link);
     t->n++;
 }
 
@@ -195,7 +163,7 @@ static void table_add(struct table *t, struct entry *e)
 static void table_del(struct table *t, struct entry *e)
 {
     mdx_htab_remove(&t->index, &e->node);
-    list_unlink(t, e);
+    mdx_list_remove(&t->order, &e->link);
     t->n--;
     mdx_free(e);
 }
@@ -209,14 +177,14 @@ static void firing_reschedule(struct sink *s, struct entry *e, int asap)
 {
     int64_t now = mono_ms();
 
-    list_unlink(&s->firing, e);
+    mdx_list_remove(&s->firing.order, &e->link);
     if (asap) {
-        struct entry *h = s->firing.head;
+        struct entry *h = table_first(&s->firing);
         e->due_ms = h != NULL && h->due_ms < now ? h->due_ms : now;
-        list_push_front(&s->firing, e);
+        mdx_list_push_front(&s->firing.order, &e->link);
     } else {
         e->due_ms = now + s->refresh_ms;
-        list_append(&s->firing, e);
+        mdx_list_append(&s->firing.order, &e->link);
     }
 }
 
@@ -364,8 +332,8 @@ static void *worker(void *arg)
     pthread_mutex_lock(&s->mu);
     for (;;) {
         int64_t now = mono_ms(), wake = INT64_MAX;
-        struct entry *q = s->queue.head;
-        struct entry *f = s->stopping ? NULL : s->firing.head;
+        struct entry *q = table_first(&s->queue);
+        struct entry *f = s->stopping ? NULL : table_first(&s->firing);
         struct entry *e = NULL;
         int refresh = 0;
 
