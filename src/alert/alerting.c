@@ -632,9 +632,8 @@ static void alerting_tick(void *ctx)
     struct mdx_alerting *a = ctx;
     int64_t now = mdx_mono_us();
 
-    if (now >= a->next_reload_us) {
+    if (mdx_due(now, &a->next_reload_us, a->conf.reload_s * 1000000LL)) {
         reload(a);
-        a->next_reload_us = now + a->conf.reload_s * 1000000LL;
     }
     share_stats(a);
 }

@@ -618,13 +618,11 @@ static void rul_live_tick(void *ctx)
     struct mdx_rul_live *r = ctx;
     int64_t now = mdx_mono_us();
 
-    if (now >= r->next_poll_us) {
+    if (mdx_due(now, &r->next_poll_us, r->conf.model_poll_s * 1000000LL)) {
         poll_models(r);
-        r->next_poll_us = now + r->conf.model_poll_s * 1000000LL;
     }
-    if (now >= r->next_predict_us) {
+    if (mdx_due(now, &r->next_predict_us, r->conf.predict_interval_s * 1000000LL)) {
         mdx_rul_live_predict_now(r);
-        r->next_predict_us = now + r->conf.predict_interval_s * 1000000LL;
     }
 }
 

@@ -430,9 +430,8 @@ static int kafka_next(void *src, struct mdx_source_rec *rec, int wait_ms)
     if (s->n_held >= s->cap_held || s->held_bytes >= s->max_held_bytes) {
         return MDX_EFULL;
     }
-    if (mdx_mono_us() >= s->next_lag_us) {
+    if (mdx_due(mdx_mono_us(), &s->next_lag_us, 1000000)) {
         update_lag(s);
-        s->next_lag_us = mdx_mono_us() + 1000000;
     }
     m = rd_kafka_consumer_poll(s->rk, wait_ms); /* rebalances run in here */
     if (m == NULL) {
