@@ -5,6 +5,7 @@
 #ifndef MODAX_CLI_H
 #define MODAX_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "modax/alert.h"
@@ -70,6 +71,13 @@ void cli_close(struct cli_conf *c, struct mdx_store *st);
 int cli_finish(struct cli_conf *c, struct mdx_store *st, int rc);
 /* 's' as a whole number > 0 (all of it, e.g. an id); -1 if it is not one. */
 int64_t cli_parse_positive(const char *s);
+/* A listed record's times: 'created' as ISO time, 'revoked' too or "-" while it is not. */
+struct cli_times {
+    char created[40], revoked[40];
+};
+void cli_times_format(struct cli_times *t, int64_t created_ms, int64_t revoked_ms);
+/* Prints usage() to stderr and returns CLI_USAGE: the answer to a bad command line. */
+int cli_usage_error(void (*usage)(FILE *out));
 /* Maps a status to an exit code. */
 int cli_exit_for(int status);
 /*

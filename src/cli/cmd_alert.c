@@ -222,8 +222,7 @@ int cmd_alert(int argc, char **argv)
         return CLI_OK;
     }
     if (argc != 4 || (strcmp(sub, "ack") != 0 && strcmp(sub, "resolve") != 0)) {
-        usage(stderr);
-        return CLI_USAGE;
+        return cli_usage_error(usage);
     }
     id = cli_parse_positive(argv[3]);
     if (id < 0) {

@@ -157,20 +157,18 @@ int cmd_archive(int argc, char **argv)
         return status;
     }
     if (strcmp(sub, "run") != 0 && strcmp(sub, "list") != 0) {
-        usage(stderr);
-        return CLI_USAGE;
+        return cli_usage_error(usage);
     }
     while ((rc = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
         switch (rc) {
         case 't': tenant = optarg; break;
         case 'n': dry_run = 1; break;
         case 'h': usage(stdout); return CLI_OK;
-        default: usage(stderr); return CLI_USAGE;
+        default: return cli_usage_error(usage);
         }
     }
     if (optind != argc - 1 || (dry_run && strcmp(sub, "run") != 0)) {
-        usage(stderr);
-        return CLI_USAGE;
+        return cli_usage_error(usage);
     }
     status = cli_open(&conf, &st);
     if (status != CLI_OK) {

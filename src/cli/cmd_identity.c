@@ -95,15 +95,12 @@ static int add(struct cli_conf *c, struct mdx_store *st, int kind, const char *t
 
 static int print_identity(void *arg, const struct mdx_broker_identity *id)
 {
-    char created[40], revoked[40] = "-";
+    struct cli_times t;
 
     (void)arg;
-    mdx_format_iso_ms(id->created_ms, created, sizeof(created));
-    if (id->revoked_ms > 0) {
-        mdx_format_iso_ms(id->revoked_ms, revoked, sizeof(revoked));
-    }
+    cli_times_format(&t, id->created_ms, id->revoked_ms);
     printf("%-24s  %-8s  %-16s  %-24s  %s\n", id->name, kind_name(id->kind),
-           id->tenant[0] != '\0' ? id->tenant : "-", created, revoked);
+           id->tenant[0] != '\0' ? id->tenant : "-", t.created, t.revoked);
     return MDX_OK;
 }
 
@@ -154,7 +151,7 @@ int cmd_identity(int argc, char **argv)
         case 'o': operator = 1; break;
         case 't': tenant = optarg; break;
         case 'h': usage(stdout); return CLI_OK;
-        default: usage(stderr); return CLI_USAGE;
+        default: return cli_usage_error(usage);
         }
     }
     if (strcmp(sub, "add") == 0) {
@@ -171,18 +168,15 @@ int cmd_identity(int argc, char **argv)
         }
     } else if (strcmp(sub, "list") == 0) {
         if (optind != argc - 1 || service || operator || tenant != NULL) {
-            usage(stderr);
-            return CLI_USAGE;
+            return cli_usage_error(usage);
         }
     } else if (strcmp(sub, "revoke") == 0) {
         if (optind != argc - 2 || service || operator || tenant != NULL) {
-            usage(stderr);
-            return CLI_USAGE;
+            return cli_usage_error(usage);
         }
         name = argv[1 + optind];
     } else {
-        usage(stderr);
-        return CLI_USAGE;
+        return cli_usage_error(usage);
     }
     status = cli_open(&conf, &st);
     if (status != CLI_OK) {

@@ -84,16 +84,13 @@ static int add(struct mdx_store *st, const char *tenant, int role, const char *l
 
 static int print_key(void *arg, const struct mdx_apikey *k)
 {
-    char created[40], revoked[40] = "-";
+    struct cli_times t;
 
     (void)arg;
-    mdx_format_iso_ms(k->created_ms, created, sizeof(created));
-    if (k->revoked_ms > 0) {
-        mdx_format_iso_ms(k->revoked_ms, revoked, sizeof(revoked));
-    }
+    cli_times_format(&t, k->created_ms, k->revoked_ms);
     printf("%-16s  %-16s  %-8s  %-24s  %-24s  %s\n", k->id,
-           k->tenant[0] != '\0' ? k->tenant : "(platform)", mdx_role_name(k->role), created,
-           revoked, k->label);
+           k->tenant[0] != '\0' ? k->tenant : "(platform)", mdx_role_name(k->role), t.created,
+           t.revoked, k->label);
     return MDX_OK;
 }
 
@@ -141,7 +138,7 @@ int cmd_key(int argc, char **argv)
         case 'l': label = optarg; break;
         case 'p': platform = 1; break;
         case 'h': usage(stdout); return CLI_OK;
-        default: usage(stderr); return CLI_USAGE;
+        default: return cli_usage_error(usage);
         }
     }
     if (strcmp(sub, "add") == 0) {
@@ -165,18 +162,15 @@ int cmd_key(int argc, char **argv)
         }
     } else if (strcmp(sub, "list") == 0) {
         if (optind != argc - 1 || role_name != NULL || platform || label[0] != '\0') {
-            usage(stderr);
-            return CLI_USAGE;
+            return cli_usage_error(usage);
         }
     } else if (strcmp(sub, "revoke") == 0) {
         if (optind != argc - 2 || tenant != NULL || role_name != NULL || platform ||
             label[0] != '\0') {
-            usage(stderr);
-            return CLI_USAGE;
+            return cli_usage_error(usage);
         }
     } else {
-        usage(stderr);
-        return CLI_USAGE;
+        return cli_usage_error(usage);
     }
     status = cli_open(&conf, &st);
     if (status != CLI_OK) {

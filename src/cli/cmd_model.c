@@ -415,8 +415,7 @@ int cmd_model(int argc, char **argv)
           (strcmp(sub, "activate") == 0 &&
            (argc == 3 || (argc == 5 && strcmp(argv[3], "--tenant") == 0))) ||
           (strcmp(sub, "threshold") == 0 && (argc == 3 || argc == 4)))) {
-        usage(stderr);
-        return CLI_USAGE;
+        return cli_usage_error(usage);
     }
     rc = cli_open(&conf, &st);
     if (rc != CLI_OK) {

@@ -338,8 +338,7 @@ int cmd_rule(int argc, char **argv)
         }
     } else if (!((argc == 3 && strcmp(sub, "list") == 0) ||
                  (argc == 4 && strcmp(sub, "rm") == 0))) {
-        usage(stderr);
-        return CLI_USAGE;
+        return cli_usage_error(usage);
     }
     status = cli_open(&conf, &st);
     if (status != CLI_OK) {

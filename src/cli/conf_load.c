@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "modax/clock.h"
 #include "modax/log.h"
 #include "modax/status.h"
 
@@ -140,6 +141,22 @@ int cli_finish(struct cli_conf *c, struct mdx_store *st, int rc)
     return cli_exit_for(rc);
 }
 
+void cli_times_format(struct cli_times *t, int64_t created_ms, int64_t revoked_ms)
+{
+    mdx_format_iso_ms(created_ms, t->created, sizeof(t->created));
+    if (revoked_ms > 0) {
+        mdx_format_iso_ms(revoked_ms, t->revoked, sizeof(t->revoked));
+    } else {
+        snprintf(t->revoked, sizeof(t->revoked), "-");
+    }
+}
+
+int cli_usage_error(void (*usage)(FILE *out))
+{
+    usage(stderr);
+    return CLI_USAGE;
+}
+
 int cli_exit_for(int status)
 {
     switch (status) {
@@ -192,8 +209,7 @@ int cli_subcommand(int argc, char **argv, void (*usage)(FILE *out), const char *
         return 0;
     }
     if (argc < 2) {
-        usage(stderr);
-        *status = CLI_USAGE;
+        *status = cli_usage_error(usage);
         return 0;
     }
     *sub = argv[1];
