@@ -4,28 +4,32 @@
  */
 #include "base/list.h"
 
-void mdx_list_append(struct mdx_list *l, struct mdx_link *n)
+/* Links 'n' between 'prev' and 'next' (neighbours in 'l'; NULL at an end). */
+static void link_between(struct mdx_list *l, struct mdx_link *prev, struct mdx_link *n,
+                         struct mdx_link *next)
 {
-    n->next = NULL;
-    n->prev = l->tail;
-    if (l->tail != NULL) {
-        l->tail->next = n;
+    n->prev = prev;
+    n->next = next;
+    if (prev != NULL) {
+        prev->next = n;
     } else {
         l->head = n;
     }
-    l->tail = n;
+    if (next != NULL) {
+        next->prev = n;
+    } else {
+        l->tail = n;
+    }
+}
+
+void mdx_list_append(struct mdx_list *l, struct mdx_link *n)
+{
+    link_between(l, l->tail, n, NULL);
 }
 
 void mdx_list_push_front(struct mdx_list *l, struct mdx_link *n)
 {
-    n->prev = NULL;
-    n->next = l->head;
-    if (l->head != NULL) {
-        l->head->prev = n;
-    } else {
-        l->tail = n;
-    }
-    l->head = n;
+    link_between(l, NULL, n, l->head);
 }
 
 void mdx_list_remove(struct mdx_list *l, struct mdx_link *n)
