@@ -54,9 +54,7 @@ static cJSON *alert_json(const struct mdx_alert *a)
 
 static int add_alert(void *arg, const struct mdx_alert *a)
 {
-    cJSON *o = alert_json(a);
-
-    return api_array_add(arg, o);
+    return api_array_add(arg, alert_json(a));
 }
 
 /* GET /api/v1/alerts?state=&device=&severity=&limit= */

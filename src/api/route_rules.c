@@ -42,9 +42,7 @@ static cJSON *rule_json(const struct mdx_rule *ru)
 
 static int add_rule(void *arg, const struct mdx_rule *ru)
 {
-    cJSON *o = rule_json(ru);
-
-    return api_array_add(arg, o);
+    return api_array_add(arg, rule_json(ru));
 }
 
 /* GET /api/v1/rules */
