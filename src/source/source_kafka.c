@@ -223,15 +223,13 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     struct source_kafka *s = opaque;
     int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    rd_kafka_error_t *e = NULL; /* of an incremental (cooperative) change; not acted on */
 
     atomic_fetch_add(&s->rebalances, 1);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         assign(s, list);
         if (cooperative) {
-            rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, list);
-            if (e != NULL) {
-                rd_kafka_error_destroy(e);
-            }
+            e = rd_kafka_incremental_assign(rk, list);
         } else {
             rd_kafka_assign(rk, list);
         }
@@ -239,16 +237,16 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     } else {
         revoke(s, list);
         if (cooperative) {
-            rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, list);
-            if (e != NULL) {
-                rd_kafka_error_destroy(e);
-            }
+            e = rd_kafka_incremental_unassign(rk, list);
         } else {
             rd_kafka_assign(rk, NULL);
         }
         if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
             mdx_log_warn(MOD, "rebalance error", MDX_F_STR("error", rd_kafka_err2str(err)));
         }
+    }
+    if (e != NULL) {
+        rd_kafka_error_destroy(e);
     }
     atomic_store(&s->n_assigned, (int64_t)s->n_parts);
 }
