@@ -45,6 +45,12 @@ const char *mdx_alert_state_name(int state);
 const char *mdx_severity_name(int severity);
 /* Parses a severity name; MDX_EINVAL if unknown. */
 int mdx_severity_parse(const char *name, int *out);
+/*
+ * 'a' as one JSON object on one line (the webhook body, the MQTT alert
+ * payload, `modax alert list --json`); a new string the caller frees with
+ * cJSON_free(), or NULL when out of memory.
+ */
+char *mdx_alert_json(const struct mdx_alert *a);
 
 /* Comparison of a threshold rule. */
 enum mdx_cmp { MDX_CMP_GT = 0, MDX_CMP_GE, MDX_CMP_LT, MDX_CMP_LE };

@@ -11,6 +11,11 @@
 int64_t mdx_now_ms(void);
 /* Monotonic microseconds, for durations only. */
 int64_t mdx_mono_us(void);
+/*
+ * For work done every 'period_us': 1 when monotonic 'now_us' has reached
+ * '*next_us', which then moves to now_us + period_us; else 0.
+ */
+int mdx_due(int64_t now_us, int64_t *next_us, int64_t period_us);
 /* Sleeps 'ms' milliseconds (restarts after signals). */
 void mdx_sleep_ms(int64_t ms);
 /* Formats epoch ms as "2026-11-27T08:15:00.123Z" into buf (>= 25 bytes). */

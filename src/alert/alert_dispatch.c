@@ -31,6 +31,8 @@
 #include <time.h>
 
 #include "alert/alert_int.h"
+#include "base/htab.h"
+#include "base/list.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
 #include "modax/log.h"
@@ -65,19 +67,17 @@ static const struct mdx_sink_ops *const sink_kinds[] = {
 
 /* An alert in a queue or in the firing table. */
 struct entry {
-    struct entry *prev, *next; /* list order: queue order, or next due first */
-    struct entry *hnext;       /* hash chain */
-    uint64_t hash;
+    struct mdx_hnode node;     /* first: the hash index links it (hash = mdx_alert_hash) */
+    struct mdx_link link;      /* list order: queue order, or next due first */
     uint64_t version; /* queue: changes each time a newer state replaces the alert */
     int64_t due_ms;   /* firing table: monotonic ms of the next re-send */
     struct mdx_alert alert;
 };
 
-/* A list with a hash index; at most 'max' entries. */
+/* A list with a hash index (the one table, base/htab.h); at most 'max' entries. */
 struct table {
-    struct entry **buckets;
-    size_t mask; /* bucket count - 1; the count is a power of two */
-    struct entry *head, *tail;
+    struct mdx_htab index;
+    struct mdx_list order;
     size_t n, max;
 };
 
@@ -113,106 +113,57 @@ static int64_t mono_ms(void)
 
 static int table_init(struct table *t, size_t max)
 {
-    size_t nb = 16;
-
-    while (nb < max && nb < ((size_t)1 << 20)) {
-        nb <<= 1;
-    }
     memset(t, 0, sizeof(*t));
-    t->buckets = mdx_calloc(nb, sizeof(*t->buckets));
-    if (t->buckets == NULL) {
+    if (mdx_htab_init_for(&t->index, max, (size_t)1 << 20) != MDX_OK) {
         return MDX_ENOMEM;
     }
-    t->mask = nb - 1;
     t->max = max;
     return MDX_OK;
 }
 
 static void table_fini(struct table *t)
 {
-    struct entry *e = t->head, *next;
+    struct mdx_link *l = t->order.head, *next;
 
-    for (; e != NULL; e = next) {
-        next = e->next;
-        mdx_free(e);
+    for (; l != NULL; l = next) {
+        next = l->next;
+        mdx_free(MDX_LINK_ENTRY(l, struct entry, link));
     }
-    MDX_FREE(t->buckets);
-    t->head = t->tail = NULL;
+    mdx_htab_fini(&t->index);
+    t->order.head = t->order.tail = NULL;
     t->n = 0;
 }
 
 static struct entry *table_find(const struct table *t, const struct mdx_alert *a, uint64_t h)
 {
-    struct entry *e = t->buckets[h & t->mask];
-
-    for (; e != NULL; e = e->hnext) {
-        if (e->hash == h && mdx_alert_same(&e->alert, a)) {
+    for (struct mdx_hnode *n = mdx_htab_bucket(&t->index, h); n != NULL; n = n->next) {
+        struct entry *e = (struct entry *)n;
+        if (n->hash == h && mdx_alert_same(&e->alert, a)) {
             return e;
         }
     }
     return NULL;
 }
 
-static void list_unlink(struct table *t, struct entry *e)
+/* The first entry of 't' in list order, or NULL. */
+static struct entry *table_first(const struct table *t)
 {
-    if (e->prev != NULL) {
-        e->prev->next = e->next;
-    } else {
-        t->head = e->next;
-    }
-    if (e->next != NULL) {
-        e->next->prev = e->prev;
-    } else {
-        t->tail = e->prev;
-    }
-    e->prev = e->next = NULL;
+    return MDX_LINK_ENTRY(t->order.head, struct entry, link);
 }
 
-static void list_append(struct table *t, struct entry *e)
-{
-    e->next = NULL;
-    e->prev = t->tail;
-    if (t->tail != NULL) {
-        t->tail->next = e;
-    } else {
-        t->head = e;
-    }
-    t->tail = e;
-}
-
-static void list_push_front(struct table *t, struct entry *e)
-{
-    e->prev = NULL;
-    e->next = t->head;
-    if (t->head != NULL) {
-        t->head->prev = e;
-    } else {
-        t->tail = e;
-    }
-    t->head = e;
-}
-
-/* Adds 'e' (hash set) at the end. The caller checked n < max. */
+/* Adds 'e' (node.hash set) at the end. The caller checked n < max. */
 static void table_add(struct table *t, struct entry *e)
 {
-    struct entry **b = &t->buckets[e->hash & t->mask];
-
-    e->hnext = *b;
-    *b = e;
-    list_append(t, e);
+    mdx_htab_insert(&t->index, &e->node);
+    mdx_list_append(&t->order, &e->link);
     t->n++;
 }
 
 /* Unlinks 'e' and frees it. */
 static void table_del(struct table *t, struct entry *e)
 {
-    struct entry **p = &t->buckets[e->hash & t->mask];
-
-    while (*p != e) {
-        p = &(*p)->hnext;
-    }
-    *p = e->hnext;
-    list_unlink(t, e);
+    mdx_htab_remove(&t->index, &e->node);
+    mdx_list_remove(&t->order, &e->link);
     t->n--;
     mdx_free(e);
 }
@@ -226,14 +177,14 @@ static void firing_reschedule(struct sink *s, struct entry *e, int asap)
 {
     int64_t now = mono_ms();
 
-    list_unlink(&s->firing, e);
+    mdx_list_remove(&s->firing.order, &e->link);
     if (asap) {
-        struct entry *h = s->firing.head;
+        struct entry *h = table_first(&s->firing);
         e->due_ms = h != NULL && h->due_ms < now ? h->due_ms : now;
-        list_push_front(&s->firing, e);
+        mdx_list_push_front(&s->firing.order, &e->link);
     } else {
         e->due_ms = now + s->refresh_ms;
-        list_append(&s->firing, e);
+        mdx_list_append(&s->firing.order, &e->link);
     }
 }
 
@@ -262,7 +213,7 @@ static void firing_update(struct sink *s, const struct mdx_alert *a, uint64_t h,
                      MDX_F_STR("device", a->device), MDX_F_INT("max", s->firing.max));
         return;
     }
-    e->hash = h;
+    e->node.hash = h;
     e->alert = *a;
     table_add(&s->firing, e);
     firing_reschedule(s, e, !queued);
@@ -286,7 +237,7 @@ static int queue_put(struct sink *s, const struct mdx_alert *a, uint64_t h)
                      mdx_alert_state_name(a->state)), MDX_F_INT("overflow", s->st.overflow));
         return 0;
     }
-    e->hash = h;
+    e->node.hash = h;
     e->alert = *a;
     e->version = ++s->version_seq;
     table_add(&s->queue, e);
@@ -381,8 +332,8 @@ static void *worker(void *arg)
     pthread_mutex_lock(&s->mu);
     for (;;) {
         int64_t now = mono_ms(), wake = INT64_MAX;
-        struct entry *q = s->queue.head;
-        struct entry *f = s->stopping ? NULL : s->firing.head;
+        struct entry *q = table_first(&s->queue);
+        struct entry *f = s->stopping ? NULL : table_first(&s->firing);
         struct entry *e = NULL;
         int refresh = 0;
 

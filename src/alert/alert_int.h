@@ -36,10 +36,4 @@ uint64_t mdx_alert_hash(const struct mdx_alert *a);
  */
 void mdx_alert_name(const char *source, char *out, size_t len);
 
-/*
- * 'a' as one JSON object (see sink_webhook.c for the fields); a new string
- * the caller frees with cJSON_free(), or NULL when out of memory.
- */
-char *mdx_alert_json(const struct mdx_alert *a);
-
 #endif

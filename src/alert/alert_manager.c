@@ -22,6 +22,7 @@
 
 #include "alert/alerting_int.h"
 #include "base/htab.h"
+#include "base/list.h"
 #include "modax/alloc.h"
 #include "modax/log.h"
 #include "modax/status.h"
@@ -31,7 +32,7 @@
 
 struct entry {
     struct mdx_hnode node;        /* first member: a node pointer is the entry */
-    struct entry *cprev, *cnext;  /* list of changed alerts, oldest change first */
+    struct mdx_link changes;      /* in the list of changed alerts, oldest change first */
     int64_t normal_since;         /* point time the condition became normal; NOT_NORMAL */
     int64_t last_ms;              /* newest point time seen for it */
     uint32_t epoch;               /* sync round that saw it in the store */
@@ -42,7 +43,7 @@ struct entry {
 struct mdx_alert_mgr {
     struct mdx_htab t;            /* struct entry by alert key */
     size_t n, max;
-    struct entry *chead, *ctail;
+    struct mdx_list changed;      /* struct entry by 'changes' */
     size_t n_changed;
     int64_t auto_resolve_ms, flap_ms;
     int64_t clock_ms;             /* newest point time seen (for forgetting resolved alerts) */
@@ -98,15 +99,11 @@ static int is_active(const struct mdx_alert *a)
 struct mdx_alert_mgr *mdx_alert_mgr_create(size_t max, int64_t auto_resolve_ms, int64_t flap_ms)
 {
     struct mdx_alert_mgr *m = mdx_calloc(1, sizeof(*m));
-    size_t nb = 16;
 
     if (m == NULL) {
         return NULL;
     }
-    while (nb < max && nb < ((size_t)1 << 22)) {
-        nb <<= 1;
-    }
-    if (mdx_htab_init(&m->t, nb) != MDX_OK) {
+    if (mdx_htab_init_for(&m->t, max, (size_t)1 << 22) != MDX_OK) {
         mdx_free(m);
         return NULL;
     }
@@ -167,14 +164,7 @@ static void mark_changed(struct mdx_alert_mgr *m, struct entry *e)
         return;
     }
     e->changed = 1;
-    e->cprev = m->ctail;
-    e->cnext = NULL;
-    if (m->ctail != NULL) {
-        m->ctail->cnext = e;
-    } else {
-        m->chead = e;
-    }
-    m->ctail = e;
+    mdx_list_append(&m->changed, &e->changes);
     m->n_changed++;
 }
 
@@ -183,17 +173,7 @@ static void unmark_changed(struct mdx_alert_mgr *m, struct entry *e)
     if (!e->changed) {
         return;
     }
-    if (e->cprev != NULL) {
-        e->cprev->cnext = e->cnext;
-    } else {
-        m->chead = e->cnext;
-    }
-    if (e->cnext != NULL) {
-        e->cnext->cprev = e->cprev;
-    } else {
-        m->ctail = e->cprev;
-    }
-    e->cprev = e->cnext = NULL;
+    mdx_list_remove(&m->changed, &e->changes);
     e->changed = 0;
     m->n_changed--;
 }
@@ -419,8 +399,8 @@ size_t mdx_alert_mgr_take(struct mdx_alert_mgr *m, struct mdx_alert *out, size_t
 {
     size_t n = 0;
 
-    while (n < max && m->chead != NULL) {
-        struct entry *e = m->chead;
+    while (n < max && m->changed.head != NULL) {
+        struct entry *e = MDX_LINK_ENTRY(m->changed.head, struct entry, changes);
         out[n++] = e->a;
         unmark_changed(m, e);
     }

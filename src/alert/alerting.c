@@ -115,7 +115,8 @@ struct dev {
     char type[MDX_NAME_MAX + 1];  /* as the registry last said */
     int64_t clock_ms;             /* newest point time of any of its sensors */
     struct series **series;
-    uint32_t n, cap, cursor;
+    uint32_t n, cursor;
+    size_t cap;
 };
 
 struct mdx_alerting {
@@ -348,22 +349,17 @@ static struct series *series_find(struct dev *d, const struct mdx_point *p)
 
 static struct series *series_new(struct mdx_alerting *a, struct dev *d, const struct mdx_point *p)
 {
-    struct series *s;
+    struct series *s, **v;
     char src[16];
 
-    if (d->n == d->cap) {
-        uint32_t cap = d->cap == 0 ? 8 : d->cap * 2;
-        struct series **v;
-        if (d->cap >= SENSORS_PER_DEVICE) {
-            return NULL;
-        }
-        v = mdx_realloc(d->series, cap * sizeof(*v));
-        if (v == NULL) {
-            return NULL;
-        }
-        d->series = v;
-        d->cap = cap;
+    if (d->n >= SENSORS_PER_DEVICE) {
+        return NULL;
     }
+    v = mdx_grow(d->series, &d->cap, d->n + 1, sizeof(*v), 8);
+    if (v == NULL) {
+        return NULL;
+    }
+    d->series = v;
     s = mdx_calloc(1, sizeof(*s));
     if (s == NULL) {
         return NULL;
@@ -636,9 +632,8 @@ static void alerting_tick(void *ctx)
     struct mdx_alerting *a = ctx;
     int64_t now = mdx_mono_us();
 
-    if (now >= a->next_reload_us) {
+    if (mdx_due(now, &a->next_reload_us, a->conf.reload_s * 1000000LL)) {
         reload(a);
-        a->next_reload_us = now + a->conf.reload_s * 1000000LL;
     }
     share_stats(a);
 }
@@ -684,7 +679,6 @@ struct mdx_alerting *mdx_alerting_create(const struct mdx_alerting_conf *conf,
                                          mdx_publish_fn publish, void *publish_arg, int *err)
 {
     struct mdx_alerting *a = mdx_calloc(1, sizeof(*a));
-    size_t nb = 16;
     int rc;
 
     *err = MDX_ENOMEM;
@@ -698,10 +692,7 @@ struct mdx_alerting *mdx_alerting_create(const struct mdx_alerting_conf *conf,
     a->publish = publish;
     a->publish_arg = publish_arg;
     a->rules_gen = 1;
-    while (nb < (size_t)conf->series_max && nb < ((size_t)1 << 22)) {
-        nb <<= 1;
-    }
-    rc = mdx_htab_init(&a->devs, nb);
+    rc = mdx_htab_init_for(&a->devs, (size_t)conf->series_max, (size_t)1 << 22);
     a->all = mdx_calloc((size_t)conf->series_max, sizeof(*a->all));
     a->batch = mdx_calloc(BATCH_ALERTS, sizeof(*a->batch));
     a->mgr = mdx_alert_mgr_create((size_t)conf->alerts_max, conf->auto_resolve_s * 1000,

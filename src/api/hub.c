@@ -35,6 +35,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "base/list.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
 #include "modax/log.h"
@@ -60,7 +61,7 @@ struct hub_frame {
 
 struct api_hub_client {
     struct api_hub *hub;
-    struct api_hub_client *prev, *next;
+    struct mdx_link link;           /* in the hub's clients */
     struct MHD_Connection *conn;    /* NULL: unit test, no suspension */
     int fd;                         /* the connection's socket; shut down when dropped */
     char tenant[MDX_NAME_MAX + 1];
@@ -83,7 +84,7 @@ struct api_hub {
     atomic_uint refs;               /* the owner, one per client, one per api_hub_hold() */
     size_t queue_cap;
     size_t max_clients;
-    struct api_hub_client *clients;
+    struct mdx_list clients;        /* struct api_hub_client by 'link' */
     size_t n_clients;
     int stopping;
     struct api_hub_stats st;        /* 'clients' is n_clients */
@@ -123,6 +124,11 @@ void api_hub_release(struct api_hub *h)
 }
 
 /* Releases every queued frame of 'c'. Under h->mu. */
+static struct api_hub_client *client_at(struct mdx_link *l)
+{
+    return MDX_LINK_ENTRY(l, struct api_hub_client, link);
+}
+
 static void ring_clear(struct api_hub_client *c)
 {
     while (c->count > 0) {
@@ -201,7 +207,8 @@ static void *timer_main(void *arg)
 void api_hub_ping(struct api_hub *h)
 {
     pthread_mutex_lock(&h->mu);
-    for (struct api_hub_client *c = h->clients; c != NULL; c = c->next) {
+    for (struct api_hub_client *c = client_at(h->clients.head); c != NULL;
+         c = client_at(c->link.next)) {
         if (!c->dropped) {
             c->ping_due = 1;
             wake(c);
@@ -265,7 +272,8 @@ void api_hub_destroy(struct api_hub *h)
     }
     pthread_mutex_lock(&h->mu);
     h->stopping = 1;
-    for (struct api_hub_client *c = h->clients; c != NULL; c = c->next) {
+    for (struct api_hub_client *c = client_at(h->clients.head); c != NULL;
+         c = client_at(c->link.next)) {
         ring_clear(c);
         wake(c); /* its reader sees 'stopping' and ends the response */
     }
@@ -345,7 +353,8 @@ void api_hub_publish(struct api_hub *h, const char *tenant, const char *device, 
                      MDX_F_STR("event", event), MDX_F_INT("bytes", flen));
         return;
     }
-    for (struct api_hub_client *c = h->clients; c != NULL; c = c->next) {
+    for (struct api_hub_client *c = client_at(h->clients.head); c != NULL;
+         c = client_at(c->link.next)) {
         if (c->dropped || strcmp(c->tenant, tenant) != 0 ||
             (c->device[0] != '\0' && strcmp(c->device, device) != 0)) {
             continue;
@@ -415,11 +424,7 @@ int api_hub_client_open(struct api_hub *h, const char *tenant, const char *devic
         mdx_free(c);
         return rc;
     }
-    c->next = h->clients;
-    if (h->clients != NULL) {
-        h->clients->prev = c;
-    }
-    h->clients = c;
+    mdx_list_push_front(&h->clients, &c->link);
     h->n_clients++;
     h->st.opened++;
     atomic_fetch_add(&h->refs, 1);
@@ -498,14 +503,7 @@ void api_hub_client_free(void *client)
     h = c->hub;
     pthread_mutex_lock(&h->mu);
     ring_clear(c);
-    if (c->prev != NULL) {
-        c->prev->next = c->next;
-    } else {
-        h->clients = c->next;
-    }
-    if (c->next != NULL) {
-        c->next->prev = c->prev;
-    }
+    mdx_list_remove(&h->clients, &c->link);
     h->n_clients--;
     pthread_cond_broadcast(&h->cond);
     pthread_mutex_unlock(&h->mu);

@@ -189,7 +189,52 @@ void api_store_error(struct api_req *r, int rc)
     api_error(r, 500, "internal", "store error (%s)", mdx_strerror(rc));
 }
 
+cJSON *api_list_doc(struct api_req *r, const char *member, cJSON **arr)
+{
+    cJSON *body = cJSON_CreateObject();
+
+    *arr = body != NULL ? cJSON_AddArrayToObject(body, member) : NULL;
+    if (*arr == NULL) {
+        cJSON_Delete(body);
+        api_reply_json(r, 500, NULL);
+        return NULL;
+    }
+    return body;
+}
+
+void api_reply_listed(struct api_req *r, cJSON *body, int rc)
+{
+    if (rc != MDX_OK) {
+        cJSON_Delete(body);
+        api_store_error(r, rc);
+        return;
+    }
+    api_reply_json(r, 200, body);
+}
+
+int api_store_check(struct api_req *r, int rc, const char *what, const char *text)
+{
+    if (rc == MDX_OK) {
+        return 0;
+    }
+    if (rc == MDX_ENOTFOUND) {
+        api_not_found(r, what, text);
+    } else {
+        api_store_error(r, rc);
+    }
+    return -1;
+}
+
 /* ---- JSON members ---- */
+
+int api_array_add(cJSON *arr, cJSON *item)
+{
+    if (item == NULL || !cJSON_AddItemToArray(arr, item)) {
+        cJSON_Delete(item);
+        return MDX_ENOMEM;
+    }
+    return MDX_OK;
+}
 
 cJSON *api_add_time(cJSON *obj, const char *name, int64_t ms)
 {

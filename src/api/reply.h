@@ -36,6 +36,19 @@ void api_not_found(struct api_req *r, const char *what, const char *text);
  * the server opens this thread's handle again after the request.
  */
 void api_store_error(struct api_req *r, int rc);
+/*
+ * A new document {"<member>": []} for a list reply; '*arr' is its array.
+ * NULL, after replying 500, when memory ran out.
+ */
+cJSON *api_list_doc(struct api_req *r, const char *member, cJSON **arr);
+/* Replies 200 with 'body' (taken) when 'rc' is MDX_OK; else frees it and replies api_store_error. */
+void api_reply_listed(struct api_req *r, cJSON *body, int rc);
+/*
+ * For a store read of one named thing: 0 when 'rc' is MDX_OK; else replies
+ * (404 "<what> '<text>' not found" for MDX_ENOTFOUND, else api_store_error)
+ * and returns -1.
+ */
+int api_store_check(struct api_req *r, int rc, const char *what, const char *text);
 /* 204 No Content. */
 void api_reply_empty(struct api_req *r, unsigned status);
 /* Sends 'len' bytes of 'data' (copied) with 'content_type'. */
@@ -69,6 +82,8 @@ int api_path_is_api(const char *url);
 
 /* ---- JSON members of reply documents ---- */
 
+/* Appends 'item' (taken; NULL = out of memory) to the array 'arr'. MDX_OK or MDX_ENOMEM. */
+int api_array_add(cJSON *arr, cJSON *item);
 /* ISO 8601 UTC time string member, or null for ms <= 0. NULL on out of memory. */
 cJSON *api_add_time(cJSON *obj, const char *name, int64_t ms);
 /* Adds "<name>": ISO time and "<name>_ms": epoch ms, both null when ms <= 0. 0, or -1 on ENOMEM. */

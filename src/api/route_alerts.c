@@ -54,13 +54,7 @@ static cJSON *alert_json(const struct mdx_alert *a)
 
 static int add_alert(void *arg, const struct mdx_alert *a)
 {
-    cJSON *o = alert_json(a);
-
-    if (o == NULL || !cJSON_AddItemToArray(arg, o)) {
-        cJSON_Delete(o);
-        return MDX_ENOMEM;
-    }
-    return MDX_OK;
+    return api_array_add(arg, alert_json(a));
 }
 
 /* GET /api/v1/alerts?state=&device=&severity=&limit= */
@@ -70,7 +64,6 @@ static void list_alerts(struct api_req *r)
     struct mdx_alert_filter f = {r->caller.tenant, NULL, -1, -1, ALERTS_DEFAULT};
     const char *state = api_query(r, "state"), *severity = api_query(r, "severity");
     cJSON *body, *arr;
-    int rc;
 
     if (api_query_allow(r, params) != 0 ||
         api_query_int(r, "limit", ALERTS_DEFAULT, 1, ALERTS_MAX, &f.limit) != 0) {
@@ -92,20 +85,10 @@ static void list_alerts(struct api_req *r)
                   "query parameter 'device' is not a valid device id; use [A-Za-z0-9_-]{1,64}");
         return;
     }
-    body = cJSON_CreateObject();
-    arr = body != NULL ? cJSON_AddArrayToObject(body, "alerts") : NULL;
-    if (arr == NULL) {
-        cJSON_Delete(body);
-        api_reply_json(r, 200, NULL);
-        return;
+    body = api_list_doc(r, "alerts", &arr);
+    if (body != NULL) {
+        api_reply_listed(r, body, mdx_store_alert_list(r->store, &f, add_alert, arr));
     }
-    rc = mdx_store_alert_list(r->store, &f, add_alert, arr);
-    if (rc != MDX_OK) {
-        cJSON_Delete(body);
-        api_store_error(r, rc);
-        return;
-    }
-    api_reply_json(r, 200, body);
 }
 
 /* GET /api/v1/alerts/{id}: another tenant's alert answers like a missing one. */
@@ -119,15 +102,9 @@ static void get_alert(struct api_req *r)
         return;
     }
     rc = mdx_store_alert_get(r->store, r->caller.tenant, id, &a);
-    if (rc == MDX_ENOTFOUND) {
-        api_not_found(r, "alert", r->params[0]);
-        return;
+    if (api_store_check(r, rc, "alert", r->params[0]) == 0) {
+        api_reply_json(r, 200, alert_json(&a));
     }
-    if (rc != MDX_OK) {
-        api_store_error(r, rc);
-        return;
-    }
-    api_reply_json(r, 200, alert_json(&a));
 }
 
 /* POST .../ack and .../resolve: moves the alert on to 'want'. */

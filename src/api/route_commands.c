@@ -129,13 +129,7 @@ static void route_command_send(struct api_req *r)
 
 static int command_collect(void *arg, const struct mdx_command *c)
 {
-    cJSON *item = command_json(c);
-
-    if (item == NULL || !cJSON_AddItemToArray(arg, item)) {
-        cJSON_Delete(item);
-        return MDX_ENOMEM;
-    }
-    return MDX_OK;
+    return api_array_add(arg, command_json(c));
 }
 
 static const char *const list_params[] = {"limit", NULL};
@@ -146,28 +140,14 @@ static void route_command_list(struct api_req *r)
     struct mdx_device_info dev;
     cJSON *root, *arr;
     int64_t limit;
-    int rc;
 
     if (api_query_allow(r, list_params) != 0 ||
         api_query_int(r, "limit", 100, 1, 10000, &limit) != 0 ||
-        api_device(r, r->params[0], &dev) != 0) {
+        api_device(r, r->params[0], &dev) != 0 || (root = api_list_doc(r, "commands", &arr)) == NULL) {
         return;
     }
-    root = cJSON_CreateObject();
-    arr = cJSON_AddArrayToObject(root, "commands");
-    if (arr == NULL) {
-        cJSON_Delete(root);
-        api_reply_json(r, 500, NULL);
-        return;
-    }
-    rc = mdx_store_command_list(r->store, r->caller.tenant, dev.device, limit, command_collect,
-                                arr);
-    if (rc != MDX_OK) {
-        cJSON_Delete(root);
-        api_store_error(r, rc);
-        return;
-    }
-    api_reply_json(r, 200, root);
+    api_reply_listed(r, root, mdx_store_command_list(r->store, r->caller.tenant, dev.device, limit,
+                                                     command_collect, arr));
 }
 
 
@@ -182,15 +162,9 @@ static void route_command_get(struct api_req *r)
         return;
     }
     rc = mdx_store_command_get(r->store, r->caller.tenant, id, &cmd);
-    if (rc == MDX_ENOTFOUND) {
-        api_not_found(r, "command", r->params[0]);
-        return;
+    if (api_store_check(r, rc, "command", r->params[0]) == 0) {
+        api_reply_json(r, 200, command_json(&cmd));
     }
-    if (rc != MDX_OK) {
-        api_store_error(r, rc);
-        return;
-    }
-    api_reply_json(r, 200, command_json(&cmd));
 }
 
 const struct api_route api_routes_commands[] = {

@@ -146,9 +146,11 @@ static void list_deadletters(struct api_req *r)
         api_query_int(r, "limit", DEADLETTERS_DEFAULT, 1, DEADLETTERS_MAX, &w.left) != 0) {
         return;
     }
-    body = cJSON_CreateObject();
-    w.arr = body != NULL ? cJSON_AddArrayToObject(body, "deadletters") : NULL;
-    counts = w.arr != NULL ? cJSON_AddObjectToObject(body, "counts") : NULL;
+    body = api_list_doc(r, "deadletters", &w.arr);
+    if (body == NULL) {
+        return;
+    }
+    counts = cJSON_AddObjectToObject(body, "counts");
     if (counts == NULL) {
         cJSON_Delete(body);
         api_reply_json(r, 200, NULL);
@@ -165,12 +167,7 @@ static void list_deadletters(struct api_req *r)
         w.counts = counts;
         rc = mdx_store_deadletter_list(r->store, 0, add_deadletter, &w);
     }
-    if (rc != MDX_OK) {
-        cJSON_Delete(body);
-        api_store_error(r, rc);
-        return;
-    }
-    api_reply_json(r, 200, body);
+    api_reply_listed(r, body, rc);
 }
 
 const struct api_route api_routes_deadletters[] = {

@@ -37,24 +37,12 @@ static cJSON *device_json(const struct mdx_device_info *d)
 
 static int add_device(void *arg, const struct mdx_device_info *d)
 {
-    cJSON *o = device_json(d);
-
-    if (o == NULL || !cJSON_AddItemToArray(arg, o)) {
-        cJSON_Delete(o);
-        return MDX_ENOMEM;
-    }
-    return MDX_OK;
+    return api_array_add(arg, device_json(d));
 }
 
 static int add_sensor(void *arg, const char *name)
 {
-    cJSON *s = cJSON_CreateString(name);
-
-    if (s == NULL || !cJSON_AddItemToArray(arg, s)) {
-        cJSON_Delete(s);
-        return MDX_ENOMEM;
-    }
-    return MDX_OK;
+    return api_array_add(arg, cJSON_CreateString(name));
 }
 
 /* Replies 'status' with the detail of device 'd' (meta, limits, sensors read from the store). */
@@ -150,44 +138,25 @@ static int apply_change(struct api_req *r, const char *device, const struct devi
 static void list_devices(struct api_req *r)
 {
     cJSON *body, *arr;
-    int rc;
 
-    if (api_query_allow(r, no_params) != 0) {
+    if (api_query_allow(r, no_params) != 0 ||
+        (body = api_list_doc(r, "devices", &arr)) == NULL) {
         return;
     }
-    body = cJSON_CreateObject();
-    arr = body != NULL ? cJSON_AddArrayToObject(body, "devices") : NULL;
-    if (arr == NULL) {
-        cJSON_Delete(body);
-        api_reply_json(r, 200, NULL);
-        return;
-    }
-    rc = mdx_store_device_list(r->store, r->caller.tenant, add_device, arr);
-    if (rc != MDX_OK) {
-        cJSON_Delete(body);
-        api_store_error(r, rc);
-        return;
-    }
-    api_reply_json(r, 200, body);
+    api_reply_listed(r, body, mdx_store_device_list(r->store, r->caller.tenant, add_device, arr));
 }
 
 /*
- * POST /api/v1/devices {"id","type"?,"meta"?,"limits"?}: everything is
- * checked before anything is stored.
+ * Reads the change in the body and stores it for device 'id' (added first
+ * when 'create'), then replies with the device as stored and 'status'.
+ * Everything is checked before anything is stored.
  */
-static void create_device(struct api_req *r)
+static void store_change(struct api_req *r, const char *id, int create, unsigned status)
 {
-    static const char *const fields[] = {"id", "type", "meta", "limits", NULL};
-    char id[MDX_NAME_MAX + 1];
-    struct device_change *c;
+    struct device_change *c = mdx_calloc(1, sizeof(*c));
     struct mdx_device_info d;
-    int rc;
+    int rc = MDX_OK;
 
-    if (api_query_allow(r, no_params) != 0 || api_body_require(r, fields) != 0 ||
-        api_body_name(r, "id", API_REQUIRED, id) < 0) {
-        return;
-    }
-    c = mdx_calloc(1, sizeof(*c));
     if (c == NULL) {
         api_reply_json(r, 500, NULL);
         return;
@@ -196,12 +165,14 @@ static void create_device(struct api_req *r)
         mdx_free(c);
         return;
     }
-    rc = mdx_store_device_add(r->store, r->caller.tenant, id, 0);
+    if (create) {
+        rc = mdx_store_device_add(r->store, r->caller.tenant, id, 0);
+    }
     if (rc == MDX_OK) {
         rc = apply_change(r, id, c);
     }
     mdx_free(c);
-    if (rc == MDX_EEXIST) {
+    if (create && rc == MDX_EEXIST) {
         api_error(r, 409, "conflict", "device '%s' exists already", id);
         return;
     }
@@ -212,7 +183,20 @@ static void create_device(struct api_req *r)
         api_store_error(r, rc);
         return;
     }
-    reply_detail(r, 201, &d);
+    reply_detail(r, status, &d);
+}
+
+/* POST /api/v1/devices {"id","type"?,"meta"?,"limits"?} */
+static void create_device(struct api_req *r)
+{
+    static const char *const fields[] = {"id", "type", "meta", "limits", NULL};
+    char id[MDX_NAME_MAX + 1];
+
+    if (api_query_allow(r, no_params) != 0 || api_body_require(r, fields) != 0 ||
+        api_body_name(r, "id", API_REQUIRED, id) < 0) {
+        return;
+    }
+    store_change(r, id, 1, 201);
 }
 
 /* GET /api/v1/devices/{id} */
@@ -231,34 +215,14 @@ static void patch_device(struct api_req *r)
 {
     static const char *const fields[] = {"type", "meta", "limits", NULL};
     char id[MDX_NAME_MAX + 1];
-    struct device_change *c;
     struct mdx_device_info d;
-    int rc;
 
     if (api_query_allow(r, no_params) != 0 || api_device(r, r->params[0], &d) != MDX_OK ||
         api_body_require(r, fields) != 0) {
         return;
     }
-    c = mdx_calloc(1, sizeof(*c));
-    if (c == NULL) {
-        api_reply_json(r, 500, NULL);
-        return;
-    }
-    if (read_change(r, c) != 0) {
-        mdx_free(c);
-        return;
-    }
-    memcpy(id, d.device, sizeof(id)); /* 'd' is read again below: not its own key */
-    rc = apply_change(r, id, c);
-    mdx_free(c);
-    if (rc == MDX_OK) {
-        rc = mdx_store_device_get(r->store, r->caller.tenant, id, &d);
-    }
-    if (rc != MDX_OK) {
-        api_store_error(r, rc);
-        return;
-    }
-    reply_detail(r, 200, &d);
+    memcpy(id, d.device, sizeof(id));
+    store_change(r, id, 0, 200);
 }
 
 /* DELETE /api/v1/devices/{id}: its points, events, alerts and commands go too. */

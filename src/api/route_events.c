@@ -66,24 +66,13 @@ static void list_events(struct api_req *r)
         api_error(r, 400, "bad_request", "query parameter 'kind' must be safety or status");
         return;
     }
-    if (api_device(r, r->params[0], &d) != MDX_OK) {
-        return;
-    }
-    body = cJSON_CreateObject();
-    w.arr = body != NULL ? cJSON_AddArrayToObject(body, "events") : NULL;
-    if (w.arr == NULL) {
-        cJSON_Delete(body);
-        api_reply_json(r, 200, NULL);
+    if (api_device(r, r->params[0], &d) != MDX_OK ||
+        (body = api_list_doc(r, "events", &w.arr)) == NULL) {
         return;
     }
     /* Events of other kinds are skipped; the callback stops the walk when it has enough. */
     rc = mdx_store_event_list(r->store, d.tenant, d.device, EVENTS_SCAN, add_event, &w);
-    if (rc != MDX_OK && rc != WALK_DONE) {
-        cJSON_Delete(body);
-        api_store_error(r, rc);
-        return;
-    }
-    api_reply_json(r, 200, body);
+    api_reply_listed(r, body, rc == WALK_DONE ? MDX_OK : rc);
 }
 
 const struct api_route api_routes_events[] = {

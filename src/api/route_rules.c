@@ -42,38 +42,19 @@ static cJSON *rule_json(const struct mdx_rule *ru)
 
 static int add_rule(void *arg, const struct mdx_rule *ru)
 {
-    cJSON *o = rule_json(ru);
-
-    if (o == NULL || !cJSON_AddItemToArray(arg, o)) {
-        cJSON_Delete(o);
-        return MDX_ENOMEM;
-    }
-    return MDX_OK;
+    return api_array_add(arg, rule_json(ru));
 }
 
 /* GET /api/v1/rules */
 static void list_rules(struct api_req *r)
 {
     cJSON *body, *arr;
-    int rc;
 
-    if (api_query_allow(r, no_params) != 0) {
+    if (api_query_allow(r, no_params) != 0 ||
+        (body = api_list_doc(r, "rules", &arr)) == NULL) {
         return;
     }
-    body = cJSON_CreateObject();
-    arr = body != NULL ? cJSON_AddArrayToObject(body, "rules") : NULL;
-    if (arr == NULL) {
-        cJSON_Delete(body);
-        api_reply_json(r, 200, NULL);
-        return;
-    }
-    rc = mdx_store_rule_list(r->store, r->caller.tenant, add_rule, arr);
-    if (rc != MDX_OK) {
-        cJSON_Delete(body);
-        api_store_error(r, rc);
-        return;
-    }
-    api_reply_json(r, 200, body);
+    api_reply_listed(r, body, mdx_store_rule_list(r->store, r->caller.tenant, add_rule, arr));
 }
 
 /* Body member 'field' as a finite number (absent: *out kept, unless required). -1 if refused. */

@@ -34,25 +34,12 @@ static int add_tenant(void *arg, const char *name)
 static void list_tenants(struct api_req *r)
 {
     cJSON *body, *arr;
-    int rc;
 
-    if (api_query_allow(r, no_params) != 0) {
+    if (api_query_allow(r, no_params) != 0 ||
+        (body = api_list_doc(r, "tenants", &arr)) == NULL) {
         return;
     }
-    body = cJSON_CreateObject();
-    arr = body != NULL ? cJSON_AddArrayToObject(body, "tenants") : NULL;
-    if (arr == NULL) {
-        cJSON_Delete(body);
-        api_reply_json(r, 200, NULL);
-        return;
-    }
-    rc = mdx_store_tenant_list(r->store, add_tenant, arr);
-    if (rc != MDX_OK) {
-        cJSON_Delete(body);
-        api_store_error(r, rc);
-        return;
-    }
-    api_reply_json(r, 200, body);
+    api_reply_listed(r, body, mdx_store_tenant_list(r->store, add_tenant, arr));
 }
 
 /* POST /api/v1/tenants {"name"} */
@@ -189,25 +176,11 @@ static int add_key(void *arg, const struct mdx_apikey *k)
 static void list_keys(struct api_req *r)
 {
     cJSON *body, *arr;
-    int rc;
 
-    if (api_query_allow(r, no_params) != 0) {
+    if (api_query_allow(r, no_params) != 0 || (body = api_list_doc(r, "keys", &arr)) == NULL) {
         return;
     }
-    body = cJSON_CreateObject();
-    arr = body != NULL ? cJSON_AddArrayToObject(body, "keys") : NULL;
-    if (arr == NULL) {
-        cJSON_Delete(body);
-        api_reply_json(r, 200, NULL);
-        return;
-    }
-    rc = mdx_store_apikey_list(r->store, r->caller.tenant, add_key, arr);
-    if (rc != MDX_OK) {
-        cJSON_Delete(body);
-        api_store_error(r, rc);
-        return;
-    }
-    api_reply_json(r, 200, body);
+    api_reply_listed(r, body, mdx_store_apikey_list(r->store, r->caller.tenant, add_key, arr));
 }
 
 /* POST /api/v1/keys */

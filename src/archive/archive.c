@@ -218,17 +218,15 @@ static int blob_deflate(struct blob *b, int flush)
     b->z.avail_in = (uInt)b->text_len;
     do {
         if (b->cap - b->len < 16384) {
-            size_t cap = b->cap ? b->cap * 2 : 65536;
             uint8_t *d;
             if (b->len > b->max) {
                 return MDX_ERANGE;
             }
-            d = mdx_realloc(b->data, cap);
+            d = mdx_grow(b->data, &b->cap, b->cap + 1, 1, 65536);
             if (d == NULL) {
                 return MDX_ENOMEM;
             }
             b->data = d;
-            b->cap = cap;
         }
         b->z.next_out = b->data + b->len;
         b->z.avail_out = (uInt)(b->cap - b->len);
@@ -322,8 +320,8 @@ static int count_day(struct mdx_archiver *ar, const char *tenant, const char *de
 static int gunzip(const uint8_t *in, size_t in_len, size_t max, char **out, size_t *out_len)
 {
     z_stream z;
-    size_t cap = 65536, len = 0;
-    char *buf = mdx_malloc(cap + 1);
+    size_t cap = 0, len = 0; /* cap: bytes of 'buf', one kept for the NUL */
+    char *buf = mdx_grow(NULL, &cap, 1, 1, 65536 + 1);
     int zrc = Z_OK;
 
     *out = NULL;
@@ -338,22 +336,21 @@ static int gunzip(const uint8_t *in, size_t in_len, size_t max, char **out, size
     z.next_in = (Bytef *)in;
     z.avail_in = (uInt)in_len;
     while (zrc != Z_STREAM_END) {
-        if (len == cap) {
+        if (len == cap - 1) {
             char *nb;
-            if (cap >= max) {
+            if (len >= max) {
                 break;
             }
-            cap *= 2;
-            nb = mdx_realloc(buf, cap + 1);
+            nb = mdx_grow(buf, &cap, cap + 1, 1, 0);
             if (nb == NULL) {
                 break;
             }
             buf = nb;
         }
         z.next_out = (Bytef *)buf + len;
-        z.avail_out = (uInt)(cap - len);
+        z.avail_out = (uInt)(cap - 1 - len);
         zrc = inflate(&z, Z_NO_FLUSH);
-        len = cap - z.avail_out;
+        len = cap - 1 - z.avail_out;
         if (zrc != Z_OK && zrc != Z_STREAM_END) {
             break;
         }
@@ -838,15 +835,11 @@ static void lease_give_up(struct mdx_archiver *ar)
 
 static int parts_add(struct parts *ps, const char *device, int64_t day_ms)
 {
-    if (ps->n == ps->cap) {
-        size_t cap = ps->cap ? ps->cap * 2 : 64;
-        struct part *v = mdx_realloc(ps->v, cap * sizeof(*v));
-        if (v == NULL) {
-            return MDX_ENOMEM;
-        }
-        ps->v = v;
-        ps->cap = cap;
+    struct part *v = mdx_grow(ps->v, &ps->cap, ps->n + 1, sizeof(*v), 64);
+    if (v == NULL) {
+        return MDX_ENOMEM;
     }
+    ps->v = v;
     snprintf(ps->v[ps->n].device, sizeof(ps->v[ps->n].device), "%s", device);
     ps->v[ps->n].day_ms = day_ms;
     ps->n++;
@@ -878,15 +871,11 @@ static int on_obj(void *arg, const struct mdx_archive_obj *o)
 {
     struct objs *os = arg;
 
-    if (os->n == os->cap) {
-        size_t cap = os->cap ? os->cap * 2 : 16;
-        struct mdx_archive_obj *v = mdx_realloc(os->v, cap * sizeof(*v));
-        if (v == NULL) {
-            return MDX_ENOMEM;
-        }
-        os->v = v;
-        os->cap = cap;
+    struct mdx_archive_obj *v = mdx_grow(os->v, &os->cap, os->n + 1, sizeof(*v), 16);
+    if (v == NULL) {
+        return MDX_ENOMEM;
     }
+    os->v = v;
     os->v[os->n++] = *o;
     return MDX_OK;
 }
@@ -1043,15 +1032,11 @@ static int on_tenant(void *arg, const char *name)
 {
     struct names *ns = arg;
 
-    if (ns->n == ns->cap) {
-        size_t cap = ns->cap ? ns->cap * 2 : 16;
-        char(*v)[MDX_NAME_MAX + 1] = mdx_realloc(ns->v, cap * sizeof(*v));
-        if (v == NULL) {
-            return MDX_ENOMEM;
-        }
-        ns->v = v;
-        ns->cap = cap;
+    char(*v)[MDX_NAME_MAX + 1] = mdx_grow(ns->v, &ns->cap, ns->n + 1, sizeof(*v), 16);
+    if (v == NULL) {
+        return MDX_ENOMEM;
     }
+    ns->v = v;
     snprintf(ns->v[ns->n++], MDX_NAME_MAX + 1, "%s", name);
     return MDX_OK;
 }

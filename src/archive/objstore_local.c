@@ -351,15 +351,11 @@ struct keys {
 
 static int keys_add(struct keys *k, const char *key)
 {
-    if (k->n == k->cap) {
-        size_t cap = k->cap ? k->cap * 2 : 64;
-        char **v = mdx_realloc(k->v, cap * sizeof(*v));
-        if (v == NULL) {
-            return MDX_ENOMEM;
-        }
-        k->v = v;
-        k->cap = cap;
+    char **v = mdx_grow(k->v, &k->cap, k->n + 1, sizeof(*v), 64);
+    if (v == NULL) {
+        return MDX_ENOMEM;
     }
+    k->v = v;
     k->v[k->n] = mdx_strdup(key);
     if (k->v[k->n] == NULL) {
         return MDX_ENOMEM;

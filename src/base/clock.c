@@ -48,6 +48,15 @@ void mdx_sleep_ms(int64_t ms)
     }
 }
 
+int mdx_due(int64_t now_us, int64_t *next_us, int64_t period_us)
+{
+    if (now_us < *next_us) {
+        return 0;
+    }
+    *next_us = now_us + period_us;
+    return 1;
+}
+
 int64_t mdx_floor_div(int64_t a, int64_t b)
 {
     int64_t q = a / b;

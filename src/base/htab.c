@@ -34,6 +34,16 @@ int mdx_htab_init(struct mdx_htab *t, size_t buckets)
     return MDX_OK;
 }
 
+int mdx_htab_init_for(struct mdx_htab *t, size_t entries, size_t most)
+{
+    size_t nb = 16;
+
+    while (nb < entries && nb < most) {
+        nb <<= 1;
+    }
+    return mdx_htab_init(t, nb);
+}
+
 void mdx_htab_fini(struct mdx_htab *t)
 {
     MDX_FREE(t->b);

@@ -29,6 +29,12 @@ uint64_t mdx_hash_bytes(uint64_t seed, const void *p, size_t n);
 
 /* An empty table of 'buckets' (a power of two) buckets. MDX_OK or MDX_ENOMEM. */
 int mdx_htab_init(struct mdx_htab *t, size_t buckets);
+/*
+ * An empty table for about 'entries' nodes: the smallest power of two of
+ * buckets, from 16, that holds them, but no more than 'most' (a power of two).
+ * MDX_OK or MDX_ENOMEM.
+ */
+int mdx_htab_init_for(struct mdx_htab *t, size_t entries, size_t most);
 /* Frees the buckets (not the nodes: their owner does). */
 void mdx_htab_fini(struct mdx_htab *t);
 /* First node of the chain where 'hash' lives; walk it with ->next. */

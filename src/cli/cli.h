@@ -5,6 +5,7 @@
 #ifndef MODAX_CLI_H
 #define MODAX_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "modax/alert.h"
@@ -66,10 +67,26 @@ struct mdx_store *cli_store_open(struct cli_conf *c);
 int cli_open(struct cli_conf *c, struct mdx_store **st);
 /* Closes the store and frees the configuration from a successful cli_open(). */
 void cli_close(struct cli_conf *c, struct mdx_store *st);
+/* cli_close(), then the exit code for the command's status 'rc' (cli_exit_for). */
+int cli_finish(struct cli_conf *c, struct mdx_store *st, int rc);
 /* 's' as a whole number > 0 (all of it, e.g. an id); -1 if it is not one. */
 int64_t cli_parse_positive(const char *s);
+/* A listed record's times: 'created' as ISO time, 'revoked' too or "-" while it is not. */
+struct cli_times {
+    char created[40], revoked[40];
+};
+void cli_times_format(struct cli_times *t, int64_t created_ms, int64_t revoked_ms);
+/* Prints usage() to stderr and returns CLI_USAGE: the answer to a bad command line. */
+int cli_usage_error(void (*usage)(FILE *out));
 /* Maps a status to an exit code. */
 int cli_exit_for(int status);
+/*
+ * Says how `modax CMD revoke ID` went for store status 'rc': "CMD ID revoked<after>"
+ * on stdout, or on stderr "<missing> 'ID'" (MDX_ENOTFOUND), "revoked already"
+ * (MDX_EEXIST) or the error. Returns 'rc'.
+ */
+int cli_revoke_report(const char *cmd, const char *missing, const char *id, const char *after,
+                      int rc);
 /*
  * Takes the subcommand of `modax CMD SUB [options]` (argv[1]) into *sub and readies
  * getopt_long() for the options after it (on argc - 1, argv + 1). Returns 1 if there is one

@@ -53,53 +53,13 @@ static void format_value(double v, char *buf, size_t len)
     }
 }
 
-/* One alert as a JSON object on one line; NULL if out of memory. */
-static char *alert_json(const struct mdx_alert *a)
-{
-    char opened[40], updated[40], resolved[40];
-    cJSON *o = cJSON_CreateObject();
-    char *text = NULL;
-
-    if (o == NULL) {
-        return NULL;
-    }
-    mdx_format_iso_ms(a->opened_ms, opened, sizeof(opened));
-    mdx_format_iso_ms(a->updated_ms, updated, sizeof(updated));
-    mdx_format_iso_ms(a->resolved_ms, resolved, sizeof(resolved));
-    if (cJSON_AddNumberToObject(o, "id", (double)a->id) == NULL ||
-        cJSON_AddStringToObject(o, "tenant", a->tenant) == NULL ||
-        cJSON_AddStringToObject(o, "device", a->device) == NULL ||
-        cJSON_AddStringToObject(o, "source", a->source) == NULL ||
-        cJSON_AddStringToObject(o, "sensor", a->sensor) == NULL ||
-        cJSON_AddStringToObject(o, "severity", mdx_severity_name(a->severity)) == NULL ||
-        cJSON_AddStringToObject(o, "state", mdx_alert_state_name(a->state)) == NULL ||
-        cJSON_AddStringToObject(o, "opened", opened) == NULL ||
-        cJSON_AddNumberToObject(o, "opened_ms", (double)a->opened_ms) == NULL ||
-        cJSON_AddNumberToObject(o, "updated_ms", (double)a->updated_ms) == NULL ||
-        (a->resolved_ms > 0 ? cJSON_AddStringToObject(o, "resolved", resolved)
-                            : cJSON_AddNullToObject(o, "resolved")) == NULL ||
-        cJSON_AddNumberToObject(o, "resolved_ms", (double)a->resolved_ms) == NULL ||
-        (isfinite(a->value) ? cJSON_AddNumberToObject(o, "value", a->value)
-                            : cJSON_AddNullToObject(o, "value")) == NULL ||
-        (isfinite(a->score) ? cJSON_AddNumberToObject(o, "score", a->score)
-                            : cJSON_AddNullToObject(o, "score")) == NULL ||
-        cJSON_AddStringToObject(o, "summary", a->summary) == NULL) {
-        goto cleanup;
-    }
-    text = cJSON_PrintUnformatted(o);
-
-cleanup:
-    cJSON_Delete(o);
-    return text;
-}
-
 static int print_alert(void *arg, const struct mdx_alert *a)
 {
     struct printer *p = arg;
     char opened[40], value[40];
 
     if (p->json) {
-        char *text = alert_json(a);
+        char *text = mdx_alert_json(a);
 
         if (text == NULL) {
             return MDX_ENOMEM;
@@ -200,8 +160,7 @@ static int list(int argc, char **argv)
     } else if (rc != MDX_OK) {
         fprintf(stderr, "modax alert list: %s\n", mdx_strerror(rc));
     }
-    cli_close(&conf, st);
-    return cli_exit_for(rc);
+    return cli_finish(&conf, st, rc);
 }
 
 /* `alert ack|resolve TENANT ID`: moves the alert on, if it is not there yet. */
@@ -248,23 +207,22 @@ int cmd_alert(int argc, char **argv)
 {
     struct cli_conf conf;
     struct mdx_store *st;
+    const char *sub;
     int64_t id;
     int status;
 
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? CLI_USAGE : CLI_OK;
+    if (!cli_subcommand(argc, argv, usage, &sub, &status)) {
+        return status;
     }
-    if (strcmp(argv[1], "list") == 0) {
+    if (strcmp(sub, "list") == 0) {
         return list(argc - 1, argv + 1);
     }
     if (argc == 3 && strcmp(argv[2], "--help") == 0) {
         usage(stdout);
         return CLI_OK;
     }
-    if (argc != 4 || (strcmp(argv[1], "ack") != 0 && strcmp(argv[1], "resolve") != 0)) {
-        usage(stderr);
-        return CLI_USAGE;
+    if (argc != 4 || (strcmp(sub, "ack") != 0 && strcmp(sub, "resolve") != 0)) {
+        return cli_usage_error(usage);
     }
     id = cli_parse_positive(argv[3]);
     if (id < 0) {

@@ -156,27 +156,22 @@ int cmd_archive(int argc, char **argv)
     struct cli_conf conf;
     struct mdx_store *st;
 
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? CLI_USAGE : CLI_OK;
+    if (!cli_subcommand(argc, argv, usage, &sub, &status)) {
+        return status;
     }
-    sub = argv[1];
     if (strcmp(sub, "run") != 0 && strcmp(sub, "list") != 0) {
-        usage(stderr);
-        return CLI_USAGE;
+        return cli_usage_error(usage);
     }
-    optind = 1;
     while ((rc = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
         switch (rc) {
         case 't': tenant = optarg; break;
         case 'n': dry_run = 1; break;
         case 'h': usage(stdout); return CLI_OK;
-        default: usage(stderr); return CLI_USAGE;
+        default: return cli_usage_error(usage);
         }
     }
     if (optind != argc - 1 || (dry_run && strcmp(sub, "run") != 0)) {
-        usage(stderr);
-        return CLI_USAGE;
+        return cli_usage_error(usage);
     }
     status = cli_open(&conf, &st);
     if (status != CLI_OK) {
@@ -191,7 +186,5 @@ int cmd_archive(int argc, char **argv)
             fprintf(stderr, "modax archive list: %s\n", mdx_strerror(rc));
         }
     }
-    status = cli_exit_for(rc);
-    cli_close(&conf, st);
-    return status;
+    return cli_finish(&conf, st, rc);
 }

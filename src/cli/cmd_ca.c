@@ -115,15 +115,14 @@ int cmd_ca(int argc, char **argv)
         case 'i': ip = optarg; break;
         case 'n': days_s = optarg; break;
         case 'h': usage(stdout); return CLI_OK;
-        default: usage(stderr); return CLI_USAGE;
+        default: return cli_usage_error(usage);
         }
     }
     if (optind != argc - 1 ||
         (strcmp(sub, "init") == 0 && (out || cn || ip || days_s)) ||
         (strcmp(sub, "server-cert") == 0 && cn == NULL) ||
         (strcmp(sub, "init") != 0 && strcmp(sub, "server-cert") != 0)) {
-        usage(stderr);
-        return CLI_USAGE;
+        return cli_usage_error(usage);
     }
     if (days_s != NULL && (days = cli_parse_positive(days_s)) < 0) {
         fprintf(stderr, "modax ca server-cert: --days '%s' is not a whole number > 0\n", days_s);

@@ -67,12 +67,11 @@ int cmd_deadletters(int argc, char **argv)
             break;
         case 'c': counts = 1; break;
         case 'h': usage(stdout); return CLI_OK;
-        default: usage(stderr); return CLI_USAGE;
+        default: return cli_usage_error(usage);
         }
     }
     if (optind != argc) {
-        usage(stderr);
-        return CLI_USAGE;
+        return cli_usage_error(usage);
     }
     rc = cli_open(&conf, &st);
     if (rc != CLI_OK) {
@@ -83,6 +82,5 @@ int cmd_deadletters(int argc, char **argv)
     if (rc != MDX_OK) {
         fprintf(stderr, "modax deadletters: %s\n", mdx_strerror(rc));
     }
-    cli_close(&conf, st);
-    return cli_exit_for(rc);
+    return cli_finish(&conf, st, rc);
 }

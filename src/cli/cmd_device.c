@@ -132,8 +132,7 @@ int cmd_device(int argc, char **argv)
           (argc == 4 && strcmp(argv[1], "show") == 0) ||
           (argc == 5 && strcmp(argv[1], "set-type") == 0) ||
           (argc == 5 && strcmp(argv[1], "set-limits") == 0))) {
-        usage(stderr);
-        return CLI_USAGE;
+        return cli_usage_error(usage);
     }
     if (strcmp(argv[1], "set-limits") == 0) {
         char why[200];
@@ -197,7 +196,5 @@ int cmd_device(int argc, char **argv)
     default:
         fprintf(stderr, "modax device %s: %s\n", argv[1], mdx_strerror(rc));
     }
-    status = cli_exit_for(rc);
-    cli_close(&conf, st);
-    return status;
+    return cli_finish(&conf, st, rc);
 }

@@ -455,7 +455,5 @@ int cmd_device_cred(int argc, char **argv)
     } else {
         rc = rotate(&conf, st, argv[2], argv[3]);
     }
-    status = cli_exit_for(rc);
-    cli_close(&conf, st);
-    return status;
+    return cli_finish(&conf, st, rc);
 }

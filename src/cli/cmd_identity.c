@@ -95,15 +95,12 @@ static int add(struct cli_conf *c, struct mdx_store *st, int kind, const char *t
 
 static int print_identity(void *arg, const struct mdx_broker_identity *id)
 {
-    char created[40], revoked[40] = "-";
+    struct cli_times t;
 
     (void)arg;
-    mdx_format_iso_ms(id->created_ms, created, sizeof(created));
-    if (id->revoked_ms > 0) {
-        mdx_format_iso_ms(id->revoked_ms, revoked, sizeof(revoked));
-    }
+    cli_times_format(&t, id->created_ms, id->revoked_ms);
     printf("%-24s  %-8s  %-16s  %-24s  %s\n", id->name, kind_name(id->kind),
-           id->tenant[0] != '\0' ? id->tenant : "-", created, revoked);
+           id->tenant[0] != '\0' ? id->tenant : "-", t.created, t.revoked);
     return MDX_OK;
 }
 
@@ -121,19 +118,9 @@ static int list(struct mdx_store *st)
 
 static int revoke(struct mdx_store *st, const char *name)
 {
-    int rc = mdx_store_identity_revoke(st, name, mdx_now_ms());
-
-    if (rc == MDX_OK) {
-        printf("identity %s revoked: the broker refuses it from now on\n", name);
-    } else if (rc == MDX_ENOTFOUND) {
-        fprintf(stderr, "modax identity revoke: no identity '%s' (see 'modax identity list')\n",
-                name);
-    } else if (rc == MDX_EEXIST) {
-        fprintf(stderr, "modax identity revoke: identity '%s' is revoked already\n", name);
-    } else {
-        fprintf(stderr, "modax identity revoke: %s\n", mdx_strerror(rc));
-    }
-    return rc;
+    return cli_revoke_report("identity", "no identity", name,
+                             ": the broker refuses it from now on",
+                             mdx_store_identity_revoke(st, name, mdx_now_ms()));
 }
 
 static int valid_name(const char *s)
@@ -164,7 +151,7 @@ int cmd_identity(int argc, char **argv)
         case 'o': operator = 1; break;
         case 't': tenant = optarg; break;
         case 'h': usage(stdout); return CLI_OK;
-        default: usage(stderr); return CLI_USAGE;
+        default: return cli_usage_error(usage);
         }
     }
     if (strcmp(sub, "add") == 0) {
@@ -181,18 +168,15 @@ int cmd_identity(int argc, char **argv)
         }
     } else if (strcmp(sub, "list") == 0) {
         if (optind != argc - 1 || service || operator || tenant != NULL) {
-            usage(stderr);
-            return CLI_USAGE;
+            return cli_usage_error(usage);
         }
     } else if (strcmp(sub, "revoke") == 0) {
         if (optind != argc - 2 || service || operator || tenant != NULL) {
-            usage(stderr);
-            return CLI_USAGE;
+            return cli_usage_error(usage);
         }
         name = argv[1 + optind];
     } else {
-        usage(stderr);
-        return CLI_USAGE;
+        return cli_usage_error(usage);
     }
     status = cli_open(&conf, &st);
     if (status != CLI_OK) {
@@ -206,7 +190,5 @@ int cmd_identity(int argc, char **argv)
     } else {
         rc = revoke(st, name);
     }
-    status = cli_exit_for(rc);
-    cli_close(&conf, st);
-    return status;
+    return cli_finish(&conf, st, rc);
 }

@@ -84,16 +84,13 @@ static int add(struct mdx_store *st, const char *tenant, int role, const char *l
 
 static int print_key(void *arg, const struct mdx_apikey *k)
 {
-    char created[40], revoked[40] = "-";
+    struct cli_times t;
 
     (void)arg;
-    mdx_format_iso_ms(k->created_ms, created, sizeof(created));
-    if (k->revoked_ms > 0) {
-        mdx_format_iso_ms(k->revoked_ms, revoked, sizeof(revoked));
-    }
+    cli_times_format(&t, k->created_ms, k->revoked_ms);
     printf("%-16s  %-16s  %-8s  %-24s  %-24s  %s\n", k->id,
-           k->tenant[0] != '\0' ? k->tenant : "(platform)", mdx_role_name(k->role), created,
-           revoked, k->label);
+           k->tenant[0] != '\0' ? k->tenant : "(platform)", mdx_role_name(k->role), t.created,
+           t.revoked, k->label);
     return MDX_OK;
 }
 
@@ -112,18 +109,8 @@ static int list(struct mdx_store *st, const char *tenant)
 
 static int revoke(struct mdx_store *st, const char *id)
 {
-    int rc = mdx_store_apikey_revoke(st, id, mdx_now_ms());
-
-    if (rc == MDX_OK) {
-        printf("key %s revoked\n", id);
-    } else if (rc == MDX_ENOTFOUND) {
-        fprintf(stderr, "modax key revoke: no key with id '%s' (see 'modax key list')\n", id);
-    } else if (rc == MDX_EEXIST) {
-        fprintf(stderr, "modax key revoke: key '%s' is revoked already\n", id);
-    } else {
-        fprintf(stderr, "modax key revoke: %s\n", mdx_strerror(rc));
-    }
-    return rc;
+    return cli_revoke_report("key", "no key with id", id, "",
+                             mdx_store_apikey_revoke(st, id, mdx_now_ms()));
 }
 
 int cmd_key(int argc, char **argv)
@@ -151,7 +138,7 @@ int cmd_key(int argc, char **argv)
         case 'l': label = optarg; break;
         case 'p': platform = 1; break;
         case 'h': usage(stdout); return CLI_OK;
-        default: usage(stderr); return CLI_USAGE;
+        default: return cli_usage_error(usage);
         }
     }
     if (strcmp(sub, "add") == 0) {
@@ -175,18 +162,15 @@ int cmd_key(int argc, char **argv)
         }
     } else if (strcmp(sub, "list") == 0) {
         if (optind != argc - 1 || role_name != NULL || platform || label[0] != '\0') {
-            usage(stderr);
-            return CLI_USAGE;
+            return cli_usage_error(usage);
         }
     } else if (strcmp(sub, "revoke") == 0) {
         if (optind != argc - 2 || tenant != NULL || role_name != NULL || platform ||
             label[0] != '\0') {
-            usage(stderr);
-            return CLI_USAGE;
+            return cli_usage_error(usage);
         }
     } else {
-        usage(stderr);
-        return CLI_USAGE;
+        return cli_usage_error(usage);
     }
     status = cli_open(&conf, &st);
     if (status != CLI_OK) {
@@ -199,7 +183,5 @@ int cmd_key(int argc, char **argv)
     } else {
         rc = revoke(st, argv[argc - 1]);
     }
-    status = cli_exit_for(rc);
-    cli_close(&conf, st);
-    return status;
+    return cli_finish(&conf, st, rc);
 }

@@ -404,20 +404,18 @@ int cmd_model(int argc, char **argv)
 {
     struct cli_conf conf;
     struct mdx_store *st;
-    const char *sub = argc > 1 ? argv[1] : "";
+    const char *sub;
     int rc;
 
-    if (argc < 2 || strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? CLI_USAGE : CLI_OK;
+    if (!cli_subcommand(argc, argv, usage, &sub, &rc)) {
+        return rc;
     }
     if (!((strcmp(sub, "list") == 0 && argc == 2) ||
           ((strcmp(sub, "show") == 0 || strcmp(sub, "register") == 0) && argc == 3) ||
           (strcmp(sub, "activate") == 0 &&
            (argc == 3 || (argc == 5 && strcmp(argv[3], "--tenant") == 0))) ||
           (strcmp(sub, "threshold") == 0 && (argc == 3 || argc == 4)))) {
-        usage(stderr);
-        return CLI_USAGE;
+        return cli_usage_error(usage);
     }
     rc = cli_open(&conf, &st);
     if (rc != CLI_OK) {
@@ -434,8 +432,7 @@ int cmd_model(int argc, char **argv)
     } else {
         rc = model_threshold(st, &conf, argc, argv);
     }
-    cli_close(&conf, st);
-    return cli_exit_for(rc);
+    return cli_finish(&conf, st, rc);
 }
 
 /* ---- modax rul ---- */
@@ -505,6 +502,5 @@ int cmd_rul(int argc, char **argv)
     } else if (rc != MDX_OK) {
         fprintf(stderr, "modax rul: %s\n", mdx_strerror(rc));
     }
-    cli_close(&conf, st);
-    return cli_exit_for(rc);
+    return cli_finish(&conf, st, rc);
 }

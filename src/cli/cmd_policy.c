@@ -72,14 +72,12 @@ static int render(int argc, char **argv)
         if (argc == 4) {
             role = strcmp(argv[2], "--role") == 0 ? mdx_topic_role_parse(argv[3]) : -1;
             if (role < 0) {
-                usage(stderr);
-                return CLI_USAGE;
+                return cli_usage_error(usage);
             }
         }
         return mdx_topic_render_aws(role, stdout) == MDX_OK ? CLI_OK : CLI_FAIL;
     }
-    usage(stderr);
-    return CLI_USAGE;
+    return cli_usage_error(usage);
 }
 
 static int check(int argc, char **argv)
@@ -89,8 +87,7 @@ static int check(int argc, char **argv)
     enum mdx_topic_verdict v;
 
     if (argc != 6) {
-        usage(stderr);
-        return CLI_USAGE;
+        return cli_usage_error(usage);
     }
     who.role = mdx_topic_role_parse(argv[1]);
     who.tenant = strcmp(argv[2], "-") == 0 ? "" : argv[2];
@@ -105,8 +102,7 @@ static int check(int argc, char **argv)
         access = 0;
     }
     if (who.role < 0 || access == 0) {
-        usage(stderr);
-        return CLI_USAGE;
+        return cli_usage_error(usage);
     }
     v = mdx_topic_check(&who, access, argv[5], strlen(argv[5]));
     printf("%s\n", mdx_topic_verdict_text(v));
@@ -125,6 +121,5 @@ int cmd_policy(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "check") == 0) {
         return check(argc - 1, argv + 1);
     }
-    usage(stderr);
-    return CLI_USAGE;
+    return cli_usage_error(usage);
 }

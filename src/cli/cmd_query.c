@@ -192,13 +192,12 @@ int cmd_query(int argc, char **argv)
             }
             break;
         case 'h': usage(stdout); return CLI_OK;
-        default: usage(stderr); return CLI_USAGE;
+        default: return cli_usage_error(usage);
         }
     }
     if (optind != argc || q.tenant == NULL || q.device == NULL || q.sensor == NULL) {
         fprintf(stderr, "modax query: --tenant, --device and --sensor are required\n");
-        usage(stderr);
-        return CLI_USAGE;
+        return cli_usage_error(usage);
     }
     if (parse_when(from_s, now, &q.from_ms) != MDX_OK || parse_when(to_s, now, &q.to_ms) != MDX_OK) {
         fprintf(stderr, "modax query: cannot read the time '%s'; use 'YYYY-MM-DD HH:MM:SS', "
@@ -243,6 +242,5 @@ int cmd_query(int argc, char **argv)
     } else if (rc != MDX_OK) {
         fprintf(stderr, "modax query: %s\n", mdx_strerror(rc));
     }
-    cli_close(&conf, st);
-    return cli_exit_for(rc);
+    return cli_finish(&conf, st, rc);
 }

@@ -55,8 +55,7 @@ int cmd_rul_export(int argc, char **argv)
         }
         if (v == NULL) {
             fprintf(stderr, "modax rul export: %s needs a value\n", a);
-            usage(stderr);
-            return CLI_USAGE;
+            return cli_usage_error(usage);
         }
         i++;
         if (strcmp(a, "--tenant") == 0) {
@@ -80,14 +79,12 @@ int cmd_rul_export(int argc, char **argv)
             }
         } else {
             fprintf(stderr, "modax rul export: unknown option %s\n", a);
-            usage(stderr);
-            return CLI_USAGE;
+            return cli_usage_error(usage);
         }
     }
     if (o.tenant == NULL || out == NULL) {
         fprintf(stderr, "modax rul export: --tenant and --out are required\n");
-        usage(stderr);
-        return CLI_USAGE;
+        return cli_usage_error(usage);
     }
     rc = cli_open(&conf, &st);
     if (rc != CLI_OK) {
@@ -115,6 +112,5 @@ int cmd_rul_export(int argc, char **argv)
     } else {
         fprintf(stderr, "modax rul export: %s\n", why[0] ? why : mdx_strerror(rc));
     }
-    cli_close(&conf, st);
-    return cli_exit_for(rc);
+    return cli_finish(&conf, st, rc);
 }

@@ -324,22 +324,21 @@ int cmd_rule(int argc, char **argv)
     struct cli_conf conf;
     struct mdx_store *st;
     struct mdx_rule r;
+    const char *sub;
     int is_add, status;
 
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? CLI_USAGE : CLI_OK;
+    if (!cli_subcommand(argc, argv, usage, &sub, &status)) {
+        return status;
     }
-    is_add = strcmp(argv[1], "add") == 0;
+    is_add = strcmp(sub, "add") == 0;
     if (is_add) {
         status = parse_add(argc - 1, argv + 1, &r);
         if (status != CLI_OK) {
             return status < 0 ? CLI_OK : status; /* < 0: --help was printed */
         }
-    } else if (!((argc == 3 && strcmp(argv[1], "list") == 0) ||
-                 (argc == 4 && strcmp(argv[1], "rm") == 0))) {
-        usage(stderr);
-        return CLI_USAGE;
+    } else if (!((argc == 3 && strcmp(sub, "list") == 0) ||
+                 (argc == 4 && strcmp(sub, "rm") == 0))) {
+        return cli_usage_error(usage);
     }
     status = cli_open(&conf, &st);
     if (status != CLI_OK) {

@@ -354,13 +354,12 @@ int cmd_serve(int argc, char **argv)
         case 'r': roles = optarg; break;
         case 'f': ready_file = optarg; break;
         case 'h': usage(stdout); return CLI_OK;
-        default: usage(stderr); return CLI_USAGE;
+        default: return cli_usage_error(usage);
         }
     }
     role_bits = optind == argc ? parse_roles(roles) : -1;
     if (role_bits < 0) {
-        usage(stderr);
-        return CLI_USAGE;
+        return cli_usage_error(usage);
     }
     if (cli_conf_load(&conf) != CLI_OK) {
         return CLI_USAGE;

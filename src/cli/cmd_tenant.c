@@ -105,8 +105,7 @@ int cmd_tenant(int argc, char **argv)
           (argc == 3 && strcmp(argv[1], "retention") == 0) ||
           (argc == 7 && strcmp(argv[1], "retention") == 0 &&
            strcmp(argv[3], "--archive-days") == 0 && strcmp(argv[5], "--expire-days") == 0))) {
-        usage(stderr);
-        return CLI_USAGE;
+        return cli_usage_error(usage);
     }
     status = cli_open(&conf, &st);
     if (status != CLI_OK) {
@@ -132,7 +131,5 @@ int cmd_tenant(int argc, char **argv)
             fprintf(stderr, "modax tenant list: %s\n", mdx_strerror(rc));
         }
     }
-    status = cli_exit_for(rc);
-    cli_close(&conf, st);
-    return status;
+    return cli_finish(&conf, st, rc);
 }

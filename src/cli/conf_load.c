@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "modax/clock.h"
 #include "modax/log.h"
 #include "modax/status.h"
 
@@ -134,6 +135,28 @@ void cli_close(struct cli_conf *c, struct mdx_store *st)
     cli_conf_fini(c);
 }
 
+int cli_finish(struct cli_conf *c, struct mdx_store *st, int rc)
+{
+    cli_close(c, st);
+    return cli_exit_for(rc);
+}
+
+void cli_times_format(struct cli_times *t, int64_t created_ms, int64_t revoked_ms)
+{
+    mdx_format_iso_ms(created_ms, t->created, sizeof(t->created));
+    if (revoked_ms > 0) {
+        mdx_format_iso_ms(revoked_ms, t->revoked, sizeof(t->revoked));
+    } else {
+        snprintf(t->revoked, sizeof(t->revoked), "-");
+    }
+}
+
+int cli_usage_error(void (*usage)(FILE *out))
+{
+    usage(stderr);
+    return CLI_USAGE;
+}
+
 int cli_exit_for(int status)
 {
     switch (status) {
@@ -162,6 +185,21 @@ int64_t cli_parse_positive(const char *s)
     return v;
 }
 
+int cli_revoke_report(const char *cmd, const char *missing, const char *id, const char *after,
+                      int rc)
+{
+    if (rc == MDX_OK) {
+        printf("%s %s revoked%s\n", cmd, id, after);
+    } else if (rc == MDX_ENOTFOUND) {
+        fprintf(stderr, "modax %s revoke: %s '%s' (see 'modax %s list')\n", cmd, missing, id, cmd);
+    } else if (rc == MDX_EEXIST) {
+        fprintf(stderr, "modax %s revoke: %s '%s' is revoked already\n", cmd, cmd, id);
+    } else {
+        fprintf(stderr, "modax %s revoke: %s\n", cmd, mdx_strerror(rc));
+    }
+    return rc;
+}
+
 int cli_subcommand(int argc, char **argv, void (*usage)(FILE *out), const char **sub,
                    int *status)
 {
@@ -171,8 +209,7 @@ int cli_subcommand(int argc, char **argv, void (*usage)(FILE *out), const char *
         return 0;
     }
     if (argc < 2) {
-        usage(stderr);
-        *status = CLI_USAGE;
+        *status = cli_usage_error(usage);
         return 0;
     }
     *sub = argv[1];

@@ -79,8 +79,7 @@ int main(int argc, char **argv)
         }
     }
     if (i >= argc) {
-        usage(stderr);
-        return CLI_USAGE;
+        return cli_usage_error(usage);
     }
     for (const struct command *c = commands; c->name != NULL; c++) {
         if (strcmp(c->name, argv[i]) == 0) {

@@ -150,12 +150,29 @@ int mdx_decode_timestamp(const cJSON *obj, int64_t *ts_ms, int *present, const c
     return MDX_OK;
 }
 
-void mdx_reading_begin(struct mdx_reading *r, struct mdx_points *out, int64_t ts_ms)
+/* Starts a reading with timestamp 'ts_ms' at the end of 'out'. */
+static void reading_begin(struct mdx_reading *r, struct mdx_points *out, int64_t ts_ms)
 {
     r->out = out;
     r->first = out->n;
     r->members = 0;
     r->ts_ms = ts_ms;
+}
+
+int mdx_reading_open(struct mdx_reading *r, const cJSON *obj, const struct mdx_msg *msg,
+                     struct mdx_points *out, const char **why)
+{
+    int64_t ts;
+    int present;
+    int rc = mdx_decode_device(obj, msg, why);
+
+    if (rc == MDX_OK) {
+        rc = mdx_decode_timestamp(obj, &ts, &present, why);
+    }
+    if (rc == MDX_OK) {
+        reading_begin(r, out, ts);
+    }
+    return rc;
 }
 
 int mdx_reading_add(struct mdx_reading *r, const char *name, size_t len, const cJSON *value,

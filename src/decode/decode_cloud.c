@@ -24,14 +24,9 @@ static int cloud_decode(const cJSON *root, const struct mdx_msg *msg, struct mdx
 {
     const cJSON *data, *s;
     struct mdx_reading r;
-    int64_t ts;
-    int present, rc;
+    int rc;
 
-    rc = mdx_decode_device(root, msg, why);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    rc = mdx_decode_timestamp(root, &ts, &present, why);
+    rc = mdx_reading_open(&r, root, msg, out, why);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -40,7 +35,6 @@ static int cloud_decode(const cJSON *root, const struct mdx_msg *msg, struct mdx
         *why = "wrong type";
         return MDX_EINVAL;
     }
-    mdx_reading_begin(&r, out, ts);
     for (s = data->child; s != NULL; s = s->next) {
         /* strnlen: a key longer than a name is refused without reading all of it */
         size_t len = s->string != NULL ? strnlen(s->string, MDX_NAME_MAX + 1) : 0;

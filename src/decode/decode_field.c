@@ -108,18 +108,12 @@ static int field_decode(const cJSON *root, const struct mdx_msg *msg, struct mdx
 {
     const cJSON *group;
     struct mdx_reading r;
-    int64_t ts;
-    int present, rc;
+    int rc;
 
-    rc = mdx_decode_device(root, msg, why);
+    rc = mdx_reading_open(&r, root, msg, out, why);
     if (rc != MDX_OK) {
         return rc;
     }
-    rc = mdx_decode_timestamp(root, &ts, &present, why);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    mdx_reading_begin(&r, out, ts);
     group = cJSON_GetObjectItemCaseSensitive(root, "motor_currents");
     if (group != NULL && (rc = add_array(&r, "motor_current_", group, why)) != MDX_OK) {
         return rc;

@@ -44,8 +44,13 @@ int mdx_decode_device(const cJSON *obj, const struct mdx_msg *msg, const char **
  */
 int mdx_decode_timestamp(const cJSON *obj, int64_t *ts_ms, int *present, const char **why);
 
-/* Starts a reading with timestamp 'ts_ms' at the end of 'out'. */
-void mdx_reading_begin(struct mdx_reading *r, struct mdx_points *out, int64_t ts_ms);
+/*
+ * The head of a reading object 'obj': checks its "device_id", reads its
+ * "timestamp" and starts 'r' with it at the end of 'out'. MDX_OK, or
+ * MDX_EINVAL with *why.
+ */
+int mdx_reading_open(struct mdx_reading *r, const cJSON *obj, const struct mdx_msg *msg,
+                     struct mdx_points *out, const char **why);
 
 /*
  * Appends sensor 'name' (length 'len', not necessarily NUL-terminated)

@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+#include "base/buf.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
 #include "modax/log.h"
@@ -41,7 +42,7 @@ struct reader {
     /* growing arrays */
     struct row *rows;
     double *values;
-    size_t n_rows, cap_rows;
+    size_t n_rows, cap_rows, cap_values; /* cap_values counts doubles */
     char (*assets)[MDX_NAME_MAX + 1];
     size_t n_assets, cap_assets, last_asset;
 };
@@ -49,51 +50,40 @@ struct reader {
 static int read_file(const char *path, char **buf, size_t *len, char *why, size_t whylen)
 {
     FILE *f = fopen(path, "rb");
-    size_t cap = 65536, n = 0;
-    char *b;
+    struct mdx_buf b;
+    char chunk[16384];
+    size_t got;
+    int rc;
 
     if (f == NULL) {
         snprintf(why, whylen, "cannot open '%s': %s", path, strerror(errno));
         return MDX_EIO;
     }
-    b = mdx_malloc(cap + 1);
-    while (b != NULL) {
-        size_t got = fread(b + n, 1, cap - n, f);
-        n += got;
-        if (n < cap) {
+    mdx_buf_init(&b, FILE_MAX_BYTES);
+    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (mdx_buf_add(&b, chunk, got) != MDX_OK) {
             break;
         }
-        if (cap >= FILE_MAX_BYTES) {
-            snprintf(why, whylen, "'%s' is larger than %zu bytes", path, FILE_MAX_BYTES);
-            mdx_free(b);
-            fclose(f);
-            return MDX_EINVAL;
-        }
-        char *nb = mdx_realloc(b, cap * 2 + 1);
-        if (nb == NULL) {
-            mdx_free(b);
-            b = NULL;
-            break;
-        }
-        b = nb;
-        cap *= 2;
     }
-    if (b == NULL) {
-        fclose(f);
+    rc = b.err;
+    if (rc == MDX_EFULL) {
+        snprintf(why, whylen, "'%s' is larger than %zu bytes", path, FILE_MAX_BYTES);
+        rc = MDX_EINVAL;
+    } else if (rc != MDX_OK) {
+        snprintf(why, whylen, "out of memory reading '%s'", path);
+    } else if (ferror(f)) {
+        snprintf(why, whylen, "cannot read '%s': %s", path, strerror(errno));
+        rc = MDX_EIO;
+    }
+    fclose(f);
+    *len = b.len;
+    *buf = rc == MDX_OK ? mdx_buf_take(&b) : NULL;
+    mdx_buf_fini(&b);
+    if (rc == MDX_OK && *buf == NULL) {
         snprintf(why, whylen, "out of memory reading '%s'", path);
         return MDX_ENOMEM;
     }
-    if (ferror(f)) {
-        snprintf(why, whylen, "cannot read '%s': %s", path, strerror(errno));
-        mdx_free(b);
-        fclose(f);
-        return MDX_EIO;
-    }
-    fclose(f);
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
-    return MDX_OK;
+    return rc;
 }
 
 /* Splits 'line' (modified in place) into cells; returns the count, or MAX_COLS + 1 if more. */
@@ -293,15 +283,11 @@ static size_t asset_index(struct reader *r, const char *name)
             return r->last_asset = a;
         }
     }
-    if (r->n_assets == r->cap_assets) {
-        size_t nc = r->cap_assets ? r->cap_assets * 2 : 64;
-        void *p = mdx_realloc(r->assets, nc * sizeof(*r->assets));
-        if (p == NULL) {
-            return (size_t)-1;
-        }
-        r->assets = p;
-        r->cap_assets = nc;
+    void *p = mdx_grow(r->assets, &r->cap_assets, r->n_assets + 1, sizeof(*r->assets), 64);
+    if (p == NULL) {
+        return (size_t)-1;
     }
+    r->assets = p;
     snprintf(r->assets[r->n_assets], sizeof(r->assets[0]), "%s", name);
     return r->last_asset = r->n_assets++;
 }
@@ -318,20 +304,17 @@ static int parse_row(struct reader *r, char **cells, size_t n, long line)
                  line, n, r->n_cols);
         return MDX_EINVAL;
     }
-    if (r->n_rows == r->cap_rows) {
-        size_t nc = r->cap_rows ? r->cap_rows * 2 : 1024;
-        struct row *nr = mdx_realloc(r->rows, nc * sizeof(*nr));
-        if (nr == NULL) {
-            return MDX_ENOMEM;
-        }
-        r->rows = nr;
-        double *nv = mdx_realloc(r->values, nc * (r->n_inputs ? r->n_inputs : 1) * sizeof(*nv));
-        if (nv == NULL) {
-            return MDX_ENOMEM;
-        }
-        r->values = nv;
-        r->cap_rows = nc;
+    struct row *nr = mdx_grow(r->rows, &r->cap_rows, r->n_rows + 1, sizeof(*nr), 1024);
+    if (nr == NULL) {
+        return MDX_ENOMEM;
     }
+    r->rows = nr;
+    size_t k = r->n_inputs ? r->n_inputs : 1;
+    double *nv = mdx_grow(r->values, &r->cap_values, (r->n_rows + 1) * k, sizeof(*nv), 1024 * k);
+    if (nv == NULL) {
+        return MDX_ENOMEM;
+    }
+    r->values = nv;
     row = &r->rows[r->n_rows];
     vals = &r->values[r->n_rows * r->n_inputs];
     row->line = line;

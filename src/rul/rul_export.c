@@ -36,23 +36,16 @@ struct names {
 
 static int names_add(struct names *s, const char *name)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        name_t *v;
+    name_t *v;
 
-        if (cap > s->max) {
-            cap = s->max;
-        }
-        if (s->n >= cap) {
-            return MDX_EFULL;
-        }
-        v = mdx_realloc(s->v, cap * sizeof(*v));
-        if (v == NULL) {
-            return MDX_ENOMEM;
-        }
-        s->v = v;
-        s->cap = cap;
+    if (s->n >= s->max) {
+        return MDX_EFULL;
     }
+    v = mdx_grow(s->v, &s->cap, s->n + 1, sizeof(*v), 16);
+    if (v == NULL) {
+        return MDX_ENOMEM;
+    }
+    s->v = v;
     snprintf(s->v[s->n++], sizeof(name_t), "%s", name);
     return MDX_OK;
 }

@@ -618,13 +618,11 @@ static void rul_live_tick(void *ctx)
     struct mdx_rul_live *r = ctx;
     int64_t now = mdx_mono_us();
 
-    if (now >= r->next_poll_us) {
+    if (mdx_due(now, &r->next_poll_us, r->conf.model_poll_s * 1000000LL)) {
         poll_models(r);
-        r->next_poll_us = now + r->conf.model_poll_s * 1000000LL;
     }
-    if (now >= r->next_predict_us) {
+    if (mdx_due(now, &r->next_predict_us, r->conf.predict_interval_s * 1000000LL)) {
         mdx_rul_live_predict_now(r);
-        r->next_predict_us = now + r->conf.predict_interval_s * 1000000LL;
     }
 }
 
@@ -633,7 +631,6 @@ struct mdx_rul_live *mdx_rul_live_create(const struct mdx_rul_live_conf *conf,
                                          int *err)
 {
     struct mdx_rul_live *r = mdx_calloc(1, sizeof(*r));
-    size_t nb = 16;
     int rc;
 
     *err = MDX_ENOMEM;
@@ -643,10 +640,7 @@ struct mdx_rul_live *mdx_rul_live_create(const struct mdx_rul_live_conf *conf,
     r->conf = *conf;
     r->store = store;
     r->alerting = alerting;
-    while (nb < (size_t)conf->max_devices && nb < ((size_t)1 << 22)) {
-        nb <<= 1;
-    }
-    rc = mdx_htab_init(&r->devs, nb);
+    rc = mdx_htab_init_for(&r->devs, (size_t)conf->max_devices, (size_t)1 << 22);
     r->all = mdx_calloc((size_t)conf->max_devices, sizeof(*r->all));
     r->tenants = mdx_calloc(TENANTS_MAX, sizeof(*r->tenants));
     r->preds = mdx_calloc((size_t)conf->max_devices, sizeof(*r->preds));

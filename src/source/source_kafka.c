@@ -94,7 +94,7 @@ struct source_kafka {
     struct kafka_map map;
     const struct mdx_pull_host *host;  /* borrowed from the engine */
     struct part *parts;
-    size_t n_parts, cap_parts;
+    size_t n_parts, cap_parts, cap_pos;
     struct mdx_position *pos;          /* positions(): one per part */
     rd_kafka_message_t **held;         /* records taken since the last commit */
     char (*topics)[TOPIC_LEN];         /* their topic strings */
@@ -161,20 +161,18 @@ static void assign(struct source_kafka *s, rd_kafka_topic_partition_list_t *list
 {
     size_t need = s->n_parts + (size_t)list->cnt;
 
-    if (need > s->cap_parts) {
-        struct part *np = mdx_realloc(s->parts, need * sizeof(*np));
-        struct mdx_position *pp = mdx_realloc(s->pos, need * sizeof(*pp));
-        if (np != NULL) {
-            s->parts = np;
-        }
-        if (pp != NULL) {
-            s->pos = pp;
-        }
-        if (np == NULL || pp == NULL) {
-            mdx_log_error(MOD, "out of memory for the assigned partitions");
-            return;
-        }
-        s->cap_parts = need;
+    struct part *np = mdx_grow(s->parts, &s->cap_parts, need, sizeof(*np), 8);
+    struct mdx_position *pp = np != NULL ? mdx_grow(s->pos, &s->cap_pos, need, sizeof(*pp), 8) : NULL;
+
+    if (np != NULL) {
+        s->parts = np;
+    }
+    if (pp != NULL) {
+        s->pos = pp;
+    }
+    if (np == NULL || pp == NULL) {
+        mdx_log_error(MOD, "out of memory for the assigned partitions");
+        return;
     }
     for (int i = 0; i < list->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &list->elems[i];
@@ -225,15 +223,13 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     struct source_kafka *s = opaque;
     int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    rd_kafka_error_t *e = NULL; /* of an incremental (cooperative) change; not acted on */
 
     atomic_fetch_add(&s->rebalances, 1);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         assign(s, list);
         if (cooperative) {
-            rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, list);
-            if (e != NULL) {
-                rd_kafka_error_destroy(e);
-            }
+            e = rd_kafka_incremental_assign(rk, list);
         } else {
             rd_kafka_assign(rk, list);
         }
@@ -241,16 +237,16 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     } else {
         revoke(s, list);
         if (cooperative) {
-            rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, list);
-            if (e != NULL) {
-                rd_kafka_error_destroy(e);
-            }
+            e = rd_kafka_incremental_unassign(rk, list);
         } else {
             rd_kafka_assign(rk, NULL);
         }
         if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
             mdx_log_warn(MOD, "rebalance error", MDX_F_STR("error", rd_kafka_err2str(err)));
         }
+    }
+    if (e != NULL) {
+        rd_kafka_error_destroy(e);
     }
     atomic_store(&s->n_assigned, (int64_t)s->n_parts);
 }
@@ -432,9 +428,8 @@ static int kafka_next(void *src, struct mdx_source_rec *rec, int wait_ms)
     if (s->n_held >= s->cap_held || s->held_bytes >= s->max_held_bytes) {
         return MDX_EFULL;
     }
-    if (mdx_mono_us() >= s->next_lag_us) {
+    if (mdx_due(mdx_mono_us(), &s->next_lag_us, 1000000)) {
         update_lag(s);
-        s->next_lag_us = mdx_mono_us() + 1000000;
     }
     m = rd_kafka_consumer_poll(s->rk, wait_ms); /* rebalances run in here */
     if (m == NULL) {

@@ -58,34 +58,33 @@ static int is_sensor_char(unsigned char c)
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
 }
 
-int mdx_valid_segment(const char *s, size_t n)
+/*
+ * 1 if 's' is 1..MDX_NAME_MAX characters of a sensor name ('sensor') or a
+ * topic segment. Static with a constant 'sensor' at each call: the compiler
+ * makes one loop of each, as it was written before.
+ */
+static inline int valid_name(const char *s, size_t n, int sensor)
 {
-    size_t i;
-
     if (s == NULL || n == 0 || n > MDX_NAME_MAX) {
         return 0;
     }
-    for (i = 0; i < n; i++) {
-        if (!is_segment_char((unsigned char)s[i])) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!(sensor ? is_sensor_char(c) : is_segment_char(c))) {
             return 0;
         }
     }
     return 1;
 }
 
+int mdx_valid_segment(const char *s, size_t n)
+{
+    return valid_name(s, n, 0);
+}
+
 int mdx_valid_sensor(const char *s, size_t n)
 {
-    size_t i;
-
-    if (s == NULL || n == 0 || n > MDX_NAME_MAX) {
-        return 0;
-    }
-    for (i = 0; i < n; i++) {
-        if (!is_sensor_char((unsigned char)s[i])) {
-            return 0;
-        }
-    }
-    return 1;
+    return valid_name(s, n, 1);
 }
 
 int mdx_validate_topic(const char *topic, struct mdx_msg *msg, const char **why)
