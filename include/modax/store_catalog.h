@@ -27,7 +27,23 @@ struct mdx_device_info {
     int64_t status_ms;        /* time of that status event, 0 if none */
     int emergency_stop;       /* 1 while the newest safety event says emergency_stop: true */
     int64_t safety_ms;        /* time of that safety event, 0 if none */
+    unsigned interlocks;      /* MDX_INTERLOCK_* that the safety events say hold now */
 };
+
+/*
+ * The interlocks of the original MODAX control layer: while any holds, a
+ * device takes no command (command.h). Each safety event sets or clears the
+ * ones whose key it carries (emergency_stop true, door_closed false,
+ * overload_detected true, temperature_ok false) and leaves the others.
+ */
+enum mdx_interlock {
+    MDX_INTERLOCK_EMERGENCY_STOP = 1,
+    MDX_INTERLOCK_DOOR_OPEN = 2,
+    MDX_INTERLOCK_OVERLOAD = 4,
+    MDX_INTERLOCK_TEMPERATURE = 8
+};
+/* Name of one interlock bit ("emergency_stop", "door_open", "overload", "temperature"). */
+const char *mdx_interlock_name(unsigned bit);
 
 #define MDX_DEVICE_JSON_MAX 4096  /* bytes of a device's metadata or limits JSON, with NUL */
 

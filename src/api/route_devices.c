@@ -19,7 +19,7 @@ static const char *const no_params[] = {NULL};
 /* A device as in docs/api.md "Shapes"; NULL if out of memory. */
 static cJSON *device_json(const struct mdx_device_info *d)
 {
-    cJSON *o = cJSON_CreateObject();
+    cJSON *o = cJSON_CreateObject(), *held = NULL;
 
     if (o == NULL || cJSON_AddStringToObject(o, "id", d->device) == NULL ||
         api_add_string_or_null(o, "type", d->type) != 0 ||
@@ -28,9 +28,17 @@ static cJSON *device_json(const struct mdx_device_info *d)
         api_add_time_ms(o, "last_seen", d->last_seen_ms) != 0 ||
         cJSON_AddBoolToObject(o, "emergency_stop", d->emergency_stop != 0) == NULL ||
         cJSON_AddBoolToObject(o, "auto_registered", d->auto_registered != 0) == NULL ||
-        api_add_time(o, "created", d->created_ms) == NULL) {
+        api_add_time(o, "created", d->created_ms) == NULL ||
+        (held = cJSON_AddArrayToObject(o, "interlocks")) == NULL) {
         cJSON_Delete(o);
         return NULL;
+    }
+    for (unsigned bit = 1; bit <= MDX_INTERLOCK_TEMPERATURE; bit <<= 1) {
+        if ((d->interlocks & bit) != 0 &&
+            !cJSON_AddItemToArray(held, cJSON_CreateString(mdx_interlock_name(bit)))) {
+            cJSON_Delete(o);
+            return NULL;
+        }
     }
     return o;
 }

@@ -131,9 +131,22 @@ int mdx_command_check(const struct mdx_device_config *cfg, const struct mdx_devi
         say(why, whylen, "value of %s is not a finite number", name);
         return MDX_EINVAL;
     }
-    /* An emergency stop refuses every command, whatever its limits. */
-    if (dev != NULL && dev->emergency_stop) {
-        say(why, whylen, "device reports an emergency stop; %s not sent", name);
+    /* Any interlock refuses every command, whatever its limits (as the MODAX control layer). */
+    if (dev != NULL && (dev->emergency_stop || dev->interlocks != 0)) {
+        unsigned held = dev->interlocks | (dev->emergency_stop ? MDX_INTERLOCK_EMERGENCY_STOP : 0);
+        char names[96] = "";
+        for (unsigned bit = 1; bit <= MDX_INTERLOCK_TEMPERATURE; bit <<= 1) {
+            if (held & bit) {
+                size_t used = strlen(names);
+                snprintf(names + used, sizeof(names) - used, "%s%s", used > 0 ? ", " : "",
+                         mdx_interlock_name(bit));
+            }
+        }
+        if (held == MDX_INTERLOCK_EMERGENCY_STOP) {
+            say(why, whylen, "device reports an emergency stop; %s not sent", name);
+        } else {
+            say(why, whylen, "device interlocks hold (%s); %s not sent", names, name);
+        }
         return MDX_EDENIED;
     }
     root = cfg != NULL ? cJSON_Parse(cfg->limits) : NULL;

@@ -11,6 +11,34 @@
 #include "modax/status.h"
 #include "store/store_event_int.h"
 
+/* The safety keys and the value at which each one's interlock holds. */
+static const struct {
+    const char *key;
+    unsigned bit;
+    int holds_when;
+} interlock_keys[] = {
+    {"emergency_stop", MDX_INTERLOCK_EMERGENCY_STOP, 1},
+    {"door_closed", MDX_INTERLOCK_DOOR_OPEN, 0},
+    {"overload_detected", MDX_INTERLOCK_OVERLOAD, 1},
+    {"temperature_ok", MDX_INTERLOCK_TEMPERATURE, 0},
+};
+
+const char *mdx_interlock_name(unsigned bit)
+{
+    switch (bit) {
+    case MDX_INTERLOCK_EMERGENCY_STOP:
+        return "emergency_stop";
+    case MDX_INTERLOCK_DOOR_OPEN:
+        return "door_open";
+    case MDX_INTERLOCK_OVERLOAD:
+        return "overload";
+    case MDX_INTERLOCK_TEMPERATURE:
+        return "temperature";
+    default:
+        return "unknown";
+    }
+}
+
 /* Copies a JSON string into buf, truncating at a UTF-8 character boundary. */
 static void copy_truncated(char *buf, size_t len, const char *s)
 {
@@ -52,11 +80,17 @@ int mdx_store_event_effect(const struct mdx_event *ev, struct mdx_event_effect *
         }
         break;
     case MDX_MSG_SAFETY:
-        item = cJSON_GetObjectItemCaseSensitive(root, "emergency_stop");
-        if (cJSON_IsBool(item)) {
-            out->kind = MDX_EFFECT_SAFETY;
-            out->emergency_stop = cJSON_IsTrue(item) ? 1 : 0;
+        for (size_t i = 0; i < sizeof(interlock_keys) / sizeof(interlock_keys[0]); i++) {
+            item = cJSON_GetObjectItemCaseSensitive(root, interlock_keys[i].key);
+            if (cJSON_IsBool(item)) {
+                out->kind = MDX_EFFECT_SAFETY;
+                out->interlock_mask |= interlock_keys[i].bit;
+                if (cJSON_IsTrue(item) == interlock_keys[i].holds_when) {
+                    out->interlock_bits |= interlock_keys[i].bit;
+                }
+            }
         }
+        out->emergency_stop = (out->interlock_bits & MDX_INTERLOCK_EMERGENCY_STOP) != 0;
         break;
     default:
         if (ev->command_id > 0) {

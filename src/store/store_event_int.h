@@ -17,7 +17,7 @@
 enum mdx_effect_kind {
     MDX_EFFECT_NONE = 0,  /* the event changes nothing else */
     MDX_EFFECT_STATUS,    /* status = 'status' at ts */
-    MDX_EFFECT_SAFETY,    /* emergency_stop = 'emergency_stop' at ts */
+    MDX_EFFECT_SAFETY,    /* interlocks in 'interlock_mask' set to 'interlock_bits' at ts */
     MDX_EFFECT_ACK        /* command 'command_id' -> 'command_state' with 'detail' at ts */
 };
 
@@ -25,7 +25,9 @@ struct mdx_event_effect {
     int kind;                         /* enum mdx_effect_kind */
     int64_t ts_ms;                    /* the event's time */
     char status[16];                  /* MDX_EFFECT_STATUS */
-    int emergency_stop;               /* MDX_EFFECT_SAFETY */
+    int emergency_stop;               /* MDX_EFFECT_SAFETY: the e-stop bit of interlock_bits */
+    unsigned interlock_mask;          /* MDX_EFFECT_SAFETY: interlocks the event speaks of */
+    unsigned interlock_bits;          /* MDX_EFFECT_SAFETY: those of them that hold */
     int64_t command_id;               /* MDX_EFFECT_ACK */
     int command_state;                /* MDX_COMMAND_ACKED or MDX_COMMAND_REJECTED */
     char detail[sizeof(((struct mdx_command *)0)->detail)]; /* truncated to fit */
@@ -33,8 +35,8 @@ struct mdx_event_effect {
 
 /*
  * Works out the effect of 'ev' from its kind and body. A status body
- * without a string "state" that fits, or a safety body without a boolean
- * "emergency_stop", has none. MDX_OK, or MDX_ENOMEM.
+ * without a string "state" that fits, or a safety body without any of the
+ * four booleans, has none. MDX_OK, or MDX_ENOMEM.
  */
 int mdx_store_event_effect(const struct mdx_event *ev, struct mdx_event_effect *out);
 

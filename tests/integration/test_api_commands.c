@@ -226,6 +226,23 @@ static int wait_estop(int on)
     return -1;
 }
 
+/* Waits until the store says press-1's interlocks are 'want' (20 s); 0 if so. */
+static int wait_interlocks(unsigned want)
+{
+    for (int i = 0; i < 400; i++) {
+        struct mdx_store *st = test_store_open(fx.dir);
+        struct mdx_device_info info;
+        int rc = st != NULL ? mdx_store_device_get(st, "acme", "press-1", &info) : MDX_ESTORE;
+
+        mdx_store_close(st);
+        if (rc == MDX_OK && info.interlocks == want) {
+            return 0;
+        }
+        mdx_sleep_ms(50);
+    }
+    return -1;
+}
+
 static void publish(const char *topic, const char *payload)
 {
     struct pub *p = pub_connect(fx.broker.port, "test-api-commands-pub");
@@ -442,6 +459,60 @@ static void emergency_stop_refuses_commands(void)
     cJSON_Delete(msg);
 }
 
+/*
+ * Issue 14 item 4: door open, overload and temperature not OK each refuse a
+ * command (409, the interlock named) until the device reports them cleared;
+ * a safety message speaks only for the keys it carries.
+ */
+static void every_interlock_refuses_commands(void)
+{
+    static const struct {
+        const char *set, *clear, *name;
+        unsigned bit;
+    } locks[] = {
+        {"\"door_closed\":false", "\"door_closed\":true", "door_open", MDX_INTERLOCK_DOOR_OPEN},
+        {"\"overload_detected\":true", "\"overload_detected\":false", "overload",
+         MDX_INTERLOCK_OVERLOAD},
+        {"\"temperature_ok\":false", "\"temperature_ok\":true", "temperature",
+         MDX_INTERLOCK_TEMPERATURE},
+    };
+    char safety[256], path[64];
+    cJSON *body;
+    long status;
+    int64_t id, t = mdx_now_ms() + 1000;
+
+    if (!fx_up) {
+        CHECK(fx_up);
+        return;
+    }
+    for (size_t i = 0; i < sizeof(locks) / sizeof(locks[0]); i++) {
+        snprintf(safety, sizeof(safety), "{\"device_id\":\"press-1\",%s,\"timestamp\":%" PRId64 "}",
+                 locks[i].set, t++);
+        publish(SAFETY_TOPIC, safety);
+        CHECK_EQ_INT(wait_interlocks(locks[i].bit), 0);
+        CHECK_EQ_INT(call("POST", "/api/v1/devices/press-1/commands", fx.operator_,
+                          "{\"name\":\"speed_pct\",\"value\":10}", &body),
+                     409);
+        CHECK_STR(error_code(body), "conflict");
+        cJSON_Delete(body);
+        /* the device resource says which */
+        snprintf(path, sizeof(path), "/api/v1/devices/press-1");
+        CHECK_EQ_INT(call("GET", path, fx.operator_, NULL, &body), 200);
+        const cJSON *held = cJSON_GetObjectItemCaseSensitive(body, "interlocks");
+        CHECK(cJSON_GetArraySize(held) == 1 &&
+              strcmp(cJSON_GetStringValue(cJSON_GetArrayItem(held, 0)), locks[i].name) == 0);
+        cJSON_Delete(body);
+        snprintf(safety, sizeof(safety), "{\"device_id\":\"press-1\",%s,\"timestamp\":%" PRId64 "}",
+                 locks[i].clear, t++);
+        publish(SAFETY_TOPIC, safety);
+        CHECK_EQ_INT(wait_interlocks(0), 0);
+    }
+    id = send_command(fx.operator_, "{\"name\":\"speed_pct\",\"value\":11}", &status);
+    CHECK_EQ_INT(status, 202);
+    CHECK(id > 0);
+    cJSON_Delete(device_next());
+}
+
 static void broker_down_fails_the_command(void)
 {
     cJSON *body = NULL;
@@ -497,6 +568,7 @@ static const struct mdx_test tests[] = {
     {"refused_commands_publish_nothing", refused_commands_publish_nothing},
     {"command_within_limits_is_acked", command_within_limits_is_acked},
     {"emergency_stop_refuses_commands", emergency_stop_refuses_commands},
+    {"every_interlock_refuses_commands", every_interlock_refuses_commands},
     {"broker_down_fails_the_command", broker_down_fails_the_command},
     {"stop", stop},
     {NULL, NULL},

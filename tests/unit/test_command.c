@@ -137,6 +137,33 @@ static void test_command_emergency_stop(void)
     CHECK_EQ_INT(mdx_command_check(&cfg, &dev, "speed_pct", 50, why, sizeof(why)), MDX_OK);
 }
 
+/* Issue 14 item 4: door open, overload and temperature not OK refuse like the e-stop. */
+static void test_command_each_interlock(void)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } locks[] = {{MDX_INTERLOCK_DOOR_OPEN, "door_open"},
+                 {MDX_INTERLOCK_OVERLOAD, "overload"},
+                 {MDX_INTERLOCK_TEMPERATURE, "temperature"}};
+    struct mdx_device_config cfg;
+    struct mdx_device_info dev;
+    char why[256];
+
+    make_device(&cfg, &dev);
+    for (size_t i = 0; i < sizeof(locks) / sizeof(locks[0]); i++) {
+        dev.interlocks = locks[i].bit;
+        CHECK_EQ_INT(mdx_command_check(&cfg, &dev, "speed_pct", 50, why, sizeof(why)),
+                     MDX_EDENIED);
+        CHECK(strstr(why, locks[i].name) != NULL);
+    }
+    dev.interlocks = MDX_INTERLOCK_DOOR_OPEN | MDX_INTERLOCK_TEMPERATURE;
+    CHECK_EQ_INT(mdx_command_check(&cfg, &dev, "speed_pct", 50, why, sizeof(why)), MDX_EDENIED);
+    CHECK(strstr(why, "door_open, temperature") != NULL);
+    dev.interlocks = 0;
+    CHECK_EQ_INT(mdx_command_check(&cfg, &dev, "speed_pct", 50, why, sizeof(why)), MDX_OK);
+}
+
 static void test_payload(void)
 {
     struct mdx_command cmd;
@@ -193,6 +220,7 @@ static const struct mdx_test tests[] = {
     {"command_within_limits", test_command_within_limits},
     {"command_refused", test_command_refused},
     {"command_emergency_stop", test_command_emergency_stop},
+    {"command_each_interlock", test_command_each_interlock},
     {"payload", test_payload},
     {"topic_and_states", test_topic_and_states},
     {NULL, NULL},

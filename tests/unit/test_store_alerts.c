@@ -301,7 +301,9 @@ static void migration_gives_existing_tenants_default_rules(enum backend be)
     /* Back to the schema before rules: the tenants exist, the rules do not (and what
      * later migrations added is gone too: issues 5 to 7's tables and columns). */
     if (be == SQLITE) {
-        ok = raw_sql(be, "DROP TABLE leases; DELETE FROM schema_migrations WHERE version = 8;"
+        ok = raw_sql(be, "ALTER TABLE devices DROP COLUMN interlocks;"
+                         " DELETE FROM schema_migrations WHERE version = 9;"
+                         " DROP TABLE leases; DELETE FROM schema_migrations WHERE version = 8;"
                          " DROP TABLE rul_history; DROP TABLE rul_latest; DROP TABLE rul_thresholds;"
                          " DROP TABLE rul_active; DROP TABLE rul_models;"
                          " DELETE FROM schema_migrations WHERE version = 7;"
@@ -320,7 +322,9 @@ static void migration_gives_existing_tenants_default_rules(enum backend be)
                          " DROP TABLE rules; ALTER TABLE devices DROP COLUMN type;"
                          " DELETE FROM schema_migrations WHERE version = 4") == 0;
     } else {
-        ok = raw_sql(be, "DROP TABLE leases; DELETE FROM schema_migrations WHERE version = 7;"
+        ok = raw_sql(be, "ALTER TABLE devices DROP COLUMN interlocks;"
+                         " DELETE FROM schema_migrations WHERE version = 8;"
+                         " DROP TABLE leases; DELETE FROM schema_migrations WHERE version = 7;"
                          " DROP TABLE rul_history; DROP TABLE rul_latest; DROP TABLE rul_thresholds;"
                          " DROP TABLE rul_active; DROP TABLE rul_models;"
                          " DELETE FROM schema_migrations WHERE version = 6;"

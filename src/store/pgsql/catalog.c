@@ -102,6 +102,7 @@ static void device_row(const PGresult *res, int row, int first, struct mdx_devic
     snprintf(out->status, sizeof(out->status), "%s", PQgetvalue(res, row, first + 4));
     out->status_ms = mdx_pg_i64(res, row, first + 5);
     out->emergency_stop = (int)mdx_pg_i64(res, row, first + 6);
+    out->interlocks = (unsigned)mdx_pg_i64(res, row, first + 8);
     out->safety_ms = mdx_pg_i64(res, row, first + 7);
 }
 
@@ -286,7 +287,7 @@ static int pg_device_delete(void *impl, const char *tenant, const char *device)
 int mdx_pg_event_apply(struct pg *h, int64_t device_id, const struct mdx_event *ev)
 {
     struct mdx_event_effect fx;
-    char a[24], ts[24], dev[24], id[24];
+    char a[24], b[24], ts[24], dev[24], id[24];
     const char *v[5];
     enum pg_stmt stmt;
     PGresult *res;
@@ -310,7 +311,9 @@ int mdx_pg_event_apply(struct pg *h, int64_t device_id, const struct mdx_event *
         v[0] = fx.emergency_stop ? "1" : "0";
         v[1] = ts;
         v[2] = dev;
-        n = 3;
+        v[3] = mdx_pg_fmt(a, fx.interlock_mask);
+        v[4] = mdx_pg_fmt(b, fx.interlock_bits);
+        n = 5;
         break;
     default:
         /* An ack of a command this device does not have changes nothing. */

@@ -35,11 +35,12 @@ static const char *const sql_text[PG_STMT_COUNT] = {
     [PG_DEVICE_ADD] = "INSERT INTO devices (tenant_id, name, created_ms, auto_registered)"
                       " VALUES ($1, $2, $3, $4)",
     [PG_DEVICE_GET] = "SELECT d.created_ms, d.last_seen_ms, d.auto_registered, d.type,"
-                      " d.status, d.status_ms, d.emergency_stop, d.safety_ms"
+                      " d.status, d.status_ms, d.emergency_stop, d.safety_ms, d.interlocks"
                       " FROM devices d JOIN tenants t ON t.id = d.tenant_id"
                       " WHERE t.name = $1 AND d.name = $2",
     [PG_DEVICE_LIST] = "SELECT t.name, d.name, d.created_ms, d.last_seen_ms, d.auto_registered,"
-                       " d.type, d.status, d.status_ms, d.emergency_stop, d.safety_ms"
+                       " d.type, d.status, d.status_ms, d.emergency_stop, d.safety_ms,"
+                       " d.interlocks"
                        " FROM devices d JOIN tenants t ON t.id = d.tenant_id"
                        " WHERE $1::text IS NULL OR t.name = $1"
                        " ORDER BY t.name COLLATE \"C\", d.name COLLATE \"C\"",
@@ -227,7 +228,9 @@ static const char *const sql_text[PG_STMT_COUNT] = {
     /* Effects of a batch's events (catalog.c); an older event changes nothing. */
     [PG_DEVICE_STATUS] = "UPDATE devices SET status = $1, status_ms = $2"
                          " WHERE id = $3 AND status_ms <= $2",
-    [PG_DEVICE_SAFETY] = "UPDATE devices SET emergency_stop = $1, safety_ms = $2"
+    [PG_DEVICE_SAFETY] = "UPDATE devices SET emergency_stop = CASE WHEN ($4::int & 1) = 1"
+                         " THEN $1::smallint ELSE emergency_stop END,"
+                         " interlocks = (interlocks & ~$4::int) | $5::int, safety_ms = $2"
                          " WHERE id = $3 AND safety_ms <= $2",
     [PG_COMMAND_ACK] = "UPDATE commands SET state = $1, detail = $2, updated_ms = $3"
                        " WHERE id = $4 AND device_id = $5",

@@ -332,6 +332,11 @@ static const struct migration migrations[] = {
      " holder text NOT NULL,"
      " expires_ms bigint NOT NULL);",
      NULL},
+    {8,
+     /* Issue 14; the same as SQLite's migration 9. All four interlocks of a device. */
+     "ALTER TABLE devices ADD COLUMN interlocks integer NOT NULL DEFAULT 0;"
+     "UPDATE devices SET interlocks = emergency_stop;",
+     NULL},
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

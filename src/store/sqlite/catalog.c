@@ -86,6 +86,7 @@ static void device_row(sqlite3_stmt *st, int first, struct mdx_device_info *out)
     out->status_ms = sqlite3_column_int64(st, first + 5);
     out->emergency_stop = sqlite3_column_int(st, first + 6);
     out->safety_ms = sqlite3_column_int64(st, first + 7);
+    out->interlocks = (unsigned)sqlite3_column_int(st, first + 8);
 }
 
 static int sq_device_get(void *impl, const char *tenant, const char *device,
@@ -334,6 +335,8 @@ int mdx_sq_event_apply(struct sq *h, int64_t device_id, const struct mdx_event *
         sqlite3_bind_int(st, 1, fx.emergency_stop);
         sqlite3_bind_int64(st, 2, fx.ts_ms);
         sqlite3_bind_int64(st, 3, device_id);
+        sqlite3_bind_int(st, 4, (int)fx.interlock_mask);
+        sqlite3_bind_int(st, 5, (int)fx.interlock_bits);
         break;
     default:
         /* An ack of a command this device does not have changes nothing. */

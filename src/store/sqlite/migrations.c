@@ -283,6 +283,10 @@ static const struct migration migrations[] = {
      " name TEXT PRIMARY KEY,"
      " holder TEXT NOT NULL,"
      " expires_ms INTEGER NOT NULL);"},
+    {9,
+     /* Issue 14. All four interlocks of a device (store_catalog.h), not only the e-stop. */
+     "ALTER TABLE devices ADD COLUMN interlocks INTEGER NOT NULL DEFAULT 0;"
+     "UPDATE devices SET interlocks = emergency_stop;"},
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -38,11 +38,12 @@ static const char *const sql_text[SQ_STMT_COUNT] = {
     [SQ_DEVICE_ADD] = "INSERT INTO devices (tenant_id, name, created_ms, auto_registered)"
                       " VALUES (?1, ?2, ?3, ?4)",
     [SQ_DEVICE_GET] = "SELECT d.created_ms, d.last_seen_ms, d.auto_registered, d.type,"
-                      " d.status, d.status_ms, d.emergency_stop, d.safety_ms"
+                      " d.status, d.status_ms, d.emergency_stop, d.safety_ms, d.interlocks"
                       " FROM devices d JOIN tenants t ON t.id = d.tenant_id"
                       " WHERE t.name = ?1 AND d.name = ?2",
     [SQ_DEVICE_LIST] = "SELECT t.name, d.name, d.created_ms, d.last_seen_ms, d.auto_registered,"
-                       " d.type, d.status, d.status_ms, d.emergency_stop, d.safety_ms"
+                       " d.type, d.status, d.status_ms, d.emergency_stop, d.safety_ms,"
+                       " d.interlocks"
                        " FROM devices d JOIN tenants t ON t.id = d.tenant_id"
                        " WHERE ?1 IS NULL OR t.name = ?1 ORDER BY t.name, d.name",
     [SQ_DEVICE_IDS] = "SELECT d.id, d.tenant_id FROM devices d JOIN tenants t"
@@ -95,8 +96,9 @@ static const char *const sql_text[SQ_STMT_COUNT] = {
     /* Effects of a batch's events (catalog.c); an older event changes nothing. */
     [SQ_DEVICE_STATUS] = "UPDATE devices SET status = ?1, status_ms = ?2"
                          " WHERE id = ?3 AND status_ms <= ?2",
-    [SQ_DEVICE_SAFETY] = "UPDATE devices SET emergency_stop = ?1, safety_ms = ?2"
-                         " WHERE id = ?3 AND safety_ms <= ?2",
+    [SQ_DEVICE_SAFETY] = "UPDATE devices SET emergency_stop = CASE WHEN ?4 & 1 THEN ?1"
+                         " ELSE emergency_stop END, interlocks = (interlocks & ~?4) | ?5,"
+                         " safety_ms = ?2 WHERE id = ?3 AND safety_ms <= ?2",
     [SQ_COMMAND_ACK] = "UPDATE commands SET state = ?1, detail = ?2, updated_ms = ?3"
                        " WHERE id = ?4 AND device_id = ?5",
     [SQ_DEVICE_EPOCH] = "SELECT n FROM device_epoch WHERE id = 1",
