@@ -187,6 +187,12 @@ struct mdx_aws_creds *mdx_aws_creds_create(const struct mdx_objstore_conf *conf,
         goto nomem;
     }
     *err = mdx_http_init(&c->http, conf->timeout_ms > 0 ? conf->timeout_ms : 30000);
+    if (*err == MDX_OK) {
+        *err = mdx_http_set_ca(&c->http, conf->ca_file);
+        if (*err != MDX_OK) {
+            mdx_http_fini(&c->http);
+        }
+    }
     if (*err != MDX_OK) {
         c->src = SRC_KEYS; /* no http handle to finish */
         mdx_aws_creds_destroy(c);

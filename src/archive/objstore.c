@@ -42,8 +42,12 @@ const struct mdx_conf_key mdx_objstore_conf_keys[] = {
                     "s3: session token of temporary credentials; environment or *_file only"),
     MDX_CONF_STR("archive.store.credentials", "auto", struct mdx_objstore_conf, credentials,
                  "s3: keys (access_key/secret_key), aws-container (EKS Pod Identity), "
-                 "aws-web-identity (IRSA, via STS) or auto (keys if set, else what the "
-                 "environment offers); temporary keys are refreshed before they expire"),
+                 "aws-web-identity (IRSA, via STS); azure: keys (account key or SAS), "
+                 "azure-workload-identity (AKS); auto: keys if set, else what the environment "
+                 "offers. Temporary credentials are refreshed before they expire"),
+    MDX_CONF_STR("archive.store.ca_file", "", struct mdx_objstore_conf, ca_file,
+                 "s3/azure: CA certificates (PEM) the endpoints' certificates must chain to; "
+                 "empty: the system's"),
     MDX_CONF_STR("archive.store.sse", "", struct mdx_objstore_conf, sse,
                  "s3: server-side encryption header value (empty: none, AES256, aws:kms)"),
     MDX_CONF_STR("archive.store.archive_tier", "", struct mdx_objstore_conf, archive_tier,

@@ -24,11 +24,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archive/azure_creds.h"
 #include "archive/cloud_sign.h"
 #include "archive/objstore_cloud.h"
 #include "archive/objstore_rest.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
+#include "modax/log.h"
 #include "modax/objstore.h"
 #include "modax/status.h"
 #include "archive/xml.h"
@@ -56,6 +58,7 @@ struct az {
     unsigned char *key;     /* secret: decoded account key; NULL with a SAS */
     size_t keylen;
     char *sas;              /* secret: SAS query without '?'; NULL with a key */
+    struct mdx_azure_creds *wi; /* workload identity's bearer tokens; NULL with a key or SAS */
     size_t block_size;
     size_t multipart_above; /* blobs larger than this go up in blocks */
     int64_t clock_offset_ms; /* test hook: x-ms-date shift */
@@ -71,6 +74,7 @@ static void az_destroy(void *os)
         return;
     }
     mdx_http_fini(&a->http);
+    mdx_azure_creds_destroy(a->wi);
     mdx_free(a->origin);
     mdx_free(a->base);
     mdx_free(a->account);
@@ -96,14 +100,27 @@ static void *az_create(const struct mdx_objstore_conf *conf, int *err)
     int64_t mb;
     int rc;
 
+    const char *kind = conf->credentials != NULL && conf->credentials[0] != '\0'
+                           ? conf->credentials
+                           : "auto";
+    int have_keys = (conf->secret_key != NULL && conf->secret_key[0] != '\0') ||
+                    (conf->sas_token != NULL && conf->sas_token[0] != '\0');
+
     *err = MDX_ECONF;
+    if (strcmp(kind, "auto") == 0) {
+        kind = !have_keys && mdx_azure_creds_in_env() ? "azure-workload-identity" : "keys";
+    }
     if (ep == NULL || conf->bucket == NULL || conf->bucket[0] == '\0' ||
         conf->access_key == NULL || conf->access_key[0] == '\0') {
         return NULL; /* endpoint, container and account are required */
     }
-    if ((conf->secret_key == NULL || conf->secret_key[0] == '\0') &&
-        (conf->sas_token == NULL || conf->sas_token[0] == '\0')) {
-        return NULL; /* an account key or a SAS */
+    if (strcmp(kind, "keys") == 0 ? !have_keys : strcmp(kind, "azure-workload-identity") != 0) {
+        mdx_log_error("archive", "Azure object store not usable",
+                      MDX_F_STR("reason", have_keys ? "archive.store.credentials must be auto, "
+                                                      "keys or azure-workload-identity"
+                                                    : "no account key, SAS or workload "
+                                                      "identity"));
+        return NULL;
     }
     a = mdx_calloc(1, sizeof(*a));
     if (a == NULL) {
@@ -128,7 +145,13 @@ static void *az_create(const struct mdx_objstore_conf *conf, int *err)
         *err = MDX_ENOMEM;
         goto fail;
     }
-    if (conf->secret_key != NULL && conf->secret_key[0] != '\0') {
+    if (strcmp(kind, "azure-workload-identity") == 0) {
+        a->wi = mdx_azure_creds_create(conf, err, a->err, sizeof(a->err));
+        if (a->wi == NULL) {
+            mdx_log_error("archive", "Azure object store not usable", MDX_F_STR("reason", a->err));
+            goto fail;
+        }
+    } else if (conf->secret_key != NULL && conf->secret_key[0] != '\0') {
         rc = mdx_base64_decode(conf->secret_key, &a->key, &a->keylen);
         if (rc != MDX_OK) {
             *err = rc == MDX_EINVAL ? MDX_ECONF : rc; /* not base64; the key is not logged */
@@ -148,6 +171,9 @@ static void *az_create(const struct mdx_objstore_conf *conf, int *err)
     a->page_keys = AZ_DEFAULT_PAGE;
     a->rest = (struct mdx_rest){"Azure", a, az_do, a->err, sizeof(a->err), AZ_SMALL_RESP};
     rc = mdx_http_init(&a->http, conf->timeout_ms);
+    if (rc == MDX_OK) {
+        rc = mdx_http_set_ca(&a->http, conf->ca_file);
+    }
     if (rc != MDX_OK) {
         *err = rc;
         goto fail;
@@ -231,7 +257,7 @@ static int az_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *
     struct mdx_kv hs[AZ_MAX_HEADERS + 2];
     struct curl_slist *list = NULL;
     char date[30], clen[24], *auth = NULL;
-    const char *md5 = NULL;
+    const char *md5 = NULL, *bearer = NULL;
     size_t nh = 0;
     int rc = MDX_ENOMEM;
 
@@ -267,7 +293,21 @@ static int az_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *
             hs[nh++] = c->hdrs[i];
         }
     }
-    if (a->key != NULL) {
+    if (a->wi != NULL) {
+        rc = mdx_azure_creds_get(a->wi, mdx_now_ms(), &bearer, a->err, sizeof(a->err));
+        if (rc != MDX_OK) {
+            goto cleanup;
+        }
+        struct mdx_buf ab;
+        mdx_buf_init(&ab, 64 * 1024);
+        mdx_buf_addf(&ab, "Bearer %s", bearer);
+        auth = mdx_buf_take(&ab);
+        if (auth == NULL) {
+            rc = MDX_ENOMEM;
+            snprintf(a->err, sizeof(a->err), "Azure %s: out of memory", c->method);
+            goto cleanup;
+        }
+    } else if (a->key != NULL) {
         /* curl sends Content-Length for PUT uploads only; a zero length is signed as "". */
         int upload = strcmp(c->method, "PUT") == 0 || strcmp(c->method, "POST") == 0;
         snprintf(clen, sizeof(clen), "%zu", c->len);
@@ -319,6 +359,9 @@ static int az_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *
     rc = mdx_rest_send(&a->rest, &a->http, c, url.p, list, az_fail, rs);
 
 cleanup:
+    if (auth != NULL) {
+        mdx_memzero(auth, strlen(auth)); /* a bearer token is a secret */
+    }
     mdx_free(auth);
     mdx_http_headers_free(list);
     if (url.p != NULL) {

@@ -169,6 +169,9 @@ static void *s3_create(const struct mdx_objstore_conf *conf, int *err)
     s->page_keys = S3_DEFAULT_PAGE;
     s->rest = (struct mdx_rest){"S3", s, s3_do, s->err, sizeof(s->err), S3_SMALL_RESP};
     rc = mdx_http_init(&s->http, conf->timeout_ms);
+    if (rc == MDX_OK) {
+        rc = mdx_http_set_ca(&s->http, conf->ca_file);
+    }
     if (rc != MDX_OK) {
         *err = rc;
         goto fail;

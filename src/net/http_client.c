@@ -61,6 +61,17 @@ void mdx_http_fini(struct mdx_http *h)
         curl_easy_cleanup(h->curl);
         h->curl = NULL;
     }
+    MDX_FREE(h->ca_file);
+}
+
+int mdx_http_set_ca(struct mdx_http *h, const char *ca_file)
+{
+    MDX_FREE(h->ca_file);
+    if (ca_file == NULL || ca_file[0] == '\0') {
+        return MDX_OK;
+    }
+    h->ca_file = mdx_strdup(ca_file);
+    return h->ca_file != NULL ? MDX_OK : MDX_ENOMEM;
 }
 
 void mdx_http_resp_fini(struct mdx_http_resp *r)
@@ -188,6 +199,9 @@ int mdx_http_do(struct mdx_http *h, const struct mdx_http_req *rq, struct mdx_ht
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, rs);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (h->ca_file != NULL) {
+        curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_file);
+    }
     if (strcmp(rq->method, "HEAD") == 0) {
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     } else if (strcmp(rq->method, "PUT") == 0) {

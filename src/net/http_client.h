@@ -30,10 +30,14 @@ struct mdx_kv {
 struct mdx_http {
     CURL *curl;
     int64_t timeout_ms; /* whole request, connect included */
+    char *ca_file;      /* owned; CA bundle for https, NULL: the system's */
 };
 
 /* Sets up 'h'. MDX_OK, or MDX_ENOMEM when curl can't make a handle. */
 int mdx_http_init(struct mdx_http *h, int64_t timeout_ms);
+/* Trusts the CA certificates (PEM) of 'ca_file' instead of the system's; NULL or "" keeps
+ * the system's. MDX_OK or MDX_ENOMEM. */
+int mdx_http_set_ca(struct mdx_http *h, const char *ca_file);
 void mdx_http_fini(struct mdx_http *h);
 
 struct mdx_http_req {

@@ -1124,6 +1124,8 @@ static struct {
 #define TOKENS_MAX 256
 static struct {
     int fd, port, started, web_identity;
+    int entra;                /* answer as Entra ID's token endpoint (Azure Workload Identity) */
+    int expired;              /* entra: tokens whose exp has already passed */
     int garbage;              /* answer 200 with a body that is no credentials */
     atomic_int stop, issued, bad_auth;
     int64_t lifetime_ms;
@@ -1415,7 +1417,7 @@ static void file_text(const char *path, char *out, size_t len)
  * with a new session token each time, valid creds.lifetime_ms. */
 static void creds_answer(int c)
 {
-    char head[16384], want[256], resp[4096], iso[32], *end, body[1024];
+    char head[16384], want[256], resp[4096], iso[32], *end, body[2048];
     size_t got;
     int n, ok;
     int64_t exp;
@@ -1434,7 +1436,14 @@ static void creds_answer(int c)
     if (strcmp(want, "token-1") != 0 && strcmp(want, "token-2") != 0) {
         snprintf(want, sizeof(want), "token-1");
     }
-    if (creds.web_identity) {
+    if (creds.entra) {
+        char tok[300];
+        snprintf(tok, sizeof(tok), "client_assertion=%s", want);
+        ok = strncmp(head, "POST /tenant-1/oauth2/v2.0/token", 32) == 0 && strstr(end, tok) != NULL &&
+             strstr(end, "client_id=client-1") != NULL &&
+             strstr(end, "grant_type=client_credentials") != NULL &&
+             strstr(end, "scope=https%3A%2F%2Fstorage.azure.com%2F.default") != NULL;
+    } else if (creds.web_identity) {
         char tok[300];
         snprintf(tok, sizeof(tok), "WebIdentityToken=%s", want);
         ok = strncmp(head, "POST /sts", 9) == 0 && strstr(end, tok) != NULL &&
@@ -1449,6 +1458,26 @@ static void creds_answer(int c)
         atomic_fetch_add(&creds.bad_auth, 1);
         snprintf(resp, sizeof(resp), "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n"
                                      "Connection: close\r\n\r\n");
+        (void)send(c, resp, strlen(resp), MSG_NOSIGNAL);
+        return;
+    }
+    if (ok && creds.entra) {
+        /* a JWT as Azurite's basic OAuth checks it: issuer, audience, nbf/iat/exp (no signature) */
+        char claims[512], hb[128], cb[1024], jwt[1400];
+        int64_t now_s = mdx_now_ms() / 1000, life_s = creds.lifetime_ms / 1000;
+        n = atomic_fetch_add(&creds.issued, 1) + 1;
+        snprintf(claims, sizeof(claims),
+                 "{\"aud\":\"https://storage.azure.com\",\"iss\":\"https://sts.windows.net/"
+                 "tenant-1/\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%lld,\"oid\":\"o-%d\"}",
+                 (long long)now_s - 60, (long long)now_s - 60,
+                 (long long)(creds.expired ? now_s - 10 : now_s + life_s), n);
+        mdx_base64url_encode("{\"alg\":\"RS256\",\"typ\":\"JWT\"}", 27, hb, sizeof(hb));
+        mdx_base64url_encode(claims, strlen(claims), cb, sizeof(cb));
+        snprintf(jwt, sizeof(jwt), "%s.%s.c2lnbmF0dXJl", hb, cb);
+        snprintf(body, sizeof(body), "{\"token_type\":\"Bearer\",\"expires_in\":%lld,"
+                 "\"access_token\":\"%s\"}", (long long)life_s, jwt);
+        snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", strlen(body), body);
         (void)send(c, resp, strlen(resp), MSG_NOSIGNAL);
         return;
     }
@@ -1685,6 +1714,111 @@ static void s3_credentials_bad_inputs(void)
     unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
 }
 
+/* Runs 'argv' to its end; its exit status, or -1. */
+static int run_to_end(char *const argv[], const char *log)
+{
+    pid_t pid = spawn_logged(argv, log);
+    int status = 0;
+
+    return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) ? WEXITSTATUS(status)
+                                                                           : -1;
+}
+
+/*
+ * Azure Workload Identity against a second Azurite with HTTPS and its
+ * basic OAuth (issuer, audience and expiry checked): tokens living 2 s
+ * from an Entra ID stand-in, 7 s of writes across their expiries; a token
+ * already expired is refused, so the writes did use fresh ones.
+ */
+static void azure_workload_identity_tokens_rotate(void)
+{
+    char dir[600], cert[700], key[700], log[700], bin[1200], port[16], ep[128], host[64];
+    struct mdx_objstore_conf c = az_conf(az_endpoint);
+    struct mdx_obj_info info = {0, 0, ""};
+    struct mdx_objstore *os = NULL;
+    int ops = 0, failures = 0, err = 0, az2_port = free_port();
+    pid_t az2 = -1;
+    int64_t until;
+
+    snprintf(dir, sizeof(dir), "%s/azurite-oauth", tmp_dir);
+    mkdir(dir, 0755);
+    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+    snprintf(key, sizeof(key), "%s/key.pem", dir);
+    snprintf(log, sizeof(log), "%s/openssl.log", dir);
+    char *gen[] = {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                   "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                   "-keyout", key, "-out", cert, NULL};
+    CHECK_EQ_INT(run_to_end(gen, log), 0);
+    snprintf(bin, sizeof(bin), "%s/tests/js/node_modules/.bin/azurite-blob", source_dir());
+    snprintf(port, sizeof(port), "%d", az2_port);
+    snprintf(log, sizeof(log), "%s/azurite.log", dir);
+    char *azargv[] = {"node", bin, "--blobHost", "127.0.0.1", "--blobPort", port, "--location",
+                      dir, "--silent", "--disableTelemetry", "--skipApiVersionCheck", "--oauth",
+                      "basic", "--cert", cert, "--key", key, NULL};
+    az2 = spawn_logged(azargv, log);
+    CHECK(wait_port(az2, az2_port, 60000) == 0);
+    snprintf(ep, sizeof(ep), "https://127.0.0.1:%d/%s", az2_port, AZ_ACCOUNT);
+    setenv("NODE_EXTRA_CA_CERTS", cert, 1);
+    {
+        char out[512];
+        CHECK(sdk(out, sizeof(out), "azure-create", ep, AZ_CONTAINER, NULL) == 0);
+    }
+    unsetenv("NODE_EXTRA_CA_CERTS");
+
+    CHECK(creds_start(0, 2000) == 0);
+    creds.entra = 1;
+    write_file(creds.auth_file, "token-1");
+    snprintf(host, sizeof(host), "http://127.0.0.1:%d/", creds.port);
+    setenv("AZURE_AUTHORITY_HOST", host, 1);
+    setenv("AZURE_TENANT_ID", "tenant-1", 1);
+    setenv("AZURE_CLIENT_ID", "client-1", 1);
+    setenv("AZURE_FEDERATED_TOKEN_FILE", creds.auth_file, 1);
+    c.endpoint = ep;
+    c.secret_key = "";
+    c.ca_file = cert;
+    c.credentials = "auto";
+    os = mdx_objstore_open(&c, &err);
+    CHECK(os != NULL);
+    until = mdx_now_ms() + 7000;
+    while (os != NULL && mdx_now_ms() < until) {
+        char k[32];
+        snprintf(k, sizeof(k), "wi/%d", ops % 5);
+        failures += os->ops->put(os->impl, k, "x", 1, NULL) != MDX_OK;
+        failures += os->ops->head(os->impl, k, &info) != MDX_OK;
+        if (++ops == 10) {
+            write_file(creds.auth_file, "token-2"); /* the kubelet rotates the projected token */
+        }
+        mdx_sleep_ms(100);
+    }
+    if (failures > 0 && os != NULL) {
+        fprintf(stderr, "  last error: %s\n", os->ops->last_error(os->impl));
+    }
+    CHECK_EQ_INT(failures, 0);
+    CHECK(ops >= 20);
+    CHECK(atomic_load(&creds.issued) >= 4);
+    CHECK_EQ_INT(atomic_load(&creds.bad_auth), 0);
+    mdx_objstore_close(os);
+
+    /* Azurite does check expiry: a store given only expired tokens is refused */
+    creds.expired = 1;
+    os = mdx_objstore_open(&c, &err);
+    CHECK(os != NULL);
+    if (os != NULL) {
+        CHECK_EQ_INT(os->ops->put(os->impl, "wi/expired", "x", 1, NULL), MDX_EDENIED);
+        CHECK(strstr(os->ops->last_error(os->impl), "403") != NULL);
+        mdx_objstore_close(os);
+    }
+    /* no account key, no SAS and no workload identity: refused at open */
+    unsetenv("AZURE_FEDERATED_TOKEN_FILE");
+    CHECK(mdx_objstore_open(&c, &err) == NULL);
+    CHECK_EQ_INT(err, MDX_ECONF);
+    unsetenv("AZURE_AUTHORITY_HOST");
+    unsetenv("AZURE_TENANT_ID");
+    unsetenv("AZURE_CLIENT_ID");
+    creds_stop();
+    stop_proc(&az2);
+}
+
 static void s3_container_credentials_rotate(void)
 {
     keys_rotate_and_work_goes_on(0);
@@ -1728,6 +1862,8 @@ static const struct mdx_test tests[] = {
     {"issue 13: S3 keys from STS web identity (IRSA) rotate; work goes on",
      s3_web_identity_credentials_rotate},
     {"issue 13: S3 credentials that cannot work are refused or named", s3_credentials_bad_inputs},
+    {"issue 13: Azure Workload Identity tokens (HTTPS, Azurite OAuth) rotate; work goes on",
+     azure_workload_identity_tokens_rotate},
     {NULL, NULL}};
 
 int main(int argc, char **argv)

@@ -39,12 +39,5 @@ resource "azurerm_key_vault_secret" "kafka_sasl_password" {
   depends_on   = [azurerm_role_assignment.kv_deployer]
 }
 
-# The archiver signs Blob requests with the account key until it can use the pod's
-# workload identity (issue 13, item 5).
-resource "azurerm_key_vault_secret" "archive_store_secret_key" {
-  name         = "archive-store-secret-key"
-  value        = azurerm_storage_account.archive.primary_access_key
-  key_vault_id = azurerm_key_vault.modax.id
-  tags         = local.tags
-  depends_on   = [azurerm_role_assignment.kv_deployer]
-}
+# The archiver has no account key: it uses the pod's workload identity (role "Storage
+# Blob Data Contributor", identity.tf; archive.store.credentials = azure-workload-identity).

@@ -11,6 +11,7 @@ output "modax_config" {
     "archive.store.endpoint"   = trimsuffix(azurerm_storage_account.archive.primary_blob_endpoint, "/")
     "archive.store.bucket"     = azurerm_storage_container.archive.name
     "archive.store.access_key" = azurerm_storage_account.archive.name
+    "archive.store.credentials" = "azure-workload-identity"
     "archive.after_days"       = tostring(var.archive_after_days)
     "archive.expire_days"      = tostring(var.archive_expire_days)
     "kafka.brokers"            = "${azurerm_eventhub_namespace.modax.name}.servicebus.windows.net:9093"

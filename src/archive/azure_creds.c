@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * azure_creds.c - Blob Storage access tokens from Azure Workload Identity,
+ * refreshed before they expire (azure_creds.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "archive/azure_creds.h"
+#include "base/buf.h"
+#include "base/encode.h"
+#include "modax/alloc.h"
+#include "modax/log.h"
+#include "modax/status.h"
+#include "net/http_client.h"
+
+#define MOD "archive"
+#define RESP_MAX (64 * 1024)
+#define TOKEN_FILE_MAX (16 * 1024)
+#define RETRY_MS 10000
+#define EARLY_MS (5 * 60 * 1000)
+#define SCOPE "https://storage.azure.com/.default"
+
+struct mdx_azure_creds {
+    struct mdx_http http;
+    char *url;             /* the tenant's token endpoint */
+    char *client_id;
+    char *token_file;      /* the federated token, read again at each refresh */
+    char *access_token;    /* secret; NULL until fetched */
+    int64_t expires_ms;
+    int64_t refresh_ms;
+};
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+static void free_secret(char *s)
+{
+    if (s != NULL) {
+        mdx_memzero(s, strlen(s));
+        mdx_free(s);
+    }
+}
+
+int mdx_azure_creds_in_env(void)
+{
+    return env("AZURE_FEDERATED_TOKEN_FILE") != NULL;
+}
+
+void mdx_azure_creds_destroy(struct mdx_azure_creds *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    mdx_http_fini(&c->http);
+    mdx_free(c->url);
+    mdx_free(c->client_id);
+    mdx_free(c->token_file);
+    free_secret(c->access_token);
+    mdx_free(c);
+}
+
+struct mdx_azure_creds *mdx_azure_creds_create(const struct mdx_objstore_conf *conf, int *err,
+                                               char *why, size_t why_len)
+{
+    const char *file = env("AZURE_FEDERATED_TOKEN_FILE"), *client = env("AZURE_CLIENT_ID");
+    const char *tenant = env("AZURE_TENANT_ID"), *host = env("AZURE_AUTHORITY_HOST");
+    struct mdx_azure_creds *c;
+    struct mdx_buf b;
+
+    *err = MDX_ECONF;
+    if (file == NULL || client == NULL || tenant == NULL) {
+        snprintf(why, why_len, "azure-workload-identity: AZURE_FEDERATED_TOKEN_FILE, "
+                               "AZURE_CLIENT_ID and AZURE_TENANT_ID must be set (the "
+                               "workload identity webhook sets them)");
+        return NULL;
+    }
+    if (host == NULL) {
+        host = "https://login.microsoftonline.com/";
+    }
+    c = mdx_calloc(1, sizeof(*c));
+    if (c == NULL) {
+        *err = MDX_ENOMEM;
+        return NULL;
+    }
+    mdx_buf_init(&b, 2048);
+    mdx_buf_addf(&b, "%s%s", host, host[strlen(host) - 1] == '/' ? "" : "/");
+    mdx_uri_encode(&b, tenant, 0);
+    mdx_buf_adds(&b, "/oauth2/v2.0/token");
+    c->url = mdx_buf_take(&b);
+    c->client_id = mdx_strdup(client);
+    c->token_file = mdx_strdup(file);
+    *err = c->url == NULL || c->client_id == NULL || c->token_file == NULL ? MDX_ENOMEM
+                                                                           : MDX_OK;
+    if (*err == MDX_OK) {
+        *err = mdx_http_init(&c->http, conf->timeout_ms > 0 ? conf->timeout_ms : 30000);
+    }
+    if (*err == MDX_OK) {
+        *err = mdx_http_set_ca(&c->http, conf->ca_file);
+    }
+    if (*err != MDX_OK) {
+        snprintf(why, why_len, "out of memory");
+        mdx_azure_creds_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* The federated token file's text (trailing newline cut), a new string; NULL if unreadable. */
+static char *read_token(const char *path, char *why, size_t why_len)
+{
+    FILE *f = fopen(path, "r");
+    char *t;
+    size_t n;
+
+    if (f == NULL) {
+        snprintf(why, why_len, "cannot read the federated token file %s", path);
+        return NULL;
+    }
+    t = mdx_malloc(TOKEN_FILE_MAX + 1);
+    n = t != NULL ? fread(t, 1, TOKEN_FILE_MAX, f) : 0;
+    fclose(f);
+    if (t == NULL || n == 0 || n == TOKEN_FILE_MAX) {
+        snprintf(why, why_len, "federated token file %s is empty or too long", path);
+        free_secret(t);
+        return NULL;
+    }
+    t[n] = '\0';
+    while (n > 0 && (t[n - 1] == '\n' || t[n - 1] == '\r')) {
+        t[--n] = '\0';
+    }
+    return t;
+}
+
+/* The client-credentials exchange: federated token -> access token. */
+static int fetch(struct mdx_azure_creds *c, int64_t now_ms, char *why, size_t why_len)
+{
+    char *assertion = read_token(c->token_file, why, why_len);
+    struct curl_slist *hs = NULL;
+    struct mdx_http_resp rs;
+    struct mdx_buf body;
+    cJSON *j = NULL;
+    const char *tok;
+    double ttl_s;
+    int rc;
+
+    if (assertion == NULL) {
+        return MDX_EAGAIN;
+    }
+    mdx_buf_init(&body, 4 * TOKEN_FILE_MAX);
+    mdx_buf_adds(&body, "grant_type=client_credentials&client_id=");
+    mdx_uri_encode(&body, c->client_id, 0);
+    mdx_buf_adds(&body, "&scope=");
+    mdx_uri_encode(&body, SCOPE, 0);
+    mdx_buf_adds(&body, "&client_assertion_type=");
+    mdx_uri_encode(&body, "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", 0);
+    mdx_buf_adds(&body, "&client_assertion=");
+    mdx_uri_encode(&body, assertion, 0);
+    free_secret(assertion);
+    rc = body.err;
+    if (rc == MDX_OK) {
+        rc = mdx_http_header(&hs, "Content-Type", "application/x-www-form-urlencoded");
+    }
+    if (rc != MDX_OK) {
+        mdx_buf_fini(&body);
+        mdx_http_headers_free(hs);
+        snprintf(why, why_len, "out of memory");
+        return rc;
+    }
+    struct mdx_http_req rq = {"POST", c->url, hs, body.p, body.len, RESP_MAX};
+    rc = mdx_http_do(&c->http, &rq, &rs);
+    mdx_memzero(body.p, body.len);
+    mdx_buf_fini(&body);
+    mdx_http_headers_free(hs);
+    if (rc != MDX_OK) {
+        snprintf(why, why_len, "Entra ID token endpoint: %s",
+                 rs.curl_err[0] != '\0' ? rs.curl_err : mdx_strerror(rc));
+        rc = MDX_EAGAIN;
+    } else if (rs.status / 100 != 2) {
+        snprintf(why, why_len, "Entra ID token endpoint: HTTP %ld", rs.status);
+        rc = rs.status >= 400 && rs.status < 500 && rs.status != 429 ? MDX_EDENIED : MDX_EAGAIN;
+    } else if ((j = cJSON_ParseWithLength(mdx_buf_str(&rs.body), rs.body.len)) == NULL ||
+               (tok = cJSON_GetStringValue(cJSON_GetObjectItem(j, "access_token"))) == NULL ||
+               tok[0] == '\0' || !cJSON_IsNumber(cJSON_GetObjectItem(j, "expires_in")) ||
+               (ttl_s = cJSON_GetObjectItem(j, "expires_in")->valuedouble) <= 0 ||
+               ttl_s > 86400.0 * 7) {
+        snprintf(why, why_len, "Entra ID token endpoint: the answer lacks access_token or "
+                               "expires_in");
+        rc = MDX_EAGAIN;
+    } else {
+        char *copy = mdx_strdup(tok);
+        int64_t life = (int64_t)(ttl_s * 1000.0);
+        if (copy == NULL) {
+            rc = MDX_ENOMEM;
+        } else {
+            free_secret(c->access_token);
+            c->access_token = copy;
+            c->expires_ms = now_ms + life;
+            c->refresh_ms = c->expires_ms - (life / 2 < EARLY_MS ? life / 2 : EARLY_MS);
+        }
+    }
+    if (rs.body.p != NULL) {
+        mdx_memzero(rs.body.p, rs.body.len);
+    }
+    cJSON_Delete(j);
+    mdx_http_resp_fini(&rs);
+    return rc;
+}
+
+int mdx_azure_creds_get(struct mdx_azure_creds *c, int64_t now_ms, const char **token,
+                        char *why, size_t why_len)
+{
+    int rc;
+
+    if (c->access_token == NULL || now_ms >= c->refresh_ms) {
+        rc = fetch(c, now_ms, why, why_len);
+        if (rc == MDX_OK) {
+            mdx_log_info(MOD, "Azure access token refreshed", MDX_F_STR("source",
+                                                                        "azure-workload-identity"),
+                         MDX_F_INT("valid_s", (c->expires_ms - now_ms) / 1000));
+        } else if (c->access_token != NULL && now_ms < c->expires_ms) {
+            mdx_log_warn(MOD, "Azure token refresh failed; the current one is still valid",
+                         MDX_F_STR("reason", why));
+            c->refresh_ms = now_ms + RETRY_MS < c->expires_ms ? now_ms + RETRY_MS
+                                                              : c->expires_ms;
+        } else {
+            return rc;
+        }
+    }
+    *token = c->access_token;
+    return MDX_OK;
+}
