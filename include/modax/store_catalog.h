@@ -35,6 +35,9 @@ struct mdx_device_info {
  * device takes no command (command.h). Each safety event sets or clears the
  * ones whose key it carries (emergency_stop true, door_closed false,
  * overload_detected true, temperature_ok false) and leaves the others.
+ * One safety time is kept per device: a message older than the newest
+ * applied one is ignored whole, even for keys the newer one did not carry
+ * (the original firmware sends all four keys in every message).
  */
 enum mdx_interlock {
     MDX_INTERLOCK_EMERGENCY_STOP = 1,

@@ -167,7 +167,10 @@ static void keeps_status_and_emergency_stop(const struct store_backend *be)
     CHECK_EQ_INT(info.emergency_stop, 1);
     CHECK_EQ_INT(info.safety_ms, T0 + 20);
 
-    /* Older events (late delivery) change nothing; a safety event without emergency_stop neither. */
+    CHECK_EQ_INT(info.interlocks, MDX_INTERLOCK_EMERGENCY_STOP);
+
+    /* Older events (late delivery) change nothing; a newer safety event changes only the
+     * interlocks whose keys it carries (issue 14: door open sets its own, the e-stop stays). */
     set_event(&ev[0], MDX_MSG_STATUS, T0 + 5, "{\"state\":\"offline\"}");
     set_event(&ev[1], MDX_MSG_SAFETY, T0 + 15, "{\"emergency_stop\":false}");
     set_event(&ev[2], MDX_MSG_SAFETY, T0 + 30, "{\"door_closed\":false}");
@@ -176,7 +179,8 @@ static void keeps_status_and_emergency_stop(const struct store_backend *be)
     CHECK_STR(info.status, "online");
     CHECK_EQ_INT(info.status_ms, T0 + 10);
     CHECK_EQ_INT(info.emergency_stop, 1);
-    CHECK_EQ_INT(info.safety_ms, T0 + 20);
+    CHECK_EQ_INT(info.interlocks, MDX_INTERLOCK_EMERGENCY_STOP | MDX_INTERLOCK_DOOR_OPEN);
+    CHECK_EQ_INT(info.safety_ms, T0 + 30);
 
     /* Newer ones do; within a batch the newest wins whatever the order. */
     set_event(&ev[0], MDX_MSG_SAFETY, T0 + 50, "{\"emergency_stop\":false}");
@@ -187,6 +191,7 @@ static void keeps_status_and_emergency_stop(const struct store_backend *be)
     CHECK_STR(info.status, "offline");
     CHECK_EQ_INT(info.status_ms, T0 + 60);
     CHECK_EQ_INT(info.emergency_stop, 0);
+    CHECK_EQ_INT(info.interlocks, MDX_INTERLOCK_DOOR_OPEN); /* no door key since: still open */
     CHECK_EQ_INT(info.safety_ms, T0 + 50);
 
     /* The listing carries the same fields. */
@@ -195,6 +200,7 @@ static void keeps_status_and_emergency_stop(const struct store_backend *be)
     CHECK_STR(find_info.status, "offline");
     CHECK_EQ_INT(find_info.status_ms, T0 + 60);
     CHECK_EQ_INT(find_info.emergency_stop, 0);
+    CHECK_EQ_INT(find_info.interlocks, MDX_INTERLOCK_DOOR_OPEN);
     CHECK_EQ_INT(find_info.safety_ms, T0 + 50);
     store_close_fresh(st);
 }
