@@ -909,6 +909,92 @@ static void test_alone_ignores_oversized_payload(void)
     free(big);
 }
 
+/* Peak resident memory of process 'pid' (VmHWM, KiB); -1 if unknown. */
+static long peak_rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    long kb = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    f = fopen(path, "r");
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, "VmHWM:", 6) == 0) {
+            kb = strtol(line + 6, NULL, 10);
+        }
+    }
+    if (f != NULL) {
+        fclose(f);
+    }
+    return kb;
+}
+
+/*
+ * Issue 16 item 3: eleven messages of the largest size the broker takes
+ * (its 16 MiB packet limit) to a watched device: the API alone ignores
+ * them unparsed and the in-process service (ingest + API) dead-letters
+ * them; neither's peak memory grows by more than a few buffers (it grew
+ * by ~700 MB when the API parsed them), and both go on working.
+ */
+static void test_largest_messages_keep_memory_bounded(void)
+{
+    CURLM *multi = curl_multi_init();
+    static struct sse s, s2;
+    size_t n = (size_t)16 * 1024 * 1024 - 1024;
+    char *big = malloc(n);
+    struct pub *p = NULL;
+    long alone0, alone1, fx0, fx1;
+    double refused;
+
+    CHECK(fixture() == 0 && fixture_alone() == 0 && big != NULL);
+    if (!fx_up || !alone_up || big == NULL) {
+        free(big);
+        curl_multi_cleanup(multi);
+        return;
+    }
+    memset(big, ' ', n);
+    {
+        static const char head[] = "{\"device_id\":\"press-1\",\"timestamp\":1,"
+                                   "\"sensor_data\":{\"t\":1}}";
+        memcpy(big, head, sizeof(head) - 1); /* valid JSON, then 16 MiB of blanks */
+    }
+    CHECK(sse_open_at(multi, &s, &alone, "/api/v1/stream", alone.viewer) == 0);
+    CHECK_EQ_INT(wait_all(multi, &s, 1, ": stream open"), 1);
+    CHECK(reading_reaches(multi, &s, "press-1", 61.5)); /* watched: the link subscribes */
+    refused = metric_of(&fx, "modax_messages_refused_total");
+    alone0 = peak_rss_kb(alone.serve.pid);
+    fx0 = peak_rss_kb(fx.serve.pid);
+    p = pub_connect(fx.broker.port, "test-api-stream-big");
+    CHECK(p != NULL);
+    for (int i = 0; i < 11 && p != NULL; i++) {
+        CHECK(publish_alone("modax/acme/press-1/sensor_data", big, n) == 0);
+        CHECK(pub_send(p, "modax/acme/press-1/sensor_data", big, n) == 0);
+        CHECK(pub_wait_acked(p, WAIT_MS) == 0);
+    }
+    CHECK(barrier_alone(multi));
+    for (int64_t until = mdx_now_ms() + WAIT_MS;
+         mdx_now_ms() < until && metric_of(&fx, "modax_messages_refused_total") < refused + 11;) {
+        mdx_sleep_ms(50);
+    }
+    CHECK(metric_of(&fx, "modax_messages_refused_total") >= refused + 11);
+    alone1 = peak_rss_kb(alone.serve.pid);
+    fx1 = peak_rss_kb(fx.serve.pid);
+    fprintf(stderr, "  peak RSS: api alone %ld -> %ld KiB, ingest+api %ld -> %ld KiB\n", alone0,
+            alone1, fx0, fx1);
+    CHECK(alone0 > 0 && fx0 > 0);
+    CHECK(alone1 - alone0 < 64 * 1024); /* one packet of libmosquitto's at a time, and slack */
+    CHECK(fx1 - fx0 < 64 * 1024);
+    /* both still work */
+    CHECK(reading_reaches(multi, &s, "press-1", 62.5));
+    sse_close(multi, &s);
+    CHECK(sse_open_at(multi, &s2, &fx, "/api/v1/stream", fx.viewer) == 0);
+    CHECK_EQ_INT(wait_all(multi, &s2, 1, ": stream open"), 1);
+    sse_close(multi, &s2);
+    pub_close(p);
+    curl_multi_cleanup(multi);
+    free(big);
+}
+
 static const struct mdx_test tests[] = {
     {"thousand_clients_and_cap", test_thousand_clients},
     {"own_tenant_only", test_own_tenant_only},
@@ -923,6 +1009,8 @@ static const struct mdx_test tests[] = {
      test_alone_subscribes_while_watched},
     {"issue 11: api alone ignores and counts an oversized payload",
      test_alone_ignores_oversized_payload},
+    {"issue 16: eleven 16 MiB messages keep both processes' memory bounded",
+     test_largest_messages_keep_memory_bounded},
     {NULL, NULL},
 };
 
