@@ -36,6 +36,7 @@
 #include "modax/source.h"
 #include "modax/status.h"
 #include "modax/validate.h"
+#include "net/mqtt_tls.h"
 
 #include "api/api_int.h"
 #include "api/hub.h"
@@ -59,6 +60,7 @@ struct api_link {
     const struct mdx_mqtt_conf *conf; /* borrowed */
     struct api_hub *hub;              /* held */
     struct mosquitto *mosq;
+    struct mqtt_tls *tls;             /* NULL: plain TCP (mqtt.tls off) */
     char client_id[256];
     int in_process;                   /* the ingest feeds the hub: alerts only */
     size_t max_payload;               /* larger payloads are ignored, never parsed */
@@ -342,6 +344,19 @@ struct api_link *api_link_start(const struct mdx_mqtt_conf *conf, struct api_hub
         rc = MDX_EINVAL;
         goto fail;
     }
+    if (conf->tls) {
+        /* The same TLS as the ingest's source: certificate, CA, server name, ALPN. */
+        l->tls = mqtt_tls_create(conf, &rc);
+        if (l->tls == NULL) {
+            goto fail;
+        }
+        rc = MDX_ECONF;
+        if (mosquitto_int_option(l->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0) != MOSQ_ERR_SUCCESS ||
+            mosquitto_void_option(l->mosq, MOSQ_OPT_SSL_CTX, mqtt_tls_ctx(l->tls)) !=
+                MOSQ_ERR_SUCCESS) {
+            goto fail;
+        }
+    }
     /* Back-off between reconnection attempts: 1 s doubling up to 30 s. */
     mosquitto_reconnect_delay_set(l->mosq, 1, 30, true);
     mosquitto_connect_callback_set(l->mosq, on_connect);
@@ -377,6 +392,7 @@ fail:
         if (l->mosq != NULL) {
             mosquitto_destroy(l->mosq);
         }
+        mqtt_tls_destroy(l->tls);
         if (l->hub != NULL) {
             mosquitto_lib_cleanup();
             api_hub_release(l->hub);
@@ -445,6 +461,7 @@ void api_link_stop(struct api_link *l)
                   MDX_F_INT("oversized", atomic_load(&l->oversized)),
                   MDX_F_INT("events", atomic_load(&l->published)));
     mosquitto_destroy(l->mosq);
+    mqtt_tls_destroy(l->tls);
     mosquitto_lib_cleanup();
     api_hub_release(l->hub);
     mdx_free(l);

@@ -405,11 +405,6 @@ int cmd_serve(int argc, char **argv)
 running:
     /* Before the engine's writer: with the ingest here, the api's live stage is one of its
      * stages. */
-    if ((role_bits & ROLE_API) && conf.mqtt.tls) {
-        /* Said once at start, so a missing live stream is never a silent degradation. */
-        mdx_log_warn(MOD, "mqtt.tls: the api's own broker link (live stream) does not speak TLS "
-                          "yet; it keeps retrying mqtt.host:mqtt.port in plain TCP");
-    }
     if (role_bits & ROLE_API) {
         struct mdx_api_deps deps = {.store = &conf.store, .mqtt = &conf.mqtt, .engine = engine,
                                     .alerting = alerting, .dispatch = dispatch,

@@ -21,7 +21,7 @@
 #include "modax/log.h"
 #include "modax/source.h"
 #include "modax/status.h"
-#include "source/mqtt_tls.h"
+#include "net/mqtt_tls.h"
 
 #define MOD "mqtt"
 #define PUBLISH_INFLIGHT_MAX 10000 /* our publishes not yet acknowledged; more are refused */

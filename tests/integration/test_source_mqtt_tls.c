@@ -18,6 +18,7 @@
 
 #include "check.h"
 #include "modax/clock.h"
+#include "support/api.h"
 #include "support/support.h"
 
 static char dir[512], cadir[600], ca2dir[600];
@@ -221,6 +222,22 @@ static void right_certificate_connects_and_stores(void)
     CHECK_EQ_INT(wait_points(dir, "acme", 20, 10000), 20);
     if (p != NULL) {
         pub_close(p);
+    }
+    /* Issue 12: the API's own broker link (live stream, alerts) speaks the same TLS, so
+     * /readyz, which needs that link, says ready. */
+    {
+        char url[128];
+        long status = 0;
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/readyz", s.api_port);
+        for (int64_t until = mdx_now_ms() + 10000; status != 200 && mdx_now_ms() < until;) {
+            struct http_resp r = {0};
+            status = http_call("GET", url, NULL, NULL, &r) == 0 ? r.status : 0;
+            http_resp_free(&r);
+            if (status != 200) {
+                mdx_sleep_ms(100);
+            }
+        }
+        CHECK_EQ_INT(status, 200);
     }
     CHECK_EQ_INT(serve_stop(&s, SIGTERM), 0);
 }

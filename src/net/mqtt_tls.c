@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * mqtt_tls.c - TLS for the MQTT source: our own SSL_CTX handed to
+ * mqtt_tls.c - TLS for the MQTT clients (the source, the API link): our own SSL_CTX handed to
  * libmosquitto (MOSQ_OPT_SSL_CTX), so that the server certificate check
  * (chain to mqtt.tls_ca_file and the server name) is OpenSSL's own and
  * its verdict can be logged in words; libmosquitto's default context
@@ -17,7 +17,7 @@
 #include "modax/alloc.h"
 #include "modax/log.h"
 #include "modax/status.h"
-#include "source/mqtt_tls.h"
+#include "net/mqtt_tls.h"
 
 #define MOD "mqtt"
 

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * mqtt_tls.h - the TLS context of the MQTT source (mqtt_tls.c): CA file,
- * client certificate and key, server name check and ALPN, with the reason
- * of a refused handshake kept so the source can log it in plain words.
+ * mqtt_tls.h - the TLS context of every MQTT client of the service, the
+ * ingest's source and the API's link (mqtt_tls.c): CA file, client
+ * certificate and key, server name check and ALPN, with the reason of a
+ * refused handshake kept so it can be logged in plain words.
  */
-#ifndef MODAX_SOURCE_MQTT_TLS_H
-#define MODAX_SOURCE_MQTT_TLS_H
+#ifndef MODAX_NET_MQTT_TLS_H
+#define MODAX_NET_MQTT_TLS_H
 
 #include "modax/source.h"
 
