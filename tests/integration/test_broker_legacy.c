@@ -8,8 +8,9 @@
  * publishes to modax/{tenant}/{device}/sensor_data|safety and delivers its
  * commands on the legacy topic: the readings are stored under the device's
  * own tenant and device. With the flag off they are refused; a payload
- * naming another device is refused by the ingest after the rewrite; a
- * command reaches the subscribed legacy device and no other.
+ * naming another device (sensor data or safety) is refused by the ingest
+ * after the rewrite; a command reaches the subscribed legacy device and no
+ * other.
  */
 #include <mosquitto.h>
 #include <stdio.h>
@@ -276,8 +277,10 @@ static void a_legacy_payload_naming_another_device_is_refused(void)
     /* esp32_001 sends esp32_002's reading: the topic (its own) is the authority. */
     CHECK_EQ_INT(cl_open(&d, "esp32_001", "esp32_001", secret_e1), 0);
     CHECK_EQ_INT(cl_pub(&d, "modax/sensor/data", FIELD_FORM("esp32_002")), 0);
+    CHECK_EQ_INT(cl_pub(&d, "modax/sensor/safety", SAFETY_FORM("esp32_002")), 0);
     cl_close(&d);
     CHECK(dead_letter_has("modax/plant/esp32_001/sensor_data"));
+    CHECK(dead_letter_has("modax/plant/esp32_001/safety"));
     CHECK(dead_letter_has("device mismatch"));
     CHECK_EQ_INT(rows_of("plant", "esp32_002", "motor_current_1"), 0);
     CHECK_EQ_INT(rows_of("plant", "esp32_001", "motor_current_1"), before);
