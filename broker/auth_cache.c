@@ -140,6 +140,7 @@ static void fetch(struct mdx_store *st, const char *name, struct auth_who *w)
         w->state = AUTH_DEVICE;
         w->role = MDX_TOPIC_DEVICE;
         w->revoked = cred.revoked_ms != 0;
+        w->legacy = cred.legacy_topics;
         snprintf(w->tenant, sizeof(w->tenant), "%s", cred.tenant);
         snprintf(w->secret_hash, sizeof(w->secret_hash), "%s", cred.secret_hash);
         snprintf(w->cert_fp, sizeof(w->cert_fp), "%s", cred.cert_fingerprint);

@@ -29,6 +29,7 @@ struct auth_who {
     int state;                /* enum auth_state */
     int role;                 /* enum mdx_topic_role */
     int revoked;
+    int legacy;               /* a device whose tenant has legacy topics on */
     char name[MDX_NAME_MAX + 1];
     char tenant[MDX_NAME_MAX + 1];
     char secret_hash[MDX_SECRET_HASH_MAX];

@@ -23,7 +23,8 @@ static const char *const names[C_COUNT] = {
     "auth_denied_backoff", "auth_denied_address", "auth_denied_unavailable", "acl_allowed",
     "acl_denied_topic", "acl_denied_revoked", "acl_denied_unknown", "acl_denied_cert",
     "acl_denied_client_id", "acl_denied_unavailable", "kicked", "log_suppressed",
-    "argon2_checks", "argon2_us_total",
+    "argon2_checks", "argon2_us_total", "acl_denied_legacy", "legacy_rewritten",
+    "legacy_commands",
 };
 
 static uint64_t counters[C_COUNT];

@@ -36,6 +36,9 @@ enum auth_counter {
     C_LOG_SUPPRESSED,
     C_ARGON2_CHECKS,
     C_ARGON2_US,              /* total time in argon2 verification */
+    C_ACL_DENY_LEGACY,        /* a legacy topic while the tenant has them off */
+    C_LEGACY_REWRITTEN,       /* legacy publishes moved to the device's own topic */
+    C_LEGACY_COMMANDS,        /* commands delivered on the legacy command topic */
     C_COUNT
 };
 

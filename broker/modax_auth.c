@@ -20,6 +20,18 @@
  *   With mTLS and use_identity_as_username BASIC_AUTH is not called, so a
  *   client with a certificate is checked here: a device, not revoked, the
  *   certificate's SHA-256 the one issued, client id = CN.
+ * - Legacy topics (issue 14 item 6, legacy_topics.h), for a device whose
+ *   tenant has them on: ACL_CHECK lets it publish on modax/sensor/data and
+ *   modax/sensor/safety and subscribe to modax/control/commands. The
+ *   broker checks the ACL before MOSQ_EVT_MESSAGE (handle_publish.c), so
+ *   MESSAGE then rewrites such a publish to modax/{tenant}/{device}/
+ *   sensor_data|safety from the device's identity: the topic stays the
+ *   authority and the ingest still refuses a payload naming another device.
+ *   Plugin API v5 has no event for outgoing messages, so a command
+ *   published on modax/{tenant}/{device}/commands is also sent to that
+ *   device alone (mosquitto_broker_publish_copy with its client id) on
+ *   modax/control/commands, if it subscribed to it (recorded at SUBSCRIBE,
+ *   forgotten at UNSUBSCRIBE and at the end of a clean session).
  * - TICK (dispatched only with per_listener_settings false: one instance):
  *   disconnects users the cache worker found revoked or deleted, writes
  *   the counters to plugin_opt_stats_file.
@@ -56,6 +68,7 @@
 #include "auth_cache.h"
 #include "auth_stats.h"
 #include "auth_throttle.h"
+#include "legacy_topics.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
 #include "modax/conf.h"
@@ -350,6 +363,39 @@ static int cert_ok(struct mosquitto *client, const struct auth_who *w, X509 *cer
            strcasecmp(hex, w->cert_fp) == 0;
 }
 
+/*
+ * A device's access to a legacy topic: publishing on the two legacy
+ * telemetry topics, subscribing to the legacy command topic (recorded), and
+ * nothing else; only while its tenant has legacy topics on.
+ */
+static int legacy_acl(const struct mosquitto_evt_acl_check *a, const struct auth_who *w,
+                      unsigned access)
+{
+    const char *user = w->name;
+
+    if (!w->legacy) {
+        auth_deny(C_ACL_DENY_LEGACY, a->client, user, a->topic,
+                  "legacy topics are off for this tenant (modax tenant legacy-topics)");
+        return MOSQ_ERR_ACL_DENIED;
+    }
+    if (access == MDX_ACCESS_PUBLISH && legacy_publish_leaf(a->topic) != NULL) {
+        auth_stats_add(C_ACL_ALLOW, 1);
+        return MOSQ_ERR_SUCCESS;
+    }
+    if (access == MDX_ACCESS_SUBSCRIBE && legacy_is_commands(a->topic)) {
+        if (legacy_subs_add(w->name, w->tenant, a->qos) != MDX_OK) {
+            auth_deny(C_ACL_DENY_LEGACY, a->client, user, a->topic,
+                      "too many devices subscribed to the legacy command topic");
+            return MOSQ_ERR_ACL_DENIED;
+        }
+        auth_stats_add(C_ACL_ALLOW, 1);
+        return MOSQ_ERR_SUCCESS;
+    }
+    auth_deny(C_ACL_DENY_TOPIC, a->client, user, a->topic,
+              "this legacy topic is not allowed with this access");
+    return MOSQ_ERR_ACL_DENIED;
+}
+
 static int on_acl(int event, void *data, void *userdata)
 {
     struct mosquitto_evt_acl_check *a = data;
@@ -373,7 +419,11 @@ static int on_acl(int event, void *data, void *userdata)
         access = MDX_ACCESS_RECEIVE;
         break;
     default:
-        return MOSQ_ERR_SUCCESS; /* unsubscribing takes nothing */
+        /* Unsubscribing takes nothing; from the legacy command topic it ends delivery there. */
+        if (a->access == MOSQ_ACL_UNSUBSCRIBE && legacy_is_commands(a->topic) && cid != NULL) {
+            legacy_subs_remove(cid);
+        }
+        return MOSQ_ERR_SUCCESS;
     }
     if (user == NULL || auth_cache_get(user, &w) != MDX_OK || w.state == AUTH_ABSENT) {
         auth_deny(C_ACL_DENY_UNKNOWN, a->client, user, a->topic, "unknown device or identity");
@@ -407,6 +457,10 @@ static int on_acl(int event, void *data, void *userdata)
             return MOSQ_ERR_ACL_DENIED;
         }
     }
+    if (w.role == MDX_TOPIC_DEVICE && a->topic != NULL &&
+        (legacy_publish_leaf(a->topic) != NULL || legacy_is_commands(a->topic))) {
+        return legacy_acl(a, &w, access);
+    }
     struct mdx_topic_who who = {w.role, w.tenant, w.name};
     v = mdx_topic_check(&who, access, a->topic, a->topic != NULL ? strlen(a->topic) : 0);
     if (v != MDX_TOPIC_ALLOW) {
@@ -414,6 +468,99 @@ static int on_acl(int event, void *data, void *userdata)
         return MOSQ_ERR_ACL_DENIED;
     }
     auth_stats_add(C_ACL_ALLOW, 1);
+    return MOSQ_ERR_SUCCESS;
+}
+
+/*
+ * A device's publish on a legacy telemetry topic, moved to its own topic
+ * modax/{tenant}/{device}/{leaf}. The broker gave us a topic it allocated;
+ * before 2.0.15 it does not free the one a plugin replaces (fixed by
+ * upstream commit 5f57de2), so the plugin does, for the headers it is built
+ * with: build it against the broker's own version.
+ */
+static int legacy_rewrite(struct mosquitto_evt_message *m, const char *leaf)
+{
+    const char *user = mosquitto_client_username(m->client);
+    char topic[MDX_TOPIC_MAX + 1];
+    struct auth_who w;
+    char *copy;
+
+    if (user == NULL || auth_cache_get(user, &w) != MDX_OK || w.state != AUTH_DEVICE ||
+        w.revoked || !w.legacy) {
+        auth_deny(C_ACL_DENY_LEGACY, m->client, user, m->topic,
+                  "legacy topic from a client that may not use it");
+        return MOSQ_ERR_ACL_DENIED;
+    }
+    snprintf(topic, sizeof(topic), "modax/%s/%s/%s", w.tenant, w.name, leaf);
+    copy = mosquitto_strdup(topic);
+    if (copy == NULL) {
+        return MOSQ_ERR_NOMEM;
+    }
+#if LIBMOSQUITTO_VERSION_NUMBER < 2000015
+    mosquitto_free(m->topic);
+#endif
+    m->topic = copy;
+    auth_stats_add(C_LEGACY_REWRITTEN, 1);
+    return MOSQ_ERR_SUCCESS;
+}
+
+/*
+ * A command on modax/{tenant}/{device}/commands (its publisher was allowed
+ * by the ACL check) also goes to that device on the legacy command topic,
+ * if the device subscribed there and its tenant still has legacy topics on.
+ */
+static void legacy_forward_command(const struct mosquitto_evt_message *m)
+{
+    char tenant[MDX_NAME_MAX + 1], device[MDX_NAME_MAX + 1];
+    struct auth_who w;
+    int qos;
+
+    if (!legacy_command_target(m->topic, tenant, device) ||
+        (qos = legacy_subs_qos(device, tenant)) < 0) {
+        return;
+    }
+    if (auth_cache_get(device, &w) != MDX_OK || w.state != AUTH_DEVICE || w.revoked ||
+        !w.legacy || strcmp(w.tenant, tenant) != 0) {
+        return;
+    }
+    if (mosquitto_broker_publish_copy(device, LEGACY_COMMANDS, (int)m->payloadlen, m->payload,
+                                      m->qos < qos ? m->qos : qos, false,
+                                      NULL) == MOSQ_ERR_SUCCESS) {
+        auth_stats_add(C_LEGACY_COMMANDS, 1);
+    }
+}
+
+static int on_message(int event, void *data, void *userdata)
+{
+    struct mosquitto_evt_message *m = data;
+    const char *leaf;
+
+    (void)event;
+    (void)userdata;
+    if (m->topic == NULL) {
+        return MOSQ_ERR_SUCCESS;
+    }
+    leaf = legacy_publish_leaf(m->topic);
+    if (leaf != NULL) {
+        return legacy_rewrite(m, leaf);
+    }
+    if (legacy_subs_count() > 0) {
+        legacy_forward_command(m);
+    }
+    return MOSQ_ERR_SUCCESS;
+}
+
+/* The end of a clean session ends its subscription to the legacy command topic. */
+static int on_disconnect(int event, void *data, void *userdata)
+{
+    struct mosquitto_evt_disconnect *d = data;
+    const char *cid = mosquitto_client_id(d->client);
+
+    (void)event;
+    (void)userdata;
+    if (cid != NULL && mosquitto_client_clean_session(d->client)) {
+        legacy_subs_remove(cid);
+    }
     return MOSQ_ERR_SUCCESS;
 }
 
@@ -461,8 +608,9 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     P.id = identifier;
     *userdata = NULL;
     if (options(opts, option_count) != MDX_OK || auth_cache_start(&P.cache) != MDX_OK ||
-        auth_throttle_init(&P.throttle) != MDX_OK) {
+        auth_throttle_init(&P.throttle) != MDX_OK || legacy_subs_init() != MDX_OK) {
         auth_cache_stop();
+        auth_throttle_fini();
         s = store_section();
         mdx_conf_fini(&s);
         mdx_free(P.stats_file);
@@ -474,6 +622,12 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     }
     if (rc == MOSQ_ERR_SUCCESS) {
         rc = mosquitto_callback_register(P.id, MOSQ_EVT_TICK, on_tick, NULL, NULL);
+    }
+    if (rc == MOSQ_ERR_SUCCESS) {
+        rc = mosquitto_callback_register(P.id, MOSQ_EVT_MESSAGE, on_message, NULL, NULL);
+    }
+    if (rc == MOSQ_ERR_SUCCESS) {
+        rc = mosquitto_callback_register(P.id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL, NULL);
     }
     mosquitto_log_printf(MOSQ_LOG_INFO, "modax_auth: loaded (store %s, refresh %d ms)",
                          P.store.backend, P.cache.refresh_ms);
@@ -490,12 +644,15 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *opts, int opt
     mosquitto_callback_unregister(P.id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL);
     mosquitto_callback_unregister(P.id, MOSQ_EVT_ACL_CHECK, on_acl, NULL);
     mosquitto_callback_unregister(P.id, MOSQ_EVT_TICK, on_tick, NULL);
+    mosquitto_callback_unregister(P.id, MOSQ_EVT_MESSAGE, on_message, NULL);
+    mosquitto_callback_unregister(P.id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
     auth_stats_tick(NULL);
     if (P.stats_file != NULL) {
         auth_stats_tick(P.stats_file);
     }
     auth_cache_stop();
     auth_throttle_fini();
+    legacy_subs_fini();
     mdx_conf_fini(&s);
     mdx_free(P.stats_file);
     return MOSQ_ERR_SUCCESS;

@@ -42,6 +42,7 @@ struct mdx_device_cred {
     char cert_fingerprint[65];    /* hex SHA-256 of the DER client certificate issued; "" if none */
     int64_t revoked_ms;           /* 0 while the device may connect */
     int64_t updated_ms;
+    int legacy_topics;            /* the tenant's legacy-topics flag (store_catalog.h) */
 };
 
 /*

@@ -70,6 +70,16 @@ int mdx_store_tenant_add(struct mdx_store *st, const char *tenant);
 int mdx_store_tenant_list(struct mdx_store *st, mdx_name_fn fn, void *arg);
 /* MDX_OK if it exists, MDX_ENOTFOUND if not, else an error. */
 int mdx_store_tenant_exists(struct mdx_store *st, const char *tenant);
+/*
+ * A tenant's legacy-topics flag: 1 lets its devices use the original MODAX
+ * firmware's topics (modax/sensor/data, modax/sensor/safety,
+ * modax/control/commands), which the broker plugin maps to the device's own
+ * modax/{tenant}/{device}/... topics; 0 (the default) refuses them.
+ * get: *on; MDX_OK, MDX_ENOTFOUND for an unknown tenant. set: MDX_OK,
+ * MDX_ENOTFOUND for an unknown tenant.
+ */
+int mdx_store_tenant_legacy_get(struct mdx_store *st, const char *tenant, int *on);
+int mdx_store_tenant_legacy_set(struct mdx_store *st, const char *tenant, int on);
 /* MDX_OK; MDX_ENOTFOUND if the tenant does not exist, MDX_EEXIST if the device does. */
 int mdx_store_device_add(struct mdx_store *st, const char *tenant, const char *device,
                          int auto_registered);
@@ -110,6 +120,8 @@ struct mdx_store_catalog_ops {
     int (*tenant_add)(void *impl, const char *tenant);
     int (*tenant_list)(void *impl, mdx_name_fn fn, void *arg);
     int (*tenant_exists)(void *impl, const char *tenant);
+    int (*tenant_legacy_get)(void *impl, const char *tenant, int *on);
+    int (*tenant_legacy_set)(void *impl, const char *tenant, int on);
     int (*device_add)(void *impl, const char *tenant, const char *device, int auto_registered);
     int (*device_get)(void *impl, const char *tenant, const char *device,
                       struct mdx_device_info *out);

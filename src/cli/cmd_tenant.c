@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * cmd_tenant.c - `modax tenant add|list|retention`.
+ * cmd_tenant.c - `modax tenant add|list|retention|legacy-topics`.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,13 +14,18 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: modax tenant add NAME\n"
                  "       modax tenant list\n"
-                 "       modax tenant retention NAME [--archive-days N --expire-days M]\n\n"
+                 "       modax tenant retention NAME [--archive-days N --expire-days M]\n"
+                 "       modax tenant legacy-topics NAME [on|off]\n\n"
                  "Tenants are the customers sharing this installation; names are\n"
                  "[A-Za-z0-9_-]{1,64}. Devices belong to one tenant.\n"
                  "retention shows or sets the tenant's archive age (raw points older than N\n"
                  "days move to the object store) and expiry age (archive objects older than\n"
                  "M days are deleted), 1 <= N <= M <= 36500; without an override the\n"
-                 "archive.after_days and archive.expire_days settings apply.\n");
+                 "archive.after_days and archive.expire_days settings apply.\n"
+                 "legacy-topics shows or sets whether the tenant's devices may use the\n"
+                 "original MODAX firmware's topics (modax/sensor/data, modax/sensor/safety,\n"
+                 "modax/control/commands); the broker plugin maps them to the device's own\n"
+                 "modax/{tenant}/{device}/... topics. Off by default.\n");
 }
 
 /* Parses a whole decimal number of days; -1 if it is not one. */
@@ -75,6 +80,27 @@ static int retention(struct mdx_store *st, const struct cli_conf *conf, int argc
     return rc;
 }
 
+/* `tenant legacy-topics NAME [on|off]`; argv[2] is the name. */
+static int legacy_topics(struct mdx_store *st, int argc, char **argv)
+{
+    int on = 0, rc;
+
+    if (argc == 4) {
+        on = strcmp(argv[3], "on") == 0;
+        rc = mdx_store_tenant_legacy_set(st, argv[2], on);
+    } else {
+        rc = mdx_store_tenant_legacy_get(st, argv[2], &on);
+    }
+    if (rc == MDX_OK) {
+        printf("tenant %s: legacy topics %s\n", argv[2], on ? "on" : "off");
+    } else if (rc == MDX_ENOTFOUND) {
+        fprintf(stderr, "modax tenant legacy-topics: tenant '%s' does not exist\n", argv[2]);
+    } else {
+        fprintf(stderr, "modax tenant legacy-topics: %s\n", mdx_strerror(rc));
+    }
+    return rc;
+}
+
 static int print_name(void *arg, const char *name)
 {
     (void)arg;
@@ -103,6 +129,9 @@ int cmd_tenant(int argc, char **argv)
     if (!((argc == 3 && strcmp(argv[1], "add") == 0) ||
           (argc == 2 && strcmp(argv[1], "list") == 0) ||
           (argc == 3 && strcmp(argv[1], "retention") == 0) ||
+          (argc == 3 && strcmp(argv[1], "legacy-topics") == 0) ||
+          (argc == 4 && strcmp(argv[1], "legacy-topics") == 0 &&
+           (strcmp(argv[3], "on") == 0 || strcmp(argv[3], "off") == 0)) ||
           (argc == 7 && strcmp(argv[1], "retention") == 0 &&
            strcmp(argv[3], "--archive-days") == 0 && strcmp(argv[5], "--expire-days") == 0))) {
         return cli_usage_error(usage);
@@ -125,6 +154,8 @@ int cmd_tenant(int argc, char **argv)
         }
     } else if (strcmp(argv[1], "retention") == 0) {
         rc = retention(st, &conf, argc, argv);
+    } else if (strcmp(argv[1], "legacy-topics") == 0) {
+        rc = legacy_topics(st, argc, argv);
     } else {
         rc = mdx_store_tenant_list(st, print_name, NULL);
         if (rc != MDX_OK) {

@@ -73,6 +73,7 @@ static const struct mdx_col cred_cols[] = {
     COL(MDX_COL_TEXT, struct mdx_device_cred, cert_fingerprint),
     COL(MDX_COL_I64, struct mdx_device_cred, revoked_ms),
     COL(MDX_COL_I64, struct mdx_device_cred, updated_ms),
+    COL(MDX_COL_INT, struct mdx_device_cred, legacy_topics),
 };
 const struct mdx_row_layout mdx_row_cred = LAYOUT(struct mdx_device_cred, cred_cols);
 

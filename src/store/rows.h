@@ -77,8 +77,8 @@ void mdx_row_fill(const struct mdx_row_layout *layout, void *rec, const struct m
  * records below name, in order; both back ends run them.
  */
 #define MDX_SELECT_CRED                                                                            \
-    "SELECT t.name, d.name, c.secret_hash, c.cert_fingerprint, c.revoked_ms, c.updated_ms"         \
-    " FROM device_creds c JOIN devices d ON d.id = c.device_id"                                    \
+    "SELECT t.name, d.name, c.secret_hash, c.cert_fingerprint, c.revoked_ms, c.updated_ms,"        \
+    " t.legacy_topics FROM device_creds c JOIN devices d ON d.id = c.device_id"                    \
     " JOIN tenants t ON t.id = d.tenant_id"
 #define MDX_SELECT_IDENTITY                                                                        \
     "SELECT i.name, i.kind, COALESCE(t.name, ''), i.secret_hash, i.created_ms, i.revoked_ms"       \

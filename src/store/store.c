@@ -182,6 +182,17 @@ int mdx_store_tenant_exists(struct mdx_store *st, const char *tenant)
     return FORWARD(catalog, tenant_exists, tenant);
 }
 
+int mdx_store_tenant_legacy_get(struct mdx_store *st, const char *tenant, int *on)
+{
+    *on = 0;
+    return FORWARD(catalog, tenant_legacy_get, tenant, on);
+}
+
+int mdx_store_tenant_legacy_set(struct mdx_store *st, const char *tenant, int on)
+{
+    return FORWARD(catalog, tenant_legacy_set, tenant, on != 0);
+}
+
 int mdx_store_device_add(struct mdx_store *st, const char *tenant, const char *device,
                          int auto_registered)
 {

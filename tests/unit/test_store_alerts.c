@@ -301,7 +301,9 @@ static void migration_gives_existing_tenants_default_rules(enum backend be)
     /* Back to the schema before rules: the tenants exist, the rules do not (and what
      * later migrations added is gone too: issues 5 to 7's tables and columns). */
     if (be == SQLITE) {
-        ok = raw_sql(be, "ALTER TABLE devices DROP COLUMN interlocks;"
+        ok = raw_sql(be, "ALTER TABLE tenants DROP COLUMN legacy_topics;"
+                         " DELETE FROM schema_migrations WHERE version = 10;"
+                         " ALTER TABLE devices DROP COLUMN interlocks;"
                          " DELETE FROM schema_migrations WHERE version = 9;"
                          " DROP TABLE leases; DELETE FROM schema_migrations WHERE version = 8;"
                          " DROP TABLE rul_history; DROP TABLE rul_latest; DROP TABLE rul_thresholds;"
@@ -322,7 +324,9 @@ static void migration_gives_existing_tenants_default_rules(enum backend be)
                          " DROP TABLE rules; ALTER TABLE devices DROP COLUMN type;"
                          " DELETE FROM schema_migrations WHERE version = 4") == 0;
     } else {
-        ok = raw_sql(be, "ALTER TABLE devices DROP COLUMN interlocks;"
+        ok = raw_sql(be, "ALTER TABLE tenants DROP COLUMN legacy_topics;"
+                         " DELETE FROM schema_migrations WHERE version = 9;"
+                         " ALTER TABLE devices DROP COLUMN interlocks;"
                          " DELETE FROM schema_migrations WHERE version = 8;"
                          " DROP TABLE leases; DELETE FROM schema_migrations WHERE version = 7;"
                          " DROP TABLE rul_history; DROP TABLE rul_latest; DROP TABLE rul_thresholds;"

@@ -7,7 +7,8 @@
  * certificate fingerprint (set, keep, clear, revoke, lifted by a new set),
  * a device id with credentials unique across tenants, identity names and
  * device ids kept apart, identities of both kinds, and a deleted device's
- * credentials gone.
+ * credentials gone; a tenant's legacy-topics flag (issue 14 item 6), off by
+ * default, read with a device's credentials.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -300,12 +301,46 @@ static void identity_names_and_device_ids_stay_apart(const struct store_backend 
     store_close_fresh(st);
 }
 
+static void a_tenants_legacy_topics_flag_comes_with_its_devices_credentials(
+    const struct store_backend *be)
+{
+    struct mdx_store *st = open_fresh(be);
+    struct mdx_device_cred c;
+    int on = -1;
+
+    if (st == NULL) {
+        return;
+    }
+    CHECK_EQ_INT(mdx_store_device_cred_set(st, "acme", "press-1", HASH_A, NULL, T0), MDX_OK);
+    CHECK_EQ_INT(mdx_store_device_cred_set(st, "globex", "mill-9", HASH_B, NULL, T0), MDX_OK);
+    CHECK_EQ_INT(mdx_store_tenant_legacy_get(st, "acme", &on), MDX_OK);
+    CHECK_EQ_INT(on, 0);
+    CHECK_EQ_INT(mdx_store_device_cred_get(st, "press-1", &c), MDX_OK);
+    CHECK_EQ_INT(c.legacy_topics, 0);
+    CHECK_EQ_INT(mdx_store_tenant_legacy_set(st, "acme", 1), MDX_OK);
+    CHECK_EQ_INT(mdx_store_tenant_legacy_set(st, "acme", 1), MDX_OK); /* again: no change, ok */
+    CHECK_EQ_INT(mdx_store_tenant_legacy_get(st, "acme", &on), MDX_OK);
+    CHECK_EQ_INT(on, 1);
+    CHECK_EQ_INT(mdx_store_device_cred_get(st, "press-1", &c), MDX_OK);
+    CHECK_EQ_INT(c.legacy_topics, 1);
+    CHECK_EQ_INT(mdx_store_device_cred_get(st, "mill-9", &c), MDX_OK); /* the other tenant */
+    CHECK_EQ_INT(c.legacy_topics, 0);
+    CHECK_EQ_INT(mdx_store_tenant_legacy_set(st, "acme", 0), MDX_OK);
+    CHECK_EQ_INT(mdx_store_device_cred_get(st, "press-1", &c), MDX_OK);
+    CHECK_EQ_INT(c.legacy_topics, 0);
+    CHECK_EQ_INT(mdx_store_tenant_legacy_set(st, "nobody", 1), MDX_ENOTFOUND);
+    CHECK_EQ_INT(mdx_store_tenant_legacy_get(st, "nobody", &on), MDX_ENOTFOUND);
+    CHECK_EQ_INT(mdx_store_tenant_legacy_set(st, "bad/name", 1), MDX_ENOTFOUND);
+    store_close_fresh(st);
+}
+
 STORE_ON_BOTH(sets_keeps_and_clears_device_credentials)
 STORE_ON_BOTH(a_device_id_with_credentials_is_unique_across_tenants)
 STORE_ON_BOTH(revokes_a_device_and_a_new_credential_lifts_it)
 STORE_ON_BOTH(deleting_a_device_deletes_its_credentials)
 STORE_ON_BOTH(adds_gets_lists_and_revokes_identities)
 STORE_ON_BOTH(identity_names_and_device_ids_stay_apart)
+STORE_ON_BOTH(a_tenants_legacy_topics_flag_comes_with_its_devices_credentials)
 
 static const struct mdx_test tests[] = {
     STORE_CASE("store sets, keeps and clears device credentials",
@@ -320,6 +355,8 @@ static const struct mdx_test tests[] = {
                adds_gets_lists_and_revokes_identities),
     STORE_CASE("store keeps identity names and device ids apart",
                identity_names_and_device_ids_stay_apart),
+    STORE_CASE("issue 14: a tenant's legacy-topics flag comes with its devices' credentials",
+               a_tenants_legacy_topics_flag_comes_with_its_devices_credentials),
     {NULL, NULL}};
 
 int main(int argc, char **argv)

@@ -60,6 +60,34 @@ static int pg_tenant_exists(void *impl, const char *tenant)
     return tenant_id(impl, tenant, &id);
 }
 
+static int pg_tenant_legacy_get(void *impl, const char *tenant, int *on)
+{
+    const char *v[1] = {tenant};
+    PGresult *res;
+    int rc;
+
+    if (!mdx_pg_valid_name(tenant)) {
+        return MDX_ENOTFOUND;
+    }
+    rc = mdx_pg_run_row(impl, 0, "SELECT legacy_topics FROM tenants WHERE name = $1", 1, v, &res);
+    if (rc == MDX_OK) {
+        *on = mdx_pg_i64(res, 0, 0) != 0;
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int pg_tenant_legacy_set(void *impl, const char *tenant, int on)
+{
+    const char *v[2] = {tenant, on ? "1" : "0"};
+
+    if (!mdx_pg_valid_name(tenant)) {
+        return MDX_ENOTFOUND;
+    }
+    return mdx_pg_run_change(impl, "UPDATE tenants SET legacy_topics = $2::integer WHERE name = $1",
+                             2, v);
+}
+
 static int pg_tenant_list(void *impl, mdx_name_fn fn, void *arg)
 {
     PGresult *res;
@@ -335,6 +363,8 @@ const struct mdx_store_catalog_ops mdx_pg_catalog = {
     .tenant_add = pg_tenant_add,
     .tenant_list = pg_tenant_list,
     .tenant_exists = pg_tenant_exists,
+    .tenant_legacy_get = pg_tenant_legacy_get,
+    .tenant_legacy_set = pg_tenant_legacy_set,
     .device_add = pg_device_add,
     .device_get = pg_device_get,
     .device_list = pg_device_list,

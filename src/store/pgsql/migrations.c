@@ -337,6 +337,11 @@ static const struct migration migrations[] = {
      "ALTER TABLE devices ADD COLUMN interlocks integer NOT NULL DEFAULT 0;"
      "UPDATE devices SET interlocks = emergency_stop;",
      NULL},
+    {9,
+     /* Issue 14 item 6; the same as SQLite's migration 10. A tenant whose
+      * devices may use the original MODAX firmware's topics. */
+     "ALTER TABLE tenants ADD COLUMN legacy_topics integer NOT NULL DEFAULT 0;",
+     NULL},
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -46,6 +46,31 @@ static int sq_tenant_exists(void *impl, const char *tenant)
     return mdx_sq_tenant_id(impl, tenant, &id);
 }
 
+static int sq_tenant_legacy_get(void *impl, const char *tenant, int *on)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (!mdx_sq_name_valid(tenant)) {
+        return MDX_ENOTFOUND;
+    }
+    rc = mdx_sq_find(impl, "SELECT legacy_topics FROM tenants WHERE name = ?1", tenant, NULL, &st);
+    if (rc == MDX_OK) {
+        *on = sqlite3_column_int(st, 0) != 0;
+        sqlite3_finalize(st);
+    }
+    return rc;
+}
+
+static int sq_tenant_legacy_set(void *impl, const char *tenant, int on)
+{
+    if (!mdx_sq_name_valid(tenant)) {
+        return MDX_ENOTFOUND;
+    }
+    return mdx_sq_update_key(impl, "UPDATE tenants SET legacy_topics = ?2 WHERE name = ?1", tenant,
+                             on);
+}
+
 static int sq_tenant_list(void *impl, mdx_name_fn fn, void *arg)
 {
     struct sq *h = impl;
@@ -358,6 +383,8 @@ const struct mdx_store_catalog_ops mdx_sq_catalog = {
     .tenant_add = sq_tenant_add,
     .tenant_list = sq_tenant_list,
     .tenant_exists = sq_tenant_exists,
+    .tenant_legacy_get = sq_tenant_legacy_get,
+    .tenant_legacy_set = sq_tenant_legacy_set,
     .device_add = sq_device_add,
     .device_get = sq_device_get,
     .device_list = sq_device_list,

@@ -287,6 +287,11 @@ static const struct migration migrations[] = {
      /* Issue 14. All four interlocks of a device (store_catalog.h), not only the e-stop. */
      "ALTER TABLE devices ADD COLUMN interlocks INTEGER NOT NULL DEFAULT 0;"
      "UPDATE devices SET interlocks = emergency_stop;"},
+    {10,
+     /* Issue 14 item 6. A tenant whose devices may use the original MODAX
+      * firmware's topics (modax/sensor/data, ...), rewritten by the broker
+      * plugin; off by default. */
+     "ALTER TABLE tenants ADD COLUMN legacy_topics INTEGER NOT NULL DEFAULT 0;"},
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
