@@ -9,7 +9,7 @@
  * With mqtt.tls the link is TLS (mqtt_tls.c); a refused handshake is logged
  * with its reason and retried like any lost connection.
  *
- * A lost connection is retried after 50 ms, doubling to 500 ms: while the
+ * A lost connection is retried after 50 ms, doubling to 250 ms: while the
  * ingest is away from a restarted broker that lost its session, what devices
  * publish goes to no subscriber (issue 16, item 11). Refusals (TLS, protocol,
  * credentials) back off from 1 s to 10 s instead.
@@ -42,7 +42,7 @@
 #define PUBLISH_INFLIGHT_MAX 10000 /* our publishes not yet acknowledged; more are refused */
 #define LOOP_TIMEOUT_MS 100        /* one mosquitto_loop() call waits at most this long */
 #define RECONNECT_MIN_MS 50        /* first retry after a lost connection */
-#define RECONNECT_MAX_MS 500       /* cap of its doubling: back within this of the broker */
+#define RECONNECT_MAX_MS 250       /* cap of its doubling: back within this of the broker */
 #define REFUSED_MIN_MS 1000        /* first retry after a refusal (TLS, protocol, credentials) */
 #define REFUSED_MAX_MS 10000
 #define STABLE_MS 1000             /* a connection that lasted this long resets the back-off */
