@@ -160,6 +160,10 @@ while [ ! -f "$VAR/serve.ready" ]; do
         exit 1
     fi
 done
+# The ingest has subscribed: have the broker save its database now (SIGUSR1), so
+# that even a broker crash before its first autosave comes back with the ingest's
+# session and queues what the fleet publishes until the ingest is back.
+kill -USR1 "$BROKER" 2>/dev/null || true
 
 "$BUILD/edge/modax-edge" --port "$PORT" --tenant demo --machines 20 \
     --secrets "$VAR/fleet.secrets" --quiet 2> "$VAR/fleet.log" &

@@ -8,9 +8,23 @@
  * clean session off makes the broker queue what arrives while we are down.
  * With mqtt.tls the link is TLS (mqtt_tls.c); a refused handshake is logged
  * with its reason and retried like any lost connection.
+ *
+ * A lost connection is retried after 50 ms, doubling to 250 ms: while the
+ * ingest is away from a restarted broker that lost its session, what devices
+ * publish goes to no subscriber (issue 16, item 11). Refusals (TLS, protocol,
+ * credentials) back off from 1 s to 10 s instead.
+ *
+ * The broker sends every retained message again each time we subscribe. A
+ * retained message we already handed on (a forged or malformed status the
+ * ingest dead-lettered, or a good one it stored) is then the same message
+ * again: a small table of the ones seen (topic and payload digest) drops the
+ * repeats, so one refused retained message is one dead letter, not one per
+ * reconnect (issue 16, item 8). The service may not publish to a device's
+ * status topic (src/auth/topic_rules.c), so it cannot clear it at the broker.
  */
 #include <errno.h>
 #include <mosquitto.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,10 +35,18 @@
 #include "modax/log.h"
 #include "modax/source.h"
 #include "modax/status.h"
+#include "base/htab.h"
 #include "net/mqtt_tls.h"
 
 #define MOD "mqtt"
 #define PUBLISH_INFLIGHT_MAX 10000 /* our publishes not yet acknowledged; more are refused */
+#define LOOP_TIMEOUT_MS 100        /* one mosquitto_loop() call waits at most this long */
+#define RECONNECT_MIN_MS 50        /* first retry after a lost connection */
+#define RECONNECT_MAX_MS 250       /* cap of its doubling: back within this of the broker */
+#define REFUSED_MIN_MS 1000        /* first retry after a refusal (TLS, protocol, credentials) */
+#define REFUSED_MAX_MS 10000
+#define STABLE_MS 1000             /* a connection that lasted this long resets the back-off */
+#define RETAINED_SEEN_MAX 8192     /* retained messages remembered; the oldest make room */
 
 const struct mdx_conf_key mdx_mqtt_conf_keys[] = {
     MDX_CONF_STR("mqtt.host", "127.0.0.1", struct mdx_mqtt_conf, host, "Broker host"),
@@ -65,6 +87,20 @@ static const char *const subscriptions[] = {
     "modax/+/+/command_ack", /* devices' answers to commands (issue 5) */
 };
 
+/* A retained message handed on once: SHA-256 of its topic, a NUL and its payload. */
+struct retained_seen {
+    struct mdx_hnode node;    /* first: a node pointer is the entry */
+    unsigned char digest[32];
+};
+
+/* Retained messages seen, in a ring: 'next' is the oldest once the ring is full. */
+struct retained_table {
+    struct mdx_htab index;
+    struct retained_seen *v;  /* RETAINED_SEEN_MAX entries, owned */
+    size_t n, next;
+    uint64_t repeats;         /* repeats dropped since start */
+};
+
 struct source_mqtt {
     const struct mdx_mqtt_conf *conf; /* borrowed */
     struct mosquitto *mosq;
@@ -77,7 +113,63 @@ struct source_mqtt {
     int loop_started;
     struct mqtt_tls *tls;     /* NULL: plain TCP */
     atomic_int accepted;      /* CONNACK success on the current connection */
+    int64_t accepted_mono_ms; /* when the broker last accepted us, 0: not since the last loss;
+                                 loop thread only */
+    struct retained_table retained; /* loop thread only (on_message) */
 };
+
+/* Non-zero when the table already holds 'digest'. */
+static int retained_find(const struct retained_table *t, const unsigned char digest[32],
+                         uint64_t hash)
+{
+    for (const struct mdx_hnode *n = mdx_htab_bucket(&t->index, hash); n != NULL; n = n->next) {
+        if (n->hash == hash && memcmp(((const struct retained_seen *)n)->digest, digest, 32) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Remembers the retained message (topic, payload); returns non-zero when it
+ * was there already (a repeat to drop). A digest that cannot be computed
+ * counts as new: the message is handed on, as before this table.
+ */
+static int retained_seen_before(struct retained_table *t, const char *topic, const void *payload,
+                                size_t len)
+{
+    unsigned char digest[32];
+    unsigned int dlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    uint64_t hash;
+    struct retained_seen *e;
+    int ok;
+
+    ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+         EVP_DigestUpdate(ctx, topic, strlen(topic) + 1) == 1 &&
+         EVP_DigestUpdate(ctx, payload, len) == 1 && EVP_DigestFinal_ex(ctx, digest, &dlen) == 1 &&
+         dlen == sizeof(digest);
+    EVP_MD_CTX_free(ctx);
+    if (!ok) {
+        return 0;
+    }
+    memcpy(&hash, digest, sizeof(hash));
+    if (retained_find(t, digest, hash)) {
+        return 1;
+    }
+    e = &t->v[t->next];
+    if (t->n == RETAINED_SEEN_MAX) {
+        mdx_htab_remove(&t->index, &e->node);
+    } else {
+        t->n++;
+    }
+    t->next = (t->next + 1) % RETAINED_SEEN_MAX;
+    memcpy(e->digest, digest, sizeof(digest));
+    e->node.hash = hash;
+    e->node.next = NULL;
+    mdx_htab_insert(&t->index, &e->node);
+    return 0;
+}
 
 static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 {
@@ -102,6 +194,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
                           MDX_F_STR("error", mosquitto_strerror(rc)));
         }
     }
+    s->accepted_mono_ms = mdx_mono_us() / 1000;
     atomic_store(&s->accepted, 1);
     atomic_store(&s->subscribed, 1);
     mdx_log_info(MOD, "connected", MDX_F_STR("host", s->conf->host),
@@ -177,6 +270,13 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     if (atomic_load(&s->stopping)) {
         return;
     }
+    if (m->retain && retained_seen_before(&s->retained, m->topic, m->payload,
+                                          (size_t)(m->payloadlen > 0 ? m->payloadlen : 0))) {
+        s->retained.repeats++;
+        mdx_log_info(MOD, "retained message received again; ignored",
+                     MDX_F_STR("topic", m->topic), MDX_F_INT("ignored", s->retained.repeats));
+        return;
+    }
     /* Returns once the message is durable in the spool. */
     s->deliver(s->arg, m->topic, m->payload, (size_t)(m->payloadlen > 0 ? m->payloadlen : 0),
                mdx_now_ms());
@@ -234,6 +334,11 @@ static void *mqtt_create(const void *conf_arg, mdx_deliver_fn deliver, void *arg
     s->conf = conf;
     s->deliver = deliver;
     s->arg = arg;
+    s->retained.v = mdx_calloc(RETAINED_SEEN_MAX, sizeof(*s->retained.v));
+    if (s->retained.v == NULL ||
+        mdx_htab_init(&s->retained.index, RETAINED_SEEN_MAX * 2) != MDX_OK) {
+        goto fail;
+    }
     mosquitto_lib_init();
     s->mosq = mosquitto_new(conf->client_id, conf->clean_session, s);
     if (s->mosq == NULL) {
@@ -262,7 +367,6 @@ static void *mqtt_create(const void *conf_arg, mdx_deliver_fn deliver, void *arg
             goto fail;
         }
     }
-    mosquitto_reconnect_delay_set(s->mosq, 1, 10, true);
     mosquitto_log_callback_set(s->mosq, on_log);
     mosquitto_connect_callback_set(s->mosq, on_connect);
     mosquitto_disconnect_callback_set(s->mosq, on_disconnect);
@@ -277,36 +381,68 @@ fail:
     if (s != NULL) {
         mosquitto_destroy(s->mosq);
         mqtt_tls_destroy(s->tls);
+        mdx_htab_fini(&s->retained.index);
+        mdx_free(s->retained.v);
         mdx_free(s);
     }
     return NULL;
 }
 
+/* Non-zero for a loop result that is a refusal rather than a lost connection. */
+static int refusal(int rc, int err)
+{
+    switch (rc) {
+    case MOSQ_ERR_NO_CONN:
+    case MOSQ_ERR_CONN_LOST:
+    case MOSQ_ERR_KEEPALIVE:
+        return 0;
+    case MOSQ_ERR_ERRNO:
+        return err == EPROTO; /* OpenSSL's way of saying the handshake failed */
+    default:
+        return 1;
+    }
+}
+
 /*
- * libmosquitto's own loop (mosquitto_loop_forever, which mosquitto_loop_start runs)
- * reconnects after lost connections but returns for good after a TLS or protocol error:
- * one refused handshake (a broker restarting with a new certificate) would end the
- * ingest's connection for the life of the process. This thread runs that loop again,
- * with back-off, until the source stops.
+ * The network loop, ours rather than mosquitto_loop_forever: that one waits
+ * whole seconds before a reconnect (1 s, then 4 s, 9 s, ...) and returns for
+ * good after a TLS or protocol error, so one refused handshake (a broker
+ * restarting with a new certificate) would end the ingest's connection for
+ * the life of the process. This one retries until the source stops, a lost
+ * connection after RECONNECT_MIN_MS doubling to RECONNECT_MAX_MS.
  */
 static void *loop_main(void *arg)
 {
     struct source_mqtt *s = arg;
-    int64_t backoff = 1000;
+    int64_t backoff = RECONNECT_MIN_MS;
 
     while (!atomic_load(&s->stopping)) {
-        int rc = mosquitto_loop_forever(s->mosq, 1000, 1);
+        int rc = mosquitto_loop(s->mosq, LOOP_TIMEOUT_MS, 1);
+        int err = errno;
 
+        if (rc == MOSQ_ERR_SUCCESS) {
+            continue;
+        }
         if (atomic_load(&s->stopping)) {
             break;
         }
-        mdx_log_debug(MOD, "MQTT loop ended; reconnecting", MDX_F_STR("error",
-                                                                        mosquitto_strerror(rc)),
-                      MDX_F_INT("backoff_ms", backoff));
-        for (int64_t t = 0; t < backoff && !atomic_load(&s->stopping); t += 100) {
-            mdx_sleep_ms(100);
+        if (refusal(rc, err)) {
+            backoff = backoff < REFUSED_MIN_MS ? REFUSED_MIN_MS : backoff;
+        } else if (s->accepted_mono_ms != 0 &&
+                   mdx_mono_us() / 1000 - s->accepted_mono_ms >= STABLE_MS) {
+            backoff = RECONNECT_MIN_MS;
         }
-        backoff = atomic_load(&s->accepted) ? 1000 : (backoff * 2 > 10000 ? 10000 : backoff * 2);
+        s->accepted_mono_ms = 0;
+        mdx_log_debug(MOD, "MQTT connection down; reconnecting",
+                      MDX_F_STR("error", mosquitto_strerror(rc)), MDX_F_INT("backoff_ms", backoff));
+        for (int64_t t = 0; t < backoff && !atomic_load(&s->stopping); t += 10) {
+            mdx_sleep_ms(10);
+        }
+        if (refusal(rc, err)) {
+            backoff = backoff * 2 > REFUSED_MAX_MS ? REFUSED_MAX_MS : backoff * 2;
+        } else if (backoff < RECONNECT_MAX_MS) {
+            backoff = backoff * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : backoff * 2;
+        }
         if (!atomic_load(&s->stopping)) {
             rc = mosquitto_reconnect_async(s->mosq);
             if (tls_failure(s, rc, errno)) {
@@ -367,6 +503,8 @@ static void mqtt_destroy(void *src)
     mosquitto_destroy(s->mosq);
     mqtt_tls_destroy(s->tls);
     mosquitto_lib_cleanup();
+    mdx_htab_fini(&s->retained.index);
+    mdx_free(s->retained.v);
     mdx_free(s);
 }
 
