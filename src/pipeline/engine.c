@@ -499,8 +499,8 @@ static void *writer_main(void *arg)
             }
             rc = mdx_spool_read(e->spool, &rec, atomic_load(&e->stopping) ? 0 : wait);
             if (rc == MDX_EAGAIN) {
-                if (atomic_load(&e->stopping)) {
-                    break;
+                if (atomic_load(&e->stopping) || b->n_records == 0) {
+                    break; /* idle: the stages' ticks and the statistics run below */
                 }
                 continue;
             }
@@ -652,8 +652,8 @@ static void *pull_writer_main(void *arg)
             rc = e->pull->next(e->pull_src, &in, wait);
             e->pull_idle = rc == MDX_EAGAIN;
             if (rc == MDX_EAGAIN) {
-                if (atomic_load(&e->stopping)) {
-                    break;
+                if (atomic_load(&e->stopping) || b->n_records == 0) {
+                    break; /* idle: the stages' ticks and the statistics run below */
                 }
                 continue;
             }

@@ -96,9 +96,41 @@ static void final_statistics_after_sigterm_right_after_a_periodic_line(void)
     tmp_remove(dir);
 }
 
+/*
+ * An idle ingest still runs its periodic work: the statistics line (and
+ * the stages' ticks, the alert rules' reload among them) come between
+ * batches, and with no message at all the writer used to wait in its read
+ * loop for ever.
+ */
+static void an_idle_ingest_still_writes_its_periodic_line(void)
+{
+    char dir[256];
+    struct broker b;
+    struct serve s;
+    struct stats_lines st;
+
+    tmp_make(dir, sizeof(dir), "idlestats");
+    CHECK(broker_start(&b, dir, 0) == 0);
+    modax_env(dir, b.port);
+    setenv("MODAX_INGEST_STATS_INTERVAL_S", "1", 1);
+    setenv("MODAX_LOG_SUPPRESS_MS", "0", 1); /* idle lines are all alike: show each */
+    CHECK(serve_start(&s, dir, b.port) == 0);
+    read_stats(&s, &st);
+    WAIT_UNTIL((read_stats(&s, &st), st.n >= 2), 10000);
+    CHECK(st.n >= 2);
+    CHECK_EQ_INT(st.received, 0);
+    CHECK_EQ_INT(serve_stop(&s, SIGTERM), 0);
+    unsetenv("MODAX_INGEST_STATS_INTERVAL_S");
+    unsetenv("MODAX_LOG_SUPPRESS_MS");
+    broker_stop(&b, SIGTERM);
+    tmp_remove(dir);
+}
+
 static const struct mdx_test tests[] = {
     {"issue 16: the final statistics line is written after SIGTERM right after a periodic one",
      final_statistics_after_sigterm_right_after_a_periodic_line},
+    {"an idle ingest still writes its periodic statistics line",
+     an_idle_ingest_still_writes_its_periodic_line},
     {NULL, NULL},
 };
 
