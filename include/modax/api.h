@@ -57,6 +57,8 @@ struct mdx_alerting;
 struct mdx_dispatch;
 
 /* What the api role uses; borrowed, must outlive the server. NULL: not in this process. */
+struct mdx_source_ops;
+
 struct mdx_api_deps {
     const struct mdx_store_conf *store;   /* required: each server thread opens its own handle */
     const struct mdx_mqtt_conf *mqtt;     /* required: live stream and commands (client id + "-api") */
@@ -72,6 +74,10 @@ struct mdx_api_deps {
     int ingest_in_process;
     int64_t max_payload_bytes;            /* ingest.max_payload_bytes: the connection ignores
                                              (and counts) larger payloads; 0 = 256 KiB */
+    /* The ingest's source in this process (NULL: none): /readyz is not ready while it is
+     * not connected and subscribed (ops->ready), and /metrics shows it. Borrowed. */
+    const struct mdx_source_ops *source_ops;
+    void *source;
 };
 
 struct mdx_api;

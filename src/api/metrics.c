@@ -30,6 +30,7 @@
 #include "modax/clock.h"
 #include "modax/engine.h"
 #include "modax/log.h"
+#include "modax/source.h"
 #include "modax/status.h"
 
 #include "api/conn_guard.h"
@@ -219,8 +220,16 @@ static void render_ingest(struct mdx_buf *b, struct mdx_engine *e)
             s.batches);
     counter(b, "modax_store_retries_total", "Failed store writes retried from the spool.",
             s.store_retries);
-    gauge(b, "modax_spool_pending_bytes", "Spooled bytes not yet stored.",
+    gauge(b, "modax_spool_pending_bytes", "Spooled bytes not yet stored (the MQTT source's lag).",
           (double)s.spool_pending_bytes);
+    if (s.source_lag >= 0) {
+        /* a pull source (Kafka): how far behind the log's end, over its partitions */
+        gauge(b, "modax_source_lag_records", "Records behind the end of the source's log "
+                                             "(Kafka consumer lag) over the partitions held.",
+              (double)s.source_lag);
+        gauge(b, "modax_source_partitions", "Partitions this worker holds now.",
+              (double)s.source_partitions);
+    }
     family(b, "modax_deadletters_total", "counter", "Refused messages by reason.");
     mdx_engine_reason_counts(e, on_reason, b);
 
@@ -437,6 +446,11 @@ void api_route_metrics(struct api_req *r)
     mdx_buf_init(&b, METRICS_PAGE_MAX);
     if (api->deps.engine != NULL) {
         render_ingest(&b, api->deps.engine);
+    }
+    if (api->deps.source_ops != NULL && api->deps.source != NULL) {
+        gauge(&b, "modax_source_ready", "1 while the ingest's source is connected and "
+                                        "subscribed (what /readyz asks of it).",
+              api->deps.source_ops->ready(api->deps.source) ? 1.0 : 0.0);
     }
     if (api->deps.alerting != NULL) {
         render_alerting(&b, api->deps.alerting);

@@ -10,6 +10,7 @@
 #include "api/reply.h"
 #include "api/request.h"
 #include "modax/apikey.h"
+#include "modax/source.h"
 #include "modax/status.h"
 
 /* Generated from api/openapi.json at build time (cmake/embed_file.cmake). */
@@ -43,12 +44,16 @@ static void readyz(struct api_req *r)
 {
     int store = store_answers(r);
     int broker = r->api->link != NULL && api_link_ready(r->api->link);
-    int ready = store && broker;
+    const struct mdx_api_deps *d = &r->api->deps;
+    int has_source = d->source_ops != NULL && d->source != NULL;
+    int source = has_source && d->source_ops->ready(d->source);
+    int ready = store && broker && (!has_source || source);
     cJSON *o = cJSON_CreateObject();
 
     if (o == NULL || cJSON_AddStringToObject(o, "status", ready ? "ready" : "not_ready") == NULL ||
         cJSON_AddBoolToObject(o, "broker", broker) == NULL ||
-        cJSON_AddBoolToObject(o, "store", store) == NULL) {
+        cJSON_AddBoolToObject(o, "store", store) == NULL ||
+        (has_source && cJSON_AddBoolToObject(o, "source", source) == NULL)) {
         cJSON_Delete(o);
         o = NULL;
     }

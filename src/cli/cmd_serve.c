@@ -409,7 +409,9 @@ running:
         struct mdx_api_deps deps = {.store = &conf.store, .mqtt = &conf.mqtt, .engine = engine,
                                     .alerting = alerting, .dispatch = dispatch,
                                     .ingest_in_process = engine != NULL,
-                                    .max_payload_bytes = conf.ingest.max_payload_bytes};
+                                    .max_payload_bytes = conf.ingest.max_payload_bytes,
+                                    .source_ops = source != NULL ? serve_source : NULL,
+                                    .source = source};
         api = mdx_api_start(&conf.api, &deps, &rc);
         if (api == NULL) {
             mdx_log_error(MOD, "cannot start the api; check api.*", MDX_F_ERR(rc));

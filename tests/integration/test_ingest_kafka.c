@@ -26,6 +26,7 @@
 #include "check.h"
 #include "modax/clock.h"
 #include "support/kafka_mock.h"
+#include "support/api.h"
 #include "support/support.h"
 
 #define TOPIC "telemetry"
@@ -118,6 +119,32 @@ static void exactly_once_across_restarts(void)
     CHECK_EQ_INT(worker_start(&s, "k1"), 0);
     produce(600);
     CHECK_EQ_INT(wait_points(dir, "acme", base + 600, 30000), base + 600);
+    /* Issue 12: the lag and the partitions held are in /metrics; /readyz names the source. */
+    {
+        struct http_resp r = {0};
+        char url[128];
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/readyz", s.api_port);
+        /* no MQTT broker here (the api's link retries): not ready, but the source is */
+        CHECK(http_call("GET", url, NULL, NULL, &r) == 0 && r.status == 503);
+        CHECK(r.body != NULL && strstr(r.body, "\"source\":true") != NULL &&
+              strstr(r.body, "\"broker\":false") != NULL);
+        http_resp_free(&r);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", s.api_port);
+        int lag_zero = 0;
+        for (int64_t until = mdx_now_ms() + 10000; !lag_zero && mdx_now_ms() < until;) {
+            memset(&r, 0, sizeof(r));
+            if (http_call("GET", url, NULL, NULL, &r) == 0 && r.body != NULL) {
+                lag_zero = strstr(r.body, "\nmodax_source_lag_records 0\n") != NULL;
+                CHECK(strstr(r.body, "\nmodax_source_partitions ") != NULL);
+                CHECK(strstr(r.body, "\nmodax_source_ready 1\n") != NULL);
+            }
+            http_resp_free(&r);
+            if (!lag_zero) {
+                mdx_sleep_ms(200); /* the lag is sampled once a second */
+            }
+        }
+        CHECK(lag_zero);
+    }
     CHECK_EQ_INT(serve_stop(&s, SIGTERM), 0);
     CHECK_EQ_INT(last_stat("k1", "points"), 600);
 
@@ -259,6 +286,17 @@ static void refused_sasl_is_named_and_the_password_never_logged(void)
     CHECK(log_has("sasl", "check kafka.sasl_username, kafka.sasl_password") ||
           log_has("sasl", "broker might require SASL"));
     CHECK(!log_has("sasl", "never-in-a-log"));
+    /* Issue 12: /readyz says not ready, and why: the source, not the broker or the store. */
+    if (s.pid > 0) {
+        struct http_resp r = {0};
+        char url[128];
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/readyz", s.api_port);
+        CHECK(http_call("GET", url, NULL, NULL, &r) == 0);
+        CHECK_EQ_INT(r.status, 503);
+        CHECK(r.body != NULL && strstr(r.body, "\"source\":false") != NULL &&
+              strstr(r.body, "\"store\":true") != NULL);
+        http_resp_free(&r);
+    }
     if (s.pid > 0) {
         serve_stop(&s, SIGTERM);
     }
