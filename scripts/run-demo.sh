@@ -103,7 +103,21 @@ if [ ! -f "$PLUGIN" ]; then
     echo "run: $PLUGIN is missing (make build)" >&2
     exit 1
 fi
-mosquitto -c "$VAR/mosquitto.conf" > "$VAR/mosquitto.log" 2>&1 &
+# Each log goes through rotatelogs (apache2-utils): the file and one older generation of
+# at most MODAX_DEMO_LOG_MB (10) MiB each, so a demo left running cannot fill the disk.
+# log_to NAME sets LOG_TO to what the process should write into.
+LOG_MB=${MODAX_DEMO_LOG_MB:-10}
+log_to() {
+    LOG_TO="$VAR/$1.log"
+    if command -v rotatelogs > /dev/null 2>&1; then
+        LOG_TO="$VAR/.$1.log.pipe"
+        rm -f "$LOG_TO"
+        mkfifo -m 600 "$LOG_TO"
+        rotatelogs -n 2 "$VAR/$1.log" "${LOG_MB}M" < "$LOG_TO" > /dev/null 2>&1 &
+    fi
+}
+log_to mosquitto
+mosquitto -c "$VAR/mosquitto.conf" > "$LOG_TO" 2>&1 &
 BROKER=$!
 sleep 0.5
 if ! kill -0 "$BROKER" 2>/dev/null; then
@@ -148,8 +162,9 @@ done
 mv "$VAR/fleet.secrets.new" "$VAR/fleet.secrets"
 KEY=$("$MODAX" key add --tenant demo --role admin --label "make run $(date -u +%FT%TZ)" | head -n 1)
 rm -f "$VAR/serve.ready"
+log_to serve
 MODAX_MQTT_USERNAME="$SVC" MODAX_MQTT_PASSWORD_FILE="$VAR/ingest.secret" \
-    "$MODAX" serve --ready-file "$VAR/serve.ready" 2> "$VAR/serve.log" &
+    "$MODAX" serve --ready-file "$VAR/serve.ready" 2> "$LOG_TO" &
 SERVE=$!
 i=0
 while [ ! -f "$VAR/serve.ready" ]; do
@@ -165,8 +180,9 @@ done
 # session and queues what the fleet publishes until the ingest is back.
 kill -USR1 "$BROKER" 2>/dev/null || true
 
+log_to fleet
 "$BUILD/edge/modax-edge" --port "$PORT" --tenant demo --machines 20 \
-    --secrets "$VAR/fleet.secrets" --quiet 2> "$VAR/fleet.log" &
+    --secrets "$VAR/fleet.secrets" --quiet 2> "$LOG_TO" &
 FLEET=$!
 
 echo "run: broker 127.0.0.1:$PORT (TLS with client certificates: $TLS_PORT), auth plugin on;" \

@@ -207,6 +207,15 @@ static void stops_on(int sig, const char *name)
         return;
     }
     CHECK(processes_with(d.var) >= 3); /* broker, service, fleet */
+    /* Issue 16 item 7: each log is bounded by rotatelogs (two files of 10 MiB at most). */
+    {
+        char needle[700];
+        static const char *const logs[] = {"mosquitto", "serve", "fleet"};
+        for (size_t i = 0; i < 3; i++) {
+            snprintf(needle, sizeof(needle), "rotatelogs -n 2 %s/%s.log 10M", d.var, logs[i]);
+            CHECK_EQ_INT(processes_with(needle), 1);
+        }
+    }
     kill(d.pid, sig);
     CHECK(wait_output(&d, "run: stopping", 3000)); /* at once, not after the 10 s nap */
     CHECK_EQ_INT(demo_wait(&d, 60000), 0);
