@@ -12,11 +12,13 @@
  *   its messageId is among the last pubsub.dedup_window committed ones,
  *   kept in memory; it is acknowledged and not stored again;
  * - after a crash between the commit and the acknowledgement (at most one
- *   batch): its points are the same (series, ts) points as before, because
- *   a point without a timestamp gets the message's publishTime (stable
- *   across deliveries), and the store counts an existing (series, ts) as a
- *   duplicate and changes nothing. Status/safety events and dead letters of
- *   that batch may be stored a second time (see docs/scaling.md).
+ *   batch): its points carry the device's timestamps, and the store counts
+ *   an existing (series, ts) as a duplicate and changes nothing. Points
+ *   without a timestamp (given the receive time), status/safety events and
+ *   dead letters of that batch are stored a second time (docs/scaling.md).
+ *   The publishTime is not used as the substitute timestamp: a bridge
+ *   publishes many messages in one request, which share it to the
+ *   millisecond, so distinct readings would collapse into one.
  * Messages held longer than half the subscription's ack deadline have it
  * extended to pubsub.ack_deadline_s.
  *
@@ -35,7 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -108,7 +109,6 @@ struct held {
     uint64_t id_hash;         /* of its messageId */
     uint8_t *data;            /* decoded payload (or the raw text when it is not base64) */
     size_t len;
-    int64_t publish_ms;
     const char *refusal;      /* static text, or NULL */
     int skip;                 /* a redelivery of one held already: acknowledge only */
     char topic[TOPIC_LEN];
@@ -362,37 +362,6 @@ static void seen_add(struct source_pubsub *s, uint64_t h)
 
 /* ---- messages ---- */
 
-/* "2026-12-06T23:59:34.973Z" (fraction and offset optional) -> ms since the epoch; -1 if not. */
-static int64_t rfc3339_ms(const char *t)
-{
-    struct tm tm;
-    int frac_ms = 0, digits = 0;
-    const char *p;
-
-    memset(&tm, 0, sizeof(tm));
-    if (t == NULL || sscanf(t, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                            &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
-        return -1;
-    }
-    p = t + 19;
-    if (*p == '.') {
-        for (p++; isdigit((unsigned char)*p); p++) {
-            if (digits++ < 3) {
-                frac_ms = frac_ms * 10 + (*p - '0');
-            }
-        }
-        for (; digits < 3; digits++) {
-            frac_ms *= 10;
-        }
-    }
-    if (*p != 'Z') {
-        return -1; /* Pub/Sub writes UTC with Z */
-    }
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return (int64_t)timegm(&tm) * 1000 + frac_ms;
-}
-
 /* Index of a held message with this messageId hash, or -1. */
 static long held_find(const struct source_pubsub *s, uint64_t h)
 {
@@ -405,13 +374,12 @@ static long held_find(const struct source_pubsub *s, uint64_t h)
 }
 
 /* One received message into held[n_held], or acknowledged at once if it was committed. */
-static int take(struct source_pubsub *s, const cJSON *rm, int64_t now_ms)
+static int take(struct source_pubsub *s, const cJSON *rm)
 {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(rm, "message");
     const cJSON *ack = cJSON_GetObjectItemCaseSensitive(rm, "ackId");
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "messageId");
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(m, "data");
-    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(m, "publishTime");
     const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(m, "attributes");
     struct held *h = &s->held[s->n_held];
     const char *b64 = cJSON_IsString(data) ? data->valuestring : "";
@@ -431,10 +399,6 @@ static int take(struct source_pubsub *s, const cJSON *rm, int64_t now_ms)
         atomic_fetch_add(&s->redelivered, 1);
         s->n_held++;
         return MDX_OK;
-    }
-    h->publish_ms = rfc3339_ms(cJSON_IsString(pt) ? pt->valuestring : NULL);
-    if (h->publish_ms < 0) {
-        h->publish_ms = now_ms;
     }
     if (b64[0] == '\0') {
         h->data = (uint8_t *)mdx_strdup(""); /* attributes only: the decoder refuses it */
@@ -528,7 +492,7 @@ static int pull(struct source_pubsub *s)
         if (s->n_held == s->cap_held) {
             break; /* never: we asked for no more than room */
         }
-        rc = take(s, rm, mdx_now_ms());
+        rc = take(s, rm);
         if (rc == MDX_ENOMEM) {
             break; /* what was not taken comes again after its deadline */
         }
@@ -676,8 +640,7 @@ static int hand_out(struct source_pubsub *s, struct mdx_source_rec *rec)
     }
     struct held *h = &s->held[s->given++];
     memset(rec, 0, sizeof(*rec));
-    /* Publish time, not now: a point without a timestamp gets the same ts when redelivered. */
-    rec->recv_ms = h->publish_ms;
+    rec->recv_ms = mdx_now_ms();
     rec->payload = h->data;
     rec->len = h->len;
     rec->topic = h->topic;
