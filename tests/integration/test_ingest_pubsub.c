@@ -322,6 +322,59 @@ static void bad_input_is_dead_lettered_counted_and_acknowledged(void)
     setenv("MODAX_INGEST_AUTO_REGISTER", "true", 1);
 }
 
+/* Non-zero when the worker's log contains 'text'. */
+static int log_has(const char *worker, const char *text)
+{
+    char path[700];
+    static char buf[1 << 20];
+    size_t n;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s.log", dir, worker);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return 0;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strstr(buf, text) != NULL;
+}
+
+/*
+ * pubsub.credentials = token_file: the token is read from the file and sent (the emulator
+ * takes any), never logged; a missing file keeps the worker unready with the key named.
+ */
+static void token_file_credentials(void)
+{
+    struct serve s;
+    char path[600];
+    FILE *f;
+    int64_t base = store_points(dir, "acme");
+
+    snprintf(path, sizeof(path), "%s/token", dir);
+    setenv("MODAX_PUBSUB_CREDENTIALS", "token_file", 1);
+    setenv("MODAX_PUBSUB_TOKEN_FILE", path, 1);
+    CHECK(worker_start(&s, "t1") != 0); /* no file yet */
+    CHECK(log_has("t1", "cannot read pubsub.token_file"));
+    if (s.pid > 0) {
+        serve_stop(&s, SIGTERM);
+    }
+    f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f != NULL) {
+        fputs("ya29.never-in-a-log\n", f);
+        fclose(f);
+    }
+    CHECK_EQ_INT(worker_start(&s, "t2"), 0);
+    publish(50);
+    CHECK_EQ_INT(wait_points(dir, "acme", base + 50, 30000), base + 50);
+    CHECK_EQ_INT(serve_stop(&s, SIGTERM), 0);
+    CHECK(!log_has("t2", "never-in-a-log"));
+    unsetenv("MODAX_PUBSUB_CREDENTIALS");
+    unsetenv("MODAX_PUBSUB_TOKEN_FILE");
+}
+
 int main(void)
 {
     static const struct mdx_test tests[] = {
@@ -329,6 +382,7 @@ int main(void)
         {"redelivered messages are not stored twice", redelivered_messages_are_not_stored_twice},
         {"bad input is dead-lettered, counted and acknowledged",
          bad_input_is_dead_lettered_counted_and_acknowledged},
+        {"token file credentials", token_file_credentials},
         {NULL, NULL}};
     char out[4096];
     int rc;
