@@ -442,8 +442,12 @@ static int ask_subscription(struct source_pubsub *s)
                       MDX_F_STR("project", s->conf->project),
                       MDX_F_STR("subscription", s->conf->subscription));
     } else if (rc == MDX_EDENIED) {
-        mdx_log_error(MOD, "Pub/Sub refused our credentials; the service account needs "
-                           "roles/pubsub.subscriber on the subscription");
+        /* roles/pubsub.subscriber may pull without being allowed to read the subscription. */
+        mdx_log_warn(MOD, "cannot read the subscription's ack deadline (pubsub.subscriptions.get "
+                          "denied); assuming the shortest, 10 s. If pulls are refused too, the "
+                          "service account needs roles/pubsub.subscriber on the subscription");
+        s->sub_deadline_s = 10;
+        rc = MDX_OK;
     }
     mdx_http_resp_fini(&rs);
     return rc;
