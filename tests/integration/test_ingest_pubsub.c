@@ -9,7 +9,9 @@
  * stored twice, in the same process and in a new one; bad input (no
  * attributes, unknown tenant or device, a bad topic attribute, a payload
  * that is not JSON, one over ingest.max_payload_bytes) dead-lettered,
- * counted and acknowledged, with the good messages around it all stored.
+ * counted and acknowledged, with the good messages around it all stored;
+ * a batch outliving the ack deadline keeps its messages (modifyAckDeadline);
+ * credentials from a token file, never logged.
  *
  * Without the emulator (no Google Cloud CLI) the test says so and is
  * skipped (exit 77).
@@ -322,6 +324,27 @@ static void bad_input_is_dead_lettered_counted_and_acknowledged(void)
     setenv("MODAX_INGEST_AUTO_REGISTER", "true", 1);
 }
 
+/*
+ * A batch that takes longer than the subscription's 10 s ack deadline (ingest.batch_ms 14 s
+ * here; a slow store does the same): its messages' deadlines are extended while it fills,
+ * so Pub/Sub does not send them again, and each is stored once.
+ */
+static void slow_batch_keeps_its_messages(void)
+{
+    struct serve s;
+    int64_t base = store_points(dir, "acme");
+
+    setenv("MODAX_INGEST_BATCH_MS", "14000", 1);
+    CHECK_EQ_INT(worker_start(&s, "d1"), 0);
+    publish(100);
+    CHECK_EQ_INT(wait_points(dir, "acme", base + 100, 40000), base + 100);
+    CHECK_EQ_INT(serve_stop(&s, SIGTERM), 0);
+    setenv("MODAX_INGEST_BATCH_MS", "20", 1);
+    CHECK_EQ_INT(last_stat("d1", "points"), 100);
+    CHECK_EQ_INT(last_stat("d1", "duplicates"), 0);
+    CHECK_EQ_INT(log_sum("d1", "redelivered messages skipped", "messages"), 0);
+}
+
 /* Non-zero when the worker's log contains 'text'. */
 static int log_has(const char *worker, const char *text)
 {
@@ -383,6 +406,7 @@ int main(void)
         {"bad input is dead-lettered, counted and acknowledged",
          bad_input_is_dead_lettered_counted_and_acknowledged},
         {"token file credentials", token_file_credentials},
+        {"a slow batch keeps its messages", slow_batch_keeps_its_messages},
         {NULL, NULL}};
     char out[4096];
     int rc;
