@@ -11,7 +11,8 @@
  * that is not JSON, one over ingest.max_payload_bytes) dead-lettered,
  * counted and acknowledged, with the good messages around it all stored;
  * a batch outliving the ack deadline keeps its messages (modifyAckDeadline);
- * credentials from a token file, never logged.
+ * credentials from a token file, never logged; the emulator stopped and a
+ * fresh one started on the same port.
  *
  * Without the emulator (no Google Cloud CLI) the test says so and is
  * skipped (exit 77).
@@ -43,6 +44,20 @@ static int64_t next_ts;
 static int worker_start(struct serve *s, const char *name)
 {
     return serve_start_worker_roles(s, dir, port, name, "ingest");
+}
+
+/* The topic and the subscription (10 s ack deadline; acknowledged messages retained, so
+   that a seek can deliver them again). 0 on success; the emulator's answer in out. */
+static int make_subscription(char *out, size_t len)
+{
+    if (pubsub_emu_call(&emu, "PUT", PROJECT, "topics/" TOPIC, "{}", out, len) != 200 ||
+        pubsub_emu_call(&emu, "PUT", PROJECT, "subscriptions/" SUB,
+                        "{\"topic\":\"projects/" PROJECT "/topics/" TOPIC "\","
+                        "\"ackDeadlineSeconds\":10,\"retainAckedMessages\":true}",
+                        out, len) != 200) {
+        return -1;
+    }
+    return 0;
 }
 
 /* Appends one message (payload base64-encoded, attributes as given) to body. */
@@ -398,6 +413,36 @@ static void token_file_credentials(void)
     unsetenv("MODAX_PUBSUB_TOKEN_FILE");
 }
 
+/*
+ * The emulator stops while a worker reads and a fresh one starts on the same port (it keeps
+ * no state: topic and subscription are made again): the worker says Pub/Sub is unreachable,
+ * retries, and stores what is published after, once.
+ */
+static void emulator_stopped_and_restarted(void)
+{
+    struct serve s;
+    char out[4096];
+    int64_t base = store_points(dir, "acme");
+    int64_t end;
+
+    CHECK_EQ_INT(worker_start(&s, "e1"), 0);
+    publish(100);
+    CHECK_EQ_INT(wait_points(dir, "acme", base + 100, 30000), base + 100);
+    pubsub_emu_stop(&emu);
+    end = mdx_mono_us() / 1000 + 20000;
+    while (!log_has("e1", "Pub/Sub unreachable") && mdx_mono_us() / 1000 < end) {
+        mdx_sleep_ms(100);
+    }
+    CHECK(log_has("e1", "Pub/Sub unreachable"));
+    CHECK_EQ_INT(pubsub_emu_restart(&emu, dir), 0);
+    CHECK_EQ_INT(make_subscription(out, sizeof(out)), 0);
+    publish(100);
+    CHECK_EQ_INT(wait_points(dir, "acme", base + 200, 30000), base + 200);
+    CHECK_EQ_INT(serve_stop(&s, SIGTERM), 0);
+    CHECK_EQ_INT(last_stat("e1", "points"), 200);
+    CHECK_EQ_INT(last_stat("e1", "duplicates"), 0);
+}
+
 int main(void)
 {
     static const struct mdx_test tests[] = {
@@ -407,6 +452,7 @@ int main(void)
          bad_input_is_dead_lettered_counted_and_acknowledged},
         {"token file credentials", token_file_credentials},
         {"a slow batch keeps its messages", slow_batch_keeps_its_messages},
+        {"emulator stopped and restarted", emulator_stopped_and_restarted},
         {NULL, NULL}};
     char out[4096];
     int rc;
@@ -421,12 +467,7 @@ int main(void)
     }
     port = free_port(); /* no MQTT broker: the ingest reads Pub/Sub only */
     modax_env(dir, port);
-    if (rc != 0 ||
-        pubsub_emu_call(&emu, "PUT", PROJECT, "topics/" TOPIC, "{}", out, sizeof(out)) != 200 ||
-        pubsub_emu_call(&emu, "PUT", PROJECT, "subscriptions/" SUB,
-                        "{\"topic\":\"projects/" PROJECT "/topics/" TOPIC "\","
-                        "\"ackDeadlineSeconds\":10,\"retainAckedMessages\":true}",
-                        out, sizeof(out)) != 200 ||
+    if (rc != 0 || make_subscription(out, sizeof(out)) != 0 ||
         modax_run(out, sizeof(out), "tenant", "add", "acme", NULL) != 0) {
         fprintf(stderr, "setup failed: %s\n", out);
         pubsub_emu_stop(&emu);

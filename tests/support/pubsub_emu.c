@@ -79,7 +79,8 @@ int pubsub_emu_call(const struct pubsub_emu *e, const char *method, const char *
     return (int)status;
 }
 
-int pubsub_emu_start(struct pubsub_emu *e, const char *dir)
+/* Starts it on 'port' (0: a free one). */
+static int start_on(struct pubsub_emu *e, const char *dir, int port)
 {
     const char *bin = getenv("MODAX_PUBSUB_EMULATOR");
     char log[700], host_arg[64], port_arg[64];
@@ -94,7 +95,7 @@ int pubsub_emu_start(struct pubsub_emu *e, const char *dir)
     if (bin == NULL || bin[0] == '\0' || access(bin, X_OK) != 0) {
         return 1;
     }
-    e->port = free_port();
+    e->port = port > 0 ? port : free_port();
     snprintf(e->host, sizeof(e->host), "127.0.0.1:%d", e->port);
     snprintf(log, sizeof(log), "%s/pubsub-emulator.log", dir);
     snprintf(host_arg, sizeof(host_arg), "--host=127.0.0.1");
@@ -133,6 +134,19 @@ int pubsub_emu_start(struct pubsub_emu *e, const char *dir)
     fprintf(stderr, "  the Pub/Sub emulator did not answer within 90 s; see %s\n", log);
     pubsub_emu_stop(e);
     return -1;
+}
+
+int pubsub_emu_start(struct pubsub_emu *e, const char *dir)
+{
+    return start_on(e, dir, 0);
+}
+
+int pubsub_emu_restart(struct pubsub_emu *e, const char *dir)
+{
+    int port = e->port;
+
+    pubsub_emu_stop(e);
+    return start_on(e, dir, port);
 }
 
 void pubsub_emu_stop(struct pubsub_emu *e)

@@ -22,7 +22,10 @@ struct pubsub_emu {
  * 0 on success; 1 if no emulator is installed; -1 if it did not start.
  */
 int pubsub_emu_start(struct pubsub_emu *e, const char *dir);
+/* Stops it (SIGTERM) and waits. Its topics, subscriptions and messages are gone with it. */
 void pubsub_emu_stop(struct pubsub_emu *e);
+/* Stops it and starts a fresh one on the same port; as pubsub_emu_start(). */
+int pubsub_emu_restart(struct pubsub_emu *e, const char *dir);
 
 /*
  * METHOD /v1/projects/PROJECT/PATH with JSON 'body' (NULL: none); the
