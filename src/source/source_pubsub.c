@@ -533,7 +533,6 @@ static void *pubsub_create(const void *conf_arg, mdx_deliver_fn deliver, void *a
         goto fail;
     }
     s->conf = conf;
-    s->http.curl = NULL;
     rc = MDX_ECONF;
     if (!name_ok(conf->project) || !name_ok(conf->subscription)) {
         mdx_log_error(MOD, "set pubsub.project and pubsub.subscription (ids, not paths)",
