@@ -859,7 +859,7 @@ static int pubsub_publish_load(const struct pubsub_emu *e, const struct load *ld
                                    "%s{\"data\":\"%s\",\"attributes\":{\"tenant\":\"bench\","
                                    "\"deviceId\":\"dev-%04d\"}}",
                                    in_body > 0 ? "," : "", b64, d);
-            free(b64);
+            mdx_free(b64);
             if (++in_body == PUBSUB_PER_REQUEST || (n == per_dev - 1 && d == ld->devices - 1)) {
                 snprintf(body + at, body_cap - at, "]}");
                 rc = pubsub_emu_call(e, "POST", "bench", "topics/bench:publish", body, NULL, 0) ==

@@ -26,6 +26,7 @@
 
 #include "base/encode.h"
 #include "check.h"
+#include "modax/alloc.h"
 #include "modax/clock.h"
 #include "support/pubsub_emu.h"
 #include "support/support.h"
@@ -73,7 +74,7 @@ static void add_message(char *body, size_t cap, const char *payload, size_t len,
     }
     snprintf(body + at, cap - at, "%s{\"data\":\"%s\",\"attributes\":{%s}}",
              body[at - 1] == '[' ? "" : ",", b64, attrs);
-    free(b64);
+    mdx_free(b64);
 }
 
 static int publish_body(const char *body)
