@@ -36,6 +36,12 @@
  * consumer in this process reading the same records through the same
  * mock brokers. The mock keeps about 5 MB per partition, so the load is
  * produced while it is consumed, as in production.
+ *
+ * --source pubsub reads it from Google's Pub/Sub emulator (started here;
+ * tests/support/pubsub_emu.h), published over REST 1000 messages per
+ * request with tenant and deviceId attributes, into one `modax serve`
+ * with ingest.source = pubsub. No ceiling is measured (ratio 0); the
+ * emulator, a Java process on the same cores, is the slow part.
  */
 #include <mosquitto.h>
 #include <pthread.h>
@@ -48,6 +54,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/encode.h"
 #include "bench_util.h"
 #include "support/broker_auth.h"
 #include "modax/alloc.h"
@@ -55,6 +62,7 @@
 #include "modax/status.h"
 #include "modax/store.h"
 #include "support/kafka_mock.h"
+#include "support/pubsub_emu.h"
 #include "support/support.h"
 #include <librdkafka/rdkafka.h>
 
@@ -822,6 +830,125 @@ static int run_pass_kafka(struct load *ld, int alerting, int workers, struct res
     return 0;
 }
 
+/* ---- --source pubsub ---- */
+
+#define PUBSUB_PER_REQUEST 1000
+
+/* The load (or one message per device with warm) published to the emulator's topic
+   "bench", PUBSUB_PER_REQUEST messages per request; 0 on success. */
+static int pubsub_publish_load(const struct pubsub_emu *e, const struct load *ld)
+{
+    size_t cap = 512 * (size_t)ld->batch + 64;
+    size_t body_cap = PUBSUB_PER_REQUEST * (cap / 3 * 4 + 160) + 64;
+    char *msg = mdx_malloc(cap), *body = mdx_malloc(body_cap);
+    int per_dev = ld->msgs / ld->devices, rc = 0, in_body = 0;
+    size_t at = 0;
+
+    for (int n = 0; msg != NULL && body != NULL && rc == 0 && n < per_dev; n++) {
+        for (int d = 0; rc == 0 && d < ld->devices; d++) {
+            size_t len = format_msg(msg, cap, ld, d, n);
+            char *b64 = mdx_base64_encode(msg, len);
+            if (b64 == NULL) {
+                rc = -1;
+                break;
+            }
+            if (in_body == 0) {
+                at = (size_t)snprintf(body, body_cap, "{\"messages\":[");
+            }
+            at += (size_t)snprintf(body + at, body_cap - at,
+                                   "%s{\"data\":\"%s\",\"attributes\":{\"tenant\":\"bench\","
+                                   "\"deviceId\":\"dev-%04d\"}}",
+                                   in_body > 0 ? "," : "", b64, d);
+            mdx_free(b64);
+            if (++in_body == PUBSUB_PER_REQUEST || (n == per_dev - 1 && d == ld->devices - 1)) {
+                snprintf(body + at, body_cap - at, "]}");
+                rc = pubsub_emu_call(e, "POST", "bench", "topics/bench:publish", body, NULL, 0) ==
+                             200
+                         ? 0
+                         : -1;
+                in_body = 0;
+            }
+        }
+    }
+    mdx_free(msg);
+    mdx_free(body);
+    return msg == NULL || body == NULL ? -1 : rc;
+}
+
+/*
+ * The ingest from Google's Pub/Sub emulator (started here) with one `modax serve`.
+ * No ceiling: the emulator has no counting consumer to compare with (ratio 0).
+ */
+static int run_pass_pubsub(struct load *ld, int alerting, struct result *r)
+{
+    char dir[256], out[4096];
+    struct serve s;
+    struct pubsub_emu emu;
+    int64_t points = (int64_t)ld->msgs * ld->batch * SENSORS, t0, got;
+    long ticks0, ticks1;
+    int port = free_port(), rc;
+
+    tmp_make(dir, sizeof(dir), "bench-ingest-pubsub");
+    rc = pubsub_emu_start(&emu, dir);
+    if (rc != 0) {
+        fprintf(stderr, "bench_ingest: %s\n", rc == 1 ? "no Pub/Sub emulator installed"
+                                                       : "the Pub/Sub emulator did not start");
+        return -1;
+    }
+    if (pubsub_emu_call(&emu, "PUT", "bench", "topics/bench", "{}", out, sizeof(out)) != 200 ||
+        pubsub_emu_call(&emu, "PUT", "bench", "subscriptions/bench-ingest",
+                        "{\"topic\":\"projects/bench/topics/bench\",\"ackDeadlineSeconds\":60}",
+                        out, sizeof(out)) != 200) {
+        fprintf(stderr, "bench_ingest: emulator setup failed: %s\n", out);
+        pubsub_emu_stop(&emu);
+        return -1;
+    }
+    modax_env(dir, port);
+    setenv("PUBSUB_EMULATOR_HOST", emu.host, 1);
+    setenv("MODAX_INGEST_SOURCE", "pubsub", 1);
+    setenv("MODAX_PUBSUB_PROJECT", "bench", 1);
+    setenv("MODAX_PUBSUB_SUBSCRIPTION", "bench-ingest", 1);
+    setenv("MODAX_PUBSUB_MAX_MESSAGES", "1000", 1);
+    setenv("MODAX_INGEST_AUTO_REGISTER", "true", 1);
+    setenv("MODAX_ALERT_DETECT", alerting ? "true" : "false", 1);
+    setenv("MODAX_ALERT_RULES", alerting ? "true" : "false", 1);
+    setenv("MODAX_LOG_LEVEL", "warn", 0);
+    if (modax_run(out, sizeof(out), "tenant", "add", "bench", NULL) != 0 ||
+        serve_start_worker_roles(&s, dir, port, "w1", ld->roles) != 0) {
+        fprintf(stderr, "bench_ingest: cannot start modax serve; see %s/w1.log\n", dir);
+        pubsub_emu_stop(&emu);
+        return -1;
+    }
+    /* Warm the registry so it is not timed. */
+    struct load warm = *ld;
+    warm.base_ms = ld->base_ms - 86400000LL;
+    warm.batch = 1;
+    warm.msgs = ld->devices;
+    pubsub_publish_load(&emu, &warm);
+    wait_points(dir, "bench", (int64_t)ld->devices * SENSORS, 60000);
+    sync();
+    ticks0 = proc_cpu_ticks(s.pid);
+    t0 = mdx_mono_us();
+    if (pubsub_publish_load(&emu, ld) != 0) {
+        fprintf(stderr, "bench_ingest: publishing to the emulator failed\n");
+    }
+    got = wait_points(dir, "bench", points + (int64_t)ld->devices * SENSORS, 600000);
+    r->pps = (double)points / ((double)(mdx_mono_us() - t0) / 1e6);
+    ticks1 = proc_cpu_ticks(s.pid);
+    r->rss = proc_rss_mb(s.pid);
+    serve_stop(&s, SIGTERM);
+    pubsub_emu_stop(&emu);
+    verify_store(dir, ld, &r->lost, &r->dup);
+    if (got < points) {
+        fprintf(stderr, "bench_ingest: only %lld of %lld points arrived\n", (long long)got,
+                (long long)points);
+    }
+    r->ceiling_pps = 0;
+    r->cpu_us = (double)(ticks1 - ticks0) * (1e6 / (double)sysconf(_SC_CLK_TCK)) / ld->msgs;
+    tmp_remove(dir);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct load ld = {.msgs = 500000, .devices = 100, .batch = 1, .publishers = 4,
@@ -829,7 +956,7 @@ int main(int argc, char **argv)
     char self[1024];
     struct result plain = {0}, r = {0};
     ssize_t n;
-    int alerting = 0, plugin = 0, kafka = 0, workers = 1;
+    int alerting = 0, plugin = 0, kafka = 0, pubsub = 0, workers = 1;
 
     if (argc == 5 && strcmp(argv[1], "--count-subscriber") == 0) {
         return run_counter((int)bench_parse_num(argv[2], 1, 65535),
@@ -848,8 +975,10 @@ int main(int argc, char **argv)
         } else if (i + 1 < argc && strcmp(argv[i], "--roles") == 0) {
             ld.roles = argv[++i];
         } else if (i + 1 < argc && strcmp(argv[i], "--source") == 0 &&
-                   (strcmp(argv[i + 1], "mqtt") == 0 || strcmp(argv[i + 1], "kafka") == 0)) {
+                   (strcmp(argv[i + 1], "mqtt") == 0 || strcmp(argv[i + 1], "kafka") == 0 ||
+                    strcmp(argv[i + 1], "pubsub") == 0)) {
             kafka = strcmp(argv[++i], "kafka") == 0;
+            pubsub = strcmp(argv[i], "pubsub") == 0;
         } else if (i + 1 < argc && strcmp(argv[i], "--workers") == 0) {
             workers = (int)bench_parse_num(argv[++i], 1, KAFKA_WORKERS_MAX);
         } else if (strcmp(argv[i], "--alerting") == 0) {
@@ -870,13 +999,13 @@ int main(int argc, char **argv)
             fprintf(stderr, "usage: bench_ingest [--msgs N] [--devices N] [--batch N] "
                             "[--publishers N] [--store sqlite|postgresql] [--alerting] "
                             "[--broker-plugin] [--roles LIST (default " SERVE_ROLES ")] "
-                            "[--source mqtt|kafka] [--workers N (kafka)]\n");
+                            "[--source mqtt|kafka|pubsub] [--workers N (kafka)]\n");
             return 2;
         }
     }
     if (ld.msgs <= 0 || ld.devices <= 0 || ld.batch <= 0 || ld.batch > 1000 ||
         ld.publishers <= 0 || ld.publishers > 16 || ld.msgs < ld.devices ||
-        (plugin && ld.devices > 900) || (kafka && plugin) || (workers > 1 && !kafka)) {
+        (plugin && ld.devices > 900) || ((kafka || pubsub) && plugin) || (workers > 1 && !kafka)) {
         fprintf(stderr, "bench_ingest: values out of range\n");
         return 2;
     }
@@ -903,8 +1032,9 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    if (kafka ? run_pass_kafka(&ld, alerting, workers, &r) != 0
-              : run_pass(&ld, self, alerting, plugin, plugin, &r) != 0) {
+    if (pubsub  ? run_pass_pubsub(&ld, alerting, &r) != 0
+        : kafka ? run_pass_kafka(&ld, alerting, workers, &r) != 0
+                : run_pass(&ld, self, alerting, plugin, plugin, &r) != 0) {
         return 1;
     }
     printf("ingest: msgs=%d points=%lld batch=%d lost=%ld dup=%ld points_per_s=%.0f "
@@ -915,6 +1045,9 @@ int main(int argc, char **argv)
            alerting ? "on" : "off", ld.roles);
     if (kafka) {
         printf(" source=kafka workers=%d", workers);
+    }
+    if (pubsub) {
+        printf(" source=pubsub workers=1 (ceiling not measured)");
     }
     if (plugin) {
         printf(" broker_plugin=on conns=%d unplugged_points_per_s=%.0f "

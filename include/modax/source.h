@@ -149,4 +149,29 @@ struct mdx_kafka_conf {
 extern const struct mdx_conf_key mdx_kafka_conf_keys[];
 extern const struct mdx_source_ops mdx_source_kafka;
 
+/* ---- Google Pub/Sub (source_pubsub.c) ---- */
+
+struct mdx_pubsub_conf {
+    char *project;            /* Google Cloud project id */
+    char *subscription;       /* subscription id (pull) in that project */
+    char *endpoint;           /* https://pubsub.googleapis.com; $PUBSUB_EMULATOR_HOST wins */
+    int64_t max_messages;     /* per pull request */
+    int64_t ack_deadline_s;   /* to which held messages' deadlines are extended */
+    int64_t max_held_mb;      /* message bytes held between two store commits */
+    int64_t max_held_messages;
+    int64_t dedup_window;     /* committed message ids remembered against redelivery */
+    char *credentials;        /* auto, none, token_file, metadata */
+    char *token_file;         /* an OAuth 2.0 access token, re-read before it may expire */
+    char *metadata_host;      /* GKE/GCE metadata server; $GCE_METADATA_HOST wins */
+    char *tenant_attribute;   /* message attribute naming the tenant */
+    char *device_attribute;   /* message attribute naming the device */
+    char *topic_attribute;    /* attribute with modax/{tenant}/{device}/{kind}; "" = none */
+    char *tenant;             /* the only tenant this subscription may carry; "" = any */
+    char *kind;               /* message kind when no topic attribute says */
+    int64_t timeout_ms;       /* one HTTP request */
+};
+
+extern const struct mdx_conf_key mdx_pubsub_conf_keys[];
+extern const struct mdx_source_ops mdx_source_pubsub;
+
 #endif

@@ -40,6 +40,7 @@ struct cli_conf {
     struct mdx_engine_conf ingest;
     struct mdx_mqtt_conf mqtt;
     struct mdx_kafka_conf kafka;
+    struct mdx_pubsub_conf pubsub;
     struct mdx_archive_conf archive;
     struct mdx_objstore_conf objstore;
     struct mdx_alerting_conf alerting;

@@ -10,8 +10,9 @@
  * modax/{tenant}/{device}/alerts; and the api's live stream when the api
  * role runs in the same process.
  * The source is MQTT (ingest.source = mqtt; a push source whose messages
- * the engine spools) or Kafka (kafka; a pull source whose offsets the
- * engine stores with each batch, source.h).
+ * the engine spools), Kafka (kafka; a pull source whose offsets the
+ * engine stores with each batch, source.h) or Google Pub/Sub (pubsub; a
+ * pull source that acknowledges after each batch's commit).
  * On SIGINT/SIGTERM the source disconnects first, then the engine drains
  * the spool into the store, so a clean stop leaves nothing behind.
  *
@@ -71,7 +72,7 @@ static int publish(void *arg, const char *topic, const void *payload, size_t len
                    int retain)
 {
     if (serve_source->publish == NULL) {
-        return MDX_ECONN; /* Kafka: commands to devices go another way (issue 12, item 5) */
+        return MDX_ECONN; /* Kafka, Pub/Sub: commands go another way (issue 12, item 5) */
     }
     return serve_source->publish(arg, topic, payload, len, qos, retain);
 }
@@ -82,21 +83,26 @@ static int ingest_create(struct cli_conf *conf, struct mdx_store *store,
 {
     int rc;
 
-    if (strcmp(conf->ingest.source, "kafka") == 0) {
-        serve_source = &mdx_source_kafka;
-        *source = mdx_source_kafka.create(&conf->kafka, NULL, NULL, &rc);
+    if (strcmp(conf->ingest.source, "kafka") == 0 || strcmp(conf->ingest.source, "pubsub") == 0) {
+        int kafka = conf->ingest.source[0] == 'k';
+        serve_source = kafka ? &mdx_source_kafka : &mdx_source_pubsub;
+        *source = serve_source->create(kafka ? (const void *)&conf->kafka
+                                             : (const void *)&conf->pubsub,
+                                       NULL, NULL, &rc);
         if (*source == NULL) {
-            mdx_log_error(MOD, "cannot create the Kafka consumer; check kafka.*", MDX_F_ERR(rc));
+            mdx_log_error(MOD, kafka ? "cannot create the Kafka consumer; check kafka.*"
+                                     : "cannot create the Pub/Sub source; check pubsub.*",
+                          MDX_F_ERR(rc));
             return rc;
         }
-        *engine = mdx_engine_create_pull(&conf->ingest, store, &mdx_source_kafka, *source, &rc);
+        *engine = mdx_engine_create_pull(&conf->ingest, store, serve_source, *source, &rc);
         if (*engine == NULL) {
             mdx_log_error(MOD, "cannot start the ingest", MDX_F_ERR(rc));
         }
         return *engine != NULL ? MDX_OK : rc;
     }
     if (strcmp(conf->ingest.source, "mqtt") != 0) {
-        mdx_log_error(MOD, "ingest.source must be mqtt or kafka",
+        mdx_log_error(MOD, "ingest.source must be mqtt, kafka or pubsub",
                       MDX_F_STR("value", conf->ingest.source));
         return MDX_ECONF;
     }

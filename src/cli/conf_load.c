@@ -24,7 +24,7 @@ static const struct mdx_conf_key log_keys[] = {
     MDX_CONF_END,
 };
 
-#define N_SECTIONS 12
+#define N_SECTIONS 13
 
 static void sections(struct cli_conf *c, struct mdx_conf_section out[N_SECTIONS])
 {
@@ -33,6 +33,7 @@ static void sections(struct cli_conf *c, struct mdx_conf_section out[N_SECTIONS]
     out[2] = (struct mdx_conf_section){"ingest", mdx_engine_conf_keys, c ? &c->ingest : NULL};
     out[3] = (struct mdx_conf_section){"mqtt", mdx_mqtt_conf_keys, c ? &c->mqtt : NULL};
     out[11] = (struct mdx_conf_section){"kafka", mdx_kafka_conf_keys, c ? &c->kafka : NULL};
+    out[12] = (struct mdx_conf_section){"pubsub", mdx_pubsub_conf_keys, c ? &c->pubsub : NULL};
     out[4] = (struct mdx_conf_section){"archive", mdx_archive_conf_keys, c ? &c->archive : NULL};
     out[5] = (struct mdx_conf_section){"archive.store", mdx_objstore_conf_keys,
                                        c ? &c->objstore : NULL};

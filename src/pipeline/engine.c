@@ -33,7 +33,7 @@
 
 const struct mdx_conf_key mdx_engine_conf_keys[] = {
     MDX_CONF_STR("ingest.source", "mqtt", struct mdx_engine_conf, source,
-                 "Where device data comes from: mqtt (mqtt.*) or kafka (kafka.*)"),
+                 "Where device data comes from: mqtt (mqtt.*), kafka (kafka.*) or pubsub (pubsub.*)"),
     MDX_CONF_STR("ingest.spool_dir", "var/spool", struct mdx_engine_conf, spool_dir,
                  "Directory of the durable spool between MQTT and the store"),
     MDX_CONF_INT("ingest.spool_max_mb", "1024", 1, 1048576, struct mdx_engine_conf, spool_max_mb,
