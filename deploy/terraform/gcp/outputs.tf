@@ -15,6 +15,8 @@ output "modax_config" {
     "archive.store.access_key" = google_storage_hmac_key.archiver.access_id
     "archive.after_days"       = tostring(var.archive_after_days)
     "archive.expire_days"      = tostring(var.archive_expire_days)
+    "pubsub.project"           = var.project_id
+    "pubsub.subscription"      = google_pubsub_subscription.ingest.name
   }
 }
 
