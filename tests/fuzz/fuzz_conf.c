@@ -21,6 +21,9 @@
 #include "modax/conf.h"
 #include "modax/status.h"
 
+/* Longest string value written back (the loader's lines are at most 4094 bytes). */
+#define ROUND_TRIP_MAX 2000
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct fz_conf {
@@ -107,6 +110,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (a.host == NULL || a.name == NULL || a.port < 1 || a.port > 65535 ||
         (a.on != 0 && a.on != 1) || !(a.ratio >= -1e6 && a.ratio <= 1e6) || a.token != NULL) {
         abort();
+    }
+    /* Quoted and escaped, a value may double: the written line must stay under 4 KiB. */
+    if (strlen(a.host) > ROUND_TRIP_MAX || strlen(a.name) > ROUND_TRIP_MAX) {
+        fini(&a);
+        unlink(path);
+        return 0;
     }
     f = fopen(path, "w");
     if (f == NULL) {
