@@ -178,6 +178,10 @@ static void azure_inbound(const struct mdx_edge_link *l, const char *topic,
         if (end[1] == '?') {
             query_value(end + 2, "$rid", in->rid, sizeof(in->rid));
         }
+        /* The answer's topic carries the rid: a wildcard or level in it cannot be answered. */
+        if (strpbrk(in->rid, "#+/") != NULL) {
+            in->rid[0] = '\0';
+        }
         in->kind = MDX_EDGE_IN_METHOD;
         return;
     }

@@ -302,7 +302,7 @@ static int load_file(const struct mdx_conf_section *sections, size_t n, const ch
         fail(err, errlen, "config: %s: %s", path, strerror(errno));
         return MDX_ECONF;
     }
-    while (fgets(line, sizeof(line), f) != NULL) {
+    for (long start = ftell(f); fgets(line, sizeof(line), f) != NULL; start = ftell(f)) {
         const struct mdx_conf_section *sec = NULL;
         const struct mdx_conf_key *k;
         struct origin o = {path, ++lineno, NULL};
@@ -310,6 +310,12 @@ static int load_file(const struct mdx_conf_section *sections, size_t n, const ch
         const char *why = NULL;
         int r;
 
+        /* fgets() reads past a NUL byte; the line's text would silently end there. */
+        if (start >= 0 && ftell(f) - start != (long)strlen(line)) {
+            fail(err, errlen, "config: %s:%d: NUL byte in the line", path, lineno);
+            rc = MDX_ECONF;
+            break;
+        }
         if (strchr(line, '\n') == NULL && !feof(f)) {
             fail(err, errlen, "config: %s:%d: line longer than %d bytes", path, lineno,
                  LINE_BYTES - 2);

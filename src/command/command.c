@@ -78,6 +78,17 @@ static int limit_entry_ok(const cJSON *entry, double *min, double *max)
     return finite_member(entry, "min", min) && finite_member(entry, "max", max);
 }
 
+/* Non-zero if a member of 'obj' before 'entry' has the same name. */
+static int named_before(const cJSON *obj, const cJSON *entry)
+{
+    for (const cJSON *m = obj->child; m != entry; m = m->next) {
+        if (strcmp(m->string, entry->string) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int mdx_limits_check(const char *limits_json, char *why, size_t whylen)
 {
     cJSON *root, *entry;
@@ -97,6 +108,12 @@ int mdx_limits_check(const char *limits_json, char *why, size_t whylen)
     cJSON_ArrayForEach(entry, root) {
         if (!param_name_ok(entry->string)) {
             say(why, whylen, "limits: parameter names are 1 to 64 of A-Z a-z 0-9 _ -");
+            rc = MDX_EINVAL;
+            break;
+        }
+        if (named_before(root, entry)) {
+            /* The check reads the first one: a second would show a range never applied. */
+            say(why, whylen, "limits.%s is given twice", entry->string);
             rc = MDX_EINVAL;
             break;
         }

@@ -510,7 +510,9 @@ int mdx_spool_read(struct mdx_spool *sp, struct mdx_spool_rec *rec, int wait)
     body = hdr + REC_HEADER;
     if (pread(sp->read_fd, body, body_len, (off_t)(sp->rpos.offset + REC_HEADER)) !=
             (ssize_t)body_len ||
-        record_crc(hdr, body, body_len) != crc || body[tl] != '\0') {
+        record_crc(hdr, body, body_len) != crc || body[tl] != '\0' ||
+        memchr(body, '\0', tl) != NULL) {
+        /* The writer's topics hold no NUL: one inside would cut the topic short. */
         return MDX_ECORRUPT;
     }
     sp->buf_used += REC_HEADER + (size_t)body_len;

@@ -215,6 +215,11 @@ static int map_columns(struct reader *r)
                 return MDX_EINVAL;
             }
         }
+        if (r->n_inputs == 0) {
+            /* A file of only asset and time columns has nothing to learn from. */
+            snprintf(r->why, r->whylen, "no input columns");
+            return MDX_EINVAL;
+        }
         return MDX_OK;
     }
     char list[4096];
@@ -254,6 +259,30 @@ static int map_columns(struct reader *r)
     if (r->n_inputs == 0) {
         snprintf(r->why, r->whylen, "no input columns");
         return MDX_EINVAL;
+    }
+    return MDX_OK;
+}
+
+/*
+ * A CSV header names each column once, with 1 to MDX_NAME_MAX bytes: columns
+ * are chosen by name, and a model's inputs are named after them.
+ */
+static int header_ok(struct reader *r, char **cells, size_t n, long line)
+{
+    for (size_t c = 0; c < n; c++) {
+        size_t len = strlen(cells[c]);
+        if (len == 0 || len > MDX_NAME_MAX) {
+            snprintf(r->why, r->whylen, "line %ld, column %zu: a column name is 1 to %d bytes",
+                     line, c + 1, MDX_NAME_MAX);
+            return MDX_EINVAL;
+        }
+        for (size_t b = 0; b < c; b++) {
+            if (strcmp(cells[b], cells[c]) == 0) {
+                snprintf(r->why, r->whylen, "line %ld, column %zu: column name '%s' given twice",
+                         line, c + 1, cells[c]);
+                return MDX_EINVAL;
+            }
+        }
     }
     return MDX_OK;
 }
@@ -460,7 +489,7 @@ static int assemble(struct reader *r, struct mdx_rul_dataset *d)
                         rc = MDX_EINVAL;
                         break;
                     }
-                    out[c] = out[c - k]; /* the asset's previous row */
+                    out[c] = (out - k)[c]; /* the asset's previous row (c - k would wrap) */
                 }
             }
             d->time[d->n_rows++] = src->time;
@@ -510,6 +539,9 @@ static int parse(struct reader *r, char *buf, struct mdx_rul_dataset *d)
             have_cols = 1;
             r->n_cols = n;
             if (csv) {
+                if (header_ok(r, cells, n, line) != MDX_OK) {
+                    return MDX_EINVAL;
+                }
                 for (size_t c = 0; c < n; c++) {
                     snprintf(r->names[c], sizeof(r->names[c]), "%s", cells[c]);
                 }

@@ -143,7 +143,11 @@ static int header(const struct kafka_map *m, const struct kafka_hdr *h, size_t n
     return 0;
 }
 
-/* Splits modax/{tenant}/{device}/{kind}; 0 if it is not that form. */
+/*
+ * Splits modax/{tenant}/{device}/{kind}; 0 if it is not that form. An empty
+ * tenant or device is not: the pinned tenant or the key would fill it here
+ * but not in the topic handed on.
+ */
 static int split_topic(const char *t, char *tenant, char *device, size_t cap)
 {
     const char *a, *b, *c;
@@ -154,7 +158,8 @@ static int split_topic(const char *t, char *tenant, char *device, size_t cap)
     a = t + 6;
     b = strchr(a, '/');
     c = b != NULL ? strchr(b + 1, '/') : NULL;
-    if (b == NULL || c == NULL || (size_t)(b - a) >= cap || (size_t)(c - b - 1) >= cap) {
+    if (b == NULL || c == NULL || b == a || c == b + 1 || (size_t)(b - a) >= cap ||
+        (size_t)(c - b - 1) >= cap) {
         return 0;
     }
     memcpy(tenant, a, (size_t)(b - a));
@@ -202,6 +207,10 @@ const char *kafka_map_topic(const struct kafka_map *m, const char *ktopic,
     }
     if (tenant[0] == '\0' || device[0] == '\0') {
         return "kafka record without tenant or device (headers or key)";
+    }
+    /* A '/' would shift the levels of the topic made below. */
+    if (strchr(tenant, '/') != NULL || strchr(device, '/') != NULL) {
+        return "kafka record's tenant or device holds a '/'";
     }
     if (from_topic) {
         if (snprintf(out, len, "%s", mqtt) >= (int)len) {
