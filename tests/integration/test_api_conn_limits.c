@@ -93,6 +93,19 @@ static int count_ended(const int *fds, int n, char (*got)[128])
     return k;
 }
 
+/* How many of them ended without an answer: refused at accept, not cut by the read timeout (408). */
+static int count_refused(const int *fds, int n, char (*got)[128])
+{
+    int k = 0;
+
+    for (int i = 0; i < n; i++) {
+        if (fds[i] < 0 || ended(fds[i], got[i], sizeof(got[i]))) {
+            k += strncmp(got[i], "HTTP/1.1 408", 12) != 0;
+        }
+    }
+    return k;
+}
+
 static void close_all(int *fds, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -194,10 +207,11 @@ static void issue16_per_address_cap(void)
     for (int i = 0; i < N; i++) {
         fds[i] = open_from("127.0.0.5", fx.http_port, HALF_REQUEST);
     }
-    /* The five over the cap are ended at once; the others are held (until the read timeout). */
-    CHECK_WAIT(count_ended(fds, N, got) >= N - PER_ADDRESS, 1000);
-    CHECK_EQ_INT(count_ended(fds, N, got), N - PER_ADDRESS);
-    CHECK(metric(REFUSED_PER_ADDRESS) == before + (N - PER_ADDRESS));
+    /* The five over the cap are ended with no answer; the others are held until the read
+     * timeout cuts them with a 408 (a busy machine may get there first: they do not count). */
+    CHECK_WAIT(count_refused(fds, N, got) >= N - PER_ADDRESS, READ_TIMEOUT_MS + 5000);
+    CHECK_EQ_INT(count_refused(fds, N, got), N - PER_ADDRESS);
+    CHECK_WAIT(metric(REFUSED_PER_ADDRESS) == before + (N - PER_ADDRESS), 5000);
     /* Another address is not affected. */
     CHECK_EQ_INT(get_on(fx.http_port, "/healthz", NULL), 200);
     close_all(fds, N);
