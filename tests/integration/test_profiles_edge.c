@@ -13,7 +13,8 @@
  * topics. Asserted: MQTT 3.1.1 CONNECT as client id m-0001 with that user
  * name, telemetry with the property bag, a direct method answered on its
  * $rid with 200/400, a cloud-to-device command answered, a wrong key
- * refused (the agent stops, no spin).
+ * refused (the agent stops, no spin); the token renewed while connected,
+ * and a token that expired while the agent was stopped replaced at once.
  * aws-iot: TLS 1.2 listener that requires a client certificate (CN = the
  * thing name, used as user name) and takes no retained messages
  * (retain_available false: a retained publish or Will drops the client,
@@ -22,6 +23,10 @@
  * modax/{tenant}/{thing}/..., commands on .../commands are answered.
  * ALPN: Mosquitto cannot check it, so an `openssl s_server` limited to
  * TLS 1.2 and ALPN x-amzn-mqtt-ca takes the agent's TLS handshake.
+ * Device SDKs (tests/js, run with node on a capturing broker): Microsoft's
+ * azure-iot-device-mqtt and Amazon's aws-iot-device-sdk-v2 (aws-crt's
+ * native MQTT 3.1.1 client) do what our profiles do; their CONNECT fields,
+ * subscriptions and topics are compared with ours.
  */
 #include <fcntl.h>
 #include <mosquitto.h>
@@ -1084,6 +1089,62 @@ static void azure_iot_hub_renews_the_token(void)
     }
 }
 
+/*
+ * A SAS token that expired while connected: the agent is stopped (SIGSTOP,
+ * as a device that hung or slept) past its token's expiry, so renewal
+ * could not happen in time and the hub would have closed the session.
+ * Once it runs again it ends that session at once and connects again with
+ * a new token (made from the time now), and readings go on; it does not
+ * stop, nor spin.
+ */
+static void azure_iot_hub_token_expired_while_connected(void)
+{
+    char port[16], cafile[400], keyfile[400];
+    const char *t;
+    pid_t br, edge;
+    int port_n = free_port();
+    int64_t expiry_s;
+
+    tmp_make(dir, sizeof(dir), "edge-expired");
+    make_certificates();
+    snprintf(port, sizeof(port), "%d", port_n);
+    snprintf(cafile, sizeof(cafile), "%s/ca.crt", dir);
+    snprintf(keyfile, sizeof(keyfile), "%s/device.key", dir);
+    write_file("device.key", KEY_B64 "\n");
+    br = broker(port_n, "capture", "allow_anonymous true\n");
+    CHECK(br > 0);
+    {
+        char *args[] = {"--profile", "azure-iot-hub", "--hub", HUB, "--device-key-file", keyfile,
+                        "--sas-ttl", "10", "--cafile", cafile, "--port", port, "--machines", "1",
+                        "--rate", "5", "--duration", "90", NULL};
+
+        edge = edge_spawn("edge-expired.log", args);
+    }
+    CHECK_WAIT(file_has("capture.log", "as " DEVICE " ("), WAIT_MS);
+    /* The first token expires at the end of the period after the one it was made in. */
+    expiry_s = (mdx_now_ms() / 1000 / 10 + 2) * 10;
+    CHECK_EQ_INT(kill(edge, SIGSTOP), 0);
+    CHECK_WAIT(mdx_now_ms() / 1000 > expiry_s + 1, 30000);
+    CHECK_EQ_INT(kill(edge, SIGCONT), 0);
+    {
+        long mark = file_size("capture.log");
+
+        /* a new session at once, and readings on it */
+        CHECK_WAIT(strstr(log_from("capture.log", mark), "as " DEVICE " (") != NULL, 5000);
+        CHECK_WAIT((t = strstr(log_from("capture.log", mark), "as " DEVICE " (")) != NULL &&
+                       strstr(t, "modax-leaf=sensor_data") != NULL,
+                   WAIT_MS);
+    }
+    CHECK(file_has("edge-expired.log", "renewing the session's credentials"));
+    kill(edge, SIGTERM);
+    CHECK_EQ_INT(wait_exit(edge), 0);
+    CHECK(!file_has("edge-expired.log", "refused"));
+    stop(br);
+    if (mdx_test_failures_ == 0) {
+        tmp_remove(dir);
+    }
+}
+
 static const struct mdx_test tests[] = {
     {"azure-iot-hub: SAS handshake, telemetry property bag, direct methods, C2D, wrong key",
      azure_iot_hub_handshake_telemetry_methods},
@@ -1091,6 +1152,8 @@ static const struct mdx_test tests[] = {
      aws_iot_certificate_thing_topics_no_retain},
     {"aws-iot: ALPN x-amzn-mqtt-ca over TLS 1.2, device certificate", aws_iot_alpn_and_tls12},
     {"azure-iot-hub: the SAS token is renewed while connected", azure_iot_hub_renews_the_token},
+    {"azure-iot-hub: a SAS token that expired while connected: a new session at once",
+     azure_iot_hub_token_expired_while_connected},
     {"azure-iot-hub: CONNECT fields and topics equal azure-iot-device-mqtt's",
      azure_iot_hub_matches_the_device_sdk},
     {"aws-iot: CONNECT fields and topics equal aws-iot-device-sdk-v2's",
