@@ -903,6 +903,7 @@ static void azure_iot_hub_matches_the_device_sdk(void)
 /* What one client of the aws-iot profile did, read from a Mosquitto log with log_type all. */
 struct aws_seen {
     char proto[8];      /* "p2": MQTT 3.1.1 */
+    char clean[4];      /* "c0": a persistent session, "c1": a clean one */
     char user[300];     /* "" when none was sent */
     int has_user;
     char subs[4][160];  /* topic filters with their QoS: "FILTER (QoS N)" */
@@ -921,7 +922,7 @@ static void parse_aws_log(const char *t, struct aws_seen *s)
         const char *end = strchr(p, '\n');
         const char *u = strstr(p, "u'");
 
-        sscanf(p, "as " DEVICE " (%7[^,]", s->proto);
+        sscanf(p, "as " DEVICE " (%7[^,], %3[^,]", s->proto, s->clean);
         if (u != NULL && (end == NULL || u < end)) {
             s->has_user = 1;
             sscanf(u + 2, "%299[^']", s->user);
@@ -955,9 +956,9 @@ static void parse_aws_log(const char *t, struct aws_seen *s)
  * mqtt311 client as our profile speaks 3.1.1) and modax-edge's aws-iot
  * profile against one capturing Mosquitto (TLS 1.2 requiring a client
  * certificate, log_type all), both with the device certificate of thing
- * m-0001: the same protocol and client id, the same subscription (filter
- * and QoS), and the reading published on the same topic with the same QoS
- * and retain flag. What differs, on purpose: the SDK sends its metrics as
+ * m-0001: the same protocol, client id and session kind (persistent), the
+ * same subscription (filter and QoS), and the reading published on the
+ * same topic with the same QoS and retain flag. What differs, on purpose: the SDK sends its metrics as
  * user name ("?SDK=IoTDeviceSDK/JS&Platform=...&Metadata=(...)"), which IoT
  * Core ignores for certificate authentication; ours sends none. Keep-alive
  * (SDK 1200 s, ours 30 s) and the Will (ours: status "offline", not
@@ -1024,6 +1025,8 @@ static void aws_iot_matches_the_device_sdk(void)
             sdk.has_user ? sdk.user : "(none)", sdk.subs[0], sdk.reading);
     CHECK_STR(ours.proto, "p2");
     CHECK_STR(sdk.proto, ours.proto);
+    CHECK_STR(ours.clean, "c0"); /* both keep the session (the SDK's default) */
+    CHECK_STR(sdk.clean, ours.clean);
     /* The SDK's user name is its metrics only; ours carries nothing in its place. */
     CHECK(!ours.has_user);
     CHECK(sdk.has_user && strncmp(sdk.user, "?SDK=", 5) == 0);
