@@ -958,9 +958,11 @@ static void parse_aws_log(const char *t, struct aws_seen *s)
  * certificate, log_type all), both with the device certificate of thing
  * m-0001: the same protocol, client id and session kind (persistent), the
  * same subscription (filter and QoS), and the reading published on the
- * same topic with the same QoS and retain flag. What differs, on purpose: the SDK sends its metrics as
- * user name ("?SDK=IoTDeviceSDK/JS&Platform=...&Metadata=(...)"), which IoT
- * Core ignores for certificate authentication; ours sends none. Keep-alive
+ * same topic with the same QoS and retain flag. What differs, on purpose:
+ * the SDK sends its metrics as user name ("?SDK=IoTDeviceSDK/JS&Platform=
+ * ...&Metadata=(...)"), which IoT Core ignores for certificate
+ * authentication; ours sends none. The SDK also offers ALPN x-amzn-mqtt-ca
+ * on 8883 (ours only on 443 or with --alpn; Mosquitto ignores it). Keep-alive
  * (SDK 1200 s, ours 30 s) and the Will (ours: status "offline", not
  * retained; the SDK: none unless asked) are settings, not the dialect.
  */
