@@ -213,6 +213,36 @@ static void check_backlog_sent(struct mdx_edge_agent *a, int64_t now)
     a->backlog_since_ms = -1;
 }
 
+/*
+ * The wall clock went back since the outbox's newest reading was made (a
+ * device whose clock was reset by a power cut, or corrected by NTP): the
+ * readings of this run go on after that reading instead, so that every
+ * series keeps rising timestamps and no new reading takes the (series, ts)
+ * of one already stored, where the store would drop it as a resend.
+ */
+static void continue_after_the_outbox(struct mdx_edge_agent *a)
+{
+    struct mdx_edge_reading r;
+    int64_t newest = INT64_MIN;
+    uint32_t i;
+
+    for (i = 0; i < a->conf.machines; i++) {
+        const struct mdx_edge_unit *u = &a->units[i];
+
+        if (u->ob_next > 1 && mdx_edge_outbox_get(&a->outbox, i, u->ob_next - 1, &r) == MDX_OK &&
+            r.ts_ms > newest) {
+            newest = r.ts_ms;
+        }
+    }
+    if (newest > a->start_wall_ms) {
+        say(a, MDX_EDGE_LOG_WARN,
+            "clock: the outbox's newest reading is %.1f s after the start of this run (the "
+            "clock went back); readings go on after it",
+            (double)(newest - a->start_wall_ms) / 1000.0);
+        a->start_wall_ms = newest;
+    }
+}
+
 static int open_outbox(struct mdx_edge_agent *a)
 {
     char identity[MDX_OUTBOX_IDENTITY_MAX], why[200];
@@ -248,6 +278,7 @@ static int open_outbox(struct mdx_edge_agent *a)
             u->ob_marks[k] = u->ob_next; /* a replay goes back to the start at most */
         }
     }
+    continue_after_the_outbox(a);
     a->has_outbox = 1;
     a->checkpoint_ms = a->start_mono_ms;
     a->bf_refill_ms = a->start_mono_ms;

@@ -86,7 +86,8 @@ struct mdx_edge_conf {
     double duration_s; /* real seconds to run; 0: until stopped */
     uint64_t count;    /* readings per machine; 0: unlimited */
     double life_s;     /* simulated machine life, wear 0 to failure */
-    double start_ago_s; /* the simulated clock starts this long before now (replays) */
+    double start_ago_s; /* the simulated clock starts this long before now (replays); never
+                           before the outbox's newest reading */
     int safety;        /* publish safety messages */
     uint32_t ring_cap; /* readings buffered per machine */
     uint32_t flush_chunk; /* most readings per array when batch is 1; 0: MDX_EDGE_FLUSH_CHUNK */

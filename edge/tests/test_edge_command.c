@@ -76,6 +76,16 @@ static void bad_member_keeps_the_id(void)
         "{\"command_id\":5,\"name\":"
         "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"value\":0}",
         "{\"command_id\":5,\"name\":\"x\",\"value\":[1]}",
+        /* not finite: JSON has no NaN or Infinity, and 1e999 overflows (above) */
+        "{\"command_id\":5,\"name\":\"speed_pct\",\"value\":NaN}",
+        "{\"command_id\":5,\"name\":\"speed_pct\",\"value\":nan}",
+        "{\"command_id\":5,\"name\":\"speed_pct\",\"value\":Infinity}",
+        "{\"command_id\":5,\"name\":\"speed_pct\",\"value\":-Infinity}",
+        "{\"command_id\":5,\"name\":\"speed_pct\",\"value\":\"NaN\"}",
+        "{\"command_id\":5,\"name\":\"speed_pct\",\"value\":-1e999}",
+        /* too long: a number literal over MDX_EDGE_CMD_NUMBER_MAX (65 digits) */
+        "{\"command_id\":5,\"name\":\"speed_pct\",\"value\":"
+        "10000000000000000000000000000000000000000000000000000000000000000}",
         /* truncated after the id: the id was read */
         "{\"command_id\":5,\"name\":\"speed_pct\",\"value\":",
         NULL,
@@ -151,6 +161,26 @@ static void trailing_data_and_embedded_nul(void)
     CHECK_EQ_INT(mdx_edge_command_parse(two, 20, &c, &why), MDX_EINVAL);
     CHECK_EQ_INT(mdx_edge_command_parse(two, sizeof(two) - 3, &c, &why), MDX_OK);
     CHECK_EQ_INT(mdx_edge_command_parse(NULL, 0, &c, &why), MDX_EINVAL);
+
+    /* A number literal of MDX_EDGE_CMD_NUMBER_MAX characters is the longest read. */
+    CHECK_EQ_INT(parse("{\"command_id\":5,\"name\":\"x\",\"value\":"
+                       "1000000000000000000000000000000000000000000000000000000000000000}",
+                       &c, &why),
+                 MDX_OK);
+    CHECK(c.value == 1e63);
+    /* A huge payload (a 200 KiB name): one bounded pass, rejected with its id. */
+    {
+        static char big[200 * 1024 + 64];
+        size_t n = (size_t)snprintf(big, sizeof(big), "{\"command_id\":9,\"name\":\"");
+
+        memset(big + n, 'a', 200 * 1024);
+        n += 200 * 1024;
+        n += (size_t)snprintf(big + n, sizeof(big) - n, "\",\"value\":1}");
+        why = NULL;
+        CHECK_EQ_INT(mdx_edge_command_parse(big, n, &c, &why), MDX_EINVAL);
+        CHECK(c.has_id && c.id == 9);
+        CHECK(why != NULL);
+    }
 }
 
 /* ---- the ack payload ---- */

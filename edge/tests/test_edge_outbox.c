@@ -6,7 +6,10 @@
  * device's or a newer format's outbox is refused unchanged, and an agent
  * whose outbox is full drops the oldest readings, counts them, reports
  * the gap and backfills the rest oldest first once the broker acknowledges.
+ * The wall clock going back (during a run, or between two runs over one
+ * outbox) neither reorders, loses nor duplicates readings.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +24,7 @@
 
 struct fake {
     int64_t now;
+    int64_t wall_shift; /* the wall clock's offset from WALL0 + now: set back to jump back */
     int connected;
     uint8_t region[REGION];
     uint64_t size;
@@ -40,7 +44,7 @@ static int64_t f_now(void *ctx)
 
 static int64_t f_wall(void *ctx)
 {
-    return WALL0 + ((struct fake *)ctx)->now;
+    return WALL0 + ((struct fake *)ctx)->now + ((struct fake *)ctx)->wall_shift;
 }
 
 static int record(struct fake *f, const char *topic, const void *payload, size_t len, uint32_t tok)
@@ -338,6 +342,133 @@ static void full_outbox_drops_oldest_counts_and_reports_gap(void)
     CHECK_EQ_INT(agent.stats.backfilled, 100);
 }
 
+/* Every "timestamp" of the sensor_data messages from 'from' on, into 'ts' (at most 'cap'). */
+static int data_timestamps(int from, long long *ts, int cap)
+{
+    int n = 0;
+
+    for (int i = from; i < fk.nmsgs; i++) {
+        const char *p = fk.payloads[i];
+
+        if (strstr(fk.topics[i], "/sensor_data") == NULL) {
+            continue;
+        }
+        while ((p = strstr(p, "\"timestamp\":")) != NULL && n < cap) {
+            ts[n++] = strtoll(p + 12, NULL, 10);
+            p += 12;
+        }
+    }
+    return n;
+}
+
+static int by_value(const void *x, const void *y)
+{
+    long long a = *(const long long *)x, b = *(const long long *)y;
+
+    return (a > b) - (a < b);
+}
+
+/* Steps the agent 'steps' times, 100 ms apart, acknowledging what it publishes. */
+static void run_acking(int steps)
+{
+    uint32_t sleep_ms;
+
+    for (int i = 0; i < steps; i++) {
+        mdx_edge_agent_step(&agent, &sleep_ms);
+        for (int k = 0; k < fk.nmsgs; k++) {
+            if (fk.tokens[k] != 0) {
+                mdx_edge_agent_acked(&agent, 0, fk.tokens[k]);
+                fk.tokens[k] = 0;
+            }
+        }
+        fk.now += 100;
+    }
+}
+
+/*
+ * The device's wall clock jumps back an hour: first while the agent runs
+ * offline (readings go on from the monotonic clock, 100 ms apart), then
+ * between two runs over one outbox (the second run starts an hour "before"
+ * the first one's readings). Defined behaviour: the second run's readings
+ * go on after the outbox's newest, so every reading keeps its own,
+ * rising timestamp; after reconnecting, the backlog and the new readings
+ * arrive exactly once each, none taking another's (series, ts).
+ */
+static void clock_jumping_back_keeps_order_and_loses_nothing(void)
+{
+    struct mdx_edge_conf conf;
+    long long ts[200], newest_first;
+    int n, i;
+
+    reset(1, 100);
+    mdx_edge_conf_defaults(&conf);
+    conf.machines = 1;
+    conf.rate_hz = 10;
+    conf.ring_cap = 1;
+    conf.safety = 0;
+    conf.count = 30;
+    conf.backfill_rate = 0;
+    conf.flush_chunk = 5;
+    CHECK_EQ_INT(mdx_edge_agent_init(&agent, &conf, &port, units, slots, buf, sizeof(buf)),
+                 MDX_OK);
+    /* Run 1, offline: 30 readings, the wall clock set back an hour half way. */
+    for (i = 0; i < 32; i++) {
+        uint32_t sleep_ms;
+
+        if (i == 15) {
+            fk.wall_shift = -3600 * 1000;
+        }
+        mdx_edge_agent_step(&agent, &sleep_ms);
+        fk.now += 100;
+    }
+    CHECK_EQ_INT(agent.stats.generated, 30);
+    CHECK_EQ_INT(mdx_edge_agent_buffered(&agent), 30);
+    newest_first = agent.start_wall_ms + 30 * 100; /* reading 30 of run 1 */
+
+    /* Run 2 over the same outbox, an hour "earlier"; online this time. */
+    conf.count = 20;
+    fk.now += 1000;
+    CHECK(WALL0 + fk.now + fk.wall_shift < newest_first);
+    fk.connected = 1;
+    CHECK_EQ_INT(mdx_edge_agent_init(&agent, &conf, &port, units, slots, buf, sizeof(buf)),
+                 MDX_OK);
+    CHECK_EQ_INT(agent.start_wall_ms, newest_first);
+    run_acking(60);
+    CHECK_EQ_INT(mdx_edge_agent_buffered(&agent), 0);
+    CHECK_EQ_INT(agent.stats.generated, 20);
+
+    /* Exactly once each: 30 + 20 distinct timestamps, 100 ms apart without a hole. */
+    n = data_timestamps(0, ts, 200);
+    CHECK_EQ_INT(n, 50);
+    qsort(ts, (size_t)n, sizeof(ts[0]), by_value);
+    for (i = 1; i < n; i++) {
+        if (ts[i] != ts[i - 1] + 100) {
+            fprintf(stderr, "  reading %d: %lld after %lld\n", i, ts[i], ts[i - 1]);
+        }
+        CHECK_EQ_INT(ts[i], ts[i - 1] + 100);
+    }
+    CHECK_EQ_INT(ts[n - 1], newest_first + 20 * 100);
+    /* Live readings went out in order of their timestamps, as the backlog did. */
+    {
+        long long last_live = 0, last_backlog = 0;
+
+        for (i = 0; i < fk.nmsgs; i++) {
+            long long t = first_ts(fk.payloads[i]);
+
+            if (strstr(fk.topics[i], "/sensor_data") == NULL) {
+                continue;
+            }
+            if (t > newest_first) {
+                CHECK(t > last_live);
+                last_live = t;
+            } else {
+                CHECK(t > last_backlog);
+                last_backlog = t;
+            }
+        }
+    }
+}
+
 static const struct mdx_test tests[] = {
     {"outbox: records read back, checkpoint marks where unreleased ones start",
      records_read_back_and_checkpoint_marks_released},
@@ -346,6 +477,8 @@ static const struct mdx_test tests[] = {
      other_device_or_newer_version_is_refused_unchanged},
     {"outbox: when full the oldest are dropped, counted, reported; the rest backfilled oldest first",
      full_outbox_drops_oldest_counts_and_reports_gap},
+    {"outbox: the clock jumping back neither reorders, loses nor duplicates readings",
+     clock_jumping_back_keeps_order_and_loses_nothing},
     {NULL, NULL},
 };
 

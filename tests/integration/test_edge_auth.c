@@ -5,7 +5,8 @@
  * connection per machine (client id = user name = device id) and every
  * reading is stored; a world-readable secrets file is refused without
  * printing a secret; one machine with a wrong secret is refused while
- * the others deliver; --cert-dir connects over mutual TLS with the
+ * the others deliver, and a refused connection is retried only after a
+ * long back-off (never in a loop); --cert-dir connects over mutual TLS with the
  * device's certificate. `modax serve` connects as the service identity.
  */
 #include <signal.h>
@@ -177,6 +178,78 @@ static void wrong_secret_refuses_that_machine_only(void)
     CHECK(stat_at_least("auth_denied_password", denied0 + 1) > denied0);
 }
 
+/* The plugin's counter 'name' as written after now (the file is rewritten each second). */
+static long long stat_settled(const char *name)
+{
+    char path[700];
+    struct stat st;
+    int64_t now = mdx_now_ms();
+
+    snprintf(path, sizeof(path), "%s/plugin-stats", dir);
+    for (int i = 0; i < 100; i++) {
+        if (stat(path, &st) == 0 &&
+            (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000 > now) {
+            break;
+        }
+        mdx_sleep_ms(50);
+    }
+    return broker_auth_stat(&br, name);
+}
+
+/*
+ * The broker refusing the connection (bad credentials) is not retried in a
+ * loop. With --username/--password-file (one connection for the run) the
+ * agent stops after the first refusal; with --secrets, the refused machine
+ * is tried again only after the longest back-off (30 s) while the others
+ * deliver, so over 6 s of running the broker sees it once or twice, not
+ * hundreds of times.
+ */
+static void refused_connection_backs_off_never_spins(void)
+{
+    char file[400], pw[400];
+    long long denied0, denied;
+    int64_t t0;
+    FILE *f;
+
+    CHECK(ready);
+    snprintf(pw, sizeof(pw), "%s/wrong.password", dir);
+    f = fopen(pw, "w");
+    CHECK(f != NULL);
+    if (f != NULL) {
+        fputs("not-the-secret\n", f);
+        fclose(f);
+    }
+    CHECK_EQ_INT(chmod(pw, 0600), 0);
+    denied0 = stat_settled("auth_denied_password");
+    t0 = mdx_mono_us() / 1000;
+    CHECK_EQ_INT(edge_run(out, sizeof(out), "--port", port, "--tenant", "plant", "--machines", "1",
+                          "--client-id", "m-0001", "--username", "m-0001", "--password-file", pw,
+                          "--duration", "10", "--no-safety", NULL),
+                 1);
+    CHECK(mdx_mono_us() / 1000 - t0 < 8000); /* it stopped, did not wait for --duration */
+    CHECK(strstr(out, "refused the connection of m-0001") != NULL);
+    CHECK(strstr(out, "not-the-secret") == NULL);
+    denied = stat_settled("auth_denied_password") - denied0;
+    if (denied < 1 || denied > 2) {
+        fprintf(stderr, "  --password-file: %lld refused attempts\n", denied);
+    }
+    CHECK(denied >= 1 && denied <= 2);
+
+    snprintf(file, sizeof(file), "%s/bad.secrets", dir);
+    write_secrets(file, 0600, 1);
+    denied0 = stat_settled("auth_denied_password");
+    t0 = mdx_mono_us() / 1000;
+    edge_run(out, sizeof(out), "--port", port, "--tenant", "plant", "--machines", "3", "--rate",
+             "5", "--duration", "6", "--no-safety", "--secrets", file, NULL);
+    CHECK(mdx_mono_us() / 1000 - t0 >= 6000); /* ran its time: the other machines kept going */
+    CHECK(published(out) >= 2 * 5 * 5);
+    denied = stat_settled("auth_denied_password") - denied0;
+    if (denied < 1 || denied > 2) {
+        fprintf(stderr, "  --secrets: %lld refused attempts of m-0003 in 6 s\n", denied);
+    }
+    CHECK(denied >= 1 && denied <= 2);
+}
+
 static void cert_dir_connects_over_mutual_tls(void)
 {
     char certs[400], ca[400];
@@ -207,6 +280,8 @@ static const struct mdx_test tests[] = {
     {"readable or incomplete secrets file refused, no secret printed",
      readable_secrets_file_refused_quietly},
     {"a wrong secret refuses that machine only", wrong_secret_refuses_that_machine_only},
+    {"the broker refusing the connection: back off, never spin",
+     refused_connection_backs_off_never_spins},
     {"--cert-dir connects over mutual TLS", cert_dir_connects_over_mutual_tls},
     {NULL, NULL},
 };

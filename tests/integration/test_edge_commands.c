@@ -181,12 +181,17 @@ static void commands_are_applied_or_rejected_with_acks(void)
     i = wait_message(mark, "modax/plant/m-0001/command_ack", "\"command_id\":45");
     check_ack(i, "m-0001", 45, "rejected", "malformed");
 
+    /* Not a finite number: JSON has no NaN; rejected, answered on its id. */
+    publish(c, "m-0001", "{\"command_id\":48,\"name\":\"speed_pct\",\"value\":NaN}");
+    i = wait_message(mark, "modax/plant/m-0001/command_ack", "\"command_id\":48");
+    check_ack(i, "m-0001", 48, "rejected", "malformed");
+
     /* No id: ignored. The next command's ack comes after it (one connection, in order). */
     publish(c, "m-0001", "{\"name\":\"speed_pct\",\"value\":50");
     publish(c, "m-0001", "{\"command_id\":46,\"name\":\"speed_pct\",\"value\":0,\"ts\":1}");
     i = wait_message(mark, "modax/plant/m-0001/command_ack", "\"command_id\":46");
     check_ack(i, "m-0001", 46, "ok", NULL);
-    CHECK_EQ_INT(count_on("modax/plant/m-0001/command_ack"), 5);
+    CHECK_EQ_INT(count_on("modax/plant/m-0001/command_ack"), 6);
 
     publish(c, "m-0002", "{\"command_id\":47,\"name\":\"speed_pct\",\"value\":50,\"ts\":1}");
     i = wait_message(mark, "modax/plant/m-0002/command_ack", "\"command_id\":47");
@@ -206,8 +211,8 @@ static void commands_are_applied_or_rejected_with_acks(void)
         }
         fclose(f);
     }
-    CHECK(strstr(summary, "commands=7 applied=2 rejected=4 ignored=1") != NULL);
-    if (strstr(summary, "commands=7") == NULL) {
+    CHECK(strstr(summary, "commands=8 applied=2 rejected=5 ignored=1") != NULL);
+    if (strstr(summary, "commands=8") == NULL) {
         fprintf(stderr, "  summary: %s\n", summary);
     }
 
@@ -220,7 +225,7 @@ static void commands_are_applied_or_rejected_with_acks(void)
 }
 
 static const struct mdx_test tests[] = {
-    {"modax-edge answers commands: ok, out of range, unknown, malformed, emergency stop",
+    {"modax-edge answers commands: ok, out of range, unknown, malformed, NaN, emergency stop",
      commands_are_applied_or_rejected_with_acks},
     {NULL, NULL},
 };

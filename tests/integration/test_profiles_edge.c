@@ -13,7 +13,8 @@
  * topics. Asserted: MQTT 3.1.1 CONNECT as client id m-0001 with that user
  * name, telemetry with the property bag, a direct method answered on its
  * $rid with 200/400, a cloud-to-device command answered, a wrong key
- * refused (the agent stops, no spin).
+ * refused (the agent stops, no spin); the token renewed while connected,
+ * and a token that expired while the agent was stopped replaced at once.
  * aws-iot: TLS 1.2 listener that requires a client certificate (CN = the
  * thing name, used as user name) and takes no retained messages
  * (retain_available false: a retained publish or Will drops the client,
@@ -22,6 +23,10 @@
  * modax/{tenant}/{thing}/..., commands on .../commands are answered.
  * ALPN: Mosquitto cannot check it, so an `openssl s_server` limited to
  * TLS 1.2 and ALPN x-amzn-mqtt-ca takes the agent's TLS handshake.
+ * Device SDKs (tests/js, run with node on a capturing broker): Microsoft's
+ * azure-iot-device-mqtt and Amazon's aws-iot-device-sdk-v2 (aws-crt's
+ * native MQTT 3.1.1 client) do what our profiles do; their CONNECT fields,
+ * subscriptions and topics are compared with ours.
  */
 #include <fcntl.h>
 #include <mosquitto.h>
@@ -895,6 +900,151 @@ static void azure_iot_hub_matches_the_device_sdk(void)
     }
 }
 
+/* What one client of the aws-iot profile did, read from a Mosquitto log with log_type all. */
+struct aws_seen {
+    char proto[8];      /* "p2": MQTT 3.1.1 */
+    char clean[4];      /* "c0": a persistent session, "c1": a clean one */
+    char user[300];     /* "" when none was sent */
+    int has_user;
+    char subs[4][160];  /* topic filters with their QoS: "FILTER (QoS N)" */
+    int nsubs;
+    char reading[300];  /* the first sensor_data PUBLISH: "(d0, q1, r0, ... 'TOPIC'" flags */
+};
+
+/* Fills 's' from the log text 't' for client DEVICE of tenant acme. */
+static void parse_aws_log(const char *t, struct aws_seen *s)
+{
+    const char *p;
+
+    memset(s, 0, sizeof(*s));
+    p = strstr(t, "as " DEVICE " (");
+    if (p != NULL) {
+        const char *end = strchr(p, '\n');
+        const char *u = strstr(p, "u'");
+
+        sscanf(p, "as " DEVICE " (%7[^,], %3[^,]", s->proto, s->clean);
+        if (u != NULL && (end == NULL || u < end)) {
+            s->has_user = 1;
+            sscanf(u + 2, "%299[^']", s->user);
+        }
+    }
+    for (p = t; (p = strstr(p, ": \t")) != NULL && s->nsubs < 4; p++) {
+        if (sscanf(p + 3, "%159[^\n]", s->subs[s->nsubs]) == 1 &&
+            strstr(s->subs[s->nsubs], " (QoS ") != NULL) {
+            s->nsubs++;
+        }
+    }
+    p = strstr(t, "Received PUBLISH from " DEVICE " (");
+    for (; p != NULL; p = strstr(p + 1, "Received PUBLISH from " DEVICE " (")) {
+        const char *q = strstr(p, "/sensor_data'");
+        const char *end = strchr(p, '\n');
+        const char *f = strchr(p, '(');
+        const char *m = strstr(p, ", m");
+
+        if (q == NULL || (end != NULL && q > end) || f == NULL || m == NULL) {
+            continue;
+        }
+        /* the flags without the message id, then the topic: "(d0, q1, r0) 'TOPIC'" */
+        snprintf(s->reading, sizeof(s->reading), "%.*s) %.*s", (int)(m - f), f,
+                 (int)(q + 13 - strchr(m, '\'')), strchr(m, '\''));
+        break;
+    }
+}
+
+/*
+ * Amazon's device SDK (aws-iot-device-sdk-v2 on aws-crt, from tests/js, its
+ * mqtt311 client as our profile speaks 3.1.1) and modax-edge's aws-iot
+ * profile against one capturing Mosquitto (TLS 1.2 requiring a client
+ * certificate, log_type all), both with the device certificate of thing
+ * m-0001: the same protocol, client id and session kind (persistent), the
+ * same subscription (filter and QoS), and the reading published on the
+ * same topic with the same QoS and retain flag. What differs, on purpose:
+ * the SDK sends its metrics as user name ("?SDK=IoTDeviceSDK/JS&Platform=
+ * ...&Metadata=(...)"), which IoT Core ignores for certificate
+ * authentication; ours sends none. The SDK also offers ALPN x-amzn-mqtt-ca
+ * on 8883 (ours only on 443 or with --alpn; Mosquitto ignores it). Keep-alive
+ * (SDK 1200 s, ours 30 s) and the Will (ours: status "offline", not
+ * retained; the SDK: none unless asked) are settings, not the dialect.
+ */
+static void aws_iot_matches_the_device_sdk(void)
+{
+    char port[16], cafile[400], cert[400], key[400], script[700];
+    struct aws_seen ours, sdk;
+    pid_t br, edge, node;
+    int port_n = free_port();
+    long mark;
+    const char *src = getenv("MODAX_SOURCE_DIR");
+
+    tmp_make(dir, sizeof(dir), "edge-aws-sdk");
+    make_certificates();
+    snprintf(port, sizeof(port), "%d", port_n);
+    snprintf(cafile, sizeof(cafile), "%s/ca.crt", dir);
+    snprintf(cert, sizeof(cert), "%s/" DEVICE ".crt", dir);
+    snprintf(key, sizeof(key), "%s/" DEVICE ".key", dir);
+    snprintf(script, sizeof(script), "%s/tests/js/aws_device_sdk.mjs", src != NULL ? src : ".");
+    br = broker(port_n, "capture", "allow_anonymous true\nrequire_certificate true\n");
+    CHECK(br > 0);
+
+    /* modax-edge: connect, subscribe, readings. */
+    mark = file_size("capture.log");
+    {
+        char *args[] = {"--profile", "aws-iot", "--cafile", cafile, "--cert", cert, "--key", key,
+                        "--port", port, "--tenant", "acme", "--machines", "1", "--rate", "5",
+                        "--duration", "60", NULL};
+
+        edge = edge_spawn("edge-sdk-ours.log", args);
+    }
+    CHECK_WAIT(strstr(log_from("capture.log", mark), "/sensor_data'") != NULL, WAIT_MS);
+    kill(edge, SIGTERM);
+    CHECK_EQ_INT(wait_exit(edge), 0);
+    parse_aws_log(log_from("capture.log", mark), &ours);
+
+    /* The SDK: the same thing and certificate. */
+    mark = file_size("capture.log");
+    {
+        char *args[] = {"node", script, "127.0.0.1", port, cafile, cert, key, "acme", DEVICE, NULL};
+        char log[400];
+
+        snprintf(log, sizeof(log), "%s/sdk.log", dir);
+        node = fork();
+        if (node == 0) {
+            int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            if (fd >= 0) {
+                dup2(fd, 1);
+                dup2(fd, 2);
+            }
+            execvp("node", args);
+            _exit(127);
+        }
+    }
+    CHECK_EQ_INT(wait_exit(node), 0);
+    CHECK(file_has("sdk.log", "done"));
+    parse_aws_log(log_from("capture.log", mark), &sdk);
+
+    fprintf(stderr, "  ours: %s user %s; subs %s; reading %s\n", ours.proto,
+            ours.has_user ? ours.user : "(none)", ours.subs[0], ours.reading);
+    fprintf(stderr, "  SDK:  %s user %s; subs %s; reading %s\n", sdk.proto,
+            sdk.has_user ? sdk.user : "(none)", sdk.subs[0], sdk.reading);
+    CHECK_STR(ours.proto, "p2");
+    CHECK_STR(sdk.proto, ours.proto);
+    CHECK_STR(ours.clean, "c0"); /* both keep the session (the SDK's default) */
+    CHECK_STR(sdk.clean, ours.clean);
+    /* The SDK's user name is its metrics only; ours carries nothing in its place. */
+    CHECK(!ours.has_user);
+    CHECK(sdk.has_user && strncmp(sdk.user, "?SDK=", 5) == 0);
+    CHECK_EQ_INT(ours.nsubs, 1);
+    CHECK_EQ_INT(sdk.nsubs, ours.nsubs);
+    CHECK_STR(ours.subs[0], "modax/acme/" DEVICE "/commands (QoS 1)");
+    CHECK_STR(sdk.subs[0], ours.subs[0]);
+    CHECK_STR(ours.reading, "(d0, q1, r0) 'modax/acme/" DEVICE "/sensor_data'");
+    CHECK_STR(sdk.reading, ours.reading);
+
+    stop(br);
+    if (mdx_test_failures_ == 0) {
+        tmp_remove(dir);
+    }
+}
+
 /*
  * A SAS token is renewed while connected: with a 10 s lifetime the agent
  * ends its session a fifth of a lifetime before the token expires and
@@ -944,6 +1094,62 @@ static void azure_iot_hub_renews_the_token(void)
     }
 }
 
+/*
+ * A SAS token that expired while connected: the agent is stopped (SIGSTOP,
+ * as a device that hung or slept) past its token's expiry, so renewal
+ * could not happen in time and the hub would have closed the session.
+ * Once it runs again it ends that session at once and connects again with
+ * a new token (made from the time now), and readings go on; it does not
+ * stop, nor spin.
+ */
+static void azure_iot_hub_token_expired_while_connected(void)
+{
+    char port[16], cafile[400], keyfile[400];
+    const char *t;
+    pid_t br, edge;
+    int port_n = free_port();
+    int64_t expiry_s;
+
+    tmp_make(dir, sizeof(dir), "edge-expired");
+    make_certificates();
+    snprintf(port, sizeof(port), "%d", port_n);
+    snprintf(cafile, sizeof(cafile), "%s/ca.crt", dir);
+    snprintf(keyfile, sizeof(keyfile), "%s/device.key", dir);
+    write_file("device.key", KEY_B64 "\n");
+    br = broker(port_n, "capture", "allow_anonymous true\n");
+    CHECK(br > 0);
+    {
+        char *args[] = {"--profile", "azure-iot-hub", "--hub", HUB, "--device-key-file", keyfile,
+                        "--sas-ttl", "10", "--cafile", cafile, "--port", port, "--machines", "1",
+                        "--rate", "5", "--duration", "90", NULL};
+
+        edge = edge_spawn("edge-expired.log", args);
+    }
+    CHECK_WAIT(file_has("capture.log", "as " DEVICE " ("), WAIT_MS);
+    /* The first token expires at the end of the period after the one it was made in. */
+    expiry_s = (mdx_now_ms() / 1000 / 10 + 2) * 10;
+    CHECK_EQ_INT(kill(edge, SIGSTOP), 0);
+    CHECK_WAIT(mdx_now_ms() / 1000 > expiry_s + 1, 30000);
+    CHECK_EQ_INT(kill(edge, SIGCONT), 0);
+    {
+        long mark = file_size("capture.log");
+
+        /* a new session at once, and readings on it */
+        CHECK_WAIT(strstr(log_from("capture.log", mark), "as " DEVICE " (") != NULL, 5000);
+        CHECK_WAIT((t = strstr(log_from("capture.log", mark), "as " DEVICE " (")) != NULL &&
+                       strstr(t, "modax-leaf=sensor_data") != NULL,
+                   WAIT_MS);
+    }
+    CHECK(file_has("edge-expired.log", "renewing the session's credentials"));
+    kill(edge, SIGTERM);
+    CHECK_EQ_INT(wait_exit(edge), 0);
+    CHECK(!file_has("edge-expired.log", "refused"));
+    stop(br);
+    if (mdx_test_failures_ == 0) {
+        tmp_remove(dir);
+    }
+}
+
 static const struct mdx_test tests[] = {
     {"azure-iot-hub: SAS handshake, telemetry property bag, direct methods, C2D, wrong key",
      azure_iot_hub_handshake_telemetry_methods},
@@ -951,8 +1157,12 @@ static const struct mdx_test tests[] = {
      aws_iot_certificate_thing_topics_no_retain},
     {"aws-iot: ALPN x-amzn-mqtt-ca over TLS 1.2, device certificate", aws_iot_alpn_and_tls12},
     {"azure-iot-hub: the SAS token is renewed while connected", azure_iot_hub_renews_the_token},
+    {"azure-iot-hub: a SAS token that expired while connected: a new session at once",
+     azure_iot_hub_token_expired_while_connected},
     {"azure-iot-hub: CONNECT fields and topics equal azure-iot-device-mqtt's",
      azure_iot_hub_matches_the_device_sdk},
+    {"aws-iot: CONNECT fields and topics equal aws-iot-device-sdk-v2's",
+     aws_iot_matches_the_device_sdk},
     {NULL, NULL}};
 
 int main(int argc, char **argv)
