@@ -267,9 +267,9 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     struct source_mqtt *s = obj;
 
     (void)mosq;
-    if (atomic_load(&s->stopping)) {
-        return;
-    }
+    /* Even while stopping: libmosquitto acknowledges a QoS 1 message whatever happens here,
+     * so dropping it would lose it. The loop thread ends in mqtt_stop(), before the engine
+     * drains, so the spool is there to take it. */
     if (m->retain && retained_seen_before(&s->retained, m->topic, m->payload,
                                           (size_t)(m->payloadlen > 0 ? m->payloadlen : 0))) {
         s->retained.repeats++;
