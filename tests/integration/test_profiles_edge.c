@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,6 +81,14 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
         box.retain[box.n] = m->retain;
         box.n++;
     }
+    pthread_mutex_unlock(&box.lock);
+}
+
+/* Forgets what earlier tests' watchers received (call with none of them connected). */
+static void inbox_clear(void)
+{
+    pthread_mutex_lock(&box.lock);
+    box.n = 0;
     pthread_mutex_unlock(&box.lock);
 }
 
@@ -165,10 +174,13 @@ static void openssl(const char *args)
     CHECK_EQ_INT(run(argv), 0);
 }
 
-/* A CA, the broker's certificate for 127.0.0.1 and client certificates CN=m-0001, CN=watcher. */
+/*
+ * A CA, the broker's certificate for 127.0.0.1 and client certificates
+ * CN=m-0001, CN=m-0002 (another device) and CN=watcher.
+ */
 static void make_certificates(void)
 {
-    static const char *const clients[] = {DEVICE, "watcher"};
+    static const char *const clients[] = {DEVICE, "m-0002", "watcher"};
     char cwd[1024], a[600];
 
     CHECK(getcwd(cwd, sizeof(cwd)) != NULL);
@@ -346,11 +358,13 @@ static void percent(const char *s, char *out, size_t cap)
 }
 
 /*
- * The SAS token the agent will present at Unix second 'now' (its expiry is
- * rounded up to a whole lifetime: (now / TTL + 2) * TTL), made with the
- * back end's HMAC and base64, independent of the edge core.
+ * The SAS token that device 'device' with base64 key 'key_b64' will present
+ * at Unix second 'now' (its expiry is rounded up to a whole lifetime:
+ * (now / TTL + 2) * TTL), made with the back end's HMAC and base64,
+ * independent of the edge core.
  */
-static void expected_token(int64_t now, char *out, size_t cap)
+static void device_token(int64_t now, const char *device, const char *key_b64, char *out,
+                         size_t cap)
 {
     int64_t expiry = (now / TTL + 2) * TTL;
     unsigned char *key = NULL, mac[32];
@@ -358,8 +372,8 @@ static void expected_token(int64_t now, char *out, size_t cap)
     char to_sign[256], sig_enc[128];
     char *sig;
 
-    CHECK_EQ_INT(mdx_base64_decode(KEY_B64, &key, &key_len), 0);
-    snprintf(to_sign, sizeof(to_sign), "%s.azure-devices.net%%2Fdevices%%2F%s\n%lld", HUB, DEVICE,
+    CHECK_EQ_INT(mdx_base64_decode(key_b64, &key, &key_len), 0);
+    snprintf(to_sign, sizeof(to_sign), "%s.azure-devices.net%%2Fdevices%%2F%s\n%lld", HUB, device,
              (long long)expiry);
     CHECK_EQ_INT(mdx_hmac_sha256(key, key_len, to_sign, strlen(to_sign), mac), 0);
     sig = mdx_base64_encode(mac, sizeof(mac));
@@ -367,9 +381,15 @@ static void expected_token(int64_t now, char *out, size_t cap)
     percent(sig != NULL ? sig : "", sig_enc, sizeof(sig_enc));
     snprintf(out, cap,
              "SharedAccessSignature sr=%s.azure-devices.net%%2Fdevices%%2F%s&sig=%s&se=%lld",
-             HUB, DEVICE, sig_enc, (long long)expiry);
+             HUB, device, sig_enc, (long long)expiry);
     mdx_free(sig);
     mdx_free(key);
+}
+
+/* The SAS token of DEVICE with KEY_B64 at Unix second 'now'. */
+static void expected_token(int64_t now, char *out, size_t cap)
+{
+    device_token(now, DEVICE, KEY_B64, out, cap);
 }
 
 static void azure_iot_hub_handshake_telemetry_methods(void)
@@ -1150,6 +1170,377 @@ static void azure_iot_hub_token_expired_while_connected(void)
     }
 }
 
+/*
+ * The bytes of the file 'name' of the test folder (binary: NULs too), in
+ * 'buf'; how many.
+ */
+static size_t file_bytes(const char *name, unsigned char *buf, size_t cap)
+{
+    char path[400];
+    size_t n = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    f = fopen(path, "rb");
+    if (f != NULL) {
+        n = fread(buf, 1, cap, f);
+        fclose(f);
+    }
+    return n;
+}
+
+/* Offset of 'needle' ('len' bytes) in 'hay' ('n' bytes), or -1. */
+static long find_bytes(const unsigned char *hay, size_t n, const void *needle, size_t len)
+{
+    for (size_t i = 0; len <= n && i <= n - len; i++) {
+        if (memcmp(hay + i, needle, len) == 0) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+/* Length of the MQTT string (2-byte length, then the bytes) at 'at' of 'b' ('n' bytes); -1 past n. */
+static long mqtt_string(const unsigned char *b, size_t n, size_t at)
+{
+    return at + 2 <= n && at + 2 + (size_t)(b[at] << 8 | b[at + 1]) <= n
+               ? (long)(b[at] << 8 | b[at + 1])
+               : -1;
+}
+
+/*
+ * The connect flags of the MQTT 3.1.1 CONNECT written into 's_server.log'
+ * once it holds client id 'client_id' and user name 'user' (after the Will,
+ * when there is one); -1 until then.
+ */
+static int connect_flags(const char *client_id, const char *user)
+{
+    static unsigned char bytes[1 << 16];
+    static const unsigned char proto[] = {0, 4, 'M', 'Q', 'T', 'T', 4};
+    size_t n = file_bytes("s_server.log", bytes, sizeof(bytes)), at;
+    long p = find_bytes(bytes, n, proto, sizeof(proto)), len;
+    int flags;
+
+    if (p < 0 || (size_t)p + sizeof(proto) + 3 > n) {
+        return -1;
+    }
+    flags = bytes[p + sizeof(proto)];
+    at = (size_t)p + sizeof(proto) + 3; /* flags, keep-alive */
+    len = mqtt_string(bytes, n, at);
+    if (len != (long)strlen(client_id) || memcmp(bytes + at + 2, client_id, (size_t)len) != 0) {
+        return -1;
+    }
+    at += 2 + (size_t)len;
+    for (int k = 0; k < 2 && (flags & 0x04) != 0; k++) { /* the Will's topic and message */
+        len = mqtt_string(bytes, n, at);
+        if (len < 0) {
+            return -1;
+        }
+        at += 2 + (size_t)len;
+    }
+    len = mqtt_string(bytes, n, at);
+    if (len != (long)strlen(user) || memcmp(bytes + at + 2, user, (size_t)len) != 0) {
+        return -1;
+    }
+    return flags;
+}
+
+/* Runs modax-edge's azure-iot-hub profile as DEVICE with certificate 'cn' (DIR/cn.crt) on 'port'. */
+static pid_t edge_azure_x509(const char *log_name, const char *cn, const char *port)
+{
+    char cafile[400], cert[400], key[400];
+    char *args[] = {"--profile", "azure-iot-hub", "--hub", HUB, "--cafile", cafile, "--cert", cert,
+                    "--key", key, "--port", (char *)port, "--tenant", "acme.eu", "--machines",
+                    "1", "--rate", "5", "--duration", "60", NULL};
+
+    snprintf(cafile, sizeof(cafile), "%s/ca.crt", dir);
+    snprintf(cert, sizeof(cert), "%s/%s.crt", dir, cn);
+    snprintf(key, sizeof(key), "%s/%s.key", dir, cn);
+    return edge_spawn(log_name, args);
+}
+
+/*
+ * azure-iot-hub with an X.509 device certificate (CN = the device id)
+ * instead of a SAS token. The hub: a listener that requires a client
+ * certificate from the CA and has no password file; the ACL, by client id
+ * (%c), lets a device write only its own events. Asserted: MQTT 3.1.1 as
+ * client id m-0001 with exactly the hub's user name, readings on m-0001's
+ * events topic with the property bag, nothing anywhere else, nothing
+ * denied. Mosquitto's log does not say whether a password came, so an
+ * `openssl s_server` (TLS 1.2, requiring a client certificate) takes one
+ * handshake first and the CONNECT's flags are read from its bytes: user
+ * name set, password not. Another device's certificate: the hub ties the
+ * certificate to the device; a second Mosquitto with the certificate's CN
+ * as identity (use_identity_as_username, ACL by %u) stands for that: the
+ * certificate of m-0002 connecting as m-0001 cannot publish (Denied,
+ * nothing arrives), while m-0001's own certificate can.
+ */
+static void azure_iot_hub_x509_certificate(void)
+{
+    char port[16], id_port[16], accept[64], log[400], crt[400], k[400], ca[400];
+    struct mosquitto *w, *wi;
+    pid_t br, br_id, srv, edge;
+    int port_n = free_port(), id_port_n, fds[2], flags = -1, from;
+    static const char acl[] =
+        "user watcher\n"
+        "topic read devices/#\n"
+        "topic read $iothub/#\n"
+        "\n"
+        "pattern write devices/%c/messages/events/#\n"
+        "pattern read devices/%c/messages/devicebound/#\n"
+        "pattern read $iothub/methods/POST/#\n"
+        "pattern write $iothub/methods/res/#\n";
+    static const char acl_cn[] =
+        "user watcher\n"
+        "topic read devices/#\n"
+        "\n"
+        "pattern write devices/%u/messages/events/#\n"
+        "pattern read devices/%u/messages/devicebound/#\n"
+        "pattern read $iothub/methods/POST/#\n"
+        "pattern write $iothub/methods/res/#\n";
+
+    tmp_make(dir, sizeof(dir), "edge-azure-x509");
+    inbox_clear();
+    make_certificates();
+    snprintf(port, sizeof(port), "%d", port_n);
+    write_file("acl", acl);
+    write_file("acl-cn", acl_cn);
+
+    /* The CONNECT's bytes: user name, no password. */
+    snprintf(accept, sizeof(accept), "127.0.0.1:%d", port_n);
+    snprintf(log, sizeof(log), "%s/s_server.log", dir);
+    snprintf(crt, sizeof(crt), "%s/server.crt", dir);
+    snprintf(k, sizeof(k), "%s/server.key", dir);
+    snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
+    CHECK_EQ_INT(pipe(fds), 0);
+    srv = fork();
+    if (srv == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+        dup2(fds[0], 0); /* stdin stays open: s_server ends at its EOF */
+        close(fds[1]);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execlp("openssl", "openssl", "s_server", "-accept", accept, "-naccept", "1", "-tls1_2",
+               "-cert", crt, "-key", k, "-CAfile", ca, "-Verify", "1", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[0]);
+    CHECK_WAIT(file_has("s_server.log", "ACCEPT"), WAIT_MS);
+    edge = edge_azure_x509("edge-s_server.log", DEVICE, port);
+    CHECK_WAIT((flags = connect_flags(DEVICE, USER)) >= 0, WAIT_MS);
+    CHECK(file_has("s_server.log", "CN = " DEVICE)); /* the device certificate was presented */
+    CHECK(flags >= 0 && (flags & 0x80) != 0);        /* user name */
+    CHECK(flags >= 0 && (flags & 0x40) == 0);        /* no password */
+    CHECK(flags >= 0 && (flags & 0x04) != 0);        /* the Will (status offline) ... */
+    CHECK(flags >= 0 && (flags & 0x20) == 0);        /* ... not retained: the hub keeps none */
+    kill(edge, SIGTERM);
+    wait_exit(edge);
+    close(fds[1]);
+    kill(srv, SIGTERM);
+    waitpid(srv, NULL, 0);
+
+    /* The hub: client certificate required, no password file, ACL by client id. */
+    {
+        char conf[1024];
+
+        /* No password file: a user name without password gets in (allow_anonymous), and
+         * only with a certificate of the CA. */
+        snprintf(conf, sizeof(conf), "allow_anonymous true\nrequire_certificate true\n"
+                 "acl_file %s/acl\n", dir);
+        br = broker(port_n, "hub", conf);
+    }
+    CHECK(br > 0);
+    w = watcher(port_n, "watcher", NULL, 1);
+    CHECK_EQ_INT(mosquitto_subscribe(w, NULL, "devices/#", 1), MOSQ_ERR_SUCCESS);
+    CHECK_WAIT(file_has("hub.log", "as watcher"), WAIT_MS);
+    edge = edge_azure_x509("edge-x509.log", DEVICE, port);
+    CHECK(edge > 0);
+    CHECK_WAIT(file_has("hub.log", "as " DEVICE " (p2, c0, k30, u'" USER "')"), WAIT_MS);
+    CHECK(wait_message(0, EVENTS("sensor_data"), "\"device_id\":\"" DEVICE "\"") >= 0);
+    CHECK(wait_message(0, EVENTS("status"), "online") >= 0);
+    CHECK_EQ_INT(kill(edge, SIGTERM), 0);
+    CHECK_EQ_INT(wait_exit(edge), 0);
+    /* Only the device's own events topic, nothing retained, nothing denied. */
+    pthread_mutex_lock(&box.lock);
+    for (int i = 0; i < box.n; i++) {
+        CHECK(strncmp(box.topic[i], "devices/" DEVICE "/messages/events/", 31) == 0);
+        CHECK(!box.retain[i]);
+    }
+    pthread_mutex_unlock(&box.lock);
+    CHECK(!file_has("hub.log", "Denied"));
+    CHECK(!file_has("edge-x509.log", "refused"));
+    mosquitto_disconnect(w);
+    mosquitto_loop_stop(w, false);
+    mosquitto_destroy(w);
+    stop(br);
+
+    /* The certificate is the identity: m-0002's cannot publish as m-0001, m-0001's own can. */
+    id_port_n = free_port();
+    snprintf(id_port, sizeof(id_port), "%d", id_port_n);
+    {
+        char conf[1024];
+
+        snprintf(conf, sizeof(conf),
+                 "require_certificate true\nuse_identity_as_username true\nacl_file %s/acl-cn\n",
+                 dir);
+        br_id = broker(id_port_n, "ident", conf);
+    }
+    CHECK(br_id > 0);
+    wi = watcher(id_port_n, NULL, NULL, 1);
+    CHECK_EQ_INT(mosquitto_subscribe(wi, NULL, "devices/#", 1), MOSQ_ERR_SUCCESS);
+    CHECK_WAIT(file_has("ident.log", "as watcher"), WAIT_MS);
+    pthread_mutex_lock(&box.lock);
+    from = box.n;
+    pthread_mutex_unlock(&box.lock);
+    edge = edge_azure_x509("edge-other.log", "m-0002", id_port);
+    CHECK_WAIT(file_has("ident.log", "Denied PUBLISH from " DEVICE), WAIT_MS);
+    CHECK_EQ_INT(kill(edge, SIGTERM), 0);
+    CHECK_EQ_INT(wait_exit(edge), 0);
+    edge = edge_azure_x509("edge-own.log", DEVICE, id_port);
+    CHECK(wait_message(from, EVENTS("sensor_data"), "\"device_id\":\"" DEVICE "\"") >= 0);
+    CHECK_EQ_INT(kill(edge, SIGTERM), 0);
+    CHECK_EQ_INT(wait_exit(edge), 0);
+    /* What came from the first (m-0002's certificate) run: nothing; from the second: its own. */
+    pthread_mutex_lock(&box.lock);
+    for (int i = from; i < box.n; i++) {
+        CHECK(strncmp(box.topic[i], "devices/" DEVICE "/messages/events/", 31) == 0);
+    }
+    pthread_mutex_unlock(&box.lock);
+    {
+        /* Every Denied line is from before the own certificate's session. */
+        const char *t = log_from("ident.log", 0);
+        const char *own = strstr(t, "u'" DEVICE "')");
+        const char *denied = strstr(t, "Denied PUBLISH");
+
+        CHECK(own != NULL && strstr(own, "Denied") == NULL);
+        CHECK(denied != NULL && (own == NULL || denied < own));
+        CHECK(strstr(t, "u'm-0002')") != NULL); /* the other run's identity was m-0002's CN */
+    }
+    mosquitto_disconnect(wi);
+    mosquitto_loop_stop(wi, false);
+    mosquitto_destroy(wi);
+    stop(br_id);
+    if (mdx_test_failures_ == 0) {
+        tmp_remove(dir);
+    }
+}
+
+#define KEY2_B64 "dGhlIGtleSBvZiBtYWNoaW5lIG0tMDAwMiAodGVzdCk="
+#define KEY3_B64 "dGhlIGtleSBvZiBtYWNoaW5lIG0tMDAwMyAodGVzdCk="
+#define WRONG3_B64 "bm90IHRoZSBrZXkgb2YgbS0wMDAzLCBhIHdyb25nIDE="
+
+/*
+ * azure-iot-hub with per-device keys from --secrets: three machines, one
+ * connection each, each signing its own SAS token with its own key. The
+ * hub's password file holds each device's user name with the token made
+ * here from the key the hub knows; the secrets file gives m-0003 a wrong
+ * key. Asserted: m-0001 and m-0002 connect with their own user names and
+ * deliver readings on their own events topics; m-0003 is refused (logged
+ * by the agent, nothing from it arrives) while the agent goes on serving
+ * the others; no key or token is logged.
+ */
+static void azure_iot_hub_per_device_keys(void)
+{
+    static const char *const devs[] = {DEVICE, "m-0002", "m-0003"};
+    static const char *const hub_keys[] = {KEY_B64, KEY2_B64, KEY3_B64};
+    char port[16], cafile[400], secrets[400], passwd[400], token[400], user[200], topic[200];
+    struct mosquitto *w;
+    pid_t br, edge;
+    int port_n = free_port(), status = 0;
+    static const char acl[] =
+        "user watcher\n"
+        "topic read devices/#\n"
+        "\n"
+        "pattern write devices/%c/messages/events/#\n"
+        "pattern read devices/%c/messages/devicebound/#\n"
+        "pattern read $iothub/methods/POST/#\n"
+        "pattern write $iothub/methods/res/#\n";
+
+    tmp_make(dir, sizeof(dir), "edge-azure-keys");
+    inbox_clear();
+    make_certificates();
+    snprintf(port, sizeof(port), "%d", port_n);
+    snprintf(cafile, sizeof(cafile), "%s/ca.crt", dir);
+    snprintf(secrets, sizeof(secrets), "%s/secrets", dir);
+    snprintf(passwd, sizeof(passwd), "%s/passwd", dir);
+    write_file("acl", acl);
+    write_file("secrets", "# device key\n" DEVICE " " KEY_B64 "\nm-0002 " KEY2_B64
+                          "\nm-0003 " WRONG3_B64 "\n");
+    CHECK_EQ_INT(chmod(secrets, 0600), 0);
+    /* Away from a period boundary, so the agent makes the tokens computed here. */
+    WAIT_UNTIL(TTL - time(NULL) % TTL > 60, (TTL / 60 + 2) * 1000);
+    {
+        char *argw[] = {"mosquitto_passwd", "-c", "-b", passwd, "watcher", "watcher-secret", NULL};
+
+        CHECK_EQ_INT(run(argw), 0);
+    }
+    for (int d = 0; d < 3; d++) {
+        char *argv[] = {"mosquitto_passwd", "-b", passwd, user, token, NULL};
+
+        snprintf(user, sizeof(user), "%s.azure-devices.net/%s/?api-version=2021-04-12", HUB,
+                 devs[d]);
+        device_token((int64_t)time(NULL), devs[d], hub_keys[d], token, sizeof(token));
+        CHECK_EQ_INT(run(argv), 0);
+    }
+    {
+        char conf[1024];
+
+        snprintf(conf, sizeof(conf), "password_file %s\nacl_file %s/acl\n", passwd, dir);
+        br = broker(port_n, "keys", conf);
+    }
+    CHECK(br > 0);
+    w = watcher(port_n, "watcher", "watcher-secret", 0);
+    CHECK_EQ_INT(mosquitto_subscribe(w, NULL, "devices/#", 1), MOSQ_ERR_SUCCESS);
+    CHECK_WAIT(file_has("keys.log", "as watcher"), WAIT_MS);
+    {
+        char *args[] = {"--profile", "azure-iot-hub", "--hub", HUB, "--secrets", secrets,
+                        "--cafile", cafile, "--port", port, "--tenant", "acme.eu", "--machines",
+                        "3", "--rate", "5", "--duration", "60", NULL};
+
+        edge = edge_spawn("edge-keys.log", args);
+    }
+    CHECK(edge > 0);
+    for (int d = 0; d < 2; d++) {
+        char needle[300];
+
+        snprintf(needle, sizeof(needle), "as %s (p2, c0, k30, u'%s.azure-devices.net/%s/"
+                 "?api-version=2021-04-12')", devs[d], HUB, devs[d]);
+        CHECK_WAIT(file_has("keys.log", needle), WAIT_MS);
+        snprintf(topic, sizeof(topic),
+                 "devices/%s/messages/events/modax-tenant=acme.eu&modax-leaf=sensor_data"
+                 "&$.ct=application%%2Fjson&$.ce=utf-8&modax-form=cloud", devs[d]);
+        snprintf(needle, sizeof(needle), "\"device_id\":\"%s\"", devs[d]);
+        CHECK(wait_message(0, topic, needle) >= 0);
+    }
+    CHECK_WAIT(file_has("edge-keys.log", "refused the connection of m-0003"), WAIT_MS);
+    /* Refused, not fatal: the agent goes on with the others, and they go on delivering. */
+    {
+        int before = count_prefix("devices/" DEVICE "/");
+
+        CHECK_WAIT(count_prefix("devices/" DEVICE "/") > before + 2, WAIT_MS);
+    }
+    CHECK_EQ_INT(waitpid(edge, &status, WNOHANG), 0);
+    CHECK_EQ_INT(count_prefix("devices/m-0003/"), 0);
+    CHECK(!file_has("keys.log", "as m-0003 ("));
+    CHECK(!file_has("keys.log", "Denied"));
+    CHECK_EQ_INT(kill(edge, SIGTERM), 0);
+    CHECK_EQ_INT(wait_exit(edge), 0);
+    /* secrets never logged */
+    CHECK(!file_has("edge-keys.log", "SharedAccessSignature"));
+    CHECK(!file_has("edge-keys.log", KEY2_B64));
+    CHECK(!file_has("edge-keys.log", WRONG3_B64));
+    mosquitto_disconnect(w);
+    mosquitto_loop_stop(w, false);
+    mosquitto_destroy(w);
+    stop(br);
+    if (mdx_test_failures_ == 0) {
+        tmp_remove(dir);
+    }
+}
+
 static const struct mdx_test tests[] = {
     {"azure-iot-hub: SAS handshake, telemetry property bag, direct methods, C2D, wrong key",
      azure_iot_hub_handshake_telemetry_methods},
@@ -1159,6 +1550,10 @@ static const struct mdx_test tests[] = {
     {"azure-iot-hub: the SAS token is renewed while connected", azure_iot_hub_renews_the_token},
     {"azure-iot-hub: a SAS token that expired while connected: a new session at once",
      azure_iot_hub_token_expired_while_connected},
+    {"azure-iot-hub: X.509 device certificate, hub user name without password, own topics only",
+     azure_iot_hub_x509_certificate},
+    {"azure-iot-hub: per-device keys from --secrets, a wrong key refused, the others deliver",
+     azure_iot_hub_per_device_keys},
     {"azure-iot-hub: CONNECT fields and topics equal azure-iot-device-mqtt's",
      azure_iot_hub_matches_the_device_sdk},
     {"aws-iot: CONNECT fields and topics equal aws-iot-device-sdk-v2's",
