@@ -176,8 +176,13 @@ enum MHD_Result api_guard_accept(void *cls, const struct sockaddr *addr, socklen
     return MHD_YES;
 }
 
-/* Tracks a new connection; 0 if there is no slot for it (the caller cuts it). Lock held. */
-static struct guard_conn *conn_track(struct api_guard *g, struct MHD_Connection *conn)
+/*
+ * Tracks a new connection; NULL if there is no slot for it, or (*over_address set) its
+ * address holds api.max_conns_per_address already: the accept check can be raced by
+ * accepts in flight, this one cannot (lock held). The caller cuts it.
+ */
+static struct guard_conn *conn_track(struct api_guard *g, struct MHD_Connection *conn,
+                                     int *over_address)
 {
     const union MHD_ConnectionInfo *fd, *ca;
     unsigned char key[ADDR_KEY_LEN];
@@ -197,6 +202,10 @@ static struct guard_conn *conn_track(struct api_guard *g, struct MHD_Connection 
              key);
     hash = mdx_hash_bytes(0, key, sizeof(key));
     a = addr_find(g, key, hash);
+    if (a != NULL && a->conns >= g->conf.max_per_address) {
+        *over_address = 1;
+        return NULL;
+    }
     if (a == NULL) {
         a = g->free_addrs;        /* never NULL: as many entries as connection slots */
         g->free_addrs = a->next_free;
@@ -242,15 +251,18 @@ void api_guard_notify(void *cls, struct MHD_Connection *conn, void **socket_cont
 
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         struct guard_conn *c;
+        int over_address = 0;
         pthread_mutex_lock(&g->lock);
-        c = conn_track(g, conn);
-        if (c == NULL) {
+        c = conn_track(g, conn, &over_address);
+        if (c == NULL && over_address) {
+            g->stats.refused_address++;
+        } else if (c == NULL) {
             g->stats.refused_full++;
         }
         pthread_mutex_unlock(&g->lock);
         *socket_context = c;
         if (c == NULL) {
-            /* More accepts raced past the cap than the margin holds: end this one now. */
+            /* Accepts raced past a cap: end this one now, without an answer. */
             const union MHD_ConnectionInfo *fd =
                 MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
             if (fd != NULL) {
