@@ -13,6 +13,7 @@
 #include "archive/aws_creds.h"
 #include "archive/xml.h"
 #include "base/buf.h"
+#include "base/file.h"
 #include "base/encode.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
@@ -209,30 +210,19 @@ fail:
     return NULL;
 }
 
-/* Reads the whole token file 'path' into a new string (trailing newline cut). */
+/* The token file's text, a new string (wipe and free it); NULL with the reason in 'why'. */
 static char *read_token(const char *path, char *why, size_t why_len)
 {
-    FILE *f = fopen(path, "r");
-    char *t;
-    size_t n;
+    char *t = NULL;
+    int rc = mdx_read_secret_file(path, TOKEN_MAX, &t);
 
-    if (f == NULL) {
-        snprintf(why, why_len, "cannot read the token file %s", path);
-        return NULL;
+    if (rc == MDX_OK && t[0] != '\0') {
+        return t;
     }
-    t = mdx_malloc(TOKEN_MAX + 1);
-    n = t != NULL ? fread(t, 1, TOKEN_MAX, f) : 0;
-    fclose(f);
-    if (t == NULL || n == 0 || n == TOKEN_MAX) {
-        snprintf(why, why_len, "token file %s is empty or too long", path);
-        free_secret(t);
-        return NULL;
-    }
-    t[n] = '\0';
-    while (n > 0 && (t[n - 1] == '\n' || t[n - 1] == '\r')) {
-        t[--n] = '\0';
-    }
-    return t;
+    snprintf(why, why_len, "token file %s is %s", path,
+             rc == MDX_OK ? "empty" : rc == MDX_EFULL ? "too long" : "unreadable");
+    free_secret(t);
+    return NULL;
 }
 
 /* Takes fresh keys and their expiry (ISO 8601); MDX_EIO when one is missing. */

@@ -11,6 +11,7 @@
 
 #include "archive/azure_creds.h"
 #include "base/buf.h"
+#include "base/file.h"
 #include "base/encode.h"
 #include "modax/alloc.h"
 #include "modax/log.h"
@@ -113,30 +114,19 @@ struct mdx_azure_creds *mdx_azure_creds_create(const struct mdx_objstore_conf *c
     return c;
 }
 
-/* The federated token file's text (trailing newline cut), a new string; NULL if unreadable. */
+/* The token file's text, a new string (wipe and free it); NULL with the reason in 'why'. */
 static char *read_token(const char *path, char *why, size_t why_len)
 {
-    FILE *f = fopen(path, "r");
-    char *t;
-    size_t n;
+    char *t = NULL;
+    int rc = mdx_read_secret_file(path, TOKEN_FILE_MAX, &t);
 
-    if (f == NULL) {
-        snprintf(why, why_len, "cannot read the federated token file %s", path);
-        return NULL;
+    if (rc == MDX_OK && t[0] != '\0') {
+        return t;
     }
-    t = mdx_malloc(TOKEN_FILE_MAX + 1);
-    n = t != NULL ? fread(t, 1, TOKEN_FILE_MAX, f) : 0;
-    fclose(f);
-    if (t == NULL || n == 0 || n == TOKEN_FILE_MAX) {
-        snprintf(why, why_len, "federated token file %s is empty or too long", path);
-        free_secret(t);
-        return NULL;
-    }
-    t[n] = '\0';
-    while (n > 0 && (t[n - 1] == '\n' || t[n - 1] == '\r')) {
-        t[--n] = '\0';
-    }
-    return t;
+    snprintf(why, why_len, "federated token file %s is %s", path,
+             rc == MDX_OK ? "empty" : rc == MDX_EFULL ? "too long" : "unreadable");
+    free_secret(t);
+    return NULL;
 }
 
 /* The client-credentials exchange: federated token -> access token. */

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/file.h"
 #include "modax/alloc.h"
 #include "modax/conf.h"
 #include "modax/status.h"
@@ -364,49 +365,23 @@ static int load_file(const struct mdx_conf_section *sections, size_t n, const ch
 /* Reads the secret in 'path' into an owned string, trailing newlines cut. */
 static int read_secret_file(const char *var, const char *path, char **out, char *err, size_t errlen)
 {
-    FILE *f;
-    char *buf;
-    size_t len;
-    int rc = MDX_OK;
+    int rc = mdx_read_secret_file(path, SECRET_FILE_MAX, out);
 
-    f = fopen(path, "r");
-    if (f == NULL) {
+    if (rc == MDX_ENOTFOUND) {
         fail(err, errlen, "config: %s: cannot open %s: %s", var, path, strerror(errno));
         return MDX_ECONF;
     }
-    buf = mdx_malloc(SECRET_FILE_MAX + 1);
-    if (buf == NULL) {
-        fail(err, errlen, "config: %s: out of memory", var);
-        rc = MDX_ENOMEM;
-        goto cleanup;
-    }
-    len = fread(buf, 1, SECRET_FILE_MAX + 1, f);
-    if (ferror(f)) {
+    if (rc == MDX_EIO) {
         fail(err, errlen, "config: %s: cannot read %s", var, path);
-        rc = MDX_ECONF;
-        goto cleanup;
+        return MDX_ECONF;
     }
-    if (len > SECRET_FILE_MAX) {
+    if (rc == MDX_EFULL) {
         fail(err, errlen, "config: %s: %s is larger than %d bytes", var, path, SECRET_FILE_MAX);
-        rc = MDX_ECONF;
-        goto cleanup;
+        return MDX_ECONF;
     }
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) {
-        len--;
-    }
-    /* Keep an exact-size copy, not the whole read buffer. */
-    *out = mdx_strndup(buf, len);
-    if (*out == NULL) {
+    if (rc != MDX_OK) {
         fail(err, errlen, "config: %s: out of memory", var);
-        rc = MDX_ENOMEM;
     }
-
-cleanup:
-    if (buf != NULL) {
-        mdx_memzero(buf, SECRET_FILE_MAX + 1);
-        mdx_free(buf);
-    }
-    fclose(f);
     return rc;
 }
 
