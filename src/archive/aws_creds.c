@@ -210,21 +210,6 @@ fail:
     return NULL;
 }
 
-/* The token file's text, a new string (wipe and free it); NULL with the reason in 'why'. */
-static char *read_token(const char *path, char *why, size_t why_len)
-{
-    char *t = NULL;
-    int rc = mdx_read_secret_file(path, TOKEN_MAX, &t);
-
-    if (rc == MDX_OK && t[0] != '\0') {
-        return t;
-    }
-    snprintf(why, why_len, "token file %s is %s", path,
-             rc == MDX_OK ? "empty" : rc == MDX_EFULL ? "too long" : "unreadable");
-    free_secret(t);
-    return NULL;
-}
-
 /* Takes fresh keys and their expiry (ISO 8601); MDX_EIO when one is missing. */
 static int take_keys(struct mdx_aws_creds *c, const char *ak, const char *sk, const char *tok,
                      const char *expiration, int64_t now_ms, char *why, size_t why_len)
@@ -275,7 +260,7 @@ static int fetch_status(int rc, const struct mdx_http_resp *rs, const char *what
 static int fetch_container(struct mdx_aws_creds *c, int64_t now_ms, char *why, size_t why_len)
 {
     const char *file = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-    char *token = file != NULL ? read_token(file, why, why_len)
+    char *token = file != NULL ? mdx_read_token_file("token file", file, TOKEN_MAX, why, why_len)
                                : (env("AWS_CONTAINER_AUTHORIZATION_TOKEN") != NULL
                                       ? mdx_strdup(env("AWS_CONTAINER_AUTHORIZATION_TOKEN"))
                                       : NULL);
@@ -319,7 +304,7 @@ static int fetch_container(struct mdx_aws_creds *c, int64_t now_ms, char *why, s
 static int fetch_web_identity(struct mdx_aws_creds *c, int64_t now_ms, char *why,
                               size_t why_len)
 {
-    char *token = read_token(env("AWS_WEB_IDENTITY_TOKEN_FILE"), why, why_len);
+    char *token = mdx_read_token_file("token file", env("AWS_WEB_IDENTITY_TOKEN_FILE"), TOKEN_MAX, why, why_len);
     char *ak = NULL, *sk = NULL, *tok = NULL, *exp = NULL;
     struct curl_slist *hs = NULL;
     struct mdx_http_resp rs;

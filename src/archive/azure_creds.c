@@ -114,25 +114,10 @@ struct mdx_azure_creds *mdx_azure_creds_create(const struct mdx_objstore_conf *c
     return c;
 }
 
-/* The token file's text, a new string (wipe and free it); NULL with the reason in 'why'. */
-static char *read_token(const char *path, char *why, size_t why_len)
-{
-    char *t = NULL;
-    int rc = mdx_read_secret_file(path, TOKEN_FILE_MAX, &t);
-
-    if (rc == MDX_OK && t[0] != '\0') {
-        return t;
-    }
-    snprintf(why, why_len, "federated token file %s is %s", path,
-             rc == MDX_OK ? "empty" : rc == MDX_EFULL ? "too long" : "unreadable");
-    free_secret(t);
-    return NULL;
-}
-
 /* The client-credentials exchange: federated token -> access token. */
 static int fetch(struct mdx_azure_creds *c, int64_t now_ms, char *why, size_t why_len)
 {
-    char *assertion = read_token(c->token_file, why, why_len);
+    char *assertion = mdx_read_token_file("federated token file", c->token_file, TOKEN_FILE_MAX, why, why_len);
     struct curl_slist *hs = NULL;
     struct mdx_http_resp rs;
     struct mdx_buf body;

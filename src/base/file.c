@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "base/file.h"
 #include "modax/alloc.h"
@@ -43,4 +44,22 @@ int mdx_read_secret_file(const char *path, size_t max, char **out)
     fclose(f);
     errno = saved;
     return rc;
+}
+
+char *mdx_read_token_file(const char *what, const char *path, size_t max, char *why,
+                          size_t why_len)
+{
+    char *t = NULL;
+    int rc = mdx_read_secret_file(path, max, &t);
+
+    if (rc == MDX_OK && t[0] != '\0') {
+        return t;
+    }
+    snprintf(why, why_len, "%s %s is %s", what, path,
+             rc == MDX_OK ? "empty" : rc == MDX_EFULL ? "too long" : "unreadable");
+    if (t != NULL) {
+        mdx_memzero(t, strlen(t));
+        mdx_free(t);
+    }
+    return NULL;
 }

@@ -17,5 +17,12 @@
  * bytes; MDX_ENOMEM.
  */
 int mdx_read_secret_file(const char *path, size_t max, char **out);
+/*
+ * A token file (a cloud's projected service-account token): its text, a
+ * new string the caller wipes and frees, or NULL with "<what> PATH is
+ * empty|too long|unreadable" in 'why'.
+ */
+char *mdx_read_token_file(const char *what, const char *path, size_t max, char *why,
+                          size_t why_len);
 
 #endif
