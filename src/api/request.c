@@ -136,24 +136,11 @@ int api_param_id(struct api_req *r, size_t i, const char *what, int64_t *out)
 
 int api_body_allow(struct api_req *r, const char *const *names)
 {
-    const cJSON *m;
+    struct api_why why;
 
-    if (r->body == NULL) {
-        return 0;
-    }
-    if (!cJSON_IsObject(r->body)) {
-        api_error(r, 400, "bad_request", "the body must be a JSON object");
+    if (api_json_allow(r->body, names, &why) != 0) {
+        api_error(r, 400, "bad_request", "%s", why.text);
         return -1;
-    }
-    cJSON_ArrayForEach(m, r->body) {
-        const char *const *n = names;
-        while (*n != NULL && strcmp(*n, m->string) != 0) {
-            n++;
-        }
-        if (*n == NULL) {
-            api_error(r, 400, "bad_request", "unknown field '%.64s'", m->string);
-            return -1;
-        }
     }
     return 0;
 }
@@ -170,32 +157,13 @@ int api_body_require(struct api_req *r, const char *const *names)
 int api_body_name(struct api_req *r, const char *field, unsigned flags,
                     char out[MDX_NAME_MAX + 1])
 {
-    const cJSON *item = r->body != NULL ? cJSON_GetObjectItemCaseSensitive(r->body, field) : NULL;
-    size_t n;
+    struct api_why why;
+    int rc = api_json_name(r->body, field, flags, out, &why);
 
-    out[0] = '\0';
-    if (item == NULL || cJSON_IsNull(item)) {
-        if (flags & API_REQUIRED) {
-            api_error(r, 400, "bad_request", "field '%s' is required", field);
-            return -1;
-        }
-        return 0;
+    if (rc < 0) {
+        api_error(r, 400, "bad_request", "%s", why.text);
     }
-    if (!cJSON_IsString(item)) {
-        api_error(r, 400, "bad_request", "field '%s' must be a string", field);
-        return -1;
-    }
-    n = strlen(item->valuestring);
-    if (n == 0 && (flags & API_EMPTY_OK) && !(flags & API_REQUIRED)) {
-        return 1;
-    }
-    if (n > MDX_NAME_MAX || !mdx_valid_segment(item->valuestring, n)) {
-        api_error(r, 400, "bad_request", "field '%s' is not a valid name; use [A-Za-z0-9_-]{1,64}",
-                  field);
-        return -1;
-    }
-    memcpy(out, item->valuestring, n + 1);
-    return 1;
+    return rc;
 }
 
 int api_body_object(struct api_req *r, const char *field, char *out, size_t len)

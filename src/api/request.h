@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "api/api_int.h"
+#include "api/body_check.h"
 #include "base/buf.h"
 
 /* ---- query parameters ---- */
@@ -44,12 +45,10 @@ int api_body_allow(struct api_req *r, const char *const *names);
 /* Requires a body (400 "body required") that passes api_body_allow. */
 int api_body_require(struct api_req *r, const char *const *names);
 
-#define API_REQUIRED 0x1u   /* absent (or null) is refused */
-#define API_EMPTY_OK 0x2u   /* "" is taken (meaning "none") */
-
 /*
  * Body member 'field' as a name ([A-Za-z0-9_-]{1,64}) copied to 'out'
- * (MDX_NAME_MAX + 1 bytes): 1 if given, 0 if absent or null (out = ""),
+ * (MDX_NAME_MAX + 1 bytes; flags API_REQUIRED, API_EMPTY_OK of body_check.h):
+ * 1 if given, 0 if absent or null (out = ""),
  * -1 when refused (400 naming the field, replied).
  */
 int api_body_name(struct api_req *r, const char *field, unsigned flags,

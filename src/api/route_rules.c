@@ -4,17 +4,14 @@
  * the same name and scope is replaced, keeping its id), delete. A body is
  * checked like `modax rule add` checks its options.
  */
-#include <math.h>
 #include <string.h>
 
 #include "api/api_int.h"
 #include "api/reply.h"
 #include "api/request.h"
+#include "api/rule_body.h"
 #include "modax/alert.h"
 #include "modax/status.h"
-#include "modax/validate.h"
-
-#define MIN_DURATION_MAX_MS (7LL * 24 * 3600 * 1000) /* a week, as the CLI allows */
 
 static const char *const no_params[] = {NULL};
 
@@ -57,96 +54,15 @@ static void list_rules(struct api_req *r)
     api_reply_listed(r, body, mdx_store_rule_list(r->store, r->caller.tenant, add_rule, arr));
 }
 
-/* Body member 'field' as a finite number (absent: *out kept, unless required). -1 if refused. */
-static int body_number(struct api_req *r, const char *field, int required, double *out)
-{
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(r->body, field);
-
-    if (item == NULL) {
-        if (required) {
-            api_error(r, 400, "bad_request", "field '%s' is required", field);
-            return -1;
-        }
-        return 0;
-    }
-    if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble)) {
-        api_error(r, 400, "bad_request", "field '%s' must be a number", field);
-        return -1;
-    }
-    *out = item->valuedouble;
-    return 0;
-}
-
-/* Body member 'field' as a string naming a choice parsed by 'parse'. -1 if refused. */
-static int body_choice(struct api_req *r, const char *field, int required,
-                       int (*parse)(const char *, int *), const char *choices, int *out)
-{
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(r->body, field);
-
-    if (item == NULL && !required) {
-        return 0;
-    }
-    if (!cJSON_IsString(item) || parse(item->valuestring, out) != MDX_OK) {
-        api_error(r, 400, "bad_request", "field '%s' must be one of %s", field, choices);
-        return -1;
-    }
-    return 0;
-}
-
 /* Reads the body into 'ru' (tenant and defaults set); -1 if refused (replied). */
 static int read_rule(struct api_req *r, struct mdx_rule *ru)
 {
-    static const char *const fields[] = {"name", "device_type", "device", "sensor", "cmp",
-                                         "threshold", "hysteresis", "min_duration_ms",
-                                         "severity", "enabled", NULL};
-    const cJSON *sensor, *enabled;
-    double dur = 0;
+    struct api_why why;
 
-    if (api_body_require(r, fields) != 0 ||
-        api_body_name(r, "name", API_REQUIRED, ru->name) < 0 ||
-        api_body_name(r, "device_type", API_EMPTY_OK, ru->device_type) < 0 ||
-        api_body_name(r, "device", API_EMPTY_OK, ru->device) < 0) {
+    if (api_rule_read(r->body, ru, &why) != 0) {
+        api_error(r, 400, "bad_request", "%s", why.text);
         return -1;
     }
-    if (ru->device_type[0] != '\0' && ru->device[0] != '\0') {
-        api_error(r, 400, "bad_request",
-                  "field 'device' and field 'device_type' exclude each other: a rule targets "
-                  "the tenant, one device type or one device");
-        return -1;
-    }
-    sensor = cJSON_GetObjectItemCaseSensitive(r->body, "sensor");
-    if (!cJSON_IsString(sensor) || strlen(sensor->valuestring) > MDX_NAME_MAX ||
-        !mdx_valid_sensor(sensor->valuestring, strlen(sensor->valuestring))) {
-        api_error(r, 400, "bad_request",
-                  "field 'sensor' must be a sensor name: [a-z0-9_]{1,64}, e.g. current_mean");
-        return -1;
-    }
-    memcpy(ru->sensor, sensor->valuestring, strlen(sensor->valuestring) + 1);
-    if (body_choice(r, "cmp", 1, mdx_cmp_parse, "\">\", \">=\", \"<\", \"<=\"", &ru->cmp) != 0 ||
-        body_number(r, "threshold", 1, &ru->threshold) != 0 ||
-        body_number(r, "hysteresis", 0, &ru->hysteresis) != 0 ||
-        body_number(r, "min_duration_ms", 0, &dur) != 0 ||
-        body_choice(r, "severity", 0, mdx_severity_parse, "info, warning, critical",
-                    &ru->severity) != 0) {
-        return -1;
-    }
-    if (ru->hysteresis < 0) {
-        api_error(r, 400, "bad_request", "field 'hysteresis' must be >= 0");
-        return -1;
-    }
-    if (dur < 0 || dur > (double)MIN_DURATION_MAX_MS || dur != floor(dur)) {
-        api_error(r, 400, "bad_request",
-                  "field 'min_duration_ms' must be a whole number from 0 to %lld (a week)",
-                  (long long)MIN_DURATION_MAX_MS);
-        return -1;
-    }
-    ru->min_duration_ms = (int64_t)dur;
-    enabled = cJSON_GetObjectItemCaseSensitive(r->body, "enabled");
-    if (enabled != NULL && !cJSON_IsBool(enabled)) {
-        api_error(r, 400, "bad_request", "field 'enabled' must be true or false");
-        return -1;
-    }
-    ru->enabled = enabled == NULL || cJSON_IsTrue(enabled);
     return 0;
 }
 

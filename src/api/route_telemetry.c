@@ -21,80 +21,22 @@
 #include "api/reply.h"
 #include "api/request.h"
 #include "api/numfmt.h"
+#include "api/range_query.h"
 
 #define EXPORT_PAGE_POINTS 4096   /* points read from the store per export page */
 #define EXPORT_LINE_MAX 256       /* one formatted export line, at most */
-#define NAMES_MAX 100000          /* devices of a tenant, or sensors of a device, in one reply */
 #define RANGE_TEXT_MAX ((size_t)512 << 20) /* the body of one range reply, at most */
 
 /* ---- small helpers ---- */
 
-/*
- * A list of names (devices, sensors) in a buffer of fixed-size entries,
- * at most NAMES_MAX; owned, freed by names_free().
- */
-typedef char name_entry[MDX_NAME_MAX + 1];
-
-struct names {
-    struct mdx_buf buf;
-    size_t n;
-};
-
-static void names_init(struct names *l)
-{
-    mdx_buf_init(&l->buf, NAMES_MAX * sizeof(name_entry));
-    l->n = 0;
-}
-
-/* Entry 'i'. Borrowed: valid until the next names_add(). */
-static const char *names_at(const struct names *l, size_t i)
-{
-    return ((const name_entry *)(const void *)l->buf.p)[i];
-}
-
-static int names_add(struct names *l, const char *name, size_t len)
-{
-    name_entry e = {0};
-    int rc;
-
-    if (len > MDX_NAME_MAX) {
-        return MDX_EINVAL;
-    }
-    memcpy(e, name, len);
-    rc = mdx_buf_add(&l->buf, e, sizeof(e));
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    l->n++;
-    return MDX_OK;
-}
-
-static void names_free(struct names *l)
-{
-    mdx_buf_fini(&l->buf);
-    l->n = 0;
-}
-
 static int name_collect(void *arg, const char *name)
 {
-    return names_add(arg, name, strlen(name));
+    return api_names_add(arg, name, strlen(name));
 }
 
 static int device_collect(void *arg, const struct mdx_device_info *dev)
 {
-    return names_add(arg, dev->device, strlen(dev->device));
-}
-
-/* Non-zero if 'l' holds the name of 'len' bytes at 'name'. */
-static int names_has(const struct names *l, const char *name, size_t len)
-{
-    for (size_t i = 0; i < l->n; i++) {
-        const char *e = names_at(l, i);
-        if (strncmp(e, name, len) == 0 && e[len] == '\0') {
-            return 1;
-        }
-    }
-    return 0;
+    return api_names_add(arg, dev->device, strlen(dev->device));
 }
 
 /*
@@ -102,10 +44,10 @@ static int names_has(const struct names *l, const char *name, size_t len)
  * once; at most api.range_max_sensors), or every sensor of the device. On
  * failure replies (400 naming sensor, or the store's error) and returns -1.
  */
-static int request_sensors(struct api_req *r, const char *device, struct names *out)
+static int request_sensors(struct api_req *r, const char *device, struct api_names *out)
 {
     const char *list = api_query(r, "sensor");
-    int64_t max = r->api->conf->range_max_sensors;
+    struct api_why why;
     int rc;
 
     if (list == NULL) {
@@ -116,34 +58,16 @@ static int request_sensors(struct api_req *r, const char *device, struct names *
         }
         return 0;
     }
-    for (const char *p = list;;) {
-        const char *end = strchr(p, ',');
-        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
-        if (!mdx_valid_sensor(p, len)) {
-            api_error(r, 400, "bad_request",
-                      "sensor: each name is 1 to 64 of a-z 0-9 _, separated by commas");
-            return -1;
-        }
-        /* The list holds at most 'max' names, so this scan stays short however long the URL. */
-        if (!names_has(out, p, len)) {
-            if ((int64_t)out->n >= max) {
-                api_error(r, 400, "bad_request",
-                          "sensor: more than %" PRId64 " different sensors named; at most %" PRId64
-                          " in one query",
-                          max, max);
-                return -1;
-            }
-            rc = names_add(out, p, len);
-            if (rc != MDX_OK) {
-                api_error(r, 500, "internal", "out of memory");
-                return -1;
-            }
-        }
-        if (end == NULL) {
-            return 0;
-        }
-        p = end + 1;
+    rc = api_sensor_list(list, r->api->conf->range_max_sensors, out, &why);
+    if (rc == MDX_EINVAL) {
+        api_error(r, 400, "bad_request", "%s", why.text);
+        return -1;
     }
+    if (rc != MDX_OK) {
+        api_error(r, 500, "internal", "out of memory");
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- latest values ---- */
@@ -167,17 +91,17 @@ static const char *const no_params[] = {NULL};
 /* GET /api/v1/latest: the newest value of every sensor of every device of the tenant. */
 static void route_latest_all(struct api_req *r)
 {
-    struct names devs;
+    struct api_names devs;
     cJSON *root, *devices;
     int rc;
 
     if (api_query_allow(r, no_params) != 0) {
         return;
     }
-    names_init(&devs);
+    api_names_init(&devs);
     rc = mdx_store_device_list(r->store, r->caller.tenant, device_collect, &devs);
     if (rc != MDX_OK) {
-        names_free(&devs);
+        api_names_free(&devs);
         api_store_error(r, rc);
         return;
     }
@@ -185,7 +109,7 @@ static void route_latest_all(struct api_req *r)
     devices = cJSON_AddObjectToObject(root, "devices");
     rc = devices != NULL ? MDX_OK : MDX_ENOMEM;
     for (size_t i = 0; rc == MDX_OK && i < devs.n; i++) {
-        const char *device = names_at(&devs, i);
+        const char *device = api_names_at(&devs, i);
         cJSON *sensors = cJSON_AddObjectToObject(devices, device);
         rc = sensors != NULL ? mdx_store_latest(r->store, r->caller.tenant, device, latest_add,
                                                 sensors)
@@ -194,7 +118,7 @@ static void route_latest_all(struct api_req *r)
             rc = MDX_OK; /* deleted since it was listed */
         }
     }
-    names_free(&devs);
+    api_names_free(&devs);
     if (rc != MDX_OK) {
         cJSON_Delete(root);
         api_store_error(r, rc);
@@ -253,40 +177,6 @@ static void add_point(struct mdx_buf *t, int first, int64_t ts, double v, int ex
 
 /* ---- range query ---- */
 
-/*
- * Parses a step: "500ms", "30s", "1m", "1h", "1d" or plain milliseconds.
- * MDX_OK with *ms > 0, else MDX_EINVAL.
- */
-static int parse_step(const char *s, int64_t *ms)
-{
-    static const struct {
-        const char *unit;
-        int64_t ms;
-    } units[] = {{"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
-    int64_t n = 0;
-    const char *p = s;
-
-    if (*p < '0' || *p > '9') {
-        return MDX_EINVAL;
-    }
-    for (; *p >= '0' && *p <= '9'; p++) {
-        if (n > (INT64_C(1) << 50)) {
-            return MDX_EINVAL;
-        }
-        n = n * 10 + (*p - '0');
-    }
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (strcmp(p, units[i].unit) == 0) {
-            if (n <= 0 || n > (INT64_C(1) << 50) / units[i].ms) {
-                return MDX_EINVAL;
-            }
-            *ms = n * units[i].ms;
-            return MDX_OK;
-        }
-    }
-    return MDX_EINVAL;
-}
-
 struct series_out {
     struct mdx_buf *t;
     enum mdx_agg agg;
@@ -318,23 +208,6 @@ static int point_out(void *arg, int64_t ts_ms, double value, unsigned flags)
     return so->t->err;
 }
 
-/*
- * The buckets of width 'step' (> 0) that [from, to] touches, into *n;
- * MDX_ERANGE when the count does not fit an int64 (from=0,
- * to=9223372036854775807, step=1 would otherwise wrap to a negative count
- * and pass every check).
- */
-static int bucket_count(int64_t from, int64_t to, int64_t step, int64_t *n)
-{
-    int64_t span;
-
-    if (__builtin_sub_overflow(mdx_floor_div(to, step), mdx_floor_div(from, step), &span) ||
-        __builtin_add_overflow(span, 1, n)) {
-        return MDX_ERANGE;
-    }
-    return MDX_OK;
-}
-
 static const char *const range_params[] = {"from", "to", "sensor", "step", "agg", NULL};
 
 /* The from/to of a request that requires both; -1 after replying 400. */
@@ -363,7 +236,7 @@ static void route_range(struct api_req *r)
 {
     const struct mdx_api_conf *conf = r->api->conf;
     struct mdx_device_info dev;
-    struct names sensors;
+    struct api_names sensors;
     struct mdx_buf t;
     const char *step_s, *agg_s;
     enum mdx_agg agg = MDX_AGG_AVG;
@@ -371,14 +244,14 @@ static void route_range(struct api_req *r)
     int64_t values;               /* in the reply: at most api.range_max_values */
     int rc = MDX_OK;
 
-    names_init(&sensors);
+    api_names_init(&sensors);
     mdx_buf_init(&t, RANGE_TEXT_MAX);
     if (api_query_allow(r, range_params) != 0 || required_range(r, &from, &to) != 0) {
         return;
     }
     step_s = api_query(r, "step");
     agg_s = api_query(r, "agg");
-    if (step_s != NULL && parse_step(step_s, &step) != MDX_OK) {
+    if (step_s != NULL && api_parse_step(step_s, &step) != MDX_OK) {
         api_error(r, 400, "bad_request",
                   "step: a positive duration such as 500ms, 30s, 1m, 1h, 1d or milliseconds");
         return;
@@ -392,7 +265,7 @@ static void route_range(struct api_req *r)
         return;
     }
     if (step > 0) {
-        if (bucket_count(from, to, step, &buckets) != MDX_OK) {
+        if (api_bucket_count(from, to, step, &buckets) != MDX_OK) {
             api_error(r, 400, "bad_request",
                       "step: more than %" PRId64 " buckets per sensor in this range, at most %"
                       PRId64 " allowed; pass a larger step or a shorter range",
@@ -408,7 +281,7 @@ static void route_range(struct api_req *r)
         }
     }
     if (api_device(r, r->params[0], &dev) != 0 || request_sensors(r, dev.device, &sensors) != 0) {
-        names_free(&sensors);
+        api_names_free(&sensors);
         return;
     }
     /* The whole reply's budget: known before reading for buckets, counted as read for points. */
@@ -418,7 +291,7 @@ static void route_range(struct api_req *r)
                   "sensor: %zu sensors of %" PRId64 " buckets each would exceed %" PRId64
                   " values in one reply; name fewer sensors or pass a larger step",
                   sensors.n, buckets, conf->range_max_values);
-        names_free(&sensors);
+        api_names_free(&sensors);
         return;
     }
     values = 0;
@@ -433,7 +306,7 @@ static void route_range(struct api_req *r)
     }
     mdx_buf_adds(&t, "\"series\":[");
     for (size_t i = 0; rc == MDX_OK && i < sensors.n; i++) {
-        const char *sensor = names_at(&sensors, i);
+        const char *sensor = api_names_at(&sensors, i);
         struct mdx_query q = {.tenant = r->caller.tenant, .device = dev.device,
                               .sensor = sensor, .from_ms = from, .to_ms = to};
         struct series_out so = {.t = &t, .agg = agg};
@@ -463,7 +336,7 @@ static void route_range(struct api_req *r)
         }
     }
     mdx_buf_adds(&t, "]}");
-    names_free(&sensors);
+    api_names_free(&sensors);
     if (rc == MDX_ERANGE) {
         mdx_buf_fini(&t);
         return;
@@ -489,7 +362,7 @@ struct export_state {
     struct mdx_store *store;
     char tenant[MDX_NAME_MAX + 1];
     char device[MDX_NAME_MAX + 1];
-    struct names sensors;
+    struct api_names sensors;
     size_t sensor;                /* index of the sensor being exported */
     int64_t from, to;             /* to inclusive */
     int64_t next_from;            /* where the next page of this sensor starts */
@@ -522,7 +395,7 @@ static int page_add(void *arg, int64_t ts_ms, double value, unsigned flags)
 static int export_next_page(struct export_state *x)
 {
     struct mdx_query q = {.tenant = x->tenant, .device = x->device,
-                          .sensor = names_at(&x->sensors, x->sensor), .from_ms = x->next_from,
+                          .sensor = api_names_at(&x->sensors, x->sensor), .from_ms = x->next_from,
                           .to_ms = x->to, .limit = EXPORT_PAGE_POINTS};
     int rc;
 
@@ -583,7 +456,7 @@ static int export_next_line(struct export_state *x)
     }
     int64_t ts = x->page_ts[x->page_i];
     double v = x->page_v[x->page_i];
-    const char *sensor = names_at(&x->sensors, x->sensor);
+    const char *sensor = api_names_at(&x->sensors, x->sensor);
     x->page_i++;
     numfmt_double(num, v, 1);
     numfmt_i64(ts_s, ts);
@@ -641,7 +514,7 @@ static void export_free(void *cls)
     struct export_state *x = cls;
 
     if (x != NULL) {
-        names_free(&x->sensors);
+        api_names_free(&x->sensors);
         mdx_free(x);
     }
 }
@@ -683,7 +556,7 @@ static void route_export(struct api_req *r)
         api_error(r, 500, "internal", "out of memory");
         return;
     }
-    names_init(&x->sensors);
+    api_names_init(&x->sensors);
     if (request_sensors(r, dev.device, &x->sensors) != 0) {
         export_free(x);
         return;
