@@ -94,6 +94,9 @@ int api_bucket_count(int64_t from, int64_t to, int64_t step, int64_t *n)
 {
     int64_t span;
 
+    if (to < from) {
+        return MDX_EINVAL;
+    }
     if (__builtin_sub_overflow(mdx_floor_div(to, step), mdx_floor_div(from, step), &span) ||
         __builtin_add_overflow(span, 1, n)) {
         return MDX_ERANGE;

@@ -42,7 +42,7 @@ void api_names_free(struct api_names *l);
 int api_parse_step(const char *s, int64_t *ms);
 /*
  * The buckets of width 'step' (> 0) that [from, to] touches, into *n;
- * MDX_ERANGE when the count does not fit an int64.
+ * MDX_EINVAL when to < from, MDX_ERANGE when the count does not fit an int64.
  */
 int api_bucket_count(int64_t from, int64_t to, int64_t step, int64_t *n);
 /*

@@ -11,7 +11,7 @@
  * twice, and every name of the text; a refused one has a reason. The last
  * 24 bytes, as from, to and a step made positive, give a bucket count that
  * must equal the exact one computed in 128 bits, or be refused exactly when
- * that does not fit 64 bits.
+ * that does not fit 64 bits (or when to is before from).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -116,7 +116,11 @@ static void bucket_count(const uint8_t *tail)
     }
     exact = floor_div128(to, step) - floor_div128(from, step) + 1;
     rc = api_bucket_count(from, to, step, &n);
-    if (exact > INT64_MAX || exact < INT64_MIN) {
+    if (to < from) {
+        if (rc != MDX_EINVAL) {
+            abort();
+        }
+    } else if (exact > INT64_MAX || exact < INT64_MIN) {
         if (rc != MDX_ERANGE) {
             abort();
         }
