@@ -267,7 +267,7 @@ static void answer(struct gcp_standin *g, int fd)
         buf[got] = '\0';
         if (end == NULL && (end = strstr(buf, "\r\n\r\n")) != NULL) {
             buf[end - buf] = '\0';
-            clen = header(buf, "Content-Length", v, sizeof(v)) != NULL ? atol(v) : 0;
+            clen = header(buf, "Content-Length", v, sizeof(v)) != NULL ? strtol(v, NULL, 10) : 0;
             buf[end - buf] = '\r';
             need = (size_t)(end - buf) + 4 + (size_t)clen;
         }
