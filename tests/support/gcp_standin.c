@@ -228,7 +228,7 @@ static void object(struct gcp_standin *g, int fd, const char *method, const char
         if (header(head, "x-goog-meta-modax-sha256", sha, sizeof(sha)) == NULL) {
             sha[0] = '\0';
         }
-        snprintf(g->obj_sha, sizeof(g->obj_sha), "%s", sha);
+        snprintf(g->obj_sha, sizeof(g->obj_sha), "%.64s", sha);
         reply(fd, 200, "ETag: \"e\"\r\n", NULL, 0);
     } else if (strcmp(path, g->obj_key) != 0 || g->obj == NULL) {
         reply(fd, 404, NULL, "<Error><Code>NoSuchKey</Code></Error>", 37);
