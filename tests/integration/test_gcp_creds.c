@@ -13,8 +13,9 @@
  * that carry "Authorization: Bearer" and keep working across expiries; each
  * bad input refused with a clear reason (key file missing, not JSON,
  * without private_key, a private key that is not PEM RSA, token endpoint
- * 400 and 500, metadata server unreachable), and a refresh that fails
- * while the token is still valid keeping it.
+ * 400 and 500, metadata server unreachable), a refresh that fails while
+ * the token is still valid keeping it, and a token revoked early (401)
+ * replaced at the next request.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,6 +204,16 @@ static void gcs_store_puts_with_bearer_across_expiries(void)
                  MDX_OK);
     CHECK(back_len == strlen(data) && back != NULL && memcmp(back, data, back_len) == 0);
     mdx_free(back);
+
+    /* A token revoked before it expires: the 401 makes the store fetch a new one. */
+    atomic_store(&g.revoked_upto, atomic_load(&g.issued));
+    base = atomic_load(&g.issued);
+    CHECK_EQ_INT(os->ops->put(os->impl, "tenant/acme/day.jsonl.gz", data, strlen(data), NULL),
+                 MDX_EDENIED);
+    CHECK(strstr(os->ops->last_error(os->impl), "401") != NULL);
+    CHECK_EQ_INT(os->ops->put(os->impl, "tenant/acme/day.jsonl.gz", data, strlen(data), NULL),
+                 MDX_OK);
+    CHECK_EQ_INT(atomic_load(&g.issued), base + 1);
     mdx_objstore_close(os);
 }
 

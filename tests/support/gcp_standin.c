@@ -202,7 +202,7 @@ static int bearer_ok(struct gcp_standin *g, const char *head)
         sscanf(v, "Bearer gtok-%d", &n) != 1 || n < 1 || n >= GCP_STANDIN_TOKENS) {
         return 0;
     }
-    return mdx_now_ms() < atomic_load(&g->expires[n]);
+    return n > atomic_load(&g->revoked_upto) && mdx_now_ms() < atomic_load(&g->expires[n]);
 }
 
 static void object(struct gcp_standin *g, int fd, const char *method, const char *path,

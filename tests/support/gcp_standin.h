@@ -44,6 +44,7 @@ struct gcp_standin {
     atomic_llong life_ms;      /* of the tokens issued */
     atomic_int token_status;   /* what /token answers: 200, or 400 / 500 to refuse */
     atomic_int issued;         /* tokens issued (both roles) */
+    atomic_int revoked_upto;   /* tokens numbered up to this are refused (revoked) */
     atomic_int jwt_bad;        /* grants refused for a bad JWT */
     atomic_int meta_bad;       /* metadata requests without Metadata-Flavor: Google */
     atomic_int store_ok;       /* object requests with a valid bearer token */
