@@ -29,8 +29,10 @@ struct mdx_objstore_conf {
     char *secret_key;         /* secret. s3: secret access key; azure: base64 account key */
     char *sas_token;          /* secret. azure: SAS query string instead of the account key */
     char *session_token;      /* secret. s3: temporary credentials' token (optional) */
-    char *credentials;        /* s3: auto, keys, aws-container or aws-web-identity (aws_creds.h);
+    char *credentials;        /* s3: auto, keys, aws-container, aws-web-identity (aws_creds.h)
+                                 or gcp (an OAuth token, net/gcp_creds.h);
                                  azure: auto, keys or azure-workload-identity (azure_creds.h) */
+    char *gcp_key_file;       /* s3 with gcp: service-account key (JSON); "": the environment */
     char *ca_file;            /* CA bundle (PEM) for the endpoints; NULL or "": the system's */
     char *sse;                /* s3: x-amz-server-side-encryption value ("" none, "AES256", "aws:kms") */
     char *archive_tier;       /* s3: storage class (e.g. STANDARD_IA, GLACIER_IR); azure: tier

@@ -160,7 +160,8 @@ struct mdx_pubsub_conf {
     int64_t max_held_mb;      /* message bytes held between two store commits */
     int64_t max_held_messages;
     int64_t dedup_window;     /* committed message ids remembered against redelivery */
-    char *credentials;        /* auto, none, token_file, metadata */
+    char *credentials;        /* auto, none, service_account, token_file, metadata */
+    char *key_file;           /* service-account key (JSON); "": $GOOGLE_APPLICATION_CREDENTIALS */
     char *token_file;         /* an OAuth 2.0 access token, re-read before it may expire */
     char *metadata_host;      /* GKE/GCE metadata server; $GCE_METADATA_HOST wins */
     char *tenant_attribute;   /* message attribute naming the tenant */

@@ -15,7 +15,7 @@
 
 static const struct mdx_objstore_ops *const kinds[] = {
     &mdx_objstore_local, /* a directory on this machine (embedded default) */
-    &mdx_objstore_s3,    /* AWS S3, S3 clones, GCS (S3 interoperability, HMAC keys) */
+    &mdx_objstore_s3,    /* AWS S3, S3 clones, GCS (XML API: HMAC keys or OAuth tokens) */
     &mdx_objstore_azure, /* Azure Blob Storage, Azurite */
 };
 
@@ -42,9 +42,15 @@ const struct mdx_conf_key mdx_objstore_conf_keys[] = {
                     "s3: session token of temporary credentials; environment or *_file only"),
     MDX_CONF_STR("archive.store.credentials", "auto", struct mdx_objstore_conf, credentials,
                  "s3: keys (access_key/secret_key), aws-container (EKS Pod Identity), "
-                 "aws-web-identity (IRSA, via STS); azure: keys (account key or SAS), "
+                 "aws-web-identity (IRSA, via STS), gcp (Cloud Storage with an OAuth token "
+                 "instead of HMAC keys: archive.store.gcp_key_file, "
+                 "$GOOGLE_APPLICATION_CREDENTIALS or the GKE metadata server); "
+                 "azure: keys (account key or SAS), "
                  "azure-workload-identity (AKS); auto: keys if set, else what the environment "
                  "offers. Temporary credentials are refreshed before they expire"),
+    MDX_CONF_STR("archive.store.gcp_key_file", "", struct mdx_objstore_conf, gcp_key_file,
+                 "s3 with credentials gcp: service-account key file (JSON); empty: "
+                 "$GOOGLE_APPLICATION_CREDENTIALS, else the metadata server"),
     MDX_CONF_STR("archive.store.ca_file", "", struct mdx_objstore_conf, ca_file,
                  "s3/azure: CA certificates (PEM) the endpoints' certificates must chain to; "
                  "empty: the system's"),

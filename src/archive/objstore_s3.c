@@ -23,6 +23,11 @@
  * not one: leave sse empty, GCS encrypts at rest anyway); multi-object
  * delete is not implemented there, which is why del() deletes one by one.
  * Path style works with any bucket name and is the safer choice.
+ * With archive.store.credentials = gcp the requests carry an OAuth access
+ * token ("Authorization: Bearer", net/gcp_creds.h: GKE Workload Identity's
+ * metadata server or a service-account key) instead of a SigV4 signature,
+ * and the metadata and storage-class headers take their x-goog-* names,
+ * which GCS honours with OAuth.
  *
  * Thread-safety: a store object holds one curl handle and must be used by
  * one thread at a time; make one store per thread.
@@ -43,6 +48,7 @@
 #include "archive/xml.h"
 #include "base/encode.h"
 #include "base/httpdate.h"
+#include "net/gcp_creds.h"
 #include "net/http_client.h"
 
 #define MIB ((size_t)1024 * 1024)
@@ -62,6 +68,7 @@ struct s3 {
     char *prefix;        /* encoded path before "/key": "/bucket" (path style) or "" */
     char *region;
     struct mdx_aws_creds *creds; /* the keys, refreshed before they expire (aws_creds.h) */
+    struct mdx_gcp_creds *gcp;   /* instead of creds: GCS with OAuth tokens (gcp_creds.h) */
     char *sse;           /* NULL when none */
     size_t part_size;    /* multipart part size */
     size_t multipart_above; /* objects larger than this go in parts */
@@ -98,6 +105,7 @@ static void s3_destroy(void *os)
     mdx_free(s->prefix);
     mdx_free(s->region);
     mdx_aws_creds_destroy(s->creds);
+    mdx_gcp_creds_destroy(s->gcp);
     mdx_free(s->sse);
     mdx_free(s);
 }
@@ -149,8 +157,15 @@ static void *s3_create(const struct mdx_objstore_conf *conf, int *err)
     }
     s->region = mdx_strdup(conf->region != NULL && conf->region[0] != '\0' ? conf->region
                                                                           : "us-east-1");
-    s->creds = mdx_aws_creds_create(conf, &rc, s->err, sizeof(s->err));
-    if (s->creds == NULL) {
+    if (conf->credentials != NULL && strcmp(conf->credentials, "gcp") == 0) {
+        struct mdx_gcp_creds_conf gc = {"archive.store", "auto", conf->gcp_key_file, NULL,
+                                        NULL, MDX_GCP_SCOPE_STORAGE, conf->ca_file,
+                                        conf->timeout_ms};
+        s->gcp = mdx_gcp_creds_create(&gc, &rc, s->err, sizeof(s->err));
+    } else {
+        s->creds = mdx_aws_creds_create(conf, &rc, s->err, sizeof(s->err));
+    }
+    if (s->creds == NULL && s->gcp == NULL) {
         mdx_log_error("archive", "S3 object store not usable", MDX_F_STR("reason", s->err));
         *err = rc;
         goto fail;
@@ -237,6 +252,39 @@ static int s3_fail(void *os, const char *method, const struct mdx_http_resp *rs)
 }
 
 /*
+ * The headers of a request to GCS with an OAuth token: Host and the call's
+ * own, into hs[*nh]; *auth becomes "Bearer TOKEN" (a secret the caller
+ * wipes and frees). MDX_OK or an error with s->err set.
+ */
+static int bearer(struct s3 *s, const struct mdx_rest_call *c, struct mdx_kv *hs, size_t *nh,
+                  char **auth)
+{
+    struct mdx_buf b;
+    const char *token;
+    int rc = mdx_gcp_creds_get(s->gcp, mdx_now_ms(), &token, s->err, sizeof(s->err));
+
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    hs[(*nh)++] = (struct mdx_kv){"host", s->host};
+    for (size_t i = 0; i < c->nhdrs; i++) {
+        hs[(*nh)++] = c->hdrs[i];
+    }
+    mdx_buf_init(&b, strlen(token) + 16);
+    mdx_buf_addf(&b, "Bearer %s", token);
+    if (b.err != MDX_OK) {
+        if (b.p != NULL) {
+            mdx_memzero(b.p, b.len);
+        }
+        mdx_buf_fini(&b);
+        snprintf(s->err, sizeof(s->err), "S3 %s: out of memory", c->method);
+        return MDX_ENOMEM;
+    }
+    *auth = mdx_buf_take(&b);
+    return MDX_OK;
+}
+
+/*
  * Signs and performs one request of store 'os'. On MDX_OK (a 2xx answer)
  * 'rs' holds the answer; otherwise s->err says why. The caller fini()s
  * 'rs' in every case. An mdx_rest_do_fn.
@@ -273,38 +321,45 @@ static int s3_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *
                  mdx_strerror(rc));
         goto cleanup;
     }
-    rc = mdx_aws_creds_get(s->creds, mdx_now_ms(), &keys, s->err, sizeof(s->err));
-    if (rc != MDX_OK) {
-        goto cleanup;
-    }
-    mdx_sha256_hex(c->body != NULL ? c->body : "", c->body != NULL ? c->len : 0, payload);
-    mdx_fmt_amz_date(mdx_now_ms() + s->clock_offset_ms, amz_date);
+    if (s->gcp != NULL) {
+        rc = bearer(s, c, hs, &nh, &auth);
+    } else {
+        rc = mdx_aws_creds_get(s->creds, mdx_now_ms(), &keys, s->err, sizeof(s->err));
+        if (rc != MDX_OK) {
+            goto cleanup;
+        }
+        mdx_sha256_hex(c->body != NULL ? c->body : "", c->body != NULL ? c->len : 0, payload);
+        mdx_fmt_amz_date(mdx_now_ms() + s->clock_offset_ms, amz_date);
 
-    hs[nh++] = (struct mdx_kv){"host", s->host};
-    hs[nh++] = (struct mdx_kv){"x-amz-content-sha256", payload};
-    hs[nh++] = (struct mdx_kv){"x-amz-date", amz_date};
-    if (keys.session_token != NULL) {
-        hs[nh++] = (struct mdx_kv){"x-amz-security-token", keys.session_token};
+        hs[nh++] = (struct mdx_kv){"host", s->host};
+        hs[nh++] = (struct mdx_kv){"x-amz-content-sha256", payload};
+        hs[nh++] = (struct mdx_kv){"x-amz-date", amz_date};
+        if (keys.session_token != NULL) {
+            hs[nh++] = (struct mdx_kv){"x-amz-security-token", keys.session_token};
+        }
+        for (size_t i = 0; i < c->nhdrs; i++) {
+            hs[nh++] = c->hdrs[i];
+        }
+        sig = (struct mdx_sigv4){
+            .method = c->method,
+            .canonical_uri = mdx_buf_str(&path),
+            .canonical_query = mdx_buf_str(&query),
+            .headers = hs,
+            .nheaders = nh,
+            .payload_hash = payload,
+            .amz_date = amz_date,
+            .region = s->region,
+            .service = "s3",
+            .access_key = keys.access_key,
+            .secret_key = keys.secret_key,
+        };
+        rc = mdx_sigv4_authorization(&sig, &auth, NULL);
+        if (rc != MDX_OK) {
+            snprintf(s->err, sizeof(s->err), "S3 %s: cannot sign (%s)", c->method,
+                     mdx_strerror(rc));
+        }
     }
-    for (size_t i = 0; i < c->nhdrs; i++) {
-        hs[nh++] = c->hdrs[i];
-    }
-    sig = (struct mdx_sigv4){
-        .method = c->method,
-        .canonical_uri = mdx_buf_str(&path),
-        .canonical_query = mdx_buf_str(&query),
-        .headers = hs,
-        .nheaders = nh,
-        .payload_hash = payload,
-        .amz_date = amz_date,
-        .region = s->region,
-        .service = "s3",
-        .access_key = keys.access_key,
-        .secret_key = keys.secret_key,
-    };
-    rc = mdx_sigv4_authorization(&sig, &auth, NULL);
     if (rc != MDX_OK) {
-        snprintf(s->err, sizeof(s->err), "S3 %s: cannot sign (%s)", c->method, mdx_strerror(rc));
         goto cleanup;
     }
     /* Host is given explicitly so that what curl sends is what was signed. */
@@ -328,9 +383,13 @@ static int s3_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *
         goto cleanup;
     }
     rc = mdx_rest_send(&s->rest, &s->http, c, url.p, list, s3_fail, rs);
+    if (s->gcp != NULL && rs->status == 401) {
+        mdx_gcp_creds_invalidate(s->gcp); /* expired or revoked: the next request fetches one */
+    }
 
 cleanup:
     if (auth != NULL) {
+        mdx_memzero(auth, strlen(auth));
         mdx_free(auth);
     }
     mdx_http_headers_free(list);
@@ -350,12 +409,15 @@ static size_t create_headers(const struct s3 *s, const char *tier, const char *s
 {
     size_t n = 0;
 
-    h[n++] = (struct mdx_kv){"x-amz-meta-modax-sha256", sha256};
+    h[n++] = (struct mdx_kv){s->gcp != NULL ? "x-goog-meta-modax-sha256"
+                                            : "x-amz-meta-modax-sha256",
+                             sha256};
     if (s->sse != NULL) {
         h[n++] = (struct mdx_kv){"x-amz-server-side-encryption", s->sse};
     }
     if (tier != NULL && tier[0] != '\0') {
-        h[n++] = (struct mdx_kv){"x-amz-storage-class", tier};
+        h[n++] = (struct mdx_kv){s->gcp != NULL ? "x-goog-storage-class" : "x-amz-storage-class",
+                                 tier};
     }
     return n;
 }

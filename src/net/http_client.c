@@ -154,6 +154,7 @@ static size_t header_cb(char *line, size_t size, size_t nmemb, void *arg)
         r->ms_error[0] = '\0';
         r->modax_sha256[0] = '\0';
     } else if (header_value(line, n, "x-amz-meta-modax-sha256", v, sizeof(v)) ||
+               header_value(line, n, "x-goog-meta-modax-sha256", v, sizeof(v)) ||
                header_value(line, n, "x-ms-meta-modaxsha256", v, sizeof(v))) {
         if (strlen(v) == sizeof(r->modax_sha256) - 1) {
             memcpy(r->modax_sha256, v, sizeof(r->modax_sha256)); /* 64 hex digits and the NUL */

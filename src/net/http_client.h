@@ -58,7 +58,7 @@ struct mdx_http_resp {
     char etag[160];          /* ETag header as sent (quotes kept); "" if none */
     char ms_error[64];       /* x-ms-error-code header (Azure; also on HEAD); "" if none */
     char modax_sha256[65];   /* the SHA-256 the archiver stored as the object's metadata
-                                (x-amz-meta-modax-sha256 or x-ms-meta-modaxsha256); "" if none */
+                                (x-amz-meta-, x-goog-meta-modax-sha256 or x-ms-meta-modaxsha256); "" if none */
     int too_big;             /* the body passed max_resp; the transfer was cut */
     char curl_err[128];      /* transport failure text; "" when a response came */
 };

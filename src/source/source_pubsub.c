@@ -27,10 +27,10 @@
  * by the engine's idle wait (about 100 ms).
  *
  * Credentials: none for the emulator ($PUBSUB_EMULATOR_HOST, as Google's
- * client libraries), an OAuth 2.0 access token from pubsub.token_file
- * (re-read every minute and after a 401), or the GKE/GCE metadata server's
- * token for the workload's service account, refreshed 5 minutes before it
- * expires. Tokens are never logged.
+ * client libraries), else an OAuth 2.0 access token from the one Google
+ * credentials provider (net/gcp_creds.h: a service-account key file, the
+ * GKE/GCE metadata server or a token file), refreshed before it expires
+ * and fetched again after a 401. Tokens are never logged.
  */
 #include <ctype.h>
 #include <stdatomic.h>
@@ -47,15 +47,13 @@
 #include "modax/log.h"
 #include "modax/source.h"
 #include "modax/status.h"
+#include "net/gcp_creds.h"
 #include "net/http_client.h"
 #include "source/pubsub_map.h"
 
 #define MOD "pubsub"
 #define TOPIC_LEN 192             /* modax/{64}/{64}/{kind} or pubsub/{subscription}/{id} */
 #define ACKS_PER_REQUEST 500      /* ack ids per acknowledge/modifyAckDeadline request */
-#define TOKEN_MAX 4096
-#define TOKEN_FILE_RELOAD_MS 60000
-#define TOKEN_EARLY_MS 300000     /* a metadata token is refreshed this long before expiry */
 #define SMALL_PULLS_MS 60000      /* after a response too big, pull one message at a time */
 #define HASH_SEED 0x7075627375620001ull
 
@@ -79,8 +77,13 @@ const struct mdx_conf_key mdx_pubsub_conf_keys[] = {
                  dedup_window, "Committed message ids remembered, so a redelivery is not "
                                "stored again"),
     MDX_CONF_STR("pubsub.credentials", "auto", struct mdx_pubsub_conf, credentials,
-                 "auto (emulator: none; pubsub.token_file if set; else metadata), none, "
-                 "token_file, metadata (GKE Workload Identity / GCE service account)"),
+                 "auto (emulator: none; else pubsub.key_file, pubsub.token_file, "
+                 "$GOOGLE_APPLICATION_CREDENTIALS, metadata server, the first that is set), "
+                 "none, service_account (key file), token_file, metadata (GKE Workload "
+                 "Identity / GCE service account)"),
+    MDX_CONF_STR("pubsub.key_file", "", struct mdx_pubsub_conf, key_file,
+                 "Service-account key file (JSON) for service_account; empty: "
+                 "$GOOGLE_APPLICATION_CREDENTIALS"),
     MDX_CONF_STR("pubsub.token_file", "", struct mdx_pubsub_conf, token_file,
                  "File holding an OAuth 2.0 access token (kept fresh by a sidecar); re-read "
                  "every minute"),
@@ -99,7 +102,7 @@ const struct mdx_conf_key mdx_pubsub_conf_keys[] = {
     MDX_CONF_STR("pubsub.kind", "sensor_data", struct mdx_pubsub_conf, kind,
                  "Message kind when no topic attribute says: sensor_data, safety, status"),
     MDX_CONF_INT("pubsub.timeout_ms", "30000", 1000, 600000, struct mdx_pubsub_conf, timeout_ms,
-                 "One HTTP request to Pub/Sub or the metadata server"),
+                 "One HTTP request to Pub/Sub, the metadata server or the token endpoint"),
     MDX_CONF_END,
 };
 
@@ -120,17 +123,12 @@ struct seen {
     int used;
 };
 
-enum cred { CRED_NONE, CRED_FILE, CRED_METADATA };
-
 struct source_pubsub {
     const struct mdx_pubsub_conf *conf; /* borrowed */
     struct pubsub_map map;
     struct mdx_http http;
     char *base;                /* {endpoint}/v1/projects/{project}/subscriptions/{sub} */
-    char *meta_url;            /* metadata token URL */
-    enum cred cred;
-    char token[TOKEN_MAX];     /* secret */
-    int64_t token_renew_ms;    /* mono time to fetch/read it again; 0 = now */
+    struct mdx_gcp_creds *creds; /* NULL: no credentials (the emulator) */
     struct held *held;
     size_t n_held, cap_held, given, held_bytes, max_held_bytes;
     int64_t extend_at_ms;      /* when held messages' deadlines need extending; 0 = none held */
@@ -171,98 +169,35 @@ static void release_held(struct source_pubsub *s)
 
 /* ---- credentials ---- */
 
-static int token_from_file(struct source_pubsub *s)
-{
-    FILE *f = fopen(s->conf->token_file, "r");
-    size_t n;
-
-    if (f == NULL) {
-        mdx_log_error(MOD, "cannot read pubsub.token_file",
-                      MDX_F_STR("path", s->conf->token_file));
-        return MDX_EIO;
-    }
-    n = fread(s->token, 1, sizeof(s->token) - 1, f);
-    fclose(f);
-    while (n > 0 && isspace((unsigned char)s->token[n - 1])) {
-        n--;
-    }
-    s->token[n] = '\0';
-    if (n == 0 || n == sizeof(s->token) - 1 || strpbrk(s->token, "\r\n") != NULL) {
-        mdx_memzero(s->token, sizeof(s->token));
-        mdx_log_error(MOD, "pubsub.token_file must hold one access token",
-                      MDX_F_STR("path", s->conf->token_file));
-        return MDX_EINVAL;
-    }
-    s->token_renew_ms = mdx_mono_us() / 1000 + TOKEN_FILE_RELOAD_MS;
-    return MDX_OK;
-}
-
-/* The metadata server's token for the workload's service account. */
-static int token_from_metadata(struct source_pubsub *s)
-{
-    struct curl_slist *hdrs = NULL;
-    struct mdx_http_resp rs;
-    cJSON *j = NULL;
-    const cJSON *tok, *exp;
-    int rc = mdx_http_header(&hdrs, "Metadata-Flavor", "Google");
-
-    memset(&rs, 0, sizeof(rs));
-    if (rc == MDX_OK) {
-        struct mdx_http_req rq = {"GET", s->meta_url, hdrs, NULL, 0, 65536};
-        rc = mdx_http_do(&s->http, &rq, &rs);
-    }
-    if (rc == MDX_OK && rs.status != 200) {
-        rc = mdx_http_status_err(rs.status);
-    }
-    if (rc == MDX_OK) {
-        j = cJSON_ParseWithLength(mdx_buf_str(&rs.body), rs.body.len);
-        tok = cJSON_GetObjectItemCaseSensitive(j, "access_token");
-        exp = cJSON_GetObjectItemCaseSensitive(j, "expires_in");
-        if (!cJSON_IsString(tok) || strlen(tok->valuestring) >= sizeof(s->token) ||
-            !cJSON_IsNumber(exp)) {
-            rc = MDX_EINVAL;
-        } else {
-            int64_t left_ms = (int64_t)exp->valuedouble * 1000;
-            snprintf(s->token, sizeof(s->token), "%s", tok->valuestring);
-            mdx_memzero(tok->valuestring, strlen(tok->valuestring));
-            s->token_renew_ms = mdx_mono_us() / 1000 +
-                                (left_ms > 2 * TOKEN_EARLY_MS ? left_ms - TOKEN_EARLY_MS
-                                                              : left_ms / 2);
-        }
-    }
-    if (rc != MDX_OK) {
-        mdx_log_error(MOD, "no access token from the metadata server; on GKE enable Workload "
-                           "Identity, else set pubsub.token_file",
-                      MDX_F_ERR(rc), MDX_F_INT("status", rs.status),
-                      MDX_F_STR("transport", rs.curl_err));
-    }
-    cJSON_Delete(j);
-    if (rs.body.p != NULL) {
-        mdx_memzero(rs.body.p, rs.body.len);
-    }
-    mdx_http_resp_fini(&rs);
-    mdx_http_headers_free(hdrs);
-    return rc;
-}
-
 /* The request headers, with a fresh token when one is needed. MDX_OK or an error (logged). */
 static int headers(struct source_pubsub *s, struct curl_slist **hdrs)
 {
-    char auth[TOKEN_MAX + 16];
+    char why[512];
+    const char *token = NULL;
     int rc = MDX_OK;
 
     *hdrs = NULL;
-    if (s->cred != CRED_NONE && mdx_mono_us() / 1000 >= s->token_renew_ms) {
-        rc = s->cred == CRED_FILE ? token_from_file(s) : token_from_metadata(s);
+    if (s->creds != NULL) {
+        rc = mdx_gcp_creds_get(s->creds, mdx_now_ms(), &token, why, sizeof(why));
         if (rc != MDX_OK) {
+            mdx_log_error(MOD, "no access token for Pub/Sub; on GKE enable Workload Identity, "
+                               "else set pubsub.key_file or pubsub.token_file",
+                          MDX_F_STR("credentials", mdx_gcp_creds_source(s->creds)),
+                          MDX_F_STR("reason", why));
             return rc;
         }
     }
     rc = mdx_http_header(hdrs, "Content-Type", "application/json");
-    if (rc == MDX_OK && s->cred != CRED_NONE) {
-        snprintf(auth, sizeof(auth), "Bearer %s", s->token);
-        rc = mdx_http_header(hdrs, "Authorization", auth);
-        mdx_memzero(auth, sizeof(auth));
+    if (rc == MDX_OK && token != NULL) {
+        struct mdx_buf auth;
+
+        mdx_buf_init(&auth, strlen(token) + 16);
+        mdx_buf_addf(&auth, "Bearer %s", token);
+        rc = auth.err != MDX_OK ? auth.err : mdx_http_header(hdrs, "Authorization", auth.p);
+        if (auth.p != NULL) {
+            mdx_memzero(auth.p, auth.len);
+        }
+        mdx_buf_fini(&auth);
     }
     return rc;
 }
@@ -291,7 +226,7 @@ static int call(struct source_pubsub *s, const char *verb, const char *body, siz
     if (rc == MDX_OK && (rs->status < 200 || rs->status > 299)) {
         rc = mdx_http_status_err(rs->status);
         if (rs->status == 401) {
-            s->token_renew_ms = 0; /* expired or revoked: fetch another before the next call */
+            mdx_gcp_creds_invalidate(s->creds); /* expired or revoked: fetch another */
         }
         mdx_log_warn(MOD, "Pub/Sub request refused", MDX_F_STR("call", verb != NULL ? verb : "get"),
                      MDX_F_INT("status", rs->status), MDX_F_STR("answer", mdx_buf_str(&rs->body)));
@@ -522,7 +457,6 @@ static void *pubsub_create(const void *conf_arg, mdx_deliver_fn deliver, void *a
     const struct mdx_pubsub_conf *conf = conf_arg;
     struct source_pubsub *s = mdx_calloc(1, sizeof(*s));
     const char *emu = getenv("PUBSUB_EMULATOR_HOST");
-    const char *meta = getenv("GCE_METADATA_HOST");
     struct mdx_buf b;
     size_t n;
     int rc = MDX_ENOMEM;
@@ -540,23 +474,18 @@ static void *pubsub_create(const void *conf_arg, mdx_deliver_fn deliver, void *a
                       MDX_F_STR("subscription", conf->subscription));
         goto fail;
     }
-    if (strcmp(conf->credentials, "none") == 0 ||
-        (strcmp(conf->credentials, "auto") == 0 && emu != NULL && emu[0] != '\0')) {
-        s->cred = CRED_NONE;
-    } else if (strcmp(conf->credentials, "token_file") == 0 ||
-               (strcmp(conf->credentials, "auto") == 0 && conf->token_file[0] != '\0')) {
-        s->cred = CRED_FILE;
-    } else if (strcmp(conf->credentials, "metadata") == 0 ||
-               strcmp(conf->credentials, "auto") == 0) {
-        s->cred = CRED_METADATA;
-    } else {
-        mdx_log_error(MOD, "pubsub.credentials must be auto, none, token_file or metadata",
-                      MDX_F_STR("value", conf->credentials));
-        goto fail;
-    }
-    if (s->cred == CRED_FILE && conf->token_file[0] == '\0') {
-        mdx_log_error(MOD, "pubsub.credentials = token_file needs pubsub.token_file");
-        goto fail;
+    if (strcmp(conf->credentials, "none") != 0 &&
+        (strcmp(conf->credentials, "auto") != 0 || emu == NULL || emu[0] == '\0')) {
+        struct mdx_gcp_creds_conf cc = {"pubsub", conf->credentials, conf->key_file,
+                                        conf->token_file, conf->metadata_host,
+                                        MDX_GCP_SCOPE_PUBSUB, NULL, conf->timeout_ms};
+        char why[512];
+
+        s->creds = mdx_gcp_creds_create(&cc, &rc, why, sizeof(why));
+        if (s->creds == NULL) {
+            mdx_log_error(MOD, "Pub/Sub credentials not usable", MDX_F_STR("reason", why));
+            goto fail;
+        }
     }
     rc = pubsub_map_init(&s->map, conf);
     if (rc != MDX_OK) {
@@ -579,17 +508,13 @@ static void *pubsub_create(const void *conf_arg, mdx_deliver_fn deliver, void *a
     }
     mdx_buf_addf(&b, "/v1/projects/%s/subscriptions/%s", conf->project, conf->subscription);
     s->base = mdx_buf_take(&b);
-    mdx_buf_init(&b, 4096);
-    mdx_buf_addf(&b, "http://%s/computeMetadata/v1/instance/service-accounts/default/token",
-                 meta != NULL && meta[0] != '\0' ? meta : conf->metadata_host);
-    s->meta_url = mdx_buf_take(&b);
     rc = MDX_ENOMEM;
     s->cap_held = (size_t)conf->max_held_messages;
     s->max_held_bytes = (size_t)conf->max_held_mb << 20;
     s->held = mdx_calloc(s->cap_held, sizeof(*s->held));
     s->n_seen = (size_t)conf->dedup_window;
     s->seen = mdx_calloc(s->n_seen, sizeof(*s->seen));
-    if (s->base == NULL || s->meta_url == NULL || s->held == NULL || s->seen == NULL ||
+    if (s->base == NULL || s->held == NULL || s->seen == NULL ||
         mdx_htab_init(&s->seen_tab, 4096) != MDX_OK) {
         goto fail;
     }
@@ -606,10 +531,9 @@ fail:
 static int pubsub_start(void *src)
 {
     struct source_pubsub *s = src;
-    static const char *const creds[] = {"none", "token_file", "metadata"};
-
     mdx_log_info(MOD, "reading", MDX_F_STR("url", s->base),
-                 MDX_F_STR("credentials", creds[s->cred]));
+                 MDX_F_STR("credentials",
+                           s->creds != NULL ? mdx_gcp_creds_source(s->creds) : "none"));
     return MDX_OK;
 }
 
@@ -774,12 +698,11 @@ static void pubsub_destroy(void *src)
     if (s->http.curl != NULL) {
         mdx_http_fini(&s->http);
     }
-    mdx_memzero(s->token, sizeof(s->token));
+    mdx_gcp_creds_destroy(s->creds);
     mdx_htab_fini(&s->seen_tab);
     mdx_free(s->seen);
     mdx_free(s->held);
     mdx_free(s->base);
-    mdx_free(s->meta_url);
     mdx_free(s);
 }
 

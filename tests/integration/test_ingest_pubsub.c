@@ -11,8 +11,12 @@
  * that is not JSON, one over ingest.max_payload_bytes) dead-lettered,
  * counted and acknowledged, with the good messages around it all stored;
  * a batch outliving the ack deadline keeps its messages (modifyAckDeadline);
- * credentials from a token file, never logged; the emulator stopped and a
- * fresh one started on the same port.
+ * credentials from a token file, never logged; credentials from a
+ * service-account key file (tokens from a token endpoint stand-in that
+ * verifies the signed JWT, refreshed across expiries while the worker
+ * reads; the emulator takes any token); a metadata server that is down
+ * (clear error, retried, the worker keeps running and reads once it is
+ * back); the emulator stopped and a fresh one started on the same port.
  *
  * Without the emulator (no Google Cloud CLI) the test says so and fails:
  * a test that did not run is not a test that passed.
@@ -28,6 +32,7 @@
 #include "check.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
+#include "support/gcp_standin.h"
 #include "support/pubsub_emu.h"
 #include "support/support.h"
 
@@ -395,7 +400,8 @@ static void token_file_credentials(void)
     setenv("MODAX_PUBSUB_CREDENTIALS", "token_file", 1);
     setenv("MODAX_PUBSUB_TOKEN_FILE", path, 1);
     CHECK(worker_start(&s, "t1") != 0); /* no file yet */
-    CHECK(log_has("t1", "cannot read pubsub.token_file"));
+    CHECK(log_has("t1", "no access token for Pub/Sub"));
+    CHECK(log_has("t1", "token file"));
     if (s.pid > 0) {
         serve_stop(&s, SIGTERM);
     }
@@ -412,6 +418,96 @@ static void token_file_credentials(void)
     CHECK(!log_has("t2", "never-in-a-log"));
     unsetenv("MODAX_PUBSUB_CREDENTIALS");
     unsetenv("MODAX_PUBSUB_TOKEN_FILE");
+}
+
+/* How many lines of the worker's log contain 'text'. */
+static int log_count(const char *worker, const char *text)
+{
+    char path[700], line[8192];
+    int n = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s.log", dir, worker);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return 0;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        n += strstr(line, text) != NULL;
+    }
+    fclose(f);
+    return n;
+}
+
+/*
+ * pubsub.credentials = service_account: the worker signs a JWT with the key file's RSA key
+ * and takes 2-second tokens from the stand-in's token endpoint, refreshing them as it
+ * reads; the stand-in verifies every JWT. Neither token nor key ever reaches the log.
+ */
+static void service_account_credentials(void)
+{
+    static struct gcp_standin g;
+    struct serve s;
+    char key[600], uri[128];
+    int64_t base = store_points(dir, "acme");
+
+    atomic_store(&g.life_ms, 2000);
+    CHECK_EQ_INT(gcp_standin_start(&g, 1), 0);
+    snprintf(key, sizeof(key), "%s/sa-key.json", dir);
+    snprintf(uri, sizeof(uri), "http://127.0.0.1:%d/token", g.port);
+    snprintf(g.scope, sizeof(g.scope), "https://www.googleapis.com/auth/pubsub");
+    CHECK_EQ_INT(gcp_standin_key_file(&g, key, uri), 0);
+    setenv("MODAX_PUBSUB_CREDENTIALS", "service_account", 1);
+    setenv("MODAX_PUBSUB_KEY_FILE", key, 1);
+    CHECK_EQ_INT(worker_start(&s, "sa1"), 0);
+    publish(50);
+    CHECK_EQ_INT(wait_points(dir, "acme", base + 50, 30000), base + 50);
+    CHECK_WAIT(atomic_load(&g.issued) >= 4, 20000); /* refreshed across expiries */
+    publish(50);
+    CHECK_EQ_INT(wait_points(dir, "acme", base + 100, 30000), base + 100);
+    CHECK_EQ_INT(serve_stop(&s, SIGTERM), 0);
+    CHECK_EQ_INT(atomic_load(&g.jwt_bad), 0);
+    CHECK(log_count("sa1", "Google access token refreshed") >= 4);
+    CHECK(!log_has("sa1", "gtok-"));
+    CHECK(!log_has("sa1", "PRIVATE KEY"));
+    unsetenv("MODAX_PUBSUB_CREDENTIALS");
+    unsetenv("MODAX_PUBSUB_KEY_FILE");
+    gcp_standin_stop(&g);
+}
+
+/*
+ * pubsub.credentials = metadata with the metadata server down (connections refused): the
+ * worker logs why, asks again, keeps running, and reads as soon as the server answers.
+ */
+static void metadata_server_down_then_back(void)
+{
+    static struct gcp_standin g;
+    struct serve s;
+    char host[64];
+    int64_t base = store_points(dir, "acme");
+
+    atomic_store(&g.life_ms, 60000);
+    CHECK_EQ_INT(gcp_standin_start(&g, 0), 0); /* bound, not listening */
+    snprintf(host, sizeof(host), "127.0.0.1:%d", g.port);
+    setenv("MODAX_PUBSUB_CREDENTIALS", "metadata", 1);
+    setenv("GCE_METADATA_HOST", host, 1);
+    publish(30);
+    CHECK(worker_start(&s, "m1") != 0); /* not ready without a token */
+    CHECK(s.pid > 0);
+    CHECK_WAIT(log_count("m1", "no access token for Pub/Sub") >= 3, 20000);
+    CHECK(log_has("m1", "metadata server"));
+    CHECK(log_has("m1", "unreachable"));
+    CHECK(s.pid > 0 && kill(s.pid, 0) == 0); /* still running */
+    CHECK_EQ_INT(store_points(dir, "acme"), base);
+    CHECK_EQ_INT(gcp_standin_listen(&g), 0);
+    CHECK_EQ_INT(wait_points(dir, "acme", base + 30, 30000), base + 30);
+    CHECK_EQ_INT(atomic_load(&g.meta_bad), 0);
+    if (s.pid > 0) {
+        CHECK_EQ_INT(serve_stop(&s, SIGTERM), 0);
+    }
+    unsetenv("MODAX_PUBSUB_CREDENTIALS");
+    unsetenv("GCE_METADATA_HOST");
+    gcp_standin_stop(&g);
 }
 
 /*
@@ -444,7 +540,7 @@ static void emulator_stopped_and_restarted(void)
     CHECK_EQ_INT(last_stat("e1", "duplicates"), 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     static const struct mdx_test tests[] = {
         {"exactly once across restarts and SIGKILL", exactly_once_across_restarts_and_sigkill},
@@ -452,6 +548,8 @@ int main(void)
         {"bad input is dead-lettered, counted and acknowledged",
          bad_input_is_dead_lettered_counted_and_acknowledged},
         {"token file credentials", token_file_credentials},
+        {"service account key file credentials", service_account_credentials},
+        {"metadata server down, then back", metadata_server_down_then_back},
         {"a slow batch keeps its messages", slow_batch_keeps_its_messages},
         {"emulator stopped and restarted", emulator_stopped_and_restarted},
         {NULL, NULL}};
@@ -485,7 +583,7 @@ int main(void)
     setenv("MODAX_INGEST_BATCH_MS", "20", 1);
     setenv("MODAX_LOG_SUPPRESS_MS", "0", 1);
     setenv("MODAX_INGEST_STATS_INTERVAL_S", "0", 1);
-    rc = mdx_test_run(tests, 1, NULL);
+    rc = mdx_test_run(tests, argc, argv);
     pubsub_emu_stop(&emu);
     if (rc == 0) {
         tmp_remove(dir);
