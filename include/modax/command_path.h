@@ -24,7 +24,8 @@
 struct mdx_command_conf {
     char *path;                       /* the default path: mqtt, azure or pubsub */
     char *tenant_paths;               /* "tenant=path,..." overrides; "" none */
-    char *azure_connection_string;    /* secret: HostName=..;SharedAccessKeyName=..;SharedAccessKey=.. */
+    char *azure_connection_string;    /* secret: HostName=..;SharedAccessKeyName=..;
+                                         SharedAccessKey=.. */
     char *azure_endpoint;             /* "" = https://{HostName}; a stand-in's URL in tests */
     char *azure_ca_file;              /* "" = the system's CA bundle */
     int64_t azure_response_timeout_s; /* responseTimeoutInSeconds of each method call */

@@ -15,7 +15,7 @@
 
 /* Every path there is; a new one is a deliver_*.c file and one line here. */
 static const struct mdx_command_path_ops *const paths[] = {
-    &mdx_command_path_mqtt,   /* first: the path without configuration. modax/{tenant}/{device}/commands: Mosquitto, AWS IoT Core */
+    &mdx_command_path_mqtt,   /* first: the path without configuration (Mosquitto, IoT Core) */
     &mdx_command_path_azure,  /* IoT Hub direct methods (service REST API) */
     &mdx_command_path_pubsub, /* a Google Pub/Sub commands topic */
 };

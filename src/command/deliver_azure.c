@@ -155,7 +155,8 @@ static void *azure_create(const struct mdx_command_conf *conf, mdx_command_publi
     if (cs == NULL || cs[0] == '\0') {
         snprintf(why, whylen,
                  "command path azure needs the IoT Hub connection string: set "
-                 "MODAX_COMMAND_AZURE_CONNECTION_STRING or MODAX_COMMAND_AZURE_CONNECTION_STRING_FILE");
+                 "MODAX_COMMAND_AZURE_CONNECTION_STRING or "
+                 "MODAX_COMMAND_AZURE_CONNECTION_STRING_FILE");
         return NULL;
     }
     a = mdx_calloc(1, sizeof(*a));
@@ -256,7 +257,8 @@ static int method_answer(const struct mdx_http_resp *rs, struct mdx_command_resu
     const cJSON *said;
     int rc = MDX_OK;
 
-    if (!cJSON_IsObject(j) || !cJSON_IsNumber(st) || st->valuedouble != (double)(int)st->valuedouble) {
+    if (!cJSON_IsObject(j) || !cJSON_IsNumber(st) ||
+        st->valuedouble != (double)(int)st->valuedouble) {
         out->state = MDX_COMMAND_FAILED;
         snprintf(out->detail, sizeof(out->detail),
                  "IoT Hub's direct-method answer is malformed (no {\"status\":int,...})");
