@@ -18,6 +18,7 @@
  * own libcurl handle, so calls to different devices run side by side.
  */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,8 +258,9 @@ static int method_answer(const struct mdx_http_resp *rs, struct mdx_command_resu
     const cJSON *said;
     int rc = MDX_OK;
 
-    if (!cJSON_IsObject(j) || !cJSON_IsNumber(st) ||
-        st->valuedouble != (double)(int)st->valuedouble) {
+    /* An HTTP-like status: a whole number in [0, 999] (checked before any conversion). */
+    if (!cJSON_IsObject(j) || !cJSON_IsNumber(st) || !(st->valuedouble >= 0.0) ||
+        st->valuedouble > 999.0 || st->valuedouble != floor(st->valuedouble)) {
         out->state = MDX_COMMAND_FAILED;
         snprintf(out->detail, sizeof(out->detail),
                  "IoT Hub's direct-method answer is malformed (no {\"status\":int,...})");

@@ -9,7 +9,7 @@
  * signature it recomputes with OpenSSL's HMAC from the raw key (none of our
  * code). It answers as told: the device's answer (200 {status,payload}),
  * device offline (404 with IoT Hub's errorCode 404103), timeout (504),
- * a malformed answer, or 401 (signature made with another key).
+ * a malformed answer (cut short, or a status no HTTP status is), or 401 (signature made with another key).
  *
  * Each answer must become the command's state: acked, rejected with the
  * device's reason, or failed with the reason (503 to the caller). The
@@ -42,7 +42,8 @@
 #define KEY_B64 "dGVzdGtleS1tb2RheC1pb3RodWItc2FzLWthdC0wMDE="
 #define CONN "HostName=" HUB ";SharedAccessKeyName=service;SharedAccessKey=" KEY_B64
 
-enum hub_mode { ANSWER_OK, ANSWER_REJECTED, DEVICE_OFFLINE, METHOD_TIMEOUT, MALFORMED, WRONG_KEY };
+enum hub_mode { ANSWER_OK, ANSWER_REJECTED, DEVICE_OFFLINE, METHOD_TIMEOUT, MALFORMED, HUGE_STATUS,
+                 WRONG_KEY };
 
 /* ---- the IoT Hub stand-in ---- */
 
@@ -189,6 +190,10 @@ static enum MHD_Result hub_answer(void *cls, struct MHD_Connection *c, const cha
             status = 504;
             text = "{\"Message\":\"{\\\"errorCode\\\":504101,\\\"message\\\":\\\"Timed out "
                    "waiting for the response from device.\\\"}\",\"ExceptionMessage\":\"\"}";
+            break;
+        case HUGE_STATUS:
+            status = 200;
+            text = "{\"status\":1e300,\"payload\":{}}";
             break;
         default:
             status = 200;
@@ -393,6 +398,7 @@ static void failures_fail_the_command_with_the_reason(void)
         {DEVICE_OFFLINE, "device offline: not connected to IoT Hub (404, 404103)"},
         {METHOD_TIMEOUT, "device did not answer the direct method within 5s"},
         {MALFORMED, "direct-method answer is malformed"},
+        {HUGE_STATUS, "direct-method answer is malformed"},
         {WRONG_KEY, "IoT Hub refused the service credentials (401)"},
     };
 
