@@ -340,8 +340,11 @@ static int azure_deliver(void *impl, const struct mdx_command *cmd, const char *
                  "\"connectTimeoutInSeconds\":%lld,\"payload\":%.*s}",
                  METHOD_NAME, (long long)a->response_timeout_s, (long long)a->connect_timeout_s,
                  (int)len, payload);
-    rc = mdx_iothub_sas_token(a->host, a->key_b64, a->policy,
-                              mdx_now_ms() / 1000 + a->token_ttl_s, token, sizeof(token));
+    rc = url.err != MDX_OK ? url.err : body.err;
+    if (rc == MDX_OK) {
+        rc = mdx_iothub_sas_token(a->host, a->key_b64, a->policy,
+                                  mdx_now_ms() / 1000 + a->token_ttl_s, token, sizeof(token));
+    }
     if (rc == MDX_OK) {
         rc = mdx_http_header(&hdrs, "Authorization", token);
     }
@@ -368,8 +371,12 @@ static int azure_deliver(void *impl, const struct mdx_command *cmd, const char *
         rc = hub_refusal(a, &rs, out);
     } else {
         out->state = MDX_COMMAND_FAILED;
-        snprintf(out->detail, sizeof(out->detail), "IoT Hub unreachable: %.90s",
-                 rs.curl_err[0] != '\0' ? rs.curl_err : mdx_strerror(rc));
+        if (rs.curl_err[0] != '\0') {
+            snprintf(out->detail, sizeof(out->detail), "IoT Hub unreachable: %.90s",
+                     rs.curl_err);
+        } else {
+            snprintf(out->detail, sizeof(out->detail), "not sent: %s", mdx_strerror(rc));
+        }
     }
     if (rc != MDX_OK) {
         mdx_log_warn(MOD, "direct method failed", MDX_F_STR("tenant", cmd->tenant),

@@ -453,6 +453,26 @@ static void other_tenants_stay_on_mqtt(void)
     pthread_mutex_unlock(&hub.lock);
 }
 
+/* Nobody listens at the endpoint any more: failed, "IoT Hub unreachable". */
+static void hub_unreachable_fails_it(void)
+{
+    cJSON *resp, *got;
+
+    if (!fx_up) {
+        return;
+    }
+    MHD_stop_daemon(hub.d);
+    hub.d = NULL;
+    CHECK_EQ_INT(call("POST", "/api/v1/devices/press-1/commands", fx.operator_,
+                      "{\"name\":\"speed_pct\",\"value\":8}", &resp),
+                 503);
+    cJSON_Delete(resp);
+    got = newest_command();
+    CHECK_STR(str_of(got, "state"), "failed");
+    contains(str_of(got, "detail"), "IoT Hub unreachable");
+    cJSON_Delete(got);
+}
+
 static void stop_server_and_check_its_log(void)
 {
     char text[1 << 16];
@@ -510,6 +530,7 @@ static const struct mdx_test tests[] = {
     {"device_refusal_rejects_it", device_refusal_rejects_it},
     {"failures_fail_the_command_with_the_reason", failures_fail_the_command_with_the_reason},
     {"other_tenants_stay_on_mqtt", other_tenants_stay_on_mqtt},
+    {"hub_unreachable_fails_it", hub_unreachable_fails_it},
     {"stop_server_and_check_its_log", stop_server_and_check_its_log},
     {"azure_without_credentials_is_a_startup_error", azure_without_credentials_is_a_startup_error},
     {"unknown_path_is_a_startup_error", unknown_path_is_a_startup_error},
