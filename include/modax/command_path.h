@@ -97,9 +97,9 @@ int mdx_command_deliver(struct mdx_command_paths *p, const struct mdx_command *c
 
 /*
  * An IoT Hub SAS token, "SharedAccessSignature sr=..&sig=..&se=..&skn=..": the
- * HMAC-SHA256, keyed with the base64-decoded 'key_b64', of the lower-case
- * url-encoded 'resource' + "\n" + 'expiry' (seconds since 1970); 'policy'
- * "" leaves skn out. Into 'out' (wipe it after use). MDX_OK; MDX_EINVAL for a
+ * HMAC-SHA256, keyed with the base64-decoded 'key_b64', of the url-encoded
+ * 'resource' (upper-case %XX, case kept, as Microsoft's C SDK; sr is that
+ * same text) + "\n" + 'expiry' (seconds since 1970); 'policy' "" leaves skn out. Into 'out' (wipe it after use). MDX_OK; MDX_EINVAL for a
  * key that is not base64; MDX_ERANGE when 'len' is too small.
  */
 int mdx_iothub_sas_token(const char *resource, const char *key_b64, const char *policy,

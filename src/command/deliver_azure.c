@@ -17,7 +17,6 @@
  * ever logged. A request runs on the API thread that called; each has its
  * own libcurl handle, so calls to different devices run side by side.
  */
-#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,11 +65,8 @@ int mdx_iothub_sas_token(const char *resource, const char *key_b64, const char *
     mdx_buf_init(&sr, 4096);
     mdx_buf_init(&sig, 4096);
     mdx_buf_init(&to_sign, 8192);
+    /* As Microsoft's C SDK: upper-case %XX, the resource's case kept; 'sr' is the signed text. */
     rc = mdx_uri_encode(&sr, resource, 0);
-    /* IoT Hub signs the lower-case url-encoding of the lower-case resource URI. */
-    for (size_t i = 0; rc == MDX_OK && i < sr.len; i++) {
-        sr.p[i] = (char)tolower((unsigned char)sr.p[i]);
-    }
     if (rc == MDX_OK) {
         rc = mdx_buf_addf(&to_sign, "%s\n%lld", mdx_buf_str(&sr), (long long)expiry);
     }
