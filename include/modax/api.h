@@ -55,6 +55,7 @@ struct mdx_engine;
 struct mdx_stage_ops;
 struct mdx_alerting;
 struct mdx_dispatch;
+struct mdx_command_conf;
 
 /* What the api role uses; borrowed, must outlive the server. NULL: not in this process. */
 struct mdx_source_ops;
@@ -78,6 +79,9 @@ struct mdx_api_deps {
      * not connected and subscribed (ops->ready), and /metrics shows it. Borrowed. */
     const struct mdx_source_ops *source_ops;
     void *source;
+    /* command.*: how each tenant's commands reach its devices (command_path.h). NULL: all
+     * over the MQTT connection. */
+    const struct mdx_command_conf *command;
 };
 
 struct mdx_api;

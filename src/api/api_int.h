@@ -206,6 +206,7 @@ struct api {
     struct api_auth *auth;
     struct api_hub *hub;
     struct api_link *link;
+    struct mdx_command_paths *commands; /* command_path.h: each tenant's way to its devices */
     struct api_live *live;           /* NULL unless the ingest runs in this process */
     struct api_metrics *metrics;
     struct api_emf *emf;

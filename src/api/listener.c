@@ -29,6 +29,7 @@
 #include "api/router.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
+#include "modax/command_path.h"
 #include "modax/log.h"
 #include "modax/status.h"
 
@@ -384,6 +385,12 @@ static int start_daemon(struct mdx_api *m, int admin)
     return MDX_OK;
 }
 
+/* The mqtt command path's way out: the API's MQTT link. */
+static int link_publish(void *link, const char *topic, const void *payload, size_t len)
+{
+    return api_link_publish(link, topic, payload, len);
+}
+
 struct mdx_api *mdx_api_start(const struct mdx_api_conf *conf, const struct mdx_api_deps *deps,
                               int *err)
 {
@@ -426,6 +433,17 @@ struct mdx_api *mdx_api_start(const struct mdx_api_conf *conf, const struct mdx_
     if (a->link == NULL) {
         mdx_log_error(MOD, "cannot start the API's MQTT connection; check mqtt.*", MDX_F_ERR(rc));
         goto fail;
+    }
+    {
+        char why[256];
+        a->commands = mdx_command_paths_create(deps->command, link_publish, a->link, why,
+                                               sizeof(why));
+        if (a->commands == NULL) {
+            rc = MDX_ECONF;
+            mdx_log_error(MOD, "cannot set up the command paths; check command.*",
+                          MDX_F_STR("reason", why));
+            goto fail;
+        }
     }
     if ((rc = start_daemon(m, 0)) != MDX_OK ||
         (conf->admin_port > 0 && (rc = start_daemon(m, 1)) != MDX_OK) ||
@@ -507,6 +525,7 @@ void mdx_api_stop(struct mdx_api *m)
     a->guard = a->admin_guard = NULL;
     api_hub_release(a->hub);
     a->hub = NULL;
+    mdx_command_paths_destroy(a->commands); /* no request runs now */
     api_link_stop(a->link);
     api_live_destroy(a->live);         /* the engine's writer, which runs it, stopped first */
     api_metrics_destroy(a->metrics);

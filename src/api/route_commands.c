@@ -2,8 +2,9 @@
 /*
  * route_commands.c - operators' commands over the API: sending one to a
  * device (checked against its safety limits and emergency stop before
- * anything is published, stored, then published on the API's MQTT link),
- * and reading commands back with the state the device's command_ack set.
+ * anything is sent, stored, then delivered on its tenant's command path:
+ * MQTT, an IoT Hub direct method whose answer is its acknowledgement, or
+ * Pub/Sub), and reading commands back with the state its answer set.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -13,6 +14,7 @@
 
 #include "modax/clock.h"
 #include "modax/command.h"
+#include "modax/command_path.h"
 #include "modax/log.h"
 #include "modax/status.h"
 
@@ -52,8 +54,9 @@ static void route_command_send(struct api_req *r)
     struct mdx_device_config cfg;
     struct mdx_command cmd;
     const cJSON *name, *value;
-    char why[256], topic[256], payload[512];
-    int rc, len;
+    struct mdx_command_result result;
+    char why[256];
+    int rc;
 
     if (api_query_allow(r, no_params) != 0 || api_body_require(r, command_fields) != 0) {
         return;
@@ -98,33 +101,32 @@ static void route_command_send(struct api_req *r)
         api_store_error(r, rc);
         return;
     }
-    mdx_command_topic(cmd.tenant, cmd.device, topic, sizeof(topic));
-    len = mdx_command_payload(&cmd, payload, sizeof(payload));
-    rc = len < 0 ? MDX_EINVAL
-         : r->api->link == NULL
-             ? MDX_EIO
-             : api_link_publish(r->api->link, topic, payload, (size_t)len);
-    if (rc != MDX_OK) {
-        mdx_log_warn("api", "command not published", MDX_F_STR("tenant", cmd.tenant),
-                     MDX_F_STR("device", cmd.device), MDX_F_INT("command_id", cmd.id),
-                     MDX_F_ERR(rc));
-        cmd.state = MDX_COMMAND_FAILED;
-        snprintf(cmd.detail, sizeof(cmd.detail), "not published: broker unavailable");
+    /* The tenant's path (command_path.h): published, or answered by the device at once. */
+    rc = mdx_command_deliver(r->api->commands, &cmd, &result);
+    if (rc != MDX_OK || result.state != MDX_COMMAND_SENT) {
+        cmd.state = result.state;
+        snprintf(cmd.detail, sizeof(cmd.detail), "%s", result.detail);
         cmd.updated_ms = mdx_now_ms();
         int rc2 = mdx_store_command_put(r->store, &cmd);
         if (rc2 != MDX_OK) {
             mdx_log_error("api", "command state not stored", MDX_F_INT("command_id", cmd.id),
                           MDX_F_ERR(rc2));
         }
-        api_error(r, 503, "unavailable", "broker unavailable; command %" PRId64 " not sent",
-                  cmd.id);
+    }
+    if (rc != MDX_OK) {
+        mdx_log_warn("api", "command not delivered", MDX_F_STR("tenant", cmd.tenant),
+                     MDX_F_STR("device", cmd.device), MDX_F_INT("command_id", cmd.id),
+                     MDX_F_STR("path", mdx_command_path_name(r->api->commands, cmd.tenant)),
+                     MDX_F_ERR(rc));
+        api_error(r, 503, "unavailable", "%s; command %" PRId64 " failed", cmd.detail, cmd.id);
         return;
     }
     mdx_log_info("api", "command sent", MDX_F_STR("tenant", cmd.tenant),
                  MDX_F_STR("device", cmd.device), MDX_F_INT("command_id", cmd.id),
                  MDX_F_STR("name", cmd.name), MDX_F_DBL("value", cmd.value),
-                 MDX_F_STR("key_id", cmd.issued_by));
-    api_reply_json(r, 202, command_json(&cmd));
+                 MDX_F_STR("key_id", cmd.issued_by),
+                 MDX_F_STR("state", mdx_command_state_name(cmd.state)));
+    api_reply_json(r, cmd.state == MDX_COMMAND_SENT ? 202 : 200, command_json(&cmd));
 }
 
 static int command_collect(void *arg, const struct mdx_command *c)

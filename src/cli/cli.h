@@ -13,6 +13,7 @@
 #include "modax/api.h"
 #include "modax/archive.h"
 #include "modax/auth.h"
+#include "modax/command_path.h"
 #include "modax/engine.h"
 #include "modax/rul_live.h"
 #include "modax/source.h"
@@ -48,6 +49,7 @@ struct cli_conf {
     struct mdx_api_conf api;
     struct mdx_auth_conf auth;
     struct mdx_rul_live_conf rul;
+    struct mdx_command_conf command;
 };
 
 /* Config file named by --config, else $MODAX_CONFIG, else none (NULL). */

@@ -417,7 +417,7 @@ running:
                                     .ingest_in_process = engine != NULL,
                                     .max_payload_bytes = conf.ingest.max_payload_bytes,
                                     .source_ops = source != NULL ? serve_source : NULL,
-                                    .source = source};
+                                    .source = source, .command = &conf.command};
         api = mdx_api_start(&conf.api, &deps, &rc);
         if (api == NULL) {
             mdx_log_error(MOD, "cannot start the api; check api.*", MDX_F_ERR(rc));

@@ -24,7 +24,7 @@ static const struct mdx_conf_key log_keys[] = {
     MDX_CONF_END,
 };
 
-#define N_SECTIONS 13
+#define N_SECTIONS 14
 
 static void sections(struct cli_conf *c, struct mdx_conf_section out[N_SECTIONS])
 {
@@ -42,6 +42,8 @@ static void sections(struct cli_conf *c, struct mdx_conf_section out[N_SECTIONS]
     out[8] = (struct mdx_conf_section){"api", mdx_api_conf_keys, c ? &c->api : NULL};
     out[9] = (struct mdx_conf_section){"auth", mdx_auth_conf_keys, c ? &c->auth : NULL};
     out[10] = (struct mdx_conf_section){"rul", mdx_rul_live_conf_keys, c ? &c->rul : NULL};
+    out[13] = (struct mdx_conf_section){"command", mdx_command_conf_keys,
+                                        c ? &c->command : NULL};
 }
 
 int cli_conf_load(struct cli_conf *c)
