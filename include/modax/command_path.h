@@ -34,7 +34,9 @@ struct mdx_command_conf {
     char *pubsub_project;             /* Google Cloud project of the commands topic */
     char *pubsub_topic;               /* topic id */
     char *pubsub_endpoint;            /* REST endpoint; $PUBSUB_EMULATOR_HOST wins */
-    char *pubsub_token_file;          /* OAuth 2.0 access token file; "" = metadata server */
+    char *pubsub_credentials;         /* auto, service_account, token_file, metadata (gcp_creds.h) */
+    char *pubsub_key_file;            /* service-account key (JSON); "" none */
+    char *pubsub_token_file;          /* OAuth 2.0 access token file; "" none */
     char *pubsub_metadata_host;       /* GKE/GCE metadata server; $GCE_METADATA_HOST wins */
     int64_t pubsub_timeout_ms;        /* one publish request */
 };

@@ -52,9 +52,15 @@ const struct mdx_conf_key mdx_command_conf_keys[] = {
     MDX_CONF_STR("command.pubsub.endpoint", "https://pubsub.googleapis.com",
                  struct mdx_command_conf, pubsub_endpoint,
                  "Pub/Sub REST endpoint; $PUBSUB_EMULATOR_HOST (host:port) wins"),
+    MDX_CONF_STR("command.pubsub.credentials", "auto", struct mdx_command_conf,
+                 pubsub_credentials,
+                 "auto (emulator: none; else command.pubsub.key_file, command.pubsub.token_file, "
+                 "$GOOGLE_APPLICATION_CREDENTIALS, the metadata server), service_account, "
+                 "token_file, metadata"),
+    MDX_CONF_STR("command.pubsub.key_file", "", struct mdx_command_conf, pubsub_key_file,
+                 "Service-account key file (JSON) whose signed JWT buys access tokens"),
     MDX_CONF_STR("command.pubsub.token_file", "", struct mdx_command_conf, pubsub_token_file,
-                 "File holding an OAuth 2.0 access token; empty: the metadata server's "
-                 "(none for the emulator)"),
+                 "File holding an OAuth 2.0 access token kept fresh by another process"),
     MDX_CONF_STR("command.pubsub.metadata_host", "metadata.google.internal",
                  struct mdx_command_conf, pubsub_metadata_host,
                  "GKE/GCE metadata server; $GCE_METADATA_HOST wins"),

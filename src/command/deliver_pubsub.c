@@ -9,10 +9,9 @@
  * as on MQTT; until then the command is "sent".
  *
  * Credentials: none for the emulator ($PUBSUB_EMULATOR_HOST, as Google's
- * client libraries), else an OAuth 2.0 access token read from
- * command.pubsub.token_file at each publish (commands are few), else the
- * GKE/GCE metadata server's token, kept until 5 minutes before it expires.
- * Tokens are never logged.
+ * client libraries), else the one Google token provider (net/gcp_creds.h:
+ * a service-account key, a token file or the metadata server), shared by
+ * the API threads under a lock. Tokens are never logged.
  */
 #include <ctype.h>
 #include <pthread.h>
@@ -30,23 +29,17 @@
 #include "modax/command_path.h"
 #include "modax/log.h"
 #include "modax/status.h"
+#include "net/gcp_creds.h"
 #include "net/http_client.h"
 
 #define MOD "command"
 #define TOKEN_MAX 4096
-#define TOKEN_EARLY_MS 300000
-
-enum cred { CRED_NONE, CRED_FILE, CRED_METADATA };
 
 struct deliver_pubsub {
     char *url;                        /* ...topics/{topic}:publish */
-    char *meta_url;
-    char *token_file;
-    enum cred cred;
     int64_t timeout_ms;
-    pthread_mutex_t lock;             /* guards the metadata token */
-    char token[TOKEN_MAX];
-    int64_t token_renew_ms;           /* monotonic */
+    pthread_mutex_t lock;             /* guards creds: a provider is for one thread at a time */
+    struct mdx_gcp_creds *creds;      /* NULL: none (the emulator) */
 };
 
 /* Pub/Sub resource ids: letters, digits and - . _ ~ + %. */
@@ -70,11 +63,9 @@ static void pubsub_destroy(void *impl)
     if (p == NULL) {
         return;
     }
-    mdx_memzero(p->token, sizeof(p->token));
+    mdx_gcp_creds_destroy(p->creds);
     pthread_mutex_destroy(&p->lock);
     mdx_free(p->url);
-    mdx_free(p->meta_url);
-    mdx_free(p->token_file);
     mdx_free(p);
 }
 
@@ -82,7 +73,7 @@ static void *pubsub_create(const struct mdx_command_conf *conf, mdx_command_publ
                            void *publish_arg, char *why, size_t whylen)
 {
     const char *emu = getenv("PUBSUB_EMULATOR_HOST");
-    const char *meta = getenv("GCE_METADATA_HOST");
+    int emulator = emu != NULL && emu[0] != '\0';
     struct deliver_pubsub *p;
     struct mdx_buf b;
     size_t n;
@@ -102,15 +93,24 @@ static void *pubsub_create(const struct mdx_command_conf *conf, mdx_command_publ
         return NULL;
     }
     p->timeout_ms = conf->pubsub_timeout_ms;
-    if (emu != NULL && emu[0] != '\0') {
-        p->cred = CRED_NONE;
-    } else if (conf->pubsub_token_file[0] != '\0') {
-        p->cred = CRED_FILE;
-    } else {
-        p->cred = CRED_METADATA;
+    if (strcmp(conf->pubsub_credentials, "none") != 0 &&
+        (strcmp(conf->pubsub_credentials, "auto") != 0 || !emulator)) {
+        struct mdx_gcp_creds_conf cc = {"command.pubsub", conf->pubsub_credentials,
+                                        conf->pubsub_key_file, conf->pubsub_token_file,
+                                        conf->pubsub_metadata_host, MDX_GCP_SCOPE_PUBSUB, NULL,
+                                        conf->pubsub_timeout_ms};
+        int err;
+        p->creds = mdx_gcp_creds_create(&cc, &err, why, whylen);
+        if (p->creds == NULL) {
+            if (err == MDX_ENOMEM) {
+                snprintf(why, whylen, "out of memory");
+            }
+            pubsub_destroy(p);
+            return NULL;
+        }
     }
     mdx_buf_init(&b, 4096);
-    if (emu != NULL && emu[0] != '\0') {
+    if (emulator) {
         mdx_buf_addf(&b, "http://%s", emu); /* the emulator speaks plain HTTP */
     } else {
         n = strlen(conf->pubsub_endpoint);
@@ -122,12 +122,7 @@ static void *pubsub_create(const struct mdx_command_conf *conf, mdx_command_publ
     mdx_buf_addf(&b, "/v1/projects/%s/topics/%s:publish", conf->pubsub_project,
                  conf->pubsub_topic);
     p->url = mdx_buf_take(&b);
-    mdx_buf_init(&b, 4096);
-    mdx_buf_addf(&b, "http://%s/computeMetadata/v1/instance/service-accounts/default/token",
-                 meta != NULL && meta[0] != '\0' ? meta : conf->pubsub_metadata_host);
-    p->meta_url = mdx_buf_take(&b);
-    p->token_file = mdx_strdup(conf->pubsub_token_file);
-    if (p->url == NULL || p->meta_url == NULL || p->token_file == NULL) {
+    if (p->url == NULL) {
         snprintf(why, whylen, "out of memory");
         pubsub_destroy(p);
         return NULL;
@@ -135,99 +130,27 @@ static void *pubsub_create(const struct mdx_command_conf *conf, mdx_command_publ
     return p;
 }
 
-/* The token of command.pubsub.token_file into out. MDX_OK or an error. */
-static int token_from_file(const struct deliver_pubsub *p, char *out, size_t len)
+/* The Authorization header into *hdrs (none for the emulator). MDX_OK, or an error with 'why'. */
+static int authorize(struct deliver_pubsub *p, struct curl_slist **hdrs, char *why, size_t whylen)
 {
-    FILE *f = fopen(p->token_file, "r");
-    size_t n;
+    char line[TOKEN_MAX + 16];
+    const char *token;
+    int rc, n;
 
-    if (f == NULL) {
-        return MDX_EIO;
-    }
-    n = fread(out, 1, len - 1, f);
-    fclose(f);
-    while (n > 0 && isspace((unsigned char)out[n - 1])) {
-        n--;
-    }
-    out[n] = '\0';
-    if (n == 0 || n == len - 1 || strpbrk(out, "\r\n") != NULL) {
-        mdx_memzero(out, len);
-        return MDX_EINVAL;
-    }
-    return MDX_OK;
-}
-
-/* Refreshes p->token from the metadata server when due; called with p->lock held. */
-static int token_from_metadata(struct deliver_pubsub *p)
-{
-    struct curl_slist *hdrs = NULL;
-    struct mdx_http http;
-    struct mdx_http_resp rs;
-    cJSON *j = NULL;
-    const cJSON *tok, *exp;
-    int rc;
-
-    if (p->token[0] != '\0' && mdx_mono_us() / 1000 < p->token_renew_ms) {
+    if (p->creds == NULL) {
         return MDX_OK;
     }
-    memset(&rs, 0, sizeof(rs));
-    rc = mdx_http_header(&hdrs, "Metadata-Flavor", "Google");
-    if (rc == MDX_OK && (rc = mdx_http_init(&http, p->timeout_ms)) == MDX_OK) {
-        struct mdx_http_req rq = {"GET", p->meta_url, hdrs, NULL, 0, 65536};
-        rc = mdx_http_do(&http, &rq, &rs);
-        mdx_http_fini(&http);
-    }
-    if (rc == MDX_OK && rs.status != 200) {
-        rc = mdx_http_status_err(rs.status);
-    }
+    pthread_mutex_lock(&p->lock);
+    rc = mdx_gcp_creds_get(p->creds, mdx_now_ms(), &token, why, whylen);
     if (rc == MDX_OK) {
-        j = cJSON_ParseWithLength(mdx_buf_str(&rs.body), rs.body.len);
-        tok = cJSON_GetObjectItemCaseSensitive(j, "access_token");
-        exp = cJSON_GetObjectItemCaseSensitive(j, "expires_in");
-        if (!cJSON_IsString(tok) || strlen(tok->valuestring) >= sizeof(p->token) ||
-            !cJSON_IsNumber(exp)) {
-            rc = MDX_EINVAL;
-        } else {
-            int64_t left_ms = (int64_t)exp->valuedouble * 1000;
-            snprintf(p->token, sizeof(p->token), "%s", tok->valuestring);
-            mdx_memzero(tok->valuestring, strlen(tok->valuestring));
-            p->token_renew_ms = mdx_mono_us() / 1000 +
-                                (left_ms > 2 * TOKEN_EARLY_MS ? left_ms - TOKEN_EARLY_MS
-                                                              : left_ms / 2);
-        }
+        n = snprintf(line, sizeof(line), "Bearer %s", token);
+        rc = n > 0 && (size_t)n < sizeof(line) ? MDX_OK : MDX_EINVAL;
     }
-    cJSON_Delete(j);
-    if (rs.body.p != NULL) {
-        mdx_memzero(rs.body.p, rs.body.len);
-    }
-    mdx_http_resp_fini(&rs);
-    mdx_http_headers_free(hdrs);
-    return rc;
-}
-
-/* The Authorization header into *hdrs (none for the emulator). MDX_OK or an error. */
-static int authorize(struct deliver_pubsub *p, struct curl_slist **hdrs)
-{
-    char token[TOKEN_MAX], line[TOKEN_MAX + 16];
-    int rc;
-
-    if (p->cred == CRED_NONE) {
-        return MDX_OK;
-    }
-    if (p->cred == CRED_FILE) {
-        rc = token_from_file(p, token, sizeof(token));
-    } else {
-        pthread_mutex_lock(&p->lock);
-        rc = token_from_metadata(p);
-        snprintf(token, sizeof(token), "%s", p->token);
-        pthread_mutex_unlock(&p->lock);
-    }
+    pthread_mutex_unlock(&p->lock);
     if (rc == MDX_OK) {
-        snprintf(line, sizeof(line), "Bearer %s", token);
         rc = mdx_http_header(hdrs, "Authorization", line);
-        mdx_memzero(line, sizeof(line));
     }
-    mdx_memzero(token, sizeof(token));
+    mdx_memzero(line, sizeof(line));
     return rc;
 }
 
@@ -277,11 +200,11 @@ static int pubsub_deliver(void *impl, const struct mdx_command *cmd, const char 
         rc = mdx_http_header(&hdrs, "Content-Type", "application/json");
     }
     if (rc == MDX_OK) {
-        rc = authorize(p, &hdrs);
+        char why[256] = "";
+        rc = authorize(p, &hdrs, why, sizeof(why));
         if (rc != MDX_OK) {
-            snprintf(out->detail, sizeof(out->detail),
-                     "not published: no Pub/Sub access token (command.pubsub.token_file or "
-                     "the metadata server)");
+            snprintf(out->detail, sizeof(out->detail), "no Pub/Sub access token: %.100s",
+                     why[0] != '\0' ? why : mdx_strerror(rc));
         }
     }
     if (rc == MDX_OK && (rc = mdx_http_init(&http, p->timeout_ms)) == MDX_OK) {
@@ -293,6 +216,11 @@ static int pubsub_deliver(void *impl, const struct mdx_command *cmd, const char 
                      rs.curl_err[0] != '\0' ? rs.curl_err : mdx_strerror(rc));
         } else if (rs.status < 200 || rs.status > 299) {
             rc = mdx_http_status_err(rs.status);
+            if (rs.status == 401 && p->creds != NULL) {
+                pthread_mutex_lock(&p->lock);
+                mdx_gcp_creds_invalidate(p->creds); /* expired or revoked: a new one next time */
+                pthread_mutex_unlock(&p->lock);
+            }
             snprintf(out->detail, sizeof(out->detail),
                      "not published: Pub/Sub answered %ld", rs.status);
         }

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "modax/command_path.h"
@@ -49,6 +50,8 @@ static struct mdx_command_conf conf_default(void)
         .pubsub_project = "",
         .pubsub_topic = "modax-commands",
         .pubsub_endpoint = "https://pubsub.googleapis.com",
+        .pubsub_credentials = "auto",
+        .pubsub_key_file = "",
         .pubsub_token_file = "",
         .pubsub_metadata_host = "metadata.google.internal",
         .pubsub_timeout_ms = 10000,
@@ -163,6 +166,33 @@ static void test_pubsub_without_project(void)
     check_refused(&c, "ids, not paths");
 }
 
+/* Google credentials come from the one provider: a bad key file stops the start, named. */
+static void test_pubsub_bad_credentials(void)
+{
+    struct mdx_command_conf c = conf_default();
+    char path[] = "/tmp/modax-test-cmdkey-XXXXXX";
+    int fd = mkstemp(path);
+
+    CHECK(fd >= 0);
+    if (fd < 0) {
+        return;
+    }
+    CHECK(write(fd, "not json", 8) == 8);
+    close(fd);
+    unsetenv("PUBSUB_EMULATOR_HOST");
+    c.path = "pubsub";
+    c.pubsub_project = "plant-1";
+    c.pubsub_credentials = "service_account";
+    check_refused(&c, "command.pubsub");           /* no key file named */
+    c.pubsub_key_file = "/nonexistent/modax-key.json";
+    check_refused(&c, "/nonexistent/modax-key.json");
+    c.pubsub_key_file = path;
+    check_refused(&c, "JSON");
+    c.pubsub_credentials = "carrier-pigeon";
+    check_refused(&c, "carrier-pigeon");
+    unlink(path);
+}
+
 static void test_tenants_take_their_path(void)
 {
     struct mdx_command_conf c = conf_default();
@@ -210,6 +240,7 @@ static const struct mdx_test tests[] = {
     {"unknown_path_name", test_unknown_path_name},
     {"azure_without_credentials", test_azure_without_credentials},
     {"pubsub_without_project", test_pubsub_without_project},
+    {"pubsub_bad_credentials", test_pubsub_bad_credentials},
     {"tenants_take_their_path", test_tenants_take_their_path},
     {"mqtt_needs_a_link", test_mqtt_needs_a_link},
     {NULL, NULL},
