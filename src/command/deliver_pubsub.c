@@ -13,7 +13,6 @@
  * a service-account key, a token file or the metadata server), shared by
  * the API threads under a lock. Tokens are never logged.
  */
-#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +30,7 @@
 #include "modax/status.h"
 #include "net/gcp_creds.h"
 #include "net/http_client.h"
+#include "net/pubsub_rest.h"
 
 #define MOD "command"
 #define TOKEN_MAX 4096
@@ -41,20 +41,6 @@ struct deliver_pubsub {
     pthread_mutex_t lock;             /* guards creds: a provider is for one thread at a time */
     struct mdx_gcp_creds *creds;      /* NULL: none (the emulator) */
 };
-
-/* Pub/Sub resource ids: letters, digits and - . _ ~ + %. */
-static int id_ok(const char *s)
-{
-    if (s[0] == '\0') {
-        return 0;
-    }
-    for (; *s != '\0'; s++) {
-        if (!isalnum((unsigned char)*s) && strchr("-._~+%", *s) == NULL) {
-            return 0;
-        }
-    }
-    return 1;
-}
 
 static void pubsub_destroy(void *impl)
 {
@@ -72,15 +58,11 @@ static void pubsub_destroy(void *impl)
 static void *pubsub_create(const struct mdx_command_conf *conf, mdx_command_publish_fn publish,
                            void *publish_arg, char *why, size_t whylen)
 {
-    const char *emu = getenv("PUBSUB_EMULATOR_HOST");
-    int emulator = emu != NULL && emu[0] != '\0';
     struct deliver_pubsub *p;
-    struct mdx_buf b;
-    size_t n;
 
     (void)publish;
     (void)publish_arg;
-    if (!id_ok(conf->pubsub_project) || !id_ok(conf->pubsub_topic)) {
+    if (!mdx_pubsub_id_ok(conf->pubsub_project) || !mdx_pubsub_id_ok(conf->pubsub_topic)) {
         snprintf(why, whylen,
                  "command path pubsub needs command.pubsub.project and command.pubsub.topic "
                  "(ids, not paths)");
@@ -93,8 +75,7 @@ static void *pubsub_create(const struct mdx_command_conf *conf, mdx_command_publ
         return NULL;
     }
     p->timeout_ms = conf->pubsub_timeout_ms;
-    if (strcmp(conf->pubsub_credentials, "none") != 0 &&
-        (strcmp(conf->pubsub_credentials, "auto") != 0 || !emulator)) {
+    if (mdx_pubsub_wants_creds(conf->pubsub_credentials)) {
         struct mdx_gcp_creds_conf cc = {"command.pubsub", conf->pubsub_credentials,
                                         conf->pubsub_key_file, conf->pubsub_token_file,
                                         conf->pubsub_metadata_host, MDX_GCP_SCOPE_PUBSUB, NULL,
@@ -109,19 +90,8 @@ static void *pubsub_create(const struct mdx_command_conf *conf, mdx_command_publ
             return NULL;
         }
     }
-    mdx_buf_init(&b, 4096);
-    if (emulator) {
-        mdx_buf_addf(&b, "http://%s", emu); /* the emulator speaks plain HTTP */
-    } else {
-        n = strlen(conf->pubsub_endpoint);
-        while (n > 0 && conf->pubsub_endpoint[n - 1] == '/') {
-            n--;
-        }
-        mdx_buf_add(&b, conf->pubsub_endpoint, n);
-    }
-    mdx_buf_addf(&b, "/v1/projects/%s/topics/%s:publish", conf->pubsub_project,
-                 conf->pubsub_topic);
-    p->url = mdx_buf_take(&b);
+    p->url = mdx_pubsub_url(conf->pubsub_endpoint, conf->pubsub_project, "topics",
+                            conf->pubsub_topic, ":publish");
     if (p->url == NULL) {
         snprintf(why, whylen, "out of memory");
         pubsub_destroy(p);

@@ -32,7 +32,6 @@
  * GKE/GCE metadata server or a token file), refreshed before it expires
  * and fetched again after a 401. Tokens are never logged.
  */
-#include <ctype.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +47,7 @@
 #include "modax/source.h"
 #include "modax/status.h"
 #include "net/gcp_creds.h"
+#include "net/pubsub_rest.h"
 #include "net/http_client.h"
 #include "source/pubsub_map.h"
 
@@ -141,19 +141,6 @@ struct source_pubsub {
     atomic_int ready;
     atomic_uint_fast64_t redelivered;
 };
-
-static int name_ok(const char *s)
-{
-    if (s[0] == '\0') {
-        return 0;
-    }
-    for (; *s != '\0'; s++) {
-        if (!isalnum((unsigned char)*s) && strchr("-._~+%", *s) == NULL) {
-            return 0;
-        }
-    }
-    return 1;
-}
 
 static void release_held(struct source_pubsub *s)
 {
@@ -456,9 +443,6 @@ static void *pubsub_create(const void *conf_arg, mdx_deliver_fn deliver, void *a
 {
     const struct mdx_pubsub_conf *conf = conf_arg;
     struct source_pubsub *s = mdx_calloc(1, sizeof(*s));
-    const char *emu = getenv("PUBSUB_EMULATOR_HOST");
-    struct mdx_buf b;
-    size_t n;
     int rc = MDX_ENOMEM;
 
     (void)deliver;
@@ -468,14 +452,13 @@ static void *pubsub_create(const void *conf_arg, mdx_deliver_fn deliver, void *a
     }
     s->conf = conf;
     rc = MDX_ECONF;
-    if (!name_ok(conf->project) || !name_ok(conf->subscription)) {
+    if (!mdx_pubsub_id_ok(conf->project) || !mdx_pubsub_id_ok(conf->subscription)) {
         mdx_log_error(MOD, "set pubsub.project and pubsub.subscription (ids, not paths)",
                       MDX_F_STR("project", conf->project),
                       MDX_F_STR("subscription", conf->subscription));
         goto fail;
     }
-    if (strcmp(conf->credentials, "none") != 0 &&
-        (strcmp(conf->credentials, "auto") != 0 || emu == NULL || emu[0] == '\0')) {
+    if (mdx_pubsub_wants_creds(conf->credentials)) {
         struct mdx_gcp_creds_conf cc = {"pubsub", conf->credentials, conf->key_file,
                                         conf->token_file, conf->metadata_host,
                                         MDX_GCP_SCOPE_PUBSUB, NULL, conf->timeout_ms};
@@ -495,19 +478,8 @@ static void *pubsub_create(const void *conf_arg, mdx_deliver_fn deliver, void *a
     if (rc != MDX_OK) {
         goto fail;
     }
-    mdx_buf_init(&b, 4096);
-    if (emu != NULL && emu[0] != '\0') {
-        mdx_buf_addf(&b, "http://%s", emu); /* the emulator speaks plain HTTP, as for Google's
-                                               client libraries */
-    } else {
-        n = strlen(conf->endpoint);
-        while (n > 0 && conf->endpoint[n - 1] == '/') {
-            n--;
-        }
-        mdx_buf_add(&b, conf->endpoint, n);
-    }
-    mdx_buf_addf(&b, "/v1/projects/%s/subscriptions/%s", conf->project, conf->subscription);
-    s->base = mdx_buf_take(&b);
+    s->base = mdx_pubsub_url(conf->endpoint, conf->project, "subscriptions", conf->subscription,
+                             "");
     rc = MDX_ENOMEM;
     s->cap_held = (size_t)conf->max_held_messages;
     s->max_held_bytes = (size_t)conf->max_held_mb << 20;
