@@ -306,37 +306,18 @@ static int fetch_web_identity(struct mdx_aws_creds *c, int64_t now_ms, char *why
 {
     char *token = mdx_read_token_file("token file", env("AWS_WEB_IDENTITY_TOKEN_FILE"), TOKEN_MAX, why, why_len);
     char *ak = NULL, *sk = NULL, *tok = NULL, *exp = NULL;
-    struct curl_slist *hs = NULL;
     struct mdx_http_resp rs;
-    struct mdx_buf body;
     int rc;
 
     if (token == NULL) {
         return MDX_EAGAIN;
     }
     /* An unsigned form POST: the web identity token is the proof. */
-    mdx_buf_init(&body, 4 * TOKEN_MAX);
-    mdx_buf_adds(&body, "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=");
-    mdx_uri_encode(&body, c->role_arn, 0);
-    mdx_buf_adds(&body, "&RoleSessionName=");
-    mdx_uri_encode(&body, c->session_name, 0);
-    mdx_buf_adds(&body, "&WebIdentityToken=");
-    mdx_uri_encode(&body, token, 0);
+    const char *const form[] = {"Action", "AssumeRoleWithWebIdentity", "Version", "2011-06-15",
+                                "RoleArn", c->role_arn, "RoleSessionName", c->session_name,
+                                "WebIdentityToken", token, NULL};
+    rc = mdx_http_post_form(&c->http, c->url, form, RESP_MAX, &rs);
     free_secret(token);
-    rc = body.err;
-    if (rc == MDX_OK) {
-        rc = mdx_http_header(&hs, "Content-Type", "application/x-www-form-urlencoded");
-    }
-    if (rc != MDX_OK) {
-        mdx_buf_fini(&body);
-        mdx_http_headers_free(hs);
-        return rc;
-    }
-    struct mdx_http_req rq = {"POST", c->url, hs, body.p, body.len, RESP_MAX};
-    rc = mdx_http_do(&c->http, &rq, &rs);
-    mdx_memzero(body.p, body.len);
-    mdx_buf_fini(&body);
-    mdx_http_headers_free(hs);
     if (rc != MDX_OK || rs.status / 100 != 2) {
         rc = fetch_status(rc, &rs, "STS AssumeRoleWithWebIdentity", why, why_len);
     } else {

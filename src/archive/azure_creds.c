@@ -118,9 +118,7 @@ struct mdx_azure_creds *mdx_azure_creds_create(const struct mdx_objstore_conf *c
 static int fetch(struct mdx_azure_creds *c, int64_t now_ms, char *why, size_t why_len)
 {
     char *assertion = mdx_read_token_file("federated token file", c->token_file, TOKEN_FILE_MAX, why, why_len);
-    struct curl_slist *hs = NULL;
     struct mdx_http_resp rs;
-    struct mdx_buf body;
     cJSON *j = NULL;
     const char *tok;
     double ttl_s;
@@ -129,31 +127,12 @@ static int fetch(struct mdx_azure_creds *c, int64_t now_ms, char *why, size_t wh
     if (assertion == NULL) {
         return MDX_EAGAIN;
     }
-    mdx_buf_init(&body, 4 * TOKEN_FILE_MAX);
-    mdx_buf_adds(&body, "grant_type=client_credentials&client_id=");
-    mdx_uri_encode(&body, c->client_id, 0);
-    mdx_buf_adds(&body, "&scope=");
-    mdx_uri_encode(&body, SCOPE, 0);
-    mdx_buf_adds(&body, "&client_assertion_type=");
-    mdx_uri_encode(&body, "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", 0);
-    mdx_buf_adds(&body, "&client_assertion=");
-    mdx_uri_encode(&body, assertion, 0);
+    const char *const form[] = {
+        "grant_type", "client_credentials", "client_id", c->client_id, "scope", SCOPE,
+        "client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion", assertion, NULL};
+    rc = mdx_http_post_form(&c->http, c->url, form, RESP_MAX, &rs);
     free_secret(assertion);
-    rc = body.err;
-    if (rc == MDX_OK) {
-        rc = mdx_http_header(&hs, "Content-Type", "application/x-www-form-urlencoded");
-    }
-    if (rc != MDX_OK) {
-        mdx_buf_fini(&body);
-        mdx_http_headers_free(hs);
-        snprintf(why, why_len, "out of memory");
-        return rc;
-    }
-    struct mdx_http_req rq = {"POST", c->url, hs, body.p, body.len, RESP_MAX};
-    rc = mdx_http_do(&c->http, &rq, &rs);
-    mdx_memzero(body.p, body.len);
-    mdx_buf_fini(&body);
-    mdx_http_headers_free(hs);
     if (rc != MDX_OK) {
         snprintf(why, why_len, "Entra ID token endpoint: %s",
                  rs.curl_err[0] != '\0' ? rs.curl_err : mdx_strerror(rc));

@@ -292,14 +292,14 @@ static int take_token(struct mdx_gcp_creds *c, const char *from, const struct md
  * the endpoint in reasons. MDX_OK, MDX_EAGAIN (unreachable, 5xx, 429, a bad
  * answer) or MDX_EDENIED (another 4xx), with the reason in 'why'.
  */
-static int token_request(struct mdx_gcp_creds *c, const char *from, const char *method,
-                         const char *url, struct curl_slist *hs, const struct mdx_buf *body,
-                         int64_t now_ms, char *why, size_t why_len)
+static int token_request(struct mdx_gcp_creds *c, const char *from, const char *url,
+                         struct curl_slist *hs, const char *const *form, int64_t now_ms,
+                         char *why, size_t why_len)
 {
-    struct mdx_http_req rq = {method, url, hs, body != NULL ? body->p : NULL,
-                              body != NULL ? body->len : 0, RESP_MAX};
+    struct mdx_http_req rq = {"GET", url, hs, NULL, 0, RESP_MAX};
     struct mdx_http_resp rs;
-    int rc = mdx_http_do(&c->http, &rq, &rs);
+    int rc = form != NULL ? mdx_http_post_form(&c->http, url, form, RESP_MAX, &rs)
+                          : mdx_http_do(&c->http, &rq, &rs);
 
     if (rc != MDX_OK) {
         snprintf(why, why_len, "%s %s unreachable: %s", from, url,
@@ -331,41 +331,25 @@ static int fetch_service_account(struct mdx_gcp_creds *c, int64_t now_ms, char *
                                  size_t why_len)
 {
     struct sa_key k;
-    struct mdx_buf jwt, body;
-    struct curl_slist *hs = NULL;
+    struct mdx_buf jwt;
     int rc = load_key(c->path, &k, why, why_len);
 
     if (rc != MDX_OK) {
         return rc == MDX_ENOMEM ? rc : MDX_EAGAIN; /* it was good at the start: a rotation */
     }
     mdx_buf_init(&jwt, 16 * 1024);
-    mdx_buf_init(&body, 32 * 1024);
     rc = make_jwt(&k, c->scope, now_ms / 1000, &jwt);
     if (rc == MDX_OK) {
-        mdx_buf_adds(&body, "grant_type=");
-        mdx_uri_encode(&body, "urn:ietf:params:oauth:grant-type:jwt-bearer", 0);
-        mdx_buf_adds(&body, "&assertion=");
-        mdx_buf_add(&body, jwt.p, jwt.len); /* base64url and '.': nothing to encode */
-        rc = body.err;
-    }
-    if (rc == MDX_OK) {
-        rc = mdx_http_header(&hs, "Content-Type", "application/x-www-form-urlencoded");
-    }
-    if (rc == MDX_OK) {
-        rc = token_request(c, "token endpoint", "POST", k.token_uri, hs, &body, now_ms, why,
-                           why_len);
+        const char *const form[] = {"grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                                    "assertion", mdx_buf_str(&jwt), NULL};
+        rc = token_request(c, "token endpoint", k.token_uri, NULL, form, now_ms, why, why_len);
     } else {
         snprintf(why, why_len, "cannot sign the token request: %s", mdx_strerror(rc));
     }
-    mdx_http_headers_free(hs);
     if (jwt.p != NULL) {
         mdx_memzero(jwt.p, jwt.len);
     }
-    if (body.p != NULL) {
-        mdx_memzero(body.p, body.len);
-    }
     mdx_buf_fini(&jwt);
-    mdx_buf_fini(&body);
     sa_key_fini(&k);
     return rc;
 }
@@ -377,7 +361,7 @@ static int fetch_metadata(struct mdx_gcp_creds *c, int64_t now_ms, char *why, si
     int rc = mdx_http_header(&hs, "Metadata-Flavor", "Google");
 
     if (rc == MDX_OK) {
-        rc = token_request(c, "metadata server", "GET", c->meta_url, hs, NULL, now_ms, why,
+        rc = token_request(c, "metadata server", c->meta_url, hs, NULL, now_ms, why,
                            why_len);
     }
     mdx_http_headers_free(hs);

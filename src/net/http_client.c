@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "base/encode.h"
 #include "modax/alloc.h"
 #include "modax/status.h"
 #include "net/http_client.h"
@@ -256,6 +257,37 @@ int mdx_http_do(struct mdx_http *h, const struct mdx_http_req *rq, struct mdx_ht
         rs->status = 0;
         return MDX_EIO;
     }
+}
+
+int mdx_http_post_form(struct mdx_http *h, const char *url, const char *const *fields,
+                       size_t max_resp, struct mdx_http_resp *rs)
+{
+    struct curl_slist *hs = NULL;
+    struct mdx_buf body;
+    int rc;
+
+    mdx_buf_init(&body, 1 << 20);
+    for (size_t i = 0; fields[i] != NULL && fields[i + 1] != NULL; i += 2) {
+        mdx_buf_addf(&body, "%s%s=", i > 0 ? "&" : "", fields[i]);
+        mdx_uri_encode(&body, fields[i + 1], 0);
+    }
+    rc = body.err;
+    if (rc == MDX_OK) {
+        rc = mdx_http_header(&hs, "Content-Type", "application/x-www-form-urlencoded");
+    }
+    if (rc == MDX_OK) {
+        struct mdx_http_req rq = {"POST", url, hs, body.p, body.len, max_resp};
+        rc = mdx_http_do(h, &rq, rs);
+    } else {
+        memset(rs, 0, sizeof(*rs));
+        mdx_buf_init(&rs->body, max_resp);
+    }
+    if (body.p != NULL) {
+        mdx_memzero(body.p, body.len);
+    }
+    mdx_buf_fini(&body);
+    mdx_http_headers_free(hs);
+    return rc;
 }
 
 int mdx_http_status_err(long status)

@@ -73,6 +73,15 @@ void mdx_http_resp_fini(struct mdx_http_resp *r);
  */
 int mdx_http_do(struct mdx_http *h, const struct mdx_http_req *rq, struct mdx_http_resp *rs);
 
+/*
+ * POSTs a form (application/x-www-form-urlencoded) to 'url': 'fields' is
+ * name, value, name, value, ..., NULL; names are sent as they are, values
+ * percent-encoded. The body is wiped once sent, since token exchanges carry
+ * secrets. Answer and return value as mdx_http_do (the caller fini()s 'rs').
+ */
+int mdx_http_post_form(struct mdx_http *h, const char *url, const char *const *fields,
+                       size_t max_resp, struct mdx_http_resp *rs);
+
 /* 2xx -> MDX_OK, 404 -> MDX_ENOTFOUND, 401/403 -> MDX_EDENIED,
  * 408/429/5xx -> MDX_EAGAIN, other -> MDX_EINVAL. */
 int mdx_http_status_err(long status);
