@@ -12,7 +12,7 @@ output "modax_config" {
     "archive.store.bucket"     = google_storage_bucket.archive.name
     "archive.store.region"     = "auto"
     "archive.store.path_style" = "true"
-    "archive.store.access_key" = google_storage_hmac_key.archiver.access_id
+    "archive.store.credentials" = "gcp"
     "archive.after_days"       = tostring(var.archive_after_days)
     "archive.expire_days"      = tostring(var.archive_expire_days)
     "pubsub.project"           = var.project_id

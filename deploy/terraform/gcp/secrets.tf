@@ -1,7 +1,7 @@
 # Secret Manager entries the pods mount (deploy/k8s/overlays/gcp/secretproviderclass.yaml).
 # The webhook secret's value is set by the operator (docs/deploy-gcp.md), never here.
 locals {
-  secrets = ["store-pgsql-password", "archive-store-secret-key", "alert-webhook-secret"]
+  secrets = ["store-pgsql-password", "alert-webhook-secret"]
 }
 
 resource "google_secret_manager_secret" "modax" {
@@ -15,11 +15,4 @@ resource "google_secret_manager_secret" "modax" {
 resource "google_secret_manager_secret_version" "store_pgsql_password" {
   secret      = google_secret_manager_secret.modax["store-pgsql-password"].id
   secret_data = random_password.pg.result
-}
-
-# The archiver signs with this HMAC key until it can use the pod's identity (issue 13,
-# item 5).
-resource "google_secret_manager_secret_version" "archive_store_secret_key" {
-  secret      = google_secret_manager_secret.modax["archive-store-secret-key"].id
-  secret_data = google_storage_hmac_key.archiver.secret
 }

@@ -1,8 +1,9 @@
 # The archive bucket, versioned, uniform access, with lifecycle rules: the archiver
 # uploads to STANDARD; objects move to COLDLINE (online, still readable) at
 # archive.after_days and are deleted at archive.expire_days, the app's own defaults
-# (variables.tf). The archiver reaches it through the S3-compatible XML API with an HMAC
-# key of the workload's service account (kept in Secret Manager).
+# (variables.tf). The archiver reaches it through the S3-compatible XML API with OAuth
+# tokens of the workload's service account (GKE Workload Identity, archive.store.credentials
+# = gcp): no HMAC key to keep or rotate.
 resource "google_storage_bucket" "archive" {
   name                        = "${var.project_id}-${local.name}-archive"
   location                    = var.region
@@ -42,8 +43,4 @@ resource "google_storage_bucket" "archive" {
       type = "Delete"
     }
   }
-}
-
-resource "google_storage_hmac_key" "archiver" {
-  service_account_email = google_service_account.workload.email
 }
