@@ -690,6 +690,57 @@ static void stage_detector_alert_on_step_then_resolves(void)
     mdx_store_close(st);
 }
 
+/* Deterministic noise for the ramp: xorshift64 and Box-Muller, one sd. */
+static double ramp_noise(uint64_t *state)
+{
+    double u, v;
+
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    u = (double)(*state >> 11) * (1.0 / 9007199254740992.0) + 1e-12;
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    v = (double)(*state >> 11) * (1.0 / 9007199254740992.0);
+    return sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v);
+}
+
+/*
+ * A bearing wearing: a noisy temperature that starts to climb by 0.002 sd
+ * per point (6 sd after 3,000 points). The live stage, at the default
+ * threshold and minimum change, must flag it, and not the flat part before.
+ */
+static void stage_detector_alert_on_a_slow_ramp(void)
+{
+    struct mdx_store *st = open_acme_store();
+    struct mdx_alerting_conf conf = default_conf();
+    struct mdx_alerting *a;
+    struct found f;
+    uint64_t rng = 0x9E3779B97F4A7C15ULL;
+    int err = 0, first = -1;
+    int64_t ts = T0;
+
+    conf.rules = 0;
+    a = mdx_alerting_create(&conf, st, NULL, NULL, NULL, &err);
+    for (int i = 0; i < 6000; i++, ts += 1000) {
+        feed(a, "acme", "m-1", "bearing_temp", ts, 20.0 + ramp_noise(&rng));
+    }
+    CHECK_EQ_INT(commit(a, st), 0);
+    for (int i = 0; i < 3500 && first < 0; i++, ts += 1000) {
+        feed(a, "acme", "m-1", "bearing_temp", ts, 20.0 + 0.002 * i + ramp_noise(&rng));
+        if (commit(a, st) > 0) {
+            first = i;
+        }
+    }
+    CHECK(first >= 0);
+    f = alerts_of(st, "acme", "m-1");
+    CHECK_STR(f.last.source, "detector");
+    CHECK(f.last.score >= 0.9);
+    mdx_alerting_destroy(a);
+    mdx_store_close(st);
+}
+
 /* Issue 4: 10,000 devices alerting at once: bounded tables, counted overflow, no crash. */
 static void issue4_ten_thousand_devices_alerting_at_once(void)
 {
@@ -784,6 +835,7 @@ static const struct mdx_test tests[] = {
     {"stage takes over operator ack and resolve", stage_takes_over_operator_ack_and_resolve},
     {"stage silent sensor raises stale", stage_silent_sensor_raises_stale},
     {"stage detector alert on a step, then resolves", stage_detector_alert_on_step_then_resolves},
+    {"stage detector alert on a slow ramp", stage_detector_alert_on_a_slow_ramp},
     {"issue 4: NaN, constant, gaps, backwards, once raise no alerts",
      issue4_bad_inputs_raise_no_alerts},
     {"issue 4: 10,000 devices alerting at once", issue4_ten_thousand_devices_alerting_at_once},

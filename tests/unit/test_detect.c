@@ -227,6 +227,24 @@ static void deterministic_and_bounded_state(void)
         }
         CHECK(used <= MDX_DETECTOR_EST_BYTES);
     }
+    {
+        /* detect.c lays the views out by these flags: two per two-sided, none for the absolute. */
+        const struct mdx_estimator *const *est = mdx_estimators();
+        int views = 0, absolute = 0;
+
+        for (int i = 0; i < MDX_ESTIMATORS; i++) {
+            views += est[i]->absolute ? 0 : 1 + est[i]->two_sided;
+            absolute += est[i]->absolute;
+            CHECK(!(est[i]->absolute && est[i]->strong_only));
+        }
+        CHECK_EQ_INT(views, MDX_VIEWS);
+        CHECK_EQ_INT(absolute, 1);
+        CHECK_STR(est[3]->name, "drift");
+        CHECK(est[3]->absolute);
+        CHECK_STR(est[4]->name, "variance");
+        CHECK(est[4]->strong_only && est[4]->two_sided);
+        CHECK(!est[5]->two_sided);
+    }
     mdx_detector_init(&a);
     mdx_detector_init(&b);
     rng_state = 11;
