@@ -50,6 +50,7 @@ struct mdx_estimator {
     size_t state_size;        /* bytes of state it needs; at most MDX_ESTIMATOR_STATE_MAX */
     int two_sided;            /* its surprise has a sign */
     int strong_only;          /* it only raises scores when far outside its usual (detect.c) */
+    int records_only;         /* it raises scores by new records only, never as strong evidence (detect.c) */
     int absolute;             /* its surprise is on a fixed scale: scored directly, not calibrated */
     void (*init)(void *state);
     double (*update)(void *state, const struct mdx_detect_input *in);

@@ -231,8 +231,8 @@ struct evidence {
  * from it. A side of a two-sided estimator learns (and its records fade) only
  * when that side is read.
  */
-static inline void read_view(struct mdx_detect_view *v, float z, const struct steps *st,
-                             struct evidence *ev)
+static inline void read_view(struct mdx_detect_view *v, float z, int strong,
+                             const struct steps *st, struct evidence *ev)
 {
     float ref = v->q, top = v->top;
 
@@ -246,7 +246,7 @@ static inline void read_view(struct mdx_detect_view *v, float z, const struct st
         ev->z = z;
         ev->ref = ref;
     }
-    if (z * ev->ref_usual > ev->z_usual * v->q) {
+    if (strong && z * ev->ref_usual > ev->z_usual * v->q) {
         ev->z_usual = z;
         ev->ref_usual = v->q;
     }
@@ -276,7 +276,8 @@ static inline void read_as(struct mdx_detector *d, int est, int view,
         view++; /* the lower side (the table's one-sided estimators never read below 0) */
         z = -z;
     }
-    read_view(&d->view[view], z < Z_MAX ? (float)z : Z_MAX, st, ev);
+    read_view(&d->view[view], z < Z_MAX ? (float)z : Z_MAX, !estimators[est]->records_only, st,
+              ev);
 }
 
 /* End of a block: every view's highest of the block joins its records. */

@@ -123,6 +123,7 @@ static double rarity_update(void *state, const struct mdx_detect_input *in)
 const struct mdx_estimator mdx_estimator_rarity = {
     .name = "rarity",
     .two_sided = 0,
+    .records_only = 1,
     .state_size = sizeof(struct rarity_state),
     .init = rarity_init,
     .update = rarity_update,
