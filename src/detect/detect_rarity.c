@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * detect_rarity.c - estimator of how rarely the series takes this value:
- * a 32-bin histogram with exponential forgetting (about the last 10,000
+ * a 16-bin histogram with exponential forgetting (about the last 10,000
  * points) over a range that widens when a value falls outside it. The
  * surprise is -ln of the share of recent points in the value's bin: the
  * levels a regular cycle visits are common; a value in a region the series
@@ -13,7 +13,7 @@
 
 #include "modax/detect.h"
 
-#define BINS 32
+#define BINS 16
 #define KEEP 0.9999         /* forgetting per point: about the last 10,000 points */
 #define WARMUP 20           /* points before the range is laid out */
 #define RESCALE_AT 1e20f
