@@ -78,7 +78,7 @@ struct mdx_detector {
     float peak;               /* highest score of the current episode (0: none) */
     double mean, var;         /* slow baseline */
     struct mdx_detect_view {
-        float q;              /* its usual high surprise (99th percentile) */
+        float q;              /* its usual high surprise (99.5th percentile) */
         float top;            /* its record: highest before this block, fading in about 2,000 points */
         float top_long;       /* and fading in about 50,000 */
         float block_top;      /* its highest in the current block, not yet in the records */

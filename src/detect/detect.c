@@ -6,7 +6,7 @@
  * Per point every estimator reports a surprise in its own units (two-sided
  * ones with a sign; each side is a view of its own). Each view's surprise is
  * divided by a reference learned from this series: the larger of its usual
- * high value (a streaming 99th percentile) and its records (the highest
+ * high value (a streaming 99.5th percentile) and its records (the highest
  * surprise before the current block of BLOCK points, fading; a long record
  * counts at LONG_WEIGHT). The largest ratio u is the point's evidence: u > 1
  * means the point is more unusual, in some view, than anything the series
@@ -42,10 +42,10 @@
 #define RECORD_FROM 75       /* points before the records start (the first ones are unsettled) */
 #define GAP_INTERVALS 10.0   /* a pause this many intervals long is a gap */
 #define AFTER_GAP 5          /* points without score after a gap */
-#define A_BASE 0.002         /* slow baseline: about 500 points */
+#define A_BASE 0.0016        /* slow baseline: about 600 points */
 #define A_INTERVAL 0.05
-#define CLIP_SD 4.0          /* values feed the baseline clipped to mean +- CLIP_SD sd */
-#define TAIL 0.01f           /* a view's surprise exceeds its usual high value this often */
+#define CLIP_SD 6.0          /* values feed the baseline clipped to mean +- CLIP_SD sd */
+#define TAIL 0.005f          /* a view's surprise exceeds its usual high value this often */
 #define Q_FLOOR 0.05f
 #define BLOCK 64             /* points between foldings of the block's highest into the records */
 #define FADE 0.9995f         /* the record halves in about 1,400 points */

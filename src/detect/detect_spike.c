@@ -9,8 +9,8 @@
 
 #include "modax/detect.h"
 
-#define A_PREDICT 0.5    /* the prediction follows the last few points */
-#define A_ERROR 0.02     /* error variance: about 50 points */
+#define A_PREDICT 0.7    /* the prediction follows the last two or three points */
+#define A_ERROR 0.01     /* error variance: about 100 points */
 #define CLIP 4.0         /* an error feeds the variance clipped to CLIP of its sd */
 
 struct spike_state {
