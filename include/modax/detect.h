@@ -59,7 +59,7 @@ struct mdx_estimator {
 #define MDX_ESTIMATOR_STATE_MAX 160
 #define MDX_ESTIMATORS 6
 #define MDX_VIEWS 9                /* calibrated views: two per two-sided estimator, none per absolute one */
-#define MDX_DETECTOR_EST_BYTES 272 /* all estimators' states, packed */
+#define MDX_DETECTOR_EST_BYTES 200 /* all estimators' states, packed */
 
 extern const struct mdx_estimator mdx_estimator_level;
 extern const struct mdx_estimator mdx_estimator_spike;

@@ -276,8 +276,8 @@ static inline void read_as(struct mdx_detector *d, int est, int view,
         view++; /* the lower side (the table's one-sided estimators never read below 0) */
         z = -z;
     }
-    read_view(&d->view[view], z < Z_MAX ? (float)z : Z_MAX, !estimators[est]->records_only, st,
-              ev);
+    /* The table's one records-only estimator, by position so that it folds (test_detect checks). */
+    read_view(&d->view[view], z < Z_MAX ? (float)z : Z_MAX, est != EST_RARITY, st, ev);
 }
 
 /* End of a block: every view's highest of the block joins its records. */

@@ -243,7 +243,11 @@ static void deterministic_and_bounded_state(void)
         CHECK(est[3]->absolute);
         CHECK_STR(est[4]->name, "variance");
         CHECK(est[4]->strong_only && est[4]->two_sided);
+        CHECK_STR(est[5]->name, "rarity");
         CHECK(!est[5]->two_sided);
+        for (int i = 0; i < MDX_ESTIMATORS; i++) {
+            CHECK_EQ_INT(est[i]->records_only, i == 5); /* detect.c reads rarity as records only */
+        }
     }
     mdx_detector_init(&a);
     mdx_detector_init(&b);
