@@ -261,9 +261,10 @@ static inline void read_view(struct mdx_detect_view *v, float z, int strong,
 /*
  * One estimator's reading, read by its view (the side of a two-sided one
  * that the sign picks). Called once per estimator with constant arguments,
- * so that the compiler lays each out in place.
+ * and laid out in place (always_inline: as a call, each set of evidence goes
+ * through memory, about 180 instructions more per point).
  */
-static inline void read_as(struct mdx_detector *d, int est, int view,
+static inline __attribute__((always_inline)) void read_as(struct mdx_detector *d, int est, int view,
                            const struct mdx_detect_input *in, const struct steps *st,
                            struct evidence *ev)
 {
