@@ -18,7 +18,7 @@ MAKEFLAGS  += --no-print-directory
 CTEST_ARGS ?=
 
 .PHONY: all deps web build build-san build-tsan build-fuzz test test-normal test-san test-tsan \
-	fuzz run bench clean check-src image test-image edge-size bench-edge
+	fuzz run bench bench-nab clean check-src image test-image edge-size bench-edge
 
 all: build
 
@@ -89,6 +89,10 @@ test-image: image
 
 bench: build
 	@for b in $(BUILD)/bench/bench_*; do $$b || exit 1; done
+
+# The whole NAB corpus through the shared scorer (a few minutes; not part of `make bench`).
+bench-nab: build
+	@bench/bench_nab $(BUILD)
 
 bench-%: build
 	@$(BUILD)/bench/bench_$* $(ARGS)

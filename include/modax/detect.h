@@ -9,11 +9,15 @@
  * returns an anomaly score in [0, 1] for every point. Deterministic: the
  * same points give the same scores.
  *
- * It combines a few simple estimators (spike, level shift, variance
- * change, slow drift, rarity of the value), each in its own file behind
- * struct mdx_estimator, over a shared slow baseline; detect.c turns their
- * strongest reading into a score relative to what is usual for the series,
- * so a noisy but healthy series is not alarming.
+ * A few views of the point (its distance from the level and from a
+ * short-term prediction, a new level, a drift, a change of spread, a rare
+ * value), each in its own file behind struct mdx_estimator, report how
+ * surprising the point is in their own units. detect.c calibrates every
+ * view against what this series itself has done lately (a streaming high
+ * quantile and a fading record), so the score says how unusual the point is
+ * for this series, and it reports each anomaly once, at its onset. The drift
+ * view alone is on a fixed scale (the series' long-horizon spread), so that
+ * a slow ramp is not learned as normal while it grows.
  */
 #ifndef MODAX_DETECT_H
 #define MODAX_DETECT_H
@@ -24,45 +28,61 @@
 /* What every estimator sees for one point. */
 struct mdx_detect_input {
     double x;                 /* the value */
-    double dt;                /* time since the previous point, in typical intervals (1 = usual) */
+    double dt;                /* time since the previous point in typical intervals if >= 10 (a gap), else 1 */
     double mean;              /* the series' slow baseline before this point */
     double sd;                /* its standard deviation (floored, > 0) */
     double sd_raw;            /* the same without the floor (0 for a constant series) */
+    double inv_sd;            /* 1 / sd: estimators multiply by it rather than divide */
     uint32_t n;               /* points seen before this one */
 };
 
 /*
  * An estimator: a named statistic over its own fixed-size state. update()
- * returns a severity >= 0: 0 normal, 1 clearly anomalous for its kind.
+ * returns the point's surprise in the estimator's own units, larger in
+ * magnitude is more unusual, or NAN while it has no reading yet. A two-sided
+ * estimator's surprise carries a sign (above or below what it expects), and
+ * detect.c calibrates the two sides apart: what is usual upwards for a
+ * series (bursts of a count) can be alarming downwards, and the reverse.
+ * A one-sided estimator returns surprises >= 0.
  */
 struct mdx_estimator {
     const char *name;
     size_t state_size;        /* bytes of state it needs; at most MDX_ESTIMATOR_STATE_MAX */
+    int two_sided;            /* its surprise has a sign */
+    int strong_only;          /* it only raises scores when far outside its usual (detect.c) */
+    int records_only;         /* it raises scores by new records only, never as strong evidence (detect.c) */
+    int absolute;             /* its surprise is on a fixed scale: scored directly, not calibrated */
     void (*init)(void *state);
     double (*update)(void *state, const struct mdx_detect_input *in);
 };
 
-#define MDX_ESTIMATOR_STATE_MAX 192
-#define MDX_ESTIMATORS 5
-#define MDX_DETECTOR_EST_BYTES 320 /* all estimators' states, packed */
+#define MDX_ESTIMATOR_STATE_MAX 160
+#define MDX_ESTIMATORS 6
+#define MDX_VIEWS 9                /* calibrated views: two per two-sided estimator, none per absolute one */
+#define MDX_DETECTOR_EST_BYTES 200 /* all estimators' states, packed */
 
+extern const struct mdx_estimator mdx_estimator_level;
 extern const struct mdx_estimator mdx_estimator_spike;
 extern const struct mdx_estimator mdx_estimator_shift;
-extern const struct mdx_estimator mdx_estimator_variance;
 extern const struct mdx_estimator mdx_estimator_drift;
+extern const struct mdx_estimator mdx_estimator_variance;
 extern const struct mdx_estimator mdx_estimator_rarity;
 
 struct mdx_detector {
     uint32_t n;               /* points seen */
-    uint32_t gap_points;      /* points since the last long gap */
+    uint8_t gap_points;       /* points since the last long gap (saturates) */
+    uint8_t drift_raised;     /* the current drift has been reported */
+    uint16_t hold;            /* points the current episode lasts at least */
     int64_t last_ts;          /* ms */
-    double interval_ms;       /* typical interval between points (EWMA) */
+    float interval_ms;        /* typical interval between points (EWMA) */
+    float peak;               /* highest score of the current episode (0: none) */
     double mean, var;         /* slow baseline */
-    double raw_mean, raw_var; /* what the strongest severity usually is */
-    double raw_short;         /* and what it has been lately */
-    double cusum;             /* accumulated excess of raw severity (sustained anomalies) */
-    double peak;              /* highest score of the current episode (0: none) */
-    uint32_t quiet;           /* calm points since the episode's last high score */
+    struct mdx_detect_view {
+        float q;              /* its usual high surprise (99.5th percentile) */
+        float top;            /* its record: highest before this block, fading in about 2,000 points */
+        float top_long;       /* and fading in about 50,000 */
+        float block_top;      /* its highest in the current block, not yet in the records */
+    } view[MDX_VIEWS];        /* per calibrated view */
     double est[MDX_DETECTOR_EST_BYTES / sizeof(double)]; /* estimator states */
 };
 

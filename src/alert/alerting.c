@@ -466,9 +466,18 @@ static void eval_detector(struct mdx_alerting *a, struct series *s, const struct
     /*
      * A high score on a very smooth series can mean a change too small to
      * matter (a machine's temperature following the day by a degree): the
-     * value must also stand apart from the series' learned level.
+     * value must also stand apart from the series' learned level. The
+     * detector reports an anomaly at its onset and damps the rest of its
+     * episode, so an episode that reached the threshold (its peak) alerts
+     * as soon as the value has moved that far: an overheat is scored at its
+     * first tenth of a degree, and alerts when it has become large.
      */
-    if (score >= a->conf.detector_threshold && s->n > (uint32_t)a->conf.detector_warmup &&
+    if ((double)s->det.peak > score) {
+        score = s->det.peak;
+    }
+    /* The peak is a float: the threshold is compared at that precision (0.9f < 0.9). */
+    if (score >= (double)(float)a->conf.detector_threshold &&
+        s->n > (uint32_t)a->conf.detector_warmup &&
         fabs(p->value - s->det.mean) >= a->conf.detector_min_change * fabs(s->det.mean)) {
         char summary[256];
 

@@ -690,6 +690,163 @@ static void stage_detector_alert_on_step_then_resolves(void)
     mdx_store_close(st);
 }
 
+/* Deterministic noise for the ramp: xorshift64 and Box-Muller, one sd. */
+static double ramp_noise(uint64_t *state)
+{
+    double u, v;
+
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    u = (double)(*state >> 11) * (1.0 / 9007199254740992.0) + 1e-12;
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    v = (double)(*state >> 11) * (1.0 / 9007199254740992.0);
+    return sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v);
+}
+
+/*
+ * A bearing wearing: a noisy temperature that starts to climb by 0.002 sd
+ * per point (6 sd after 3,000 points). The live stage, at the default
+ * threshold and minimum change, must flag it, and not the flat part before.
+ */
+static void stage_detector_alert_on_a_slow_ramp(void)
+{
+    struct mdx_store *st = open_acme_store();
+    struct mdx_alerting_conf conf = default_conf();
+    struct mdx_alerting *a;
+    struct found f;
+    uint64_t rng = 0x9E3779B97F4A7C15ULL;
+    int err = 0, first = -1;
+    int64_t ts = T0;
+
+    conf.rules = 0;
+    a = mdx_alerting_create(&conf, st, NULL, NULL, NULL, &err);
+    for (int i = 0; i < 6000; i++, ts += 1000) {
+        feed(a, "acme", "m-1", "bearing_temp", ts, 20.0 + ramp_noise(&rng));
+    }
+    CHECK_EQ_INT(commit(a, st), 0);
+    for (int i = 0; i < 3500 && first < 0; i++, ts += 1000) {
+        feed(a, "acme", "m-1", "bearing_temp", ts, 20.0 + 0.002 * i + ramp_noise(&rng));
+        if (commit(a, st) > 0) {
+            first = i;
+        }
+    }
+    CHECK(first >= 0);
+    f = alerts_of(st, "acme", "m-1");
+    CHECK_STR(f.last.source, "detector");
+    CHECK(f.last.score >= 0.9);
+    mdx_alerting_destroy(a);
+    mdx_store_close(st);
+}
+
+/*
+ * A press's vibration as the fleet simulator makes it: a load that follows
+ * a duty cycle of 'cycle' seconds with a lag, the sensor reading the mean of
+ * ten noisy samples per second, reported to 3 decimals. The series switches
+ * between two levels about 13 % apart and spends a few points between them.
+ */
+struct press {
+    uint64_t rng;
+    double t, load, cycle, duty, phase;
+};
+
+static double press_vibration(struct press *p)
+{
+    double sum = 0.0, buf;
+    char text[32];
+
+    for (int k = 0; k < 10; k++) {
+        double target;
+
+        p->t += 0.1;
+        target = fmod(p->t + p->phase, p->cycle) < p->duty * p->cycle ? 1.0 : 0.1;
+        p->load += (target - p->load) * (1.0 - exp(-0.1 / 0.8));
+        sum += 0.95 * (0.85 + 0.3 * p->load) + 0.04 * ramp_noise(&p->rng);
+    }
+    snprintf(text, sizeof(text), "%.3f", sum / 10.0);
+    sscanf(text, "%lf", &buf);
+    return buf;
+}
+
+/*
+ * Healthy machines raise no detector alert: five presses of different
+ * cycles, five simulated hours each. The NAB detector of before took such a
+ * series' rare visits to the edges of its range (a histogram bin unseen for
+ * 10,000 points) for strong evidence and alerted a few times an hour.
+ */
+static void stage_detector_quiet_on_healthy_load_cycles(void)
+{
+    struct mdx_store *st = open_acme_store();
+    struct mdx_alerting_conf conf = default_conf();
+    struct mdx_alerting *a;
+    struct press press[5];
+    struct found f;
+    int err = 0, n;
+    int64_t ts = T0;
+
+    conf.rules = 0;
+    a = mdx_alerting_create(&conf, st, NULL, NULL, NULL, &err);
+    for (int m = 0; m < 5; m++) {
+        press[m] = (struct press){0x9E3779B97F4A7C15ULL * (uint64_t)(m + 1), 0.0, 1.0,
+                                  26.0 + 2.0 * m, 0.55 + 0.03 * m, 3.0 * m};
+    }
+    for (int i = 0; i < 18000; i++, ts += 1000) {
+        for (int m = 0; m < 5; m++) {
+            char sensor[32];
+
+            snprintf(sensor, sizeof(sensor), "vibration_%d", m);
+            feed(a, "acme", "m-1", sensor, ts, press_vibration(&press[m]));
+        }
+    }
+    n = commit(a, st);
+    f = alerts_of(st, "acme", "m-1");
+    if (n > 0) {
+        fprintf(stderr, "  %d alerts, the last: %s on %s\n", n, f.last.source, f.last.sensor);
+    }
+    CHECK_EQ_INT(n, 0);
+    mdx_alerting_destroy(a);
+    mdx_store_close(st);
+}
+
+/*
+ * Cooling lost: a temperature steady at 43.4 degC (noise 0.025) climbs by
+ * 0.06 degC a second. The detector scores the climb in full at its first
+ * tenths of a degree, below alert.detector_min_change (2 %, 0.87 degC), and
+ * damps the rest of the episode; the alert opens once the value has moved
+ * that far (14.5 s of the climb), not never.
+ */
+static void stage_detector_alert_when_an_early_anomaly_has_grown(void)
+{
+    struct mdx_store *st = open_acme_store();
+    struct mdx_alerting_conf conf = default_conf();
+    struct mdx_alerting *a;
+    struct found f;
+    uint64_t rng = 0xD1B54A32D192ED03ULL;
+    int err = 0, first = -1;
+    int64_t ts = T0;
+
+    conf.rules = 0;
+    a = mdx_alerting_create(&conf, st, NULL, NULL, NULL, &err);
+    for (int i = 0; i < 7200; i++, ts += 1000) {
+        feed(a, "acme", "m-1", "temperature", ts, 43.4 + 0.025 * ramp_noise(&rng));
+    }
+    CHECK_EQ_INT(commit(a, st), 0);
+    for (int i = 1; i <= 60 && first < 0; i++, ts += 1000) {
+        feed(a, "acme", "m-1", "temperature", ts, 43.4 + 0.06 * i + 0.025 * ramp_noise(&rng));
+        if (commit(a, st) > 0) {
+            first = i;
+        }
+    }
+    CHECK(first >= 13 && first <= 17);
+    f = alerts_of(st, "acme", "m-1");
+    CHECK_STR(f.last.source, "detector");
+    CHECK(f.last.score >= 0.9);
+    mdx_alerting_destroy(a);
+    mdx_store_close(st);
+}
+
 /* Issue 4: 10,000 devices alerting at once: bounded tables, counted overflow, no crash. */
 static void issue4_ten_thousand_devices_alerting_at_once(void)
 {
@@ -784,6 +941,10 @@ static const struct mdx_test tests[] = {
     {"stage takes over operator ack and resolve", stage_takes_over_operator_ack_and_resolve},
     {"stage silent sensor raises stale", stage_silent_sensor_raises_stale},
     {"stage detector alert on a step, then resolves", stage_detector_alert_on_step_then_resolves},
+    {"stage detector alert on a slow ramp", stage_detector_alert_on_a_slow_ramp},
+    {"stage detector quiet on healthy load cycles", stage_detector_quiet_on_healthy_load_cycles},
+    {"stage detector alert when an early anomaly has grown",
+     stage_detector_alert_when_an_early_anomaly_has_grown},
     {"issue 4: NaN, constant, gaps, backwards, once raise no alerts",
      issue4_bad_inputs_raise_no_alerts},
     {"issue 4: 10,000 devices alerting at once", issue4_ten_thousand_devices_alerting_at_once},

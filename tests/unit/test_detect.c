@@ -8,6 +8,8 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -86,6 +88,41 @@ static void quiet_on_noise_cycles_waves_and_constants(void)
         CHECK_EQ_INT(o.first_alert, -1); /* nothing after the 'onset' either */
         CHECK(o.max_before < 0.8);
     }
+}
+
+/*
+ * A press's vibration with its transitions: a load that follows a duty
+ * cycle with a lag, ten noisy samples averaged per point, 3 decimals (as the
+ * fleet simulator sends it). Its rare visits between and beyond the two
+ * levels are new records of the rarity view, never strong evidence: five
+ * presses, five hours each, stay below the alert score.
+ */
+static void quiet_on_a_press_load_cycle_with_transitions(void)
+{
+    int alerts = 0;
+
+    for (int m = 0; m < 5; m++) {
+        struct mdx_detector d;
+        double t = 0.0, load = 1.0, cycle = 26.0 + 2.0 * m, duty = 0.55 + 0.03 * m;
+
+        rng_state = 0x9E3779B97F4A7C15ULL * (uint64_t)(m + 1);
+        mdx_detector_init(&d);
+        for (int i = 0; i < 18000; i++) {
+            double sum = 0.0, x;
+            char text[32];
+
+            for (int k = 0; k < 10; k++) {
+                t += 0.1;
+                load += ((fmod(t + 3.0 * m, cycle) < duty * cycle ? 1.0 : 0.1) - load) *
+                        (1.0 - exp(-0.1 / 0.8));
+                sum += 0.95 * (0.85 + 0.3 * load) + 0.04 * gauss();
+            }
+            snprintf(text, sizeof(text), "%.3f", sum / 10.0);
+            x = strtod(text, NULL);
+            alerts += mdx_detector_push(&d, T0 + (int64_t)i * 1000, x) >= ALERT && i >= 300;
+        }
+    }
+    CHECK_EQ_INT(alerts, 0);
 }
 
 static void catches_a_spike_at_once(void)
@@ -227,6 +264,28 @@ static void deterministic_and_bounded_state(void)
         }
         CHECK(used <= MDX_DETECTOR_EST_BYTES);
     }
+    {
+        /* detect.c lays the views out by these flags: two per two-sided, none for the absolute. */
+        const struct mdx_estimator *const *est = mdx_estimators();
+        int views = 0, absolute = 0;
+
+        for (int i = 0; i < MDX_ESTIMATORS; i++) {
+            views += est[i]->absolute ? 0 : 1 + est[i]->two_sided;
+            absolute += est[i]->absolute;
+            CHECK(!(est[i]->absolute && est[i]->strong_only));
+        }
+        CHECK_EQ_INT(views, MDX_VIEWS);
+        CHECK_EQ_INT(absolute, 1);
+        CHECK_STR(est[3]->name, "drift");
+        CHECK(est[3]->absolute);
+        CHECK_STR(est[4]->name, "variance");
+        CHECK(est[4]->strong_only && est[4]->two_sided);
+        CHECK_STR(est[5]->name, "rarity");
+        CHECK(!est[5]->two_sided);
+        for (int i = 0; i < MDX_ESTIMATORS; i++) {
+            CHECK_EQ_INT(est[i]->records_only, i == 5); /* detect.c reads rarity as records only */
+        }
+    }
     mdx_detector_init(&a);
     mdx_detector_init(&b);
     rng_state = 11;
@@ -239,6 +298,8 @@ static void deterministic_and_bounded_state(void)
 static const struct mdx_test tests[] = {
     {"quiet on noise, regular cycles, waves and constants",
      quiet_on_noise_cycles_waves_and_constants},
+    {"quiet on a press's load cycle with transitions",
+     quiet_on_a_press_load_cycle_with_transitions},
     {"catches a spike at once", catches_a_spike_at_once},
     {"catches a spike riding on a wave", catches_a_spike_riding_on_a_wave},
     {"catches a level shift within 30 points", catches_a_level_shift_within_thirty_points},
