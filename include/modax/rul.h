@@ -105,6 +105,17 @@ struct mdx_rul_model *mdx_rul_model_load(const char *path, char *why, size_t why
 void mdx_rul_model_free(struct mdx_rul_model *m);
 const struct mdx_rul_manifest *mdx_rul_model_manifest(const struct mdx_rul_model *m);
 /*
+ * Writes 'm' to 'path' as an ONNX model (an ai.onnx.ml TreeEnsembleRegressor
+ * and a Clip to [0, cap]: the predictions of mdx_rul_predict, input
+ * "features" float32 [N, n_features], outputs "rul" and "rul_unclipped"),
+ * with the feature specification in its metadata_props (rul_onnx.c).
+ * MDX_EINVAL with 'why' for a model ONNX's trees cannot express (not
+ * gbtree, a transforming objective, categorical splits), MDX_EIO when
+ * 'path' cannot be written (nothing is left behind), MDX_ENOMEM.
+ */
+int mdx_rul_model_export_onnx(const struct mdx_rul_model *m, const char *path, char *why,
+                              size_t whylen);
+/*
  * Predicts n rows of features (row-major, n x n_features) into rul[n],
  * clipped to [0, cap]. One call per batch: the cost per row falls with n.
  * A model is used by one thread at a time.
