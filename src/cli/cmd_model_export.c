@@ -104,6 +104,11 @@ int cmd_model_export(int argc, char **argv)
         return cli_usage_error(usage);
     }
     if (model != NULL && is_path(model)) {
+        if (strlen(model) >= sizeof(path)) {
+            fprintf(stderr, "modax model export: the model's path is over %zu bytes\n",
+                    sizeof(path) - 1);
+            return CLI_USAGE;
+        }
         snprintf(path, sizeof(path), "%s", model);
     } else {
         rc = path_from_store(model, path, sizeof(path));
