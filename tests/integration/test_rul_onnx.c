@@ -119,7 +119,7 @@ static void test_train_and_export(void)
     snprintf(base, sizeof(base), "%s/fd001", dir);
     snprintf(onnx_path, sizeof(onnx_path), "%s/fd001.onnx", dir);
     rc = modax_run(out, sizeof(out), "train", "--data", fd001, "--format", "cmapss", "--folds",
-                   "2", "--threads", "2", "--out", base, (char *)NULL);
+                   "2", "--threads", "2", "--rounds", "150", "--out", base, (char *)NULL);
     CHECK_EQ_INT(rc, 0);
     CHECK(strstr(out, "100 assets (0 skipped)") != NULL);
     rc = modax_run(out, sizeof(out), "model", "export", "--onnx", onnx_path, base, (char *)NULL);
