@@ -3,7 +3,9 @@
 --onnx` (issue 15, item 4): the full checker (with shape inference) accepts it,
 and it is the graph and metadata the export promises. Called by
 tests/integration/test_rul_onnx.c:
-    python3 rul_onnx_check.py MODEL.onnx MODEL.manifest.json
+    python3 rul_onnx_check.py MODEL.onnx MODEL.manifest.json [--missing-both-ways]
+With --missing-both-ways, some splits must send a missing value to their
+true branch and some to their false branch (a model trained with NaNs).
 Exits 1 with the reason on the first thing that is not so."""
 import json
 import sys
@@ -38,6 +40,10 @@ def main():
     n_nodes = len(trees["nodes_nodeids"])
     if len(trees.get("nodes_missing_value_tracks_true", [])) != n_nodes:
         fail("nodes_missing_value_tracks_true is not given for every node")
+    tracks = {t for t, mode in zip(trees["nodes_missing_value_tracks_true"], trees["nodes_modes"])
+              if mode == b"BRANCH_LT"}
+    if "--missing-both-ways" in sys.argv[3:] and tracks != {0, 1}:
+        fail(f"missing values go only one way ({tracks}); want both")
     # base_score is folded into the first tree's leaves (see src/rul/rul_onnx.c)
     if trees["n_targets"] != 1 or trees["base_values"] != [0.0]:
         fail("not one target with a zero base value")

@@ -6,7 +6,9 @@
  * checker accepts the file (rul_onnx_check.py), and onnxruntime-web in
  * Node.js (tests/js/rul-onnx.mjs) predicts what XGBoost predicts on every
  * FD001 training window, and on a share of them with missing (NaN)
- * features, within 1e-4, before and after the clip to [0, cap]. The bad
+ * features, within 1e-4, before and after the clip to [0, cap]; a small
+ * model trained with missing values, whose splits send them both ways, too.
+ * The bad
  * inputs: no model trained or active, a model file that is missing or
  * corrupt, an output path that cannot be written.
  */
@@ -26,6 +28,7 @@
 #include "modax/alloc.h"
 #include "modax/rul.h"
 #include "modax/status.h"
+#include "rul/rul_int.h"
 #include "support/support.h"
 
 #define TOLERANCE "1e-4"
@@ -139,8 +142,23 @@ static void test_onnx_checker(void)
     CHECK_EQ_INT(run(argv), 0);
 }
 
+/* onnxruntime-web on dir/PREFIX{x,raw,rul}.f32 against 'model_onnx'. */
+static void node_compare(const char *model_onnx, const char *prefix, size_t nf)
+{
+    char nfs[32], script[700], xp[800], rawp[800], rulp[800];
+
+    snprintf(nfs, sizeof(nfs), "%zu", nf);
+    snprintf(script, sizeof(script), "%s/tests/js/rul-onnx.mjs", getenv("MODAX_SOURCE_DIR"));
+    snprintf(xp, sizeof(xp), "%s/%sx.f32", dir, prefix);
+    snprintf(rawp, sizeof(rawp), "%s/%sraw.f32", dir, prefix);
+    snprintf(rulp, sizeof(rulp), "%s/%srul.f32", dir, prefix);
+    char *const argv[] = {(char *)"node", script, (char *)model_onnx, xp, nfs, rawp, rulp,
+                          (char *)TOLERANCE, NULL};
+    CHECK_EQ_INT(run(argv), 0);
+}
+
 /* XGBoost itself (the C API, not our wrapper) on n rows: the unclipped sum of the trees. */
-static int xgboost_raw(const float *x, size_t n, size_t nf, float *raw)
+static int xgboost_raw(const char *model, const float *x, size_t n, size_t nf, float *raw)
 {
     static const char config[] = "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
                                  "\"iteration_end\": 0, \"strict_shape\": false, "
@@ -152,7 +170,7 @@ static int xgboost_raw(const float *x, size_t n, size_t nf, float *raw)
     const float *res = NULL;
     int ok;
 
-    snprintf(path, sizeof(path), "%s.json", base);
+    snprintf(path, sizeof(path), "%s.json", model);
     snprintf(arr, sizeof(arr),
              "{\"data\": [%" PRIuPTR ", true], \"shape\": [%zu, %zu], \"typestr\": \"<f4\", "
              "\"version\": 3}", (uintptr_t)x, n, nf);
@@ -172,7 +190,7 @@ static void test_onnxruntime_web_agrees(void)
     struct mdx_rul_window *w = mdx_malloc(sizeof(*w));
     struct mdx_rul_model *m;
     const struct mdx_rul_manifest *man;
-    char why[512], nfs[32], script[700], xp[800], rawp[800], rulp[800];
+    char why[512];
     float *x = NULL, *raw = NULL, *rul = NULL;
     size_t nf, n = 0, n_plain;
     int err;
@@ -220,19 +238,11 @@ static void test_onnxruntime_web_agrees(void)
     if (raw == NULL || rul == NULL) {
         goto out;
     }
-    CHECK(xgboost_raw(x, n, nf, raw));
+    CHECK(xgboost_raw(base, x, n, nf, raw));
     CHECK_EQ_INT(mdx_rul_predict(m, x, n, rul), MDX_OK); /* what `modax serve` stores */
     CHECK(write_floats("x.f32", x, n * nf) && write_floats("raw.f32", raw, n) &&
           write_floats("rul.f32", rul, n));
-    snprintf(nfs, sizeof(nfs), "%zu", nf);
-    snprintf(script, sizeof(script), "%s/tests/js/rul-onnx.mjs", getenv("MODAX_SOURCE_DIR"));
-    snprintf(xp, sizeof(xp), "%s/x.f32", dir);
-    snprintf(rawp, sizeof(rawp), "%s/raw.f32", dir);
-    snprintf(rulp, sizeof(rulp), "%s/rul.f32", dir);
-    {
-        char *const argv[] = {(char *)"node", script, onnx_path, xp, nfs, rawp, rulp, (char *)TOLERANCE, NULL};
-        CHECK_EQ_INT(run(argv), 0);
-    }
+    node_compare(onnx_path, "", nf);
 out:
     mdx_free(rul);
     mdx_free(raw);
@@ -240,6 +250,83 @@ out:
     mdx_free(w);
     mdx_rul_dataset_free(d);
     mdx_rul_model_free(m);
+}
+
+/*
+ * A booster on two features where a missing first feature means a long
+ * life and a missing second one a short life: XGBoost learns splits that
+ * send missing values to the "yes" side and others to the "no" side.
+ */
+static void test_missing_both_ways(void)
+{
+    enum { N = 400, NF = 2 };
+    static float x[N * NF], y[N], raw[N], rul[N];
+    DMatrixHandle dm = NULL;
+    BoosterHandle b = NULL;
+    struct mdx_rul_manifest man;
+    struct mdx_rul_model *m = NULL;
+    char mbase[700], monnx[800], script[700], manifest[800], why[256] = "";
+    const char *py = getenv("MODAX_PYTHON3") ? getenv("MODAX_PYTHON3") : "/usr/bin/python3";
+    int rc, err;
+
+    for (int i = 0; i < N; i++) {
+        float v = (float)(i % 100);
+        x[i * NF] = x[i * NF + 1] = v;
+        y[i] = 100.0f - v;
+        if (i % 7 == 0) {
+            x[i * NF] = NAN; /* missing first feature: long life, as small values */
+            y[i] = 100.0f;
+        } else if (i % 11 == 0) {
+            x[i * NF + 1] = NAN; /* missing second feature: short life, as large values */
+            y[i] = 0.0f;
+        }
+    }
+    rc = XGDMatrixCreateFromMat(x, N, NF, NAN, &dm) == 0 &&
+         XGDMatrixSetFloatInfo(dm, "label", y, N) == 0 && XGBoosterCreate(&dm, 1, &b) == 0 &&
+         XGBoosterSetParam(b, "max_depth", "3") == 0 && XGBoosterSetParam(b, "eta", "0.3") == 0 &&
+         XGBoosterSetParam(b, "base_score", "37.5") == 0 &&
+         XGBoosterSetParam(b, "nthread", "1") == 0;
+    for (int it = 0; rc && it < 40; it++) {
+        rc = XGBoosterUpdateOneIter(b, it, dm) == 0;
+    }
+    CHECK(rc);
+    memset(&man, 0, sizeof(man));
+    snprintf(man.version, sizeof(man.version), "missing-both-ways");
+    man.spec.n_inputs = 1;
+    snprintf(man.spec.inputs[0], sizeof(man.spec.inputs[0]), "wear");
+    man.spec.window = 5;
+    man.spec.stats = MDX_RUL_LEVEL | MDX_RUL_MEAN;
+    man.spec.ewma_alpha = 0.1;
+    man.cap = 90;
+    man.rounds = 40;
+    snprintf(mbase, sizeof(mbase), "%s/nan-model", dir);
+    snprintf(monnx, sizeof(monnx), "%s/nan-model.onnx", dir);
+    CHECK_EQ_INT(rul_model_save(b, &man, "test", "", mbase, why, sizeof(why)), MDX_OK);
+    XGBoosterFree(b);
+    XGDMatrixFree(dm);
+    m = mdx_rul_model_load(mbase, why, sizeof(why), &err);
+    CHECK(m != NULL);
+    if (m == NULL) {
+        return;
+    }
+    CHECK_EQ_INT(mdx_rul_model_export_onnx(m, monnx, why, sizeof(why)), MDX_OK);
+    /* the training rows, both missing, and values between the training ones */
+    {
+        static const float odd[8] = {NAN, NAN, 12.5f, NAN, NAN, 77.25f, -3.0f, 250.0f};
+        memcpy(x + (N - 4) * NF, odd, sizeof(odd));
+    }
+    CHECK(xgboost_raw(mbase, x, N, NF, raw));
+    CHECK_EQ_INT(mdx_rul_predict(m, x, N, rul), MDX_OK);
+    mdx_rul_model_free(m);
+    CHECK(write_floats("m-x.f32", x, N * NF) && write_floats("m-raw.f32", raw, N) &&
+          write_floats("m-rul.f32", rul, N));
+    node_compare(monnx, "m-", NF);
+    snprintf(script, sizeof(script), "%s/tests/integration/rul_onnx_check.py",
+             getenv("MODAX_SOURCE_DIR"));
+    snprintf(manifest, sizeof(manifest), "%s.manifest.json", mbase);
+    char *const argv[] = {(char *)py, script, monnx, manifest, (char *)"--missing-both-ways",
+                          NULL};
+    CHECK_EQ_INT(run(argv), 0);
 }
 
 static void test_no_model(void)
@@ -364,6 +451,8 @@ static const struct mdx_test tests[] = {
     {"issue 15: python3-onnx's full checker accepts the export", test_onnx_checker},
     {"issue 15: onnxruntime-web predicts as XGBoost on every FD001 window",
      test_onnxruntime_web_agrees},
+    {"issue 15: missing values follow XGBoost's default branch, both ways",
+     test_missing_both_ways},
     {"issue 15: no model trained or active is refused", test_no_model},
     {"issue 15: an unwritable output path is refused, nothing left", test_unwritable_output},
     {"issue 15: a corrupt model file is refused", test_corrupt_model},
