@@ -28,6 +28,7 @@
 #include "modax/alloc.h"
 #include "modax/rul.h"
 #include "modax/status.h"
+#include "modax/store.h"
 #include "rul/rul_int.h"
 #include "support/support.h"
 
@@ -358,6 +359,38 @@ static void test_no_model(void)
     CHECK(strstr(err, "usage: modax model export --onnx FILE") != NULL);
 }
 
+static void test_registered_model(void)
+{
+    struct mdx_rul_model_rec *rec = calloc(1, sizeof(*rec));
+    struct mdx_store *st = test_store_open(dir);
+    char path[800];
+    int rc;
+
+    /* the model in the registry (as modax model register stores it), active by default */
+    CHECK(rec != NULL && st != NULL);
+    if (rec == NULL || st == NULL) {
+        free(rec);
+        mdx_store_close(st);
+        return;
+    }
+    snprintf(rec->version, sizeof(rec->version), "fd001-v1");
+    snprintf(rec->path, sizeof(rec->path), "%s.json", base);
+    snprintf(rec->manifest, sizeof(rec->manifest), "{}");
+    rec->created_ms = 1;
+    CHECK_EQ_INT(mdx_store_rul_model_put(st, rec), MDX_OK);
+    CHECK_EQ_INT(mdx_store_rul_model_activate(st, "", "fd001-v1", 2), MDX_OK);
+    mdx_store_close(st);
+    free(rec);
+    snprintf(path, sizeof(path), "%s/active.onnx", dir);
+    rc = modax_run(out, sizeof(out), "model", "export", "--onnx", path, (char *)NULL);
+    CHECK_EQ_INT(rc, 0);
+    CHECK(file_exists(path));
+    snprintf(path, sizeof(path), "%s/by-version.onnx", dir);
+    rc = modax_run(out, sizeof(out), "model", "export", "--onnx", path, "fd001-v1", (char *)NULL);
+    CHECK_EQ_INT(rc, 0);
+    CHECK(file_exists(path));
+}
+
 static void test_unwritable_output(void)
 {
     char err[4096], path[800];
@@ -454,6 +487,7 @@ static const struct mdx_test tests[] = {
     {"issue 15: missing values follow XGBoost's default branch, both ways",
      test_missing_both_ways},
     {"issue 15: no model trained or active is refused", test_no_model},
+    {"issue 15: the active and a registered version are exported", test_registered_model},
     {"issue 15: an unwritable output path is refused, nothing left", test_unwritable_output},
     {"issue 15: a corrupt model file is refused", test_corrupt_model},
     {NULL, NULL}};
