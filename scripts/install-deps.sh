@@ -10,12 +10,14 @@ PACKAGES="build-essential cmake pkg-config mosquitto mosquitto-clients libmosqui
 libsqlite3-dev sqlite3 libcjson-dev zlib1g-dev libpq-dev postgresql libcurl4-openssl-dev \
 libssl-dev libargon2-dev prometheus-alertmanager libmicrohttpd-dev prometheus wrk chromium libxgboost-dev unzip \
 buildah debootstrap iproute2 curl clang libclang-rt-14-dev gcc-riscv64-unknown-elf \
-picolibc-riscv64-unknown-elf librdkafka-dev apache2-utils"
+picolibc-riscv64-unknown-elf librdkafka-dev apache2-utils \
+protobuf-c-compiler libprotobuf-c-dev libonnx-dev python3-onnx"
 # (buildah and debootstrap build the container image, make image; ss of iproute2 and
 # curl are what make test-image drives it with; clang and its libFuzzer runtime build
 # the fuzz targets, make fuzz; the RISC-V cross compiler and picolibc build the edge
 # core as for a microcontroller, make edge-size; rotatelogs of apache2-utils keeps the
-# logs of make run bounded.)
+# logs of make run bounded; protoc-c, libprotobuf-c and libonnx-dev's schema build the
+# ONNX export of RUL models, python3-onnx's checker tests it.)
 
 missing=""
 for p in $PACKAGES; do

@@ -105,11 +105,35 @@ struct mdx_rul_model *mdx_rul_model_load(const char *path, char *why, size_t why
 void mdx_rul_model_free(struct mdx_rul_model *m);
 const struct mdx_rul_manifest *mdx_rul_model_manifest(const struct mdx_rul_model *m);
 /*
+ * Writes 'm' to 'path' as an ONNX model (an ai.onnx.ml TreeEnsembleRegressor
+ * and a Clip to [0, cap]: the predictions of mdx_rul_predict, input
+ * "features" float32 [N, n_features], outputs "rul" and "rul_unclipped"),
+ * with the feature specification in its metadata_props (rul_onnx.c).
+ * MDX_EINVAL with 'why' for a model ONNX's trees cannot express (not
+ * gbtree, a transforming objective, categorical splits), MDX_EIO when
+ * 'path' cannot be written (nothing is left behind), MDX_ENOMEM.
+ */
+int mdx_rul_model_export_onnx(const struct mdx_rul_model *m, const char *path, char *why,
+                              size_t whylen);
+/*
  * Predicts n rows of features (row-major, n x n_features) into rul[n],
  * clipped to [0, cap]. One call per batch: the cost per row falls with n.
  * A model is used by one thread at a time.
  */
 int mdx_rul_predict(struct mdx_rul_model *m, const float *features, size_t n, float *rul);
+
+/*
+ * Predicts n rows of features (n x nf, row-major) at a model endpoint
+ * speaking the KServe v2 inference protocol (Triton serving the ONNX export,
+ * deploy/ml/): one POST of all rows to 'url' (e.g.
+ * http://host:8000/v2/models/rul/infer), answers into rul[n], clipped to
+ * [0, cap] (rul_endpoint.c). MDX_EAGAIN when it cannot be reached in
+ * timeout_ms or answers 5xx/429, MDX_EINVAL for an answer that is not n
+ * numbers in an output "rul" or a non-finite feature, with 'why'.
+ */
+int mdx_rul_endpoint_predict(const char *url, int64_t timeout_ms, const float *features,
+                             size_t n, size_t nf, double cap, float *rul, char *why,
+                             size_t whylen);
 
 /* The default statistics of a new model and of `modax train`. */
 #define MDX_RUL_STATS_DEFAULT (MDX_RUL_LEVEL | MDX_RUL_MEAN | MDX_RUL_SLOPE | MDX_RUL_SPREAD | MDX_RUL_EWMA)

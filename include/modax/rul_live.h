@@ -34,6 +34,8 @@ struct mdx_rul_live_conf {
     int64_t max_devices;          /* devices with a window; more are counted, not predicted */
     int64_t history_keep;         /* predictions kept per device */
     int64_t model_poll_s;         /* active versions re-read this often */
+    char *endpoint;               /* KServe v2 URL evaluating the trees; "" or NULL: in-process */
+    int64_t endpoint_timeout_ms;  /* one endpoint request at most */
 };
 
 extern const struct mdx_conf_key mdx_rul_live_conf_keys[];
@@ -52,6 +54,7 @@ struct mdx_rul_live_stats {
     uint64_t model_loads;         /* model versions loaded */
     uint64_t model_errors;        /* versions that could not be loaded (logged) */
     uint64_t store_errors;        /* failed writes or reads of the store */
+    uint64_t endpoint_errors;     /* batches rul.endpoint did not answer (reasons stored) */
     uint64_t alerts_raised;       /* predictions below the threshold */
 };
 
@@ -59,8 +62,8 @@ struct mdx_alerting;
 struct mdx_rul_live;
 
 /*
- * Creates the stage. 'store' (the writer's handle) and 'alerting' (may be
- * NULL: no alerts) are borrowed. NULL on failure (*err set).
+ * Creates the stage. 'store' (the writer's handle), 'alerting' (may be
+ * NULL: no alerts) and conf->endpoint are borrowed. NULL on failure (*err set).
  */
 struct mdx_rul_live *mdx_rul_live_create(const struct mdx_rul_live_conf *conf,
                                          struct mdx_store *store, struct mdx_alerting *alerting,

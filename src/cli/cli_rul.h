@@ -22,5 +22,7 @@ int cli_rul_double(const char *opt, const char *v, double lo, double hi, double 
 
 /* `modax rul export` (cmd_rul_export.c): argv[0] is "export". */
 int cmd_rul_export(int argc, char **argv);
+/* `modax model export --onnx FILE [MODEL]` (cmd_model_export.c): argv[0] is "export". */
+int cmd_model_export(int argc, char **argv);
 
 #endif

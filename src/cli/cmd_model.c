@@ -2,7 +2,7 @@
 /*
  * cmd_model.c - `modax model list|show|activate|register|threshold` (the
  * RUL model registry, issue 7) and `modax rul` (the live predictions the
- * serve's RUL stage stored).
+ * serve's RUL stage stored). export (ONNX) is cmd_model_export.c.
  *
  * register loads the model (mdx_rul_model_load: XGBoost JSON with its
  * manifest) and refuses one whose feature specification the live pipeline
@@ -33,7 +33,8 @@ static void usage(FILE *out)
             "       modax model show VERSION\n"
             "       modax model register PATH\n"
             "       modax model activate VERSION [--tenant T]\n"
-            "       modax model threshold TENANT [CYCLES|clear]\n\n"
+            "       modax model threshold TENANT [CYCLES|clear]\n"
+            "       modax model export --onnx FILE [MODEL] (see modax model export --help)\n\n"
             "RUL models trained by `modax train`: PATH is MODEL.json (XGBoost JSON) with\n"
             "MODEL.manifest.json next to it; the version is the manifest's. register\n"
             "refuses a model the live pipeline cannot serve: an input that is not a sensor\n"
@@ -409,6 +410,9 @@ int cmd_model(int argc, char **argv)
 
     if (!cli_subcommand(argc, argv, usage, &sub, &rc)) {
         return rc;
+    }
+    if (strcmp(sub, "export") == 0) {
+        return cmd_model_export(argc - 1, argv + 1); /* ONNX: cmd_model_export.c */
     }
     if (!((strcmp(sub, "list") == 0 && argc == 2) ||
           ((strcmp(sub, "show") == 0 || strcmp(sub, "register") == 0) && argc == 3) ||

@@ -2,7 +2,8 @@
 /*
  * cmd_predict.c - `modax predict`: one RUL per asset of a history file,
  * for the asset's last row (the truncated-trajectory test protocol), with
- * the features computed by the same window code as the live pipeline.
+ * the features computed by the same window code as the live pipeline;
+ * with --endpoint, the trees evaluated by a model endpoint (rul_endpoint.c).
  */
 #include <math.h>
 #include <stdio.h>
@@ -14,17 +15,22 @@
 #include "modax/rul.h"
 #include "modax/status.h"
 
+#define ENDPOINT_TIMEOUT_MS 30000 /* one request for all assets */
+
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: modax predict --model M --data FILE [--format cmapss|csv]\n"
-            "                     [--asset-col COL] [--time-col COL] [--nan refuse|carry]\n\n"
+            "                     [--asset-col COL] [--time-col COL] [--nan refuse|carry]\n"
+            "                     [--endpoint URL]\n\n"
             "Predicts the remaining useful life of every asset in FILE at its last row\n"
             "with model M (M.json + M.manifest.json, from 'modax train'). Prints one line\n"
             "per asset, in file order: 'ASSET RUL', or 'ASSET - no prediction: REASON'\n"
             "when the asset has fewer rows than the model's min_rows. The model's inputs\n"
             "are read from the columns of the same names; the file options are those\n"
-            "of 'modax train'.\n");
+            "of 'modax train'. --endpoint URL sends the features to a KServe v2 endpoint\n"
+            "serving M's ONNX export (Triton: http://HOST:8000/v2/models/rul/infer; see\n"
+            "deploy/ml/) and prints its answers: a check of a deployed model.\n");
 }
 
 int cmd_predict(int argc, char **argv)
@@ -34,7 +40,7 @@ int cmd_predict(int argc, char **argv)
     struct mdx_rul_model *model;
     const struct mdx_rul_manifest *man;
     struct mdx_rul_window *w = NULL;
-    const char *model_path = NULL, *data = NULL;
+    const char *model_path = NULL, *data = NULL, *endpoint = NULL;
     char why[512], inputs[MDX_RUL_INPUTS_MAX * (MDX_NAME_MAX + 1) + 1];
     float *x = NULL, *rul = NULL;
     int *ok = NULL, err, rc = CLI_OK;
@@ -62,6 +68,8 @@ int cmd_predict(int argc, char **argv)
             model_path = v;
         } else if (r == 0 && v != NULL && strcmp(a, "--data") == 0) {
             data = v;
+        } else if (r == 0 && v != NULL && strcmp(a, "--endpoint") == 0) {
+            endpoint = v;
         } else if (r == 0) {
             fprintf(stderr, "modax predict: unknown option or missing value '%s'; see 'modax "
                             "predict --help'\n", a);
@@ -113,7 +121,14 @@ int cmd_predict(int argc, char **argv)
             n++;
         }
     }
-    if (mdx_rul_predict(model, x, n, rul) != MDX_OK) {
+    if (endpoint != NULL) {
+        if (mdx_rul_endpoint_predict(endpoint, ENDPOINT_TIMEOUT_MS, x, n, nf, man->cap, rul, why,
+                                     sizeof(why)) != MDX_OK) {
+            fprintf(stderr, "modax predict: %s\n", why);
+            rc = CLI_FAIL;
+            goto out;
+        }
+    } else if (mdx_rul_predict(model, x, n, rul) != MDX_OK) {
         fprintf(stderr, "modax predict: prediction failed\n");
         rc = CLI_FAIL;
         goto out;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rul_int.h - what the RUL files share inside src/rul/: saving a trained
- * booster with its manifest (rul_model.c, called by rul_train.c).
+ * booster with its manifest (rul_model.c, called by rul_train.c), and what
+ * the ONNX export (rul_onnx.c) reads of a loaded model.
  */
 #ifndef MODAX_RUL_INT_H
 #define MODAX_RUL_INT_H
@@ -22,5 +23,11 @@
  */
 int rul_model_save(void *booster, const struct mdx_rul_manifest *m, const char *protocol,
                    const char *dropped, const char *base, char *why, size_t whylen);
+
+/* The XGBoost BoosterHandle of 'm'. Borrowed: valid while 'm' is alive. */
+void *rul_model_booster(const struct mdx_rul_model *m);
+
+/* The feature specification as the manifest's "spec" object; the caller cJSON_Delete()s it. */
+struct cJSON *rul_spec_json(const struct mdx_rul_spec *s);
 
 #endif

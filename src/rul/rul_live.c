@@ -19,6 +19,9 @@
  * machine is not judged by its predecessor's rows.
  * Models: at most MODELS_MAX versions loaded (one per distinct active
  * version in use), each with its feature batch buffer of max_devices rows.
+ * With rul.endpoint the loaded model gives the features' specification and
+ * a remote endpoint evaluates the trees, one request per batch on this
+ * thread (rul_endpoint.c; docs/rul.md says what is still missing).
  */
 #include <math.h>
 #include <stdio.h>
@@ -57,6 +60,12 @@ const struct mdx_conf_key mdx_rul_live_conf_keys[] = {
                  "Predictions kept per device in the store"),
     MDX_CONF_INT("rul.model_poll_s", "5", 1, 3600, struct mdx_rul_live_conf, model_poll_s,
                  "Active model versions are re-read from the store this often"),
+    MDX_CONF_STR("rul.endpoint", "", struct mdx_rul_live_conf, endpoint,
+                 "KServe v2 URL of the active model's ONNX export served elsewhere (Triton, "
+                 "deploy/ml/) that evaluates the trees; empty: in-process"),
+    MDX_CONF_INT("rul.endpoint_timeout_ms", "2000", 100, 60000, struct mdx_rul_live_conf,
+                 endpoint_timeout_ms,
+                 "Most one endpoint request (one per model batch) may take; ingest waits meanwhile"),
     MDX_CONF_END,
 };
 
@@ -520,6 +529,38 @@ static void alert_check(struct mdx_rul_live *r, struct dev *d, double rul, const
     }
 }
 
+/*
+ * The batch of 'lm' evaluated by rul.endpoint (rul_endpoint.c), on this
+ * thread within rul.endpoint_timeout_ms. On failure each device of the
+ * batch gets the reason instead of a prediction (at r->preds[*n_preds]).
+ */
+static int endpoint_batch(struct mdx_rul_live *r, struct lmodel *lm, size_t *n_preds)
+{
+    char why[256];
+    int rc;
+
+    rc = mdx_rul_endpoint_predict(r->conf.endpoint, r->conf.endpoint_timeout_ms, lm->feat,
+                                  lm->n_due, lm->nf, lm->man->cap, lm->out, why, sizeof(why));
+    if (rc == MDX_OK) {
+        return MDX_OK;
+    }
+    r->st.endpoint_errors++;
+    mdx_log_warn(MOD, "endpoint prediction failed", MDX_F_STR("version", lm->version),
+                 MDX_F_STR("reason", why));
+    for (size_t k = 0; k < lm->n_due; k++) {
+        struct mdx_rul_prediction *p = &r->preds[(*n_preds)++];
+
+        memset(p, 0, sizeof(*p));
+        snprintf(p->tenant, sizeof(p->tenant), "%s", lm->due[k]->tenant);
+        snprintf(p->device, sizeof(p->device), "%s", lm->due[k]->device);
+        p->ts_ms = lm->due[k]->last_row_ts;
+        p->rul = NAN;
+        snprintf(p->reason, sizeof(p->reason), "endpoint: %.*s", (int)sizeof(p->reason) - 11,
+                 why);
+    }
+    return rc;
+}
+
 void mdx_rul_live_predict_now(struct mdx_rul_live *r)
 {
     size_t n_preds = 0;
@@ -577,11 +618,17 @@ void mdx_rul_live_predict_now(struct mdx_rul_live *r)
         if (lm->n_due == 0) {
             continue;
         }
-        rc = mdx_rul_predict(lm->m, lm->feat, lm->n_due, lm->out);
+        if (r->conf.endpoint != NULL && r->conf.endpoint[0] != '\0') {
+            rc = endpoint_batch(r, lm, &n_preds);
+        } else {
+            rc = mdx_rul_predict(lm->m, lm->feat, lm->n_due, lm->out);
+            if (rc != MDX_OK) {
+                mdx_log_error(MOD, "prediction failed", MDX_F_STR("version", lm->version),
+                              MDX_F_ERR(rc));
+            }
+        }
         r->st.batches++;
         if (rc != MDX_OK) {
-            mdx_log_error(MOD, "prediction failed", MDX_F_STR("version", lm->version),
-                          MDX_F_ERR(rc));
             continue;
         }
         for (size_t k = 0; k < lm->n_due; k++) {

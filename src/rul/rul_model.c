@@ -81,7 +81,7 @@ static char *slurp(const char *path, size_t *len, char *why, size_t whylen)
     return buf;
 }
 
-static cJSON *spec_json(const struct mdx_rul_spec *s)
+cJSON *rul_spec_json(const struct mdx_rul_spec *s)
 {
     cJSON *o = cJSON_CreateObject(), *in = cJSON_AddArrayToObject(o, "inputs");
     cJSON *st;
@@ -135,7 +135,7 @@ int rul_model_save(void *booster, const struct mdx_rul_manifest *m, const char *
         snprintf(v, sizeof(v), "%d.%d.%d", maj, min, pat);
         cJSON_AddStringToObject(root, "xgboost_version", v);
     }
-    cJSON_AddItemToObject(root, "spec", spec_json(&m->spec));
+    cJSON_AddItemToObject(root, "spec", rul_spec_json(&m->spec));
     cJSON_AddNumberToObject(root, "n_features", (double)mdx_rul_n_features(&m->spec));
     feat = cJSON_AddArrayToObject(root, "features");
     for (size_t i = 0; i < mdx_rul_n_features(&m->spec); i++) {
@@ -405,6 +405,11 @@ void mdx_rul_model_free(struct mdx_rul_model *m)
         XGBoosterFree(m->booster);
     }
     mdx_free(m);
+}
+
+void *rul_model_booster(const struct mdx_rul_model *m)
+{
+    return m->booster;
 }
 
 const struct mdx_rul_manifest *mdx_rul_model_manifest(const struct mdx_rul_model *m)
