@@ -24,7 +24,11 @@
  *     this device (learned online, anomalies clipped out), and the
  *     strongest excess becomes a score in [0, 1] on the same scale as the
  *     per-sensor detector's: 0.5 at 3 usual standard deviations above
- *     normal, 0.9 at 9.
+ *     normal, 0.9 at 9;
+ *   - readings far from the model teach it less, and while the score is
+ *     0.5 or more the model learns ten times slower: a fault that lasts is
+ *     not learned as normal within minutes, a lasting change of the
+ *     machine is, within about 10,000 readings.
  *
  * Fixed size, no heap: MDX_DEVICE_DETECTOR_BYTES (about 2.8 KB) for up to
  * MDX_DEVICE_SENSORS_MAX sensors. O(sensors^2) time per reading, plus an
@@ -59,6 +63,7 @@ struct mdx_device_detector {
     double cal_mean[MDX_DEVICE_WINDOWS];       /* what each window's average usually is */
     double cal_var[MDX_DEVICE_WINDOWS];
     double d2;                                 /* D^2 of the last reading */
+    double score;                              /* score of the last reading */
 };
 
 #define MDX_DEVICE_DETECTOR_BYTES sizeof(struct mdx_device_detector)

@@ -25,6 +25,10 @@
 #define COV_FIRST 150      /* readings before the first inverse */
 #define SHRINK 0.05        /* correlation shrunk this far towards the identity */
 #define ROBUST 3.0         /* readings with D^2 above ROBUST * sensors teach the model less */
+#define EPISODE_AT 0.5     /* from this score on an anomaly is in progress ... */
+#define EPISODE_LEARN 0.1  /* ... and the model learns this much slower: a fault lasting hours
+                              is not learned as normal, a lasting change of the machine is
+                              (within about 10,000 readings) */
 #define CAL_WARMUP (MDX_DEVICE_WARMUP - COV_FIRST) /* calibration readings before scores */
 #define A_CAL 0.0005       /* what is usual for each window: about 2,000 readings */
 #define CAL_FLOOR 0.05     /* a window's usual spread is at least this share of its level */
@@ -150,7 +154,8 @@ static double calibrate(struct mdx_device_detector *d)
 {
     double score = 0.0;
     int warm = d->cal_n >= CAL_WARMUP;
-    double a = warm ? A_CAL : 1.0 / (d->cal_n + 1.0);
+    double a = warm ? A_CAL * (d->score >= EPISODE_AT ? EPISODE_LEARN : 1.0)
+                    : 1.0 / (d->cal_n + 1.0);
 
     for (int k = 0; k < MDX_DEVICE_WINDOWS; k++) {
         double floor = CAL_FLOOR * d->cal_mean[k];
@@ -219,8 +224,10 @@ double mdx_device_detector_push(struct mdx_device_detector *d, const double *x)
     if (d->n >= BASE_WARMUP) {
         /* Readings far out teach the correlation less: a fault is not learned as normal. */
         double lim = ROBUST * (double)s;
-        update_cov(d, z, !d->have_inverse || d->d2 <= lim ? 1.0 : lim / d->d2);
+        double w = !d->have_inverse || d->d2 <= lim ? 1.0 : lim / d->d2;
+        update_cov(d, z, d->score >= EPISODE_AT ? w * EPISODE_LEARN : w);
     }
+    d->score = score;
     update_baselines(d, xv);
     if (d->n < UINT32_MAX) {
         d->n++;
