@@ -27,8 +27,8 @@
  *     normal, 0.9 at 9;
  *   - readings far from the model teach it less, and while the score is
  *     0.5 or more the model learns ten times slower: a fault that lasts is
- *     not learned as normal within minutes, a lasting change of the
- *     machine is, within about 10,000 readings.
+ *     not learned as normal within hours; a lasting change of the machine
+ *     is, within about 100,000 readings.
  *
  * Fixed size, no heap: MDX_DEVICE_DETECTOR_BYTES (about 2.8 KB) for up to
  * MDX_DEVICE_SENSORS_MAX sensors. O(sensors^2) time per reading, plus an

@@ -16,19 +16,20 @@
 #include "modax/status.h"
 
 #define VALUE_MAX 1e15     /* values are clamped to +-VALUE_MAX: their squares stay finite */
-#define A_BASE 0.001       /* per-sensor baselines: about 1,000 readings */
+#define A_BASE 0.0001      /* per-sensor baselines: about 10,000 readings */
 #define BASE_WARMUP 50     /* readings that set the baselines before anything else */
 #define CLIP_SD 4.0        /* values feed their baseline clipped to mean +- CLIP_SD sd */
 #define Z_MAX 12.0         /* standardised values are capped here (one broken sensor is news,
                               its size beyond this is not) */
-#define A_COV 0.001        /* correlation: about 1,000 readings */
+#define A_COV 0.0001       /* correlation: about 10,000 readings; a relation that drifts
+                              away within hours is not learned as normal */
 #define COV_FIRST 150      /* readings before the first inverse */
-#define SHRINK 0.05        /* correlation shrunk this far towards the identity */
+#define SHRINK 0.002       /* correlation shrunk this far towards the identity */
 #define ROBUST 3.0         /* readings with D^2 above ROBUST * sensors teach the model less */
 #define EPISODE_AT 0.5     /* from this score on an anomaly is in progress ... */
 #define EPISODE_LEARN 0.1  /* ... and the model learns this much slower: a fault lasting hours
-                              is not learned as normal, a lasting change of the machine is
-                              (within about 10,000 readings) */
+                              is not learned as normal; a lasting change of the machine is, in
+                              about 100,000 readings (a day at 1 Hz) */
 #define CAL_WARMUP (MDX_DEVICE_WARMUP - COV_FIRST) /* calibration readings before scores */
 #define A_CAL 0.0005       /* what is usual for each window: about 2,000 readings */
 #define CAL_FLOOR 0.05     /* a window's usual spread is at least this share of its level */
@@ -62,9 +63,15 @@ static double sensor_sd(const struct mdx_device_detector *d, size_t i)
     return sqrt(d->var[i]) + 1e-3 * fabs(d->mean[i]) + 1e-9;
 }
 
+static double running(uint32_t n, double a)
+{
+    /* A plain average until it holds about 1 / a values, then exponential forgetting. */
+    return 1.0 / (n + 1.0) > a ? 1.0 / (n + 1.0) : a;
+}
+
 static void update_baselines(struct mdx_device_detector *d, const double *x)
 {
-    double a = d->n < BASE_WARMUP ? 1.0 / (d->n + 1.0) : A_BASE;
+    double a = running(d->n, A_BASE) * (d->score >= EPISODE_AT ? EPISODE_LEARN : 1.0);
 
     for (size_t i = 0; i < d->sensors; i++) {
         double v = x[i], sd = sensor_sd(d, i), diff;
@@ -83,8 +90,9 @@ static void update_baselines(struct mdx_device_detector *d, const double *x)
 /*
  * prec = inverse of (1 - SHRINK) * corr(cov) + SHRINK * I, by Cholesky.
  * Shrinking keeps it well conditioned (sensors that are copies of each
- * other, a constant sensor) and bounds how much a perfectly learned
- * relation can amplify a small deviation. O(sensors^3).
+ * other, a constant sensor: the smallest eigenvalue stays >= SHRINK) and
+ * bounds how much a perfectly learned relation can amplify a small
+ * deviation. O(sensors^3).
  */
 static void refresh_inverse(struct mdx_device_detector *d)
 {
@@ -139,7 +147,7 @@ static void refresh_inverse(struct mdx_device_detector *d)
 /* Learns the reading's standardised values 'z' into the correlation, with weight 'w'. */
 static void update_cov(struct mdx_device_detector *d, const double *z, double w)
 {
-    double a = (d->n < COV_FIRST ? 1.0 / (d->n - BASE_WARMUP + 1.0) : A_COV) * w;
+    double a = running(d->n - BASE_WARMUP, A_COV) * w;
 
     for (size_t i = 0; i < d->sensors; i++) {
         for (size_t j = 0; j <= i; j++) {
@@ -154,8 +162,7 @@ static double calibrate(struct mdx_device_detector *d)
 {
     double score = 0.0;
     int warm = d->cal_n >= CAL_WARMUP;
-    double a = warm ? A_CAL * (d->score >= EPISODE_AT ? EPISODE_LEARN : 1.0)
-                    : 1.0 / (d->cal_n + 1.0);
+    double a = running(d->cal_n, A_CAL) * (d->score >= EPISODE_AT ? EPISODE_LEARN : 1.0);
 
     for (int k = 0; k < MDX_DEVICE_WINDOWS; k++) {
         double floor = CAL_FLOOR * d->cal_mean[k];
