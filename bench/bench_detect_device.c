@@ -48,7 +48,8 @@ enum constructed {
     C_DECOUPLE_MOTORS,   /* motor 1's current half a load cycle behind motor 0's */
     C_DECOUPLE_AXIS,     /* vibration_y half a load cycle behind the other axes */
     C_GAIN_DRIFT,        /* motor 0's current sensor reads up to 12 % low over an hour */
-    C_KINDS
+    C_KINDS,
+    C_SPEED_CHANGES      /* healthy, but the operator sets a new speed every two hours */
 };
 
 static const char *kind_name(int kind)
@@ -159,7 +160,10 @@ static double median(double *v, long n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* Runs 'machines' machines with fault 'kind' (C_NONE: healthy for 'seconds'). */
+/*
+ * Runs 'machines' machines with fault 'kind' (C_NONE, C_SPEED_CHANGES:
+ * healthy for 'seconds').
+ */
 static void run_case(int kind, long machines, long seconds, struct result *res)
 {
     static struct rig r;
@@ -169,12 +173,14 @@ static void run_case(int kind, long machines, long seconds, struct result *res)
     memset(res, 0, sizeof(*res));
     for (long mi = 0; mi < machines; mi++) {
         struct lifecycle dev, sens;
+        int healthy = kind == C_NONE || kind == C_SPEED_CHANGES;
         uint32_t number = (uint32_t)(mi + 1 + (kind == C_NONE ? 0 : 1000 * (kind + 1)));
 
         memset(&r, 0, sizeof(r));
         mdx_sim_init(&r.m, SEED, number, LIFE_S);
         if (kind < MDX_SIM_FAULT_COUNT) {
-            mdx_sim_inject(&r.m, (enum mdx_sim_fault)kind, WARM_S);
+            /* Reading t covers simulated (t, t + 1]: this one is the first with the fault. */
+            mdx_sim_inject(&r.m, (enum mdx_sim_fault)kind, WARM_S + 0.5);
         }
         mdx_device_detector_init(&dd, SENSORS);
         for (int k = 0; k < SENSORS; k++) {
@@ -187,6 +193,12 @@ static void run_case(int kind, long machines, long seconds, struct result *res)
             int sensor_raise = 0, sensor_hold = 0;
             int64_t ts = 1767225600000LL + t * 1000;
 
+            if (kind == C_SPEED_CHANGES && t % 7200 == 3600) {
+                const char *why;
+                /* 50 to 100 %, a different sequence per machine */
+                mdx_sim_command(&r.m, "speed_pct", 50.0 + (double)((t / 7200 * 37 + mi * 11) % 51),
+                                &why);
+            }
             rig_read(&r, kind, (double)t, x);
             s = mdx_device_detector_push(&dd, x);
             lifecycle_step(&dev, t, s >= THRESHOLD && t >= WARMUP, s >= HOLD);
@@ -197,12 +209,12 @@ static void run_case(int kind, long machines, long seconds, struct result *res)
                 sensor_hold |= det[k].peak > 0.0;
             }
             lifecycle_step(&sens, t, sensor_raise, sensor_hold);
-            if (kind != C_NONE && t == WARM_S - 1) {
+            if (!healthy && t == WARM_S - 1) {
                 res->alerts += dev.opened;
                 res->sensor_alerts += sens.opened;
             }
         }
-        if (kind == C_NONE) {
+        if (healthy) {
             res->alerts += dev.opened;
             res->sensor_alerts += sens.opened;
             continue;
@@ -222,11 +234,14 @@ static void evaluate(long machines, long days)
     struct result res;
     double dev_median, sensor_median;
 
-    printf("healthy: machines=%ld days=%ld", machines, days);
-    run_case(C_NONE, machines, days * 86400, &res);
-    printf(" device_alerts_per_machine_day=%.3f sensor_alerts_per_machine_day=%.3f\n",
-           (double)res.alerts / (double)(machines * days),
-           (double)res.sensor_alerts / (double)(machines * days));
+    for (int kind = C_NONE; kind <= C_SPEED_CHANGES; kind += C_SPEED_CHANGES - C_NONE) {
+        printf("%s: machines=%ld days=%ld", kind == C_NONE ? "healthy" : "healthy-speed-changes",
+               machines, days);
+        run_case(kind, machines, days * 86400, &res);
+        printf(" device_alerts_per_machine_day=%.3f sensor_alerts_per_machine_day=%.3f\n",
+               (double)res.alerts / (double)(machines * days),
+               (double)res.sensor_alerts / (double)(machines * days));
+    }
     for (int kind = 0; kind < C_KINDS; kind++) {
         if (kind == C_NONE) {
             continue;
