@@ -13,7 +13,8 @@
  *   - each sensor is standardised by its own slow baseline;
  *   - an exponentially weighted correlation matrix of the standardised
  *     values is learned, shrunk towards the identity, and its inverse is
- *     refreshed every MDX_DEVICE_REFRESH readings (Cholesky);
+ *     refreshed every MDX_DEVICE_REFRESH readings (Cholesky; more often
+ *     during the first 1,000);
  *   - the reading's Mahalanobis distance D^2 = z' R^-1 z (Hotelling's T^2
  *     over all components) measures how unusual the reading is jointly,
  *     and (R^-1 z)_j^2 / (R^-1)_jj is the squared residual of sensor j
@@ -46,7 +47,7 @@
 #define MDX_DEVICE_PACKED (MDX_DEVICE_SENSORS_MAX * (MDX_DEVICE_SENSORS_MAX + 1) / 2)
 #define MDX_DEVICE_WINDOWS 3       /* averaging windows of the joint statistic */
 #define MDX_DEVICE_REFRESH 32      /* readings between refreshes of the inverse */
-#define MDX_DEVICE_WARMUP 500      /* readings before the first non-zero score */
+#define MDX_DEVICE_WARMUP 250      /* readings before the first non-zero score */
 
 struct mdx_device_detector {
     uint32_t sensors;                          /* sensors per reading, 2..MDX_DEVICE_SENSORS_MAX */
@@ -62,6 +63,8 @@ struct mdx_device_detector {
     double win[MDX_DEVICE_WINDOWS];            /* D^2 / sensors averaged over each window */
     double cal_mean[MDX_DEVICE_WINDOWS];       /* what each window's average usually is */
     double cal_var[MDX_DEVICE_WINDOWS];
+    double res_mean[MDX_DEVICE_SENSORS_MAX];   /* what each sensor's recent residual usually is */
+    double res_var[MDX_DEVICE_SENSORS_MAX];
     double d2;                                 /* D^2 of the last reading */
     double score;                              /* score of the last reading */
 };

@@ -17,13 +17,15 @@
 
 #define VALUE_MAX 1e15     /* values are clamped to +-VALUE_MAX: their squares stay finite */
 #define A_BASE 0.0001      /* per-sensor baselines: about 10,000 readings */
-#define BASE_WARMUP 50     /* readings that set the baselines before anything else */
+#define BASE_WARMUP 30     /* readings that set the baselines before anything else */
 #define CLIP_SD 4.0        /* values feed their baseline clipped to mean +- CLIP_SD sd */
 #define Z_MAX 12.0         /* standardised values are capped here (one broken sensor is news,
                               its size beyond this is not) */
 #define A_COV 0.0001       /* correlation: about 10,000 readings; a relation that drifts
                               away within hours is not learned as normal */
-#define COV_FIRST 150      /* readings before the first inverse */
+#define COV_FIRST 80       /* readings before the first inverse */
+#define EARLY 1000         /* while the model is young, its inverse is refreshed ... */
+#define EARLY_REFRESH 8    /* ... this often */
 #define SHRINK 0.002       /* correlation shrunk this far towards the identity */
 #define ROBUST 3.0         /* readings with D^2 above ROBUST * sensors teach the model less */
 #define EPISODE_AT 0.5     /* from this score on an anomaly is in progress ... */
@@ -34,6 +36,8 @@
 #define A_CAL 0.0005       /* what is usual for each window: about 2,000 readings */
 #define CAL_FLOOR 0.05     /* a window's usual spread is at least this share of its level */
 #define SCORE_HALF 3.0     /* an excess of this many usual sd scores 0.5 (as detect.c) */
+#define RES_HALF 4.0       /* the same for one sensor's residual: stricter, as there are
+                              as many of them as sensors (0.9 at 12 usual sd) */
 #define A_CONTRIB 0.1      /* recent residuals per sensor, for the report */
 
 /* Averaging weight of each window of D^2 / sensors: one reading, ~5, ~50. */
@@ -157,7 +161,38 @@ static void update_cov(struct mdx_device_detector *d, const double *z, double w)
     }
 }
 
-/* The score of the windows against what is usual for them; then learns what is usual. */
+/*
+ * The score of statistic 'v' against what is usual for it (*mean, *var of
+ * its cube root: averages of chi-square-like values become nearly normal,
+ * Wilson-Hilferty); then learns what is usual with weight 'a'. Scores only
+ * once 'warm'.
+ */
+static double excess_score(double v, double *mean, double *var_, int warm, double a,
+                           double half)
+{
+    double floor = CAL_FLOOR * *mean;
+    double var = *var_ + floor * floor + 1e-12;
+    double excess = cbrt(v) - *mean, score = 0.0;
+
+    if (warm && excess > 0.0) {
+        double e = excess * excess / var;
+        score = e / (e + half * half);
+    }
+    /* An anomaly in progress must not become usual within a few readings. */
+    if (warm && excess > 2.0 * sqrt(var)) {
+        excess = 2.0 * sqrt(var);
+    }
+    *mean += a * excess;
+    *var_ = (1.0 - a) * (*var_ + a * excess * excess);
+    return score;
+}
+
+/*
+ * The strongest of: each window of D^2 / sensors, and each sensor's recent
+ * residual given the others (a relation of one sensor that loosens, e.g.
+ * one that grows noisy, without moving the whole distance much), against
+ * what is usual for it.
+ */
 static double calibrate(struct mdx_device_detector *d)
 {
     double score = 0.0;
@@ -165,22 +200,14 @@ static double calibrate(struct mdx_device_detector *d)
     double a = running(d->cal_n, A_CAL) * (d->score >= EPISODE_AT ? EPISODE_LEARN : 1.0);
 
     for (int k = 0; k < MDX_DEVICE_WINDOWS; k++) {
-        double floor = CAL_FLOOR * d->cal_mean[k];
-        double var = d->cal_var[k] + floor * floor + 1e-12;
-        /* The cube root makes averages of chi-square-like values nearly normal (Wilson-Hilferty). */
-        double excess = cbrt(d->win[k]) - d->cal_mean[k];
-
-        if (warm && excess > 0.0) {
-            double e = excess * excess / var;
-            double s = e / (e + SCORE_HALF * SCORE_HALF);
-            score = s > score ? s : score;
-        }
-        /* An anomaly in progress must not become usual within a few readings. */
-        if (warm && excess > 2.0 * sqrt(var)) {
-            excess = 2.0 * sqrt(var);
-        }
-        d->cal_mean[k] += a * excess;
-        d->cal_var[k] = (1.0 - a) * (d->cal_var[k] + a * excess * excess);
+        double sc = excess_score(d->win[k], &d->cal_mean[k], &d->cal_var[k], warm, a,
+                                 SCORE_HALF);
+        score = sc > score ? sc : score;
+    }
+    for (size_t i = 0; i < d->sensors; i++) {
+        double sc = excess_score(d->contrib[i], &d->res_mean[i], &d->res_var[i], warm, a,
+                                 RES_HALF);
+        score = sc > score ? sc : score;
     }
     if (d->cal_n < UINT32_MAX) {
         d->cal_n++;
@@ -239,7 +266,8 @@ double mdx_device_detector_push(struct mdx_device_detector *d, const double *x)
     if (d->n < UINT32_MAX) {
         d->n++;
     }
-    if (d->n >= COV_FIRST && ++d->since_refresh >= MDX_DEVICE_REFRESH) {
+    if (d->n >= COV_FIRST &&
+        ++d->since_refresh >= (d->n < EARLY ? EARLY_REFRESH : MDX_DEVICE_REFRESH)) {
         refresh_inverse(d);
     } else if (d->n == COV_FIRST) {
         refresh_inverse(d);
