@@ -207,6 +207,9 @@ static void sensor_counts_out_of_range_are_refused(void)
 {
     struct mdx_device_detector d;
 
+    /* The bound the docs give: fixed state, no heap, whatever the sensor count. */
+    CHECK(MDX_DEVICE_DETECTOR_BYTES <= 3072);
+
     memset(&d, 0xab, sizeof(d));
     CHECK(mdx_device_detector_init(&d, 0) == MDX_EINVAL);
     CHECK(mdx_device_detector_init(&d, 1) == MDX_EINVAL);
