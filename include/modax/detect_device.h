@@ -25,13 +25,15 @@
  *     this device (learned online, anomalies clipped out), and the
  *     strongest excess becomes a score in [0, 1] on the same scale as the
  *     per-sensor detector's: 0.5 at 3 usual standard deviations above
- *     normal, 0.9 at 9;
+ *     normal, 0.9 at 9. Each sensor's recent residual (~10 readings) is
+ *     compared the same way, a little stricter (0.9 at 12): one relation
+ *     that loosens shows there before it moves the whole distance;
  *   - readings far from the model teach it less, and while the score is
  *     0.5 or more the model learns ten times slower: a fault that lasts is
  *     not learned as normal within hours; a lasting change of the machine
  *     is, within about 100,000 readings.
  *
- * Fixed size, no heap: MDX_DEVICE_DETECTOR_BYTES (about 2.8 KB) for up to
+ * Fixed size, no heap: MDX_DEVICE_DETECTOR_BYTES (2,928 bytes) for up to
  * MDX_DEVICE_SENSORS_MAX sensors. O(sensors^2) time per reading, plus an
  * O(sensors^3) refresh every MDX_DEVICE_REFRESH readings (amortised
  * O(sensors^2) for sensors <= MDX_DEVICE_REFRESH). Causal and

@@ -15,7 +15,7 @@
  * alert.auto_resolve_s of normal readings, with alert.flap_s of flap
  * suppression: the same threshold and lifecycle as per-sensor alerts.
  *
- * Memory: about 4 KB per device (the detector, the latest value and the
+ * Memory: about 4.3 KB per device (the detector, the latest value and the
  * name of up to MDX_DEVICE_SENSORS_MAX sensors), for at most
  * alert.series_max / 8 devices (at least 16); when the table is full it is
  * emptied and refilled like the alerting stage's, and the detectors learn
