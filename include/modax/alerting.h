@@ -112,4 +112,23 @@ void mdx_alerting_external(struct mdx_alerting *a, const char *tenant, const cha
                            const char *source, int severity, int64_t ts_ms, double value, int bad,
                            const char *summary);
 
+/* What a detector of another stage says of its condition at one point. */
+enum mdx_alerting_verdict {
+    MDX_ALERTING_RAISE = 0,   /* anomalous: open (or re-open within alert.flap_s) or hold */
+    MDX_ALERTING_HOLD,        /* still out of normal: keep an active alert open */
+    MDX_ALERTING_NORMAL       /* normal: an active alert resolves after alert.auto_resolve_s */
+};
+
+/*
+ * A detector of another stage on the writer thread (the device stage,
+ * detect_device_stage.h, source "device"): the alert of (tenant, device,
+ * source) follows 'verdict' with the lifecycle of the stage's own detector
+ * alerts (severity warning, auto-resolve and flap suppression by point
+ * time). 'summary' may be NULL. Returns 1 while an alert is active after
+ * the call, 0 when there is none (or the alert table was full on RAISE).
+ */
+int mdx_alerting_detected(struct mdx_alerting *a, const char *tenant, const char *device,
+                          const char *source, enum mdx_alerting_verdict verdict, int64_t ts_ms,
+                          double value, double score, const char *summary);
+
 #endif

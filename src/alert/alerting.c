@@ -23,6 +23,8 @@
  *   detector       a detector score >= alert.detector_threshold after warm-up
  *   stale          a sensor silent for alert.stale_intervals of its usual
  *                  interval while its device goes on sending others
+ *   device         the device-level detector's stage (detect_device_stage.h),
+ *                  through mdx_alerting_detected()
  *   safety:<flag>  the device reported emergency_stop, overload_detected,
  *                  temperature_ok false or door_closed false: critical at once,
  *                  resolved when the device reports the flag normal again
@@ -775,6 +777,24 @@ void mdx_alerting_external(struct mdx_alerting *a, const char *tenant, const cha
     } else {
         mdx_alert_mgr_resolve(a->mgr, &key, ts_ms, summary);
     }
+}
+
+int mdx_alerting_detected(struct mdx_alerting *a, const char *tenant, const char *device,
+                          const char *source, enum mdx_alerting_verdict verdict, int64_t ts_ms,
+                          double value, double score, const char *summary)
+{
+    struct mdx_alert_key key = {tenant, device, source, ""};
+
+    switch (verdict) {
+    case MDX_ALERTING_RAISE:
+        return mdx_alert_mgr_raise(a->mgr, &key, MDX_SEVERITY_WARNING, ts_ms, value, score,
+                                   summary);
+    case MDX_ALERTING_HOLD:
+        return mdx_alert_mgr_hold(a->mgr, &key, ts_ms);
+    case MDX_ALERTING_NORMAL:
+        return mdx_alert_mgr_normal(a->mgr, &key, ts_ms);
+    }
+    return 0;
 }
 
 /* ---- the stage (stage.h) ---- */

@@ -9,8 +9,10 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/detect_columns.h"
 #include "modax/clock.h"
 #include "modax/detect.h"
+#include "modax/detect_device.h"
 #include "modax/status.h"
 
 #define LINE_MAX_BYTES 4096
@@ -18,12 +20,17 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: modax detect [FILE]\n\n"
+            "usage: modax detect [FILE]\n"
+            "       modax detect --columns [FILE]\n\n"
             "Scores a series offline with the live pipeline's anomaly detector. Reads\n"
             "CSV from FILE or standard input: a header line, then 'timestamp,value' rows\n"
             "(timestamp 'YYYY-MM-DD HH:MM:SS' in UTC or epoch milliseconds). Prints exactly\n"
             "one score in [0, 1] per data row, in full precision. A row that cannot be\n"
-            "read scores 0 and is reported on stderr with its line number.\n");
+            "read scores 0 and is reported on stderr with its line number.\n\n"
+            "With --columns, scores one device over its sensors with the live pipeline's\n"
+            "device-level detector: a header row 'timestamp,sensor1,sensor2,...' naming\n"
+            "2 to %d sensors, then one row per reading; one device score per row.\n",
+            MDX_DEVICE_SENSORS_MAX);
 }
 
 /* Splits "timestamp,value" (optionally quoted fields, trailing CR/LF). */
@@ -66,7 +73,12 @@ int cmd_detect(int argc, char **argv)
     char line[LINE_MAX_BYTES];
     FILE *in = stdin;
     long lineno = 0, bad = 0, rows = 0;
+    int columns = argc >= 2 && strcmp(argv[1], "--columns") == 0;
 
+    if (columns) {
+        argc--;
+        argv++;
+    }
     if (argc > 2 || (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))) {
         usage(argc == 2 ? stdout : stderr);
         return argc == 2 ? CLI_OK : CLI_USAGE;
@@ -77,6 +89,13 @@ int cmd_detect(int argc, char **argv)
             fprintf(stderr, "modax detect: cannot open '%s': %s\n", argv[1], strerror(errno));
             return CLI_FAIL;
         }
+    }
+    if (columns) {
+        int rc = detect_columns(in, in == stdin ? "stdin" : argv[1]);
+        if (in != stdin) {
+            fclose(in);
+        }
+        return rc;
     }
     mdx_detector_init(&det);
     while (fgets(line, sizeof(line), in) != NULL) {

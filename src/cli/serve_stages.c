@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "cli/serve_stages.h"
+#include "modax/detect_device_stage.h"
 #include "modax/log.h"
 #include "modax/status.h"
 
@@ -43,6 +44,23 @@ static void rul_destroy(void *ctx)
     mdx_rul_live_destroy(ctx);
 }
 
+/* ---- device-level detection (detect_device_stage.h): alerts through alerting ---- */
+
+static int device_wanted(const struct serve_parts *p)
+{
+    return p->alerting != NULL && p->conf->alerting.detect;
+}
+
+static void *device_create(const struct serve_parts *p, int *err)
+{
+    return mdx_device_stage_create(&p->conf->alerting, p->alerting, err);
+}
+
+static void device_destroy(void *ctx)
+{
+    mdx_device_stage_destroy(ctx);
+}
+
 /* ---- alerting (alerting.h): built by `modax serve`, which the api shares it with ---- */
 
 static int alerting_wanted(const struct serve_parts *p)
@@ -70,11 +88,12 @@ static void *live_context(const struct serve_parts *p, int *err)
 }
 
 /*
- * In the order the engine runs them. RUL comes before alerting: the
- * alerts its tick raises go with the same batch as the alerting's own.
+ * In the order the engine runs them. RUL and device detection come before
+ * alerting: the alerts they raise go with the same batch as the alerting's own.
  */
 static const struct serve_stage stages[] = {
     {&mdx_rul_live_stage, rul_wanted, rul_create, rul_destroy, "rul.*"},
+    {&mdx_device_stage_ops, device_wanted, device_create, device_destroy, "alert.*"},
     {&mdx_alerting_stage, alerting_wanted, alerting_context, NULL, "alert.*"},
     {&mdx_api_live_stage_ops, live_wanted, live_context, NULL, "api.*"},
 };
