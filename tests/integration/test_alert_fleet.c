@@ -13,7 +13,7 @@
  * delay (simulated time from the fault's onset to the alert's opening):
  *
  *   fault                                   first alert       bound    measured (seed 7)
- *   bearing  (vibration drifts up)          detector          45 min   36 min
+ *   bearing  (vibration drifts up)          device detector   45 min   4 min (per sensor: 36 min)
  *   overheat (+0.12 degC/s)                 detector          6 min    9 s (rule > 80: 5 min)
  *   spike    (11-16 A for 0.2-0.6 s)        detector, safety  2 min    16 s
  *   dropout  (temperature_mean missing)     stale             2 min    30 s (30 intervals)
