@@ -219,8 +219,7 @@ FLEET=$!
 echo "run: broker 127.0.0.1:$PORT (TLS with client certificates: $TLS_PORT), auth plugin on;" \
     "ingest -> $VAR/modax.db, 20 simulated machines (m-0001..m-0020), each its own device"
 if [ "$FAULTS" != none ]; then
-    echo "run: faults that develop in the first minutes: $FAULTS (see the Alerts page);" \
-        "RUL model $RUL_VERSION active (the fleet's RUL column, in minutes)"
+    echo "run: faults that develop in the first minutes: $FAULTS (see the Alerts page)"
 fi
 echo "run: dashboard http://127.0.0.1:$API_PORT/  admin key (shown once): $KEY"
 echo "run: logs in $VAR/serve.log, fleet.log, mosquitto.log;" \
@@ -240,6 +239,8 @@ if ! "$MODAX" model list 2> /dev/null | grep -q "$RUL_VERSION" &&
     exit 1
 fi
 "$MODAX" model activate "$RUL_VERSION" --tenant demo > /dev/null
+echo "run: RUL model $RUL_VERSION active for tenant demo (the fleet's RUL column, in rows of a" \
+    "minute, from the fourth minute on)"
 echo "run: latest temperature of m-0001:"
 MODAX_LOG_LEVEL=error "$MODAX" query --tenant demo --device m-0001 --sensor temperature_mean \
     --from -10s | tail -n 3
