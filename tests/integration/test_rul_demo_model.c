@@ -12,6 +12,8 @@
  *      hours of it in 35 real seconds): the predicted remaining useful life
  *      falls about as fast as the machine's life runs out (one row a
  *      simulated minute), and stays within one life.
+ *   3. modax-edge refuses what it cannot do: --lives 0, a histories file
+ *      it cannot write, a fault pace of 0 or an unknown fault kind.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -228,8 +230,28 @@ static void demo_model_predicts_falling_rul(void)
     env_clear();
 }
 
+static void edge_refuses_bad_options(void)
+{
+    int rc;
+
+    rc = edge_run(out, sizeof(out), "--histories", "/tmp/x.csv", "--lives", "0", NULL);
+    CHECK_EQ_INT(rc, 2);
+    CHECK(strstr(out, "--lives '0': expected an integer from 1 to 1000") != NULL);
+    rc = edge_run(out, sizeof(out), "--histories", "/nonexistent-dir/h.csv", "--machines", "1",
+                  NULL);
+    CHECK_EQ_INT(rc, 1);
+    CHECK(strstr(out, "cannot write /nonexistent-dir/h.csv") != NULL);
+    rc = edge_run(out, sizeof(out), "--fault", "m-0001:bearing@60x0", "--count", "1", NULL);
+    CHECK_EQ_INT(rc, 2);
+    CHECK(strstr(out, "expected a number from 0.001 to 1e+06") != NULL);
+    rc = edge_run(out, sizeof(out), "--fault", "m-0001:melt@60", "--count", "1", NULL);
+    CHECK_EQ_INT(rc, 2);
+    CHECK(strstr(out, "kind must be overheat, spike, bearing, dropout, estop or drag") != NULL);
+}
+
 static const struct mdx_test tests[] = {
     {"demo_model_predicts_falling_rul", demo_model_predicts_falling_rul},
+    {"edge_refuses_bad_options", edge_refuses_bad_options},
     {NULL, NULL},
 };
 
