@@ -11,8 +11,8 @@
  * Exit codes: 0 done, 1 runtime failure, 2 bad usage.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -168,10 +168,6 @@ static void usage(FILE *f)
           "  --backfill-rate N      backlog readings sent per second, all machines (2000; 0: no cap)\n"
           "  --drain                make no readings: deliver what the outbox holds, then exit\n"
           "  --no-commands          don't subscribe to commands\n"
-          "Run:\n"
-          "  --count N              stop after N readings per machine\n"
-          "  --duration SECONDS     stop after this many real seconds (0: until signal)\n"
-          "  --quiet                only warnings and errors\n"
           "Training data (no broker):\n"
           "  --histories FILE       run the machines (--machines, --first, --seed, --life,\n"
           "                         --rate; no faults) to failure --lives times each as fast\n"
@@ -182,6 +178,10 @@ static void usage(FILE *f)
           "                         deterministic, then exit\n"
           "  --lives N              lives per machine for --histories (3)\n"
           "  --row SECONDS          row length for --histories (60: rul.row_interval_s)\n"
+          "Run:\n"
+          "  --count N              stop after N readings per machine\n"
+          "  --duration SECONDS     stop after this many real seconds (0: until signal)\n"
+          "  --quiet                only warnings and errors\n"
           "  --verbose              debug messages\n"
           "  --help                 this text\n",
           f);
