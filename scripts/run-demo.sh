@@ -10,6 +10,16 @@
 # SIGTERM or SIGHUP (a `make run &` in the background ignores Ctrl-C's
 # SIGINT) stops everything cleanly. Data, CA and secrets stay in var/ for the
 # next run, private to their user (umask 077: files 0600, folders 0700).
+# The demo shows the analytics at work: machines live MODAX_DEMO_LIFE_H (8)
+# simulated hours, part-worn at the start, and a few develop faults in the
+# first minutes (m-0004 overheats from 1.5 min, m-0009's bearing wears from
+# 1 min at ten times the natural pace, m-0014 drags from 2 min: its current
+# rises while its vibration does not; MODAX_DEMO_FAULTS replaces the list,
+# "none" for none). A remaining-useful-life model trained on the simulator's
+# own run-to-failure histories (other machines of the same kind, generated
+# deterministically by modax-edge --histories, then `modax train`: a few
+# seconds, once, kept in $VAR/rul) is active for tenant demo, so the fleet's
+# RUL column counts down.
 # MODAX_DEMO_VAR (another folder for var/), MODAX_MQTT_PORT, MODAX_API_PORT
 # and MODAX_DEMO_TLS_PORT move it aside, e.g. for tests.
 set -eu
@@ -25,6 +35,8 @@ API_PORT=${MODAX_API_PORT:-$(sed -n 's/^api.port *= *//p' conf/demo.conf)}
 export MODAX_MQTT_PORT="$PORT" MODAX_API_PORT="$API_PORT"
 export MODAX_STORE_SQLITE_PATH="$VAR/modax.db" MODAX_INGEST_SPOOL_DIR="$VAR/spool"
 SVC=$(sed -n 's/^mqtt.client_id *= *//p' conf/demo.conf)
+LIFE_H=${MODAX_DEMO_LIFE_H:-8}
+FAULTS=${MODAX_DEMO_FAULTS:-m-0004:overheat@330 m-0009:bearing@300x10 m-0014:drag@360}
 export MODAX_CONFIG="$ROOT/conf/demo.conf"
 MODAX="$BUILD/modax"
 case "$BUILD" in
@@ -160,6 +172,19 @@ while [ $i -le 20 ]; do
     i=$((i + 1))
 done
 mv "$VAR/fleet.secrets.new" "$VAR/fleet.secrets"
+# The RUL model (scripts/demo-rul-model.sh: trained on the simulator's own
+# run-to-failure histories, once per life length, kept in $VAR/rul); registered
+# once the store has the sensors it reads (after the fleet's first readings)
+# and made the tenant's active version at every start.
+if [ ! -s "$VAR/rul/demo-sim-life${LIFE_H}h.json" ]; then
+    echo "run: training the RUL model on simulated run-to-failure histories (once)"
+fi
+if ! RUL_VERSION=$(scripts/demo-rul-model.sh "$BUILD" "$VAR/rul" "$LIFE_H"); then
+    echo "run: the RUL model could not be trained" >&2
+    exit 1
+fi
+RUL_BASE="$VAR/rul/$RUL_VERSION"
+export MODAX_RUL_ENABLED=true
 KEY=$("$MODAX" key add --tenant demo --role admin --label "make run $(date -u +%FT%TZ)" | head -n 1)
 rm -f "$VAR/serve.ready"
 log_to serve
@@ -181,12 +206,21 @@ done
 kill -USR1 "$BROKER" 2>/dev/null || true
 
 log_to fleet
-"$BUILD/edge/modax-edge" --port "$PORT" --tenant demo --machines 20 \
+set --
+if [ "$FAULTS" != none ]; then
+    for f in $FAULTS; do
+        set -- "$@" --fault "$f"
+    done
+fi
+"$BUILD/edge/modax-edge" --port "$PORT" --tenant demo --machines 20 --life "$LIFE_H" "$@" \
     --secrets "$VAR/fleet.secrets" --quiet 2> "$LOG_TO" &
 FLEET=$!
 
 echo "run: broker 127.0.0.1:$PORT (TLS with client certificates: $TLS_PORT), auth plugin on;" \
     "ingest -> $VAR/modax.db, 20 simulated machines (m-0001..m-0020), each its own device"
+if [ "$FAULTS" != none ]; then
+    echo "run: faults that develop in the first minutes: $FAULTS (see the Alerts page)"
+fi
 echo "run: dashboard http://127.0.0.1:$API_PORT/  admin key (shown once): $KEY"
 echo "run: logs in $VAR/serve.log, fleet.log, mosquitto.log;" \
     "Ctrl-C (or SIGTERM, SIGHUP) stops everything"
@@ -197,6 +231,16 @@ while [ $i -lt 30 ] && [ "$(MODAX_LOG_LEVEL=error "$MODAX" query --tenant demo -
     sleep 0.5
     i=$((i + 1))
 done
+# The store now knows the sensors the model reads: register it (once) and make
+# it the tenant's version; modax serve picks it up within rul.model_poll_s.
+if ! "$MODAX" model list 2> /dev/null | grep -q "$RUL_VERSION" &&
+    ! "$MODAX" model register "$RUL_BASE.json" > "$VAR/rul/register.log" 2>&1; then
+    echo "run: cannot register the RUL model; see $VAR/rul/register.log" >&2
+    exit 1
+fi
+"$MODAX" model activate "$RUL_VERSION" --tenant demo > /dev/null
+echo "run: RUL model $RUL_VERSION active for tenant demo (the fleet's RUL column, in rows of a" \
+    "minute, from the fourth minute on)"
 echo "run: latest temperature of m-0001:"
 MODAX_LOG_LEVEL=error "$MODAX" query --tenant demo --device m-0001 --sensor temperature_mean \
     --from -10s | tail -n 3

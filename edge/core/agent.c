@@ -142,12 +142,15 @@ static int inject_faults(struct mdx_edge_agent *a)
             return MDX_EINVAL;
         }
         mdx_sim_inject(&a->units[k].sim, (enum mdx_sim_fault)f->kind, f->at_s);
+        if (f->pace > 0) {
+            mdx_sim_pace(&a->units[k].sim, (enum mdx_sim_fault)f->kind, f->pace);
+        }
         if (f->until_s > f->at_s) {
             mdx_sim_repair(&a->units[k].sim, (enum mdx_sim_fault)f->kind, f->until_s);
         }
-        say(a, MDX_EDGE_LOG_INFO, "fault %s on %s from simulated second %.0f to %.0f",
+        say(a, MDX_EDGE_LOG_INFO, "fault %s on %s from simulated second %.0f to %.0f, pace %g",
             mdx_sim_fault_name((enum mdx_sim_fault)f->kind), f->device, f->at_s,
-            f->until_s > f->at_s ? f->until_s : -1.0);
+            f->until_s > f->at_s ? f->until_s : -1.0, f->pace > 0 ? f->pace : 1.0);
     }
     return MDX_OK;
 }

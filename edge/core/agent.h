@@ -71,6 +71,7 @@ struct mdx_edge_fault_spec {
     int kind;                            /* enum mdx_sim_fault */
     double at_s;                         /* simulated seconds after start */
     double until_s;                      /* ... until this one (repaired); <= at_s: never */
+    double pace;                         /* develops this many times faster; <= 0: 1 */
 };
 
 struct mdx_edge_conf {

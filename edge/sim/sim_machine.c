@@ -23,6 +23,8 @@
 #define OVERHEAT_C_PER_S 0.12 /* cooling lost: ramp of the overheat fault */
 #define OVERHEAT_MAX_C 70.0
 #define BEARING_MAX_X 20.0 /* cap of the bearing-fault vibration factor */
+#define DRAG_MAX_A 2.5     /* drag: extra motor current once developed */
+#define DRAG_RAMP_S 120.0  /* ... reached after this long */
 
 static const char *const fault_names[MDX_SIM_FAULT_COUNT] = {
     [MDX_SIM_FAULT_OVERHEAT] = "overheat",
@@ -30,6 +32,7 @@ static const char *const fault_names[MDX_SIM_FAULT_COUNT] = {
     [MDX_SIM_FAULT_BEARING] = "bearing",
     [MDX_SIM_FAULT_DROPOUT] = "dropout",
     [MDX_SIM_FAULT_ESTOP] = "estop",
+    [MDX_SIM_FAULT_DRAG] = "drag",
 };
 
 static uint64_t splitmix64(uint64_t *x)
@@ -115,6 +118,7 @@ void mdx_sim_init(struct mdx_sim_machine *m, uint64_t seed, uint32_t number, dou
     for (i = 0; i < MDX_SIM_FAULT_COUNT; i++) {
         m->fault_at_s[i] = -1.0;
         m->fault_end_s[i] = -1.0;
+        m->fault_pace[i] = 1.0;
     }
 }
 
@@ -125,6 +129,13 @@ void mdx_sim_repair(struct mdx_sim_machine *m, enum mdx_sim_fault kind, double a
     }
 }
 
+void mdx_sim_pace(struct mdx_sim_machine *m, enum mdx_sim_fault kind, double pace)
+{
+    if ((int)kind >= 0 && kind < MDX_SIM_FAULT_COUNT && pace > 0) {
+        m->fault_pace[kind] = pace;
+    }
+}
+
 void mdx_sim_inject(struct mdx_sim_machine *m, enum mdx_sim_fault kind, double at_s)
 {
     if ((int)kind >= 0 && kind < MDX_SIM_FAULT_COUNT) {
@@ -132,7 +143,7 @@ void mdx_sim_inject(struct mdx_sim_machine *m, enum mdx_sim_fault kind, double a
     }
 }
 
-/* Seconds since 'kind' started, or -1 while it is not active. */
+/* Seconds since 'kind' started times its pace, or -1 while it is not active. */
 static double fault_age(const struct mdx_sim_machine *m, enum mdx_sim_fault kind)
 {
     double at = m->fault_at_s[kind];
@@ -143,7 +154,7 @@ static double fault_age(const struct mdx_sim_machine *m, enum mdx_sim_fault kind
     if (m->fault_end_s[kind] >= 0 && m->t_s >= m->fault_end_s[kind]) {
         return -1.0; /* repaired */
     }
-    return m->t_s - at;
+    return (m->t_s - at) * m->fault_pace[kind];
 }
 
 int mdx_sim_fault_active(const struct mdx_sim_machine *m, enum mdx_sim_fault kind)
@@ -184,6 +195,11 @@ static double motor_current(struct mdx_sim_machine *m, double h)
 {
     struct mdx_sim_rng *r = &m->rng;
     double ia = m->current_base + m->load * m->current_load + CURRENT_NOISE_A * gauss(r);
+    double drag = fault_age(m, MDX_SIM_FAULT_DRAG);
+
+    if (drag >= 0) {
+        ia += DRAG_MAX_A * (drag < DRAG_RAMP_S ? drag / DRAG_RAMP_S : 1.0);
+    }
 
     if (fault_age(m, MDX_SIM_FAULT_SPIKE) >= 0) {
         if (m->spike_left_s <= 0 && uniform(r) < h / SPIKE_EVERY_S) {

@@ -14,8 +14,11 @@
  *     and temperature creep up with it. At 1.0 the machine fails and is
  *     replaced by a new one (wear 0), so run-to-failure histories exist.
  * Faults can be injected from a simulated time on: overheat, current
- * spikes, bearing wear, sensor dropout, and an emergency stop (the
- * operator's button: the press stands still until it is released).
+ * spikes, bearing wear, sensor dropout, an emergency stop (the
+ * operator's button: the press stands still until it is released) and
+ * drag (the motor current rises while vibration and temperature do not:
+ * the usual relation between the sensors breaks). A fault may develop
+ * faster than its natural pace (mdx_sim_pace), e.g. for a demo.
  * Commands set the speed (0..100 % of the press cycle's load), so
  * currents, vibration and temperature follow it.
  *
@@ -37,6 +40,7 @@ enum mdx_sim_fault {
     MDX_SIM_FAULT_BEARING,  /* bearing damage: vibration grows fast */
     MDX_SIM_FAULT_DROPOUT,  /* the temperature sensor stops reporting */
     MDX_SIM_FAULT_ESTOP,    /* emergency stop pressed: no load, commands refused */
+    MDX_SIM_FAULT_DRAG,     /* current +2.5 A over 2 minutes, vibration and heat unchanged */
     MDX_SIM_FAULT_COUNT
 };
 
@@ -73,6 +77,7 @@ struct mdx_sim_machine {
     uint32_t failures;                      /* replacements so far */
     double fault_at_s[MDX_SIM_FAULT_COUNT]; /* onset, simulated seconds; < 0: never */
     double fault_end_s[MDX_SIM_FAULT_COUNT]; /* repaired at, simulated seconds; < 0: never */
+    double fault_pace[MDX_SIM_FAULT_COUNT];  /* how many times faster than natural (1) */
 };
 
 /*
@@ -84,6 +89,12 @@ void mdx_sim_init(struct mdx_sim_machine *m, uint64_t seed, uint32_t number, dou
 
 /* Schedules fault 'kind' from simulated second 'at_s' (>= 0) on. */
 void mdx_sim_inject(struct mdx_sim_machine *m, enum mdx_sim_fault kind, double at_s);
+
+/*
+ * Makes fault 'kind' develop 'pace' (> 0) times faster than its natural
+ * pace: its effects at t seconds after onset are those of pace * t.
+ */
+void mdx_sim_pace(struct mdx_sim_machine *m, enum mdx_sim_fault kind, double pace);
 
 /* Ends fault 'kind' at simulated second 'at_s' (repaired: the sensors read normal again). */
 void mdx_sim_repair(struct mdx_sim_machine *m, enum mdx_sim_fault kind, double at_s);
@@ -107,7 +118,7 @@ int mdx_sim_fault_active(const struct mdx_sim_machine *m, enum mdx_sim_fault kin
  */
 int mdx_sim_command(struct mdx_sim_machine *m, const char *name, double value, const char **why);
 
-/* Name of 'kind' ("overheat", "spike", "bearing", "dropout", "estop"). */
+/* Name of 'kind' ("overheat", "spike", "bearing", "dropout", "estop", "drag"). */
 const char *mdx_sim_fault_name(enum mdx_sim_fault kind);
 
 /* Kind named 'name', or -1. */

@@ -219,6 +219,64 @@ static void wear_runs_to_failure_and_the_machine_is_replaced(void)
     }
 }
 
+static double mean_current(const struct mdx_edge_reading *r, int from, int n)
+{
+    double s = 0;
+    int i;
+
+    for (i = from; i < from + n; i++) {
+        s += r[i].current_mean;
+    }
+    return s / n;
+}
+
+/* Drag: the motor current rises by 2.5 A over 2 minutes; vibration and heat stay its twin's. */
+static void drag_raises_current_but_not_vibration(void)
+{
+    static struct mdx_edge_reading sick[600], well[600];
+    struct mdx_sim_machine a, b;
+    double rise;
+    int i, hot = 0;
+
+    mdx_sim_init(&a, 9, 14, LIFE_LONG);
+    mdx_sim_init(&b, 9, 14, LIFE_LONG);
+    mdx_sim_inject(&a, MDX_SIM_FAULT_DRAG, 300);
+    step_n(&a, 600, sick);
+    step_n(&b, 600, well);
+    for (i = 0; i < 300; i++) {
+        hot += !same_reading(&sick[i], &well[i]); /* nothing before the onset */
+    }
+    CHECK_EQ_INT(hot, 0);
+    /* Whole load cycles (26-34 s) of 5 minutes each: the cycle averages out. */
+    rise = mean_current(sick, 420, 180) - mean_current(well, 420, 180);
+    CHECK(rise > 2.3 && rise < 2.7);
+    CHECK(fabs(mean_magnitude(sick, 420, 180) / mean_magnitude(well, 420, 180) - 1.0) < 0.02);
+    for (i = 300; i < 600; i++) {
+        hot += fabs(sick[i].temperature - well[i].temperature) > 0.5;
+    }
+    CHECK_EQ_INT(hot, 0);
+}
+
+/* A pace of 10: the bearing's vibration after 3 minutes is what 30 minutes make at pace 1. */
+static void pace_makes_a_fault_develop_faster(void)
+{
+    static struct mdx_edge_reading fast[1800], slow[1800];
+    struct mdx_sim_machine a, b;
+    double fast_rise, slow_rise;
+
+    mdx_sim_init(&a, 5, 4, LIFE_LONG);
+    mdx_sim_init(&b, 5, 4, LIFE_LONG);
+    mdx_sim_inject(&a, MDX_SIM_FAULT_BEARING, 0);
+    mdx_sim_pace(&a, MDX_SIM_FAULT_BEARING, 10.0);
+    mdx_sim_inject(&b, MDX_SIM_FAULT_BEARING, 0);
+    step_n(&a, 180, fast);
+    step_n(&b, 1800, slow);
+    fast_rise = mean_magnitude(fast, 150, 30) / mean_magnitude(fast, 0, 30);
+    slow_rise = mean_magnitude(slow, 1500, 300) / mean_magnitude(slow, 0, 300);
+    CHECK(fast_rise > 1.3);
+    CHECK(fabs(fast_rise - slow_rise) < 0.15);
+}
+
 static void fault_names_round_trip(void)
 {
     int k;
@@ -241,6 +299,8 @@ static const struct mdx_test tests[] = {
     {"dropout fault removes the temperature sensor", dropout_removes_temperature},
     {"wear runs to failure and the machine is replaced",
      wear_runs_to_failure_and_the_machine_is_replaced},
+    {"drag raises the current but not the vibration", drag_raises_current_but_not_vibration},
+    {"a pace makes a fault develop faster", pace_makes_a_fault_develop_faster},
     {"fault names round-trip", fault_names_round_trip},
     {NULL, NULL}};
 

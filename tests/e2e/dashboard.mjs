@@ -6,7 +6,10 @@
 // web/, and a simulated fleet (modax-edge). Then, in the browser: a wrong key
 // is refused, the right one logs in, the fleet lists the devices, a device's
 // chart grows live, a command beyond the limits is refused and one within
-// them is acknowledged by the simulated device, an alert is acknowledged.
+// them is acknowledged by the simulated device, an alert is acknowledged;
+// then the fleet page at tablet (landscape and portrait) and phone (390 x 844)
+// sizes: no column header cut, "Log out" wholly on screen, the page itself
+// not wider than the screen (a wide table scrolls inside its frame).
 // Screenshots of each step go to $MODAX_TEST_OUT (default
 // $MODAX_BIN_DIR/test-output/e2e). Every process is stopped at the end, also
 // on failure. Run: MODAX_BIN_DIR=build node tests/e2e/dashboard.mjs
@@ -251,12 +254,71 @@ async function main() {
     });
     try {
         await inBrowser(browser, apiPort, key, alert);
+        for (const size of SIZES) {
+            await fleetAtSize(browser, apiPort, key, size);
+        }
     } finally {
         await browser.close();
     }
 
     const after = await http(apiPort, `/api/v1/alerts/${alert.id}`, key);
     check(after.status === 200 && after.body.state === 'acknowledged', 'the API reports the alert acknowledged');
+}
+
+// Screen sizes (CSS pixels) the fleet page must fit: tablets in a plant, and a phone.
+const SIZES = [
+    { name: 'tablet', width: 1180, height: 820 },
+    { name: 'tablet-portrait', width: 820, height: 1180 },
+    { name: 'phone', width: 390, height: 844 },
+];
+
+// The fleet page at one screen size: logs in, waits for the values, checks that
+// nothing is cut, and saves a screenshot (fleet-<size>.png).
+async function fleetAtSize(browser, apiPort, key, size) {
+    const context = await browser.newContext({ viewport: { width: size.width, height: size.height },
+        deviceScaleFactor: 1, isMobile: size.name === 'phone', hasTouch: size.name !== 'tablet' });
+    const page = await context.newPage();
+    page.setDefaultTimeout(WAIT_MS);
+    const what = `${size.name} ${size.width}x${size.height}`;
+    await page.goto(`http://127.0.0.1:${apiPort}/`);
+    await page.waitForURL(/#\/login$/);
+    await page.fill('[data-testid=login-key]', key);
+    await page.click('[data-testid=login-submit]');
+    await page.waitForURL(/#\/fleet$/);
+    await page.waitForFunction((d) => {
+        const r = document.querySelector(`[data-testid=fleet-table] tr[data-device="${d}"]`);
+        return r && r.cells[5].textContent !== '—';
+    }, DEVICE);
+    const m = await page.evaluate(() => {
+        const cut = (el) => el.scrollWidth > el.clientWidth;
+        const shown = (el) => el.getClientRects().length > 0; // not display: none
+        const heads = [...document.querySelectorAll('[data-testid=fleet-table] thead th')].filter(shown);
+        const cells = [...document.querySelectorAll('[data-testid=fleet-table] tbody td')].filter(shown);
+        const out = document.getElementById('logout').getBoundingClientRect();
+        const vw = document.documentElement.clientWidth;
+        return {
+            heads: heads.map((th) => th.textContent),
+            cutHeads: heads.filter(cut).map((th) => `${th.textContent} (${th.clientWidth} of ${th.scrollWidth} px)`),
+            cutCells: cells.filter(cut).map((td) => td.textContent),
+            logout: { left: out.left, right: out.right, top: out.top, bottom: out.bottom },
+            logoutText: document.getElementById('logout').scrollWidth <= document.getElementById('logout').clientWidth,
+            vw,
+            vh: window.innerHeight,
+            pageWidth: document.documentElement.scrollWidth,
+        };
+    });
+    // A phone leaves out Type and Last seen; every other column is there, none cut.
+    const want = size.width < 700 ? 7 : 9;
+    check(m.heads.length === want && ['Device', 'Status', 'Alerts', 'RUL'].every((t) => m.heads.includes(t)) &&
+        m.cutHeads.length === 0,
+        `${what}: ${m.heads.length} fleet column headers (${m.heads.join(', ')}) shown whole` +
+        `${m.cutHeads.length ? `; cut: ${m.cutHeads.join(', ')}` : ''}`);
+    check(m.cutCells.length === 0, `${what}: no fleet cell cut${m.cutCells.length ? `: ${m.cutCells.join(', ')}` : ''}`);
+    check(m.logout.left >= 0 && m.logout.right <= m.vw && m.logout.top >= 0 && m.logout.bottom <= m.vh && m.logoutText,
+        `${what}: "Log out" wholly inside the screen (${Math.round(m.logout.left)}..${Math.round(m.logout.right)} of ${m.vw} px)`);
+    check(m.pageWidth <= m.vw, `${what}: the page is no wider than the screen (${m.pageWidth} of ${m.vw} px)`);
+    await shot(page, `fleet-${size.name}`);
+    await context.close();
 }
 
 async function inBrowser(browser, apiPort, key, alert) {

@@ -216,6 +216,9 @@ static void stops_on(int sig, const char *name)
             CHECK_EQ_INT(processes_with(needle), 1);
         }
     }
+    /* Issue 15 item 3: faults are scheduled and the RUL model trained on the simulator is active. */
+    CHECK(wait_output(&d, "run: faults that develop in the first minutes: m-0004:overheat@", 1000));
+    CHECK(wait_output(&d, "run: RUL model demo-sim-life8h active for tenant demo", 1000));
     kill(d.pid, sig);
     CHECK(wait_output(&d, "run: stopping", 3000)); /* at once, not after the 10 s nap */
     CHECK_EQ_INT(demo_wait(&d, 60000), 0);
@@ -230,6 +233,8 @@ static void stops_on(int sig, const char *name)
     CHECK_EQ_INT(mode_of(d.var, "spool"), 0700);
     CHECK_EQ_INT(mode_of(d.var, "mosquitto"), 0700);
     CHECK_EQ_INT(mode_of(d.var, "ca"), 0700);
+    CHECK_EQ_INT(mode_of(d.var, "rul"), 0700);
+    CHECK_EQ_INT(mode_of(d.var, "rul/demo-sim-life8h.json"), 0600);
     CHECK(mode_of(d.var, "mosquitto/mosquitto.db") >= 0);
     demo_cleanup(&d);
 }

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 
 #include "agent.h"
 #include "fleet_ids.h"
+#include "histories.h"
 #include "modax/status.h"
 #include "port_posix.h"
 
@@ -45,6 +47,9 @@ struct options {
     const char *client_id;
     const char *username;
     const char *password_file;
+    const char *histories;    /* write run-to-failure histories here instead of publishing */
+    uint32_t lives;           /* ... this many lives per machine */
+    uint32_t row_s;           /* ... one row per this many seconds */
     const char *secrets_file; /* per-machine connections with these secrets */
     const char *cert_dir;     /* ... or with these client certificates */
     const char *cafile;
@@ -137,10 +142,12 @@ static void usage(FILE *f)
           "                         life after T). Machines start part-worn (0-50%). With\n"
           "                         --time-scale the lives are short, e.g. --life 0.5\n"
           "                         --time-scale 600: a life every 3 real seconds or less\n"
-          "  --fault DEV:KIND@S     inject KIND (overheat|spike|bearing|dropout|estop) into DEV\n"
-          "                         from simulated second S on; repeatable; @S-E: repaired\n"
+          "  --fault DEV:KIND@S     inject KIND (overheat|spike|bearing|dropout|estop|drag) into\n"
+          "                         DEV from simulated second S on; repeatable; @S-E: repaired\n"
           "                         at second E (estop: the emergency stop is pressed, the\n"
-          "                         press stands still and refuses commands)\n"
+          "                         press stands still and refuses commands; drag: the motor\n"
+          "                         current rises by 2.5 A while vibration does not); a suffix\n"
+          "                         xP makes it develop P times faster (m-0009:bearing@60x10)\n"
           "Readings:\n"
           "  --rate HZ              readings per machine per simulated second (1)\n"
           "  --time-scale X         simulated clock runs X times faster (1)\n"
@@ -161,6 +168,16 @@ static void usage(FILE *f)
           "  --backfill-rate N      backlog readings sent per second, all machines (2000; 0: no cap)\n"
           "  --drain                make no readings: deliver what the outbox holds, then exit\n"
           "  --no-commands          don't subscribe to commands\n"
+          "Training data (no broker):\n"
+          "  --histories FILE       run the machines (--machines, --first, --seed, --life,\n"
+          "                         --rate; no faults) to failure --lives times each as fast\n"
+          "                         as possible and write their histories to FILE as CSV for\n"
+          "                         `modax train --format csv`: one row per --row seconds of\n"
+          "                         each life (asset DEVICE.lifeN), the mean of each sensor,\n"
+          "                         as `modax rul export` makes them from stored readings;\n"
+          "                         deterministic, then exit\n"
+          "  --lives N              lives per machine for --histories (3)\n"
+          "  --row SECONDS          row length for --histories (60: rul.row_interval_s)\n"
           "Run:\n"
           "  --count N              stop after N readings per machine\n"
           "  --duration SECONDS     stop after this many real seconds (0: until signal)\n"
@@ -248,13 +265,14 @@ static int parse_endpoint(const char *s, struct options *o)
     return 0;
 }
 
-/* DEVICE:KIND[@SECONDS] */
+/* DEVICE:KIND[@START[-END]][xPACE] */
 static int parse_fault(const char *s, struct mdx_edge_conf *c)
 {
+    static const char kinds[] = "kind must be overheat, spike, bearing, dropout, estop or drag";
     struct mdx_edge_fault_spec *f;
     const char *colon = strchr(s, ':');
-    const char *at;
-    char kind[16];
+    const char *at, *pace;
+    char kind[16], when[64];
     size_t n;
 
     if (c->nfaults == MDX_EDGE_MAX_FAULTS) {
@@ -266,31 +284,43 @@ static int parse_fault(const char *s, struct mdx_edge_conf *c)
     }
     memcpy(f->device, s, (size_t)(colon - s));
     f->device[colon - s] = '\0';
+    pace = strchr(colon + 1, 'x');
     at = strchr(colon + 1, '@');
-    n = at != NULL ? (size_t)(at - colon - 1) : strlen(colon + 1);
+    if (at != NULL && pace != NULL && pace < at) {
+        at = NULL; /* an 'x' in the kind: refused below as an unknown kind */
+    }
+    n = at != NULL ? (size_t)(at - colon - 1)
+                   : (pace != NULL ? (size_t)(pace - colon - 1) : strlen(colon + 1));
     if (n == 0 || n >= sizeof(kind)) {
-        return bad("fault", s, "kind must be overheat, spike, bearing, dropout or estop");
+        return bad("fault", s, kinds);
     }
     memcpy(kind, colon + 1, n);
     kind[n] = '\0';
     f->kind = mdx_sim_fault_parse(kind);
     if (f->kind < 0) {
-        return bad("fault", s, "kind must be overheat, spike, bearing, dropout or estop");
+        return bad("fault", s, kinds);
     }
     f->at_s = 0;
     f->until_s = -1.0;
+    f->pace = 1.0;
+    if (pace != NULL && parse_double("fault", pace + 1, 0.001, 1e6, &f->pace) != 0) {
+        return -1;
+    }
     if (at != NULL) {
         /* S or S-E: from second S, repaired at second E. */
-        const char *dash = strchr(at + 1, '-');
-        char start[32];
-        size_t len = dash != NULL ? (size_t)(dash - at - 1) : strlen(at + 1);
+        size_t len = pace != NULL ? (size_t)(pace - at - 1) : strlen(at + 1);
+        char *dash;
 
-        if (len == 0 || len >= sizeof(start)) {
+        if (len == 0 || len >= sizeof(when)) {
             return bad("fault", s, "expected DEVICE:KIND@SECONDS or @START-END");
         }
-        memcpy(start, at + 1, len);
-        start[len] = '\0';
-        if (parse_double("fault", start, 0, 1e9, &f->at_s) != 0) {
+        memcpy(when, at + 1, len);
+        when[len] = '\0';
+        dash = strchr(when, '-');
+        if (dash != NULL) {
+            *dash = '\0';
+        }
+        if (parse_double("fault", when, 0, 1e9, &f->at_s) != 0) {
             return -1;
         }
         if (dash != NULL && parse_double("fault", dash + 1, f->at_s, 1e9, &f->until_s) != 0) {
@@ -344,6 +374,9 @@ enum {
     OPT_NO_COMMANDS,
     OPT_COUNT,
     OPT_DURATION,
+    OPT_HISTORIES,
+    OPT_LIVES,
+    OPT_ROW,
     OPT_QUIET,
     OPT_VERBOSE,
     OPT_HELP
@@ -392,6 +425,9 @@ static const struct option long_options[] = {
     {"no-commands", no_argument, NULL, OPT_NO_COMMANDS},
     {"count", required_argument, NULL, OPT_COUNT},
     {"duration", required_argument, NULL, OPT_DURATION},
+    {"histories", required_argument, NULL, OPT_HISTORIES},
+    {"lives", required_argument, NULL, OPT_LIVES},
+    {"row", required_argument, NULL, OPT_ROW},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"verbose", no_argument, NULL, OPT_VERBOSE},
     {"help", no_argument, NULL, OPT_HELP},
@@ -638,6 +674,15 @@ static int parse_options(int argc, char **argv, struct options *o)
         case OPT_DURATION:
             rc = parse_double("duration", optarg, 0, 1e9, &c->duration_s);
             break;
+        case OPT_HISTORIES:
+            o->histories = optarg;
+            break;
+        case OPT_LIVES:
+            rc = parse_u32("lives", optarg, 1, 1000, &o->lives);
+            break;
+        case OPT_ROW:
+            rc = parse_u32("row", optarg, 1, 86400, &o->row_s);
+            break;
         case OPT_QUIET:
             o->log_level = MDX_EDGE_LOG_WARN;
             break;
@@ -761,6 +806,28 @@ static int read_password(const char *path, char *pw, size_t cap)
     return 0;
 }
 
+/* --histories: the file, then exit 0, or 1 with a message. */
+static int write_histories(const struct options *o)
+{
+    FILE *f = fopen(o->histories, "w");
+    int64_t rows;
+
+    if (f == NULL) {
+        fprintf(stderr, "modax-edge: cannot write %s: %s\n", o->histories, strerror(errno));
+        return 1;
+    }
+    rows = mdx_edge_histories_write(f, &o->edge, o->lives, o->row_s);
+    if (fclose(f) != 0 || rows < 0) {
+        fprintf(stderr, "modax-edge: cannot write %s: %s\n", o->histories, strerror(errno));
+        return 1;
+    }
+    if (o->log_level >= MDX_EDGE_LOG_INFO) {
+        fprintf(stderr, "modax-edge: %" PRId64 " rows of %u machines x %u lives in %s\n", rows,
+                (unsigned)o->edge.machines, (unsigned)o->lives, o->histories);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static struct options o;
@@ -781,6 +848,8 @@ int main(int argc, char **argv)
     int rc, status = 1, port_closed = 0;
 
     o.persistent = 1; /* unacknowledged readings are resent after a reconnect */
+    o.lives = 3;
+    o.row_s = 60;
     rc = parse_options(argc, argv, &o);
     if (rc != 0) {
         if (rc > 0) {
@@ -788,6 +857,9 @@ int main(int argc, char **argv)
             return 0;
         }
         return EXIT_USAGE;
+    }
+    if (o.histories != NULL) {
+        return write_histories(&o);
     }
     password[0] = '\0';
     if (o.password_file != NULL && read_password(o.password_file, password, sizeof(password))) {

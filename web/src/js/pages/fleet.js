@@ -2,7 +2,8 @@
 // pages/fleet.js - the fleet overview: every device of the tenant with its
 // status, last seen, active alerts, latest key values and remaining useful
 // life (GET /api/v1/rul: the live RUL stage's latest per device), refreshed
-// every 5 s.
+// every 5 s. On a phone the columns marked 'opt' (type, last seen) are left
+// out, so that the alerts and readings come into view sooner.
 import { api } from '../api.js';
 import { badge, dataTable, emptyRow, h, messageLine, setChildren, skeletonRows } from '../dom.js';
 import { fmtAgo, fmtNum } from '../format.js';
@@ -19,7 +20,7 @@ export function render(root, _args, _query, ctx) {
     const msg = messageLine('fleet-message');
     const summary = h('span', { class: 'muted', 'data-testid': 'fleet-summary' }, '\u00a0');
     const cols = [
-        ['Device', '16%'], ['Type', '11%'], ['Status', '11%'], ['Last seen', '12%'],
+        ['Device', '16%'], ['Type', '11%', 'opt'], ['Status', '11%'], ['Last seen', '12%', 'opt'],
         ['Alerts', '8%', 'num'],
         ...KEY_SENSORS.map(([, title]) => [title, '11%', 'num']),
         ['RUL', '9%', 'num'],
@@ -87,9 +88,9 @@ function fill(tbody, devices, latest, openByDevice, rulByDevice, ncols) {
             const href = `#/devices/${encodeURIComponent(d.id)}`;
             return h('tr', { class: 'link', dataset: { device: d.id }, onclick: () => { location.hash = href; } },
                 h('td', null, h('a', { href, text: d.id })),
-                h('td', { text: d.type || '—' }),
+                h('td', { class: 'opt', text: d.type || '—' }),
                 h('td', null, d.emergency_stop ? badge('E-STOP', 'estop') : badge(d.status || 'unknown')),
-                h('td', { text: fmtAgo(d.last_seen_ms, now), title: d.last_seen || '' }),
+                h('td', { class: 'opt', text: fmtAgo(d.last_seen_ms, now), title: d.last_seen || '' }),
                 h('td', { class: 'num' }, open ? badge(String(open), 'open') : '0'),
                 KEY_SENSORS.map(([s]) => h('td', {
                     class: 'num', text: values[s] ? fmtNum(values[s].value) : '—', title: values[s] ? values[s].time : '',
