@@ -127,7 +127,8 @@ struct mdx_azure_creds *mdx_azure_creds_create(const struct mdx_azure_creds_conf
 /* The client-credentials exchange: federated token -> access token. */
 static int fetch(struct mdx_azure_creds *c, int64_t now_ms, char *why, size_t why_len)
 {
-    char *assertion = mdx_read_token_file("federated token file", c->token_file, TOKEN_FILE_MAX, why, why_len);
+    char *assertion = mdx_read_token_file("federated token file", c->token_file, TOKEN_FILE_MAX,
+                                          why, why_len);
     struct mdx_http_resp rs;
     cJSON *j = NULL;
     const char *tok;

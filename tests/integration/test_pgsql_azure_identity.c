@@ -163,11 +163,26 @@ static int read_request(int c, char *buf, size_t len, char **body)
     return -1;
 }
 
+/* ALTER ROLE ROLE PASSWORD 'pw' VALID UNTIL 'until', quoted by the server. 1 on success. */
+static int set_role_password(const char *pw, const char *until)
+{
+    const char *v[3] = {ROLE, pw, until};
+    PGresult *r = PQexecParams(entra.admin,
+                               "SELECT format('ALTER ROLE %I PASSWORD %L VALID UNTIL %L',"
+                               " $1::text, $2::text, $3::text)",
+                               3, NULL, v, NULL, NULL, 0);
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK &&
+             pg_raw_exec((struct pg_conn *)entra.admin, PQgetvalue(r, 0, 0));
+
+    PQclear(r);
+    return ok;
+}
+
 /* One token request: the grant checked, a token issued and given to the role. */
 static void serve_one(int c)
 {
     static char req[16384];
-    char want[200], tok[512], sql[1024], until[64], body[1024];
+    char want[200], tok[512], until[64], body[1024];
     char *form;
     int ok, n, mode = atomic_load(&entra.mode);
     int64_t exp_ms;
@@ -202,9 +217,7 @@ static void serve_one(int c)
     exp_ms = mdx_now_ms() + LIFE_MS;
     make_token(n, exp_ms, tok, sizeof(tok));
     pg_time(mode == EXPIRED ? mdx_now_ms() - 60000 : exp_ms, until, sizeof(until));
-    snprintf(sql, sizeof(sql), "ALTER ROLE \"" ROLE "\" PASSWORD '%s' VALID UNTIL '%s'",
-             mode == WRONG ? "not-the-token" : tok, until);
-    if (!pg_raw_exec((struct pg_conn *)entra.admin, sql)) {
+    if (!set_role_password(mode == WRONG ? "not-the-token" : tok, until)) {
         answer(c, "500 Internal Server Error", "{}");
         return;
     }
@@ -398,17 +411,15 @@ static int64_t kill_sessions(void)
     return n;
 }
 
-/* Points stored in 'tenant', counted by the superuser. */
-static int64_t stored(const char *tenant)
+/* Points stored in tenant acme, counted by the superuser. */
+static int64_t stored_acme(void)
 {
-    char sql[200];
     PGconn *su = (PGconn *)pg_raw_conn(&cl, admin_url);
-    int64_t n;
+    int64_t n = pg_raw_int((struct pg_conn *)su,
+                           "SELECT count(*) FROM points p JOIN series s ON s.id = p.series_id"
+                           " JOIN devices d ON d.id = s.device_id JOIN tenants t"
+                           " ON t.id = d.tenant_id WHERE t.name = 'acme'");
 
-    snprintf(sql, sizeof(sql), "SELECT count(*) FROM points p JOIN series s ON s.id = p.series_id"
-                               " JOIN devices d ON d.id = s.device_id JOIN tenants t"
-                               " ON t.id = d.tenant_id WHERE t.name = '%s'", tenant);
-    n = pg_raw_int((struct pg_conn *)su, sql);
     PQfinish(su);
     return n;
 }
@@ -485,7 +496,7 @@ static void tokens_rotate_and_reconnects_lose_no_point(void)
     CHECK(retries >= 1 && retries <= 3 * 3); /* each kill costs a retry or few, not a stall */
     CHECK_EQ_INT(mdx_store_point_count(st, "acme", &n), MDX_OK);
     CHECK_EQ_INT(n, i);
-    CHECK_EQ_INT(stored("acme"), i);
+    CHECK_EQ_INT(stored_acme(), i);
     CHECK_EQ_INT(atomic_load(&entra.bad_grant), 0);
     mdx_store_close(st);
     const char *log = log_end();

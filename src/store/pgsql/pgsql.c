@@ -13,8 +13,10 @@
  * with a message that names host, port, database and user, never the
  * password. With store.pgsql.credentials = azure-workload-identity the
  * password of each new connection is an Entra ID token (conn.c); a token
- * endpoint that is down is retried like a server that is down. Each concern of store.h is one file here (series.c with the
- * batch writer write.c, catalog.c, alerts.c, access.c, archive.c,
+ * endpoint that is down is retried like a server that is down.
+ *
+ * Each concern of store.h is one file here (series.c with the batch
+ * writer write.c, catalog.c, alerts.c, access.c, archive.c,
  * commands.c, rul.c); the schema is in migrations.c, the connection and
  * the helpers that run statements in conn.c.
  *
