@@ -57,3 +57,7 @@ output "event_hub" {
     partitions     = azurerm_eventhub.telemetry.partition_count
   }
 }
+
+output "pg_fqdn" {
+  value = azurerm_postgresql_flexible_server.modax.fqdn
+}
