@@ -31,7 +31,7 @@ struct mdx_objstore_conf {
     char *session_token;      /* secret. s3: temporary credentials' token (optional) */
     char *credentials;        /* s3: auto, keys, aws-container, aws-web-identity (aws_creds.h)
                                  or gcp (an OAuth token, net/gcp_creds.h);
-                                 azure: auto, keys or azure-workload-identity (azure_creds.h) */
+                                 azure: auto, keys or azure-workload-identity (net/azure_creds.h) */
     char *gcp_key_file;       /* s3 with gcp: service-account key (JSON); "": the environment */
     char *ca_file;            /* CA bundle (PEM) for the endpoints; NULL or "": the system's */
     char *sse;                /* s3: x-amz-server-side-encryption value ("" none, "AES256", "aws:kms") */

@@ -57,6 +57,8 @@ struct mdx_store_conf {
     int synchronous_full;     /* fsync every commit (else at WAL checkpoints) */
     char *pgsql_url;          /* libpq conninfo, without the password */
     char *pgsql_password;     /* secret: environment or *_FILE only */
+    char *pgsql_credentials;  /* "password" (default) or "azure-workload-identity": an Entra ID
+                                 token as the password, fresh at each connection */
     char *pgsql_sslmode;      /* libpq sslmode: disable ... verify-full */
     int64_t pgsql_partition_days_ahead; /* daily partitions created ahead of today */
     int64_t pgsql_connect_timeout_s;    /* libpq connect_timeout */

@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "archive/azure_creds.h"
 #include "archive/cloud_sign.h"
 #include "archive/objstore_cloud.h"
 #include "archive/objstore_rest.h"
@@ -36,6 +35,7 @@
 #include "archive/xml.h"
 #include "base/encode.h"
 #include "base/httpdate.h"
+#include "net/azure_creds.h"
 #include "net/http_client.h"
 
 /* 2021-12-02 is the first version with the Cold tier; Azurite 3.35 accepts up to 2025-11-05. */
@@ -146,7 +146,9 @@ static void *az_create(const struct mdx_objstore_conf *conf, int *err)
         goto fail;
     }
     if (strcmp(kind, "azure-workload-identity") == 0) {
-        a->wi = mdx_azure_creds_create(conf, err, a->err, sizeof(a->err));
+        const struct mdx_azure_creds_conf wc = {"archive", MDX_AZURE_SCOPE_STORAGE, conf->ca_file,
+                                                conf->timeout_ms};
+        a->wi = mdx_azure_creds_create(&wc, err, a->err, sizeof(a->err));
         if (a->wi == NULL) {
             mdx_log_error("archive", "Azure object store not usable", MDX_F_STR("reason", a->err));
             goto fail;

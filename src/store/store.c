@@ -43,6 +43,10 @@ const struct mdx_conf_key mdx_store_conf_keys[] = {
                  "PostgreSQL libpq connection string, without the password"),
     MDX_CONF_SECRET("store.pgsql.password", struct mdx_store_conf, pgsql_password,
                     "PostgreSQL password; environment or *_FILE only, refused in the config file"),
+    MDX_CONF_STR("store.pgsql.credentials", "password", struct mdx_store_conf, pgsql_credentials,
+                 "PostgreSQL credentials: password (store.pgsql.password) or "
+                 "azure-workload-identity (an Entra ID token from the pod's federated identity "
+                 "at each connection; the user in store.pgsql.url is the identity's role)"),
     MDX_CONF_STR("store.pgsql.sslmode", "prefer", struct mdx_store_conf, pgsql_sslmode,
                  "libpq sslmode: disable, allow, prefer, require, verify-ca or verify-full"),
     MDX_CONF_INT("store.pgsql.partition_days_ahead", "7", 1, 366, struct mdx_store_conf,

@@ -158,7 +158,8 @@ const AZURE_TAGGABLE = new Set(['azurerm_resource_group', 'azurerm_log_analytics
 const AZURE_UNTAGGABLE = new Set(['azurerm_eventhub', 'azurerm_eventhub_consumer_group',
   'azurerm_eventhub_authorization_rule', 'azurerm_role_assignment', 'azurerm_postgresql_flexible_server_database',
   'azurerm_postgresql_flexible_server_firewall_rule', 'azurerm_storage_container',
-  'azurerm_storage_management_policy', 'azurerm_federated_identity_credential', 'random_password']);
+  'azurerm_storage_management_policy', 'azurerm_federated_identity_credential', 'random_password',
+  'azurerm_postgresql_flexible_server_active_directory_administrator']);
 const hasTags = (v) => typeof v === 'string' && /^\$\{(local\.tags|merge\(local\.tags\b.*)\}$/s.test(v);
 
 function tagsAws(mod) {

@@ -1,11 +1,10 @@
 # Azure Database for PostgreSQL flexible server 15, zone-redundant high availability,
 # 30 days of geo-redundant backups.
-# The administrator password is generated here and kept in Key Vault: Terraform's state
-# holds it too, so keep the state in an encrypted, access-controlled backend.
-resource "random_password" "pg" {
-  length  = 32
-  special = false
-}
+# Entra ID authentication only, no password anywhere: the Entra administrator is whoever
+# runs Terraform (var.pg_entra_admin names that user or service principal), and the pods
+# log in as the workload identity's own PostgreSQL role (created once with
+# pgaadauth_create_principal, docs/deploy-azure.md step 4) with its Entra ID tokens
+# (store.pgsql.credentials = azure-workload-identity).
 
 resource "azurerm_postgresql_flexible_server" "modax" {
   name                          = "${local.name}-pg"
@@ -16,10 +15,14 @@ resource "azurerm_postgresql_flexible_server" "modax" {
   storage_mb                    = 131072
   backup_retention_days         = 30
   geo_redundant_backup_enabled  = true
-  administrator_login           = "modax"
-  administrator_password        = random_password.pg.result
   zone                          = "1"
   public_network_access_enabled = true
+
+  authentication {
+    active_directory_auth_enabled = true
+    password_auth_enabled         = false
+    tenant_id                     = data.azurerm_client_config.current.tenant_id
+  }
 
   high_availability {
     mode                      = "ZoneRedundant"
@@ -27,6 +30,15 @@ resource "azurerm_postgresql_flexible_server" "modax" {
   }
 
   tags = local.tags
+}
+
+resource "azurerm_postgresql_flexible_server_active_directory_administrator" "deployer" {
+  server_name         = azurerm_postgresql_flexible_server.modax.name
+  resource_group_name = azurerm_resource_group.modax.name
+  tenant_id           = data.azurerm_client_config.current.tenant_id
+  object_id           = data.azurerm_client_config.current.object_id
+  principal_name      = var.pg_entra_admin
+  principal_type      = var.pg_entra_admin_type
 }
 
 resource "azurerm_postgresql_flexible_server_database" "modax" {

@@ -1,7 +1,8 @@
 # Azure Workload Identity: a user-assigned managed identity federated with the pods'
 # service account (modax/modax) through the AKS OIDC issuer. It reads the Key Vault
 # secrets (the CSI driver fetches them as the pod) and may use the archive container
-# and the Event Hubs namespace.
+# and the Event Hubs namespace. In PostgreSQL it is the role of the same name
+# (pgaadauth_create_principal, docs/deploy-azure.md), which logs in with its tokens.
 resource "azurerm_user_assigned_identity" "workload" {
   name                = "${local.name}-workload"
   location            = azurerm_resource_group.modax.location

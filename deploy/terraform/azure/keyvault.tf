@@ -1,7 +1,8 @@
 # Key Vault (RBAC) with the secrets the pods mount (deploy/k8s/overlays/azure/
-# secretproviderclass.yaml). The PostgreSQL password and the storage account key come
-# from the resources above; the webhook secret's value is set by the operator
-# (docs/deploy-azure.md), never by Terraform.
+# secretproviderclass.yaml): the Event Hubs connection string, and the webhook secret,
+# whose value is set by the operator (docs/deploy-azure.md), never by Terraform. There is
+# no PostgreSQL password and no storage account key: the pods use Entra ID tokens of
+# their workload identity for both (identity.tf).
 resource "azurerm_key_vault" "modax" {
   name                       = "${local.compact}kv"
   location                   = azurerm_resource_group.modax.location
@@ -19,14 +20,6 @@ resource "azurerm_role_assignment" "kv_deployer" {
   scope                = azurerm_key_vault.modax.id
   role_definition_name = "Key Vault Secrets Officer"
   principal_id         = data.azurerm_client_config.current.object_id
-}
-
-resource "azurerm_key_vault_secret" "store_pgsql_password" {
-  name         = "store-pgsql-password"
-  value        = random_password.pg.result
-  key_vault_id = azurerm_key_vault.modax.id
-  tags         = local.tags
-  depends_on   = [azurerm_role_assignment.kv_deployer]
 }
 
 # The ingest reads Event Hubs' Kafka endpoint with the listen rule's connection string

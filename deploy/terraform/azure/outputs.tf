@@ -5,7 +5,8 @@ output "modax_config" {
   description = "MODAX configuration of this deployment, by config key"
   value = {
     "store.backend"            = "postgresql"
-    "store.pgsql.url"          = "host=${azurerm_postgresql_flexible_server.modax.fqdn} port=5432 dbname=modax user=modax"
+    "store.pgsql.url"          = "host=${azurerm_postgresql_flexible_server.modax.fqdn} port=5432 dbname=modax user=${azurerm_user_assigned_identity.workload.name}"
+    "store.pgsql.credentials"  = "azure-workload-identity"
     "store.pgsql.sslmode"      = "require"
     "archive.store.kind"       = "azure"
     "archive.store.endpoint"   = trimsuffix(azurerm_storage_account.archive.primary_blob_endpoint, "/")
@@ -55,4 +56,8 @@ output "event_hub" {
     consumer_group = azurerm_eventhub_consumer_group.ingest.name
     partitions     = azurerm_eventhub.telemetry.partition_count
   }
+}
+
+output "pg_fqdn" {
+  value = azurerm_postgresql_flexible_server.modax.fqdn
 }

@@ -70,3 +70,16 @@ variable "kubernetes_version" {
   type        = string
   default     = "1.30"
 }
+
+# The Entra administrator of PostgreSQL: the principal running Terraform (its object id is
+# taken from the azurerm login), by the name PostgreSQL knows it.
+variable "pg_entra_admin" {
+  description = "User principal name (or service principal name) of whoever runs Terraform: PostgreSQL's Entra administrator"
+  type        = string
+}
+
+variable "pg_entra_admin_type" {
+  description = "User, Group or ServicePrincipal: what pg_entra_admin is"
+  type        = string
+  default     = "User"
+}

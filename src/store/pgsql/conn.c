@@ -447,18 +447,55 @@ static void on_notice(void *arg, const char *msg)
     mdx_log_debug(MOD, "PostgreSQL notice", MDX_F_STR("notice", msg));
 }
 
+/*
+ * The password of a new connection into *pw (borrowed): the configured
+ * one, or with azure-workload-identity an Entra ID token that is fresh
+ * enough (the provider renews it at half its life). A token endpoint that
+ * is down is MDX_ECONN, as a server that is down; a refused grant
+ * MDX_EDENIED, as a refused password.
+ */
+static int connection_password(struct pg *h, const char **pw)
+{
+    char why[512];
+    int rc;
+
+    *pw = h->password;
+    if (h->wi == NULL) {
+        return MDX_OK;
+    }
+    rc = mdx_azure_creds_get(h->wi, mdx_now_ms(), pw, why, sizeof(why));
+    if (rc == MDX_EAGAIN) {
+        mdx_log_warn(MOD, "no Entra ID token for PostgreSQL yet; retrying",
+                     MDX_F_STR("credentials", "azure-workload-identity"),
+                     MDX_F_STR("server", h->where), MDX_F_STR("reason", why));
+        return MDX_ECONN;
+    }
+    if (rc != MDX_OK) {
+        mdx_log_error(MOD, "the Entra ID token endpoint refused the workload identity; check "
+                           "the federated credential of AZURE_CLIENT_ID",
+                      MDX_F_STR("credentials", "azure-workload-identity"),
+                      MDX_F_STR("server", h->where), MDX_F_STR("reason", why));
+        return rc == MDX_ENOMEM ? MDX_ENOMEM : MDX_EDENIED;
+    }
+    return MDX_OK;
+}
+
 /* Connects; a failure is classified: refused credentials, bad config, or down. */
 static int connect_once(struct pg *h)
 {
-    const char *keys[8], *vals[8];
+    const char *keys[8], *vals[8], *pw;
     char msg[512];
-    int k = 0;
+    int k = 0, rc;
 
+    rc = connection_password(h, &pw);
+    if (rc != MDX_OK) {
+        return rc;
+    }
     keys[k] = "dbname";
     vals[k++] = h->url;
-    if (h->password != NULL && h->password[0] != '\0') {
+    if (pw != NULL && pw[0] != '\0') {
         keys[k] = "password";
-        vals[k++] = h->password;
+        vals[k++] = pw;
     }
     keys[k] = "sslmode";
     vals[k++] = h->sslmode;
@@ -480,11 +517,22 @@ static int connect_once(struct pg *h)
                             strstr(msg, "authentication failed") != NULL ||
                             strstr(msg, "no password supplied") != NULL ||
                             strstr(msg, "pg_hba.conf") != NULL)) {
-        mdx_log_error(MOD,
-                      "PostgreSQL refused the credentials; check the user in store.pgsql.url "
-                      "and the password in MODAX_STORE_PGSQL_PASSWORD or "
-                      "MODAX_STORE_PGSQL_PASSWORD_FILE",
-                      MDX_F_STR("server", h->where), MDX_F_STR("error", msg));
+        if (h->wi != NULL) {
+            mdx_log_error(MOD,
+                          "PostgreSQL refused the Entra ID token "
+                          "(store.pgsql.credentials = azure-workload-identity); check that "
+                          "Entra authentication is on and that the user in store.pgsql.url is "
+                          "the managed identity's PostgreSQL role",
+                          MDX_F_STR("credentials", "azure-workload-identity"),
+                          MDX_F_STR("server", h->where), MDX_F_STR("error", msg));
+        } else {
+            mdx_log_error(MOD,
+                          "PostgreSQL refused the credentials; check the user in "
+                          "store.pgsql.url and the password in MODAX_STORE_PGSQL_PASSWORD or "
+                          "MODAX_STORE_PGSQL_PASSWORD_FILE",
+                          MDX_F_STR("credentials", "password"), MDX_F_STR("server", h->where),
+                          MDX_F_STR("error", msg));
+        }
         PQfinish(h->conn);
         h->conn = NULL;
         return MDX_EDENIED;

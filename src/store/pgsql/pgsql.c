@@ -11,8 +11,12 @@
  * the writer's staging table is created and the partitions ahead exist.
  * A wrong password or a missing database is not transient: open() fails
  * with a message that names host, port, database and user, never the
- * password. Each concern of store.h is one file here (series.c with the
- * batch writer write.c, catalog.c, alerts.c, access.c, archive.c,
+ * password. With store.pgsql.credentials = azure-workload-identity the
+ * password of each new connection is an Entra ID token (conn.c); a token
+ * endpoint that is down is retried like a server that is down.
+ *
+ * Each concern of store.h is one file here (series.c with the batch
+ * writer write.c, catalog.c, alerts.c, access.c, archive.c,
  * commands.c, rul.c); the schema is in migrations.c, the connection and
  * the helpers that run statements in conn.c.
  *
@@ -88,10 +92,49 @@ static void pg_close(void *impl)
         mdx_memzero(h->password, strlen(h->password));
     }
     mdx_free(h->password);
+    mdx_azure_creds_destroy(h->wi);
     mdx_free(h->url);
     mdx_free(h->sslmode);
     mdx_pg_cache_fini(h);
     mdx_free(h);
+}
+
+/*
+ * store.pgsql.credentials: a password (the default), or the Entra ID
+ * tokens of Azure Workload Identity for the PostgreSQL scope, which never
+ * go with a static password.
+ */
+static int open_credentials(struct pg *h, const struct mdx_store_conf *conf)
+{
+    const char *mode = conf->pgsql_credentials;
+    char why[256];
+    int err;
+
+    if (mode == NULL || mode[0] == '\0' || strcmp(mode, "password") == 0) {
+        return MDX_OK;
+    }
+    if (strcmp(mode, "azure-workload-identity") != 0) {
+        mdx_log_error(MOD, "store.pgsql.credentials must be password or azure-workload-identity",
+                      MDX_F_STR("value", mode));
+        return MDX_ECONF;
+    }
+    if (conf->pgsql_password != NULL && conf->pgsql_password[0] != '\0') {
+        mdx_log_error(MOD, "store.pgsql.password is set but store.pgsql.credentials is "
+                           "azure-workload-identity, which uses Entra ID tokens; remove the "
+                           "password",
+                      MDX_F_STR("key", "store.pgsql.credentials"));
+        return MDX_ECONF;
+    }
+    const struct mdx_azure_creds_conf wc = {
+        "store", MDX_AZURE_SCOPE_PGSQL, NULL,
+        (conf->pgsql_connect_timeout_s > 0 ? conf->pgsql_connect_timeout_s : 5) * 1000};
+    h->wi = mdx_azure_creds_create(&wc, &err, why, sizeof(why));
+    if (h->wi == NULL) {
+        mdx_log_error(MOD, "store.pgsql.credentials = azure-workload-identity not usable",
+                      MDX_F_STR("reason", why));
+        return err;
+    }
+    return MDX_OK;
 }
 
 static int pg_open(const struct mdx_store_conf *conf, void **impl)
@@ -133,6 +176,9 @@ static int pg_open(const struct mdx_store_conf *conf, void **impl)
     h->deadletter_max = conf->deadletter_max;
     h->cache_max = (size_t)conf->cache_series;
     rc = describe_url(h);
+    if (rc == MDX_OK) {
+        rc = open_credentials(h, conf);
+    }
     if (rc != MDX_OK) {
         goto fail;
     }

@@ -14,6 +14,7 @@
 #include <libpq-fe.h>
 
 #include "base/htab.h"
+#include "net/azure_creds.h"
 #include "modax/store.h"
 
 /* Prepared statements, prepared on every new connection (conn.c). */
@@ -105,6 +106,8 @@ struct pg {
     /* Connection parameters (PQconnectdbParams), owned. */
     char *url;
     char *password;           /* wiped at close */
+    struct mdx_azure_creds *wi; /* azure-workload-identity: the Entra ID tokens used as the
+                                   password of each new connection; NULL with a password */
     char *sslmode;
     char timeout[24];         /* connect_timeout, s */
     char lock_timeout[24];    /* store.busy_timeout_ms */

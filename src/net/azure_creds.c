@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * azure_creds.c - Blob Storage access tokens from Azure Workload Identity,
+ * azure_creds.c - Entra ID access tokens from Azure Workload Identity,
  * refreshed before they expire (azure_creds.h).
  */
 #include <stdio.h>
@@ -9,24 +9,24 @@
 
 #include <cjson/cJSON.h>
 
-#include "archive/azure_creds.h"
 #include "base/buf.h"
 #include "base/file.h"
 #include "base/encode.h"
 #include "modax/alloc.h"
 #include "modax/log.h"
 #include "modax/status.h"
+#include "net/azure_creds.h"
 #include "net/http_client.h"
 
-#define MOD "archive"
 #define RESP_MAX (64 * 1024)
 #define TOKEN_FILE_MAX (16 * 1024)
 #define RETRY_MS 10000
 #define EARLY_MS (5 * 60 * 1000)
-#define SCOPE "https://storage.azure.com/.default"
 
 struct mdx_azure_creds {
     struct mdx_http http;
+    char *what;            /* log module */
+    char *scope;
     char *url;             /* the tenant's token endpoint */
     char *client_id;
     char *token_file;      /* the federated token, read again at each refresh */
@@ -61,6 +61,8 @@ void mdx_azure_creds_destroy(struct mdx_azure_creds *c)
         return;
     }
     mdx_http_fini(&c->http);
+    mdx_free(c->what);
+    mdx_free(c->scope);
     mdx_free(c->url);
     mdx_free(c->client_id);
     mdx_free(c->token_file);
@@ -68,7 +70,7 @@ void mdx_azure_creds_destroy(struct mdx_azure_creds *c)
     mdx_free(c);
 }
 
-struct mdx_azure_creds *mdx_azure_creds_create(const struct mdx_objstore_conf *conf, int *err,
+struct mdx_azure_creds *mdx_azure_creds_create(const struct mdx_azure_creds_conf *conf, int *err,
                                                char *why, size_t why_len)
 {
     const char *file = env("AZURE_FEDERATED_TOKEN_FILE"), *client = env("AZURE_CLIENT_ID");
@@ -81,6 +83,10 @@ struct mdx_azure_creds *mdx_azure_creds_create(const struct mdx_objstore_conf *c
         snprintf(why, why_len, "azure-workload-identity: AZURE_FEDERATED_TOKEN_FILE, "
                                "AZURE_CLIENT_ID and AZURE_TENANT_ID must be set (the "
                                "workload identity webhook sets them)");
+        return NULL;
+    }
+    if (conf->scope == NULL || conf->scope[0] == '\0') {
+        snprintf(why, why_len, "azure-workload-identity: no scope to ask tokens for");
         return NULL;
     }
     if (host == NULL) {
@@ -98,8 +104,12 @@ struct mdx_azure_creds *mdx_azure_creds_create(const struct mdx_objstore_conf *c
     c->url = mdx_buf_take(&b);
     c->client_id = mdx_strdup(client);
     c->token_file = mdx_strdup(file);
-    *err = c->url == NULL || c->client_id == NULL || c->token_file == NULL ? MDX_ENOMEM
-                                                                           : MDX_OK;
+    c->scope = mdx_strdup(conf->scope);
+    c->what = mdx_strdup(conf->what != NULL && conf->what[0] != '\0' ? conf->what : "azure");
+    *err = c->url == NULL || c->client_id == NULL || c->token_file == NULL || c->scope == NULL ||
+                   c->what == NULL
+               ? MDX_ENOMEM
+               : MDX_OK;
     if (*err == MDX_OK) {
         *err = mdx_http_init(&c->http, conf->timeout_ms > 0 ? conf->timeout_ms : 30000);
     }
@@ -117,7 +127,8 @@ struct mdx_azure_creds *mdx_azure_creds_create(const struct mdx_objstore_conf *c
 /* The client-credentials exchange: federated token -> access token. */
 static int fetch(struct mdx_azure_creds *c, int64_t now_ms, char *why, size_t why_len)
 {
-    char *assertion = mdx_read_token_file("federated token file", c->token_file, TOKEN_FILE_MAX, why, why_len);
+    char *assertion = mdx_read_token_file("federated token file", c->token_file, TOKEN_FILE_MAX,
+                                          why, why_len);
     struct mdx_http_resp rs;
     cJSON *j = NULL;
     const char *tok;
@@ -128,7 +139,7 @@ static int fetch(struct mdx_azure_creds *c, int64_t now_ms, char *why, size_t wh
         return MDX_EAGAIN;
     }
     const char *const form[] = {
-        "grant_type", "client_credentials", "client_id", c->client_id, "scope", SCOPE,
+        "grant_type", "client_credentials", "client_id", c->client_id, "scope", c->scope,
         "client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
         "client_assertion", assertion, NULL};
     rc = mdx_http_post_form(&c->http, c->url, form, RESP_MAX, &rs);
@@ -176,11 +187,11 @@ int mdx_azure_creds_get(struct mdx_azure_creds *c, int64_t now_ms, const char **
     if (c->access_token == NULL || now_ms >= c->refresh_ms) {
         rc = fetch(c, now_ms, why, why_len);
         if (rc == MDX_OK) {
-            mdx_log_info(MOD, "Azure access token refreshed", MDX_F_STR("source",
+            mdx_log_info(c->what, "Azure access token refreshed", MDX_F_STR("source",
                                                                         "azure-workload-identity"),
                          MDX_F_INT("valid_s", (c->expires_ms - now_ms) / 1000));
         } else if (c->access_token != NULL && now_ms < c->expires_ms) {
-            mdx_log_warn(MOD, "Azure token refresh failed; the current one is still valid",
+            mdx_log_warn(c->what, "Azure token refresh failed; the current one is still valid",
                          MDX_F_STR("reason", why));
             c->refresh_ms = now_ms + RETRY_MS < c->expires_ms ? now_ms + RETRY_MS
                                                               : c->expires_ms;
