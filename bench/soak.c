@@ -877,9 +877,11 @@ static int provision_all(void)
         return -1;
     }
     for (int m = 0; m < MACHINES; m++) {
+        int rc;
         snprintf(dev, sizeof(dev), "m-%03d", m);
-        if (modax_run(out, sizeof(out), "device", "add", "soak", dev, NULL) != 0) {
-            fprintf(stderr, "soak: device add %s failed: %s\n", dev, out);
+        rc = modax_run(out, sizeof(out), "device", "add", "soak", dev, NULL);
+        if (rc != 0) {
+            fprintf(stderr, "soak: device add %s failed (exit %d): %s\n", dev, rc, out);
             return -1;
         }
     }
@@ -1166,9 +1168,12 @@ int main(void)
     while (elapsed_s() < seconds && !atomic_load(&stopping)) {
         int status;
         if (serve.pid > 0 && waitpid(serve.pid, &status, WNOHANG) == serve.pid) {
+            serve.pid = 0;
+            if (atomic_load(&stopping)) {
+                break; /* Ctrl-C reached it too */
+            }
             fprintf(stderr, "soak: modax serve exited by itself (status %d); see %s\n", status,
                     serve.log);
-            serve.pid = 0;
             serve_died++;
             if (serve_up() == 0) {
                 restarts++;
@@ -1207,6 +1212,11 @@ int main(void)
     atomic_store(&fleet.stop, 1);
     pthread_join(fleet.thread, NULL);
     fleet.thread = 0;
+    if (atomic_load(&stopping)) { /* Ctrl-C: the services got it too; only clean up */
+        fprintf(stderr, "soak: interrupted\n");
+        failed = 1;
+        goto end;
+    }
     for (int i = 0; i < 1200 && !atomic_load(&stopping); i++) {
         sent = fleet_get(&acked);
         if (acked >= sent) {
@@ -1255,7 +1265,7 @@ int main(void)
             leak = 1;
         }
         failed |= lost != 0 || dup != 0 || alerts_missing != 0 || arch_left != 0 || leak ||
-                  serve_died != 0 || atomic_load(&stopping);
+                  serve_died != 0;
         printf("soak: seconds=%ld points=%" PRId64 " lost=%" PRId64 " dup=%" PRId64 " kills=%d "
                "restarts=%d rss_slope_kb_per_h=%.0f fds_end=%ld\n",
                seconds, points, lost, dup, kills, restarts, slope,
