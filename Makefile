@@ -5,6 +5,7 @@
 #   make test-tsan  the tests that run threads (label "threads") under ThreadSanitizer
 #   make fuzz   each fuzz target under libFuzzer (clang) for FUZZ_S seconds
 #   make bench  run every benchmark; make bench-NAME ARGS='...' runs one
+#   make soak   the service for SOAK_S seconds (3600) under a fleet and injected faults
 #   make image  build the container image offline with buildah (docs/image.md)
 #   make test-image  run modax serve from that image against Mosquitto and SQLite
 
@@ -18,7 +19,7 @@ MAKEFLAGS  += --no-print-directory
 CTEST_ARGS ?=
 
 .PHONY: all deps web build build-san build-tsan build-fuzz test test-normal test-san test-tsan \
-	fuzz run bench bench-nab clean check-src image test-image edge-size bench-edge
+	fuzz run bench bench-nab soak clean check-src image test-image edge-size bench-edge
 
 all: build
 
@@ -93,6 +94,12 @@ bench: build
 # The whole NAB corpus through the shared scorer (a few minutes; not part of `make bench`).
 bench-nab: build
 	@bench/bench_nab $(BUILD)
+
+# bench/soak.c: fleet, broker/PostgreSQL/service/Alertmanager/object-store faults, the books
+# checked at the end; one line `soak: seconds= points= lost= ...`, non-zero exit on a failure.
+SOAK_S ?= 3600
+soak: build
+	@SOAK_S=$(SOAK_S) $(BUILD)/bench/soak
 
 bench-%: build
 	@$(BUILD)/bench/bench_$* $(ARGS)
