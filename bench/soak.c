@@ -220,24 +220,6 @@ static long http_get(const char *url, char **body)
     return status;
 }
 
-static pid_t spawn_logged(char *const argv[], const char *log)
-{
-    pid_t pid = fork();
-
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-        execvp(argv[0], argv);
-        fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    return pid;
-}
-
 static int am_start(void)
 {
     char cfg[400], store[400], listen[64], log[400], url[128];
@@ -249,7 +231,7 @@ static int am_start(void)
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/-/ready", am.port);
     char *argv[] = {"prometheus-alertmanager", cfg, store, listen, "--cluster.listen-address=",
                     "--log.level=warn", NULL};
-    am.pid = spawn_logged(argv, log);
+    am.pid = proc_spawn(argv, log);
     for (int i = 0; i < 600 && am.pid > 0; i++) {
         char *body;
         long code = http_get(url, &body);
@@ -478,7 +460,7 @@ static int objstore_setup(void)
     mkdir(data, 0700);
     char *argv[] = {"node", "--openssl-legacy-provider", (char *)bin, "-d", data, "-a",
                     "127.0.0.1", "-p", port, "--configure-bucket", "soak", NULL};
-    os.s3rver = spawn_logged(argv, log);
+    os.s3rver = proc_spawn(argv, log);
     for (int i = 0; i < 600; i++) {
         int fd = connect_port(os.s3_port);
         if (fd >= 0) {

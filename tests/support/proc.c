@@ -108,7 +108,7 @@ static int port_open(int port)
     return ok;
 }
 
-static pid_t spawn(char *const argv[], const char *log_path)
+pid_t proc_spawn(char *const argv[], const char *log_path)
 {
     pid_t pid = fork();
 
@@ -167,7 +167,7 @@ int broker_start(struct broker *b, const char *dir, int port)
     }
     snprintf(log, sizeof(log), "%s/mosquitto.log", dir);
     char *argv[] = {"mosquitto", "-c", conf, NULL};
-    b->pid = spawn(argv, log);
+    b->pid = proc_spawn(argv, log);
     for (int i = 0; i < 100; i++) {
         if (port_open(b->port)) {
             return 0;
@@ -282,7 +282,7 @@ static int serve_spawn(struct serve *s, const char *dir, int port, const char *w
         argv[4] = "--roles";
         argv[5] = (char *)roles;
     }
-    s->pid = spawn(argv, log);
+    s->pid = proc_spawn(argv, log);
     for (int i = 0; i < 300; i++) {
         struct stat st;
         int status;

@@ -16,6 +16,8 @@ void tmp_make(char *out, size_t len, const char *name);
 void tmp_remove(const char *dir);
 
 int free_port(void);
+/* Runs argv (PATH searched) with stdout and stderr appended to 'log_path'; the child's pid. */
+pid_t proc_spawn(char *const argv[], const char *log_path);
 
 struct broker {
     pid_t pid;
