@@ -156,7 +156,7 @@ static void demo_model_predicts_falling_rul(void)
 {
     static double rul[PREDS_MAX];
     static int64_t ts[PREDS_MAX];
-    char dir[700], version[128], path[800], again[800], seen_version[128] = "";
+    char dir[700], version[128], path[1024], again[1024], seen_version[128] = "";
     struct edge_job job;
     pthread_t th;
     int n = 0, rc;
