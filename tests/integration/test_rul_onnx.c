@@ -47,7 +47,7 @@ static void cleanup(void)
 static int find_fd001(void)
 {
     const char *env = getenv("MODAX_CMAPSS_FD001");
-    char up[1024];
+    char up[960]; /* room for the data path after it in fd001 */
 
     if (env != NULL) {
         snprintf(fd001, sizeof(fd001), "%s", env);
