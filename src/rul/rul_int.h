@@ -29,5 +29,7 @@ void *rul_model_booster(const struct mdx_rul_model *m);
 
 /* The feature specification as the manifest's "spec" object; the caller cJSON_Delete()s it. */
 struct cJSON *rul_spec_json(const struct mdx_rul_spec *s);
+/* The spec's feature names in model input order, as a JSON array; NULL if out of memory. */
+struct cJSON *rul_feature_names_json(const struct mdx_rul_spec *s);
 
 #endif

@@ -81,6 +81,18 @@ static char *slurp(const char *path, size_t *len, char *why, size_t whylen)
     return buf;
 }
 
+cJSON *rul_feature_names_json(const struct mdx_rul_spec *s)
+{
+    cJSON *feat = cJSON_CreateArray();
+
+    for (size_t i = 0; feat != NULL && i < mdx_rul_n_features(s); i++) {
+        char fn[MDX_NAME_MAX + 16];
+        mdx_rul_feature_name(s, i, fn, sizeof(fn));
+        cJSON_AddItemToArray(feat, cJSON_CreateString(fn));
+    }
+    return feat;
+}
+
 cJSON *rul_spec_json(const struct mdx_rul_spec *s)
 {
     cJSON *o = cJSON_CreateObject(), *in = cJSON_AddArrayToObject(o, "inputs");
@@ -107,7 +119,7 @@ int rul_model_save(void *booster, const struct mdx_rul_manifest *m, const char *
 {
     char path[4096], name[128];
     const char *slash;
-    cJSON *root, *feat, *met;
+    cJSON *root, *met;
     char *text;
     FILE *f;
     int ok;
@@ -137,12 +149,7 @@ int rul_model_save(void *booster, const struct mdx_rul_manifest *m, const char *
     }
     cJSON_AddItemToObject(root, "spec", rul_spec_json(&m->spec));
     cJSON_AddNumberToObject(root, "n_features", (double)mdx_rul_n_features(&m->spec));
-    feat = cJSON_AddArrayToObject(root, "features");
-    for (size_t i = 0; i < mdx_rul_n_features(&m->spec); i++) {
-        char fn[MDX_NAME_MAX + 16];
-        mdx_rul_feature_name(&m->spec, i, fn, sizeof(fn));
-        cJSON_AddItemToArray(feat, cJSON_CreateString(fn));
-    }
+    cJSON_AddItemToObject(root, "features", rul_feature_names_json(&m->spec));
     cJSON_AddStringToObject(root, "dropped_constant_inputs", dropped ? dropped : "");
     cJSON_AddNumberToObject(root, "cap", m->cap);
     cJSON_AddStringToObject(root, "data_sha256", m->data_sha256);

@@ -407,14 +407,9 @@ static void meta_free(struct meta *md)
 
 static int meta_make(struct meta *md, const struct mdx_rul_manifest *man, float base)
 {
-    cJSON *spec = rul_spec_json(&man->spec), *feat = cJSON_CreateArray();
+    cJSON *spec = rul_spec_json(&man->spec), *feat = rul_feature_names_json(&man->spec);
     cJSON *facts = cJSON_CreateObject(), *met;
 
-    for (size_t i = 0; feat != NULL && i < mdx_rul_n_features(&man->spec); i++) {
-        char fn[MDX_NAME_MAX + 16];
-        mdx_rul_feature_name(&man->spec, i, fn, sizeof(fn));
-        cJSON_AddItemToArray(feat, cJSON_CreateString(fn));
-    }
     if (facts != NULL) {
         cJSON_AddStringToObject(facts, "version", man->version);
         cJSON_AddNumberToObject(facts, "cap", man->cap);
