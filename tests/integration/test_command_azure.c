@@ -249,21 +249,11 @@ static void hub_set(enum hub_mode mode)
 static struct api_fixture fx;
 static int fx_up;
 
+/* The fixture's API: status and parsed answer (api_call_json). */
 static long call(const char *method, const char *path, const char *key, const char *body,
                  cJSON **out)
 {
-    struct http_resp resp;
-    char url[512];
-    long status;
-
-    *out = NULL;
-    if (http_call(method, api_url(&fx, path, url, sizeof(url)), key, body, &resp) != 0) {
-        return 0;
-    }
-    status = resp.status;
-    *out = cJSON_Parse(resp.body);
-    http_resp_free(&resp);
-    return status;
+    return api_call_json(&fx, method, path, key, body, out);
 }
 
 static const char *str_of(const cJSON *o, const char *name)

@@ -233,3 +233,20 @@ int api_fixture_stop(struct api_fixture *f)
     }
     return status;
 }
+
+long api_call_json(const struct api_fixture *f, const char *method, const char *path,
+                   const char *key, const char *body, cJSON **out)
+{
+    struct http_resp resp;
+    char url[512];
+    long status;
+
+    *out = NULL;
+    if (http_call(method, api_url(f, path, url, sizeof(url)), key, body, &resp) != 0) {
+        return 0;
+    }
+    status = resp.status;
+    *out = cJSON_Parse(resp.body);
+    http_resp_free(&resp);
+    return status;
+}

@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 #include "support/support.h"
 
 struct http_resp {
@@ -50,5 +52,12 @@ int api_fixture_start(struct api_fixture *f, const char *name, const char *roles
 const char *api_url(const struct api_fixture *f, const char *path, char *buf, size_t len);
 /* Stops the server and the broker, removes the folder; the server's exit status (0: none ran). */
 int api_fixture_stop(struct api_fixture *f);
+/*
+ * Calls 'path' of the fixture's API with 'key' (and a JSON 'body', or NULL):
+ * the HTTP status (0 when no answer came) and the parsed answer in *out
+ * (NULL if not JSON; the caller cJSON_Delete()s it).
+ */
+long api_call_json(const struct api_fixture *f, const char *method, const char *path,
+                   const char *key, const char *body, cJSON **out);
 
 #endif
