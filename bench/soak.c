@@ -522,21 +522,7 @@ static void proc_started(int p, pid_t pid)
 
 static long rss_kb_of(pid_t pid)
 {
-    char path[64], line[256];
-    long kb = -1;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    f = fopen(path, "r");
-    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
-        if (strncmp(line, "VmRSS:", 6) == 0) {
-            kb = strtol(line + 6, NULL, 10);
-        }
-    }
-    if (f != NULL) {
-        fclose(f);
-    }
-    return kb;
+    return proc_status_kb(pid, "VmRSS");
 }
 
 static long fds_of(pid_t pid)

@@ -237,22 +237,7 @@ static int fixture(void)
 /* VmRSS of the serve process in KiB, or -1. */
 static long serve_rss_kb(void)
 {
-    char path[64], line[256];
-    long kb = -1;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)fx.serve.pid);
-    f = fopen(path, "r");
-    if (f == NULL) {
-        return -1;
-    }
-    while (fgets(line, sizeof(line), f) != NULL) {
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) {
-            break;
-        }
-    }
-    fclose(f);
-    return kb;
+    return proc_status_kb(fx.serve.pid, "VmRSS");
 }
 
 /* The value of counter 'name' in GET /metrics of the server of 'f', or -1. */
@@ -926,21 +911,7 @@ static void test_alone_ignores_oversized_payload(void)
 /* Peak resident memory of process 'pid' (VmHWM, KiB); -1 if unknown. */
 static long peak_rss_kb(pid_t pid)
 {
-    char path[64], line[256];
-    long kb = -1;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    f = fopen(path, "r");
-    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
-        if (strncmp(line, "VmHWM:", 6) == 0) {
-            kb = strtol(line + 6, NULL, 10);
-        }
-    }
-    if (f != NULL) {
-        fclose(f);
-    }
-    return kb;
+    return proc_status_kb(pid, "VmHWM");
 }
 
 /*

@@ -124,21 +124,7 @@ static double point_at(const cJSON *points, int i, int k)
 /* The serve child's resident-memory peak (VmHWM) in kB. */
 static long serve_hwm_kb(void)
 {
-    char path[64], line[256];
-    long kb = -1;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)fx.serve.pid);
-    f = fopen(path, "r");
-    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
-        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) {
-            break;
-        }
-    }
-    if (f != NULL) {
-        fclose(f);
-    }
-    return kb;
+    return proc_status_kb(fx.serve.pid, "VmHWM");
 }
 
 static void start(void)

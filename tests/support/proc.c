@@ -108,6 +108,27 @@ static int port_open(int port)
     return ok;
 }
 
+long proc_status_kb(pid_t pid, const char *name)
+{
+    char path[64], line[256];
+    size_t n = strlen(name);
+    long kb = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    f = fopen(path, "r");
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, name, n) == 0 && line[n] == ':') {
+            kb = strtol(line + n + 1, NULL, 10);
+            break;
+        }
+    }
+    if (f != NULL) {
+        fclose(f);
+    }
+    return kb;
+}
+
 pid_t proc_spawn(char *const argv[], const char *log_path)
 {
     pid_t pid = fork();

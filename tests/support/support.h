@@ -18,6 +18,8 @@ void tmp_remove(const char *dir);
 int free_port(void);
 /* Runs argv (PATH searched) with stdout and stderr appended to 'log_path'; the child's pid. */
 pid_t proc_spawn(char *const argv[], const char *log_path);
+/* Field 'name' ("VmRSS", "VmHWM") of /proc/PID/status in kB; -1 if unknown. */
+long proc_status_kb(pid_t pid, const char *name);
 
 struct broker {
     pid_t pid;
