@@ -23,8 +23,9 @@
  * and the object store answering 500.
  *
  * At the end: each acknowledged point is looked up in the store (lost,
- * dup), each alert of the store must have been seen active in
- * Alertmanager, the archive must have caught up after the 500s, and the
+ * dup), each alert of the store must have reached Alertmanager (seen
+ * active in its API, or in a notification it sent to our webhook
+ * receiver, firing or resolved), the archive must have caught up after the 500s, and the
  * RSS and open files of each long-lived process (sampled every 5 s) must
  * not grow after warm-up. Progress goes to stderr; stdout gets one line:
  *
@@ -39,6 +40,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <microhttpd.h>
 #include <mosquitto.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -59,6 +61,7 @@
 #include "modax/alloc.h"
 #include "modax/clock.h"
 #include "modax/status.h"
+#include "base/buf.h"
 #include "modax/store.h"
 #include "net/http_client.h"
 #include "support/support.h"
@@ -196,10 +199,79 @@ static struct {
     pid_t pid;
     int port;
     char dir[300];
-    uint8_t *seen;               /* alert ids seen active, one bit each */
-    atomic_int stop, polls_ok;
+    uint8_t *seen;               /* alert ids that reached it, one bit each */
+    pthread_mutex_t seen_mu;     /* the poller and the receiver both mark */
+    atomic_int stop, polls_ok, notifications;
     pthread_t thread;
+    struct MHD_Daemon *receiver; /* its webhook receiver (notifications) */
+    int receiver_port;
 } am;
+
+/* Marks the alert_id annotation of each alert in 'arr' as seen. */
+static void am_mark_seen(const cJSON *arr)
+{
+    const cJSON *it;
+
+    pthread_mutex_lock(&am.seen_mu);
+    cJSON_ArrayForEach(it, arr)
+    {
+        cJSON *ann = cJSON_GetObjectItem(it, "annotations");
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(ann, "alert_id"));
+        long n = id != NULL ? strtol(id, NULL, 10) : -1;
+        if (n > 0 && n < ALERT_IDS_MAX) {
+            am.seen[n / 8] |= (uint8_t)(1u << (n % 8));
+        }
+    }
+    pthread_mutex_unlock(&am.seen_mu);
+}
+
+/*
+ * Alertmanager's webhook notifications (JSON with an "alerts" array). An
+ * alert that opened and resolved while Alertmanager was down arrives there
+ * and resolves within one poll; the notification still names it.
+ */
+static enum MHD_Result am_receive(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload, size_t *upload_size, void **con_cls)
+{
+    struct mdx_buf *body = *con_cls;
+
+    (void)cls, (void)url, (void)method, (void)version;
+    if (body == NULL) {
+        if ((body = mdx_calloc(1, sizeof(*body))) == NULL) {
+            return MHD_NO;
+        }
+        mdx_buf_init(body, 16 << 20);
+        *con_cls = body;
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        mdx_buf_add(body, upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    cJSON *msg = cJSON_ParseWithLength(body->p != NULL ? body->p : "", body->len);
+    am_mark_seen(cJSON_GetObjectItem(msg, "alerts"));
+    cJSON_Delete(msg);
+    atomic_fetch_add(&am.notifications, 1);
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static void am_receive_done(void *cls, struct MHD_Connection *c, void **con_cls,
+                            enum MHD_RequestTerminationCode why)
+{
+    struct mdx_buf *body = *con_cls;
+
+    (void)cls, (void)c, (void)why;
+    if (body != NULL) {
+        mdx_buf_fini(body);
+        mdx_free(body);
+        *con_cls = NULL;
+    }
+}
 
 static long http_get(const char *url, char **body)
 {
@@ -268,6 +340,18 @@ static int am_setup(void)
     mkdir(am.dir, 0700);
     am.port = free_port();
     am.seen = mdx_calloc(ALERT_IDS_MAX / 8, 1);
+    pthread_mutex_init(&am.seen_mu, NULL);
+    am.receiver_port = free_port();
+    struct sockaddr_in lo = {.sin_family = AF_INET, .sin_port = htons((uint16_t)am.receiver_port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    am.receiver = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, (uint16_t)am.receiver_port,
+                                   NULL, NULL, am_receive, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+                                   am_receive_done, NULL, MHD_OPTION_SOCK_ADDR, &lo,
+                                   MHD_OPTION_END);
+    if (am.receiver == NULL) {
+        fprintf(stderr, "soak: cannot start the notification receiver\n");
+        return -1;
+    }
     snprintf(path, sizeof(path), "%s/am.yml", am.dir);
     f = fopen(path, "w");
     if (f == NULL || am.seen == NULL) {
@@ -276,9 +360,12 @@ static int am_setup(void)
         }
         return -1;
     }
-    fprintf(f, "global:\n  resolve_timeout: 5m\nroute:\n  receiver: devnull\n"
-               "  group_by: [alertname, tenant]\n  group_wait: 1s\n"
-               "receivers:\n  - name: devnull\n");
+    fprintf(f, "global:\n  resolve_timeout: 5m\nroute:\n  receiver: soak\n"
+               "  group_by: [alertname, tenant]\n  group_wait: 1s\n  group_interval: 1s\n"
+               "  repeat_interval: 4h\n"
+               "receivers:\n  - name: soak\n    webhook_configs:\n"
+               "      - url: http://127.0.0.1:%d/\n        send_resolved: true\n",
+            am.receiver_port);
     fclose(f);
     return am_start();
 }
@@ -293,16 +380,8 @@ static void *am_poll_main(void *arg)
     while (!atomic_load(&am.stop)) {
         char *body = NULL;
         if (http_get(url, &body) == 200) {
-            cJSON *arr = cJSON_Parse(body), *it;
-            cJSON_ArrayForEach(it, arr)
-            {
-                cJSON *ann = cJSON_GetObjectItem(it, "annotations");
-                const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(ann, "alert_id"));
-                long n = id != NULL ? strtol(id, NULL, 10) : -1;
-                if (n > 0 && n < ALERT_IDS_MAX) {
-                    am.seen[n / 8] |= (uint8_t)(1u << (n % 8));
-                }
-            }
+            cJSON *arr = cJSON_Parse(body);
+            am_mark_seen(arr);
             cJSON_Delete(arr);
             atomic_fetch_add(&am.polls_ok, 1);
         }
@@ -1075,6 +1154,9 @@ static void teardown(void)
     serve_stop(&serve, SIGTERM);
     broker_stop(&broker, SIGTERM);
     proc_stop(&am.pid, SIGTERM);
+    if (am.receiver != NULL) {
+        MHD_stop_daemon(am.receiver);
+    }
     proc_stop(&os.s3rver, SIGTERM);
     if (os.fd > 0) {
         close(os.fd);
@@ -1219,8 +1301,9 @@ int main(void)
     arch_left = tenant_points("arch");
     fprintf(stderr, "soak: sent=%" PRId64 " acked=%" PRId64 " alerts_raised=%d "
             "alerts_missing=%d archive_days=%d archive_points_left=%" PRId64 " objstore_500s=%d "
-            "am_polls=%d serve_died=%d\n", sent, acked, alerts_raised, alerts_missing, arch_days,
-            arch_left, atomic_load(&os.answered_500), atomic_load(&am.polls_ok), serve_died);
+            "am_polls=%d am_notifications=%d serve_died=%d\n", sent, acked, alerts_raised,
+            alerts_missing, arch_days, arch_left, atomic_load(&os.answered_500),
+            atomic_load(&am.polls_ok), atomic_load(&am.notifications), serve_died);
     for (int f = 0; f < F_COUNT; f++) {
         fprintf(stderr, "soak: fault %s x%d\n", fault_names[f], fault_count[f]);
     }

@@ -4,11 +4,15 @@
  * making the caller wait for one.
  *
  * Each configured sink has one worker thread and a bounded queue keyed by
- * alert identity (tenant, device, source, sensor, opening time): a newer
- * state of an alert already queued replaces it in place, so the queue
- * holds at most one change per alert and keeps the order of first
- * arrival. A full queue drops the change, counts it as overflow and logs
- * (the logger folds repeats).
+ * alert identity (tenant, device, source, sensor, opening time) and phase:
+ * firing (open or acknowledged) or resolved. A newer state of the same
+ * phase replaces the queued one in place, so the queue holds at most two
+ * changes per alert, in the order of first arrival: an alert that opens
+ * and resolves while its sink is down still reaches the sink as firing,
+ * then as resolved (a receiver that first hears of an alert as resolved
+ * may never show it). A full queue drops the change, counts it as
+ * overflow and logs (the logger folds repeats); a resolve that finds the
+ * queue full takes the place of its own queued firing change instead.
  *
  * The worker delivers the head. While the sink answers RETRY the head
  * stays in place and the worker backs off exponentially, from BACKOFF_MIN_MS
@@ -67,7 +71,8 @@ static const struct mdx_sink_ops *const sink_kinds[] = {
 
 /* An alert in a queue or in the firing table. */
 struct entry {
-    struct mdx_hnode node;     /* first: the hash index links it (hash = mdx_alert_hash) */
+    struct mdx_hnode node;     /* first: the hash index links it (hash: queue_hash, or
+                                  mdx_alert_hash in the firing table) */
     struct mdx_link link;      /* list order: queue order, or next due first */
     uint64_t version; /* queue: changes each time a newer state replaces the alert */
     int64_t due_ms;   /* firing table: monotonic ms of the next re-send */
@@ -139,6 +144,30 @@ static struct entry *table_find(const struct table *t, const struct mdx_alert *a
     for (struct mdx_hnode *n = mdx_htab_bucket(&t->index, h); n != NULL; n = n->next) {
         struct entry *e = (struct entry *)n;
         if (n->hash == h && mdx_alert_same(&e->alert, a)) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static int is_resolved(const struct mdx_alert *a)
+{
+    return a->state == MDX_ALERT_RESOLVED;
+}
+
+/* The queue's key: the alert's identity and its phase (firing or resolved). */
+static uint64_t queue_hash(const struct mdx_alert *a)
+{
+    return mdx_alert_hash(a) ^ (is_resolved(a) ? UINT64_C(0x9e3779b97f4a7c15) : 0);
+}
+
+/* The queued change of the alert 'a' in the phase of 'a' (hash 'hq' = queue_hash). */
+static struct entry *queue_find(const struct table *t, const struct mdx_alert *a, uint64_t hq)
+{
+    for (struct mdx_hnode *n = mdx_htab_bucket(&t->index, hq); n != NULL; n = n->next) {
+        struct entry *e = (struct entry *)n;
+        if (n->hash == hq && is_resolved(&e->alert) == is_resolved(a) &&
+            mdx_alert_same(&e->alert, a)) {
             return e;
         }
     }
@@ -220,10 +249,21 @@ static void firing_update(struct sink *s, const struct mdx_alert *a, uint64_t h,
 }
 
 /* Queues 'a' for one sink. Called with s->mu held; returns 1 if queued. */
-static int queue_put(struct sink *s, const struct mdx_alert *a, uint64_t h)
+static int queue_put(struct sink *s, const struct mdx_alert *a)
 {
-    struct entry *e = table_find(&s->queue, a, h);
+    uint64_t hq = queue_hash(a);
+    struct entry *e = queue_find(&s->queue, a, hq);
 
+    if (e == NULL && s->queue.n >= s->queue.max && is_resolved(a)) {
+        struct mdx_alert firing = *a;
+        firing.state = MDX_ALERT_OPEN;
+        e = queue_find(&s->queue, &firing, queue_hash(&firing));
+        if (e != NULL) { /* full: the resolve replaces its firing change, re-keyed */
+            mdx_htab_remove(&s->queue.index, &e->node);
+            e->node.hash = hq;
+            mdx_htab_insert(&s->queue.index, &e->node);
+        }
+    }
     if (e != NULL) {
         e->alert = *a; /* a newer state replaces the queued one, keeping its place */
         e->version = ++s->version_seq;
@@ -237,7 +277,7 @@ static int queue_put(struct sink *s, const struct mdx_alert *a, uint64_t h)
                      mdx_alert_state_name(a->state)), MDX_F_INT("overflow", s->st.overflow));
         return 0;
     }
-    e->node.hash = h;
+    e->node.hash = hq;
     e->alert = *a;
     e->version = ++s->version_seq;
     table_add(&s->queue, e);
@@ -258,7 +298,7 @@ void mdx_dispatch_submit(struct mdx_dispatch *d, const struct mdx_alert *alert)
 
         pthread_mutex_lock(&s->mu);
         if (!s->stopping) {
-            queued = queue_put(s, alert, h);
+            queued = queue_put(s, alert);
             if (s->ops->wants_refresh) {
                 firing_update(s, alert, h, queued);
             }
@@ -287,7 +327,7 @@ static void settle(struct sink *s, const struct mdx_alert *a, uint64_t version, 
                    enum mdx_sink_verdict v, const char *why)
 {
     uint64_t h = mdx_alert_hash(a);
-    struct entry *q = refresh ? NULL : table_find(&s->queue, a, h);
+    struct entry *q = refresh ? NULL : queue_find(&s->queue, a, queue_hash(a));
     struct entry *f = s->ops->wants_refresh ? table_find(&s->firing, a, h) : NULL;
     int64_t now = mono_ms();
     int sent = q != NULL && q->version == version; /* not replaced while it was out */

@@ -712,7 +712,7 @@ cleanup:
 static void newest_state_replaces_queued_state(void)
 {
     int port = closed_port();
-    char url[128], st1[64], st2[64];
+    char url[128], st[3][64];
     struct mdx_sink_conf conf = webhook_conf(port, url, sizeof(url), NULL);
     struct receiver *r = NULL;
     int err;
@@ -730,26 +730,69 @@ static void newest_state_replaces_queued_state(void)
     mdx_dispatch_submit(d, &b1);
     mdx_dispatch_submit(d, &a2);
     mdx_dispatch_submit(d, &a3);
-    CHECK_EQ_INT(stats_of(d).queued, 2);
+    /* press-1 firing (acknowledged replaced open), press-2 open, press-1 resolved. */
+    CHECK_EQ_INT(stats_of(d).queued, 3);
     CHECK_WAIT(stats_of(d).retries >= 1, 5000); /* an attempt failed while they waited */
     r = receiver_start(port, ANSWER_200);
     CHECK(r != NULL);
     if (r == NULL) {
         goto cleanup;
     }
-    CHECK_EQ_INT(wait_ok(r, 2, 3000), 2);
-    mdx_sleep_ms(100); /* no third request: time one would have taken to come */
-    CHECK_EQ_INT(receiver_requests(r), 2);
-    rec_state(r, 0, st1, sizeof(st1));
-    rec_state(r, 1, st2, sizeof(st2));
-    CHECK_STR(st1, "press-1/resolved"); /* first in line, with its newest state */
-    CHECK_STR(st2, "press-2/open");
+    CHECK_EQ_INT(wait_ok(r, 3, 3000), 3);
+    mdx_sleep_ms(100); /* no fourth request: time one would have taken to come */
+    CHECK_EQ_INT(receiver_requests(r), 3);
+    for (int i = 0; i < 3; i++) {
+        rec_state(r, (size_t)i, st[i], sizeof(st[i]));
+    }
+    /* The sink hears of press-1 firing before it hears it resolved (issue 16's soak). */
+    CHECK_STR(st[0], "press-1/acknowledged");
+    CHECK_STR(st[1], "press-2/open");
+    CHECK_STR(st[2], "press-1/resolved");
     /* A new alert on the same device and rule (a later opening) is another alert. */
     struct mdx_alert c = alert_of("press-1", MDX_ALERT_OPEN);
     c.opened_ms += 600000;
     mdx_dispatch_submit(d, &c);
     mdx_dispatch_submit(d, &a3);
-    CHECK_EQ_INT(wait_ok(r, 4, 3000), 4);
+    CHECK_EQ_INT(wait_ok(r, 5, 3000), 5);
+
+cleanup:
+    mdx_dispatch_destroy(d, 1000);
+    receiver_stop(r);
+}
+
+static void full_queue_resolve_takes_its_firing_place(void)
+{
+    int port = closed_port();
+    char url[128], st1[64];
+    struct mdx_sink_conf conf = webhook_conf(port, url, sizeof(url), NULL);
+    struct receiver *r = NULL;
+    int err;
+    struct mdx_dispatch *d;
+
+    conf.queue_max = 1;
+    d = mdx_dispatch_create(&conf, &err);
+    CHECK(d != NULL);
+    if (d == NULL) {
+        return;
+    }
+    struct mdx_alert a1 = alert_of("press-1", MDX_ALERT_OPEN);
+    struct mdx_alert b1 = alert_of("press-2", MDX_ALERT_OPEN);
+    struct mdx_alert a3 = alert_of("press-1", MDX_ALERT_RESOLVED);
+    mdx_dispatch_submit(d, &a1);
+    mdx_dispatch_submit(d, &b1); /* no room: dropped and counted */
+    CHECK_EQ_INT(stats_of(d).overflow, 1);
+    mdx_dispatch_submit(d, &a3); /* no room either, but it replaces press-1's open */
+    CHECK_EQ_INT(stats_of(d).overflow, 1);
+    CHECK_EQ_INT(stats_of(d).queued, 1);
+    r = receiver_start(port, ANSWER_200);
+    CHECK(r != NULL);
+    if (r == NULL) {
+        goto cleanup;
+    }
+    CHECK_EQ_INT(wait_ok(r, 1, 3000), 1);
+    rec_state(r, 0, st1, sizeof(st1));
+    CHECK_STR(st1, "press-1/resolved");
+    CHECK_WAIT(stats_of(d).queued == 0, 5000);
 
 cleanup:
     mdx_dispatch_destroy(d, 1000);
@@ -858,6 +901,8 @@ static const struct mdx_test tests[] = {
      submit_never_blocks_and_overflow_is_counted},
     {"issue 4: delivery after the receiver recovers", delivered_after_receiver_recovers},
     {"newest state of an alert replaces its queued state", newest_state_replaces_queued_state},
+    {"full queue: a resolve takes its firing change's place",
+     full_queue_resolve_takes_its_firing_place},
     {"destroy drains pending changes", destroy_drains_pending_changes},
     {"issue 4: 10,000 devices alerting at once", ten_thousand_devices_alerting_at_once},
     {NULL, NULL}
