@@ -28,9 +28,17 @@
  * spreads, is scored directly (drift_score), because a slow ramp raises any
  * reference learned from the recent past as fast as it grows.
  *
- * Last comes onset emphasis: an anomaly is news when it starts, so once a
+ * Then comes onset emphasis: an anomaly is news when it starts, so once a
  * score reaches EPISODE_AT, the scores of the next EPISODE_HOLD points are
  * damped unless the evidence clearly grows. One anomaly reads as one alert.
+ *
+ * Last, the alert point follows the series' pace (alert_scale). The live
+ * threshold (0.9) is a budget of false alerts per day, not per point: a
+ * series read every 5 minutes has 300 times fewer chances a day to set a
+ * chance record than one read every second, so the same 0.9 asks for
+ * strong evidence at 1 s and up and for a record of some view from about
+ * 5 minutes on (the NAB corpus's pace), log-linearly in between. Scores
+ * below SLOW_ALERT_AT are not touched, and nor is any score at 1 s or less.
  */
 #include <math.h>
 #include <pthread.h>
@@ -66,6 +74,10 @@
 #define EPISODE_HOLD 100     /* points an episode lasts at least */
 #define EPISODE_GAIN 0.4     /* within it a new peak must close this share of the gap to 1 */
 #define EPISODE_DAMP 0.5     /* other scores within an episode are scaled by this */
+#define ALERT_AT 0.9         /* alert.detector_threshold's default: strong evidence at 1 s */
+#define SLOW_ALERT_AT 0.515  /* ... what scores as much at SLOW_INTERVAL_MS and slower */
+#define FAST_INTERVAL_MS 1000.0
+#define SLOW_INTERVAL_MS 300000.0
 
 enum { EST_LEVEL, EST_SPIKE, EST_SHIFT, EST_DRIFT, EST_VARIANCE, EST_RARITY };
 
@@ -387,6 +399,29 @@ static double episode(struct mdx_detector *d, double score)
     return score * EPISODE_DAMP;
 }
 
+/*
+ * Moves the alert point of a slow series: its raw score 'at' (ALERT_AT at
+ * FAST_INTERVAL_MS or faster, SLOW_ALERT_AT at SLOW_INTERVAL_MS or slower,
+ * log-linear in the interval between) becomes ALERT_AT, linearly on each
+ * side down to SLOW_ALERT_AT and up to 1. Monotonic, so the order of scores
+ * is kept; called only for scores from SLOW_ALERT_AT on (the log is rare).
+ */
+static double alert_scale(const struct mdx_detector *d, double score)
+{
+    double pace, at;
+
+    if (d->interval_ms <= FAST_INTERVAL_MS) {
+        return score;
+    }
+    pace = log(d->interval_ms / FAST_INTERVAL_MS) / log(SLOW_INTERVAL_MS / FAST_INTERVAL_MS);
+    at = ALERT_AT - (ALERT_AT - SLOW_ALERT_AT) * (pace < 1.0 ? pace : 1.0);
+    if (score < at) {
+        return SLOW_ALERT_AT + (score - SLOW_ALERT_AT) * (ALERT_AT - SLOW_ALERT_AT) /
+                                   (at - SLOW_ALERT_AT);
+    }
+    return ALERT_AT + (score - at) * (1.0 - ALERT_AT) / (1.0 - at);
+}
+
 double mdx_detector_push(struct mdx_detector *d, int64_t ts_ms, double x)
 {
     struct mdx_detect_input in;
@@ -443,5 +478,5 @@ double mdx_detector_push(struct mdx_detector *d, int64_t ts_ms, double x)
     if (d->gap_points < AFTER_GAP) {
         d->gap_points++;
     }
-    return score;
+    return score >= SLOW_ALERT_AT ? alert_scale(d, score) : score;
 }

@@ -226,6 +226,39 @@ static void gaps_of_hours_do_not_alert(void)
     CHECK_EQ_INT(alerts, 0);
 }
 
+/*
+ * The alert point follows the series' pace: a series read every 5 minutes
+ * alerts on a new record of some view (a spike of 4.5 sd after 2,000 points
+ * of noise), one read every second needs strong evidence for the same
+ * score. Below 0.515 the scores are the same at every pace, and above it
+ * the slow series' score is never lower.
+ */
+static void the_alert_point_follows_the_pace(void)
+{
+    struct mdx_detector fast, slow;
+    double spike_fast = 0.0, spike_slow = 0.0;
+    int below_differ = 0, slow_lower = 0;
+
+    rng_state = 0x9E3779B97F4A7C15ULL;
+    mdx_detector_init(&fast);
+    mdx_detector_init(&slow);
+    for (int i = 0; i < 2200; i++) {
+        double x = 20.0 + gauss() + (i == 2000 ? 4.5 : 0.0);
+        double f = mdx_detector_push(&fast, T0 + (int64_t)i * 1000, x);
+        double s = mdx_detector_push(&slow, T0 + (int64_t)i * 300000, x);
+        below_differ += f < 0.515 && f != s;
+        slow_lower += s < f;
+        if (i == 2000) {
+            spike_fast = f;
+            spike_slow = s;
+        }
+    }
+    CHECK(spike_fast > 0.515 && spike_fast < ALERT);
+    CHECK(spike_slow >= ALERT);
+    CHECK_EQ_INT(below_differ, 0);
+    CHECK_EQ_INT(slow_lower, 0);
+}
+
 static void timestamps_going_backwards_are_scored(void)
 {
     struct mdx_detector d;
@@ -313,6 +346,7 @@ static const struct mdx_test tests[] = {
     {"bad input: timestamps going backwards are scored", timestamps_going_backwards_are_scored},
     {"bad input: a sensor seen once scores zero", a_sensor_seen_once_scores_zero},
     {"deterministic, state within 512 bytes", deterministic_and_bounded_state},
+    {"the alert point follows the series' pace", the_alert_point_follows_the_pace},
     {NULL, NULL},
 };
 
