@@ -36,6 +36,8 @@ struct mdx_rul_live_conf {
     int64_t model_poll_s;         /* active versions re-read this often */
     char *endpoint;               /* KServe v2 URL evaluating the trees; "" or NULL: in-process */
     int64_t endpoint_timeout_ms;  /* one endpoint request at most */
+    char *endpoint_credentials;   /* none, token_file, azure, gcp (rul_endpoint_auth.h) */
+    char *endpoint_token_file;    /* token_file: the key or token, read for every request */
 };
 
 extern const struct mdx_conf_key mdx_rul_live_conf_keys[];
@@ -55,6 +57,7 @@ struct mdx_rul_live_stats {
     uint64_t model_errors;        /* versions that could not be loaded (logged) */
     uint64_t store_errors;        /* failed writes or reads of the store */
     uint64_t endpoint_errors;     /* batches rul.endpoint did not answer (reasons stored) */
+    uint64_t endpoint_busy;       /* batches held for the next round: the last one was still out */
     uint64_t alerts_raised;       /* predictions below the threshold */
 };
 
@@ -78,14 +81,21 @@ void mdx_rul_live_destroy(struct mdx_rul_live *r);
  *   on_event   a status {"state":"failed"} ends the device's life (its rows
  *              start again, points up to the event's time are ignored).
  *   tick       between batches: polls the active models every
- *              rul.model_poll_s, predicts every rul.predict_interval_s.
+ *              rul.model_poll_s, predicts every rul.predict_interval_s,
+ *              and stores rul.endpoint's answers once they have come.
  */
 extern const struct mdx_stage_ops mdx_rul_live_stage;
 
 /* Re-reads the active versions and thresholds now, whatever rul.model_poll_s (tests). */
 void mdx_rul_live_poll_now(struct mdx_rul_live *r);
-/* Predicts the devices with a new row now, whatever the cadence (tests, shutdown). */
+/*
+ * Predicts the devices with a new row now, whatever the cadence (tests,
+ * shutdown). With rul.endpoint the round is only sent: its answers are
+ * stored by a later tick or mdx_rul_live_collect_now.
+ */
 void mdx_rul_live_predict_now(struct mdx_rul_live *r);
+/* Stores rul.endpoint's answers if they have come; 1 if it did (tests). */
+int mdx_rul_live_collect_now(struct mdx_rul_live *r);
 void mdx_rul_live_stats(const struct mdx_rul_live *r, struct mdx_rul_live_stats *out);
 
 #endif

@@ -122,7 +122,7 @@ int cmd_predict(int argc, char **argv)
         }
     }
     if (endpoint != NULL) {
-        if (mdx_rul_endpoint_predict(endpoint, ENDPOINT_TIMEOUT_MS, x, n, nf, man->cap, rul, why,
+        if (mdx_rul_endpoint_predict(endpoint, NULL, ENDPOINT_TIMEOUT_MS, x, n, nf, man->cap, rul, why,
                                      sizeof(why)) != MDX_OK) {
             fprintf(stderr, "modax predict: %s\n", why);
             rc = CLI_FAIL;

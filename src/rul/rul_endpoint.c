@@ -74,9 +74,9 @@ out:
     return rc;
 }
 
-int mdx_rul_endpoint_predict(const char *url, int64_t timeout_ms, const float *features,
-                             size_t n, size_t nf, double cap, float *rul, char *why,
-                             size_t whylen)
+int mdx_rul_endpoint_predict(const char *url, const char *authorization, int64_t timeout_ms,
+                             const float *features, size_t n, size_t nf, double cap, float *rul,
+                             char *why, size_t whylen)
 {
     struct mdx_http http;
     struct mdx_http_req rq = {.method = "POST", .url = url};
@@ -104,6 +104,9 @@ int mdx_rul_endpoint_predict(const char *url, int64_t timeout_ms, const float *f
         return rc;
     }
     rc = mdx_http_header(&hdr, "Content-Type", "application/json");
+    if (rc == MDX_OK && authorization != NULL) {
+        rc = mdx_http_header(&hdr, "Authorization", authorization);
+    }
     rq.headers = hdr;
     rq.body = body.p;
     rq.body_len = body.len;

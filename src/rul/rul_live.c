@@ -20,8 +20,11 @@
  * Models: at most MODELS_MAX versions loaded (one per distinct active
  * version in use), each with its feature batch buffer of max_devices rows.
  * With rul.endpoint the loaded model gives the features' specification and
- * a remote endpoint evaluates the trees, one request per batch on this
- * thread (rul_endpoint.c; docs/rul.md says what is still missing).
+ * a remote endpoint evaluates the trees, one request per batch, on the
+ * endpoint client's own thread (rul_remote.c): a round's batches go out
+ * together and their answers are stored and alerted on at a later tick,
+ * so a slow endpoint never holds up the writer. While a round is out, the
+ * next one waits (its devices keep their new rows) and is counted.
  */
 #include <math.h>
 #include <stdio.h>
@@ -39,6 +42,8 @@
 #include "modax/rul_live.h"
 #include "modax/rul_rows.h"
 #include "modax/status.h"
+#include "rul/rul_endpoint_auth.h"
+#include "rul/rul_remote.h"
 
 #define MOD "rul"
 #define MODELS_MAX 8
@@ -65,7 +70,14 @@ const struct mdx_conf_key mdx_rul_live_conf_keys[] = {
                  "deploy/ml/) that evaluates the trees; empty: in-process"),
     MDX_CONF_INT("rul.endpoint_timeout_ms", "2000", 100, 60000, struct mdx_rul_live_conf,
                  endpoint_timeout_ms,
-                 "Most one endpoint request (one per model batch) may take; ingest waits meanwhile"),
+                 "Most one endpoint request (one per model batch) may take (on its own thread)"),
+    MDX_CONF_STR("rul.endpoint_credentials", "none", struct mdx_rul_live_conf,
+                 endpoint_credentials,
+                 "none, token_file (Bearer + rul.endpoint_token_file: an Azure ML endpoint key), "
+                 "azure (Workload Identity token for Azure ML), gcp (Google credentials for "
+                 "Vertex AI)"),
+    MDX_CONF_STR("rul.endpoint_token_file", "", struct mdx_rul_live_conf, endpoint_token_file,
+                 "File with the endpoint's key or token, read again for every request"),
     MDX_CONF_END,
 };
 
@@ -118,6 +130,7 @@ struct mdx_rul_live {
     size_t n_devs;
     struct mdx_rul_window *scratch;
     struct mdx_rul_prediction *preds; /* max_devices */
+    struct mdx_rul_remote *remote;    /* rul.endpoint's client; NULL: in-process */
     int64_t next_poll_us, next_predict_us;
     struct mdx_rul_live_stats st;
 };
@@ -529,36 +542,111 @@ static void alert_check(struct mdx_rul_live *r, struct dev *d, double rul, const
     }
 }
 
-/*
- * The batch of 'lm' evaluated by rul.endpoint (rul_endpoint.c), on this
- * thread within rul.endpoint_timeout_ms. On failure each device of the
- * batch gets the reason instead of a prediction (at r->preds[*n_preds]).
- */
-static int endpoint_batch(struct mdx_rul_live *r, struct lmodel *lm, size_t *n_preds)
+/* Stores the round's predictions and reasons (r->preds[0..n)). */
+static void store_predictions(struct mdx_rul_live *r, size_t n)
 {
-    char why[256];
     int rc;
 
-    rc = mdx_rul_endpoint_predict(r->conf.endpoint, r->conf.endpoint_timeout_ms, lm->feat,
-                                  lm->n_due, lm->nf, lm->man->cap, lm->out, why, sizeof(why));
-    if (rc == MDX_OK) {
-        return MDX_OK;
+    if (n == 0) {
+        return;
     }
-    r->st.endpoint_errors++;
-    mdx_log_warn(MOD, "endpoint prediction failed", MDX_F_STR("version", lm->version),
-                 MDX_F_STR("reason", why));
-    for (size_t k = 0; k < lm->n_due; k++) {
-        struct mdx_rul_prediction *p = &r->preds[(*n_preds)++];
+    rc = mdx_store_rul_prediction_put(r->store, r->preds, n, r->conf.history_keep);
+    if (rc != MDX_OK) {
+        r->st.store_errors++;
+        mdx_log_warn(MOD, "predictions not stored", MDX_F_INT("n", n), MDX_F_ERR(rc));
+    }
+}
 
-        memset(p, 0, sizeof(*p));
-        snprintf(p->tenant, sizeof(p->tenant), "%s", lm->due[k]->tenant);
-        snprintf(p->device, sizeof(p->device), "%s", lm->due[k]->device);
-        p->ts_ms = lm->due[k]->last_row_ts;
-        p->rul = NAN;
-        snprintf(p->reason, sizeof(p->reason), "endpoint: %.*s", (int)sizeof(p->reason) - 11,
-                 why);
+/* The prediction entry of 'd' for this round, at r->preds[*n] (reason and value unset). */
+static struct mdx_rul_prediction *prediction_of(struct mdx_rul_live *r, const struct dev *d,
+                                                size_t *n)
+{
+    struct mdx_rul_prediction *p = &r->preds[(*n)++];
+
+    memset(p, 0, sizeof(*p));
+    snprintf(p->tenant, sizeof(p->tenant), "%s", d->tenant);
+    snprintf(p->device, sizeof(p->device), "%s", d->device);
+    p->ts_ms = d->last_row_ts;
+    p->rul = NAN;
+    return p;
+}
+
+/* Stores and alerts on the predictions of batch 'k' of model 'version' (rul[k] each). */
+static void apply_batch(struct mdx_rul_live *r, const char *version, struct dev *const *due,
+                        const float *rul, size_t n_due, size_t *n_preds)
+{
+    for (size_t k = 0; k < n_due; k++) {
+        struct mdx_rul_prediction *p = prediction_of(r, due[k], n_preds);
+
+        p->rul = rul[k];
+        snprintf(p->model_version, sizeof(p->model_version), "%s", version);
+        r->st.predictions++;
+        alert_check(r, due[k], p->rul, version);
     }
-    return rc;
+}
+
+/*
+ * The answers of rul.endpoint's last round, if they have come: stored and
+ * alerted on as in-process predictions; a batch that failed gives each of
+ * its devices the reason instead. Returns 1 if a round was applied.
+ */
+static int apply_remote(struct mdx_rul_live *r)
+{
+    struct mdx_rul_remote_job *j = r->remote != NULL ? mdx_rul_remote_collect(r->remote) : NULL;
+    size_t n_preds = 0;
+
+    if (j == NULL) {
+        return 0;
+    }
+    for (size_t i = 0; i < j->n; i++) {
+        const struct mdx_rul_remote_batch *b = &j->b[i];
+        struct dev *const *due = (struct dev *const *)b->tags; /* devices live as long as r */
+
+        r->st.batches++;
+        if (b->rc == MDX_OK) {
+            apply_batch(r, b->version, due, b->rul, b->n, &n_preds);
+            continue;
+        }
+        r->st.endpoint_errors++;
+        mdx_log_warn(MOD, "endpoint prediction failed", MDX_F_STR("version", b->version),
+                     MDX_F_STR("reason", b->why));
+        for (size_t k = 0; k < b->n; k++) {
+            struct mdx_rul_prediction *p = prediction_of(r, due[k], &n_preds);
+            snprintf(p->reason, sizeof(p->reason), "endpoint: %.*s",
+                     (int)sizeof(p->reason) - 11, b->why);
+        }
+    }
+    mdx_rul_remote_job_free(j);
+    store_predictions(r, n_preds);
+    return 1;
+}
+
+/*
+ * Hands the batch of 'lm' to rul.endpoint's thread. While the last round
+ * is still out, its devices keep their new row for the next round.
+ */
+static void send_batch(struct mdx_rul_live *r, struct lmodel *lm)
+{
+    int rc = mdx_rul_remote_add(r->remote, lm->version, lm->feat, lm->n_due, lm->nf,
+                                lm->man->cap, (void *const *)lm->due);
+
+    if (rc == MDX_OK) {
+        return;
+    }
+    if (rc == MDX_EAGAIN) {
+        r->st.endpoint_busy++;
+    } else {
+        mdx_log_warn(MOD, "endpoint batch not sent", MDX_F_STR("version", lm->version),
+                     MDX_F_ERR(rc));
+    }
+    for (size_t k = 0; k < lm->n_due; k++) {
+        lm->due[k]->fresh = 1;
+    }
+}
+
+int mdx_rul_live_collect_now(struct mdx_rul_live *r)
+{
+    return apply_remote(r);
 }
 
 void mdx_rul_live_predict_now(struct mdx_rul_live *r)
@@ -611,47 +699,30 @@ void mdx_rul_live_predict_now(struct mdx_rul_live *r)
         }
         lm->due[lm->n_due++] = d;
     }
-    /* One batch per model. */
+    /* One batch per model: evaluated here, or sent to rul.endpoint's thread. */
     for (int mi = 0; mi < MODELS_MAX; mi++) {
         struct lmodel *lm = &r->models[mi];
 
         if (lm->n_due == 0) {
             continue;
         }
-        if (r->conf.endpoint != NULL && r->conf.endpoint[0] != '\0') {
-            rc = endpoint_batch(r, lm, &n_preds);
-        } else {
-            rc = mdx_rul_predict(lm->m, lm->feat, lm->n_due, lm->out);
-            if (rc != MDX_OK) {
-                mdx_log_error(MOD, "prediction failed", MDX_F_STR("version", lm->version),
-                              MDX_F_ERR(rc));
-            }
-        }
-        r->st.batches++;
-        if (rc != MDX_OK) {
+        if (r->remote != NULL) {
+            send_batch(r, lm);
             continue;
         }
-        for (size_t k = 0; k < lm->n_due; k++) {
-            struct dev *d = lm->due[k];
-            struct mdx_rul_prediction *p = &r->preds[n_preds++];
-
-            memset(p, 0, sizeof(*p));
-            snprintf(p->tenant, sizeof(p->tenant), "%s", d->tenant);
-            snprintf(p->device, sizeof(p->device), "%s", d->device);
-            p->ts_ms = d->last_row_ts;
-            p->rul = lm->out[k];
-            snprintf(p->model_version, sizeof(p->model_version), "%s", lm->version);
-            r->st.predictions++;
-            alert_check(r, d, p->rul, lm->version);
-        }
-    }
-    if (n_preds > 0) {
-        rc = mdx_store_rul_prediction_put(r->store, r->preds, n_preds, r->conf.history_keep);
+        rc = mdx_rul_predict(lm->m, lm->feat, lm->n_due, lm->out);
+        r->st.batches++;
         if (rc != MDX_OK) {
-            r->st.store_errors++;
-            mdx_log_warn(MOD, "predictions not stored", MDX_F_INT("n", n_preds), MDX_F_ERR(rc));
+            mdx_log_error(MOD, "prediction failed", MDX_F_STR("version", lm->version),
+                          MDX_F_ERR(rc));
+            continue;
         }
+        apply_batch(r, lm->version, lm->due, lm->out, lm->n_due, &n_preds);
     }
+    if (r->remote != NULL) {
+        mdx_rul_remote_submit(r->remote);
+    }
+    store_predictions(r, n_preds);
 }
 
 void mdx_rul_live_poll_now(struct mdx_rul_live *r)
@@ -668,6 +739,7 @@ static void rul_live_tick(void *ctx)
     if (mdx_due(now, &r->next_poll_us, r->conf.model_poll_s * 1000000LL)) {
         poll_models(r);
     }
+    apply_remote(r);
     if (mdx_due(now, &r->next_predict_us, r->conf.predict_interval_s * 1000000LL)) {
         mdx_rul_live_predict_now(r);
     }
@@ -697,6 +769,22 @@ struct mdx_rul_live *mdx_rul_live_create(const struct mdx_rul_live_conf *conf,
         mdx_rul_live_destroy(r);
         return NULL;
     }
+    if (conf->endpoint != NULL && conf->endpoint[0] != '\0') {
+        char why[512];
+        struct mdx_rul_auth *auth = mdx_rul_auth_create(conf->endpoint_credentials,
+                                                        conf->endpoint_token_file,
+                                                        conf->endpoint_timeout_ms, err, why,
+                                                        sizeof(why));
+        if (auth == NULL) {
+            mdx_log_error(MOD, "rul.endpoint credentials not usable", MDX_F_STR("reason", why));
+        }
+        if (auth == NULL || (r->remote = mdx_rul_remote_create(conf->endpoint, auth,
+                                                               conf->endpoint_timeout_ms, err)) ==
+                                NULL) {
+            mdx_rul_live_destroy(r);
+            return NULL;
+        }
+    }
     r->next_poll_us = mdx_mono_us() + conf->model_poll_s * 1000000LL;
     r->next_predict_us = mdx_mono_us() + conf->predict_interval_s * 1000000LL;
     *err = MDX_OK;
@@ -708,6 +796,7 @@ void mdx_rul_live_destroy(struct mdx_rul_live *r)
     if (r == NULL) {
         return;
     }
+    mdx_rul_remote_destroy(r->remote); /* before the devices its job points to */
     for (size_t i = 0; r->all != NULL && i < r->n_devs; i++) {
         dev_free_ring(r->all[i]);
         mdx_free(r->all[i]);

@@ -26,6 +26,7 @@
 #include "modax/rul_live.h"
 #include "modax/status.h"
 #include "modax/store.h"
+#include "support/gcp_standin.h"
 #include "support/support.h"
 
 #define T0 1760000000000LL
@@ -174,6 +175,8 @@ static struct mdx_store *live_store(const char *name)
 }
 
 /* The units' cycles as points of the model's inputs, one row per second. */
+static int64_t feed_shift_ms; /* added to every fed point's time (a later pass of the units) */
+
 static void feed_units(struct mdx_rul_live *r, const struct mdx_rul_spec *spec,
                        const struct mdx_rul_dataset *d)
 {
@@ -187,7 +190,7 @@ static void feed_units(struct mdx_rul_live *r, const struct mdx_rul_spec *spec,
         for (size_t row = d->asset_start[a]; row < d->asset_start[a + 1]; row++) {
             for (size_t i = 0; i < spec->n_inputs; i++) {
                 int col = mdx_rul_dataset_input(d, spec->inputs[i]);
-                set_point(&p[i], spec->inputs[i], T0 + (int64_t)d->time[row] * 1000,
+                set_point(&p[i], spec->inputs[i], T0 + feed_shift_ms + (int64_t)d->time[row] * 1000,
                           d->values[row * d->n_inputs + (size_t)col], 0);
             }
             mdx_rul_live_stage.on_points(r, &g, &ref);
@@ -195,38 +198,69 @@ static void feed_units(struct mdx_rul_live *r, const struct mdx_rul_spec *spec,
     }
 }
 
+/* rul.endpoint_credentials and rul.endpoint_token_file of the next run_live. */
+static const char *creds_mode, *creds_file;
+
 /* A live stage on a fresh store, fed the units and asked to predict; its stats into *s. */
+/* Feeds the units of the training subset to 'r', laid out for the model 'base'. */
+static void feed_subset(struct mdx_rul_live *r)
+{
+    struct mdx_rul_read_opts ro = {.format = MDX_RUL_FMT_CMAPSS};
+    struct mdx_rul_dataset *d = NULL;
+    struct mdx_rul_model *m;
+    char why[512];
+    int err;
+
+    m = mdx_rul_model_load(base, why, sizeof(why), &err);
+    CHECK(m != NULL);
+    CHECK_EQ_INT(mdx_rul_dataset_read(subset, &ro, &d, why, sizeof(why)), MDX_OK);
+    if (m != NULL && d != NULL) {
+        feed_units(r, &mdx_rul_model_manifest(m)->spec, d);
+    }
+    mdx_rul_dataset_free(d);
+    mdx_rul_model_free(m);
+}
+
+/* A live stage for 'conf' on 'st', its models polled and the units fed once; NULL on failure. */
+static struct mdx_rul_live *live_fed(const struct mdx_rul_live_conf *conf, struct mdx_store *st)
+{
+    struct mdx_rul_live *r = NULL;
+    int err;
+
+    CHECK(st != NULL);
+    if (st != NULL) {
+        r = mdx_rul_live_create(conf, st, NULL, &err);
+        CHECK(r != NULL);
+    }
+    if (r != NULL) {
+        mdx_rul_live_poll_now(r);
+        feed_subset(r);
+    }
+    return r;
+}
+
 static struct mdx_store *run_live(const char *name, const char *endpoint,
                                   struct mdx_rul_live_stats *s)
 {
     struct mdx_rul_live_conf conf = {.enabled = 1, .row_interval_s = 1,
                                      .predict_interval_s = 3600, .threshold_cycles = 20,
                                      .max_devices = 10, .history_keep = 10, .model_poll_s = 3600,
-                                     .endpoint = (char *)endpoint, .endpoint_timeout_ms = 10000};
-    struct mdx_rul_read_opts ro = {.format = MDX_RUL_FMT_CMAPSS};
+                                     .endpoint = (char *)endpoint, .endpoint_timeout_ms = 10000,
+                                     .endpoint_credentials = (char *)creds_mode,
+                                     .endpoint_token_file = (char *)creds_file};
     struct mdx_store *st = live_store(name);
-    struct mdx_rul_dataset *d = NULL;
-    struct mdx_rul_model *m;
-    struct mdx_rul_live *r = NULL;
-    char why[512];
-    int err;
+    struct mdx_rul_live *r = live_fed(&conf, st);
 
-    m = mdx_rul_model_load(base, why, sizeof(why), &err);
-    CHECK(m != NULL && st != NULL);
-    CHECK_EQ_INT(mdx_rul_dataset_read(subset, &ro, &d, why, sizeof(why)), MDX_OK);
-    if (m != NULL && st != NULL && d != NULL) {
-        r = mdx_rul_live_create(&conf, st, NULL, &err);
-        CHECK(r != NULL);
-    }
+    memset(s, 0, sizeof(*s));
     if (r != NULL) {
-        mdx_rul_live_poll_now(r);
-        feed_units(r, &mdx_rul_model_manifest(m)->spec, d);
         mdx_rul_live_predict_now(r);
+        if (endpoint != NULL) { /* sent to the endpoint's thread: its answers come later */
+            int got = 0;
+            CHECK_WAIT((got |= mdx_rul_live_collect_now(r)) == 1, 20000);
+        }
         mdx_rul_live_stats(r, s);
     }
     mdx_rul_live_destroy(r);
-    mdx_rul_dataset_free(d);
-    mdx_rul_model_free(m);
     return st;
 }
 
@@ -264,12 +298,149 @@ static void test_live_stage(void)
     mdx_store_close(busy);
 }
 
+/*
+ * A slow endpoint (4 s an answer) does not hold up the writer: the round
+ * is sent and predict_now returns at once; a round due meanwhile waits and
+ * is counted; the answers are stored once they come.
+ */
+static void test_slow_endpoint_does_not_block(void)
+{
+    struct mdx_rul_live_conf conf = {.enabled = 1, .row_interval_s = 1,
+                                     .predict_interval_s = 3600, .threshold_cycles = 20,
+                                     .max_devices = 10, .history_keep = 10, .model_poll_s = 3600,
+                                     .endpoint_timeout_ms = 20000};
+    struct mdx_store *st = live_store("slow");
+    struct mdx_rul_live *r;
+    struct mdx_rul_live_stats s;
+    struct mdx_rul_prediction p;
+    char ep[256];
+
+    endpoint_url(ep, sizeof(ep), "slow");
+    conf.endpoint = ep;
+    r = live_fed(&conf, st);
+    if (r != NULL) {
+        int64_t t0 = mdx_mono_us();
+        mdx_rul_live_predict_now(r);
+        int64_t sent_ms = (mdx_mono_us() - t0) / 1000;
+        CHECK(sent_ms < 2000); /* the answer takes 4 s: the round was not waited for */
+        CHECK_EQ_INT(mdx_rul_live_collect_now(r), 0);
+        CHECK_EQ_INT(mdx_store_rul_prediction_latest(st, "acme", "unit-1", &p), MDX_ENOTFOUND);
+        feed_shift_ms = 1000000000; /* later rows: due again */
+        feed_subset(r);
+        feed_shift_ms = 0;
+        mdx_rul_live_predict_now(r);
+        mdx_rul_live_stats(r, &s);
+        CHECK(s.endpoint_busy >= 1); /* held while the first round is out */
+        int got = 0;
+        CHECK_WAIT((got |= mdx_rul_live_collect_now(r)) == 1, 30000);
+        mdx_rul_live_stats(r, &s);
+        CHECK_EQ_INT((int)s.predictions, DEVICES);
+        CHECK_EQ_INT((int)s.endpoint_errors, 0);
+        CHECK_EQ_INT(mdx_store_rul_prediction_latest(st, "acme", "unit-1", &p), MDX_OK);
+        CHECK(!isnan(p.rul));
+    }
+    mdx_rul_live_destroy(r);
+    mdx_store_close(st);
+}
+
+/* The first prediction of unit-1 in 'st' (closes it). */
+static struct mdx_rul_prediction unit1(struct mdx_store *st)
+{
+    struct mdx_rul_prediction p;
+
+    memset(&p, 0, sizeof(p));
+    p.rul = NAN;
+    if (st != NULL) {
+        CHECK_EQ_INT(mdx_store_rul_prediction_latest(st, "acme", "unit-1", &p), MDX_OK);
+        mdx_store_close(st);
+    }
+    return p;
+}
+
+/*
+ * rul.endpoint_credentials: a key in a token file (Azure ML), a Google
+ * token from the metadata server (Vertex AI on GKE) are sent and accepted;
+ * a wrong key is a 401 stored as each device's reason; an unknown mode, a
+ * token_file mode without its file, a file that is not there are refused
+ * with the reason.
+ */
+static void test_endpoint_credentials(void)
+{
+    struct mdx_rul_live_conf bad = {.enabled = 1, .row_interval_s = 1, .predict_interval_s = 60,
+                                    .max_devices = 10, .history_keep = 10, .model_poll_s = 60,
+                                    .endpoint_timeout_ms = 1000};
+    struct mdx_rul_live_stats s;
+    struct mdx_rul_prediction p;
+    struct gcp_standin g = {0};
+    char ep[256], key[900], host[64];
+    FILE *f;
+    int err;
+
+    endpoint_url(ep, sizeof(ep), "secured");
+    snprintf(key, sizeof(key), "%s/endpoint.key", dir);
+    f = fopen(key, "w");
+    CHECK(f != NULL);
+    if (f == NULL) {
+        return;
+    }
+    fputs("s3cret-key\n", f);
+    fclose(f);
+    creds_mode = "token_file";
+    creds_file = key;
+    p = unit1(run_live("key", ep, &s));
+    CHECK_EQ_INT((int)s.predictions, DEVICES);
+    CHECK(!isnan(p.rul));
+
+    f = fopen(key, "w"); /* read again for every request: a rotated, wrong key */
+    CHECK(f != NULL);
+    if (f != NULL) {
+        fputs("wrong-key\n", f);
+        fclose(f);
+    }
+    p = unit1(run_live("wrong-key", ep, &s));
+    CHECK_EQ_INT((int)s.predictions, 0);
+    CHECK_EQ_INT((int)s.endpoint_errors, 1);
+    CHECK(isnan(p.rul) && strstr(p.reason, "HTTP 401") != NULL);
+
+    creds_file = "/nonexistent/endpoint.key";
+    p = unit1(run_live("no-key-file", ep, &s));
+    CHECK_EQ_INT((int)s.endpoint_errors, 1);
+    CHECK(strstr(p.reason, "rul.endpoint_token_file") != NULL);
+    CHECK(strstr(p.reason, "unreadable") != NULL);
+
+    CHECK_EQ_INT(gcp_standin_start(&g, 1), 0);
+    snprintf(host, sizeof(host), "127.0.0.1:%d", g.port);
+    setenv("GCE_METADATA_HOST", host, 1);
+    unsetenv("GOOGLE_APPLICATION_CREDENTIALS");
+    creds_mode = "gcp";
+    creds_file = NULL;
+    p = unit1(run_live("gcp", ep, &s));
+    CHECK_EQ_INT((int)s.predictions, DEVICES);
+    CHECK(!isnan(p.rul));
+    CHECK(atomic_load(&g.issued) >= 1);
+    unsetenv("GCE_METADATA_HOST");
+    gcp_standin_stop(&g);
+    creds_mode = NULL;
+
+    bad.endpoint = ep;
+    bad.endpoint_credentials = "kerberos";
+    CHECK(mdx_rul_live_create(&bad, NULL, NULL, &err) == NULL);
+    CHECK_EQ_INT(err, MDX_ECONF);
+    bad.endpoint_credentials = "token_file";
+    CHECK(mdx_rul_live_create(&bad, NULL, NULL, &err) == NULL);
+    CHECK_EQ_INT(err, MDX_ECONF);
+}
+
 static const struct mdx_test tests[] = {
     {"issue 15: train, export and serve it from a KServe v2 stand-in", test_start},
     {"issue 15: modax predict --endpoint predicts as in-process", test_same_predictions},
     {"issue 15: an endpoint down, busy or answering short is an error", test_endpoint_errors},
     {"issue 15: the live stage with rul.endpoint stores the in-process predictions",
      test_live_stage},
+    {"issue 15: a slow rul.endpoint does not hold up the live stage",
+     test_slow_endpoint_does_not_block},
+    {"issue 15: rul.endpoint credentials: key file, Google token; wrong ones refused",
+     test_endpoint_credentials},
     {NULL, NULL}};
 
 MDX_TEST_MAIN(tests)

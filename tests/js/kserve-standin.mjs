@@ -8,6 +8,10 @@
 //   POST /v2/models/rul/infer    the model's answer ("rul", "rul_unclipped")
 //   POST /v2/models/short/infer  one value fewer than rows (a broken endpoint)
 //   POST /v2/models/busy/infer   503
+//   POST /v2/models/slow/infer   the model's answer after 4 s (a slow endpoint)
+//   POST /v2/models/secured/infer  the model's answer with "Authorization: Bearer
+//                                s3cret-key" (an Azure ML key) or "Bearer gtok-N" (a token
+//                                of tests/support/gcp_standin), else 401
 import http from 'node:http';
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 import * as ort from 'onnxruntime-web';
@@ -39,9 +43,16 @@ const server = http.createServer((req, res) => {
         const m = /^\/v2\/models\/([a-z]+)\/infer$/.exec(req.url);
         let status = 404, body = { error: 'not found' };
         try {
-            if (req.method === 'POST' && m && m[1] === 'busy') {
+            const auth = req.headers.authorization ?? '';
+            if (req.method === 'POST' && m && m[1] === 'secured' &&
+                !/^Bearer (s3cret-key|gtok-[0-9]+)$/.test(auth)) {
+                [status, body] = [401, { error: 'unauthorized' }];
+            } else if (req.method === 'POST' && m && m[1] === 'busy') {
                 [status, body] = [503, { error: 'busy' }];
-            } else if (req.method === 'POST' && m && (m[1] === 'rul' || m[1] === 'short')) {
+            } else if (req.method === 'POST' && m && ['rul', 'short', 'slow', 'secured'].includes(m[1])) {
+                if (m[1] === 'slow') {
+                    await new Promise((resolve) => setTimeout(resolve, 4000));
+                }
                 [status, body] = await infer(JSON.parse(Buffer.concat(chunks).toString('utf8')));
                 if (m[1] === 'short' && status === 200) {
                     body.outputs.forEach((o) => { o.data.pop(); o.shape[0]--; });
