@@ -127,13 +127,14 @@ int mdx_rul_predict(struct mdx_rul_model *m, const float *features, size_t n, fl
  * speaking the KServe v2 inference protocol (Triton serving the ONNX export,
  * deploy/ml/): one POST of all rows to 'url' (e.g.
  * http://host:8000/v2/models/rul/infer), answers into rul[n], clipped to
- * [0, cap] (rul_endpoint.c). 'authorization' is the Authorization
- * header's value (a secret, never logged), NULL for none. MDX_EAGAIN when
- * it cannot be reached in timeout_ms or answers 5xx/429, MDX_EDENIED on
- * 401/403, MDX_EINVAL for an answer that is not n numbers in an output
- * "rul" or a non-finite feature, with 'why'.
+ * [0, cap] (rul_endpoint.c). 'auth' adds the request's credentials
+ * (src/rul/rul_endpoint_auth.h; NULL: none). MDX_EAGAIN when it cannot be
+ * reached in timeout_ms or answers 5xx/429, MDX_EDENIED on 401/403,
+ * MDX_EINVAL for an answer that is not n numbers in an output "rul" or a
+ * non-finite feature, with 'why'.
  */
-int mdx_rul_endpoint_predict(const char *url, const char *authorization, int64_t timeout_ms,
+struct mdx_rul_auth;
+int mdx_rul_endpoint_predict(const char *url, struct mdx_rul_auth *auth, int64_t timeout_ms,
                              const float *features, size_t n, size_t nf, double cap, float *rul,
                              char *why, size_t whylen);
 

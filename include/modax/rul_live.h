@@ -38,6 +38,7 @@ struct mdx_rul_live_conf {
     int64_t endpoint_timeout_ms;  /* one endpoint request at most */
     char *endpoint_credentials;   /* none, token_file, azure, gcp (rul_endpoint_auth.h) */
     char *endpoint_token_file;    /* token_file: the key or token, read for every request */
+    char *endpoint_region;        /* aws: the region; "": $AWS_REGION */
 };
 
 extern const struct mdx_conf_key mdx_rul_live_conf_keys[];

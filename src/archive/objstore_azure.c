@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "archive/cloud_sign.h"
+#include "net/cloud_sign.h"
 #include "archive/objstore_cloud.h"
 #include "archive/objstore_rest.h"
 #include "modax/alloc.h"

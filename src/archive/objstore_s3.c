@@ -36,8 +36,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "archive/aws_creds.h"
-#include "archive/cloud_sign.h"
+#include "net/aws_creds.h"
+#include "net/cloud_sign.h"
 #include "archive/objstore_cloud.h"
 #include "archive/objstore_rest.h"
 #include "modax/alloc.h"
@@ -163,7 +163,10 @@ static void *s3_create(const struct mdx_objstore_conf *conf, int *err)
                                         conf->timeout_ms};
         s->gcp = mdx_gcp_creds_create(&gc, &rc, s->err, sizeof(s->err));
     } else {
-        s->creds = mdx_aws_creds_create(conf, &rc, s->err, sizeof(s->err));
+        struct mdx_aws_creds_conf ac = {"archive.store", conf->credentials, conf->access_key,
+                                        conf->secret_key, conf->session_token, conf->region,
+                                        "modax-archiver", conf->ca_file, conf->timeout_ms};
+        s->creds = mdx_aws_creds_create(&ac, &rc, s->err, sizeof(s->err));
     }
     if (s->creds == NULL && s->gcp == NULL) {
         mdx_log_error("archive", "S3 object store not usable", MDX_F_STR("reason", s->err));

@@ -19,6 +19,7 @@
 #include "modax/rul.h"
 #include "modax/status.h"
 #include "net/http_client.h"
+#include "rul/rul_endpoint_auth.h"
 
 #define BYTES_PER_VALUE 16                  /* "%.9g," of a float32, at most */
 #define RESP_OVERHEAD 4096                  /* the answer's names, shape, datatype */
@@ -74,7 +75,7 @@ out:
     return rc;
 }
 
-int mdx_rul_endpoint_predict(const char *url, const char *authorization, int64_t timeout_ms,
+int mdx_rul_endpoint_predict(const char *url, struct mdx_rul_auth *auth, int64_t timeout_ms,
                              const float *features, size_t n, size_t nf, double cap, float *rul,
                              char *why, size_t whylen)
 {
@@ -104,8 +105,14 @@ int mdx_rul_endpoint_predict(const char *url, const char *authorization, int64_t
         return rc;
     }
     rc = mdx_http_header(&hdr, "Content-Type", "application/json");
-    if (rc == MDX_OK && authorization != NULL) {
-        rc = mdx_http_header(&hdr, "Authorization", authorization);
+    if (rc == MDX_OK && auth != NULL) {
+        rc = mdx_rul_auth_sign(auth, url, body.p, body.len, &hdr, why, whylen);
+        if (rc != MDX_OK) {
+            mdx_http_headers_free(hdr);
+            mdx_http_fini(&http);
+            mdx_buf_fini(&body);
+            return rc;
+        }
     }
     rq.headers = hdr;
     rq.body = body.p;

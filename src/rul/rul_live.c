@@ -75,9 +75,11 @@ const struct mdx_conf_key mdx_rul_live_conf_keys[] = {
                  endpoint_credentials,
                  "none, token_file (Bearer + rul.endpoint_token_file: an Azure ML endpoint key), "
                  "azure (Workload Identity token for Azure ML), gcp (Google credentials for "
-                 "Vertex AI)"),
+                 "Vertex AI), aws (SigV4 for SageMaker: $AWS_ACCESS_KEY_ID, Pod Identity, IRSA)"),
     MDX_CONF_STR("rul.endpoint_token_file", "", struct mdx_rul_live_conf, endpoint_token_file,
                  "File with the endpoint's key or token, read again for every request"),
+    MDX_CONF_STR("rul.endpoint_region", "", struct mdx_rul_live_conf, endpoint_region,
+                 "AWS region of a SageMaker endpoint (aws); empty: $AWS_REGION"),
     MDX_CONF_END,
 };
 
@@ -773,6 +775,7 @@ struct mdx_rul_live *mdx_rul_live_create(const struct mdx_rul_live_conf *conf,
         char why[512];
         struct mdx_rul_auth *auth = mdx_rul_auth_create(conf->endpoint_credentials,
                                                         conf->endpoint_token_file,
+                                                        conf->endpoint_region,
                                                         conf->endpoint_timeout_ms, err, why,
                                                         sizeof(why));
         if (auth == NULL) {

@@ -62,20 +62,11 @@ static void *remote_main(void *arg)
         pthread_mutex_unlock(&c->mu);
         for (size_t i = 0; i < j->n; i++) {
             struct mdx_rul_remote_batch *b = &j->b[i];
-            char *authorization = NULL;
 
-            b->rc = mdx_rul_auth_header(c->auth, &authorization, b->why, sizeof(b->why));
-            if (b->rc == MDX_OK) {
-                b->rc = mdx_rul_endpoint_predict(c->url, authorization, c->timeout_ms,
-                                                 b->features, b->n, b->nf, b->cap, b->rul,
-                                                 b->why, sizeof(b->why));
-            }
+            b->rc = mdx_rul_endpoint_predict(c->url, c->auth, c->timeout_ms, b->features, b->n,
+                                             b->nf, b->cap, b->rul, b->why, sizeof(b->why));
             if (b->rc == MDX_EDENIED) {
                 mdx_rul_auth_refused(c->auth);
-            }
-            if (authorization != NULL) {
-                mdx_memzero(authorization, strlen(authorization));
-                mdx_free(authorization);
             }
         }
         pthread_mutex_lock(&c->mu);

@@ -359,7 +359,8 @@ static struct mdx_rul_prediction unit1(struct mdx_store *st)
 
 /*
  * rul.endpoint_credentials: a key in a token file (Azure ML), a Google
- * token from the metadata server (Vertex AI on GKE) are sent and accepted;
+ * token from the metadata server (Vertex AI on GKE), a SigV4 signature
+ * (SageMaker) are sent and accepted; a wrong secret is a 403;
  * a wrong key is a 401 stored as each device's reason; an unknown mode, a
  * token_file mode without its file, a file that is not there are refused
  * with the reason.
@@ -420,6 +421,28 @@ static void test_endpoint_credentials(void)
     CHECK(atomic_load(&g.issued) >= 1);
     unsetenv("GCE_METADATA_HOST");
     gcp_standin_stop(&g);
+
+    /* SageMaker: SigV4 checked by AWS's own signer in the stand-in. */
+    snprintf(ep, sizeof(ep), "http://127.0.0.1:%d/endpoints/rul/invocations", port);
+    setenv("AWS_ACCESS_KEY_ID", "AKIDMODAXTEST", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "modax/test/secret/key/not/used/anywhere/else", 1);
+    setenv("AWS_REGION", "eu-west-1", 1);
+    creds_mode = "aws";
+    p = unit1(run_live("aws", ep, &s));
+    CHECK_EQ_INT((int)s.predictions, DEVICES);
+    CHECK(!isnan(p.rul));
+    setenv("AWS_SECRET_ACCESS_KEY", "a-wrong-secret", 1);
+    p = unit1(run_live("aws-wrong", ep, &s));
+    CHECK_EQ_INT((int)s.endpoint_errors, 1);
+    CHECK(isnan(p.rul) && strstr(p.reason, "HTTP 403") != NULL);
+    unsetenv("AWS_REGION");
+    unsetenv("AWS_DEFAULT_REGION");
+    bad.endpoint = ep;
+    bad.endpoint_credentials = "aws"; /* no region anywhere */
+    CHECK(mdx_rul_live_create(&bad, NULL, NULL, &err) == NULL);
+    CHECK_EQ_INT(err, MDX_ECONF);
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
     creds_mode = NULL;
 
     bad.endpoint = ep;
@@ -439,7 +462,7 @@ static const struct mdx_test tests[] = {
      test_live_stage},
     {"issue 15: a slow rul.endpoint does not hold up the live stage",
      test_slow_endpoint_does_not_block},
-    {"issue 15: rul.endpoint credentials: key file, Google token; wrong ones refused",
+    {"issue 15: rul.endpoint credentials: key file, Google token, SigV4; wrong ones refused",
      test_endpoint_credentials},
     {NULL, NULL}};
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "archive/cloud_sign.h"
+#include "net/cloud_sign.h"
 #include "archive/objstore_cloud.h"
 #include "modax/alloc.h"
 #include "modax/objstore.h"

@@ -4,11 +4,10 @@
  * Signature Version 4 (S3, and GCS through its S3 interoperability) and
  * Azure Storage SharedKey. Pure functions over strings, no I/O, so the
  * unit tests check them against the published known-answer vectors.
- *
- * Internal to src/archive.
+ * SigV4 also signs the RUL stage's SageMaker requests (rul_endpoint_auth.c).
  */
-#ifndef MODAX_ARCHIVE_CLOUD_SIGN_H
-#define MODAX_ARCHIVE_CLOUD_SIGN_H
+#ifndef MODAX_NET_CLOUD_SIGN_H
+#define MODAX_NET_CLOUD_SIGN_H
 
 #include <stddef.h>
 

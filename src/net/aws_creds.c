@@ -10,7 +10,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "archive/aws_creds.h"
+#include "net/aws_creds.h"
 #include "archive/xml.h"
 #include "base/buf.h"
 #include "base/file.h"
@@ -100,7 +100,7 @@ static int container_url_allowed(const char *u)
     return 0;
 }
 
-struct mdx_aws_creds *mdx_aws_creds_create(const struct mdx_objstore_conf *conf, int *err,
+struct mdx_aws_creds *mdx_aws_creds_create(const struct mdx_aws_creds_conf *conf, int *err,
                                            char *why, size_t why_len)
 {
     const char *kind = conf->credentials != NULL && conf->credentials[0] != '\0'
@@ -125,9 +125,9 @@ struct mdx_aws_creds *mdx_aws_creds_create(const struct mdx_objstore_conf *conf,
     }
     if (strcmp(kind, "keys") == 0) {
         if (!have_keys) {
-            snprintf(why, why_len, "no S3 credentials: set archive.store.access_key and "
+            snprintf(why, why_len, "no AWS credentials: set %s.access_key and "
                                    "secret_key, or run where AWS_CONTAINER_CREDENTIALS_FULL_URI "
-                                   "or AWS_WEB_IDENTITY_TOKEN_FILE is set");
+                                   "or AWS_WEB_IDENTITY_TOKEN_FILE is set", conf->what);
             goto fail;
         }
         c->src = SRC_KEYS;
@@ -175,13 +175,14 @@ struct mdx_aws_creds *mdx_aws_creds_create(const struct mdx_objstore_conf *conf,
         c->role_arn = mdx_strdup(env("AWS_ROLE_ARN"));
         c->session_name = mdx_strdup(env("AWS_ROLE_SESSION_NAME") != NULL
                                          ? env("AWS_ROLE_SESSION_NAME")
-                                         : "modax-archiver");
+                                         : conf->session_name != NULL ? conf->session_name
+                                                                      : "modax");
         if (c->role_arn == NULL || c->session_name == NULL) {
             goto nomem;
         }
     } else {
-        snprintf(why, why_len, "archive.store.credentials '%s': auto, keys, aws-container or "
-                               "aws-web-identity", kind);
+        snprintf(why, why_len, "%s.credentials '%s': auto, keys, aws-container or "
+                               "aws-web-identity", conf->what, kind);
         goto fail;
     }
     if (c->url == NULL) {

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "archive/cloud_sign.h"
+#include "net/cloud_sign.h"
 #include "base/encode.h"
 #include "modax/alloc.h"
 #include "modax/status.h"
