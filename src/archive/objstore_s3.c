@@ -292,9 +292,8 @@ static int bearer(struct s3 *s, const struct mdx_rest_call *c, struct mdx_kv *hs
  * 'rs' holds the answer; otherwise s->err says why. The caller fini()s
  * 'rs' in every case. An mdx_rest_do_fn.
  */
-static int s3_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *rs)
+static int s3_send(struct s3 *s, const struct mdx_rest_call *c, struct mdx_http_resp *rs)
 {
-    struct s3 *s = os;
     struct mdx_buf path, query, url;
     struct mdx_kv hs[S3_MAX_HEADERS + 4];
     struct curl_slist *list = NULL;
@@ -399,6 +398,22 @@ cleanup:
     mdx_buf_fini(&path);
     mdx_buf_fini(&query);
     mdx_buf_fini(&url);
+    return rc;
+}
+
+/*
+ * One request, sent again once with a new token when GCS answers 401 to a
+ * bearer token (revoked, or expired on the way): the caller sees the
+ * second answer.
+ */
+static int s3_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *rs)
+{
+    struct s3 *s = os;
+    int rc = s3_send(s, c, rs);
+
+    if (s->gcp != NULL && rs->status == 401) {
+        rc = s3_send(s, c, rs); /* s3_send invalidated the token */
+    }
     return rc;
 }
 

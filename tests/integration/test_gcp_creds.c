@@ -192,7 +192,12 @@ static void gcs_store_puts_with_bearer_across_expiries(void)
     }
     CHECK(atomic_load(&g.issued) >= base + 4); /* 4 tokens of 2 s, fetched at half-life */
     CHECK_EQ_INT(failed, 0);
-    CHECK_EQ_INT(atomic_load(&g.store_refused), refused_before);
+    /*
+     * Fetched at half-life, a token is refused only when a request takes
+     * more than 1 s on a busy machine; the store then sends it again with
+     * a new one, so no put fails.
+     */
+    CHECK(atomic_load(&g.store_refused) - refused_before <= puts / 4);
     CHECK_EQ_INT(atomic_load(&g.store_ok) - ok_before, puts);
     CHECK_EQ_INT(atomic_load(&g.jwt_bad), 0);
     /* The object's SHA-256 went as x-goog-meta-* and comes back with HEAD. */
@@ -205,15 +210,20 @@ static void gcs_store_puts_with_bearer_across_expiries(void)
     CHECK(back_len == strlen(data) && back != NULL && memcmp(back, data, back_len) == 0);
     mdx_free(back);
 
-    /* A token revoked before it expires: the 401 makes the store fetch a new one. */
+    /* A token revoked before it expires: the 401 makes the store send again with a new one. */
     atomic_store(&g.revoked_upto, atomic_load(&g.issued));
     base = atomic_load(&g.issued);
+    refused_before = atomic_load(&g.store_refused);
+    CHECK_EQ_INT(os->ops->put(os->impl, "tenant/acme/day.jsonl.gz", data, strlen(data), NULL),
+                 MDX_OK);
+    CHECK_EQ_INT(atomic_load(&g.store_refused), refused_before + 1);
+    CHECK_EQ_INT(atomic_load(&g.issued), base + 1);
+    /* Refused again with the new token (revoked at once): the second answer is the error. */
+    atomic_store(&g.revoked_upto, 1 << 20);
     CHECK_EQ_INT(os->ops->put(os->impl, "tenant/acme/day.jsonl.gz", data, strlen(data), NULL),
                  MDX_EDENIED);
     CHECK(strstr(os->ops->last_error(os->impl), "401") != NULL);
-    CHECK_EQ_INT(os->ops->put(os->impl, "tenant/acme/day.jsonl.gz", data, strlen(data), NULL),
-                 MDX_OK);
-    CHECK_EQ_INT(atomic_load(&g.issued), base + 1);
+    atomic_store(&g.revoked_upto, 0);
     mdx_objstore_close(os);
 }
 
