@@ -31,9 +31,18 @@
  *   - readings far from the model teach it less, and while the score is
  *     0.5 or more the model learns ten times slower: a fault that lasts is
  *     not learned as normal within hours; a lasting change of the machine
- *     is, within about 100,000 readings.
+ *     is, within about 100,000 readings;
+ *   - an operating change (a new speed or load: many sensors' levels move
+ *     at once, in the direction the learned relations expect) is told
+ *     from a fault: while it settles, the baselines follow the new levels
+ *     fast and a score needs twice the usual excess, so that a sensor that
+ *     follows the load only after minutes (a temperature) is not read as
+ *     a broken relation;
+ *   - the device stopping (every sensor's reading-to-reading change falls
+ *     below an eighth of its usual) is a channel of its own: it is an
+ *     operating change too, but not a normal one.
  *
- * Fixed size, no heap: MDX_DEVICE_DETECTOR_BYTES (2,928 bytes) for up to
+ * Fixed size, no heap: MDX_DEVICE_DETECTOR_BYTES (3,344 bytes) for up to
  * MDX_DEVICE_SENSORS_MAX sensors. O(sensors^2) time per reading, plus an
  * O(sensors^3) refresh every MDX_DEVICE_REFRESH readings (amortised
  * O(sensors^2) for sensors <= MDX_DEVICE_REFRESH). Causal and
@@ -56,6 +65,7 @@ struct mdx_device_detector {
     uint32_t n;                                /* readings learned from (saturates) */
     uint32_t cal_n;                            /* readings the calibration has seen */
     uint32_t since_refresh;                    /* readings since the inverse was refreshed */
+    uint32_t settling;                         /* readings left of an operating change */
     int have_inverse;                          /* 'prec' holds an inverse */
     double mean[MDX_DEVICE_SENSORS_MAX];       /* slow baseline of each sensor */
     double var[MDX_DEVICE_SENSORS_MAX];
@@ -69,6 +79,14 @@ struct mdx_device_detector {
     double res_var[MDX_DEVICE_SENSORS_MAX];
     double d2;                                 /* D^2 of the last reading */
     double score;                              /* score of the last reading */
+    /* Operating changes (device.c, "operating changes"): */
+    double level_fast[MDX_DEVICE_SENSORS_MAX]; /* each sensor's raw value, ~64 readings */
+    double level_slow[MDX_DEVICE_SENSORS_MAX]; /* the same, ~512 readings */
+    double change_mean, change_var;            /* what the level change usually is */
+    /* Activity (device.c, "the device stops"): */
+    double prev_z[MDX_DEVICE_SENSORS_MAX];     /* the last reading, standardised */
+    double activity_fast;                      /* reading-to-reading change, ~32 readings */
+    double activity_usual;                     /* the same, ~2,000 readings */
 };
 
 #define MDX_DEVICE_DETECTOR_BYTES sizeof(struct mdx_device_detector)
