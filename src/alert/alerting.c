@@ -169,6 +169,7 @@ struct mdx_alerting {
     size_t state_lap;             /* series looked at in the current lap of scans */
     int64_t state_lap_due_us;     /* earliest due time of dirty series seen in the lap */
     int64_t state_next_us;        /* no state is due before this */
+    int state_all;                /* handing devices over: every dirty state is due now */
     struct mdx_alerting_stats st;
     pthread_mutex_t shared_mu;    /* guards 'shared' */
     struct mdx_alerting_stats shared; /* copy of the counters for other threads */
@@ -195,6 +196,7 @@ static void clear_series(struct mdx_alerting *a)
     mdx_htab_clear(&a->devs);
     a->n_series = a->n_devs = 0;
     a->n_dirty = a->state_cursor = a->state_lap = 0;
+    a->state_all = 0;
     a->states.n = 0; /* cleared between batches only: no batch holds its rows */
 }
 
@@ -753,7 +755,7 @@ static int alerting_pending(void *ctx)
 /* Non-zero when a detector state may be due for saving at 'now' (us). */
 static int states_due(const struct mdx_alerting *a, int64_t now)
 {
-    return a->state_save_us > 0 && a->n_dirty > 0 && now >= a->state_next_us;
+    return a->state_save_us > 0 && a->n_dirty > 0 && (a->state_all || now >= a->state_next_us);
 }
 
 /*
@@ -777,7 +779,7 @@ static void collect_states(struct mdx_alerting *a, int64_t now)
         if (s->state_dirty) {
             int64_t due = s->state_saved_us + a->state_save_us;
 
-            if (now >= due) {
+            if (now >= due || a->state_all) {
                 struct dev *d = s->dev;
                 if (!mdx_state_batch_add(&a->states, d->tenant, d->device, s->sensor, &s->det, s,
                                          wall)) {
@@ -791,6 +793,9 @@ static void collect_states(struct mdx_alerting *a, int64_t now)
         }
         a->state_cursor++;
         looked++;
+        if (a->n_dirty == 0) {
+            a->state_all = 0; /* handed over */
+        }
         if (++a->state_lap >= a->n_series) {
             /* A whole lap: nothing else is due before the earliest it saw. */
             a->state_next_us = a->state_lap_due_us;
@@ -828,6 +833,18 @@ static void alerting_before_commit(void *ctx, struct mdx_batch *b)
     }
     b->detector_states = a->states.rows;
     b->n_detector_states = a->states.n;
+}
+
+/*
+ * Devices move to another worker (a rebalance): every series that learned
+ * since its last save is saved with the next batches, whatever its age, so
+ * that the next owner resumes exactly where this worker stopped.
+ */
+static void alerting_handover(void *ctx)
+{
+    struct mdx_alerting *a = ctx;
+
+    a->state_all = a->state_save_us > 0 && a->n_dirty > 0;
 }
 
 /* Stored: to the sinks and MQTT. */
@@ -981,4 +998,5 @@ const struct mdx_stage_ops mdx_alerting_stage = {
     .pending = alerting_pending,
     .before_commit = alerting_before_commit,
     .after_commit = alerting_after_commit,
+    .handover = alerting_handover,
 };

@@ -581,17 +581,31 @@ static void pull_to_rec(const struct mdx_engine *e, const struct mdx_source_rec 
     }
 }
 
-/* Stores what the batch holds now (host->flush, inside the source's next()). */
+#define HANDOVER_COMMITS 1000 /* bound on the commits of what the stages hand over */
+
+/*
+ * Stores what the batch holds now (host->flush, inside the source's
+ * next(), before partitions are given up), and what the stages hand over
+ * to the next owner of those devices (their detector states).
+ */
 static int pull_flush(void *arg)
 {
     struct mdx_engine *e = arg;
     int rc = MDX_OK;
 
-    if (e->batch.n_records > 0 || stages_pending(e)) {
-        rc = commit_batch(e);
+    for (size_t i = 0; i < e->n_stages; i++) {
+        if (e->stages[i].ops->handover != NULL) {
+            e->stages[i].ops->handover(e->stages[i].ctx);
+        }
     }
-    if (rc == MDX_OK) {
-        batch_clear(&e->batch);
+    for (int n = 0; n < HANDOVER_COMMITS && rc == MDX_OK; n++) {
+        if (e->batch.n_records == 0 && !stages_pending(e)) {
+            break;
+        }
+        rc = commit_batch(e);
+        if (rc == MDX_OK) {
+            batch_clear(&e->batch);
+        }
     }
     return rc;
 }
