@@ -167,7 +167,7 @@ struct mdx_alerting {
     size_t n_dirty;               /* series with state_dirty */
     size_t state_cursor;          /* where the next scan for due states starts in 'all' */
     size_t state_lap;             /* series looked at in the current lap of scans */
-    int64_t state_lap_due_us;     /* earliest due time of dirty series seen in the lap */
+    int64_t state_lap_due_us;     /* earliest due time of series dirty and not saved in the lap */
     int64_t state_next_us;        /* no state is due before this */
     int state_all;                /* handing devices over: every dirty state is due now */
     struct mdx_alerting_stats st;
@@ -197,6 +197,7 @@ static void clear_series(struct mdx_alerting *a)
     a->n_series = a->n_devs = 0;
     a->n_dirty = a->state_cursor = a->state_lap = 0;
     a->state_all = 0;
+    a->state_next_us = a->state_lap_due_us = INT64_MAX;
     a->states.n = 0; /* cleared between batches only: no batch holds its rows */
 }
 
@@ -548,6 +549,9 @@ static void mark_dirty(struct mdx_alerting *a, struct series *s)
     if (due < a->state_next_us) {
         a->state_next_us = due;
     }
+    if (due < a->state_lap_due_us) {
+        a->state_lap_due_us = due; /* the current lap may have passed it already */
+    }
 }
 
 static void eval_detector(struct mdx_alerting *a, struct series *s, const struct mdx_point *p)
@@ -749,7 +753,7 @@ static int alerting_pending(void *ctx)
     const struct mdx_alerting *a = ctx;
 
     return mdx_alert_mgr_pending(a->mgr) > 0 ||
-           (a->n_dirty > 0 && states_due(a, mdx_mono_us()));
+           (a->state_save_us > 0 && a->n_dirty > 0 && states_due(a, mdx_mono_us()));
 }
 
 /* Non-zero when a detector state may be due for saving at 'now' (us). */
@@ -825,7 +829,7 @@ static void alerting_before_commit(void *ctx, struct mdx_batch *b)
     }
     b->alerts = a->batch;
     b->n_alerts = a->n_batch;
-    if (a->states.n == 0 && a->n_dirty > 0) {
+    if (a->states.n == 0 && a->state_save_us > 0 && a->n_dirty > 0) {
         int64_t now = mdx_mono_us();
         if (states_due(a, now)) {
             collect_states(a, now);

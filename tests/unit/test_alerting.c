@@ -937,6 +937,26 @@ static size_t commit_states(struct mdx_alerting *a, struct mdx_store *st)
 }
 
 /*
+ * Commits whenever the stage asks (pending) until a batch carries detector
+ * states, 5 s at most; returns how many it carried (pending says a state
+ * may be due, the scan then finds whether one is).
+ */
+static size_t states_when_due(struct mdx_alerting *a, struct mdx_store *st)
+{
+    int64_t deadline = mdx_mono_us() + 5000000;
+    size_t n = 0;
+
+    while (n == 0 && mdx_mono_us() < deadline) {
+        if (mdx_alerting_stage.pending(a)) {
+            n = commit_states(a, st);
+        } else {
+            mdx_sleep_ms(10);
+        }
+    }
+    return n;
+}
+
+/*
  * Issue 12 item 3: detector states go with batches when due, at most 256 a
  * batch; a handover saves every learning series at once; a new stage on
  * the same store resumes a device's series from them.
@@ -989,13 +1009,29 @@ static void stage_detector_states_saved_capped_handed_over_and_resumed(void)
     conf.detector_state_save_s = 1;
     a = mdx_alerting_create(&conf, st, NULL, NULL, NULL, &err);
     feed(a, "acme", "d-1", "temp", T0 + 20000, 21.0);
-    deadline = mdx_mono_us() + 5000000;
-    while (!mdx_alerting_stage.pending(a) && mdx_mono_us() < deadline) {
+    CHECK_EQ_INT(states_when_due(a, st), 1);
+    CHECK(!mdx_alerting_stage.pending(a));
+    mdx_alerting_destroy(a);
+
+    /* A series saved early in a scan that learns again before the scan ends is saved again. */
+    a = mdx_alerting_create(&conf, st, NULL, NULL, NULL, &err);
+    for (int d = 0; d < 300; d++) {
+        char dev[16];
+        snprintf(dev, sizeof(dev), "d-%d", d);
+        feed(a, "acme", dev, "temp", T0 + 30000, 21.0);
+    }
+    /* Until all 300 are due: one period after the last one learned. */
+    deadline = mdx_mono_us() + 1100000;
+    while (mdx_mono_us() < deadline) {
         mdx_sleep_ms(10);
     }
     CHECK(mdx_alerting_stage.pending(a));
-    CHECK_EQ_INT(commit_states(a, st), 1);
-    CHECK(!mdx_alerting_stage.pending(a));
+    CHECK_EQ_INT(commit_states(a, st), 256);
+    feed(a, "acme", "d-0", "temp", T0 + 31000, 21.0);
+    CHECK_EQ_INT(commit_states(a, st), 44);
+    CHECK_EQ_INT(states_when_due(a, st), 1);
+    mdx_alerting_stats(a, &s);
+    CHECK_EQ_INT(s.detector_states_saved, 301);
     mdx_alerting_destroy(a);
     mdx_store_close(st);
 }
