@@ -23,8 +23,11 @@
  * middle of a batch, like the registry's read of a device it does not
  * know, and happens at the same moment (a device new to this worker); it
  * costs one indexed query per device per worker life, nothing per point.
- * A worker that takes a Kafka partition over thus loses at most
- * alert.detector_state_save_s of a series' learning, not its baseline.
+ * In a rebalance the engine calls handover, and every series that learned
+ * since its last save is saved at once: the worker that takes the
+ * partition over resumes exactly. After a worker dies, its successor
+ * loses at most alert.detector_state_save_s of a series' learning, not
+ * its baseline (docs/scaling.md, item 4 of "What breaks first").
  *
  * The device's type, which rules can target, comes with every message
  * from the ingest's registry (struct mdx_device_ref); the stage never asks
