@@ -38,6 +38,9 @@ struct mdx_alerting_conf {
     int64_t flap_s;               /* re-raised within this of its resolve: the same alert */
     int64_t stale_intervals;      /* sensor silent this many usual intervals: "stale"; 0 off */
     int64_t reload_s;             /* rules and operators' acks/resolves re-read this often */
+    int64_t detector_state_save_s; /* a learning series' detector state saved this often with a
+                                      batch, and read back for a device new to the stage; <= 0
+                                      never (-1 is the key's "by source", settled by the caller) */
 };
 
 extern const struct mdx_conf_key mdx_alerting_conf_keys[];
@@ -59,7 +62,10 @@ struct mdx_alerting_stats {
     uint64_t rules_overflow;      /* rules not evaluated: too many on one series */
     uint64_t published;           /* alert changes published on MQTT */
     uint64_t publish_dropped;     /* not published: not connected or too many in flight */
-    uint64_t store_errors;        /* failed rule or alert reloads */
+    uint64_t store_errors;        /* failed rule or alert reloads, or saved-state reads */
+    uint64_t detector_states_saved;   /* detector states stored with batches */
+    uint64_t detector_states_loaded;  /* series that resumed from a saved state */
+    uint64_t detector_states_refused; /* saved states of another format or size: not used */
 };
 
 struct mdx_alerting;
@@ -88,7 +94,8 @@ void mdx_alerting_destroy(struct mdx_alerting *a);
  *                  then commits a batch without points).
  *   before_commit  sets the batch's alerts: the changes to write with it (at
  *                  most a few thousand; the rest go with the next). Owned by
- *                  the stage; the store sets the ids of new ones.
+ *                  the stage; the store sets the ids of new ones. Also the
+ *                  detector states due for saving (a few hundred at most).
  *   after_commit   the batch is stored: hands its alert changes to the sinks
  *                  and publishes them.
  */

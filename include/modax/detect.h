@@ -99,6 +99,41 @@ void mdx_detector_init(struct mdx_detector *d);
  */
 double mdx_detector_push(struct mdx_detector *d, int64_t ts_ms, double x);
 
+/*
+ * The detector's state as bytes, to keep it in the store (a worker that
+ * takes a Kafka partition over resumes a series' baseline instead of
+ * warming up again; detect_state.c). Format MDX_DETECTOR_STATE_VERSION,
+ * exactly MDX_DETECTOR_STATE_BYTES long:
+ *
+ *   0   4  "MDXD"
+ *   4   2  format version (little endian)
+ *   6   1  byte order of the estimator states: 1 little endian, 2 big endian
+ *   7   1  number of estimators (MDX_ESTIMATORS)
+ *   8  12  each estimator's state_size, u16 little endian, in table order
+ *   20 40  n u32, gap_points u8, drift_raised u8, hold u16, last_ts i64,
+ *          interval_ms f32, peak f32, mean f64, var f64 (little endian;
+ *          floats as their IEEE 754 bits)
+ *   60 144 per calibrated view q, top, top_long, block_top (f32, little endian)
+ *   204 200 the estimators' states as they are in memory (host order)
+ *
+ * The estimators' states are copied as they lie in memory: a blob is read
+ * back by a host of the same byte order (every target: x86-64, arm64) with
+ * the same estimator layout; the header says both, and a blob that does
+ * not match is refused. A change of struct mdx_detector or of any
+ * estimator's state must bump the version (detect_state.c checks the size).
+ */
+#define MDX_DETECTOR_STATE_VERSION 1
+#define MDX_DETECTOR_STATE_BYTES 404
+
+/* Writes the state of 'd' into 'out' (MDX_DETECTOR_STATE_BYTES). */
+void mdx_detector_save(const struct mdx_detector *d, uint8_t out[MDX_DETECTOR_STATE_BYTES]);
+/*
+ * Sets 'd' to the state in 'blob' ('len' bytes): MDX_OK, or MDX_EINVAL
+ * (and 'd' untouched) for a blob of another size, version, byte order or
+ * estimator layout.
+ */
+int mdx_detector_load(struct mdx_detector *d, const uint8_t *blob, size_t len);
+
 /* Names of the estimators in table order (for reports). */
 const struct mdx_estimator *const *mdx_estimators(void);
 

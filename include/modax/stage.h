@@ -52,6 +52,13 @@ struct mdx_stage_ops {
     void (*before_commit)(void *stage, struct mdx_batch *b);
     /* The batch is stored: hand on what may only leave once it is durable. */
     void (*after_commit)(void *stage);
+    /*
+     * Devices are about to move to another worker (a pull source gives
+     * partitions up in a rebalance): from now on pending() and
+     * before_commit() put into the batches whatever the next owner needs
+     * (detector states), and the engine commits until pending() is 0.
+     */
+    void (*handover)(void *stage);
 };
 
 /* A registered stage: its operations and its context (borrowed by the engine). */

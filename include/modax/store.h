@@ -13,6 +13,7 @@
  *   store_archive.h   retention, export and deletion of raw points, archive records
  *   store_commands.h  commands to devices
  *   store_rul.h       RUL models and predictions
+ *   store_detector.h  saved anomaly detector states
  *
  * This header includes them all, so callers include store.h alone.
  *
@@ -43,6 +44,7 @@
 #include "modax/store_archive.h"
 #include "modax/store_catalog.h"
 #include "modax/store_commands.h"
+#include "modax/store_detector.h"
 #include "modax/store_lease.h"
 #include "modax/store_rul.h"
 #include "modax/store_series.h"
@@ -96,6 +98,7 @@ struct mdx_store_backend {
     const struct mdx_store_commands_ops *commands;
     const struct mdx_store_rul_ops *rul;
     const struct mdx_store_lease_ops *lease;
+    const struct mdx_store_detector_ops *detector;
 };
 
 extern const struct mdx_store_backend mdx_store_sqlite;

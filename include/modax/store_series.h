@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * store_series.h - the store's time series: the batch writer (points,
- * events, dead letters, alert changes and the spool checkpoint in one
- * transaction), point and rollup queries, latest values, events and dead
+ * events, dead letters, alert changes, detector states and the spool
+ * checkpoint in one transaction), point and rollup queries, latest values, events and dead
  * letters read back.
  *
  * Points are logically (tenant, device, sensor, ts_ms) -> value, unique on
@@ -24,6 +24,7 @@
 
 struct mdx_store;
 struct mdx_alert;
+struct mdx_detector_state_row;
 
 /* Where the store's batches have reached in the spool (see spool.h). */
 struct mdx_spool_pos {
@@ -84,6 +85,10 @@ struct mdx_batch {
     struct mdx_spool_pos checkpoint;
     const struct mdx_position *positions; /* a pull source's positions (Kafka offsets) */
     size_t n_positions;
+    const struct mdx_detector_state_row *detector_states; /* detector states to save
+                                                             (store_detector.h), at most one
+                                                             per series */
+    size_t n_detector_states;
 };
 
 struct mdx_batch_result {

@@ -10,8 +10,24 @@
  * message costs one hash lookup (src/base/htab.h) and then a short scan of
  * the device's sensors (starting where the previous message left off).
  * Both tables are bounded by alert.series_max; when full they are emptied
- * and refilled (like the registry): the detectors then learn again, active
- * alerts stay.
+ * and refilled (like the registry): the detectors then learn again (from
+ * their saved states, when saving is on), active alerts stay.
+ *
+ * Saved detector states (alert.detector_state_save_s, detector_saves.c):
+ * a series whose detector has learned since its last save, and whose last
+ * save is older than that, is saved with the next batch, in the batch's
+ * transaction (at most STATE_ROWS per batch; a bounded scan per batch finds
+ * them). When the stage first sees a device, it reads the device's saved
+ * states from the store, once, and each series it then creates resumes
+ * from its state instead of warming up. That read is a store call in the
+ * middle of a batch, like the registry's read of a device it does not
+ * know, and happens at the same moment (a device new to this worker); it
+ * costs one indexed query per device per worker life, nothing per point.
+ * In a rebalance the engine calls handover, and every series that learned
+ * since its last save is saved at once: the worker that takes the
+ * partition over resumes exactly. After a worker dies, its successor
+ * loses at most alert.detector_state_save_s of a series' learning, not
+ * its baseline (docs/scaling.md, item 4 of "What breaks first").
  *
  * The device's type, which rules can target, comes with every message
  * from the ingest's registry (struct mdx_device_ref); the stage never asks
@@ -57,6 +73,9 @@
 #define SENSORS_PER_DEVICE 1024
 #define BATCH_ALERTS 2048      /* alert changes per store batch */
 #define STALE_MIN_POINTS 10    /* a series needs this many points before it can go stale */
+#define STATE_ROWS 256         /* detector states saved per store batch */
+#define STATE_SCAN 8192        /* series looked at per batch for states due */
+#define STATE_RECHECK_US 100000 /* a scan that found nothing due waits at least this */
 
 const struct mdx_conf_key mdx_alerting_conf_keys[] = {
     MDX_CONF_BOOL("alert.detect", "true", struct mdx_alerting_conf, detect,
@@ -83,6 +102,11 @@ const struct mdx_conf_key mdx_alerting_conf_keys[] = {
                  "A sensor silent this many of its usual intervals while its device sends: alert"),
     MDX_CONF_INT("alert.reload_s", "5", 1, 3600, struct mdx_alerting_conf, reload_s,
                  "Re-read rules and operators' acks/resolves from the store this often"),
+    MDX_CONF_INT("alert.detector_state_save_s", "-1", -1, 86400, struct mdx_alerting_conf,
+                 detector_state_save_s,
+                 "Save a learning series' detector state with a batch this often, so the worker "
+                 "that takes its partition over resumes it (0 never; -1: 30 with Kafka or "
+                 "Pub/Sub, never with MQTT)"),
     MDX_CONF_END,
 };
 
@@ -102,6 +126,8 @@ struct series {
     uint8_t n_slots;
     uint8_t det_alert, stale_alert;
     uint8_t sensor_len;
+    uint8_t state_dirty;          /* the detector learned since its state was last saved */
+    int64_t state_saved_us;       /* when its state was last saved (or the series created) */
     uint32_t n;                   /* points seen (saturates) */
     int64_t last_ts;              /* newest point time */
     double interval_ms;           /* usual time between points */
@@ -119,6 +145,8 @@ struct dev {
     struct series **series;
     uint32_t n, cursor;
     size_t cap;
+    struct mdx_saved_detector *saved; /* saved states its series have not taken yet; owned */
+    size_t n_saved;
 };
 
 struct mdx_alerting {
@@ -137,12 +165,21 @@ struct mdx_alerting {
     size_t n_series, n_devs;
     struct mdx_alert *batch;      /* changes in the batch being committed */
     size_t n_batch;
+    int64_t state_save_us;        /* alert.detector_state_save_s in us; 0: never */
+    struct mdx_state_batch states; /* states in the batch being committed */
+    size_t n_dirty;               /* series with state_dirty */
+    size_t state_cursor;          /* where the next scan for due states starts in 'all' */
+    size_t state_lap;             /* series looked at in the current lap of scans */
+    int64_t state_lap_due_us;     /* earliest due time of series dirty and not saved in the lap */
+    int64_t state_next_us;        /* no state is due before this */
+    int state_all;                /* handing devices over: every dirty state is due now */
     struct mdx_alerting_stats st;
     pthread_mutex_t shared_mu;    /* guards 'shared' */
     struct mdx_alerting_stats shared; /* copy of the counters for other threads */
 };
 
 static void share_stats(struct mdx_alerting *a);
+static int states_due(const struct mdx_alerting *a, int64_t now);
 
 static void clear_series(struct mdx_alerting *a)
 {
@@ -155,11 +192,16 @@ static void clear_series(struct mdx_alerting *a)
     for (d = a->all_devs; d != NULL; d = next) {
         next = d->next_all;
         mdx_free(d->series);
+        mdx_free(d->saved);
         mdx_free(d);
     }
     a->all_devs = NULL;
     mdx_htab_clear(&a->devs);
     a->n_series = a->n_devs = 0;
+    a->n_dirty = a->state_cursor = a->state_lap = 0;
+    a->state_all = 0;
+    a->state_next_us = a->state_lap_due_us = INT64_MAX;
+    a->states.n = 0; /* cleared between batches only: no batch holds its rows */
 }
 
 /* ---- publishing ---- */
@@ -293,6 +335,41 @@ static void rebuild_slots(struct mdx_alerting *a, struct series *s)
 
 /* ---- series ---- */
 
+/* A device new to the stage: the saved detector states of its series (once). */
+static void load_saved(struct mdx_alerting *a, struct dev *d)
+{
+    int rc = mdx_saved_detectors_load(a->store, d->tenant, d->device, SENSORS_PER_DEVICE,
+                                      &d->saved, &d->n_saved, &a->st.detector_states_refused);
+
+    if (rc != MDX_OK) {
+        a->st.store_errors++;
+        mdx_log_warn(MOD, "cannot read the device's saved detector states; its detectors learn "
+                          "from scratch",
+                     MDX_F_ERR(rc), MDX_F_STR("tenant", d->tenant),
+                     MDX_F_STR("device", d->device));
+    }
+}
+
+/* A new series of 'd' resumes from its saved state, if the device has one for it. */
+static void resume_saved(struct mdx_alerting *a, struct dev *d, struct series *s)
+{
+    for (size_t i = 0; i < d->n_saved; i++) {
+        if (strcmp(d->saved[i].sensor, s->sensor) != 0) {
+            continue;
+        }
+        s->det = d->saved[i].det;
+        s->n = s->det.n;
+        s->interval_ms = s->det.interval_ms;
+        a->st.detector_states_loaded++;
+        d->saved[i] = d->saved[--d->n_saved];
+        if (d->n_saved == 0) {
+            mdx_free(d->saved);
+            d->saved = NULL;
+        }
+        return;
+    }
+}
+
 /* The device's entry, created if new (NULL when the table is full or out of memory). */
 static struct dev *dev_get(struct mdx_alerting *a, const struct mdx_device_ref *ref)
 {
@@ -323,6 +400,9 @@ static struct dev *dev_get(struct mdx_alerting *a, const struct mdx_device_ref *
     d->next_all = a->all_devs;
     a->all_devs = d;
     a->n_devs++;
+    if (a->state_save_us > 0) {
+        load_saved(a, d);
+    }
     return d;
 }
 
@@ -370,7 +450,11 @@ static struct series *series_new(struct mdx_alerting *a, struct dev *d, const st
     s->sensor_len = p->sensor_len;
     memcpy(s->sensor, p->sensor, p->sensor_len);
     s->last_ts = INT64_MIN;
+    s->state_saved_us = mdx_mono_us();
     mdx_detector_init(&s->det);
+    if (d->n_saved > 0) {
+        resume_saved(a, d, s);
+    }
     /* After the tables were emptied, alerts of this series may still be active. */
     {
         struct mdx_alert_key key = {d->tenant, d->device, src, s->sensor};
@@ -458,6 +542,21 @@ static void eval_rules(struct mdx_alerting *a, struct series *s, const struct md
     }
 }
 
+/* The detector of 's' learned: its state is due alert.detector_state_save_s after its last save. */
+static void mark_dirty(struct mdx_alerting *a, struct series *s)
+{
+    int64_t due = s->state_saved_us + a->state_save_us;
+
+    s->state_dirty = 1;
+    a->n_dirty++;
+    if (due < a->state_next_us) {
+        a->state_next_us = due;
+    }
+    if (due < a->state_lap_due_us) {
+        a->state_lap_due_us = due; /* the current lap may have passed it already */
+    }
+}
+
 static void eval_detector(struct mdx_alerting *a, struct series *s, const struct mdx_point *p)
 {
     struct dev *d = s->dev;
@@ -465,6 +564,9 @@ static void eval_detector(struct mdx_alerting *a, struct series *s, const struct
     double score = mdx_detector_push(&s->det, p->ts_ms, p->value);
 
     a->st.points_scored++;
+    if (!s->state_dirty) {
+        mark_dirty(a, s);
+    }
     /*
      * A high score on a very smooth series can mean a change too small to
      * matter (a machine's temperature following the day by a degree): the
@@ -653,13 +755,73 @@ static int alerting_pending(void *ctx)
 {
     const struct mdx_alerting *a = ctx;
 
-    return mdx_alert_mgr_pending(a->mgr) > 0;
+    return mdx_alert_mgr_pending(a->mgr) > 0 ||
+           (a->state_save_us > 0 && a->n_dirty > 0 && states_due(a, mdx_mono_us()));
+}
+
+/* Non-zero when a detector state may be due for saving at 'now' (us). */
+static int states_due(const struct mdx_alerting *a, int64_t now)
+{
+    return a->state_save_us > 0 && a->n_dirty > 0 && (a->state_all || now >= a->state_next_us);
+}
+
+/*
+ * Collects detector states due for saving into a->states: a scan of at
+ * most STATE_SCAN series from where the last one stopped. A lap over all
+ * series that found nothing more to save waits until the earliest due
+ * time it saw (or a newly dirty series' due time, mark_dirty()).
+ */
+static void collect_states(struct mdx_alerting *a, int64_t now)
+{
+    int64_t wall = mdx_now_ms();
+    size_t looked = 0;
+
+    while (looked < STATE_SCAN && a->n_series > 0) {
+        struct series *s;
+
+        if (a->state_cursor >= a->n_series) {
+            a->state_cursor = 0;
+        }
+        s = a->all[a->state_cursor];
+        if (s->state_dirty) {
+            int64_t due = s->state_saved_us + a->state_save_us;
+
+            if (now >= due || a->state_all) {
+                struct dev *d = s->dev;
+                if (!mdx_state_batch_add(&a->states, d->tenant, d->device, s->sensor, &s->det, s,
+                                         wall)) {
+                    break; /* full: the rest with the next batch, from this series on */
+                }
+                s->state_dirty = 0;
+                a->n_dirty--;
+            } else if (due < a->state_lap_due_us) {
+                a->state_lap_due_us = due;
+            }
+        }
+        a->state_cursor++;
+        looked++;
+        if (a->n_dirty == 0) {
+            a->state_all = 0; /* handed over */
+        }
+        if (++a->state_lap >= a->n_series) {
+            /* A whole lap: nothing else is due before the earliest it saw. */
+            a->state_next_us = a->state_lap_due_us;
+            a->state_lap = 0;
+            a->state_lap_due_us = INT64_MAX;
+            if (a->state_next_us < now + STATE_RECHECK_US) {
+                a->state_next_us = now + STATE_RECHECK_US;
+            }
+            return;
+        }
+    }
+    a->state_next_us = now; /* the lap goes on with the next batch */
 }
 
 /*
  * Alert changes commit with the points that caused them: at most
  * BATCH_ALERTS per batch, the rest with the next. The store sets the ids
- * of new ones in a->batch, which stays ours until after_commit.
+ * of new ones in a->batch, which stays ours until after_commit. Detector
+ * states due for saving go with the batch too (collect_states()).
  */
 static void alerting_before_commit(void *ctx, struct mdx_batch *b)
 {
@@ -670,6 +832,26 @@ static void alerting_before_commit(void *ctx, struct mdx_batch *b)
     }
     b->alerts = a->batch;
     b->n_alerts = a->n_batch;
+    if (a->states.n == 0 && a->state_save_us > 0 && a->n_dirty > 0) {
+        int64_t now = mdx_mono_us();
+        if (states_due(a, now)) {
+            collect_states(a, now);
+        }
+    }
+    b->detector_states = a->states.rows;
+    b->n_detector_states = a->states.n;
+}
+
+/*
+ * Devices move to another worker (a rebalance): every series that learned
+ * since its last save is saved with the next batches, whatever its age, so
+ * that the next owner resumes exactly where this worker stopped.
+ */
+static void alerting_handover(void *ctx)
+{
+    struct mdx_alerting *a = ctx;
+
+    a->state_all = a->state_save_us > 0 && a->n_dirty > 0;
 }
 
 /* Stored: to the sinks and MQTT. */
@@ -682,6 +864,14 @@ static void alerting_after_commit(void *ctx)
         notify(a, &a->batch[i]);
     }
     a->n_batch = 0;
+    if (a->states.n > 0) {
+        int64_t now = mdx_mono_us();
+        for (size_t i = 0; i < a->states.n; i++) {
+            ((struct series *)a->states.owners[i])->state_saved_us = now;
+        }
+        a->st.detector_states_saved += a->states.n;
+        a->states.n = 0;
+    }
     share_stats(a);
 }
 
@@ -703,7 +893,14 @@ struct mdx_alerting *mdx_alerting_create(const struct mdx_alerting_conf *conf,
     a->publish = publish;
     a->publish_arg = publish_arg;
     a->rules_gen = 1;
+    a->state_save_us = conf->detector_state_save_s > 0 ? conf->detector_state_save_s * 1000000LL
+                                                       : 0;
+    a->state_next_us = INT64_MAX;
+    a->state_lap_due_us = INT64_MAX;
     rc = mdx_htab_init_for(&a->devs, (size_t)conf->series_max, (size_t)1 << 22);
+    if (rc == MDX_OK && a->state_save_us > 0) {
+        rc = mdx_state_batch_init(&a->states, STATE_ROWS);
+    }
     a->all = mdx_calloc((size_t)conf->series_max, sizeof(*a->all));
     a->batch = mdx_calloc(BATCH_ALERTS, sizeof(*a->batch));
     a->mgr = mdx_alert_mgr_create((size_t)conf->alerts_max, conf->auto_resolve_s * 1000,
@@ -729,6 +926,7 @@ void mdx_alerting_destroy(struct mdx_alerting *a)
     mdx_htab_fini(&a->devs);
     mdx_free(a->all);
     mdx_free(a->batch);
+    mdx_state_batch_fini(&a->states);
     mdx_alert_mgr_destroy(a->mgr);
     mdx_rules_free(a->rules);
     pthread_mutex_destroy(&a->shared_mu);
@@ -807,4 +1005,5 @@ const struct mdx_stage_ops mdx_alerting_stage = {
     .pending = alerting_pending,
     .before_commit = alerting_before_commit,
     .after_commit = alerting_after_commit,
+    .handover = alerting_handover,
 };

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "modax/alert.h"
+#include "modax/detect.h"
 #include "modax/store.h"
 
 #define MDX_RULES_MAX 100000 /* rules loaded over all tenants; more are left out and logged */
@@ -127,5 +128,48 @@ int mdx_alert_mgr_sync(struct mdx_alert_mgr *m, struct mdx_store *st, mdx_alert_
                        void *arg);
 
 void mdx_alert_mgr_stats(const struct mdx_alert_mgr *m, struct mdx_alert_mgr_stats *out);
+
+/* ---- detector_saves.c ---- */
+
+/* A detector state read back from the store, for one sensor of a device. */
+struct mdx_saved_detector {
+    char sensor[MDX_NAME_MAX + 1];
+    struct mdx_detector det;
+};
+
+/*
+ * Reads the saved detector states of (tenant, device) from 'st', at most
+ * 'max': a new array in *out (the caller mdx_free()s it; NULL when there
+ * are none) and its length in *n. A state of another format version or
+ * size than this build's is left out and counted in *refused. MDX_OK, or
+ * the store's error with *out NULL.
+ */
+int mdx_saved_detectors_load(struct mdx_store *st, const char *tenant, const char *device,
+                             size_t max, struct mdx_saved_detector **out, size_t *n,
+                             uint64_t *refused);
+
+/*
+ * The detector states that go with one batch (struct mdx_batch's
+ * detector_states): at most 'cap' rows with their bytes, and for each the
+ * caller's pointer to the series it saves ('owners').
+ */
+struct mdx_state_batch {
+    struct mdx_detector_state_row *rows;
+    uint8_t (*bytes)[MDX_DETECTOR_STATE_BYTES];
+    void **owners;
+    size_t n, cap;
+};
+
+/* Allocates room for 'cap' rows: MDX_OK or MDX_ENOMEM. */
+int mdx_state_batch_init(struct mdx_state_batch *b, size_t cap);
+void mdx_state_batch_fini(struct mdx_state_batch *b);
+/*
+ * Adds the state of 'det' for (tenant, device, sensor), saved at 'now_ms'
+ * (wall clock). The strings are borrowed: they must stay until the batch
+ * is stored. Returns 1, or 0 when the batch is full.
+ */
+int mdx_state_batch_add(struct mdx_state_batch *b, const char *tenant, const char *device,
+                        const char *sensor, const struct mdx_detector *det, void *owner,
+                        int64_t now_ms);
 
 #endif

@@ -401,6 +401,10 @@ int cmd_serve(int argc, char **argv)
                                "alert.alertmanager.*", MDX_F_ERR(rc));
             goto out;
         }
+        if (conf.alerting.detector_state_save_s < 0) {
+            /* By source: a partitioned one (Kafka, Pub/Sub) hands devices between workers. */
+            conf.alerting.detector_state_save_s = strcmp(conf.ingest.source, "mqtt") != 0 ? 30 : 0;
+        }
         alerting = mdx_alerting_create(&conf.alerting, store, dispatch, publish, source, &rc);
         if (alerting == NULL) {
             mdx_log_error(MOD, "cannot start alerting; check alert.*", MDX_F_ERR(rc));

@@ -103,6 +103,7 @@ struct mdx_engine {
     pthread_t writer;
     int started;
     atomic_int stopping;
+    int handed_over;              /* the stages were told of the stop (handover) */
     int64_t drain_deadline_ms;
     struct mdx_spool_pos committed; /* spool position the store has */
     int checkpoint_pending;       /* the store was down at create: the writer finds it */
@@ -402,6 +403,25 @@ static int stages_pending(struct mdx_engine *e)
     return 0;
 }
 
+/* Tells the stages that their devices are about to move to another worker (stage.h). */
+static void stages_handover(struct mdx_engine *e)
+{
+    for (size_t i = 0; i < e->n_stages; i++) {
+        if (e->stages[i].ops->handover != NULL) {
+            e->stages[i].ops->handover(e->stages[i].ctx);
+        }
+    }
+}
+
+/* At a stop, once: the stages hand over, and the drain commits what they then hold. */
+static void stop_handover(struct mdx_engine *e)
+{
+    if (atomic_load(&e->stopping) && !e->handed_over) {
+        e->handed_over = 1;
+        stages_handover(e);
+    }
+}
+
 /*
  * Logs the counters. The periodic line may be held back by repeat
  * suppression; the final one ('final' at stop) is always written, so that
@@ -537,6 +557,7 @@ static void *writer_main(void *arg)
                 e->stages[i].ops->tick(e->stages[i].ctx);
             }
         }
+        stop_handover(e);
         if ((b->n_records > 0 || stages_pending(e)) && commit_batch(e) != MDX_OK) {
             mdx_log_warn(MOD, "stopping with records left in the spool",
                          MDX_F_INT("spool_bytes", mdx_spool_pending_bytes(e->spool)));
@@ -551,7 +572,7 @@ static void *writer_main(void *arg)
             log_stats(e, 0);
             next_stats = mdx_mono_us() + e->conf.stats_interval_s * 1000000;
         }
-        if (atomic_load(&e->stopping) && mdx_spool_read_all(e->spool)) {
+        if (atomic_load(&e->stopping) && mdx_spool_read_all(e->spool) && !stages_pending(e)) {
             break;
         }
         if (atomic_load(&e->stopping) && mdx_now_ms() >= e->drain_deadline_ms) {
@@ -581,17 +602,27 @@ static void pull_to_rec(const struct mdx_engine *e, const struct mdx_source_rec 
     }
 }
 
-/* Stores what the batch holds now (host->flush, inside the source's next()). */
+#define HANDOVER_COMMITS 1000 /* bound on the commits of what the stages hand over */
+
+/*
+ * Stores what the batch holds now (host->flush, inside the source's
+ * next(), before partitions are given up), and what the stages hand over
+ * to the next owner of those devices (their detector states).
+ */
 static int pull_flush(void *arg)
 {
     struct mdx_engine *e = arg;
     int rc = MDX_OK;
 
-    if (e->batch.n_records > 0 || stages_pending(e)) {
+    stages_handover(e);
+    for (int n = 0; n < HANDOVER_COMMITS && rc == MDX_OK; n++) {
+        if (e->batch.n_records == 0 && !stages_pending(e)) {
+            break;
+        }
         rc = commit_batch(e);
-    }
-    if (rc == MDX_OK) {
-        batch_clear(&e->batch);
+        if (rc == MDX_OK) {
+            batch_clear(&e->batch);
+        }
     }
     return rc;
 }
@@ -683,6 +714,7 @@ static void *pull_writer_main(void *arg)
             mdx_sleep_ms(100);
             continue;
         }
+        stop_handover(e);
         if ((b->n_records > 0 || stages_pending(e)) && commit_batch(e) != MDX_OK) {
             mdx_log_warn(MOD, "stopping with records not stored; the source resumes from the "
                               "stored positions at the next start",
@@ -693,7 +725,7 @@ static void *pull_writer_main(void *arg)
             log_stats(e, 0);
             next_stats = mdx_mono_us() + e->conf.stats_interval_s * 1000000;
         }
-        if (atomic_load(&e->stopping) && e->pull_idle) {
+        if (atomic_load(&e->stopping) && e->pull_idle && !stages_pending(e)) {
             break;
         }
         if (atomic_load(&e->stopping) && mdx_now_ms() >= e->drain_deadline_ms) {

@@ -201,10 +201,14 @@ static void assign(struct source_kafka *s, rd_kafka_topic_partition_list_t *list
     }
 }
 
-/* Partitions go: what was taken from them is stored first, then they are forgotten. */
+/*
+ * Partitions go: what was taken from them is stored first, with what the
+ * stages hand over to the next owner (detector states), then they are
+ * forgotten.
+ */
 static void revoke(struct source_kafka *s, rd_kafka_topic_partition_list_t *list)
 {
-    if (!s->closing && s->host != NULL && s->n_held > 0 &&
+    if (!s->closing && s->host != NULL &&
         s->host->flush(s->host->engine) != MDX_OK) {
         mdx_log_warn(MOD, "partitions given up with records not stored; their next owner "
                           "reads them again from the stored offsets");

@@ -547,3 +547,14 @@ int mdx_store_lease_release(struct mdx_store *st, const char *name, const char *
     }
     return FORWARD(lease, lease_release, name, holder);
 }
+
+/* Saved detector states (store_detector.h). */
+
+int mdx_store_detector_state_list(struct mdx_store *st, const char *tenant, const char *device,
+                                  mdx_detector_state_fn fn, void *arg)
+{
+    if (tenant == NULL || device == NULL || fn == NULL) {
+        return MDX_EINVAL;
+    }
+    return FORWARD(detector, state_list, tenant, device, fn, arg);
+}

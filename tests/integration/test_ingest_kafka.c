@@ -25,6 +25,9 @@
 
 #include "check.h"
 #include "modax/clock.h"
+#include "modax/detect.h"
+#include "modax/status.h"
+#include "modax/store.h"
 #include "support/kafka_mock.h"
 #include "support/api.h"
 #include "support/support.h"
@@ -221,6 +224,90 @@ static void three_workers_one_killed(void)
     setenv("MODAX_KAFKA_TOPIC_TENANTS", TOPIC "=acme", 1);
 }
 
+/* The newest point time a device's saved detector state of "current_mean" has seen; -1 if none. */
+static int state_last_ts(void *arg, const struct mdx_detector_state_row *r)
+{
+    if (strcmp(r->sensor, "current_mean") == 0 && r->format == MDX_DETECTOR_STATE_VERSION &&
+        r->len == MDX_DETECTOR_STATE_BYTES) {
+        *(int64_t *)arg = r->last_ts_ms;
+    }
+    return MDX_OK;
+}
+
+static int64_t saved_state_ts(struct mdx_store *st, const char *device)
+{
+    int64_t ts = -1;
+
+    if (mdx_store_detector_state_list(st, "acme", device, state_last_ts, &ts) != MDX_OK) {
+        return -1;
+    }
+    return ts;
+}
+
+/*
+ * Issue 12 item 3: when a second worker joins, the first gives its partitions
+ * up and hands every device's detector state over with its last batch, long
+ * before the save period (an hour here): each saved state has seen the
+ * device's last point, so the worker that takes a device over resumes exactly.
+ */
+static void rebalance_hands_detector_states_over(void)
+{
+    struct serve a, b;
+    struct mdx_store *st;
+    char device[32];
+    int64_t base = store_points(dir, "acme"), last[DEVICES], deadline;
+    int all = 0;
+
+    CHECK_EQ_INT(kmock_topic(km, "handover", 4), 0);
+    setenv("MODAX_KAFKA_TOPICS", "handover", 1);
+    setenv("MODAX_KAFKA_GROUP", "handover", 1);
+    setenv("MODAX_KAFKA_TOPIC_TENANTS", "handover=acme", 1);
+    setenv("MODAX_ALERT_DETECTOR_STATE_SAVE_S", "3600", 1);
+    CHECK_EQ_INT(worker_start(&a, "h1"), 0);
+    for (int i = 0; i < 120; i++) {
+        snprintf(device, sizeof(device), "h-%d", i % DEVICES);
+        int len;
+        char payload[256];
+        last[i % DEVICES] = next_ts;
+        len = snprintf(payload, sizeof(payload),
+                       "{\"device_id\":\"%s\",\"timestamp\":%lld,"
+                       "\"sensor_data\":{\"current_mean\":%d.25}}",
+                       device, (long long)next_ts++, 10 + i % 3);
+        const char *hdrs[] = {"tenant", "acme", "device", device, NULL};
+        CHECK_EQ_INT(kmock_produce(km, "handover", -1, device, hdrs, payload, (size_t)len), 0);
+    }
+    CHECK_EQ_INT(kmock_flush(km, 10000), 0);
+    CHECK_EQ_INT(wait_points(dir, "acme", base + 120, 30000), base + 120);
+    st = test_store_open(dir);
+    CHECK(st != NULL);
+    if (st == NULL) {
+        serve_stop(&a, SIGTERM);
+        return;
+    }
+    /* Saving is an hour away: nothing is saved yet. */
+    CHECK_EQ_INT(saved_state_ts(st, "h-0"), -1);
+    CHECK_EQ_INT(worker_start(&b, "h2"), 0);
+    deadline = mdx_mono_us() + 30000000;
+    while (!all && mdx_mono_us() < deadline) {
+        all = 1;
+        for (int d = 0; d < DEVICES; d++) {
+            snprintf(device, sizeof(device), "h-%d", d);
+            all &= saved_state_ts(st, device) == last[d];
+        }
+        if (!all) {
+            mdx_sleep_ms(100);
+        }
+    }
+    CHECK(all);
+    mdx_store_close(st);
+    CHECK_EQ_INT(serve_stop(&b, SIGTERM), 0);
+    CHECK_EQ_INT(serve_stop(&a, SIGTERM), 0);
+    unsetenv("MODAX_ALERT_DETECTOR_STATE_SAVE_S");
+    setenv("MODAX_KAFKA_TOPICS", TOPIC, 1);
+    setenv("MODAX_KAFKA_GROUP", "ingest", 1);
+    setenv("MODAX_KAFKA_TOPIC_TENANTS", TOPIC "=acme", 1);
+}
+
 /* Every broker goes away in the middle of a stream and comes back: nothing lost, none twice. */
 static void brokers_down_mid_stream_and_back(void)
 {
@@ -356,6 +443,7 @@ int main(void)
     static const struct mdx_test tests[] = {
         {"exactly once across restarts and SIGKILL", exactly_once_across_restarts},
         {"three workers, one SIGKILLed mid-stream", three_workers_one_killed},
+        {"a rebalance hands every detector state over", rebalance_hands_detector_states_over},
         {"brokers down mid-stream and back", brokers_down_mid_stream_and_back},
         {"refused SASL is named and the password never logged",
          refused_sasl_is_named_and_the_password_never_logged},

@@ -15,6 +15,7 @@
 #include "check.h"
 #include "modax/alerting.h"
 #include "modax/clock.h"
+#include "modax/detect.h"
 #include "modax/log.h"
 #include "modax/status.h"
 #include "modax/store.h"
@@ -922,6 +923,159 @@ static void stage_series_table_full_is_emptied(void)
     mdx_store_close(st);
 }
 
+/* One batch of the stage's detector states written to 'st'; returns how many it carried. */
+static size_t commit_states(struct mdx_alerting *a, struct mdx_store *st)
+{
+    struct mdx_batch b;
+    struct mdx_batch_result res = {0, 0};
+
+    memset(&b, 0, sizeof(b));
+    mdx_alerting_stage.before_commit(a, &b);
+    CHECK_EQ_INT(mdx_store_write(st, &b, &res), MDX_OK);
+    mdx_alerting_stage.after_commit(a);
+    return b.n_detector_states;
+}
+
+/*
+ * Commits whenever the stage asks (pending) until a batch carries detector
+ * states, 5 s at most; returns how many it carried (pending says a state
+ * may be due, the scan then finds whether one is).
+ */
+static size_t states_when_due(struct mdx_alerting *a, struct mdx_store *st)
+{
+    int64_t deadline = mdx_mono_us() + 5000000;
+    size_t n = 0;
+
+    while (n == 0 && mdx_mono_us() < deadline) {
+        if (mdx_alerting_stage.pending(a)) {
+            n = commit_states(a, st);
+        } else {
+            mdx_sleep_ms(10);
+        }
+    }
+    return n;
+}
+
+/*
+ * Issue 12 item 3: detector states go with batches when due, at most 256 a
+ * batch; a handover saves every learning series at once; a new stage on
+ * the same store resumes a device's series from them.
+ */
+static void stage_detector_states_saved_capped_handed_over_and_resumed(void)
+{
+    struct mdx_store *st = open_store();
+    struct mdx_alerting_conf conf = default_conf();
+    struct mdx_alerting *a, *b;
+    struct mdx_alerting_stats s;
+    int err = 0;
+    int64_t deadline;
+
+    CHECK_EQ_INT(mdx_store_tenant_add(st, "acme"), MDX_OK);
+    conf.detector_state_save_s = 3600;
+    a = mdx_alerting_create(&conf, st, NULL, NULL, NULL, &err);
+    CHECK(a != NULL);
+    for (int d = 0; d < 300; d++) {
+        char dev[16];
+        snprintf(dev, sizeof(dev), "d-%d", d);
+        CHECK_EQ_INT(mdx_store_device_add(st, "acme", dev, 0), MDX_OK);
+        for (int i = 0; i < 10; i++) {
+            feed(a, "acme", dev, "temp", T0 + i * 1000, 20.0 + i % 3);
+        }
+    }
+    /* Nothing is due within the hour: no state rides along. */
+    CHECK(!mdx_alerting_stage.pending(a));
+    CHECK_EQ_INT(commit_states(a, st), 0);
+    /* Handing over: all 300 now, 256 at most per batch. */
+    mdx_alerting_stage.handover(a);
+    CHECK(mdx_alerting_stage.pending(a));
+    CHECK_EQ_INT(commit_states(a, st), 256);
+    CHECK(mdx_alerting_stage.pending(a));
+    CHECK_EQ_INT(commit_states(a, st), 44);
+    CHECK(!mdx_alerting_stage.pending(a));
+    mdx_alerting_stats(a, &s);
+    CHECK_EQ_INT(s.detector_states_saved, 300);
+
+    /* Another stage on the store resumes d-7's series; saving off, it would not read them. */
+    b = mdx_alerting_create(&conf, st, NULL, NULL, NULL, &err);
+    feed(b, "acme", "d-7", "temp", T0 + 10000, 21.0);
+    feed(b, "acme", "d-7", "other", T0 + 10000, 21.0);
+    mdx_alerting_stats(b, &s);
+    CHECK_EQ_INT(s.detector_states_loaded, 1);
+    CHECK_EQ_INT(s.detector_states_refused, 0);
+    mdx_alerting_destroy(b);
+
+    /* Due by age: with a one-second period the stage asks for a batch by itself. */
+    mdx_alerting_destroy(a);
+    conf.detector_state_save_s = 1;
+    a = mdx_alerting_create(&conf, st, NULL, NULL, NULL, &err);
+    feed(a, "acme", "d-1", "temp", T0 + 20000, 21.0);
+    CHECK_EQ_INT(states_when_due(a, st), 1);
+    CHECK(!mdx_alerting_stage.pending(a));
+    mdx_alerting_destroy(a);
+
+    /* A series saved early in a scan that learns again before the scan ends is saved again. */
+    a = mdx_alerting_create(&conf, st, NULL, NULL, NULL, &err);
+    for (int d = 0; d < 300; d++) {
+        char dev[16];
+        snprintf(dev, sizeof(dev), "d-%d", d);
+        feed(a, "acme", dev, "temp", T0 + 30000, 21.0);
+    }
+    /* Until all 300 are due: one period after the last one learned. */
+    deadline = mdx_mono_us() + 1100000;
+    while (mdx_mono_us() < deadline) {
+        mdx_sleep_ms(10);
+    }
+    CHECK(mdx_alerting_stage.pending(a));
+    CHECK_EQ_INT(commit_states(a, st), 256);
+    feed(a, "acme", "d-0", "temp", T0 + 31000, 21.0);
+    CHECK_EQ_INT(commit_states(a, st), 44);
+    CHECK_EQ_INT(states_when_due(a, st), 1);
+    mdx_alerting_stats(a, &s);
+    CHECK_EQ_INT(s.detector_states_saved, 301);
+    mdx_alerting_destroy(a);
+    mdx_store_close(st);
+}
+
+/* Saved states this build cannot read (another format, a wrong size) are counted, not used. */
+static void stage_detector_state_of_wrong_format_or_size_is_refused(void)
+{
+    struct mdx_store *st = open_acme_store();
+    struct mdx_alerting_conf conf = default_conf();
+    struct mdx_alerting *a;
+    struct mdx_alerting_stats s;
+    struct mdx_batch b;
+    struct mdx_batch_result res;
+    uint8_t good[MDX_DETECTOR_STATE_BYTES], shorter[10] = {0};
+    struct mdx_detector d;
+    int err = 0;
+
+    mdx_detector_init(&d);
+    mdx_detector_save(&d, good);
+    {
+        const struct mdx_detector_state_row rows[] = {
+            {"acme", "m-1", "temp", MDX_DETECTOR_STATE_VERSION + 1, good, sizeof(good), T0, T0},
+            {"acme", "m-1", "vib", MDX_DETECTOR_STATE_VERSION, shorter, sizeof(shorter), T0, T0},
+        };
+        memset(&b, 0, sizeof(b));
+        b.detector_states = rows;
+        b.n_detector_states = 2;
+        CHECK_EQ_INT(mdx_store_write(st, &b, &res), MDX_OK);
+    }
+    conf.detector_state_save_s = 30;
+    a = mdx_alerting_create(&conf, st, NULL, NULL, NULL, &err);
+    CHECK(a != NULL);
+    for (int i = 0; i < 400; i++) {
+        feed(a, "acme", "m-1", "temp", T0 + i * 1000, 20.0 + (i % 5) * 0.1);
+        feed(a, "acme", "m-1", "vib", T0 + i * 1000, 1.0 + (i % 3) * 0.1);
+    }
+    mdx_alerting_stats(a, &s);
+    CHECK_EQ_INT(s.detector_states_refused, 2);
+    CHECK_EQ_INT(s.detector_states_loaded, 0);
+    CHECK_EQ_INT(s.points_scored, 800);
+    mdx_alerting_destroy(a);
+    mdx_store_close(st);
+}
+
 static const struct mdx_test tests[] = {
     {"rule fires after min duration", rule_fires_after_min_duration},
     {"rule hysteresis stops flapping", rule_hysteresis_stops_flapping},
@@ -949,6 +1103,10 @@ static const struct mdx_test tests[] = {
      issue4_bad_inputs_raise_no_alerts},
     {"issue 4: 10,000 devices alerting at once", issue4_ten_thousand_devices_alerting_at_once},
     {"stage series table full is emptied", stage_series_table_full_is_emptied},
+    {"issue 12: detector states saved when due, capped, handed over, resumed",
+     stage_detector_states_saved_capped_handed_over_and_resumed},
+    {"issue 12: a saved state of another format or size is refused and counted",
+     stage_detector_state_of_wrong_format_or_size_is_refused},
     {NULL, NULL},
 };
 

@@ -299,9 +299,11 @@ static void migration_gives_existing_tenants_default_rules(enum backend be)
     add_tenants(st);
     mdx_store_close(st);
     /* Back to the schema before rules: the tenants exist, the rules do not (and what
-     * later migrations added is gone too: issues 5 to 7's tables and columns). */
+     * later migrations added is gone too: issues 5 to 7's, 12's and 14's tables and columns). */
     if (be == SQLITE) {
-        ok = raw_sql(be, "ALTER TABLE tenants DROP COLUMN legacy_topics;"
+        ok = raw_sql(be, "DROP TABLE detector_state;"
+                         " DELETE FROM schema_migrations WHERE version = 11;"
+                         " ALTER TABLE tenants DROP COLUMN legacy_topics;"
                          " DELETE FROM schema_migrations WHERE version = 10;"
                          " ALTER TABLE devices DROP COLUMN interlocks;"
                          " DELETE FROM schema_migrations WHERE version = 9;"
@@ -324,7 +326,9 @@ static void migration_gives_existing_tenants_default_rules(enum backend be)
                          " DROP TABLE rules; ALTER TABLE devices DROP COLUMN type;"
                          " DELETE FROM schema_migrations WHERE version = 4") == 0;
     } else {
-        ok = raw_sql(be, "ALTER TABLE tenants DROP COLUMN legacy_topics;"
+        ok = raw_sql(be, "DROP TABLE detector_state;"
+                         " DELETE FROM schema_migrations WHERE version = 10;"
+                         " ALTER TABLE tenants DROP COLUMN legacy_topics;"
                          " DELETE FROM schema_migrations WHERE version = 9;"
                          " ALTER TABLE devices DROP COLUMN interlocks;"
                          " DELETE FROM schema_migrations WHERE version = 8;"

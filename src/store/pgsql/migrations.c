@@ -342,6 +342,19 @@ static const struct migration migrations[] = {
       * devices may use the original MODAX firmware's topics. */
      "ALTER TABLE tenants ADD COLUMN legacy_topics integer NOT NULL DEFAULT 0;",
      NULL},
+    {10,
+     /* Issue 12 item 3; the same as SQLite's migration 11. The anomaly
+      * detector's state per series (store_detector.h), saved with the
+      * batches; format is the detector's format version. */
+     "CREATE TABLE detector_state ("
+     " device_id integer NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+     " sensor text NOT NULL,"
+     " format integer NOT NULL,"
+     " state bytea NOT NULL,"
+     " last_ts_ms bigint NOT NULL,"
+     " saved_ms bigint NOT NULL,"
+     " PRIMARY KEY (device_id, sensor));",
+     NULL},
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

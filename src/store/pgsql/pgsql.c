@@ -206,4 +206,5 @@ const struct mdx_store_backend mdx_store_pgsql = {
     .commands = &mdx_pg_commands,
     .rul = &mdx_pg_rul,
     .lease = &mdx_pg_lease,
+    .detector = &mdx_pg_detector,
 };

@@ -148,6 +148,7 @@ extern const struct mdx_store_archive_ops mdx_pg_archive;   /* archive.c */
 extern const struct mdx_store_commands_ops mdx_pg_commands; /* commands.c */
 extern const struct mdx_store_rul_ops mdx_pg_rul;           /* rul.c */
 extern const struct mdx_store_lease_ops mdx_pg_lease;       /* lease.c */
+extern const struct mdx_store_detector_ops mdx_pg_detector; /* detector_state.c */
 
 /* The batch writer (write.c). */
 int mdx_pg_cache_init(struct pg *h);
@@ -170,6 +171,12 @@ int mdx_pg_series_points(struct pg *h, int64_t id, int64_t from, int64_t to, int
  * of an unknown alert or an unknown tenant (alerts.c).
  */
 int mdx_pg_alerts_write(struct pg *h, const struct mdx_batch *b);
+/*
+ * Writes the batch's detector states inside its transaction, in one
+ * statement, each replacing its series' saved one; MDX_EINVAL for an
+ * empty or oversized state (detector_state.c).
+ */
+int mdx_pg_detector_states_write(struct pg *h, const struct mdx_batch *b);
 /*
  * Applies the effect of stored event 'ev' of device 'device_id' (inside
  * the batch's transaction; catalog.c).

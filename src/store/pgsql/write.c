@@ -798,7 +798,8 @@ static int write_checkpoint(struct pg *h, const struct mdx_batch *b)
 
 /* What a batch writes after its points, in this order. */
 static int (*const after_points[])(struct pg *h, const struct mdx_batch *b) = {
-    write_events, write_devices, write_dead, mdx_pg_alerts_write /* alerts.c */, write_checkpoint,
+    write_events, write_devices, write_dead, mdx_pg_alerts_write /* alerts.c */,
+    mdx_pg_detector_states_write /* detector_state.c */, write_checkpoint,
 };
 
 /* The transaction of a batch whose rows are collected; t[] gets phase end times (us). */

@@ -292,6 +292,19 @@ static const struct migration migrations[] = {
       * firmware's topics (modax/sensor/data, ...), rewritten by the broker
       * plugin; off by default. */
      "ALTER TABLE tenants ADD COLUMN legacy_topics INTEGER NOT NULL DEFAULT 0;"},
+    {11,
+     /* Issue 12 item 3. The anomaly detector's state per series
+      * (store_detector.h), saved with the batches, so that the worker that
+      * takes a partition over resumes its baseline. format is the
+      * detector's format version; the store does not read state. */
+     "CREATE TABLE detector_state ("
+     " device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+     " sensor TEXT NOT NULL,"
+     " format INTEGER NOT NULL,"
+     " state BLOB NOT NULL,"
+     " last_ts_ms INTEGER NOT NULL,"
+     " saved_ms INTEGER NOT NULL,"
+     " PRIMARY KEY (device_id, sensor)) WITHOUT ROWID;"},
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -233,4 +233,5 @@ const struct mdx_store_backend mdx_store_sqlite = {
     .commands = &mdx_sq_commands,
     .rul = &mdx_sq_rul,
     .lease = &mdx_sq_lease,
+    .detector = &mdx_sq_detector,
 };

@@ -161,6 +161,7 @@ extern const struct mdx_store_archive_ops mdx_sq_archive;   /* archive.c */
 extern const struct mdx_store_commands_ops mdx_sq_commands; /* commands.c */
 extern const struct mdx_store_rul_ops mdx_sq_rul;           /* rul.c */
 extern const struct mdx_store_lease_ops mdx_sq_lease;       /* lease.c */
+extern const struct mdx_store_detector_ops mdx_sq_detector; /* detector_state.c */
 
 /* The batch writer (write.c). */
 int mdx_sq_cache_init(struct sq *h);
@@ -189,6 +190,12 @@ void mdx_sq_heads_forget(struct sq *h);
  * of an unknown alert or an unknown tenant (alerts.c).
  */
 int mdx_sq_alerts_write(struct sq *h, const struct mdx_batch *b);
+/*
+ * Writes the batch's detector states inside its transaction, each
+ * replacing its series' saved one; MDX_EINVAL for an empty or oversized
+ * state (detector_state.c).
+ */
+int mdx_sq_detector_states_write(struct sq *h, const struct mdx_batch *b);
 /*
  * Applies the effect of stored event 'ev' of device 'device_id' (inside
  * the batch's transaction; catalog.c).

@@ -939,7 +939,7 @@ static int flush_rollups(struct sq *h, const struct mdx_batch *b)
 /* What a batch writes after its points, in this order. */
 static int (*const after_points[])(struct sq *h, const struct mdx_batch *b) = {
     flush_rollups, write_events, write_devices, write_dead, mdx_sq_alerts_write /* alerts.c */,
-    write_checkpoint,
+    mdx_sq_detector_states_write /* detector_state.c */, write_checkpoint,
 };
 
 int mdx_sq_write(void *impl, const struct mdx_batch *b, struct mdx_batch_result *res)
