@@ -412,6 +412,7 @@ static int s3_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *
     int rc = s3_send(s, c, rs);
 
     if (s->gcp != NULL && rs->status == 401) {
+        mdx_http_resp_fini(rs); /* s3_send starts a fresh answer */
         rc = s3_send(s, c, rs); /* s3_send invalidated the token */
     }
     return rc;
