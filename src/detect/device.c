@@ -404,6 +404,9 @@ double mdx_device_detector_push(struct mdx_device_detector *d, const double *x)
     double sd[MDX_DEVICE_SENSORS_MAX];
     double score = 0.0;
 
+    if (s < 2) {
+        return 0.0; /* not initialised: mdx_device_detector_init refuses fewer than 2 */
+    }
     for (size_t i = 0; i < s; i++) {
         if (!isfinite(x[i])) {
             return 0.0;

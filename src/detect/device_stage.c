@@ -198,8 +198,14 @@ static void device_on_points(void *ctx, const struct mdx_point_group *g,
             continue;
         }
         if (d->fresh & (1u << slot)) {
-            /* This sensor's next reading started before the others reported: carry them. */
-            score_reading(s, d);
+            /*
+             * This sensor's next reading started before the others reported: carry
+             * them. A device with one sensor so far has no relation to score.
+             */
+            if (d->sensors >= 2) {
+                score_reading(s, d);
+            }
+            d->fresh = 0;
         }
         d->x[slot] = p->value;
         d->fresh |= (uint16_t)(1u << slot);

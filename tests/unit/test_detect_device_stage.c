@@ -351,6 +351,36 @@ static void issue15_sensors_beyond_the_maximum_are_counted(void)
     rig_close(&r);
 }
 
+/*
+ * A device that publishes one sensor has no relation to learn: nothing is
+ * scored, however long it runs (it once pushed readings into a detector that
+ * was never initialised, which read out of bounds once it thought it had a model).
+ */
+static void one_sensor_device_is_never_scored(void)
+{
+    struct mdx_alerting_conf conf = default_conf();
+    struct mdx_device_stage_stats ss;
+    struct rig r;
+
+    if (rig_open(&r, &conf) != 0) {
+        return;
+    }
+    rng_state = 23;
+    for (int i = 0; i < 5000; i++) {
+        struct mdx_point p;
+        struct mdx_point_group g = {"acme", "single", &p, 1};
+        struct mdx_device_ref ref = {"acme", "single", ""};
+
+        set_point(&p, "current_mean", T0 + (int64_t)i * 1000, 2.5 + (i % 7) + gauss());
+        mdx_device_stage_ops.on_points(r.s, &g, &ref);
+    }
+    mdx_device_stage_stats(r.s, &ss);
+    CHECK_EQ_INT(ss.readings, 0);
+    CHECK_EQ_INT(ss.raised, 0);
+    CHECK_EQ_INT(ss.devices, 1);
+    rig_close(&r);
+}
+
 static const struct mdx_test tests[] = {
     {"issue 15: a broken relation raises a device alert naming its sensors",
      issue15_broken_relation_raises_device_alert_naming_sensors},
@@ -359,6 +389,7 @@ static const struct mdx_test tests[] = {
     {"issue 15: the device table stays bounded", issue15_device_table_stays_bounded},
     {"issue 15: sensors beyond the maximum are counted",
      issue15_sensors_beyond_the_maximum_are_counted},
+    {"a device with one sensor is never scored", one_sensor_device_is_never_scored},
     {NULL, NULL},
 };
 
