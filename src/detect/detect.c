@@ -310,7 +310,7 @@ static void fold_records(struct mdx_detector *d)
  * 1 / (1 + exp(8 mid) / u^8): no logarithm or exponential per point (u > 1;
  * an overflowing u^8 gives 1). 'at_half' is exp(8 mid).
  */
-_Static_assert(SCORE_SLOPE == 8.0, "logistic_of_ln() raises u to the 8th power");
+_Static_assert((int)SCORE_SLOPE == 8, "logistic_of_ln() raises u to the 8th power");
 
 static double logistic_of_ln(double u, double at_half)
 {
