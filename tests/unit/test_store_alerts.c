@@ -301,7 +301,9 @@ static void migration_gives_existing_tenants_default_rules(enum backend be)
     /* Back to the schema before rules: the tenants exist, the rules do not (and what
      * later migrations added is gone too: issues 5 to 7's, 12's and 14's tables and columns). */
     if (be == SQLITE) {
-        ok = raw_sql(be, "DROP TABLE detector_state;"
+        ok = raw_sql(be, "DROP TABLE points_writer;"
+                         " DELETE FROM schema_migrations WHERE version = 12;"
+                         " DROP TABLE detector_state;"
                          " DELETE FROM schema_migrations WHERE version = 11;"
                          " ALTER TABLE tenants DROP COLUMN legacy_topics;"
                          " DELETE FROM schema_migrations WHERE version = 10;"

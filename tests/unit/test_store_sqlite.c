@@ -117,6 +117,46 @@ static void store_returns_busy_while_locked_then_succeeds(void)
     tmp_db_remove();
 }
 
+/*
+ * Two writers on one database (two workers of a Kafka group after a rebalance,
+ * or shared MQTT subscriptions): each caches the head chunk of a series, and
+ * neither may write back a head that lacks the other's points.
+ */
+static void two_writers_on_one_series_keep_each_others_points(void)
+{
+    const char *path = tmp_db_fresh();
+    struct mdx_store *a = open_default(path), *b = open_default(path);
+    struct mdx_point p[8];
+    struct mdx_batch_result res;
+    static struct got g;
+
+    if (a == NULL || b == NULL) {
+        CHECK(0);
+        mdx_store_close(a);
+        mdx_store_close(b);
+        return;
+    }
+    add_tenant_device(a, "acme", "press-1");
+    for (int i = 0; i < 8; i++) {
+        set_point(&p[i], "rpm", T0 + i * 1000, i, 0);
+    }
+    /* a, b, a, b, ...: each append lands in the same head chunk. */
+    for (int i = 0; i < 8; i++) {
+        CHECK_EQ_INT(write_points(i % 2 ? b : a, "acme", "press-1", &p[i], 1, &res), MDX_OK);
+        CHECK_EQ_INT(res.points_written, 1);
+    }
+    CHECK_EQ_INT(query_points(a, "acme", "press-1", "rpm", INT64_MIN, INT64_MAX, 0, &g), MDX_OK);
+    CHECK_EQ_INT(g.n, 8);
+    CHECK_EQ_INT(query_points(b, "acme", "press-1", "rpm", INT64_MIN, INT64_MAX, 0, &g), MDX_OK);
+    CHECK_EQ_INT(g.n, 8);
+    /* A point the other writer stored is a duplicate here too. */
+    CHECK_EQ_INT(write_points(a, "acme", "press-1", &p[7], 1, &res), MDX_OK);
+    CHECK_EQ_INT(res.points_duplicate, 1);
+    mdx_store_close(a);
+    mdx_store_close(b);
+    tmp_db_remove();
+}
+
 static void store_migrates_once_and_reopens(void)
 {
     const char *path = tmp_db_fresh();
@@ -216,6 +256,8 @@ static const struct mdx_test tests[] = {
     {"store refuses a bad open", store_refuses_bad_open},
     {"store returns busy while locked, then succeeds",
      store_returns_busy_while_locked_then_succeeds},
+    {"two writers on one series keep each other's points",
+     two_writers_on_one_series_keep_each_others_points},
     {"store migrates once and reopens", store_migrates_once_and_reopens},
     {"store reports corrupt chunks", store_reports_corrupt_chunks},
     {"issue 16: database and its WAL files are created 0600",

@@ -490,8 +490,12 @@ static int sq_delete_points(void *impl, const char *tenant, const char *device, 
         mdx_chunk_fini(&c.enc);
         return mdx_sq_status(rc);
     }
-    /* Heads changed by other connections are dropped first; ours are dropped one by one. */
-    rc = mdx_sq_heads_sync(h);
+    /*
+     * Heads changed by other connections are dropped first; ours are dropped
+     * one by one. The delete_epoch bump below tells the writers, so the
+     * archiver does not claim points_writer.
+     */
+    rc = mdx_sq_heads_sync(h, 0);
     if (rc == MDX_OK) {
         rc = mdx_sq_prepare(h, "DELETE FROM chunks WHERE series_id = ?1 AND t_start = ?2", &c.drop);
     }

@@ -305,6 +305,14 @@ static const struct migration migrations[] = {
      " last_ts_ms INTEGER NOT NULL,"
      " saved_ms INTEGER NOT NULL,"
      " PRIMARY KEY (device_id, sensor)) WITHOUT ROWID;"},
+    {12,
+     /* The connection that last wrote chunks (a random token of its own):
+      * another writer that finds someone else's token drops its cached head
+      * chunks before it appends (write.c), as after a delete_epoch bump. */
+     "CREATE TABLE points_writer ("
+     " id INTEGER PRIMARY KEY CHECK (id = 1),"
+     " token INTEGER NOT NULL);"
+     "INSERT INTO points_writer (id, token) VALUES (1, 0);"},
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

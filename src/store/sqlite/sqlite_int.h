@@ -141,7 +141,9 @@ struct sq {
 
     /* delete_epoch row the cached heads match (see mdx_sq_heads_sync). */
     int64_t delete_epoch;
-    sqlite3_stmt *epoch_get;  /* prepared on first use */
+    int64_t writer_token;     /* ours in points_writer; 0 until the first write */
+    sqlite3_stmt *epoch_get;  /* prepared on first use, like writer_set */
+    sqlite3_stmt *writer_set;
 
     /* device_epoch row the cached device and series ids match (see mdx_sq_write). */
     int64_t device_epoch;
@@ -172,12 +174,17 @@ int mdx_sq_write(void *impl, const struct mdx_batch *batch, struct mdx_batch_res
 /* Bytes held by the series cache: entries plus chunk buffers. */
 size_t mdx_sq_cache_bytes(const struct sq *h, size_t *n_series);
 /*
- * Raw points deleted by the archiver (archive.c) make cached heads stale,
- * also those of another connection. Inside a write transaction,
- * mdx_sq_heads_sync() reads the delete_epoch row and, if it moved, drops
- * every cached head so that it is reloaded from the database.
+ * Cached heads go stale when another connection changes chunks: raw
+ * points deleted by the archiver (archive.c), or points written by another
+ * writer on the same database (two workers of a consumer group after a
+ * rebalance, shared MQTT subscriptions). Inside a write transaction,
+ * mdx_sq_heads_sync() reads the delete_epoch row and the points_writer
+ * token; if either is not what this connection left, it drops every cached
+ * head so that it is reloaded from the database; with 'claim' (the batch
+ * writer) it puts its own token. One writer alone pays one read per
+ * transaction.
  */
-int mdx_sq_heads_sync(struct sq *h);
+int mdx_sq_heads_sync(struct sq *h, int claim);
 /* Drops the cached head of series (device_id, sensor), if cached. */
 void mdx_sq_head_forget(struct sq *h, int64_t device_id, const char *sensor);
 /* Drops every cached head (the series ids stay cached). */

@@ -104,6 +104,8 @@ void mdx_sq_cache_fini(struct sq *h)
     mdx_chunk_fini(&h->tmp);
     sqlite3_finalize(h->epoch_get);
     h->epoch_get = NULL;
+    sqlite3_finalize(h->writer_set);
+    h->writer_set = NULL;
 }
 
 void mdx_sq_heads_forget(struct sq *h)
@@ -130,14 +132,38 @@ void mdx_sq_head_forget(struct sq *h, int64_t device_id, const char *sensor)
     }
 }
 
-int mdx_sq_heads_sync(struct sq *h)
+/* Claims points_writer for this connection, inside the caller's transaction. */
+static int writer_claim(struct sq *h)
 {
-    int64_t n = 0;
+    int rc;
+
+    while (h->writer_token == 0) {
+        sqlite3_randomness(sizeof(h->writer_token), &h->writer_token);
+        h->writer_token &= INT64_MAX;
+    }
+    if (h->writer_set == NULL) {
+        rc = sqlite3_prepare_v3(h->db, "UPDATE points_writer SET token = ?1 WHERE id = 1", -1,
+                                SQLITE_PREPARE_PERSISTENT, &h->writer_set, NULL);
+        if (rc != SQLITE_OK) {
+            return mdx_sq_status(rc);
+        }
+    }
+    sqlite3_bind_int64(h->writer_set, 1, h->writer_token);
+    rc = sqlite3_step(h->writer_set);
+    sqlite3_reset(h->writer_set);
+    return rc == SQLITE_DONE ? MDX_OK : mdx_sq_status(rc);
+}
+
+int mdx_sq_heads_sync(struct sq *h, int claim)
+{
+    int64_t n = 0, writer = 0;
     int rc;
 
     if (h->epoch_get == NULL) {
-        rc = sqlite3_prepare_v3(h->db, "SELECT n FROM delete_epoch WHERE id = 1", -1,
-                                SQLITE_PREPARE_PERSISTENT, &h->epoch_get, NULL);
+        rc = sqlite3_prepare_v3(h->db,
+                                "SELECT (SELECT n FROM delete_epoch WHERE id = 1),"
+                                " (SELECT token FROM points_writer WHERE id = 1)",
+                                -1, SQLITE_PREPARE_PERSISTENT, &h->epoch_get, NULL);
         if (rc != SQLITE_OK) {
             return mdx_sq_status(rc);
         }
@@ -145,12 +171,16 @@ int mdx_sq_heads_sync(struct sq *h)
     rc = sqlite3_step(h->epoch_get);
     if (rc == SQLITE_ROW) {
         n = sqlite3_column_int64(h->epoch_get, 0);
+        writer = sqlite3_column_int64(h->epoch_get, 1);
     }
     sqlite3_reset(h->epoch_get);
-    rc = rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ESTORE : mdx_sq_status(rc);
-    if (rc == MDX_OK && n != h->delete_epoch) {
+    rc = rc == SQLITE_ROW ? MDX_OK : mdx_sq_status(rc);
+    if (rc == MDX_OK && (n != h->delete_epoch || writer != h->writer_token)) {
         mdx_sq_heads_forget(h);
         h->delete_epoch = n;
+    }
+    if (rc == MDX_OK && claim && (writer != h->writer_token || writer == 0)) {
+        rc = writer_claim(h);
     }
     return rc;
 }
@@ -976,7 +1006,7 @@ int mdx_sq_write(void *impl, const struct mdx_batch *b, struct mdx_batch_result 
     mdx_sq_rollup_reset(h);
     h->refused = 0;
 
-    rc = mdx_sq_heads_sync(h);
+    rc = mdx_sq_heads_sync(h, 1);
     if (rc == MDX_OK) {
         rc = devices_sync(h);
     }
