@@ -167,13 +167,17 @@ static void pump(CURLM *multi, int ms)
     }
 }
 
-/* Pumps until every stream of 'v' (n) holds 'text' or has ended; the number holding it. */
+/*
+ * Pumps until every stream of 'v' (n) holds 'text' or has ended; the number
+ * holding it. Gives up after WAIT_MS without progress (a thousand streams
+ * open slowly under ThreadSanitizer on a busy machine), 5 * WAIT_MS at most.
+ */
 static size_t wait_all(CURLM *multi, struct sse *v, size_t n, const char *text)
 {
-    int64_t until = mdx_now_ms() + WAIT_MS;
-    size_t have = 0;
+    int64_t now = mdx_now_ms(), until = now + WAIT_MS, last = now + 5 * WAIT_MS;
+    size_t have = 0, had = 0;
 
-    while (mdx_now_ms() < until) {
+    while ((now = mdx_now_ms()) < until && now < last) {
         size_t ended = 0;
         have = 0;
         for (size_t i = 0; i < n; i++) {
@@ -185,6 +189,10 @@ static size_t wait_all(CURLM *multi, struct sse *v, size_t n, const char *text)
         }
         if (have + ended == n) {
             break;
+        }
+        if (have > had) {
+            had = have;
+            until = now + WAIT_MS;
         }
         pump(multi, 100);
     }
