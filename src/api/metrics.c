@@ -271,6 +271,14 @@ static void render_alerting(struct mdx_buf *b, struct mdx_alerting *a)
     gauge(b, "modax_detector_series", "Series tracked by the detector now.", (double)s.series);
     counter(b, "modax_detector_points_scored_total", "Points scored by the detector.",
             s.points_scored);
+    counter(b, "modax_detector_states_saved_total",
+            "Detector states stored with batches (periodic saves and handovers).",
+            s.detector_states_saved);
+    counter(b, "modax_detector_states_loaded_total",
+            "Series that resumed from a saved detector state.", s.detector_states_loaded);
+    counter(b, "modax_detector_states_refused_total",
+            "Saved detector states of another format or size, not used.",
+            s.detector_states_refused);
 }
 
 /* One labelled sample "NAME{sink="S"} V". */

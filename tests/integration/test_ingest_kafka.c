@@ -244,6 +244,30 @@ static int64_t saved_state_ts(struct mdx_store *st, const char *device)
     return ts;
 }
 
+/* Waits until /metrics on 'api_port' shows 'name' at 'min' or more; 1 if it did. */
+static int metric_at_least(int api_port, const char *name, double min, int wait_ms)
+{
+    char url[128], line[160];
+    int ok = 0;
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", api_port);
+    snprintf(line, sizeof(line), "\n%s ", name);
+    for (int64_t until = mdx_now_ms() + wait_ms; !ok && mdx_now_ms() < until;) {
+        struct http_resp r = {0};
+        const char *at;
+
+        if (http_call("GET", url, NULL, NULL, &r) == 0 && r.body != NULL &&
+            (at = strstr(r.body, line)) != NULL) {
+            ok = strtod(at + strlen(line), NULL) >= min;
+        }
+        http_resp_free(&r);
+        if (!ok) {
+            mdx_sleep_ms(100);
+        }
+    }
+    return ok;
+}
+
 /*
  * Issue 12 item 3: when a second worker joins, the first gives its partitions
  * up and hands every device's detector state over with its last batch, long
@@ -300,6 +324,9 @@ static void rebalance_hands_detector_states_over(void)
     }
     CHECK(all);
     mdx_store_close(st);
+    /* The handover shows in the giving worker's /metrics. */
+    CHECK(metric_at_least(a.api_port, "modax_detector_states_saved_total", DEVICES, 10000));
+    CHECK(metric_at_least(b.api_port, "modax_detector_states_refused_total", 0, 10000));
     CHECK_EQ_INT(serve_stop(&b, SIGTERM), 0);
     CHECK_EQ_INT(serve_stop(&a, SIGTERM), 0);
     unsetenv("MODAX_ALERT_DETECTOR_STATE_SAVE_S");
