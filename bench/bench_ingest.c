@@ -13,9 +13,9 @@
  * Options: --msgs N (500000), --devices N (100), --batch N readings per
  * message (1), --publishers N (4), --store sqlite|postgresql (sqlite; for
  * postgresql it starts its own throwaway PostgreSQL 15 cluster, fsync on,
- * removed at the end), --alerting (the detector and the tenants' default
- * rules on every point, as `modax serve` runs by default; without it both
- * are off, alert.detect = alert.rules = false), --roles LIST (the roles of
+ * removed at the end), --no-alerting (the detector and the tenants' default
+ * rules off, alert.detect = alert.rules = false: the bare ingest path; by
+ * default both are on, as `modax serve` runs them), --roles LIST (the roles of
  * `modax serve` under test; default its own default, ingest,api,archiver,
  * as `make run` and a single-node deployment run it; the line says which
  * ran as roles=).
@@ -956,7 +956,7 @@ int main(int argc, char **argv)
     char self[1024];
     struct result plain = {0}, r = {0};
     ssize_t n;
-    int alerting = 0, plugin = 0, kafka = 0, pubsub = 0, workers = 1;
+    int alerting = 1, plugin = 0, kafka = 0, pubsub = 0, workers = 1;
 
     if (argc == 5 && strcmp(argv[1], "--count-subscriber") == 0) {
         return run_counter((int)bench_parse_num(argv[2], 1, 65535),
@@ -981,8 +981,8 @@ int main(int argc, char **argv)
             pubsub = strcmp(argv[i], "pubsub") == 0;
         } else if (i + 1 < argc && strcmp(argv[i], "--workers") == 0) {
             workers = (int)bench_parse_num(argv[++i], 1, KAFKA_WORKERS_MAX);
-        } else if (strcmp(argv[i], "--alerting") == 0) {
-            alerting = 1;
+        } else if (strcmp(argv[i], "--no-alerting") == 0) {
+            alerting = 0;
         } else if (strcmp(argv[i], "--broker-plugin") == 0) {
             plugin = 1;
         } else if (i + 1 < argc && strcmp(argv[i], "--store") == 0 &&
@@ -997,7 +997,7 @@ int main(int argc, char **argv)
             }
         } else {
             fprintf(stderr, "usage: bench_ingest [--msgs N] [--devices N] [--batch N] "
-                            "[--publishers N] [--store sqlite|postgresql] [--alerting] "
+                            "[--publishers N] [--store sqlite|postgresql] [--no-alerting] "
                             "[--broker-plugin] [--roles LIST (default " SERVE_ROLES ")] "
                             "[--source mqtt|kafka|pubsub] [--workers N (kafka)]\n");
             return 2;
