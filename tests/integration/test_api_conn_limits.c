@@ -147,19 +147,10 @@ static long get_on(int port, const char *path, char **body)
 /* The value of the sample 'name' (with its labels) in the admin listener's /metrics; -1 if none. */
 static double metric(const char *name)
 {
-    char *body = NULL;
-    double v = -1;
+    char url[64];
 
-    if (get_on(admin_port, "/metrics", &body) == 200 && body != NULL) {
-        for (const char *p = body; (p = strstr(p, name)) != NULL; p++) {
-            if ((p == body || p[-1] == '\n') && p[strlen(name)] == ' ') {
-                v = strtod(p + strlen(name) + 1, NULL);
-                break;
-            }
-        }
-    }
-    free(body);
-    return v;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", admin_port);
+    return metrics_get(url, name);
 }
 
 static void start(void)

@@ -48,21 +48,6 @@ static int get_metrics(const struct api_fixture *f, struct http_resp *out)
     return out->status == 200 ? 0 : -1;
 }
 
-/* The value of the sample line that starts with 'series' then a space; -1 if none. */
-static double sample(const char *page, const char *series)
-{
-    size_t n = strlen(series);
-
-    for (const char *p = page; p != NULL && *p != '\0';) {
-        if (strncmp(p, series, n) == 0 && p[n] == ' ') {
-            return strtod(p + n + 1, NULL);
-        }
-        p = strchr(p, '\n');
-        p = p != NULL ? p + 1 : NULL;
-    }
-    return -1;
-}
-
 /* Polls /metrics until 'series' reaches 'want' or 30 s pass; returns the last value. */
 static double wait_sample(const struct api_fixture *f, const char *series, double want)
 {
@@ -71,7 +56,7 @@ static double wait_sample(const struct api_fixture *f, const char *series, doubl
     for (int i = 0; i < 300; i++) {
         struct http_resp r = {0};
         if (get_metrics(f, &r) == 0) {
-            v = sample(r.body, series);
+            v = metrics_sample(r.body, series);
         }
         http_resp_free(&r);
         if (v >= want) {
@@ -308,14 +293,14 @@ static void ingest_figures_reach_prometheus(void)
         return;
     }
     CHECK(strncmp(r.content_type, "text/plain", 10) == 0);
-    CHECK(sample(r.body, "modax_points_written_total") == POINTS);
+    CHECK(metrics_sample(r.body, "modax_points_written_total") == POINTS);
     /* A QoS 1 message the broker delivers again (after a reconnect under load) is
      * received and stored twice, its points once: count messages as at least, and
      * every received message as either stored or refused. */
-    CHECK(sample(r.body, "modax_messages_stored_total") >= MSGS);
-    CHECK(sample(r.body, "modax_messages_received_total") ==
-          sample(r.body, "modax_messages_stored_total") +
-              sample(r.body, "modax_messages_refused_total"));
+    CHECK(metrics_sample(r.body, "modax_messages_stored_total") >= MSGS);
+    CHECK(metrics_sample(r.body, "modax_messages_received_total") ==
+          metrics_sample(r.body, "modax_messages_stored_total") +
+              metrics_sample(r.body, "modax_messages_refused_total"));
     CHECK(strstr(r.body, "# TYPE modax_points_written_total counter\n") != NULL);
     /* The bad payload, by its reason. */
     const char *dl = strstr(r.body, "\nmodax_deadletters_total{reason=\"");
@@ -329,22 +314,22 @@ static void ingest_figures_reach_prometheus(void)
         CHECK(strtod(sp, NULL) == 1);
     }
     /* The store batch latency histogram counts every batch. */
-    double batches = sample(r.body, "modax_store_batches_total");
+    double batches = metrics_sample(r.body, "modax_store_batches_total");
     CHECK(batches >= 1);
-    CHECK(sample(r.body, "modax_store_batch_latency_seconds_count") == batches);
-    CHECK(sample(r.body, "modax_store_batch_latency_seconds_bucket{le=\"+Inf\"}") == batches);
+    CHECK(metrics_sample(r.body, "modax_store_batch_latency_seconds_count") == batches);
+    CHECK(metrics_sample(r.body, "modax_store_batch_latency_seconds_bucket{le=\"+Inf\"}") == batches);
     /* Per-device gauges, labelled. */
-    CHECK(sample(r.body, "modax_device_temperature_celsius{tenant=\"acme\",device=\"press-1\","
+    CHECK(metrics_sample(r.body, "modax_device_temperature_celsius{tenant=\"acme\",device=\"press-1\","
                          "sensor=\"temperature_mean\"}") == 45.25);
-    CHECK(sample(r.body, "modax_device_current_amperes{tenant=\"acme\",device=\"press-1\","
+    CHECK(metrics_sample(r.body, "modax_device_current_amperes{tenant=\"acme\",device=\"press-1\","
                          "sensor=\"current_max\"}") == 6.1);
-    CHECK(sample(r.body, "modax_device_metrics_truncated") == 0);
+    CHECK(metrics_sample(r.body, "modax_device_metrics_truncated") == 0);
     /* The earlier scrapes, by route and code; process figures. */
-    CHECK(sample(r.body, "modax_http_requests_total{method=\"GET\",route=\"/metrics\","
+    CHECK(metrics_sample(r.body, "modax_http_requests_total{method=\"GET\",route=\"/metrics\","
                          "code=\"200\"}") >= 1);
-    CHECK(sample(r.body, "modax_process_resident_memory_bytes") > 0);
-    CHECK(sample(r.body, "modax_uptime_seconds") >= 0);
-    CHECK(sample(r.body, "modax_stream_clients") == 0);
+    CHECK(metrics_sample(r.body, "modax_process_resident_memory_bytes") > 0);
+    CHECK(metrics_sample(r.body, "modax_uptime_seconds") >= 0);
+    CHECK(metrics_sample(r.body, "modax_stream_clients") == 0);
     CHECK_EQ_INT(promtool_check(f.dir, r.body, r.len), 0);
     http_resp_free(&r);
 
@@ -429,10 +414,10 @@ static void device_cap_is_respected(void)
     CHECK(get_metrics(&f, &r) == 0);
     if (r.body != NULL) {
         /* Three devices registered (acme press-1, press-2; globex mill-1): the first only. */
-        CHECK(sample(r.body, "modax_device_metrics_truncated") == 1);
-        CHECK(sample(r.body, "modax_device_metrics_skipped") == 2);
-        CHECK(sample(r.body, "modax_device_metrics_devices") == 1);
-        CHECK(sample(r.body, "modax_device_temperature_celsius{tenant=\"acme\","
+        CHECK(metrics_sample(r.body, "modax_device_metrics_truncated") == 1);
+        CHECK(metrics_sample(r.body, "modax_device_metrics_skipped") == 2);
+        CHECK(metrics_sample(r.body, "modax_device_metrics_devices") == 1);
+        CHECK(metrics_sample(r.body, "modax_device_temperature_celsius{tenant=\"acme\","
                              "device=\"press-1\",sensor=\"temperature_mean\"}") == 45.25);
         CHECK(strstr(r.body, "press-2") == NULL);
         CHECK_EQ_INT(promtool_check(f.dir, r.body, r.len), 0);

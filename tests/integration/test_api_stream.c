@@ -251,24 +251,9 @@ static long serve_rss_kb(void)
 /* The value of counter 'name' in GET /metrics of the server of 'f', or -1. */
 static double metric_of(const struct api_fixture *f, const char *name)
 {
-    struct http_resp r;
     char url[256];
-    double v = -1;
-    size_t n = strlen(name);
 
-    if (http_call("GET", api_url(f, "/metrics", url, sizeof(url)), NULL, NULL, &r) != 0) {
-        return -1;
-    }
-    for (const char *p = r.body; r.status == 200 && p != NULL && *p != '\0';) {
-        if (strncmp(p, name, n) == 0 && p[n] == ' ') {
-            v = strtod(p + n + 1, NULL);
-            break;
-        }
-        p = strchr(p, '\n');
-        p = p != NULL ? p + 1 : NULL;
-    }
-    http_resp_free(&r);
-    return v;
+    return metrics_get(api_url(f, "/metrics", url, sizeof(url)), name);
 }
 
 static double metric(const char *name)

@@ -247,25 +247,15 @@ static int64_t saved_state_ts(struct mdx_store *st, const char *device)
 /* Waits until /metrics on 'api_port' shows 'name' at 'min' or more; 1 if it did. */
 static int metric_at_least(int api_port, const char *name, double min, int wait_ms)
 {
-    char url[128], line[160];
-    int ok = 0;
+    char url[128];
 
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", api_port);
-    snprintf(line, sizeof(line), "\n%s ", name);
-    for (int64_t until = mdx_now_ms() + wait_ms; !ok && mdx_now_ms() < until;) {
-        struct http_resp r = {0};
-        const char *at;
-
-        if (http_call("GET", url, NULL, NULL, &r) == 0 && r.body != NULL &&
-            (at = strstr(r.body, line)) != NULL) {
-            ok = strtod(at + strlen(line), NULL) >= min;
-        }
-        http_resp_free(&r);
-        if (!ok) {
-            mdx_sleep_ms(100);
+    for (int64_t until = mdx_now_ms() + wait_ms; mdx_now_ms() < until; mdx_sleep_ms(100)) {
+        if (metrics_get(url, name) >= min) {
+            return 1;
         }
     }
-    return ok;
+    return 0;
 }
 
 /*

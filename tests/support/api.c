@@ -147,6 +147,32 @@ void http_resp_free(struct http_resp *r)
     r->len = 0;
 }
 
+double metrics_sample(const char *page, const char *series)
+{
+    size_t n = strlen(series);
+
+    for (const char *p = page; p != NULL && *p != '\0';) {
+        if (strncmp(p, series, n) == 0 && p[n] == ' ') {
+            return strtod(p + n + 1, NULL);
+        }
+        p = strchr(p, '\n');
+        p = p != NULL ? p + 1 : NULL;
+    }
+    return -1;
+}
+
+double metrics_get(const char *url, const char *series)
+{
+    struct http_resp r = {0};
+    double v = -1;
+
+    if (http_call("GET", url, NULL, NULL, &r) == 0 && r.status == 200 && r.body != NULL) {
+        v = metrics_sample(r.body, series);
+    }
+    http_resp_free(&r);
+    return v;
+}
+
 const char *api_url(const struct api_fixture *f, const char *path, char *buf, size_t len)
 {
     snprintf(buf, len, "%s%s", f->base, path);

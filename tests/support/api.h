@@ -29,6 +29,14 @@ int http_call(const char *method, const char *url, const char *key, const char *
               struct http_resp *out);
 void http_resp_free(struct http_resp *r);
 
+/*
+ * The value of the sample line of a Prometheus text page ('page') that starts
+ * with 'series' (name and labels) and a space; -1 if there is none.
+ */
+double metrics_sample(const char *page, const char *series);
+/* GETs 'url' (a /metrics page) and returns metrics_sample() of it; -1 if no page came. */
+double metrics_get(const char *url, const char *series);
+
 struct api_fixture {
     char dir[512];
     struct broker broker;
