@@ -75,6 +75,18 @@ static void set_point(struct mdx_point *p, const char *sensor, int64_t ts, doubl
     memcpy(p->sensor, sensor, p->sensor_len);
 }
 
+/* One message holding one point of 'sensor', as the engine hands it on. */
+static void feed_point(struct mdx_device_stage *s, const char *device, const char *sensor,
+                       int64_t ts, double v)
+{
+    struct mdx_point p;
+    struct mdx_point_group g = {"acme", device, &p, 1};
+    struct mdx_device_ref ref = {"acme", device, ""};
+
+    set_point(&p, sensor, ts, v);
+    mdx_device_stage_ops.on_points(s, &g, &ref);
+}
+
 /* One message with every sensor of the reading, as the engine hands it on. */
 static void feed(struct mdx_device_stage *s, const char *device, int64_t ts, const double *x)
 {
@@ -277,12 +289,7 @@ static void readings_form_from_one_point_per_message(void)
 
         reading(&m, i, 0, x);
         for (int k = 0; k < SENSORS; k++) {
-            struct mdx_point p;
-            struct mdx_point_group g = {"acme", "m-1", &p, 1};
-            struct mdx_device_ref ref = {"acme", "m-1", ""};
-
-            set_point(&p, names[k], T0 + (int64_t)i * 1000, x[k]);
-            mdx_device_stage_ops.on_points(r.s, &g, &ref);
+            feed_point(r.s, "m-1", names[k], T0 + (int64_t)i * 1000, x[k]);
         }
     }
     mdx_device_stage_stats(r.s, &ss);
@@ -367,12 +374,8 @@ static void one_sensor_device_is_never_scored(void)
     }
     rng_state = 23;
     for (int i = 0; i < 5000; i++) {
-        struct mdx_point p;
-        struct mdx_point_group g = {"acme", "single", &p, 1};
-        struct mdx_device_ref ref = {"acme", "single", ""};
-
-        set_point(&p, "current_mean", T0 + (int64_t)i * 1000, 2.5 + (i % 7) + gauss());
-        mdx_device_stage_ops.on_points(r.s, &g, &ref);
+        feed_point(r.s, "single", "current_mean", T0 + (int64_t)i * 1000,
+                   2.5 + (i % 7) + gauss());
     }
     mdx_device_stage_stats(r.s, &ss);
     CHECK_EQ_INT(ss.readings, 0);
