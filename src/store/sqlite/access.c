@@ -150,14 +150,11 @@ static int device_id(struct sq *h, const char *tenant, const char *device, int64
 static int name_used(struct sq *h, const char *sql, const char *name)
 {
     sqlite3_stmt *st;
-    int rc = mdx_sq_prepare(h, sql, &st);
+    int rc = mdx_sq_find(h, sql, name, NULL, &st);
 
-    if (rc != MDX_OK) {
-        return rc;
+    if (rc == MDX_OK) {
+        sqlite3_finalize(st);
     }
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    rc = mdx_sq_step_row(st);
-    sqlite3_finalize(st);
     return rc;
 }
 

@@ -230,22 +230,15 @@ static int sq_device_config_get(void *impl, const char *tenant, const char *devi
     if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
         return MDX_ENOTFOUND;
     }
-    rc =
-        mdx_sq_prepare(h,
-                       "SELECT d.meta, d.limits FROM devices d JOIN tenants t ON t.id = d.tenant_id"
-                       " WHERE t.name = ?1 AND d.name = ?2",
-                       &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
-    rc = mdx_sq_step_row(st);
+    rc = mdx_sq_find(h,
+                     "SELECT d.meta, d.limits FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+                     " WHERE t.name = ?1 AND d.name = ?2",
+                     tenant, device, &st);
     if (rc == MDX_OK) {
         mdx_sq_column_copy(st, 0, out->meta, sizeof(out->meta));
         mdx_sq_column_copy(st, 1, out->limits, sizeof(out->limits));
+        sqlite3_finalize(st);
     }
-    sqlite3_finalize(st);
     return rc;
 }
 
@@ -263,15 +256,13 @@ static int sq_device_config_set(void *impl, const char *tenant, const char *devi
         (limits != NULL && strnlen(limits, MDX_DEVICE_JSON_MAX) >= MDX_DEVICE_JSON_MAX)) {
         return MDX_EINVAL;
     }
-    rc = mdx_sq_prepare(
+    rc = mdx_sq_prepare_keys(
         h,
         "UPDATE devices SET meta = COALESCE(?3, meta), limits = COALESCE(?4, limits)" DEVICE_WHERE,
-        &st);
+        tenant, device, &st);
     if (rc != MDX_OK) {
         return rc;
     }
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
     if (meta != NULL) {
         sqlite3_bind_text(st, 3, meta, -1, SQLITE_STATIC);
     }

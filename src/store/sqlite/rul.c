@@ -118,17 +118,15 @@ static int sq_model_activate(void *impl, const char *tenant, const char *version
             return rc;
         }
     }
-    rc = mdx_sq_prepare(h,
-                        "INSERT INTO rul_active (tenant, version, updated_ms)"
-                        " SELECT ?1, version, ?3 FROM rul_models WHERE version = ?2"
-                        " ON CONFLICT (tenant) DO UPDATE SET version = excluded.version,"
-                        " updated_ms = excluded.updated_ms",
-                        &st);
+    rc = mdx_sq_prepare_keys(h,
+                             "INSERT INTO rul_active (tenant, version, updated_ms)"
+                             " SELECT ?1, version, ?3 FROM rul_models WHERE version = ?2"
+                             " ON CONFLICT (tenant) DO UPDATE SET version = excluded.version,"
+                             " updated_ms = excluded.updated_ms",
+                             tenant, version, &st);
     if (rc != MDX_OK) {
         return rc;
     }
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, version, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, now_ms);
     rc = mdx_sq_run_done(st);
     if (rc == MDX_OK && sqlite3_changes(h->db) == 0) {

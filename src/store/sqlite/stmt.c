@@ -60,8 +60,8 @@ int mdx_sq_step_row(sqlite3_stmt *st)
     return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
 }
 
-int mdx_sq_find(struct sq *h, const char *sql, const char *key1, const char *key2,
-                sqlite3_stmt **st)
+int mdx_sq_prepare_keys(struct sq *h, const char *sql, const char *key1, const char *key2,
+                        sqlite3_stmt **st)
 {
     int rc = mdx_sq_prepare(h, sql, st);
 
@@ -71,6 +71,17 @@ int mdx_sq_find(struct sq *h, const char *sql, const char *key1, const char *key
     sqlite3_bind_text(*st, 1, key1, -1, SQLITE_STATIC);
     if (key2 != NULL) {
         sqlite3_bind_text(*st, 2, key2, -1, SQLITE_STATIC);
+    }
+    return MDX_OK;
+}
+
+int mdx_sq_find(struct sq *h, const char *sql, const char *key1, const char *key2,
+                sqlite3_stmt **st)
+{
+    int rc = mdx_sq_prepare_keys(h, sql, key1, key2, st);
+
+    if (rc != MDX_OK) {
+        return rc;
     }
     rc = mdx_sq_step_row(*st);
     if (rc != MDX_OK) {
@@ -110,12 +121,11 @@ int mdx_sq_run_insert(sqlite3_stmt *st)
 int mdx_sq_update_key(struct sq *h, const char *sql, const char *key, int64_t value)
 {
     sqlite3_stmt *st;
-    int rc = mdx_sq_prepare(h, sql, &st);
+    int rc = mdx_sq_prepare_keys(h, sql, key, NULL, &st);
 
     if (rc != MDX_OK) {
         return rc;
     }
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, value);
     return mdx_sq_run_change(h, st);
 }
