@@ -401,6 +401,41 @@ int mdx_pg_exec(struct pg *h, enum pg_stmt id, int n, const char *const *vals, P
     return mdx_pg_exec_bin(h, id, n, vals, NULL, NULL, out);
 }
 
+/* MDX_ENOTFOUND, clearing *res, when a successful result 'rc' has no rows; else rc. */
+static int first_row(int rc, PGresult **res)
+{
+    if (rc == MDX_OK && PQntuples(*res) == 0) {
+        PQclear(*res);
+        *res = NULL;
+        rc = MDX_ENOTFOUND;
+    }
+    return rc;
+}
+
+int mdx_pg_exec_row(struct pg *h, enum pg_stmt id, int n, const char *const *vals,
+                    PGresult **out)
+{
+    return first_row(mdx_pg_exec(h, id, n, vals, out), out);
+}
+
+/* MDX_ENOTFOUND when a successful result 'rc' changed no rows, else rc; clears 'res'. */
+static int changed(int rc, PGresult *res)
+{
+    if (rc == MDX_OK && strcmp(PQcmdTuples(res), "0") == 0) {
+        rc = MDX_ENOTFOUND;
+    }
+    PQclear(res);
+    return rc;
+}
+
+int mdx_pg_exec_change(struct pg *h, enum pg_stmt id, int n, const char *const *vals)
+{
+    PGresult *res;
+    int rc = mdx_pg_exec(h, id, n, vals, &res);
+
+    return changed(rc, res);
+}
+
 int mdx_pg_exec_only(struct pg *h, enum pg_stmt id, int n, const char *const *vals)
 {
     PGresult *res;
@@ -657,14 +692,7 @@ int mdx_pg_run(struct pg *h, int in_tx, const char *sql, int n, const char *cons
 int mdx_pg_run_row(struct pg *h, int in_tx, const char *sql, int n, const char *const *vals,
                    PGresult **out)
 {
-    int rc = mdx_pg_run(h, in_tx, sql, n, vals, out);
-
-    if (rc == MDX_OK && PQntuples(*out) == 0) {
-        PQclear(*out);
-        *out = NULL;
-        rc = MDX_ENOTFOUND;
-    }
-    return rc;
+    return first_row(mdx_pg_run(h, in_tx, sql, n, vals, out), out);
 }
 
 int mdx_pg_run_change(struct pg *h, const char *sql, int n, const char *const *vals)
@@ -672,11 +700,7 @@ int mdx_pg_run_change(struct pg *h, const char *sql, int n, const char *const *v
     PGresult *res;
     int rc = mdx_pg_run(h, 0, sql, n, vals, &res);
 
-    if (rc == MDX_OK && strcmp(PQcmdTuples(res), "0") == 0) {
-        rc = MDX_ENOTFOUND;
-    }
-    PQclear(res);
-    return rc;
+    return changed(rc, res);
 }
 
 int mdx_pg_tenant_text(struct pg *h, const char *tenant, char *buf)
@@ -705,12 +729,9 @@ int mdx_pg_device_id(struct pg *h, const char *tenant, const char *device, int64
     if (!mdx_pg_valid_name(tenant) || !mdx_pg_valid_name(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_exec(h, PG_DEVICE_IDS, 2, v, &res);
+    rc = mdx_pg_exec_row(h, PG_DEVICE_IDS, 2, v, &res);
     if (rc == MDX_OK) {
-        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
-        if (rc == MDX_OK) {
-            *id = mdx_pg_i64(res, 0, 0);
-        }
+        *id = mdx_pg_i64(res, 0, 0);
     }
     PQclear(res);
     return rc;

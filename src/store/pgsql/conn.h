@@ -26,6 +26,15 @@ int mdx_pg_exec(struct pg *h, enum pg_stmt id, int n, const char *const *vals, P
 /* Like mdx_pg_exec() with per-parameter lengths and formats (binary bytea). */
 int mdx_pg_exec_bin(struct pg *h, enum pg_stmt id, int n, const char *const *vals,
                     const int *lens, const int *fmts, PGresult **out);
+/*
+ * mdx_pg_exec() of a statement whose first row is wanted: MDX_OK with the
+ * result in *out (the caller PQclear()s it), MDX_ENOTFOUND (*out NULL) if
+ * it returned no rows, else the error.
+ */
+int mdx_pg_exec_row(struct pg *h, enum pg_stmt id, int n, const char *const *vals,
+                    PGresult **out);
+/* mdx_pg_exec() of a statement that changes rows: MDX_OK, MDX_ENOTFOUND if it changed none. */
+int mdx_pg_exec_change(struct pg *h, enum pg_stmt id, int n, const char *const *vals);
 /* mdx_pg_exec() of a statement run for its effect only: MDX_OK or the error. */
 int mdx_pg_exec_only(struct pg *h, enum pg_stmt id, int n, const char *const *vals);
 /* Runs plain SQL (BEGIN, COMMIT, ...). */

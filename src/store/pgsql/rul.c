@@ -98,7 +98,6 @@ static int pg_model_activate(void *impl, const char *tenant, const char *version
 {
     char now[24];
     const char *v[3] = {tenant, version, mdx_pg_fmt(now, now_ms)};
-    PGresult *res;
     int rc;
 
     if (!valid_tenant_or_default(tenant) || !mdx_rul_version_valid(version)) {
@@ -110,17 +109,13 @@ static int pg_model_activate(void *impl, const char *tenant, const char *version
             return rc;
         }
     }
-    rc = mdx_pg_run(impl, 0,
-                    "INSERT INTO rul_active (tenant, version, updated_ms)"
-                    " SELECT $1, version, $3::bigint FROM rul_models WHERE version = $2"
-                    " ON CONFLICT (tenant) DO UPDATE SET version = excluded.version,"
-                    " updated_ms = excluded.updated_ms",
-                    3, v, &res);
-    if (rc == MDX_OK && strcmp(PQcmdTuples(res), "0") == 0) {
-        rc = MDX_ENOTFOUND; /* no such version */
-    }
-    PQclear(res);
-    return rc;
+    /* No row changed: no such version. */
+    return mdx_pg_run_change(impl,
+                             "INSERT INTO rul_active (tenant, version, updated_ms)"
+                             " SELECT $1, version, $3::bigint FROM rul_models WHERE version = $2"
+                             " ON CONFLICT (tenant) DO UPDATE SET version = excluded.version,"
+                             " updated_ms = excluded.updated_ms",
+                             3, v);
 }
 
 static int pg_model_active(void *impl, const char *tenant, char *version, size_t len)

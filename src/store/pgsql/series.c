@@ -141,13 +141,10 @@ static int pg_point_count(void *impl, const char *tenant, int64_t *count)
     int rc;
 
     *count = 0;
-    rc = mdx_pg_exec(impl, tenant != NULL ? PG_POINTS_TENANT : PG_POINTS_ALL,
-                     tenant != NULL ? 1 : 0, v, &res);
+    rc = mdx_pg_exec_row(impl, tenant != NULL ? PG_POINTS_TENANT : PG_POINTS_ALL,
+                         tenant != NULL ? 1 : 0, v, &res);
     if (rc == MDX_OK) {
-        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
-        if (rc == MDX_OK) {
-            *count = mdx_pg_i64(res, 0, 0);
-        }
+        *count = mdx_pg_i64(res, 0, 0);
     }
     PQclear(res);
     return rc;

@@ -147,10 +147,7 @@ static int device_resolve(struct pg *h, const char *tenant, const char *device, 
         *tenant_id = e->parent;
         return MDX_OK;
     }
-    rc = mdx_pg_exec(h, PG_DEVICE_IDS, 2, v, &res);
-    if (rc == MDX_OK && PQntuples(res) == 0) {
-        rc = MDX_ENOTFOUND;
-    }
+    rc = mdx_pg_exec_row(h, PG_DEVICE_IDS, 2, v, &res);
     if (rc == MDX_OK) {
         *id = mdx_pg_i64(res, 0, 0);
         *tenant_id = mdx_pg_i64(res, 0, 1);
