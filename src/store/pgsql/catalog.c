@@ -87,14 +87,7 @@ static int pg_tenant_legacy_set(void *impl, const char *tenant, int on)
 
 static int pg_tenant_list(void *impl, mdx_name_fn fn, void *arg)
 {
-    PGresult *res;
-    int rc = mdx_pg_exec(impl, PG_TENANT_LIST, 0, NULL, &res);
-
-    if (rc == MDX_OK) {
-        rc = mdx_pg_each_name(res, fn, arg);
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_exec_names(impl, PG_TENANT_LIST, 0, NULL, fn, arg);
 }
 
 static int pg_device_add(void *impl, const char *tenant, const char *device, int auto_registered)

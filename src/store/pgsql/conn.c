@@ -737,13 +737,16 @@ int mdx_pg_device_id(struct pg *h, const char *tenant, const char *device, int64
     return rc;
 }
 
-int mdx_pg_each_name(PGresult *res, mdx_name_fn fn, void *arg)
+int mdx_pg_exec_names(struct pg *h, enum pg_stmt id, int n, const char *const *vals,
+                      mdx_name_fn fn, void *arg)
 {
-    int rc = MDX_OK;
+    PGresult *res;
+    int rc = mdx_pg_exec(h, id, n, vals, &res);
 
-    for (int i = 0; i < PQntuples(res) && rc == MDX_OK; i++) {
+    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
         rc = fn(arg, PQgetvalue(res, i, 0));
     }
+    PQclear(res);
     return rc;
 }
 

@@ -70,8 +70,13 @@ int mdx_pg_valid_name(const char *s);
 int mdx_pg_tenant_text(struct pg *h, const char *tenant, char *buf);
 /* Device id of (tenant, device): MDX_ENOTFOUND if unknown. */
 int mdx_pg_device_id(struct pg *h, const char *tenant, const char *device, int64_t *id);
-/* Calls fn with column 0 of each row of 'res' (borrowed); stops at the first non-MDX_OK. */
-int mdx_pg_each_name(PGresult *res, mdx_name_fn fn, void *arg);
+/*
+ * mdx_pg_exec() of a listing of names, then fn with column 0 of each row
+ * (borrowed), stopping at the first non-MDX_OK: MDX_OK, fn's stop value,
+ * or the error.
+ */
+int mdx_pg_exec_names(struct pg *h, enum pg_stmt id, int n, const char *const *vals,
+                      mdx_name_fn fn, void *arg);
 /* Called for row 'row' of a listing's result: MDX_OK goes on, anything else stops. */
 typedef int (*mdx_pg_row_fn)(const PGresult *res, int row, void *ctx);
 /*

@@ -36,14 +36,8 @@ static int pg_sensor_list(void *impl, const char *tenant, const char *device, md
                           void *arg)
 {
     const char *v[2] = {tenant, device};
-    PGresult *res;
-    int rc = mdx_pg_exec(impl, PG_SENSOR_LIST, 2, v, &res);
 
-    if (rc == MDX_OK) {
-        rc = mdx_pg_each_name(res, fn, arg);
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_exec_names(impl, PG_SENSOR_LIST, 2, v, fn, arg);
 }
 
 /* ---- points, events, dead letters, checkpoint ---- */
