@@ -68,20 +68,13 @@ static int pg_command_get(void *impl, const char *tenant, int64_t id, struct mdx
 {
     char ids[24];
     const char *v[2] = {mdx_pg_fmt(ids, id), tenant};
-    PGresult *res;
-    int rc;
 
     memset(out, 0, sizeof(*out));
     if (!mdx_pg_valid_name(tenant) || id <= 0) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run_row(impl, 0, MDX_SELECT_COMMAND " WHERE c.id = $1::bigint AND t.name = $2", 2,
-                        v, &res);
-    if (rc == MDX_OK) {
-        mdx_pg_row_map(res, 0, &mdx_row_command, out);
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_run_rec(impl, MDX_SELECT_COMMAND " WHERE c.id = $1::bigint AND t.name = $2", 2, v,
+                          &mdx_row_command, out);
 }
 
 MDX_PG_LISTER(command_list, struct mdx_command, mdx_row_command, mdx_command_fn)

@@ -695,6 +695,19 @@ int mdx_pg_run_row(struct pg *h, int in_tx, const char *sql, int n, const char *
     return first_row(mdx_pg_run(h, in_tx, sql, n, vals, out), out);
 }
 
+int mdx_pg_run_rec(struct pg *h, const char *sql, int n, const char *const *vals,
+                   const struct mdx_row_layout *layout, void *rec)
+{
+    PGresult *res;
+    int rc = mdx_pg_run_row(h, 0, sql, n, vals, &res);
+
+    if (rc == MDX_OK) {
+        mdx_pg_row_map(res, 0, layout, rec);
+    }
+    PQclear(res);
+    return rc;
+}
+
 int mdx_pg_run_change(struct pg *h, const char *sql, int n, const char *const *vals)
 {
     PGresult *res;

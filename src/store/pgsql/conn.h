@@ -53,6 +53,13 @@ int mdx_pg_run(struct pg *h, int in_tx, const char *sql, int n, const char *cons
  */
 int mdx_pg_run_row(struct pg *h, int in_tx, const char *sql, int n, const char *const *vals,
                    PGresult **out);
+/*
+ * mdx_pg_run_row() of one record, outside a transaction: MDX_OK with 'rec'
+ * filled from the first row by 'layout' (mdx_pg_row_map()), MDX_ENOTFOUND
+ * if there was none, else the error.
+ */
+int mdx_pg_run_rec(struct pg *h, const char *sql, int n, const char *const *vals,
+                   const struct mdx_row_layout *layout, void *rec);
 /* mdx_pg_run() of a statement that changes rows: MDX_OK, MDX_ENOTFOUND if it changed none. */
 int mdx_pg_run_change(struct pg *h, const char *sql, int n, const char *const *vals);
 /* MDX_* status of a failed result (SQLSTATE), marking a lost connection. */

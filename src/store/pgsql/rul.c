@@ -47,21 +47,12 @@ static int pg_model_put(void *impl, const struct mdx_rul_model_rec *m)
 static int pg_model_get(void *impl, const char *version, struct mdx_rul_model_rec *out)
 {
     const char *v[1] = {version};
-    PGresult *res;
-    int rc;
 
     memset(out, 0, sizeof(*out));
     if (!mdx_rul_version_valid(version)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run_row(
-        impl, 0, MDX_SELECT_MODEL " WHERE version = $1", 1,
-        v, &res);
-    if (rc == MDX_OK) {
-        mdx_pg_row_map(res, 0, &mdx_row_model, out);
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_run_rec(impl, MDX_SELECT_MODEL " WHERE version = $1", 1, v, &mdx_row_model, out);
 }
 
 /* A listing of models: its callback, argument and the record it reuses (on the heap). */
@@ -305,21 +296,14 @@ static int pg_prediction_latest(void *impl, const char *tenant, const char *devi
                                 struct mdx_rul_prediction *out)
 {
     const char *v[2] = {tenant, device};
-    PGresult *res;
-    int rc;
 
     memset(out, 0, sizeof(*out));
     out->rul = NAN;
     if (!mdx_pg_valid_name(tenant) || !mdx_pg_valid_name(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run_row(impl, 0, MDX_SELECT_PREDICTION " WHERE t.name = $1 AND d.name = $2", 2, v,
-                        &res);
-    if (rc == MDX_OK) {
-        mdx_pg_row_map(res, 0, &mdx_row_prediction, out);
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_run_rec(impl, MDX_SELECT_PREDICTION " WHERE t.name = $1 AND d.name = $2", 2, v,
+                          &mdx_row_prediction, out);
 }
 
 MDX_PG_LISTER(prediction_list, struct mdx_rul_prediction, mdx_row_prediction, mdx_rul_prediction_fn)

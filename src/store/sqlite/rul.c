@@ -44,21 +44,13 @@ static int sq_model_put(void *impl, const struct mdx_rul_model_rec *m)
 static int sq_model_get(void *impl, const char *version, struct mdx_rul_model_rec *out)
 {
     struct sq *h = impl;
-    sqlite3_stmt *st;
-    int rc;
 
     memset(out, 0, sizeof(*out));
     if (!mdx_rul_version_valid(version)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_sq_find(h,
-                     MDX_SELECT_MODEL " WHERE version = ?1",
-                     version, NULL, &st);
-    if (rc == MDX_OK) {
-        mdx_sq_row_map(st, &mdx_row_model, out);
-        sqlite3_finalize(st);
-    }
-    return rc;
+    return mdx_sq_find_rec(h, MDX_SELECT_MODEL " WHERE version = ?1", version, NULL, &mdx_row_model,
+                           out);
 }
 
 /* A listing of models: its callback, argument and the record it reuses (on the heap). */
@@ -359,21 +351,14 @@ static int sq_prediction_latest(void *impl, const char *tenant, const char *devi
                                 struct mdx_rul_prediction *out)
 {
     struct sq *h = impl;
-    sqlite3_stmt *st;
-    int rc;
 
     memset(out, 0, sizeof(*out));
     out->rul = NAN;
     if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_sq_find(h, MDX_SELECT_PREDICTION " WHERE t.name = ?1 AND d.name = ?2", tenant, device,
-                     &st);
-    if (rc == MDX_OK) {
-        mdx_sq_row_map(st, &mdx_row_prediction, out);
-        sqlite3_finalize(st);
-    }
-    return rc;
+    return mdx_sq_find_rec(h, MDX_SELECT_PREDICTION " WHERE t.name = ?1 AND d.name = ?2", tenant,
+                           device, &mdx_row_prediction, out);
 }
 
 static int sq_prediction_list(void *impl, const char *tenant, const char *device, int64_t limit,

@@ -91,6 +91,19 @@ int mdx_sq_find(struct sq *h, const char *sql, const char *key1, const char *key
     return rc;
 }
 
+int mdx_sq_find_rec(struct sq *h, const char *sql, const char *key1, const char *key2,
+                    const struct mdx_row_layout *layout, void *rec)
+{
+    sqlite3_stmt *st;
+    int rc = mdx_sq_find(h, sql, key1, key2, &st);
+
+    if (rc == MDX_OK) {
+        mdx_sq_row_map(st, layout, rec);
+        sqlite3_finalize(st);
+    }
+    return rc;
+}
+
 int mdx_sq_run_done(sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);

@@ -44,6 +44,12 @@ int mdx_sq_step_row(sqlite3_stmt *st);
  */
 int mdx_sq_find(struct sq *h, const char *sql, const char *key1, const char *key2,
                 sqlite3_stmt **st);
+/*
+ * mdx_sq_find() of one record: MDX_OK with 'rec' filled from the row by
+ * 'layout' (mdx_sq_row_map()), MDX_ENOTFOUND if none, else the error.
+ */
+int mdx_sq_find_rec(struct sq *h, const char *sql, const char *key1, const char *key2,
+                    const struct mdx_row_layout *layout, void *rec);
 /* Steps a statement that returns no rows and finalizes it: MDX_OK or the error. */
 int mdx_sq_run_done(sqlite3_stmt *st);
 /* Steps a statement that changes rows and finalizes it: MDX_OK, MDX_ENOTFOUND if none changed. */
