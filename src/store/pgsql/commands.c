@@ -31,34 +31,30 @@ static int pg_command_put(void *impl, struct mdx_command *cmd)
                    strnlen(cmd->issued_by, sizeof(cmd->issued_by)) >= sizeof(cmd->issued_by))) {
         return MDX_EINVAL;
     }
-    if (insert) {
-        snprintf(value, sizeof(value), "%.17g", cmd->value);
-        v[5] = cmd->name;
-        v[6] = value;
-        v[7] = cmd->issued_by;
-        v[8] = mdx_pg_fmt(created, cmd->created_ms);
-        rc =
-            mdx_pg_run_row(impl, 0,
-                           "INSERT INTO commands (device_id, name, value, state, detail, issued_by,"
-                           " created_ms, updated_ms)"
-                           " SELECT d.id, $6, $7::double precision, $3::smallint, $4, $8,"
-                           " $9::bigint, $5::bigint FROM devices d JOIN tenants t"
-                           " ON t.id = d.tenant_id WHERE t.name = $1 AND d.name = $2 RETURNING id",
-                           9, v, &res);
-        if (rc == MDX_OK) {
-            cmd->id = mdx_pg_i64(res, 0, 0);
-        }
-    } else {
+    if (!insert) {
         v[5] = mdx_pg_fmt(id, cmd->id);
-        rc = mdx_pg_run(impl, 0,
-                        "UPDATE commands SET state = $3::smallint, detail = $4,"
-                        " updated_ms = $5::bigint WHERE id = $6::bigint AND device_id ="
-                        " (SELECT d.id FROM devices d JOIN tenants t ON t.id = d.tenant_id"
-                        " WHERE t.name = $1 AND d.name = $2)",
-                        6, v, &res);
-        if (rc == MDX_OK && strcmp(PQcmdTuples(res), "0") == 0) {
-            rc = MDX_ENOTFOUND; /* no such device, or no such command of it */
-        }
+        /* No row changed: no such device, or no such command of it. */
+        return mdx_pg_run_change(impl,
+                                 "UPDATE commands SET state = $3::smallint, detail = $4,"
+                                 " updated_ms = $5::bigint WHERE id = $6::bigint AND device_id ="
+                                 " (SELECT d.id FROM devices d JOIN tenants t"
+                                 " ON t.id = d.tenant_id WHERE t.name = $1 AND d.name = $2)",
+                                 6, v);
+    }
+    snprintf(value, sizeof(value), "%.17g", cmd->value);
+    v[5] = cmd->name;
+    v[6] = value;
+    v[7] = cmd->issued_by;
+    v[8] = mdx_pg_fmt(created, cmd->created_ms);
+    rc = mdx_pg_run_row(impl, 0,
+                        "INSERT INTO commands (device_id, name, value, state, detail, issued_by,"
+                        " created_ms, updated_ms)"
+                        " SELECT d.id, $6, $7::double precision, $3::smallint, $4, $8,"
+                        " $9::bigint, $5::bigint FROM devices d JOIN tenants t"
+                        " ON t.id = d.tenant_id WHERE t.name = $1 AND d.name = $2 RETURNING id",
+                        9, v, &res);
+    if (rc == MDX_OK) {
+        cmd->id = mdx_pg_i64(res, 0, 0);
     }
     PQclear(res);
     return rc;
