@@ -127,14 +127,14 @@ static int sq_device_get(void *impl, const char *tenant, const char *device,
     }
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    rc = mdx_sq_step_row(st);
+    if (rc == MDX_OK) {
         snprintf(out->tenant, sizeof(out->tenant), "%s", tenant);
         snprintf(out->device, sizeof(out->device), "%s", device);
         device_row(st, 0, out);
     }
     sqlite3_reset(st);
-    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
+    return rc;
 }
 
 static int sq_device_list(void *impl, const char *tenant, mdx_device_fn fn, void *arg)

@@ -294,12 +294,12 @@ int mdx_sq_tenant_id(struct sq *h, const char *tenant, int64_t *id)
         return MDX_ENOTFOUND;
     }
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    rc = mdx_sq_step_row(st);
+    if (rc == MDX_OK) {
         *id = sqlite3_column_int64(st, 0);
     }
     sqlite3_reset(st);
-    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
+    return rc;
 }
 
 int mdx_sq_each_name(sqlite3_stmt *st, mdx_name_fn fn, void *arg)

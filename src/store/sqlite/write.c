@@ -355,15 +355,15 @@ static int device_resolve(struct sq *h, const char *tenant, const char *device,
     }
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    rc = mdx_sq_step_row(st);
+    if (rc == MDX_OK) {
         d->id = sqlite3_column_int64(st, 0);
         d->tenant_id = sqlite3_column_int64(st, 1);
     }
     sqlite3_reset(st);
-    if (rc != SQLITE_ROW) {
+    if (rc != MDX_OK) {
         mdx_free(d);
-        return rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
+        return rc;
     }
     d->node.hash = hash;
     d->key_len = klen;
