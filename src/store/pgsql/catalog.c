@@ -59,14 +59,10 @@ static int pg_tenant_exists(void *impl, const char *tenant)
 
 static int pg_tenant_legacy_get(void *impl, const char *tenant, int *on)
 {
-    const char *v[1] = {tenant};
     PGresult *res;
-    int rc;
+    int rc =
+        mdx_pg_tenant_row(impl, "SELECT legacy_topics FROM tenants WHERE name = $1", tenant, &res);
 
-    if (!mdx_pg_valid_name(tenant)) {
-        return MDX_ENOTFOUND;
-    }
-    rc = mdx_pg_run_row(impl, 0, "SELECT legacy_topics FROM tenants WHERE name = $1", 1, v, &res);
     if (rc == MDX_OK) {
         *on = mdx_pg_i64(res, 0, 0) != 0;
     }

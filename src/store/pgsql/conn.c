@@ -695,6 +695,17 @@ int mdx_pg_run_row(struct pg *h, int in_tx, const char *sql, int n, const char *
     return first_row(mdx_pg_run(h, in_tx, sql, n, vals, out), out);
 }
 
+int mdx_pg_tenant_row(struct pg *h, const char *sql, const char *tenant, PGresult **out)
+{
+    const char *v[1] = {tenant};
+
+    if (!mdx_pg_valid_name(tenant)) {
+        *out = NULL;
+        return MDX_ENOTFOUND;
+    }
+    return mdx_pg_run_row(h, 0, sql, 1, v, out);
+}
+
 int mdx_pg_run_rec(struct pg *h, const char *sql, int n, const char *const *vals,
                    const struct mdx_row_layout *layout, void *rec)
 {
@@ -718,14 +729,9 @@ int mdx_pg_run_change(struct pg *h, const char *sql, int n, const char *const *v
 
 int mdx_pg_tenant_text(struct pg *h, const char *tenant, char *buf)
 {
-    const char *v[1] = {tenant};
     PGresult *res;
-    int rc;
+    int rc = mdx_pg_tenant_row(h, "SELECT id FROM tenants WHERE name = $1", tenant, &res);
 
-    if (!mdx_pg_valid_name(tenant)) {
-        return MDX_ENOTFOUND;
-    }
-    rc = mdx_pg_run_row(h, 0, "SELECT id FROM tenants WHERE name = $1", 1, v, &res);
     if (rc == MDX_OK) {
         snprintf(buf, 24, "%s", PQgetvalue(res, 0, 0));
     }

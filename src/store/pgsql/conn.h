@@ -60,6 +60,11 @@ int mdx_pg_run_row(struct pg *h, int in_tx, const char *sql, int n, const char *
  */
 int mdx_pg_run_rec(struct pg *h, const char *sql, int n, const char *const *vals,
                    const struct mdx_row_layout *layout, void *rec);
+/*
+ * mdx_pg_run_row() of 'sql' with $1 = tenant, outside a transaction:
+ * MDX_ENOTFOUND (*out NULL) for an invalid tenant name as for an unknown one.
+ */
+int mdx_pg_tenant_row(struct pg *h, const char *sql, const char *tenant, PGresult **out);
 /* mdx_pg_run() of a statement that changes rows: MDX_OK, MDX_ENOTFOUND if it changed none. */
 int mdx_pg_run_change(struct pg *h, const char *sql, int n, const char *const *vals);
 /* MDX_* status of a failed result (SQLSTATE), marking a lost connection. */

@@ -155,17 +155,12 @@ static int pg_active_list(void *impl, mdx_rul_active_fn fn, void *arg)
 
 static int pg_threshold_get(void *impl, const char *tenant, double *cycles)
 {
-    const char *v[1] = {tenant};
     PGresult *res;
-    int rc;
+    int rc = mdx_pg_tenant_row(impl,
+                               "SELECT r.cycles FROM rul_thresholds r"
+                               " JOIN tenants t ON t.id = r.tenant_id WHERE t.name = $1",
+                               tenant, &res);
 
-    if (!mdx_pg_valid_name(tenant)) {
-        return MDX_ENOTFOUND;
-    }
-    rc = mdx_pg_run_row(impl, 0,
-                        "SELECT r.cycles FROM rul_thresholds r JOIN tenants t ON t.id = r.tenant_id"
-                        " WHERE t.name = $1",
-                        1, v, &res);
     if (rc == MDX_OK) {
         *cycles = mdx_pg_dbl(res, 0, 0);
     }

@@ -49,12 +49,9 @@ static int sq_tenant_exists(void *impl, const char *tenant)
 static int sq_tenant_legacy_get(void *impl, const char *tenant, int *on)
 {
     sqlite3_stmt *st;
-    int rc;
+    int rc =
+        mdx_sq_tenant_find(impl, "SELECT legacy_topics FROM tenants WHERE name = ?1", tenant, &st);
 
-    if (!mdx_sq_name_valid(tenant)) {
-        return MDX_ENOTFOUND;
-    }
-    rc = mdx_sq_find(impl, "SELECT legacy_topics FROM tenants WHERE name = ?1", tenant, NULL, &st);
     if (rc == MDX_OK) {
         *on = sqlite3_column_int(st, 0) != 0;
         sqlite3_finalize(st);

@@ -178,17 +178,12 @@ static int sq_active_list(void *impl, mdx_rul_active_fn fn, void *arg)
 
 static int sq_threshold_get(void *impl, const char *tenant, double *cycles)
 {
-    struct sq *h = impl;
     sqlite3_stmt *st;
-    int rc;
+    int rc = mdx_sq_tenant_find(impl,
+                                "SELECT r.cycles FROM rul_thresholds r"
+                                " JOIN tenants t ON t.id = r.tenant_id WHERE t.name = ?1",
+                                tenant, &st);
 
-    if (!mdx_sq_name_valid(tenant)) {
-        return MDX_ENOTFOUND;
-    }
-    rc = mdx_sq_find(h,
-                     "SELECT r.cycles FROM rul_thresholds r JOIN tenants t ON t.id = r.tenant_id"
-                     " WHERE t.name = ?1",
-                     tenant, NULL, &st);
     if (rc == MDX_OK) {
         *cycles = sqlite3_column_double(st, 0);
         sqlite3_finalize(st);

@@ -91,6 +91,15 @@ int mdx_sq_find(struct sq *h, const char *sql, const char *key1, const char *key
     return rc;
 }
 
+int mdx_sq_tenant_find(struct sq *h, const char *sql, const char *tenant, sqlite3_stmt **st)
+{
+    if (!mdx_sq_name_valid(tenant)) {
+        *st = NULL;
+        return MDX_ENOTFOUND;
+    }
+    return mdx_sq_find(h, sql, tenant, NULL, st);
+}
+
 int mdx_sq_find_rec(struct sq *h, const char *sql, const char *key1, const char *key2,
                     const struct mdx_row_layout *layout, void *rec)
 {

@@ -45,6 +45,11 @@ int mdx_sq_step_row(sqlite3_stmt *st);
 int mdx_sq_find(struct sq *h, const char *sql, const char *key1, const char *key2,
                 sqlite3_stmt **st);
 /*
+ * mdx_sq_find() of 'sql' with ?1 = tenant: MDX_ENOTFOUND (*st NULL) for an
+ * invalid tenant name as for an unknown one.
+ */
+int mdx_sq_tenant_find(struct sq *h, const char *sql, const char *tenant, sqlite3_stmt **st);
+/*
  * mdx_sq_find() of one record: MDX_OK with 'rec' filled from the row by
  * 'layout' (mdx_sq_row_map()), MDX_ENOTFOUND if none, else the error.
  */
