@@ -63,19 +63,12 @@ static int pg_apikey_add(void *impl, const struct mdx_apikey *key)
 static int pg_apikey_get(void *impl, const char *id, struct mdx_apikey *out)
 {
     const char *v[1] = {id};
-    PGresult *res;
-    int rc;
 
     memset(out, 0, sizeof(*out));
     if (!mdx_store_apikey_id_valid(id)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run_row(impl, 0, KEY_COLS " WHERE k.id = $1", 1, v, &res);
-    if (rc == MDX_OK) {
-        mdx_pg_row_map(res, 0, &mdx_row_apikey, out);
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_run_rec(impl, KEY_COLS " WHERE k.id = $1", 1, v, &mdx_row_apikey, out);
 }
 
 MDX_PG_LISTER(key_list, struct mdx_apikey, mdx_row_apikey, mdx_apikey_fn)
@@ -215,19 +208,12 @@ static int pg_device_cred_set(void *impl, const char *tenant, const char *device
 static int pg_device_cred_get(void *impl, const char *device, struct mdx_device_cred *out)
 {
     const char *v[1] = {device};
-    PGresult *res;
-    int rc;
 
     memset(out, 0, sizeof(*out));
     if (!mdx_pg_valid_name(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run_row(impl, 0, MDX_SELECT_CRED " WHERE c.name = $1", 1, v, &res);
-    if (rc == MDX_OK) {
-        mdx_pg_row_map(res, 0, &mdx_row_cred, out);
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_run_rec(impl, MDX_SELECT_CRED " WHERE c.name = $1", 1, v, &mdx_row_cred, out);
 }
 
 static int pg_device_revoke(void *impl, const char *tenant, const char *device, int64_t now_ms)
@@ -308,19 +294,13 @@ static int pg_identity_add(void *impl, const struct mdx_broker_identity *id)
 static int pg_identity_get(void *impl, const char *name, struct mdx_broker_identity *out)
 {
     const char *v[1] = {name};
-    PGresult *res;
-    int rc;
 
     memset(out, 0, sizeof(*out));
     if (!mdx_pg_valid_name(name)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run_row(impl, 0, MDX_SELECT_IDENTITY " WHERE i.name = $1", 1, v, &res);
-    if (rc == MDX_OK) {
-        mdx_pg_row_map(res, 0, &mdx_row_identity, out);
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_run_rec(impl, MDX_SELECT_IDENTITY " WHERE i.name = $1", 1, v, &mdx_row_identity,
+                          out);
 }
 
 MDX_PG_LISTER(identity_list, struct mdx_broker_identity, mdx_row_identity, mdx_identity_fn)

@@ -180,12 +180,10 @@ static int alert_write(struct pg *h, int in_tx, struct mdx_alert *a)
     v[9] = a->sensor;
     v[10] = mdx_pg_fmt(sev, a->severity);
     v[11] = mdx_pg_fmt(opened, a->opened_ms);
-    rc = mdx_pg_run(h, in_tx, alert_insert_sql, 12, v, &res);
+    /* No row: no such tenant. */
+    rc = mdx_pg_run_row(h, in_tx, alert_insert_sql, 12, v, &res);
     if (rc == MDX_OK) {
-        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND; /* no row: no such tenant */
-        if (rc == MDX_OK) {
-            a->id = mdx_pg_i64(res, 0, 0);
-        }
+        a->id = mdx_pg_i64(res, 0, 0);
     }
     PQclear(res);
     return rc;
@@ -229,22 +227,11 @@ static int pg_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_a
 {
     char ids[24];
     const char *v[2] = {mdx_pg_fmt(ids, id), tenant};
-    PGresult *res;
-    int rc;
 
     memset(out, 0, sizeof(*out));
-    rc = mdx_pg_run(impl, 0,
-                    MDX_SELECT_ALERT
-                    " WHERE a.id = $1::bigint AND ($2::text IS NULL OR t.name = $2)",
-                    2, v, &res);
-    if (rc == MDX_OK) {
-        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
-        if (rc == MDX_OK) {
-            mdx_pg_row_map(res, 0, &mdx_row_alert, out);
-        }
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_run_rec(
+        impl, MDX_SELECT_ALERT " WHERE a.id = $1::bigint AND ($2::text IS NULL OR t.name = $2)", 2,
+        v, &mdx_row_alert, out);
 }
 
 MDX_PG_LISTER(alert_list, struct mdx_alert, mdx_row_alert, mdx_alert_fn)

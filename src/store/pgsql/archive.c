@@ -48,10 +48,7 @@ static int pg_retention_get(void *impl, const char *tenant, struct mdx_retention
     if (!mdx_pg_valid_name(tenant)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_exec(impl, PG_RETENTION_GET, 1, v, &res);
-    if (rc == MDX_OK) {
-        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
-    }
+    rc = mdx_pg_exec_row(impl, PG_RETENTION_GET, 1, v, &res);
     if (rc == MDX_OK) {
         out->archive_after_days = mdx_pg_i64(res, 0, 0);
         out->expire_after_days = mdx_pg_i64(res, 0, 1);
@@ -65,8 +62,6 @@ static int pg_retention_set(void *impl, const char *tenant, const struct mdx_ret
     char a[24], e[24];
     const char *v[3] = {tenant, mdx_pg_fmt(a, r->archive_after_days),
                         mdx_pg_fmt(e, r->expire_after_days)};
-    PGresult *res;
-    int rc;
 
     if (!mdx_pg_valid_name(tenant)) {
         return MDX_ENOTFOUND;
@@ -77,12 +72,7 @@ static int pg_retention_set(void *impl, const char *tenant, const struct mdx_ret
         r->expire_after_days > RETENTION_DAYS_MAX) {
         return MDX_EINVAL;
     }
-    rc = mdx_pg_exec(impl, PG_RETENTION_SET, 3, v, &res);
-    if (rc == MDX_OK && strcmp(PQcmdTuples(res), "0") == 0) {
-        rc = MDX_ENOTFOUND;
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_exec_change(impl, PG_RETENTION_SET, 3, v);
 }
 
 static int pg_archive_partitions(void *impl, const char *tenant, int64_t before_ms,

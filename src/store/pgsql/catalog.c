@@ -31,12 +31,9 @@ static int tenant_id(struct pg *h, const char *tenant, int64_t *id)
     if (!mdx_pg_valid_name(tenant)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_exec(h, PG_TENANT_ID, 1, v, &res);
+    rc = mdx_pg_exec_row(h, PG_TENANT_ID, 1, v, &res);
     if (rc == MDX_OK) {
-        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
-        if (rc == MDX_OK) {
-            *id = mdx_pg_i64(res, 0, 0);
-        }
+        *id = mdx_pg_i64(res, 0, 0);
     }
     PQclear(res);
     return rc;
@@ -62,14 +59,10 @@ static int pg_tenant_exists(void *impl, const char *tenant)
 
 static int pg_tenant_legacy_get(void *impl, const char *tenant, int *on)
 {
-    const char *v[1] = {tenant};
     PGresult *res;
-    int rc;
+    int rc =
+        mdx_pg_tenant_row(impl, "SELECT legacy_topics FROM tenants WHERE name = $1", tenant, &res);
 
-    if (!mdx_pg_valid_name(tenant)) {
-        return MDX_ENOTFOUND;
-    }
-    rc = mdx_pg_run_row(impl, 0, "SELECT legacy_topics FROM tenants WHERE name = $1", 1, v, &res);
     if (rc == MDX_OK) {
         *on = mdx_pg_i64(res, 0, 0) != 0;
     }
@@ -90,14 +83,7 @@ static int pg_tenant_legacy_set(void *impl, const char *tenant, int on)
 
 static int pg_tenant_list(void *impl, mdx_name_fn fn, void *arg)
 {
-    PGresult *res;
-    int rc = mdx_pg_exec(impl, PG_TENANT_LIST, 0, NULL, &res);
-
-    if (rc == MDX_OK) {
-        rc = mdx_pg_each_name(res, fn, arg);
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_exec_names(impl, PG_TENANT_LIST, 0, NULL, fn, arg);
 }
 
 static int pg_device_add(void *impl, const char *tenant, const char *device, int auto_registered)
@@ -145,10 +131,7 @@ static int pg_device_get(void *impl, const char *tenant, const char *device,
     if (!mdx_pg_valid_name(tenant) || !mdx_pg_valid_name(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_exec(impl, PG_DEVICE_GET, 2, v, &res);
-    if (rc == MDX_OK) {
-        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
-    }
+    rc = mdx_pg_exec_row(impl, PG_DEVICE_GET, 2, v, &res);
     if (rc == MDX_OK) {
         snprintf(out->tenant, sizeof(out->tenant), "%s", tenant);
         snprintf(out->device, sizeof(out->device), "%s", device);
@@ -228,8 +211,6 @@ static int pg_device_config_set(void *impl, const char *tenant, const char *devi
                                 const char *meta, const char *limits)
 {
     const char *v[4] = {tenant, device, meta, limits};
-    PGresult *res;
-    int rc;
 
     if (!mdx_pg_valid_name(tenant) || !mdx_pg_valid_name(device)) {
         return MDX_ENOTFOUND;
@@ -238,17 +219,12 @@ static int pg_device_config_set(void *impl, const char *tenant, const char *devi
         (limits != NULL && strnlen(limits, MDX_DEVICE_JSON_MAX) >= MDX_DEVICE_JSON_MAX)) {
         return MDX_EINVAL;
     }
-    rc = mdx_pg_run(impl, 0,
-                    "UPDATE devices SET meta = COALESCE($3::text, meta),"
-                    " limits = COALESCE($4::text, limits)"
-                    " WHERE id = (SELECT d.id FROM devices d JOIN tenants t ON t.id = d.tenant_id"
-                    " WHERE t.name = $1 AND d.name = $2)",
-                    4, v, &res);
-    if (rc == MDX_OK && strcmp(PQcmdTuples(res), "0") == 0) {
-        rc = MDX_ENOTFOUND;
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_run_change(impl,
+                             "UPDATE devices SET meta = COALESCE($3::text, meta),"
+                             " limits = COALESCE($4::text, limits)"
+                             " WHERE id = (SELECT d.id FROM devices d JOIN tenants t"
+                             " ON t.id = d.tenant_id WHERE t.name = $1 AND d.name = $2)",
+                             4, v);
 }
 
 /* The statements of a delete, in order: $1 = the device id, $2 = the tenant id. */

@@ -31,34 +31,30 @@ static int pg_command_put(void *impl, struct mdx_command *cmd)
                    strnlen(cmd->issued_by, sizeof(cmd->issued_by)) >= sizeof(cmd->issued_by))) {
         return MDX_EINVAL;
     }
-    if (insert) {
-        snprintf(value, sizeof(value), "%.17g", cmd->value);
-        v[5] = cmd->name;
-        v[6] = value;
-        v[7] = cmd->issued_by;
-        v[8] = mdx_pg_fmt(created, cmd->created_ms);
-        rc =
-            mdx_pg_run_row(impl, 0,
-                           "INSERT INTO commands (device_id, name, value, state, detail, issued_by,"
-                           " created_ms, updated_ms)"
-                           " SELECT d.id, $6, $7::double precision, $3::smallint, $4, $8,"
-                           " $9::bigint, $5::bigint FROM devices d JOIN tenants t"
-                           " ON t.id = d.tenant_id WHERE t.name = $1 AND d.name = $2 RETURNING id",
-                           9, v, &res);
-        if (rc == MDX_OK) {
-            cmd->id = mdx_pg_i64(res, 0, 0);
-        }
-    } else {
+    if (!insert) {
         v[5] = mdx_pg_fmt(id, cmd->id);
-        rc = mdx_pg_run(impl, 0,
-                        "UPDATE commands SET state = $3::smallint, detail = $4,"
-                        " updated_ms = $5::bigint WHERE id = $6::bigint AND device_id ="
-                        " (SELECT d.id FROM devices d JOIN tenants t ON t.id = d.tenant_id"
-                        " WHERE t.name = $1 AND d.name = $2)",
-                        6, v, &res);
-        if (rc == MDX_OK && strcmp(PQcmdTuples(res), "0") == 0) {
-            rc = MDX_ENOTFOUND; /* no such device, or no such command of it */
-        }
+        /* No row changed: no such device, or no such command of it. */
+        return mdx_pg_run_change(impl,
+                                 "UPDATE commands SET state = $3::smallint, detail = $4,"
+                                 " updated_ms = $5::bigint WHERE id = $6::bigint AND device_id ="
+                                 " (SELECT d.id FROM devices d JOIN tenants t"
+                                 " ON t.id = d.tenant_id WHERE t.name = $1 AND d.name = $2)",
+                                 6, v);
+    }
+    snprintf(value, sizeof(value), "%.17g", cmd->value);
+    v[5] = cmd->name;
+    v[6] = value;
+    v[7] = cmd->issued_by;
+    v[8] = mdx_pg_fmt(created, cmd->created_ms);
+    rc = mdx_pg_run_row(impl, 0,
+                        "INSERT INTO commands (device_id, name, value, state, detail, issued_by,"
+                        " created_ms, updated_ms)"
+                        " SELECT d.id, $6, $7::double precision, $3::smallint, $4, $8,"
+                        " $9::bigint, $5::bigint FROM devices d JOIN tenants t"
+                        " ON t.id = d.tenant_id WHERE t.name = $1 AND d.name = $2 RETURNING id",
+                        9, v, &res);
+    if (rc == MDX_OK) {
+        cmd->id = mdx_pg_i64(res, 0, 0);
     }
     PQclear(res);
     return rc;
@@ -68,20 +64,13 @@ static int pg_command_get(void *impl, const char *tenant, int64_t id, struct mdx
 {
     char ids[24];
     const char *v[2] = {mdx_pg_fmt(ids, id), tenant};
-    PGresult *res;
-    int rc;
 
     memset(out, 0, sizeof(*out));
     if (!mdx_pg_valid_name(tenant) || id <= 0) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run_row(impl, 0, MDX_SELECT_COMMAND " WHERE c.id = $1::bigint AND t.name = $2", 2,
-                        v, &res);
-    if (rc == MDX_OK) {
-        mdx_pg_row_map(res, 0, &mdx_row_command, out);
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_run_rec(impl, MDX_SELECT_COMMAND " WHERE c.id = $1::bigint AND t.name = $2", 2, v,
+                          &mdx_row_command, out);
 }
 
 MDX_PG_LISTER(command_list, struct mdx_command, mdx_row_command, mdx_command_fn)

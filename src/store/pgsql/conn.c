@@ -401,6 +401,41 @@ int mdx_pg_exec(struct pg *h, enum pg_stmt id, int n, const char *const *vals, P
     return mdx_pg_exec_bin(h, id, n, vals, NULL, NULL, out);
 }
 
+/* MDX_ENOTFOUND, clearing *res, when a successful result 'rc' has no rows; else rc. */
+static int first_row(int rc, PGresult **res)
+{
+    if (rc == MDX_OK && PQntuples(*res) == 0) {
+        PQclear(*res);
+        *res = NULL;
+        rc = MDX_ENOTFOUND;
+    }
+    return rc;
+}
+
+int mdx_pg_exec_row(struct pg *h, enum pg_stmt id, int n, const char *const *vals,
+                    PGresult **out)
+{
+    return first_row(mdx_pg_exec(h, id, n, vals, out), out);
+}
+
+/* MDX_ENOTFOUND when a successful result 'rc' changed no rows, else rc; clears 'res'. */
+static int changed(int rc, PGresult *res)
+{
+    if (rc == MDX_OK && strcmp(PQcmdTuples(res), "0") == 0) {
+        rc = MDX_ENOTFOUND;
+    }
+    PQclear(res);
+    return rc;
+}
+
+int mdx_pg_exec_change(struct pg *h, enum pg_stmt id, int n, const char *const *vals)
+{
+    PGresult *res;
+    int rc = mdx_pg_exec(h, id, n, vals, &res);
+
+    return changed(rc, res);
+}
+
 int mdx_pg_exec_only(struct pg *h, enum pg_stmt id, int n, const char *const *vals)
 {
     PGresult *res;
@@ -657,13 +692,30 @@ int mdx_pg_run(struct pg *h, int in_tx, const char *sql, int n, const char *cons
 int mdx_pg_run_row(struct pg *h, int in_tx, const char *sql, int n, const char *const *vals,
                    PGresult **out)
 {
-    int rc = mdx_pg_run(h, in_tx, sql, n, vals, out);
+    return first_row(mdx_pg_run(h, in_tx, sql, n, vals, out), out);
+}
 
-    if (rc == MDX_OK && PQntuples(*out) == 0) {
-        PQclear(*out);
+int mdx_pg_tenant_row(struct pg *h, const char *sql, const char *tenant, PGresult **out)
+{
+    const char *v[1] = {tenant};
+
+    if (!mdx_pg_valid_name(tenant)) {
         *out = NULL;
-        rc = MDX_ENOTFOUND;
+        return MDX_ENOTFOUND;
     }
+    return mdx_pg_run_row(h, 0, sql, 1, v, out);
+}
+
+int mdx_pg_run_rec(struct pg *h, const char *sql, int n, const char *const *vals,
+                   const struct mdx_row_layout *layout, void *rec)
+{
+    PGresult *res;
+    int rc = mdx_pg_run_row(h, 0, sql, n, vals, &res);
+
+    if (rc == MDX_OK) {
+        mdx_pg_row_map(res, 0, layout, rec);
+    }
+    PQclear(res);
     return rc;
 }
 
@@ -672,23 +724,14 @@ int mdx_pg_run_change(struct pg *h, const char *sql, int n, const char *const *v
     PGresult *res;
     int rc = mdx_pg_run(h, 0, sql, n, vals, &res);
 
-    if (rc == MDX_OK && strcmp(PQcmdTuples(res), "0") == 0) {
-        rc = MDX_ENOTFOUND;
-    }
-    PQclear(res);
-    return rc;
+    return changed(rc, res);
 }
 
 int mdx_pg_tenant_text(struct pg *h, const char *tenant, char *buf)
 {
-    const char *v[1] = {tenant};
     PGresult *res;
-    int rc;
+    int rc = mdx_pg_tenant_row(h, "SELECT id FROM tenants WHERE name = $1", tenant, &res);
 
-    if (!mdx_pg_valid_name(tenant)) {
-        return MDX_ENOTFOUND;
-    }
-    rc = mdx_pg_run_row(h, 0, "SELECT id FROM tenants WHERE name = $1", 1, v, &res);
     if (rc == MDX_OK) {
         snprintf(buf, 24, "%s", PQgetvalue(res, 0, 0));
     }
@@ -705,24 +748,24 @@ int mdx_pg_device_id(struct pg *h, const char *tenant, const char *device, int64
     if (!mdx_pg_valid_name(tenant) || !mdx_pg_valid_name(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_exec(h, PG_DEVICE_IDS, 2, v, &res);
+    rc = mdx_pg_exec_row(h, PG_DEVICE_IDS, 2, v, &res);
     if (rc == MDX_OK) {
-        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
-        if (rc == MDX_OK) {
-            *id = mdx_pg_i64(res, 0, 0);
-        }
+        *id = mdx_pg_i64(res, 0, 0);
     }
     PQclear(res);
     return rc;
 }
 
-int mdx_pg_each_name(PGresult *res, mdx_name_fn fn, void *arg)
+int mdx_pg_exec_names(struct pg *h, enum pg_stmt id, int n, const char *const *vals,
+                      mdx_name_fn fn, void *arg)
 {
-    int rc = MDX_OK;
+    PGresult *res;
+    int rc = mdx_pg_exec(h, id, n, vals, &res);
 
-    for (int i = 0; i < PQntuples(res) && rc == MDX_OK; i++) {
+    for (int i = 0; rc == MDX_OK && i < PQntuples(res); i++) {
         rc = fn(arg, PQgetvalue(res, i, 0));
     }
+    PQclear(res);
     return rc;
 }
 

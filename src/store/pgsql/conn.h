@@ -26,6 +26,15 @@ int mdx_pg_exec(struct pg *h, enum pg_stmt id, int n, const char *const *vals, P
 /* Like mdx_pg_exec() with per-parameter lengths and formats (binary bytea). */
 int mdx_pg_exec_bin(struct pg *h, enum pg_stmt id, int n, const char *const *vals,
                     const int *lens, const int *fmts, PGresult **out);
+/*
+ * mdx_pg_exec() of a statement whose first row is wanted: MDX_OK with the
+ * result in *out (the caller PQclear()s it), MDX_ENOTFOUND (*out NULL) if
+ * it returned no rows, else the error.
+ */
+int mdx_pg_exec_row(struct pg *h, enum pg_stmt id, int n, const char *const *vals,
+                    PGresult **out);
+/* mdx_pg_exec() of a statement that changes rows: MDX_OK, MDX_ENOTFOUND if it changed none. */
+int mdx_pg_exec_change(struct pg *h, enum pg_stmt id, int n, const char *const *vals);
 /* mdx_pg_exec() of a statement run for its effect only: MDX_OK or the error. */
 int mdx_pg_exec_only(struct pg *h, enum pg_stmt id, int n, const char *const *vals);
 /* Runs plain SQL (BEGIN, COMMIT, ...). */
@@ -44,6 +53,18 @@ int mdx_pg_run(struct pg *h, int in_tx, const char *sql, int n, const char *cons
  */
 int mdx_pg_run_row(struct pg *h, int in_tx, const char *sql, int n, const char *const *vals,
                    PGresult **out);
+/*
+ * mdx_pg_run_row() of one record, outside a transaction: MDX_OK with 'rec'
+ * filled from the first row by 'layout' (mdx_pg_row_map()), MDX_ENOTFOUND
+ * if there was none, else the error.
+ */
+int mdx_pg_run_rec(struct pg *h, const char *sql, int n, const char *const *vals,
+                   const struct mdx_row_layout *layout, void *rec);
+/*
+ * mdx_pg_run_row() of 'sql' with $1 = tenant, outside a transaction:
+ * MDX_ENOTFOUND (*out NULL) for an invalid tenant name as for an unknown one.
+ */
+int mdx_pg_tenant_row(struct pg *h, const char *sql, const char *tenant, PGresult **out);
 /* mdx_pg_run() of a statement that changes rows: MDX_OK, MDX_ENOTFOUND if it changed none. */
 int mdx_pg_run_change(struct pg *h, const char *sql, int n, const char *const *vals);
 /* MDX_* status of a failed result (SQLSTATE), marking a lost connection. */
@@ -61,8 +82,13 @@ int mdx_pg_valid_name(const char *s);
 int mdx_pg_tenant_text(struct pg *h, const char *tenant, char *buf);
 /* Device id of (tenant, device): MDX_ENOTFOUND if unknown. */
 int mdx_pg_device_id(struct pg *h, const char *tenant, const char *device, int64_t *id);
-/* Calls fn with column 0 of each row of 'res' (borrowed); stops at the first non-MDX_OK. */
-int mdx_pg_each_name(PGresult *res, mdx_name_fn fn, void *arg);
+/*
+ * mdx_pg_exec() of a listing of names, then fn with column 0 of each row
+ * (borrowed), stopping at the first non-MDX_OK: MDX_OK, fn's stop value,
+ * or the error.
+ */
+int mdx_pg_exec_names(struct pg *h, enum pg_stmt id, int n, const char *const *vals,
+                      mdx_name_fn fn, void *arg);
 /* Called for row 'row' of a listing's result: MDX_OK goes on, anything else stops. */
 typedef int (*mdx_pg_row_fn)(const PGresult *res, int row, void *ctx);
 /*

@@ -47,21 +47,12 @@ static int pg_model_put(void *impl, const struct mdx_rul_model_rec *m)
 static int pg_model_get(void *impl, const char *version, struct mdx_rul_model_rec *out)
 {
     const char *v[1] = {version};
-    PGresult *res;
-    int rc;
 
     memset(out, 0, sizeof(*out));
     if (!mdx_rul_version_valid(version)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run_row(
-        impl, 0, MDX_SELECT_MODEL " WHERE version = $1", 1,
-        v, &res);
-    if (rc == MDX_OK) {
-        mdx_pg_row_map(res, 0, &mdx_row_model, out);
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_run_rec(impl, MDX_SELECT_MODEL " WHERE version = $1", 1, v, &mdx_row_model, out);
 }
 
 /* A listing of models: its callback, argument and the record it reuses (on the heap). */
@@ -98,7 +89,6 @@ static int pg_model_activate(void *impl, const char *tenant, const char *version
 {
     char now[24];
     const char *v[3] = {tenant, version, mdx_pg_fmt(now, now_ms)};
-    PGresult *res;
     int rc;
 
     if (!valid_tenant_or_default(tenant) || !mdx_rul_version_valid(version)) {
@@ -110,17 +100,13 @@ static int pg_model_activate(void *impl, const char *tenant, const char *version
             return rc;
         }
     }
-    rc = mdx_pg_run(impl, 0,
-                    "INSERT INTO rul_active (tenant, version, updated_ms)"
-                    " SELECT $1, version, $3::bigint FROM rul_models WHERE version = $2"
-                    " ON CONFLICT (tenant) DO UPDATE SET version = excluded.version,"
-                    " updated_ms = excluded.updated_ms",
-                    3, v, &res);
-    if (rc == MDX_OK && strcmp(PQcmdTuples(res), "0") == 0) {
-        rc = MDX_ENOTFOUND; /* no such version */
-    }
-    PQclear(res);
-    return rc;
+    /* No row changed: no such version. */
+    return mdx_pg_run_change(impl,
+                             "INSERT INTO rul_active (tenant, version, updated_ms)"
+                             " SELECT $1, version, $3::bigint FROM rul_models WHERE version = $2"
+                             " ON CONFLICT (tenant) DO UPDATE SET version = excluded.version,"
+                             " updated_ms = excluded.updated_ms",
+                             3, v);
 }
 
 static int pg_model_active(void *impl, const char *tenant, char *version, size_t len)
@@ -169,17 +155,12 @@ static int pg_active_list(void *impl, mdx_rul_active_fn fn, void *arg)
 
 static int pg_threshold_get(void *impl, const char *tenant, double *cycles)
 {
-    const char *v[1] = {tenant};
     PGresult *res;
-    int rc;
+    int rc = mdx_pg_tenant_row(impl,
+                               "SELECT r.cycles FROM rul_thresholds r"
+                               " JOIN tenants t ON t.id = r.tenant_id WHERE t.name = $1",
+                               tenant, &res);
 
-    if (!mdx_pg_valid_name(tenant)) {
-        return MDX_ENOTFOUND;
-    }
-    rc = mdx_pg_run_row(impl, 0,
-                        "SELECT r.cycles FROM rul_thresholds r JOIN tenants t ON t.id = r.tenant_id"
-                        " WHERE t.name = $1",
-                        1, v, &res);
     if (rc == MDX_OK) {
         *cycles = mdx_pg_dbl(res, 0, 0);
     }
@@ -310,21 +291,14 @@ static int pg_prediction_latest(void *impl, const char *tenant, const char *devi
                                 struct mdx_rul_prediction *out)
 {
     const char *v[2] = {tenant, device};
-    PGresult *res;
-    int rc;
 
     memset(out, 0, sizeof(*out));
     out->rul = NAN;
     if (!mdx_pg_valid_name(tenant) || !mdx_pg_valid_name(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_run_row(impl, 0, MDX_SELECT_PREDICTION " WHERE t.name = $1 AND d.name = $2", 2, v,
-                        &res);
-    if (rc == MDX_OK) {
-        mdx_pg_row_map(res, 0, &mdx_row_prediction, out);
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_run_rec(impl, MDX_SELECT_PREDICTION " WHERE t.name = $1 AND d.name = $2", 2, v,
+                          &mdx_row_prediction, out);
 }
 
 MDX_PG_LISTER(prediction_list, struct mdx_rul_prediction, mdx_row_prediction, mdx_rul_prediction_fn)

@@ -36,14 +36,8 @@ static int pg_sensor_list(void *impl, const char *tenant, const char *device, md
                           void *arg)
 {
     const char *v[2] = {tenant, device};
-    PGresult *res;
-    int rc = mdx_pg_exec(impl, PG_SENSOR_LIST, 2, v, &res);
 
-    if (rc == MDX_OK) {
-        rc = mdx_pg_each_name(res, fn, arg);
-    }
-    PQclear(res);
-    return rc;
+    return mdx_pg_exec_names(impl, PG_SENSOR_LIST, 2, v, fn, arg);
 }
 
 /* ---- points, events, dead letters, checkpoint ---- */
@@ -141,13 +135,10 @@ static int pg_point_count(void *impl, const char *tenant, int64_t *count)
     int rc;
 
     *count = 0;
-    rc = mdx_pg_exec(impl, tenant != NULL ? PG_POINTS_TENANT : PG_POINTS_ALL,
-                     tenant != NULL ? 1 : 0, v, &res);
+    rc = mdx_pg_exec_row(impl, tenant != NULL ? PG_POINTS_TENANT : PG_POINTS_ALL,
+                         tenant != NULL ? 1 : 0, v, &res);
     if (rc == MDX_OK) {
-        rc = PQntuples(res) > 0 ? MDX_OK : MDX_ENOTFOUND;
-        if (rc == MDX_OK) {
-            *count = mdx_pg_i64(res, 0, 0);
-        }
+        *count = mdx_pg_i64(res, 0, 0);
     }
     PQclear(res);
     return rc;

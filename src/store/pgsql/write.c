@@ -35,6 +35,7 @@
 #include "modax/status.h"
 #include "store/store_alert_int.h"
 #include "store/store_event_int.h"
+#include "store/device_key.h"
 #include "store/nodes.h"
 #include "store/store_batch_int.h"
 #include "store/pgsql/conn.h"
@@ -126,35 +127,28 @@ void mdx_pg_cache_fini(struct pg *h)
 static int device_resolve(struct pg *h, const char *tenant, const char *device, int64_t *id,
                           int64_t *tenant_id)
 {
-    size_t tl = strnlen(tenant, MDX_NAME_MAX + 1), dl = strnlen(device, MDX_NAME_MAX + 1);
-    char key[2 * MDX_NAME_MAX + 2];
+    char key[MDX_DEVICE_KEY_MAX];
     const char *v[2] = {tenant, device};
     struct pg_entry *e;
     PGresult *res;
+    size_t klen;
     uint64_t hash;
-    int rc;
+    int rc = mdx_store_device_key(tenant, device, key, &klen, &hash);
 
-    if (tl > MDX_NAME_MAX || dl > MDX_NAME_MAX) {
-        return MDX_EINVAL;
+    if (rc != MDX_OK) {
+        return rc;
     }
-    memcpy(key, tenant, tl);
-    key[tl] = '\0';
-    memcpy(key + tl + 1, device, dl);
-    hash = mdx_hash_bytes(0, key, tl + 1 + dl);
-    e = map_find(&h->devices, key, tl + 1 + dl, hash);
+    e = map_find(&h->devices, key, klen, hash);
     if (e != NULL) {
         *id = e->id;
         *tenant_id = e->parent;
         return MDX_OK;
     }
-    rc = mdx_pg_exec(h, PG_DEVICE_IDS, 2, v, &res);
-    if (rc == MDX_OK && PQntuples(res) == 0) {
-        rc = MDX_ENOTFOUND;
-    }
+    rc = mdx_pg_exec_row(h, PG_DEVICE_IDS, 2, v, &res);
     if (rc == MDX_OK) {
         *id = mdx_pg_i64(res, 0, 0);
         *tenant_id = mdx_pg_i64(res, 0, 1);
-        rc = map_add(&h->devices, key, tl + 1 + dl, hash, *id, *tenant_id);
+        rc = map_add(&h->devices, key, klen, hash, *id, *tenant_id);
     }
     PQclear(res);
     return rc;

@@ -72,19 +72,12 @@ static int sq_apikey_add(void *impl, const struct mdx_apikey *key)
 static int sq_apikey_get(void *impl, const char *id, struct mdx_apikey *out)
 {
     struct sq *h = impl;
-    sqlite3_stmt *st;
-    int rc;
 
     memset(out, 0, sizeof(*out));
     if (!mdx_store_apikey_id_valid(id)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_sq_find(h, KEY_COLS " WHERE k.id = ?1", id, NULL, &st);
-    if (rc == MDX_OK) {
-        mdx_sq_row_map(st, &mdx_row_apikey, out);
-        sqlite3_finalize(st);
-    }
-    return rc;
+    return mdx_sq_find_rec(h, KEY_COLS " WHERE k.id = ?1", id, NULL, &mdx_row_apikey, out);
 }
 
 MDX_SQ_LISTER(key_list, struct mdx_apikey, mdx_row_apikey, mdx_apikey_fn)
@@ -150,14 +143,11 @@ static int device_id(struct sq *h, const char *tenant, const char *device, int64
 static int name_used(struct sq *h, const char *sql, const char *name)
 {
     sqlite3_stmt *st;
-    int rc = mdx_sq_prepare(h, sql, &st);
+    int rc = mdx_sq_find(h, sql, name, NULL, &st);
 
-    if (rc != MDX_OK) {
-        return rc;
+    if (rc == MDX_OK) {
+        sqlite3_finalize(st);
     }
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    rc = mdx_sq_step_row(st);
-    sqlite3_finalize(st);
     return rc;
 }
 
@@ -228,19 +218,13 @@ static int sq_device_cred_set(void *impl, const char *tenant, const char *device
 static int sq_device_cred_get(void *impl, const char *device, struct mdx_device_cred *out)
 {
     struct sq *h = impl;
-    sqlite3_stmt *st;
-    int rc;
 
     memset(out, 0, sizeof(*out));
     if (!mdx_sq_name_valid(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_sq_find(h, MDX_SELECT_CRED " WHERE c.name = ?1", device, NULL, &st);
-    if (rc == MDX_OK) {
-        mdx_sq_row_map(st, &mdx_row_cred, out);
-        sqlite3_finalize(st);
-    }
-    return rc;
+    return mdx_sq_find_rec(h, MDX_SELECT_CRED " WHERE c.name = ?1", device, NULL, &mdx_row_cred,
+                           out);
 }
 
 static int sq_device_revoke(void *impl, const char *tenant, const char *device, int64_t now_ms)
@@ -325,19 +309,13 @@ MDX_SQ_LISTER(identity_list, struct mdx_broker_identity, mdx_row_identity, mdx_i
 static int sq_identity_get(void *impl, const char *name, struct mdx_broker_identity *out)
 {
     struct sq *h = impl;
-    sqlite3_stmt *st;
-    int rc;
 
     memset(out, 0, sizeof(*out));
     if (!mdx_sq_name_valid(name)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_sq_find(h, MDX_SELECT_IDENTITY " WHERE i.name = ?1", name, NULL, &st);
-    if (rc == MDX_OK) {
-        mdx_sq_row_map(st, &mdx_row_identity, out);
-        sqlite3_finalize(st);
-    }
-    return rc;
+    return mdx_sq_find_rec(h, MDX_SELECT_IDENTITY " WHERE i.name = ?1", name, NULL,
+                           &mdx_row_identity, out);
 }
 
 static int sq_identity_list(void *impl, mdx_identity_fn fn, void *arg)

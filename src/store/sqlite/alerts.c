@@ -290,12 +290,12 @@ static int sq_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_a
     if (tenant != NULL) {
         sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
     }
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    rc = mdx_sq_step_row(st);
+    if (rc == MDX_OK) {
         mdx_sq_row_map(st, &mdx_row_alert, out);
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
+    return rc;
 }
 
 MDX_SQ_LISTER(alert_list, struct mdx_alert, mdx_row_alert, mdx_alert_fn)

@@ -59,21 +59,16 @@ static int sq_retention_get(void *impl, const char *tenant, struct mdx_retention
     sqlite3_stmt *st;
     int rc;
 
-    rc = mdx_sq_prepare(h,
-                        "SELECT r.archive_after_days, r.expire_after_days FROM retention r"
-                        " JOIN tenants t ON t.id = r.tenant_id WHERE t.name = ?1",
-                        &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    rc = mdx_sq_find(h,
+                     "SELECT r.archive_after_days, r.expire_after_days FROM retention r"
+                     " JOIN tenants t ON t.id = r.tenant_id WHERE t.name = ?1",
+                     tenant, NULL, &st);
+    if (rc == MDX_OK) {
         out->archive_after_days = sqlite3_column_int64(st, 0);
         out->expire_after_days = sqlite3_column_int64(st, 1);
+        sqlite3_finalize(st);
     }
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
+    return rc;
 }
 
 static int sq_retention_set(void *impl, const char *tenant, const struct mdx_retention *r)
@@ -176,18 +171,18 @@ static int sq_archive_partitions(void *impl, const char *tenant, int64_t before_
     int rc, ret = MDX_OK;
 
     /* The blob is read only for chunks that may span days. */
-    rc = mdx_sq_prepare(h,
-                        "SELECT d.name, c.t_start, c.t_end,"
-                        " CASE WHEN c.t_start >= 0 AND c.t_start / 86400000 = c.t_end / 86400000"
-                        " THEN NULL ELSE c.data END"
-                        " FROM tenants t JOIN devices d ON d.tenant_id = t.id"
-                        " JOIN series s ON s.device_id = d.id JOIN chunks c ON c.series_id = s.id"
-                        " WHERE t.name = ?1 AND c.t_start < ?2 ORDER BY d.name, s.id, c.t_start",
-                        &st);
+    rc = mdx_sq_prepare_keys(
+        h,
+        "SELECT d.name, c.t_start, c.t_end,"
+        " CASE WHEN c.t_start >= 0 AND c.t_start / 86400000 = c.t_end / 86400000"
+        " THEN NULL ELSE c.data END"
+        " FROM tenants t JOIN devices d ON d.tenant_id = t.id"
+        " JOIN series s ON s.device_id = d.id JOIN chunks c ON c.series_id = s.id"
+        " WHERE t.name = ?1 AND c.t_start < ?2 ORDER BY d.name, s.id, c.t_start",
+        tenant, NULL, &st);
     if (rc != MDX_OK) {
         return rc;
     }
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, limit);
     while (ret == MDX_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *device = (const char *)sqlite3_column_text(st, 0);
@@ -644,11 +639,10 @@ static int sq_archive_obj_delete(void *impl, const char *key)
     sqlite3_stmt *st;
     int rc;
 
-    rc = mdx_sq_prepare(h, "DELETE FROM archive_objects WHERE key = ?1", &st);
+    rc = mdx_sq_prepare_keys(h, "DELETE FROM archive_objects WHERE key = ?1", key, NULL, &st);
     if (rc != MDX_OK) {
         return rc;
     }
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     return run(st);
 }
 

@@ -49,12 +49,9 @@ static int sq_tenant_exists(void *impl, const char *tenant)
 static int sq_tenant_legacy_get(void *impl, const char *tenant, int *on)
 {
     sqlite3_stmt *st;
-    int rc;
+    int rc =
+        mdx_sq_tenant_find(impl, "SELECT legacy_topics FROM tenants WHERE name = ?1", tenant, &st);
 
-    if (!mdx_sq_name_valid(tenant)) {
-        return MDX_ENOTFOUND;
-    }
-    rc = mdx_sq_find(impl, "SELECT legacy_topics FROM tenants WHERE name = ?1", tenant, NULL, &st);
     if (rc == MDX_OK) {
         *on = sqlite3_column_int(st, 0) != 0;
         sqlite3_finalize(st);
@@ -127,14 +124,14 @@ static int sq_device_get(void *impl, const char *tenant, const char *device,
     }
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    rc = mdx_sq_step_row(st);
+    if (rc == MDX_OK) {
         snprintf(out->tenant, sizeof(out->tenant), "%s", tenant);
         snprintf(out->device, sizeof(out->device), "%s", device);
         device_row(st, 0, out);
     }
     sqlite3_reset(st);
-    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
+    return rc;
 }
 
 static int sq_device_list(void *impl, const char *tenant, mdx_device_fn fn, void *arg)
@@ -230,22 +227,15 @@ static int sq_device_config_get(void *impl, const char *tenant, const char *devi
     if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
         return MDX_ENOTFOUND;
     }
-    rc =
-        mdx_sq_prepare(h,
-                       "SELECT d.meta, d.limits FROM devices d JOIN tenants t ON t.id = d.tenant_id"
-                       " WHERE t.name = ?1 AND d.name = ?2",
-                       &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
-    rc = mdx_sq_step_row(st);
+    rc = mdx_sq_find(h,
+                     "SELECT d.meta, d.limits FROM devices d JOIN tenants t ON t.id = d.tenant_id"
+                     " WHERE t.name = ?1 AND d.name = ?2",
+                     tenant, device, &st);
     if (rc == MDX_OK) {
         mdx_sq_column_copy(st, 0, out->meta, sizeof(out->meta));
         mdx_sq_column_copy(st, 1, out->limits, sizeof(out->limits));
+        sqlite3_finalize(st);
     }
-    sqlite3_finalize(st);
     return rc;
 }
 
@@ -263,15 +253,13 @@ static int sq_device_config_set(void *impl, const char *tenant, const char *devi
         (limits != NULL && strnlen(limits, MDX_DEVICE_JSON_MAX) >= MDX_DEVICE_JSON_MAX)) {
         return MDX_EINVAL;
     }
-    rc = mdx_sq_prepare(
+    rc = mdx_sq_prepare_keys(
         h,
         "UPDATE devices SET meta = COALESCE(?3, meta), limits = COALESCE(?4, limits)" DEVICE_WHERE,
-        &st);
+        tenant, device, &st);
     if (rc != MDX_OK) {
         return rc;
     }
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
     if (meta != NULL) {
         sqlite3_bind_text(st, 3, meta, -1, SQLITE_STATIC);
     }

@@ -34,7 +34,7 @@ static int sq_command_put(void *impl, struct mdx_command *cmd)
                    strnlen(cmd->issued_by, sizeof(cmd->issued_by)) >= sizeof(cmd->issued_by))) {
         return MDX_EINVAL;
     }
-    rc = mdx_sq_prepare(
+    rc = mdx_sq_prepare_keys(
         h,
         insert ? "INSERT INTO commands (device_id, name, value, state, detail, issued_by,"
                  " created_ms, updated_ms)"
@@ -43,12 +43,10 @@ static int sq_command_put(void *impl, struct mdx_command *cmd)
                : "UPDATE commands SET state = ?5, detail = ?6, updated_ms = ?9"
                  " WHERE id = ?10 AND device_id = (SELECT d.id FROM devices d JOIN tenants t"
                  " ON t.id = d.tenant_id WHERE t.name = ?1 AND d.name = ?2)",
-        &st);
+        cmd->tenant, cmd->device, &st);
     if (rc != MDX_OK) {
         return rc;
     }
-    sqlite3_bind_text(st, 1, cmd->tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, cmd->device, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 5, cmd->state);
     sqlite3_bind_text(st, 6, cmd->detail, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 9, cmd->updated_ms);

@@ -95,19 +95,17 @@ static int sq_state_list(void *impl, const char *tenant, const char *device,
     struct sq *h = impl;
     struct list_ctx c = {tenant, device, fn, arg};
     sqlite3_stmt *st;
-    int rc = mdx_sq_prepare(h,
-                            "SELECT s.sensor, s.format, s.state, s.saved_ms, s.last_ts_ms"
-                            " FROM detector_state s"
-                            " JOIN devices d ON d.id = s.device_id"
-                            " JOIN tenants t ON t.id = d.tenant_id"
-                            " WHERE t.name = ?1 AND d.name = ?2 ORDER BY s.sensor",
-                            &st);
+    int rc = mdx_sq_prepare_keys(h,
+                                 "SELECT s.sensor, s.format, s.state, s.saved_ms, s.last_ts_ms"
+                                 " FROM detector_state s"
+                                 " JOIN devices d ON d.id = s.device_id"
+                                 " JOIN tenants t ON t.id = d.tenant_id"
+                                 " WHERE t.name = ?1 AND d.name = ?2 ORDER BY s.sensor",
+                                 tenant, device, &st);
 
     if (rc != MDX_OK) {
         return rc;
     }
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
     return mdx_sq_each_row(st, list_row, &c);
 }
 

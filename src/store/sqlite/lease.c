@@ -34,17 +34,15 @@ static int sq_lease_take(void *impl, const char *name, const char *holder, int64
     sqlite3_stmt *st;
     int rc;
 
-    rc = mdx_sq_prepare(h,
-                        "INSERT INTO leases (name, holder, expires_ms) VALUES (?1, ?2, ?3)"
-                        " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,"
-                        " expires_ms = excluded.expires_ms"
-                        " WHERE leases.holder = excluded.holder OR leases.expires_ms <= ?4",
-                        &st);
+    rc = mdx_sq_prepare_keys(h,
+                             "INSERT INTO leases (name, holder, expires_ms) VALUES (?1, ?2, ?3)"
+                             " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,"
+                             " expires_ms = excluded.expires_ms"
+                             " WHERE leases.holder = excluded.holder OR leases.expires_ms <= ?4",
+                             name, holder, &st);
     if (rc != MDX_OK) {
         return rc;
     }
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, holder, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, expires_ms);
     sqlite3_bind_int64(st, 4, now_ms);
     rc = mdx_sq_run_change(h, st);
@@ -59,13 +57,12 @@ static int sq_lease_release(void *impl, const char *name, const char *holder)
 {
     struct sq *h = impl;
     sqlite3_stmt *st;
-    int rc = mdx_sq_prepare(h, "DELETE FROM leases WHERE name = ?1 AND holder = ?2", &st);
+    int rc = mdx_sq_prepare_keys(h, "DELETE FROM leases WHERE name = ?1 AND holder = ?2", name,
+                                 holder, &st);
 
     if (rc != MDX_OK) {
         return rc;
     }
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, holder, -1, SQLITE_STATIC);
     return mdx_sq_run_change(h, st);
 }
 

@@ -441,12 +441,12 @@ static int series_find(struct sq *h, const struct mdx_query *q, int64_t *id)
     sqlite3_bind_text(st, 1, q->tenant, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, q->device, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, q->sensor, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    rc = mdx_sq_step_row(st);
+    if (rc == MDX_OK) {
         *id = sqlite3_column_int64(st, 0);
     }
     sqlite3_reset(st);
-    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
+    return rc;
 }
 
 int mdx_sq_query_buckets(void *impl, const struct mdx_query *q, int64_t step_ms,
@@ -536,9 +536,8 @@ int mdx_sq_latest(void *impl, const char *tenant, const char *device, mdx_sensor
         st = h->st[SQ_DEVICE_IDS];
         sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
+        rc = mdx_sq_step_row(st);
         sqlite3_reset(st);
-        rc = rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
     }
     return rc;
 }

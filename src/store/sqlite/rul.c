@@ -44,21 +44,13 @@ static int sq_model_put(void *impl, const struct mdx_rul_model_rec *m)
 static int sq_model_get(void *impl, const char *version, struct mdx_rul_model_rec *out)
 {
     struct sq *h = impl;
-    sqlite3_stmt *st;
-    int rc;
 
     memset(out, 0, sizeof(*out));
     if (!mdx_rul_version_valid(version)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_sq_find(h,
-                     MDX_SELECT_MODEL " WHERE version = ?1",
-                     version, NULL, &st);
-    if (rc == MDX_OK) {
-        mdx_sq_row_map(st, &mdx_row_model, out);
-        sqlite3_finalize(st);
-    }
-    return rc;
+    return mdx_sq_find_rec(h, MDX_SELECT_MODEL " WHERE version = ?1", version, NULL, &mdx_row_model,
+                           out);
 }
 
 /* A listing of models: its callback, argument and the record it reuses (on the heap). */
@@ -118,17 +110,15 @@ static int sq_model_activate(void *impl, const char *tenant, const char *version
             return rc;
         }
     }
-    rc = mdx_sq_prepare(h,
-                        "INSERT INTO rul_active (tenant, version, updated_ms)"
-                        " SELECT ?1, version, ?3 FROM rul_models WHERE version = ?2"
-                        " ON CONFLICT (tenant) DO UPDATE SET version = excluded.version,"
-                        " updated_ms = excluded.updated_ms",
-                        &st);
+    rc = mdx_sq_prepare_keys(h,
+                             "INSERT INTO rul_active (tenant, version, updated_ms)"
+                             " SELECT ?1, version, ?3 FROM rul_models WHERE version = ?2"
+                             " ON CONFLICT (tenant) DO UPDATE SET version = excluded.version,"
+                             " updated_ms = excluded.updated_ms",
+                             tenant, version, &st);
     if (rc != MDX_OK) {
         return rc;
     }
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, version, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, now_ms);
     rc = mdx_sq_run_done(st);
     if (rc == MDX_OK && sqlite3_changes(h->db) == 0) {
@@ -188,17 +178,12 @@ static int sq_active_list(void *impl, mdx_rul_active_fn fn, void *arg)
 
 static int sq_threshold_get(void *impl, const char *tenant, double *cycles)
 {
-    struct sq *h = impl;
     sqlite3_stmt *st;
-    int rc;
+    int rc = mdx_sq_tenant_find(impl,
+                                "SELECT r.cycles FROM rul_thresholds r"
+                                " JOIN tenants t ON t.id = r.tenant_id WHERE t.name = ?1",
+                                tenant, &st);
 
-    if (!mdx_sq_name_valid(tenant)) {
-        return MDX_ENOTFOUND;
-    }
-    rc = mdx_sq_find(h,
-                     "SELECT r.cycles FROM rul_thresholds r JOIN tenants t ON t.id = r.tenant_id"
-                     " WHERE t.name = ?1",
-                     tenant, NULL, &st);
     if (rc == MDX_OK) {
         *cycles = sqlite3_column_double(st, 0);
         sqlite3_finalize(st);
@@ -361,21 +346,14 @@ static int sq_prediction_latest(void *impl, const char *tenant, const char *devi
                                 struct mdx_rul_prediction *out)
 {
     struct sq *h = impl;
-    sqlite3_stmt *st;
-    int rc;
 
     memset(out, 0, sizeof(*out));
     out->rul = NAN;
     if (!mdx_sq_name_valid(tenant) || !mdx_sq_name_valid(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_sq_find(h, MDX_SELECT_PREDICTION " WHERE t.name = ?1 AND d.name = ?2", tenant, device,
-                     &st);
-    if (rc == MDX_OK) {
-        mdx_sq_row_map(st, &mdx_row_prediction, out);
-        sqlite3_finalize(st);
-    }
-    return rc;
+    return mdx_sq_find_rec(h, MDX_SELECT_PREDICTION " WHERE t.name = ?1 AND d.name = ?2", tenant,
+                           device, &mdx_row_prediction, out);
 }
 
 static int sq_prediction_list(void *impl, const char *tenant, const char *device, int64_t limit,

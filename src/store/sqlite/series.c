@@ -127,12 +127,12 @@ static int sq_point_count(void *impl, const char *tenant, int64_t *count)
     if (tenant != NULL) {
         sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
     }
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    rc = mdx_sq_step_row(st);
+    if (rc == MDX_OK) {
         *count = sqlite3_column_int64(st, 0);
     }
     sqlite3_reset(st);
-    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
+    return rc;
 }
 
 static int sq_deadletter_list(void *impl, int64_t limit, mdx_deadletter_fn fn, void *arg)

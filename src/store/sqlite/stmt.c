@@ -60,8 +60,8 @@ int mdx_sq_step_row(sqlite3_stmt *st)
     return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
 }
 
-int mdx_sq_find(struct sq *h, const char *sql, const char *key1, const char *key2,
-                sqlite3_stmt **st)
+int mdx_sq_prepare_keys(struct sq *h, const char *sql, const char *key1, const char *key2,
+                        sqlite3_stmt **st)
 {
     int rc = mdx_sq_prepare(h, sql, st);
 
@@ -72,10 +72,43 @@ int mdx_sq_find(struct sq *h, const char *sql, const char *key1, const char *key
     if (key2 != NULL) {
         sqlite3_bind_text(*st, 2, key2, -1, SQLITE_STATIC);
     }
+    return MDX_OK;
+}
+
+int mdx_sq_find(struct sq *h, const char *sql, const char *key1, const char *key2,
+                sqlite3_stmt **st)
+{
+    int rc = mdx_sq_prepare_keys(h, sql, key1, key2, st);
+
+    if (rc != MDX_OK) {
+        return rc;
+    }
     rc = mdx_sq_step_row(*st);
     if (rc != MDX_OK) {
         sqlite3_finalize(*st);
         *st = NULL;
+    }
+    return rc;
+}
+
+int mdx_sq_tenant_find(struct sq *h, const char *sql, const char *tenant, sqlite3_stmt **st)
+{
+    if (!mdx_sq_name_valid(tenant)) {
+        *st = NULL;
+        return MDX_ENOTFOUND;
+    }
+    return mdx_sq_find(h, sql, tenant, NULL, st);
+}
+
+int mdx_sq_find_rec(struct sq *h, const char *sql, const char *key1, const char *key2,
+                    const struct mdx_row_layout *layout, void *rec)
+{
+    sqlite3_stmt *st;
+    int rc = mdx_sq_find(h, sql, key1, key2, &st);
+
+    if (rc == MDX_OK) {
+        mdx_sq_row_map(st, layout, rec);
+        sqlite3_finalize(st);
     }
     return rc;
 }
@@ -110,12 +143,11 @@ int mdx_sq_run_insert(sqlite3_stmt *st)
 int mdx_sq_update_key(struct sq *h, const char *sql, const char *key, int64_t value)
 {
     sqlite3_stmt *st;
-    int rc = mdx_sq_prepare(h, sql, &st);
+    int rc = mdx_sq_prepare_keys(h, sql, key, NULL, &st);
 
     if (rc != MDX_OK) {
         return rc;
     }
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, value);
     return mdx_sq_run_change(h, st);
 }
@@ -271,12 +303,12 @@ int mdx_sq_tenant_id(struct sq *h, const char *tenant, int64_t *id)
         return MDX_ENOTFOUND;
     }
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    rc = mdx_sq_step_row(st);
+    if (rc == MDX_OK) {
         *id = sqlite3_column_int64(st, 0);
     }
     sqlite3_reset(st);
-    return rc == SQLITE_ROW ? MDX_OK : rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
+    return rc;
 }
 
 int mdx_sq_each_name(sqlite3_stmt *st, mdx_name_fn fn, void *arg)

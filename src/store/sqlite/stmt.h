@@ -28,6 +28,12 @@ void mdx_sq_row_map(sqlite3_stmt *st, const struct mdx_row_layout *layout, void 
 int mdx_sq_chunk_iter(sqlite3_stmt *st, int start_col, struct mdx_chunk_iter *it);
 /* Prepares 'sql' into *st: MDX_OK, or the error with *st NULL. */
 int mdx_sq_prepare(struct sq *h, const char *sql, sqlite3_stmt **st);
+/*
+ * Prepares 'sql' into *st and binds ?1 = key1 (and ?2 = key2 unless NULL)
+ * as text, borrowed until *st is finalized: MDX_OK, or the error with *st NULL.
+ */
+int mdx_sq_prepare_keys(struct sq *h, const char *sql, const char *key1, const char *key2,
+                        sqlite3_stmt **st);
 /* Steps a statement that returns at most one row, leaving it on the row to read:
  * MDX_OK if there was one, MDX_ENOTFOUND if not, else the error. The caller finalizes. */
 int mdx_sq_step_row(sqlite3_stmt *st);
@@ -38,6 +44,17 @@ int mdx_sq_step_row(sqlite3_stmt *st);
  */
 int mdx_sq_find(struct sq *h, const char *sql, const char *key1, const char *key2,
                 sqlite3_stmt **st);
+/*
+ * mdx_sq_find() of 'sql' with ?1 = tenant: MDX_ENOTFOUND (*st NULL) for an
+ * invalid tenant name as for an unknown one.
+ */
+int mdx_sq_tenant_find(struct sq *h, const char *sql, const char *tenant, sqlite3_stmt **st);
+/*
+ * mdx_sq_find() of one record: MDX_OK with 'rec' filled from the row by
+ * 'layout' (mdx_sq_row_map()), MDX_ENOTFOUND if none, else the error.
+ */
+int mdx_sq_find_rec(struct sq *h, const char *sql, const char *key1, const char *key2,
+                    const struct mdx_row_layout *layout, void *rec);
 /* Steps a statement that returns no rows and finalizes it: MDX_OK or the error. */
 int mdx_sq_run_done(sqlite3_stmt *st);
 /* Steps a statement that changes rows and finalizes it: MDX_OK, MDX_ENOTFOUND if none changed. */

@@ -30,6 +30,7 @@
 #include "modax/status.h"
 #include "store/store_alert_int.h"
 #include "store/store_event_int.h"
+#include "store/device_key.h"
 #include "store/nodes.h"
 #include "store/store_batch_int.h"
 #include "store/sqlite/rollup.h"
@@ -331,21 +332,16 @@ static int refuse_unknown(struct sq *h, const char *tenant, const char *device, 
 static int device_resolve(struct sq *h, const char *tenant, const char *device,
                           struct sq_device **out)
 {
-    size_t tl = strnlen(tenant, MDX_NAME_MAX + 1), dl = strnlen(device, MDX_NAME_MAX + 1);
-    char key[2 * MDX_NAME_MAX + 2];
-    size_t klen = tl + 1 + dl;
+    char key[MDX_DEVICE_KEY_MAX];
+    size_t klen;
     uint64_t hash;
     struct sq_device *d;
     sqlite3_stmt *st = h->st[SQ_DEVICE_IDS];
-    int rc;
+    int rc = mdx_store_device_key(tenant, device, key, &klen, &hash);
 
-    if (tl > MDX_NAME_MAX || dl > MDX_NAME_MAX) {
-        return MDX_EINVAL;
+    if (rc != MDX_OK) {
+        return rc;
     }
-    memcpy(key, tenant, tl);
-    key[tl] = '\0';
-    memcpy(key + tl + 1, device, dl);
-    hash = mdx_hash_bytes(0, key, klen);
     for (struct mdx_hnode *n = mdx_htab_bucket(&h->devices, hash); n != NULL; n = n->next) {
         d = (struct sq_device *)n;
         if (n->hash == hash && d->key_len == klen && memcmp(d->key, key, klen) == 0) {
@@ -357,17 +353,17 @@ static int device_resolve(struct sq *h, const char *tenant, const char *device,
     if (d == NULL) {
         return MDX_ENOMEM;
     }
-    sqlite3_bind_text(st, 1, tenant, (int)tl, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, device, (int)dl, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
+    rc = mdx_sq_step_row(st);
+    if (rc == MDX_OK) {
         d->id = sqlite3_column_int64(st, 0);
         d->tenant_id = sqlite3_column_int64(st, 1);
     }
     sqlite3_reset(st);
-    if (rc != SQLITE_ROW) {
+    if (rc != MDX_OK) {
         mdx_free(d);
-        return rc == SQLITE_DONE ? MDX_ENOTFOUND : mdx_sq_status(rc);
+        return rc;
     }
     d->node.hash = hash;
     d->key_len = klen;
