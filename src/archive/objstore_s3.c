@@ -38,6 +38,7 @@
 
 #include "net/aws_creds.h"
 #include "net/cloud_sign.h"
+#include "net/creds_util.h"
 #include "archive/objstore_cloud.h"
 #include "archive/objstore_rest.h"
 #include "modax/alloc.h"
@@ -390,10 +391,7 @@ static int s3_send(struct s3 *s, const struct mdx_rest_call *c, struct mdx_http_
     }
 
 cleanup:
-    if (auth != NULL) {
-        mdx_memzero(auth, strlen(auth));
-        mdx_free(auth);
-    }
+    mdx_free_secret(auth);
     mdx_http_headers_free(list);
     mdx_buf_fini(&path);
     mdx_buf_fini(&query);

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * creds_util.c - environment look-ups and secret wiping shared by the
+ * cloud credential providers (creds_util.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "modax/alloc.h"
+#include "net/creds_util.h"
+
+const char *mdx_env(const char *name)
+{
+    const char *v = getenv(name);
+
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+void mdx_free_secret(char *s)
+{
+    if (s != NULL) {
+        mdx_memzero(s, strlen(s));
+        mdx_free(s);
+    }
+}
