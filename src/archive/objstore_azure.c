@@ -170,10 +170,7 @@ static void *az_create(const struct mdx_objstore_conf *conf, int *err)
     a->block_size = a->multipart_above < AZ_MAX_BLOCK ? a->multipart_above : AZ_MAX_BLOCK;
     a->page_keys = AZ_DEFAULT_PAGE;
     a->rest = (struct mdx_rest){"Azure", a, az_do, a->err, sizeof(a->err), AZ_SMALL_RESP};
-    rc = mdx_http_init(&a->http, conf->timeout_ms);
-    if (rc == MDX_OK) {
-        rc = mdx_http_set_ca(&a->http, conf->ca_file);
-    }
+    rc = mdx_rest_http_init(&a->http, conf);
     if (rc != MDX_OK) {
         *err = rc;
         goto fail;

@@ -187,10 +187,7 @@ static void *s3_create(const struct mdx_objstore_conf *conf, int *err)
     s->part_size = s->multipart_above < S3_MIN_PART ? S3_MIN_PART : s->multipart_above;
     s->page_keys = S3_DEFAULT_PAGE;
     s->rest = (struct mdx_rest){"S3", s, s3_do, s->err, sizeof(s->err), S3_SMALL_RESP};
-    rc = mdx_http_init(&s->http, conf->timeout_ms);
-    if (rc == MDX_OK) {
-        rc = mdx_http_set_ca(&s->http, conf->ca_file);
-    }
+    rc = mdx_rest_http_init(&s->http, conf);
     if (rc != MDX_OK) {
         *err = rc;
         goto fail;
