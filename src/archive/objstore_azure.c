@@ -295,10 +295,7 @@ static int az_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *
         if (rc != MDX_OK) {
             goto cleanup;
         }
-        struct mdx_buf ab;
-        mdx_buf_init(&ab, 64 * 1024);
-        mdx_buf_addf(&ab, "Bearer %s", bearer);
-        auth = mdx_buf_take(&ab);
+        auth = mdx_bearer(bearer);
         if (auth == NULL) {
             rc = MDX_ENOMEM;
             snprintf(a->err, sizeof(a->err), "Azure %s: out of memory", c->method);

@@ -260,7 +260,6 @@ static int s3_fail(void *os, const char *method, const struct mdx_http_resp *rs)
 static int bearer(struct s3 *s, const struct mdx_rest_call *c, struct mdx_kv *hs, size_t *nh,
                   char **auth)
 {
-    struct mdx_buf b;
     const char *token;
     int rc = mdx_gcp_creds_get(s->gcp, mdx_now_ms(), &token, s->err, sizeof(s->err));
 
@@ -271,17 +270,11 @@ static int bearer(struct s3 *s, const struct mdx_rest_call *c, struct mdx_kv *hs
     for (size_t i = 0; i < c->nhdrs; i++) {
         hs[(*nh)++] = c->hdrs[i];
     }
-    mdx_buf_init(&b, strlen(token) + 16);
-    mdx_buf_addf(&b, "Bearer %s", token);
-    if (b.err != MDX_OK) {
-        if (b.p != NULL) {
-            mdx_memzero(b.p, b.len);
-        }
-        mdx_buf_fini(&b);
+    *auth = mdx_bearer(token);
+    if (*auth == NULL) {
         snprintf(s->err, sizeof(s->err), "S3 %s: out of memory", c->method);
         return MDX_ENOMEM;
     }
-    *auth = mdx_buf_take(&b);
     return MDX_OK;
 }
 

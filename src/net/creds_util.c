@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * creds_util.c - environment look-ups and secret wiping shared by the
- * cloud credential providers (creds_util.h).
+ * creds_util.c - environment look-ups, secret wiping and bearer values
+ * shared by the cloud credential providers and their users (creds_util.h).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,4 +23,15 @@ void mdx_free_secret(char *s)
         mdx_memzero(s, strlen(s));
         mdx_free(s);
     }
+}
+
+char *mdx_bearer(const char *token)
+{
+    size_t n = strlen("Bearer ") + strlen(token) + 1;
+    char *v = mdx_malloc(n);
+
+    if (v != NULL) {
+        snprintf(v, n, "Bearer %s", token);
+    }
+    return v;
 }
