@@ -36,6 +36,7 @@
 #include "base/encode.h"
 #include "base/httpdate.h"
 #include "net/azure_creds.h"
+#include "net/creds_util.h"
 #include "net/http_client.h"
 
 /* 2021-12-02 is the first version with the Cold tier; Azurite 3.35 accepts up to 2025-11-05. */
@@ -82,10 +83,7 @@ static void az_destroy(void *os)
         mdx_memzero(a->key, a->keylen);
         mdx_free(a->key);
     }
-    if (a->sas != NULL) {
-        mdx_memzero(a->sas, strlen(a->sas));
-        mdx_free(a->sas);
-    }
+    mdx_free_secret(a->sas);
     mdx_free(a);
 }
 
@@ -172,10 +170,7 @@ static void *az_create(const struct mdx_objstore_conf *conf, int *err)
     a->block_size = a->multipart_above < AZ_MAX_BLOCK ? a->multipart_above : AZ_MAX_BLOCK;
     a->page_keys = AZ_DEFAULT_PAGE;
     a->rest = (struct mdx_rest){"Azure", a, az_do, a->err, sizeof(a->err), AZ_SMALL_RESP};
-    rc = mdx_http_init(&a->http, conf->timeout_ms);
-    if (rc == MDX_OK) {
-        rc = mdx_http_set_ca(&a->http, conf->ca_file);
-    }
+    rc = mdx_rest_http_init(&a->http, conf);
     if (rc != MDX_OK) {
         *err = rc;
         goto fail;
@@ -300,10 +295,7 @@ static int az_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *
         if (rc != MDX_OK) {
             goto cleanup;
         }
-        struct mdx_buf ab;
-        mdx_buf_init(&ab, 64 * 1024);
-        mdx_buf_addf(&ab, "Bearer %s", bearer);
-        auth = mdx_buf_take(&ab);
+        auth = mdx_bearer(bearer);
         if (auth == NULL) {
             rc = MDX_ENOMEM;
             snprintf(a->err, sizeof(a->err), "Azure %s: out of memory", c->method);
@@ -361,10 +353,7 @@ static int az_do(void *os, const struct mdx_rest_call *c, struct mdx_http_resp *
     rc = mdx_rest_send(&a->rest, &a->http, c, url.p, list, az_fail, rs);
 
 cleanup:
-    if (auth != NULL) {
-        mdx_memzero(auth, strlen(auth)); /* a bearer token is a secret */
-    }
-    mdx_free(auth);
+    mdx_free_secret(auth); /* a bearer token is a secret */
     mdx_http_headers_free(list);
     if (url.p != NULL) {
         mdx_memzero(url.p, url.len); /* holds the SAS */

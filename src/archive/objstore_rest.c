@@ -105,6 +105,13 @@ const char *mdx_rest_last_error(void *os)
     return r->err[0] != '\0' ? r->err : "no error";
 }
 
+int mdx_rest_http_init(struct mdx_http *http, const struct mdx_objstore_conf *conf)
+{
+    int rc = mdx_http_init(http, conf->timeout_ms);
+
+    return rc == MDX_OK ? mdx_http_set_ca(http, conf->ca_file) : rc;
+}
+
 int mdx_rest_split_endpoint(const char *ep, struct mdx_buf *scheme, struct mdx_buf *auth,
                             struct mdx_buf *path)
 {

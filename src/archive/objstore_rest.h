@@ -81,6 +81,12 @@ int mdx_rest_del(void *os, const char *key);
 const char *mdx_rest_last_error(void *os);
 
 /*
+ * The store's curl handle with conf's time limit and CA file. MDX_OK or an
+ * error; the caller fini()s 'http' in either case.
+ */
+int mdx_rest_http_init(struct mdx_http *http, const struct mdx_objstore_conf *conf);
+
+/*
  * Splits the endpoint "http[s]://authority[/path]" and appends its scheme
  * ("https://"), authority and path (without trailing '/') to the three
  * buffers. MDX_OK; MDX_ECONF for another scheme or no authority; MDX_ENOMEM.

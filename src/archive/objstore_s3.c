@@ -38,6 +38,7 @@
 
 #include "net/aws_creds.h"
 #include "net/cloud_sign.h"
+#include "net/creds_util.h"
 #include "archive/objstore_cloud.h"
 #include "archive/objstore_rest.h"
 #include "modax/alloc.h"
@@ -186,10 +187,7 @@ static void *s3_create(const struct mdx_objstore_conf *conf, int *err)
     s->part_size = s->multipart_above < S3_MIN_PART ? S3_MIN_PART : s->multipart_above;
     s->page_keys = S3_DEFAULT_PAGE;
     s->rest = (struct mdx_rest){"S3", s, s3_do, s->err, sizeof(s->err), S3_SMALL_RESP};
-    rc = mdx_http_init(&s->http, conf->timeout_ms);
-    if (rc == MDX_OK) {
-        rc = mdx_http_set_ca(&s->http, conf->ca_file);
-    }
+    rc = mdx_rest_http_init(&s->http, conf);
     if (rc != MDX_OK) {
         *err = rc;
         goto fail;
@@ -262,7 +260,6 @@ static int s3_fail(void *os, const char *method, const struct mdx_http_resp *rs)
 static int bearer(struct s3 *s, const struct mdx_rest_call *c, struct mdx_kv *hs, size_t *nh,
                   char **auth)
 {
-    struct mdx_buf b;
     const char *token;
     int rc = mdx_gcp_creds_get(s->gcp, mdx_now_ms(), &token, s->err, sizeof(s->err));
 
@@ -273,17 +270,11 @@ static int bearer(struct s3 *s, const struct mdx_rest_call *c, struct mdx_kv *hs
     for (size_t i = 0; i < c->nhdrs; i++) {
         hs[(*nh)++] = c->hdrs[i];
     }
-    mdx_buf_init(&b, strlen(token) + 16);
-    mdx_buf_addf(&b, "Bearer %s", token);
-    if (b.err != MDX_OK) {
-        if (b.p != NULL) {
-            mdx_memzero(b.p, b.len);
-        }
-        mdx_buf_fini(&b);
+    *auth = mdx_bearer(token);
+    if (*auth == NULL) {
         snprintf(s->err, sizeof(s->err), "S3 %s: out of memory", c->method);
         return MDX_ENOMEM;
     }
-    *auth = mdx_buf_take(&b);
     return MDX_OK;
 }
 
@@ -390,10 +381,7 @@ static int s3_send(struct s3 *s, const struct mdx_rest_call *c, struct mdx_http_
     }
 
 cleanup:
-    if (auth != NULL) {
-        mdx_memzero(auth, strlen(auth));
-        mdx_free(auth);
-    }
+    mdx_free_secret(auth);
     mdx_http_headers_free(list);
     mdx_buf_fini(&path);
     mdx_buf_fini(&query);

@@ -62,6 +62,14 @@ char *mdx_xml_get(const char *xml, size_t len, const char *tag)
     return mdx_xml_unescape(text, tlen);
 }
 
+/* The five named entities of XML (without their '&'), read by unescape and written by escape. */
+static const struct {
+    const char *ent;
+    char c;
+} named[] = {{"lt;", '<'}, {"gt;", '>'}, {"amp;", '&'}, {"quot;", '"'}, {"apos;", '\''}};
+
+#define N_NAMED (sizeof(named) / sizeof(named[0]))
+
 /* Appends code point 'c' as UTF-8. */
 static void add_utf8(struct mdx_buf *b, unsigned long c)
 {
@@ -92,10 +100,6 @@ static void add_utf8(struct mdx_buf *b, unsigned long c)
 
 char *mdx_xml_unescape(const char *s, size_t n)
 {
-    static const struct {
-        const char *ent;
-        char c;
-    } named[] = {{"lt;", '<'}, {"gt;", '>'}, {"amp;", '&'}, {"quot;", '"'}, {"apos;", '\''}};
     struct mdx_buf b;
 
     mdx_buf_init(&b, n + 1);
@@ -107,7 +111,7 @@ char *mdx_xml_unescape(const char *s, size_t n)
             mdx_buf_add(&b, s + i, 1);
             continue;
         }
-        for (k = 0; k < sizeof(named) / sizeof(named[0]); k++) {
+        for (k = 0; k < N_NAMED; k++) {
             size_t el = strlen(named[k].ent);
             if (rest >= el && memcmp(s + i + 1, named[k].ent, el) == 0) {
                 mdx_buf_add(&b, &named[k].c, 1);
@@ -115,7 +119,7 @@ char *mdx_xml_unescape(const char *s, size_t n)
                 break;
             }
         }
-        if (k < sizeof(named) / sizeof(named[0])) {
+        if (k < N_NAMED) {
             continue;
         }
         if (rest >= 3 && s[i + 1] == '#') {
@@ -145,23 +149,17 @@ char *mdx_xml_unescape(const char *s, size_t n)
 int mdx_xml_escape(struct mdx_buf *b, const char *s)
 {
     for (; *s != '\0'; s++) {
-        switch (*s) {
-        case '&':
-            mdx_buf_adds(b, "&amp;");
-            break;
-        case '<':
-            mdx_buf_adds(b, "&lt;");
-            break;
-        case '>':
-            mdx_buf_adds(b, "&gt;");
-            break;
-        case '"':
-            mdx_buf_adds(b, "&quot;");
-            break;
-        case '\'':
-            mdx_buf_adds(b, "&apos;");
-            break;
-        default:
+        size_t k = 0;
+
+        while (k < N_NAMED && named[k].c != *s) {
+            k++;
+        }
+        if (k < N_NAMED) {
+            char ent[8]; /* "&quot;" at the longest */
+
+            snprintf(ent, sizeof(ent), "&%s", named[k].ent);
+            mdx_buf_adds(b, ent);
+        } else {
             mdx_buf_add(b, s, 1);
         }
     }

@@ -5,7 +5,6 @@
  * (aws_creds.h).
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -19,6 +18,7 @@
 #include "modax/clock.h"
 #include "modax/log.h"
 #include "modax/status.h"
+#include "net/creds_util.h"
 #include "net/http_client.h"
 
 #define MOD "archive"
@@ -42,19 +42,11 @@ struct mdx_aws_creds {
     int64_t refresh_ms;     /* when to fetch again */
 };
 
-static void free_secret(char *s)
-{
-    if (s != NULL) {
-        mdx_memzero(s, strlen(s));
-        mdx_free(s);
-    }
-}
-
 static void drop_keys(struct mdx_aws_creds *c)
 {
     MDX_FREE(c->access_key);
-    free_secret(c->secret_key);
-    free_secret(c->session_token);
+    mdx_free_secret(c->secret_key);
+    mdx_free_secret(c->session_token);
     c->secret_key = c->session_token = NULL;
 }
 
@@ -71,13 +63,6 @@ void mdx_aws_creds_destroy(struct mdx_aws_creds *c)
     mdx_free(c->role_arn);
     mdx_free(c->session_name);
     mdx_free(c);
-}
-
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-
-    return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
 /* The container endpoint over plain HTTP only on loopback or the link-local agents of ECS and
@@ -113,10 +98,10 @@ struct mdx_aws_creds *mdx_aws_creds_create(const struct mdx_aws_creds_conf *conf
 
     *err = MDX_ECONF;
     if (strcmp(kind, "auto") == 0) {
-        kind = have_keys                                   ? "keys"
-               : env("AWS_CONTAINER_CREDENTIALS_FULL_URI") ? "aws-container"
-               : env("AWS_WEB_IDENTITY_TOKEN_FILE")        ? "aws-web-identity"
-                                                           : "keys";
+        kind = have_keys                                       ? "keys"
+               : mdx_env("AWS_CONTAINER_CREDENTIALS_FULL_URI") ? "aws-container"
+               : mdx_env("AWS_WEB_IDENTITY_TOKEN_FILE")        ? "aws-web-identity"
+                                                               : "keys";
     }
     c = mdx_calloc(1, sizeof(*c));
     if (c == NULL) {
@@ -146,7 +131,7 @@ struct mdx_aws_creds *mdx_aws_creds_create(const struct mdx_aws_creds_conf *conf
         return c;
     }
     if (strcmp(kind, "aws-container") == 0) {
-        const char *u = env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+        const char *u = mdx_env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
         if (u == NULL || !container_url_allowed(u)) {
             snprintf(why, why_len, "aws-container credentials: AWS_CONTAINER_CREDENTIALS_FULL_URI "
                                    "is %s", u == NULL ? "not set" : "neither https nor a "
@@ -156,10 +141,10 @@ struct mdx_aws_creds *mdx_aws_creds_create(const struct mdx_aws_creds_conf *conf
         c->src = SRC_CONTAINER;
         c->url = mdx_strdup(u);
     } else if (strcmp(kind, "aws-web-identity") == 0) {
-        const char *sts = env("AWS_ENDPOINT_URL_STS");
+        const char *sts = mdx_env("AWS_ENDPOINT_URL_STS");
         const char *region = conf->region != NULL && conf->region[0] != '\0' ? conf->region
                                                                               : "us-east-1";
-        if (env("AWS_WEB_IDENTITY_TOKEN_FILE") == NULL || env("AWS_ROLE_ARN") == NULL) {
+        if (mdx_env("AWS_WEB_IDENTITY_TOKEN_FILE") == NULL || mdx_env("AWS_ROLE_ARN") == NULL) {
             snprintf(why, why_len, "aws-web-identity credentials: AWS_WEB_IDENTITY_TOKEN_FILE "
                                    "and AWS_ROLE_ARN must be set");
             goto fail;
@@ -172,9 +157,9 @@ struct mdx_aws_creds *mdx_aws_creds_create(const struct mdx_aws_creds_conf *conf
             mdx_buf_addf(&b, "https://sts.%s.amazonaws.com", region);
         }
         c->url = mdx_buf_take(&b);
-        c->role_arn = mdx_strdup(env("AWS_ROLE_ARN"));
-        c->session_name = mdx_strdup(env("AWS_ROLE_SESSION_NAME") != NULL
-                                         ? env("AWS_ROLE_SESSION_NAME")
+        c->role_arn = mdx_strdup(mdx_env("AWS_ROLE_ARN"));
+        c->session_name = mdx_strdup(mdx_env("AWS_ROLE_SESSION_NAME") != NULL
+                                         ? mdx_env("AWS_ROLE_SESSION_NAME")
                                          : conf->session_name != NULL ? conf->session_name
                                                                       : "modax");
         if (c->role_arn == NULL || c->session_name == NULL) {
@@ -260,10 +245,10 @@ static int fetch_status(int rc, const struct mdx_http_resp *rs, const char *what
 
 static int fetch_container(struct mdx_aws_creds *c, int64_t now_ms, char *why, size_t why_len)
 {
-    const char *file = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+    const char *file = mdx_env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
     char *token = file != NULL ? mdx_read_token_file("token file", file, TOKEN_MAX, why, why_len)
-                               : (env("AWS_CONTAINER_AUTHORIZATION_TOKEN") != NULL
-                                      ? mdx_strdup(env("AWS_CONTAINER_AUTHORIZATION_TOKEN"))
+                               : (mdx_env("AWS_CONTAINER_AUTHORIZATION_TOKEN") != NULL
+                                      ? mdx_strdup(mdx_env("AWS_CONTAINER_AUTHORIZATION_TOKEN"))
                                       : NULL);
     struct curl_slist *hs = NULL;
     struct mdx_http_resp rs;
@@ -274,7 +259,7 @@ static int fetch_container(struct mdx_aws_creds *c, int64_t now_ms, char *why, s
         return MDX_EAGAIN; /* why says which file */
     }
     rc = token != NULL ? mdx_http_header(&hs, "Authorization", token) : MDX_OK;
-    free_secret(token);
+    mdx_free_secret(token);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -305,7 +290,8 @@ static int fetch_container(struct mdx_aws_creds *c, int64_t now_ms, char *why, s
 static int fetch_web_identity(struct mdx_aws_creds *c, int64_t now_ms, char *why,
                               size_t why_len)
 {
-    char *token = mdx_read_token_file("token file", env("AWS_WEB_IDENTITY_TOKEN_FILE"), TOKEN_MAX, why, why_len);
+    char *token = mdx_read_token_file("token file", mdx_env("AWS_WEB_IDENTITY_TOKEN_FILE"),
+                                      TOKEN_MAX, why, why_len);
     char *ak = NULL, *sk = NULL, *tok = NULL, *exp = NULL;
     struct mdx_http_resp rs;
     int rc;
@@ -318,7 +304,7 @@ static int fetch_web_identity(struct mdx_aws_creds *c, int64_t now_ms, char *why
                                 "RoleArn", c->role_arn, "RoleSessionName", c->session_name,
                                 "WebIdentityToken", token, NULL};
     rc = mdx_http_post_form(&c->http, c->url, form, RESP_MAX, &rs);
-    free_secret(token);
+    mdx_free_secret(token);
     if (rc != MDX_OK || rs.status / 100 != 2) {
         rc = fetch_status(rc, &rs, "STS AssumeRoleWithWebIdentity", why, why_len);
     } else {
@@ -333,8 +319,8 @@ static int fetch_web_identity(struct mdx_aws_creds *c, int64_t now_ms, char *why
         mdx_memzero(rs.body.p, rs.body.len);
     }
     mdx_free(ak);
-    free_secret(sk);
-    free_secret(tok);
+    mdx_free_secret(sk);
+    mdx_free_secret(tok);
     mdx_free(exp);
     mdx_http_resp_fini(&rs);
     return rc;

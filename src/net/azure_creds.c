@@ -4,7 +4,6 @@
  * refreshed before they expire (azure_creds.h).
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -16,6 +15,7 @@
 #include "modax/log.h"
 #include "modax/status.h"
 #include "net/azure_creds.h"
+#include "net/creds_util.h"
 #include "net/http_client.h"
 
 #define RESP_MAX (64 * 1024)
@@ -35,24 +35,9 @@ struct mdx_azure_creds {
     int64_t refresh_ms;
 };
 
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-
-    return v != NULL && v[0] != '\0' ? v : NULL;
-}
-
-static void free_secret(char *s)
-{
-    if (s != NULL) {
-        mdx_memzero(s, strlen(s));
-        mdx_free(s);
-    }
-}
-
 int mdx_azure_creds_in_env(void)
 {
-    return env("AZURE_FEDERATED_TOKEN_FILE") != NULL;
+    return mdx_env("AZURE_FEDERATED_TOKEN_FILE") != NULL;
 }
 
 void mdx_azure_creds_destroy(struct mdx_azure_creds *c)
@@ -66,15 +51,16 @@ void mdx_azure_creds_destroy(struct mdx_azure_creds *c)
     mdx_free(c->url);
     mdx_free(c->client_id);
     mdx_free(c->token_file);
-    free_secret(c->access_token);
+    mdx_free_secret(c->access_token);
     mdx_free(c);
 }
 
 struct mdx_azure_creds *mdx_azure_creds_create(const struct mdx_azure_creds_conf *conf, int *err,
                                                char *why, size_t why_len)
 {
-    const char *file = env("AZURE_FEDERATED_TOKEN_FILE"), *client = env("AZURE_CLIENT_ID");
-    const char *tenant = env("AZURE_TENANT_ID"), *host = env("AZURE_AUTHORITY_HOST");
+    const char *file = mdx_env("AZURE_FEDERATED_TOKEN_FILE");
+    const char *client = mdx_env("AZURE_CLIENT_ID");
+    const char *tenant = mdx_env("AZURE_TENANT_ID"), *host = mdx_env("AZURE_AUTHORITY_HOST");
     struct mdx_azure_creds *c;
     struct mdx_buf b;
 
@@ -143,7 +129,7 @@ static int fetch(struct mdx_azure_creds *c, int64_t now_ms, char *why, size_t wh
         "client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
         "client_assertion", assertion, NULL};
     rc = mdx_http_post_form(&c->http, c->url, form, RESP_MAX, &rs);
-    free_secret(assertion);
+    mdx_free_secret(assertion);
     if (rc != MDX_OK) {
         snprintf(why, why_len, "Entra ID token endpoint: %s",
                  rs.curl_err[0] != '\0' ? rs.curl_err : mdx_strerror(rc));
@@ -165,7 +151,7 @@ static int fetch(struct mdx_azure_creds *c, int64_t now_ms, char *why, size_t wh
         if (copy == NULL) {
             rc = MDX_ENOMEM;
         } else {
-            free_secret(c->access_token);
+            mdx_free_secret(c->access_token);
             c->access_token = copy;
             c->expires_ms = now_ms + life;
             c->refresh_ms = c->expires_ms - (life / 2 < EARLY_MS ? life / 2 : EARLY_MS);

@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -21,6 +20,7 @@
 #include "modax/log.h"
 #include "modax/status.h"
 #include "net/gcp_creds.h"
+#include "net/creds_util.h"
 #include "net/http_client.h"
 
 #define MOD "gcp"
@@ -56,24 +56,9 @@ struct sa_key {
     EVP_PKEY *pkey;
 };
 
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-
-    return v != NULL && v[0] != '\0' ? v : NULL;
-}
-
 static int set(const char *s)
 {
     return s != NULL && s[0] != '\0';
-}
-
-static void free_secret(char *s)
-{
-    if (s != NULL) {
-        mdx_memzero(s, strlen(s));
-        mdx_free(s);
-    }
 }
 
 static void sa_key_fini(struct sa_key *k)
@@ -126,7 +111,7 @@ static int load_key(const char *path, struct sa_key *k, char *why, size_t why_le
     }
     rc = MDX_ECONF;
     j = cJSON_Parse(text);
-    free_secret(text);
+    mdx_free_secret(text);
     if (!cJSON_IsObject(j)) {
         snprintf(why, why_len, "service-account key file %s is not JSON", path);
         goto done;
@@ -276,7 +261,7 @@ static int take_token(struct mdx_gcp_creds *c, const char *from, const struct md
 
         rc = copy != NULL ? MDX_OK : MDX_ENOMEM;
         if (copy != NULL) {
-            free_secret(c->token);
+            mdx_free_secret(c->token);
             c->token = copy;
             c->expires_ms = now_ms + life;
             c->refresh_ms = c->expires_ms - (life / 2 < EARLY_MS ? life / 2 : EARLY_MS);
@@ -378,10 +363,10 @@ static int read_token_file(struct mdx_gcp_creds *c, int64_t now_ms, char *why, s
     }
     if (strpbrk(t, "\r\n") != NULL) {
         snprintf(why, why_len, "token file %s must hold one access token", c->path);
-        free_secret(t);
+        mdx_free_secret(t);
         return MDX_EAGAIN;
     }
-    free_secret(c->token);
+    mdx_free_secret(c->token);
     c->token = t;
     c->expires_ms = 0;
     c->refresh_ms = now_ms + TOKEN_FILE_RELOAD_MS;
@@ -400,7 +385,7 @@ void mdx_gcp_creds_destroy(struct mdx_gcp_creds *c)
     mdx_free(c->path);
     mdx_free(c->scope);
     mdx_free(c->meta_url);
-    free_secret(c->token);
+    mdx_free_secret(c->token);
     mdx_free(c);
 }
 
@@ -409,7 +394,7 @@ struct mdx_gcp_creds *mdx_gcp_creds_create(const struct mdx_gcp_creds_conf *conf
 {
     const char *mode = set(conf->mode) ? conf->mode : "auto";
     const char *what = set(conf->what) ? conf->what : "gcp";
-    const char *path = NULL, *meta = env("GCE_METADATA_HOST");
+    const char *path = NULL, *meta = mdx_env("GCE_METADATA_HOST");
     struct mdx_gcp_creds *c;
     struct mdx_buf b;
     struct sa_key k;
@@ -417,14 +402,14 @@ struct mdx_gcp_creds *mdx_gcp_creds_create(const struct mdx_gcp_creds_conf *conf
 
     *err = MDX_ECONF;
     if (strcmp(mode, "auto") == 0) {
-        mode = set(conf->key_file)                       ? "service_account"
-               : set(conf->token_file)                   ? "token_file"
-               : env("GOOGLE_APPLICATION_CREDENTIALS") ? "service_account"
-                                                         : "metadata";
+        mode = set(conf->key_file)                           ? "service_account"
+               : set(conf->token_file)                       ? "token_file"
+               : mdx_env("GOOGLE_APPLICATION_CREDENTIALS") ? "service_account"
+                                                             : "metadata";
     }
     if (strcmp(mode, "service_account") == 0) {
         src = SRC_SERVICE_ACCOUNT;
-        path = set(conf->key_file) ? conf->key_file : env("GOOGLE_APPLICATION_CREDENTIALS");
+        path = set(conf->key_file) ? conf->key_file : mdx_env("GOOGLE_APPLICATION_CREDENTIALS");
         if (path == NULL) {
             snprintf(why, why_len, "%s: service_account credentials need a key file (%s "
                                    "key_file or $GOOGLE_APPLICATION_CREDENTIALS)", what, what);
@@ -522,7 +507,7 @@ int mdx_gcp_creds_get(struct mdx_gcp_creds *c, int64_t now_ms, const char **toke
             c->refresh_ms = c->expires_ms;
         }
     } else {
-        free_secret(c->token);
+        mdx_free_secret(c->token);
         c->token = NULL;
         return rc;
     }
@@ -536,7 +521,7 @@ void mdx_gcp_creds_invalidate(struct mdx_gcp_creds *c)
         return;
     }
     /* Refused: fetch again now, and do not fall back to this token. */
-    free_secret(c->token);
+    mdx_free_secret(c->token);
     c->token = NULL;
     c->refresh_ms = 0;
 }

@@ -25,13 +25,9 @@
 #include "modax/log.h"
 #include "modax/status.h"
 #include "source/kafka_map.h"
+#include "source/map_common.h"
 
 #define MOD "kafka"
-
-static int copy(char *dst, size_t cap, const char *src)
-{
-    return snprintf(dst, cap, "%s", src) < (int)cap ? MDX_OK : MDX_ECONF;
-}
 
 /* "topic=tenant,topic=tenant" */
 static int parse_fixed(struct kafka_map *m, const char *spec)
@@ -72,17 +68,17 @@ int kafka_map_init(struct kafka_map *m, const struct mdx_kafka_conf *conf)
 
     memset(m, 0, sizeof(*m));
     if (strcmp(conf->mapping, "headers") == 0) {
-        rc |= copy(m->tenant_header, sizeof(m->tenant_header), conf->tenant_header);
-        rc |= copy(m->device_header, sizeof(m->device_header), conf->device_header);
-        rc |= copy(m->topic_header, sizeof(m->topic_header), conf->topic_header);
+        rc |= source_map_copy(m->tenant_header, sizeof(m->tenant_header), conf->tenant_header);
+        rc |= source_map_copy(m->device_header, sizeof(m->device_header), conf->device_header);
+        rc |= source_map_copy(m->topic_header, sizeof(m->topic_header), conf->topic_header);
         m->device_from_key = conf->device_from_key;
     } else if (strcmp(conf->mapping, "aws-iot-rule-msk") == 0) {
-        rc |= copy(m->topic_header, sizeof(m->topic_header), "mqtt_topic");
+        rc |= source_map_copy(m->topic_header, sizeof(m->topic_header), "mqtt_topic");
         m->device_from_key = 1;
     } else if (strcmp(conf->mapping, "azure-event-hubs") == 0) {
         /* A device header other than the default names an enrichment that carries it. */
-        rc |= copy(m->tenant_header, sizeof(m->tenant_header), conf->tenant_header);
-        rc |= copy(m->device_header, sizeof(m->device_header),
+        rc |= source_map_copy(m->tenant_header, sizeof(m->tenant_header), conf->tenant_header);
+        rc |= source_map_copy(m->device_header, sizeof(m->device_header),
                    strcmp(conf->device_header, "device") == 0 ? "iothub-connection-device-id"
                                                                : conf->device_header);
         m->amqp_values = 1;
@@ -91,7 +87,7 @@ int kafka_map_init(struct kafka_map *m, const struct mdx_kafka_conf *conf)
                       MDX_F_STR("value", conf->mapping));
         return MDX_ECONF;
     }
-    rc |= copy(m->kind, sizeof(m->kind), conf->kind);
+    rc |= source_map_copy(m->kind, sizeof(m->kind), conf->kind);
     if (rc != MDX_OK) {
         mdx_log_error(MOD, "a kafka header name or kafka.kind is too long");
         return MDX_ECONF;
@@ -150,23 +146,8 @@ static int header(const struct kafka_map *m, const struct kafka_hdr *h, size_t n
  */
 static int split_topic(const char *t, char *tenant, char *device, size_t cap)
 {
-    const char *a, *b, *c;
-
-    if (strncmp(t, "modax/", 6) != 0) {
-        return 0;
-    }
-    a = t + 6;
-    b = strchr(a, '/');
-    c = b != NULL ? strchr(b + 1, '/') : NULL;
-    if (b == NULL || c == NULL || b == a || c == b + 1 || (size_t)(b - a) >= cap ||
-        (size_t)(c - b - 1) >= cap) {
-        return 0;
-    }
-    memcpy(tenant, a, (size_t)(b - a));
-    tenant[b - a] = '\0';
-    memcpy(device, b + 1, (size_t)(c - b - 1));
-    device[c - b - 1] = '\0';
-    return 1;
+    return source_map_split_topic(t, tenant, device, cap) != NULL && tenant[0] != '\0' &&
+           device[0] != '\0';
 }
 
 const char *kafka_map_topic(const struct kafka_map *m, const char *ktopic,

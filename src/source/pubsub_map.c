@@ -19,25 +19,21 @@
 #include "modax/log.h"
 #include "modax/msg.h"
 #include "modax/status.h"
+#include "source/map_common.h"
 #include "source/pubsub_map.h"
 
 #define MOD "pubsub"
-
-static int copy(char *dst, size_t cap, const char *src)
-{
-    return snprintf(dst, cap, "%s", src) < (int)cap ? MDX_OK : MDX_ECONF;
-}
 
 int pubsub_map_init(struct pubsub_map *m, const struct mdx_pubsub_conf *conf)
 {
     int rc = MDX_OK;
 
     memset(m, 0, sizeof(*m));
-    rc |= copy(m->tenant_attr, sizeof(m->tenant_attr), conf->tenant_attribute);
-    rc |= copy(m->device_attr, sizeof(m->device_attr), conf->device_attribute);
-    rc |= copy(m->topic_attr, sizeof(m->topic_attr), conf->topic_attribute);
-    rc |= copy(m->tenant, sizeof(m->tenant), conf->tenant);
-    rc |= copy(m->kind, sizeof(m->kind), conf->kind);
+    rc |= source_map_copy(m->tenant_attr, sizeof(m->tenant_attr), conf->tenant_attribute);
+    rc |= source_map_copy(m->device_attr, sizeof(m->device_attr), conf->device_attribute);
+    rc |= source_map_copy(m->topic_attr, sizeof(m->topic_attr), conf->topic_attribute);
+    rc |= source_map_copy(m->tenant, sizeof(m->tenant), conf->tenant);
+    rc |= source_map_copy(m->kind, sizeof(m->kind), conf->kind);
     if (rc != MDX_OK || m->kind[0] == '\0' ||
         (m->topic_attr[0] == '\0' && (m->tenant_attr[0] == '\0' || m->device_attr[0] == '\0'))) {
         mdx_log_error(MOD, "pubsub.*_attribute, pubsub.tenant or pubsub.kind is empty or too "
@@ -71,23 +67,9 @@ static int is_name(const char *s)
 /* Splits modax/{tenant}/{device}/{kind}; 0 if it is not that form. */
 static int split_topic(const char *t, char *tenant, char *device, size_t cap)
 {
-    const char *a, *b, *c;
+    const char *kind = source_map_split_topic(t, tenant, device, cap);
 
-    if (strncmp(t, "modax/", 6) != 0) {
-        return 0;
-    }
-    a = t + 6;
-    b = strchr(a, '/');
-    c = b != NULL ? strchr(b + 1, '/') : NULL;
-    if (b == NULL || c == NULL || c[1] == '\0' || (size_t)(b - a) >= cap ||
-        (size_t)(c - b - 1) >= cap) {
-        return 0;
-    }
-    memcpy(tenant, a, (size_t)(b - a));
-    tenant[b - a] = '\0';
-    memcpy(device, b + 1, (size_t)(c - b - 1));
-    device[c - b - 1] = '\0';
-    return is_name(tenant) && is_name(device);
+    return kind != NULL && kind[0] != '\0' && is_name(tenant) && is_name(device);
 }
 
 const char *pubsub_map_topic(const struct pubsub_map *m, const cJSON *attrs, char *out,

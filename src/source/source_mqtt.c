@@ -36,6 +36,7 @@
 #include "modax/source.h"
 #include "modax/status.h"
 #include "base/htab.h"
+#include "net/mqtt_client.h"
 #include "net/mqtt_tls.h"
 
 #define MOD "mqtt"
@@ -345,28 +346,12 @@ static void *mqtt_create(const void *conf_arg, mdx_deliver_fn deliver, void *arg
         rc = MDX_EINVAL;
         goto fail;
     }
-    mosquitto_int_option(s->mosq, MOSQ_OPT_PROTOCOL_VERSION,
-                         conf->protocol == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
-    /* Receive window: how many QoS 1 messages the broker may have in flight to us. */
-    mosquitto_int_option(s->mosq, MOSQ_OPT_RECEIVE_MAXIMUM, 1000);
-    if (conf->username[0] != '\0' &&
-        mosquitto_username_pw_set(s->mosq, conf->username, conf->password) != MOSQ_ERR_SUCCESS) {
-        rc = MDX_EINVAL;
+    rc = mqtt_client_setup(s->mosq, conf, &s->tls);
+    if (rc != MDX_OK) {
         goto fail;
     }
-    if (conf->tls) {
-        s->tls = mqtt_tls_create(conf, &rc);
-        if (s->tls == NULL) {
-            goto fail;
-        }
-        rc = MDX_ECONF;
-        /* Our context as it is: libmosquitto's defaults would want its own CA settings. */
-        if (mosquitto_int_option(s->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0) != MOSQ_ERR_SUCCESS ||
-            mosquitto_void_option(s->mosq, MOSQ_OPT_SSL_CTX, mqtt_tls_ctx(s->tls)) !=
-                MOSQ_ERR_SUCCESS) {
-            goto fail;
-        }
-    }
+    /* Receive window: how many QoS 1 messages the broker may have in flight to us. */
+    mosquitto_int_option(s->mosq, MOSQ_OPT_RECEIVE_MAXIMUM, 1000);
     mosquitto_log_callback_set(s->mosq, on_log);
     mosquitto_connect_callback_set(s->mosq, on_connect);
     mosquitto_disconnect_callback_set(s->mosq, on_disconnect);

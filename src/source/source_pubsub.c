@@ -46,6 +46,7 @@
 #include "modax/log.h"
 #include "modax/source.h"
 #include "modax/status.h"
+#include "net/creds_util.h"
 #include "net/gcp_creds.h"
 #include "net/pubsub_rest.h"
 #include "net/http_client.h"
@@ -176,15 +177,10 @@ static int headers(struct source_pubsub *s, struct curl_slist **hdrs)
     }
     rc = mdx_http_header(hdrs, "Content-Type", "application/json");
     if (rc == MDX_OK && token != NULL) {
-        struct mdx_buf auth;
+        char *auth = mdx_bearer(token);
 
-        mdx_buf_init(&auth, strlen(token) + 16);
-        mdx_buf_addf(&auth, "Bearer %s", token);
-        rc = auth.err != MDX_OK ? auth.err : mdx_http_header(hdrs, "Authorization", auth.p);
-        if (auth.p != NULL) {
-            mdx_memzero(auth.p, auth.len);
-        }
-        mdx_buf_fini(&auth);
+        rc = auth == NULL ? MDX_ENOMEM : mdx_http_header(hdrs, "Authorization", auth);
+        mdx_free_secret(auth);
     }
     return rc;
 }
