@@ -408,21 +408,11 @@ static void meta_free(struct meta *md)
 static int meta_make(struct meta *md, const struct mdx_rul_manifest *man, float base)
 {
     cJSON *spec = rul_spec_json(&man->spec), *feat = rul_feature_names_json(&man->spec);
-    cJSON *facts = cJSON_CreateObject(), *met;
+    cJSON *facts = cJSON_CreateObject();
 
     if (facts != NULL) {
         cJSON_AddStringToObject(facts, "version", man->version);
-        cJSON_AddNumberToObject(facts, "cap", man->cap);
-        cJSON_AddStringToObject(facts, "data_sha256", man->data_sha256);
-        cJSON_AddNumberToObject(facts, "trained_ms", (double)man->trained_ms);
-        cJSON_AddNumberToObject(facts, "rounds", (double)man->rounds);
-        cJSON_AddNumberToObject(facts, "n_assets", (double)man->n_assets);
-        cJSON_AddNumberToObject(facts, "n_rows", (double)man->n_rows);
-        met = cJSON_AddObjectToObject(facts, "metrics");
-        cJSON_AddNumberToObject(met, "cv_rmse", man->cv_rmse);
-        cJSON_AddNumberToObject(met, "cv_phm08", man->cv_phm08);
-        cJSON_AddNumberToObject(met, "cv_last_rmse", man->cv_last_rmse);
-        cJSON_AddNumberToObject(met, "cv_last_phm08", man->cv_last_phm08);
+        rul_add_training_facts(facts, man);
     }
     md->spec = spec ? cJSON_PrintUnformatted(spec) : NULL;
     md->features = feat ? cJSON_PrintUnformatted(feat) : NULL;
