@@ -26,13 +26,11 @@
 #include <cjson/cJSON.h>
 
 #include "alert/alert_int.h"
+#include "alert/sink_http.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
-#include "modax/log.h"
 #include "modax/status.h"
 #include "net/http_client.h"
-
-#define RESP_MAX 4096
 
 struct am {
     struct mdx_http http;
@@ -200,8 +198,9 @@ static enum mdx_sink_verdict am_deliver(void *sink, const struct mdx_alert *aler
                                         const char **why)
 {
     struct am *s = sink;
+    /* Alertmanager explains a refusal in a short JSON body: log it. */
+    static const struct mdx_sink_http_log log = {"alertmanager delivery failed", 1};
     struct curl_slist *hdrs = NULL;
-    struct mdx_http_resp rs;
     enum mdx_sink_verdict v = MDX_SINK_RETRY;
     char *body;
 
@@ -210,17 +209,7 @@ static enum mdx_sink_verdict am_deliver(void *sink, const struct mdx_alert *aler
         *why = "out of memory";
         goto cleanup;
     }
-    struct mdx_http_req rq = {"POST", s->url, hdrs, body, strlen(body), RESP_MAX};
-    int rc = mdx_http_do(&s->http, &rq, &rs);
-    v = mdx_alert_http_verdict(rc, rs.status, why);
-    if (v != MDX_SINK_DONE) {
-        /* Alertmanager explains a refusal in a short JSON body. */
-        mdx_log_debug("alert", "alertmanager delivery failed", MDX_F_STR("tenant", alert->tenant),
-                      MDX_F_STR("device", alert->device), MDX_F_INT("status", rs.status),
-                      MDX_F_STR("transport", rs.curl_err),
-                      MDX_F_STR("answer", mdx_buf_str(&rs.body)));
-    }
-    mdx_http_resp_fini(&rs);
+    v = mdx_sink_http_post(&s->http, s->url, hdrs, body, strlen(body), alert, &log, why);
 
 cleanup:
     mdx_http_headers_free(hdrs);
