@@ -305,32 +305,33 @@ static int read_base_score(BoosterHandle b, float *base, char *why, size_t whyle
 
 /* ---- the ONNX messages ---- */
 
-static void attr_ints(Onnx__AttributeProto *a, const char *name, int64_t *v, size_t n)
+/* Clears 'a' and names it an attribute 'name' (borrowed) of 'type'; the caller sets the value. */
+static void attr_init(Onnx__AttributeProto *a, const char *name,
+                      Onnx__AttributeProto__AttributeType type)
 {
     onnx__attribute_proto__init(a);
     a->name = (char *)name;
     a->has_type = 1;
-    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+    a->type = type;
+}
+
+static void attr_ints(Onnx__AttributeProto *a, const char *name, int64_t *v, size_t n)
+{
+    attr_init(a, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS);
     a->n_ints = n;
     a->ints = v;
 }
 
 static void attr_floats(Onnx__AttributeProto *a, const char *name, float *v, size_t n)
 {
-    onnx__attribute_proto__init(a);
-    a->name = (char *)name;
-    a->has_type = 1;
-    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS;
+    attr_init(a, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS);
     a->n_floats = n;
     a->floats = v;
 }
 
 static void attr_string(Onnx__AttributeProto *a, const char *name, const char *v)
 {
-    onnx__attribute_proto__init(a);
-    a->name = (char *)name;
-    a->has_type = 1;
-    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING;
+    attr_init(a, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
     a->has_s = 1;
     a->s.data = (uint8_t *)v;
     a->s.len = strlen(v);
@@ -338,10 +339,7 @@ static void attr_string(Onnx__AttributeProto *a, const char *name, const char *v
 
 static void attr_int(Onnx__AttributeProto *a, const char *name, int64_t v)
 {
-    onnx__attribute_proto__init(a);
-    a->name = (char *)name;
-    a->has_type = 1;
-    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+    attr_init(a, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
     a->has_i = 1;
     a->i = v;
 }
