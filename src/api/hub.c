@@ -461,12 +461,8 @@ ssize_t api_hub_client_read(void *client, uint64_t pos, char *buf, size_t max)
     }
     while (c->count > 0 && n < max) {
         struct hub_frame *f = c->ring[c->head];
-        size_t k = f->len - c->off;
+        size_t k = api_stream_put(buf + n, max - n, f->text + c->off, f->len - c->off);
 
-        if (k > max - n) {
-            k = max - n;
-        }
-        memcpy(buf + n, f->text + c->off, k);
         n += k;
         c->off += k;
         if (c->off == f->len) {

@@ -485,11 +485,8 @@ static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max)
     }
     while (used < max) {
         if (x->line_off < x->line_len) {
-            size_t n = x->line_len - x->line_off;
-            if (n > max - used) {
-                n = max - used;
-            }
-            memcpy(buf + used, x->line + x->line_off, n);
+            size_t n = api_stream_put(buf + used, max - used, x->line + x->line_off,
+                                      x->line_len - x->line_off);
             used += n;
             x->line_off += n;
             continue;
