@@ -344,6 +344,20 @@ static void attr_int(Onnx__AttributeProto *a, const char *name, int64_t v)
     a->i = v;
 }
 
+/* Clears 'n' and makes it an 'op' node of 'domain' from 'in' to 'out' (all borrowed). */
+static void node_init(Onnx__NodeProto *n, const char *name, const char *op, const char *domain,
+                      char **in, size_t n_in, char **out, size_t n_out)
+{
+    onnx__node_proto__init(n);
+    n->name = (char *)name;
+    n->op_type = (char *)op;
+    n->domain = (char *)domain;
+    n->n_input = n_in;
+    n->input = in;
+    n->n_output = n_out;
+    n->output = out;
+}
+
 /* A float32 tensor value of shape [N, cols] ("N" rows). */
 struct tensor_info {
     Onnx__ValueInfoProto vi;
@@ -502,10 +516,7 @@ int mdx_rul_model_export_onnx(const struct mdx_rul_model *m, const char *path, c
     attr_ints(&ta[na++], "nodes_nodeids", e.nodeids, e.n_nodes);
     attr_ints(&ta[na++], "nodes_featureids", e.featureids, e.n_nodes);
     attr_floats(&ta[na++], "nodes_values", e.values, e.n_nodes);
-    onnx__attribute_proto__init(&ta[na]);
-    ta[na].name = (char *)"nodes_modes";
-    ta[na].has_type = 1;
-    ta[na].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS;
+    attr_init(&ta[na], "nodes_modes", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS);
     ta[na].n_strings = e.n_nodes;
     ta[na++].strings = e.modes;
     attr_ints(&ta[na++], "nodes_truenodeids", e.true_ids, e.n_nodes);
@@ -518,24 +529,11 @@ int mdx_rul_model_export_onnx(const struct mdx_rul_model *m, const char *path, c
     for (size_t i = 0; i < na; i++) {
         tap[i] = &ta[i];
     }
-    onnx__node_proto__init(&trees);
-    trees.name = (char *)"xgboost_trees";
-    trees.op_type = (char *)"TreeEnsembleRegressor";
-    trees.domain = (char *)"ai.onnx.ml";
-    trees.n_input = 1;
-    trees.input = trees_in;
-    trees.n_output = 1;
-    trees.output = trees_out;
+    node_init(&trees, "xgboost_trees", "TreeEnsembleRegressor", "ai.onnx.ml", trees_in, 1,
+              trees_out, 1);
     trees.n_attribute = na;
     trees.attribute = tap;
-    onnx__node_proto__init(&clip);
-    clip.name = (char *)"clip_to_cap";
-    clip.op_type = (char *)"Clip";
-    clip.domain = (char *)"";
-    clip.n_input = 3;
-    clip.input = clip_in;
-    clip.n_output = 1;
-    clip.output = clip_out;
+    node_init(&clip, "clip_to_cap", "Clip", "", clip_in, 3, clip_out, 1);
 
     scalar_float(&init[0], "rul_min", &clip_min);
     scalar_float(&init[1], "rul_max", &clip_max);
