@@ -44,6 +44,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/thread_stop.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
 #include "modax/log.h"
@@ -382,11 +383,7 @@ void api_emf_stop(struct api_emf *w)
     if (w == NULL) {
         return;
     }
-    pthread_mutex_lock(&w->mu);
-    w->stop = 1;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    pthread_join(w->thread, NULL);
+    mdx_thread_stop(&w->mu, &w->cv, &w->stop, w->thread);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
     mdx_free(w);
