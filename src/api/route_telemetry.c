@@ -119,12 +119,7 @@ static void route_latest_all(struct api_req *r)
         }
     }
     api_names_free(&devs);
-    if (rc != MDX_OK) {
-        cJSON_Delete(root);
-        api_store_error(r, rc);
-        return;
-    }
-    api_reply_json(r, 200, root);
+    api_reply_listed(r, root, rc);
 }
 
 /* GET /api/v1/devices/{id}/latest */
@@ -145,12 +140,7 @@ static void route_latest_device(struct api_req *r)
         return;
     }
     rc = mdx_store_latest(r->store, r->caller.tenant, dev.device, latest_add, sensors);
-    if (rc != MDX_OK) {
-        cJSON_Delete(root);
-        api_store_error(r, rc);
-        return;
-    }
-    api_reply_json(r, 200, root);
+    api_reply_listed(r, root, rc);
 }
 
 /* ---- a reply body built as text (large arrays of numbers without a node per number) ---- */
