@@ -252,10 +252,7 @@ struct api_hub *api_hub_create(const struct mdx_api_conf *conf)
         pthread_condattr_destroy(&ca);
     }
     if (pthread_create(&h->timer, NULL, timer_main, h) != 0) {
-        pthread_cond_destroy(&h->cond);
-        pthread_mutex_destroy(&h->mu);
-        api_watch_destroy(h->watch);
-        mdx_free(h);
+        hub_unref(h); /* the only reference: frees all of it */
         return NULL;
     }
     h->timer_started = 1;
