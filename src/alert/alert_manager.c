@@ -222,6 +222,16 @@ static void tick_clock(struct mdx_alert_mgr *m, int64_t ts_ms)
     }
 }
 
+/* Moves the clock on to 'ts_ms'; the active alert of 'k', or NULL when it has none. */
+static struct entry *find_active(struct mdx_alert_mgr *m, const struct mdx_alert_key *k,
+                                 int64_t ts_ms)
+{
+    struct entry *e = find(m, k, key_hash(k));
+
+    tick_clock(m, ts_ms);
+    return e != NULL && is_active(&e->a) ? e : NULL;
+}
+
 static void set_key(struct mdx_alert *a, const struct mdx_alert_key *k)
 {
     snprintf(a->tenant, sizeof(a->tenant), "%s", k->tenant);
@@ -307,10 +317,9 @@ int mdx_alert_mgr_raise(struct mdx_alert_mgr *m, const struct mdx_alert_key *k, 
 
 int mdx_alert_mgr_hold(struct mdx_alert_mgr *m, const struct mdx_alert_key *k, int64_t ts_ms)
 {
-    struct entry *e = find(m, k, key_hash(k));
+    struct entry *e = find_active(m, k, ts_ms);
 
-    tick_clock(m, ts_ms);
-    if (e == NULL || !is_active(&e->a)) {
+    if (e == NULL) {
         return 0;
     }
     e->normal_since = NOT_NORMAL;
@@ -343,10 +352,9 @@ static void resolve(struct mdx_alert_mgr *m, struct entry *e, int64_t ts_ms, con
 
 int mdx_alert_mgr_normal(struct mdx_alert_mgr *m, const struct mdx_alert_key *k, int64_t ts_ms)
 {
-    struct entry *e = find(m, k, key_hash(k));
+    struct entry *e = find_active(m, k, ts_ms);
 
-    tick_clock(m, ts_ms);
-    if (e == NULL || !is_active(&e->a)) {
+    if (e == NULL) {
         return 0;
     }
     if (e->normal_since == NOT_NORMAL || ts_ms < e->normal_since) {
@@ -365,10 +373,9 @@ int mdx_alert_mgr_normal(struct mdx_alert_mgr *m, const struct mdx_alert_key *k,
 int mdx_alert_mgr_resolve(struct mdx_alert_mgr *m, const struct mdx_alert_key *k, int64_t ts_ms,
                           const char *summary)
 {
-    struct entry *e = find(m, k, key_hash(k));
+    struct entry *e = find_active(m, k, ts_ms);
 
-    tick_clock(m, ts_ms);
-    if (e == NULL || !is_active(&e->a)) {
+    if (e == NULL) {
         return 0;
     }
     resolve(m, e, ts_ms, summary);

@@ -26,13 +26,11 @@
 #include <cjson/cJSON.h>
 
 #include "alert/alert_int.h"
+#include "alert/sink_http.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
-#include "modax/log.h"
 #include "modax/status.h"
 #include "net/http_client.h"
-
-#define RESP_MAX 4096
 
 struct am {
     struct mdx_http http;
@@ -103,61 +101,52 @@ static int add_time(cJSON *o, const char *k, int64_t ms)
     return add_str(o, k, iso);
 }
 
-static int add_labels(cJSON *o, const struct mdx_alert *a)
+/* Adds the object 'member' to 'o' with the string members 'kv' (n); a NULL value is left out. */
+static int add_strings(cJSON *o, const char *member, const struct mdx_kv *kv, size_t n)
 {
-    cJSON *l = cJSON_AddObjectToObject(o, "labels");
-    char name[128];
-    int rc;
+    cJSON *obj = cJSON_AddObjectToObject(o, member);
+    int rc = obj != NULL ? MDX_OK : MDX_ENOMEM;
 
-    if (l == NULL) {
-        return MDX_ENOMEM;
-    }
-    mdx_alert_name(a->source, name, sizeof(name));
-    rc = add_str(l, "alertname", name);
-    if (rc == MDX_OK) {
-        rc = add_str(l, "tenant", a->tenant);
-    }
-    if (rc == MDX_OK) {
-        rc = add_str(l, "device", a->device);
-    }
-    if (rc == MDX_OK && a->sensor[0] != '\0') {
-        rc = add_str(l, "sensor", a->sensor);
-    }
-    if (rc == MDX_OK) {
-        rc = add_str(l, "severity", mdx_severity_name(a->severity));
-    }
-    if (rc == MDX_OK) {
-        rc = add_str(l, "source", a->source);
+    for (size_t i = 0; i < n && rc == MDX_OK; i++) {
+        if (kv[i].v != NULL) {
+            rc = add_str(obj, kv[i].k, kv[i].v);
+        }
     }
     return rc;
 }
 
+static int add_labels(cJSON *o, const struct mdx_alert *a)
+{
+    char name[128];
+
+    mdx_alert_name(a->source, name, sizeof(name));
+    const struct mdx_kv kv[] = {
+        {"alertname", name},
+        {"tenant", a->tenant},
+        {"device", a->device},
+        {"sensor", a->sensor[0] != '\0' ? a->sensor : NULL},
+        {"severity", mdx_severity_name(a->severity)},
+        {"source", a->source},
+    };
+    return add_strings(o, "labels", kv, sizeof(kv) / sizeof(kv[0]));
+}
+
 static int add_annotations(cJSON *o, const struct mdx_alert *a)
 {
-    cJSON *n = cJSON_AddObjectToObject(o, "annotations");
-    char v[64];
-    int rc;
+    char value[64], score[64], id[32];
 
-    if (n == NULL) {
-        return MDX_ENOMEM;
-    }
-    rc = add_str(n, "summary", a->summary);
-    snprintf(v, sizeof(v), "%.17g", a->value); /* annotation values are strings */
-    if (rc == MDX_OK) {
-        rc = add_str(n, "value", v);
-    }
-    snprintf(v, sizeof(v), "%.17g", a->score);
-    if (rc == MDX_OK) {
-        rc = add_str(n, "score", v);
-    }
-    snprintf(v, sizeof(v), "%" PRId64, a->id);
-    if (rc == MDX_OK) {
-        rc = add_str(n, "alert_id", v);
-    }
-    if (rc == MDX_OK) {
-        rc = add_str(n, "state", mdx_alert_state_name(a->state));
-    }
-    return rc;
+    /* annotation values are strings */
+    snprintf(value, sizeof(value), "%.17g", a->value);
+    snprintf(score, sizeof(score), "%.17g", a->score);
+    snprintf(id, sizeof(id), "%" PRId64, a->id);
+    const struct mdx_kv kv[] = {
+        {"summary", a->summary},
+        {"value", value},
+        {"score", score},
+        {"alert_id", id},
+        {"state", mdx_alert_state_name(a->state)},
+    };
+    return add_strings(o, "annotations", kv, sizeof(kv) / sizeof(kv[0]));
 }
 
 /* The request body for 'a'; a new string the caller frees with cJSON_free(), or NULL. */
@@ -200,8 +189,9 @@ static enum mdx_sink_verdict am_deliver(void *sink, const struct mdx_alert *aler
                                         const char **why)
 {
     struct am *s = sink;
+    /* Alertmanager explains a refusal in a short JSON body: log it. */
+    static const struct mdx_sink_http_log log = {"alertmanager delivery failed", 1};
     struct curl_slist *hdrs = NULL;
-    struct mdx_http_resp rs;
     enum mdx_sink_verdict v = MDX_SINK_RETRY;
     char *body;
 
@@ -210,17 +200,7 @@ static enum mdx_sink_verdict am_deliver(void *sink, const struct mdx_alert *aler
         *why = "out of memory";
         goto cleanup;
     }
-    struct mdx_http_req rq = {"POST", s->url, hdrs, body, strlen(body), RESP_MAX};
-    int rc = mdx_http_do(&s->http, &rq, &rs);
-    v = mdx_alert_http_verdict(rc, rs.status, why);
-    if (v != MDX_SINK_DONE) {
-        /* Alertmanager explains a refusal in a short JSON body. */
-        mdx_log_debug("alert", "alertmanager delivery failed", MDX_F_STR("tenant", alert->tenant),
-                      MDX_F_STR("device", alert->device), MDX_F_INT("status", rs.status),
-                      MDX_F_STR("transport", rs.curl_err),
-                      MDX_F_STR("answer", mdx_buf_str(&rs.body)));
-    }
-    mdx_http_resp_fini(&rs);
+    v = mdx_sink_http_post(&s->http, s->url, hdrs, body, strlen(body), alert, &log, why);
 
 cleanup:
     mdx_http_headers_free(hdrs);

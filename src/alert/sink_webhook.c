@@ -32,14 +32,12 @@
 #include <cjson/cJSON.h>
 
 #include "alert/alert_int.h"
+#include "alert/sink_http.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
-#include "modax/log.h"
 #include "modax/status.h"
 #include "base/encode.h"
 #include "net/http_client.h"
-
-#define RESP_MAX 4096 /* answers are not read; keep little of them */
 
 struct webhook {
     struct mdx_http http;
@@ -136,8 +134,8 @@ static enum mdx_sink_verdict webhook_deliver(void *sink, const struct mdx_alert 
                                              const char **why)
 {
     struct webhook *w = sink;
+    static const struct mdx_sink_http_log log = {"webhook delivery failed", 0};
     struct curl_slist *hdrs = NULL;
-    struct mdx_http_resp rs;
     enum mdx_sink_verdict v = MDX_SINK_RETRY;
     char *body;
     int rc;
@@ -159,15 +157,7 @@ static enum mdx_sink_verdict webhook_deliver(void *sink, const struct mdx_alert 
         *why = "out of memory";
         goto cleanup;
     }
-    struct mdx_http_req rq = {"POST", w->url, hdrs, body, len, RESP_MAX};
-    rc = mdx_http_do(&w->http, &rq, &rs);
-    v = mdx_alert_http_verdict(rc, rs.status, why);
-    if (v != MDX_SINK_DONE) {
-        mdx_log_debug("alert", "webhook delivery failed", MDX_F_STR("tenant", alert->tenant),
-                      MDX_F_STR("device", alert->device), MDX_F_INT("status", rs.status),
-                      MDX_F_STR("transport", rs.curl_err));
-    }
-    mdx_http_resp_fini(&rs);
+    v = mdx_sink_http_post(&w->http, w->url, hdrs, body, len, alert, &log, why);
 
 cleanup:
     mdx_http_headers_free(hdrs);

@@ -35,6 +35,7 @@
 
 #include "api/conn_guard.h"
 #include "base/htab.h"
+#include "base/thread_stop.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
 #include "modax/log.h"
@@ -430,11 +431,7 @@ void api_guard_destroy(struct api_guard *g)
         return;
     }
     if (g->thread_started) {
-        pthread_mutex_lock(&g->lock);
-        g->stopping = 1;
-        pthread_cond_signal(&g->wake);
-        pthread_mutex_unlock(&g->lock);
-        pthread_join(g->thread, NULL);
+        mdx_thread_stop(&g->lock, &g->wake, &g->stopping, g->thread);
     }
     mdx_htab_fini(&g->by_addr);
     mdx_free(g->conns);

@@ -252,10 +252,7 @@ struct api_hub *api_hub_create(const struct mdx_api_conf *conf)
         pthread_condattr_destroy(&ca);
     }
     if (pthread_create(&h->timer, NULL, timer_main, h) != 0) {
-        pthread_cond_destroy(&h->cond);
-        pthread_mutex_destroy(&h->mu);
-        api_watch_destroy(h->watch);
-        mdx_free(h);
+        hub_unref(h); /* the only reference: frees all of it */
         return NULL;
     }
     h->timer_started = 1;
@@ -461,12 +458,8 @@ ssize_t api_hub_client_read(void *client, uint64_t pos, char *buf, size_t max)
     }
     while (c->count > 0 && n < max) {
         struct hub_frame *f = c->ring[c->head];
-        size_t k = f->len - c->off;
+        size_t k = api_stream_put(buf + n, max - n, f->text + c->off, f->len - c->off);
 
-        if (k > max - n) {
-            k = max - n;
-        }
-        memcpy(buf + n, f->text + c->off, k);
         n += k;
         c->off += k;
         if (c->off == f->len) {

@@ -44,6 +44,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/thread_stop.h"
 #include "modax/alloc.h"
 #include "modax/clock.h"
 #include "modax/log.h"
@@ -89,32 +90,71 @@ static int add_count(cJSON *defs, cJSON *root, const char *name, uint64_t now, u
     return add_metric(defs, root, name, "Count", (double)delta(now, prev));
 }
 
-char *metrics_emf_line(const struct metrics_main *now, const struct metrics_main *prev,
-                       int64_t ts_ms)
+/*
+ * A new EMF document at 'ts_ms' for namespace 'ns' whose one dimension set
+ * is names[0..n) with the values values[0..n); *defs is its "Metrics"
+ * array, for add_metric(). NULL when out of memory.
+ */
+static cJSON *emf_doc(const char *ns, int64_t ts_ms, const char *const *names,
+                      const char *const *values, size_t n, cJSON **defs)
 {
-    static const struct metrics_main zero;
-    cJSON *root = cJSON_CreateObject(), *aws, *directives, *dir, *dims, *dim, *defs;
-    char *text = NULL, *out = NULL;
-    int bad = 0;
+    cJSON *root = cJSON_CreateObject(), *aws, *directives, *dir, *dims, *dim = NULL;
+    int ok;
 
-    if (prev == NULL) {
-        prev = &zero;
-    }
     if (root == NULL) {
         return NULL;
     }
     aws = cJSON_AddObjectToObject(root, "_aws");
     directives = aws != NULL ? cJSON_AddArrayToObject(aws, "CloudWatchMetrics") : NULL;
     dir = cJSON_CreateObject();
-    if (directives == NULL || dir == NULL || !cJSON_AddItemToArray(directives, dir) ||
-        cJSON_AddNumberToObject(aws, "Timestamp", (double)ts_ms) == NULL ||
-        cJSON_AddStringToObject(dir, "Namespace", "MODAX") == NULL ||
-        (dims = cJSON_AddArrayToObject(dir, "Dimensions")) == NULL ||
-        (dim = cJSON_CreateArray()) == NULL || !cJSON_AddItemToArray(dims, dim) ||
-        !cJSON_AddItemToArray(dim, cJSON_CreateString("Service")) ||
-        (defs = cJSON_AddArrayToObject(dir, "Metrics")) == NULL ||
-        cJSON_AddStringToObject(root, "Service", "modax") == NULL) {
+    if (directives == NULL || dir == NULL || !cJSON_AddItemToArray(directives, dir)) {
+        cJSON_Delete(dir); /* not attached to root */
         cJSON_Delete(root);
+        return NULL;
+    }
+    ok = cJSON_AddNumberToObject(aws, "Timestamp", (double)ts_ms) != NULL &&
+         cJSON_AddStringToObject(dir, "Namespace", ns) != NULL &&
+         (dims = cJSON_AddArrayToObject(dir, "Dimensions")) != NULL &&
+         (dim = cJSON_CreateArray()) != NULL && cJSON_AddItemToArray(dims, dim);
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = cJSON_AddItemToArray(dim, cJSON_CreateString(names[i]));
+    }
+    ok = ok && (*defs = cJSON_AddArrayToObject(dir, "Metrics")) != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = cJSON_AddStringToObject(root, names[i], values[i]) != NULL;
+    }
+    if (!ok) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
+}
+
+/* Prints 'root' (freed here) as one line when 'ok'; a new string to mdx_free(), or NULL. */
+static char *emf_print(cJSON *root, int ok)
+{
+    char *text = ok ? cJSON_PrintUnformatted(root) : NULL, *out = NULL;
+
+    cJSON_Delete(root);
+    if (text != NULL) {
+        out = mdx_strdup(text); /* callers free with mdx_free() */
+        cJSON_free(text);
+    }
+    return out;
+}
+
+char *metrics_emf_line(const struct metrics_main *now, const struct metrics_main *prev,
+                       int64_t ts_ms)
+{
+    static const struct metrics_main zero;
+    static const char *const dim_names[] = {"Service"}, *const dim_values[] = {"modax"};
+    cJSON *defs, *root = emf_doc("MODAX", ts_ms, dim_names, dim_values, 1, &defs);
+    int bad = 0;
+
+    if (prev == NULL) {
+        prev = &zero;
+    }
+    if (root == NULL) {
         return NULL;
     }
     if (now->has_ingest) {
@@ -146,15 +186,7 @@ char *metrics_emf_line(const struct metrics_main *now, const struct metrics_main
     bad |= add_count(defs, root, "HttpServerErrors", now->http_5xx, prev->http_5xx);
     bad |= add_metric(defs, root, "StreamClients", "Count", (double)now->stream_clients);
     bad |= add_metric(defs, root, "ResidentMemoryBytes", "Bytes", (double)now->resident_bytes);
-    if (!bad) {
-        text = cJSON_PrintUnformatted(root);
-    }
-    cJSON_Delete(root);
-    if (text != NULL) {
-        out = mdx_strdup(text); /* callers free with mdx_free() */
-        cJSON_free(text);
-    }
-    return out;
+    return emf_print(root, !bad);
 }
 
 /* Adds metric 'name' with its values: one number, or an array for several sensors. */
@@ -182,37 +214,15 @@ char *metrics_emf_device_line(const char *ns, const char *tenant, const char *de
                               const double *temps, size_t nt, const double *currents, size_t nc,
                               int64_t ts_ms)
 {
-    cJSON *root = cJSON_CreateObject(), *aws, *directives, *dir, *dims, *dim, *defs;
-    char *text = NULL, *out = NULL;
+    static const char *const dim_names[] = {"TenantId", "DeviceId"};
+    const char *const dim_values[] = {tenant, device};
+    cJSON *defs, *root = emf_doc(ns, ts_ms, dim_names, dim_values, 2, &defs);
 
     if (root == NULL) {
         return NULL;
     }
-    aws = cJSON_AddObjectToObject(root, "_aws");
-    directives = aws != NULL ? cJSON_AddArrayToObject(aws, "CloudWatchMetrics") : NULL;
-    dir = cJSON_CreateObject();
-    if (directives != NULL && dir != NULL && cJSON_AddItemToArray(directives, dir) &&
-        cJSON_AddNumberToObject(aws, "Timestamp", (double)ts_ms) != NULL &&
-        cJSON_AddStringToObject(dir, "Namespace", ns) != NULL &&
-        (dims = cJSON_AddArrayToObject(dir, "Dimensions")) != NULL &&
-        (dim = cJSON_CreateArray()) != NULL && cJSON_AddItemToArray(dims, dim) &&
-        cJSON_AddItemToArray(dim, cJSON_CreateString("TenantId")) &&
-        cJSON_AddItemToArray(dim, cJSON_CreateString("DeviceId")) &&
-        (defs = cJSON_AddArrayToObject(dir, "Metrics")) != NULL &&
-        cJSON_AddStringToObject(root, "TenantId", tenant) != NULL &&
-        cJSON_AddStringToObject(root, "DeviceId", device) != NULL &&
-        add_values(defs, root, "DeviceTemperature", temps, nt) == 0 &&
-        add_values(defs, root, "DeviceCurrent", currents, nc) == 0) {
-        text = cJSON_PrintUnformatted(root);
-    } else if (dir != NULL && cJSON_GetArraySize(directives) == 0) {
-        cJSON_Delete(dir); /* not attached to root */
-    }
-    cJSON_Delete(root);
-    if (text != NULL) {
-        out = mdx_strdup(text); /* callers free with mdx_free() */
-        cJSON_free(text);
-    }
-    return out;
+    return emf_print(root, add_values(defs, root, "DeviceTemperature", temps, nt) == 0 &&
+                               add_values(defs, root, "DeviceCurrent", currents, nc) == 0);
 }
 
 static void put_line(char *line)
@@ -382,11 +392,7 @@ void api_emf_stop(struct api_emf *w)
     if (w == NULL) {
         return;
     }
-    pthread_mutex_lock(&w->mu);
-    w->stop = 1;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    pthread_join(w->thread, NULL);
+    mdx_thread_stop(&w->mu, &w->cv, &w->stop, w->thread);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
     mdx_free(w);

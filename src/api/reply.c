@@ -166,6 +166,14 @@ void api_reply_stream(struct api_req *r, unsigned status, const char *content_ty
     api_reply_response(r, status, resp);
 }
 
+size_t api_stream_put(char *dst, size_t room, const char *src, size_t len)
+{
+    size_t k = len < room ? len : room;
+
+    memcpy(dst, src, k);
+    return k;
+}
+
 void api_not_found(struct api_req *r, const char *what, const char *text)
 {
     api_error(r, 404, "not_found", "%s '%.64s' not found", what, text);

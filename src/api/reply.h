@@ -71,6 +71,12 @@ void api_reply_stream(struct api_req *r, unsigned status, const char *content_ty
                       MHD_ContentReaderCallback reader, void *cls,
                       MHD_ContentReaderFreeCallback free_cls, const char *filename);
 /*
+ * For a content reader handing out a text in pieces: copies as much of
+ * 'src' ('len' bytes) as fits into the 'room' bytes at 'dst' and returns
+ * how many it copied.
+ */
+size_t api_stream_put(char *dst, size_t room, const char *src, size_t len);
+/*
  * Sends a response the caller built ('resp' is taken; NULL = out of
  * memory: the connection is closed without an answer) with the common
  * headers added. For bodies the functions above do not cover (files).

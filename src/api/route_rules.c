@@ -101,11 +101,7 @@ static void delete_rule(struct api_req *r)
         return;
     }
     rc = mdx_store_rule_delete(r->store, r->caller.tenant, id);
-    if (rc == MDX_ENOTFOUND) {
-        api_not_found(r, "rule", r->params[0]);
-    } else if (rc != MDX_OK) {
-        api_store_error(r, rc);
-    } else {
+    if (api_store_check(r, rc, "rule", r->params[0]) == 0) {
         api_reply_empty(r, 204);
     }
 }

@@ -119,12 +119,7 @@ static void route_latest_all(struct api_req *r)
         }
     }
     api_names_free(&devs);
-    if (rc != MDX_OK) {
-        cJSON_Delete(root);
-        api_store_error(r, rc);
-        return;
-    }
-    api_reply_json(r, 200, root);
+    api_reply_listed(r, root, rc);
 }
 
 /* GET /api/v1/devices/{id}/latest */
@@ -145,12 +140,7 @@ static void route_latest_device(struct api_req *r)
         return;
     }
     rc = mdx_store_latest(r->store, r->caller.tenant, dev.device, latest_add, sensors);
-    if (rc != MDX_OK) {
-        cJSON_Delete(root);
-        api_store_error(r, rc);
-        return;
-    }
-    api_reply_json(r, 200, root);
+    api_reply_listed(r, root, rc);
 }
 
 /* ---- a reply body built as text (large arrays of numbers without a node per number) ---- */
@@ -485,11 +475,8 @@ static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max)
     }
     while (used < max) {
         if (x->line_off < x->line_len) {
-            size_t n = x->line_len - x->line_off;
-            if (n > max - used) {
-                n = max - used;
-            }
-            memcpy(buf + used, x->line + x->line_off, n);
+            size_t n = api_stream_put(buf + used, max - used, x->line + x->line_off,
+                                      x->line_len - x->line_off);
             used += n;
             x->line_off += n;
             continue;

@@ -123,11 +123,7 @@ static void make_key(struct api_req *r, const char *tenant)
     }
     mdx_memzero(text, sizeof(text));
     mdx_memzero(rec.hash, sizeof(rec.hash));
-    if (rc == MDX_ENOTFOUND) {
-        api_not_found(r, "tenant", tenant);
-    } else if (rc != MDX_OK) {
-        api_store_error(r, rc);
-    } else {
+    if (api_store_check(r, rc, "tenant", tenant) == 0) {
         api_reply_json(r, 201, body); /* the reply frees the body and its copy of the key */
     }
 }
@@ -146,15 +142,9 @@ static void create_tenant_key(struct api_req *r)
         return;
     }
     rc = mdx_store_tenant_exists(r->store, tenant);
-    if (rc == MDX_ENOTFOUND) {
-        api_not_found(r, "tenant", tenant);
-        return;
+    if (api_store_check(r, rc, "tenant", tenant) == 0) {
+        make_key(r, tenant);
     }
-    if (rc != MDX_OK) {
-        api_store_error(r, rc);
-        return;
-    }
-    make_key(r, tenant);
 }
 
 static int add_key(void *arg, const struct mdx_apikey *k)

@@ -108,10 +108,7 @@ int mdx_rul_endpoint_predict(const char *url, struct mdx_rul_auth *auth, int64_t
     if (rc == MDX_OK && auth != NULL) {
         rc = mdx_rul_auth_sign(auth, url, body.p, body.len, &hdr, why, whylen);
         if (rc != MDX_OK) {
-            mdx_http_headers_free(hdr);
-            mdx_http_fini(&http);
-            mdx_buf_fini(&body);
-            return rc;
+            goto cleanup; /* 'why' says what */
         }
     }
     rq.headers = hdr;
@@ -133,6 +130,7 @@ int mdx_rul_endpoint_predict(const char *url, struct mdx_rul_auth *auth, int64_t
     for (size_t i = 0; rc == MDX_OK && i < n; i++) { /* as mdx_rul_predict, whatever is served */
         rul[i] = rul[i] < 0.0f ? 0.0f : rul[i] > (float)cap ? (float)cap : rul[i];
     }
+cleanup:
     mdx_http_resp_fini(&rs);
     mdx_http_headers_free(hdr);
     mdx_http_fini(&http);

@@ -31,5 +31,11 @@ void *rul_model_booster(const struct mdx_rul_model *m);
 struct cJSON *rul_spec_json(const struct mdx_rul_spec *s);
 /* The spec's feature names in model input order, as a JSON array; NULL if out of memory. */
 struct cJSON *rul_feature_names_json(const struct mdx_rul_spec *s);
+/*
+ * Adds the training facts of 'm' to 'o' (cap, data_sha256, trained_ms,
+ * rounds, n_assets, n_rows and the "metrics" object with the CV figures);
+ * returns that "metrics" object (borrowed, owned by 'o') for more fields.
+ */
+struct cJSON *rul_add_training_facts(struct cJSON *o, const struct mdx_rul_manifest *m);
 
 #endif

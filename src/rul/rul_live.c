@@ -559,17 +559,23 @@ static void store_predictions(struct mdx_rul_live *r, size_t n)
     }
 }
 
+/* Clears 'p' and makes it the prediction of 'd' for this round (reason and value unset). */
+static void prediction_init(struct mdx_rul_prediction *p, const struct dev *d)
+{
+    memset(p, 0, sizeof(*p));
+    snprintf(p->tenant, sizeof(p->tenant), "%s", d->tenant);
+    snprintf(p->device, sizeof(p->device), "%s", d->device);
+    p->ts_ms = d->last_row_ts;
+    p->rul = NAN;
+}
+
 /* The prediction entry of 'd' for this round, at r->preds[*n] (reason and value unset). */
 static struct mdx_rul_prediction *prediction_of(struct mdx_rul_live *r, const struct dev *d,
                                                 size_t *n)
 {
     struct mdx_rul_prediction *p = &r->preds[(*n)++];
 
-    memset(p, 0, sizeof(*p));
-    snprintf(p->tenant, sizeof(p->tenant), "%s", d->tenant);
-    snprintf(p->device, sizeof(p->device), "%s", d->device);
-    p->ts_ms = d->last_row_ts;
-    p->rul = NAN;
+    prediction_init(p, d);
     return p;
 }
 
@@ -670,12 +676,8 @@ void mdx_rul_live_predict_now(struct mdx_rul_live *r)
             continue;
         }
         d->fresh = 0;
-        p = &r->preds[n_preds];
-        memset(p, 0, sizeof(*p));
-        snprintf(p->tenant, sizeof(p->tenant), "%s", d->tenant);
-        snprintf(p->device, sizeof(p->device), "%s", d->device);
-        p->ts_ms = d->last_row_ts;
-        p->rul = NAN;
+        p = &r->preds[n_preds]; /* counted only when it gets a reason here */
+        prediction_init(p, d);
         if (mi < 0) {
             r->st.no_model++;
             snprintf(p->reason, sizeof(p->reason), "no active model for tenant %s", d->tenant);

@@ -114,6 +114,24 @@ cJSON *rul_spec_json(const struct mdx_rul_spec *s)
     return o;
 }
 
+cJSON *rul_add_training_facts(cJSON *o, const struct mdx_rul_manifest *m)
+{
+    cJSON *met;
+
+    cJSON_AddNumberToObject(o, "cap", m->cap);
+    cJSON_AddStringToObject(o, "data_sha256", m->data_sha256);
+    cJSON_AddNumberToObject(o, "trained_ms", (double)m->trained_ms);
+    cJSON_AddNumberToObject(o, "rounds", (double)m->rounds);
+    cJSON_AddNumberToObject(o, "n_assets", (double)m->n_assets);
+    cJSON_AddNumberToObject(o, "n_rows", (double)m->n_rows);
+    met = cJSON_AddObjectToObject(o, "metrics");
+    cJSON_AddNumberToObject(met, "cv_rmse", m->cv_rmse);
+    cJSON_AddNumberToObject(met, "cv_phm08", m->cv_phm08);
+    cJSON_AddNumberToObject(met, "cv_last_rmse", m->cv_last_rmse);
+    cJSON_AddNumberToObject(met, "cv_last_phm08", m->cv_last_phm08);
+    return met;
+}
+
 int rul_model_save(void *booster, const struct mdx_rul_manifest *m, const char *protocol,
                    const char *dropped, const char *base, char *why, size_t whylen)
 {
@@ -151,17 +169,7 @@ int rul_model_save(void *booster, const struct mdx_rul_manifest *m, const char *
     cJSON_AddNumberToObject(root, "n_features", (double)mdx_rul_n_features(&m->spec));
     cJSON_AddItemToObject(root, "features", rul_feature_names_json(&m->spec));
     cJSON_AddStringToObject(root, "dropped_constant_inputs", dropped ? dropped : "");
-    cJSON_AddNumberToObject(root, "cap", m->cap);
-    cJSON_AddStringToObject(root, "data_sha256", m->data_sha256);
-    cJSON_AddNumberToObject(root, "trained_ms", (double)m->trained_ms);
-    cJSON_AddNumberToObject(root, "rounds", (double)m->rounds);
-    cJSON_AddNumberToObject(root, "n_assets", (double)m->n_assets);
-    cJSON_AddNumberToObject(root, "n_rows", (double)m->n_rows);
-    met = cJSON_AddObjectToObject(root, "metrics");
-    cJSON_AddNumberToObject(met, "cv_rmse", m->cv_rmse);
-    cJSON_AddNumberToObject(met, "cv_phm08", m->cv_phm08);
-    cJSON_AddNumberToObject(met, "cv_last_rmse", m->cv_last_rmse);
-    cJSON_AddNumberToObject(met, "cv_last_phm08", m->cv_last_phm08);
+    met = rul_add_training_facts(root, m);
     cJSON_AddStringToObject(met, "protocol", protocol ? protocol : "");
     text = cJSON_Print(root);
     cJSON_Delete(root);

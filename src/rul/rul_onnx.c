@@ -305,32 +305,33 @@ static int read_base_score(BoosterHandle b, float *base, char *why, size_t whyle
 
 /* ---- the ONNX messages ---- */
 
-static void attr_ints(Onnx__AttributeProto *a, const char *name, int64_t *v, size_t n)
+/* Clears 'a' and names it an attribute 'name' (borrowed) of 'type'; the caller sets the value. */
+static void attr_init(Onnx__AttributeProto *a, const char *name,
+                      Onnx__AttributeProto__AttributeType type)
 {
     onnx__attribute_proto__init(a);
     a->name = (char *)name;
     a->has_type = 1;
-    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+    a->type = type;
+}
+
+static void attr_ints(Onnx__AttributeProto *a, const char *name, int64_t *v, size_t n)
+{
+    attr_init(a, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS);
     a->n_ints = n;
     a->ints = v;
 }
 
 static void attr_floats(Onnx__AttributeProto *a, const char *name, float *v, size_t n)
 {
-    onnx__attribute_proto__init(a);
-    a->name = (char *)name;
-    a->has_type = 1;
-    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS;
+    attr_init(a, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS);
     a->n_floats = n;
     a->floats = v;
 }
 
 static void attr_string(Onnx__AttributeProto *a, const char *name, const char *v)
 {
-    onnx__attribute_proto__init(a);
-    a->name = (char *)name;
-    a->has_type = 1;
-    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING;
+    attr_init(a, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
     a->has_s = 1;
     a->s.data = (uint8_t *)v;
     a->s.len = strlen(v);
@@ -338,12 +339,23 @@ static void attr_string(Onnx__AttributeProto *a, const char *name, const char *v
 
 static void attr_int(Onnx__AttributeProto *a, const char *name, int64_t v)
 {
-    onnx__attribute_proto__init(a);
-    a->name = (char *)name;
-    a->has_type = 1;
-    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+    attr_init(a, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
     a->has_i = 1;
     a->i = v;
+}
+
+/* Clears 'n' and makes it an 'op' node of 'domain' from 'in' to 'out' (all borrowed). */
+static void node_init(Onnx__NodeProto *n, const char *name, const char *op, const char *domain,
+                      char **in, size_t n_in, char **out, size_t n_out)
+{
+    onnx__node_proto__init(n);
+    n->name = (char *)name;
+    n->op_type = (char *)op;
+    n->domain = (char *)domain;
+    n->n_input = n_in;
+    n->input = in;
+    n->n_output = n_out;
+    n->output = out;
 }
 
 /* A float32 tensor value of shape [N, cols] ("N" rows). */
@@ -408,21 +420,11 @@ static void meta_free(struct meta *md)
 static int meta_make(struct meta *md, const struct mdx_rul_manifest *man, float base)
 {
     cJSON *spec = rul_spec_json(&man->spec), *feat = rul_feature_names_json(&man->spec);
-    cJSON *facts = cJSON_CreateObject(), *met;
+    cJSON *facts = cJSON_CreateObject();
 
     if (facts != NULL) {
         cJSON_AddStringToObject(facts, "version", man->version);
-        cJSON_AddNumberToObject(facts, "cap", man->cap);
-        cJSON_AddStringToObject(facts, "data_sha256", man->data_sha256);
-        cJSON_AddNumberToObject(facts, "trained_ms", (double)man->trained_ms);
-        cJSON_AddNumberToObject(facts, "rounds", (double)man->rounds);
-        cJSON_AddNumberToObject(facts, "n_assets", (double)man->n_assets);
-        cJSON_AddNumberToObject(facts, "n_rows", (double)man->n_rows);
-        met = cJSON_AddObjectToObject(facts, "metrics");
-        cJSON_AddNumberToObject(met, "cv_rmse", man->cv_rmse);
-        cJSON_AddNumberToObject(met, "cv_phm08", man->cv_phm08);
-        cJSON_AddNumberToObject(met, "cv_last_rmse", man->cv_last_rmse);
-        cJSON_AddNumberToObject(met, "cv_last_phm08", man->cv_last_phm08);
+        rul_add_training_facts(facts, man);
     }
     md->spec = spec ? cJSON_PrintUnformatted(spec) : NULL;
     md->features = feat ? cJSON_PrintUnformatted(feat) : NULL;
@@ -514,10 +516,7 @@ int mdx_rul_model_export_onnx(const struct mdx_rul_model *m, const char *path, c
     attr_ints(&ta[na++], "nodes_nodeids", e.nodeids, e.n_nodes);
     attr_ints(&ta[na++], "nodes_featureids", e.featureids, e.n_nodes);
     attr_floats(&ta[na++], "nodes_values", e.values, e.n_nodes);
-    onnx__attribute_proto__init(&ta[na]);
-    ta[na].name = (char *)"nodes_modes";
-    ta[na].has_type = 1;
-    ta[na].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS;
+    attr_init(&ta[na], "nodes_modes", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS);
     ta[na].n_strings = e.n_nodes;
     ta[na++].strings = e.modes;
     attr_ints(&ta[na++], "nodes_truenodeids", e.true_ids, e.n_nodes);
@@ -530,24 +529,11 @@ int mdx_rul_model_export_onnx(const struct mdx_rul_model *m, const char *path, c
     for (size_t i = 0; i < na; i++) {
         tap[i] = &ta[i];
     }
-    onnx__node_proto__init(&trees);
-    trees.name = (char *)"xgboost_trees";
-    trees.op_type = (char *)"TreeEnsembleRegressor";
-    trees.domain = (char *)"ai.onnx.ml";
-    trees.n_input = 1;
-    trees.input = trees_in;
-    trees.n_output = 1;
-    trees.output = trees_out;
+    node_init(&trees, "xgboost_trees", "TreeEnsembleRegressor", "ai.onnx.ml", trees_in, 1,
+              trees_out, 1);
     trees.n_attribute = na;
     trees.attribute = tap;
-    onnx__node_proto__init(&clip);
-    clip.name = (char *)"clip_to_cap";
-    clip.op_type = (char *)"Clip";
-    clip.domain = (char *)"";
-    clip.n_input = 3;
-    clip.input = clip_in;
-    clip.n_output = 1;
-    clip.output = clip_out;
+    node_init(&clip, "clip_to_cap", "Clip", "", clip_in, 3, clip_out, 1);
 
     scalar_float(&init[0], "rul_min", &clip_min);
     scalar_float(&init[1], "rul_max", &clip_max);

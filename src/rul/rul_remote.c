@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/thread_stop.h"
 #include "modax/alloc.h"
 #include "modax/status.h"
 #include "rul/rul_endpoint_auth.h"
@@ -108,11 +109,8 @@ void mdx_rul_remote_destroy(struct mdx_rul_remote *c)
     if (c == NULL) {
         return;
     }
-    pthread_mutex_lock(&c->mu);
-    c->stopping = 1;
-    pthread_cond_signal(&c->cond);
-    pthread_mutex_unlock(&c->mu);
-    pthread_join(c->thread, NULL); /* a request in flight ends within its timeout */
+    /* a request in flight ends within its timeout */
+    mdx_thread_stop(&c->mu, &c->cond, &c->stopping, c->thread);
     mdx_rul_remote_job_free(c->job);
     mdx_rul_auth_destroy(c->auth);
     pthread_cond_destroy(&c->cond);

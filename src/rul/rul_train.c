@@ -250,29 +250,38 @@ static DMatrixHandle subset(const struct feats *f, const int *sel, int want, int
     return m;
 }
 
+/* XGBoosterSetParam with an integer or a number written out in full; non-zero if refused. */
+static int set_int(BoosterHandle h, const char *name, int value)
+{
+    char v[32];
+
+    snprintf(v, sizeof(v), "%d", value);
+    return XGBoosterSetParam(h, name, v);
+}
+
+static int set_dbl(BoosterHandle h, const char *name, double value)
+{
+    char v[64];
+
+    snprintf(v, sizeof(v), "%.17g", value);
+    return XGBoosterSetParam(h, name, v);
+}
+
 static int set_params(struct trainer *t, BoosterHandle h)
 {
     const struct mdx_rul_train_opts *o = t->o;
-    char v[64];
     int rc = 0;
 
     rc |= XGBoosterSetParam(h, "objective", "reg:squarederror");
     rc |= XGBoosterSetParam(h, "tree_method", "hist");
     rc |= XGBoosterSetParam(h, "verbosity", "0");
-    snprintf(v, sizeof(v), "%d", o->nthread);
-    rc |= XGBoosterSetParam(h, "nthread", v);
-    snprintf(v, sizeof(v), "%d", o->max_depth);
-    rc |= XGBoosterSetParam(h, "max_depth", v);
-    snprintf(v, sizeof(v), "%.17g", o->eta);
-    rc |= XGBoosterSetParam(h, "eta", v);
-    snprintf(v, sizeof(v), "%.17g", o->subsample);
-    rc |= XGBoosterSetParam(h, "subsample", v);
-    snprintf(v, sizeof(v), "%.17g", o->colsample);
-    rc |= XGBoosterSetParam(h, "colsample_bytree", v);
-    snprintf(v, sizeof(v), "%.17g", o->min_child_weight);
-    rc |= XGBoosterSetParam(h, "min_child_weight", v);
-    snprintf(v, sizeof(v), "%d", (int)(o->seed % 2147483647u));
-    rc |= XGBoosterSetParam(h, "seed", v);
+    rc |= set_int(h, "nthread", o->nthread);
+    rc |= set_int(h, "max_depth", o->max_depth);
+    rc |= set_dbl(h, "eta", o->eta);
+    rc |= set_dbl(h, "subsample", o->subsample);
+    rc |= set_dbl(h, "colsample_bytree", o->colsample);
+    rc |= set_dbl(h, "min_child_weight", o->min_child_weight);
+    rc |= set_int(h, "seed", (int)(o->seed % 2147483647u));
     rc |= XGBoosterSetParam(h, "eval_metric", "rmse");
     if (rc != 0) {
         snprintf(t->why, t->whylen, "XGBoost refused a parameter: %s", XGBGetLastError());
