@@ -36,6 +36,7 @@
 #include "modax/source.h"
 #include "modax/status.h"
 #include "modax/validate.h"
+#include "net/mqtt_client.h"
 #include "net/mqtt_tls.h"
 
 #include "api/api_int.h"
@@ -337,25 +338,10 @@ struct api_link *api_link_start(const struct mdx_mqtt_conf *conf, struct api_hub
         rc = MDX_EINVAL;
         goto fail;
     }
-    mosquitto_int_option(l->mosq, MOSQ_OPT_PROTOCOL_VERSION,
-                         conf->protocol == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
-    if (conf->username != NULL && conf->username[0] != '\0' &&
-        mosquitto_username_pw_set(l->mosq, conf->username, conf->password) != MOSQ_ERR_SUCCESS) {
-        rc = MDX_EINVAL;
+    /* The same protocol, login and TLS as the ingest's source. */
+    rc = mqtt_client_setup(l->mosq, conf, &l->tls);
+    if (rc != MDX_OK) {
         goto fail;
-    }
-    if (conf->tls) {
-        /* The same TLS as the ingest's source: certificate, CA, server name, ALPN. */
-        l->tls = mqtt_tls_create(conf, &rc);
-        if (l->tls == NULL) {
-            goto fail;
-        }
-        rc = MDX_ECONF;
-        if (mosquitto_int_option(l->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0) != MOSQ_ERR_SUCCESS ||
-            mosquitto_void_option(l->mosq, MOSQ_OPT_SSL_CTX, mqtt_tls_ctx(l->tls)) !=
-                MOSQ_ERR_SUCCESS) {
-            goto fail;
-        }
     }
     /* Back-off between reconnection attempts: 1 s doubling up to 30 s. */
     mosquitto_reconnect_delay_set(l->mosq, 1, 30, true);

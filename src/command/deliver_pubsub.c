@@ -28,12 +28,12 @@
 #include "modax/command_path.h"
 #include "modax/log.h"
 #include "modax/status.h"
+#include "net/creds_util.h"
 #include "net/gcp_creds.h"
 #include "net/http_client.h"
 #include "net/pubsub_rest.h"
 
 #define MOD "command"
-#define TOKEN_MAX 4096
 
 struct deliver_pubsub {
     char *url;                        /* ...topics/{topic}:publish */
@@ -103,9 +103,9 @@ static void *pubsub_create(const struct mdx_command_conf *conf, mdx_command_publ
 /* The Authorization header into *hdrs (none for the emulator). MDX_OK, or an error with 'why'. */
 static int authorize(struct deliver_pubsub *p, struct curl_slist **hdrs, char *why, size_t whylen)
 {
-    char line[TOKEN_MAX + 16];
+    char *line = NULL;
     const char *token;
-    int rc, n;
+    int rc;
 
     if (p->creds == NULL) {
         return MDX_OK;
@@ -113,14 +113,14 @@ static int authorize(struct deliver_pubsub *p, struct curl_slist **hdrs, char *w
     pthread_mutex_lock(&p->lock);
     rc = mdx_gcp_creds_get(p->creds, mdx_now_ms(), &token, why, whylen);
     if (rc == MDX_OK) {
-        n = snprintf(line, sizeof(line), "Bearer %s", token);
-        rc = n > 0 && (size_t)n < sizeof(line) ? MDX_OK : MDX_EINVAL;
+        line = mdx_bearer(token);
+        rc = line != NULL ? MDX_OK : MDX_ENOMEM;
     }
     pthread_mutex_unlock(&p->lock);
     if (rc == MDX_OK) {
         rc = mdx_http_header(hdrs, "Authorization", line);
     }
-    mdx_memzero(line, sizeof(line));
+    mdx_free_secret(line);
     return rc;
 }
 

@@ -37,6 +37,7 @@
 #include "net/aws_creds.h"
 #include "net/azure_creds.h"
 #include "net/cloud_sign.h"
+#include "net/creds_util.h"
 #include "net/gcp_creds.h"
 #include "net/http_client.h"
 #include "rul/rul_endpoint_auth.h"
@@ -272,23 +273,14 @@ int mdx_rul_auth_sign(struct mdx_rul_auth *a, const char *url, const char *body,
         break;
     }
     if (rc == MDX_OK) {
-        size_t n = strlen("Bearer ") + strlen(token) + 1;
-        if ((value = mdx_malloc(n)) != NULL) {
-            snprintf(value, n, "Bearer %s", token);
-            rc = mdx_http_header(hdrs, "Authorization", value);
-            mdx_memzero(value, n);
-            mdx_free(value);
-        } else {
-            rc = MDX_ENOMEM;
-        }
+        value = mdx_bearer(token);
+        rc = value != NULL ? mdx_http_header(hdrs, "Authorization", value) : MDX_ENOMEM;
+        mdx_free_secret(value);
         if (rc != MDX_OK) {
             snprintf(why, why_len, "out of memory");
         }
     }
-    if (owned != NULL) {
-        mdx_memzero(owned, strlen(owned));
-        mdx_free(owned);
-    }
+    mdx_free_secret(owned);
     return rc;
 }
 
