@@ -207,12 +207,11 @@ static int run2(struct sq *h, const char *sql, const char *a, const char *b, int
     if (b != NULL) {
         sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
     }
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    rc = mdx_sq_run_done(st);
     if (changes != NULL) {
         *changes = sqlite3_changes(h->db);
     }
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? MDX_OK : mdx_sq_status(rc);
+    return rc;
 }
 
 static int sq_device_config_get(void *impl, const char *tenant, const char *device,
@@ -266,12 +265,7 @@ static int sq_device_config_set(void *impl, const char *tenant, const char *devi
     if (limits != NULL) {
         sqlite3_bind_text(st, 4, limits, -1, SQLITE_STATIC);
     }
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        return mdx_sq_status(rc);
-    }
-    return sqlite3_changes(h->db) > 0 ? MDX_OK : MDX_ENOTFOUND;
+    return mdx_sq_run_change(h, st);
 }
 
 /* The statements of a delete, in order: dependents first (foreign keys are on). */

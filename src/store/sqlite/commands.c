@@ -58,18 +58,12 @@ static int sq_command_put(void *impl, struct mdx_command *cmd)
     } else {
         sqlite3_bind_int64(st, 10, cmd->id);
     }
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        return mdx_sq_status(rc);
-    }
-    if (sqlite3_changes(h->db) == 0) {
-        return MDX_ENOTFOUND; /* no such device, or no such command of it */
-    }
-    if (insert) {
+    /* MDX_ENOTFOUND: no such device, or no such command of it. */
+    rc = mdx_sq_run_change(h, st);
+    if (rc == MDX_OK && insert) {
         cmd->id = sqlite3_last_insert_rowid(h->db);
     }
-    return MDX_OK;
+    return rc;
 }
 
 static int sq_command_get(void *impl, const char *tenant, int64_t id, struct mdx_command *out)

@@ -34,11 +34,8 @@ static int sq_model_put(void *impl, const struct mdx_rul_model_rec *m)
     sqlite3_bind_text(st, 2, m->path, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, m->manifest, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, m->created_ms);
-    rc = mdx_sq_run_done(st);
-    if (rc == MDX_OK && sqlite3_changes(h->db) == 0) {
-        rc = MDX_EEXIST;
-    }
-    return rc;
+    rc = mdx_sq_run_change(h, st);
+    return rc == MDX_ENOTFOUND ? MDX_EEXIST : rc; /* no row inserted: the version is taken */
 }
 
 static int sq_model_get(void *impl, const char *version, struct mdx_rul_model_rec *out)
@@ -120,11 +117,7 @@ static int sq_model_activate(void *impl, const char *tenant, const char *version
         return rc;
     }
     sqlite3_bind_int64(st, 3, now_ms);
-    rc = mdx_sq_run_done(st);
-    if (rc == MDX_OK && sqlite3_changes(h->db) == 0) {
-        rc = MDX_ENOTFOUND; /* no such version */
-    }
-    return rc;
+    return mdx_sq_run_change(h, st); /* MDX_ENOTFOUND: no such version */
 }
 
 static int sq_model_active(void *impl, const char *tenant, char *version, size_t len)
