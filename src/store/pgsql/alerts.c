@@ -168,12 +168,7 @@ static int alert_write(struct pg *h, int in_tx, struct mdx_alert *a)
     v[6] = a->summary;
     if (a->id != 0) {
         v[7] = mdx_pg_fmt(id, a->id);
-        rc = mdx_pg_run(h, in_tx, alert_update_sql, 8, v, &res);
-        if (rc == MDX_OK && strcmp(PQcmdTuples(res), "0") == 0) {
-            rc = MDX_ENOTFOUND;
-        }
-        PQclear(res);
-        return rc;
+        return mdx_pg_run_change_tx(h, in_tx, alert_update_sql, 8, v);
     }
     v[7] = a->device;
     v[8] = a->source;

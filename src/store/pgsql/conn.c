@@ -719,12 +719,18 @@ int mdx_pg_run_rec(struct pg *h, const char *sql, int n, const char *const *vals
     return rc;
 }
 
-int mdx_pg_run_change(struct pg *h, const char *sql, int n, const char *const *vals)
+int mdx_pg_run_change_tx(struct pg *h, int in_tx, const char *sql, int n,
+                         const char *const *vals)
 {
     PGresult *res;
-    int rc = mdx_pg_run(h, 0, sql, n, vals, &res);
+    int rc = mdx_pg_run(h, in_tx, sql, n, vals, &res);
 
     return changed(rc, res);
+}
+
+int mdx_pg_run_change(struct pg *h, const char *sql, int n, const char *const *vals)
+{
+    return mdx_pg_run_change_tx(h, 0, sql, n, vals);
 }
 
 int mdx_pg_tenant_text(struct pg *h, const char *tenant, char *buf)

@@ -66,6 +66,9 @@ int mdx_pg_run_rec(struct pg *h, const char *sql, int n, const char *const *vals
  */
 int mdx_pg_tenant_row(struct pg *h, const char *sql, const char *tenant, PGresult **out);
 /* mdx_pg_run() of a statement that changes rows: MDX_OK, MDX_ENOTFOUND if it changed none. */
+int mdx_pg_run_change_tx(struct pg *h, int in_tx, const char *sql, int n,
+                         const char *const *vals);
+/* mdx_pg_run_change_tx() outside a transaction. */
 int mdx_pg_run_change(struct pg *h, const char *sql, int n, const char *const *vals);
 /* MDX_* status of a failed result (SQLSTATE), marking a lost connection. */
 int mdx_pg_status(struct pg *h, const PGresult *res);
