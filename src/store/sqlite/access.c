@@ -254,9 +254,7 @@ static int sq_device_revoke(void *impl, const char *tenant, const char *device, 
     }
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, now_ms);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return mdx_sq_status(rc);
+    return mdx_sq_run_done(st);
 }
 
 /* The body of identity_add, inside the transaction. */

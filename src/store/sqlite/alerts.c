@@ -276,26 +276,10 @@ static int sq_alert_put(void *impl, struct mdx_alert *alert)
 
 static int sq_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_alert *out)
 {
-    struct sq *h = impl;
-    sqlite3_stmt *st;
-    int rc;
-
     memset(out, 0, sizeof(*out));
-    rc = mdx_sq_prepare(h, MDX_SELECT_ALERT " WHERE a.id = ?1 AND (?2 IS NULL OR t.name = ?2)",
-                        &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_int64(st, 1, id);
-    if (tenant != NULL) {
-        sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
-    }
-    rc = mdx_sq_step_row(st);
-    if (rc == MDX_OK) {
-        mdx_sq_row_map(st, &mdx_row_alert, out);
-    }
-    sqlite3_finalize(st);
-    return rc;
+    return mdx_sq_find_id_rec(impl,
+                              MDX_SELECT_ALERT " WHERE a.id = ?1 AND (?2 IS NULL OR t.name = ?2)",
+                              id, tenant, &mdx_row_alert, out);
 }
 
 MDX_SQ_LISTER(alert_list, struct mdx_alert, mdx_row_alert, mdx_alert_fn)

@@ -27,16 +27,13 @@ static int sq_tenant_add(void *impl, const char *tenant)
 {
     struct sq *h = impl;
     sqlite3_stmt *st = h->st[SQ_TENANT_ADD];
-    int rc;
 
     if (!mdx_sq_name_valid(tenant)) {
         return MDX_EINVAL;
     }
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, mdx_now_ms());
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return (rc & 0xff) == SQLITE_CONSTRAINT ? MDX_EEXIST : mdx_sq_status(rc);
+    return mdx_sq_insert_reset(st);
 }
 
 static int sq_tenant_exists(void *impl, const char *tenant)
@@ -93,9 +90,7 @@ static int sq_device_add(void *impl, const char *tenant, const char *device, int
     sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, mdx_now_ms());
     sqlite3_bind_int(st, 4, auto_registered ? 1 : 0);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return (rc & 0xff) == SQLITE_CONSTRAINT ? MDX_EEXIST : mdx_sq_status(rc);
+    return mdx_sq_insert_reset(st);
 }
 
 static void device_row(sqlite3_stmt *st, int first, struct mdx_device_info *out)
@@ -355,10 +350,7 @@ int mdx_sq_event_apply(struct sq *h, int64_t device_id, const struct mdx_event *
         sqlite3_bind_int64(st, 5, device_id);
         break;
     }
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return rc == SQLITE_DONE ? MDX_OK : mdx_sq_status(rc);
+    return mdx_sq_step_reset(st);
 }
 
 const struct mdx_store_catalog_ops mdx_sq_catalog = {

@@ -233,15 +233,6 @@ static const char *const put_sql[P_COUNT] = {
     " WHERE device_id = ?1 ORDER BY ts_ms DESC LIMIT 1 OFFSET ?2)",
 };
 
-static int step_reset(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? MDX_OK : mdx_sq_status(rc);
-}
-
 /* One prediction, inside the transaction. */
 static int put_one(sqlite3_stmt *const *s, const struct mdx_rul_prediction *p, int64_t keep)
 {
@@ -263,24 +254,24 @@ static int put_one(sqlite3_stmt *const *s, const struct mdx_rul_prediction *p, i
         sqlite3_bind_int64(s[P_REASON], 1, dev);
         sqlite3_bind_text(s[P_REASON], 2, p->reason, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s[P_REASON], 3, p->ts_ms);
-        return step_reset(s[P_REASON]);
+        return mdx_sq_step_reset(s[P_REASON]);
     }
     sqlite3_bind_int64(s[P_LATEST], 1, dev);
     sqlite3_bind_int64(s[P_LATEST], 2, p->ts_ms);
     sqlite3_bind_double(s[P_LATEST], 3, p->rul);
     sqlite3_bind_text(s[P_LATEST], 4, p->model_version, -1, SQLITE_STATIC);
-    rc = step_reset(s[P_LATEST]);
+    rc = mdx_sq_step_reset(s[P_LATEST]);
     if (rc == MDX_OK) {
         sqlite3_bind_int64(s[P_HISTORY], 1, dev);
         sqlite3_bind_int64(s[P_HISTORY], 2, p->ts_ms);
         sqlite3_bind_double(s[P_HISTORY], 3, p->rul);
         sqlite3_bind_text(s[P_HISTORY], 4, p->model_version, -1, SQLITE_STATIC);
-        rc = step_reset(s[P_HISTORY]);
+        rc = mdx_sq_step_reset(s[P_HISTORY]);
     }
     if (rc == MDX_OK) {
         sqlite3_bind_int64(s[P_PRUNE], 1, dev);
         sqlite3_bind_int64(s[P_PRUNE], 2, keep);
-        rc = step_reset(s[P_PRUNE]);
+        rc = mdx_sq_step_reset(s[P_PRUNE]);
     }
     return rc;
 }

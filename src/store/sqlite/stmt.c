@@ -113,6 +113,27 @@ int mdx_sq_find_rec(struct sq *h, const char *sql, const char *key1, const char 
     return rc;
 }
 
+int mdx_sq_find_id_rec(struct sq *h, const char *sql, int64_t id, const char *tenant,
+                       const struct mdx_row_layout *layout, void *rec)
+{
+    sqlite3_stmt *st;
+    int rc = mdx_sq_prepare(h, sql, &st);
+
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    if (tenant != NULL) {
+        sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
+    }
+    rc = mdx_sq_step_row(st);
+    if (rc == MDX_OK) {
+        mdx_sq_row_map(st, layout, rec);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int mdx_sq_run_done(sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
@@ -231,6 +252,23 @@ int mdx_sq_finish(sqlite3_stmt *st, int rc)
 {
     sqlite3_reset(st);
     return mdx_sq_status(rc);
+}
+
+int mdx_sq_step_reset(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return mdx_sq_status(rc);
+}
+
+int mdx_sq_insert_reset(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+
+    sqlite3_reset(st);
+    return (rc & 0xff) == SQLITE_CONSTRAINT ? MDX_EEXIST : mdx_sq_status(rc);
 }
 
 void mdx_sq_column_copy(sqlite3_stmt *st, int col, char *buf, size_t len)

@@ -55,6 +55,13 @@ int mdx_sq_tenant_find(struct sq *h, const char *sql, const char *tenant, sqlite
  */
 int mdx_sq_find_rec(struct sq *h, const char *sql, const char *key1, const char *key2,
                     const struct mdx_row_layout *layout, void *rec);
+/*
+ * One record by its id: 'sql' with ?1 = id and ?2 = tenant (left NULL when
+ * tenant is NULL), 'rec' filled from its row by 'layout': MDX_OK,
+ * MDX_ENOTFOUND if none, else the error.
+ */
+int mdx_sq_find_id_rec(struct sq *h, const char *sql, int64_t id, const char *tenant,
+                       const struct mdx_row_layout *layout, void *rec);
 /* Steps a statement that returns no rows and finalizes it: MDX_OK or the error. */
 int mdx_sq_run_done(sqlite3_stmt *st);
 /* Steps a statement that changes rows and finalizes it: MDX_OK, MDX_ENOTFOUND if none changed. */
@@ -97,6 +104,12 @@ int mdx_sq_device_list(struct sq *h, const char *tenant, const char *device, int
                    mdx_sq_row_map(st, &layout, &rec))
 /* Resets kept statement 'st' after a listing and turns its last step result 'rc' into a status. */
 int mdx_sq_finish(sqlite3_stmt *st, int rc);
+/* Steps kept statement 'st' for its effect, then resets it and clears its bindings:
+ * MDX_OK or the error. */
+int mdx_sq_step_reset(sqlite3_stmt *st);
+/* Steps kept INSERT 'st' and resets it: MDX_OK, MDX_EEXIST when a constraint
+ * (a taken key) refused the row, else the error. */
+int mdx_sq_insert_reset(sqlite3_stmt *st);
 /* Calls fn with column 0 (borrowed) of each row of kept statement 'st', then resets it:
  * MDX_OK, fn's stop value, or the error. */
 int mdx_sq_each_name(sqlite3_stmt *st, mdx_name_fn fn, void *arg);
