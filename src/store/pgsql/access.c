@@ -125,28 +125,13 @@ static int one_row(struct pg *h, const char *sql, int n, const char *const *v, c
 static int begin_locked(struct pg *h)
 {
     PGresult *res;
-    int rc = mdx_pg_ensure(h);
+    int rc = mdx_pg_begin(h);
 
-    if (rc == MDX_OK) {
-        rc = mdx_pg_simple(h, "BEGIN");
-    }
     if (rc != MDX_OK) {
         return rc;
     }
     rc = mdx_pg_run(h, 1, NAMES_LOCK, 0, NULL, &res);
     PQclear(res);
-    return rc;
-}
-
-/* Commits after rc == MDX_OK, else rolls back; returns rc or the commit's failure. */
-static int end_tx(struct pg *h, int rc)
-{
-    if (rc == MDX_OK) {
-        rc = mdx_pg_simple(h, "COMMIT");
-    }
-    if (rc != MDX_OK && h->conn != NULL && PQstatus(h->conn) == CONNECTION_OK) {
-        PQclear(PQexec(h->conn, "ROLLBACK"));
-    }
     return rc;
 }
 
@@ -200,9 +185,9 @@ static int pg_device_cred_set(void *impl, const char *tenant, const char *device
     }
     rc = begin_locked(h);
     if (rc != MDX_OK) {
-        return end_tx(h, rc);
+        return mdx_pg_end(h, rc);
     }
-    return end_tx(h, cred_upsert(h, tenant, device, secret_hash, cert_fingerprint, now_ms));
+    return mdx_pg_end(h, cred_upsert(h, tenant, device, secret_hash, cert_fingerprint, now_ms));
 }
 
 static int pg_device_cred_get(void *impl, const char *device, struct mdx_device_cred *out)
@@ -286,9 +271,9 @@ static int pg_identity_add(void *impl, const struct mdx_broker_identity *id)
     }
     rc = begin_locked(h);
     if (rc != MDX_OK) {
-        return end_tx(h, rc);
+        return mdx_pg_end(h, rc);
     }
-    return end_tx(h, identity_insert(h, id));
+    return mdx_pg_end(h, identity_insert(h, id));
 }
 
 static int pg_identity_get(void *impl, const char *name, struct mdx_broker_identity *out)

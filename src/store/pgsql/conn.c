@@ -461,6 +461,27 @@ int mdx_pg_simple(struct pg *h, const char *sql)
     return rc;
 }
 
+int mdx_pg_begin(struct pg *h)
+{
+    int rc = mdx_pg_ensure(h);
+
+    if (rc == MDX_OK) {
+        rc = mdx_pg_simple(h, "BEGIN");
+    }
+    return rc;
+}
+
+int mdx_pg_end(struct pg *h, int rc)
+{
+    if (rc == MDX_OK) {
+        rc = mdx_pg_simple(h, "COMMIT");
+    }
+    if (rc != MDX_OK && h->conn != NULL && PQstatus(h->conn) == CONNECTION_OK) {
+        PQclear(PQexec(h->conn, "ROLLBACK"));
+    }
+    return rc;
+}
+
 /* ---- connection ---- */
 
 /* First line of libpq's message (the rest is hints about sockets). */

@@ -39,6 +39,13 @@ int mdx_pg_exec_change(struct pg *h, enum pg_stmt id, int n, const char *const *
 int mdx_pg_exec_only(struct pg *h, enum pg_stmt id, int n, const char *const *vals);
 /* Runs plain SQL (BEGIN, COMMIT, ...). */
 int mdx_pg_simple(struct pg *h, const char *sql);
+/* Connects if needed (mdx_pg_ensure()) and begins a transaction: MDX_OK or the error. */
+int mdx_pg_begin(struct pg *h);
+/*
+ * Ends the transaction of mdx_pg_begin(): commits after rc == MDX_OK, else
+ * rolls back (when still connected); returns rc or the commit's failure.
+ */
+int mdx_pg_end(struct pg *h, int rc);
 /*
  * Runs 'sql' with text parameters (PQexecParams); *out is the result on
  * MDX_OK (the caller PQclear()s it). in_tx: inside the batch's
