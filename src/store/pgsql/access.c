@@ -77,17 +77,11 @@ static int pg_apikey_list(void *impl, const char *tenant, mdx_apikey_fn fn, void
 {
     struct pg *h = impl;
     struct key_list list = {fn, arg};
-    char tid[24];
-    const char *v[1] = {tid};
-    int rc;
 
     if (tenant != NULL && tenant[0] != '\0') {
-        rc = mdx_pg_tenant_text(h, tenant, tid);
-        if (rc != MDX_OK) {
-            return rc;
-        }
-        return mdx_pg_list(h, KEY_COLS " WHERE k.tenant_id = $1 ORDER BY k.created_ms, k.id", 1,
-                           v, key_list_row, &list);
+        return mdx_pg_tenant_list(h, tenant,
+                                  KEY_COLS " WHERE k.tenant_id = $1 ORDER BY k.created_ms, k.id",
+                                  key_list_row, &list);
     }
     return mdx_pg_list(h,
                        tenant != NULL

@@ -115,20 +115,9 @@ MDX_PG_LISTER(rule_list, struct mdx_rule, mdx_row_rule, mdx_rule_fn)
 
 static int pg_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *arg)
 {
-    struct pg *h = impl;
     struct rule_list list = {fn, arg};
-    char tid[24];
-    const char *v[1] = {NULL};
-    int rc;
 
-    if (tenant != NULL) {
-        rc = mdx_pg_tenant_text(h, tenant, tid);
-        if (rc != MDX_OK) {
-            return rc;
-        }
-        v[0] = tid;
-    }
-    return mdx_pg_list(h, rule_list_sql, 1, v, rule_list_row, &list);
+    return mdx_pg_tenant_list(impl, tenant, rule_list_sql, rule_list_row, &list);
 }
 
 static int pg_rule_delete(void *impl, const char *tenant, int64_t id)

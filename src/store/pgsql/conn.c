@@ -809,6 +809,23 @@ int mdx_pg_list(struct pg *h, const char *sql, int n, const char *const *vals, m
     return rc;
 }
 
+int mdx_pg_tenant_list(struct pg *h, const char *tenant, const char *sql, mdx_pg_row_fn row,
+                       void *ctx)
+{
+    char tid[24];
+    const char *v[1] = {NULL};
+    int rc;
+
+    if (tenant != NULL) {
+        rc = mdx_pg_tenant_text(h, tenant, tid);
+        if (rc != MDX_OK) {
+            return rc;
+        }
+        v[0] = tid;
+    }
+    return mdx_pg_list(h, sql, 1, v, row, ctx);
+}
+
 int mdx_pg_device_list(struct pg *h, const char *tenant, const char *device, int64_t limit,
                        const char *by_tenant, const char *by_device, mdx_pg_row_fn row, void *ctx)
 {

@@ -109,6 +109,12 @@ typedef int (*mdx_pg_row_fn)(const PGresult *res, int row, void *ctx);
 int mdx_pg_list(struct pg *h, const char *sql, int n, const char *const *vals, mdx_pg_row_fn row,
                 void *ctx);
 /*
+ * mdx_pg_list() of 'sql' with $1 = the id of tenant 'tenant' as text (NULL
+ * when tenant is NULL): MDX_ENOTFOUND for an unknown tenant.
+ */
+int mdx_pg_tenant_list(struct pg *h, const char *tenant, const char *sql, mdx_pg_row_fn row,
+                       void *ctx);
+/*
  * A listing of tenant 'tenant' or, when 'device' is not NULL, of that
  * device of it, at most 'limit' rows (0: all): 'by_tenant' ($1 = the
  * tenant, $2 = the limit or NULL) or 'by_device' (also $3 = the device)

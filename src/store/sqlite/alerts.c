@@ -110,28 +110,12 @@ MDX_SQ_LISTER(rule_list, struct mdx_rule, mdx_row_rule, mdx_rule_fn)
 
 static int sq_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *arg)
 {
-    struct sq *h = impl;
     struct rule_list list = {fn, arg};
-    sqlite3_stmt *st;
-    int64_t tid = 0;
-    int rc;
 
-    if (tenant != NULL) {
-        rc = mdx_sq_tenant_id(h, tenant, &tid);
-        if (rc != MDX_OK) {
-            return rc;
-        }
-    }
-    rc = mdx_sq_prepare(h, tenant != NULL ? RULE_COLS " WHERE r.tenant_id = ?1" RULE_ORDER
-                                : RULE_COLS RULE_ORDER,
-              &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    if (tenant != NULL) {
-        sqlite3_bind_int64(st, 1, tid);
-    }
-    return mdx_sq_each_row(st, rule_list_row, &list);
+    return mdx_sq_tenant_list(impl, tenant,
+                              tenant != NULL ? RULE_COLS " WHERE r.tenant_id = ?1" RULE_ORDER
+                                             : RULE_COLS RULE_ORDER,
+                              rule_list_row, &list);
 }
 
 static int sq_rule_delete(void *impl, const char *tenant, int64_t id)

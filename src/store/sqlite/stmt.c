@@ -248,6 +248,28 @@ int mdx_sq_device_list(struct sq *h, const char *tenant, const char *device, int
     return mdx_sq_each_row(st, row, ctx);
 }
 
+int mdx_sq_tenant_list(struct sq *h, const char *tenant, const char *sql, mdx_sq_row_fn row,
+                       void *ctx)
+{
+    sqlite3_stmt *st;
+    int64_t tid = 0;
+    int rc = MDX_OK;
+
+    if (tenant != NULL) {
+        rc = mdx_sq_tenant_id(h, tenant, &tid);
+    }
+    if (rc == MDX_OK) {
+        rc = mdx_sq_prepare(h, sql, &st);
+    }
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    if (tenant != NULL) {
+        sqlite3_bind_int64(st, 1, tid);
+    }
+    return mdx_sq_each_row(st, row, ctx);
+}
+
 int mdx_sq_finish(sqlite3_stmt *st, int rc)
 {
     sqlite3_reset(st);
