@@ -299,10 +299,8 @@ static int sq_identity_get(void *impl, const char *name, struct mdx_broker_ident
 static int sq_identity_list(void *impl, mdx_identity_fn fn, void *arg)
 {
     struct identity_list list = {fn, arg};
-    sqlite3_stmt *st;
-    int rc = mdx_sq_prepare(impl, MDX_SELECT_IDENTITY " ORDER BY i.name", &st);
 
-    return rc != MDX_OK ? rc : mdx_sq_each_row(st, identity_list_row, &list);
+    return mdx_sq_list(impl, MDX_SELECT_IDENTITY " ORDER BY i.name", identity_list_row, &list);
 }
 
 static int sq_identity_revoke(void *impl, const char *name, int64_t now_ms)

@@ -163,10 +163,9 @@ static int active_list_row(sqlite3_stmt *st, void *ctx)
 static int sq_active_list(void *impl, mdx_rul_active_fn fn, void *arg)
 {
     struct active_list list = {fn, arg};
-    sqlite3_stmt *st;
-    int rc = mdx_sq_prepare(impl, "SELECT tenant, version FROM rul_active ORDER BY tenant", &st);
 
-    return rc != MDX_OK ? rc : mdx_sq_each_row(st, active_list_row, &list);
+    return mdx_sq_list(impl, "SELECT tenant, version FROM rul_active ORDER BY tenant",
+                       active_list_row, &list);
 }
 
 static int sq_threshold_get(void *impl, const char *tenant, double *cycles)

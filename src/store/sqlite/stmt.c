@@ -248,6 +248,14 @@ int mdx_sq_device_list(struct sq *h, const char *tenant, const char *device, int
     return mdx_sq_each_row(st, row, ctx);
 }
 
+int mdx_sq_list(struct sq *h, const char *sql, mdx_sq_row_fn row, void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc = mdx_sq_prepare(h, sql, &st);
+
+    return rc != MDX_OK ? rc : mdx_sq_each_row(st, row, ctx);
+}
+
 int mdx_sq_tenant_list(struct sq *h, const char *tenant, const char *sql, mdx_sq_row_fn row,
                        void *ctx)
 {

@@ -95,6 +95,8 @@ int mdx_sq_each_row(sqlite3_stmt *st, mdx_sq_row_fn row, void *ctx);
  */
 int mdx_sq_device_list(struct sq *h, const char *tenant, const char *device, int64_t limit,
                        const char *by_tenant, const char *by_device, mdx_sq_row_fn row, void *ctx);
+/* A listing of 'sql' (no parameters) run through mdx_sq_each_row(). */
+int mdx_sq_list(struct sq *h, const char *sql, mdx_sq_row_fn row, void *ctx);
 /*
  * A listing of 'sql' with ?1 = the id of tenant 'tenant' (unbound when
  * tenant is NULL) run through mdx_sq_each_row(): MDX_ENOTFOUND for an
