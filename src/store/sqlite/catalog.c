@@ -129,12 +129,29 @@ static int sq_device_get(void *impl, const char *tenant, const char *device,
     return rc;
 }
 
+/* A listing of devices: its callback, argument and the record it reuses. */
+struct device_list {
+    mdx_device_fn fn;
+    void *arg;
+    struct mdx_device_info info;
+};
+
+static int device_list_row(sqlite3_stmt *st, void *ctx)
+{
+    struct device_list *l = ctx;
+
+    mdx_sq_column_copy(st, 0, l->info.tenant, sizeof(l->info.tenant));
+    mdx_sq_column_copy(st, 1, l->info.device, sizeof(l->info.device));
+    device_row(st, 2, &l->info);
+    return l->fn(l->arg, &l->info);
+}
+
 static int sq_device_list(void *impl, const char *tenant, mdx_device_fn fn, void *arg)
 {
     struct sq *h = impl;
     sqlite3_stmt *st = h->st[SQ_DEVICE_LIST];
-    struct mdx_device_info info;
-    int rc, ret;
+    struct device_list list = {.fn = fn, .arg = arg};
+    int rc;
 
     if (tenant != NULL) {
         int64_t tid;
@@ -146,17 +163,7 @@ static int sq_device_list(void *impl, const char *tenant, mdx_device_fn fn, void
     } else {
         sqlite3_bind_null(st, 1);
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        mdx_sq_column_copy(st, 0, info.tenant, sizeof(info.tenant));
-        mdx_sq_column_copy(st, 1, info.device, sizeof(info.device));
-        device_row(st, 2, &info);
-        ret = fn(arg, &info);
-        if (ret != MDX_OK) {
-            sqlite3_reset(st);
-            return ret;
-        }
-    }
-    return mdx_sq_finish(st, rc);
+    return mdx_sq_each_kept(st, device_list_row, &list);
 }
 
 static int sq_device_set_type(void *impl, const char *tenant, const char *device, const char *type)

@@ -190,18 +190,26 @@ int mdx_sq_in_tx(struct sq *h, int (*body)(struct sq *h, const void *ctx), const
     return rc;
 }
 
-int mdx_sq_each_row(sqlite3_stmt *st, mdx_sq_row_fn row, void *ctx)
+int mdx_sq_each_kept(sqlite3_stmt *st, mdx_sq_row_fn row, void *ctx)
 {
-    int rc, ret = MDX_OK;
+    int rc, ret;
 
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         ret = row(st, ctx);
         if (ret != MDX_OK) {
-            break;
+            sqlite3_reset(st);
+            return ret;
         }
     }
+    return mdx_sq_finish(st, rc);
+}
+
+int mdx_sq_each_row(sqlite3_stmt *st, mdx_sq_row_fn row, void *ctx)
+{
+    int rc = mdx_sq_each_kept(st, row, ctx);
+
     sqlite3_finalize(st);
-    return ret != MDX_OK ? ret : mdx_sq_status(rc);
+    return rc;
 }
 
 /* MDX_OK if device (tenant, device) exists, MDX_ENOTFOUND if not. */

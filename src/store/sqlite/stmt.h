@@ -81,10 +81,12 @@ int mdx_sq_in_tx(struct sq *h, int (*body)(struct sq *h, const void *ctx), const
 /* Called for each row of a listing with the statement on the row: MDX_OK goes on, else stops. */
 typedef int (*mdx_sq_row_fn)(sqlite3_stmt *st, void *ctx);
 /*
- * Steps every row of prepared statement 'st' through row(st, ctx) until it
- * returns other than MDX_OK, then finalizes 'st': MDX_OK, row's stop value,
+ * Steps every row of kept statement 'st' through row(st, ctx) until it
+ * returns other than MDX_OK, then resets 'st': MDX_OK, row's stop value,
  * or the error.
  */
+int mdx_sq_each_kept(sqlite3_stmt *st, mdx_sq_row_fn row, void *ctx);
+/* mdx_sq_each_kept() of a prepared statement, finalized after it. */
 int mdx_sq_each_row(sqlite3_stmt *st, mdx_sq_row_fn row, void *ctx);
 /*
  * A listing of tenant 'tenant' or, when 'device' is not NULL, of that
