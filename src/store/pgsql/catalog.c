@@ -24,14 +24,9 @@
 
 static int tenant_id(struct pg *h, const char *tenant, int64_t *id)
 {
-    const char *v[1] = {tenant};
     PGresult *res;
-    int rc;
+    int rc = mdx_pg_exec_tenant_row(h, PG_TENANT_ID, tenant, &res);
 
-    if (!mdx_pg_valid_name(tenant)) {
-        return MDX_ENOTFOUND;
-    }
-    rc = mdx_pg_exec_row(h, PG_TENANT_ID, 1, v, &res);
     if (rc == MDX_OK) {
         *id = mdx_pg_i64(res, 0, 0);
     }

@@ -727,6 +727,17 @@ int mdx_pg_tenant_row(struct pg *h, const char *sql, const char *tenant, PGresul
     return mdx_pg_run_row(h, 0, sql, 1, v, out);
 }
 
+int mdx_pg_exec_tenant_row(struct pg *h, enum pg_stmt id, const char *tenant, PGresult **out)
+{
+    const char *v[1] = {tenant};
+
+    if (!mdx_pg_valid_name(tenant)) {
+        *out = NULL;
+        return MDX_ENOTFOUND;
+    }
+    return mdx_pg_exec_row(h, id, 1, v, out);
+}
+
 int mdx_pg_run_rec(struct pg *h, const char *sql, int n, const char *const *vals,
                    const struct mdx_row_layout *layout, void *rec)
 {

@@ -72,6 +72,8 @@ int mdx_pg_run_rec(struct pg *h, const char *sql, int n, const char *const *vals
  * MDX_ENOTFOUND (*out NULL) for an invalid tenant name as for an unknown one.
  */
 int mdx_pg_tenant_row(struct pg *h, const char *sql, const char *tenant, PGresult **out);
+/* mdx_pg_tenant_row() of prepared statement 'id' (mdx_pg_exec_row()). */
+int mdx_pg_exec_tenant_row(struct pg *h, enum pg_stmt id, const char *tenant, PGresult **out);
 /* mdx_pg_run() of a statement that changes rows: MDX_OK, MDX_ENOTFOUND if it changed none. */
 int mdx_pg_run_change_tx(struct pg *h, int in_tx, const char *sql, int n,
                          const char *const *vals);
