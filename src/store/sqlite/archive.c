@@ -34,14 +34,6 @@ static int64_t floor_day(int64_t ms)
     return ms - (r < 0 ? r + DAY : r);
 }
 
-static int tenant_lookup(struct sq *h, const char *tenant, int64_t *id)
-{
-    if (tenant == NULL) {
-        return MDX_EINVAL;
-    }
-    return mdx_sq_tenant_id(h, tenant, id);
-}
-
 /* ---- retention ---- */
 
 static int sq_retention_get(void *impl, const char *tenant, struct mdx_retention *out)
@@ -64,31 +56,25 @@ static int sq_retention_get(void *impl, const char *tenant, struct mdx_retention
 
 static int sq_retention_set(void *impl, const char *tenant, const struct mdx_retention *r)
 {
-    struct sq *h = impl;
     sqlite3_stmt *st;
-    int64_t tid = 0;
     int rc;
 
     /* Objects must not expire before their points would have been archived. */
-    if (r->archive_after_days < 1 || r->archive_after_days > RETENTION_DAYS_MAX ||
+    if (tenant == NULL || r->archive_after_days < 1 || r->archive_after_days > RETENTION_DAYS_MAX ||
         r->expire_after_days < r->archive_after_days ||
         r->expire_after_days > RETENTION_DAYS_MAX) {
         return MDX_EINVAL;
     }
-    rc = tenant_lookup(h, tenant, &tid);
+    rc = mdx_sq_prepare_tenant(impl,
+                               "INSERT INTO retention (tenant_id, archive_after_days,"
+                               " expire_after_days) VALUES (?1, ?2, ?3)"
+                               " ON CONFLICT (tenant_id) DO UPDATE SET"
+                               " archive_after_days = excluded.archive_after_days,"
+                               " expire_after_days = excluded.expire_after_days",
+                               tenant, 1, &st);
     if (rc != MDX_OK) {
         return rc;
     }
-    rc = mdx_sq_prepare(h,
-                        "INSERT INTO retention (tenant_id, archive_after_days, expire_after_days)"
-                        " VALUES (?1, ?2, ?3) ON CONFLICT (tenant_id) DO UPDATE SET"
-                        " archive_after_days = excluded.archive_after_days,"
-                        " expire_after_days = excluded.expire_after_days",
-                        &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_int64(st, 1, tid);
     sqlite3_bind_int64(st, 2, r->archive_after_days);
     sqlite3_bind_int64(st, 3, r->expire_after_days);
     return mdx_sq_run_done(st);

@@ -170,21 +170,16 @@ static int sq_device_set_type(void *impl, const char *tenant, const char *device
 {
     struct sq *h = impl;
     sqlite3_stmt *st;
-    int64_t tid;
     int rc;
 
     if (!mdx_store_type_valid(type)) {
         return MDX_EINVAL;
     }
-    rc = mdx_sq_tenant_id(h, tenant, &tid);
+    rc = mdx_sq_prepare_tenant(h, "UPDATE devices SET type = ?3 WHERE tenant_id = ?1 AND name = ?2",
+                               tenant, 1, &st);
     if (rc != MDX_OK) {
         return rc;
     }
-    rc = mdx_sq_prepare(h, "UPDATE devices SET type = ?3 WHERE tenant_id = ?1 AND name = ?2", &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_int64(st, 1, tid);
     sqlite3_bind_text(st, 2, device != NULL ? device : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
     return mdx_sq_run_change(h, st);

@@ -72,8 +72,8 @@ static int sq_command_get(void *impl, const char *tenant, int64_t id, struct mdx
     if (!mdx_sq_name_valid(tenant) || id <= 0) {
         return MDX_ENOTFOUND;
     }
-    return mdx_sq_find_id_rec(impl, MDX_SELECT_COMMAND " WHERE c.id = ?1 AND t.name = ?2", id, tenant,
-                              &mdx_row_command, out);
+    return mdx_sq_find_id_rec(impl, MDX_SELECT_COMMAND " WHERE c.id = ?1 AND t.name = ?2", id,
+                              tenant, &mdx_row_command, out);
 }
 
 static int sq_command_list(void *impl, const char *tenant, const char *device, int64_t limit,

@@ -187,26 +187,21 @@ static int sq_threshold_set(void *impl, const char *tenant, double cycles)
 {
     struct sq *h = impl;
     sqlite3_stmt *st;
-    int64_t tid;
     int rc;
 
     if (!isnan(cycles) && (!isfinite(cycles) || cycles < 0)) {
         return MDX_EINVAL;
     }
-    rc = mdx_sq_tenant_id(h, tenant, &tid);
+    rc = mdx_sq_prepare_tenant(h,
+                               isnan(cycles)
+                                   ? "DELETE FROM rul_thresholds WHERE tenant_id = ?1"
+                                   : "INSERT INTO rul_thresholds (tenant_id, cycles)"
+                                     " VALUES (?1, ?2) ON CONFLICT (tenant_id)"
+                                     " DO UPDATE SET cycles = excluded.cycles",
+                               tenant, 1, &st);
     if (rc != MDX_OK) {
         return rc;
     }
-    rc = mdx_sq_prepare(h,
-                        isnan(cycles)
-                            ? "DELETE FROM rul_thresholds WHERE tenant_id = ?1"
-                            : "INSERT INTO rul_thresholds (tenant_id, cycles) VALUES (?1, ?2)"
-                              " ON CONFLICT (tenant_id) DO UPDATE SET cycles = excluded.cycles",
-                        &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_int64(st, 1, tid);
     if (!isnan(cycles)) {
         sqlite3_bind_double(st, 2, cycles);
     }

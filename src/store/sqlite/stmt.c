@@ -113,6 +113,22 @@ int mdx_sq_find_rec(struct sq *h, const char *sql, const char *key1, const char 
     return rc;
 }
 
+int mdx_sq_prepare_tenant(struct sq *h, const char *sql, const char *tenant, int col,
+                          sqlite3_stmt **st)
+{
+    int64_t tid;
+    int rc = mdx_sq_tenant_id(h, tenant, &tid);
+
+    *st = NULL;
+    if (rc == MDX_OK) {
+        rc = mdx_sq_prepare(h, sql, st);
+    }
+    if (rc == MDX_OK) {
+        sqlite3_bind_int64(*st, col, tid);
+    }
+    return rc;
+}
+
 int mdx_sq_find_id_rec(struct sq *h, const char *sql, int64_t id, const char *tenant,
                        const struct mdx_row_layout *layout, void *rec)
 {

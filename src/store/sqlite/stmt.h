@@ -29,6 +29,13 @@ int mdx_sq_chunk_iter(sqlite3_stmt *st, int start_col, struct mdx_chunk_iter *it
 /* Prepares 'sql' into *st: MDX_OK, or the error with *st NULL. */
 int mdx_sq_prepare(struct sq *h, const char *sql, sqlite3_stmt **st);
 /*
+ * Prepares 'sql' into *st and binds ?col = the id of tenant 'tenant':
+ * MDX_OK, MDX_ENOTFOUND for an unknown or invalid tenant, else the error;
+ * *st is NULL unless MDX_OK.
+ */
+int mdx_sq_prepare_tenant(struct sq *h, const char *sql, const char *tenant, int col,
+                          sqlite3_stmt **st);
+/*
  * Prepares 'sql' into *st and binds ?1 = key1 (and ?2 = key2 unless NULL)
  * as text, borrowed until *st is finalized: MDX_OK, or the error with *st NULL.
  */
