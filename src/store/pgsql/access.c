@@ -77,17 +77,11 @@ static int pg_apikey_list(void *impl, const char *tenant, mdx_apikey_fn fn, void
 {
     struct pg *h = impl;
     struct key_list list = {fn, arg};
-    char tid[24];
-    const char *v[1] = {tid};
-    int rc;
 
     if (tenant != NULL && tenant[0] != '\0') {
-        rc = mdx_pg_tenant_text(h, tenant, tid);
-        if (rc != MDX_OK) {
-            return rc;
-        }
-        return mdx_pg_list(h, KEY_COLS " WHERE k.tenant_id = $1 ORDER BY k.created_ms, k.id", 1,
-                           v, key_list_row, &list);
+        return mdx_pg_tenant_list(h, tenant,
+                                  KEY_COLS " WHERE k.tenant_id = $1 ORDER BY k.created_ms, k.id",
+                                  key_list_row, &list);
     }
     return mdx_pg_list(h,
                        tenant != NULL
@@ -125,28 +119,13 @@ static int one_row(struct pg *h, const char *sql, int n, const char *const *v, c
 static int begin_locked(struct pg *h)
 {
     PGresult *res;
-    int rc = mdx_pg_ensure(h);
+    int rc = mdx_pg_begin(h);
 
-    if (rc == MDX_OK) {
-        rc = mdx_pg_simple(h, "BEGIN");
-    }
     if (rc != MDX_OK) {
         return rc;
     }
     rc = mdx_pg_run(h, 1, NAMES_LOCK, 0, NULL, &res);
     PQclear(res);
-    return rc;
-}
-
-/* Commits after rc == MDX_OK, else rolls back; returns rc or the commit's failure. */
-static int end_tx(struct pg *h, int rc)
-{
-    if (rc == MDX_OK) {
-        rc = mdx_pg_simple(h, "COMMIT");
-    }
-    if (rc != MDX_OK && h->conn != NULL && PQstatus(h->conn) == CONNECTION_OK) {
-        PQclear(PQexec(h->conn, "ROLLBACK"));
-    }
     return rc;
 }
 
@@ -200,9 +179,9 @@ static int pg_device_cred_set(void *impl, const char *tenant, const char *device
     }
     rc = begin_locked(h);
     if (rc != MDX_OK) {
-        return end_tx(h, rc);
+        return mdx_pg_end(h, rc);
     }
-    return end_tx(h, cred_upsert(h, tenant, device, secret_hash, cert_fingerprint, now_ms));
+    return mdx_pg_end(h, cred_upsert(h, tenant, device, secret_hash, cert_fingerprint, now_ms));
 }
 
 static int pg_device_cred_get(void *impl, const char *device, struct mdx_device_cred *out)
@@ -286,9 +265,9 @@ static int pg_identity_add(void *impl, const struct mdx_broker_identity *id)
     }
     rc = begin_locked(h);
     if (rc != MDX_OK) {
-        return end_tx(h, rc);
+        return mdx_pg_end(h, rc);
     }
-    return end_tx(h, identity_insert(h, id));
+    return mdx_pg_end(h, identity_insert(h, id));
 }
 
 static int pg_identity_get(void *impl, const char *name, struct mdx_broker_identity *out)

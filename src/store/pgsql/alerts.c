@@ -115,20 +115,9 @@ MDX_PG_LISTER(rule_list, struct mdx_rule, mdx_row_rule, mdx_rule_fn)
 
 static int pg_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *arg)
 {
-    struct pg *h = impl;
     struct rule_list list = {fn, arg};
-    char tid[24];
-    const char *v[1] = {NULL};
-    int rc;
 
-    if (tenant != NULL) {
-        rc = mdx_pg_tenant_text(h, tenant, tid);
-        if (rc != MDX_OK) {
-            return rc;
-        }
-        v[0] = tid;
-    }
-    return mdx_pg_list(h, rule_list_sql, 1, v, rule_list_row, &list);
+    return mdx_pg_tenant_list(impl, tenant, rule_list_sql, rule_list_row, &list);
 }
 
 static int pg_rule_delete(void *impl, const char *tenant, int64_t id)
@@ -168,12 +157,7 @@ static int alert_write(struct pg *h, int in_tx, struct mdx_alert *a)
     v[6] = a->summary;
     if (a->id != 0) {
         v[7] = mdx_pg_fmt(id, a->id);
-        rc = mdx_pg_run(h, in_tx, alert_update_sql, 8, v, &res);
-        if (rc == MDX_OK && strcmp(PQcmdTuples(res), "0") == 0) {
-            rc = MDX_ENOTFOUND;
-        }
-        PQclear(res);
-        return rc;
+        return mdx_pg_run_change_tx(h, in_tx, alert_update_sql, 8, v);
     }
     v[7] = a->device;
     v[8] = a->source;

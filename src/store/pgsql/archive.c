@@ -41,14 +41,9 @@ static int pg_export_points(void *impl, const char *tenant, const char *device, 
 
 static int pg_retention_get(void *impl, const char *tenant, struct mdx_retention *out)
 {
-    const char *v[1] = {tenant};
     PGresult *res;
-    int rc;
+    int rc = mdx_pg_exec_tenant_row(impl, PG_RETENTION_GET, tenant, &res);
 
-    if (!mdx_pg_valid_name(tenant)) {
-        return MDX_ENOTFOUND;
-    }
-    rc = mdx_pg_exec_row(impl, PG_RETENTION_GET, 1, v, &res);
     if (rc == MDX_OK) {
         out->archive_after_days = mdx_pg_i64(res, 0, 0);
         out->expire_after_days = mdx_pg_i64(res, 0, 1);

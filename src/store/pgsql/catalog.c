@@ -24,14 +24,9 @@
 
 static int tenant_id(struct pg *h, const char *tenant, int64_t *id)
 {
-    const char *v[1] = {tenant};
     PGresult *res;
-    int rc;
+    int rc = mdx_pg_exec_tenant_row(h, PG_TENANT_ID, tenant, &res);
 
-    if (!mdx_pg_valid_name(tenant)) {
-        return MDX_ENOTFOUND;
-    }
-    rc = mdx_pg_exec_row(h, PG_TENANT_ID, 1, v, &res);
     if (rc == MDX_OK) {
         *id = mdx_pg_i64(res, 0, 0);
     }
@@ -258,10 +253,7 @@ static int pg_device_delete(void *impl, const char *tenant, const char *device)
     if (!mdx_pg_valid_name(tenant) || !mdx_pg_valid_name(device)) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_pg_ensure(h);
-    if (rc == MDX_OK) {
-        rc = mdx_pg_simple(h, "BEGIN");
-    }
+    rc = mdx_pg_begin(h);
     if (rc != MDX_OK) {
         return rc;
     }
@@ -279,13 +271,7 @@ static int pg_device_delete(void *impl, const char *tenant, const char *device)
         rc = mdx_pg_run(h, 1, delete_sql[i].sql, delete_sql[i].n_params, iv, &res);
         PQclear(res);
     }
-    if (rc == MDX_OK) {
-        rc = mdx_pg_simple(h, "COMMIT");
-    }
-    if (rc != MDX_OK && h->conn != NULL && PQstatus(h->conn) == CONNECTION_OK) {
-        PQclear(PQexec(h->conn, "ROLLBACK"));
-    }
-    return rc;
+    return mdx_pg_end(h, rc);
 }
 
 int mdx_pg_event_apply(struct pg *h, int64_t device_id, const struct mdx_event *ev)

@@ -461,6 +461,27 @@ int mdx_pg_simple(struct pg *h, const char *sql)
     return rc;
 }
 
+int mdx_pg_begin(struct pg *h)
+{
+    int rc = mdx_pg_ensure(h);
+
+    if (rc == MDX_OK) {
+        rc = mdx_pg_simple(h, "BEGIN");
+    }
+    return rc;
+}
+
+int mdx_pg_end(struct pg *h, int rc)
+{
+    if (rc == MDX_OK) {
+        rc = mdx_pg_simple(h, "COMMIT");
+    }
+    if (rc != MDX_OK && h->conn != NULL && PQstatus(h->conn) == CONNECTION_OK) {
+        PQclear(PQexec(h->conn, "ROLLBACK"));
+    }
+    return rc;
+}
+
 /* ---- connection ---- */
 
 /* First line of libpq's message (the rest is hints about sockets). */
@@ -706,6 +727,17 @@ int mdx_pg_tenant_row(struct pg *h, const char *sql, const char *tenant, PGresul
     return mdx_pg_run_row(h, 0, sql, 1, v, out);
 }
 
+int mdx_pg_exec_tenant_row(struct pg *h, enum pg_stmt id, const char *tenant, PGresult **out)
+{
+    const char *v[1] = {tenant};
+
+    if (!mdx_pg_valid_name(tenant)) {
+        *out = NULL;
+        return MDX_ENOTFOUND;
+    }
+    return mdx_pg_exec_row(h, id, 1, v, out);
+}
+
 int mdx_pg_run_rec(struct pg *h, const char *sql, int n, const char *const *vals,
                    const struct mdx_row_layout *layout, void *rec)
 {
@@ -719,12 +751,18 @@ int mdx_pg_run_rec(struct pg *h, const char *sql, int n, const char *const *vals
     return rc;
 }
 
-int mdx_pg_run_change(struct pg *h, const char *sql, int n, const char *const *vals)
+int mdx_pg_run_change_tx(struct pg *h, int in_tx, const char *sql, int n,
+                         const char *const *vals)
 {
     PGresult *res;
-    int rc = mdx_pg_run(h, 0, sql, n, vals, &res);
+    int rc = mdx_pg_run(h, in_tx, sql, n, vals, &res);
 
     return changed(rc, res);
+}
+
+int mdx_pg_run_change(struct pg *h, const char *sql, int n, const char *const *vals)
+{
+    return mdx_pg_run_change_tx(h, 0, sql, n, vals);
 }
 
 int mdx_pg_tenant_text(struct pg *h, const char *tenant, char *buf)
@@ -780,6 +818,23 @@ int mdx_pg_list(struct pg *h, const char *sql, int n, const char *const *vals, m
     }
     PQclear(res);
     return rc;
+}
+
+int mdx_pg_tenant_list(struct pg *h, const char *tenant, const char *sql, mdx_pg_row_fn row,
+                       void *ctx)
+{
+    char tid[24];
+    const char *v[1] = {NULL};
+    int rc;
+
+    if (tenant != NULL) {
+        rc = mdx_pg_tenant_text(h, tenant, tid);
+        if (rc != MDX_OK) {
+            return rc;
+        }
+        v[0] = tid;
+    }
+    return mdx_pg_list(h, sql, 1, v, row, ctx);
 }
 
 int mdx_pg_device_list(struct pg *h, const char *tenant, const char *device, int64_t limit,

@@ -39,6 +39,13 @@ int mdx_pg_exec_change(struct pg *h, enum pg_stmt id, int n, const char *const *
 int mdx_pg_exec_only(struct pg *h, enum pg_stmt id, int n, const char *const *vals);
 /* Runs plain SQL (BEGIN, COMMIT, ...). */
 int mdx_pg_simple(struct pg *h, const char *sql);
+/* Connects if needed (mdx_pg_ensure()) and begins a transaction: MDX_OK or the error. */
+int mdx_pg_begin(struct pg *h);
+/*
+ * Ends the transaction of mdx_pg_begin(): commits after rc == MDX_OK, else
+ * rolls back (when still connected); returns rc or the commit's failure.
+ */
+int mdx_pg_end(struct pg *h, int rc);
 /*
  * Runs 'sql' with text parameters (PQexecParams); *out is the result on
  * MDX_OK (the caller PQclear()s it). in_tx: inside the batch's
@@ -65,7 +72,12 @@ int mdx_pg_run_rec(struct pg *h, const char *sql, int n, const char *const *vals
  * MDX_ENOTFOUND (*out NULL) for an invalid tenant name as for an unknown one.
  */
 int mdx_pg_tenant_row(struct pg *h, const char *sql, const char *tenant, PGresult **out);
+/* mdx_pg_tenant_row() of prepared statement 'id' (mdx_pg_exec_row()). */
+int mdx_pg_exec_tenant_row(struct pg *h, enum pg_stmt id, const char *tenant, PGresult **out);
 /* mdx_pg_run() of a statement that changes rows: MDX_OK, MDX_ENOTFOUND if it changed none. */
+int mdx_pg_run_change_tx(struct pg *h, int in_tx, const char *sql, int n,
+                         const char *const *vals);
+/* mdx_pg_run_change_tx() outside a transaction. */
 int mdx_pg_run_change(struct pg *h, const char *sql, int n, const char *const *vals);
 /* MDX_* status of a failed result (SQLSTATE), marking a lost connection. */
 int mdx_pg_status(struct pg *h, const PGresult *res);
@@ -98,6 +110,12 @@ typedef int (*mdx_pg_row_fn)(const PGresult *res, int row, void *ctx);
  */
 int mdx_pg_list(struct pg *h, const char *sql, int n, const char *const *vals, mdx_pg_row_fn row,
                 void *ctx);
+/*
+ * mdx_pg_list() of 'sql' with $1 = the id of tenant 'tenant' as text (NULL
+ * when tenant is NULL): MDX_ENOTFOUND for an unknown tenant.
+ */
+int mdx_pg_tenant_list(struct pg *h, const char *tenant, const char *sql, mdx_pg_row_fn row,
+                       void *ctx);
 /*
  * A listing of tenant 'tenant' or, when 'device' is not NULL, of that
  * device of it, at most 'limit' rows (0: all): 'by_tenant' ($1 = the

@@ -268,23 +268,14 @@ static int pg_prediction_put(void *impl, const struct mdx_rul_prediction *p, siz
             return MDX_EINVAL;
         }
     }
-    rc = mdx_pg_ensure(h);
-    if (rc == MDX_OK) {
-        rc = mdx_pg_simple(h, "BEGIN");
-    }
+    rc = mdx_pg_begin(h);
     if (rc != MDX_OK) {
         return rc;
     }
     for (size_t i = 0; i < n && rc == MDX_OK; i++) {
         rc = put_one(h, &p[i], keep);
     }
-    if (rc == MDX_OK) {
-        rc = mdx_pg_simple(h, "COMMIT");
-    }
-    if (rc != MDX_OK && h->conn != NULL && PQstatus(h->conn) == CONNECTION_OK) {
-        PQclear(PQexec(h->conn, "ROLLBACK"));
-    }
-    return rc;
+    return mdx_pg_end(h, rc);
 }
 
 static int pg_prediction_latest(void *impl, const char *tenant, const char *device,

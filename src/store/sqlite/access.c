@@ -90,30 +90,10 @@ static int sq_apikey_list(void *impl, const char *tenant, mdx_apikey_fn fn, void
         KEY_COLS " WHERE k.tenant_id IS NULL ORDER BY k.created_ms, k.id",
         KEY_COLS " WHERE k.tenant_id = ?1 ORDER BY k.created_ms, k.id",
     };
-    struct sq *h = impl;
     struct key_list list = {fn, arg};
-    sqlite3_stmt *st;
-    int64_t tid = 0;
     int which = tenant == NULL ? 0 : tenant[0] == '\0' ? 1 : 2;
-    int rc;
 
-    if (which == 2) {
-        if (!mdx_valid_segment(tenant, strnlen(tenant, MDX_NAME_MAX + 1))) {
-            return MDX_ENOTFOUND;
-        }
-        rc = mdx_sq_tenant_id(h, tenant, &tid);
-        if (rc != MDX_OK) {
-            return rc;
-        }
-    }
-    rc = mdx_sq_prepare(h, sql[which], &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    if (which == 2) {
-        sqlite3_bind_int64(st, 1, tid);
-    }
-    return mdx_sq_each_row(st, key_list_row, &list);
+    return mdx_sq_tenant_list(impl, which == 2 ? tenant : NULL, sql[which], key_list_row, &list);
 }
 
 static int sq_apikey_revoke(void *impl, const char *id, int64_t now_ms)
@@ -254,9 +234,7 @@ static int sq_device_revoke(void *impl, const char *tenant, const char *device, 
     }
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, now_ms);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return mdx_sq_status(rc);
+    return mdx_sq_run_done(st);
 }
 
 /* The body of identity_add, inside the transaction. */
@@ -321,10 +299,8 @@ static int sq_identity_get(void *impl, const char *name, struct mdx_broker_ident
 static int sq_identity_list(void *impl, mdx_identity_fn fn, void *arg)
 {
     struct identity_list list = {fn, arg};
-    sqlite3_stmt *st;
-    int rc = mdx_sq_prepare(impl, MDX_SELECT_IDENTITY " ORDER BY i.name", &st);
 
-    return rc != MDX_OK ? rc : mdx_sq_each_row(st, identity_list_row, &list);
+    return mdx_sq_list(impl, MDX_SELECT_IDENTITY " ORDER BY i.name", identity_list_row, &list);
 }
 
 static int sq_identity_revoke(void *impl, const char *name, int64_t now_ms)

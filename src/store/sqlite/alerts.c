@@ -59,21 +59,15 @@ static void bind_real(sqlite3_stmt *st, int col, double v)
 
 static int sq_rule_put(void *impl, struct mdx_rule *rule)
 {
-    struct sq *h = impl;
     sqlite3_stmt *st;
-    int64_t tid;
     int rc;
 
     rc = mdx_store_rule_check(rule);
     if (rc != MDX_OK) {
         return rc;
     }
-    rc = mdx_sq_tenant_id(h, rule->tenant, &tid);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    rc = mdx_sq_prepare(
-        h,
+    rc = mdx_sq_prepare_tenant(
+        impl,
         "INSERT INTO rules (tenant_id, name, device_type, device, sensor, cmp, threshold,"
         " hysteresis, min_duration_ms, severity, enabled)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
@@ -82,11 +76,10 @@ static int sq_rule_put(void *impl, struct mdx_rule *rule)
         " hysteresis = excluded.hysteresis, min_duration_ms = excluded.min_duration_ms,"
         " severity = excluded.severity, enabled = excluded.enabled"
         " RETURNING id",
-        &st);
+        rule->tenant, 1, &st);
     if (rc != MDX_OK) {
         return rc;
     }
-    sqlite3_bind_int64(st, 1, tid);
     sqlite3_bind_text(st, 2, rule->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, rule->device_type, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, rule->device, -1, SQLITE_STATIC);
@@ -110,47 +103,25 @@ MDX_SQ_LISTER(rule_list, struct mdx_rule, mdx_row_rule, mdx_rule_fn)
 
 static int sq_rule_list(void *impl, const char *tenant, mdx_rule_fn fn, void *arg)
 {
-    struct sq *h = impl;
     struct rule_list list = {fn, arg};
-    sqlite3_stmt *st;
-    int64_t tid = 0;
-    int rc;
 
-    if (tenant != NULL) {
-        rc = mdx_sq_tenant_id(h, tenant, &tid);
-        if (rc != MDX_OK) {
-            return rc;
-        }
-    }
-    rc = mdx_sq_prepare(h, tenant != NULL ? RULE_COLS " WHERE r.tenant_id = ?1" RULE_ORDER
-                                : RULE_COLS RULE_ORDER,
-              &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    if (tenant != NULL) {
-        sqlite3_bind_int64(st, 1, tid);
-    }
-    return mdx_sq_each_row(st, rule_list_row, &list);
+    return mdx_sq_tenant_list(impl, tenant,
+                              tenant != NULL ? RULE_COLS " WHERE r.tenant_id = ?1" RULE_ORDER
+                                             : RULE_COLS RULE_ORDER,
+                              rule_list_row, &list);
 }
 
 static int sq_rule_delete(void *impl, const char *tenant, int64_t id)
 {
     struct sq *h = impl;
     sqlite3_stmt *st;
-    int64_t tid;
-    int rc;
+    int rc = mdx_sq_prepare_tenant(h, "DELETE FROM rules WHERE id = ?1 AND tenant_id = ?2", tenant,
+                                   2, &st);
 
-    rc = mdx_sq_tenant_id(h, tenant, &tid);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    rc = mdx_sq_prepare(h, "DELETE FROM rules WHERE id = ?1 AND tenant_id = ?2", &st);
     if (rc != MDX_OK) {
         return rc;
     }
     sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, tid);
     return mdx_sq_run_change(h, st);
 }
 
@@ -276,26 +247,10 @@ static int sq_alert_put(void *impl, struct mdx_alert *alert)
 
 static int sq_alert_get(void *impl, const char *tenant, int64_t id, struct mdx_alert *out)
 {
-    struct sq *h = impl;
-    sqlite3_stmt *st;
-    int rc;
-
     memset(out, 0, sizeof(*out));
-    rc = mdx_sq_prepare(h, MDX_SELECT_ALERT " WHERE a.id = ?1 AND (?2 IS NULL OR t.name = ?2)",
-                        &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_int64(st, 1, id);
-    if (tenant != NULL) {
-        sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
-    }
-    rc = mdx_sq_step_row(st);
-    if (rc == MDX_OK) {
-        mdx_sq_row_map(st, &mdx_row_alert, out);
-    }
-    sqlite3_finalize(st);
-    return rc;
+    return mdx_sq_find_id_rec(impl,
+                              MDX_SELECT_ALERT " WHERE a.id = ?1 AND (?2 IS NULL OR t.name = ?2)",
+                              id, tenant, &mdx_row_alert, out);
 }
 
 MDX_SQ_LISTER(alert_list, struct mdx_alert, mdx_row_alert, mdx_alert_fn)

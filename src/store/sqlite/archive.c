@@ -34,23 +34,6 @@ static int64_t floor_day(int64_t ms)
     return ms - (r < 0 ? r + DAY : r);
 }
 
-/* Runs a statement that returns no rows; finalizes it. */
-static int run(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? MDX_OK : mdx_sq_status(rc);
-}
-
-static int tenant_lookup(struct sq *h, const char *tenant, int64_t *id)
-{
-    if (tenant == NULL) {
-        return MDX_EINVAL;
-    }
-    return mdx_sq_tenant_id(h, tenant, id);
-}
-
 /* ---- retention ---- */
 
 static int sq_retention_get(void *impl, const char *tenant, struct mdx_retention *out)
@@ -73,34 +56,28 @@ static int sq_retention_get(void *impl, const char *tenant, struct mdx_retention
 
 static int sq_retention_set(void *impl, const char *tenant, const struct mdx_retention *r)
 {
-    struct sq *h = impl;
     sqlite3_stmt *st;
-    int64_t tid = 0;
     int rc;
 
     /* Objects must not expire before their points would have been archived. */
-    if (r->archive_after_days < 1 || r->archive_after_days > RETENTION_DAYS_MAX ||
+    if (tenant == NULL || r->archive_after_days < 1 || r->archive_after_days > RETENTION_DAYS_MAX ||
         r->expire_after_days < r->archive_after_days ||
         r->expire_after_days > RETENTION_DAYS_MAX) {
         return MDX_EINVAL;
     }
-    rc = tenant_lookup(h, tenant, &tid);
+    rc = mdx_sq_prepare_tenant(impl,
+                               "INSERT INTO retention (tenant_id, archive_after_days,"
+                               " expire_after_days) VALUES (?1, ?2, ?3)"
+                               " ON CONFLICT (tenant_id) DO UPDATE SET"
+                               " archive_after_days = excluded.archive_after_days,"
+                               " expire_after_days = excluded.expire_after_days",
+                               tenant, 1, &st);
     if (rc != MDX_OK) {
         return rc;
     }
-    rc = mdx_sq_prepare(h,
-                        "INSERT INTO retention (tenant_id, archive_after_days, expire_after_days)"
-                        " VALUES (?1, ?2, ?3) ON CONFLICT (tenant_id) DO UPDATE SET"
-                        " archive_after_days = excluded.archive_after_days,"
-                        " expire_after_days = excluded.expire_after_days",
-                        &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_int64(st, 1, tid);
     sqlite3_bind_int64(st, 2, r->archive_after_days);
     sqlite3_bind_int64(st, 3, r->expire_after_days);
-    return run(st);
+    return mdx_sq_run_done(st);
 }
 
 /* ---- partitions ---- */
@@ -515,13 +492,13 @@ static int sq_delete_points(void *impl, const char *tenant, const char *device, 
         if (rc == MDX_OK) {
             sqlite3_bind_int64(st, 1, *deleted);
             sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
-            rc = run(st);
+            rc = mdx_sq_run_done(st);
         }
         if (rc == MDX_OK) {
             rc = mdx_sq_prepare(h, "UPDATE delete_epoch SET n = n + 1 WHERE id = 1", &st);
         }
         if (rc == MDX_OK) {
-            rc = run(st);
+            rc = mdx_sq_run_done(st);
         }
     }
     sqlite3_finalize(c.drop);
@@ -577,7 +554,7 @@ static int sq_archive_obj_put(void *impl, const struct mdx_archive_obj *o)
     sqlite3_bind_int64(st, 8, o->points);
     sqlite3_bind_int(st, 9, o->state);
     sqlite3_bind_int64(st, 10, o->created_ms != 0 ? o->created_ms : mdx_now_ms());
-    return run(st);
+    return mdx_sq_run_done(st);
 }
 
 static void copy_col(sqlite3_stmt *st, int col, char *buf, size_t len)
@@ -643,7 +620,7 @@ static int sq_archive_obj_delete(void *impl, const char *key)
     if (rc != MDX_OK) {
         return rc;
     }
-    return run(st);
+    return mdx_sq_run_done(st);
 }
 
 const struct mdx_store_archive_ops mdx_sq_archive = {

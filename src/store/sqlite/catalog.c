@@ -27,16 +27,13 @@ static int sq_tenant_add(void *impl, const char *tenant)
 {
     struct sq *h = impl;
     sqlite3_stmt *st = h->st[SQ_TENANT_ADD];
-    int rc;
 
     if (!mdx_sq_name_valid(tenant)) {
         return MDX_EINVAL;
     }
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, mdx_now_ms());
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return (rc & 0xff) == SQLITE_CONSTRAINT ? MDX_EEXIST : mdx_sq_status(rc);
+    return mdx_sq_insert_reset(st);
 }
 
 static int sq_tenant_exists(void *impl, const char *tenant)
@@ -93,9 +90,7 @@ static int sq_device_add(void *impl, const char *tenant, const char *device, int
     sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, mdx_now_ms());
     sqlite3_bind_int(st, 4, auto_registered ? 1 : 0);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return (rc & 0xff) == SQLITE_CONSTRAINT ? MDX_EEXIST : mdx_sq_status(rc);
+    return mdx_sq_insert_reset(st);
 }
 
 static void device_row(sqlite3_stmt *st, int first, struct mdx_device_info *out)
@@ -134,12 +129,29 @@ static int sq_device_get(void *impl, const char *tenant, const char *device,
     return rc;
 }
 
+/* A listing of devices: its callback, argument and the record it reuses. */
+struct device_list {
+    mdx_device_fn fn;
+    void *arg;
+    struct mdx_device_info info;
+};
+
+static int device_list_row(sqlite3_stmt *st, void *ctx)
+{
+    struct device_list *l = ctx;
+
+    mdx_sq_column_copy(st, 0, l->info.tenant, sizeof(l->info.tenant));
+    mdx_sq_column_copy(st, 1, l->info.device, sizeof(l->info.device));
+    device_row(st, 2, &l->info);
+    return l->fn(l->arg, &l->info);
+}
+
 static int sq_device_list(void *impl, const char *tenant, mdx_device_fn fn, void *arg)
 {
     struct sq *h = impl;
     sqlite3_stmt *st = h->st[SQ_DEVICE_LIST];
-    struct mdx_device_info info;
-    int rc, ret;
+    struct device_list list = {.fn = fn, .arg = arg};
+    int rc;
 
     if (tenant != NULL) {
         int64_t tid;
@@ -151,38 +163,23 @@ static int sq_device_list(void *impl, const char *tenant, mdx_device_fn fn, void
     } else {
         sqlite3_bind_null(st, 1);
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        mdx_sq_column_copy(st, 0, info.tenant, sizeof(info.tenant));
-        mdx_sq_column_copy(st, 1, info.device, sizeof(info.device));
-        device_row(st, 2, &info);
-        ret = fn(arg, &info);
-        if (ret != MDX_OK) {
-            sqlite3_reset(st);
-            return ret;
-        }
-    }
-    return mdx_sq_finish(st, rc);
+    return mdx_sq_each_kept(st, device_list_row, &list);
 }
 
 static int sq_device_set_type(void *impl, const char *tenant, const char *device, const char *type)
 {
     struct sq *h = impl;
     sqlite3_stmt *st;
-    int64_t tid;
     int rc;
 
     if (!mdx_store_type_valid(type)) {
         return MDX_EINVAL;
     }
-    rc = mdx_sq_tenant_id(h, tenant, &tid);
+    rc = mdx_sq_prepare_tenant(h, "UPDATE devices SET type = ?3 WHERE tenant_id = ?1 AND name = ?2",
+                               tenant, 1, &st);
     if (rc != MDX_OK) {
         return rc;
     }
-    rc = mdx_sq_prepare(h, "UPDATE devices SET type = ?3 WHERE tenant_id = ?1 AND name = ?2", &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_int64(st, 1, tid);
     sqlite3_bind_text(st, 2, device != NULL ? device : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
     return mdx_sq_run_change(h, st);
@@ -207,12 +204,11 @@ static int run2(struct sq *h, const char *sql, const char *a, const char *b, int
     if (b != NULL) {
         sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
     }
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    rc = mdx_sq_run_done(st);
     if (changes != NULL) {
         *changes = sqlite3_changes(h->db);
     }
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? MDX_OK : mdx_sq_status(rc);
+    return rc;
 }
 
 static int sq_device_config_get(void *impl, const char *tenant, const char *device,
@@ -266,12 +262,7 @@ static int sq_device_config_set(void *impl, const char *tenant, const char *devi
     if (limits != NULL) {
         sqlite3_bind_text(st, 4, limits, -1, SQLITE_STATIC);
     }
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        return mdx_sq_status(rc);
-    }
-    return sqlite3_changes(h->db) > 0 ? MDX_OK : MDX_ENOTFOUND;
+    return mdx_sq_run_change(h, st);
 }
 
 /* The statements of a delete, in order: dependents first (foreign keys are on). */
@@ -361,10 +352,7 @@ int mdx_sq_event_apply(struct sq *h, int64_t device_id, const struct mdx_event *
         sqlite3_bind_int64(st, 5, device_id);
         break;
     }
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return rc == SQLITE_DONE ? MDX_OK : mdx_sq_status(rc);
+    return mdx_sq_step_reset(st);
 }
 
 const struct mdx_store_catalog_ops mdx_sq_catalog = {

@@ -58,42 +58,22 @@ static int sq_command_put(void *impl, struct mdx_command *cmd)
     } else {
         sqlite3_bind_int64(st, 10, cmd->id);
     }
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        return mdx_sq_status(rc);
-    }
-    if (sqlite3_changes(h->db) == 0) {
-        return MDX_ENOTFOUND; /* no such device, or no such command of it */
-    }
-    if (insert) {
+    /* MDX_ENOTFOUND: no such device, or no such command of it. */
+    rc = mdx_sq_run_change(h, st);
+    if (rc == MDX_OK && insert) {
         cmd->id = sqlite3_last_insert_rowid(h->db);
     }
-    return MDX_OK;
+    return rc;
 }
 
 static int sq_command_get(void *impl, const char *tenant, int64_t id, struct mdx_command *out)
 {
-    struct sq *h = impl;
-    sqlite3_stmt *st;
-    int rc;
-
     memset(out, 0, sizeof(*out));
     if (!mdx_sq_name_valid(tenant) || id <= 0) {
         return MDX_ENOTFOUND;
     }
-    rc = mdx_sq_prepare(h, MDX_SELECT_COMMAND " WHERE c.id = ?1 AND t.name = ?2", &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
-    rc = mdx_sq_step_row(st);
-    if (rc == MDX_OK) {
-        mdx_sq_row_map(st, &mdx_row_command, out);
-    }
-    sqlite3_finalize(st);
-    return rc;
+    return mdx_sq_find_id_rec(impl, MDX_SELECT_COMMAND " WHERE c.id = ?1 AND t.name = ?2", id,
+                              tenant, &mdx_row_command, out);
 }
 
 static int sq_command_list(void *impl, const char *tenant, const char *device, int64_t limit,

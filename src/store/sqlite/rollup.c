@@ -93,13 +93,6 @@ static void racc_merge(struct sq_racc *into, const struct sq_racc *d)
     into->count += d->count;
 }
 
-/* Resets 'st' and turns a step result into a status. */
-static int step_done(sqlite3_stmt *st, int rc)
-{
-    sqlite3_reset(st);
-    return mdx_sq_status(rc);
-}
-
 /* ---- maintenance ---- */
 
 static int cmp_delta(const void *a, const void *b)
@@ -122,7 +115,7 @@ static int upsert(struct sq_rollup *r, enum rollup_stmt id, const struct sq_racc
     sqlite3_bind_double(st, 4, d->max);
     sqlite3_bind_double(st, 5, d->sum);
     sqlite3_bind_int64(st, 6, d->count);
-    return step_done(st, sqlite3_step(st));
+    return mdx_sq_finish(st, sqlite3_step(st));
 }
 
 /*
@@ -246,7 +239,7 @@ static int backfill(struct sq *h)
     for (int pass = 0; pass < 2; pass++) {
         rc = sqlite3_step(st);
         need = rc == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
-        rc = step_done(st, rc);
+        rc = mdx_sq_finish(st, rc);
         if (rc != MDX_OK || !need) {
             break;
         }
@@ -396,7 +389,7 @@ static int buckets_from_rollup(struct sq *h, enum rollup_stmt id, int64_t series
             return ret;
         }
     }
-    return step_done(st, rc);
+    return mdx_sq_finish(st, rc);
 }
 
 /* Raw points of the series in [first, end], from the chunks that overlap it. */
@@ -429,7 +422,7 @@ static int buckets_from_chunks(struct sq *h, int64_t series_id, int64_t first, i
         sqlite3_reset(st);
         return ret == 2 ? MDX_OK : ret;
     }
-    return step_done(st, rc);
+    return mdx_sq_finish(st, rc);
 }
 
 /* The id of q's series; MDX_ENOTFOUND if it does not exist. */
@@ -530,7 +523,7 @@ int mdx_sq_latest(void *impl, const char *tenant, const char *device, mdx_sensor
             return ret;
         }
     }
-    rc = step_done(st, rc);
+    rc = mdx_sq_finish(st, rc);
     if (rc == MDX_OK && rows == 0) {
         /* No points: tell an unknown device from one that has sent nothing. */
         st = h->st[SQ_DEVICE_IDS];

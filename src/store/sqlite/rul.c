@@ -34,11 +34,8 @@ static int sq_model_put(void *impl, const struct mdx_rul_model_rec *m)
     sqlite3_bind_text(st, 2, m->path, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, m->manifest, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, m->created_ms);
-    rc = mdx_sq_run_done(st);
-    if (rc == MDX_OK && sqlite3_changes(h->db) == 0) {
-        rc = MDX_EEXIST;
-    }
-    return rc;
+    rc = mdx_sq_run_change(h, st);
+    return rc == MDX_ENOTFOUND ? MDX_EEXIST : rc; /* no row inserted: the version is taken */
 }
 
 static int sq_model_get(void *impl, const char *version, struct mdx_rul_model_rec *out)
@@ -120,11 +117,7 @@ static int sq_model_activate(void *impl, const char *tenant, const char *version
         return rc;
     }
     sqlite3_bind_int64(st, 3, now_ms);
-    rc = mdx_sq_run_done(st);
-    if (rc == MDX_OK && sqlite3_changes(h->db) == 0) {
-        rc = MDX_ENOTFOUND; /* no such version */
-    }
-    return rc;
+    return mdx_sq_run_change(h, st); /* MDX_ENOTFOUND: no such version */
 }
 
 static int sq_model_active(void *impl, const char *tenant, char *version, size_t len)
@@ -170,10 +163,9 @@ static int active_list_row(sqlite3_stmt *st, void *ctx)
 static int sq_active_list(void *impl, mdx_rul_active_fn fn, void *arg)
 {
     struct active_list list = {fn, arg};
-    sqlite3_stmt *st;
-    int rc = mdx_sq_prepare(impl, "SELECT tenant, version FROM rul_active ORDER BY tenant", &st);
 
-    return rc != MDX_OK ? rc : mdx_sq_each_row(st, active_list_row, &list);
+    return mdx_sq_list(impl, "SELECT tenant, version FROM rul_active ORDER BY tenant",
+                       active_list_row, &list);
 }
 
 static int sq_threshold_get(void *impl, const char *tenant, double *cycles)
@@ -195,26 +187,21 @@ static int sq_threshold_set(void *impl, const char *tenant, double cycles)
 {
     struct sq *h = impl;
     sqlite3_stmt *st;
-    int64_t tid;
     int rc;
 
     if (!isnan(cycles) && (!isfinite(cycles) || cycles < 0)) {
         return MDX_EINVAL;
     }
-    rc = mdx_sq_tenant_id(h, tenant, &tid);
+    rc = mdx_sq_prepare_tenant(h,
+                               isnan(cycles)
+                                   ? "DELETE FROM rul_thresholds WHERE tenant_id = ?1"
+                                   : "INSERT INTO rul_thresholds (tenant_id, cycles)"
+                                     " VALUES (?1, ?2) ON CONFLICT (tenant_id)"
+                                     " DO UPDATE SET cycles = excluded.cycles",
+                               tenant, 1, &st);
     if (rc != MDX_OK) {
         return rc;
     }
-    rc = mdx_sq_prepare(h,
-                        isnan(cycles)
-                            ? "DELETE FROM rul_thresholds WHERE tenant_id = ?1"
-                            : "INSERT INTO rul_thresholds (tenant_id, cycles) VALUES (?1, ?2)"
-                              " ON CONFLICT (tenant_id) DO UPDATE SET cycles = excluded.cycles",
-                        &st);
-    if (rc != MDX_OK) {
-        return rc;
-    }
-    sqlite3_bind_int64(st, 1, tid);
     if (!isnan(cycles)) {
         sqlite3_bind_double(st, 2, cycles);
     }
@@ -240,15 +227,6 @@ static const char *const put_sql[P_COUNT] = {
     " WHERE device_id = ?1 ORDER BY ts_ms DESC LIMIT 1 OFFSET ?2)",
 };
 
-static int step_reset(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? MDX_OK : mdx_sq_status(rc);
-}
-
 /* One prediction, inside the transaction. */
 static int put_one(sqlite3_stmt *const *s, const struct mdx_rul_prediction *p, int64_t keep)
 {
@@ -270,24 +248,24 @@ static int put_one(sqlite3_stmt *const *s, const struct mdx_rul_prediction *p, i
         sqlite3_bind_int64(s[P_REASON], 1, dev);
         sqlite3_bind_text(s[P_REASON], 2, p->reason, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s[P_REASON], 3, p->ts_ms);
-        return step_reset(s[P_REASON]);
+        return mdx_sq_step_reset(s[P_REASON]);
     }
     sqlite3_bind_int64(s[P_LATEST], 1, dev);
     sqlite3_bind_int64(s[P_LATEST], 2, p->ts_ms);
     sqlite3_bind_double(s[P_LATEST], 3, p->rul);
     sqlite3_bind_text(s[P_LATEST], 4, p->model_version, -1, SQLITE_STATIC);
-    rc = step_reset(s[P_LATEST]);
+    rc = mdx_sq_step_reset(s[P_LATEST]);
     if (rc == MDX_OK) {
         sqlite3_bind_int64(s[P_HISTORY], 1, dev);
         sqlite3_bind_int64(s[P_HISTORY], 2, p->ts_ms);
         sqlite3_bind_double(s[P_HISTORY], 3, p->rul);
         sqlite3_bind_text(s[P_HISTORY], 4, p->model_version, -1, SQLITE_STATIC);
-        rc = step_reset(s[P_HISTORY]);
+        rc = mdx_sq_step_reset(s[P_HISTORY]);
     }
     if (rc == MDX_OK) {
         sqlite3_bind_int64(s[P_PRUNE], 1, dev);
         sqlite3_bind_int64(s[P_PRUNE], 2, keep);
-        rc = step_reset(s[P_PRUNE]);
+        rc = mdx_sq_step_reset(s[P_PRUNE]);
     }
     return rc;
 }

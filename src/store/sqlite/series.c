@@ -176,37 +176,43 @@ static int sq_deadletter_counts(void *impl, mdx_count_fn fn, void *arg)
     return mdx_sq_finish(st, rc);
 }
 
+/* A listing of events: its callback, argument and the record it reuses (on the heap). */
+struct event_list {
+    int (*fn)(void *arg, const struct mdx_event *ev);
+    void *arg;
+    struct mdx_event *ev;
+};
+
+static int event_row(sqlite3_stmt *st, void *ctx)
+{
+    const struct event_list *l = ctx;
+    struct mdx_event *ev = l->ev;
+
+    ev->kind = (enum mdx_msg_kind)sqlite3_column_int(st, 0);
+    ev->ts_ms = sqlite3_column_int64(st, 1);
+    ev->flags = (uint8_t)sqlite3_column_int(st, 2);
+    mdx_sq_column_copy(st, 3, ev->body, sizeof(ev->body));
+    return l->fn(l->arg, ev);
+}
+
 static int sq_event_list(void *impl, const char *tenant, const char *device, int64_t limit,
                          int (*fn)(void *arg, const struct mdx_event *ev), void *arg)
 {
     struct sq *h = impl;
     sqlite3_stmt *st = h->st[SQ_EVENT_LIST];
-    struct mdx_event *ev;
-    int rc, ret = MDX_OK;
+    /* The event's 1 KiB body: keep it off the stack. */
+    struct event_list list = {fn, arg, mdx_malloc(sizeof(*list.ev))};
+    int rc;
 
-    ev = mdx_malloc(sizeof(*ev)); /* 1 KiB body: keep it off the stack */
-    if (ev == NULL) {
+    if (list.ev == NULL) {
         return MDX_ENOMEM;
     }
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        ev->kind = (enum mdx_msg_kind)sqlite3_column_int(st, 0);
-        ev->ts_ms = sqlite3_column_int64(st, 1);
-        ev->flags = (uint8_t)sqlite3_column_int(st, 2);
-        mdx_sq_column_copy(st, 3, ev->body, sizeof(ev->body));
-        ret = fn(arg, ev);
-        if (ret != MDX_OK) {
-            break;
-        }
-    }
-    if (ret == MDX_OK) {
-        ret = mdx_sq_status(rc);
-    }
-    sqlite3_reset(st);
-    mdx_free(ev);
-    return ret;
+    rc = mdx_sq_each_kept(st, event_row, &list);
+    mdx_free(list.ev);
+    return rc;
 }
 
 const struct mdx_store_series_ops mdx_sq_series = {

@@ -113,6 +113,43 @@ int mdx_sq_find_rec(struct sq *h, const char *sql, const char *key1, const char 
     return rc;
 }
 
+int mdx_sq_prepare_tenant(struct sq *h, const char *sql, const char *tenant, int col,
+                          sqlite3_stmt **st)
+{
+    int64_t tid;
+    int rc = mdx_sq_tenant_id(h, tenant, &tid);
+
+    *st = NULL;
+    if (rc == MDX_OK) {
+        rc = mdx_sq_prepare(h, sql, st);
+    }
+    if (rc == MDX_OK) {
+        sqlite3_bind_int64(*st, col, tid);
+    }
+    return rc;
+}
+
+int mdx_sq_find_id_rec(struct sq *h, const char *sql, int64_t id, const char *tenant,
+                       const struct mdx_row_layout *layout, void *rec)
+{
+    sqlite3_stmt *st;
+    int rc = mdx_sq_prepare(h, sql, &st);
+
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    if (tenant != NULL) {
+        sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
+    }
+    rc = mdx_sq_step_row(st);
+    if (rc == MDX_OK) {
+        mdx_sq_row_map(st, layout, rec);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int mdx_sq_run_done(sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
@@ -169,18 +206,26 @@ int mdx_sq_in_tx(struct sq *h, int (*body)(struct sq *h, const void *ctx), const
     return rc;
 }
 
-int mdx_sq_each_row(sqlite3_stmt *st, mdx_sq_row_fn row, void *ctx)
+int mdx_sq_each_kept(sqlite3_stmt *st, mdx_sq_row_fn row, void *ctx)
 {
-    int rc, ret = MDX_OK;
+    int rc, ret;
 
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         ret = row(st, ctx);
         if (ret != MDX_OK) {
-            break;
+            sqlite3_reset(st);
+            return ret;
         }
     }
+    return mdx_sq_finish(st, rc);
+}
+
+int mdx_sq_each_row(sqlite3_stmt *st, mdx_sq_row_fn row, void *ctx)
+{
+    int rc = mdx_sq_each_kept(st, row, ctx);
+
     sqlite3_finalize(st);
-    return ret != MDX_OK ? ret : mdx_sq_status(rc);
+    return rc;
 }
 
 /* MDX_OK if device (tenant, device) exists, MDX_ENOTFOUND if not. */
@@ -227,10 +272,57 @@ int mdx_sq_device_list(struct sq *h, const char *tenant, const char *device, int
     return mdx_sq_each_row(st, row, ctx);
 }
 
+int mdx_sq_list(struct sq *h, const char *sql, mdx_sq_row_fn row, void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc = mdx_sq_prepare(h, sql, &st);
+
+    return rc != MDX_OK ? rc : mdx_sq_each_row(st, row, ctx);
+}
+
+int mdx_sq_tenant_list(struct sq *h, const char *tenant, const char *sql, mdx_sq_row_fn row,
+                       void *ctx)
+{
+    sqlite3_stmt *st;
+    int64_t tid = 0;
+    int rc = MDX_OK;
+
+    if (tenant != NULL) {
+        rc = mdx_sq_tenant_id(h, tenant, &tid);
+    }
+    if (rc == MDX_OK) {
+        rc = mdx_sq_prepare(h, sql, &st);
+    }
+    if (rc != MDX_OK) {
+        return rc;
+    }
+    if (tenant != NULL) {
+        sqlite3_bind_int64(st, 1, tid);
+    }
+    return mdx_sq_each_row(st, row, ctx);
+}
+
 int mdx_sq_finish(sqlite3_stmt *st, int rc)
 {
     sqlite3_reset(st);
     return mdx_sq_status(rc);
+}
+
+int mdx_sq_step_reset(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return mdx_sq_status(rc);
+}
+
+int mdx_sq_insert_reset(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+
+    sqlite3_reset(st);
+    return (rc & 0xff) == SQLITE_CONSTRAINT ? MDX_EEXIST : mdx_sq_status(rc);
 }
 
 void mdx_sq_column_copy(sqlite3_stmt *st, int col, char *buf, size_t len)

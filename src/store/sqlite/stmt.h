@@ -29,6 +29,13 @@ int mdx_sq_chunk_iter(sqlite3_stmt *st, int start_col, struct mdx_chunk_iter *it
 /* Prepares 'sql' into *st: MDX_OK, or the error with *st NULL. */
 int mdx_sq_prepare(struct sq *h, const char *sql, sqlite3_stmt **st);
 /*
+ * Prepares 'sql' into *st and binds ?col = the id of tenant 'tenant':
+ * MDX_OK, MDX_ENOTFOUND for an unknown or invalid tenant, else the error;
+ * *st is NULL unless MDX_OK.
+ */
+int mdx_sq_prepare_tenant(struct sq *h, const char *sql, const char *tenant, int col,
+                          sqlite3_stmt **st);
+/*
  * Prepares 'sql' into *st and binds ?1 = key1 (and ?2 = key2 unless NULL)
  * as text, borrowed until *st is finalized: MDX_OK, or the error with *st NULL.
  */
@@ -55,6 +62,13 @@ int mdx_sq_tenant_find(struct sq *h, const char *sql, const char *tenant, sqlite
  */
 int mdx_sq_find_rec(struct sq *h, const char *sql, const char *key1, const char *key2,
                     const struct mdx_row_layout *layout, void *rec);
+/*
+ * One record by its id: 'sql' with ?1 = id and ?2 = tenant (left NULL when
+ * tenant is NULL), 'rec' filled from its row by 'layout': MDX_OK,
+ * MDX_ENOTFOUND if none, else the error.
+ */
+int mdx_sq_find_id_rec(struct sq *h, const char *sql, int64_t id, const char *tenant,
+                       const struct mdx_row_layout *layout, void *rec);
 /* Steps a statement that returns no rows and finalizes it: MDX_OK or the error. */
 int mdx_sq_run_done(sqlite3_stmt *st);
 /* Steps a statement that changes rows and finalizes it: MDX_OK, MDX_ENOTFOUND if none changed. */
@@ -74,10 +88,12 @@ int mdx_sq_in_tx(struct sq *h, int (*body)(struct sq *h, const void *ctx), const
 /* Called for each row of a listing with the statement on the row: MDX_OK goes on, else stops. */
 typedef int (*mdx_sq_row_fn)(sqlite3_stmt *st, void *ctx);
 /*
- * Steps every row of prepared statement 'st' through row(st, ctx) until it
- * returns other than MDX_OK, then finalizes 'st': MDX_OK, row's stop value,
+ * Steps every row of kept statement 'st' through row(st, ctx) until it
+ * returns other than MDX_OK, then resets 'st': MDX_OK, row's stop value,
  * or the error.
  */
+int mdx_sq_each_kept(sqlite3_stmt *st, mdx_sq_row_fn row, void *ctx);
+/* mdx_sq_each_kept() of a prepared statement, finalized after it. */
 int mdx_sq_each_row(sqlite3_stmt *st, mdx_sq_row_fn row, void *ctx);
 /*
  * A listing of tenant 'tenant' or, when 'device' is not NULL, of that
@@ -88,6 +104,15 @@ int mdx_sq_each_row(sqlite3_stmt *st, mdx_sq_row_fn row, void *ctx);
  */
 int mdx_sq_device_list(struct sq *h, const char *tenant, const char *device, int64_t limit,
                        const char *by_tenant, const char *by_device, mdx_sq_row_fn row, void *ctx);
+/* A listing of 'sql' (no parameters) run through mdx_sq_each_row(). */
+int mdx_sq_list(struct sq *h, const char *sql, mdx_sq_row_fn row, void *ctx);
+/*
+ * A listing of 'sql' with ?1 = the id of tenant 'tenant' (unbound when
+ * tenant is NULL) run through mdx_sq_each_row(): MDX_ENOTFOUND for an
+ * unknown tenant, else as mdx_sq_each_row().
+ */
+int mdx_sq_tenant_list(struct sq *h, const char *tenant, const char *sql, mdx_sq_row_fn row,
+                       void *ctx);
 /*
  * MDX_SQ_LISTER(name, rec_type, layout, fn_type): MDX_ROW_LISTER (rows.h)
  * for mdx_sq_each_row(), name##_row mapping each row by its column 'layout'.
@@ -97,6 +122,12 @@ int mdx_sq_device_list(struct sq *h, const char *tenant, const char *device, int
                    mdx_sq_row_map(st, &layout, &rec))
 /* Resets kept statement 'st' after a listing and turns its last step result 'rc' into a status. */
 int mdx_sq_finish(sqlite3_stmt *st, int rc);
+/* Steps kept statement 'st' for its effect, then resets it and clears its bindings:
+ * MDX_OK or the error. */
+int mdx_sq_step_reset(sqlite3_stmt *st);
+/* Steps kept INSERT 'st' and resets it: MDX_OK, MDX_EEXIST when a constraint
+ * (a taken key) refused the row, else the error. */
+int mdx_sq_insert_reset(sqlite3_stmt *st);
 /* Calls fn with column 0 (borrowed) of each row of kept statement 'st', then resets it:
  * MDX_OK, fn's stop value, or the error. */
 int mdx_sq_each_name(sqlite3_stmt *st, mdx_name_fn fn, void *arg);
