@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "modax/alloc.h"
 #include "modax/status.h"
 #include "modax/validate.h"
 #include "store/store_rul_int.h"
@@ -79,14 +80,14 @@ static int sq_model_list(void *impl, mdx_rul_model_fn fn, void *arg)
     if (rc != MDX_OK) {
         return rc;
     }
-    m = sqlite3_malloc(sizeof(*m)); /* ~17 KiB: not on the stack */
+    m = mdx_malloc(sizeof(*m)); /* ~17 KiB: not on the stack */
     if (m == NULL) {
         sqlite3_finalize(st);
         return MDX_ENOMEM;
     }
     list.m = m;
     rc = mdx_sq_each_row(st, model_list_row, &list);
-    sqlite3_free(m);
+    mdx_free(m);
     return rc;
 }
 

@@ -180,7 +180,7 @@ int mdx_sq_heads_sync(struct sq *h, int claim)
         mdx_sq_heads_forget(h);
         h->delete_epoch = n;
     }
-    if (rc == MDX_OK && claim && (writer != h->writer_token || writer == 0)) {
+    if (rc == MDX_OK && claim && (h->writer_token == 0 || writer != h->writer_token)) {
         rc = writer_claim(h);
     }
     return rc;
