@@ -30,6 +30,8 @@ char *mdx_strndup(const char *s, size_t n);
 void *mdx_grow(void *v, size_t *cap, size_t want, size_t size, size_t first);
 /* Overwrites 'n' bytes at 'p' with zeros in a way the compiler keeps. */
 void mdx_memzero(void *p, size_t n);
+/* Overwrites the secret string 's' with zeros, then frees it; NULL is allowed. */
+void mdx_free_secret(char *s);
 
 /* Test hook: after 'n' more successful allocations every one fails; -1 turns it off. */
 void mdx_alloc_fail_after(long n);

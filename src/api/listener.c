@@ -295,10 +295,7 @@ static int load_tls(struct mdx_api *m, const struct mdx_api_conf *conf)
 
 static void free_tls(struct mdx_api *m)
 {
-    if (m->tls_key != NULL) {
-        mdx_memzero(m->tls_key, strlen(m->tls_key));
-    }
-    mdx_free(m->tls_key);
+    mdx_free_secret(m->tls_key);
     mdx_free(m->tls_cert);
 }
 

@@ -103,3 +103,11 @@ void mdx_memzero(void *p, size_t n)
         *v++ = 0;
     }
 }
+
+void mdx_free_secret(char *s)
+{
+    if (s != NULL) {
+        mdx_memzero(s, strlen(s));
+        mdx_free(s);
+    }
+}

@@ -128,10 +128,7 @@ static void azure_destroy(void *impl)
     if (a == NULL) {
         return;
     }
-    if (a->key_b64 != NULL) {
-        mdx_memzero(a->key_b64, strlen(a->key_b64));
-        mdx_free(a->key_b64);
-    }
+    mdx_free_secret(a->key_b64);
     mdx_free(a->base);
     mdx_free(a->ca_file);
     mdx_free(a);

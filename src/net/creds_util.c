@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * creds_util.c - environment look-ups, secret wiping and bearer values
+ * creds_util.c - environment look-ups and bearer values
  * shared by the cloud credential providers and their users (creds_util.h).
  */
 #include <stdio.h>
@@ -15,14 +15,6 @@ const char *mdx_env(const char *name)
     const char *v = getenv(name);
 
     return v != NULL && v[0] != '\0' ? v : NULL;
-}
-
-void mdx_free_secret(char *s)
-{
-    if (s != NULL) {
-        mdx_memzero(s, strlen(s));
-        mdx_free(s);
-    }
 }
 
 char *mdx_bearer(const char *token)

@@ -2,8 +2,8 @@
 /*
  * creds_util.h - small pieces the cloud credential providers (aws_creds.c,
  * azure_creds.c, gcp_creds.c) and their users share: reading a setting
- * from the environment, wiping a secret string before it is freed, and
- * the Authorization value of an access token.
+ * from the environment and the Authorization value of an access token
+ * (secrets are freed with mdx_free_secret, modax/alloc.h).
  */
 #ifndef MODAX_NET_CREDS_UTIL_H
 #define MODAX_NET_CREDS_UTIL_H
@@ -11,10 +11,7 @@
 /* The environment variable 'name' (borrowed from the environment), or NULL if unset or empty. */
 const char *mdx_env(const char *name);
 
-/* Overwrites the secret string 's' with zeros, then frees it; NULL is allowed. */
-void mdx_free_secret(char *s);
-
-/* "Bearer TOKEN", a secret the caller frees with mdx_free_secret; NULL when out of memory. */
+/* "Bearer TOKEN", a secret the caller frees with mdx_free_secret (modax/alloc.h); NULL when out of memory. */
 char *mdx_bearer(const char *token);
 
 #endif

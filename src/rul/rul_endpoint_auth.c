@@ -57,23 +57,23 @@ struct mdx_rul_auth {
     char *region;
 };
 
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    return v != NULL && v[0] != '\0' ? v : NULL;
-}
-
 /* aws: the region and the key provider (the environment's keys first, as the AWS SDKs). */
 static int aws_init(struct mdx_rul_auth *a, const char *region, int64_t timeout_ms, int *err,
                     char *why, size_t why_len)
 {
-    struct mdx_aws_creds_conf cc = {"rul.endpoint", "auto", env("AWS_ACCESS_KEY_ID"),
-                                    env("AWS_SECRET_ACCESS_KEY"), env("AWS_SESSION_TOKEN"),
-                                    NULL, "modax-rul", NULL, timeout_ms};
+    struct mdx_aws_creds_conf cc = {"rul.endpoint",
+                                    "auto",
+                                    mdx_env("AWS_ACCESS_KEY_ID"),
+                                    mdx_env("AWS_SECRET_ACCESS_KEY"),
+                                    mdx_env("AWS_SESSION_TOKEN"),
+                                    NULL,
+                                    "modax-rul",
+                                    NULL,
+                                    timeout_ms};
 
     region = region != NULL && region[0] != '\0' ? region
-             : env("AWS_REGION") != NULL          ? env("AWS_REGION")
-                                                  : env("AWS_DEFAULT_REGION");
+             : mdx_env("AWS_REGION") != NULL      ? mdx_env("AWS_REGION")
+                                                  : mdx_env("AWS_DEFAULT_REGION");
     if (region == NULL) {
         snprintf(why, why_len, "rul.endpoint_credentials=aws needs rul.endpoint_region or "
                                "$AWS_REGION");

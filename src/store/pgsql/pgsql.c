@@ -88,10 +88,7 @@ static void pg_close(void *impl)
     if (h->conn != NULL) {
         PQfinish(h->conn);
     }
-    if (h->password != NULL) {
-        mdx_memzero(h->password, strlen(h->password));
-    }
-    mdx_free(h->password);
+    mdx_free_secret(h->password);
     mdx_azure_creds_destroy(h->wi);
     mdx_free(h->url);
     mdx_free(h->sslmode);
