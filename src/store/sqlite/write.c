@@ -21,6 +21,7 @@
  * and the rest of the batch is stored. Failing the batch instead would
  * make the ingest retry it for ever.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,18 +45,23 @@
 
 /* ---- caches ---- */
 
+static struct sq_series *lru_series(struct sq_lru *l)
+{
+    return (struct sq_series *)(void *)((char *)l - offsetof(struct sq_series, lru));
+}
+
 static void lru_unlink(struct sq_series *s)
 {
-    s->lru_prev->lru_next = s->lru_next;
-    s->lru_next->lru_prev = s->lru_prev;
+    s->lru.prev->next = s->lru.next;
+    s->lru.next->prev = s->lru.prev;
 }
 
 static void lru_push_front(struct sq *h, struct sq_series *s)
 {
-    s->lru_prev = &h->lru;
-    s->lru_next = h->lru.lru_next;
-    h->lru.lru_next->lru_prev = s;
-    h->lru.lru_next = s;
+    s->lru.prev = &h->lru;
+    s->lru.next = h->lru.next;
+    h->lru.next->prev = &s->lru;
+    h->lru.next = &s->lru;
 }
 
 static void series_free(struct sq_series *s)
@@ -66,7 +72,7 @@ static void series_free(struct sq_series *s)
 
 int mdx_sq_cache_init(struct sq *h)
 {
-    h->lru.lru_next = h->lru.lru_prev = &h->lru;
+    h->lru.next = h->lru.prev = &h->lru;
     mdx_chunk_init(&h->tmp);
     if (mdx_htab_init(&h->devices, HTAB_BUCKETS) != MDX_OK ||
         mdx_htab_init(&h->series, HTAB_BUCKETS) != MDX_OK) {
@@ -78,11 +84,11 @@ int mdx_sq_cache_init(struct sq *h)
 void mdx_sq_cache_clear(struct sq *h)
 {
     mdx_store_nodes_free(&h->devices);
-    if (h->lru.lru_next == NULL) {
+    if (h->lru.next == NULL) {
         return;
     }
-    while (h->lru.lru_next != &h->lru) {
-        struct sq_series *s = h->lru.lru_next;
+    while (h->lru.next != &h->lru) {
+        struct sq_series *s = lru_series(h->lru.next);
         lru_unlink(s);
         mdx_htab_remove(&h->series, &s->node);
         series_free(s);
@@ -111,7 +117,9 @@ void mdx_sq_cache_fini(struct sq *h)
 
 void mdx_sq_heads_forget(struct sq *h)
 {
-    for (struct sq_series *s = h->lru.lru_next; s != NULL && s != &h->lru; s = s->lru_next) {
+    for (struct sq_lru *l = h->lru.next; l != NULL && l != &h->lru; l = l->next) {
+        struct sq_series *s = lru_series(l);
+
         mdx_chunk_reset(&s->head);
         s->head_loaded = 0;
     }
@@ -190,7 +198,9 @@ size_t mdx_sq_cache_bytes(const struct sq *h, size_t *n_series)
 {
     size_t bytes = 0, n = 0;
 
-    for (const struct sq_series *s = h->lru.lru_next; s != &h->lru; s = s->lru_next) {
+    for (struct sq_lru *l = h->lru.next; l != &h->lru; l = l->next) {
+        const struct sq_series *s = lru_series(l);
+
         bytes += sizeof(*s) + s->sensor_len + 1 + s->head.cap;
         n++;
     }
@@ -204,8 +214,8 @@ size_t mdx_sq_cache_bytes(const struct sq *h, size_t *n_series)
 /* Drops least recently used series beyond cache_series; all are clean between batches. */
 static void series_evict(struct sq *h)
 {
-    while (h->series.count > h->cache_series && h->lru.lru_prev != &h->lru) {
-        struct sq_series *s = h->lru.lru_prev;
+    while (h->series.count > h->cache_series && h->lru.prev != &h->lru) {
+        struct sq_series *s = lru_series(h->lru.prev);
         lru_unlink(s);
         mdx_htab_remove(&h->series, &s->node);
         series_free(s);
