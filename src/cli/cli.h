@@ -74,6 +74,13 @@ void cli_close(struct cli_conf *c, struct mdx_store *st);
 int cli_finish(struct cli_conf *c, struct mdx_store *st, int rc);
 /* 's' as a whole number > 0 (all of it, e.g. an id); -1 if it is not one. */
 int64_t cli_parse_positive(const char *s);
+/* Nonzero if 's' may name a tenant, device or identity: one topic segment. */
+int cli_valid_name(const char *s);
+/*
+ * --severity 's' into '*out' (enum mdx_severity). Returns CLI_OK, or CLI_USAGE after printing
+ * what is wrong, prefixed with 'cmd' ("modax rule add").
+ */
+int cli_parse_severity(const char *cmd, const char *s, int *out);
 /* A listed record's times: 'created' as ISO time, 'revoked' too or "-" while it is not. */
 struct cli_times {
     char created[40], revoked[40];

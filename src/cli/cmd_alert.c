@@ -110,9 +110,7 @@ static int list(int argc, char **argv)
             }
             break;
         case 'v':
-            if (mdx_severity_parse(optarg, &f.severity) != MDX_OK) {
-                fprintf(stderr, "modax alert list: --severity '%s' is unknown; use info, "
-                                "warning or critical\n", optarg);
+            if (cli_parse_severity("modax alert list", optarg, &f.severity) != CLI_OK) {
                 return CLI_USAGE;
             }
             break;

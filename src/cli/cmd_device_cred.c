@@ -46,11 +46,6 @@ int cli_device_cred_handles(int argc, char **argv)
     return 0;
 }
 
-static int valid_name(const char *s)
-{
-    return mdx_valid_segment(s, strnlen(s, MDX_NAME_MAX + 1));
-}
-
 /* Writes the secret into a new file of mode 0600. */
 static int write_secret_file(const char *path, const char *secret)
 {
@@ -335,12 +330,12 @@ static int parse_add(int argc, char **argv, struct add_opts *o)
                         "number >= 0\n");
         return CLI_USAGE;
     }
-    if (!valid_name(o->tenant) || !valid_name(o->device)) {
+    if (!cli_valid_name(o->tenant) || !cli_valid_name(o->device)) {
         fprintf(stderr, "modax device add: invalid tenant or device name; use "
                         "[A-Za-z0-9_-]{1,64}\n");
         return CLI_USAGE;
     }
-    if (o->type != NULL && o->type[0] != '\0' && !valid_name(o->type)) {
+    if (o->type != NULL && o->type[0] != '\0' && !cli_valid_name(o->type)) {
         fprintf(stderr, "modax device add: type '%s' is not a valid name; use "
                         "[A-Za-z0-9_-]{1,64}\n", o->type);
         return CLI_USAGE;
@@ -433,7 +428,7 @@ int cmd_device_cred(int argc, char **argv)
         if (status != CLI_OK) {
             return status;
         }
-    } else if (argc != 4 || !valid_name(argv[2]) || !valid_name(argv[3])) {
+    } else if (argc != 4 || !cli_valid_name(argv[2]) || !cli_valid_name(argv[3])) {
         fprintf(stderr, "usage: modax device %s TENANT DEVICE (names: [A-Za-z0-9_-]{1,64})\n",
                 argv[1]);
         return CLI_USAGE;

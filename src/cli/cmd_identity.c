@@ -15,7 +15,6 @@
 #include "modax/clock.h"
 #include "modax/secret.h"
 #include "modax/status.h"
-#include "modax/validate.h"
 
 static void usage(FILE *out)
 {
@@ -123,11 +122,6 @@ static int revoke(struct mdx_store *st, const char *name)
                              mdx_store_identity_revoke(st, name, mdx_now_ms()));
 }
 
-static int valid_name(const char *s)
-{
-    return mdx_valid_segment(s, strnlen(s, MDX_NAME_MAX + 1));
-}
-
 int cmd_identity(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -162,7 +156,7 @@ int cmd_identity(int argc, char **argv)
             return CLI_USAGE;
         }
         name = argv[1 + optind];
-        if (!valid_name(name) || (tenant != NULL && !valid_name(tenant))) {
+        if (!cli_valid_name(name) || (tenant != NULL && !cli_valid_name(tenant))) {
             fprintf(stderr, "modax identity add: invalid name; use [A-Za-z0-9_-]{1,64}\n");
             return CLI_USAGE;
         }

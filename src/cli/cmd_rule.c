@@ -196,9 +196,7 @@ static int parse_add(int argc, char **argv, struct mdx_rule *r)
             }
             break;
         case 'v':
-            if (mdx_severity_parse(optarg, &r->severity) != MDX_OK) {
-                fprintf(stderr, "modax rule add: --severity '%s' is unknown; use info, warning "
-                                "or critical\n", optarg);
+            if (cli_parse_severity("modax rule add", optarg, &r->severity) != CLI_OK) {
                 return CLI_USAGE;
             }
             break;

@@ -13,6 +13,7 @@
 #include "modax/clock.h"
 #include "modax/log.h"
 #include "modax/status.h"
+#include "modax/validate.h"
 
 static const struct mdx_conf_key log_keys[] = {
     MDX_CONF_STR("log.level", "info", struct cli_log_conf, level,
@@ -186,6 +187,21 @@ int64_t cli_parse_positive(const char *s)
         return -1;
     }
     return v;
+}
+
+int cli_valid_name(const char *s)
+{
+    return mdx_valid_segment(s, strnlen(s, MDX_NAME_MAX + 1));
+}
+
+int cli_parse_severity(const char *cmd, const char *s, int *out)
+{
+    if (mdx_severity_parse(s, out) != MDX_OK) {
+        fprintf(stderr, "%s: --severity '%s' is unknown; use info, warning or critical\n",
+                cmd, s);
+        return CLI_USAGE;
+    }
+    return CLI_OK;
 }
 
 int cli_revoke_report(const char *cmd, const char *missing, const char *id, const char *after,
