@@ -813,33 +813,6 @@ static int broker_up(void)
     return 0;
 }
 
-static int64_t broker_saved_ns(void)
-{
-    char path[600];
-    struct stat st;
-
-    snprintf(path, sizeof(path), "%s/mosquitto.db", dir);
-    if (stat(path, &st) != 0) {
-        return 0;
-    }
-    return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-}
-
-/* Asks the broker to save now (SIGUSR1) and waits until it has; 0 if so. */
-static int broker_save(void)
-{
-    int64_t saved = broker_saved_ns(), end = mdx_mono_us() + 10000000;
-
-    kill(broker.pid, SIGUSR1);
-    while (mdx_mono_us() < end) {
-        if (broker_saved_ns() > saved) {
-            return 0;
-        }
-        mdx_sleep_ms(20);
-    }
-    return -1;
-}
-
 /* One fault and the recovery from it; 0 when everything is back. */
 static int fault_run(enum fault f)
 {
@@ -866,7 +839,7 @@ static int fault_run(enum fault f)
         if (wait_caught_up(60000, 1) != 0) {
             fprintf(stderr, "soak: the ingest did not catch up before a broker crash\n");
         }
-        if (f == F_BROKER_CRASH_SAVED && broker_save() != 0) {
+        if (f == F_BROKER_CRASH_SAVED && broker_save(&broker, 10000) != 0) {
             fprintf(stderr, "soak: the broker did not save on SIGUSR1\n");
         }
         broker_stop(&broker, SIGKILL);
@@ -1209,7 +1182,7 @@ int main(void)
         goto end;
     }
     /* The ingest's session and subscription saved at once, as `make run` does. */
-    broker_save();
+    broker_save(&broker, 10000);
     t0_ms = mdx_now_ms() - 1000;
     if (fleet_start(broker.port, seconds) != 0 ||
         pthread_create(&am.thread, NULL, am_poll_main, NULL) != 0) {

@@ -123,6 +123,13 @@ static void primary_killed_secondary_takes_over_and_primary_returns(void)
     CHECK_EQ_INT(modax_run(out, sizeof(out), "tenant", "add", "plant", NULL), 0);
     CHECK(serve_start_worker(&sa, dir, a.port, "a") == 0);
     CHECK(serve_start_worker(&sb, dir, b.port, "b") == 0);
+    /*
+     * Broker A saves its database with the ingest subscribed, as run-demo.sh has it do
+     * (else its autosave does within autosave_interval): killed before any such save, it
+     * would come back without the ingest's session, and what the agent sends it until
+     * the ingest is back would reach no one (conf/mosquitto.conf, test_ingest_broker_crash).
+     */
+    CHECK(broker_save(&a, 5000) == 0);
     snprintf(ea, sizeof(ea), "127.0.0.1:%d", a.port);
     snprintf(eb, sizeof(eb), "127.0.0.1:%d", b.port);
     snprintf(bin, sizeof(bin), "%s/edge/modax-edge", bindir != NULL ? bindir : "build");

@@ -221,6 +221,34 @@ void broker_stop(struct broker *b, int sig)
     b->pid = 0;
 }
 
+int64_t broker_saved_ns(const struct broker *b)
+{
+    char path[600];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/mosquitto.db", b->dir);
+    if (stat(path, &st) != 0) {
+        return 0;
+    }
+    return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+int broker_save(const struct broker *b, int timeout_ms)
+{
+    int64_t before = broker_saved_ns(b), deadline = mdx_mono_us() + (int64_t)timeout_ms * 1000;
+
+    if (b->pid <= 0 || kill(b->pid, SIGUSR1) != 0) {
+        return -1;
+    }
+    while (broker_saved_ns(b) == before) {
+        if (mdx_mono_us() >= deadline) {
+            return -1;
+        }
+        mdx_sleep_ms(20);
+    }
+    return 0;
+}
+
 void modax_env(const char *dir, int port)
 {
     char buf[700];
