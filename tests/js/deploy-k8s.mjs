@@ -403,14 +403,17 @@ async function probeRuns(base) {
       const serve = spawn(path.join(BIN, 'modax'), run.args, { env, stdio: ['ignore', fd, fd] });
       fs.closeSync(fd);
       try {
-        await waitFor(`${run.name}: modax ${run.args.join(' ')}`, async () => serve.exitCode !== null || portOpen(httpPort));
+        // The API and the admin listener open one after the other: wait for the probed one.
+        await waitFor(`${run.name}: modax ${run.args.join(' ')}`, async () => serve.exitCode !== null ||
+          ((await portOpen(httpPort)) && (await portOpen(probePortNow))));
         if (!check(serve.exitCode === null, `${run.name}: modax ${run.args.join(' ')} exited; see ${log}`)) continue;
         for (const [kind, p] of Object.entries(run.probes)) {
           // Readiness needs the broker link up: wait for 200 within the bound, then judge.
           let status = 0;
           const end = Date.now() + WAIT_MS;
           while (status !== 200 && Date.now() < end) {
-            status = (await fetch(`http://127.0.0.1:${probePortNow}${p}`)).status;
+            // A refused or reset connection counts as no answer yet, within the bound.
+            status = await fetch(`http://127.0.0.1:${probePortNow}${p}`).then((r) => r.status, () => 0);
             if (status !== 200) await sleep(100);
           }
           check(status === 200, `${run.name}: ${kind} probe GET ${p} answered ${status}, want 200 (see ${log})`);
