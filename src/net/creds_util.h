@@ -11,7 +11,8 @@
 /* The environment variable 'name' (borrowed from the environment), or NULL if unset or empty. */
 const char *mdx_env(const char *name);
 
-/* "Bearer TOKEN", a secret the caller frees with mdx_free_secret (modax/alloc.h); NULL when out of memory. */
+/* "Bearer TOKEN", a secret the caller frees with mdx_free_secret (modax/alloc.h);
+   NULL when out of memory. */
 char *mdx_bearer(const char *token);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "store/chunk.h"
 #include "base/htab.h"
+#include "base/list.h"
 #include "modax/store.h"
 
 /* Prepared statements, prepared once at open and reset after each use. */
@@ -72,16 +73,10 @@ struct sq_device {
     char key[];               /* "tenant\0device" */
 };
 
-/* A link of the series LRU; struct sq holds the list's sentinel, a bare link. */
-struct sq_lru {
-    struct sq_lru *prev;
-    struct sq_lru *next;       /* towards the least recently used */
-};
-
 /* A series and its newest ("head") chunk, kept in an LRU of cache_series entries. */
 struct sq_series {
     struct mdx_hnode node;
-    struct sq_lru lru;
+    struct mdx_link lru;      /* in sq->lru, a ring: next is towards the least recently used */
     int64_t id;
     int64_t device_id;
     struct mdx_chunk head;    /* newest chunk of the series (n == 0: no chunk yet) */
@@ -128,7 +123,7 @@ struct sq {
 
     struct mdx_htab devices;
     struct mdx_htab series;
-    struct sq_lru lru;        /* sentinel: lru.next is the most recent series */
+    struct mdx_link lru;      /* sentinel of the series ring: lru.next is the most recent */
     uint64_t batch_seq;
     struct sq_series *batch_series;
     struct sq_series **batch_series_tail;

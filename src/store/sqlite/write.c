@@ -21,7 +21,6 @@
  * and the rest of the batch is stored. Failing the batch instead would
  * make the ingest retry it for ever.
  */
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,9 +44,10 @@
 
 /* ---- caches ---- */
 
-static struct sq_series *lru_series(struct sq_lru *l)
+/* The series whose LRU link is 'l' (the links form a ring through sq->lru, not an mdx_list). */
+static struct sq_series *lru_series(struct mdx_link *l)
 {
-    return (struct sq_series *)(void *)((char *)l - offsetof(struct sq_series, lru));
+    return MDX_LINK_ENTRY(l, struct sq_series, lru);
 }
 
 static void lru_unlink(struct sq_series *s)
@@ -117,7 +117,7 @@ void mdx_sq_cache_fini(struct sq *h)
 
 void mdx_sq_heads_forget(struct sq *h)
 {
-    for (struct sq_lru *l = h->lru.next; l != NULL && l != &h->lru; l = l->next) {
+    for (struct mdx_link *l = h->lru.next; l != NULL && l != &h->lru; l = l->next) {
         struct sq_series *s = lru_series(l);
 
         mdx_chunk_reset(&s->head);
@@ -198,7 +198,7 @@ size_t mdx_sq_cache_bytes(const struct sq *h, size_t *n_series)
 {
     size_t bytes = 0, n = 0;
 
-    for (struct sq_lru *l = h->lru.next; l != &h->lru; l = l->next) {
+    for (struct mdx_link *l = h->lru.next; l != &h->lru; l = l->next) {
         const struct sq_series *s = lru_series(l);
 
         bytes += sizeof(*s) + s->sensor_len + 1 + s->head.cap;
