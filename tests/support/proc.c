@@ -221,7 +221,8 @@ void broker_stop(struct broker *b, int sig)
     b->pid = 0;
 }
 
-int64_t broker_saved_ns(const struct broker *b)
+/* When the broker last saved its database (ns since the epoch); 0 if it never did. */
+static int64_t broker_saved_ns(const struct broker *b)
 {
     char path[600];
     struct stat st;

@@ -30,8 +30,6 @@ struct broker {
 int broker_start(struct broker *b, const char *dir, int port);
 /* Stops it with 'sig' and waits. */
 void broker_stop(struct broker *b, int sig);
-/* When it last saved its database (ns since the epoch); 0 if it never did. */
-int64_t broker_saved_ns(const struct broker *b);
 /*
  * Has it save its database now (SIGUSR1, as scripts/run-demo.sh does once the ingest
  * subscribed) and waits up to 'timeout_ms' for the save. 0 once saved, -1 if not.
