@@ -192,41 +192,6 @@ static void bad_input_over_mqtt_becomes_dead_letters(void)
 }
 
 /* The last value of '"key":' on a statistics line of a worker's log, or -1. */
-static int64_t last_stat(const char *log, const char *key)
-{
-    char line[4096];
-    int64_t v = -1;
-    FILE *f = fopen(log, "r");
-
-    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
-        char *r = strstr(line, key);
-        if (r != NULL && strstr(line, "statistics") != NULL) {
-            v = strtoll(r + strlen(key), NULL, 10);
-        }
-    }
-    if (f != NULL) {
-        fclose(f);
-    }
-    return v;
-}
-
-/* Lines of a log that say a connection ended: why a message came twice. */
-static void print_disconnects(const char *log)
-{
-    char line[4096];
-    FILE *f = fopen(log, "r");
-
-    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
-        if (strstr(line, "isconnect") != NULL || strstr(line, "closed") != NULL ||
-            strstr(line, "exceeded timeout") != NULL) {
-            fprintf(stderr, "  %s: %s", log, line);
-        }
-    }
-    if (f != NULL) {
-        fclose(f);
-    }
-}
-
 /*
  * Two workers in one shared-subscription group split the stream; all of it is stored once.
  * QoS 1 is at least once: the broker may deliver a message again (to either worker), so
@@ -259,9 +224,9 @@ static void shared_subscription_workers_split_the_load(void)
     CHECK_EQ_INT(store_points(dir, "acme"), 12000);
     for (int w = 0; w < 2; w++) {
         snprintf(log, sizeof(log), "%s/w%d.log", dir, w + 1);
-        received[w] = last_stat(log, "\"received\":");
-        points[w] = last_stat(log, "\"points\":");
-        dups[w] = last_stat(log, "\"duplicates\":");
+        received[w] = log_last_stat(log, "received");
+        points[w] = log_last_stat(log, "points");
+        dups[w] = log_last_stat(log, "duplicates");
     }
     printf("  shared: worker1=%lld worker2=%lld (points %lld + %lld, duplicates %lld + %lld)\n",
            (long long)received[0], (long long)received[1], (long long)points[0],
@@ -271,8 +236,11 @@ static void shared_subscription_workers_split_the_load(void)
     CHECK_EQ_INT(points[0] + points[1], 12000);
     CHECK_EQ_INT(points[0] + points[1] + dups[0] + dups[1], 6 * (received[0] + received[1]));
     if (received[0] + received[1] != 2000) {
-        snprintf(log, sizeof(log), "%s/mosquitto.log", dir);
-        print_disconnects(log);
+        static const char *const logs[] = {"mosquitto.log", "w1.log", "w2.log"};
+        for (int i = 0; i < 3; i++) {
+            snprintf(log, sizeof(log), "%s/%s", dir, logs[i]);
+            log_print_disconnects(log);
+        }
     }
     unsetenv("MODAX_MQTT_SHARED_GROUP");
     unsetenv("MODAX_MQTT_PROTOCOL");

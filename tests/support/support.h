@@ -62,6 +62,12 @@ int serve_start_worker_roles(struct serve *s, const char *dir, int port, const c
  */
 int serve_stop(struct serve *s, int sig);
 
+/* The figure 'key' of the last "statistics" line in a serve log; -1 if none. */
+int64_t log_last_stat(const char *log, const char *key);
+/* Prints to stderr the lines of a broker or serve log that say a connection began or ended:
+   why a message was delivered twice. */
+void log_print_disconnects(const char *log);
+
 /* Runs `modax ARGS...` (NULL-terminated) with the test's environment; output into out. */
 int modax_run(char *out, size_t outlen, const char *arg0, ...);
 /* The same, but its stderr (what the command says went wrong) into err. */
