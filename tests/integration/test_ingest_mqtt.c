@@ -191,7 +191,6 @@ static void bad_input_over_mqtt_becomes_dead_letters(void)
     tmp_remove(dir);
 }
 
-/* The last value of '"key":' on a statistics line of a worker's log, or -1. */
 /*
  * Two workers in one shared-subscription group split the stream; all of it is stored once.
  * QoS 1 is at least once: the broker may deliver a message again (to either worker), so
