@@ -119,24 +119,10 @@ static void publish(int n)
 /* A field of the worker's last "statistics" log line; -1 if none. */
 static long long last_stat(const char *worker, const char *field)
 {
-    char path[700], line[4096], key[64];
-    long long v = -1;
-    FILE *f;
+    char path[700];
 
     snprintf(path, sizeof(path), "%s/%s.log", dir, worker);
-    snprintf(key, sizeof(key), "\"%s\":", field);
-    f = fopen(path, "r");
-    if (f == NULL) {
-        return -1;
-    }
-    while (fgets(line, sizeof(line), f) != NULL) {
-        char *p;
-        if (strstr(line, "\"msg\":\"statistics\"") != NULL && (p = strstr(line, key)) != NULL) {
-            v = strtoll(p + strlen(key), NULL, 10);
-        }
-    }
-    fclose(f);
-    return v;
+    return log_last_stat(path, field);
 }
 
 /* The sum of field 'key' over the worker's log lines with 'msg'. */
