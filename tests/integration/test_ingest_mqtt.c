@@ -236,7 +236,7 @@ static void shared_subscription_workers_split_the_load(void)
     CHECK_EQ_INT(points[0] + points[1] + dups[0] + dups[1], 6 * (received[0] + received[1]));
     if (received[0] + received[1] != 2000) {
         static const char *const logs[] = {"mosquitto.log", "w1.log", "w2.log"};
-        for (int i = 0; i < 3; i++) {
+        for (size_t i = 0; i < sizeof(logs) / sizeof(logs[0]); i++) {
             snprintf(log, sizeof(log), "%s/%s", dir, logs[i]);
             log_print_disconnects(log);
         }

@@ -28,24 +28,18 @@ static void read_stats(const struct serve *s, struct stats_lines *st)
     FILE *f = fopen(s->log, "r");
 
     memset(st, 0, sizeof(*st));
-    st->received = st->stored = st->duplicates = -1;
     while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
-        const char *r = strstr(line, "\"received\":"), *d = strstr(line, "\"stored\":");
-        const char *u = strstr(line, "\"duplicates\":");
-
-        if (strstr(line, "\"msg\":\"statistics\"") == NULL || r == NULL || d == NULL ||
-            u == NULL) {
-            continue;
+        if (strstr(line, "\"msg\":\"statistics\"") != NULL) {
+            st->n++;
+            st->finals += strstr(line, "\"final\":1") != NULL;
         }
-        st->n++;
-        st->finals += strstr(line, "\"final\":1") != NULL;
-        st->received = strtoll(r + 11, NULL, 10);
-        st->stored = strtoll(d + 9, NULL, 10);
-        st->duplicates = strtoll(u + 13, NULL, 10);
     }
     if (f != NULL) {
         fclose(f);
     }
+    st->received = log_last_stat(s->log, "received");
+    st->stored = log_last_stat(s->log, "stored");
+    st->duplicates = log_last_stat(s->log, "duplicates");
 }
 
 static void final_statistics_after_sigterm_right_after_a_periodic_line(void)
